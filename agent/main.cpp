@@ -1,0 +1,77 @@
+// pgship-agent: command-line entry. Parses the subcommand and shared options, loads and
+// validates the configuration, then hands over to the command.
+
+#include "settings.hpp"
+
+#include <pgship/common/cli.hpp>
+#include <pgship/common/errors.hpp>
+#include <pgship/common/version.hpp>
+
+#include <boost/program_options/options_description.hpp>
+
+#include <array>
+#include <iostream>
+#include <string_view>
+
+namespace {
+
+constexpr std::array<std::string_view, 6> commands = {"run",  "backup",  "check",
+                                                      "list", "restore", "healthcheck"};
+
+void print_help(std::ostream& out, const boost::program_options::options_description& desc) {
+  out << "usage: pgship-agent COMMAND [options]\n\n"
+         "Backs up PostgreSQL on a schedule and ships every backup, verified, to a receiver.\n\n"
+         "commands:\n"
+         "  run          the daemon: scheduler, /health, /metrics and the control API\n"
+         "  backup       one backup run now\n"
+         "  check        check tools, database, backup directory and receiver\n"
+         "  list         backups stored on the receiver\n"
+         "  restore      restore a backup into a database\n"
+         "  healthcheck  exit 0 when the running daemon reports healthy\n\n"
+      << desc << "\nSettings come from --config FILE and the environment; see conf/agent.env.\n";
+}
+
+int agent_main(int argc, char** argv) {
+  boost::program_options::options_description desc("options");
+  pgship::cli::add_common_options(desc);
+
+  std::string_view command;
+  std::span<char*> rest(argv, static_cast<std::size_t>(argc));
+  if (argc > 1 && argv[1][0] != '-') {
+    command = argv[1];
+    rest = rest.subspan(1);  // argv[1] stands in for the program name
+    if (std::find(commands.begin(), commands.end(), command) == commands.end()) {
+      throw pgship::config::config_error("unknown command '" + std::string(command) +
+                                         "' (see pgship-agent --help)");
+    }
+  }
+
+  boost::program_options::variables_map vars;
+  const auto opts = pgship::cli::parse(rest, desc, vars);
+  if (opts.help || (command.empty() && !opts.version && !opts.print_config)) {
+    print_help(std::cout, desc);
+    return 0;
+  }
+  if (opts.version) {
+    std::cout << "pgship-agent " << pgship::version << "\n";
+    return 0;
+  }
+
+  const auto cfg = pgship::cli::load_config(pgship::agent::config_schema(), opts);
+  if (opts.print_config) {
+    std::cout << cfg.redacted();
+    pgship::agent::read_settings(cfg);  // still report what is wrong, with exit code 2
+    return 0;
+  }
+  pgship::cli::setup_logging(cfg);
+  const auto settings = pgship::agent::read_settings(cfg);
+  (void)settings;
+  std::cerr << "pgship-agent: '" << command << "' is not available in this build yet\n";
+  return static_cast<int>(pgship::errc::internal);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return pgship::cli::run_guarded("pgship-agent", [&] { return agent_main(argc, argv); });
+}

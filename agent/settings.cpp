@@ -1,0 +1,113 @@
+#include "settings.hpp"
+
+#include <pgship/common/fs.hpp>
+
+#include <boost/asio/ip/address.hpp>
+
+namespace pgship::agent {
+namespace {
+
+using config::key_spec;
+
+constexpr key_spec schema[] = {
+    {"POSTGRES_HOST", "localhost", false, "database server host or socket directory"},
+    {"POSTGRES_PORT", "5432", false, "database server port"},
+    {"POSTGRES_DB", "", false, "database, or comma-separated list of databases (required)"},
+    {"POSTGRES_USER", "", false, "database user (required)"},
+    {"POSTGRES_PASSWORD", "", true, "database password; passed to pg_dump via its environment"},
+    {"BACKUP_DIR", "/var/backups/pgship", false, "local backups; .partial/ holds in-progress files"},
+    {"KEEP_LOCAL_BACKUPS", "3", false, "newest local backups kept per database"},
+    {"BACKUP_API_URL", "", false, "receiver base URL, http:// or https://"},
+    {"BACKUP_API_TOKEN", "", true, "bearer token for the receiver"},
+    {"MAX_RETRIES", "3", false, "upload attempts after the first"},
+    {"RETRY_DELAY", "5", false, "first retry backoff (seconds or duration), doubled each time"},
+    {"SCHEDULE", "0 3 * * *", false, "cron expression or @hourly/@daily/@weekly/@monthly"},
+    {"TZ", "", false, "time zone the schedule is read in (default: the system zone)"},
+    {"COMPRESS_LEVEL", "6", false, "pg_dump -Z level, 0-9"},
+    {"HEALTHCHECK_PORT", "8080", false, "control HTTP server port"},
+    {"LISTEN_ADDR", "0.0.0.0", false, "control HTTP server address"},
+    {"CONTROL_TOKEN", "", true, "bearer token for POST endpoints; unset: POST only from loopback"},
+    {"BACKUP_KEEP_DAYS", "", false, "GFS: keep one backup per day for this many days"},
+    {"BACKUP_KEEP_WEEKS", "", false, "GFS: keep one backup per week for this many weeks"},
+    {"BACKUP_KEEP_MONTHS", "", false, "GFS: keep one backup per month for this many months"},
+    {"LOG_FORMAT", "text", false, "text or json"},
+    {"LOG_LEVEL", "info", false, "trace, debug, info, warn, error"},
+    {"METRICS_TEXTFILE", "", false, "also write metrics to this file (node_exporter textfile)"},
+    {"UPLOAD", "on", false, "off keeps backups local only"},
+    {"UPLOAD_CHUNK_SIZE", "16M", false, "resumable upload chunk size"},
+    {"PG_DUMP_PATH", "auto", false, "pg_dump binary; auto picks one not older than the server"},
+    {"CA_FILE", "", false, "CA bundle to verify the receiver (default: system store)"},
+    {"CLIENT_CERT_FILE", "", false, "client certificate for mutual TLS"},
+    {"CLIENT_KEY_FILE", "", false, "client key for mutual TLS"},
+    {"SCHEDULE_JITTER", "0", false, "random delay added to each scheduled fire"},
+    {"MISSED_RUN_POLICY", "run-once", false, "skip or run-once after a clock jump or pause"},
+    {"RUN_ON_STARTUP", "false", false, "run once when the daemon starts"},
+    {"HEALTH_MAX_AGE", "", false, "/health turns 503 past this age (default: 2 schedule periods)"},
+};
+
+}  // namespace
+
+std::span<const config::key_spec> config_schema() { return schema; }
+
+settings read_settings(const config::config& cfg) {
+  settings s;
+  s.postgres_host = cfg.required_string("POSTGRES_HOST");
+  s.postgres_port = static_cast<int>(cfg.integer("POSTGRES_PORT", 1, 65535));
+  s.databases = cfg.list("POSTGRES_DB");
+  if (s.databases.empty()) throw config::config_error("POSTGRES_DB is required but not set");
+  for (const auto& db : s.databases) {
+    if (!fs::is_safe_name(db)) {
+      throw config::config_error("POSTGRES_DB=\"" + cfg.string("POSTGRES_DB") +
+                                 "\" is invalid: expected database names of letters, digits, "
+                                 "'.', '_' and '-', separated by commas");
+    }
+  }
+  s.postgres_user = cfg.required_string("POSTGRES_USER");
+  s.postgres_password = cfg.string("POSTGRES_PASSWORD");
+  s.backup_dir = cfg.required_string("BACKUP_DIR");
+  s.keep_local_backups = static_cast<int>(cfg.integer("KEEP_LOCAL_BACKUPS", 1, 100000));
+  s.upload = cfg.boolean("UPLOAD");
+  if (s.upload) {
+    if (!cfg.raw("BACKUP_API_URL")) {
+      throw config::config_error("BACKUP_API_URL is required unless UPLOAD=off");
+    }
+    s.backup_api_url = std::string(cfg.url("BACKUP_API_URL", {"http", "https"}).buffer());
+  }
+  s.backup_api_token = cfg.string("BACKUP_API_TOKEN");
+  s.max_retries = static_cast<int>(cfg.integer("MAX_RETRIES", 0, 100));
+  s.retry_delay = cfg.duration("RETRY_DELAY");
+  s.schedule = cfg.required_string("SCHEDULE");
+  s.time_zone = cfg.string("TZ");
+  s.compress_level = static_cast<int>(cfg.integer("COMPRESS_LEVEL", 0, 9));
+  s.healthcheck_port = static_cast<int>(cfg.integer("HEALTHCHECK_PORT", 0, 65535));
+  s.listen_addr = cfg.required_string("LISTEN_ADDR");
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(s.listen_addr, ec);
+  if (ec) {
+    throw config::config_error("LISTEN_ADDR=\"" + s.listen_addr +
+                               "\" is invalid: expected an IPv4 or IPv6 address");
+  }
+  s.control_token = cfg.string("CONTROL_TOKEN");
+  s.keep_days = cfg.optional_integer("BACKUP_KEEP_DAYS", 0, 100000);
+  s.keep_weeks = cfg.optional_integer("BACKUP_KEEP_WEEKS", 0, 100000);
+  s.keep_months = cfg.optional_integer("BACKUP_KEEP_MONTHS", 0, 100000);
+  cfg.choice("LOG_FORMAT", {"text", "json"});
+  s.metrics_textfile = cfg.optional_path("METRICS_TEXTFILE");
+  s.upload_chunk_size = cfg.size("UPLOAD_CHUNK_SIZE", 64 * 1024, 1024ull * 1024 * 1024);
+  if (cfg.string("PG_DUMP_PATH") != "auto") s.pg_dump_path = cfg.optional_path("PG_DUMP_PATH");
+  s.ca_file = cfg.optional_path("CA_FILE");
+  s.client_cert_file = cfg.optional_path("CLIENT_CERT_FILE");
+  s.client_key_file = cfg.optional_path("CLIENT_KEY_FILE");
+  if (s.client_cert_file.has_value() != s.client_key_file.has_value()) {
+    throw config::config_error("CLIENT_CERT_FILE and CLIENT_KEY_FILE must be set together");
+  }
+  s.schedule_jitter = cfg.duration("SCHEDULE_JITTER");
+  s.missed_runs = cfg.choice("MISSED_RUN_POLICY", {"skip", "run-once"}) == "skip"
+                      ? missed_run_policy::skip
+                      : missed_run_policy::run_once;
+  s.run_on_startup = cfg.boolean("RUN_ON_STARTUP");
+  if (cfg.raw("HEALTH_MAX_AGE")) s.health_max_age = cfg.duration("HEALTH_MAX_AGE");
+  return s;
+}
+
+}  // namespace pgship::agent

@@ -1,0 +1,54 @@
+#pragma once
+// The agent's configuration keys (DESIGN.md "Agent keys") and their typed, validated values.
+
+#include <pgship/common/config.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace pgship::agent {
+
+/// Every key the agent reads, with its default and whether it is a secret.
+std::span<const config::key_spec> config_schema();
+
+enum class missed_run_policy { skip, run_once };
+
+struct settings {
+  std::string postgres_host;
+  int postgres_port = 5432;
+  std::vector<std::string> databases;
+  std::string postgres_user;
+  std::string postgres_password;
+  std::filesystem::path backup_dir;
+  int keep_local_backups = 3;
+  bool upload = true;
+  std::string backup_api_url;  // empty when upload is off
+  std::string backup_api_token;
+  int max_retries = 3;
+  std::chrono::milliseconds retry_delay{5000};
+  std::string schedule;
+  std::string time_zone;  // empty: the system zone
+  int compress_level = 6;
+  int healthcheck_port = 8080;
+  std::string listen_addr;
+  std::string control_token;
+  std::optional<std::int64_t> keep_days, keep_weeks, keep_months;
+  std::optional<std::filesystem::path> metrics_textfile;
+  std::uint64_t upload_chunk_size = 16 * 1024 * 1024;
+  std::optional<std::filesystem::path> pg_dump_path;  // nullopt: auto
+  std::optional<std::filesystem::path> ca_file, client_cert_file, client_key_file;
+  std::chrono::milliseconds schedule_jitter{0};
+  missed_run_policy missed_runs = missed_run_policy::run_once;
+  bool run_on_startup = false;
+  std::optional<std::chrono::milliseconds> health_max_age;  // nullopt: two schedule periods
+};
+
+/// Reads and validates every key. Throws config_error naming the first bad key.
+settings read_settings(const config::config& cfg);
+
+}  // namespace pgship::agent

@@ -1,0 +1,238 @@
+#include <pgship/common/config.hpp>
+#include <pgship/common/config_values.hpp>
+
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace pgship::config {
+namespace {
+
+constexpr std::string_view file_suffix = "_FILE";
+
+std::string read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::system_error(errno, std::generic_category());
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (in.bad()) throw std::system_error(errno, std::generic_category());
+  return std::move(content).str();
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+environment process_environment() {
+  environment env;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    const auto equals = text.find('=');
+    if (equals == std::string_view::npos) continue;
+    env.emplace(std::string(text.substr(0, equals)), std::string(text.substr(equals + 1)));
+  }
+  return env;
+}
+
+config config::load(std::span<const key_spec> schema,
+                    const std::optional<std::filesystem::path>& file, const environment& env) {
+  config cfg;
+  cfg.schema_.assign(schema.begin(), schema.end());
+
+  std::map<std::string, std::string, std::less<>> from_file;
+  if (file) {
+    std::string text;
+    try {
+      text = read_text_file(*file);
+    } catch (const std::system_error& e) {
+      throw config_error("cannot read config file " + file->string() + ": " +
+                         std::strerror(e.code().value()));
+    }
+    from_file = parse_env_text(text, file->string());
+  }
+
+  const auto known = [&](std::string_view key) {
+    return std::any_of(schema.begin(), schema.end(), [&](const key_spec& s) {
+      return s.name == key ||
+             (s.secret && key.size() == s.name.size() + file_suffix.size() &&
+              key.starts_with(s.name) && key.ends_with(file_suffix));
+    });
+  };
+  for (const auto& [key, value] : from_file) {
+    if (!known(key)) {
+      cfg.warnings_.push_back("unknown key " + key + " in " + file->string() + " (ignored)");
+    }
+  }
+
+  const auto lookup = [](const auto& map, const std::string& key) -> const std::string* {
+    const auto it = map.find(key);
+    return it == map.end() ? nullptr : &it->second;
+  };
+
+  for (const auto& spec : schema) {
+    const std::string name(spec.name);
+    entry e;
+    if (!spec.default_value.empty()) e = {std::string(spec.default_value), source::default_value};
+    if (const auto* v = lookup(from_file, name)) e = {*v, source::file};
+    if (const auto* v = lookup(env, name)) e = {*v, source::env};
+
+    if (spec.secret) {
+      const std::string file_key = name + std::string(file_suffix);
+      const std::string* path = lookup(env, file_key);
+      if (path == nullptr) path = lookup(from_file, file_key);
+      if (path != nullptr && !path->empty()) {
+        if (e.from == source::file || e.from == source::env) {
+          cfg.warnings_.push_back("both " + name + " and " + file_key + " are set; using " +
+                                  file_key);
+        }
+        try {
+          e = {std::string(trim(read_text_file(*path))), source::secret_file};
+        } catch (const std::system_error& err) {
+          throw config_error(file_key + "=" + *path + ": cannot read the secret file: " +
+                             std::strerror(err.code().value()));
+        }
+      }
+    }
+    cfg.values_[name] = std::move(e);
+  }
+  return cfg;
+}
+
+const key_spec& config::spec(std::string_view key) const {
+  const auto it = std::find_if(schema_.begin(), schema_.end(),
+                               [&](const key_spec& s) { return s.name == key; });
+  // Asking for a key outside the schema is a programming error, not a user mistake.
+  if (it == schema_.end()) throw std::logic_error("config key not in schema: " + std::string(key));
+  return *it;
+}
+
+std::optional<std::string> config::raw(std::string_view key) const {
+  spec(key);
+  const auto it = values_.find(key);
+  if (it == values_.end() || it->second.value.empty()) return std::nullopt;
+  return it->second.value;
+}
+
+source config::source_of(std::string_view key) const {
+  spec(key);
+  const auto it = values_.find(key);
+  return it == values_.end() ? source::unset : it->second.from;
+}
+
+void config::fail(std::string_view key, std::string_view allowed) const {
+  const auto& s = spec(key);
+  const auto value = raw(key).value_or("");
+  const std::string shown = s.secret ? "<redacted>" : value;
+  throw config_error(std::string(key) + "=\"" + shown + "\" is invalid: expected " +
+                     std::string(allowed));
+}
+
+std::string config::string(std::string_view key) const { return raw(key).value_or(""); }
+
+std::string config::required_string(std::string_view key) const {
+  auto value = raw(key);
+  if (!value) throw config_error(std::string(key) + " is required but not set");
+  return *value;
+}
+
+std::int64_t config::integer(std::string_view key, std::int64_t min, std::int64_t max) const {
+  const auto allowed = [&] {
+    return "an integer from " + std::to_string(min) + " to " + std::to_string(max);
+  };
+  const auto value = parse_int(string(key));
+  if (!value || *value < min || *value > max) fail(key, allowed());
+  return *value;
+}
+
+std::optional<std::int64_t> config::optional_integer(std::string_view key, std::int64_t min,
+                                                     std::int64_t max) const {
+  if (!raw(key)) return std::nullopt;
+  return integer(key, min, max);
+}
+
+std::optional<std::filesystem::path> config::optional_path(std::string_view key) const {
+  auto value = raw(key);
+  if (!value) return std::nullopt;
+  return std::filesystem::path(*value);
+}
+
+bool config::boolean(std::string_view key) const {
+  const auto value = parse_bool(string(key));
+  if (!value) fail(key, "true or false (also yes/no, on/off, 1/0)");
+  return *value;
+}
+
+std::uint64_t config::size(std::string_view key, std::uint64_t min, std::uint64_t max) const {
+  const auto value = parse_size(string(key));
+  if (!value || *value < min || *value > max) {
+    std::string allowed = "a size in bytes with an optional K/M/G/T suffix (powers of 1024)";
+    if (min > 0 || max != UINT64_MAX) {
+      allowed += ", from " + std::to_string(min) + " to " + std::to_string(max) + " bytes";
+    }
+    fail(key, allowed);
+  }
+  return *value;
+}
+
+std::chrono::milliseconds config::duration(std::string_view key) const {
+  const auto value = parse_duration(string(key));
+  if (!value) fail(key, "a duration such as 30, 90s, 5m, 1h30m, 2d (a bare number is seconds)");
+  return *value;
+}
+
+boost::urls::url config::url(std::string_view key,
+                             std::initializer_list<std::string_view> schemes) const {
+  std::string allowed = "an absolute URL with scheme";
+  for (auto s : schemes) allowed += std::string(" ") + std::string(s) + "://";
+  const std::string text = string(key);
+  const auto parsed = boost::urls::parse_absolute_uri(text);
+  if (!parsed || !parsed->has_authority() || parsed->host().empty()) fail(key, allowed);
+  const std::string scheme = lower(parsed->scheme());
+  if (std::find(schemes.begin(), schemes.end(), scheme) == schemes.end()) fail(key, allowed);
+  return boost::urls::url(*parsed);
+}
+
+std::vector<std::string> config::list(std::string_view key) const {
+  return parse_list(string(key));
+}
+
+std::string config::choice(std::string_view key,
+                           std::initializer_list<std::string_view> allowed) const {
+  const std::string value = lower(string(key));
+  if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return value;
+  std::string text = "one of";
+  for (auto a : allowed) text += " " + std::string(a);
+  fail(key, text);
+}
+
+std::string config::redacted() const {
+  std::string out;
+  for (const auto& s : schema_) {
+    const auto it = values_.find(s.name);
+    const entry& e = it->second;
+    out += std::string(s.name) + "=";
+    if (!e.value.empty()) out += s.secret ? std::string("<redacted>") : e.value;
+    switch (e.from) {
+      case source::unset: out += "  # unset"; break;
+      case source::default_value: out += "  # default"; break;
+      case source::file: out += "  # config file"; break;
+      case source::env: out += "  # environment"; break;
+      case source::secret_file: out += "  # " + std::string(s.name) + "_FILE"; break;
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace pgship::config

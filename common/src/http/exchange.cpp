@@ -1,0 +1,58 @@
+#include <pgship/common/http/exchange.hpp>
+
+#include <boost/beast/http/error.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/url/parse_query.hpp>
+
+#include <array>
+
+namespace pgship::http_server {
+
+std::optional<std::string> exchange::query_param(std::string_view name) const {
+  auto params = boost::urls::parse_query(query_);
+  if (!params) return std::nullopt;
+  for (const auto& p : *params) {
+    if (p.key == name) return std::string(p.value);
+  }
+  return std::nullopt;
+}
+
+net::awaitable<std::pair<error_code, std::string>> exchange::read_body_to_string(
+    std::uint64_t limit) {
+  std::string body;
+  std::array<char, 16 * 1024> chunk;
+  while (true) {
+    auto [ec, n] = co_await read_body(net::buffer(chunk));
+    if (ec) co_return std::pair{ec, std::move(body)};
+    if (n == 0) break;
+    if (body.size() + n > limit) co_return std::pair{error_code(http::error::body_limit), std::string{}};
+    body.append(chunk.data(), n);
+  }
+  co_return std::pair{error_code{}, std::move(body)};
+}
+
+string_response make_error_response(http::status status, std::string_view error,
+                                    std::string_view detail) {
+  boost::json::object body;
+  body["error"] = error;
+  body["detail"] = detail;
+  string_response res{status, 11};
+  res.set(http::field::content_type, "application/json");
+  res.body() = boost::json::serialize(body) + "\n";
+  return res;
+}
+
+net::awaitable<error_code> exchange::respond_error(http::status status, std::string_view error,
+                                                   std::string_view detail) {
+  co_return co_await respond(make_error_response(status, error, detail));
+}
+
+net::awaitable<error_code> exchange::respond_json(http::status status, std::string body) {
+  string_response res{status, 11};
+  res.set(http::field::content_type, "application/json");
+  res.body() = std::move(body);
+  co_return co_await respond(std::move(res));
+}
+
+}  // namespace pgship::http_server

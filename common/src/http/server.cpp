@@ -1,0 +1,130 @@
+#include <pgship/common/http/server.hpp>
+
+#include "session.hpp"
+
+#include <pgship/common/log.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+namespace pgship::http_server {
+namespace {
+
+bool is_loopback(const net::ip::address& a) {
+  if (a.is_loopback()) return true;
+  return a.is_v6() && a.to_v6().is_v4_mapped() &&
+         net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()).is_loopback();
+}
+
+template <class Stream>
+void spawn_session(const std::shared_ptr<server::state>& state, Stream stream, std::string peer,
+                   bool loopback) {
+  auto executor = stream.get_executor();
+  auto s = std::make_shared<session<Stream>>(std::move(stream), state, std::move(peer), loopback);
+  const auto it = state->add(s);
+  net::co_spawn(executor, s->run(), [s, state, it](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("http session ended with an exception: {}", ex.what());
+      }
+    }
+    state->remove(it);
+  });
+}
+
+net::awaitable<void> accept_loop(std::shared_ptr<server::state> state) {
+  while (!state->stopping) {
+    auto [ec, socket] = co_await state->acceptor.async_accept(
+        net::make_strand(state->strand.get_inner_executor()), net::as_tuple(net::use_awaitable));
+    if (state->stopping || ec == net::error::operation_aborted) break;
+    if (ec) {
+      // Out of file descriptors and similar: back off instead of spinning.
+      spdlog::warn("accept failed: {}", ec.message());
+      net::steady_timer pause(state->strand, std::chrono::milliseconds(100));
+      co_await pause.async_wait(net::as_tuple(net::use_awaitable));
+      continue;
+    }
+    error_code peer_ec;
+    const auto remote = socket.remote_endpoint(peer_ec);
+    if (peer_ec) continue;  // already gone
+    socket.set_option(tcp::no_delay(true), peer_ec);
+    std::string peer = remote.address().to_string();
+    const bool loopback = is_loopback(remote.address());
+    if (state->options.tls) {
+      spawn_session(state,
+                    beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)),
+                                                         *state->options.tls),
+                    std::move(peer), loopback);
+    } else {
+      spawn_session(state, beast::tcp_stream(std::move(socket)), std::move(peer), loopback);
+    }
+  }
+}
+
+}  // namespace
+
+server::server(net::any_io_executor executor, router routes, server_options options)
+    : state_(std::make_shared<state>(std::move(executor), std::move(routes), std::move(options))) {}
+
+server::~server() {
+  state_->stopping = true;
+  error_code ignored;
+  state_->acceptor.close(ignored);
+  state_->stop_all(true);
+}
+
+tcp::endpoint server::listen(const tcp::endpoint& endpoint) {
+  auto& acceptor = state_->acceptor;
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(net::socket_base::reuse_address(true));
+  acceptor.bind(endpoint);
+  acceptor.listen(net::socket_base::max_listen_connections);
+  return acceptor.local_endpoint();
+}
+
+void server::start() {
+  net::co_spawn(state_->strand, accept_loop(state_), [](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::critical("http accept loop failed: {}", ex.what());
+    }
+  });
+}
+
+net::awaitable<void> server::shutdown() {
+  auto st = state_;
+  co_await net::dispatch(st->strand, net::use_awaitable);
+  st->stopping = true;
+  error_code ignored;
+  st->acceptor.close(ignored);
+  st->stop_all(false);
+
+  net::steady_timer timer(st->strand);
+  const auto wait_until = [&](std::chrono::steady_clock::time_point deadline) -> net::awaitable<void> {
+    while (st->session_count > 0 && std::chrono::steady_clock::now() < deadline) {
+      timer.expires_after(std::chrono::milliseconds(20));
+      co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+    }
+  };
+  co_await wait_until(std::chrono::steady_clock::now() + st->options.shutdown_grace);
+  if (st->session_count > 0) {
+    spdlog::warn("closing {} connection(s) still busy after the {} ms shutdown grace",
+                 st->session_count.load(), st->options.shutdown_grace.count());
+    st->stop_all(true);
+    co_await wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(2));
+  }
+}
+
+std::size_t server::session_count() const { return state_->session_count; }
+
+}  // namespace pgship::http_server

@@ -1,0 +1,121 @@
+#pragma once
+// Private: the exchange implementation over a concrete stream (plain or TLS).
+
+#include <pgship/common/http/exchange.hpp>
+#include <pgship/common/http/server.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <limits>
+
+namespace pgship::http_server {
+
+using request_parser = http::request_parser<http::buffer_body>;
+
+template <class Stream>
+class stream_exchange final : public exchange {
+ public:
+  stream_exchange(Stream& stream, beast::flat_buffer& buffer, request_parser& parser,
+                  const server_options& options, const bool& stopping, std::string path,
+                  std::string query, route_params params, std::string peer, bool loopback)
+      : exchange(parser.get().base(), std::move(path), std::move(query), std::move(params),
+                 std::move(peer), loopback),
+        stream_(stream),
+        buffer_(buffer),
+        parser_(parser),
+        options_(options),
+        stopping_(stopping) {}
+
+  net::awaitable<std::pair<error_code, std::size_t>> read_body(net::mutable_buffer out) override {
+    if (parser_.is_done()) co_return std::pair{error_code{}, std::size_t{0}};
+    if (auto ec = co_await send_continue_once(); ec) co_return std::pair{ec, std::size_t{0}};
+    while (true) {
+      parser_.get().body().data = out.data();
+      parser_.get().body().size = out.size();
+      beast::get_lowest_layer(stream_).expires_after(options_.idle_timeout);
+      auto [ec, consumed] = co_await http::async_read_some(
+          stream_, buffer_, parser_, net::as_tuple(net::use_awaitable));
+      if (ec == http::error::need_buffer) ec = {};
+      const std::size_t n = out.size() - parser_.get().body().size;
+      bytes_received_ += n;
+      if (ec || n > 0 || parser_.is_done()) co_return std::pair{ec, n};
+    }
+  }
+
+  bool body_done() const override { return parser_.is_done(); }
+
+  void set_body_limit(std::optional<std::uint64_t> limit) override {
+    parser_.body_limit(limit.value_or(std::numeric_limits<std::uint64_t>::max()));
+  }
+
+  net::awaitable<error_code> respond(string_response res) override {
+    prepare(res);
+    res.prepare_payload();
+    if (request_.method() == http::verb::head) res.body().clear();
+    beast::get_lowest_layer(stream_).expires_after(options_.idle_timeout);
+    auto [ec, n] = co_await http::async_write(stream_, res, net::as_tuple(net::use_awaitable));
+    bytes_sent_ += res.body().size();
+    co_return ec;
+  }
+
+  net::awaitable<error_code> respond_header(header_response res) override {
+    prepare(res);
+    beast::get_lowest_layer(stream_).expires_after(options_.idle_timeout);
+    // An empty_body message with Content-Length set serialises as the header alone; the body
+    // follows through write_body().
+    auto [ec, n] = co_await http::async_write(stream_, res, net::as_tuple(net::use_awaitable));
+    co_return ec;
+  }
+
+  net::awaitable<error_code> write_body(net::const_buffer data) override {
+    beast::get_lowest_layer(stream_).expires_after(options_.idle_timeout);
+    auto [ec, n] = co_await net::async_write(stream_, data, net::as_tuple(net::use_awaitable));
+    bytes_sent_ += n;
+    co_return ec;
+  }
+
+  bool keep_alive() const { return keep_alive_; }
+  std::uint64_t bytes_received() const { return bytes_received_; }
+
+ private:
+  template <class Body>
+  void prepare(http::response<Body>& res) {
+    res.version(request_.version());
+    res.set(http::field::server, options_.server_header);
+    // A body left unread would be parsed as the next request: close instead.
+    keep_alive_ = parser_.keep_alive() && parser_.is_done() && !stopping_;
+    res.keep_alive(keep_alive_);
+    responded_ = true;
+    status_ = res.result();
+  }
+
+  net::awaitable<error_code> send_continue_once() {
+    if (continue_sent_ || request_.version() < 11) co_return error_code{};
+    continue_sent_ = true;
+    const auto expect = request_[http::field::expect];
+    if (!beast::iequals(expect, "100-continue")) co_return error_code{};
+    http::response<http::empty_body> res{http::status::continue_, 11};
+    beast::get_lowest_layer(stream_).expires_after(options_.idle_timeout);
+    auto [ec, n] = co_await http::async_write(stream_, res, net::as_tuple(net::use_awaitable));
+    co_return ec;
+  }
+
+  Stream& stream_;
+  beast::flat_buffer& buffer_;
+  request_parser& parser_;
+  const server_options& options_;
+  const bool& stopping_;
+  bool continue_sent_ = false;
+  bool keep_alive_ = false;
+  std::uint64_t bytes_received_ = 0;
+};
+
+}  // namespace pgship::http_server

@@ -1,0 +1,166 @@
+#include <pgship/common/log.hpp>
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+
+namespace pgship::log {
+namespace {
+
+// The payload of a record with fields: msg RS key US value US flag [RS key US value US flag]...
+// These separators never appear in text we log (they are control characters).
+constexpr char record_sep = '\x1e';
+constexpr char unit_sep = '\x1f';
+
+std::string json_string(std::string_view text) {
+  return boost::json::serialize(boost::json::string(text));
+}
+
+std::string iso_timestamp(std::chrono::system_clock::time_point when) {
+  const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(when);
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(when - secs).count();
+  const std::time_t t = std::chrono::system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(millis));
+  return buf;
+}
+
+std::string_view level_name(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::trace: return "trace";
+    case spdlog::level::debug: return "debug";
+    case spdlog::level::info: return "info";
+    case spdlog::level::warn: return "warn";
+    case spdlog::level::err: return "error";
+    case spdlog::level::critical: return "critical";
+    default: return "off";
+  }
+}
+
+bool needs_quotes(std::string_view value) {
+  if (value.empty()) return true;
+  for (char c : value) {
+    if (c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20) return true;
+  }
+  return false;
+}
+
+class line_formatter final : public spdlog::formatter {
+ public:
+  explicit line_formatter(log::format fmt) : fmt_(fmt) {}
+
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const std::string line =
+        format_line(fmt_, msg.level, std::string_view(msg.payload.data(), msg.payload.size()),
+                    msg.time);
+    dest.append(line.data(), line.data() + line.size());
+  }
+
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<line_formatter>(fmt_);
+  }
+
+ private:
+  log::format fmt_;
+};
+
+}  // namespace
+
+// NaN and infinities are not JSON numbers, so they travel as strings.
+field::field(std::string_view k, double v)
+    : key(k), value(fmt::format("{}", v)), quoted(!std::isfinite(v)) {}
+
+std::optional<format> parse_format(std::string_view text) {
+  if (text == "text") return format::text;
+  if (text == "json") return format::json;
+  return std::nullopt;
+}
+
+std::optional<spdlog::level::level_enum> parse_level(std::string_view text) {
+  if (text == "trace") return spdlog::level::trace;
+  if (text == "debug") return spdlog::level::debug;
+  if (text == "info") return spdlog::level::info;
+  if (text == "warn" || text == "warning") return spdlog::level::warn;
+  if (text == "error") return spdlog::level::err;
+  if (text == "critical") return spdlog::level::critical;
+  if (text == "off") return spdlog::level::off;
+  return std::nullopt;
+}
+
+void setup(format fmt, spdlog::level::level_enum level) {
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  sink->set_formatter(std::make_unique<line_formatter>(fmt));
+  auto logger = std::make_shared<spdlog::logger>("pgship", std::move(sink));
+  logger->set_level(level);
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(std::move(logger));
+}
+
+void write(spdlog::level::level_enum level, std::string_view msg,
+           const std::vector<field>& fields) {
+  if (!spdlog::should_log(level)) return;
+  std::string payload(msg);
+  for (const auto& f : fields) {
+    payload += record_sep;
+    payload += f.key;
+    payload += unit_sep;
+    payload += f.value;
+    payload += unit_sep;
+    payload += f.quoted ? '"' : '-';
+  }
+  spdlog::log(level, "{}", payload);
+}
+
+context context::with(std::initializer_list<field> more) const {
+  context copy = *this;
+  copy.fields_.insert(copy.fields_.end(), more.begin(), more.end());
+  return copy;
+}
+
+std::string format_line(format fmt, spdlog::level::level_enum level, std::string_view payload,
+                        std::chrono::system_clock::time_point when) {
+  const auto first = payload.find(record_sep);
+  const std::string_view msg = payload.substr(0, first);
+  std::vector<field> fields;
+  std::string_view rest = first == std::string_view::npos ? std::string_view{} : payload.substr(first + 1);
+  while (!rest.empty()) {
+    const auto end = rest.find(record_sep);
+    const std::string_view item = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+    const auto a = item.find(unit_sep);
+    const auto b = item.find(unit_sep, a == std::string_view::npos ? a : a + 1);
+    if (a == std::string_view::npos || b == std::string_view::npos) continue;
+    field f(item.substr(0, a), item.substr(a + 1, b - a - 1));
+    f.quoted = item.substr(b + 1) != "-";
+    fields.push_back(std::move(f));
+  }
+
+  std::string line;
+  if (fmt == format::json) {
+    line = "{\"ts\":\"" + iso_timestamp(when) + "\",\"level\":\"" +
+           std::string(level_name(level)) + "\",\"msg\":" + json_string(msg);
+    for (const auto& f : fields) {
+      line += "," + json_string(f.key) + ":" + (f.quoted ? json_string(f.value) : f.value);
+    }
+    line += "}\n";
+  } else {
+    line = iso_timestamp(when) + " " + std::string(level_name(level)) + " " + std::string(msg);
+    for (const auto& f : fields) {
+      line += " " + f.key + "=" + (needs_quotes(f.value) ? json_string(f.value) : f.value);
+    }
+    line += "\n";
+  }
+  return line;
+}
+
+}  // namespace pgship::log

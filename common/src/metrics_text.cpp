@@ -1,0 +1,11 @@
+#include <pgship/common/metrics_text.hpp>
+
+#include <prometheus/text_serializer.h>
+
+namespace pgship {
+
+std::string render_metrics(const prometheus::Registry& registry) {
+  return prometheus::TextSerializer().Serialize(registry.Collect());
+}
+
+}  // namespace pgship

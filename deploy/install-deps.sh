@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package pgship needs. Idempotent and non-interactive.
+#
+#   deploy/install-deps.sh            build + runtime + test packages (developers, CI)
+#   deploy/install-deps.sh runtime    runtime packages only (container runtime stage)
+#   deploy/install-deps.sh build      build packages only (container build stage)
+#
+# The lists are the single source of truth: the Dockerfile calls this script too.
+set -euo pipefail
+
+# Needed to compile and link pgship.
+BUILD_PACKAGES=(
+  build-essential cmake ninja-build pkg-config ccache
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libboost-program-options1.81-dev libboost-filesystem1.81-dev
+  libssl-dev libpq-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
+)
+
+# Needed on a host or in an image that only runs the binaries.
+RUNTIME_PACKAGES=(
+  ca-certificates
+  libboost-json1.81.0 libboost-url1.81.0 libboost-program-options1.81.0
+  libboost-filesystem1.81.0
+  libssl3 libpq5 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0
+  postgresql-client-15
+)
+
+# Needed only to run the test suite: a real PostgreSQL server, test frameworks,
+# promtool (metrics format checks) and the tools integration tests drive.
+TEST_PACKAGES=(
+  libgtest-dev libgmock-dev postgresql-15 curl prometheus
+)
+
+want="${1:-all}"
+case "$want" in
+  all) packages=("${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
+  build) packages=("${BUILD_PACKAGES[@]}") ;;
+  runtime) packages=("${RUNTIME_PACKAGES[@]}") ;;
+  test) packages=("${TEST_PACKAGES[@]}") ;;
+  *) echo "usage: $0 [all|build|runtime|test]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: installing ${missing[*]}"
+"${sudo_cmd[@]}" apt-get update -q
+# The postgresql-15 package would otherwise create and start a system cluster we never use.
+if [ ! -e /etc/postgresql-common/createcluster.conf ] || ! grep -q '^create_main_cluster = false' /etc/postgresql-common/createcluster.conf; then
+  "${sudo_cmd[@]}" mkdir -p /etc/postgresql-common
+  echo 'create_main_cluster = false' | "${sudo_cmd[@]}" tee -a /etc/postgresql-common/createcluster.conf >/dev/null
+fi
+"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold "${missing[@]}"

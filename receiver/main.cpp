@@ -1,0 +1,69 @@
+// pgship-receiver: command-line entry. `serve` (the default) runs the server; `healthcheck`
+// asks a running one for /health.
+
+#include "settings.hpp"
+
+#include <pgship/common/cli.hpp>
+#include <pgship/common/errors.hpp>
+#include <pgship/common/version.hpp>
+
+#include <boost/program_options/options_description.hpp>
+
+#include <iostream>
+#include <string_view>
+
+namespace {
+
+void print_help(std::ostream& out, const boost::program_options::options_description& desc) {
+  out << "usage: pgship-receiver [serve|healthcheck] [options]\n\n"
+         "Receives streamed PostgreSQL backups, checks their SHA-256, stores and serves them.\n\n"
+         "commands:\n"
+         "  serve        run the server (default)\n"
+         "  healthcheck  exit 0 when the running server reports healthy\n\n"
+      << desc << "\nSettings come from --config FILE and the environment; see conf/receiver.env.\n";
+}
+
+int receiver_main(int argc, char** argv) {
+  boost::program_options::options_description desc("options");
+  pgship::cli::add_common_options(desc);
+
+  std::string_view command = "serve";
+  std::span<char*> rest(argv, static_cast<std::size_t>(argc));
+  if (argc > 1 && argv[1][0] != '-') {
+    command = argv[1];
+    rest = rest.subspan(1);
+    if (command != "serve" && command != "healthcheck") {
+      throw pgship::config::config_error("unknown command '" + std::string(command) +
+                                         "' (see pgship-receiver --help)");
+    }
+  }
+
+  boost::program_options::variables_map vars;
+  const auto opts = pgship::cli::parse(rest, desc, vars);
+  if (opts.help) {
+    print_help(std::cout, desc);
+    return 0;
+  }
+  if (opts.version) {
+    std::cout << "pgship-receiver " << pgship::version << "\n";
+    return 0;
+  }
+
+  const auto cfg = pgship::cli::load_config(pgship::receiver::config_schema(), opts);
+  if (opts.print_config) {
+    std::cout << cfg.redacted();
+    pgship::receiver::read_settings(cfg);  // still report what is wrong, with exit code 2
+    return 0;
+  }
+  pgship::cli::setup_logging(cfg);
+  const auto settings = pgship::receiver::read_settings(cfg);
+  (void)settings;
+  std::cerr << "pgship-receiver: '" << command << "' is not available in this build yet\n";
+  return static_cast<int>(pgship::errc::internal);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return pgship::cli::run_guarded("pgship-receiver", [&] { return receiver_main(argc, argv); });
+}

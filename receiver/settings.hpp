@@ -1,0 +1,37 @@
+#pragma once
+// The receiver's configuration keys (DESIGN.md "Receiver keys") and their typed values.
+
+#include <pgship/common/config.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace pgship::receiver {
+
+std::span<const config::key_spec> config_schema();
+
+struct settings {
+  std::string listen_addr;
+  int port = 9101;
+  std::filesystem::path storage_dir;
+  std::string backup_api_token;
+  std::optional<std::filesystem::path> api_tokens_file;
+  std::uint64_t max_upload_bytes = 0;
+  std::uint64_t min_free_bytes = 0;
+  bool append_only = false;
+  std::optional<std::int64_t> keep_days, keep_weeks, keep_months;
+  std::optional<std::uint64_t> quota_bytes;
+  int max_concurrent_uploads = 64;
+  std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds upload_expiry{24 * 3600 * 1000};
+  std::optional<std::filesystem::path> tls_cert_file, tls_key_file, tls_client_ca_file;
+};
+
+/// Reads and validates every key. Throws config_error naming the first bad key.
+settings read_settings(const config::config& cfg);
+
+}  // namespace pgship::receiver
