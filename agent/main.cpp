@@ -59,6 +59,7 @@ int agent_main(int argc, char** argv) {
 
   const auto cfg = pgship::cli::load_config(pgship::agent::config_schema(), opts);
   if (opts.print_config) {
+    for (const auto& w : cfg.warnings()) std::cerr << "warning: " << w << "\n";
     std::cout << cfg.redacted();
     pgship::agent::read_settings(cfg);  // still report what is wrong, with exit code 2
     return 0;

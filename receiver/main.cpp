@@ -51,6 +51,7 @@ int receiver_main(int argc, char** argv) {
 
   const auto cfg = pgship::cli::load_config(pgship::receiver::config_schema(), opts);
   if (opts.print_config) {
+    for (const auto& w : cfg.warnings()) std::cerr << "warning: " << w << "\n";
     std::cout << cfg.redacted();
     pgship::receiver::read_settings(cfg);  // still report what is wrong, with exit code 2
     return 0;

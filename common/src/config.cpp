@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 extern char** environ;
 
@@ -20,10 +19,15 @@ constexpr std::string_view file_suffix = "_FILE";
 std::string read_text_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::system_error(errno, std::generic_category());
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (in.bad()) throw std::system_error(errno, std::generic_category());
-  return std::move(content).str();
+  // istream::read (unlike `<< rdbuf()`, which swallows it) turns a read(2) error such as EISDIR
+  // into badbit, so a directory or an I/O error is not mistaken for an empty file.
+  std::string content;
+  char buffer[4096];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    content.append(buffer, static_cast<std::size_t>(in.gcount()));
+  }
+  if (in.bad()) throw std::system_error(errno != 0 ? errno : EIO, std::generic_category());
+  return content;
 }
 
 std::string lower(std::string_view text) {

@@ -74,6 +74,13 @@ class line_formatter final : public spdlog::formatter {
   log::format fmt_;
 };
 
+// Until a program calls setup(), log as text at info level, so that lines with fields are
+// readable in tests and early start-up too.
+const bool default_logger_installed = [] {
+  setup(format::text, spdlog::level::info);
+  return true;
+}();
+
 }  // namespace
 
 // NaN and infinities are not JSON numbers, so they travel as strings.

@@ -91,11 +91,13 @@ std::string to_base64(const sha256_digest& digest) {
 }
 
 std::optional<sha256_digest> digest_from_base64(std::string_view b64) {
-  if (b64.size() != 44 || b64.back() != '=' || b64[42] == '=') return std::nullopt;
+  // Exactly one '=', at the end: EVP_DecodeBlock would decode a '=' anywhere as zero bits.
+  if (b64.size() != 44 || b64.find('=') != 43) return std::nullopt;
   unsigned char out[33];  // EVP_DecodeBlock writes padding bytes as zeros: 33 for 44 chars
   const int n = EVP_DecodeBlock(out, reinterpret_cast<const unsigned char*>(b64.data()),
                                 static_cast<int>(b64.size()));
-  if (n != 33) return std::nullopt;
+  // A non-zero 33rd byte means the last character had padding bits set (non-canonical).
+  if (n != 33 || out[32] != 0) return std::nullopt;
   sha256_digest digest{};
   std::copy(out, out + 32, digest.begin());
   return digest;

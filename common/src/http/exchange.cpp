@@ -3,17 +3,18 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
-#include <boost/url/parse_query.hpp>
+#include <boost/url/parse.hpp>
 
 #include <array>
 
 namespace pgship::http_server {
 
 std::optional<std::string> exchange::query_param(std::string_view name) const {
-  auto params = boost::urls::parse_query(query_);
-  if (!params) return std::nullopt;
-  for (const auto& p : *params) {
-    if (p.key == name) return std::string(p.value);
+  const std::string target = "/?" + query_;
+  const auto url = boost::urls::parse_origin_form(target);
+  if (!url) return std::nullopt;
+  for (const auto& p : url->params()) {  // decoded keys and values
+    if (p.key == name) return p.value;
   }
   return std::nullopt;
 }

@@ -64,7 +64,10 @@ void router::add(http::verb method, std::string_view pattern, handler h, route_o
   route r{method, {}, std::move(h), options};
   for (auto segment : split_path(pattern)) {
     const bool braces = segment.find_first_of("{}") != std::string_view::npos;
-    if (braces && !is_capture(segment)) {
+    const bool braces_in_name =
+        is_capture(segment) &&
+        segment.substr(1, segment.size() - 2).find_first_of("{}") != std::string_view::npos;
+    if (braces && (!is_capture(segment) || braces_in_name)) {
       throw std::invalid_argument("malformed capture in route pattern: " + std::string(pattern));
     }
     r.segments.emplace_back(segment);
@@ -101,7 +104,8 @@ route_match router::match(http::verb method, std::string_view path) const {
     }
     out.result = route_match::outcome::method_not_allowed;
     const std::string name(http::to_string(r.method));
-    if (out.allow.find(name) == std::string::npos) {
+    // Whole-token comparison: "LOCK" must not be taken as already listed in "UNLOCK".
+    if ((", " + out.allow + ", ").find(", " + name + ", ") == std::string::npos) {
       out.allow += out.allow.empty() ? name : ", " + name;
     }
   }

@@ -5,6 +5,7 @@
 #include <pgship/common/log.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -28,16 +29,23 @@ void spawn_session(const std::shared_ptr<server::state>& state, Stream stream, s
   auto executor = stream.get_executor();
   auto s = std::make_shared<session<Stream>>(std::move(stream), state, std::move(peer), loopback);
   const auto it = state->add(s);
-  net::co_spawn(executor, s->run(), [s, state, it](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::error("http session ended with an exception: {}", ex.what());
-      }
-    }
-    state->remove(it);
-  });
+  auto slot = s->cancellation_slot();
+  net::co_spawn(executor, s->run(),
+                net::bind_cancellation_slot(slot, [s, state, it](std::exception_ptr e) {
+                  if (e) {
+                    try {
+                      std::rethrow_exception(e);
+                    } catch (const boost::system::system_error& ex) {
+                      // A hard stop cancels the handler mid-await: expected, not an error.
+                      if (ex.code() != net::error::operation_aborted) {
+                        spdlog::error("http session ended with an exception: {}", ex.what());
+                      }
+                    } catch (const std::exception& ex) {
+                      spdlog::error("http session ended with an exception: {}", ex.what());
+                    }
+                  }
+                  state->remove(it);
+                }));
 }
 
 net::awaitable<void> accept_loop(std::shared_ptr<server::state> state) {

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <chrono>
+#include <limits>
 
 namespace pgship::http_server {
 namespace {
@@ -48,6 +49,7 @@ void session<Stream>::stop(bool hard) {
   net::post(stream_.get_executor(), [self = this->shared_from_this(), hard] {
     self->stopping_ = true;
     if (hard || self->idle_) self->close_socket();
+    if (hard) self->cancel_.emit(net::cancellation_type::terminal);
   });
 }
 
@@ -70,7 +72,9 @@ net::awaitable<void> session<Stream>::run() {
     }
     buffer_.consume(used);
   }
-  while (!stopping_ && co_await serve_one()) {
+  while (!stopping_) {
+    const bool more = co_await serve_one();
+    if (!more) break;
   }
   co_await close(false);
 }
@@ -80,6 +84,9 @@ net::awaitable<bool> session<Stream>::serve_one() {
   const auto& options = state_->options;
   request_parser parser;
   parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
+  // Beast would refuse a large Content-Length while reading the header (1 MB default); the
+  // route's own limit is applied once the route is known.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
 
   idle_ = true;
   beast::get_lowest_layer(stream_).expires_after(options.idle_timeout);

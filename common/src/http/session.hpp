@@ -4,6 +4,7 @@
 
 #include "server_state.hpp"
 
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include <memory>
@@ -20,6 +21,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
   /// Serves requests until the client leaves, an error, or stop().
   net::awaitable<void> run();
   void stop(bool hard) override;
+  /// Bound to the run() coroutine: a hard stop cancels whatever the handler awaits.
+  net::cancellation_slot cancellation_slot() { return cancel_.slot(); }
 
  private:
   net::awaitable<bool> serve_one();
@@ -31,6 +34,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   std::string peer_;
   bool loopback_;
   beast::flat_buffer buffer_;
+  net::cancellation_signal cancel_;
   bool idle_ = true;
   bool stopping_ = false;
 };

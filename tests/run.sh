@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The test command: installs dependencies (as root, or via sudo), configures, builds with
+# two jobs and runs every test. CI runs exactly this (.ci/run).
+#
+#   tests/run.sh              everything
+#   tests/run.sh -L unit      pass extra arguments to ctest (here: unit tests only)
+#
+# BUILD_DIR (default: build) and BUILD_TYPE (default: RelWithDebInfo) may be set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_dir="${BUILD_DIR:-build}"
+build_type="${BUILD_TYPE:-RelWithDebInfo}"
+jobs="${JOBS:-2}"
+
+deploy/install-deps.sh
+
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
+if [ ! -f "$build_dir/CMakeCache.txt" ]; then
+  cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE="$build_type"
+fi
+
+start=$(date +%s)
+cmake --build "$build_dir" -j "$jobs"
+echo "tests/run.sh: build took $(( $(date +%s) - start )) s"
+
+cd "$build_dir"
+ctest --output-on-failure -j "$jobs" "$@"
