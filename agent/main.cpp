@@ -1,17 +1,17 @@
 // pgship-agent: command-line entry. Parses the subcommand and shared options, loads and
 // validates the configuration, then hands over to the command.
 
-#include "settings.hpp"
+#include <array>
+#include <iostream>
+#include <string_view>
+
+#include <boost/program_options/options_description.hpp>
 
 #include <pgship/common/cli.hpp>
 #include <pgship/common/errors.hpp>
 #include <pgship/common/version.hpp>
 
-#include <boost/program_options/options_description.hpp>
-
-#include <array>
-#include <iostream>
-#include <string_view>
+#include "settings.hpp"
 
 namespace {
 
@@ -59,7 +59,8 @@ int agent_main(int argc, char** argv) {
 
   const auto cfg = pgship::cli::load_config(pgship::agent::config_schema(), opts);
   if (opts.print_config) {
-    for (const auto& w : cfg.warnings()) std::cerr << "warning: " << w << "\n";
+    for (const auto& w : cfg.warnings())
+      std::cerr << "warning: " << w << "\n";
     std::cout << cfg.redacted();
     pgship::agent::read_settings(cfg);  // still report what is wrong, with exit code 2
     return 0;

@@ -2,8 +2,6 @@
 
 #include <pgship/common/fs.hpp>
 
-#include <boost/asio/ip/address.hpp>
-
 namespace pgship::agent {
 namespace {
 
@@ -15,7 +13,8 @@ constexpr key_spec schema[] = {
     {"POSTGRES_DB", "", false, "database, or comma-separated list of databases (required)"},
     {"POSTGRES_USER", "", false, "database user (required)"},
     {"POSTGRES_PASSWORD", "", true, "database password; passed to pg_dump via its environment"},
-    {"BACKUP_DIR", "/var/backups/pgship", false, "local backups; .partial/ holds in-progress files"},
+    {"BACKUP_DIR", "/var/backups/pgship", false,
+     "local backups; .partial/ holds in-progress files"},
     {"KEEP_LOCAL_BACKUPS", "3", false, "newest local backups kept per database"},
     {"BACKUP_API_URL", "", false, "receiver base URL, http:// or https://"},
     {"BACKUP_API_TOKEN", "", true, "bearer token for the receiver"},
@@ -47,7 +46,9 @@ constexpr key_spec schema[] = {
 
 }  // namespace
 
-std::span<const config::key_spec> config_schema() { return schema; }
+std::span<const config::key_spec> config_schema() {
+  return schema;
+}
 
 settings read_settings(const config::config& cfg) {
   settings s;
@@ -80,13 +81,7 @@ settings read_settings(const config::config& cfg) {
   s.time_zone = cfg.string("TZ");
   s.compress_level = static_cast<int>(cfg.integer("COMPRESS_LEVEL", 0, 9));
   s.healthcheck_port = static_cast<int>(cfg.integer("HEALTHCHECK_PORT", 0, 65535));
-  s.listen_addr = cfg.required_string("LISTEN_ADDR");
-  boost::system::error_code ec;
-  boost::asio::ip::make_address(s.listen_addr, ec);
-  if (ec) {
-    throw config::config_error("LISTEN_ADDR=\"" + s.listen_addr +
-                               "\" is invalid: expected an IPv4 or IPv6 address");
-  }
+  s.listen_addr = cfg.ip_address("LISTEN_ADDR");
   s.control_token = cfg.string("CONTROL_TOKEN");
   s.keep_days = cfg.optional_integer("BACKUP_KEEP_DAYS", 0, 100000);
   s.keep_weeks = cfg.optional_integer("BACKUP_KEEP_WEEKS", 0, 100000);

@@ -1,8 +1,6 @@
 #pragma once
 // The agent's configuration keys (DESIGN.md "Agent keys") and their typed, validated values.
 
-#include <pgship/common/config.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -10,6 +8,8 @@
 #include <span>
 #include <string>
 #include <vector>
+
+#include <pgship/common/config.hpp>
 
 namespace pgship::agent {
 

@@ -1,16 +1,16 @@
 // pgship-receiver: command-line entry. `serve` (the default) runs the server; `healthcheck`
 // asks a running one for /health.
 
-#include "settings.hpp"
+#include <iostream>
+#include <string_view>
+
+#include <boost/program_options/options_description.hpp>
 
 #include <pgship/common/cli.hpp>
 #include <pgship/common/errors.hpp>
 #include <pgship/common/version.hpp>
 
-#include <boost/program_options/options_description.hpp>
-
-#include <iostream>
-#include <string_view>
+#include "settings.hpp"
 
 namespace {
 
@@ -51,7 +51,8 @@ int receiver_main(int argc, char** argv) {
 
   const auto cfg = pgship::cli::load_config(pgship::receiver::config_schema(), opts);
   if (opts.print_config) {
-    for (const auto& w : cfg.warnings()) std::cerr << "warning: " << w << "\n";
+    for (const auto& w : cfg.warnings())
+      std::cerr << "warning: " << w << "\n";
     std::cout << cfg.redacted();
     pgship::receiver::read_settings(cfg);  // still report what is wrong, with exit code 2
     return 0;

@@ -1,7 +1,5 @@
 #include "settings.hpp"
 
-#include <boost/asio/ip/address.hpp>
-
 namespace pgship::receiver {
 namespace {
 
@@ -32,17 +30,13 @@ constexpr key_spec schema[] = {
 
 }  // namespace
 
-std::span<const config::key_spec> config_schema() { return schema; }
+std::span<const config::key_spec> config_schema() {
+  return schema;
+}
 
 settings read_settings(const config::config& cfg) {
   settings s;
-  s.listen_addr = cfg.required_string("LISTEN_ADDR");
-  boost::system::error_code ec;
-  boost::asio::ip::make_address(s.listen_addr, ec);
-  if (ec) {
-    throw config::config_error("LISTEN_ADDR=\"" + s.listen_addr +
-                               "\" is invalid: expected an IPv4 or IPv6 address");
-  }
+  s.listen_addr = cfg.ip_address("LISTEN_ADDR");
   s.port = static_cast<int>(cfg.integer("PORT", 0, 65535));
   s.storage_dir = cfg.required_string("STORAGE_DIR");
   s.backup_api_token = cfg.string("BACKUP_API_TOKEN");

@@ -1,14 +1,14 @@
 #pragma once
 // The receiver's configuration keys (DESIGN.md "Receiver keys") and their typed values.
 
-#include <pgship/common/config.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <span>
 #include <string>
+
+#include <pgship/common/config.hpp>
 
 namespace pgship::receiver {
 

@@ -1,13 +1,14 @@
-#include <pgship/common/config.hpp>
-#include <pgship/common/config_values.hpp>
-
-#include <boost/url/parse.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/url/parse.hpp>
+
+#include <pgship/common/config.hpp>
+#include <pgship/common/config_values.hpp>
 
 extern char** environ;
 
@@ -32,7 +33,8 @@ std::string read_text_file(const std::filesystem::path& path) {
 
 std::string lower(std::string_view text) {
   std::string out(text);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -68,9 +70,8 @@ config config::load(std::span<const key_spec> schema,
 
   const auto known = [&](std::string_view key) {
     return std::any_of(schema.begin(), schema.end(), [&](const key_spec& s) {
-      return s.name == key ||
-             (s.secret && key.size() == s.name.size() + file_suffix.size() &&
-              key.starts_with(s.name) && key.ends_with(file_suffix));
+      return s.name == key || (s.secret && key.size() == s.name.size() + file_suffix.size() &&
+                               key.starts_with(s.name) && key.ends_with(file_suffix));
     });
   };
   for (const auto& [key, value] : from_file) {
@@ -103,8 +104,8 @@ config config::load(std::span<const key_spec> schema,
         try {
           e = {std::string(trim(read_text_file(*path))), source::secret_file};
         } catch (const std::system_error& err) {
-          throw config_error(file_key + "=" + *path + ": cannot read the secret file: " +
-                             std::strerror(err.code().value()));
+          throw config_error(file_key + "=" + *path +
+                             ": cannot read the secret file: " + std::strerror(err.code().value()));
         }
       }
     }
@@ -142,7 +143,9 @@ void config::fail(std::string_view key, std::string_view allowed) const {
                      std::string(allowed));
 }
 
-std::string config::string(std::string_view key) const { return raw(key).value_or(""); }
+std::string config::string(std::string_view key) const {
+  return raw(key).value_or("");
+}
 
 std::string config::required_string(std::string_view key) const {
   auto value = raw(key);
@@ -198,7 +201,8 @@ std::chrono::milliseconds config::duration(std::string_view key) const {
 boost::urls::url config::url(std::string_view key,
                              std::initializer_list<std::string_view> schemes) const {
   std::string allowed = "an absolute URL with scheme";
-  for (auto s : schemes) allowed += std::string(" ") + std::string(s) + "://";
+  for (auto s : schemes)
+    allowed += std::string(" ") + std::string(s) + "://";
   const std::string text = string(key);
   const auto parsed = boost::urls::parse_absolute_uri(text);
   if (!parsed || !parsed->has_authority() || parsed->host().empty()) fail(key, allowed);
@@ -211,12 +215,21 @@ std::vector<std::string> config::list(std::string_view key) const {
   return parse_list(string(key));
 }
 
+std::string config::ip_address(std::string_view key) const {
+  const std::string value = string(key);
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(value, ec);
+  if (ec) fail(key, "an IPv4 or IPv6 address");
+  return value;
+}
+
 std::string config::choice(std::string_view key,
                            std::initializer_list<std::string_view> allowed) const {
   const std::string value = lower(string(key));
   if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return value;
   std::string text = "one of";
-  for (auto a : allowed) text += " " + std::string(a);
+  for (auto a : allowed)
+    text += " " + std::string(a);
   fail(key, text);
 }
 
@@ -228,11 +241,21 @@ std::string config::redacted() const {
     out += std::string(s.name) + "=";
     if (!e.value.empty()) out += s.secret ? std::string("<redacted>") : e.value;
     switch (e.from) {
-      case source::unset: out += "  # unset"; break;
-      case source::default_value: out += "  # default"; break;
-      case source::file: out += "  # config file"; break;
-      case source::env: out += "  # environment"; break;
-      case source::secret_file: out += "  # " + std::string(s.name) + "_FILE"; break;
+      case source::unset:
+        out += "  # unset";
+        break;
+      case source::default_value:
+        out += "  # default";
+        break;
+      case source::file:
+        out += "  # config file";
+        break;
+      case source::env:
+        out += "  # environment";
+        break;
+      case source::secret_file:
+        out += "  # " + std::string(s.name) + "_FILE";
+        break;
     }
     out += "\n";
   }

@@ -1,10 +1,10 @@
 // The env-style file syntax. Kept compatible with files that bash `source`s and with systemd's
 // EnvironmentFile=, because /etc/default/mt5-backup from the tool we replace is both.
 
+#include <cctype>
+
 #include <pgship/common/config.hpp>
 #include <pgship/common/config_values.hpp>
-
-#include <cctype>
 
 namespace pgship::config {
 namespace {
@@ -76,7 +76,8 @@ std::map<std::string, std::string, std::less<>> parse_env_text(std::string_view 
     std::string value;
     if (!rest.empty() && (rest.front() == '"' || rest.front() == '\'')) {
       auto quoted = read_quoted(rest);
-      if (!quoted) throw config_error(where() + ": unterminated quote in value of " + std::string(key));
+      if (!quoted)
+        throw config_error(where() + ": unterminated quote in value of " + std::string(key));
       rest = trim(rest);
       if (!rest.empty() && rest.front() != '#') {
         throw config_error(where() + ": unexpected text after the quoted value of " +

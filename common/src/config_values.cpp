@@ -1,9 +1,9 @@
-#include <pgship/common/config_values.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <limits>
+
+#include <pgship/common/config_values.hpp>
 
 namespace pgship::config {
 namespace {
@@ -33,8 +33,10 @@ bool multiply_checked(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
 
 std::string_view trim(std::string_view text) {
   const auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
-  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  while (!text.empty() && is_space(text.front()))
+    text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back()))
+    text.remove_suffix(1);
   return text;
 }
 
@@ -55,14 +57,15 @@ std::optional<std::int64_t> parse_int(std::string_view text) {
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {
   std::size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])))
+    ++digits;
   const auto number = parse_unsigned(text.substr(0, digits));
   if (!number) return std::nullopt;
   const std::string suffix = lower(text.substr(digits));
   static constexpr std::pair<std::string_view, int> units[] = {
-      {"", 0},   {"b", 0},   {"k", 1},    {"kb", 1},  {"kib", 1}, {"m", 2},
-      {"mb", 2}, {"mib", 2}, {"g", 3},    {"gb", 3},  {"gib", 3}, {"t", 4},
-      {"tb", 4}, {"tib", 4}, {"p", 5},    {"pb", 5},  {"pib", 5},
+      {"", 0},   {"b", 0},   {"k", 1}, {"kb", 1}, {"kib", 1}, {"m", 2},
+      {"mb", 2}, {"mib", 2}, {"g", 3}, {"gb", 3}, {"gib", 3}, {"t", 4},
+      {"tb", 4}, {"tib", 4}, {"p", 5}, {"pb", 5}, {"pib", 5},
   };
   for (const auto& [name, power] : units) {
     if (suffix != name) continue;
@@ -86,8 +89,8 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
   }
   static constexpr std::pair<std::string_view, std::uint64_t> units[] = {
-      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000},
-      {"w", 604'800'000},
+      {"ms", 1},        {"s", 1000},       {"m", 60'000},
+      {"h", 3'600'000}, {"d", 86'400'000}, {"w", 604'800'000},
   };
   std::uint64_t total = 0;
   std::string rest = lower(text);

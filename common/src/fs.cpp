@@ -1,15 +1,17 @@
-#include <pgship/common/fs.hpp>
-
 #include <cerrno>
+#include <random>
+
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <random>
+#include <pgship/common/fs.hpp>
 
 namespace pgship::fs {
 namespace {
 
-std::error_code last_error() { return {errno, std::generic_category()}; }
+std::error_code last_error() {
+  return {errno, std::generic_category()};
+}
 
 std::error_code write_all(int fd, std::string_view content) {
   while (!content.empty()) {

@@ -1,13 +1,13 @@
-#include <pgship/common/log.hpp>
+#include <cmath>
+#include <cstdio>
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
-#include <cmath>
-#include <cstdio>
-#include <ctime>
+#include <pgship/common/log.hpp>
+#include <pgship/common/time_text.hpp>
 
 namespace pgship::log {
 namespace {
@@ -21,29 +21,22 @@ std::string json_string(std::string_view text) {
   return boost::json::serialize(boost::json::string(text));
 }
 
-std::string iso_timestamp(std::chrono::system_clock::time_point when) {
-  const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(when);
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(when - secs).count();
-  const std::time_t t = std::chrono::system_clock::to_time_t(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(millis));
-  return buf;
-}
-
 std::string_view level_name(spdlog::level::level_enum level) {
   switch (level) {
-    case spdlog::level::trace: return "trace";
-    case spdlog::level::debug: return "debug";
-    case spdlog::level::info: return "info";
-    case spdlog::level::warn: return "warn";
-    case spdlog::level::err: return "error";
-    case spdlog::level::critical: return "critical";
-    default: return "off";
+    case spdlog::level::trace:
+      return "trace";
+    case spdlog::level::debug:
+      return "debug";
+    case spdlog::level::info:
+      return "info";
+    case spdlog::level::warn:
+      return "warn";
+    case spdlog::level::err:
+      return "error";
+    case spdlog::level::critical:
+      return "critical";
+    default:
+      return "off";
   }
 }
 
@@ -60,9 +53,8 @@ class line_formatter final : public spdlog::formatter {
   explicit line_formatter(log::format fmt) : fmt_(fmt) {}
 
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    const std::string line =
-        format_line(fmt_, msg.level, std::string_view(msg.payload.data(), msg.payload.size()),
-                    msg.time);
+    const std::string line = format_line(
+        fmt_, msg.level, std::string_view(msg.payload.data(), msg.payload.size()), msg.time);
     dest.append(line.data(), line.data() + line.size());
   }
 
@@ -139,7 +131,8 @@ std::string format_line(format fmt, spdlog::level::level_enum level, std::string
   const auto first = payload.find(record_sep);
   const std::string_view msg = payload.substr(0, first);
   std::vector<field> fields;
-  std::string_view rest = first == std::string_view::npos ? std::string_view{} : payload.substr(first + 1);
+  std::string_view rest =
+      first == std::string_view::npos ? std::string_view{} : payload.substr(first + 1);
   while (!rest.empty()) {
     const auto end = rest.find(record_sep);
     const std::string_view item = rest.substr(0, end);
@@ -154,14 +147,14 @@ std::string format_line(format fmt, spdlog::level::level_enum level, std::string
 
   std::string line;
   if (fmt == format::json) {
-    line = "{\"ts\":\"" + iso_timestamp(when) + "\",\"level\":\"" +
-           std::string(level_name(level)) + "\",\"msg\":" + json_string(msg);
+    line = "{\"ts\":\"" + format_utc(when, true) + "\",\"level\":\"" + std::string(level_name(level)) +
+           "\",\"msg\":" + json_string(msg);
     for (const auto& f : fields) {
       line += "," + json_string(f.key) + ":" + (f.quoted ? json_string(f.value) : f.value);
     }
     line += "}\n";
   } else {
-    line = iso_timestamp(when) + " " + std::string(level_name(level)) + " " + std::string(msg);
+    line = format_utc(when, true) + " " + std::string(level_name(level)) + " " + std::string(msg);
     for (const auto& f : fields) {
       line += " " + f.key + "=" + (needs_quotes(f.value) ? json_string(f.value) : f.value);
     }

@@ -1,6 +1,6 @@
-#include <pgship/common/metrics_text.hpp>
-
 #include <prometheus/text_serializer.h>
+
+#include <pgship/common/metrics_text.hpp>
 
 namespace pgship {
 

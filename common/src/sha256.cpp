@@ -1,17 +1,19 @@
-#include <pgship/common/sha256.hpp>
-
-#include <openssl/evp.h>
-
 #include <cerrno>
-#include <fcntl.h>
 #include <stdexcept>
-#include <unistd.h>
 #include <vector>
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <pgship/common/sha256.hpp>
 
 namespace pgship {
 namespace {
 
-EVP_MD_CTX* as_ctx(void* p) { return static_cast<EVP_MD_CTX*>(p); }
+EVP_MD_CTX* as_ctx(void* p) {
+  return static_cast<EVP_MD_CTX*>(p);
+}
 
 void init(EVP_MD_CTX* ctx) {
   // Only fails when OpenSSL is out of memory or misconfigured: not an expected outcome.
@@ -22,7 +24,9 @@ void init(EVP_MD_CTX* ctx) {
 
 }  // namespace
 
-void sha256::evp_ctx_deleter::operator()(void* ctx) const noexcept { EVP_MD_CTX_free(as_ctx(ctx)); }
+void sha256::evp_ctx_deleter::operator()(void* ctx) const noexcept {
+  EVP_MD_CTX_free(as_ctx(ctx));
+}
 
 sha256::sha256() : ctx_(EVP_MD_CTX_new()) {
   if (!ctx_) throw std::bad_alloc();
@@ -41,8 +45,12 @@ void sha256::update(const void* data, std::size_t size) {
   bytes_ += size;
 }
 
-void sha256::update(std::span<const std::byte> data) { update(data.data(), data.size()); }
-void sha256::update(std::string_view data) { update(data.data(), data.size()); }
+void sha256::update(std::span<const std::byte> data) {
+  update(data.data(), data.size());
+}
+void sha256::update(std::string_view data) {
+  update(data.data(), data.size());
+}
 
 sha256_digest sha256::finish() {
   sha256_digest out{};

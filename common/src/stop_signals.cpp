@@ -1,4 +1,6 @@
-#include <pgship/common/stop_signals.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -7,9 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
-#include <csignal>
-#include <cstdlib>
-#include <cstring>
+#include <pgship/common/stop_signals.hpp>
 
 namespace pgship {
 namespace {
@@ -22,13 +22,16 @@ net::awaitable<void> watch(std::function<net::awaitable<void>(int)> graceful) {
   spdlog::info("received {}, shutting down", strsignal(signal));
 
   // The second signal is watched by a separate coroutine while the graceful stop runs.
-  net::co_spawn(executor, [signals]() -> net::awaitable<void> {
-    auto [ec2, second] = co_await signals->async_wait(net::as_tuple(net::use_awaitable));
-    if (ec2) co_return;
-    spdlog::warn("received {} again, exiting now", strsignal(second));
-    spdlog::default_logger()->flush();
-    std::_Exit(128 + second);
-  }, net::detached);
+  net::co_spawn(
+      executor,
+      [signals]() -> net::awaitable<void> {
+        auto [ec2, second] = co_await signals->async_wait(net::as_tuple(net::use_awaitable));
+        if (ec2) co_return;
+        spdlog::warn("received {} again, exiting now", strsignal(second));
+        spdlog::default_logger()->flush();
+        std::_Exit(128 + second);
+      },
+      net::detached);
 
   co_await graceful(signal);
   signals->cancel();

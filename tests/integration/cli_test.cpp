@@ -1,10 +1,10 @@
 // The programs as an operator meets them: --help, --version, configuration errors with exit
 // code 2, --print-config with secrets redacted.
 
+#include <gtest/gtest.h>
+
 #include "process.hpp"
 #include "temp_dir.hpp"
-
-#include <gtest/gtest.h>
 
 namespace pgship::test {
 namespace {
@@ -31,8 +31,8 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_TRUE(v.out.starts_with("pgship-agent ")) << v.out;
   auto h = run_process({agent, "--help"});
   EXPECT_EQ(h.exit_code, 0);
-  for (const char* word : {"run", "backup", "check", "list", "restore", "healthcheck", "--config",
-                           "--print-config"}) {
+  for (const char* word :
+       {"run", "backup", "check", "list", "restore", "healthcheck", "--config", "--print-config"}) {
     EXPECT_NE(h.out.find(word), std::string::npos) << word;
   }
   auto sub = run_process({agent, "backup", "--help"});
@@ -44,8 +44,10 @@ TEST(Cli, VersionAndHelp) {
 }
 
 TEST(Cli, BadValueIsOneLineNamingKeyValueAndAllowedWithExit2) {
-  auto r = run_process({agent, "backup"}, {.env = {{"POSTGRES_DB", "app"}, {"POSTGRES_USER", "u"},
-                                                   {"UPLOAD", "off"}, {"POSTGRES_PORT", "54x"}}});
+  auto r = run_process({agent, "backup"}, {.env = {{"POSTGRES_DB", "app"},
+                                                   {"POSTGRES_USER", "u"},
+                                                   {"UPLOAD", "off"},
+                                                   {"POSTGRES_PORT", "54x"}}});
   EXPECT_EQ(r.exit_code, 2);
   const auto err = lines(r.err);
   ASSERT_EQ(err.size(), 1u) << r.err;
@@ -89,9 +91,9 @@ RETRY_DELAY=10
 SOME_OLD_KEY=1
 )");
   write_file(dir / "token", "token-from-secret-file-789\n");
-  auto r = run_process({agent, "--config", (dir / "mt5-backup").string(), "--print-config"},
-                       {.env = {{"KEEP_LOCAL_BACKUPS", "7"},
-                                {"BACKUP_API_TOKEN_FILE", (dir / "token").string()}}});
+  auto r = run_process(
+      {agent, "--config", (dir / "mt5-backup").string(), "--print-config"},
+      {.env = {{"KEEP_LOCAL_BACKUPS", "7"}, {"BACKUP_API_TOKEN_FILE", (dir / "token").string()}}});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_NE(r.out.find("POSTGRES_HOST=db.internal  # config file"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("BACKUP_DIR=/srv/backups  # config file"), std::string::npos);
@@ -99,7 +101,8 @@ SOME_OLD_KEY=1
   EXPECT_NE(r.out.find("BACKUP_API_TOKEN=<redacted>  # BACKUP_API_TOKEN_FILE"), std::string::npos);
   EXPECT_NE(r.out.find("POSTGRES_PASSWORD=<redacted>  # config file"), std::string::npos);
   EXPECT_NE(r.out.find("SCHEDULE=0 3 * * *  # default"), std::string::npos);
-  for (const char* secret : {"file-secret-123", "token-from-file-456", "token-from-secret-file-789"}) {
+  for (const char* secret :
+       {"file-secret-123", "token-from-file-456", "token-from-secret-file-789"}) {
     EXPECT_EQ(r.out.find(secret), std::string::npos) << secret;
     EXPECT_EQ(r.err.find(secret), std::string::npos) << secret;
   }
@@ -109,7 +112,8 @@ SOME_OLD_KEY=1
 TEST(Cli, UnreadableConfigFileIsExit2) {
   auto r = run_process({agent, "backup", "--config", "/nonexistent/pgship.env"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("cannot read config file /nonexistent/pgship.env"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cannot read config file /nonexistent/pgship.env"), std::string::npos)
+      << r.err;
 }
 
 }  // namespace

@@ -1,14 +1,10 @@
 // The common HTTP server core, served on 127.0.0.1:0 and exercised with real clients (our
 // Beast test client, raw sockets and curl).
 
-#include "http_client.hpp"
-#include "process.hpp"
-#include "temp_dir.hpp"
-
-#include <pgship/common/http/exchange.hpp>
-#include <pgship/common/http/server.hpp>
-#include <pgship/common/metrics_text.hpp>
-#include <pgship/common/sha256.hpp>
+#include <array>
+#include <atomic>
+#include <future>
+#include <thread>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -18,10 +14,14 @@
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
 
-#include <array>
-#include <atomic>
-#include <future>
-#include <thread>
+#include <pgship/common/http/exchange.hpp>
+#include <pgship/common/http/server.hpp>
+#include <pgship/common/metrics_text.hpp>
+#include <pgship/common/sha256.hpp>
+
+#include "http_client.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
 
 namespace pgship::http_server {
 namespace {
@@ -56,7 +56,8 @@ class running_server {
     std::promise<void> done;
     net::co_spawn(io_, server_->shutdown(), [&](std::exception_ptr) { done.set_value(); });
     done.get_future().wait();
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 start);
   }
 
  private:
@@ -89,8 +90,9 @@ net::awaitable<void> hash_body(exchange& ex) {
     hasher.update(chunk.data(), n);
   }
   const auto size = hasher.bytes();
-  co_await ex.respond_json(http::status::ok, "{\"size\":" + std::to_string(size) +
-                                                 ",\"sha256\":\"" + to_hex(hasher.finish()) + "\"}");
+  co_await ex.respond_json(
+      http::status::ok,
+      "{\"size\":" + std::to_string(size) + ",\"sha256\":\"" + to_hex(hasher.finish()) + "\"}");
 }
 
 router test_routes() {
@@ -160,7 +162,8 @@ TEST(HttpServer, OversizedHeaderIs431AndClosed) {
   o.header_limit = 8 * 1024;
   running_server s(test_routes(), o);
   test::http_connection c(s.port());
-  c.write_raw("GET /hello/x HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(16 * 1024, 'a') + "\r\n\r\n");
+  c.write_raw("GET /hello/x HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(16 * 1024, 'a') +
+              "\r\n\r\n");
   const std::string reply = c.read_until_close();
   EXPECT_TRUE(reply.starts_with("HTTP/1.1 431")) << reply.substr(0, 80);
   EXPECT_NE(reply.find("header_too_large"), std::string::npos);
@@ -199,28 +202,30 @@ TEST(HttpServer, StreamsChunkedAndFixedLengthBodies) {
   running_server s(test_routes());
   test::temp_dir dir;
   std::string data;
-  for (std::uint64_t i = 0; i < 300000; ++i) data += std::to_string(i * 7919 % 1000003) + ",";
+  for (std::uint64_t i = 0; i < 300000; ++i)
+    data += std::to_string(i * 7919 % 1000003) + ",";
   test::write_file(dir / "body.bin", data);
   const std::string expected = "{\"size\":" + std::to_string(data.size()) + ",\"sha256\":\"" +
                                to_hex(sha256_of(data)) + "\"}";
   const std::string url = "http://127.0.0.1:" + std::to_string(s.port()) + "/hash";
 
   // curl sends Expect: 100-continue for bodies this large; the server must answer it.
-  auto fixed = test::run_process({"curl", "-sS", "--fail-with-body", "--data-binary",
-                                  "@" + (dir / "body.bin").string(), url});
+  auto fixed = test::run_process(
+      {"curl", "-sS", "--fail-with-body", "--data-binary", "@" + (dir / "body.bin").string(), url});
   ASSERT_TRUE(fixed.ok()) << fixed.describe() << fixed.out;
   EXPECT_EQ(fixed.out, expected);
 
-  auto chunked = test::run_process({"curl", "-sS", "--fail-with-body", "-H",
-                                    "Transfer-Encoding: chunked", "--data-binary",
-                                    "@" + (dir / "body.bin").string(), url});
+  auto chunked =
+      test::run_process({"curl", "-sS", "--fail-with-body", "-H", "Transfer-Encoding: chunked",
+                         "--data-binary", "@" + (dir / "body.bin").string(), url});
   ASSERT_TRUE(chunked.ok()) << chunked.describe();
   EXPECT_EQ(chunked.out, expected);
 }
 
 TEST(HttpServer, DeclaredBodyOverRouteLimitIs413BeforeTheHandler) {
   running_server s(test_routes());
-  auto res = http_send(s.port(), {.method = verb::post, .target = "/small", .body = std::string(2000, 'b')});
+  auto res = http_send(s.port(),
+                       {.method = verb::post, .target = "/small", .body = std::string(2000, 'b')});
   EXPECT_EQ(res.result(), http::status::payload_too_large);
   EXPECT_NE(res.body().find("payload_too_large"), std::string::npos);
   EXPECT_FALSE(res.keep_alive());
@@ -233,8 +238,8 @@ TEST(HttpServer, ChunkedBodyOverRouteLimitIsRefused) {
   running_server s(test_routes());
   test::http_connection c(s.port());
   std::string chunk(1500, 'c');
-  c.write_raw("POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5dc\r\n" + chunk +
-              "\r\n0\r\n\r\n");
+  c.write_raw("POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5dc\r\n" +
+              chunk + "\r\n0\r\n\r\n");
   const std::string reply = c.read_until_close();
   EXPECT_TRUE(reply.starts_with("HTTP/1.1 400")) << reply.substr(0, 120);
   EXPECT_NE(reply.find("body limit exceeded"), std::string::npos) << reply;
@@ -258,7 +263,8 @@ TEST(HttpServer, StreamedResponseBody) {
 
 TEST(HttpServer, GracefulShutdownFinishesInFlightRequest) {
   running_server s(test_routes());
-  auto in_flight = std::async(std::launch::async, [&] { return http_send(s.port(), {.target = "/slow"}); });
+  auto in_flight =
+      std::async(std::launch::async, [&] { return http_send(s.port(), {.target = "/slow"}); });
   // Wait until the request is being handled, then stop.
   const auto deadline = std::chrono::steady_clock::now() + 5s;
   while (s.get().session_count() == 0 && std::chrono::steady_clock::now() < deadline) {
@@ -308,7 +314,10 @@ TEST(HttpServer, ShutdownGraceIsBounded) {
 
 TEST(HttpServer, AccessRecordsFeedMetrics) {
   auto registry = std::make_shared<prometheus::Registry>();
-  auto& family = prometheus::BuildCounter().Name("test_http_requests_total").Help("requests").Register(*registry);
+  auto& family = prometheus::BuildCounter()
+                     .Name("test_http_requests_total")
+                     .Help("requests")
+                     .Register(*registry);
   server_options o;
   o.on_request = [&family](const access_record& r) {
     family.Add({{"method", std::string(r.method)}, {"code", std::to_string(r.status)}}).Increment();
@@ -324,13 +333,16 @@ TEST(HttpServer, AccessRecordsFeedMetrics) {
   http_send(s.port(), {.target = "/hello/a"});
   http_send(s.port(), {.target = "/nope"});
   auto res = http_send(s.port(), {.target = "/metrics"});
-  EXPECT_NE(res.body().find("test_http_requests_total{code=\"200\",method=\"GET\"} 1"), std::string::npos)
+  EXPECT_NE(res.body().find("test_http_requests_total{code=\"200\",method=\"GET\"} 1"),
+            std::string::npos)
       << res.body();
-  EXPECT_NE(res.body().find("test_http_requests_total{code=\"404\",method=\"GET\"} 1"), std::string::npos);
+  EXPECT_NE(res.body().find("test_http_requests_total{code=\"404\",method=\"GET\"} 1"),
+            std::string::npos);
 
   test::temp_dir dir;
   test::write_file(dir / "metrics.txt", res.body());
-  auto check = test::run_process({"sh", "-c", "promtool check metrics < " + (dir / "metrics.txt").string()});
+  auto check =
+      test::run_process({"sh", "-c", "promtool check metrics < " + (dir / "metrics.txt").string()});
   EXPECT_TRUE(check.ok()) << check.describe() << check.out;
 }
 

@@ -1,21 +1,22 @@
 // The throwaway PostgreSQL fixture itself: a real server that answers over libpq, holds the
 // sample data, and dumps and restores with the real client tools.
 
-#include "pg_cluster.hpp"
-#include "process.hpp"
-#include "temp_dir.hpp"
+#include <filesystem>
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
-#include <filesystem>
+#include "pg_cluster.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
 
 namespace pgship::test {
 namespace {
 
 TEST(PostgresFixture, AnswersQueriesOverTcpWithPassword) {
   auto& pg = pg_cluster::shared();
-  EXPECT_EQ(pg.query_value("postgres", "SELECT current_setting('server_version_num')::int / 10000"), "15");
+  EXPECT_EQ(pg.query_value("postgres", "SELECT current_setting('server_version_num')::int / 10000"),
+            "15");
   EXPECT_EQ(pg.query_value("postgres", "SELECT inet_server_port()"), std::to_string(pg.port()));
 
   // The same connection without the password is refused: TCP auth is real.
@@ -23,7 +24,8 @@ TEST(PostgresFixture, AnswersQueriesOverTcpWithPassword) {
                                   " user=postgres dbname=postgres connect_timeout=5";
   PGconn* conn = PQconnectdb(no_password.c_str());
   EXPECT_EQ(PQstatus(conn), CONNECTION_BAD);
-  EXPECT_NE(std::string(PQerrorMessage(conn)).find("password"), std::string::npos) << PQerrorMessage(conn);
+  EXPECT_NE(std::string(PQerrorMessage(conn)).find("password"), std::string::npos)
+      << PQerrorMessage(conn);
   PQfinish(conn);
 }
 
@@ -43,18 +45,18 @@ TEST(PostgresFixture, SampleDataLoadsAndDumpsAndRestores) {
   temp_dir dir;
   const auto dump = dir / "sample.dump";
   const std::map<std::string, std::string> env = {{"PGPASSWORD", pg.password()}};
-  auto dumped = run_process({(pg.bin_dir() / "pg_dump").string(), "-h", pg.host(), "-p",
-                             std::to_string(pg.port()), "-U", pg.user(), "-Fc", "-f", dump.string(),
-                             "fixture_sample"},
-                            {.env = env});
+  auto dumped = run_process(
+      {(pg.bin_dir() / "pg_dump").string(), "-h", pg.host(), "-p", std::to_string(pg.port()), "-U",
+       pg.user(), "-Fc", "-f", dump.string(), "fixture_sample"},
+      {.env = env});
   ASSERT_TRUE(dumped.ok()) << dumped.describe();
   EXPECT_GT(std::filesystem::file_size(dump), 100000u);
 
   pg.create_database("fixture_restored");
-  auto restored = run_process({(pg.bin_dir() / "pg_restore").string(), "-h", pg.host(), "-p",
-                               std::to_string(pg.port()), "-U", pg.user(), "-d", "fixture_restored",
-                               dump.string()},
-                              {.env = env});
+  auto restored = run_process(
+      {(pg.bin_dir() / "pg_restore").string(), "-h", pg.host(), "-p", std::to_string(pg.port()),
+       "-U", pg.user(), "-d", "fixture_restored", dump.string()},
+      {.env = env});
   ASSERT_TRUE(restored.ok()) << restored.describe();
   EXPECT_EQ(pg.query_value("fixture_restored", "SELECT count(*) FROM trades"), "20000");
   EXPECT_EQ(pg.query_value("fixture_restored", "SELECT sum(profit) FROM trades"),
@@ -76,7 +78,8 @@ TEST(ProcessRunner, CapturesOutputExitCodeAndTimesOut) {
   EXPECT_EQ(in.out, "piped");
 
   const auto start = std::chrono::steady_clock::now();
-  auto slow = run_process({"sh", "-c", "sleep 30 & sleep 30"}, {.timeout = std::chrono::milliseconds(300)});
+  auto slow =
+      run_process({"sh", "-c", "sleep 30 & sleep 30"}, {.timeout = std::chrono::milliseconds(300)});
   EXPECT_TRUE(slow.timed_out);
   EXPECT_EQ(slow.exit_code, 128 + 9);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));

@@ -1,12 +1,11 @@
 #include "free_port.hpp"
+#include <cerrno>
+#include <system_error>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <system_error>
 
 namespace pgship::test {
 

@@ -6,7 +6,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -36,7 +35,8 @@ http_connection::http_connection(unsigned short port, std::chrono::milliseconds 
 http_response http_connection::send(const http_request& request) {
   http::request<http::string_body> req{request.method, request.target, 11};
   req.set(http::field::host, "127.0.0.1");
-  for (const auto& [k, v] : request.headers) req.set(k, v);
+  for (const auto& [k, v] : request.headers)
+    req.set(k, v);
   req.body() = request.body;
   if (!request.body.empty() || request.method == http::verb::post ||
       request.method == http::verb::put || request.method == http::verb::patch) {

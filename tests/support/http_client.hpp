@@ -2,14 +2,14 @@
 // A small blocking HTTP/1.1 client over Beast for tests: one request per call, or a kept
 // connection for keep-alive checks, plus raw socket access for malformed traffic.
 
+#include <chrono>
+#include <map>
+#include <string>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-
-#include <chrono>
-#include <map>
-#include <string>
 
 namespace pgship::test {
 
@@ -25,7 +25,8 @@ struct http_request {
 /// One connection to 127.0.0.1:port; requests go out in order on it.
 class http_connection {
  public:
-  explicit http_connection(unsigned short port, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  explicit http_connection(unsigned short port,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(30));
   /// Sends and reads the response. Throws boost::system::system_error on I/O errors.
   http_response send(const http_request& request);
   /// Writes raw bytes to the socket.

@@ -1,14 +1,4 @@
 #include "pg_cluster.hpp"
-
-#include "free_port.hpp"
-#include "process.hpp"
-#include "sample_data.sql.hpp"
-
-#include <libpq-fe.h>
-#include <pwd.h>
-#include <signal.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -17,6 +7,15 @@
 #include <stdexcept>
 #include <thread>
 
+#include <libpq-fe.h>
+#include <pwd.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "free_port.hpp"
+#include "process.hpp"
+#include "sample_data.sql.hpp"
+
 namespace pgship::test {
 namespace {
 
@@ -24,8 +23,9 @@ std::filesystem::path find_bin_dir() {
   for (const char* dir : {"/usr/lib/postgresql/15/bin"}) {
     if (std::filesystem::exists(std::filesystem::path(dir) / "initdb")) return dir;
   }
-  throw std::runtime_error("PostgreSQL 15 server tools not found in /usr/lib/postgresql/15/bin "
-                           "(run deploy/install-deps.sh)");
+  throw std::runtime_error(
+      "PostgreSQL 15 server tools not found in /usr/lib/postgresql/15/bin "
+      "(run deploy/install-deps.sh)");
 }
 
 struct connection_deleter {
@@ -40,7 +40,8 @@ using result = std::unique_ptr<PGresult, result_deleter>;
 connection connect(const std::string& conninfo) {
   connection c(PQconnectdb(conninfo.c_str()));
   if (PQstatus(c.get()) != CONNECTION_OK) {
-    throw std::runtime_error(std::string("cannot connect to the test cluster: ") + PQerrorMessage(c.get()));
+    throw std::runtime_error(std::string("cannot connect to the test cluster: ") +
+                             PQerrorMessage(c.get()));
   }
   return c;
 }
@@ -48,7 +49,8 @@ connection connect(const std::string& conninfo) {
 std::string random_password() {
   std::random_device rd;
   std::string out = "pgship-";
-  for (int i = 0; i < 16; ++i) out.push_back("abcdefghijklmnopqrstuvwxyz0123456789"[rd() % 36]);
+  for (int i = 0; i < 16; ++i)
+    out.push_back("abcdefghijklmnopqrstuvwxyz0123456789"[rd() % 36]);
   return out;
 }
 
@@ -70,9 +72,11 @@ pg_cluster::pg_cluster() : bin_dir_(find_bin_dir()), password_(random_password()
     const passwd* pw = ::getpwnam("postgres");
     if (pw == nullptr) throw std::runtime_error("running as root but there is no postgres user");
     for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_)) {
-      if (::chown(entry.path().c_str(), pw->pw_uid, pw->pw_gid) != 0) throw std::runtime_error("chown failed");
+      if (::chown(entry.path().c_str(), pw->pw_uid, pw->pw_gid) != 0)
+        throw std::runtime_error("chown failed");
     }
-    if (::chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0) throw std::runtime_error("chown failed");
+    if (::chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0)
+      throw std::runtime_error("chown failed");
     prefix = {"runuser", "-u", "postgres", "--"};
   }
   const auto as_owner = [&](std::vector<std::string> args) {
@@ -80,11 +84,11 @@ pg_cluster::pg_cluster() : bin_dir_(find_bin_dir()), password_(random_password()
     return args;
   };
 
-  auto init = run_process(as_owner({(bin_dir_ / "initdb").string(), "-D", (dir_ / "data").string(),
-                                    "-U", user_, "--auth-local=trust",
-                                    "--auth-host=scram-sha-256", "--pwfile=" + pwfile.string(),
-                                    "--no-sync", "-E", "UTF8", "--locale=C"}),
-                          {.timeout = std::chrono::seconds(120)});
+  auto init = run_process(
+      as_owner({(bin_dir_ / "initdb").string(), "-D", (dir_ / "data").string(), "-U", user_,
+                "--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile=" + pwfile.string(),
+                "--no-sync", "-E", "UTF8", "--locale=C"}),
+      {.timeout = std::chrono::seconds(120)});
   if (!init.ok()) throw std::runtime_error("initdb failed: " + init.describe() + init.out);
 
   // A port can be taken between free_port() and the bind: try a few.
@@ -93,10 +97,10 @@ pg_cluster::pg_cluster() : bin_dir_(find_bin_dir()), password_(random_password()
     const std::string opts = "-p " + std::to_string(port_) + " -k " + (dir_ / "socket").string() +
                              " -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
                              " -c full_page_writes=off -c max_connections=50";
-    auto start = run_process(as_owner({(bin_dir_ / "pg_ctl").string(), "-D", (dir_ / "data").string(),
-                                       "-l", (dir_ / "server.log").string(), "-w", "-t", "60",
-                                       "-o", opts, "start"}),
-                             {.timeout = std::chrono::seconds(90)});
+    auto start = run_process(
+        as_owner({(bin_dir_ / "pg_ctl").string(), "-D", (dir_ / "data").string(), "-l",
+                  (dir_ / "server.log").string(), "-w", "-t", "60", "-o", opts, "start"}),
+        {.timeout = std::chrono::seconds(90)});
     if (start.ok()) break;
     if (attempt == 4) {
       std::ifstream log(dir_ / "server.log");
@@ -106,10 +110,10 @@ pg_cluster::pg_cluster() : bin_dir_(find_bin_dir()), password_(random_password()
   }
 
   // The watchdog stops and removes the cluster if this process dies without the destructor.
-  const std::string script =
-      "while [ -d /proc/" + std::to_string(::getpid()) + " ]; do sleep 1; done; " +
-      (bin_dir_ / "pg_ctl").string() + " -D " + (dir_ / "data").string() +
-      " stop -m immediate >/dev/null 2>&1; rm -rf " + dir_.string();
+  const std::string script = "while [ -d /proc/" + std::to_string(::getpid()) +
+                             " ]; do sleep 1; done; " + (bin_dir_ / "pg_ctl").string() + " -D " +
+                             (dir_ / "data").string() +
+                             " stop -m immediate >/dev/null 2>&1; rm -rf " + dir_.string();
   const pid_t child = ::fork();
   if (child == 0) {
     ::setsid();
@@ -124,8 +128,13 @@ pg_cluster::pg_cluster() : bin_dir_(find_bin_dir()), password_(random_password()
 }
 
 pg_cluster::~pg_cluster() {
-  std::vector<std::string> args = {(bin_dir_ / "pg_ctl").string(), "-D", (dir_ / "data").string(),
-                                   "stop", "-m", "immediate", "-w"};
+  std::vector<std::string> args = {(bin_dir_ / "pg_ctl").string(),
+                                   "-D",
+                                   (dir_ / "data").string(),
+                                   "stop",
+                                   "-m",
+                                   "immediate",
+                                   "-w"};
   if (as_postgres_user_) args.insert(args.begin(), {"runuser", "-u", "postgres", "--"});
   run_process(args, {.timeout = std::chrono::seconds(30)});
   if (watchdog_pid_ > 0) ::kill(-watchdog_pid_, SIGKILL);
@@ -139,8 +148,8 @@ pg_cluster& pg_cluster::shared() {
 }
 
 std::string pg_cluster::conninfo(std::string_view database) const {
-  return "host=" + host_ + " port=" + std::to_string(port_) + " user=" + user_ + " password=" +
-         password_ + " dbname=" + std::string(database) + " connect_timeout=10";
+  return "host=" + host_ + " port=" + std::to_string(port_) + " user=" + user_ +
+         " password=" + password_ + " dbname=" + std::string(database) + " connect_timeout=10";
 }
 
 void pg_cluster::execute(std::string_view database, std::string_view sql) {

@@ -1,4 +1,6 @@
 #include "process.hpp"
+#include <filesystem>
+#include <functional>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
@@ -10,13 +12,9 @@
 #include <boost/process/v2/process.hpp>
 #include <boost/process/v2/start_dir.hpp>
 #include <boost/process/v2/stdio.hpp>
-
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <filesystem>
-#include <functional>
 
 extern char** environ;
 
@@ -43,9 +41,11 @@ std::vector<std::string> merged_environment(const std::map<std::string, std::str
     const auto eq = entry.find('=');
     if (eq != std::string_view::npos) env[std::string(entry.substr(0, eq))] = entry.substr(eq + 1);
   }
-  for (const auto& [k, v] : extra) env[k] = v;
+  for (const auto& [k, v] : extra)
+    env[k] = v;
   std::vector<std::string> out;
-  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  for (const auto& [k, v] : env)
+    out.push_back(k + "=" + v);
   return out;
 }
 
@@ -73,8 +73,7 @@ process_result run_process(const std::vector<std::string>& argv, const process_o
   net::readable_pipe err(io);
   net::writable_pipe in(io);
   const auto env_strings = merged_environment(options.env);
-  const bp::filesystem::path cwd(
-      options.cwd.value_or(std::filesystem::current_path()).string());
+  const bp::filesystem::path cwd(options.cwd.value_or(std::filesystem::current_path()).string());
   const std::vector<std::string> args(argv.begin() + 1, argv.end());
 
   bp::process proc(io, exe, args, bp::process_stdio{in, out, err},

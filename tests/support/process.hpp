@@ -31,6 +31,7 @@ struct process_options {
 };
 
 /// Runs `argv[0]` (searched on PATH when it has no '/') with the rest as arguments.
-process_result run_process(const std::vector<std::string>& argv, const process_options& options = {});
+process_result run_process(const std::vector<std::string>& argv,
+                           const process_options& options = {});
 
 }  // namespace pgship::test

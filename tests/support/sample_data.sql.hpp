@@ -45,7 +45,8 @@ SELECT g, a, s.symbol, CASE WHEN random() < 0.5 THEN 'B' ELSE 'S' END,
        CASE WHEN r < 0.15 THEN 'sl' WHEN r < 0.30 THEN 'tp' WHEN r < 0.35 THEN 'so: margin ' || round((r * 100)::numeric, 1) || '%' END
 FROM (SELECT g, 1 + (random() * 4999)::int AS a, 1 + (random() * 15)::int AS i,
              timestamptz '2024-01-01' + random() * interval '700 days' AS t, random() AS r
-      FROM generate_series(1, )sql" + n + R"sql() g) x
+      FROM generate_series(1, )sql" +
+         n + R"sql() g) x
 JOIN (SELECT symbol, digits, base_price, row_number() OVER (ORDER BY symbol) AS i FROM instruments) s USING (i);
 
 CREATE TABLE order_events (
@@ -61,7 +62,8 @@ SELECT g, jsonb_build_object(
                                       'build', 4000 + g % 200)),
        decode(md5(g::text || random()::text), 'hex'),
        timestamptz '2024-01-01' + random() * interval '700 days'
-FROM generate_series(1, )sql" + events + R"sql() g;
+FROM generate_series(1, )sql" +
+         events + R"sql() g;
 CREATE INDEX trades_account_idx ON trades (account_id, opened_at);
 ANALYZE;
 )sql";

@@ -1,5 +1,4 @@
 #include "temp_dir.hpp"
-
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -11,7 +10,8 @@ namespace pgship::test {
 
 temp_dir::temp_dir(std::string_view prefix) {
   const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base && *base ? base : "/tmp") + "/" + std::string(prefix) + "-XXXXXX";
+  std::string pattern =
+      std::string(base && *base ? base : "/tmp") + "/" + std::string(prefix) + "-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) {
     throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
   }

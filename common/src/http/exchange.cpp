@@ -1,11 +1,11 @@
-#include <pgship/common/http/exchange.hpp>
+#include <array>
 
 #include <boost/beast/http/error.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 
-#include <array>
+#include <pgship/common/http/exchange.hpp>
 
 namespace pgship::http_server {
 
@@ -27,7 +27,8 @@ net::awaitable<std::pair<error_code, std::string>> exchange::read_body_to_string
     auto [ec, n] = co_await read_body(net::buffer(chunk));
     if (ec) co_return std::pair{ec, std::move(body)};
     if (n == 0) break;
-    if (body.size() + n > limit) co_return std::pair{error_code(http::error::body_limit), std::string{}};
+    if (body.size() + n > limit)
+      co_return std::pair{error_code(http::error::body_limit), std::string{}};
     body.append(chunk.data(), n);
   }
   co_return std::pair{error_code{}, std::move(body)};

@@ -1,7 +1,7 @@
-#include <pgship/common/http/router.hpp>
-
 #include <algorithm>
 #include <stdexcept>
+
+#include <pgship/common/http/router.hpp>
 
 namespace pgship::http_server {
 namespace {

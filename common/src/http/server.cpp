@@ -1,9 +1,3 @@
-#include <pgship/common/http/server.hpp>
-
-#include "session.hpp"
-
-#include <pgship/common/log.hpp>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -13,6 +7,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <pgship/common/http/server.hpp>
+#include <pgship/common/log.hpp>
+
+#include "session.hpp"
 
 namespace pgship::http_server {
 namespace {
@@ -118,7 +117,8 @@ net::awaitable<void> server::shutdown() {
   st->stop_all(false);
 
   net::steady_timer timer(st->strand);
-  const auto wait_until = [&](std::chrono::steady_clock::time_point deadline) -> net::awaitable<void> {
+  const auto wait_until =
+      [&](std::chrono::steady_clock::time_point deadline) -> net::awaitable<void> {
     while (st->session_count > 0 && std::chrono::steady_clock::now() < deadline) {
       timer.expires_after(std::chrono::milliseconds(20));
       co_await timer.async_wait(net::as_tuple(net::use_awaitable));
@@ -133,6 +133,8 @@ net::awaitable<void> server::shutdown() {
   }
 }
 
-std::size_t server::session_count() const { return state_->session_count; }
+std::size_t server::session_count() const {
+  return state_->session_count;
+}
 
 }  // namespace pgship::http_server

@@ -1,13 +1,13 @@
 #pragma once
 // Private: what the listener and its sessions share.
 
-#include <pgship/common/http/server.hpp>
-
-#include <boost/asio/strand.hpp>
-
 #include <atomic>
 #include <list>
 #include <mutex>
+
+#include <boost/asio/strand.hpp>
+
+#include <pgship/common/http/server.hpp>
 
 namespace pgship::http_server {
 
@@ -22,7 +22,10 @@ class session_base {
 
 struct server::state {
   state(net::any_io_executor ex, router r, server_options o)
-      : strand(net::make_strand(ex)), acceptor(strand), routes(std::move(r)), options(std::move(o)) {}
+      : strand(net::make_strand(ex)),
+        acceptor(strand),
+        routes(std::move(r)),
+        options(std::move(o)) {}
 
   net::strand<net::any_io_executor> strand;
   tcp::acceptor acceptor;

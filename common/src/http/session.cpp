@@ -1,8 +1,7 @@
 #include "session.hpp"
-
-#include "stream_exchange.hpp"
-
-#include <pgship/common/log.hpp>
+#include <array>
+#include <chrono>
+#include <limits>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -11,9 +10,9 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 
-#include <array>
-#include <chrono>
-#include <limits>
+#include <pgship/common/log.hpp>
+
+#include "stream_exchange.hpp"
 
 namespace pgship::http_server {
 namespace {
@@ -42,7 +41,10 @@ bool quiet_path(std::string_view path) {
 template <class Stream>
 session<Stream>::session(Stream stream, std::shared_ptr<server::state> state, std::string peer,
                          bool loopback)
-    : stream_(std::move(stream)), state_(std::move(state)), peer_(std::move(peer)), loopback_(loopback) {}
+    : stream_(std::move(stream)),
+      state_(std::move(state)),
+      peer_(std::move(peer)),
+      loopback_(loopback) {}
 
 template <class Stream>
 void session<Stream>::stop(bool hard) {
@@ -63,8 +65,8 @@ template <class Stream>
 net::awaitable<void> session<Stream>::run() {
   if constexpr (is_tls<Stream>) {
     beast::get_lowest_layer(stream_).expires_after(state_->options.idle_timeout);
-    auto [ec, used] = co_await stream_.async_handshake(net::ssl::stream_base::server, buffer_.data(),
-                                                      net::as_tuple(net::use_awaitable));
+    auto [ec, used] = co_await stream_.async_handshake(
+        net::ssl::stream_base::server, buffer_.data(), net::as_tuple(net::use_awaitable));
     if (ec) {
       spdlog::debug("tls handshake with {} failed: {}", peer_, ec.message());
       close_socket();
@@ -90,8 +92,8 @@ net::awaitable<bool> session<Stream>::serve_one() {
 
   idle_ = true;
   beast::get_lowest_layer(stream_).expires_after(options.idle_timeout);
-  auto [read_ec, header_bytes] = co_await http::async_read_header(
-      stream_, buffer_, parser, net::as_tuple(net::use_awaitable));
+  auto [read_ec, header_bytes] =
+      co_await http::async_read_header(stream_, buffer_, parser, net::as_tuple(net::use_awaitable));
   idle_ = false;
   const auto started = std::chrono::steady_clock::now();
 
@@ -136,19 +138,20 @@ net::awaitable<bool> session<Stream>::serve_one() {
     write_ec = co_await ex.respond_error(http::status::bad_request, "bad_request",
                                          "request target is not a valid path");
   } else if (match.result == route_match::outcome::not_found) {
-    write_ec = co_await ex.respond_error(http::status::not_found, "not_found",
-                                         "no route for " + path);
+    write_ec =
+        co_await ex.respond_error(http::status::not_found, "not_found", "no route for " + path);
   } else if (match.result == route_match::outcome::method_not_allowed) {
-    auto res = make_error_response(http::status::method_not_allowed, "method_not_allowed",
-                                   std::string(header.method_string()) + " is not allowed on " + path);
+    auto res =
+        make_error_response(http::status::method_not_allowed, "method_not_allowed",
+                            std::string(header.method_string()) + " is not allowed on " + path);
     res.set(http::field::allow, match.allow);
     write_ec = co_await ex.respond(std::move(res));
   } else if (const auto length = parser.content_length();
              match.options.body_limit && length && *length > *match.options.body_limit) {
-    write_ec = co_await ex.respond_error(
-        http::status::payload_too_large, "payload_too_large",
-        "body of " + std::to_string(*length) + " bytes exceeds the limit of " +
-            std::to_string(*match.options.body_limit));
+    write_ec = co_await ex.respond_error(http::status::payload_too_large, "payload_too_large",
+                                         "body of " + std::to_string(*length) +
+                                             " bytes exceeds the limit of " +
+                                             std::to_string(*match.options.body_limit));
   } else {
     ex.set_body_limit(match.options.body_limit);
     bool failed = false;
@@ -160,11 +163,12 @@ net::awaitable<bool> session<Stream>::serve_one() {
     }
     if (!ex.responded()) {
       if (!failed) {
-        spdlog::error("handler for {} {} returned without a response", header.method_string(), path);
+        spdlog::error("handler for {} {} returned without a response", header.method_string(),
+                      path);
       }
-      write_ec = co_await ex.respond_error(http::status::internal_server_error, "internal",
-                                           failed ? "unexpected server error"
-                                                  : "the handler sent no response");
+      write_ec = co_await ex.respond_error(
+          http::status::internal_server_error, "internal",
+          failed ? "unexpected server error" : "the handler sent no response");
     } else if (failed) {
       write_ec = net::error::connection_aborted;  // a half-written response: close
     }
@@ -209,8 +213,8 @@ net::awaitable<void> session<Stream>::close(bool drain) {
       std::array<char, 64 * 1024> sink;
       std::uint64_t drained = 0;
       while (drained < linger_bytes) {
-        auto [read_ec, n] = co_await lowest.async_read_some(net::buffer(sink),
-                                                           net::as_tuple(net::use_awaitable));
+        auto [read_ec, n] =
+            co_await lowest.async_read_some(net::buffer(sink), net::as_tuple(net::use_awaitable));
         if (read_ec) break;
         drained += n;
       }

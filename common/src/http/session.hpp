@@ -2,14 +2,14 @@
 // Private: one client connection. Templated on the stream so the same code serves plain TCP
 // and TLS (and a test can pass a stream that fails on demand); instantiated in session.cpp.
 
-#include "server_state.hpp"
+#include <memory>
+#include <optional>
+#include <string>
 
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
-#include <memory>
-#include <optional>
-#include <string>
+#include "server_state.hpp"
 
 namespace pgship::http_server {
 

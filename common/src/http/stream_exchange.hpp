@@ -1,8 +1,7 @@
 #pragma once
 // Private: the exchange implementation over a concrete stream (plain or TLS).
 
-#include <pgship/common/http/exchange.hpp>
-#include <pgship/common/http/server.hpp>
+#include <limits>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -14,7 +13,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
-#include <limits>
+#include <pgship/common/http/exchange.hpp>
+#include <pgship/common/http/server.hpp>
 
 namespace pgship::http_server {
 
@@ -41,8 +41,8 @@ class stream_exchange final : public exchange {
       parser_.get().body().data = out.data();
       parser_.get().body().size = out.size();
       beast::get_lowest_layer(stream_).expires_after(options_.idle_timeout);
-      auto [ec, consumed] = co_await http::async_read_some(
-          stream_, buffer_, parser_, net::as_tuple(net::use_awaitable));
+      auto [ec, consumed] = co_await http::async_read_some(stream_, buffer_, parser_,
+                                                           net::as_tuple(net::use_awaitable));
       if (ec == http::error::need_buffer) ec = {};
       const std::size_t n = out.size() - parser_.get().body().size;
       bytes_received_ += n;

@@ -1,12 +1,12 @@
 #pragma once
 // The `<name>.sha256` side files, in the format `sha256sum` writes and `sha256sum -c` checks.
 
-#include <pgship/common/sha256.hpp>
-
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <pgship/common/sha256.hpp>
 
 namespace pgship {
 

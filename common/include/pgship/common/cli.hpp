@@ -3,17 +3,17 @@
 // --help, --version, --config FILE, --print-config. Program-specific options are added by
 // the caller; parse errors are configuration errors (exit code 2).
 
-#include <pgship/common/config.hpp>
-
-#include <boost/program_options/options_description.hpp>
-#include <boost/program_options/variables_map.hpp>
-
 #include <filesystem>
 #include <functional>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
+
+#include <boost/program_options/options_description.hpp>
+#include <boost/program_options/variables_map.hpp>
+
+#include <pgship/common/config.hpp>
 
 namespace pgship::cli {
 

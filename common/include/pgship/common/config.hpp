@@ -4,8 +4,6 @@
 // throw config_error with one line naming the key, the value and what is allowed; a program
 // reads every key once at start-up so a bad value stops it there (exit code 2).
 
-#include <boost/url/url.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -17,6 +15,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/url/url.hpp>
 
 namespace pgship::config {
 
@@ -67,6 +67,8 @@ class config {
   /// An absolute URL whose scheme is one of `schemes`.
   boost::urls::url url(std::string_view key, std::initializer_list<std::string_view> schemes) const;
   std::vector<std::string> list(std::string_view key) const;
+  /// An IPv4 or IPv6 address, returned as given.
+  std::string ip_address(std::string_view key) const;
   /// The value, which must be one of `allowed` (compared case-insensitively, returned lowercase).
   std::string choice(std::string_view key, std::initializer_list<std::string_view> allowed) const;
 

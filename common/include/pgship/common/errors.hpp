@@ -3,17 +3,17 @@
 // process exit code of a one-shot command, and name() is the log field and the `reason`
 // label on failure metrics, so neither may change once released.
 
-#include <boost/system/error_code.hpp>
-
 #include <string_view>
 #include <system_error>
+
+#include <boost/system/error_code.hpp>
 
 namespace pgship {
 
 enum class errc : int {
   ok = 0,
-  internal = 1,          // unexpected failure: a bug or an unforeseen environment
-  config_invalid = 2,    // bad configuration or command line
+  internal = 1,        // unexpected failure: a bug or an unforeseen environment
+  config_invalid = 2,  // bad configuration or command line
   // Database side.
   database_unreachable = 10,
   database_auth_failed = 11,

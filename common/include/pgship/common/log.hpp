@@ -3,15 +3,15 @@
 // line: ts, level, msg, then structured fields). Structured fields travel with the message so
 // plain spdlog calls keep working and fields survive across coroutine suspensions.
 
-#include <spdlog/spdlog.h>
-
 #include <chrono>
 #include <concepts>
-#include <optional>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <spdlog/spdlog.h>
 
 namespace pgship::log {
 
@@ -58,13 +58,21 @@ class context {
     write(level, fmt::format(f, std::forward<Args>(args)...), fields_);
   }
   template <class... Args>
-  void debug(fmt::format_string<Args...> f, Args&&... a) const { log(spdlog::level::debug, f, std::forward<Args>(a)...); }
+  void debug(fmt::format_string<Args...> f, Args&&... a) const {
+    log(spdlog::level::debug, f, std::forward<Args>(a)...);
+  }
   template <class... Args>
-  void info(fmt::format_string<Args...> f, Args&&... a) const { log(spdlog::level::info, f, std::forward<Args>(a)...); }
+  void info(fmt::format_string<Args...> f, Args&&... a) const {
+    log(spdlog::level::info, f, std::forward<Args>(a)...);
+  }
   template <class... Args>
-  void warn(fmt::format_string<Args...> f, Args&&... a) const { log(spdlog::level::warn, f, std::forward<Args>(a)...); }
+  void warn(fmt::format_string<Args...> f, Args&&... a) const {
+    log(spdlog::level::warn, f, std::forward<Args>(a)...);
+  }
   template <class... Args>
-  void error(fmt::format_string<Args...> f, Args&&... a) const { log(spdlog::level::err, f, std::forward<Args>(a)...); }
+  void error(fmt::format_string<Args...> f, Args&&... a) const {
+    log(spdlog::level::err, f, std::forward<Args>(a)...);
+  }
 
  private:
   std::vector<field> fields_;

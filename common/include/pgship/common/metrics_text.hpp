@@ -2,9 +2,9 @@
 // Prometheus text exposition of a prometheus-cpp registry, for our own /metrics handler and
 // the agent's METRICS_TEXTFILE.
 
-#include <prometheus/registry.h>
-
 #include <string>
+
+#include <prometheus/registry.h>
 
 namespace pgship {
 

@@ -3,16 +3,16 @@
 // header only; the handler pulls the body in chunks (or not at all) and either sends one
 // in-memory response or streams a body of known length. Not thread-safe: used by one handler.
 
-#include <pgship/common/http/net.hpp>
-#include <pgship/common/http/router.hpp>
-
-#include <boost/beast/http/empty_body.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include <boost/beast/http/empty_body.hpp>
+
+#include <pgship/common/http/net.hpp>
+#include <pgship/common/http/router.hpp>
 
 namespace pgship::http_server {
 
@@ -42,7 +42,8 @@ class exchange {
   /// Reads the next body bytes into `buffer`. Returns 0 with no error once the body is done.
   /// Sends "100 Continue" first if the client asked for it. Errors: beast timeout, eof
   /// (client went away), http::error::body_limit, partial_message (body shorter than declared).
-  virtual net::awaitable<std::pair<error_code, std::size_t>> read_body(net::mutable_buffer buffer) = 0;
+  virtual net::awaitable<std::pair<error_code, std::size_t>> read_body(
+      net::mutable_buffer buffer) = 0;
   virtual bool body_done() const = 0;
   /// Replaces the route's body limit for this request (nullopt: unlimited).
   virtual void set_body_limit(std::optional<std::uint64_t> limit) = 0;
@@ -69,8 +70,8 @@ class exchange {
   std::uint64_t bytes_sent() const { return bytes_sent_; }
 
  protected:
-  exchange(const request_header& request, std::string path, std::string query,
-           route_params params, std::string peer_address, bool peer_loopback)
+  exchange(const request_header& request, std::string path, std::string query, route_params params,
+           std::string peer_address, bool peer_loopback)
       : request_(request),
         path_(std::move(path)),
         query_(std::move(query)),

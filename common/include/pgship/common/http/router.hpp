@@ -3,8 +3,6 @@
 // capture one non-empty, percent-decoded path segment. Tells "no such path" (404) apart from
 // "path exists, other method" (405 with Allow).
 
-#include <pgship/common/http/net.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -12,6 +10,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <pgship/common/http/net.hpp>
 
 namespace pgship::http_server {
 
@@ -27,7 +27,9 @@ struct route_options {
 
 class route_params {
  public:
-  void add(std::string name, std::string value) { items_.emplace_back(std::move(name), std::move(value)); }
+  void add(std::string name, std::string value) {
+    items_.emplace_back(std::move(name), std::move(value));
+  }
   /// The captured value, or "" when the pattern has no such name.
   std::string_view get(std::string_view name) const;
 

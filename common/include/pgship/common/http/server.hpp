@@ -4,17 +4,17 @@
 // stream the body. Limits: header size (431), per-route body limit (413), idle timeout.
 // Shutdown is graceful and bounded.
 
-#include <pgship/common/http/net.hpp>
-#include <pgship/common/http/router.hpp>
-
-#include <boost/asio/ssl/context.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include <boost/asio/ssl/context.hpp>
+
+#include <pgship/common/http/net.hpp>
+#include <pgship/common/http/router.hpp>
 
 namespace pgship::http_server {
 
