@@ -10,6 +10,7 @@
 #include <pgship/common/errors.hpp>
 #include <pgship/common/version.hpp>
 
+#include "serve.hpp"
 #include "settings.hpp"
 
 namespace {
@@ -59,9 +60,8 @@ int receiver_main(int argc, char** argv) {
   }
   pgship::cli::setup_logging(cfg);
   const auto settings = pgship::receiver::read_settings(cfg);
-  (void)settings;
-  std::cerr << "pgship-receiver: '" << command << "' is not available in this build yet\n";
-  return static_cast<int>(pgship::errc::internal);
+  if (command == "healthcheck") return pgship::receiver::healthcheck(settings);
+  return pgship::receiver::serve(settings);
 }
 
 }  // namespace

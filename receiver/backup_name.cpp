@@ -1,0 +1,87 @@
+#include "backup_name.hpp"
+
+#include <pgship/common/fs.hpp>
+
+namespace pgship::receiver {
+namespace {
+
+using std::chrono::days;
+using std::chrono::seconds;
+using std::chrono::system_clock;
+
+constexpr std::string_view extension = ".dump";
+// "-YYYYMMDD-HHMMSS": fixed width, so it is cut off the end and the database may contain '-'.
+constexpr std::size_t stamp_size = 16;
+
+// Plain ASCII digits only: from_chars would also take a sign. The caller fixes the width.
+std::optional<int> parse_digits(std::string_view text) {
+  int value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  return value;
+}
+
+void append_padded(std::string& out, long long value, std::size_t width) {
+  const std::string digits = std::to_string(value);
+  if (digits.size() < width) out.append(width - digits.size(), '0');
+  out += digits;
+}
+
+// system_clock counts nanoseconds in 64 bits (about 1678-2262), so a stamp outside that
+// range cannot be a time_point and is not a backup name.
+bool representable(std::chrono::sys_seconds t) {
+  return t >= std::chrono::ceil<seconds>(system_clock::time_point::min()) &&
+         t <= std::chrono::floor<seconds>(system_clock::time_point::max());
+}
+
+}  // namespace
+
+std::optional<backup_name> parse_backup_name(std::string_view file_name) {
+  if (!fs::is_safe_name(file_name) || !file_name.ends_with(extension)) return std::nullopt;
+  const std::string_view stem = file_name.substr(0, file_name.size() - extension.size());
+  if (stem.size() <= stamp_size) return std::nullopt;
+  const std::string_view database = stem.substr(0, stem.size() - stamp_size);
+  const std::string_view stamp = stem.substr(database.size());
+  if (stamp[0] != '-' || stamp[9] != '-') return std::nullopt;
+
+  const auto year = parse_digits(stamp.substr(1, 4));
+  const auto month = parse_digits(stamp.substr(5, 2));
+  const auto day = parse_digits(stamp.substr(7, 2));
+  const auto hour = parse_digits(stamp.substr(10, 2));
+  const auto minute = parse_digits(stamp.substr(12, 2));
+  const auto second = parse_digits(stamp.substr(14, 2));
+  if (!year || !month || !day || !hour || !minute || !second) return std::nullopt;
+  if (*hour >= 24 || *minute >= 60 || *second >= 60) return std::nullopt;
+
+  const std::chrono::year_month_day date{std::chrono::year{*year},
+                                         std::chrono::month{static_cast<unsigned>(*month)},
+                                         std::chrono::day{static_cast<unsigned>(*day)}};
+  if (!date.ok()) return std::nullopt;
+  const std::chrono::sys_seconds taken = std::chrono::sys_days{date} + std::chrono::hours{*hour} +
+                                         std::chrono::minutes{*minute} + seconds{*second};
+  if (!representable(taken)) return std::nullopt;
+  return backup_name{std::string(database), taken};
+}
+
+std::string format_backup_name(std::string_view database, system_clock::time_point taken) {
+  const auto whole = std::chrono::floor<seconds>(taken);
+  const auto day = std::chrono::floor<days>(whole);
+  const std::chrono::year_month_day date{day};
+  const std::chrono::hh_mm_ss time{whole - day};
+
+  std::string out(database);
+  out += '-';
+  append_padded(out, static_cast<int>(date.year()), 4);
+  append_padded(out, static_cast<unsigned>(date.month()), 2);
+  append_padded(out, static_cast<unsigned>(date.day()), 2);
+  out += '-';
+  append_padded(out, time.hours().count(), 2);
+  append_padded(out, time.minutes().count(), 2);
+  append_padded(out, time.seconds().count(), 2);
+  out += extension;
+  return out;
+}
+
+}  // namespace pgship::receiver

@@ -1,0 +1,25 @@
+#pragma once
+// Backup file names: `<database>-<YYYYMMDD>-<HHMMSS>.dump` (UTC). The database part may itself
+// contain '-'; the timestamp is the last two dash-separated fields.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pgship::receiver {
+
+struct backup_name {
+  std::string database;
+  std::chrono::system_clock::time_point taken;  // UTC, whole seconds
+};
+
+/// nullopt unless `file_name` is a safe name (fs::is_safe_name) of exactly that form with a
+/// valid calendar date and time (month 1-12, day valid for the month incl. leap years,
+/// hour < 24, minute < 60, second < 60) and a non-empty database part.
+std::optional<backup_name> parse_backup_name(std::string_view file_name);
+
+/// The name for `database` at `taken` (truncated to seconds, UTC).
+std::string format_backup_name(std::string_view database, std::chrono::system_clock::time_point taken);
+
+}  // namespace pgship::receiver

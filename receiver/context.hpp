@@ -1,0 +1,52 @@
+#pragma once
+// What every receiver route shares: settings, storage, tokens, metrics, the upload cap.
+
+#include "auth.hpp"
+#include "metrics.hpp"
+#include "settings.hpp"
+#include "storage.hpp"
+
+#include <pgship/common/http/exchange.hpp>
+
+#include <atomic>
+#include <optional>
+
+namespace pgship::receiver {
+
+struct receiver_context {
+  explicit receiver_context(settings s);
+
+  const settings cfg;
+  storage store;
+  const token_store tokens;
+  receiver_metrics metrics;
+  std::atomic<int> active_uploads{0};
+};
+
+/// Checks the bearer token for `needed`. On failure answers 401 (missing or unknown token) or
+/// 403 (token without that scope), counts and logs it with the peer address, and returns
+/// nullopt. On success names the client in the access log.
+net::awaitable<std::optional<principal>> authorize(http_server::exchange& ex, receiver_context& ctx,
+                                                   scope needed);
+
+/// Holds one of MAX_CONCURRENT_UPLOADS places while an upload runs.
+class upload_slot {
+ public:
+  explicit upload_slot(receiver_context& ctx);
+  ~upload_slot();
+  upload_slot(const upload_slot&) = delete;
+  upload_slot& operator=(const upload_slot&) = delete;
+  bool acquired() const { return acquired_; }
+
+ private:
+  receiver_context& ctx_;
+  bool acquired_ = false;
+};
+
+/// Refuses an upload of `declared` bytes (when known) for `client` if it would break
+/// MAX_UPLOAD_BYTES (413), MIN_FREE_BYTES (507) or QUOTA_BYTES (507). Returns true when it
+/// answered (refused).
+net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_context& ctx,
+                                        const std::string& client, std::optional<std::uint64_t> declared);
+
+}  // namespace pgship::receiver

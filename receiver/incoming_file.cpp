@@ -1,0 +1,78 @@
+#include "incoming_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+namespace pgship::receiver {
+namespace {
+std::error_code last_error() { return {errno, std::generic_category()}; }
+}  // namespace
+
+incoming_file::~incoming_file() {
+  close();
+  if (!keep_ && !path_.empty()) ::unlink(path_.c_str());
+}
+
+incoming_file::incoming_file(incoming_file&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      path_(std::exchange(other.path_, {})),
+      size_(other.size_),
+      keep_(other.keep_) {}
+
+incoming_file& incoming_file::operator=(incoming_file&& other) noexcept {
+  if (this != &other) {
+    this->~incoming_file();
+    new (this) incoming_file(std::move(other));
+  }
+  return *this;
+}
+
+std::error_code incoming_file::create(const std::filesystem::path& path) {
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd_ < 0) return last_error();
+  path_ = path;
+  size_ = 0;
+  return {};
+}
+
+std::error_code incoming_file::open_at(const std::filesystem::path& path, std::uint64_t offset) {
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd_ < 0) return last_error();
+  path_ = path;
+  keep_ = true;  // an existing resumable upload is not ours to delete on error
+  if (auto ec = truncate(offset)) return ec;
+  if (::lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0) return last_error();
+  return {};
+}
+
+std::error_code incoming_file::write(std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd_, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return last_error();
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+    size_ += static_cast<std::uint64_t>(n);
+  }
+  return {};
+}
+
+std::error_code incoming_file::sync() { return ::fsync(fd_) == 0 ? std::error_code{} : last_error(); }
+
+std::error_code incoming_file::truncate(std::uint64_t offset) {
+  if (::ftruncate(fd_, static_cast<off_t>(offset)) != 0) return last_error();
+  if (::lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0) return last_error();
+  size_ = offset;
+  return {};
+}
+
+void incoming_file::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace pgship::receiver

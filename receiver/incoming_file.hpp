@@ -1,0 +1,42 @@
+#pragma once
+// A file in .incoming/ being written by an upload. Removed on destruction unless keep() was
+// called (committed, or a tus upload that stays resumable). Not thread-safe.
+
+#include <cstdint>
+#include <filesystem>
+#include <string_view>
+#include <system_error>
+
+namespace pgship::receiver {
+
+class incoming_file {
+ public:
+  incoming_file() = default;
+  ~incoming_file();
+  incoming_file(incoming_file&& other) noexcept;
+  incoming_file& operator=(incoming_file&& other) noexcept;
+
+  /// Creates a new file (fails if it exists).
+  std::error_code create(const std::filesystem::path& path);
+  /// Opens an existing file for appending at `offset`; the file is truncated to `offset`.
+  std::error_code open_at(const std::filesystem::path& path, std::uint64_t offset);
+
+  std::error_code write(std::string_view data);
+  std::error_code sync();
+  /// Cuts the file back to `offset` (a PATCH whose checksum failed).
+  std::error_code truncate(std::uint64_t offset);
+  void close();
+
+  std::uint64_t size() const { return size_; }
+  const std::filesystem::path& path() const { return path_; }
+  /// Whether the file survives destruction.
+  void keep(bool keep = true) { keep_ = keep; }
+
+ private:
+  int fd_ = -1;
+  std::filesystem::path path_;
+  std::uint64_t size_ = 0;
+  bool keep_ = false;
+};
+
+}  // namespace pgship::receiver

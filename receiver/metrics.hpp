@@ -1,0 +1,44 @@
+#pragma once
+// The receiver's Prometheus metrics (names are part of the DESIGN.md contract). Thread-safe.
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace pgship::receiver {
+
+class storage;
+
+class receiver_metrics {
+ public:
+  receiver_metrics();
+
+  prometheus::Registry& registry() { return *registry_; }
+
+  /// result: created | identical | conflict | hash_mismatch | rejected | failed
+  void upload_finished(const std::string& client, std::string_view result);
+  void bytes_received(const std::string& client, std::uint64_t n);
+  void auth_failed();
+  void request(std::string_view method, unsigned status, double seconds);
+  /// Refreshes the gauges that mirror storage state (per-client bytes and counts, free space).
+  void refresh(const storage& store);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& uploads_;
+  prometheus::Family<prometheus::Counter>& bytes_;
+  prometheus::Family<prometheus::Gauge>& backups_;
+  prometheus::Family<prometheus::Gauge>& stored_bytes_;
+  prometheus::Gauge& free_bytes_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Histogram& duration_;
+  prometheus::Counter& auth_failures_;
+};
+
+}  // namespace pgship::receiver

@@ -1,0 +1,197 @@
+#include "read_routes.hpp"
+
+#include <pgship/common/checksum_line.hpp>
+#include <pgship/common/fs.hpp>
+
+#include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <vector>
+
+namespace pgship::receiver {
+namespace {
+
+using http_server::exchange;
+
+constexpr std::size_t send_chunk = 256 * 1024;
+
+std::optional<std::uint64_t> parse_u64(std::string_view text) {
+  std::uint64_t v = 0;
+  if (text.empty()) return std::nullopt;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+// Ids are validated before they come near the file system.
+net::awaitable<bool> refuse_bad_id(exchange& ex, std::string_view id) {
+  if (fs::is_safe_name(id)) co_return false;
+  co_await ex.respond_error(http::status::bad_request, "invalid_id",
+                            "backup ids contain only letters, digits, '.', '_' and '-'");
+  co_return true;
+}
+
+net::awaitable<void> handle_list(exchange& ex, receiver_context& ctx) {
+  const auto who = co_await authorize(ex, ctx, scope::read);
+  if (!who) co_return;
+  const auto database = ex.query_param("database");
+  if (database && !fs::is_safe_name(*database)) {
+    co_await ex.respond_error(http::status::bad_request, "invalid_database", "bad database name");
+    co_return;
+  }
+  co_await ex.respond_json(http::status::ok, to_json(ctx.store.list(who->client, database)));
+}
+
+net::awaitable<void> send_file(exchange& ex, const backup_record& record,
+                               const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    co_await ex.respond_error(http::status::not_found, "not_found", "no such backup");
+    co_return;
+  }
+  struct closer {
+    int fd;
+    ~closer() { ::close(fd); }
+  } guard{fd};
+
+  const std::string etag = "\"" + record.sha256 + "\"";
+  byte_range range{0, record.size};
+  const auto ranged = parse_range(ex.request()[http::field::range], record.size, range);
+  if (ranged == range_result::unsatisfiable) {
+    auto res = http_server::make_error_response(http::status::range_not_satisfiable,
+                                                "range_not_satisfiable",
+                                                "the file has " + std::to_string(record.size) + " bytes");
+    res.set(http::field::content_range, "bytes */" + std::to_string(record.size));
+    co_await ex.respond(std::move(res));
+    co_return;
+  }
+  http_server::header_response res{
+      ranged == range_result::ok ? http::status::partial_content : http::status::ok, 11};
+  res.set(http::field::content_type, "application/octet-stream");
+  res.set(http::field::etag, etag);
+  res.set(http::field::accept_ranges, "bytes");
+  res.set(http::field::content_disposition, "attachment; filename=\"" + record.id + "\"");
+  if (ranged == range_result::ok) {
+    res.set(http::field::content_range, "bytes " + std::to_string(range.first) + "-" +
+                                            std::to_string(range.first + range.length - 1) + "/" +
+                                            std::to_string(record.size));
+  }
+  res.content_length(range.length);
+  if (co_await ex.respond_header(std::move(res))) co_return;
+  if (ex.request().method() == http::verb::head) co_return;
+
+  ::posix_fadvise(fd, static_cast<off_t>(range.first), static_cast<off_t>(range.length),
+                  POSIX_FADV_SEQUENTIAL);
+  std::vector<char> buffer(send_chunk);
+  std::uint64_t offset = range.first;
+  std::uint64_t left = range.length;
+  while (left > 0) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buffer.size()));
+    const ssize_t n = ::pread(fd, buffer.data(), want, static_cast<off_t>(offset));
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      // The file shrank under us: the response cannot be completed, so the connection closes.
+      throw std::runtime_error("short read while sending " + record.id);
+    }
+    if (co_await ex.write_body(net::buffer(buffer.data(), static_cast<std::size_t>(n)))) co_return;
+    offset += static_cast<std::uint64_t>(n);
+    left -= static_cast<std::uint64_t>(n);
+  }
+}
+
+net::awaitable<void> handle_download(exchange& ex, receiver_context& ctx) {
+  const auto who = co_await authorize(ex, ctx, scope::read);
+  if (!who) co_return;
+  std::string id(ex.params().get("id"));
+  if (co_await refuse_bad_id(ex, id)) co_return;
+  constexpr std::string_view checksum_suffix = ".sha256";
+  const bool checksum = id.ends_with(checksum_suffix);
+  if (checksum) id.resize(id.size() - checksum_suffix.size());
+
+  // A token sees only its own client's backups: another client's id is simply not found.
+  const auto record = ctx.store.find(who->client, id);
+  if (!record) {
+    co_await ex.respond_error(http::status::not_found, "not_found", "no backup " + id);
+    co_return;
+  }
+  if (checksum) {
+    http_server::string_response res{http::status::ok, 11};
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.body() = format_checksum_line(*digest_from_hex(record->sha256), record->id);
+    co_await ex.respond(std::move(res));
+    co_return;
+  }
+  co_await send_file(ex, *record, ctx.store.path_of(*record));
+}
+
+net::awaitable<void> handle_delete(exchange& ex, receiver_context& ctx) {
+  const auto who = co_await authorize(ex, ctx, scope::del);
+  if (!who) co_return;
+  const std::string id(ex.params().get("id"));
+  if (co_await refuse_bad_id(ex, id)) co_return;
+  if (ctx.cfg.append_only) {
+    spdlog::warn("refused DELETE of {}/{} from {}: APPEND_ONLY", who->client, id, ex.peer_address());
+    co_await ex.respond_error(http::status::forbidden, "append_only",
+                              "this receiver is append-only: backups cannot be deleted");
+    co_return;
+  }
+  if (auto ec = ctx.store.remove(who->client, id)) {
+    if (ec == std::errc::no_such_file_or_directory) {
+      co_await ex.respond_error(http::status::not_found, "not_found", "no backup " + id);
+    } else {
+      co_await ex.respond_error(http::status::internal_server_error, "storage_error", ec.message());
+    }
+    co_return;
+  }
+  spdlog::info("deleted {}/{} on request from {}", who->client, id, ex.peer_address());
+  ctx.metrics.refresh(ctx.store);
+  co_await ex.respond(http_server::string_response{http::status::no_content, 11});
+}
+
+}  // namespace
+
+range_result parse_range(std::string_view header, std::uint64_t size, byte_range& out) {
+  constexpr std::string_view unit = "bytes=";
+  if (!header.starts_with(unit) || header.find(',') != std::string_view::npos) {
+    return range_result::none;
+  }
+  header.remove_prefix(unit.size());
+  const auto dash = header.find('-');
+  if (dash == std::string_view::npos) return range_result::none;
+  const auto first_text = header.substr(0, dash);
+  const auto last_text = header.substr(dash + 1);
+  if (first_text.empty()) {  // suffix: the last n bytes
+    const auto n = parse_u64(last_text);
+    if (!n) return range_result::none;
+    if (*n == 0 || size == 0) return range_result::unsatisfiable;
+    const auto len = std::min(*n, size);
+    out = {size - len, len};
+    return range_result::ok;
+  }
+  const auto first = parse_u64(first_text);
+  if (!first) return range_result::none;
+  if (*first >= size) return range_result::unsatisfiable;
+  std::uint64_t last = size - 1;
+  if (!last_text.empty()) {
+    const auto l = parse_u64(last_text);
+    if (!l || *l < *first) return range_result::none;
+    last = std::min(*l, size - 1);
+  }
+  out = {*first, last - *first + 1};
+  return range_result::ok;
+}
+
+void add_read_routes(http_server::router& routes, std::shared_ptr<receiver_context> ctx) {
+  routes.add(http::verb::get, "/api/backup/list",
+             [ctx](exchange& ex) { return handle_list(ex, *ctx); });
+  routes.add(http::verb::get, "/api/backup/download/{id}",
+             [ctx](exchange& ex) { return handle_download(ex, *ctx); });
+  routes.add(http::verb::head, "/api/backup/download/{id}",
+             [ctx](exchange& ex) { return handle_download(ex, *ctx); });
+  routes.add(http::verb::delete_, "/api/backup/{id}",
+             [ctx](exchange& ex) { return handle_delete(ex, *ctx); });
+}
+
+}  // namespace pgship::receiver

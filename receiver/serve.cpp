@@ -1,0 +1,155 @@
+#include "serve.hpp"
+
+#include "context.hpp"
+#include "read_routes.hpp"
+#include "status_routes.hpp"
+#include "tus_routes.hpp"
+#include "upload_commit.hpp"
+#include "upload_route.hpp"
+
+#include <pgship/common/errors.hpp>
+#include <pgship/common/http/server.hpp>
+#include <pgship/common/stop_signals.hpp>
+#include <pgship/common/version.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <set>
+#include <thread>
+
+namespace pgship::receiver {
+namespace {
+
+std::shared_ptr<net::ssl::context> make_tls_context(const settings& s) {
+  if (!s.tls_cert_file) return nullptr;
+  auto tls = std::make_shared<net::ssl::context>(net::ssl::context::tls_server);
+  tls->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                   net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                   net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
+  try {
+    tls->use_certificate_chain_file(s.tls_cert_file->string());
+    tls->use_private_key_file(s.tls_key_file->string(), net::ssl::context::pem);
+    if (s.tls_client_ca_file) {
+      tls->load_verify_file(s.tls_client_ca_file->string());
+      tls->set_verify_mode(net::ssl::verify_peer | net::ssl::verify_fail_if_no_peer_cert);
+    }
+  } catch (const boost::system::system_error& e) {
+    throw config::config_error("TLS_CERT_FILE/TLS_KEY_FILE/TLS_CLIENT_CA_FILE: cannot load: " +
+                               std::string(e.what()));
+  }
+  return tls;
+}
+
+// Removes resumable uploads nobody touched for UPLOAD_EXPIRY, and applies retention, hourly
+// (and once shortly after start).
+net::awaitable<void> housekeeping(std::shared_ptr<receiver_context> ctx,
+                                  std::shared_ptr<tus_uploads> uploads) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  auto interval = std::chrono::seconds(5);
+  while (true) {
+    timer.expires_after(interval);
+    auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+    if (ec) co_return;
+    expire_tus_uploads(*uploads);
+    for (const auto& [client, usage] : ctx->store.usage()) {
+      std::set<std::string> databases;
+      for (const auto& r : ctx->store.list(client)) databases.insert(r.database);
+      for (const auto& db : databases) apply_retention(*ctx, client, db);
+    }
+    ctx->metrics.refresh(ctx->store);
+    interval = std::min<std::chrono::seconds>(std::chrono::hours(1),
+                                              std::chrono::duration_cast<std::chrono::seconds>(
+                                                  ctx->cfg.upload_expiry / 4 + std::chrono::seconds(1)));
+  }
+}
+
+}  // namespace
+
+int serve(const settings& s) {
+  auto ctx = std::make_shared<receiver_context>(s);
+  if (ctx->tokens.empty()) {
+    throw config::config_error(
+        "no tokens: set BACKUP_API_TOKEN (or BACKUP_API_TOKEN_FILE) or API_TOKENS_FILE");
+  }
+
+  http_server::router routes;
+  add_status_routes(routes, ctx);
+  add_upload_route(routes, ctx);
+  auto uploads = add_tus_routes(routes, ctx);
+  add_read_routes(routes, ctx);
+
+  http_server::server_options options;
+  options.idle_timeout = s.idle_timeout;
+  options.server_header = std::string("pgship-receiver/") + version;
+  options.tls = make_tls_context(s);
+  options.on_request = [ctx](const http_server::access_record& r) {
+    ctx->metrics.request(r.method, r.status, r.duration.count());
+  };
+
+  net::io_context io;
+  http_server::server server(io.get_executor(), std::move(routes), std::move(options));
+  tcp::endpoint bound;
+  try {
+    bound = server.listen({net::ip::make_address(s.listen_addr), static_cast<unsigned short>(s.port)});
+  } catch (const boost::system::system_error& e) {
+    throw config::config_error("cannot listen on " + s.listen_addr + ":" + std::to_string(s.port) +
+                               ": " + e.code().message());
+  }
+  server.start();
+  net::co_spawn(io, housekeeping(ctx, uploads), net::detached);
+
+  on_stop_signal(io.get_executor(), [&](int) -> net::awaitable<void> {
+    co_await server.shutdown();
+    io.stop();
+  });
+  // The actual listening port goes to stdout so scripts and tests can find it with PORT=0.
+  spdlog::info("pgship-receiver {} listening on {}:{} ({}), storage {}", version,
+               bound.address().to_string(), bound.port(), s.tls_cert_file ? "https" : "http",
+               s.storage_dir.string());
+  std::printf("listening on %s:%u\n", bound.address().to_string().c_str(), bound.port());
+  std::fflush(stdout);
+
+  // Two threads: one may block briefly in a file-system call while the other keeps serving.
+  std::thread second([&io] { io.run(); });
+  io.run();
+  second.join();
+  spdlog::info("pgship-receiver stopped");
+  return 0;
+}
+
+int healthcheck(const settings& s) {
+  try {
+    net::io_context io;
+    beast::tcp_stream stream(io);
+    const auto address = s.listen_addr == "0.0.0.0" ? std::string("127.0.0.1")
+                         : s.listen_addr == "::"    ? std::string("::1")
+                                                    : s.listen_addr;
+    stream.expires_after(std::chrono::seconds(5));
+    stream.connect(tcp::endpoint(net::ip::make_address(address), static_cast<unsigned short>(s.port)));
+    http::request<http::empty_body> req{http::verb::get, "/health", 11};
+    req.set(http::field::host, address);
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    std::printf("%s\n", res.body().c_str());
+    return res.result() == http::status::ok ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pgship-receiver healthcheck: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace pgship::receiver

@@ -1,0 +1,530 @@
+#include "tus_routes.hpp"
+
+#include "backup_name.hpp"
+#include "incoming_file.hpp"
+#include "upload_commit.hpp"
+
+#include <pgship/common/config_values.hpp>
+#include <pgship/common/fs.hpp>
+#include <pgship/common/log.hpp>
+
+#include <boost/beast/http/error.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value_to.hpp>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+
+#include <charconv>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
+#include <vector>
+
+namespace pgship::receiver {
+namespace {
+
+using http_server::exchange;
+namespace stdfs = std::filesystem;
+
+constexpr std::string_view tus_version = "1.0.0";
+constexpr std::string_view base_path = "/api/backup/uploads";
+constexpr std::size_t read_chunk = 256 * 1024;
+constexpr auto checksum_mismatch = static_cast<http::status>(460);
+
+struct upload_info {
+  std::string uid;
+  std::string client;
+  std::string file_name;
+  std::uint64_t length = 0;
+  sha256_digest expected{};
+};
+
+// Uploads with a PATCH in progress: a second PATCH (or DELETE) meanwhile gets 423.
+class busy_set {
+ public:
+  bool try_lock(const std::string& uid) {
+    std::lock_guard lock(mutex_);
+    return busy_.insert(uid).second;
+  }
+  void unlock(const std::string& uid) {
+    std::lock_guard lock(mutex_);
+    busy_.erase(uid);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::set<std::string> busy_;
+};
+
+struct busy_guard {
+  busy_set& set;
+  std::string uid;
+  ~busy_guard() { set.unlock(uid); }
+};
+
+// The running whole-file hash of an upload, kept between PATCHes so each byte is hashed once.
+// After a restart it is rebuilt from the data file on the next PATCH.
+class hash_cache {
+ public:
+  std::optional<sha256> take(const std::string& uid, std::uint64_t offset) {
+    std::lock_guard lock(mutex_);
+    const auto it = hashes_.find(uid);
+    if (it == hashes_.end() || it->second.bytes() != offset) return std::nullopt;
+    auto h = std::move(it->second);
+    hashes_.erase(it);
+    return h;
+  }
+  void put(const std::string& uid, sha256 h) {
+    std::lock_guard lock(mutex_);
+    hashes_.insert_or_assign(uid, std::move(h));
+  }
+  void drop(const std::string& uid) {
+    std::lock_guard lock(mutex_);
+    hashes_.erase(uid);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, sha256> hashes_;
+};
+
+}  // namespace
+
+struct tus_uploads {
+  std::shared_ptr<receiver_context> ctx;
+  busy_set busy;
+  hash_cache hashes;
+
+  stdfs::path info_path(const std::string& uid) const { return ctx->store.incoming_dir() / (uid + ".tus"); }
+  stdfs::path data_path(const std::string& uid) const { return ctx->store.incoming_dir() / (uid + ".data"); }
+};
+
+namespace {
+
+using tus_state = tus_uploads;
+
+bool valid_uid(std::string_view uid) {
+  return uid.size() == 32 && uid.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+std::string new_uid() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("{:016x}{:016x}", rng(), rng());
+}
+
+std::optional<std::string> decode_base64(std::string_view text) {
+  if (text.empty()) return std::string{};
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out(text.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  // EVP_DecodeBlock counts padding as zero bytes.
+  std::size_t pad = 0;
+  if (text.ends_with("==")) pad = 2;
+  else if (text.ends_with("=")) pad = 1;
+  out.resize(static_cast<std::size_t>(n) - pad);
+  return out;
+}
+
+std::optional<std::uint64_t> header_u64(const exchange& ex, std::string_view name) {
+  const auto it = ex.request().find(name);
+  if (it == ex.request().end()) return std::nullopt;
+  const auto v = it->value();
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc{} || end != v.data() + v.size()) return std::nullopt;
+  return n;
+}
+
+std::optional<upload_info> load_info(const tus_state& st, const std::string& uid) {
+  std::ifstream in(st.info_path(uid));
+  if (!in) return std::nullopt;
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  try {
+    const auto& o = v.as_object();
+    upload_info info;
+    info.uid = uid;
+    info.client = boost::json::value_to<std::string>(o.at("client"));
+    info.file_name = boost::json::value_to<std::string>(o.at("filename"));
+    info.length = boost::json::value_to<std::uint64_t>(o.at("length"));
+    const auto expected = digest_from_hex(boost::json::value_to<std::string>(o.at("sha256")));
+    if (!expected) return std::nullopt;
+    info.expected = *expected;
+    return info;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::error_code save_info(const tus_state& st, const upload_info& info) {
+  boost::json::object o;
+  o["client"] = info.client;
+  o["filename"] = info.file_name;
+  o["length"] = info.length;
+  o["sha256"] = to_hex(info.expected);
+  return fs::write_file_atomically(st.info_path(info.uid), boost::json::serialize(o) + "\n");
+}
+
+std::uint64_t durable_offset(const tus_state& st, const std::string& uid) {
+  std::error_code ec;
+  const auto size = stdfs::file_size(st.data_path(uid), ec);
+  return ec ? 0 : size;
+}
+
+void remove_upload(tus_state& st, const std::string& uid) {
+  std::error_code ignored;
+  stdfs::remove(st.data_path(uid), ignored);
+  stdfs::remove(st.info_path(uid), ignored);
+  st.hashes.drop(uid);
+}
+
+std::string expires_at(const tus_state& st, const std::string& uid) {
+  struct stat s {};
+  std::time_t base = std::time(nullptr);
+  if (::stat(st.data_path(uid).c_str(), &s) == 0) base = s.st_mtime;
+  const std::time_t t =
+      base + std::chrono::duration_cast<std::chrono::seconds>(st.ctx->cfg.upload_expiry).count();
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+http_server::string_response tus_response(http::status status) {
+  http_server::string_response res{status, 11};
+  res.set("Tus-Resumable", tus_version);
+  return res;
+}
+
+http_server::string_response tus_error(http::status status, std::string_view error, std::string_view detail) {
+  auto res = http_server::make_error_response(status, error, detail);
+  res.set("Tus-Resumable", tus_version);
+  return res;
+}
+
+// Every tus request but OPTIONS must say which protocol version it speaks.
+net::awaitable<bool> refuse_wrong_version(exchange& ex) {
+  if (ex.request()["Tus-Resumable"] == tus_version) co_return false;
+  auto res = tus_error(http::status::precondition_failed, "unsupported_tus_version",
+                       "Tus-Resumable: 1.0.0 is required");
+  res.set("Tus-Version", tus_version);
+  co_await ex.respond(std::move(res));
+  co_return true;
+}
+
+// The upload named in the path, if it exists and belongs to the caller (else 404: another
+// client's upload is indistinguishable from none).
+net::awaitable<std::optional<upload_info>> find_upload(exchange& ex, tus_state& st, const principal& who) {
+  const std::string uid(ex.params().get("uid"));
+  std::optional<upload_info> info;
+  if (valid_uid(uid)) info = load_info(st, uid);
+  if (!info || info->client != who.client) {
+    co_await ex.respond(tus_error(http::status::not_found, "not_found", "no such upload"));
+    co_return std::nullopt;
+  }
+  co_return info;
+}
+
+net::awaitable<void> handle_options(exchange& ex, tus_state& st) {
+  auto res = tus_response(http::status::no_content);
+  res.set("Tus-Version", tus_version);
+  res.set("Tus-Extension", "creation,checksum,termination,expiration");
+  res.set("Tus-Checksum-Algorithm", "sha256");
+  res.set("Tus-Max-Size", std::to_string(st.ctx->cfg.max_upload_bytes));
+  co_await ex.respond(std::move(res));
+}
+
+net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
+  auto& ctx = *st.ctx;
+  const auto who = co_await authorize(ex, ctx, scope::upload);
+  if (!who || co_await refuse_wrong_version(ex)) co_return;
+
+  const auto length = header_u64(ex, "Upload-Length");
+  if (!length) {
+    co_await ex.respond(tus_error(http::status::bad_request, "bad_upload_length",
+                                  "Upload-Length is required (deferred length is not supported)"));
+    co_return;
+  }
+  const auto metadata = parse_upload_metadata(ex.request()["Upload-Metadata"]);
+  if (!metadata) {
+    co_await ex.respond(tus_error(http::status::bad_request, "bad_metadata", "malformed Upload-Metadata"));
+    co_return;
+  }
+  const auto file_name = metadata->find("filename");
+  const auto sha = metadata->find("sha256");
+  if (file_name == metadata->end() || !parse_backup_name(file_name->second)) {
+    co_await ex.respond(tus_error(http::status::bad_request, "invalid_name",
+                                  "metadata filename must be <database>-<YYYYMMDD>-<HHMMSS>.dump"));
+    co_return;
+  }
+  const auto expected = sha == metadata->end() ? std::nullopt : digest_from_hex(sha->second);
+  if (!expected) {
+    co_await ex.respond(tus_error(http::status::bad_request, "bad_checksum",
+                                  "metadata sha256 (64 hex digits) is required"));
+    co_return;
+  }
+  if (co_await refuse_over_limits(ex, ctx, who->client, length)) co_return;
+
+  // Retry-safe: the same backup is already stored, so there is nothing to upload.
+  if (const auto stored = ctx.store.find(who->client, file_name->second)) {
+    if (stored->sha256 == to_hex(*expected)) {
+      auto res = tus_response(http::status::ok);
+      res.set(http::field::content_type, "application/json");
+      res.body() = to_json(*stored);
+      co_await ex.respond(std::move(res));
+      co_return;
+    }
+    co_await ex.respond(tus_error(http::status::conflict, "conflict",
+                                  "a backup named " + file_name->second + " with a different sha256 is stored"));
+    co_return;
+  }
+
+  upload_info info{new_uid(), who->client, file_name->second, *length, *expected};
+  incoming_file data;
+  std::error_code ec = data.create(st.data_path(info.uid));
+  if (!ec) ec = data.sync();
+  if (!ec) ec = save_info(st, info);
+  if (ec) {
+    remove_upload(st, info.uid);
+    co_await ex.respond(tus_error(http::status::internal_server_error, "storage_error", ec.message()));
+    co_return;
+  }
+  data.keep();
+  log::context{{"client", who->client}, {"backup", info.file_name}, {"upload", info.uid}}.info(
+      "resumable upload created: {} bytes", info.length);
+  auto res = tus_response(http::status::created);
+  res.set(http::field::location, std::string(base_path) + "/" + info.uid);
+  res.set("Upload-Offset", "0");
+  res.set("Upload-Expires", expires_at(st, info.uid));
+  co_await ex.respond(std::move(res));
+}
+
+net::awaitable<void> handle_head(exchange& ex, tus_state& st) {
+  const auto who = co_await authorize(ex, *st.ctx, scope::upload);
+  if (!who || co_await refuse_wrong_version(ex)) co_return;
+  const auto info = co_await find_upload(ex, st, *who);
+  if (!info) co_return;
+  auto res = tus_response(http::status::ok);
+  res.set("Upload-Offset", std::to_string(durable_offset(st, info->uid)));
+  res.set("Upload-Length", std::to_string(info->length));
+  res.set("Upload-Expires", expires_at(st, info->uid));
+  res.set(http::field::cache_control, "no-store");
+  co_await ex.respond(std::move(res));
+}
+
+// Re-reads the first `offset` bytes after a restart, when the running hash is gone.
+std::optional<sha256> rehash(const stdfs::path& path, std::uint64_t offset) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  sha256 h;
+  std::vector<char> buffer(1 << 20);
+  while (h.bytes() < offset) {
+    const auto want = std::min<std::uint64_t>(buffer.size(), offset - h.bytes());
+    in.read(buffer.data(), static_cast<std::streamsize>(want));
+    if (static_cast<std::uint64_t>(in.gcount()) != want) return std::nullopt;
+    h.update(buffer.data(), want);
+  }
+  return h;
+}
+
+net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
+  auto& ctx = *st.ctx;
+  const auto who = co_await authorize(ex, ctx, scope::upload);
+  if (!who || co_await refuse_wrong_version(ex)) co_return;
+  const auto info = co_await find_upload(ex, st, *who);
+  if (!info) co_return;
+  if (ex.request()[http::field::content_type] != "application/offset+octet-stream") {
+    co_await ex.respond(tus_error(http::status::unsupported_media_type, "bad_content_type",
+                                  "PATCH bodies are application/offset+octet-stream"));
+    co_return;
+  }
+  std::optional<sha256_digest> chunk_expected;
+  if (const auto c = ex.request()["Upload-Checksum"]; !c.empty()) {
+    if (!c.starts_with("sha256 ")) {
+      co_await ex.respond(tus_error(http::status::bad_request, "unsupported_checksum",
+                                    "only the sha256 Upload-Checksum algorithm is supported"));
+      co_return;
+    }
+    chunk_expected = digest_from_base64(c.substr(7));
+    if (!chunk_expected) {
+      co_await ex.respond(tus_error(http::status::bad_request, "bad_checksum",
+                                    "Upload-Checksum: sha256 <base64 of 32 bytes>"));
+      co_return;
+    }
+  }
+  if (!st.busy.try_lock(info->uid)) {
+    co_await ex.respond(tus_error(http::status::locked, "locked", "another PATCH is in progress"));
+    co_return;
+  }
+  busy_guard guard{st.busy, info->uid};
+
+  const std::uint64_t offset = durable_offset(st, info->uid);
+  const auto client_offset = header_u64(ex, "Upload-Offset");
+  if (!client_offset || *client_offset != offset) {
+    auto res = tus_error(http::status::conflict, "offset_mismatch",
+                         "Upload-Offset must be the current offset " + std::to_string(offset));
+    res.set("Upload-Offset", std::to_string(offset));
+    co_await ex.respond(std::move(res));
+    co_return;
+  }
+  ex.set_body_limit(info->length - offset);
+
+  auto whole = st.hashes.take(info->uid, offset);
+  if (!whole) whole = rehash(st.data_path(info->uid), offset);
+  incoming_file data;
+  std::error_code ec;
+  if (!whole) ec = std::make_error_code(std::errc::io_error);
+  if (!ec) ec = data.open_at(st.data_path(info->uid), offset);
+  if (ec) {
+    co_await ex.respond(tus_error(http::status::internal_server_error, "storage_error", ec.message()));
+    co_return;
+  }
+  // Snapshot for rolling the chunk back if its checksum fails.
+  auto before = whole->clone();
+  sha256 chunk;
+  std::vector<char> buffer(read_chunk);
+  error_code read_ec;
+  while (true) {
+    auto [rec, n] = co_await ex.read_body(net::buffer(buffer));
+    if (rec) {
+      read_ec = rec;
+      break;
+    }
+    if (n == 0) break;
+    const std::string_view bytes(buffer.data(), n);
+    if ((ec = data.write(bytes))) break;
+    whole->update(bytes);
+    chunk.update(bytes);
+  }
+  const std::uint64_t received = data.size() - offset;
+  ctx.metrics.bytes_received(who->client, received);
+  const log::context lg{{"client", who->client}, {"backup", info->file_name}, {"upload", info->uid}};
+
+  const bool interrupted = read_ec || ec;
+  const bool bad_chunk = !interrupted && chunk_expected && chunk.finish() != *chunk_expected;
+  if ((interrupted && chunk_expected) || bad_chunk) {
+    // A chunk with a checksum is all or nothing: keep only what could be verified.
+    data.truncate(offset);
+    data.sync();
+    st.hashes.put(info->uid, std::move(before));
+    if (bad_chunk) {
+      lg.warn("PATCH checksum mismatch at offset {}: {} bytes discarded", offset, received);
+      auto res = tus_error(checksum_mismatch, "checksum_mismatch", "Upload-Checksum does not match the body");
+      res.set("Upload-Offset", std::to_string(offset));
+      co_await ex.respond(std::move(res));
+      co_return;
+    }
+  } else {
+    data.sync();
+    st.hashes.put(info->uid, whole->clone());
+  }
+  if (interrupted) {
+    lg.info("PATCH interrupted at offset {}: {}", durable_offset(st, info->uid),
+            (read_ec ? read_ec.message() : ec.message()));
+    if (read_ec == http::error::body_limit) {
+      co_await ex.respond(tus_error(http::status::payload_too_large, "payload_too_large",
+                                    "PATCH goes beyond Upload-Length"));
+    } else {
+      co_await ex.respond(tus_error(ec ? http::status::insufficient_storage : http::status::bad_request,
+                                    "upload_interrupted", read_ec ? read_ec.message() : ec.message()));
+    }
+    co_return;
+  }
+
+  const std::uint64_t new_offset = data.size();
+  if (new_offset < info->length) {
+    auto res = tus_response(http::status::no_content);
+    res.set("Upload-Offset", std::to_string(new_offset));
+    res.set("Upload-Expires", expires_at(st, info->uid));
+    co_await ex.respond(std::move(res));
+    co_return;
+  }
+
+  // Complete: check the whole file and commit; the upload is gone either way.
+  st.hashes.drop(info->uid);
+  std::error_code ignored;
+  stdfs::remove(st.info_path(info->uid), ignored);
+  data.keep(false);  // removed unless commit_upload() moves it into place
+  http::fields extra;
+  extra.set("Tus-Resumable", tus_version);
+  extra.set("Upload-Offset", std::to_string(new_offset));
+  co_await commit_upload(ex, ctx, *who, info->file_name, data, whole->finish(), info->expected, extra);
+}
+
+net::awaitable<void> handle_delete(exchange& ex, tus_state& st) {
+  const auto who = co_await authorize(ex, *st.ctx, scope::upload);
+  if (!who || co_await refuse_wrong_version(ex)) co_return;
+  const auto info = co_await find_upload(ex, st, *who);
+  if (!info) co_return;
+  if (!st.busy.try_lock(info->uid)) {
+    co_await ex.respond(tus_error(http::status::locked, "locked", "a PATCH is in progress"));
+    co_return;
+  }
+  busy_guard guard{st.busy, info->uid};
+  remove_upload(st, info->uid);
+  spdlog::info("resumable upload {} of {} abandoned by {}", info->uid, info->file_name, who->client);
+  co_await ex.respond(tus_response(http::status::no_content));
+}
+
+}  // namespace
+
+std::optional<std::map<std::string, std::string>> parse_upload_metadata(std::string_view header) {
+  std::map<std::string, std::string> out;
+  while (!header.empty()) {
+    const auto comma = header.find(',');
+    std::string_view pair = config::trim(header.substr(0, comma));
+    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+    if (pair.empty()) continue;
+    const auto space = pair.find(' ');
+    const std::string key(pair.substr(0, space));
+    std::optional<std::string> value = std::string{};
+    if (space != std::string_view::npos) value = decode_base64(config::trim(pair.substr(space + 1)));
+    if (key.empty() || !value || out.count(key)) return std::nullopt;
+    out.emplace(key, std::move(*value));
+  }
+  return out;
+}
+
+void expire_tus_uploads(tus_uploads& st) {
+  auto& ctx = *st.ctx;
+  const auto cutoff = stdfs::file_time_type::clock::now() - ctx.cfg.upload_expiry;
+  std::error_code ec;
+  for (const auto& entry : stdfs::directory_iterator(ctx.store.incoming_dir(), ec)) {
+    if (entry.path().extension() != ".tus") continue;
+    const std::string uid = entry.path().stem().string();
+    const auto data = ctx.store.incoming_dir() / (uid + ".data");
+    std::error_code tec;
+    auto touched = stdfs::last_write_time(data, tec);
+    if (tec) touched = stdfs::last_write_time(entry.path(), tec);
+    if (tec || touched > cutoff) continue;
+    if (!st.busy.try_lock(uid)) continue;
+    busy_guard guard{st.busy, uid};
+    remove_upload(st, uid);
+    spdlog::info("expired resumable upload {}: untouched for longer than UPLOAD_EXPIRY", uid);
+  }
+}
+
+std::shared_ptr<tus_uploads> add_tus_routes(http_server::router& routes,
+                                            std::shared_ptr<receiver_context> ctx) {
+  auto st = std::make_shared<tus_uploads>();
+  st->ctx = std::move(ctx);
+  const std::string item = std::string(base_path) + "/{uid}";
+  routes.add(http::verb::options, std::string(base_path), [st](exchange& ex) { return handle_options(ex, *st); });
+  routes.add(http::verb::post, std::string(base_path), [st](exchange& ex) { return handle_create(ex, *st); });
+  routes.add(http::verb::head, item, [st](exchange& ex) { return handle_head(ex, *st); });
+  routes.add(http::verb::patch, item, [st](exchange& ex) { return handle_patch(ex, *st); },
+             {.body_limit = std::nullopt});
+  routes.add(http::verb::delete_, item, [st](exchange& ex) { return handle_delete(ex, *st); });
+  return st;
+}
+
+}  // namespace pgship::receiver

@@ -1,0 +1,97 @@
+#include "upload_commit.hpp"
+
+#include "retention.hpp"
+
+#include <pgship/common/log.hpp>
+
+namespace pgship::receiver {
+
+net::awaitable<void> commit_upload(http_server::exchange& ex, receiver_context& ctx,
+                                   const principal& who, const std::string& name,
+                                   incoming_file& file, const sha256_digest& digest,
+                                   const std::optional<sha256_digest>& expected,
+                                   const http::fields& extra_headers) {
+  const auto answer = [&](http_server::string_response res) {
+    for (const auto& f : extra_headers) res.set(f.name_string(), f.value());
+    return ex.respond(std::move(res));
+  };
+  const auto json = [](http::status status, std::string body) {
+    http_server::string_response res{status, 11};
+    res.set(http::field::content_type, "application/json");
+    res.body() = std::move(body);
+    return res;
+  };
+  const log::context lg{{"client", who.client}, {"backup", name}, {"peer", ex.peer_address()}};
+  const std::uint64_t size = file.size();
+  if (expected && *expected != digest) {
+    ctx.metrics.upload_finished(who.client, "hash_mismatch");
+    lg.warn("upload rejected: sha256 mismatch (expected {}, received {}, {} bytes); nothing kept",
+            to_hex(*expected), to_hex(digest), size);
+    co_await answer(http_server::make_error_response(
+        http::status::unprocessable_entity, "hash_mismatch",
+        "sha256 of the received " + std::to_string(size) + " bytes is " + to_hex(digest) +
+            ", expected " + to_hex(*expected)));
+    co_return;  // the incoming file is removed with `file`
+  }
+  if (auto ec = file.sync()) {
+    ctx.metrics.upload_finished(who.client, "failed");
+    lg.error("upload failed: fsync: {}", ec.message());
+    co_await ex.respond_error(http::status::internal_server_error, "storage_error",
+                              "could not write the backup to disk");
+    co_return;
+  }
+  file.close();
+
+  commit_outcome outcome{};
+  backup_record record;
+  if (auto ec = ctx.store.commit(file.path(), who.client, name, digest, size, outcome, record)) {
+    ctx.metrics.upload_finished(who.client, "failed");
+    lg.error("upload failed: commit: {}", ec.message());
+    co_await ex.respond_error(http::status::internal_server_error, "storage_error",
+                              "could not commit the backup");
+    co_return;
+  }
+  file.keep();  // renamed into place, or already removed by commit()
+  switch (outcome) {
+    case commit_outcome::created:
+      ctx.metrics.upload_finished(who.client, "created");
+      lg.info("upload committed: {} bytes, sha256 {}", size, record.sha256);
+      apply_retention(ctx, who.client, record.database);
+      ctx.metrics.refresh(ctx.store);
+      co_await answer(json(http::status::created, to_json(record)));
+      break;
+    case commit_outcome::identical:
+      ctx.metrics.upload_finished(who.client, "identical");
+      lg.info("upload matched the stored backup: nothing changed");
+      co_await answer(json(http::status::ok, to_json(record)));
+      break;
+    case commit_outcome::conflict:
+      ctx.metrics.upload_finished(who.client, "conflict");
+      lg.warn("upload refused: a different backup with this name is stored");
+      co_await answer(http_server::make_error_response(
+          http::status::conflict, "conflict",
+          "a backup named " + name + " with a different sha256 is stored"));
+      break;
+  }
+}
+
+void apply_retention(receiver_context& ctx, const std::string& client, const std::string& database) {
+  const auto narrow = [](std::optional<std::int64_t> v) -> std::optional<int> {
+    if (!v) return std::nullopt;
+    return static_cast<int>(*v);  // settings bound these to 0..100000
+  };
+  const retention_policy policy{narrow(ctx.cfg.keep_days), narrow(ctx.cfg.keep_weeks),
+                                narrow(ctx.cfg.keep_months)};
+  if (ctx.cfg.append_only || !policy.enabled()) return;
+  std::vector<retention_item> items;
+  for (const auto& r : ctx.store.list(client, database)) items.push_back({r.id, r.taken});
+  for (const auto& id : select_expired(items, policy, std::chrono::system_clock::now())) {
+    if (auto ec = ctx.store.remove(client, id)) {
+      spdlog::warn("retention: could not remove {}/{}: {}", client, id, ec.message());
+    } else {
+      spdlog::info("retention: removed {}/{}", client, id);
+    }
+  }
+}
+
+}  // namespace pgship::receiver

@@ -1,0 +1,220 @@
+#include "upload_route.hpp"
+
+#include "backup_name.hpp"
+#include "incoming_file.hpp"
+#include "multipart.hpp"
+#include "upload_commit.hpp"
+
+#include <pgship/common/config_values.hpp>
+#include <pgship/common/fs.hpp>
+#include <pgship/common/log.hpp>
+
+#include <boost/beast/http/error.hpp>
+
+#include <charconv>
+#include <vector>
+
+namespace pgship::receiver {
+namespace {
+
+using http_server::exchange;
+
+constexpr std::size_t read_chunk = 256 * 1024;
+// Room for multipart boundaries and part headers on top of MAX_UPLOAD_BYTES.
+constexpr std::uint64_t multipart_overhead = 64 * 1024;
+
+// Bytes of the backup itself, from either body form, into the file and the hash.
+struct backup_sink {
+  incoming_file file;
+  sha256 hasher;
+
+  std::error_code write(std::string_view data) {
+    hasher.update(data);
+    return file.write(data);
+  }
+};
+
+std::optional<std::uint64_t> declared_length(const exchange& ex) {
+  const auto it = ex.request().find(http::field::content_length);
+  if (it == ex.request().end()) return std::nullopt;
+  std::uint64_t n = 0;
+  const auto v = it->value();
+  if (std::from_chars(v.data(), v.data() + v.size(), n).ec != std::errc{}) return std::nullopt;
+  return n;
+}
+
+// Answers a failed body read: over the limit is 413, a client that went away or stalled is
+// logged (the answer will most likely not reach it).
+net::awaitable<void> answer_read_error(exchange& ex, receiver_context& ctx, const std::string& client,
+                                       const error_code& ec) {
+  if (ec == http::error::body_limit) {
+    ctx.metrics.upload_finished(client, "rejected");
+    co_await ex.respond_error(http::status::payload_too_large, "payload_too_large",
+                              "upload exceeds MAX_UPLOAD_BYTES");
+    co_return;
+  }
+  ctx.metrics.upload_finished(client, "failed");
+  spdlog::warn("upload from {} ({}) interrupted: {}; nothing kept", ex.peer_address(), client,
+               ec.message());
+  co_await ex.respond_error(http::status::bad_request, "upload_interrupted", ec.message());
+}
+
+net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
+  const auto who = co_await authorize(ex, ctx, scope::upload);
+  if (!who) co_return;
+  const auto& req = ex.request();
+
+  // Everything that can be refused is refused before the first body byte is read.
+  std::optional<sha256_digest> expected;
+  if (const auto h = req["X-Content-SHA256"]; !h.empty()) {
+    expected = digest_from_hex(h);
+    if (!expected) {
+      co_await ex.respond_error(http::status::bad_request, "bad_checksum",
+                                "X-Content-SHA256 must be 64 hex digits");
+      co_return;
+    }
+  }
+  const auto boundary = multipart_boundary(req[http::field::content_type]);
+  std::string name(req["X-Backup-Name"]);
+  if (!boundary && name.empty()) {
+    co_await ex.respond_error(http::status::bad_request, "missing_name",
+                              "send X-Backup-Name with a raw body, or multipart/form-data with a "
+                              "file part");
+    co_return;
+  }
+  if (!name.empty() && !parse_backup_name(name)) {
+    co_await ex.respond_error(http::status::bad_request, "invalid_name",
+                              "backup names look like <database>-<YYYYMMDD>-<HHMMSS>.dump");
+    co_return;
+  }
+  upload_slot slot(ctx);
+  if (!slot.acquired()) {
+    auto res = http_server::make_error_response(http::status::service_unavailable, "busy",
+                                                "too many concurrent uploads; retry later");
+    res.set(http::field::retry_after, "5");
+    co_await ex.respond(std::move(res));
+    co_return;
+  }
+  const auto declared = declared_length(ex);
+  if (co_await refuse_over_limits(ex, ctx, who->client, declared)) co_return;
+  ex.set_body_limit(ctx.cfg.max_upload_bytes + (boundary ? multipart_overhead : 0));
+
+  backup_sink sink;
+  const auto incoming = ctx.store.new_incoming_path("upload");
+  std::vector<char> buffer(read_chunk);
+  std::string problem;  // why a multipart body was refused
+
+  if (!boundary) {
+    if (auto ec = sink.file.create(incoming)) {
+      co_await ex.respond_error(http::status::internal_server_error, "storage_error", ec.message());
+      co_return;
+    }
+    spdlog::info("upload started: client={} backup={} bytes={}", who->client, name,
+                 declared ? std::to_string(*declared) : "chunked");
+    while (true) {
+      auto [ec, n] = co_await ex.read_body(net::buffer(buffer));
+      if (ec) {
+        co_await answer_read_error(ex, ctx, who->client, ec);
+        co_return;
+      }
+      if (n == 0) break;
+      if (auto wec = sink.write({buffer.data(), n})) {
+        ctx.metrics.upload_finished(who->client, "failed");
+        spdlog::error("upload {} failed: write: {}", name, wec.message());
+        co_await ex.respond_error(http::status::insufficient_storage, "storage_error", wec.message());
+        co_return;
+      }
+    }
+  } else {
+    std::string form_sha256;
+    enum class part { none, file, sha256, other } current = part::none;
+    bool saw_file = false;
+    multipart_parser parser(
+        *boundary,
+        {.on_part_begin =
+             [&](const multipart_parser::part_info& p) {
+               if (p.name == "file") {
+                 if (saw_file) {
+                   problem = "more than one file part";
+                   return false;
+                 }
+                 saw_file = true;
+                 if (name.empty()) name = p.filename.value_or("");
+                 if (!parse_backup_name(name)) {
+                   problem = "file name '" + name + "' is not <database>-<YYYYMMDD>-<HHMMSS>.dump";
+                   return false;
+                 }
+                 if (auto ec = sink.file.create(incoming)) {
+                   problem = "storage: " + ec.message();
+                   return false;
+                 }
+                 spdlog::info("upload started: client={} backup={} form=multipart", who->client, name);
+                 current = part::file;
+               } else {
+                 current = p.name == "sha256" ? part::sha256 : part::other;
+               }
+               return true;
+             },
+         .on_part_data =
+             [&](std::string_view data) {
+               if (current == part::file) {
+                 if (auto ec = sink.write(data)) {
+                   problem = "storage: " + ec.message();
+                   return false;
+                 }
+               } else if (current == part::sha256) {
+                 if (form_sha256.size() + data.size() > 128) {
+                   problem = "sha256 field too long";
+                   return false;
+                 }
+                 form_sha256 += data;
+               }
+               return true;
+             },
+         .on_part_end =
+             [&] {
+               current = part::none;
+               return true;
+             }});
+    while (true) {
+      auto [ec, n] = co_await ex.read_body(net::buffer(buffer));
+      if (ec) {
+        co_await answer_read_error(ex, ctx, who->client, ec);
+        co_return;
+      }
+      if (n == 0) break;
+      if (!parser.feed({buffer.data(), n})) {
+        if (problem.empty()) problem = "malformed multipart body: " + parser.error();
+        break;
+      }
+    }
+    if (problem.empty() && !parser.done()) problem = "multipart body ended before its final boundary";
+    if (problem.empty() && !saw_file) problem = "no part named 'file'";
+    if (problem.empty() && !form_sha256.empty()) {
+      const auto field = digest_from_hex(config::trim(form_sha256));
+      if (!field) problem = "sha256 field must be 64 hex digits";
+      if (field && expected && *field != *expected) problem = "sha256 field and header disagree";
+      if (field) expected = field;
+    }
+    if (!problem.empty()) {
+      ctx.metrics.upload_finished(who->client, "rejected");
+      spdlog::warn("upload from {} ({}) refused: {}", ex.peer_address(), who->client, problem);
+      co_await ex.respond_error(http::status::bad_request, "bad_request", problem);
+      co_return;
+    }
+  }
+
+  ctx.metrics.bytes_received(who->client, sink.file.size());
+  const auto digest = sink.hasher.finish();
+  co_await commit_upload(ex, ctx, *who, name, sink.file, digest, expected);
+}
+
+}  // namespace
+
+void add_upload_route(http_server::router& routes, std::shared_ptr<receiver_context> ctx) {
+  routes.add(
+      http::verb::post, "/api/backup/upload",
+      [ctx](exchange& ex) { return handle_upload(ex, *ctx); }, {.body_limit = std::nullopt});
+}
+
+}  // namespace pgship::receiver
