@@ -1,12 +1,11 @@
 #include "auth.hpp"
-
-#include <openssl/crypto.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+
+#include <openssl/crypto.h>
 
 #include <pgship/common/config.hpp>
 #include <pgship/common/config_values.hpp>
@@ -18,10 +17,9 @@ namespace {
 
 using config::config_error;
 
-constexpr std::uint8_t all_scopes = static_cast<std::uint8_t>(scope::upload) |
-                                    static_cast<std::uint8_t>(scope::read) |
-                                    static_cast<std::uint8_t>(scope::del) |
-                                    static_cast<std::uint8_t>(scope::admin);
+constexpr std::uint8_t all_scopes =
+    static_cast<std::uint8_t>(scope::upload) | static_cast<std::uint8_t>(scope::read) |
+    static_cast<std::uint8_t>(scope::del) | static_cast<std::uint8_t>(scope::admin);
 constexpr std::string_view hashed_prefix = "sha256:";
 
 std::string lower(std::string_view text) {
@@ -77,7 +75,8 @@ token_line parse_token_line(std::string_view line, const std::string& where) {
   }
   const auto scopes = parse_scopes(line.substr(first + 1, second - first - 1));
   if (!scopes) {
-    throw config_error(where + ": invalid scope list (comma-separated upload, read, delete, admin)");
+    throw config_error(where +
+                       ": invalid scope list (comma-separated upload, read, delete, admin)");
   }
   out.scopes = *scopes;
 
@@ -173,8 +172,7 @@ std::optional<principal> token_store::authenticate(std::string_view authorizatio
   const sha256_digest presented = sha256_of(*token);
   const entry* match = nullptr;
   for (const auto& e : entries_) {
-    const bool same =
-        CRYPTO_memcmp(e.token_sha256.data(), presented.data(), presented.size()) == 0;
+    const bool same = CRYPTO_memcmp(e.token_sha256.data(), presented.data(), presented.size()) == 0;
     match = (same && match == nullptr) ? &e : match;
   }
   if (match == nullptr) return std::nullopt;

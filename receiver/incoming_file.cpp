@@ -70,6 +70,12 @@ std::error_code incoming_file::truncate(std::uint64_t offset) {
   return {};
 }
 
+void incoming_file::discard() {
+  close();
+  if (!path_.empty()) ::unlink(path_.c_str());
+  path_.clear();
+}
+
 void incoming_file::close() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;

@@ -26,6 +26,9 @@ class incoming_file {
   /// Cuts the file back to `offset` (a PATCH whose checksum failed).
   std::error_code truncate(std::uint64_t offset);
   void close();
+  /// Closes and removes the file now (before an error answer reaches the client, so nothing
+  /// of a refused upload is left by the time the client looks).
+  void discard();
 
   std::uint64_t size() const { return size_; }
   const std::filesystem::path& path() const { return path_; }

@@ -1,5 +1,4 @@
 #include "multipart.hpp"
-
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -340,8 +339,7 @@ std::optional<multipart_parser::part_info> multipart_parser::state::parse_part_h
   return info;
 }
 
-multipart_parser::multipart_parser(std::string boundary, callbacks cb,
-                                   std::size_t max_header_bytes)
+multipart_parser::multipart_parser(std::string boundary, callbacks cb, std::size_t max_header_bytes)
     : state_(std::make_shared<state>()) {
   state_->delimiter = "\r\n--" + boundary;
   state_->fallback = failure_function(state_->delimiter);

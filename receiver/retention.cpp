@@ -1,5 +1,4 @@
 #include "retention.hpp"
-
 #include <algorithm>
 
 namespace pgship::receiver {

@@ -26,6 +26,7 @@
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <set>
 #include <thread>
 
@@ -78,6 +79,8 @@ net::awaitable<void> housekeeping(std::shared_ptr<receiver_context> ctx,
 }  // namespace
 
 int serve(const settings& s) {
+  // A client that goes away must not kill the server through a write to its closed socket.
+  std::signal(SIGPIPE, SIG_IGN);
   auto ctx = std::make_shared<receiver_context>(s);
   if (ctx->tokens.empty()) {
     throw config::config_error(

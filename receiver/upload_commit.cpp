@@ -25,15 +25,17 @@ net::awaitable<void> commit_upload(http_server::exchange& ex, receiver_context& 
   const std::uint64_t size = file.size();
   if (expected && *expected != digest) {
     ctx.metrics.upload_finished(who.client, "hash_mismatch");
+    file.discard();
     lg.warn("upload rejected: sha256 mismatch (expected {}, received {}, {} bytes); nothing kept",
             to_hex(*expected), to_hex(digest), size);
     co_await answer(http_server::make_error_response(
         http::status::unprocessable_entity, "hash_mismatch",
         "sha256 of the received " + std::to_string(size) + " bytes is " + to_hex(digest) +
             ", expected " + to_hex(*expected)));
-    co_return;  // the incoming file is removed with `file`
+    co_return;
   }
   if (auto ec = file.sync()) {
+    file.discard();
     ctx.metrics.upload_finished(who.client, "failed");
     lg.error("upload failed: fsync: {}", ec.message());
     co_await ex.respond_error(http::status::internal_server_error, "storage_error",
@@ -45,6 +47,7 @@ net::awaitable<void> commit_upload(http_server::exchange& ex, receiver_context& 
   commit_outcome outcome{};
   backup_record record;
   if (auto ec = ctx.store.commit(file.path(), who.client, name, digest, size, outcome, record)) {
+    file.discard();
     ctx.metrics.upload_finished(who.client, "failed");
     lg.error("upload failed: commit: {}", ec.message());
     co_await ex.respond_error(http::status::internal_server_error, "storage_error",

@@ -114,11 +114,13 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
     while (true) {
       auto [ec, n] = co_await ex.read_body(net::buffer(buffer));
       if (ec) {
+        sink.file.discard();
         co_await answer_read_error(ex, ctx, who->client, ec);
         co_return;
       }
       if (n == 0) break;
       if (auto wec = sink.write({buffer.data(), n})) {
+        sink.file.discard();
         ctx.metrics.upload_finished(who->client, "failed");
         spdlog::error("upload {} failed: write: {}", name, wec.message());
         co_await ex.respond_error(http::status::insufficient_storage, "storage_error", wec.message());
@@ -179,6 +181,7 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
     while (true) {
       auto [ec, n] = co_await ex.read_body(net::buffer(buffer));
       if (ec) {
+        sink.file.discard();
         co_await answer_read_error(ex, ctx, who->client, ec);
         co_return;
       }
@@ -197,6 +200,7 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
       if (field) expected = field;
     }
     if (!problem.empty()) {
+      sink.file.discard();
       ctx.metrics.upload_finished(who->client, "rejected");
       spdlog::warn("upload from {} ({}) refused: {}", ex.peer_address(), who->client, problem);
       co_await ex.respond_error(http::status::bad_request, "bad_request", problem);

@@ -37,6 +37,15 @@ sha256::~sha256() = default;
 sha256::sha256(sha256&&) noexcept = default;
 sha256& sha256::operator=(sha256&&) noexcept = default;
 
+sha256 sha256::clone() const {
+  sha256 copy;
+  if (EVP_MD_CTX_copy_ex(as_ctx(copy.ctx_.get()), as_ctx(ctx_.get())) != 1) {
+    throw std::runtime_error("EVP_MD_CTX_copy_ex failed");
+  }
+  copy.bytes_ = bytes_;
+  return copy;
+}
+
 void sha256::update(const void* data, std::size_t size) {
   if (size == 0) return;
   if (EVP_DigestUpdate(as_ctx(ctx_.get()), data, size) != 1) {

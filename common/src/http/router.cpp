@@ -84,12 +84,15 @@ route_match router::match(http::verb method, std::string_view path) const {
     bool matched = true;
     for (std::size_t i = 0; i < segments.size() && matched; ++i) {
       if (is_capture(r.segments[i])) {
-        auto value = segments[i].empty() ? std::nullopt : decode_segment(segments[i]);
-        if (!value) {
+        if (segments[i].empty()) {
           matched = false;
           break;
         }
-        params.add(r.segments[i].substr(1, r.segments[i].size() - 2), std::move(*value));
+        // An undecodable segment (bad escape, encoded '/' or NUL) is passed on still encoded:
+        // the handler's name validation then refuses it with 400 instead of a puzzling 404.
+        auto value = decode_segment(segments[i]);
+        params.add(r.segments[i].substr(1, r.segments[i].size() - 2),
+                   value ? std::move(*value) : std::string(segments[i]));
       } else {
         matched = r.segments[i] == segments[i];
       }

@@ -140,8 +140,8 @@ TEST_F(token_file_test, unknown_and_near_miss_tokens_are_rejected) {
 
 TEST_F(token_file_test, sha256_tokens_match_the_token_they_hash) {
   const std::string hex = to_hex(sha256_of("hashed-secret-9"));
-  const auto store = load("ci:upload,read:sha256:" + hex + "\nops:admin:sha256:" +
-                          to_hex(sha256_of("ops-secret")) + "\n");
+  const auto store = load("ci:upload,read:sha256:" + hex +
+                          "\nops:admin:sha256:" + to_hex(sha256_of("ops-secret")) + "\n");
   const auto ci = store.authenticate("Bearer hashed-secret-9");
   ASSERT_TRUE(ci.has_value());
   EXPECT_EQ(ci->client, "ci");
@@ -217,20 +217,20 @@ TEST_F(token_file_test, malformed_lines_name_file_and_line_but_never_the_token) 
   const std::string prefix = "# header\n\ngood:read:good-token-0001\n";  // bad line is line 4
   const std::string s(secret);
   for (const std::string& line : std::vector<std::string>{
-           s,                                                 // no colons
-           "alice:" + s,                     // one colon
-           "alice:upload,write:" + s,        // unknown scope
-           "alice::" + s,                    // no scopes
-           "alice:,:" + s,                   // empty scopes
-           "al ice:upload:" + s,             // unsafe client
-           "../etc:upload:" + s,             // unsafe client
-           ":upload:" + s,                   // no client
-           s + ":with:colons",               // token in the wrong place
-           "alice:upload:",                                    // no token
-           "alice:upload:   ",                                 // blank token
-           "alice:upload:sha256:" + std::string(63, 'b'),      // short hash
-           "alice:upload:sha256:" + std::string(64, 'g'),      // not hex
-           "alice:upload:sha256:" + std::string(65, 'c'),      // long hash
+           s,                                              // no colons
+           "alice:" + s,                                   // one colon
+           "alice:upload,write:" + s,                      // unknown scope
+           "alice::" + s,                                  // no scopes
+           "alice:,:" + s,                                 // empty scopes
+           "al ice:upload:" + s,                           // unsafe client
+           "../etc:upload:" + s,                           // unsafe client
+           ":upload:" + s,                                 // no client
+           s + ":with:colons",                             // token in the wrong place
+           "alice:upload:",                                // no token
+           "alice:upload:   ",                             // blank token
+           "alice:upload:sha256:" + std::string(63, 'b'),  // short hash
+           "alice:upload:sha256:" + std::string(64, 'g'),  // not hex
+           "alice:upload:sha256:" + std::string(65, 'c'),  // long hash
        }) {
     const std::string message = load_error(prefix + line + "\n# after\n");
     EXPECT_TRUE(contains(message, file_.string() + ":4:")) << message;
@@ -245,9 +245,9 @@ TEST_F(token_file_test, malformed_lines_name_file_and_line_but_never_the_token) 
 
 TEST_F(token_file_test, messages_say_what_is_wrong) {
   EXPECT_EQ(load_error("x\n"), file_.string() + ":1: expected client:scopes:token");
-  EXPECT_EQ(load_error("a:write:t\n"),
-            file_.string() +
-                ":1: invalid scope list (comma-separated upload, read, delete, admin)");
+  EXPECT_EQ(
+      load_error("a:write:t\n"),
+      file_.string() + ":1: invalid scope list (comma-separated upload, read, delete, admin)");
   EXPECT_EQ(load_error("\na b:read:t\n"),
             file_.string() + ":2: invalid client name (letters, digits, '.', '_' and '-')");
   EXPECT_EQ(load_error("a:read:\n"), file_.string() + ":1: empty token");
@@ -299,8 +299,8 @@ TEST(token_store_test, an_unreadable_file_is_a_config_error) {
 TEST(token_store_test, bearer_scheme_is_case_insensitive_and_spacing_is_lenient) {
   const auto store = token_store::load("tok-123", std::nullopt);
   for (std::string_view header :
-       {"Bearer tok-123", "bearer tok-123", "BEARER tok-123", "bEaReR tok-123",
-        "Bearer    tok-123", "Bearer\ttok-123", "  Bearer tok-123  ", "Bearer tok-123\r\n"}) {
+       {"Bearer tok-123", "bearer tok-123", "BEARER tok-123", "bEaReR tok-123", "Bearer    tok-123",
+        "Bearer\ttok-123", "  Bearer tok-123  ", "Bearer tok-123\r\n"}) {
     const auto who = store.authenticate(header);
     ASSERT_TRUE(who.has_value()) << '"' << header << '"';
     EXPECT_EQ(who->client, "default");

@@ -85,25 +85,25 @@ TEST(parse_backup_name_test, rejects_wrong_shapes) {
   for (std::string_view name : {
            "",
            ".dump",
-           "db-20260101-030000",           // no extension
-           "db-20260101-030000.sql",       // wrong extension
-           "db-20260101-030000.dump.gz",   // extension not last
-           "db-20260101-030000.DUMP",      // extension is case-sensitive
+           "db-20260101-030000",          // no extension
+           "db-20260101-030000.sql",      // wrong extension
+           "db-20260101-030000.dump.gz",  // extension not last
+           "db-20260101-030000.DUMP",     // extension is case-sensitive
            "db-20260101-030000.dump.sha256",
-           "db-20260101.dump",             // no time
-           "db-030000.dump",               // no date
-           "20260101-030000.dump",         // no database
-           "-20260101-030000.dump",        // empty database
-           "db20260101-030000.dump",       // no dash before the date
-           "db-20260101030000.dump",       // no dash before the time
-           "db-2026011-030000.dump",       // short date
-           "db-2026010-1030000.dump",      // dash in the wrong place
-           "db-20260101-03000.dump",       // short time
-           "db-20260101-0300000.dump",     // long time
-           "db-2026o101-030000.dump",      // letter in the date
-           "db-20260101-03000x.dump",      // letter in the time
-           "db-+2026010-030000.dump",      // sign
-           "db-20260101--30000.dump",      // sign in the time
+           "db-20260101.dump",          // no time
+           "db-030000.dump",            // no date
+           "20260101-030000.dump",      // no database
+           "-20260101-030000.dump",     // empty database
+           "db20260101-030000.dump",    // no dash before the date
+           "db-20260101030000.dump",    // no dash before the time
+           "db-2026011-030000.dump",    // short date
+           "db-2026010-1030000.dump",   // dash in the wrong place
+           "db-20260101-03000.dump",    // short time
+           "db-20260101-0300000.dump",  // long time
+           "db-2026o101-030000.dump",   // letter in the date
+           "db-20260101-03000x.dump",   // letter in the time
+           "db-+2026010-030000.dump",   // sign
+           "db-20260101--30000.dump",   // sign in the time
        }) {
     EXPECT_EQ(parse_backup_name(name), std::nullopt) << '"' << name << '"';
   }

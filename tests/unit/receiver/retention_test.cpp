@@ -89,20 +89,31 @@ TEST(select_expired_test, basics) {
   check({
       {"disabled policy deletes nothing", {}, now, january, {}},
       {"no backups", {.keep_days = 1}, now, {}, {}},
-      {"a lone ancient backup is the newest", {.keep_days = 1}, now,
-       {item(2001y / 1 / 1)}, {}},
-      {"the newest survives even when no period covers it", {.keep_days = 3}, now,
+      {"a lone ancient backup is the newest", {.keep_days = 1}, now, {item(2001y / 1 / 1)}, {}},
+      {"the newest survives even when no period covers it",
+       {.keep_days = 3},
+       now,
        {item(2026y / 1 / 1), item(2026y / 1 / 2), item(2026y / 1 / 3)},
        {"2026-01-01", "2026-01-02"}},
-      {"a zero count keeps only the newest", {.keep_days = 0}, now,
+      {"a zero count keeps only the newest",
+       {.keep_days = 0},
+       now,
        {item(2026y / 1 / 30), item(2026y / 1 / 31), item(2026y / 2 / 1)},
        {"2026-01-30", "2026-01-31"}},
-      {"keep_days=1 is today only", {.keep_days = 1}, now,
-       {item(2026y / 1 / 31), item(2026y / 2 / 1)}, {"2026-01-31"}},
-      {"keep_days=2 is today and yesterday", {.keep_days = 2}, now,
-       {item(2026y / 1 / 30), item(2026y / 1 / 31), item(2026y / 2 / 1)}, {"2026-01-30"}},
+      {"keep_days=1 is today only",
+       {.keep_days = 1},
+       now,
+       {item(2026y / 1 / 31), item(2026y / 2 / 1)},
+       {"2026-01-31"}},
+      {"keep_days=2 is today and yesterday",
+       {.keep_days = 2},
+       now,
+       {item(2026y / 1 / 30), item(2026y / 1 / 31), item(2026y / 2 / 1)},
+       {"2026-01-30"}},
       // Three calendar days, not the three newest days that have a backup.
-      {"gaps count as days", {.keep_days = 3}, now,
+      {"gaps count as days",
+       {.keep_days = 3},
+       now,
        {item(2026y / 1 / 28), item(2026y / 1 / 29), item(2026y / 1 / 30), item(2026y / 2 / 1)},
        {"2026-01-28", "2026-01-29"}},
   });
@@ -116,7 +127,10 @@ TEST(select_expired_test, keep_days_keeps_the_newest_of_each_day) {
     }
   }
   // Today is the 10th: the last 7 days are the 4th to the 10th.
-  check({{"three a day, ten days", {.keep_days = 7}, at(2026y / 1 / 10, 23h), backups,
+  check({{"three a day, ten days",
+          {.keep_days = 7},
+          at(2026y / 1 / 10, 23h),
+          backups,
           all_but(backups, {"2026-01-04T15", "2026-01-05T15", "2026-01-06T15", "2026-01-07T15",
                             "2026-01-08T15", "2026-01-09T15", "2026-01-10T15"})}});
 }
@@ -128,8 +142,7 @@ TEST(select_expired_test, days_are_utc_calendar_days) {
       {"early", at(2026y / 1 / 10, 0s)},
       {"earlier", at(2026y / 1 / 9, 0s)},
   };
-  check({{"midnight splits days", {.keep_days = 2}, at(2026y / 1 / 10, 0s), backups,
-          {"earlier"}}});
+  check({{"midnight splits days", {.keep_days = 2}, at(2026y / 1 / 10, 0s), backups, {"earlier"}}});
 }
 
 TEST(select_expired_test, weeks_are_iso_weeks_across_new_year) {
@@ -145,20 +158,38 @@ TEST(select_expired_test, weeks_are_iso_weeks_across_new_year) {
   };
   const auto wednesday = at(2021y / 1 / 6, 12h);
   // Mon 2024-12-30 already belongs to 2025-W01; Sun 2024-12-29 is 2024-W52.
-  const std::vector<retention_item> around_2025 = {
-      item(2024y / 12 / 22), item(2024y / 12 / 29), item(2024y / 12 / 30), item(2025y / 1 / 1)};
+  const std::vector<retention_item> around_2025 = {item(2024y / 12 / 22), item(2024y / 12 / 29),
+                                                   item(2024y / 12 / 30), item(2025y / 1 / 1)};
   check({
-      {"this week only", {.keep_weeks = 1}, wednesday, around_2021,
+      {"this week only",
+       {.keep_weeks = 1},
+       wednesday,
+       around_2021,
        all_but(around_2021, {"2021-01-05"})},
-      {"week 53 spans the new year", {.keep_weeks = 2}, wednesday, around_2021,
+      {"week 53 spans the new year",
+       {.keep_weeks = 2},
+       wednesday,
+       around_2021,
        all_but(around_2021, {"2021-01-05", "2021-01-03"})},
-      {"and week 52 before it", {.keep_weeks = 3}, wednesday, around_2021,
+      {"and week 52 before it",
+       {.keep_weeks = 3},
+       wednesday,
+       around_2021,
        all_but(around_2021, {"2021-01-05", "2021-01-03", "2020-12-27"})},
-      {"on a Monday the previous week is one back", {.keep_weeks = 2}, at(2021y / 1 / 4, 23h),
-       around_2021, all_but(around_2021, {"2021-01-05" /* future */, "2021-01-04", "2021-01-03"})},
-      {"week 1 starting in December", {.keep_weeks = 1}, at(2025y / 1 / 2), around_2025,
+      {"on a Monday the previous week is one back",
+       {.keep_weeks = 2},
+       at(2021y / 1 / 4, 23h),
+       around_2021,
+       all_but(around_2021, {"2021-01-05" /* future */, "2021-01-04", "2021-01-03"})},
+      {"week 1 starting in December",
+       {.keep_weeks = 1},
+       at(2025y / 1 / 2),
+       around_2025,
        {"2024-12-22", "2024-12-29", "2024-12-30"}},
-      {"week 52 then week 1", {.keep_weeks = 2}, at(2025y / 1 / 2), around_2025,
+      {"week 52 then week 1",
+       {.keep_weeks = 2},
+       at(2025y / 1 / 2),
+       around_2025,
        {"2024-12-22", "2024-12-30"}},
   });
 }
@@ -170,11 +201,20 @@ TEST(select_expired_test, keep_months_keeps_the_newest_of_each_month) {
   const std::vector<retention_item> new_year = {item(2025y / 11 / 30), item(2025y / 12 / 1),
                                                 item(2025y / 12 / 31), item(2026y / 1 / 2)};
   check({
-      {"three months", {.keep_months = 3}, at(2026y / 3 / 15), spring,
+      {"three months",
+       {.keep_months = 3},
+       at(2026y / 3 / 15),
+       spring,
        {"2025-12-31", "2026-01-01", "2026-02-01", "2026-03-01"}},
-      {"four months reach last year", {.keep_months = 4}, at(2026y / 3 / 15), spring,
+      {"four months reach last year",
+       {.keep_months = 4},
+       at(2026y / 3 / 15),
+       spring,
        {"2026-01-01", "2026-02-01", "2026-03-01"}},
-      {"across new year", {.keep_months = 2}, at(2026y / 1 / 15), new_year,
+      {"across new year",
+       {.keep_months = 2},
+       at(2026y / 1 / 15),
+       new_year,
        {"2025-11-30", "2025-12-01"}},
       {"a year of months", {.keep_months = 12}, at(2026y / 1 / 15), new_year, {"2025-12-01"}},
   });
@@ -208,24 +248,32 @@ TEST(select_expired_test, combined_tiers_keep_the_union) {
 TEST(select_expired_test, future_dated_backups_are_kept_and_do_not_displace_others) {
   const auto now = at(2026y / 1 / 10, 12h);
   const std::vector<retention_item> backups = {
-      item(2026y / 1 / 9),        item(2026y / 1 / 10, 3h), item(2026y / 1 / 10, 9h),
+      item(2026y / 1 / 9),       item(2026y / 1 / 10, 3h), item(2026y / 1 / 10, 9h),
       item(2026y / 1 / 10, 18h),  // later today: the clock that named it is ahead
       item(2027y / 1 / 1),
   };
   check({
       {"one day", {.keep_days = 1}, now, backups, {"2026-01-09", "2026-01-10"}},
-      {"only future ones beside an old one", {.keep_days = 1}, now,
+      {"only future ones beside an old one",
+       {.keep_days = 1},
+       now,
        {item(2025y / 1 / 1), item(2025y / 6 / 1), item(2026y / 1 / 11)},
        {"2025-01-01"}},
-      {"a backup taken exactly now is not in the future", {.keep_days = 1}, at(2026y / 1 / 10, 9h),
-       backups, {"2026-01-09", "2026-01-10"}},
+      {"a backup taken exactly now is not in the future",
+       {.keep_days = 1},
+       at(2026y / 1 / 10, 9h),
+       backups,
+       {"2026-01-09", "2026-01-10"}},
   });
 }
 
 TEST(select_expired_test, ties_on_time_keep_the_greater_id) {
   const auto t = at(2026y / 1 / 1);
-  check({{"same second", {.keep_days = 1}, at(2026y / 1 / 1, 12h),
-          {{"b", t}, {"a", t}, {"c", t - 1h}}, {"a", "c"}}});
+  check({{"same second",
+          {.keep_days = 1},
+          at(2026y / 1 / 1, 12h),
+          {{"b", t}, {"a", t}, {"c", t - 1h}},
+          {"a", "c"}}});
 }
 
 TEST(select_expired_test, input_order_does_not_matter_and_output_is_sorted) {

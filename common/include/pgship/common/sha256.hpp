@@ -28,6 +28,9 @@ class sha256 {
   void update(std::string_view data);
   void update(const void* data, std::size_t size);
 
+  /// An independent hasher in the same state (to roll back a chunk that turns out bad).
+  sha256 clone() const;
+
   /// Ends the stream and returns the digest; the hasher starts over afterwards.
   sha256_digest finish();
   /// Bytes fed since construction or the last finish().

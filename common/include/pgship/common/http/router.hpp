@@ -1,6 +1,7 @@
 #pragma once
 // Maps (method, path) to a handler. Patterns are literal segments and `{name}` segments that
-// capture one non-empty, percent-decoded path segment. Tells "no such path" (404) apart from
+// capture one non-empty, percent-decoded path segment (left encoded when it cannot be decoded
+// safely, so that name validation in the handler rejects it). Tells "no such path" (404) apart from
 // "path exists, other method" (405 with Allow).
 
 #include <cstdint>
