@@ -53,7 +53,8 @@ net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_cont
   const std::uint64_t size = declared.value_or(0);
   if (size > ctx.cfg.max_upload_bytes) {
     co_await ex.respond_error(http::status::payload_too_large, "payload_too_large",
-                              "upload of " + std::to_string(size) + " bytes exceeds MAX_UPLOAD_BYTES (" +
+                              "upload of " + std::to_string(size) +
+                                  " bytes exceeds MAX_UPLOAD_BYTES (" +
                                   std::to_string(ctx.cfg.max_upload_bytes) + ")");
     co_return true;
   }
@@ -70,6 +71,13 @@ net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_cont
     co_return true;
   }
   co_return false;
+}
+
+bool out_of_space_while_streaming(receiver_context& ctx, const std::string& client,
+                                  std::uint64_t received) {
+  const auto free = ctx.store.free_bytes();
+  if (!free || *free < ctx.cfg.min_free_bytes) return true;
+  return ctx.cfg.quota_bytes && ctx.store.client_bytes(client) + received > *ctx.cfg.quota_bytes;
 }
 
 }  // namespace pgship::receiver

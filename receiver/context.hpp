@@ -1,15 +1,15 @@
 #pragma once
 // What every receiver route shares: settings, storage, tokens, metrics, the upload cap.
 
+#include <atomic>
+#include <optional>
+
+#include <pgship/common/http/exchange.hpp>
+
 #include "auth.hpp"
 #include "metrics.hpp"
 #include "settings.hpp"
 #include "storage.hpp"
-
-#include <pgship/common/http/exchange.hpp>
-
-#include <atomic>
-#include <optional>
 
 namespace pgship::receiver {
 
@@ -47,6 +47,18 @@ class upload_slot {
 /// MAX_UPLOAD_BYTES (413), MIN_FREE_BYTES (507) or QUOTA_BYTES (507). Returns true when it
 /// answered (refused).
 net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_context& ctx,
-                                        const std::string& client, std::optional<std::uint64_t> declared);
+                                        const std::string& client,
+                                        std::optional<std::uint64_t> declared);
+
+/// While a body streams in: true when free space fell below MIN_FREE_BYTES, or the client's
+/// stored bytes plus `received` exceed QUOTA_BYTES. Cheap enough to call every few MiB.
+bool out_of_space_while_streaming(receiver_context& ctx, const std::string& client,
+                                  std::uint64_t received);
+
+/// True when a write of `n` bytes that brought a stream to `total` crossed a 64 MiB mark.
+inline bool crossed_check_interval(std::uint64_t total, std::uint64_t n) {
+  constexpr std::uint64_t interval = 64ull * 1024 * 1024;
+  return total / interval != (total - n) / interval;
+}
 
 }  // namespace pgship::receiver

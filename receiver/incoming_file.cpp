@@ -1,14 +1,16 @@
 #include "incoming_file.hpp"
+#include <algorithm>
+#include <cerrno>
+#include <utility>
 
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <utility>
-
 namespace pgship::receiver {
 namespace {
-std::error_code last_error() { return {errno, std::generic_category()}; }
+std::error_code last_error() {
+  return {errno, std::generic_category()};
+}
 }  // namespace
 
 incoming_file::~incoming_file() {
@@ -20,6 +22,7 @@ incoming_file::incoming_file(incoming_file&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
       path_(std::exchange(other.path_, {})),
       size_(other.size_),
+      written_back_(other.written_back_),
       keep_(other.keep_) {}
 
 incoming_file& incoming_file::operator=(incoming_file&& other) noexcept {
@@ -58,15 +61,26 @@ std::error_code incoming_file::write(std::string_view data) {
     data.remove_prefix(static_cast<std::size_t>(n));
     size_ += static_cast<std::uint64_t>(n);
   }
+  // Start writeback as we go, so the fsync at commit has little left to flush and does not
+  // stall the server for the whole file.
+  constexpr std::uint64_t writeback_step = 32ull * 1024 * 1024;
+  if (size_ - written_back_ >= writeback_step) {
+    ::sync_file_range(fd_, static_cast<off_t>(written_back_),
+                      static_cast<off_t>(size_ - written_back_), SYNC_FILE_RANGE_WRITE);
+    written_back_ = size_;
+  }
   return {};
 }
 
-std::error_code incoming_file::sync() { return ::fsync(fd_) == 0 ? std::error_code{} : last_error(); }
+std::error_code incoming_file::sync() {
+  return ::fsync(fd_) == 0 ? std::error_code{} : last_error();
+}
 
 std::error_code incoming_file::truncate(std::uint64_t offset) {
   if (::ftruncate(fd_, static_cast<off_t>(offset)) != 0) return last_error();
   if (::lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0) return last_error();
   size_ = offset;
+  written_back_ = std::min(written_back_, offset);
   return {};
 }
 

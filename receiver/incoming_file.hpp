@@ -39,6 +39,7 @@ class incoming_file {
   int fd_ = -1;
   std::filesystem::path path_;
   std::uint64_t size_ = 0;
+  std::uint64_t written_back_ = 0;  // bytes handed to the kernel's writeback so far
   bool keep_ = false;
 };
 

@@ -1,8 +1,8 @@
 #include "storage.hpp"
-
-#include <pgship/common/checksum_line.hpp>
-#include <pgship/common/fs.hpp>
-#include <pgship/common/time_text.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <random>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -13,10 +13,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
-#include <fstream>
-#include <random>
+#include <pgship/common/checksum_line.hpp>
+#include <pgship/common/fs.hpp>
+#include <pgship/common/time_text.hpp>
 
 namespace pgship::receiver {
 namespace {
@@ -72,7 +71,8 @@ std::string to_json(const backup_record& record) {
 
 std::string to_json(const std::vector<backup_record>& records) {
   boost::json::array a;
-  for (const auto& r : records) a.push_back(record_object(r));
+  for (const auto& r : records)
+    a.push_back(record_object(r));
   return boost::json::serialize(a);
 }
 
@@ -115,7 +115,10 @@ void storage::scan() {
   // Single-request uploads cannot resume: whatever they left is debris. tus uploads
   // (.data/.info) are kept for resumption and expired by their own sweeper.
   for (const auto& entry : stdfs::directory_iterator(incoming_dir())) {
-    if (entry.path().extension() == ".part") {
+    const auto file_name = entry.path().filename().string();
+    // .part: single-request uploads; .*.tmp*: half-written files of write_file_atomically.
+    if (entry.path().extension() == ".part" ||
+        (file_name.starts_with(".") && file_name.find(".tmp") != std::string::npos)) {
       spdlog::info("removing interrupted upload {}", entry.path().filename().string());
       std::error_code ignored;
       stdfs::remove(entry.path(), ignored);
@@ -130,6 +133,11 @@ void storage::scan() {
       for (const auto& file : stdfs::directory_iterator(db_dir.path())) {
         const auto& p = file.path();
         const auto name = p.filename().string();
+        if (name.starts_with(".") && name.find(".tmp") != std::string::npos) {
+          std::error_code ignored;
+          stdfs::remove(p, ignored);  // a sidecar write cut short by a crash
+          continue;
+        }
         if (name.ends_with(".json") || name.ends_with(".dump.sha256")) {
           // A sidecar whose dump never arrived: a crash between the two renames.
           const auto stem = name.ends_with(".json") ? name.substr(0, name.size() - 5) + ".dump"
@@ -159,8 +167,8 @@ std::error_code storage::commit(const stdfs::path& incoming, const std::string& 
   const auto name = parse_backup_name(file_name);
   if (!name || !fs::is_safe_name(client)) return std::make_error_code(std::errc::invalid_argument);
 
-  record = backup_record{file_name,     client, name->database, size, to_hex(digest),
-                         name->taken, clock::now()};
+  record = backup_record{file_name,      client,      name->database, size,
+                         to_hex(digest), name->taken, clock::now()};
   const stdfs::path relative = stdfs::path(client) / name->database;
   const stdfs::path dir = root_ / relative;
   const stdfs::path target = dir / file_name;
@@ -171,7 +179,7 @@ std::error_code storage::commit(const stdfs::path& incoming, const std::string& 
   if (stdfs::exists(target, ec)) {
     const auto existing = read_record(target);
     outcome = existing && existing->sha256 == record.sha256 ? commit_outcome::identical
-                                                              : commit_outcome::conflict;
+                                                            : commit_outcome::conflict;
     if (existing) record = *existing;
     stdfs::remove(incoming, ec);
     return {};

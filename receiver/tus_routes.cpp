@@ -1,12 +1,10 @@
 #include "tus_routes.hpp"
-
-#include "backup_name.hpp"
-#include "incoming_file.hpp"
-#include "upload_commit.hpp"
-
-#include <pgship/common/config_values.hpp>
-#include <pgship/common/fs.hpp>
-#include <pgship/common/log.hpp>
+#include <charconv>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
+#include <vector>
 
 #include <boost/beast/http/error.hpp>
 #include <boost/json/object.hpp>
@@ -14,14 +12,16 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_to.hpp>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <sys/stat.h>
 
-#include <charconv>
-#include <fstream>
-#include <mutex>
-#include <random>
-#include <set>
-#include <vector>
+#include <pgship/common/config_values.hpp>
+#include <pgship/common/fs.hpp>
+#include <pgship/common/log.hpp>
+
+#include "backup_name.hpp"
+#include "incoming_file.hpp"
+#include "upload_commit.hpp"
 
 namespace pgship::receiver {
 namespace {
@@ -98,8 +98,12 @@ struct tus_uploads {
   busy_set busy;
   hash_cache hashes;
 
-  stdfs::path info_path(const std::string& uid) const { return ctx->store.incoming_dir() / (uid + ".tus"); }
-  stdfs::path data_path(const std::string& uid) const { return ctx->store.incoming_dir() / (uid + ".data"); }
+  stdfs::path info_path(const std::string& uid) const {
+    return ctx->store.incoming_dir() / (uid + ".tus");
+  }
+  stdfs::path data_path(const std::string& uid) const {
+    return ctx->store.incoming_dir() / (uid + ".data");
+  }
 };
 
 namespace {
@@ -111,8 +115,19 @@ bool valid_uid(std::string_view uid) {
 }
 
 std::string new_uid() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("{:016x}{:016x}", rng(), rng());
+  sha256_digest bytes{};
+  // Unguessable ids cost nothing, though the owner check is what protects an upload.
+  if (RAND_bytes(bytes.data(), 16) != 1) throw std::runtime_error("RAND_bytes failed");
+  return to_hex(bytes).substr(0, 32);
+}
+
+std::string encode_base64(std::string_view text) {
+  std::string out(4 * ((text.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
 }
 
 std::optional<std::string> decode_base64(std::string_view text) {
@@ -125,8 +140,10 @@ std::optional<std::string> decode_base64(std::string_view text) {
   if (n < 0) return std::nullopt;
   // EVP_DecodeBlock counts padding as zero bytes.
   std::size_t pad = 0;
-  if (text.ends_with("==")) pad = 2;
-  else if (text.ends_with("=")) pad = 1;
+  if (text.ends_with("=="))
+    pad = 2;
+  else if (text.ends_with("="))
+    pad = 1;
   out.resize(static_cast<std::size_t>(n) - pad);
   return out;
 }
@@ -205,7 +222,8 @@ http_server::string_response tus_response(http::status status) {
   return res;
 }
 
-http_server::string_response tus_error(http::status status, std::string_view error, std::string_view detail) {
+http_server::string_response tus_error(http::status status, std::string_view error,
+                                       std::string_view detail) {
   auto res = http_server::make_error_response(status, error, detail);
   res.set("Tus-Resumable", tus_version);
   return res;
@@ -223,7 +241,8 @@ net::awaitable<bool> refuse_wrong_version(exchange& ex) {
 
 // The upload named in the path, if it exists and belongs to the caller (else 404: another
 // client's upload is indistinguishable from none).
-net::awaitable<std::optional<upload_info>> find_upload(exchange& ex, tus_state& st, const principal& who) {
+net::awaitable<std::optional<upload_info>> find_upload(exchange& ex, tus_state& st,
+                                                       const principal& who) {
   const std::string uid(ex.params().get("uid"));
   std::optional<upload_info> info;
   if (valid_uid(uid)) info = load_info(st, uid);
@@ -246,7 +265,9 @@ net::awaitable<void> handle_options(exchange& ex, tus_state& st) {
 net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   auto& ctx = *st.ctx;
   const auto who = co_await authorize(ex, ctx, scope::upload);
-  if (!who || co_await refuse_wrong_version(ex)) co_return;
+  // Two statements: GCC 12 miscompiles co_await inside a short-circuit operand.
+  if (!who) co_return;
+  if (co_await refuse_wrong_version(ex)) co_return;
 
   const auto length = header_u64(ex, "Upload-Length");
   if (!length) {
@@ -256,7 +277,8 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   }
   const auto metadata = parse_upload_metadata(ex.request()["Upload-Metadata"]);
   if (!metadata) {
-    co_await ex.respond(tus_error(http::status::bad_request, "bad_metadata", "malformed Upload-Metadata"));
+    co_await ex.respond(
+        tus_error(http::status::bad_request, "bad_metadata", "malformed Upload-Metadata"));
     co_return;
   }
   const auto file_name = metadata->find("filename");
@@ -283,8 +305,9 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
       co_await ex.respond(std::move(res));
       co_return;
     }
-    co_await ex.respond(tus_error(http::status::conflict, "conflict",
-                                  "a backup named " + file_name->second + " with a different sha256 is stored"));
+    co_await ex.respond(tus_error(
+        ctx.cfg.append_only ? http::status::forbidden : http::status::conflict, "conflict",
+        "a backup named " + file_name->second + " with a different sha256 is stored"));
     co_return;
   }
 
@@ -295,7 +318,8 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   if (!ec) ec = save_info(st, info);
   if (ec) {
     remove_upload(st, info.uid);
-    co_await ex.respond(tus_error(http::status::internal_server_error, "storage_error", ec.message()));
+    co_await ex.respond(
+        tus_error(http::status::internal_server_error, "storage_error", ec.message()));
     co_return;
   }
   data.keep();
@@ -310,12 +334,16 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
 
 net::awaitable<void> handle_head(exchange& ex, tus_state& st) {
   const auto who = co_await authorize(ex, *st.ctx, scope::upload);
-  if (!who || co_await refuse_wrong_version(ex)) co_return;
+  // Two statements: GCC 12 miscompiles co_await inside a short-circuit operand.
+  if (!who) co_return;
+  if (co_await refuse_wrong_version(ex)) co_return;
   const auto info = co_await find_upload(ex, st, *who);
   if (!info) co_return;
   auto res = tus_response(http::status::ok);
   res.set("Upload-Offset", std::to_string(durable_offset(st, info->uid)));
   res.set("Upload-Length", std::to_string(info->length));
+  res.set("Upload-Metadata", "filename " + encode_base64(info->file_name) + ",sha256 " +
+                                 encode_base64(to_hex(info->expected)));
   res.set("Upload-Expires", expires_at(st, info->uid));
   res.set(http::field::cache_control, "no-store");
   co_await ex.respond(std::move(res));
@@ -339,7 +367,9 @@ std::optional<sha256> rehash(const stdfs::path& path, std::uint64_t offset) {
 net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   auto& ctx = *st.ctx;
   const auto who = co_await authorize(ex, ctx, scope::upload);
-  if (!who || co_await refuse_wrong_version(ex)) co_return;
+  // Two statements: GCC 12 miscompiles co_await inside a short-circuit operand.
+  if (!who) co_return;
+  if (co_await refuse_wrong_version(ex)) co_return;
   const auto info = co_await find_upload(ex, st, *who);
   if (!info) co_return;
   if (ex.request()[http::field::content_type] != "application/offset+octet-stream") {
@@ -360,6 +390,14 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
                                     "Upload-Checksum: sha256 <base64 of 32 bytes>"));
       co_return;
     }
+  }
+  upload_slot slot(ctx);
+  if (!slot.acquired()) {
+    auto res = tus_error(http::status::service_unavailable, "busy",
+                         "too many concurrent uploads; retry later");
+    res.set(http::field::retry_after, "5");
+    co_await ex.respond(std::move(res));
+    co_return;
   }
   if (!st.busy.try_lock(info->uid)) {
     co_await ex.respond(tus_error(http::status::locked, "locked", "another PATCH is in progress"));
@@ -385,7 +423,8 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   if (!whole) ec = std::make_error_code(std::errc::io_error);
   if (!ec) ec = data.open_at(st.data_path(info->uid), offset);
   if (ec) {
-    co_await ex.respond(tus_error(http::status::internal_server_error, "storage_error", ec.message()));
+    co_await ex.respond(
+        tus_error(http::status::internal_server_error, "storage_error", ec.message()));
     co_return;
   }
   // Snapshot for rolling the chunk back if its checksum fails.
@@ -404,10 +443,16 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
     if ((ec = data.write(bytes))) break;
     whole->update(bytes);
     chunk.update(bytes);
+    if (crossed_check_interval(data.size() - offset, n) &&
+        out_of_space_while_streaming(ctx, who->client, data.size())) {
+      ec = std::make_error_code(std::errc::no_space_on_device);
+      break;
+    }
   }
   const std::uint64_t received = data.size() - offset;
   ctx.metrics.bytes_received(who->client, received);
-  const log::context lg{{"client", who->client}, {"backup", info->file_name}, {"upload", info->uid}};
+  const log::context lg{
+      {"client", who->client}, {"backup", info->file_name}, {"upload", info->uid}};
 
   const bool interrupted = read_ec || ec;
   const bool bad_chunk = !interrupted && chunk_expected && chunk.finish() != *chunk_expected;
@@ -418,7 +463,8 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
     st.hashes.put(info->uid, std::move(before));
     if (bad_chunk) {
       lg.warn("PATCH checksum mismatch at offset {}: {} bytes discarded", offset, received);
-      auto res = tus_error(checksum_mismatch, "checksum_mismatch", "Upload-Checksum does not match the body");
+      auto res = tus_error(checksum_mismatch, "checksum_mismatch",
+                           "Upload-Checksum does not match the body");
       res.set("Upload-Offset", std::to_string(offset));
       co_await ex.respond(std::move(res));
       co_return;
@@ -428,15 +474,18 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
     st.hashes.put(info->uid, whole->clone());
   }
   if (interrupted) {
-    lg.info("PATCH interrupted at offset {}: {}", durable_offset(st, info->uid),
-            (read_ec ? read_ec.message() : ec.message()));
-    if (read_ec == http::error::body_limit) {
-      co_await ex.respond(tus_error(http::status::payload_too_large, "payload_too_large",
-                                    "PATCH goes beyond Upload-Length"));
-    } else {
-      co_await ex.respond(tus_error(ec ? http::status::insufficient_storage : http::status::bad_request,
-                                    "upload_interrupted", read_ec ? read_ec.message() : ec.message()));
-    }
+    const std::string why = read_ec ? read_ec.message() : ec.message();
+    lg.info("PATCH interrupted at offset {}: {}", durable_offset(st, info->uid), why);
+    // Named first: GCC 12 double-destroys temporaries of a conditional inside co_await.
+    const auto status = read_ec == http::error::body_limit ? http::status::payload_too_large
+                        : ec                               ? http::status::insufficient_storage
+                                                           : http::status::bad_request;
+    const std::string detail = read_ec == http::error::body_limit
+                                   ? std::string("PATCH goes beyond Upload-Length")
+                               : read_ec ? read_ec.message()
+                                         : ec.message();
+    auto res = tus_error(status, "upload_interrupted", detail);
+    co_await ex.respond(std::move(res));
     co_return;
   }
 
@@ -449,20 +498,23 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
     co_return;
   }
 
-  // Complete: check the whole file and commit; the upload is gone either way.
-  st.hashes.drop(info->uid);
-  std::error_code ignored;
-  stdfs::remove(st.info_path(info->uid), ignored);
-  data.keep(false);  // removed unless commit_upload() moves it into place
+  // Complete: check the whole file and commit. The upload's state goes only once the outcome
+  // is final; after a storage error a PATCH of zero bytes at the full offset tries again.
   http::fields extra;
   extra.set("Tus-Resumable", tus_version);
   extra.set("Upload-Offset", std::to_string(new_offset));
-  co_await commit_upload(ex, ctx, *who, info->file_name, data, whole->finish(), info->expected, extra);
+  const auto digest = whole->finish();
+  const auto end = co_await commit_upload(ex, ctx, *who, info->file_name, data, digest,
+                                          info->expected, extra, /*resumable=*/true);
+  // After a storage error the state stays; the next PATCH rebuilds the hash from the file.
+  if (end != upload_end::storage_error) remove_upload(st, info->uid);
 }
 
 net::awaitable<void> handle_delete(exchange& ex, tus_state& st) {
   const auto who = co_await authorize(ex, *st.ctx, scope::upload);
-  if (!who || co_await refuse_wrong_version(ex)) co_return;
+  // Two statements: GCC 12 miscompiles co_await inside a short-circuit operand.
+  if (!who) co_return;
+  if (co_await refuse_wrong_version(ex)) co_return;
   const auto info = co_await find_upload(ex, st, *who);
   if (!info) co_return;
   if (!st.busy.try_lock(info->uid)) {
@@ -471,7 +523,8 @@ net::awaitable<void> handle_delete(exchange& ex, tus_state& st) {
   }
   busy_guard guard{st.busy, info->uid};
   remove_upload(st, info->uid);
-  spdlog::info("resumable upload {} of {} abandoned by {}", info->uid, info->file_name, who->client);
+  spdlog::info("resumable upload {} of {} abandoned by {}", info->uid, info->file_name,
+               who->client);
   co_await ex.respond(tus_response(http::status::no_content));
 }
 
@@ -487,7 +540,8 @@ std::optional<std::map<std::string, std::string>> parse_upload_metadata(std::str
     const auto space = pair.find(' ');
     const std::string key(pair.substr(0, space));
     std::optional<std::string> value = std::string{};
-    if (space != std::string_view::npos) value = decode_base64(config::trim(pair.substr(space + 1)));
+    if (space != std::string_view::npos)
+      value = decode_base64(config::trim(pair.substr(space + 1)));
     if (key.empty() || !value || out.count(key)) return std::nullopt;
     out.emplace(key, std::move(*value));
   }
@@ -517,9 +571,21 @@ std::shared_ptr<tus_uploads> add_tus_routes(http_server::router& routes,
                                             std::shared_ptr<receiver_context> ctx) {
   auto st = std::make_shared<tus_uploads>();
   st->ctx = std::move(ctx);
+  // Data whose .tus state is gone (a crash between the two removals) can never resume.
+  std::error_code ec;
+  for (const auto& entry : stdfs::directory_iterator(st->ctx->store.incoming_dir(), ec)) {
+    if (entry.path().extension() != ".data") continue;
+    if (!stdfs::exists(st->info_path(entry.path().stem().string()))) {
+      spdlog::info("removing orphaned upload data {}", entry.path().filename().string());
+      std::error_code ignored;
+      stdfs::remove(entry.path(), ignored);
+    }
+  }
   const std::string item = std::string(base_path) + "/{uid}";
-  routes.add(http::verb::options, std::string(base_path), [st](exchange& ex) { return handle_options(ex, *st); });
-  routes.add(http::verb::post, std::string(base_path), [st](exchange& ex) { return handle_create(ex, *st); });
+  routes.add(http::verb::options, std::string(base_path),
+             [st](exchange& ex) { return handle_options(ex, *st); });
+  routes.add(http::verb::post, std::string(base_path),
+             [st](exchange& ex) { return handle_create(ex, *st); });
   routes.add(http::verb::head, item, [st](exchange& ex) { return handle_head(ex, *st); });
   routes.add(http::verb::patch, item, [st](exchange& ex) { return handle_patch(ex, *st); },
              {.body_limit = std::nullopt});

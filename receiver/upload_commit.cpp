@@ -1,18 +1,19 @@
 #include "upload_commit.hpp"
 
-#include "retention.hpp"
-
 #include <pgship/common/log.hpp>
+
+#include "retention.hpp"
 
 namespace pgship::receiver {
 
-net::awaitable<void> commit_upload(http_server::exchange& ex, receiver_context& ctx,
-                                   const principal& who, const std::string& name,
-                                   incoming_file& file, const sha256_digest& digest,
-                                   const std::optional<sha256_digest>& expected,
-                                   const http::fields& extra_headers) {
+net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_context& ctx,
+                                         const principal& who, const std::string& name,
+                                         incoming_file& file, const sha256_digest& digest,
+                                         const std::optional<sha256_digest>& expected,
+                                         const http::fields& extra_headers, bool resumable) {
   const auto answer = [&](http_server::string_response res) {
-    for (const auto& f : extra_headers) res.set(f.name_string(), f.value());
+    for (const auto& f : extra_headers)
+      res.set(f.name_string(), f.value());
     return ex.respond(std::move(res));
   };
   const auto json = [](http::status status, std::string body) {
@@ -32,27 +33,27 @@ net::awaitable<void> commit_upload(http_server::exchange& ex, receiver_context& 
         http::status::unprocessable_entity, "hash_mismatch",
         "sha256 of the received " + std::to_string(size) + " bytes is " + to_hex(digest) +
             ", expected " + to_hex(*expected)));
-    co_return;
+    co_return upload_end::refused;
   }
   if (auto ec = file.sync()) {
-    file.discard();
+    if (!resumable) file.discard();
     ctx.metrics.upload_finished(who.client, "failed");
     lg.error("upload failed: fsync: {}", ec.message());
     co_await ex.respond_error(http::status::internal_server_error, "storage_error",
                               "could not write the backup to disk");
-    co_return;
+    co_return upload_end::storage_error;
   }
   file.close();
 
   commit_outcome outcome{};
   backup_record record;
   if (auto ec = ctx.store.commit(file.path(), who.client, name, digest, size, outcome, record)) {
-    file.discard();
+    if (!resumable) file.discard();
     ctx.metrics.upload_finished(who.client, "failed");
     lg.error("upload failed: commit: {}", ec.message());
     co_await ex.respond_error(http::status::internal_server_error, "storage_error",
                               "could not commit the backup");
-    co_return;
+    co_return upload_end::storage_error;
   }
   file.keep();  // renamed into place, or already removed by commit()
   switch (outcome) {
@@ -68,17 +69,21 @@ net::awaitable<void> commit_upload(http_server::exchange& ex, receiver_context& 
       lg.info("upload matched the stored backup: nothing changed");
       co_await answer(json(http::status::ok, to_json(record)));
       break;
-    case commit_outcome::conflict:
+    case commit_outcome::conflict: {
       ctx.metrics.upload_finished(who.client, "conflict");
       lg.warn("upload refused: a different backup with this name is stored");
+      // Under APPEND_ONLY an overwrite is a forbidden operation, not merely a conflict.
+      const auto status = ctx.cfg.append_only ? http::status::forbidden : http::status::conflict;
       co_await answer(http_server::make_error_response(
-          http::status::conflict, "conflict",
-          "a backup named " + name + " with a different sha256 is stored"));
-      break;
+          status, "conflict", "a backup named " + name + " with a different sha256 is stored"));
+      co_return upload_end::refused;
+    }
   }
+  co_return upload_end::stored;
 }
 
-void apply_retention(receiver_context& ctx, const std::string& client, const std::string& database) {
+void apply_retention(receiver_context& ctx, const std::string& client,
+                     const std::string& database) {
   const auto narrow = [](std::optional<std::int64_t> v) -> std::optional<int> {
     if (!v) return std::nullopt;
     return static_cast<int>(*v);  // settings bound these to 0..100000
@@ -87,7 +92,8 @@ void apply_retention(receiver_context& ctx, const std::string& client, const std
                                 narrow(ctx.cfg.keep_months)};
   if (ctx.cfg.append_only || !policy.enabled()) return;
   std::vector<retention_item> items;
-  for (const auto& r : ctx.store.list(client, database)) items.push_back({r.id, r.taken});
+  for (const auto& r : ctx.store.list(client, database))
+    items.push_back({r.id, r.taken});
   for (const auto& id : select_expired(items, policy, std::chrono::system_clock::now())) {
     if (auto ec = ctx.store.remove(client, id)) {
       spdlog::warn("retention: could not remove {}/{}: {}", client, id, ec.message());

@@ -1,18 +1,17 @@
 #include "upload_route.hpp"
+#include <charconv>
+#include <vector>
 
-#include "backup_name.hpp"
-#include "incoming_file.hpp"
-#include "multipart.hpp"
-#include "upload_commit.hpp"
+#include <boost/beast/http/error.hpp>
 
 #include <pgship/common/config_values.hpp>
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
 
-#include <boost/beast/http/error.hpp>
-
-#include <charconv>
-#include <vector>
+#include "backup_name.hpp"
+#include "incoming_file.hpp"
+#include "multipart.hpp"
+#include "upload_commit.hpp"
 
 namespace pgship::receiver {
 namespace {
@@ -45,8 +44,8 @@ std::optional<std::uint64_t> declared_length(const exchange& ex) {
 
 // Answers a failed body read: over the limit is 413, a client that went away or stalled is
 // logged (the answer will most likely not reach it).
-net::awaitable<void> answer_read_error(exchange& ex, receiver_context& ctx, const std::string& client,
-                                       const error_code& ec) {
+net::awaitable<void> answer_read_error(exchange& ex, receiver_context& ctx,
+                                       const std::string& client, const error_code& ec) {
   if (ec == http::error::body_limit) {
     ctx.metrics.upload_finished(client, "rejected");
     co_await ex.respond_error(http::status::payload_too_large, "payload_too_large",
@@ -95,7 +94,9 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
     co_await ex.respond(std::move(res));
     co_return;
   }
-  const auto declared = declared_length(ex);
+  auto declared = declared_length(ex);
+  // A multipart body carries boundaries and part headers besides the file itself.
+  if (boundary && declared) declared = *declared - std::min(*declared, multipart_overhead);
   if (co_await refuse_over_limits(ex, ctx, who->client, declared)) co_return;
   ex.set_body_limit(ctx.cfg.max_upload_bytes + (boundary ? multipart_overhead : 0));
 
@@ -119,11 +120,17 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
         co_return;
       }
       if (n == 0) break;
-      if (auto wec = sink.write({buffer.data(), n})) {
+      auto wec = sink.write({buffer.data(), n});
+      if (!wec && crossed_check_interval(sink.file.size(), n) &&
+          out_of_space_while_streaming(ctx, who->client, sink.file.size())) {
+        wec = std::make_error_code(std::errc::no_space_on_device);
+      }
+      if (wec) {
         sink.file.discard();
         ctx.metrics.upload_finished(who->client, "failed");
         spdlog::error("upload {} failed: write: {}", name, wec.message());
-        co_await ex.respond_error(http::status::insufficient_storage, "storage_error", wec.message());
+        co_await ex.respond_error(http::status::insufficient_storage, "storage_error",
+                                  wec.message());
         co_return;
       }
     }
@@ -132,52 +139,58 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
     enum class part { none, file, sha256, other } current = part::none;
     bool saw_file = false;
     multipart_parser parser(
-        *boundary,
-        {.on_part_begin =
-             [&](const multipart_parser::part_info& p) {
-               if (p.name == "file") {
-                 if (saw_file) {
-                   problem = "more than one file part";
-                   return false;
-                 }
-                 saw_file = true;
-                 if (name.empty()) name = p.filename.value_or("");
-                 if (!parse_backup_name(name)) {
-                   problem = "file name '" + name + "' is not <database>-<YYYYMMDD>-<HHMMSS>.dump";
-                   return false;
-                 }
-                 if (auto ec = sink.file.create(incoming)) {
-                   problem = "storage: " + ec.message();
-                   return false;
-                 }
-                 spdlog::info("upload started: client={} backup={} form=multipart", who->client, name);
-                 current = part::file;
-               } else {
-                 current = p.name == "sha256" ? part::sha256 : part::other;
-               }
-               return true;
-             },
-         .on_part_data =
-             [&](std::string_view data) {
-               if (current == part::file) {
-                 if (auto ec = sink.write(data)) {
-                   problem = "storage: " + ec.message();
-                   return false;
-                 }
-               } else if (current == part::sha256) {
-                 if (form_sha256.size() + data.size() > 128) {
-                   problem = "sha256 field too long";
-                   return false;
-                 }
-                 form_sha256 += data;
-               }
-               return true;
-             },
-         .on_part_end =
-             [&] {
-               current = part::none;
-               return true;
-             }});
+        *boundary, {.on_part_begin =
+                        [&](const multipart_parser::part_info& p) {
+                          if (p.name == "file") {
+                            if (saw_file) {
+                              problem = "more than one file part";
+                              return false;
+                            }
+                            saw_file = true;
+                            if (name.empty()) name = p.filename.value_or("");
+                            if (!parse_backup_name(name)) {
+                              problem = "file name '" + name +
+                                        "' is not <database>-<YYYYMMDD>-<HHMMSS>.dump";
+                              return false;
+                            }
+                            if (auto ec = sink.file.create(incoming)) {
+                              problem = "storage: " + ec.message();
+                              return false;
+                            }
+                            spdlog::info("upload started: client={} backup={} form=multipart",
+                                         who->client, name);
+                            current = part::file;
+                          } else {
+                            current = p.name == "sha256" ? part::sha256 : part::other;
+                          }
+                          return true;
+                        },
+                    .on_part_data =
+                        [&](std::string_view data) {
+                          if (current == part::file) {
+                            if (auto ec = sink.write(data)) {
+                              problem = "storage: " + ec.message();
+                              return false;
+                            }
+                            if (crossed_check_interval(sink.file.size(), data.size()) &&
+                                out_of_space_while_streaming(ctx, who->client, sink.file.size())) {
+                              problem = "storage: below MIN_FREE_BYTES or over QUOTA_BYTES";
+                              return false;
+                            }
+                          } else if (current == part::sha256) {
+                            if (form_sha256.size() + data.size() > 128) {
+                              problem = "sha256 field too long";
+                              return false;
+                            }
+                            form_sha256 += data;
+                          }
+                          return true;
+                        },
+                    .on_part_end =
+                        [&] {
+                          current = part::none;
+                          return true;
+                        }});
     while (true) {
       auto [ec, n] = co_await ex.read_body(net::buffer(buffer));
       if (ec) {
@@ -186,12 +199,15 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
         co_return;
       }
       if (n == 0) break;
+      // After the final boundary the rest (a trailing CRLF, an epilogue) is read and ignored.
+      if (parser.done()) continue;
       if (!parser.feed({buffer.data(), n})) {
         if (problem.empty()) problem = "malformed multipart body: " + parser.error();
         break;
       }
     }
-    if (problem.empty() && !parser.done()) problem = "multipart body ended before its final boundary";
+    if (problem.empty() && !parser.done())
+      problem = "multipart body ended before its final boundary";
     if (problem.empty() && !saw_file) problem = "no part named 'file'";
     if (problem.empty() && !form_sha256.empty()) {
       const auto field = digest_from_hex(config::trim(form_sha256));
@@ -216,9 +232,8 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
 }  // namespace
 
 void add_upload_route(http_server::router& routes, std::shared_ptr<receiver_context> ctx) {
-  routes.add(
-      http::verb::post, "/api/backup/upload",
-      [ctx](exchange& ex) { return handle_upload(ex, *ctx); }, {.body_limit = std::nullopt});
+  routes.add(http::verb::post, "/api/backup/upload",
+             [ctx](exchange& ex) { return handle_upload(ex, *ctx); }, {.body_limit = std::nullopt});
 }
 
 }  // namespace pgship::receiver

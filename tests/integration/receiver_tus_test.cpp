@@ -1,1 +1,320 @@
+// tus 1.0.0 resumable uploads against a real pgship-receiver process: creation, chunked
+// PATCHes with per-chunk checksums, HEAD, termination, expiry, and resumption after a cut
+// connection and after kill -9 of the receiver.
+
+#include <random>
+#include <thread>
+
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include <pgship/common/sha256.hpp>
+
+#include "http_client.hpp"
+#include "receiver_process.hpp"
+#include "temp_dir.hpp"
+
+namespace pgship::test {
+namespace {
+
+namespace stdfs = std::filesystem;
+using namespace std::chrono_literals;
+using verb = boost::beast::http::verb;
+
+const std::string token = "tus-token-91c2";
+
+std::string base64(std::string_view text) {
+  std::string out(4 * ((text.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string random_bytes(std::size_t n, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s)
+    c = static_cast<char>(rng());
+  return s;
+}
+
+class ReceiverTus : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    if (HasFailure() && receiver_) std::cerr << "receiver log:\n" << receiver_->log();
+  }
+  receiver_process& start(std::map<std::string, std::string> env = {}) {
+    env.try_emplace("BACKUP_API_TOKEN", token);
+    receiver_ = std::make_unique<receiver_process>(std::move(env));
+    return *receiver_;
+  }
+
+  std::map<std::string, std::string> headers(std::map<std::string, std::string> more = {}) {
+    more.try_emplace("Authorization", "Bearer " + token);
+    more.try_emplace("Tus-Resumable", "1.0.0");
+    return more;
+  }
+
+  // POST /api/backup/uploads; returns the upload's path ("" on failure).
+  std::string create(const std::string& name, const std::string& content,
+                     std::optional<std::string> sha_hex = std::nullopt) {
+    const auto sha = sha_hex.value_or(to_hex(sha256_of(content)));
+    auto res = http_send(receiver_->port(),
+                         {.method = verb::post,
+                          .target = "/api/backup/uploads",
+                          .headers = headers({{"Upload-Length", std::to_string(content.size())},
+                                              {"Upload-Metadata", "filename " + base64(name) +
+                                                                      ",sha256 " + base64(sha)}})});
+    EXPECT_EQ(res.result_int(), 201) << res.body();
+    EXPECT_EQ(res["Tus-Resumable"], "1.0.0");
+    EXPECT_EQ(res["Upload-Offset"], "0");
+    EXPECT_FALSE(res["Upload-Expires"].empty());
+    return std::string(res["Location"]);
+  }
+
+  http_response patch(const std::string& location, std::uint64_t offset, std::string_view chunk,
+                      bool with_checksum = true,
+                      std::optional<std::string> checksum = std::nullopt) {
+    auto h = headers({{"Upload-Offset", std::to_string(offset)},
+                      {"Content-Type", "application/offset+octet-stream"}});
+    if (with_checksum)
+      h["Upload-Checksum"] = checksum.value_or("sha256 " + to_base64(sha256_of(chunk)));
+    return http_send(
+        receiver_->port(),
+        {.method = verb::patch, .target = location, .headers = h, .body = std::string(chunk)});
+  }
+
+  std::int64_t head_offset(const std::string& location) {
+    auto res = http_send(receiver_->port(),
+                         {.method = verb::head, .target = location, .headers = headers()});
+    if (res.result_int() != 200) return -static_cast<std::int64_t>(res.result_int());
+    return std::stoll(std::string(res["Upload-Offset"]));
+  }
+
+  stdfs::path stored(const std::string& name) {
+    return receiver_->storage_dir() / "default" / name.substr(0, name.find('-')) / name;
+  }
+  bool incoming_empty() { return stdfs::is_empty(receiver_->storage_dir() / ".incoming"); }
+
+  temp_dir dir_;
+  std::unique_ptr<receiver_process> receiver_;
+};
+
+TEST_F(ReceiverTus, OptionsAdvertisesVersionAndExtensions) {
+  auto& r = start();
+  auto res = http_send(r.port(), {.method = verb::options, .target = "/api/backup/uploads"});
+  EXPECT_EQ(res.result_int(), 204);
+  EXPECT_EQ(res["Tus-Version"], "1.0.0");
+  EXPECT_EQ(res["Tus-Extension"], "creation,checksum,termination,expiration");
+  EXPECT_EQ(res["Tus-Checksum-Algorithm"], "sha256");
+}
+
+TEST_F(ReceiverTus, ChunkedUploadWithHeadCommitsTheBackup) {
+  start();
+  const auto content = random_bytes(3 * 1024 * 1024 + 123, 7);
+  const std::string name = "app-20260301-020000.dump";
+  const auto location = create(name, content);
+  ASSERT_TRUE(location.starts_with("/api/backup/uploads/")) << location;
+
+  const std::size_t chunk = 1024 * 1024;
+  for (std::size_t off = 0; off < content.size(); off += chunk) {
+    ASSERT_EQ(head_offset(location), static_cast<std::int64_t>(off));
+    auto res = patch(location, off, std::string_view(content).substr(off, chunk));
+    const bool last = off + chunk >= content.size();
+    ASSERT_EQ(res.result_int(), last ? 201 : 204) << res.body();
+    EXPECT_EQ(res["Upload-Offset"], std::to_string(std::min(off + chunk, content.size())));
+  }
+  EXPECT_EQ(read_file(stored(name)), content);
+  EXPECT_TRUE(incoming_empty());
+  EXPECT_EQ(head_offset(location), -404) << "a finished upload is gone";
+
+  // Creating the same backup again is answered from storage: nothing to upload.
+  auto again = http_send(
+      receiver_->port(),
+      {.method = verb::post,
+       .target = "/api/backup/uploads",
+       .headers = headers({{"Upload-Length", std::to_string(content.size())},
+                           {"Upload-Metadata", "filename " + base64(name) + ",sha256 " +
+                                                   base64(to_hex(sha256_of(content)))}})});
+  EXPECT_EQ(again.result_int(), 200) << again.body();
+}
+
+TEST_F(ReceiverTus, ProtocolErrors) {
+  auto& r = start();
+  const auto content = random_bytes(1000, 1);
+  const auto location = create("app-20260301-020000.dump", content);
+
+  auto no_version = http_send(r.port(), {.method = verb::head,
+                                         .target = location,
+                                         .headers = {{"Authorization", "Bearer " + token}}});
+  EXPECT_EQ(no_version.result_int(), 412);
+  EXPECT_EQ(patch(location, 5, "abc").result_int(), 409) << "offset must match";
+  auto bad_type = http_send(
+      r.port(), {.method = verb::patch,
+                 .target = location,
+                 .headers = headers({{"Upload-Offset", "0"}, {"Content-Type", "text/plain"}}),
+                 .body = "abc"});
+  EXPECT_EQ(bad_type.result_int(), 415);
+  EXPECT_EQ(patch(location, 0, content + "extra").result_int(), 413) << "beyond Upload-Length";
+  EXPECT_EQ(head_offset(location), 0);
+  auto no_token = http_send(
+      r.port(),
+      {.method = verb::head, .target = location, .headers = {{"Tus-Resumable", "1.0.0"}}});
+  EXPECT_EQ(no_token.result_int(), 401);
+  auto missing_sha = http_send(
+      r.port(), {.method = verb::post,
+                 .target = "/api/backup/uploads",
+                 .headers = headers(
+                     {{"Upload-Length", "10"},
+                      {"Upload-Metadata", "filename " + base64("app-20260301-030000.dump")}})});
+  EXPECT_EQ(missing_sha.result_int(), 400);
+  auto bad_name = http_send(
+      r.port(),
+      {.method = verb::post,
+       .target = "/api/backup/uploads",
+       .headers = headers({{"Upload-Length", "10"},
+                           {"Upload-Metadata", "filename " + base64("../../x") + ",sha256 " +
+                                                   base64(std::string(64, 'a'))}})});
+  EXPECT_EQ(bad_name.result_int(), 400);
+  EXPECT_EQ(head_offset("/api/backup/uploads/" + std::string(32, '0')), -404);
+  EXPECT_EQ(head_offset("/api/backup/uploads/..%2F..%2Fx"), -404);
+}
+
+TEST_F(ReceiverTus, ChunkChecksumMismatchIs460AndDiscardsTheChunk) {
+  start();
+  const auto content = random_bytes(2000, 2);
+  const auto location = create("app-20260301-020000.dump", content);
+  ASSERT_EQ(patch(location, 0, std::string_view(content).substr(0, 1000)).result_int(), 204);
+  auto bad = patch(location, 1000, std::string_view(content).substr(1000), true,
+                   "sha256 " + to_base64(sha256_of("something else")));
+  EXPECT_EQ(bad.result_int(), 460) << bad.body();
+  EXPECT_EQ(head_offset(location), 1000);
+  // The whole-file hash was rolled back too: the right bytes now complete the upload.
+  auto good = patch(location, 1000, std::string_view(content).substr(1000));
+  EXPECT_EQ(good.result_int(), 201) << good.body();
+  EXPECT_EQ(read_file(stored("app-20260301-020000.dump")), content);
+}
+
+TEST_F(ReceiverTus, WholeFileMismatchIs422AndCommitsNothing) {
+  start();
+  const auto content = random_bytes(5000, 3);
+  const auto location = create("app-20260301-020000.dump", content, std::string(64, 'b'));
+  auto res = patch(location, 0, content);
+  EXPECT_EQ(res.result_int(), 422) << res.body();
+  EXPECT_FALSE(stdfs::exists(stored("app-20260301-020000.dump")));
+  EXPECT_TRUE(incoming_empty());
+}
+
+TEST_F(ReceiverTus, TerminationRemovesTheUpload) {
+  auto& r = start();
+  const auto content = random_bytes(5000, 4);
+  const auto location = create("app-20260301-020000.dump", content);
+  ASSERT_EQ(patch(location, 0, std::string_view(content).substr(0, 100)).result_int(), 204);
+  auto del =
+      http_send(r.port(), {.method = verb::delete_, .target = location, .headers = headers()});
+  EXPECT_EQ(del.result_int(), 204);
+  EXPECT_EQ(head_offset(location), -404);
+  EXPECT_TRUE(incoming_empty());
+}
+
+TEST_F(ReceiverTus, AnotherClientCannotSeeOrTouchTheUpload) {
+  write_file(dir_ / "tokens", "other:upload,read:other-token\ndefault:upload,read:" + token + "\n");
+  auto& r = start({{"API_TOKENS_FILE", (dir_ / "tokens").string()}, {"BACKUP_API_TOKEN", ""}});
+  const auto content = random_bytes(100, 5);
+  const auto location = create("app-20260301-020000.dump", content);
+  auto other = headers({{"Authorization", "Bearer other-token"}});
+  other["Authorization"] = "Bearer other-token";
+  EXPECT_EQ(http_send(r.port(), {.method = verb::head, .target = location, .headers = other})
+                .result_int(),
+            404);
+  EXPECT_EQ(http_send(r.port(), {.method = verb::delete_, .target = location, .headers = other})
+                .result_int(),
+            404);
+  EXPECT_EQ(head_offset(location), 0);
+}
+
+TEST_F(ReceiverTus, ResumesAfterTheConnectionIsCutMidPatch) {
+  auto& r = start();
+  const auto content = random_bytes(1024 * 1024, 6);
+  const auto location = create("app-20260301-020000.dump", content);
+  {
+    // Without a chunk checksum the bytes that arrived are kept.
+    http_connection c(r.port());
+    c.write_raw("PATCH " + location + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+                "\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+                "Content-Type: application/offset+octet-stream\r\nContent-Length: " +
+                std::to_string(content.size()) + "\r\n\r\n" + content.substr(0, 300000));
+    std::this_thread::sleep_for(200ms);
+  }
+  std::int64_t offset = -1;
+  for (int i = 0; i < 50 && offset != 300000; ++i) {
+    std::this_thread::sleep_for(20ms);
+    offset = head_offset(location);
+  }
+  ASSERT_EQ(offset, 300000);
+  {
+    // With a chunk checksum an interrupted chunk is all or nothing.
+    http_connection c(r.port());
+    c.write_raw("PATCH " + location + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+                "\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 300000\r\nUpload-Checksum: sha256 " +
+                to_base64(sha256_of(std::string_view(content).substr(300000))) +
+                "\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: " +
+                std::to_string(content.size() - 300000) + "\r\n\r\n" +
+                content.substr(300000, 1000));
+  }
+  std::this_thread::sleep_for(300ms);
+  ASSERT_EQ(head_offset(location), 300000);
+  auto rest = patch(location, 300000, std::string_view(content).substr(300000));
+  EXPECT_EQ(rest.result_int(), 201) << rest.body();
+  EXPECT_EQ(read_file(stored("app-20260301-020000.dump")), content);
+}
+
+TEST_F(ReceiverTus, ResumesAfterKill9OfTheReceiver) {
+  auto& r = start();
+  const auto content = random_bytes(4 * 1024 * 1024, 8);
+  const auto location = create("app-20260301-020000.dump", content);
+  ASSERT_EQ(patch(location, 0, std::string_view(content).substr(0, 1024 * 1024)).result_int(), 204);
+
+  // A PATCH in flight when the receiver dies.
+  http_connection c(r.port());
+  c.write_raw("PATCH " + location + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+              "\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 1048576\r\n"
+              "Content-Type: application/offset+octet-stream\r\nContent-Length: 3145728\r\n\r\n" +
+              content.substr(1024 * 1024, 500000));
+  std::int64_t before = 0;
+  for (int i = 0; i < 100 && before < 1048576 + 500000; ++i) {
+    std::this_thread::sleep_for(20ms);
+    before = head_offset(location);
+  }
+  ASSERT_EQ(before, 1048576 + 500000);
+  EXPECT_EQ(r.stop(SIGKILL), 128 + SIGKILL);
+  r.restart();
+
+  const auto offset = head_offset(location);
+  ASSERT_EQ(offset, before) << "the durable offset survives the crash";
+  auto rest = patch(location, static_cast<std::uint64_t>(offset),
+                    std::string_view(content).substr(static_cast<std::size_t>(offset)));
+  EXPECT_EQ(rest.result_int(), 201) << rest.body();
+  EXPECT_EQ(read_file(stored("app-20260301-020000.dump")), content);
+  EXPECT_TRUE(incoming_empty());
+}
+
+TEST_F(ReceiverTus, IncompleteUploadsExpire) {
+  auto& r = start({{"UPLOAD_EXPIRY", "1s"}});
+  const auto content = random_bytes(1000, 9);
+  const auto location = create("app-20260301-020000.dump", content);
+  ASSERT_EQ(patch(location, 0, std::string_view(content).substr(0, 10)).result_int(), 204);
+  std::int64_t offset = 0;
+  for (int i = 0; i < 100 && offset != -404; ++i) {
+    std::this_thread::sleep_for(100ms);
+    offset = head_offset(location);
+  }
+  EXPECT_EQ(offset, -404);
+  EXPECT_TRUE(incoming_empty());
+  EXPECT_NE(r.log().find("expired resumable upload"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pgship::test

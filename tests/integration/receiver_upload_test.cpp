@@ -3,19 +3,19 @@
 // retention and metrics. What a test checks is what a user sees: status codes, files on disk,
 // downloaded bytes, metric values.
 
-#include "http_client.hpp"
-#include "process.hpp"
-#include "receiver_process.hpp"
-#include "temp_dir.hpp"
-
-#include <pgship/common/sha256.hpp>
-
-#include <gtest/gtest.h>
-
 #include <fstream>
 #include <future>
 #include <random>
 #include <thread>
+
+#include <gtest/gtest.h>
+
+#include <pgship/common/sha256.hpp>
+
+#include "http_client.hpp"
+#include "process.hpp"
+#include "receiver_process.hpp"
+#include "temp_dir.hpp"
 
 namespace pgship::test {
 namespace {
@@ -54,7 +54,8 @@ std::string make_file(const stdfs::path& path, std::uint64_t size, std::uint32_t
   sha256 h;
   std::uint64_t left = size;
   while (left > 0) {
-    for (auto& w : block) w = rng();
+    for (auto& w : block)
+      w = rng();
     const auto n = std::min<std::uint64_t>(left, block.size() * 8);
     out.write(reinterpret_cast<const char*>(block.data()), static_cast<std::streamsize>(n));
     h.update(block.data(), n);
@@ -122,7 +123,8 @@ TEST_F(ReceiverUpload, RawAndMultipartUploadsOfHundredsOfMegabytesRoundTrip) {
 
   for (const char* id : {"app-20261120-030000.dump", "app-20261121-030000.dump"}) {
     const auto out = dir_ / ("down-" + std::string(id));
-    auto down = curl({"-H", auth, "-o", out.string(), r.url("/api/backup/download/" + std::string(id))});
+    auto down =
+        curl({"-H", auth, "-o", out.string(), r.url("/api/backup/download/" + std::string(id))});
     ASSERT_EQ(down.status, 200) << down.error;
     EXPECT_EQ(file_sha256(out), sha) << id;
     stdfs::remove(out);
@@ -149,9 +151,15 @@ TEST_F(ReceiverUpload, ChunkedRawUploadAndRetrySafety) {
   auto& r = start();
   const auto file = dir_ / "x.bin";
   const auto sha = make_file(file, 3 * 1024 * 1024 + 17);
-  const std::vector<std::string> upload = {"-H", auth, "-H", "Transfer-Encoding: chunked", "-H",
-                                           "X-Backup-Name: db-20260101-000000.dump", "--data-binary",
-                                           "@" + file.string(), r.url("/api/backup/upload")};
+  const std::vector<std::string> upload = {"-H",
+                                           auth,
+                                           "-H",
+                                           "Transfer-Encoding: chunked",
+                                           "-H",
+                                           "X-Backup-Name: db-20260101-000000.dump",
+                                           "--data-binary",
+                                           "@" + file.string(),
+                                           r.url("/api/backup/upload")};
   EXPECT_EQ(curl(upload).status, 201);
   EXPECT_EQ(curl(upload).status, 200) << "the same backup again is a no-op";
 
@@ -180,25 +188,30 @@ TEST_F(ReceiverUpload, HashMismatchIs422AndKeepsNothing) {
   EXPECT_TRUE(committed(r).empty());
   EXPECT_TRUE(incoming(r).empty());
   auto metrics = curl({r.url("/metrics")}).body;
-  EXPECT_NE(metrics.find("pgship_receiver_uploads_total{client=\"default\",result=\"hash_mismatch\"} 2"),
-            std::string::npos)
+  EXPECT_NE(
+      metrics.find("pgship_receiver_uploads_total{client=\"default\",result=\"hash_mismatch\"} 2"),
+      std::string::npos)
       << metrics;
 }
 
 TEST_F(ReceiverUpload, TokensAndScopes) {
-  write_file(dir_ / "tokens", "# client:scopes:token\n"
-                              "alpha:upload,read:alpha-token\n"
-                              "beta:read:sha256:" + to_hex(sha256_of("beta-token")) + "\n"
-                              "gamma:upload,read,delete:gamma-token\n");
+  write_file(dir_ / "tokens",
+             "# client:scopes:token\n"
+             "alpha:upload,read:alpha-token\n"
+             "beta:read:sha256:" +
+                 to_hex(sha256_of("beta-token")) +
+                 "\n"
+                 "gamma:upload,read,delete:gamma-token\n");
   auto& r = start({{"API_TOKENS_FILE", (dir_ / "tokens").string()}});
   const auto file = dir_ / "x.bin";
   make_file(file, 4096);
   const auto upload_as = [&](const std::string& tok) {
-    return curl({"-H", "Authorization: Bearer " + tok, "-H", "X-Backup-Name: db-20260101-000000.dump",
-                 "--data-binary", "@" + file.string(), r.url("/api/backup/upload")});
+    return curl({"-H", "Authorization: Bearer " + tok, "-H",
+                 "X-Backup-Name: db-20260101-000000.dump", "--data-binary", "@" + file.string(),
+                 r.url("/api/backup/upload")});
   };
-  EXPECT_EQ(curl({"--data-binary", "@" + file.string(), "-H", "X-Backup-Name: db-20260101-000000.dump",
-                  r.url("/api/backup/upload")})
+  EXPECT_EQ(curl({"--data-binary", "@" + file.string(), "-H",
+                  "X-Backup-Name: db-20260101-000000.dump", r.url("/api/backup/upload")})
                 .status,
             401);
   EXPECT_EQ(upload_as("nope").status, 401);
@@ -241,9 +254,11 @@ TEST_F(ReceiverUpload, DeleteAndAppendOnly) {
                   "@" + file.string(), r.url("/api/backup/upload")})
                 .status,
             201);
-  EXPECT_EQ(curl({"-H", auth, "-X", "DELETE", r.url("/api/backup/db-20260101-000000.dump")}).status, 204);
+  EXPECT_EQ(curl({"-H", auth, "-X", "DELETE", r.url("/api/backup/db-20260101-000000.dump")}).status,
+            204);
   EXPECT_TRUE(committed(r).empty());
-  EXPECT_EQ(curl({"-H", auth, "-X", "DELETE", r.url("/api/backup/db-20260101-000000.dump")}).status, 404);
+  EXPECT_EQ(curl({"-H", auth, "-X", "DELETE", r.url("/api/backup/db-20260101-000000.dump")}).status,
+            404);
 
   receiver_.reset();
   auto& ro = start({{"APPEND_ONLY", "true"}});
@@ -251,7 +266,16 @@ TEST_F(ReceiverUpload, DeleteAndAppendOnly) {
                   "@" + file.string(), ro.url("/api/backup/upload")})
                 .status,
             201);
-  EXPECT_EQ(curl({"-H", auth, "-X", "DELETE", ro.url("/api/backup/db-20260101-000000.dump")}).status, 403);
+  EXPECT_EQ(
+      curl({"-H", auth, "-X", "DELETE", ro.url("/api/backup/db-20260101-000000.dump")}).status,
+      403);
+  const auto other = dir_ / "y.bin";
+  make_file(other, 4096, 9);
+  EXPECT_EQ(curl({"-H", auth, "-H", "X-Backup-Name: db-20260101-000000.dump", "--data-binary",
+                  "@" + other.string(), ro.url("/api/backup/upload")})
+                .status,
+            403)
+      << "no overwrite in APPEND_ONLY";
   EXPECT_EQ(committed(ro).size(), 3u);
 }
 
@@ -285,10 +309,11 @@ TEST_F(ReceiverUpload, HostileNamesAndIdsNeverTouchTheFileSystemOutsideStorage) 
   auto& r = start();
   const auto file = dir_ / "x.bin";
   make_file(file, 1000);
-  for (const std::string name : {"../x-20260101-000000.dump", "/etc/passwd", "..", "db-20260101-000000.dump/..",
-                                 "a b-20260101-000000.dump", "db.dump", ".hidden-20260101-000000.dump"}) {
-    auto raw = curl({"-H", auth, "-H", "X-Backup-Name: " + name, "--data-binary", "@" + file.string(),
-                     r.url("/api/backup/upload")});
+  for (const std::string name :
+       {"../x-20260101-000000.dump", "/etc/passwd", "..", "db-20260101-000000.dump/..",
+        "a b-20260101-000000.dump", "db.dump", ".hidden-20260101-000000.dump"}) {
+    auto raw = curl({"-H", auth, "-H", "X-Backup-Name: " + name, "--data-binary",
+                     "@" + file.string(), r.url("/api/backup/upload")});
     EXPECT_EQ(raw.status, 400) << name << " " << raw.body;
     auto form = curl({"-H", auth, "-F", "file=@" + file.string() + ";filename=\"" + name + "\"",
                       r.url("/api/backup/upload")});
@@ -301,7 +326,8 @@ TEST_F(ReceiverUpload, HostileNamesAndIdsNeverTouchTheFileSystemOutsideStorage) 
     auto del = curl({"-H", auth, "--path-as-is", "-X", "DELETE", r.url("/api/backup/" + id)});
     EXPECT_EQ(del.status, 400) << id << " " << del.body;
   }
-  auto traversal = curl({"-H", auth, "--path-as-is", r.url("/api/backup/download/../../etc/passwd")});
+  auto traversal =
+      curl({"-H", auth, "--path-as-is", r.url("/api/backup/download/../../etc/passwd")});
   EXPECT_NE(traversal.status, 200);
   EXPECT_TRUE(committed(r).empty());
   EXPECT_TRUE(incoming(r).empty());
@@ -316,19 +342,20 @@ TEST_F(ReceiverUpload, LimitsAreEnforcedBeforeAnyByteIsStored) {
                         "@" + big.string(), r.url("/api/backup/upload")});
   EXPECT_EQ(declared.status, 413) << declared.body;
   auto chunked = curl({"-H", auth, "-H", "Transfer-Encoding: chunked", "-H",
-                       "X-Backup-Name: db-20260101-000000.dump", "--data-binary", "@" + big.string(),
-                       r.url("/api/backup/upload")});
+                       "X-Backup-Name: db-20260101-000000.dump", "--data-binary",
+                       "@" + big.string(), r.url("/api/backup/upload")});
   EXPECT_EQ(chunked.status, 413) << chunked.body;
 
   // Oversized header.
   http_connection c(r.port());
-  c.write_raw("POST /api/backup/upload HTTP/1.1\r\nHost: x\r\nX-Junk: " + std::string(64 * 1024, 'j') +
-              "\r\n\r\n");
+  c.write_raw("POST /api/backup/upload HTTP/1.1\r\nHost: x\r\nX-Junk: " +
+              std::string(64 * 1024, 'j') + "\r\n\r\n");
   EXPECT_TRUE(c.read_until_close().starts_with("HTTP/1.1 431"));
 
   // Malformed multipart.
-  auto malformed = curl({"-H", auth, "-H", "Content-Type: multipart/form-data; boundary=XYZ",
-                         "--data-binary", "garbage without any boundary", r.url("/api/backup/upload")});
+  auto malformed =
+      curl({"-H", auth, "-H", "Content-Type: multipart/form-data; boundary=XYZ", "--data-binary",
+            "garbage without any boundary", r.url("/api/backup/upload")});
   EXPECT_EQ(malformed.status, 400) << malformed.body;
 
   // Body shorter than Content-Length, then the client goes away.
@@ -350,7 +377,7 @@ TEST_F(ReceiverUpload, LimitsAreEnforcedBeforeAnyByteIsStored) {
 }
 
 TEST_F(ReceiverUpload, QuotaAndConcurrencyCaps) {
-  auto& r = start({{"QUOTA_BYTES", "10K"}});
+  auto& r = start({{"QUOTA_BYTES", "10K"}, {"MAX_CONCURRENT_UPLOADS", "1"}});
   const auto file = dir_ / "x.bin";
   make_file(file, 8 * 1024);
   EXPECT_EQ(curl({"-H", auth, "-H", "X-Backup-Name: db-20260101-000000.dump", "--data-binary",
@@ -361,6 +388,20 @@ TEST_F(ReceiverUpload, QuotaAndConcurrencyCaps) {
                     "@" + file.string(), r.url("/api/backup/upload")});
   EXPECT_EQ(over.status, 507) << over.body;
   EXPECT_NE(over.body.find("quota_exceeded"), std::string::npos);
+
+  // One upload in progress holds the only place: the next one is told to come back.
+  http_connection busy(r.port());
+  busy.write_raw("POST /api/backup/upload HTTP/1.1\r\nHost: x\r\n" + auth +
+                 "\r\nX-Backup-Name: db-20260105-000000.dump\r\nContent-Length: 1000\r\n\r\nabc");
+  std::this_thread::sleep_for(200ms);
+  http_request second{.method = boost::beast::http::verb::post,
+                      .target = "/api/backup/upload",
+                      .headers = {{"Authorization", "Bearer " + token},
+                                  {"X-Backup-Name", "db-20260106-000000.dump"}},
+                      .body = "x"};
+  auto refused = http_send(r.port(), second);
+  EXPECT_EQ(refused.result_int(), 503) << refused.body();
+  EXPECT_EQ(refused["Retry-After"], "5");
 }
 
 TEST_F(ReceiverUpload, ThirtyTwoConcurrentUploadsAllArriveIntact) {
@@ -374,8 +415,8 @@ TEST_F(ReceiverUpload, ThirtyTwoConcurrentUploadsAllArriveIntact) {
   for (int i = 0; i < 32; ++i) {
     uploads.push_back(std::async(std::launch::async, [&, i] {
       const std::string name = "db" + std::to_string(i) + "-20260101-000000.dump";
-      return curl({"-H", auth, "-F", "file=@" + (dir_ / ("f" + std::to_string(i))).string() +
-                                         ";filename=" + name,
+      return curl({"-H", auth, "-F",
+                   "file=@" + (dir_ / ("f" + std::to_string(i))).string() + ";filename=" + name,
                    r.url("/api/backup/upload")});
     }));
   }
@@ -415,14 +456,17 @@ TEST_F(ReceiverUpload, HealthMetricsAndGracefulStop) {
   auto metrics = curl({r.url("/metrics")});
   EXPECT_EQ(metrics.status, 200);
   write_file(dir_ / "metrics.txt", metrics.body);
-  auto check = run_process({"sh", "-c", "promtool check metrics < " + (dir_ / "metrics.txt").string()});
+  auto check =
+      run_process({"sh", "-c", "promtool check metrics < " + (dir_ / "metrics.txt").string()});
   EXPECT_TRUE(check.ok()) << check.describe() << check.out;
-  for (const char* name : {"pgship_receiver_http_requests_total", "pgship_receiver_request_duration_seconds",
-                           "pgship_receiver_auth_failures_total", "pgship_receiver_storage_free_bytes"}) {
+  for (const char* name :
+       {"pgship_receiver_http_requests_total", "pgship_receiver_request_duration_seconds",
+        "pgship_receiver_auth_failures_total", "pgship_receiver_storage_free_bytes"}) {
     EXPECT_NE(metrics.body.find(name), std::string::npos) << name;
   }
-  auto hc = run_process({receiver_binary(), "healthcheck"}, {.env = {{"PORT", std::to_string(r.port())},
-                                                                     {"LISTEN_ADDR", "127.0.0.1"}}});
+  auto hc =
+      run_process({receiver_binary(), "healthcheck"},
+                  {.env = {{"PORT", std::to_string(r.port())}, {"LISTEN_ADDR", "127.0.0.1"}}});
   EXPECT_EQ(hc.exit_code, 0) << hc.describe();
   EXPECT_EQ(r.stop(SIGTERM), 0);
 

@@ -35,6 +35,7 @@ class stream_exchange final : public exchange {
         stopping_(stopping) {}
 
   net::awaitable<std::pair<error_code, std::size_t>> read_body(net::mutable_buffer out) override {
+    if (over_limit_) co_return std::pair{error_code(http::error::body_limit), std::size_t{0}};
     if (parser_.is_done()) co_return std::pair{error_code{}, std::size_t{0}};
     if (auto ec = co_await send_continue_once(); ec) co_return std::pair{ec, std::size_t{0}};
     while (true) {
@@ -54,6 +55,10 @@ class stream_exchange final : public exchange {
 
   void set_body_limit(std::optional<std::uint64_t> limit) override {
     parser_.body_limit(limit.value_or(std::numeric_limits<std::uint64_t>::max()));
+    // Beast checks a declared Content-Length against the limit only while reading the
+    // header, which is over by now: check it here, before any body byte is read.
+    const auto declared = parser_.content_length();
+    over_limit_ = limit && declared && *declared > *limit;
   }
 
   net::awaitable<error_code> respond(string_response res) override {
@@ -114,6 +119,7 @@ class stream_exchange final : public exchange {
   const server_options& options_;
   const bool& stopping_;
   bool continue_sent_ = false;
+  bool over_limit_ = false;
   bool keep_alive_ = false;
   std::uint64_t bytes_received_ = 0;
 };
