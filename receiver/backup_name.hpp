@@ -20,6 +20,7 @@ struct backup_name {
 std::optional<backup_name> parse_backup_name(std::string_view file_name);
 
 /// The name for `database` at `taken` (truncated to seconds, UTC).
-std::string format_backup_name(std::string_view database, std::chrono::system_clock::time_point taken);
+std::string format_backup_name(std::string_view database,
+                               std::chrono::system_clock::time_point taken);
 
 }  // namespace pgship::receiver

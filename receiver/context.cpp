@@ -44,7 +44,12 @@ upload_slot::upload_slot(receiver_context& ctx) : ctx_(ctx) {
 }
 
 upload_slot::~upload_slot() {
+  release();
+}
+
+void upload_slot::release() {
   if (acquired_) ctx_.active_uploads.fetch_sub(1);
+  acquired_ = false;
 }
 
 net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_context& ctx,

@@ -37,6 +37,8 @@ class upload_slot {
   upload_slot(const upload_slot&) = delete;
   upload_slot& operator=(const upload_slot&) = delete;
   bool acquired() const { return acquired_; }
+  /// Gives the place back early (before the answer is sent).
+  void release();
 
  private:
   receiver_context& ctx_;

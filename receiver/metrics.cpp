@@ -51,7 +51,9 @@ void receiver_metrics::bytes_received(const std::string& client, std::uint64_t n
   bytes_.Add({{"client", client}}).Increment(static_cast<double>(n));
 }
 
-void receiver_metrics::auth_failed() { auth_failures_.Increment(); }
+void receiver_metrics::auth_failed() {
+  auth_failures_.Increment();
+}
 
 void receiver_metrics::request(std::string_view method, unsigned status, double seconds) {
   requests_.Add({{"method", std::string(method)}, {"code", std::to_string(status)}}).Increment();

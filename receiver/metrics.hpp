@@ -1,15 +1,15 @@
 #pragma once
 // The receiver's Prometheus metrics (names are part of the DESIGN.md contract). Thread-safe.
 
+#include <memory>
+#include <string>
+#include <string_view>
+
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
-
-#include <memory>
-#include <string>
-#include <string_view>
 
 namespace pgship::receiver {
 

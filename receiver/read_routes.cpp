@@ -1,14 +1,13 @@
 #include "read_routes.hpp"
+#include <charconv>
+#include <vector>
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <pgship/common/checksum_line.hpp>
 #include <pgship/common/fs.hpp>
-
-#include <spdlog/spdlog.h>
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <charconv>
-#include <vector>
 
 namespace pgship::receiver {
 namespace {
@@ -60,9 +59,9 @@ net::awaitable<void> send_file(exchange& ex, const backup_record& record,
   byte_range range{0, record.size};
   const auto ranged = parse_range(ex.request()[http::field::range], record.size, range);
   if (ranged == range_result::unsatisfiable) {
-    auto res = http_server::make_error_response(http::status::range_not_satisfiable,
-                                                "range_not_satisfiable",
-                                                "the file has " + std::to_string(record.size) + " bytes");
+    auto res = http_server::make_error_response(
+        http::status::range_not_satisfiable, "range_not_satisfiable",
+        "the file has " + std::to_string(record.size) + " bytes");
     res.set(http::field::content_range, "bytes */" + std::to_string(record.size));
     co_await ex.respond(std::move(res));
     co_return;
@@ -132,7 +131,8 @@ net::awaitable<void> handle_delete(exchange& ex, receiver_context& ctx) {
   const std::string id(ex.params().get("id"));
   if (co_await refuse_bad_id(ex, id)) co_return;
   if (ctx.cfg.append_only) {
-    spdlog::warn("refused DELETE of {}/{} from {}: APPEND_ONLY", who->client, id, ex.peer_address());
+    spdlog::warn("refused DELETE of {}/{} from {}: APPEND_ONLY", who->client, id,
+                 ex.peer_address());
     co_await ex.respond_error(http::status::forbidden, "append_only",
                               "this receiver is append-only: backups cannot be deleted");
     co_return;

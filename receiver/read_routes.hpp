@@ -2,11 +2,11 @@
 // The read side and deletion: GET /api/backup/list, GET /api/backup/download/{id} (and
 // {id}.sha256), DELETE /api/backup/{id}.
 
-#include "context.hpp"
+#include <memory>
 
 #include <pgship/common/http/router.hpp>
 
-#include <memory>
+#include "context.hpp"
 
 namespace pgship::receiver {
 

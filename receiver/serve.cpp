@@ -1,21 +1,12 @@
 #include "serve.hpp"
-
-#include "context.hpp"
-#include "read_routes.hpp"
-#include "status_routes.hpp"
-#include "tus_routes.hpp"
-#include "upload_commit.hpp"
-#include "upload_route.hpp"
-
-#include <pgship/common/errors.hpp>
-#include <pgship/common/http/server.hpp>
-#include <pgship/common/stop_signals.hpp>
-#include <pgship/common/version.hpp>
+#include <csignal>
+#include <set>
+#include <thread>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -26,9 +17,17 @@
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
 
-#include <csignal>
-#include <set>
-#include <thread>
+#include <pgship/common/errors.hpp>
+#include <pgship/common/http/server.hpp>
+#include <pgship/common/stop_signals.hpp>
+#include <pgship/common/version.hpp>
+
+#include "context.hpp"
+#include "read_routes.hpp"
+#include "status_routes.hpp"
+#include "tus_routes.hpp"
+#include "upload_commit.hpp"
+#include "upload_route.hpp"
 
 namespace pgship::receiver {
 namespace {
@@ -66,13 +65,15 @@ net::awaitable<void> housekeeping(std::shared_ptr<receiver_context> ctx,
     expire_tus_uploads(*uploads);
     for (const auto& [client, usage] : ctx->store.usage()) {
       std::set<std::string> databases;
-      for (const auto& r : ctx->store.list(client)) databases.insert(r.database);
-      for (const auto& db : databases) apply_retention(*ctx, client, db);
+      for (const auto& r : ctx->store.list(client))
+        databases.insert(r.database);
+      for (const auto& db : databases)
+        apply_retention(*ctx, client, db);
     }
     ctx->metrics.refresh(ctx->store);
-    interval = std::min<std::chrono::seconds>(std::chrono::hours(1),
-                                              std::chrono::duration_cast<std::chrono::seconds>(
-                                                  ctx->cfg.upload_expiry / 4 + std::chrono::seconds(1)));
+    interval = std::min<std::chrono::seconds>(
+        std::chrono::hours(1), std::chrono::duration_cast<std::chrono::seconds>(
+                                   ctx->cfg.upload_expiry / 4 + std::chrono::seconds(1)));
   }
 }
 
@@ -105,7 +106,8 @@ int serve(const settings& s) {
   http_server::server server(io.get_executor(), std::move(routes), std::move(options));
   tcp::endpoint bound;
   try {
-    bound = server.listen({net::ip::make_address(s.listen_addr), static_cast<unsigned short>(s.port)});
+    bound =
+        server.listen({net::ip::make_address(s.listen_addr), static_cast<unsigned short>(s.port)});
   } catch (const boost::system::system_error& e) {
     throw config::config_error("cannot listen on " + s.listen_addr + ":" + std::to_string(s.port) +
                                ": " + e.code().message());
@@ -140,7 +142,8 @@ int healthcheck(const settings& s) {
                          : s.listen_addr == "::"    ? std::string("::1")
                                                     : s.listen_addr;
     stream.expires_after(std::chrono::seconds(5));
-    stream.connect(tcp::endpoint(net::ip::make_address(address), static_cast<unsigned short>(s.port)));
+    stream.connect(
+        tcp::endpoint(net::ip::make_address(address), static_cast<unsigned short>(s.port)));
     http::request<http::empty_body> req{http::verb::get, "/health", 11};
     req.set(http::field::host, address);
     http::write(stream, req);

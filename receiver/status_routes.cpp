@@ -1,10 +1,10 @@
 #include "status_routes.hpp"
 
-#include <pgship/common/metrics_text.hpp>
-#include <pgship/common/version.hpp>
-
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+
+#include <pgship/common/metrics_text.hpp>
+#include <pgship/common/version.hpp>
 
 namespace pgship::receiver {
 namespace {

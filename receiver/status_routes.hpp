@@ -1,11 +1,11 @@
 #pragma once
 // GET /health (ok 200 / degraded 503 with the reason) and GET /metrics. No token needed.
 
-#include "context.hpp"
+#include <memory>
 
 #include <pgship/common/http/router.hpp>
 
-#include <memory>
+#include "context.hpp"
 
 namespace pgship::receiver {
 

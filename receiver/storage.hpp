@@ -5,10 +5,6 @@
 // are written atomically first, then the dump is renamed into place and the directory synced,
 // so a listed backup is never partial. Thread-safe.
 
-#include "backup_name.hpp"
-
-#include <pgship/common/sha256.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -18,6 +14,10 @@
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include <pgship/common/sha256.hpp>
+
+#include "backup_name.hpp"
 
 namespace pgship::receiver {
 

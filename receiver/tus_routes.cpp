@@ -59,10 +59,17 @@ class busy_set {
   std::set<std::string> busy_;
 };
 
+// Holds an upload's lock. Released before the answer is sent: a client that gets the answer
+// may send its next PATCH at once, on another connection and thread.
 struct busy_guard {
   busy_set& set;
   std::string uid;
-  ~busy_guard() { set.unlock(uid); }
+  bool held = true;
+  void release() {
+    if (held) set.unlock(uid);
+    held = false;
+  }
+  ~busy_guard() { release(); }
 };
 
 // The running whole-file hash of an upload, kept between PATCHes so each byte is hashed once.
@@ -411,6 +418,8 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
     auto res = tus_error(http::status::conflict, "offset_mismatch",
                          "Upload-Offset must be the current offset " + std::to_string(offset));
     res.set("Upload-Offset", std::to_string(offset));
+    guard.release();
+    slot.release();
     co_await ex.respond(std::move(res));
     co_return;
   }
@@ -423,6 +432,8 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   if (!whole) ec = std::make_error_code(std::errc::io_error);
   if (!ec) ec = data.open_at(st.data_path(info->uid), offset);
   if (ec) {
+    guard.release();
+    slot.release();
     co_await ex.respond(
         tus_error(http::status::internal_server_error, "storage_error", ec.message()));
     co_return;
@@ -466,6 +477,8 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
       auto res = tus_error(checksum_mismatch, "checksum_mismatch",
                            "Upload-Checksum does not match the body");
       res.set("Upload-Offset", std::to_string(offset));
+      guard.release();
+      slot.release();
       co_await ex.respond(std::move(res));
       co_return;
     }
@@ -485,6 +498,8 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
                                : read_ec ? read_ec.message()
                                          : ec.message();
     auto res = tus_error(status, "upload_interrupted", detail);
+    guard.release();
+    slot.release();
     co_await ex.respond(std::move(res));
     co_return;
   }
@@ -494,6 +509,8 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
     auto res = tus_response(http::status::no_content);
     res.set("Upload-Offset", std::to_string(new_offset));
     res.set("Upload-Expires", expires_at(st, info->uid));
+    guard.release();
+    slot.release();
     co_await ex.respond(std::move(res));
     co_return;
   }
@@ -504,10 +521,14 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   extra.set("Tus-Resumable", tus_version);
   extra.set("Upload-Offset", std::to_string(new_offset));
   const auto digest = whole->finish();
-  const auto end = co_await commit_upload(ex, ctx, *who, info->file_name, data, digest,
-                                          info->expected, extra, /*resumable=*/true);
-  // After a storage error the state stays; the next PATCH rebuilds the hash from the file.
-  if (end != upload_end::storage_error) remove_upload(st, info->uid);
+  co_await commit_upload(ex, ctx, *who, info->file_name, data, digest, info->expected, extra,
+                         /*resumable=*/true, [&](upload_end end) {
+                           // After a storage error the state stays; the next PATCH rebuilds
+                           // the hash from the file.
+                           if (end != upload_end::storage_error) remove_upload(st, info->uid);
+                           guard.release();
+                           slot.release();
+                         });
 }
 
 net::awaitable<void> handle_delete(exchange& ex, tus_state& st) {

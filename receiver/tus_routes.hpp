@@ -4,14 +4,14 @@
 // owner, file name, length, expected sha256) beside <uid>.data; the durable offset is the data
 // file's size, so an upload survives a receiver crash and resumes where its bytes end.
 
-#include "context.hpp"
-
-#include <pgship/common/http/router.hpp>
-
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+
+#include <pgship/common/http/router.hpp>
+
+#include "context.hpp"
 
 namespace pgship::receiver {
 

@@ -10,8 +10,11 @@ net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_con
                                          const principal& who, const std::string& name,
                                          incoming_file& file, const sha256_digest& digest,
                                          const std::optional<sha256_digest>& expected,
-                                         const http::fields& extra_headers, bool resumable) {
-  const auto answer = [&](http_server::string_response res) {
+                                         const http::fields& extra_headers, bool resumable,
+                                         const std::function<void(upload_end)>& before_answer) {
+  // The caller's state must be settled before the client can see the answer and act on it.
+  const auto answer = [&](upload_end end, http_server::string_response res) {
+    if (before_answer) before_answer(end);
     for (const auto& f : extra_headers)
       res.set(f.name_string(), f.value());
     return ex.respond(std::move(res));
@@ -29,18 +32,21 @@ net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_con
     file.discard();
     lg.warn("upload rejected: sha256 mismatch (expected {}, received {}, {} bytes); nothing kept",
             to_hex(*expected), to_hex(digest), size);
-    co_await answer(http_server::make_error_response(
-        http::status::unprocessable_entity, "hash_mismatch",
-        "sha256 of the received " + std::to_string(size) + " bytes is " + to_hex(digest) +
-            ", expected " + to_hex(*expected)));
+    co_await answer(upload_end::refused,
+                    http_server::make_error_response(
+                        http::status::unprocessable_entity, "hash_mismatch",
+                        "sha256 of the received " + std::to_string(size) + " bytes is " +
+                            to_hex(digest) + ", expected " + to_hex(*expected)));
     co_return upload_end::refused;
   }
   if (auto ec = file.sync()) {
     if (!resumable) file.discard();
     ctx.metrics.upload_finished(who.client, "failed");
     lg.error("upload failed: fsync: {}", ec.message());
-    co_await ex.respond_error(http::status::internal_server_error, "storage_error",
-                              "could not write the backup to disk");
+    co_await answer(
+        upload_end::storage_error,
+        http_server::make_error_response(http::status::internal_server_error, "storage_error",
+                                         "could not write the backup to disk"));
     co_return upload_end::storage_error;
   }
   file.close();
@@ -51,8 +57,9 @@ net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_con
     if (!resumable) file.discard();
     ctx.metrics.upload_finished(who.client, "failed");
     lg.error("upload failed: commit: {}", ec.message());
-    co_await ex.respond_error(http::status::internal_server_error, "storage_error",
-                              "could not commit the backup");
+    co_await answer(upload_end::storage_error, http_server::make_error_response(
+                                                   http::status::internal_server_error,
+                                                   "storage_error", "could not commit the backup"));
     co_return upload_end::storage_error;
   }
   file.keep();  // renamed into place, or already removed by commit()
@@ -62,20 +69,22 @@ net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_con
       lg.info("upload committed: {} bytes, sha256 {}", size, record.sha256);
       apply_retention(ctx, who.client, record.database);
       ctx.metrics.refresh(ctx.store);
-      co_await answer(json(http::status::created, to_json(record)));
+      co_await answer(upload_end::stored, json(http::status::created, to_json(record)));
       break;
     case commit_outcome::identical:
       ctx.metrics.upload_finished(who.client, "identical");
       lg.info("upload matched the stored backup: nothing changed");
-      co_await answer(json(http::status::ok, to_json(record)));
+      co_await answer(upload_end::stored, json(http::status::ok, to_json(record)));
       break;
     case commit_outcome::conflict: {
       ctx.metrics.upload_finished(who.client, "conflict");
       lg.warn("upload refused: a different backup with this name is stored");
       // Under APPEND_ONLY an overwrite is a forbidden operation, not merely a conflict.
       const auto status = ctx.cfg.append_only ? http::status::forbidden : http::status::conflict;
-      co_await answer(http_server::make_error_response(
-          status, "conflict", "a backup named " + name + " with a different sha256 is stored"));
+      co_await answer(
+          upload_end::refused,
+          http_server::make_error_response(
+              status, "conflict", "a backup named " + name + " with a different sha256 is stored"));
       co_return upload_end::refused;
     }
   }

@@ -2,6 +2,7 @@
 // The end of every upload, single-request or resumable: sync, check the whole-file SHA-256,
 // commit atomically, answer, count and log.
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -27,7 +28,8 @@ net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_con
                                          incoming_file& file, const sha256_digest& digest,
                                          const std::optional<sha256_digest>& expected,
                                          const http::fields& extra_headers = {},
-                                         bool resumable = false);
+                                         bool resumable = false,
+                                         const std::function<void(upload_end)>& before_answer = {});
 
 /// Runs retention for one client's database after a commit (no-op when off or APPEND_ONLY).
 void apply_retention(receiver_context& ctx, const std::string& client, const std::string& database);

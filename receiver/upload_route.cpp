@@ -226,7 +226,9 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
 
   ctx.metrics.bytes_received(who->client, sink.file.size());
   const auto digest = sink.hasher.finish();
-  co_await commit_upload(ex, ctx, *who, name, sink.file, digest, expected);
+  // The place is given back before the answer, so a client's next upload can take it.
+  co_await commit_upload(ex, ctx, *who, name, sink.file, digest, expected, {}, false,
+                         [&](upload_end) { slot.release(); });
 }
 
 }  // namespace

@@ -3,11 +3,11 @@
 // X-Content-SHA256) or multipart/form-data with a `file` part (and optional `sha256` field),
 // as `curl -F file=@x.dump` sends it.
 
-#include "context.hpp"
+#include <memory>
 
 #include <pgship/common/http/router.hpp>
 
-#include <memory>
+#include "context.hpp"
 
 namespace pgship::receiver {
 
