@@ -15,6 +15,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <spdlog/spdlog.h>
 
 #include <pgship/common/errors.hpp>
@@ -134,24 +135,43 @@ int serve(const settings& s) {
   return 0;
 }
 
+namespace {
+
+template <class Stream>
+int ask_health(Stream& stream, const std::string& host) {
+  http::request<http::empty_body> req{http::verb::get, "/health", 11};
+  req.set(http::field::host, host);
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res);
+  std::printf("%s\n", res.body().c_str());
+  return res.result() == http::status::ok ? 0 : 1;
+}
+
+}  // namespace
+
 int healthcheck(const settings& s) {
   try {
     net::io_context io;
-    beast::tcp_stream stream(io);
     const auto address = s.listen_addr == "0.0.0.0" ? std::string("127.0.0.1")
                          : s.listen_addr == "::"    ? std::string("::1")
                                                     : s.listen_addr;
-    stream.expires_after(std::chrono::seconds(5));
-    stream.connect(
-        tcp::endpoint(net::ip::make_address(address), static_cast<unsigned short>(s.port)));
-    http::request<http::empty_body> req{http::verb::get, "/health", 11};
-    req.set(http::field::host, address);
-    http::write(stream, req);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(stream, buffer, res);
-    std::printf("%s\n", res.body().c_str());
-    return res.result() == http::status::ok ? 0 : 1;
+    beast::tcp_stream tcp(io);
+    tcp.expires_after(std::chrono::seconds(5));
+    tcp.connect(tcp::endpoint(net::ip::make_address(address), static_cast<unsigned short>(s.port)));
+    if (!s.tls_cert_file) return ask_health(tcp, address);
+    // Our own server on loopback: the point is liveness, not the certificate. With mutual TLS
+    // the server's own certificate is offered as the client certificate.
+    net::ssl::context tls(net::ssl::context::tls_client);
+    tls.set_verify_mode(net::ssl::verify_none);
+    if (s.tls_client_ca_file) {
+      tls.use_certificate_chain_file(s.tls_cert_file->string());
+      tls.use_private_key_file(s.tls_key_file->string(), net::ssl::context::pem);
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp), tls);
+    stream.handshake(net::ssl::stream_base::client);
+    return ask_health(stream, address);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "pgship-receiver healthcheck: %s\n", e.what());
     return 1;

@@ -484,3 +484,68 @@ TEST_F(ReceiverUpload, HealthMetricsAndGracefulStop) {
 
 }  // namespace
 }  // namespace pgship::test
+
+namespace pgship::test {
+namespace {
+
+// A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with the
+// openssl command line.
+struct test_pki {
+  explicit test_pki(const stdfs::path& dir) : dir(dir) {
+    const auto ossl = [&](std::vector<std::string> args) {
+      args.insert(args.begin(), "openssl");
+      auto r = run_process(args, {.cwd = dir});
+      if (!r.ok()) throw std::runtime_error("openssl failed: " + r.describe());
+    };
+    ossl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+          "/CN=pgship test CA", "-keyout", "ca.key", "-out", "ca.crt"});
+    write_file(dir / "server.ext", "subjectAltName=IP:127.0.0.1\n");
+    ossl({"req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
+          "-out", "server.csr"});
+    ossl({"x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+          "-CAcreateserial", "-days", "2", "-extfile", "server.ext", "-out", "server.crt"});
+    ossl({"req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=agent", "-keyout", "client.key",
+          "-out", "client.csr"});
+    ossl({"x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+          "-CAcreateserial", "-days", "2", "-out", "client.crt"});
+  }
+  std::string path(const char* name) const { return (dir / name).string(); }
+  stdfs::path dir;
+};
+
+TEST_F(ReceiverUpload, TlsAndMutualTls) {
+  test_pki pki(dir_.path());
+  auto& r =
+      start({{"TLS_CERT_FILE", pki.path("server.crt")}, {"TLS_KEY_FILE", pki.path("server.key")}});
+  const std::string https = "https://127.0.0.1:" + std::to_string(r.port());
+  auto ok = curl({"--cacert", pki.path("ca.crt"), https + "/health"});
+  EXPECT_EQ(ok.status, 200) << ok.error;
+  auto upload = curl({"--cacert", pki.path("ca.crt"), "-H", auth, "-H",
+                      "X-Backup-Name: db-20260101-000000.dump", "--data-binary", "tls body",
+                      https + "/api/backup/upload"});
+  EXPECT_EQ(upload.status, 201) << upload.body << upload.error;
+  EXPECT_NE(curl({r.url("/health")}).status, 200) << "no plain HTTP on a TLS port";
+  EXPECT_NE(curl({"--cacert", pki.path("ca.crt"), "--tls-max", "1.1", https + "/health"}).status,
+            200)
+      << "TLS 1.1 is refused";
+  auto hc = run_process({receiver_binary(), "healthcheck"},
+                        {.env = {{"PORT", std::to_string(r.port())},
+                                 {"LISTEN_ADDR", "127.0.0.1"},
+                                 {"TLS_CERT_FILE", pki.path("server.crt")},
+                                 {"TLS_KEY_FILE", pki.path("server.key")}}});
+  EXPECT_EQ(hc.exit_code, 0) << hc.describe();
+
+  receiver_.reset();
+  auto& m = start({{"TLS_CERT_FILE", pki.path("server.crt")},
+                   {"TLS_KEY_FILE", pki.path("server.key")},
+                   {"TLS_CLIENT_CA_FILE", pki.path("ca.crt")}});
+  const std::string mtls = "https://127.0.0.1:" + std::to_string(m.port());
+  EXPECT_NE(curl({"--cacert", pki.path("ca.crt"), mtls + "/health"}).status, 200)
+      << "a client certificate is required";
+  auto with_cert = curl({"--cacert", pki.path("ca.crt"), "--cert", pki.path("client.crt"), "--key",
+                         pki.path("client.key"), mtls + "/health"});
+  EXPECT_EQ(with_cert.status, 200) << with_cert.error;
+}
+
+}  // namespace
+}  // namespace pgship::test

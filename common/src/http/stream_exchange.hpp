@@ -38,6 +38,10 @@ class stream_exchange final : public exchange {
     if (over_limit_) co_return std::pair{error_code(http::error::body_limit), std::size_t{0}};
     if (parser_.is_done()) co_return std::pair{error_code{}, std::size_t{0}};
     if (auto ec = co_await send_continue_once(); ec) co_return std::pair{ec, std::size_t{0}};
+    // Beast reads at most the buffer's free capacity per call, which after a header is a few
+    // hundred bytes: 512-byte recv()s capped ingest at ~40 MB/s. Room for large reads fixes it.
+    constexpr std::size_t body_read_size = 128 * 1024;
+    if (buffer_.capacity() < body_read_size) buffer_.reserve(body_read_size);
     while (true) {
       parser_.get().body().data = out.data();
       parser_.get().body().size = out.size();

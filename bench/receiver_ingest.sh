@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Receiver ingest benchmark: upload a large file over loopback with curl to pgship-receiver and,
+# side by side on the same disk in the same run, write the same bytes with dd (the disk's
+# ceiling). Then 16 concurrent uploads. Prints MB/s, the ratio to dd, and the receiver's peak
+# RSS (VmHWM). Not a pass/fail test.
+#
+#   bench/receiver_ingest.sh [SIZE_MIB] [BUILD_DIR]     (default 4096 MiB, build)
+#
+# Runs alternately RUNS times (default 3) and reports medians. Needs ~3x SIZE free on the disk
+# holding BENCH_DIR (default: a temp dir under /var/tmp, not tmpfs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+size_mib="${1:-4096}"
+build_dir="${2:-build}"
+runs="${RUNS:-3}"
+receiver="$build_dir/receiver/pgship-receiver"
+[ -x "$receiver" ] || { echo "build first: $receiver not found" >&2; exit 1; }
+
+work="$(mktemp -d "${BENCH_DIR:-/var/tmp}/pgship-bench-XXXXXX")"
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+echo "# file: $size_mib MiB of random bytes in $work ($(df -h --output=source,fstype "$work" | tail -1))"
+head -c "$((size_mib * 1024 * 1024))" /dev/urandom > "$work/src.bin"
+bytes=$(stat -c %s "$work/src.bin")
+
+start_receiver() {
+  rm -rf "$work/storage"
+  BACKUP_API_TOKEN=bench STORAGE_DIR="$work/storage" PORT=0 LISTEN_ADDR=127.0.0.1 \
+    MIN_FREE_BYTES=1M LOG_LEVEL=warn MAX_CONCURRENT_UPLOADS=64 \
+    "$receiver" > "$work/port.txt" 2> "$work/receiver.log" &
+  pid=$!
+  for _ in $(seq 50); do grep -q listening "$work/port.txt" 2>/dev/null && break; sleep 0.1; done
+  port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$work/port.txt")
+}
+stop_receiver() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
+peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$pid/status"; }
+seconds() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+dd_rates=(); rx_rates=(); rss=()
+for run in $(seq "$runs"); do
+  sync; t0=$(seconds)
+  dd if="$work/src.bin" of="$work/dd.bin" bs=1M conv=fsync status=none
+  t1=$(seconds); rm -f "$work/dd.bin"
+  dd_rates+=("$(mbps "$bytes" "$(elapsed "$t0" "$t1")")")
+
+  start_receiver
+  sync; t0=$(seconds)
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -T "$work/src.bin" \
+    -H "Authorization: Bearer bench" -H "X-Backup-Name: bench-20260101-0000$(printf %02d "$run").dump" \
+    "http://127.0.0.1:$port/api/backup/upload")
+  t1=$(seconds)
+  [ "$code" = 201 ] || { echo "upload failed: HTTP $code" >&2; cat "$work/receiver.log" >&2; exit 1; }
+  rx_rates+=("$(mbps "$bytes" "$(elapsed "$t0" "$t1")")")
+  rss+=("$(peak_rss_kib)")
+  stop_receiver
+done
+dd_med=$(printf '%s\n' "${dd_rates[@]}" | median)
+rx_med=$(printf '%s\n' "${rx_rates[@]}" | median)
+echo
+echo "single upload of $size_mib MiB, median of $runs alternating runs (each includes fsync):"
+printf '  %-28s %6s MB/s   runs: %s\n' "dd bs=1M conv=fsync" "$dd_med" "${dd_rates[*]}"
+printf '  %-28s %6s MB/s   runs: %s\n' "curl -> pgship-receiver" "$rx_med" "${rx_rates[*]}"
+awk -v a="$rx_med" -v b="$dd_med" 'BEGIN { printf "  receiver / dd: %.0f %%\n", 100 * a / b }'
+echo "  receiver peak RSS: $(printf '%s\n' "${rss[@]}" | sort -n | tail -1) KiB (max over runs)"
+
+# 16 concurrent uploads of SIZE/16 each.
+part_mib=$((size_mib / 16))
+head -c "$((part_mib * 1024 * 1024))" "$work/src.bin" > "$work/part.bin"
+rm -f "$work/src.bin"
+start_receiver
+sync; t0=$(seconds)
+for i in $(seq -w 1 16); do
+  curl -sS -o /dev/null -X POST -T "$work/part.bin" -H "Authorization: Bearer bench" \
+    -H "X-Backup-Name: db$i-20260101-000000.dump" "http://127.0.0.1:$port/api/backup/upload" &
+done
+wait $(jobs -p | grep -v "^$pid$") 2>/dev/null || true
+t1=$(seconds)
+stored=$(find "$work/storage" -name '*.dump' | wc -l)
+echo
+echo "16 concurrent uploads of $part_mib MiB: $(mbps "$((part_mib * 16 * 1024 * 1024))" "$(elapsed "$t0" "$t1")") MB/s total, $stored/16 stored, receiver peak RSS $(peak_rss_kib) KiB"
+stop_receiver
