@@ -4,6 +4,8 @@
 #include <atomic>
 #include <optional>
 
+#include <boost/asio/thread_pool.hpp>
+
 #include <pgship/common/http/exchange.hpp>
 
 #include "auth.hpp"
@@ -21,6 +23,8 @@ struct receiver_context {
   const token_store tokens;
   receiver_metrics metrics;
   std::atomic<int> active_uploads{0};
+  /// Hashes uploads alongside the I/O threads (see background_sha256).
+  net::thread_pool hash_pool{2};
 };
 
 /// Checks the bearer token for `needed`. On failure answers 401 (missing or unknown token) or

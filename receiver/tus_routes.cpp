@@ -6,6 +6,8 @@
 #include <set>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -15,6 +17,7 @@
 #include <openssl/rand.h>
 #include <sys/stat.h>
 
+#include <pgship/common/background_sha256.hpp>
 #include <pgship/common/config_values.hpp>
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
@@ -426,7 +429,15 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   ex.set_body_limit(info->length - offset);
 
   auto whole = st.hashes.take(info->uid, offset);
-  if (!whole) whole = rehash(st.data_path(info->uid), offset);
+  if (!whole) {
+    // After a restart: re-read what is on disk, on the hash pool, not on an I/O thread.
+    // The task is named: GCC 12 destroys a closure temporary inside co_await twice.
+    auto task = [path = st.data_path(info->uid),
+                 offset]() -> net::awaitable<std::optional<sha256>> {
+      co_return rehash(path, offset);
+    };
+    whole = co_await net::co_spawn(ctx.hash_pool, std::move(task), net::use_awaitable);
+  }
   incoming_file data;
   std::error_code ec;
   if (!whole) ec = std::make_error_code(std::errc::io_error);
@@ -440,10 +451,13 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   }
   // Snapshot for rolling the chunk back if its checksum fails.
   auto before = whole->clone();
-  sha256 chunk;
-  std::vector<char> buffer(read_chunk);
+  background_sha256 whole_bg(ctx.hash_pool, std::move(*whole));
+  background_sha256 chunk_bg(ctx.hash_pool);
+  std::vector<char> buffers[2] = {std::vector<char>(read_chunk), std::vector<char>(read_chunk)};
+  int current = 0;
   error_code read_ec;
   while (true) {
+    auto& buffer = buffers[current];
     auto [rec, n] = co_await ex.read_body(net::buffer(buffer));
     if (rec) {
       read_ec = rec;
@@ -452,14 +466,17 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
     if (n == 0) break;
     const std::string_view bytes(buffer.data(), n);
     if ((ec = data.write(bytes))) break;
-    whole->update(bytes);
-    chunk.update(bytes);
+    whole_bg.update(bytes);
+    chunk_bg.update(bytes);
+    current ^= 1;
     if (crossed_check_interval(data.size() - offset, n) &&
         out_of_space_while_streaming(ctx, who->client, data.size())) {
       ec = std::make_error_code(std::errc::no_space_on_device);
       break;
     }
   }
+  *whole = whole_bg.take();
+  sha256 chunk = chunk_bg.take();
   const std::uint64_t received = data.size() - offset;
   ctx.metrics.bytes_received(who->client, received);
   const log::context lg{

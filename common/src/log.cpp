@@ -147,8 +147,8 @@ std::string format_line(format fmt, spdlog::level::level_enum level, std::string
 
   std::string line;
   if (fmt == format::json) {
-    line = "{\"ts\":\"" + format_utc(when, true) + "\",\"level\":\"" + std::string(level_name(level)) +
-           "\",\"msg\":" + json_string(msg);
+    line = "{\"ts\":\"" + format_utc(when, true) + "\",\"level\":\"" +
+           std::string(level_name(level)) + "\",\"msg\":" + json_string(msg);
     for (const auto& f : fields) {
       line += "," + json_string(f.key) + ":" + (f.quoted ? json_string(f.value) : f.value);
     }

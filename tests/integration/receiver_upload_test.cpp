@@ -491,7 +491,7 @@ namespace {
 // A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with the
 // openssl command line.
 struct test_pki {
-  explicit test_pki(const stdfs::path& dir) : dir(dir) {
+  explicit test_pki(const stdfs::path& where) : dir(where) {
     const auto ossl = [&](std::vector<std::string> args) {
       args.insert(args.begin(), "openssl");
       auto r = run_process(args, {.cwd = dir});

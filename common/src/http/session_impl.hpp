@@ -1,4 +1,8 @@
-#include "session.hpp"
+#pragma once
+// Private: the session template's definitions, instantiated once per stream type in
+// session_tcp.cpp and session_tls.cpp (two files so the two heavy instantiations compile in
+// parallel).
+
 #include <array>
 #include <chrono>
 #include <limits>
@@ -12,31 +16,33 @@
 
 #include <pgship/common/log.hpp>
 
+#include "session.hpp"
 #include "stream_exchange.hpp"
 
 namespace pgship::http_server {
-namespace {
+namespace session_detail {
 
 template <class Stream>
 constexpr bool is_tls = !std::is_same_v<Stream, beast::tcp_stream>;
 
 // After answering a request whose body we did not read, keep reading (and discarding) for a
 // moment so the client sees our response instead of a reset.
-constexpr auto linger_time = std::chrono::seconds(2);
-constexpr std::uint64_t linger_bytes = 64ull * 1024 * 1024;
+inline constexpr auto linger_time = std::chrono::seconds(2);
+inline constexpr std::uint64_t linger_bytes = 64ull * 1024 * 1024;
 
 // A malformed request (as opposed to a client that went away) deserves an answer.
-bool is_malformed_request(const error_code& ec) {
+inline bool is_malformed_request(const error_code& ec) {
   if (ec.category() != error_code(http::error::bad_method).category()) return false;
   return ec != http::error::end_of_stream && ec != http::error::partial_message &&
          ec != http::error::need_more && ec != http::error::short_read;
 }
 
-bool quiet_path(std::string_view path) {
+inline bool quiet_path(std::string_view path) {
   return path == "/health" || path == "/livez" || path == "/metrics";
 }
 
-}  // namespace
+}  // namespace session_detail
+using namespace session_detail;
 
 template <class Stream>
 session<Stream>::session(Stream stream, std::shared_ptr<server::state> state, std::string peer,
@@ -222,8 +228,5 @@ net::awaitable<void> session<Stream>::close(bool drain) {
   }
   close_socket();
 }
-
-template class session<beast::tcp_stream>;
-template class session<beast::ssl_stream<beast::tcp_stream>>;
 
 }  // namespace pgship::http_server
