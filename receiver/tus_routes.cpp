@@ -451,9 +451,10 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   }
   // Snapshot for rolling the chunk back if its checksum fails.
   auto before = whole->clone();
+  // Buffers first: they must outlive the hashers, whose destructors wait for pending work.
+  std::vector<char> buffers[2] = {std::vector<char>(read_chunk), std::vector<char>(read_chunk)};
   background_sha256 whole_bg(ctx.hash_pool, std::move(*whole));
   background_sha256 chunk_bg(ctx.hash_pool);
-  std::vector<char> buffers[2] = {std::vector<char>(read_chunk), std::vector<char>(read_chunk)};
   int current = 0;
   error_code read_ec;
   while (true) {

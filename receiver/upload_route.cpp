@@ -114,8 +114,9 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
     spdlog::info("upload started: client={} backup={} bytes={}", who->client, name,
                  declared ? std::to_string(*declared) : "chunked");
     // Two buffers: one is hashed in the background while the next is read and written.
-    background_sha256 hasher(ctx.hash_pool);
+    // Declared before the hasher, so it outlives any hashing still running on it.
     std::vector<char> spare(read_chunk);
+    background_sha256 hasher(ctx.hash_pool);
     while (true) {
       auto [ec, n] = co_await ex.read_body(net::buffer(buffer));
       if (ec) {

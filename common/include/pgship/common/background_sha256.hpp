@@ -5,7 +5,8 @@
 //
 // Use with two alternating buffers: update() waits for the previous chunk's hash, then starts
 // this one, so a buffer may be refilled once the call after its own update() has returned.
-// Not thread-safe: one caller at a time.
+// Buffers passed to update() must outlive this object: its destructor waits for the pending
+// hash, which may still be reading one. Not thread-safe: one caller at a time.
 
 #include <future>
 #include <string_view>
