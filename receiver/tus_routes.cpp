@@ -17,7 +17,6 @@
 #include <openssl/rand.h>
 #include <sys/stat.h>
 
-#include <pgship/common/background_sha256.hpp>
 #include <pgship/common/config_values.hpp>
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
@@ -451,14 +450,10 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   }
   // Snapshot for rolling the chunk back if its checksum fails.
   auto before = whole->clone();
-  // Buffers first: they must outlive the hashers, whose destructors wait for pending work.
-  std::vector<char> buffers[2] = {std::vector<char>(read_chunk), std::vector<char>(read_chunk)};
-  background_sha256 whole_bg(ctx.hash_pool, std::move(*whole));
-  background_sha256 chunk_bg(ctx.hash_pool);
-  int current = 0;
+  sha256 chunk;
+  std::vector<char> buffer(read_chunk);
   error_code read_ec;
   while (true) {
-    auto& buffer = buffers[current];
     auto [rec, n] = co_await ex.read_body(net::buffer(buffer));
     if (rec) {
       read_ec = rec;
@@ -467,17 +462,14 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
     if (n == 0) break;
     const std::string_view bytes(buffer.data(), n);
     if ((ec = data.write(bytes))) break;
-    whole_bg.update(bytes);
-    chunk_bg.update(bytes);
-    current ^= 1;
+    whole->update(bytes);
+    chunk.update(bytes);
     if (crossed_check_interval(data.size() - offset, n) &&
         out_of_space_while_streaming(ctx, who->client, data.size())) {
       ec = std::make_error_code(std::errc::no_space_on_device);
       break;
     }
   }
-  *whole = whole_bg.take();
-  sha256 chunk = chunk_bg.take();
   const std::uint64_t received = data.size() - offset;
   ctx.metrics.bytes_received(who->client, received);
   const log::context lg{

@@ -4,7 +4,6 @@
 
 #include <boost/beast/http/error.hpp>
 
-#include <pgship/common/background_sha256.hpp>
 #include <pgship/common/config_values.hpp>
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
@@ -113,10 +112,6 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
     }
     spdlog::info("upload started: client={} backup={} bytes={}", who->client, name,
                  declared ? std::to_string(*declared) : "chunked");
-    // Two buffers: one is hashed in the background while the next is read and written.
-    // Declared before the hasher, so it outlives any hashing still running on it.
-    std::vector<char> spare(read_chunk);
-    background_sha256 hasher(ctx.hash_pool);
     while (true) {
       auto [ec, n] = co_await ex.read_body(net::buffer(buffer));
       if (ec) {
@@ -125,9 +120,7 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
         co_return;
       }
       if (n == 0) break;
-      auto wec = sink.file.write({buffer.data(), n});
-      hasher.update({buffer.data(), n});
-      buffer.swap(spare);
+      auto wec = sink.write({buffer.data(), n});
       if (!wec && crossed_check_interval(sink.file.size(), n) &&
           out_of_space_while_streaming(ctx, who->client, sink.file.size())) {
         wec = std::make_error_code(std::errc::no_space_on_device);
@@ -141,7 +134,6 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
         co_return;
       }
     }
-    sink.hasher = hasher.take();
   } else {
     std::string form_sha256;
     enum class part { none, file, sha256, other } current = part::none;

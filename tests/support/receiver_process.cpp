@@ -1,4 +1,8 @@
 #include "receiver_process.hpp"
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+#include <vector>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -6,16 +10,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstring>
-#include <stdexcept>
-#include <thread>
-#include <vector>
-
 extern char** environ;
 
 namespace pgship::test {
 
-std::string receiver_binary() { return PGSHIP_RECEIVER_BIN; }
+std::string receiver_binary() {
+  return PGSHIP_RECEIVER_BIN;
+}
 
 receiver_process::receiver_process(std::map<std::string, std::string> env)
     : dir_(std::make_unique<temp_dir>("pgship-receiver")), env_(std::move(env)) {
@@ -36,7 +37,9 @@ std::string receiver_process::url(std::string_view path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
 }
 
-std::string receiver_process::log() const { return read_file(dir_->path() / "receiver.log"); }
+std::string receiver_process::log() const {
+  return read_file(dir_->path() / "receiver.log");
+}
 
 void receiver_process::start() {
   std::vector<std::string> env_strings;
@@ -46,10 +49,13 @@ void receiver_process::start() {
     const auto eq = entry.find('=');
     if (eq != std::string::npos) merged[entry.substr(0, eq)] = entry.substr(eq + 1);
   }
-  for (const auto& [k, v] : env_) merged[k] = v;
-  for (const auto& [k, v] : merged) env_strings.push_back(k + "=" + v);
+  for (const auto& [k, v] : env_)
+    merged[k] = v;
+  for (const auto& [k, v] : merged)
+    env_strings.push_back(k + "=" + v);
   std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
+  for (auto& s : env_strings)
+    envp.push_back(s.data());
   envp.push_back(nullptr);
 
   int out[2];

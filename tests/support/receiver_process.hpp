@@ -3,13 +3,13 @@
 // a given one, to test restarts), on 127.0.0.1 with PORT=0; the port is read from its stdout.
 // Its stderr (the log) is kept in a file and shown when a test fails.
 
-#include "temp_dir.hpp"
-
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
+
+#include "temp_dir.hpp"
 
 namespace pgship::test {
 
