@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 #include <sys/stat.h>
 
+#include <pgship/common/base64.hpp>
 #include <pgship/common/config_values.hpp>
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
@@ -33,7 +34,7 @@ namespace stdfs = std::filesystem;
 
 constexpr std::string_view tus_version = "1.0.0";
 constexpr std::string_view base_path = "/api/backup/uploads";
-constexpr std::size_t read_chunk = 256 * 1024;
+constexpr std::size_t read_chunk = 512 * 1024;
 constexpr auto checksum_mismatch = static_cast<http::status>(460);
 
 struct upload_info {
@@ -128,33 +129,6 @@ std::string new_uid() {
   // Unguessable ids cost nothing, though the owner check is what protects an upload.
   if (RAND_bytes(bytes.data(), 16) != 1) throw std::runtime_error("RAND_bytes failed");
   return to_hex(bytes).substr(0, 32);
-}
-
-std::string encode_base64(std::string_view text) {
-  std::string out(4 * ((text.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-std::optional<std::string> decode_base64(std::string_view text) {
-  if (text.empty()) return std::string{};
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out(text.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  // EVP_DecodeBlock counts padding as zero bytes.
-  std::size_t pad = 0;
-  if (text.ends_with("=="))
-    pad = 2;
-  else if (text.ends_with("="))
-    pad = 1;
-  out.resize(static_cast<std::size_t>(n) - pad);
-  return out;
 }
 
 std::optional<std::uint64_t> header_u64(const exchange& ex, std::string_view name) {
@@ -351,8 +325,8 @@ net::awaitable<void> handle_head(exchange& ex, tus_state& st) {
   auto res = tus_response(http::status::ok);
   res.set("Upload-Offset", std::to_string(durable_offset(st, info->uid)));
   res.set("Upload-Length", std::to_string(info->length));
-  res.set("Upload-Metadata", "filename " + encode_base64(info->file_name) + ",sha256 " +
-                                 encode_base64(to_hex(info->expected)));
+  res.set("Upload-Metadata", "filename " + base64_encode(info->file_name) + ",sha256 " +
+                                 base64_encode(to_hex(info->expected)));
   res.set("Upload-Expires", expires_at(st, info->uid));
   res.set(http::field::cache_control, "no-store");
   co_await ex.respond(std::move(res));
@@ -454,21 +428,24 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   std::vector<char> buffer(read_chunk);
   error_code read_ec;
   while (true) {
-    auto [rec, n] = co_await ex.read_body(net::buffer(buffer));
+    auto [rec, n] = co_await ex.read_body_full(net::buffer(buffer));
+    // Bytes that arrived before a cut are kept too (without a chunk checksum they count).
+    if (n > 0) {
+      const std::string_view bytes(buffer.data(), n);
+      if ((ec = data.write(bytes))) break;
+      whole->update(bytes);
+      chunk.update(bytes);
+      if (crossed_check_interval(data.size() - offset, n) &&
+          out_of_space_while_streaming(ctx, who->client, data.size())) {
+        ec = std::make_error_code(std::errc::no_space_on_device);
+        break;
+      }
+    }
     if (rec) {
       read_ec = rec;
       break;
     }
-    if (n == 0) break;
-    const std::string_view bytes(buffer.data(), n);
-    if ((ec = data.write(bytes))) break;
-    whole->update(bytes);
-    chunk.update(bytes);
-    if (crossed_check_interval(data.size() - offset, n) &&
-        out_of_space_while_streaming(ctx, who->client, data.size())) {
-      ec = std::make_error_code(std::errc::no_space_on_device);
-      break;
-    }
+    if (n < buffer.size()) break;  // the body ended
   }
   const std::uint64_t received = data.size() - offset;
   ctx.metrics.bytes_received(who->client, received);
@@ -572,7 +549,7 @@ std::optional<std::map<std::string, std::string>> parse_upload_metadata(std::str
     const std::string key(pair.substr(0, space));
     std::optional<std::string> value = std::string{};
     if (space != std::string_view::npos)
-      value = decode_base64(config::trim(pair.substr(space + 1)));
+      value = base64_decode(config::trim(pair.substr(space + 1)));
     if (key.empty() || !value || out.count(key)) return std::nullopt;
     out.emplace(key, std::move(*value));
   }

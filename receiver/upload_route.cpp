@@ -1,5 +1,7 @@
 #include "upload_route.hpp"
 #include <charconv>
+#include <functional>
+#include <optional>
 #include <vector>
 
 #include <boost/beast/http/error.hpp>
@@ -18,7 +20,7 @@ namespace {
 
 using http_server::exchange;
 
-constexpr std::size_t read_chunk = 256 * 1024;
+constexpr std::size_t read_chunk = 512 * 1024;
 // Room for multipart boundaries and part headers on top of MAX_UPLOAD_BYTES.
 constexpr std::uint64_t multipart_overhead = 64 * 1024;
 
@@ -103,7 +105,79 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
   backup_sink sink;
   const auto incoming = ctx.store.new_incoming_path("upload");
   std::vector<char> buffer(read_chunk);
-  std::string problem;  // why a multipart body was refused
+  std::string problem;  // why the upload was refused, once it was
+  auto problem_status = http::status::bad_request;
+
+  // Backup bytes to disk and hash, checking space every so often while they stream.
+  const auto store = [&](std::string_view data) {
+    if (auto ec = sink.write(data)) {
+      problem = "storage: " + ec.message();
+    } else if (crossed_check_interval(sink.file.size(), data.size()) &&
+               out_of_space_while_streaming(ctx, who->client, sink.file.size())) {
+      problem = "free space fell below MIN_FREE_BYTES or the client went over QUOTA_BYTES";
+    } else {
+      return true;
+    }
+    problem_status = http::status::insufficient_storage;
+    return false;
+  };
+
+  // One read loop for both body forms; `consume` returns false to stop reading.
+  std::function<bool(std::string_view)> consume;
+  std::function<void()> finish_body = [] {};
+  std::optional<multipart_parser> parser;
+  std::string form_sha256;
+  enum class part { none, file, sha256, other } current = part::none;
+  bool saw_file = false;
+  if (boundary) {
+    parser.emplace(*boundary,
+                   multipart_parser::callbacks{
+                       .on_part_begin =
+                           [&](const multipart_parser::part_info& p) {
+                             if (p.name == "file") {
+                               if (saw_file) {
+                                 problem = "more than one file part";
+                                 return false;
+                               }
+                               saw_file = true;
+                               if (name.empty()) name = p.filename.value_or("");
+                               if (!parse_backup_name(name)) {
+                                 problem = "file name '" + name +
+                                           "' is not <database>-<YYYYMMDD>-<HHMMSS>.dump";
+                                 return false;
+                               }
+                               if (auto ec = sink.file.create(incoming)) {
+                                 problem = "storage: " + ec.message();
+                                 problem_status = http::status::internal_server_error;
+                                 return false;
+                               }
+                               spdlog::info("upload started: client={} backup={} form=multipart",
+                                            who->client, name);
+                               current = part::file;
+                             } else {
+                               current = p.name == "sha256" ? part::sha256 : part::other;
+                             }
+                             return true;
+                           },
+                       .on_part_data =
+                           [&](std::string_view data) {
+                             if (current == part::file) {
+                               if (!store(data)) return false;
+                             } else if (current == part::sha256) {
+                               if (form_sha256.size() + data.size() > 128) {
+                                 problem = "sha256 field too long";
+                                 return false;
+                               }
+                               form_sha256 += data;
+                             }
+                             return true;
+                           },
+                       .on_part_end =
+                           [&] {
+                             current = part::none;
+                             return true;
+                           }});
+  }
 
   if (!boundary) {
     if (auto ec = sink.file.create(incoming)) {
@@ -112,116 +186,48 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
     }
     spdlog::info("upload started: client={} backup={} bytes={}", who->client, name,
                  declared ? std::to_string(*declared) : "chunked");
-    while (true) {
-      auto [ec, n] = co_await ex.read_body(net::buffer(buffer));
-      if (ec) {
-        sink.file.discard();
-        co_await answer_read_error(ex, ctx, who->client, ec);
-        co_return;
-      }
-      if (n == 0) break;
-      auto wec = sink.write({buffer.data(), n});
-      if (!wec && crossed_check_interval(sink.file.size(), n) &&
-          out_of_space_while_streaming(ctx, who->client, sink.file.size())) {
-        wec = std::make_error_code(std::errc::no_space_on_device);
-      }
-      if (wec) {
-        sink.file.discard();
-        ctx.metrics.upload_finished(who->client, "failed");
-        spdlog::error("upload {} failed: write: {}", name, wec.message());
-        co_await ex.respond_error(http::status::insufficient_storage, "storage_error",
-                                  wec.message());
-        co_return;
-      }
-    }
+    consume = store;
   } else {
-    std::string form_sha256;
-    enum class part { none, file, sha256, other } current = part::none;
-    bool saw_file = false;
-    multipart_parser parser(
-        *boundary, {.on_part_begin =
-                        [&](const multipart_parser::part_info& p) {
-                          if (p.name == "file") {
-                            if (saw_file) {
-                              problem = "more than one file part";
-                              return false;
-                            }
-                            saw_file = true;
-                            if (name.empty()) name = p.filename.value_or("");
-                            if (!parse_backup_name(name)) {
-                              problem = "file name '" + name +
-                                        "' is not <database>-<YYYYMMDD>-<HHMMSS>.dump";
-                              return false;
-                            }
-                            if (auto ec = sink.file.create(incoming)) {
-                              problem = "storage: " + ec.message();
-                              return false;
-                            }
-                            spdlog::info("upload started: client={} backup={} form=multipart",
-                                         who->client, name);
-                            current = part::file;
-                          } else {
-                            current = p.name == "sha256" ? part::sha256 : part::other;
-                          }
-                          return true;
-                        },
-                    .on_part_data =
-                        [&](std::string_view data) {
-                          if (current == part::file) {
-                            if (auto ec = sink.write(data)) {
-                              problem = "storage: " + ec.message();
-                              return false;
-                            }
-                            if (crossed_check_interval(sink.file.size(), data.size()) &&
-                                out_of_space_while_streaming(ctx, who->client, sink.file.size())) {
-                              problem = "storage: below MIN_FREE_BYTES or over QUOTA_BYTES";
-                              return false;
-                            }
-                          } else if (current == part::sha256) {
-                            if (form_sha256.size() + data.size() > 128) {
-                              problem = "sha256 field too long";
-                              return false;
-                            }
-                            form_sha256 += data;
-                          }
-                          return true;
-                        },
-                    .on_part_end =
-                        [&] {
-                          current = part::none;
-                          return true;
-                        }});
-    while (true) {
-      auto [ec, n] = co_await ex.read_body(net::buffer(buffer));
-      if (ec) {
-        sink.file.discard();
-        co_await answer_read_error(ex, ctx, who->client, ec);
-        co_return;
-      }
-      if (n == 0) break;
+    consume = [&](std::string_view data) {
       // After the final boundary the rest (a trailing CRLF, an epilogue) is read and ignored.
-      if (parser.done()) continue;
-      if (!parser.feed({buffer.data(), n})) {
-        if (problem.empty()) problem = "malformed multipart body: " + parser.error();
-        break;
+      if (parser->done()) return true;
+      if (parser->feed(data)) return true;
+      if (problem.empty()) problem = "malformed multipart body: " + parser->error();
+      return false;
+    };
+    finish_body = [&] {
+      if (problem.empty() && !parser->done()) {
+        problem = "multipart body ended before its final boundary";
       }
-    }
-    if (problem.empty() && !parser.done())
-      problem = "multipart body ended before its final boundary";
-    if (problem.empty() && !saw_file) problem = "no part named 'file'";
-    if (problem.empty() && !form_sha256.empty()) {
-      const auto field = digest_from_hex(config::trim(form_sha256));
-      if (!field) problem = "sha256 field must be 64 hex digits";
-      if (field && expected && *field != *expected) problem = "sha256 field and header disagree";
-      if (field) expected = field;
-    }
-    if (!problem.empty()) {
+      if (problem.empty() && !saw_file) problem = "no part named 'file'";
+      if (problem.empty() && !form_sha256.empty()) {
+        const auto field = digest_from_hex(config::trim(form_sha256));
+        if (!field) problem = "sha256 field must be 64 hex digits";
+        if (field && expected && *field != *expected) problem = "sha256 field and header disagree";
+        if (field) expected = field;
+      }
+    };
+  }
+
+  while (problem.empty()) {
+    auto [ec, n] = co_await ex.read_body_full(net::buffer(buffer));
+    if (ec) {
       sink.file.discard();
-      ctx.metrics.upload_finished(who->client, "rejected");
-      spdlog::warn("upload from {} ({}) refused: {}", ex.peer_address(), who->client, problem);
-      co_await ex.respond_error(http::status::bad_request, "bad_request", problem);
+      co_await answer_read_error(ex, ctx, who->client, ec);
       co_return;
     }
+    if (n == 0) break;
+    if (!consume({buffer.data(), n})) break;
+  }
+  finish_body();
+  if (!problem.empty()) {
+    sink.file.discard();
+    ctx.metrics.upload_finished(who->client, "rejected");
+    spdlog::warn("upload from {} ({}) refused: {}", ex.peer_address(), who->client, problem);
+    const std::string_view error =
+        problem_status == http::status::bad_request ? "bad_request" : "storage_error";
+    co_await ex.respond_error(problem_status, error, problem);
+    co_return;
   }
 
   ctx.metrics.bytes_received(who->client, sink.file.size());

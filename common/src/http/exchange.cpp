@@ -19,6 +19,18 @@ std::optional<std::string> exchange::query_param(std::string_view name) const {
   return std::nullopt;
 }
 
+net::awaitable<std::pair<error_code, std::size_t>> exchange::read_body_full(
+    net::mutable_buffer buffer) {
+  std::size_t filled = 0;
+  while (filled < buffer.size()) {
+    auto [ec, n] = co_await read_body(buffer + filled);
+    if (ec) co_return std::pair{ec, filled};
+    if (n == 0) break;
+    filled += n;
+  }
+  co_return std::pair{error_code{}, filled};
+}
+
 net::awaitable<std::pair<error_code, std::string>> exchange::read_body_to_string(
     std::uint64_t limit) {
   std::string body;

@@ -279,3 +279,33 @@ TEST(sha256_file_test, directory_sets_the_error_code) {
 
 }  // namespace
 }  // namespace pgship
+
+#include <pgship/common/base64.hpp>
+
+namespace pgship {
+namespace {
+
+TEST(base64_test, round_trips_and_matches_rfc4648_vectors) {
+  const std::pair<std::string_view, std::string_view> vectors[] = {
+      {"", ""},
+      {"f", "Zg=="},
+      {"fo", "Zm8="},
+      {"foo", "Zm9v"},
+      {"foob", "Zm9vYg=="},
+      {"fooba", "Zm9vYmE="},
+      {"foobar", "Zm9vYmFy"},
+  };
+  for (const auto& [plain, encoded] : vectors) {
+    EXPECT_EQ(base64_encode(plain), encoded);
+    EXPECT_EQ(base64_decode(encoded), std::optional<std::string>(plain)) << encoded;
+  }
+}
+
+TEST(base64_test, rejects_malformed_text) {
+  for (std::string_view bad : {"Zg", "Zg=", "Z===", "Zg==Zg==", "Z=g=", "Zm9v!A==", "===="}) {
+    EXPECT_EQ(base64_decode(bad), std::nullopt) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace pgship
