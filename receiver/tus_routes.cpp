@@ -1,25 +1,12 @@
 #include "tus_routes.hpp"
 #include <charconv>
-#include <fstream>
-#include <mutex>
-#include <random>
-#include <set>
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/value_to.hpp>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-#include <sys/stat.h>
 
 #include <pgship/common/base64.hpp>
-#include <pgship/common/config_values.hpp>
-#include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
 
 #include "backup_name.hpp"
@@ -30,106 +17,13 @@ namespace pgship::receiver {
 namespace {
 
 using http_server::exchange;
-namespace stdfs = std::filesystem;
 
 constexpr std::string_view tus_version = "1.0.0";
 constexpr std::string_view base_path = "/api/backup/uploads";
 constexpr std::size_t read_chunk = 512 * 1024;
 constexpr auto checksum_mismatch = static_cast<http::status>(460);
 
-struct upload_info {
-  std::string uid;
-  std::string client;
-  std::string file_name;
-  std::uint64_t length = 0;
-  sha256_digest expected{};
-};
-
-// Uploads with a PATCH in progress: a second PATCH (or DELETE) meanwhile gets 423.
-class busy_set {
- public:
-  bool try_lock(const std::string& uid) {
-    std::lock_guard lock(mutex_);
-    return busy_.insert(uid).second;
-  }
-  void unlock(const std::string& uid) {
-    std::lock_guard lock(mutex_);
-    busy_.erase(uid);
-  }
-
- private:
-  std::mutex mutex_;
-  std::set<std::string> busy_;
-};
-
-// Holds an upload's lock. Released before the answer is sent: a client that gets the answer
-// may send its next PATCH at once, on another connection and thread.
-struct busy_guard {
-  busy_set& set;
-  std::string uid;
-  bool held = true;
-  void release() {
-    if (held) set.unlock(uid);
-    held = false;
-  }
-  ~busy_guard() { release(); }
-};
-
-// The running whole-file hash of an upload, kept between PATCHes so each byte is hashed once.
-// After a restart it is rebuilt from the data file on the next PATCH.
-class hash_cache {
- public:
-  std::optional<sha256> take(const std::string& uid, std::uint64_t offset) {
-    std::lock_guard lock(mutex_);
-    const auto it = hashes_.find(uid);
-    if (it == hashes_.end() || it->second.bytes() != offset) return std::nullopt;
-    auto h = std::move(it->second);
-    hashes_.erase(it);
-    return h;
-  }
-  void put(const std::string& uid, sha256 h) {
-    std::lock_guard lock(mutex_);
-    hashes_.insert_or_assign(uid, std::move(h));
-  }
-  void drop(const std::string& uid) {
-    std::lock_guard lock(mutex_);
-    hashes_.erase(uid);
-  }
-
- private:
-  std::mutex mutex_;
-  std::map<std::string, sha256> hashes_;
-};
-
-}  // namespace
-
-struct tus_uploads {
-  std::shared_ptr<receiver_context> ctx;
-  busy_set busy;
-  hash_cache hashes;
-
-  stdfs::path info_path(const std::string& uid) const {
-    return ctx->store.incoming_dir() / (uid + ".tus");
-  }
-  stdfs::path data_path(const std::string& uid) const {
-    return ctx->store.incoming_dir() / (uid + ".data");
-  }
-};
-
-namespace {
-
 using tus_state = tus_uploads;
-
-bool valid_uid(std::string_view uid) {
-  return uid.size() == 32 && uid.find_first_not_of("0123456789abcdef") == std::string_view::npos;
-}
-
-std::string new_uid() {
-  sha256_digest bytes{};
-  // Unguessable ids cost nothing, though the owner check is what protects an upload.
-  if (RAND_bytes(bytes.data(), 16) != 1) throw std::runtime_error("RAND_bytes failed");
-  return to_hex(bytes).substr(0, 32);
-}
 
 std::optional<std::uint64_t> header_u64(const exchange& ex, std::string_view name) {
   const auto it = ex.request().find(name);
@@ -139,64 +33,6 @@ std::optional<std::uint64_t> header_u64(const exchange& ex, std::string_view nam
   const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (ec != std::errc{} || end != v.data() + v.size()) return std::nullopt;
   return n;
-}
-
-std::optional<upload_info> load_info(const tus_state& st, const std::string& uid) {
-  std::ifstream in(st.info_path(uid));
-  if (!in) return std::nullopt;
-  std::string text((std::istreambuf_iterator<char>(in)), {});
-  boost::system::error_code ec;
-  const auto v = boost::json::parse(text, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  try {
-    const auto& o = v.as_object();
-    upload_info info;
-    info.uid = uid;
-    info.client = boost::json::value_to<std::string>(o.at("client"));
-    info.file_name = boost::json::value_to<std::string>(o.at("filename"));
-    info.length = boost::json::value_to<std::uint64_t>(o.at("length"));
-    const auto expected = digest_from_hex(boost::json::value_to<std::string>(o.at("sha256")));
-    if (!expected) return std::nullopt;
-    info.expected = *expected;
-    return info;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-}
-
-std::error_code save_info(const tus_state& st, const upload_info& info) {
-  boost::json::object o;
-  o["client"] = info.client;
-  o["filename"] = info.file_name;
-  o["length"] = info.length;
-  o["sha256"] = to_hex(info.expected);
-  return fs::write_file_atomically(st.info_path(info.uid), boost::json::serialize(o) + "\n");
-}
-
-std::uint64_t durable_offset(const tus_state& st, const std::string& uid) {
-  std::error_code ec;
-  const auto size = stdfs::file_size(st.data_path(uid), ec);
-  return ec ? 0 : size;
-}
-
-void remove_upload(tus_state& st, const std::string& uid) {
-  std::error_code ignored;
-  stdfs::remove(st.data_path(uid), ignored);
-  stdfs::remove(st.info_path(uid), ignored);
-  st.hashes.drop(uid);
-}
-
-std::string expires_at(const tus_state& st, const std::string& uid) {
-  struct stat s {};
-  std::time_t base = std::time(nullptr);
-  if (::stat(st.data_path(uid).c_str(), &s) == 0) base = s.st_mtime;
-  const std::time_t t =
-      base + std::chrono::duration_cast<std::chrono::seconds>(st.ctx->cfg.upload_expiry).count();
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
 }
 
 http_server::string_response tus_response(http::status status) {
@@ -330,21 +166,6 @@ net::awaitable<void> handle_head(exchange& ex, tus_state& st) {
   res.set("Upload-Expires", expires_at(st, info->uid));
   res.set(http::field::cache_control, "no-store");
   co_await ex.respond(std::move(res));
-}
-
-// Re-reads the first `offset` bytes after a restart, when the running hash is gone.
-std::optional<sha256> rehash(const stdfs::path& path, std::uint64_t offset) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  sha256 h;
-  std::vector<char> buffer(1 << 20);
-  while (h.bytes() < offset) {
-    const auto want = std::min<std::uint64_t>(buffer.size(), offset - h.bytes());
-    in.read(buffer.data(), static_cast<std::streamsize>(want));
-    if (static_cast<std::uint64_t>(in.gcount()) != want) return std::nullopt;
-    h.update(buffer.data(), want);
-  }
-  return h;
 }
 
 net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
@@ -538,57 +359,11 @@ net::awaitable<void> handle_delete(exchange& ex, tus_state& st) {
 
 }  // namespace
 
-std::optional<std::map<std::string, std::string>> parse_upload_metadata(std::string_view header) {
-  std::map<std::string, std::string> out;
-  while (!header.empty()) {
-    const auto comma = header.find(',');
-    std::string_view pair = config::trim(header.substr(0, comma));
-    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
-    if (pair.empty()) continue;
-    const auto space = pair.find(' ');
-    const std::string key(pair.substr(0, space));
-    std::optional<std::string> value = std::string{};
-    if (space != std::string_view::npos)
-      value = base64_decode(config::trim(pair.substr(space + 1)));
-    if (key.empty() || !value || out.count(key)) return std::nullopt;
-    out.emplace(key, std::move(*value));
-  }
-  return out;
-}
-
-void expire_tus_uploads(tus_uploads& st) {
-  auto& ctx = *st.ctx;
-  const auto cutoff = stdfs::file_time_type::clock::now() - ctx.cfg.upload_expiry;
-  std::error_code ec;
-  for (const auto& entry : stdfs::directory_iterator(ctx.store.incoming_dir(), ec)) {
-    if (entry.path().extension() != ".tus") continue;
-    const std::string uid = entry.path().stem().string();
-    const auto data = ctx.store.incoming_dir() / (uid + ".data");
-    std::error_code tec;
-    auto touched = stdfs::last_write_time(data, tec);
-    if (tec) touched = stdfs::last_write_time(entry.path(), tec);
-    if (tec || touched > cutoff) continue;
-    if (!st.busy.try_lock(uid)) continue;
-    busy_guard guard{st.busy, uid};
-    remove_upload(st, uid);
-    spdlog::info("expired resumable upload {}: untouched for longer than UPLOAD_EXPIRY", uid);
-  }
-}
-
 std::shared_ptr<tus_uploads> add_tus_routes(http_server::router& routes,
                                             std::shared_ptr<receiver_context> ctx) {
   auto st = std::make_shared<tus_uploads>();
   st->ctx = std::move(ctx);
-  // Data whose .tus state is gone (a crash between the two removals) can never resume.
-  std::error_code ec;
-  for (const auto& entry : stdfs::directory_iterator(st->ctx->store.incoming_dir(), ec)) {
-    if (entry.path().extension() != ".data") continue;
-    if (!stdfs::exists(st->info_path(entry.path().stem().string()))) {
-      spdlog::info("removing orphaned upload data {}", entry.path().filename().string());
-      std::error_code ignored;
-      stdfs::remove(entry.path(), ignored);
-    }
-  }
+  remove_orphaned_data(*st);
   const std::string item = std::string(base_path) + "/{uid}";
   routes.add(http::verb::options, std::string(base_path),
              [st](exchange& ex) { return handle_options(ex, *st); });

@@ -1,0 +1,157 @@
+#include "tus_store.hpp"
+#include <ctime>
+#include <fstream>
+#include <vector>
+
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value_to.hpp>
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <pgship/common/base64.hpp>
+#include <pgship/common/config_values.hpp>
+#include <pgship/common/fs.hpp>
+
+namespace pgship::receiver {
+
+namespace stdfs = std::filesystem;
+using tus_state = tus_uploads;
+
+bool valid_uid(std::string_view uid) {
+  return uid.size() == 32 && uid.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+std::string new_uid() {
+  sha256_digest bytes{};
+  // Unguessable ids cost nothing, though the owner check is what protects an upload.
+  if (RAND_bytes(bytes.data(), 16) != 1) throw std::runtime_error("RAND_bytes failed");
+  return to_hex(bytes).substr(0, 32);
+}
+
+std::optional<upload_info> load_info(const tus_state& st, const std::string& uid) {
+  std::ifstream in(st.info_path(uid));
+  if (!in) return std::nullopt;
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  try {
+    const auto& o = v.as_object();
+    upload_info info;
+    info.uid = uid;
+    info.client = boost::json::value_to<std::string>(o.at("client"));
+    info.file_name = boost::json::value_to<std::string>(o.at("filename"));
+    info.length = boost::json::value_to<std::uint64_t>(o.at("length"));
+    const auto expected = digest_from_hex(boost::json::value_to<std::string>(o.at("sha256")));
+    if (!expected) return std::nullopt;
+    info.expected = *expected;
+    return info;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::error_code save_info(const tus_state& st, const upload_info& info) {
+  boost::json::object o;
+  o["client"] = info.client;
+  o["filename"] = info.file_name;
+  o["length"] = info.length;
+  o["sha256"] = to_hex(info.expected);
+  return fs::write_file_atomically(st.info_path(info.uid), boost::json::serialize(o) + "\n");
+}
+
+std::uint64_t durable_offset(const tus_state& st, const std::string& uid) {
+  std::error_code ec;
+  const auto size = stdfs::file_size(st.data_path(uid), ec);
+  return ec ? 0 : size;
+}
+
+void remove_upload(tus_state& st, const std::string& uid) {
+  std::error_code ignored;
+  stdfs::remove(st.data_path(uid), ignored);
+  stdfs::remove(st.info_path(uid), ignored);
+  st.hashes.drop(uid);
+}
+
+std::string expires_at(const tus_state& st, const std::string& uid) {
+  struct stat s {};
+  std::time_t base = std::time(nullptr);
+  if (::stat(st.data_path(uid).c_str(), &s) == 0) base = s.st_mtime;
+  const std::time_t t =
+      base + std::chrono::duration_cast<std::chrono::seconds>(st.ctx->cfg.upload_expiry).count();
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+// Re-reads the first `offset` bytes after a restart, when the running hash is gone.
+std::optional<sha256> rehash(const stdfs::path& path, std::uint64_t offset) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  sha256 h;
+  std::vector<char> buffer(1 << 20);
+  while (h.bytes() < offset) {
+    const auto want = std::min<std::uint64_t>(buffer.size(), offset - h.bytes());
+    in.read(buffer.data(), static_cast<std::streamsize>(want));
+    if (static_cast<std::uint64_t>(in.gcount()) != want) return std::nullopt;
+    h.update(buffer.data(), want);
+  }
+  return h;
+}
+
+std::optional<std::map<std::string, std::string>> parse_upload_metadata(std::string_view header) {
+  std::map<std::string, std::string> out;
+  while (!header.empty()) {
+    const auto comma = header.find(',');
+    std::string_view pair = config::trim(header.substr(0, comma));
+    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+    if (pair.empty()) continue;
+    const auto space = pair.find(' ');
+    const std::string key(pair.substr(0, space));
+    std::optional<std::string> value = std::string{};
+    if (space != std::string_view::npos)
+      value = base64_decode(config::trim(pair.substr(space + 1)));
+    if (key.empty() || !value || out.count(key)) return std::nullopt;
+    out.emplace(key, std::move(*value));
+  }
+  return out;
+}
+
+void expire_tus_uploads(tus_uploads& st) {
+  auto& ctx = *st.ctx;
+  const auto cutoff = stdfs::file_time_type::clock::now() - ctx.cfg.upload_expiry;
+  std::error_code ec;
+  for (const auto& entry : stdfs::directory_iterator(ctx.store.incoming_dir(), ec)) {
+    if (entry.path().extension() != ".tus") continue;
+    const std::string uid = entry.path().stem().string();
+    const auto data = ctx.store.incoming_dir() / (uid + ".data");
+    std::error_code tec;
+    auto touched = stdfs::last_write_time(data, tec);
+    if (tec) touched = stdfs::last_write_time(entry.path(), tec);
+    if (tec || touched > cutoff) continue;
+    if (!st.busy.try_lock(uid)) continue;
+    busy_guard guard{st.busy, uid};
+    remove_upload(st, uid);
+    spdlog::info("expired resumable upload {}: untouched for longer than UPLOAD_EXPIRY", uid);
+  }
+}
+
+void remove_orphaned_data(tus_uploads& st) {
+  // Data whose .tus state is gone (a crash between the two removals) can never resume.
+  std::error_code ec;
+  for (const auto& entry : stdfs::directory_iterator(st.ctx->store.incoming_dir(), ec)) {
+    if (entry.path().extension() != ".data") continue;
+    if (!stdfs::exists(st.info_path(entry.path().stem().string()))) {
+      spdlog::info("removing orphaned upload data {}", entry.path().filename().string());
+      std::error_code ignored;
+      stdfs::remove(entry.path(), ignored);
+    }
+  }
+}
+
+}  // namespace pgship::receiver

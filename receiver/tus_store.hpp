@@ -1,0 +1,121 @@
+#pragma once
+// The state of resumable (tus) uploads on disk and in memory: .incoming/<uid>.tus (JSON: owner,
+// file name, length, expected sha256) beside <uid>.data, whose size is the durable offset;
+// which uploads have a PATCH running; the running hash of each between PATCHes.
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include <pgship/common/sha256.hpp>
+
+#include "context.hpp"
+
+namespace pgship::receiver {
+
+struct upload_info {
+  std::string uid;
+  std::string client;
+  std::string file_name;
+  std::uint64_t length = 0;
+  sha256_digest expected{};
+};
+
+// Uploads with a PATCH in progress: a second PATCH (or DELETE) meanwhile gets 423.
+class busy_set {
+ public:
+  bool try_lock(const std::string& uid) {
+    std::lock_guard lock(mutex_);
+    return busy_.insert(uid).second;
+  }
+  void unlock(const std::string& uid) {
+    std::lock_guard lock(mutex_);
+    busy_.erase(uid);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::set<std::string> busy_;
+};
+
+// Holds an upload's lock. Released before the answer is sent: a client that gets the answer
+// may send its next PATCH at once, on another connection and thread.
+struct busy_guard {
+  busy_set& set;
+  std::string uid;
+  bool held = true;
+  void release() {
+    if (held) set.unlock(uid);
+    held = false;
+  }
+  ~busy_guard() { release(); }
+};
+
+// The running whole-file hash of an upload, kept between PATCHes so each byte is hashed once.
+// After a restart it is rebuilt from the data file on the next PATCH.
+class hash_cache {
+ public:
+  std::optional<sha256> take(const std::string& uid, std::uint64_t offset) {
+    std::lock_guard lock(mutex_);
+    const auto it = hashes_.find(uid);
+    if (it == hashes_.end() || it->second.bytes() != offset) return std::nullopt;
+    auto h = std::move(it->second);
+    hashes_.erase(it);
+    return h;
+  }
+  void put(const std::string& uid, sha256 h) {
+    std::lock_guard lock(mutex_);
+    hashes_.insert_or_assign(uid, std::move(h));
+  }
+  void drop(const std::string& uid) {
+    std::lock_guard lock(mutex_);
+    hashes_.erase(uid);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, sha256> hashes_;
+};
+
+/// Shared by the tus handlers and the housekeeping sweep. Thread-safe.
+struct tus_uploads {
+  std::shared_ptr<receiver_context> ctx;
+  busy_set busy;
+  hash_cache hashes;
+
+  std::filesystem::path info_path(const std::string& uid) const {
+    return ctx->store.incoming_dir() / (uid + ".tus");
+  }
+  std::filesystem::path data_path(const std::string& uid) const {
+    return ctx->store.incoming_dir() / (uid + ".data");
+  }
+};
+
+bool valid_uid(std::string_view uid);
+/// 32 random hex digits.
+std::string new_uid();
+std::optional<upload_info> load_info(const tus_uploads& st, const std::string& uid);
+std::error_code save_info(const tus_uploads& st, const upload_info& info);
+/// Bytes of the upload on disk: what survives a crash, and where the client resumes.
+std::uint64_t durable_offset(const tus_uploads& st, const std::string& uid);
+void remove_upload(tus_uploads& st, const std::string& uid);
+/// Upload-Expires: last write + UPLOAD_EXPIRY, as an HTTP date.
+std::string expires_at(const tus_uploads& st, const std::string& uid);
+/// Re-reads the first `offset` bytes after a restart, when the running hash is gone.
+std::optional<sha256> rehash(const std::filesystem::path& path, std::uint64_t offset);
+
+/// Removes incomplete uploads not touched for UPLOAD_EXPIRY (skipping any mid-PATCH).
+void expire_tus_uploads(tus_uploads& uploads);
+/// Removes .data files whose .tus state is gone. For start-up.
+void remove_orphaned_data(tus_uploads& uploads);
+
+/// Parses an Upload-Metadata header ("key base64value,key2 base64value2"); nullopt when
+/// malformed (bad base64, empty or duplicate key).
+std::optional<std::map<std::string, std::string>> parse_upload_metadata(std::string_view header);
+
+}  // namespace pgship::receiver
