@@ -25,16 +25,6 @@ constexpr auto checksum_mismatch = static_cast<http::status>(460);
 
 using tus_state = tus_uploads;
 
-std::optional<std::uint64_t> header_u64(const exchange& ex, std::string_view name) {
-  const auto it = ex.request().find(name);
-  if (it == ex.request().end()) return std::nullopt;
-  const auto v = it->value();
-  std::uint64_t n = 0;
-  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc{} || end != v.data() + v.size()) return std::nullopt;
-  return n;
-}
-
 http_server::string_response tus_response(http::status status) {
   http_server::string_response res{status, 11};
   res.set("Tus-Resumable", tus_version);
@@ -56,6 +46,14 @@ net::awaitable<bool> refuse_wrong_version(exchange& ex) {
   res.set("Tus-Version", tus_version);
   co_await ex.respond(std::move(res));
   co_return true;
+}
+
+// Every tus request but OPTIONS: a token with the upload scope, and the protocol version.
+net::awaitable<std::optional<principal>> authorize_tus(exchange& ex, tus_state& st) {
+  auto who = co_await authorize(ex, *st.ctx, scope::upload);
+  if (!who) co_return std::nullopt;
+  if (co_await refuse_wrong_version(ex)) co_return std::nullopt;
+  co_return who;
 }
 
 // The upload named in the path, if it exists and belongs to the caller (else 404: another
@@ -83,12 +81,10 @@ net::awaitable<void> handle_options(exchange& ex, tus_state& st) {
 
 net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   auto& ctx = *st.ctx;
-  const auto who = co_await authorize(ex, ctx, scope::upload);
-  // Two statements: GCC 12 miscompiles co_await inside a short-circuit operand.
+  const auto who = co_await authorize_tus(ex, st);
   if (!who) co_return;
-  if (co_await refuse_wrong_version(ex)) co_return;
 
-  const auto length = header_u64(ex, "Upload-Length");
+  const auto length = ex.header_u64("Upload-Length");
   if (!length) {
     co_await ex.respond(tus_error(http::status::bad_request, "bad_upload_length",
                                   "Upload-Length is required (deferred length is not supported)"));
@@ -152,10 +148,8 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
 }
 
 net::awaitable<void> handle_head(exchange& ex, tus_state& st) {
-  const auto who = co_await authorize(ex, *st.ctx, scope::upload);
-  // Two statements: GCC 12 miscompiles co_await inside a short-circuit operand.
+  const auto who = co_await authorize_tus(ex, st);
   if (!who) co_return;
-  if (co_await refuse_wrong_version(ex)) co_return;
   const auto info = co_await find_upload(ex, st, *who);
   if (!info) co_return;
   auto res = tus_response(http::status::ok);
@@ -170,10 +164,8 @@ net::awaitable<void> handle_head(exchange& ex, tus_state& st) {
 
 net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   auto& ctx = *st.ctx;
-  const auto who = co_await authorize(ex, ctx, scope::upload);
-  // Two statements: GCC 12 miscompiles co_await inside a short-circuit operand.
+  const auto who = co_await authorize_tus(ex, st);
   if (!who) co_return;
-  if (co_await refuse_wrong_version(ex)) co_return;
   const auto info = co_await find_upload(ex, st, *who);
   if (!info) co_return;
   if (ex.request()[http::field::content_type] != "application/offset+octet-stream") {
@@ -210,7 +202,7 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   busy_guard guard{st.busy, info->uid};
 
   const std::uint64_t offset = durable_offset(st, info->uid);
-  const auto client_offset = header_u64(ex, "Upload-Offset");
+  const auto client_offset = ex.header_u64("Upload-Offset");
   if (!client_offset || *client_offset != offset) {
     auto res = tus_error(http::status::conflict, "offset_mismatch",
                          "Upload-Offset must be the current offset " + std::to_string(offset));
@@ -340,10 +332,8 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
 }
 
 net::awaitable<void> handle_delete(exchange& ex, tus_state& st) {
-  const auto who = co_await authorize(ex, *st.ctx, scope::upload);
-  // Two statements: GCC 12 miscompiles co_await inside a short-circuit operand.
+  const auto who = co_await authorize_tus(ex, st);
   if (!who) co_return;
-  if (co_await refuse_wrong_version(ex)) co_return;
   const auto info = co_await find_upload(ex, st, *who);
   if (!info) co_return;
   if (!st.busy.try_lock(info->uid)) {

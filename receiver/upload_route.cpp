@@ -35,15 +35,6 @@ struct backup_sink {
   }
 };
 
-std::optional<std::uint64_t> declared_length(const exchange& ex) {
-  const auto it = ex.request().find(http::field::content_length);
-  if (it == ex.request().end()) return std::nullopt;
-  std::uint64_t n = 0;
-  const auto v = it->value();
-  if (std::from_chars(v.data(), v.data() + v.size(), n).ec != std::errc{}) return std::nullopt;
-  return n;
-}
-
 // Answers a failed body read: over the limit is 413, a client that went away or stalled is
 // logged (the answer will most likely not reach it).
 net::awaitable<void> answer_read_error(exchange& ex, receiver_context& ctx,
@@ -96,7 +87,7 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
     co_await ex.respond(std::move(res));
     co_return;
   }
-  auto declared = declared_length(ex);
+  auto declared = ex.header_u64("Content-Length");
   // A multipart body carries boundaries and part headers besides the file itself.
   if (boundary && declared) declared = *declared - std::min(*declared, multipart_overhead);
   if (co_await refuse_over_limits(ex, ctx, who->client, declared)) co_return;

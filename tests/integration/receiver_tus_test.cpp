@@ -11,7 +11,7 @@
 #include <pgship/common/sha256.hpp>
 
 #include "http_client.hpp"
-#include "receiver_process.hpp"
+#include "receiver_fixture.hpp"
 #include "temp_dir.hpp"
 
 namespace pgship::test {
@@ -31,16 +31,9 @@ std::string random_bytes(std::size_t n, std::uint32_t seed) {
   return s;
 }
 
-class ReceiverTus : public ::testing::Test {
+class ReceiverTus : public receiver_fixture {
  protected:
-  void TearDown() override {
-    if (HasFailure() && receiver_) std::cerr << "receiver log:\n" << receiver_->log();
-  }
-  receiver_process& start(std::map<std::string, std::string> env = {}) {
-    env.try_emplace("BACKUP_API_TOKEN", token);
-    receiver_ = std::make_unique<receiver_process>(std::move(env));
-    return *receiver_;
-  }
+  ReceiverTus() : receiver_fixture(token) {}
 
   std::map<std::string, std::string> headers(std::map<std::string, std::string> more = {}) {
     more.try_emplace("Authorization", "Bearer " + token);
@@ -89,9 +82,6 @@ class ReceiverTus : public ::testing::Test {
     return receiver_->storage_dir() / "default" / name.substr(0, name.find('-')) / name;
   }
   bool incoming_empty() { return stdfs::is_empty(receiver_->storage_dir() / ".incoming"); }
-
-  temp_dir dir_;
-  std::unique_ptr<receiver_process> receiver_;
 };
 
 TEST_F(ReceiverTus, OptionsAdvertisesVersionAndExtensions) {

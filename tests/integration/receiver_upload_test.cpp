@@ -14,7 +14,7 @@
 
 #include "http_client.hpp"
 #include "process.hpp"
-#include "receiver_process.hpp"
+#include "receiver_fixture.hpp"
 #include "temp_dir.hpp"
 
 namespace pgship::test {
@@ -91,18 +91,9 @@ std::vector<std::string> incoming(const receiver_process& r) {
   return files_under(r.storage_dir() / ".incoming");
 }
 
-class ReceiverUpload : public ::testing::Test {
+class ReceiverUpload : public receiver_fixture {
  protected:
-  void TearDown() override {
-    if (HasFailure() && receiver_) std::cerr << "receiver log:\n" << receiver_->log();
-  }
-  receiver_process& start(std::map<std::string, std::string> env = {}) {
-    env.try_emplace("BACKUP_API_TOKEN", token);
-    receiver_ = std::make_unique<receiver_process>(std::move(env));
-    return *receiver_;
-  }
-  temp_dir dir_;
-  std::unique_ptr<receiver_process> receiver_;
+  ReceiverUpload() : receiver_fixture(token) {}
 };
 
 TEST_F(ReceiverUpload, RawAndMultipartUploadsOfHundredsOfMegabytesRoundTrip) {

@@ -1,4 +1,5 @@
 #include <array>
+#include <charconv>
 
 #include <boost/beast/http/error.hpp>
 #include <boost/json/object.hpp>
@@ -17,6 +18,16 @@ std::optional<std::string> exchange::query_param(std::string_view name) const {
     if (p.key == name) return p.value;
   }
   return std::nullopt;
+}
+
+std::optional<std::uint64_t> exchange::header_u64(std::string_view name) const {
+  const auto it = request_.find(name);
+  if (it == request_.end()) return std::nullopt;
+  const auto v = it->value();
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc{} || end != v.data() + v.size()) return std::nullopt;
+  return n;
 }
 
 net::awaitable<std::pair<error_code, std::size_t>> exchange::read_body_full(

@@ -30,6 +30,9 @@ class exchange {
   /// A decoded query parameter; nullopt when absent.
   std::optional<std::string> query_param(std::string_view name) const;
   const route_params& params() const { return params_; }
+  /// A header holding a whole non-negative number (Content-Length, Upload-Offset...);
+  /// nullopt when absent or not exactly a number.
+  std::optional<std::uint64_t> header_u64(std::string_view name) const;
   const std::string& peer_address() const { return peer_address_; }
   bool peer_is_loopback() const { return peer_loopback_; }
 
