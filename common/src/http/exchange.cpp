@@ -1,4 +1,3 @@
-#include <array>
 #include <charconv>
 
 #include <boost/beast/http/error.hpp>
@@ -40,21 +39,6 @@ net::awaitable<std::pair<error_code, std::size_t>> exchange::read_body_full(
     filled += n;
   }
   co_return std::pair{error_code{}, filled};
-}
-
-net::awaitable<std::pair<error_code, std::string>> exchange::read_body_to_string(
-    std::uint64_t limit) {
-  std::string body;
-  std::array<char, 16 * 1024> chunk;
-  while (true) {
-    auto [ec, n] = co_await read_body(net::buffer(chunk));
-    if (ec) co_return std::pair{ec, std::move(body)};
-    if (n == 0) break;
-    if (body.size() + n > limit)
-      co_return std::pair{error_code(http::error::body_limit), std::string{}};
-    body.append(chunk.data(), n);
-  }
-  co_return std::pair{error_code{}, std::move(body)};
 }
 
 string_response make_error_response(http::status status, std::string_view error,

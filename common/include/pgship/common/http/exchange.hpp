@@ -53,8 +53,6 @@ class exchange {
   /// Like read_body(), but keeps reading until `buffer` is full or the body ends, so callers
   /// write and hash in large pieces rather than one socket read (~64 KiB) at a time.
   net::awaitable<std::pair<error_code, std::size_t>> read_body_full(net::mutable_buffer buffer);
-  /// Reads the whole body into memory, at most `limit` bytes (body_limit error beyond).
-  net::awaitable<std::pair<error_code, std::string>> read_body_to_string(std::uint64_t limit);
 
   // --- response -----------------------------------------------------------------------------
 
