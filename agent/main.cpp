@@ -11,6 +11,7 @@
 #include <pgship/common/errors.hpp>
 #include <pgship/common/version.hpp>
 
+#include "commands/commands.hpp"
 #include "settings.hpp"
 
 namespace {
@@ -31,8 +32,60 @@ void print_help(std::ostream& out, const boost::program_options::options_descrip
       << desc << "\nSettings come from --config FILE and the environment; see conf/agent.env.\n";
 }
 
+namespace po = boost::program_options;
+
+// Options of one command, beside the shared ones.
+void add_command_options(std::string_view command, po::options_description& desc) {
+  if (command == "backup") {
+    desc.add_options()("database", po::value<std::vector<std::string>>(),
+                       "only this database of POSTGRES_DB (repeatable)");
+  } else if (command == "list") {
+    desc.add_options()("database", po::value<std::string>(), "only backups of this database")(
+        "json", po::bool_switch(), "print the receiver's JSON instead of a table");
+  } else if (command == "restore") {
+    desc.add_options()("id", po::value<std::string>(), "the backup to restore (see `list`)")(
+        "latest", po::bool_switch(), "restore the newest backup instead of --id")(
+        "database", po::value<std::string>(), "with --latest: the newest of this database")(
+        "target-db", po::value<std::string>(), "database to restore into (required)")(
+        "create", po::bool_switch(), "create the target database when it does not exist")(
+        "clean", po::bool_switch(), "drop objects the backup contains before restoring them")(
+        "no-owner", po::bool_switch(), "do not restore object ownership");
+  }
+}
+
+template <class T>
+T value_or(const po::variables_map& vars, const char* name, T fallback) {
+  return vars.count(name) ? vars[name].as<T>() : fallback;
+}
+
+int dispatch(std::string_view command, const pgship::agent::settings& settings,
+             const po::variables_map& vars) {
+  using namespace pgship::agent;
+  if (command == "backup") {
+    return command_backup(settings, {value_or(vars, "database", std::vector<std::string>{})});
+  }
+  if (command == "check") return command_check(settings);
+  if (command == "list") {
+    return command_list(settings,
+                        {value_or(vars, "database", std::string()), value_or(vars, "json", false)});
+  }
+  if (command == "restore") {
+    restore_options o;
+    o.id = value_or(vars, "id", std::string());
+    o.latest = value_or(vars, "latest", false);
+    o.database = value_or(vars, "database", std::string());
+    o.target_db = value_or(vars, "target-db", std::string());
+    o.create = value_or(vars, "create", false);
+    o.clean = value_or(vars, "clean", false);
+    o.no_owner = value_or(vars, "no-owner", false);
+    return command_restore(settings, o);
+  }
+  std::cerr << "pgship-agent: '" << command << "' is not available in this build yet\n";
+  return static_cast<int>(pgship::errc::internal);
+}
+
 int agent_main(int argc, char** argv) {
-  boost::program_options::options_description desc("options");
+  po::options_description desc("options");
   pgship::cli::add_common_options(desc);
 
   std::string_view command;
@@ -44,6 +97,7 @@ int agent_main(int argc, char** argv) {
       throw pgship::config::config_error("unknown command '" + std::string(command) +
                                          "' (see pgship-agent --help)");
     }
+    add_command_options(command, desc);
   }
 
   boost::program_options::variables_map vars;
@@ -67,9 +121,7 @@ int agent_main(int argc, char** argv) {
   }
   pgship::cli::setup_logging(cfg);
   const auto settings = pgship::agent::read_settings(cfg);
-  (void)settings;
-  std::cerr << "pgship-agent: '" << command << "' is not available in this build yet\n";
-  return static_cast<int>(pgship::errc::internal);
+  return dispatch(command, settings, vars);
 }
 
 }  // namespace

@@ -17,7 +17,7 @@
 
 #include <pgship/common/sha256.hpp>
 
-#include "backup_name.hpp"
+#include <pgship/common/backup_name.hpp>
 
 namespace pgship::receiver {
 

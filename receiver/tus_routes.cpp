@@ -9,7 +9,7 @@
 #include <pgship/common/base64.hpp>
 #include <pgship/common/log.hpp>
 
-#include "backup_name.hpp"
+#include <pgship/common/backup_name.hpp>
 #include "incoming_file.hpp"
 #include "upload_commit.hpp"
 

@@ -2,7 +2,7 @@
 
 #include <pgship/common/log.hpp>
 
-#include "retention.hpp"
+#include <pgship/common/retention.hpp>
 
 namespace pgship::receiver {
 

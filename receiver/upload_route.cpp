@@ -10,7 +10,7 @@
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
 
-#include "backup_name.hpp"
+#include <pgship/common/backup_name.hpp>
 #include "incoming_file.hpp"
 #include "multipart.hpp"
 #include "upload_commit.hpp"

@@ -5,9 +5,9 @@
 
 #include <gtest/gtest.h>
 
-#include "backup_name.hpp"
+#include <pgship/common/backup_name.hpp>
 
-namespace pgship::receiver {
+namespace pgship {
 namespace {
 
 using namespace std::chrono_literals;
@@ -158,4 +158,4 @@ TEST(format_backup_name_test, round_trips_through_parse) {
 }
 
 }  // namespace
-}  // namespace pgship::receiver
+}  // namespace pgship

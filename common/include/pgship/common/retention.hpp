@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace pgship::receiver {
+namespace pgship {
 
 struct retention_policy {
   std::optional<int> keep_days;    // newest backup of each of the last N calendar days (UTC)
@@ -32,4 +32,4 @@ std::vector<std::string> select_expired(const std::vector<retention_item>& backu
                                         const retention_policy& policy,
                                         std::chrono::system_clock::time_point now);
 
-}  // namespace pgship::receiver
+}  // namespace pgship

@@ -7,9 +7,9 @@
 
 #include <gtest/gtest.h>
 
-#include "retention.hpp"
+#include <pgship/common/retention.hpp>
 
-namespace pgship::receiver {
+namespace pgship {
 namespace {
 
 using namespace std::chrono_literals;
@@ -293,4 +293,4 @@ TEST(select_expired_test, input_order_does_not_matter_and_output_is_sorted) {
 }
 
 }  // namespace
-}  // namespace pgship::receiver
+}  // namespace pgship

@@ -1,7 +1,7 @@
-#include "retention.hpp"
+#include <pgship/common/retention.hpp>
 #include <algorithm>
 
-namespace pgship::receiver {
+namespace pgship {
 namespace {
 
 using std::chrono::sys_days;
@@ -86,4 +86,4 @@ std::vector<std::string> select_expired(const std::vector<retention_item>& backu
   return expired;
 }
 
-}  // namespace pgship::receiver
+}  // namespace pgship

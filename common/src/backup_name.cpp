@@ -1,8 +1,8 @@
-#include "backup_name.hpp"
+#include <pgship/common/backup_name.hpp>
 
 #include <pgship/common/fs.hpp>
 
-namespace pgship::receiver {
+namespace pgship {
 namespace {
 
 using std::chrono::days;
@@ -84,4 +84,4 @@ std::string format_backup_name(std::string_view database, system_clock::time_poi
   return out;
 }
 
-}  // namespace pgship::receiver
+}  // namespace pgship

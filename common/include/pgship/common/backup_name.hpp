@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace pgship::receiver {
+namespace pgship {
 
 struct backup_name {
   std::string database;
@@ -23,4 +23,4 @@ std::optional<backup_name> parse_backup_name(std::string_view file_name);
 std::string format_backup_name(std::string_view database,
                                std::chrono::system_clock::time_point taken);
 
-}  // namespace pgship::receiver
+}  // namespace pgship

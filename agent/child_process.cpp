@@ -1,0 +1,182 @@
+#include "child_process.hpp"
+#include <array>
+#include <set>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/readable_pipe.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/process/v2/environment.hpp>
+#include <boost/process/v2/process.hpp>
+#include <boost/process/v2/stdio.hpp>
+#include <signal.h>
+#include <sys/wait.h>
+
+extern char** environ;
+
+namespace pgship::agent {
+
+namespace net = boost::asio;
+namespace bp = boost::process::v2;
+
+struct child_runner {
+  static void attach(child_handle& h, std::function<void()> kill) { h.kill_ = std::move(kill); }
+  static void detach(child_handle& h) { h.kill_ = nullptr; }
+};
+
+namespace {
+
+constexpr std::size_t stderr_keep = 64 * 1024;
+
+net::awaitable<std::error_code> pump_stdout(net::readable_pipe& out, const stdout_sink& sink,
+                                            pid_t pid) {
+  std::vector<char> buffer(256 * 1024);
+  std::error_code sink_ec;
+  for (;;) {
+    auto [ec, n] =
+        co_await out.async_read_some(net::buffer(buffer), net::as_tuple(net::use_awaitable));
+    if (n > 0 && sink && !sink_ec) {
+      sink_ec = sink(std::span<const char>(buffer.data(), n));
+      // Keep draining after killing it, so the child never blocks on a full pipe.
+      if (sink_ec) ::kill(pid, SIGKILL);
+    }
+    if (ec) break;
+  }
+  co_return sink_ec;
+}
+
+net::awaitable<void> collect_stderr(net::readable_pipe& err, std::string& text) {
+  std::array<char, 16384> buffer;
+  for (;;) {
+    auto [ec, n] =
+        co_await err.async_read_some(net::buffer(buffer), net::as_tuple(net::use_awaitable));
+    text.append(buffer.data(), n);
+    if (text.size() > stderr_keep) text.erase(0, text.size() - stderr_keep);
+    if (ec) break;
+  }
+}
+
+}  // namespace
+
+void child_handle::kill() {
+  kill_requested_ = true;
+  if (kill_) kill_();
+}
+
+std::string child_result::describe() const {
+  if (!started) return "could not start: " + start_error;
+  if (timed_out) return "timed out";
+  if (sink_error) return "output could not be stored: " + sink_error.message();
+  if (signal != 0) return "killed by signal " + std::to_string(signal);
+  return "exit " + std::to_string(exit_code);
+}
+
+std::string child_result::last_error_line() const {
+  std::string_view text(err);
+  while (!text.empty()) {
+    const auto nl = text.find_last_of('\n');
+    const auto line = nl == std::string_view::npos ? text : text.substr(nl + 1);
+    if (line.find_first_not_of(" \t\r") != std::string_view::npos) return std::string(line);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(0, nl);
+  }
+  return {};
+}
+
+std::vector<std::string> child_environment(const std::map<std::string, std::string>& extra) {
+  static const std::set<std::string_view> secrets = {
+      "POSTGRES_PASSWORD",      "BACKUP_API_TOKEN",      "CONTROL_TOKEN",     "PGPASSWORD",
+      "POSTGRES_PASSWORD_FILE", "BACKUP_API_TOKEN_FILE", "CONTROL_TOKEN_FILE"};
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const auto eq = entry.find('=');
+    if (eq == std::string_view::npos || secrets.contains(entry.substr(0, eq))) continue;
+    env[std::string(entry.substr(0, eq))] = entry.substr(eq + 1);
+  }
+  for (const auto& [k, v] : extra)
+    env[k] = v;
+  std::vector<std::string> out;
+  out.reserve(env.size());
+  for (const auto& [k, v] : env)
+    out.push_back(k + "=" + v);
+  return out;
+}
+
+net::awaitable<child_result> run_child(const child_spec& spec, stdout_sink sink,
+                                       std::shared_ptr<child_handle> handle) {
+  auto ex = co_await net::this_coro::executor;
+  child_result result;
+  net::readable_pipe out(ex);
+  net::readable_pipe err(ex);
+  const auto env = child_environment(spec.env);
+  std::optional<bp::process> proc;
+  try {
+    proc.emplace(ex, bp::filesystem::path(spec.program.string()), spec.args,
+                 bp::process_stdio{nullptr, out, err}, bp::process_environment(env));
+  } catch (const boost::system::system_error& e) {
+    result.start_error = spec.program.string() + ": " + e.code().message();
+    co_return result;
+  }
+  result.started = true;
+  const pid_t pid = proc->id();
+  if (handle) {
+    if (handle->kill_requested()) ::kill(pid, SIGKILL);
+    child_runner::attach(*handle, [pid] { ::kill(pid, SIGKILL); });
+  }
+
+  net::steady_timer deadline(ex);
+  if (spec.timeout) {
+    deadline.expires_after(*spec.timeout);
+    deadline.async_wait([pid, timed_out = &result.timed_out](boost::system::error_code ec) {
+      if (ec) return;
+      *timed_out = true;
+      ::kill(pid, SIGKILL);
+    });
+  }
+
+  auto stdout_task = net::co_spawn(ex, pump_stdout(out, sink, pid), net::deferred);
+  auto stderr_task = net::co_spawn(ex, collect_stderr(err, result.err), net::deferred);
+  auto [order, e1, sink_ec, e2] =
+      co_await net::experimental::make_parallel_group(std::move(stdout_task),
+                                                      std::move(stderr_task))
+          .async_wait(net::experimental::wait_for_all(), net::use_awaitable);
+  (void)order;
+  if (e1) std::rethrow_exception(e1);
+  if (e2) std::rethrow_exception(e2);
+  result.sink_error = sink_ec;
+
+  auto [wait_ec, code] = co_await proc->async_wait(net::as_tuple(net::use_awaitable));
+  (void)code;
+  deadline.cancel();
+  if (handle) {
+    result.stopped = handle->kill_requested();
+    child_runner::detach(*handle);
+  }
+  const int status = proc->native_exit_code();
+  if (wait_ec) {
+    result.exit_code = -1;
+  } else if (WIFSIGNALED(status)) {
+    result.signal = WTERMSIG(status);
+  } else {
+    result.exit_code = WEXITSTATUS(status);
+  }
+  co_return result;
+}
+
+net::awaitable<child_result> run_child_capture(const child_spec& spec, std::string& out) {
+  constexpr std::size_t limit = 16 * 1024 * 1024;
+  stdout_sink sink = [&out](std::span<const char> data) -> std::error_code {
+    if (out.size() + data.size() > limit) return std::make_error_code(std::errc::file_too_large);
+    out.append(data.data(), data.size());
+    return {};
+  };
+  co_return co_await run_child(spec, std::move(sink));
+}
+
+}  // namespace pgship::agent

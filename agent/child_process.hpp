@@ -1,0 +1,74 @@
+#pragma once
+// Runs a PostgreSQL tool (pg_dump, pg_restore) as an asynchronous child process: stdout is
+// handed over chunk by chunk as it arrives, stderr is kept (its tail) for the log, and the
+// environment is the agent's own minus its secrets plus what the caller adds (PGPASSWORD).
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+namespace pgship::agent {
+
+struct child_spec {
+  std::filesystem::path program;
+  std::vector<std::string> args;
+  /// Added to the inherited environment (replacing variables of the same name).
+  std::map<std::string, std::string> env;
+  std::optional<std::chrono::milliseconds> timeout;
+};
+
+struct child_result {
+  bool started = false;
+  int exit_code = -1;  // valid when exited normally
+  int signal = 0;      // non-zero when killed by a signal
+  bool timed_out = false;
+  bool stopped = false;        // killed through child_handle::kill
+  std::error_code sink_error;  // what stopped the stdout sink, if it failed
+  std::string start_error;     // why it did not start
+  std::string err;             // stderr (the last 64 KiB)
+
+  bool ok() const { return started && exit_code == 0 && signal == 0 && !sink_error; }
+  /// "exit 1", "killed by signal 9", "timed out", "could not start: ..." for messages.
+  std::string describe() const;
+  /// The last non-empty stderr line, for one-line error messages.
+  std::string last_error_line() const;
+};
+
+/// Lets another coroutine stop a running child (a run being cancelled).
+class child_handle {
+ public:
+  void kill();
+  bool kill_requested() const { return kill_requested_; }
+
+ private:
+  friend struct child_runner;
+  std::function<void()> kill_;
+  bool kill_requested_ = false;
+};
+
+/// Receives stdout as it arrives; an error stops the child (SIGKILL) and is reported.
+using stdout_sink = std::function<std::error_code(std::span<const char>)>;
+
+/// Runs the child to completion. `sink` may be empty (stdout is then discarded).
+boost::asio::awaitable<child_result> run_child(const child_spec& spec, stdout_sink sink,
+                                               std::shared_ptr<child_handle> handle = nullptr);
+
+/// Runs the child and returns its stdout as text (small outputs: versions, listings).
+boost::asio::awaitable<child_result> run_child_capture(const child_spec& spec, std::string& out);
+
+/// The agent's environment without its own secrets (POSTGRES_PASSWORD, BACKUP_API_TOKEN,
+/// CONTROL_TOKEN and their _FILE forms, PGPASSWORD), then `extra` on top. Sorted KEY=VALUE.
+std::vector<std::string> child_environment(const std::map<std::string, std::string>& extra);
+
+}  // namespace pgship::agent

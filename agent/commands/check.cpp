@@ -1,0 +1,119 @@
+// `pgship-agent check`: the old test-backup.sh as a checklist. Every item runs even when an
+// earlier one fails, so one run shows everything that needs fixing.
+
+#include <iostream>
+
+#include <boost/asio/this_coro.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <pgship/common/fs.hpp>
+
+#include "commands/command_runner.hpp"
+#include "commands/commands.hpp"
+#include "net/receiver_api.hpp"
+#include "pg_connection.hpp"
+#include "pg_tools.hpp"
+
+namespace pgship::agent {
+
+namespace net = boost::asio;
+
+namespace {
+
+class checklist {
+ public:
+  void pass(std::string_view item, std::string_view detail) {
+    std::cout << "\u2713 " << item << (detail.empty() ? "" : ": ") << detail << "\n";
+  }
+  void fail_item(std::string_view item, std::string_view reason) {
+    std::cout << "\u2717 " << item << ": " << reason << "\n";
+    ++failures_;
+  }
+  void record(std::string_view item, const stage_error& error, std::string_view detail) {
+    if (error) {
+      fail_item(item, error.message);
+    } else {
+      pass(item, detail);
+    }
+  }
+  int failures() const { return failures_; }
+
+ private:
+  int failures_ = 0;
+};
+
+stage_error check_backup_dir(const settings& cfg) {
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.backup_dir, ec);
+  if (ec)
+    return fail(errc::local_io_failed,
+                "cannot create " + cfg.backup_dir.string() + ": " + ec.message());
+  const auto probe = cfg.backup_dir / (".check-" + std::to_string(::getpid()));
+  if (const auto wec = fs::write_file_atomically(probe, "")) {
+    return fail(errc::local_io_failed,
+                cfg.backup_dir.string() + " is not writable: " + wec.message());
+  }
+  std::filesystem::remove(probe, ec);
+  return {};
+}
+
+}  // namespace
+
+int command_check(const settings& cfg) {
+  return run_command([&]() -> net::awaitable<int> {
+    checklist list;
+    list.record("BACKUP_DIR writable", check_backup_dir(cfg), cfg.backup_dir.string());
+
+    int newest_server_major = 0;
+    for (const auto& db : cfg.databases) {
+      stage_error error;
+      auto conn = pg_connection::open(
+          {cfg.postgres_host, cfg.postgres_port, cfg.postgres_user, cfg.postgres_password, db},
+          error);
+      std::string detail;
+      if (!error) {
+        const int v = conn.server_version_num();
+        newest_server_major = std::max(newest_server_major, major_version(v));
+        const auto size =
+            conn.query_value("SELECT pg_size_pretty(pg_database_size(current_database()))", error);
+        detail = fmt::format("{}@{}:{}, PostgreSQL {}, {}", cfg.postgres_user, cfg.postgres_host,
+                             cfg.postgres_port, version_text(v), size.value_or("?"));
+      }
+      list.record("PostgreSQL database " + db, error, detail);
+    }
+
+    pg_toolset tools;
+    const auto chosen = co_await choose_tools(cfg.pg_dump_path, newest_server_major, tools);
+    const std::string tool_detail =
+        chosen ? std::string()
+               : fmt::format("pg_dump {} ({}), pg_restore {} ({})", tools.dump.version,
+                             tools.dump.path.string(), tools.restore.version,
+                             tools.restore.path.string());
+    list.record(newest_server_major > 0
+                    ? "pg_dump and pg_restore for PostgreSQL " + std::to_string(newest_server_major)
+                    : std::string("pg_dump and pg_restore"),
+                chosen, tool_detail);
+
+    if (!cfg.upload) {
+      list.pass("receiver", "not used (UPLOAD=off)");
+    } else {
+      auto client = make_receiver_client(co_await net::this_coro::executor, cfg);
+      const auto health = co_await check_receiver_health(*client);
+      list.record("receiver health", health, client->endpoint().origin() + "/health is ok");
+      std::vector<remote_backup> backups;
+      const auto listed = co_await list_remote_backups(*client, cfg.backup_api_token, "", backups);
+      list.record("receiver accepts BACKUP_API_TOKEN", listed,
+                  fmt::format("{} backup(s) visible", backups.size()));
+    }
+
+    if (list.failures() > 0) {
+      std::cout << list.failures() << " check(s) failed\n";
+      co_return static_cast<int>(errc::check_failed);
+    }
+    std::cout << "all checks passed\n";
+    co_return 0;
+  });
+}
+
+}  // namespace pgship::agent

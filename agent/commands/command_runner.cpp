@@ -1,0 +1,38 @@
+#include "commands/command_runner.hpp"
+#include <exception>
+#include <optional>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <pgship/common/errors.hpp>
+#include <pgship/common/log.hpp>
+#include <pgship/common/stop_signals.hpp>
+
+namespace pgship::agent {
+
+namespace net = boost::asio;
+
+int run_command(std::function<net::awaitable<int>()> body, std::function<void()> on_stop) {
+  net::io_context io;
+  std::optional<int> result;
+  std::exception_ptr failure;
+  on_stop_signal(io.get_executor(), [on_stop](int signal) -> net::awaitable<void> {
+    log::write(spdlog::level::warn,
+               "stop requested (signal " + std::to_string(signal) +
+                   "); stopping the command, a second signal exits at once",
+               {});
+    if (on_stop) on_stop();
+    co_return;
+  });
+  net::co_spawn(io, body(), [&](std::exception_ptr e, int code) {
+    failure = e;
+    result = code;
+    io.stop();
+  });
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+  return result.value_or(static_cast<int>(errc::internal));
+}
+
+}  // namespace pgship::agent

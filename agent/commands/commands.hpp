@@ -1,0 +1,36 @@
+#pragma once
+// The one-shot commands an operator runs by hand. Each returns the process exit code: 0, or
+// the catalogue code of what failed.
+
+#include <string>
+#include <vector>
+
+#include "settings.hpp"
+
+namespace pgship::agent {
+
+struct backup_options {
+  std::vector<std::string> databases;  // empty: POSTGRES_DB
+};
+int command_backup(const settings& cfg, const backup_options& opts);
+
+int command_check(const settings& cfg);
+
+struct list_options {
+  std::string database;
+  bool json = false;
+};
+int command_list(const settings& cfg, const list_options& opts);
+
+struct restore_options {
+  std::string id;       // or latest
+  bool latest = false;  // the newest backup (of `database` when given)
+  std::string database;
+  std::string target_db;
+  bool create = false;
+  bool clean = false;
+  bool no_owner = false;
+};
+int command_restore(const settings& cfg, const restore_options& opts);
+
+}  // namespace pgship::agent

@@ -1,0 +1,394 @@
+#include "net/http_client.hpp"
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/url/parse.hpp>
+#include <openssl/ssl.h>
+#include <unistd.h>
+
+#include <pgship/common/version.hpp>
+
+namespace pgship::agent {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr std::size_t piece_size = 256 * 1024;
+constexpr std::uint64_t small_body_limit = 16 * 1024 * 1024;
+
+http_outcome transport_failure(errc kind, std::string message) {
+  http_outcome out;
+  out.failure = kind;
+  out.message = std::move(message);
+  return out;
+}
+
+}  // namespace
+
+std::optional<receiver_endpoint> receiver_endpoint::parse(std::string_view url) {
+  const auto parsed = boost::urls::parse_absolute_uri(url);
+  if (!parsed) return std::nullopt;
+  receiver_endpoint ep;
+  const auto scheme = parsed->scheme();
+  if (scheme != "http" && scheme != "https") return std::nullopt;
+  ep.tls = scheme == "https";
+  ep.host = parsed->host_address();
+  if (ep.host.empty()) return std::nullopt;
+  ep.port = parsed->has_port() ? std::string(parsed->port()) : (ep.tls ? "443" : "80");
+  ep.base_path = parsed->encoded_path();
+  while (!ep.base_path.empty() && ep.base_path.back() == '/')
+    ep.base_path.pop_back();
+  return ep;
+}
+
+std::string receiver_endpoint::target(std::string_view path) const {
+  return base_path + std::string(path);
+}
+
+std::string receiver_endpoint::origin() const {
+  return (tls ? "https://" : "http://") + host + ":" + port;
+}
+
+std::string describe_response(const http_response& response) {
+  std::string s = "HTTP " + std::to_string(response.result_int());
+  const auto reason = response.reason();
+  if (!reason.empty()) s += " " + std::string(reason);
+  error_code ec;
+  const auto value = boost::json::parse(response.body(), ec);
+  if (!ec && value.is_object()) {
+    const auto& o = value.get_object();
+    const auto* detail = o.if_contains("detail");
+    const auto* error = o.if_contains("error");
+    if (detail != nullptr && detail->is_string() && !detail->get_string().empty()) {
+      s += ": " + std::string(detail->get_string());
+    } else if (error != nullptr && error->is_string()) {
+      s += ": " + std::string(error->get_string());
+    }
+  }
+  return s;
+}
+
+std::string error_field(const http_response& response) {
+  error_code ec;
+  const auto value = boost::json::parse(response.body(), ec);
+  if (ec || !value.is_object()) return {};
+  const auto* error = value.get_object().if_contains("error");
+  return error != nullptr && error->is_string() ? std::string(error->get_string()) : std::string();
+}
+
+struct http_client::impl {
+  net::any_io_executor ex;
+  receiver_endpoint ep;
+  tls_files tls;
+  std::chrono::seconds timeout;
+  std::optional<ssl::context> ssl_ctx;
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
+  beast::flat_buffer buffer;
+
+  bool connected() const { return plain.has_value() || secure.has_value(); }
+
+  void close() {
+    error_code ignored;
+    if (plain) plain->socket().close(ignored);
+    if (secure) beast::get_lowest_layer(*secure).socket().close(ignored);
+    plain.reset();
+    secure.reset();
+    buffer.clear();
+  }
+
+  // Start-up style mistakes in the TLS files are reported per run, not thrown.
+  std::optional<std::string> make_ssl_context() {
+    if (ssl_ctx) return std::nullopt;
+    try {
+      ssl::context ctx(ssl::context::tls_client);
+      SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+      ctx.set_verify_mode(ssl::verify_peer);
+      if (tls.ca_file) {
+        ctx.load_verify_file(tls.ca_file->string());
+      } else {
+        ctx.set_default_verify_paths();
+      }
+      if (tls.client_cert_file && tls.client_key_file) {
+        ctx.use_certificate_chain_file(tls.client_cert_file->string());
+        ctx.use_private_key_file(tls.client_key_file->string(), ssl::context::pem);
+      }
+      ssl_ctx.emplace(std::move(ctx));
+    } catch (const boost::system::system_error& e) {
+      return "TLS set-up (CA_FILE / CLIENT_CERT_FILE / CLIENT_KEY_FILE): " + e.code().message();
+    }
+    return std::nullopt;
+  }
+
+  net::awaitable<http_outcome> connect() {
+    if (connected()) co_return http_outcome{};
+    const std::string where = ep.host + ":" + ep.port;
+    tcp::resolver resolver(ex);
+    auto [rec, results] = co_await resolver.async_resolve(ep.host, ep.port, use_tuple);
+    if (rec) {
+      co_return transport_failure(errc::receiver_unreachable,
+                                  "cannot resolve " + ep.host + ": " + rec.message());
+    }
+    beast::tcp_stream stream(ex);
+    stream.expires_after(timeout);
+    auto [cec, endpoint] = co_await stream.async_connect(results, use_tuple);
+    (void)endpoint;
+    if (cec) {
+      co_return transport_failure(errc::receiver_unreachable,
+                                  "cannot connect to " + where + ": " + cec.message());
+    }
+    stream.socket().set_option(tcp::no_delay(true));
+    if (!ep.tls) {
+      plain.emplace(std::move(stream));
+      co_return http_outcome{};
+    }
+    if (auto problem = make_ssl_context()) co_return transport_failure(errc::tls_failed, *problem);
+    secure.emplace(std::move(stream), *ssl_ctx);
+    // SSL_set_tlsext_host_name is a macro with a C cast; this is what it expands to.
+    if (SSL_ctrl(secure->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 const_cast<char*>(ep.host.c_str())) != 1) {
+      close();
+      co_return transport_failure(errc::tls_failed, "cannot set TLS server name " + ep.host);
+    }
+    secure->set_verify_callback(ssl::host_name_verification(ep.host));
+    beast::get_lowest_layer(*secure).expires_after(timeout);
+    auto [hec] = co_await secure->async_handshake(ssl::stream_base::client, use_tuple);
+    if (hec) {
+      close();
+      co_return transport_failure(errc::tls_failed,
+                                  "TLS handshake with " + where + " failed: " + hec.message());
+    }
+    co_return http_outcome{};
+  }
+
+  void arm_timer() {
+    if (plain) plain->expires_after(timeout);
+    if (secure) beast::get_lowest_layer(*secure).expires_after(timeout);
+  }
+
+  http_outcome io_failure(std::string_view what, const error_code& ec) {
+    close();
+    const std::string why = ec == beast::error::timeout ? "timed out" : ec.message();
+    return transport_failure(errc::receiver_unreachable,
+                             std::string(what) + " " + ep.origin() + ": " + why);
+  }
+
+  void prepare(http_request& request) {
+    request.version(11);
+    request.set(http::field::host, ep.host);
+    request.set(http::field::user_agent, std::string("pgship-agent/") + pgship::version);
+  }
+
+  template <class Stream>
+  net::awaitable<http_outcome> read_response(Stream& stream, bool head_request) {
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(small_body_limit);
+    if (head_request) parser.skip(true);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    (void)n;
+    if (ec) co_return io_failure("reading the response of", ec);
+    http_outcome out;
+    out.response = parser.release();
+    if (!out.response.keep_alive()) close();
+    co_return out;
+  }
+
+  template <class Stream>
+  net::awaitable<http_outcome> send_on(Stream& stream, http_request& request) {
+    arm_timer();
+    request.prepare_payload();
+    auto [ec, n] = co_await http::async_write(stream, request, use_tuple);
+    (void)n;
+    if (ec) co_return io_failure("sending to", ec);
+    co_return co_await read_response(stream, request.method() == http::verb::head);
+  }
+
+  template <class Stream>
+  net::awaitable<http_outcome> send_range_on(Stream& stream, http_request& request, int fd,
+                                             std::uint64_t offset, std::uint64_t length,
+                                             const std::function<void(std::size_t)>& on_sent) {
+    arm_timer();
+    request.set(http::field::expect, "100-continue");
+    request.content_length(length);
+    http::request_serializer<http::string_body> serializer(request);
+    auto [hec, hn] = co_await http::async_write_header(stream, serializer, use_tuple);
+    (void)hn;
+    if (hec) co_return io_failure("sending to", hec);
+
+    // The interim 100 (or the final refusal) before any body byte.
+    http::response_parser<http::empty_body> interim;
+    auto [iec, in] = co_await http::async_read_header(stream, buffer, interim, use_tuple);
+    (void)in;
+    if (iec) co_return io_failure("reading the response of", iec);
+    if (interim.get().result() != http::status::continue_) {
+      // A final answer: read its body (small JSON) with a string parser over the same bytes.
+      http::response_parser<http::string_body> final_parser(std::move(interim));
+      final_parser.body_limit(small_body_limit);
+      auto [fec, fn] = co_await http::async_read(stream, buffer, final_parser, use_tuple);
+      (void)fn;
+      if (fec) co_return io_failure("reading the response of", fec);
+      http_outcome out;
+      out.response = final_parser.release();
+      // The body was never sent: the connection cannot carry another request.
+      close();
+      co_return out;
+    }
+
+    std::vector<char> piece(piece_size);
+    std::uint64_t sent = 0;
+    while (sent < length) {
+      const auto want =
+          static_cast<std::size_t>(std::min<std::uint64_t>(piece.size(), length - sent));
+      const ssize_t got = ::pread(fd, piece.data(), want, static_cast<off_t>(offset + sent));
+      if (got <= 0) {
+        close();
+        co_return transport_failure(
+            errc::local_io_failed,
+            got == 0 ? std::string("backup file shrank while uploading")
+                     : "reading the backup file: " + std::string(std::strerror(errno)));
+      }
+      arm_timer();
+      auto [wec, wn] = co_await net::async_write(
+          stream, net::buffer(piece.data(), static_cast<std::size_t>(got)), use_tuple);
+      if (wec) co_return io_failure("sending to", wec);
+      sent += wn;
+      if (on_sent) on_sent(wn);
+    }
+    arm_timer();
+    co_return co_await read_response(stream, false);
+  }
+
+  template <class Stream>
+  net::awaitable<http_outcome> download_on(Stream& stream, http_request& request,
+                                           const body_sink& sink) {
+    arm_timer();
+    request.prepare_payload();
+    auto [ec, n] = co_await http::async_write(stream, request, use_tuple);
+    (void)n;
+    if (ec) co_return io_failure("sending to", ec);
+
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(boost::none);
+    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    (void)hn;
+    if (hec) co_return io_failure("reading the response of", hec);
+    if (parser.get().result_int() / 100 != 2) {
+      http::response_parser<http::string_body> error_parser(std::move(parser));
+      error_parser.body_limit(small_body_limit);
+      auto [eec, en] = co_await http::async_read(stream, buffer, error_parser, use_tuple);
+      (void)en;
+      if (eec) co_return io_failure("reading the response of", eec);
+      http_outcome out;
+      out.response = error_parser.release();
+      if (!out.response.keep_alive()) close();
+      co_return out;
+    }
+
+    std::vector<char> piece(piece_size);
+    while (!parser.is_done()) {
+      parser.get().body().data = piece.data();
+      parser.get().body().size = piece.size();
+      arm_timer();
+      auto [rec, rn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+      (void)rn;
+      if (rec && rec != http::error::need_buffer) co_return io_failure("downloading from", rec);
+      const std::size_t got = piece.size() - parser.get().body().size;
+      if (got > 0) {
+        if (const auto sink_ec = sink(std::span<const char>(piece.data(), got))) {
+          close();
+          co_return transport_failure(errc::local_io_failed,
+                                      "storing the download: " + sink_ec.message());
+        }
+      }
+    }
+    http_outcome out;
+    http::response_header<> header = parser.get().base();
+    out.response = http_response(std::move(header));
+    if (!parser.get().keep_alive()) close();
+    co_return out;
+  }
+};
+
+http_client::http_client(net::any_io_executor ex, receiver_endpoint endpoint, tls_files tls,
+                         std::chrono::seconds timeout)
+    : impl_(std::make_unique<impl>()) {
+  impl_->ex = std::move(ex);
+  impl_->ep = std::move(endpoint);
+  impl_->tls = std::move(tls);
+  impl_->timeout = timeout;
+}
+
+http_client::~http_client() = default;
+
+const receiver_endpoint& http_client::endpoint() const {
+  return impl_->ep;
+}
+
+void http_client::close() {
+  impl_->close();
+}
+
+net::awaitable<http_outcome> http_client::send(http_request request) {
+  impl_->prepare(request);
+  // A kept-alive connection the receiver has since closed fails on first use: one retry on a
+  // fresh connection covers that, and only that.
+  const bool reused = impl_->connected();
+  for (int attempt = 0;; ++attempt) {
+    auto connected = co_await impl_->connect();
+    if (!connected.ok()) co_return connected;
+    http_outcome out;
+    if (impl_->secure) {
+      out = co_await impl_->send_on(*impl_->secure, request);
+    } else {
+      out = co_await impl_->send_on(*impl_->plain, request);
+    }
+    if (out.ok() || !reused || attempt > 0) co_return out;
+  }
+}
+
+net::awaitable<http_outcome> http_client::send_file_range(
+    http_request request, int fd, std::uint64_t offset, std::uint64_t length,
+    std::function<void(std::size_t)> on_sent) {
+  impl_->prepare(request);
+  auto connected = co_await impl_->connect();
+  if (!connected.ok()) co_return connected;
+  if (impl_->secure) {
+    co_return co_await impl_->send_range_on(*impl_->secure, request, fd, offset, length, on_sent);
+  }
+  co_return co_await impl_->send_range_on(*impl_->plain, request, fd, offset, length, on_sent);
+}
+
+net::awaitable<http_outcome> http_client::download(http_request request, body_sink sink) {
+  impl_->prepare(request);
+  auto connected = co_await impl_->connect();
+  if (!connected.ok()) co_return connected;
+  if (impl_->secure) co_return co_await impl_->download_on(*impl_->secure, request, sink);
+  co_return co_await impl_->download_on(*impl_->plain, request, sink);
+}
+
+}  // namespace pgship::agent

@@ -1,0 +1,96 @@
+#include "net/receiver_api.hpp"
+
+#include <boost/asio/this_coro.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+
+#include "net/retry_policy.hpp"
+
+namespace pgship::agent {
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+namespace json = boost::json;
+
+std::unique_ptr<http_client> make_receiver_client(boost::asio::any_io_executor ex,
+                                                  const settings& cfg) {
+  auto endpoint = receiver_endpoint::parse(cfg.backup_api_url);
+  if (!endpoint) return nullptr;
+  return std::make_unique<http_client>(
+      std::move(ex), *endpoint, tls_files{cfg.ca_file, cfg.client_cert_file, cfg.client_key_file});
+}
+
+net::awaitable<stage_error> check_receiver_health(http_client& client) {
+  http_request r{http::verb::get, client.endpoint().target("/health"), 11};
+  const auto reply = co_await client.send(std::move(r));
+  const std::string where = client.endpoint().origin();
+  if (!reply.ok()) co_return fail(reply.failure, "receiver health check: " + reply.message);
+  boost::system::error_code ec;
+  const auto body = json::parse(reply.response.body(), ec);
+  const auto* status = !ec && body.is_object() ? body.get_object().if_contains("status") : nullptr;
+  const bool ok = reply.status() == 200 && status != nullptr && status->is_string() &&
+                  status->get_string() == "ok";
+  if (!ok) {
+    co_return fail(errc::receiver_unhealthy,
+                   "receiver " + where + " is not healthy: " + describe_response(reply.response) +
+                       (reply.response.body().empty() ? "" : " " + reply.response.body()));
+  }
+  co_return stage_error{};
+}
+
+std::optional<std::vector<remote_backup>> parse_backup_list(std::string_view text) {
+  boost::system::error_code ec;
+  const auto value = json::parse(text, ec);
+  if (ec || !value.is_array()) return std::nullopt;
+  std::vector<remote_backup> out;
+  for (const auto& item : value.get_array()) {
+    if (!item.is_object()) return std::nullopt;
+    const auto& o = item.get_object();
+    const auto text_of = [&o](std::string_view k) {
+      const auto* v = o.if_contains(k);
+      return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+    };
+    remote_backup b;
+    b.id = text_of("id");
+    b.database = text_of("database");
+    b.sha256 = text_of("sha256");
+    b.taken = text_of("created_at");
+    b.uploaded = text_of("uploaded_at");
+    if (const auto* s = o.if_contains("size"); s != nullptr && s->is_number()) {
+      b.size = s->to_number<std::uint64_t>(ec);
+    }
+    if (b.id.empty()) return std::nullopt;
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+net::awaitable<stage_error> list_remote_backups(http_client& client, const std::string& token,
+                                                const std::string& database,
+                                                std::vector<remote_backup>& out,
+                                                std::string* raw_json) {
+  std::string target = client.endpoint().target("/api/backup/list");
+  if (!database.empty()) {
+    target += "?database=" + boost::urls::encode(database, boost::urls::unreserved_chars);
+  }
+  http_request r{http::verb::get, target, 11};
+  r.set(http::field::authorization, "Bearer " + token);
+  const auto reply = co_await client.send(std::move(r));
+  if (!reply.ok()) co_return fail(reply.failure, "listing backups: " + reply.message);
+  if (reply.status() != 200) {
+    co_return fail(reply.status() == 401 || reply.status() == 403 ? errc::receiver_auth_failed
+                                                                  : errc::receiver_unhealthy,
+                   "listing backups: " + describe_response(reply.response));
+  }
+  auto parsed = parse_backup_list(reply.response.body());
+  if (!parsed) {
+    co_return fail(errc::receiver_unhealthy,
+                   "listing backups: the receiver's answer is not a "
+                   "list of backups");
+  }
+  out = std::move(*parsed);
+  if (raw_json != nullptr) *raw_json = reply.response.body();
+  co_return stage_error{};
+}
+
+}  // namespace pgship::agent

@@ -1,0 +1,44 @@
+#pragma once
+// The receiver's read-side API as the agent uses it: health, the list of stored backups, and
+// a download streamed to a sink. Uploads live in pipeline/upload (tus).
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "net/http_client.hpp"
+#include "settings.hpp"
+#include "stage_error.hpp"
+
+namespace pgship::agent {
+
+struct remote_backup {
+  std::string id;
+  std::string database;
+  std::uint64_t size = 0;
+  std::string sha256;
+  std::string taken;     // UTC text
+  std::string uploaded;  // UTC text
+};
+
+/// A client for BACKUP_API_URL with the TLS files of `cfg`.
+std::unique_ptr<http_client> make_receiver_client(boost::asio::any_io_executor ex,
+                                                  const settings& cfg);
+
+/// GET /health must answer 200 {"status":"ok"}: receiver_unreachable or receiver_unhealthy.
+boost::asio::awaitable<stage_error> check_receiver_health(http_client& client);
+
+/// GET /api/backup/list[?database=], newest first.
+boost::asio::awaitable<stage_error> list_remote_backups(http_client& client,
+                                                        const std::string& token,
+                                                        const std::string& database,
+                                                        std::vector<remote_backup>& out,
+                                                        std::string* raw_json = nullptr);
+
+/// Parses the list body; nullopt when it is not the receiver's JSON array of records.
+std::optional<std::vector<remote_backup>> parse_backup_list(std::string_view json);
+
+}  // namespace pgship::agent

@@ -1,0 +1,387 @@
+#include "pipeline/backup_run.hpp"
+#include <map>
+#include <optional>
+#include <system_error>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <pgship/common/backup_name.hpp>
+#include <pgship/common/fs.hpp>
+#include <pgship/common/log.hpp>
+#include <pgship/common/time_text.hpp>
+
+#include "net/receiver_api.hpp"
+#include "pg_connection.hpp"
+#include "pg_tools.hpp"
+#include "pipeline/dump.hpp"
+#include "pipeline/manifest.hpp"
+#include "pipeline/rotate.hpp"
+#include "pipeline/verify.hpp"
+
+namespace pgship::agent {
+namespace {
+
+namespace net = boost::asio;
+namespace stdfs = std::filesystem;
+using sys_clock = std::chrono::system_clock;
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+// Times one stage into the database's record.
+class stage_clock {
+ public:
+  stage_clock(database_run& run, std::string name)
+      : run_(run),
+        name_(std::move(name)),
+        wall_(sys_clock::now()),
+        start_(std::chrono::steady_clock::now()) {}
+
+  void done(std::uint64_t bytes, bool ok) {
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    run_.stages.push_back({name_, wall_, secs, bytes, ok});
+  }
+
+ private:
+  database_run& run_;
+  std::string name_;
+  sys_clock::time_point wall_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+stage_error ensure_directories(const settings& cfg) {
+  std::error_code ec;
+  stdfs::create_directories(cfg.backup_dir / ".partial", ec);
+  if (ec) {
+    return fail(errc::local_io_failed,
+                "cannot create " + (cfg.backup_dir / ".partial").string() + ": " + ec.message());
+  }
+  // A quick write test, so an unwritable BACKUP_DIR fails before pg_dump runs for an hour.
+  const auto probe = cfg.backup_dir / ".partial" / (".write-test-" + std::to_string(::getpid()));
+  if (const auto wec = fs::write_file_atomically(probe, "")) {
+    return fail(errc::local_io_failed,
+                "BACKUP_DIR " + cfg.backup_dir.string() + " is not writable: " + wec.message());
+  }
+  stdfs::remove(probe, ec);
+  return {};
+}
+
+// One run at a time per BACKUP_DIR, whoever starts it (the daemon, `backup` by hand): the
+// second would race the first's rotation and remove its partial file as debris.
+class run_lock {
+ public:
+  stage_error acquire(const stdfs::path& dir) {
+    const auto path = dir / ".partial" / ".lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) return fail(errc::local_io_failed, "cannot open " + path.string());
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      return fail(errc::run_in_progress, "another backup run is using " + dir.string() +
+                                             " (it holds " + path.string() + ")");
+    }
+    return {};
+  }
+  ~run_lock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Everything known about one database before its dump starts.
+struct preflight_output {
+  pg_toolset tools;
+  std::string server_version;
+  std::uint64_t database_size = 0;
+};
+
+net::awaitable<stage_error> preflight(const settings& cfg, const std::string& database,
+                                      std::map<int, pg_toolset>& tools_by_major,
+                                      preflight_output& out) {
+  stage_error error;
+  auto conn = pg_connection::open(
+      {cfg.postgres_host, cfg.postgres_port, cfg.postgres_user, cfg.postgres_password, database},
+      error);
+  if (error) co_return error;
+  const int version = conn.server_version_num();
+  out.server_version = version_text(version);
+  const auto size = conn.query_value("SELECT pg_database_size(current_database())", error);
+  if (error) co_return error;
+  out.database_size = std::stoull(*size);
+
+  const int major = major_version(version);
+  auto found = tools_by_major.find(major);
+  if (found == tools_by_major.end()) {
+    pg_toolset tools;
+    const auto chosen = co_await choose_tools(cfg.pg_dump_path, major, tools);
+    if (chosen) co_return chosen;
+    found = tools_by_major.emplace(major, tools).first;
+  }
+  out.tools = found->second;
+  co_return stage_error{};
+}
+
+// A name no earlier backup of this database has (two runs within one second would clash).
+net::awaitable<std::string> fresh_name(const settings& cfg, const std::string& database) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  for (;;) {
+    auto name = format_backup_name(database, sys_clock::now());
+    std::error_code ec;
+    if (!stdfs::exists(cfg.backup_dir / name, ec) &&
+        !stdfs::exists(cfg.backup_dir / ".partial" / name, ec)) {
+      co_return name;
+    }
+    timer.expires_after(std::chrono::milliseconds(250));
+    co_await timer.async_wait(net::use_awaitable);
+  }
+}
+
+class database_backup {
+ public:
+  database_backup(const settings& cfg, const run_request& request, run_control& control,
+                  const std::string& run_id, http_client* client,
+                  std::map<int, pg_toolset>& tools_by_major, database_run& run)
+      : cfg_(cfg),
+        request_(request),
+        control_(control),
+        run_id_(run_id),
+        client_(client),
+        tools_by_major_(tools_by_major),
+        run_(run),
+        log_{{"run_id", run_id}, {"database", run.database}} {}
+
+  net::awaitable<stage_error> go() {
+    preflight_output pre;
+    {
+      stage_clock clock(run_, "preflight");
+      auto error = co_await preflight(cfg_, run_.database, tools_by_major_, pre);
+      clock.done(0, !error);
+      if (error) co_return error;
+    }
+    run_.server_version = pre.server_version;
+    run_.pg_dump_version = pre.tools.dump.version;
+    run_.database_size = pre.database_size;
+    log_.info("database {} is {} bytes on PostgreSQL {}; dumping with pg_dump {}", run_.database,
+              pre.database_size, pre.server_version, pre.tools.dump.version);
+    if (control_.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
+
+    manifest m;
+    m.name = co_await fresh_name(cfg_, run_.database);
+    run_.backup = m.name;
+    m.database = run_.database;
+    m.pg_dump_version = pre.tools.dump.version;
+    m.server_version = pre.server_version;
+    m.database_size = pre.database_size;
+    m.compress_level = cfg_.compress_level;
+    m.agent_host = host_name();
+    m.run_id = run_id_;
+    m.started = format_utc(sys_clock::now());
+    const auto partial = cfg_.backup_dir / ".partial" / m.name;
+
+    dump_output dumped;
+    {
+      stage_clock clock(run_, "dump");
+      dump_request dr{{cfg_.postgres_host, cfg_.postgres_port, cfg_.postgres_user,
+                       cfg_.postgres_password, run_.database},
+                      pre.tools.dump,
+                      cfg_.compress_level,
+                      partial,
+                      control_.child};
+      auto error = co_await run_dump(dr, dumped);
+      clock.done(dumped.bytes, !error);
+      if (error) co_return error;
+    }
+    run_.size = dumped.bytes;
+    run_.sha256 = to_hex(dumped.digest);
+    log_.info("dumped {} bytes, sha256 {}", dumped.bytes, run_.sha256);
+    if (request_.hooks.after_dump) request_.hooks.after_dump(partial);
+
+    {
+      stage_clock clock(run_, "verify");
+      verify_output verified;
+      auto error = co_await run_verify(partial, dumped.digest, pre.tools.restore, verified);
+      clock.done(verified.bytes_read, !error);
+      if (error) {
+        std::error_code ignored;
+        stdfs::remove(partial, ignored);
+        co_return error;
+      }
+      log_.info("verified: sha256 read back matches, pg_restore lists {} entries",
+                verified.toc_entries);
+    }
+
+    m.size = dumped.bytes;
+    m.sha256 = run_.sha256;
+    m.finished = format_utc(sys_clock::now());
+    m.upload.state = cfg_.upload ? upload_state::pending : upload_state::skipped;
+    if (cfg_.upload) m.upload.receiver = cfg_.backup_api_url;
+    if (auto error = commit_local(partial, m)) co_return error;
+    if (control_.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
+
+    if (cfg_.upload) {
+      auto error = co_await upload(m);
+      if (error) co_return error;
+    }
+    co_return rotate();
+  }
+
+ private:
+  // The sidecars first, then the dump's rename is the commit: a crash in between leaves
+  // sidecars without a dump, which nothing lists.
+  stage_error commit_local(const stdfs::path& partial, const manifest& m) {
+    const auto dir = cfg_.backup_dir;
+    std::error_code ec = write_checksum_file(dir, m.name, m.sha256);
+    if (!ec) ec = write_manifest(dir, m);
+    if (!ec) stdfs::rename(partial, dir / m.name, ec);
+    if (!ec) ec = fs::fsync_directory(dir);
+    if (ec) {
+      std::error_code ignored;
+      stdfs::remove(partial, ignored);
+      stdfs::remove(dir / (m.name + ".sha256"), ignored);
+      stdfs::remove(manifest_path(dir, m.name), ignored);
+      return fail(ec == std::errc::no_space_on_device ? errc::disk_full : errc::local_io_failed,
+                  "cannot store " + m.name + " in " + dir.string() + ": " + ec.message());
+    }
+    log_.info("stored {}", (dir / m.name).string());
+    return {};
+  }
+
+  net::awaitable<stage_error> upload(manifest& m) {
+    stage_clock clock(run_, "upload");
+    upload_request ur;
+    ur.file = cfg_.backup_dir / m.name;
+    ur.name = m.name;
+    ur.sha256_hex = m.sha256;
+    ur.token = cfg_.backup_api_token;
+    ur.chunk_size = cfg_.upload_chunk_size;
+    ur.max_retries = cfg_.max_retries;
+    ur.retry_delay = cfg_.retry_delay;
+    auto error = co_await run_upload(*client_, ur, control_, run_.upload);
+    clock.done(run_.upload.bytes_sent, !error);
+
+    m.upload.bytes_sent = run_.upload.bytes_sent;
+    m.upload.retries = run_.upload.retries;
+    m.upload.resumes = run_.upload.resumes;
+    if (error) {
+      m.upload.state = upload_state::failed;
+      m.upload.error = error.message;
+    } else {
+      m.upload.state = upload_state::uploaded;
+      m.upload.finished = format_utc(sys_clock::now());
+      run_.uploaded = true;
+      log_.info("uploaded to {}: {} bytes sent, {} retries, {} resumes{}",
+                client_->endpoint().origin(), run_.upload.bytes_sent, run_.upload.retries,
+                run_.upload.resumes, run_.upload.already_stored ? " (already stored)" : "");
+    }
+    if (const auto ec = write_manifest(cfg_.backup_dir, m); ec && !error) {
+      // The backup is on the receiver; only the local record of that is missing. Rotation
+      // will treat it as not uploaded, which errs on the safe side.
+      log_.warn("cannot record the upload in the manifest: {}", ec.message());
+    }
+    co_return error;
+  }
+
+  stage_error rotate() {
+    stage_clock clock(run_, "rotate");
+    rotation_rule rule;
+    rule.keep_newest = cfg_.keep_local_backups;
+    rule.gfs.keep_days = cfg_.keep_days;
+    rule.gfs.keep_weeks = cfg_.keep_weeks;
+    rule.gfs.keep_months = cfg_.keep_months;
+    rule.upload_required = cfg_.upload;
+    rotate_output out;
+    auto error = rotate_local(cfg_.backup_dir, run_.database, rule, sys_clock::now(), out);
+    clock.done(0, !error);
+    run_.rotated = out.removed;
+    run_.local_backups = out.kept;
+    for (const auto& name : out.removed)
+      log_.info("rotated away {}", name);
+    if (out.kept_not_uploaded > 0) {
+      log_.warn("kept {} old backups beyond the rotation rule: their upload has not succeeded",
+                out.kept_not_uploaded);
+    }
+    return error;
+  }
+
+  const settings& cfg_;
+  const run_request& request_;
+  run_control& control_;
+  const std::string& run_id_;
+  http_client* client_;
+  std::map<int, pg_toolset>& tools_by_major_;
+  database_run& run_;
+  log::context log_;
+};
+
+}  // namespace
+
+net::awaitable<run_record> run_backup(const settings& cfg, const run_request& request,
+                                      run_control& control) {
+  run_record run;
+  run.started = sys_clock::now();
+  run.run_id = new_run_id(run.started);
+  run.trigger = request.trigger;
+  const auto databases = request.databases.empty() ? cfg.databases : request.databases;
+  const log::context lg{{"run_id", run.run_id}};
+  lg.info("backup run started ({}): {} database(s)", run.trigger, databases.size());
+  for (const auto& db : databases)
+    run.databases.push_back(database_run{.database = db});
+
+  const auto finish = [&run](stage_error error) {
+    if (error && !run.error) run.error = std::move(error);
+    run.finished = sys_clock::now();
+    log_summary(run);
+    return std::move(run);
+  };
+
+  if (auto error = ensure_directories(cfg)) co_return finish(std::move(error));
+  run_lock lock;
+  if (auto error = lock.acquire(cfg.backup_dir)) co_return finish(std::move(error));
+  const auto partial_dir = cfg.backup_dir / ".partial";
+  const int stale = remove_stale_partials(partial_dir, stdfs::file_time_type::clock::now());
+  if (stale > 0)
+    lg.warn("removed {} leftover file(s) of interrupted runs from {}", stale, partial_dir.string());
+
+  std::unique_ptr<http_client> client;
+  if (cfg.upload) {
+    client = make_receiver_client(co_await net::this_coro::executor, cfg);
+    if (!client) {
+      co_return finish(fail(errc::config_invalid, "BACKUP_API_URL is not an http(s) URL"));
+    }
+    // The old tool's rule: no dump while the receiver is not ready to take it.
+    auto health = co_await check_receiver_health(*client);
+    if (health) {
+      for (auto& d : run.databases)
+        d.error = health;
+      co_return finish(std::move(health));
+    }
+  }
+
+  std::map<int, pg_toolset> tools_by_major;
+  for (auto& d : run.databases) {
+    if (control.stopping()) {
+      d.error = fail(errc::cancelled, "the run was cancelled");
+    } else {
+      database_backup backup(cfg, request, control, run.run_id, client.get(), tools_by_major, d);
+      d.error = co_await backup.go();
+    }
+    if (d.error) {
+      lg.with({{"database", d.database},
+               {"error", error_name(static_cast<errc>(d.error.code.value()))}})
+          .error("backup of {} failed: {}", d.database, d.error.message);
+      if (!run.error) run.error = d.error;
+    }
+  }
+  co_return finish(stage_error{});
+}
+
+}  // namespace pgship::agent

@@ -1,0 +1,39 @@
+#pragma once
+// Stage 1: pg_dump -Fc streamed through an async pipe into `.partial/<name>.dump`, hashed on
+// the way. Memory stays flat: one 256 KiB buffer whatever the database size.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <pgship/common/sha256.hpp>
+
+#include "child_process.hpp"
+#include "pg_connection.hpp"
+#include "pg_tools.hpp"
+#include "stage_error.hpp"
+
+namespace pgship::agent {
+
+struct dump_request {
+  pg_login login;
+  pg_tool pg_dump;
+  int compress_level = 6;
+  std::filesystem::path output;  // created; must not exist
+  std::shared_ptr<child_handle> handle;
+};
+
+struct dump_output {
+  std::uint64_t bytes = 0;
+  sha256_digest digest{};
+};
+
+/// Runs pg_dump into `request.output` (fsynced). On any failure the file is removed and the
+/// error is dump_failed (exit, signal, stderr's last line), dump_too_small (not an archive),
+/// local_io_failed / disk_full (writing) or cancelled.
+boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_output& out);
+
+}  // namespace pgship::agent

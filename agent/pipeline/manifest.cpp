@@ -1,0 +1,138 @@
+#include "pipeline/manifest.hpp"
+#include <fstream>
+#include <sstream>
+
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <pgship/common/checksum_line.hpp>
+#include <pgship/common/fs.hpp>
+
+namespace pgship::agent {
+namespace json = boost::json;
+
+std::string_view to_string(upload_state s) {
+  switch (s) {
+    case upload_state::pending:
+      return "pending";
+    case upload_state::uploaded:
+      return "uploaded";
+    case upload_state::failed:
+      return "failed";
+    case upload_state::skipped:
+      return "skipped";
+  }
+  return "pending";
+}
+
+namespace {
+
+upload_state parse_state(std::string_view s) {
+  if (s == "uploaded") return upload_state::uploaded;
+  if (s == "failed") return upload_state::failed;
+  if (s == "skipped") return upload_state::skipped;
+  return upload_state::pending;
+}
+
+std::string text_of(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+std::uint64_t number_of(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (v == nullptr) return 0;
+  if (v->is_uint64()) return v->get_uint64();
+  if (v->is_int64() && v->get_int64() >= 0) return static_cast<std::uint64_t>(v->get_int64());
+  return 0;
+}
+
+}  // namespace
+
+std::string to_json(const manifest& m) {
+  json::object up;
+  up["status"] = to_string(m.upload.state);
+  if (!m.upload.receiver.empty()) up["receiver"] = m.upload.receiver;
+  if (!m.upload.finished.empty()) up["finished"] = m.upload.finished;
+  up["bytes_sent"] = m.upload.bytes_sent;
+  up["retries"] = m.upload.retries;
+  up["resumes"] = m.upload.resumes;
+  if (!m.upload.error.empty()) up["error"] = m.upload.error;
+
+  json::object o;
+  o["name"] = m.name;
+  o["database"] = m.database;
+  o["size"] = m.size;
+  o["sha256"] = m.sha256;
+  o["pg_dump_version"] = m.pg_dump_version;
+  o["server_version"] = m.server_version;
+  o["database_size"] = m.database_size;
+  o["compress_level"] = m.compress_level;
+  o["started"] = m.started;
+  o["finished"] = m.finished;
+  o["agent_host"] = m.agent_host;
+  o["run_id"] = m.run_id;
+  o["upload"] = std::move(up);
+  return json::serialize(o) + "\n";
+}
+
+std::optional<manifest> parse_manifest(std::string_view text) {
+  boost::system::error_code ec;
+  const auto value = json::parse(text, ec);
+  if (ec || !value.is_object()) return std::nullopt;
+  const auto& o = value.get_object();
+  manifest m;
+  m.name = text_of(o, "name");
+  m.database = text_of(o, "database");
+  m.size = number_of(o, "size");
+  m.sha256 = text_of(o, "sha256");
+  m.pg_dump_version = text_of(o, "pg_dump_version");
+  m.server_version = text_of(o, "server_version");
+  m.database_size = number_of(o, "database_size");
+  m.compress_level = static_cast<int>(number_of(o, "compress_level"));
+  m.started = text_of(o, "started");
+  m.finished = text_of(o, "finished");
+  m.agent_host = text_of(o, "agent_host");
+  m.run_id = text_of(o, "run_id");
+  if (const auto* up = o.if_contains("upload"); up != nullptr && up->is_object()) {
+    const auto& u = up->get_object();
+    m.upload.state = parse_state(text_of(u, "status"));
+    m.upload.receiver = text_of(u, "receiver");
+    m.upload.finished = text_of(u, "finished");
+    m.upload.bytes_sent = number_of(u, "bytes_sent");
+    m.upload.retries = static_cast<int>(number_of(u, "retries"));
+    m.upload.resumes = static_cast<int>(number_of(u, "resumes"));
+    m.upload.error = text_of(u, "error");
+  }
+  if (m.name.empty() || m.sha256.empty()) return std::nullopt;
+  return m;
+}
+
+std::filesystem::path manifest_path(const std::filesystem::path& dir, std::string_view name) {
+  std::string stem(name);
+  if (stem.ends_with(".dump")) stem.resize(stem.size() - 5);
+  return dir / (stem + ".json");
+}
+
+std::optional<manifest> read_manifest(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_manifest(text.str());
+}
+
+std::error_code write_manifest(const std::filesystem::path& dir, const manifest& m) {
+  return fs::write_file_atomically(manifest_path(dir, m.name), to_json(m));
+}
+
+std::error_code write_checksum_file(const std::filesystem::path& dir, std::string_view name,
+                                    std::string_view sha256_hex) {
+  const auto digest = digest_from_hex(sha256_hex);
+  if (!digest) return std::make_error_code(std::errc::invalid_argument);
+  return fs::write_file_atomically(dir / (std::string(name) + ".sha256"),
+                                   format_checksum_line(*digest, name));
+}
+
+}  // namespace pgship::agent

@@ -1,0 +1,57 @@
+#pragma once
+// The files a local backup is made of: `<name>.dump`, `<name>.dump.sha256` (sha256sum -c
+// format) and `<name>.json`, the manifest (DESIGN.md "Backup naming and files"), which also
+// records whether the backup reached the receiver: rotation must never drop one that did not.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <system_error>
+
+namespace pgship::agent {
+
+enum class upload_state { pending, uploaded, failed, skipped };
+
+std::string_view to_string(upload_state s);
+
+struct upload_record {
+  upload_state state = upload_state::pending;
+  std::string receiver;  // BACKUP_API_URL
+  std::string finished;  // UTC, when uploaded
+  std::uint64_t bytes_sent = 0;
+  int retries = 0;
+  int resumes = 0;
+  std::string error;  // the last failure, when failed
+};
+
+struct manifest {
+  std::string name;  // <database>-<YYYYMMDD>-<HHMMSS>.dump
+  std::string database;
+  std::uint64_t size = 0;
+  std::string sha256;
+  std::string pg_dump_version;
+  std::string server_version;
+  std::uint64_t database_size = 0;
+  int compress_level = 6;
+  std::string started;   // UTC
+  std::string finished;  // UTC, dump verified
+  std::string agent_host;
+  std::string run_id;
+  upload_record upload;
+};
+
+std::string to_json(const manifest& m);
+std::optional<manifest> parse_manifest(std::string_view json);
+
+/// `<dir>/<name without .dump>.json`
+std::filesystem::path manifest_path(const std::filesystem::path& dir, std::string_view name);
+std::optional<manifest> read_manifest(const std::filesystem::path& path);
+/// Writes the manifest atomically (temp file, fsync, rename, directory fsync).
+std::error_code write_manifest(const std::filesystem::path& dir, const manifest& m);
+/// Writes `<dir>/<name>.sha256` atomically.
+std::error_code write_checksum_file(const std::filesystem::path& dir, std::string_view name,
+                                    std::string_view sha256_hex);
+
+}  // namespace pgship::agent

@@ -1,0 +1,98 @@
+#include "pipeline/run_record.hpp"
+#include <random>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+#include <pgship/common/log.hpp>
+#include <pgship/common/time_text.hpp>
+
+namespace pgship::agent {
+namespace json = boost::json;
+
+double run_record::seconds() const {
+  return std::chrono::duration<double>(finished - started).count();
+}
+
+std::string new_run_id(std::chrono::system_clock::time_point now) {
+  std::string stamp = format_utc(now);  // 2026-11-21T03:00:00Z
+  std::erase(stamp, '-');
+  std::erase(stamp, ':');
+  std::random_device rd;
+  return fmt::format("{}-{:06x}", stamp, rd() & 0xffffff);
+}
+
+namespace {
+
+json::object error_object(const stage_error& e) {
+  json::object o;
+  o["code"] = error_name(static_cast<errc>(e.code.value()));
+  o["exit_code"] = e.code.value();
+  o["message"] = e.message;
+  return o;
+}
+
+}  // namespace
+
+std::string to_json(const run_record& run) {
+  json::array dbs;
+  for (const auto& d : run.databases) {
+    json::array stages;
+    for (const auto& s : d.stages) {
+      stages.push_back(json::object{{"name", s.name},
+                                    {"started", format_utc(s.started, true)},
+                                    {"seconds", s.seconds},
+                                    {"bytes", s.bytes},
+                                    {"ok", s.ok}});
+    }
+    json::object o{{"database", d.database},
+                   {"backup", d.backup},
+                   {"size", d.size},
+                   {"sha256", d.sha256},
+                   {"database_size", d.database_size},
+                   {"server_version", d.server_version},
+                   {"pg_dump_version", d.pg_dump_version},
+                   {"uploaded", d.uploaded},
+                   {"upload_bytes_sent", d.upload.bytes_sent},
+                   {"upload_retries", d.upload.retries},
+                   {"upload_resumes", d.upload.resumes},
+                   {"local_backups", d.local_backups},
+                   {"result", d.error.failed() ? "failed" : "ok"},
+                   {"stages", std::move(stages)}};
+    if (d.error.failed()) o["error"] = error_object(d.error);
+    dbs.push_back(std::move(o));
+  }
+  json::object o{{"run_id", run.run_id},
+                 {"trigger", run.trigger},
+                 {"started", format_utc(run.started, true)},
+                 {"finished", format_utc(run.finished, true)},
+                 {"seconds", run.seconds()},
+                 {"result", run.ok() ? "ok" : "failed"},
+                 {"databases", std::move(dbs)}};
+  if (run.error.failed()) o["error"] = error_object(run.error);
+  return json::serialize(o);
+}
+
+void log_summary(const run_record& run) {
+  std::uint64_t bytes = 0;
+  std::string names;
+  for (const auto& d : run.databases) {
+    bytes += d.size;
+    if (!names.empty()) names += ",";
+    names += d.database;
+  }
+  std::vector<log::field> fields = {
+      {"run_id", run.run_id}, {"trigger", run.trigger}, {"result", run.ok() ? "ok" : "failed"},
+      {"databases", names},   {"bytes", bytes},         {"seconds", run.seconds()}};
+  if (run.ok()) {
+    log::write(spdlog::level::info, "backup run succeeded", fields);
+    return;
+  }
+  fields.emplace_back("error", error_name(static_cast<errc>(run.error.code.value())));
+  fields.emplace_back("exit_code", run.error.code.value());
+  log::write(spdlog::level::err, "backup run failed: " + run.error.message, fields);
+}
+
+}  // namespace pgship::agent

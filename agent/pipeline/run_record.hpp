@@ -1,0 +1,60 @@
+#pragma once
+// What one backup run did, for the caller (exit code, the daemon's /api/v1/runs and metrics)
+// and for the log's one summary line: per database and per stage, when, how long, how many
+// bytes, and the first failure with its stable code.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pipeline/upload.hpp"
+#include "stage_error.hpp"
+
+namespace pgship::agent {
+
+struct stage_record {
+  std::string name;  // preflight, dump, verify, upload, rotate
+  std::chrono::system_clock::time_point started;
+  double seconds = 0;
+  std::uint64_t bytes = 0;
+  bool ok = true;
+};
+
+struct database_run {
+  std::string database;
+  std::string backup;  // file name, once dumped
+  std::uint64_t database_size = 0;
+  std::uint64_t size = 0;
+  std::string sha256;
+  std::string server_version;
+  std::string pg_dump_version;
+  bool uploaded = false;
+  upload_output upload;
+  int local_backups = 0;
+  std::vector<std::string> rotated;
+  std::vector<stage_record> stages;
+  stage_error error;
+};
+
+struct run_record {
+  std::string run_id;
+  std::string trigger;  // manual, schedule, api, startup
+  std::chrono::system_clock::time_point started;
+  std::chrono::system_clock::time_point finished;
+  std::vector<database_run> databases;
+  stage_error error;  // the first failure (also set when the run aborted before any database)
+
+  bool ok() const { return !error.failed(); }
+  double seconds() const;
+};
+
+/// "20261121T030000Z-3f9a1c": sortable by time, unique enough for one agent.
+std::string new_run_id(std::chrono::system_clock::time_point now);
+
+std::string to_json(const run_record& run);
+
+/// The one summary line (info on success, error on failure) with run_id, result and code.
+void log_summary(const run_record& run);
+
+}  // namespace pgship::agent

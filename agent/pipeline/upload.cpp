@@ -1,0 +1,302 @@
+#include "pipeline/upload.hpp"
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/url/parse.hpp>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <pgship/common/base64.hpp>
+#include <pgship/common/log.hpp>
+#include <pgship/common/sha256.hpp>
+
+#include "net/retry_policy.hpp"
+
+namespace pgship::agent {
+namespace {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+using clock = std::chrono::steady_clock;
+
+constexpr std::string_view tus_version = "1.0.0";
+
+// What one attempt ended with: done, or an error that is retryable or not.
+struct attempt_end {
+  stage_error error;
+  bool retryable = false;
+};
+
+attempt_end retry_with(errc code, std::string message) {
+  return {fail(code, std::move(message)), true};
+}
+attempt_end give_up(errc code, std::string message) {
+  return {fail(code, std::move(message)), false};
+}
+
+attempt_end from_reply(const http_outcome& reply, std::string_view what) {
+  if (!reply.ok()) {
+    // A certificate the agent does not trust will not become trusted by retrying.
+    const bool retryable = reply.failure == errc::receiver_unreachable;
+    return {fail(reply.failure, std::string(what) + ": " + reply.message), retryable};
+  }
+  const auto status = reply.status();
+  const auto kind = classify_reply(status, error_field(reply.response));
+  const std::string message = std::string(what) + ": " + describe_response(reply.response);
+  if (kind == reply_class::retry) return retry_with(errc::upload_failed, message);
+  return give_up(refusal_code(status), message);
+}
+
+std::optional<std::uint64_t> header_u64(const http_response& r, std::string_view name) {
+  const auto it = r.find(name);
+  if (it == r.end()) return std::nullopt;
+  const auto v = it->value();
+  std::uint64_t n = 0;
+  const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
+  return n;
+}
+
+// The Location of a created upload as a request target on the same receiver.
+std::string location_target(std::string_view location) {
+  if (location.starts_with("http://") || location.starts_with("https://")) {
+    const auto url = boost::urls::parse_absolute_uri(location);
+    if (url) return std::string(url->encoded_path());
+  }
+  return std::string(location);
+}
+
+std::optional<sha256_digest> hash_range(int fd, std::uint64_t offset, std::uint64_t length) {
+  std::vector<char> piece(256 * 1024);
+  sha256 h;
+  while (length > 0) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(piece.size(), length));
+    const ssize_t got = ::pread(fd, piece.data(), want, static_cast<off_t>(offset));
+    if (got <= 0) return std::nullopt;
+    h.update(piece.data(), static_cast<std::size_t>(got));
+    offset += static_cast<std::uint64_t>(got);
+    length -= static_cast<std::uint64_t>(got);
+  }
+  return h.finish();
+}
+
+class progress_meter {
+ public:
+  progress_meter(std::uint64_t total, std::chrono::seconds every)
+      : total_(total), every_(every), start_(clock::now()), last_(start_) {}
+
+  void report(std::uint64_t offset) {
+    const auto now = clock::now();
+    if (now - last_ < every_) return;
+    last_ = now;
+    const double secs = std::chrono::duration<double>(now - start_).count();
+    const double rate = secs > 0 ? static_cast<double>(offset - first_offset_) / secs : 0.0;
+    const double eta = rate > 0 ? static_cast<double>(total_ - offset) / rate : 0.0;
+    log::write(
+        spdlog::level::info,
+        fmt::format(
+            "upload progress: {:.1f} of {:.1f} MiB ({:.0f}%), {:.1f} MB/s, ETA {:.0f} s",
+            static_cast<double>(offset) / 1048576.0, static_cast<double>(total_) / 1048576.0,
+            total_ == 0 ? 100.0 : 100.0 * static_cast<double>(offset) / static_cast<double>(total_),
+            rate / 1e6, eta),
+        {{"bytes", offset}, {"total", total_}});
+  }
+  void restart_at(std::uint64_t offset) {
+    first_offset_ = offset;
+    start_ = clock::now();
+  }
+
+ private:
+  std::uint64_t total_;
+  std::chrono::seconds every_;
+  clock::time_point start_, last_;
+  std::uint64_t first_offset_ = 0;
+};
+
+class tus_upload {
+ public:
+  tus_upload(http_client& client, const upload_request& request, run_control& control,
+             upload_output& out, int fd)
+      : client_(client),
+        req_(request),
+        control_(control),
+        out_(out),
+        fd_(fd),
+        progress_(out.size, request.progress_interval) {}
+
+  net::awaitable<attempt_end> attempt() {
+    if (location_.empty()) {
+      auto created = co_await create();
+      if (created.error || out_.already_stored) co_return created;
+    } else {
+      auto found = co_await find_offset();
+      if (found.error) co_return found;
+      if (location_.empty()) {  // the receiver no longer has it: start over
+        auto created = co_await create();
+        if (created.error || out_.already_stored) co_return created;
+      }
+    }
+    while (offset_ < out_.size) {
+      if (control_.stopping())
+        co_return give_up(errc::cancelled, "upload stopped: the run was cancelled");
+      auto sent = co_await patch_chunk();
+      if (sent.error) co_return sent;
+    }
+    co_return attempt_end{};
+  }
+
+ private:
+  http_request base(http::verb method, std::string target) const {
+    http_request r{method, target, 11};
+    r.set(http::field::authorization, "Bearer " + req_.token);
+    r.set("Tus-Resumable", tus_version);
+    return r;
+  }
+
+  net::awaitable<attempt_end> create() {
+    auto r = base(http::verb::post, client_.endpoint().target("/api/backup/uploads"));
+    r.set("Upload-Length", std::to_string(out_.size));
+    r.set("Upload-Metadata",
+          "filename " + base64_encode(req_.name) + ",sha256 " + base64_encode(req_.sha256_hex));
+    const auto reply = co_await client_.send(std::move(r));
+    if (reply.ok() && reply.status() == 200) {
+      // The receiver already stores this very backup (same name, same sha256).
+      out_.already_stored = true;
+      co_return attempt_end{};
+    }
+    if (!reply.ok() || reply.status() != 201) co_return from_reply(reply, "creating the upload");
+    const auto location = reply.response[http::field::location];
+    if (location.empty()) {
+      co_return give_up(errc::upload_rejected, "the receiver created an upload without a Location");
+    }
+    location_ = location_target(location);
+    offset_ = 0;
+    co_return attempt_end{};
+  }
+
+  net::awaitable<attempt_end> find_offset() {
+    const auto reply = co_await client_.send(base(http::verb::head, location_));
+    if (reply.ok() && (reply.status() == 404 || reply.status() == 410)) {
+      log::write(spdlog::level::warn, "the receiver no longer has the upload; starting over",
+                 {{"upload", location_}});
+      location_.clear();
+      offset_ = 0;
+      co_return attempt_end{};
+    }
+    if (!reply.ok() || reply.status() != 200) co_return from_reply(reply, "asking for the offset");
+    const auto offset = header_u64(reply.response, "Upload-Offset");
+    if (!offset || *offset > out_.size) {
+      co_return give_up(errc::upload_rejected,
+                        "the receiver answered HEAD without a valid Upload-Offset");
+    }
+    if (*offset > 0) {
+      ++out_.resumes;
+      log::write(spdlog::level::info, "resuming the upload", {{"offset", *offset}});
+    }
+    offset_ = *offset;
+    progress_.restart_at(offset_);
+    co_return attempt_end{};
+  }
+
+  net::awaitable<attempt_end> patch_chunk() {
+    const std::uint64_t length = std::min(req_.chunk_size, out_.size - offset_);
+    const auto digest = hash_range(fd_, offset_, length);
+    if (!digest) {
+      co_return give_up(errc::local_io_failed,
+                        "cannot read " + req_.file.string() + ": " + std::strerror(errno));
+    }
+    auto r = base(http::verb::patch, location_);
+    r.set("Upload-Offset", std::to_string(offset_));
+    r.set(http::field::content_type, "application/offset+octet-stream");
+    r.set("Upload-Checksum", "sha256 " + to_base64(*digest));
+    std::function<void(std::size_t)> on_sent = [this](std::size_t n) {
+      out_.bytes_sent += n;
+      progress_.report(offset_);
+    };
+    const auto reply =
+        co_await client_.send_file_range(std::move(r), fd_, offset_, length, on_sent);
+    if (!reply.ok() || reply.status() / 100 != 2) co_return from_reply(reply, "sending a chunk");
+    const auto next = header_u64(reply.response, "Upload-Offset");
+    if (!next || *next != offset_ + length) {
+      // Out of step with the receiver: ask it where it stands.
+      co_return retry_with(errc::upload_failed, "the receiver reported offset " +
+                                                    (next ? std::to_string(*next) : "none") +
+                                                    ", expected " +
+                                                    std::to_string(offset_ + length));
+    }
+    offset_ = *next;
+    progress_.report(offset_);
+    co_return attempt_end{};
+  }
+
+  http_client& client_;
+  const upload_request& req_;
+  run_control& control_;
+  upload_output& out_;
+  int fd_;
+  progress_meter progress_;
+  std::string location_;
+  std::uint64_t offset_ = 0;
+};
+
+net::awaitable<bool> sleep_unless_stopped(std::chrono::milliseconds delay, run_control& control) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  const auto until = clock::now() + delay;
+  while (clock::now() < until) {
+    if (control.stopping()) co_return false;
+    timer.expires_after(
+        std::min<clock::duration>(until - clock::now(), std::chrono::milliseconds(200)));
+    co_await timer.async_wait(net::use_awaitable);
+  }
+  co_return !control.stopping();
+}
+
+}  // namespace
+
+net::awaitable<stage_error> run_upload(http_client& client, const upload_request& request,
+                                       run_control& control, upload_output& out) {
+  const int fd = ::open(request.file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    co_return fail(errc::local_io_failed,
+                   "cannot open " + request.file.string() + ": " + std::strerror(errno));
+  }
+  struct closer {
+    int fd;
+    ~closer() { ::close(fd); }
+  } close_fd{fd};
+  struct stat st {};
+  ::fstat(fd, &st);
+  out.size = static_cast<std::uint64_t>(st.st_size);
+
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  tus_upload upload(client, request, control, out, fd);
+  for (;;) {
+    const auto end = co_await upload.attempt();
+    if (!end.error) co_return stage_error{};
+    if (!end.retryable) co_return end.error;
+    if (out.retries >= request.max_retries) {
+      co_return fail(errc::upload_failed, "upload failed after " + std::to_string(out.retries) +
+                                              " retries: " + end.error.message);
+    }
+    ++out.retries;
+    client.close();
+    const auto delay = backoff_delay(request.retry_delay, out.retries, unit(rng));
+    log::write(spdlog::level::warn,
+               fmt::format("upload attempt failed, retry {} of {} in {:.1f} s: {}", out.retries,
+                           request.max_retries, static_cast<double>(delay.count()) / 1000.0,
+                           end.error.message),
+               {{"retry", out.retries}});
+    const bool go_on = co_await sleep_unless_stopped(delay, control);
+    if (!go_on) co_return fail(errc::cancelled, "upload stopped: the run was cancelled");
+  }
+}
+
+}  // namespace pgship::agent

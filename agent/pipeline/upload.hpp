@@ -1,0 +1,42 @@
+#pragma once
+// Stage 3: the resumable upload, a tus 1.0 client. Creates the upload with the whole-file
+// SHA-256 in its metadata, PATCHes UPLOAD_CHUNK_SIZE pieces each with its own checksum, and
+// after a failure asks the receiver (HEAD) what it holds and continues from there, so a cut
+// connection costs at most one chunk. Retries back off exponentially with jitter.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "net/http_client.hpp"
+#include "pipeline/run_control.hpp"
+#include "stage_error.hpp"
+
+namespace pgship::agent {
+
+struct upload_request {
+  std::filesystem::path file;
+  std::string name;        // the backup's file name, as the receiver will store it
+  std::string sha256_hex;  // of the whole file
+  std::string token;       // BACKUP_API_TOKEN
+  std::uint64_t chunk_size = 16 * 1024 * 1024;
+  int max_retries = 3;
+  std::chrono::milliseconds retry_delay{5000};
+  std::chrono::seconds progress_interval{5};
+};
+
+struct upload_output {
+  std::uint64_t size = 0;
+  std::uint64_t bytes_sent = 0;  // body bytes written, re-sent ones included
+  int retries = 0;
+  int resumes = 0;  // continued from a non-zero offset after a failure
+  bool already_stored = false;
+};
+
+boost::asio::awaitable<stage_error> run_upload(http_client& client, const upload_request& request,
+                                               run_control& control, upload_output& out);
+
+}  // namespace pgship::agent

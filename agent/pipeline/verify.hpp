@@ -1,0 +1,28 @@
+#pragma once
+// Stage 2: prove the file on disk is the archive pg_dump wrote, before it is kept or shipped:
+// its SHA-256 read back from disk must match the one computed while dumping, and pg_restore
+// must be able to read its table of contents.
+
+#include <cstdint>
+#include <filesystem>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <pgship/common/sha256.hpp>
+
+#include "pg_tools.hpp"
+#include "stage_error.hpp"
+
+namespace pgship::agent {
+
+struct verify_output {
+  std::uint64_t bytes_read = 0;
+  std::uint64_t toc_entries = 0;  // lines of `pg_restore --list` that name an object
+};
+
+/// verify_failed when the bytes differ, restore_list_failed when pg_restore rejects it.
+boost::asio::awaitable<stage_error> run_verify(const std::filesystem::path& file,
+                                               const sha256_digest& expected,
+                                               const pg_tool& pg_restore, verify_output& out);
+
+}  // namespace pgship::agent

@@ -1,0 +1,309 @@
+// pgship-agent's one-shot commands as an operator runs them: a real PostgreSQL cluster, the
+// real pg_dump/pg_restore, a real receiver process on loopback. What is checked is what the
+// operator sees: exit codes, messages, files in BACKUP_DIR and on the receiver, restored rows.
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include <pgship/common/checksum_line.hpp>
+#include <pgship/common/sha256.hpp>
+
+#include "agent_fixture.hpp"
+#include "fault_proxy.hpp"
+#include "http_client.hpp"
+#include "temp_dir.hpp"
+
+namespace pgship::test {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+std::string sha256_hex_of(const stdfs::path& file) {
+  std::error_code ec;
+  const auto d = sha256_of_file(file, ec);
+  return d ? to_hex(*d) : "unreadable: " + ec.message();
+}
+
+// The value of one metric sample line ("name{labels} value") from the receiver's /metrics.
+double metric_value(unsigned short port, std::string_view sample) {
+  const auto res = http_send(port, {.target = "/metrics"});
+  std::istringstream in(res.body());
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with(sample) && line.size() > sample.size() && line[sample.size()] == ' ') {
+      return std::stod(line.substr(sample.size() + 1));
+    }
+  }
+  return -1;
+}
+
+class AgentBackup : public agent_fixture {
+ protected:
+  static void SetUpTestSuite() {
+    auto& pg = pg_cluster::shared();
+    for (const char* db : {"agent_src", "agent_a", "agent_b"}) {
+      pg.create_database(db);
+      pg.load_sample_data(db, std::string_view(db) == "agent_src" ? 40000 : 3000);
+    }
+  }
+};
+
+TEST_F(AgentBackup, RoundTripBackupThenRestoreLatestGivesTheSameRows) {
+  start();
+  const auto config = write_config(agent_config("agent_src"));
+  const auto backup = run_agent({"backup", "--config", config.string()});
+  ASSERT_EQ(backup.exit_code, 0) << backup.out << backup.err;
+
+  const auto local = local_dumps();
+  ASSERT_EQ(local.size(), 1u);
+  const auto stored = stored_dumps("agent_src");
+  ASSERT_EQ(stored, local);
+  // The same bytes on both sides, and the checksum file says so in sha256sum -c form.
+  const auto local_sha = sha256_hex_of(backup_dir() / local[0]);
+  EXPECT_EQ(sha256_hex_of(receiver_->storage_dir() / "default" / "agent_src" / stored[0]),
+            local_sha);
+  const auto line = parse_checksum_line(read_file(backup_dir() / (local[0] + ".sha256")));
+  ASSERT_TRUE(line.has_value());
+  EXPECT_EQ(to_hex(line->digest), local_sha);
+  EXPECT_EQ(line->file_name, local[0]);
+  const auto manifest =
+      read_file(backup_dir() / (local[0].substr(0, local[0].size() - 5) + ".json"));
+  EXPECT_NE(manifest.find("\"status\":\"uploaded\""), std::string::npos) << manifest;
+  EXPECT_NE(manifest.find("\"pg_dump_version\":\"15."), std::string::npos) << manifest;
+  EXPECT_NE(manifest.find(local_sha), std::string::npos);
+  EXPECT_TRUE(partial_files().empty());
+
+  const auto restore = run_agent({"restore", "--config", config.string(), "--latest", "--database",
+                                  "agent_src", "--target-db", "agent_copy", "--create"});
+  ASSERT_EQ(restore.exit_code, 0) << restore.out << restore.err;
+  EXPECT_EQ(table_fingerprint("agent_copy"), table_fingerprint("agent_src"));
+
+  // Restoring over a database that now has tables needs --clean.
+  const auto again = run_agent(
+      {"restore", "--config", config.string(), "--id", local[0], "--target-db", "agent_copy"});
+  EXPECT_EQ(again.exit_code, 19) << again.out << again.err;
+  EXPECT_NE(again.err.find("is not empty"), std::string::npos) << again.err;
+  const auto clean = run_agent({"restore", "--config", config.string(), "--id", local[0],
+                                "--target-db", "agent_copy", "--clean"});
+  EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+  EXPECT_EQ(table_fingerprint("agent_copy"), table_fingerprint("agent_src"));
+  pg().drop_database("agent_copy");
+
+  const auto list = run_agent({"list", "--config", config.string()});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find(local[0]), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find(local_sha.substr(0, 16)), std::string::npos) << list.out;
+}
+
+TEST_F(AgentBackup, TheOldToolsConfigFileBacksUpSeveralDatabasesInOneRun) {
+  start();
+  // /etc/default/mt5-backup as the bash tool had it: only its keys, its quoting, comments.
+  const std::string old_config =
+      "# mt5-backup configuration\n"
+      "POSTGRES_HOST=" +
+      pg().host() +
+      "\n"
+      "POSTGRES_PORT=" +
+      std::to_string(pg().port()) +
+      "\n"
+      "POSTGRES_DB=agent_a,agent_b\n"
+      "POSTGRES_USER=" +
+      pg().user() +
+      "\n"
+      "POSTGRES_PASSWORD='" +
+      pg().password() +
+      "'\n"
+      "BACKUP_DIR=" +
+      backup_dir().string() +
+      "\n"
+      "KEEP_LOCAL_BACKUPS=7\n"
+      "BACKUP_API_URL=\"" +
+      receiver_->url() +
+      "\"\n"
+      "BACKUP_API_TOKEN=" +
+      token_ +
+      "\n"
+      "MAX_RETRIES=3\n"
+      "RETRY_DELAY=5\n";
+  write_file(dir_ / "mt5-backup", old_config);
+  const auto r = run_agent({"backup", "--config", (dir_ / "mt5-backup").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(stored_dumps("agent_a").size(), 1u);
+  EXPECT_EQ(stored_dumps("agent_b").size(), 1u);
+  EXPECT_EQ(local_dumps().size(), 2u);
+  EXPECT_NE(r.err.find("backup run succeeded"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(pg().password()), std::string::npos) << "password in the log";
+}
+
+TEST_F(AgentBackup, WrongPasswordFailsBeforeDumpingAndNeverShowsThePassword) {
+  start();
+  const std::string wrong = "not-the-password-91c2";
+  const auto config = write_config(agent_config("agent_a", {{"POSTGRES_PASSWORD", wrong}}));
+  const auto r = run_agent({"backup", "--config", config.string()});
+  EXPECT_EQ(r.exit_code, 11) << r.out << r.err;
+  EXPECT_NE(r.out.find("password authentication failed"), std::string::npos) << r.out;
+  EXPECT_EQ((r.out + r.err).find(wrong), std::string::npos);
+  EXPECT_TRUE(local_dumps().empty());
+  EXPECT_TRUE(partial_files().empty());
+}
+
+TEST_F(AgentBackup, MissingDatabaseIsItsOwnError) {
+  start();
+  const auto config = write_config(agent_config("no_such_db"));
+  const auto r = run_agent({"backup", "--config", config.string()});
+  EXPECT_EQ(r.exit_code, 12) << r.out << r.err;
+  EXPECT_NE(r.out.find("does not exist"), std::string::npos) << r.out;
+  EXPECT_TRUE(local_dumps().empty());
+}
+
+TEST_F(AgentBackup, PgDumpKilledMidDumpFailsTheRunAndKeepsEarlierBackups) {
+  start();
+  const auto config = write_config(agent_config("agent_src"));
+  ASSERT_EQ(run_agent({"backup", "--config", config.string()}).exit_code, 0);
+  const auto before = local_dumps();
+  ASSERT_EQ(before.size(), 1u);
+  const auto before_sha = sha256_hex_of(backup_dir() / before[0]);
+
+  // A pg_dump that writes a real archive's first 64 KiB and is then killed.
+  const auto real = pg().bin_dir() / "pg_dump";
+  const auto wrapper = dir_ / "pg_dump";
+  write_file(wrapper,
+             "#!/bin/sh\n"
+             "case \"$1\" in --version) exec '" +
+                 real.string() +
+                 "' --version;; esac\n"
+                 "'" +
+                 real.string() +
+                 "' \"$@\" | head -c 65536\n"
+                 "kill -9 $$\n");
+  stdfs::permissions(wrapper, stdfs::perms::owner_all);
+  const auto broken =
+      write_config(agent_config("agent_src", {{"PG_DUMP_PATH", wrapper.string()}}), "broken.env");
+  const auto r = run_agent({"backup", "--config", broken.string()});
+  EXPECT_EQ(r.exit_code, 15) << r.out << r.err;
+  EXPECT_NE(r.out.find("killed by signal 9"), std::string::npos) << r.out;
+  EXPECT_TRUE(partial_files().empty());
+  EXPECT_EQ(local_dumps(), before);
+  EXPECT_EQ(sha256_hex_of(backup_dir() / before[0]), before_sha);
+  EXPECT_EQ(stored_dumps("agent_src").size(), 1u);
+}
+
+TEST_F(AgentBackup, ReceiverDownStopsTheRunBeforeDumpingUnlessUploadIsOff) {
+  start();
+  const auto port = receiver_->port();
+  receiver_->stop();
+  const auto config = write_config(
+      agent_config("agent_a", {{"BACKUP_API_URL", "http://127.0.0.1:" + std::to_string(port)}}));
+  const auto r = run_agent({"backup", "--config", config.string()});
+  EXPECT_EQ(r.exit_code, 20) << r.out << r.err;
+  EXPECT_NE(r.out.find("cannot connect"), std::string::npos) << r.out;
+  EXPECT_TRUE(local_dumps().empty()) << "nothing is dumped while the receiver is down";
+
+  const auto local_only = write_config(agent_config("agent_a", {{"UPLOAD", "off"}}), "local.env");
+  const auto ok = run_agent({"backup", "--config", local_only.string()});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  ASSERT_EQ(local_dumps().size(), 1u);
+  EXPECT_NE(ok.out.find("kept locally"), std::string::npos) << ok.out;
+}
+
+TEST_F(AgentBackup, RejectedTokenFailsTheUploadAndKeepsTheLocalBackup) {
+  start();
+  const auto config = write_config(agent_config("agent_a", {{"BACKUP_API_TOKEN", "wrong-token"}}));
+  const auto r = run_agent({"backup", "--config", config.string()});
+  EXPECT_EQ(r.exit_code, 22) << r.out << r.err;
+  EXPECT_NE(r.out.find("HTTP 401"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("retry"), std::string::npos) << "a 401 is not retried: " << r.err;
+  ASSERT_EQ(local_dumps().size(), 1u);
+  const auto name = local_dumps()[0];
+  EXPECT_NE(read_file(backup_dir() / (name.substr(0, name.size() - 5) + ".json"))
+                .find("\"status\":\"failed\""),
+            std::string::npos);
+  EXPECT_TRUE(stored_dumps("agent_a").empty());
+}
+
+TEST_F(AgentBackup, ReceiverOutOfQuotaIs507AndNotRetried) {
+  start({{"QUOTA_BYTES", "1K"}});
+  const auto config = write_config(agent_config("agent_a"));
+  const auto r = run_agent({"backup", "--config", config.string()});
+  EXPECT_EQ(r.exit_code, 23) << r.out << r.err;
+  EXPECT_NE(r.out.find("HTTP 507"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("retry 1"), std::string::npos) << r.err;
+  EXPECT_TRUE(stored_dumps("agent_a").empty());
+}
+
+TEST_F(AgentBackup, RotationKeepsTheNewestNAndNeverAnUnuploadedBackup) {
+  start();
+  const auto good = write_config(agent_config("agent_a", {{"KEEP_LOCAL_BACKUPS", "2"}}));
+  for (int i = 0; i < 3; ++i) {
+    const auto r = run_agent({"backup", "--config", good.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  EXPECT_EQ(local_dumps().size(), 2u);
+  EXPECT_EQ(stored_dumps("agent_a").size(), 3u);
+  const auto shipped = local_dumps();
+
+  // Two runs whose upload is refused, then a good one: the refused ones stay, the shipped
+  // ones beyond the newest two go.
+  const auto refused = write_config(
+      agent_config("agent_a", {{"KEEP_LOCAL_BACKUPS", "2"}, {"BACKUP_API_TOKEN", "wrong"}}),
+      "refused.env");
+  for (int i = 0; i < 2; ++i)
+    EXPECT_EQ(run_agent({"backup", "--config", refused.string()}).exit_code, 22);
+  ASSERT_EQ(run_agent({"backup", "--config", good.string()}).exit_code, 0);
+  const auto now = local_dumps();
+  ASSERT_EQ(now.size(), 3u) << "the newest, and the two never uploaded";
+  for (const auto& name : shipped)
+    EXPECT_EQ(std::count(now.begin(), now.end(), name), 0) << name << " should be rotated";
+}
+
+TEST_F(AgentBackup, CutConnectionsCostAtMostOneChunkEach) {
+  start();
+  fault_proxy proxy(receiver_->port());
+  constexpr std::uint64_t chunk = 64 * 1024;
+  constexpr int cuts = 3;
+  proxy.cut_after(200 * 1024, cuts);
+  // The health check goes through the proxy too: let it pass on a connection of its own.
+  const auto config = write_config(agent_config(
+      "agent_src", {{"BACKUP_API_URL", "http://127.0.0.1:" + std::to_string(proxy.port())},
+                    {"UPLOAD_CHUNK_SIZE", std::to_string(chunk)},
+                    {"MAX_RETRIES", "10"}}));
+  const auto r = run_agent({"backup", "--config", config.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_GE(proxy.connections_cut(), 1);
+  EXPECT_NE(r.out.find("resumes)"), std::string::npos);
+  const auto local = local_dumps();
+  ASSERT_EQ(local.size(), 1u);
+  const auto size = stdfs::file_size(backup_dir() / local[0]);
+  ASSERT_GT(size, 4 * chunk) << "the dump must span several chunks";
+  EXPECT_EQ(sha256_hex_of(receiver_->storage_dir() / "default" / "agent_src" / local[0]),
+            sha256_hex_of(backup_dir() / local[0]));
+  // Every byte the receiver took in beyond the file itself was a re-sent part of a cut chunk.
+  const double received =
+      metric_value(receiver_->port(), "pgship_receiver_bytes_received_total{client=\"default\"}");
+  EXPECT_GE(received, static_cast<double>(size));
+  EXPECT_LE(received, static_cast<double>(size + proxy.connections_cut() * chunk))
+      << "cuts: " << proxy.connections_cut();
+}
+
+TEST_F(AgentBackup, CheckListsEveryItemAndFailsOnTheBadOnes) {
+  start();
+  const auto good = write_config(agent_config("agent_a"));
+  const auto ok = run_agent({"check", "--config", good.string()});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("\u2713 PostgreSQL database agent_a"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("\u2713 receiver accepts BACKUP_API_TOKEN"), std::string::npos) << ok.out;
+  EXPECT_EQ(ok.out.find("\u2717"), std::string::npos) << ok.out;
+
+  const auto bad = write_config(
+      agent_config("agent_a", {{"BACKUP_API_TOKEN", "wrong"}, {"POSTGRES_PASSWORD", "wrong"}}),
+      "bad.env");
+  const auto r = run_agent({"check", "--config", bad.string()});
+  EXPECT_EQ(r.exit_code, 43) << r.out << r.err;
+  EXPECT_NE(r.out.find("\u2717 PostgreSQL database agent_a"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\u2717 receiver accepts BACKUP_API_TOKEN"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\u2713 receiver health"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\u2713 BACKUP_DIR writable"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace pgship::test

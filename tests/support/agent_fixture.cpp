@@ -1,0 +1,94 @@
+#include "agent_fixture.hpp"
+#include <algorithm>
+
+#include "temp_dir.hpp"
+
+namespace pgship::test {
+namespace stdfs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> files_in(const stdfs::path& dir, std::string_view suffix) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (stdfs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if (name.ends_with(suffix) && name != ".lock") out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> agent_fixture::agent_config(
+    const std::string& databases, const std::map<std::string, std::string>& overrides) {
+  std::map<std::string, std::string> c = {
+      {"POSTGRES_HOST", pg().host()},
+      {"POSTGRES_PORT", std::to_string(pg().port())},
+      {"POSTGRES_DB", databases},
+      {"POSTGRES_USER", pg().user()},
+      {"POSTGRES_PASSWORD", pg().password()},
+      {"BACKUP_DIR", backup_dir().string()},
+      {"KEEP_LOCAL_BACKUPS", "3"},
+      {"MAX_RETRIES", "3"},
+      {"RETRY_DELAY", "100ms"},
+      {"LOG_LEVEL", "info"},
+  };
+  if (receiver_) {
+    c["BACKUP_API_URL"] = receiver_->url();
+    c["BACKUP_API_TOKEN"] = token_;
+  } else {
+    c["UPLOAD"] = "off";
+  }
+  for (const auto& [k, v] : overrides)
+    c[k] = v;
+  return c;
+}
+
+stdfs::path agent_fixture::write_config(const std::map<std::string, std::string>& config,
+                                        const std::string& file_name) {
+  std::string text = "# written by agent_fixture\n";
+  for (const auto& [k, v] : config)
+    text += k + "=\"" + v + "\"\n";
+  const auto path = dir_ / file_name;
+  write_file(path, text);
+  return path;
+}
+
+process_result agent_fixture::run_agent(const std::vector<std::string>& args,
+                                        std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv = {PGSHIP_AGENT_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  process_options options;
+  options.timeout = timeout;
+  return run_process(argv, options);
+}
+
+std::vector<std::string> agent_fixture::local_dumps() const {
+  return files_in(backup_dir(), ".dump");
+}
+
+std::vector<std::string> agent_fixture::partial_files() const {
+  return files_in(backup_dir() / ".partial", "");
+}
+
+std::vector<std::string> agent_fixture::stored_dumps(const std::string& database) const {
+  if (!receiver_) return {};
+  return files_in(receiver_->storage_dir() / "default" / database, ".dump");
+}
+
+std::string agent_fixture::table_fingerprint(const std::string& database) {
+  std::string out;
+  for (const char* table : {"accounts", "instruments", "trades", "order_events"}) {
+    out += std::string(table) + ":" +
+           pg().query_value(database, std::string("SELECT count(*) || '|' || "
+                                                  "md5(coalesce(string_agg(t::text, ',' ORDER "
+                                                  "BY t::text), '')) FROM ") +
+                                          table + " t") +
+           "\n";
+  }
+  return out;
+}
+
+}  // namespace pgship::test
