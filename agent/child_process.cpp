@@ -17,6 +17,7 @@
 #include <boost/process/v2/stdio.hpp>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 extern char** environ;
 
@@ -34,6 +35,22 @@ namespace {
 
 constexpr std::size_t stderr_keep = 64 * 1024;
 
+// The child leads its own process group, so stopping it also stops whatever it started (a
+// PG_DUMP_PATH wrapper script and its pg_dump), and a Ctrl-C meant for the agent reaches
+// the child only through the agent's own stop handling.
+struct new_process_group {
+  template <class Launcher>
+  boost::system::error_code on_exec_setup(Launcher&, const bp::filesystem::path&,
+                                          const char* const*&) {
+    ::setpgid(0, 0);
+    return {};
+  }
+};
+
+void kill_group(pid_t pid) {
+  ::kill(-pid, SIGKILL);
+}
+
 net::awaitable<std::error_code> pump_stdout(net::readable_pipe& out, const stdout_sink& sink,
                                             pid_t pid) {
   std::vector<char> buffer(256 * 1024);
@@ -44,7 +61,7 @@ net::awaitable<std::error_code> pump_stdout(net::readable_pipe& out, const stdou
     if (n > 0 && sink && !sink_ec) {
       sink_ec = sink(std::span<const char>(buffer.data(), n));
       // Keep draining after killing it, so the child never blocks on a full pipe.
-      if (sink_ec) ::kill(pid, SIGKILL);
+      if (sink_ec) kill_group(pid);
     }
     if (ec) break;
   }
@@ -118,7 +135,8 @@ net::awaitable<child_result> run_child(const child_spec& spec, stdout_sink sink,
   std::optional<bp::process> proc;
   try {
     proc.emplace(ex, bp::filesystem::path(spec.program.string()), spec.args,
-                 bp::process_stdio{nullptr, out, err}, bp::process_environment(env));
+                 bp::process_stdio{nullptr, out, err}, bp::process_environment(env),
+                 new_process_group{});
   } catch (const boost::system::system_error& e) {
     result.start_error = spec.program.string() + ": " + e.code().message();
     co_return result;
@@ -126,8 +144,8 @@ net::awaitable<child_result> run_child(const child_spec& spec, stdout_sink sink,
   result.started = true;
   const pid_t pid = proc->id();
   if (handle) {
-    if (handle->kill_requested()) ::kill(pid, SIGKILL);
-    child_runner::attach(*handle, [pid] { ::kill(pid, SIGKILL); });
+    if (handle->kill_requested()) kill_group(pid);
+    child_runner::attach(*handle, [pid] { kill_group(pid); });
   }
 
   net::steady_timer deadline(ex);
@@ -136,7 +154,7 @@ net::awaitable<child_result> run_child(const child_spec& spec, stdout_sink sink,
     deadline.async_wait([pid, timed_out = &result.timed_out](boost::system::error_code ec) {
       if (ec) return;
       *timed_out = true;
-      ::kill(pid, SIGKILL);
+      kill_group(pid);
     });
   }
 

@@ -1,0 +1,150 @@
+// The backup pipeline in-process, for what only a seam between stages can show: bytes that
+// change on disk between the dump and its verification must fail the run and leave nothing.
+
+#include <fstream>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <gtest/gtest.h>
+
+#include "agent_fixture.hpp"
+#include "pipeline/backup_run.hpp"
+
+namespace pgship::test {
+namespace {
+
+namespace net = boost::asio;
+
+class AgentPipeline : public agent_fixture {
+ protected:
+  static void SetUpTestSuite() {
+    pg_cluster::shared().create_database("pipeline_src");
+    pg_cluster::shared().load_sample_data("pipeline_src", 5000);
+  }
+
+  agent::settings settings_for(const std::string& database) {
+    agent::settings s;
+    s.postgres_host = pg().host();
+    s.postgres_port = pg().port();
+    s.databases = {database};
+    s.postgres_user = pg().user();
+    s.postgres_password = pg().password();
+    s.backup_dir = backup_dir();
+    s.upload = receiver_ != nullptr;
+    if (receiver_) {
+      s.backup_api_url = receiver_->url();
+      s.backup_api_token = token_;
+    }
+    s.retry_delay = std::chrono::milliseconds(100);
+    return s;
+  }
+
+  agent::run_record run(const agent::settings& s, const agent::run_request& request) {
+    net::io_context io;
+    agent::run_control control;
+    agent::run_record record;
+    std::exception_ptr failure;
+    net::co_spawn(
+        io,
+        [&]() -> net::awaitable<void> { record = co_await agent::run_backup(s, request, control); },
+        [&](std::exception_ptr e) { failure = e; });
+    io.run();
+    if (failure) std::rethrow_exception(failure);
+    return record;
+  }
+};
+
+TEST_F(AgentPipeline, BytesChangedBetweenDumpAndVerifyFailTheRunAndLeaveNothing) {
+  start();
+  agent::run_request request;
+  int corrupted = 0;
+  request.hooks.after_dump = [&](const std::filesystem::path& partial) {
+    std::fstream f(partial, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(std::filesystem::file_size(partial) / 2));
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(partial) / 2));
+    c = static_cast<char>(c ^ 0x01);
+    f.write(&c, 1);
+    ++corrupted;
+  };
+  const auto record = run(settings_for("pipeline_src"), request);
+  EXPECT_EQ(corrupted, 1);
+  ASSERT_TRUE(record.error.failed());
+  EXPECT_EQ(record.error.code, make_error_code(errc::verify_failed)) << record.error.message;
+  EXPECT_NE(record.error.message.find("differs from the one computed while dumping"),
+            std::string::npos)
+      << record.error.message;
+  EXPECT_TRUE(local_dumps().empty());
+  EXPECT_TRUE(partial_files().empty());
+  EXPECT_TRUE(stored_dumps("pipeline_src").empty());
+}
+
+TEST_F(AgentPipeline, TheRunRecordHasEveryStageWithBytesAndTheBackupIsShipped) {
+  start();
+  const auto record = run(settings_for("pipeline_src"), {});
+  ASSERT_FALSE(record.error.failed()) << record.error.message;
+  ASSERT_EQ(record.databases.size(), 1u);
+  const auto& d = record.databases[0];
+  std::vector<std::string> stages;
+  for (const auto& s : d.stages)
+    stages.push_back(s.name);
+  EXPECT_EQ(stages, (std::vector<std::string>{"preflight", "dump", "verify", "upload", "rotate"}));
+  EXPECT_EQ(d.stages[1].bytes, d.size);
+  EXPECT_EQ(d.stages[2].bytes, d.size);
+  EXPECT_EQ(d.stages[3].bytes, d.size) << "one upload, nothing re-sent";
+  EXPECT_TRUE(d.uploaded);
+  EXPECT_GT(d.database_size, d.size);
+  EXPECT_EQ(stored_dumps("pipeline_src"), local_dumps());
+  const auto json = agent::to_json(record);
+  EXPECT_NE(json.find("\"result\":\"ok\""), std::string::npos) << json;
+  EXPECT_NE(json.find(record.run_id), std::string::npos);
+}
+
+TEST_F(AgentPipeline, AStopRequestDuringTheDumpCancelsTheRunAndRemovesThePartialFile) {
+  // Big enough that pg_dump runs for a second or more: the stop lands mid-dump.
+  pg().create_database("pipeline_big");
+  pg().load_sample_data("pipeline_big", 200000);
+  agent::run_request request;
+  agent::run_control control;
+  const auto s = settings_for("pipeline_big");
+
+  net::io_context io;
+  agent::run_record record;
+  net::co_spawn(
+      io,
+      [&]() -> net::awaitable<void> { record = co_await agent::run_backup(s, request, control); },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  net::steady_timer poll(io);
+  std::function<void(boost::system::error_code)> check = [&](boost::system::error_code) {
+    // Stop once pg_dump has written the archive's first bytes: the dump is under way.
+    std::uint64_t written = 0;
+    for (const auto& f : partial_files()) {
+      std::error_code ec;
+      if (!f.ends_with(".dump")) continue;
+      const auto size = std::filesystem::file_size(backup_dir() / ".partial" / f, ec);
+      if (!ec) written = size;
+    }
+    if (written > 0) {
+      control.request_stop();
+      return;
+    }
+    poll.expires_after(std::chrono::milliseconds(5));
+    poll.async_wait(check);
+  };
+  poll.expires_after(std::chrono::milliseconds(5));
+  poll.async_wait(check);
+  const auto started = std::chrono::steady_clock::now();
+  io.run();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30));
+  EXPECT_EQ(record.error.code, make_error_code(errc::cancelled)) << record.error.message;
+  EXPECT_TRUE(partial_files().empty());
+  EXPECT_TRUE(local_dumps().empty());
+  pg().drop_database("pipeline_big");
+}
+
+}  // namespace
+}  // namespace pgship::test

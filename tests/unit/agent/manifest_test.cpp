@@ -1,0 +1,71 @@
+#include "pipeline/manifest.hpp"
+
+#include <gtest/gtest.h>
+
+#include <pgship/common/checksum_line.hpp>
+
+#include "net/http_client.hpp"
+#include "temp_dir.hpp"
+
+namespace pgship::agent {
+namespace {
+
+TEST(Manifest, RoundTripsThroughJsonAndDisk) {
+  manifest m;
+  m.name = "sales-20261121-030000.dump";
+  m.database = "sales";
+  m.size = 123456789;
+  m.sha256 = std::string(64, 'b');
+  m.pg_dump_version = "15.18";
+  m.server_version = "15.4";
+  m.started = "2026-11-21T03:00:00Z";
+  m.finished = "2026-11-21T03:01:00Z";
+  m.agent_host = "db1";
+  m.run_id = "20261121T030000Z-abcdef";
+  m.upload.state = upload_state::uploaded;
+  m.upload.retries = 2;
+  m.upload.resumes = 1;
+  test::temp_dir dir;
+  ASSERT_FALSE(write_manifest(dir.path(), m));
+  EXPECT_EQ(manifest_path(dir.path(), m.name), dir / "sales-20261121-030000.json");
+  const auto back = read_manifest(manifest_path(dir.path(), m.name));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->database, "sales");
+  EXPECT_EQ(back->size, 123456789u);
+  EXPECT_EQ(back->sha256, m.sha256);
+  EXPECT_EQ(back->server_version, "15.4");
+  EXPECT_EQ(back->upload.state, upload_state::uploaded);
+  EXPECT_EQ(back->upload.retries, 2);
+  EXPECT_EQ(back->upload.resumes, 1);
+  EXPECT_FALSE(parse_manifest("{not json"));
+  EXPECT_FALSE(parse_manifest("{\"name\":\"x.dump\"}")) << "no sha256";
+}
+
+TEST(Manifest, ChecksumFileIsInSha256sumFormat) {
+  test::temp_dir dir;
+  const std::string hex(64, 'c');
+  ASSERT_FALSE(write_checksum_file(dir.path(), "db-20261121-030000.dump", hex));
+  EXPECT_EQ(test::read_file(dir / "db-20261121-030000.dump.sha256"),
+            hex + "  db-20261121-030000.dump\n");
+  EXPECT_TRUE(write_checksum_file(dir.path(), "x.dump", "not-hex"));
+}
+
+TEST(ReceiverEndpoint, ParsesBackupApiUrls) {
+  const auto plain = receiver_endpoint::parse("http://backup:9101");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->tls);
+  EXPECT_EQ(plain->host, "backup");
+  EXPECT_EQ(plain->port, "9101");
+  EXPECT_EQ(plain->target("/health"), "/health");
+  const auto tls = receiver_endpoint::parse("https://backup.example/pgship/");
+  ASSERT_TRUE(tls);
+  EXPECT_TRUE(tls->tls);
+  EXPECT_EQ(tls->port, "443");
+  EXPECT_EQ(tls->target("/health"), "/pgship/health");
+  EXPECT_EQ(tls->origin(), "https://backup.example:443");
+  EXPECT_FALSE(receiver_endpoint::parse("ftp://backup"));
+  EXPECT_FALSE(receiver_endpoint::parse("backup:9101/x"));
+}
+
+}  // namespace
+}  // namespace pgship::agent

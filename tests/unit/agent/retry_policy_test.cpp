@@ -1,0 +1,42 @@
+#include "net/retry_policy.hpp"
+
+#include <gtest/gtest.h>
+
+namespace pgship::agent {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(ClassifyReply, SuccessRetryAndPermanent) {
+  EXPECT_EQ(classify_reply(201, ""), reply_class::success);
+  EXPECT_EQ(classify_reply(204, ""), reply_class::success);
+  for (unsigned s : {408u, 423u, 429u, 460u, 500u, 502u, 503u}) {
+    EXPECT_EQ(classify_reply(s, ""), reply_class::retry) << s;
+  }
+  EXPECT_EQ(classify_reply(409, "offset_mismatch"), reply_class::retry);
+  EXPECT_EQ(classify_reply(409, "conflict"), reply_class::permanent);
+  for (unsigned s : {400u, 401u, 403u, 404u, 413u, 422u, 507u}) {
+    EXPECT_EQ(classify_reply(s, ""), reply_class::permanent) << s;
+  }
+}
+
+TEST(RefusalCode, NamesTheCause) {
+  EXPECT_EQ(refusal_code(401), errc::receiver_auth_failed);
+  EXPECT_EQ(refusal_code(403), errc::receiver_auth_failed);
+  EXPECT_EQ(refusal_code(422), errc::hash_mismatch);
+  EXPECT_EQ(refusal_code(507), errc::upload_rejected);
+  EXPECT_EQ(refusal_code(413), errc::upload_rejected);
+}
+
+TEST(BackoffDelay, DoublesWithJitterBetweenHalfAndFull) {
+  EXPECT_EQ(backoff_delay(5000ms, 1, 1.0), 5000ms);
+  EXPECT_EQ(backoff_delay(5000ms, 1, 0.0), 2500ms);
+  EXPECT_EQ(backoff_delay(5000ms, 2, 1.0), 10000ms);
+  EXPECT_EQ(backoff_delay(5000ms, 3, 1.0), 20000ms);
+  EXPECT_EQ(backoff_delay(5000ms, 3, 0.5), 15000ms);
+  EXPECT_EQ(backoff_delay(5000ms, 40, 1.0), 600000ms) << "capped at 10 minutes";
+  EXPECT_EQ(backoff_delay(0ms, 3, 1.0), 0ms);
+}
+
+}  // namespace
+}  // namespace pgship::agent
