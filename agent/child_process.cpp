@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <pgship/common/process_group.hpp>
+
 extern char** environ;
 
 namespace pgship::agent {
@@ -34,18 +36,6 @@ struct child_runner {
 namespace {
 
 constexpr std::size_t stderr_keep = 64 * 1024;
-
-// The child leads its own process group, so stopping it also stops whatever it started (a
-// PG_DUMP_PATH wrapper script and its pg_dump), and a Ctrl-C meant for the agent reaches
-// the child only through the agent's own stop handling.
-struct new_process_group {
-  template <class Launcher>
-  boost::system::error_code on_exec_setup(Launcher&, const bp::filesystem::path&,
-                                          const char* const*&) {
-    ::setpgid(0, 0);
-    return {};
-  }
-};
 
 void kill_group(pid_t pid) {
   ::kill(-pid, SIGKILL);

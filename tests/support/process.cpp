@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <pgship/common/process_group.hpp>
+
 extern char** environ;
 
 namespace pgship::test {
@@ -23,16 +25,6 @@ namespace {
 
 namespace net = boost::asio;
 namespace bp = boost::process::v2;
-
-// Puts the child in its own process group so a timeout can kill everything it started.
-struct new_process_group {
-  template <class Launcher>
-  boost::system::error_code on_exec_setup(Launcher&, const bp::filesystem::path&,
-                                          const char* const*&) {
-    ::setpgid(0, 0);
-    return {};
-  }
-};
 
 std::vector<std::string> merged_environment(const std::map<std::string, std::string>& extra) {
   std::map<std::string, std::string> env;
