@@ -138,12 +138,19 @@ net::awaitable<child_result> run_child(const child_spec& spec, stdout_sink sink,
     child_runner::attach(*handle, [pid] { kill_group(pid); });
   }
 
+  // The timer's handler may run after this frame is gone (cancel only queues it), so what it
+  // touches is shared, and it never signals a child that has already been reaped.
+  struct deadline_state {
+    bool fired = false;
+    bool reaped = false;
+  };
+  const auto state = std::make_shared<deadline_state>();
   net::steady_timer deadline(ex);
   if (spec.timeout) {
     deadline.expires_after(*spec.timeout);
-    deadline.async_wait([pid, timed_out = &result.timed_out](boost::system::error_code ec) {
-      if (ec) return;
-      *timed_out = true;
+    deadline.async_wait([pid, state](boost::system::error_code ec) {
+      if (ec || state->reaped) return;
+      state->fired = true;
       kill_group(pid);
     });
   }
@@ -161,6 +168,8 @@ net::awaitable<child_result> run_child(const child_spec& spec, stdout_sink sink,
 
   auto [wait_ec, code] = co_await proc->async_wait(net::as_tuple(net::use_awaitable));
   (void)code;
+  state->reaped = true;
+  result.timed_out = state->fired;
   deadline.cancel();
   if (handle) {
     result.stopped = handle->kill_requested();

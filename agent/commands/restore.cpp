@@ -131,7 +131,8 @@ stage_error prepare_target(const settings& cfg, const restore_options& opts) {
 }
 
 net::awaitable<stage_error> pg_restore_into(const settings& cfg, const restore_options& opts,
-                                            const stdfs::path& file) {
+                                            const stdfs::path& file,
+                                            std::shared_ptr<child_handle> child) {
   pg_toolset tools;
   {
     stage_error error;
@@ -159,7 +160,11 @@ net::awaitable<stage_error> pg_restore_into(const settings& cfg, const restore_o
   spec.args.push_back(file.string());
   spec.env = {{"PGAPPNAME", "pgship-agent"}};
   if (!cfg.postgres_password.empty()) spec.env["PGPASSWORD"] = cfg.postgres_password;
-  const auto result = co_await run_child(spec, nullptr);
+  const auto result = co_await run_child(spec, nullptr, child);
+  if (result.stopped)
+    co_return fail(errc::cancelled,
+                   "pg_restore stopped (--single-transaction: "
+                   "nothing of it was committed)");
   if (!result.ok()) {
     const auto why = result.last_error_line();
     co_return fail(errc::restore_failed, "pg_restore failed (" + result.describe() + ")" +
@@ -183,40 +188,49 @@ int command_restore(const settings& cfg, const restore_options& opts) {
     std::cerr << "pgship-agent: --id must be a backup name ([A-Za-z0-9._-]+)\n";
     return static_cast<int>(errc::config_invalid);
   }
-  return run_command([&]() -> net::awaitable<int> {
-    const auto started = std::chrono::steady_clock::now();
-    auto client = make_receiver_client(co_await net::this_coro::executor, cfg);
-    remote_backup backup;
-    if (auto error = co_await find_backup(*client, cfg, opts, backup)) {
-      std::cerr << "pgship-agent: " << error.message << "\n";
-      co_return error.code.value();
-    }
-    if (auto error = prepare_target(cfg, opts)) {
-      std::cerr << "pgship-agent: " << error.message << "\n";
-      co_return error.code.value();
-    }
-    const auto dir = cfg.backup_dir / ".restore";
-    std::error_code ec;
-    stdfs::create_directories(dir, ec);
-    const auto file = dir / backup.id;
-    log::write(spdlog::level::info, "downloading " + backup.id, {{"bytes", backup.size}});
-    auto error = co_await download(*client, cfg, backup, file);
-    if (!error) {
-      log::write(spdlog::level::info, "sha256 verified; restoring into " + opts.target_db, {});
-      error = co_await pg_restore_into(cfg, opts, file);
-    }
-    stdfs::remove(file, ec);
-    if (error) {
-      std::cerr << "pgship-agent: " << error.message << "\n";
-      co_return error.code.value();
-    }
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    std::cout << fmt::format("restored {} ({:.1f} MiB, sha256 {}) into {} in {:.1f} s\n", backup.id,
-                             static_cast<double>(backup.size) / 1048576.0,
-                             backup.sha256.substr(0, 16), opts.target_db, secs);
-    co_return 0;
-  });
+  // pg_restore would read a --dbname with '=' or a URI prefix as a connection string, and
+  // then restore somewhere else than the database checked for emptiness.
+  if (!fs::is_safe_name(opts.target_db)) {
+    std::cerr << "pgship-agent: --target-db must be a database name ([A-Za-z0-9._-]+)\n";
+    return static_cast<int>(errc::config_invalid);
+  }
+  const auto child = std::make_shared<child_handle>();
+  return run_command(
+      [&]() -> net::awaitable<int> {
+        const auto started = std::chrono::steady_clock::now();
+        auto client = make_receiver_client(co_await net::this_coro::executor, cfg);
+        remote_backup backup;
+        if (auto error = co_await find_backup(*client, cfg, opts, backup)) {
+          std::cerr << "pgship-agent: " << error.message << "\n";
+          co_return error.code.value();
+        }
+        if (auto error = prepare_target(cfg, opts)) {
+          std::cerr << "pgship-agent: " << error.message << "\n";
+          co_return error.code.value();
+        }
+        const auto dir = cfg.backup_dir / ".restore";
+        std::error_code ec;
+        stdfs::create_directories(dir, ec);
+        const auto file = dir / backup.id;
+        log::write(spdlog::level::info, "downloading " + backup.id, {{"bytes", backup.size}});
+        auto error = co_await download(*client, cfg, backup, file);
+        if (!error) {
+          log::write(spdlog::level::info, "sha256 verified; restoring into " + opts.target_db, {});
+          error = co_await pg_restore_into(cfg, opts, file, child);
+        }
+        stdfs::remove(file, ec);
+        if (error) {
+          std::cerr << "pgship-agent: " << error.message << "\n";
+          co_return error.code.value();
+        }
+        const double secs =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        std::cout << fmt::format("restored {} ({:.1f} MiB, sha256 {}) into {} in {:.1f} s\n",
+                                 backup.id, static_cast<double>(backup.size) / 1048576.0,
+                                 backup.sha256.substr(0, 16), opts.target_db, secs);
+        co_return 0;
+      },
+      [child] { child->kill(); });
 }
 
 }  // namespace pgship::agent

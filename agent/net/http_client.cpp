@@ -8,6 +8,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -180,7 +181,10 @@ struct http_client::impl {
     auto [hec] = co_await secure->async_handshake(ssl::stream_base::client, use_tuple);
     if (hec) {
       close();
-      co_return transport_failure(errc::tls_failed,
+      // Certificate and protocol refusals are TLS failures (retrying will not help); a reset
+      // or timeout during the handshake is the network's, and worth a retry.
+      const bool tls_refusal = hec.category() == net::error::get_ssl_category();
+      co_return transport_failure(tls_refusal ? errc::tls_failed : errc::receiver_unreachable,
                                   "TLS handshake with " + where + " failed: " + hec.message());
     }
     co_return http_outcome{};
@@ -200,7 +204,8 @@ struct http_client::impl {
 
   void prepare(http_request& request) {
     request.version(11);
-    request.set(http::field::host, ep.host);
+    const bool default_port = ep.port == (ep.tls ? "443" : "80");
+    request.set(http::field::host, default_port ? ep.host : ep.host + ":" + ep.port);
     request.set(http::field::user_agent, std::string("pgship-agent/") + pgship::version);
   }
 
@@ -275,7 +280,16 @@ struct http_client::impl {
       arm_timer();
       auto [wec, wn] = co_await net::async_write(
           stream, net::buffer(piece.data(), static_cast<std::size_t>(got)), use_tuple);
-      if (wec) co_return io_failure("sending to", wec);
+      if (wec) {
+        // The receiver may have answered (507 out of space, 413) and closed before taking
+        // the whole body: its answer says more than the broken pipe does.
+        auto early = co_await read_response(stream, false);
+        if (early.ok()) {
+          close();
+          co_return early;
+        }
+        co_return io_failure("sending to", wec);
+      }
       sent += wn;
       if (on_sent) on_sent(wn);
     }

@@ -5,7 +5,7 @@
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 
-#include "net/retry_policy.hpp"
+#include <pgship/common/fs.hpp>
 
 namespace pgship::agent {
 namespace net = boost::asio;
@@ -59,7 +59,9 @@ std::optional<std::vector<remote_backup>> parse_backup_list(std::string_view tex
     if (const auto* s = o.if_contains("size"); s != nullptr && s->is_number()) {
       b.size = s->to_number<std::uint64_t>(ec);
     }
-    if (b.id.empty()) return std::nullopt;
+    // The id becomes a file name and a URL path segment here: the receiver is trusted with
+    // backups, not with paths.
+    if (!fs::is_safe_name(b.id)) return std::nullopt;
     out.push_back(std::move(b));
   }
   return out;

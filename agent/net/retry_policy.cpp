@@ -21,8 +21,8 @@ reply_class classify_reply(unsigned status, std::string_view error) {
   }
 }
 
-errc refusal_code(unsigned status) {
-  if (status == 401 || status == 403) return errc::receiver_auth_failed;
+errc refusal_code(unsigned status, std::string_view error) {
+  if (status == 401 || (status == 403 && error != "conflict")) return errc::receiver_auth_failed;
   if (status == 422) return errc::hash_mismatch;
   return errc::upload_rejected;
 }

@@ -16,9 +16,10 @@ enum class reply_class { success, retry, permanent };
 /// field of the body (409 means "offset moved" only when it says offset_mismatch).
 reply_class classify_reply(unsigned status, std::string_view error);
 
-/// The catalogue code of a permanent refusal: 401/403 receiver_auth_failed, 422
+/// The catalogue code of a permanent refusal: 401/403 receiver_auth_failed (but a 403
+/// `conflict`, an APPEND_ONLY receiver refusing to overwrite, is upload_rejected), 422
 /// hash_mismatch, everything else upload_rejected.
-errc refusal_code(unsigned status);
+errc refusal_code(unsigned status, std::string_view error);
 
 /// Wait before retry number `retry` (1-based): first * 2^(retry-1), scaled by a factor in
 /// [0.5, 1.0] drawn from `unit_random` in [0, 1); capped at 10 minutes.

@@ -48,10 +48,12 @@ attempt_end from_reply(const http_outcome& reply, std::string_view what) {
     return {fail(reply.failure, std::string(what) + ": " + reply.message), retryable};
   }
   const auto status = reply.status();
-  const auto kind = classify_reply(status, error_field(reply.response));
+  const auto error = error_field(reply.response);
   const std::string message = std::string(what) + ": " + describe_response(reply.response);
-  if (kind == reply_class::retry) return retry_with(errc::upload_failed, message);
-  return give_up(refusal_code(status), message);
+  if (classify_reply(status, error) == reply_class::retry) {
+    return retry_with(errc::upload_failed, message);
+  }
+  return give_up(refusal_code(status, error), message);
 }
 
 std::optional<std::uint64_t> header_u64(const http_response& r, std::string_view name) {
@@ -64,13 +66,22 @@ std::optional<std::uint64_t> header_u64(const http_response& r, std::string_view
   return n;
 }
 
-// The Location of a created upload as a request target on the same receiver.
-std::string location_target(std::string_view location) {
+// The Location of a created upload as a request target on the configured receiver; empty
+// when it points elsewhere. The receiver answers with its own path, which lacks the prefix
+// of a BACKUP_API_URL behind a reverse proxy (https://host/pgship): that prefix is added.
+std::string location_target(std::string_view location, const receiver_endpoint& ep) {
+  std::string path;
   if (location.starts_with("http://") || location.starts_with("https://")) {
     const auto url = boost::urls::parse_absolute_uri(location);
-    if (url) return std::string(url->encoded_path());
+    if (!url || url->host_address() != ep.host) return {};
+    path = url->encoded_path();
+  } else if (location.starts_with("/")) {
+    path = location;
+  } else {
+    path = "/api/backup/" + std::string(location);  // relative to .../api/backup/uploads
   }
-  return std::string(location);
+  if (!ep.base_path.empty() && !path.starts_with(ep.base_path + "/")) path = ep.base_path + path;
+  return path;
 }
 
 std::optional<sha256_digest> hash_range(int fd, std::uint64_t offset, std::uint64_t length) {
@@ -148,6 +159,13 @@ class tus_upload {
         co_return give_up(errc::cancelled, "upload stopped: the run was cancelled");
       auto sent = co_await patch_chunk();
       if (sent.error) co_return sent;
+      if (location_.empty()) co_return retry_with(errc::upload_failed, "the upload vanished");
+    }
+    if (!committed_) {
+      // Every byte is there but no PATCH saw the commit succeed (it failed, or the answer was
+      // lost): a PATCH of zero bytes at the full offset asks the receiver to commit again.
+      auto sent = co_await patch_range(0);
+      if (sent.error) co_return sent;
     }
     co_return attempt_end{};
   }
@@ -176,8 +194,13 @@ class tus_upload {
     if (location.empty()) {
       co_return give_up(errc::upload_rejected, "the receiver created an upload without a Location");
     }
-    location_ = location_target(location);
+    location_ = location_target(location, client_.endpoint());
+    if (location_.empty()) {
+      co_return give_up(errc::upload_rejected, "the receiver created the upload on another host: " +
+                                                   std::string(location));
+    }
     offset_ = 0;
+    committed_ = false;
     co_return attempt_end{};
   }
 
@@ -206,7 +229,11 @@ class tus_upload {
   }
 
   net::awaitable<attempt_end> patch_chunk() {
-    const std::uint64_t length = std::min(req_.chunk_size, out_.size - offset_);
+    co_return co_await patch_range(std::min(req_.chunk_size, out_.size - offset_));
+  }
+
+  // PATCH of `length` bytes at the current offset (zero: a commit retry at the full offset).
+  net::awaitable<attempt_end> patch_range(std::uint64_t length) {
     const auto digest = hash_range(fd_, offset_, length);
     if (!digest) {
       co_return give_up(errc::local_io_failed,
@@ -222,16 +249,26 @@ class tus_upload {
     };
     const auto reply =
         co_await client_.send_file_range(std::move(r), fd_, offset_, length, on_sent);
+    if (reply.ok() && (reply.status() == 404 || reply.status() == 410)) {
+      // Expired or removed on the receiver: the next attempt starts a new upload.
+      location_.clear();
+      offset_ = 0;
+      co_return retry_with(errc::upload_failed, "the receiver no longer has the upload (HTTP " +
+                                                    std::to_string(reply.status()) + ")");
+    }
     if (!reply.ok() || reply.status() / 100 != 2) co_return from_reply(reply, "sending a chunk");
     const auto next = header_u64(reply.response, "Upload-Offset");
     if (!next || *next != offset_ + length) {
       // Out of step with the receiver: ask it where it stands.
-      co_return retry_with(errc::upload_failed, "the receiver reported offset " +
-                                                    (next ? std::to_string(*next) : "none") +
+      const std::string reported = next ? std::to_string(*next) : std::string("none");
+      co_return retry_with(errc::upload_failed, "the receiver reported offset " + reported +
                                                     ", expected " +
                                                     std::to_string(offset_ + length));
     }
     offset_ = *next;
+    // A 2xx to the PATCH that reaches the full length is the receiver's word that the
+    // whole-file hash matched and the backup is committed.
+    if (offset_ == out_.size) committed_ = true;
     progress_.report(offset_);
     co_return attempt_end{};
   }
@@ -244,6 +281,7 @@ class tus_upload {
   progress_meter progress_;
   std::string location_;
   std::uint64_t offset_ = 0;
+  bool committed_ = false;
 };
 
 net::awaitable<bool> sleep_unless_stopped(std::chrono::milliseconds delay, run_control& control) {

@@ -3,6 +3,7 @@
 // operator sees: exit codes, messages, files in BACKUP_DIR and on the receiver, restored rows.
 
 #include <fstream>
+#include <regex>
 
 #include <gtest/gtest.h>
 
@@ -262,7 +263,8 @@ TEST_F(AgentBackup, CutConnectionsCostAtMostOneChunkEach) {
   constexpr std::uint64_t chunk = 64 * 1024;
   constexpr int cuts = 3;
   proxy.cut_after(200 * 1024, cuts);
-  // The health check goes through the proxy too: let it pass on a connection of its own.
+  // Everything goes through the proxy, the health check too: its connection is kept alive
+  // and carries the upload, and is the first to be cut.
   const auto config = write_config(agent_config(
       "agent_src", {{"BACKUP_API_URL", "http://127.0.0.1:" + std::to_string(proxy.port())},
                     {"UPLOAD_CHUNK_SIZE", std::to_string(chunk)},
@@ -270,7 +272,11 @@ TEST_F(AgentBackup, CutConnectionsCostAtMostOneChunkEach) {
   const auto r = run_agent({"backup", "--config", config.string()});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_GE(proxy.connections_cut(), 1);
-  EXPECT_NE(r.out.find("resumes)"), std::string::npos);
+  std::smatch counts;
+  ASSERT_TRUE(std::regex_search(r.out, counts, std::regex(R"(\((\d+) retries, (\d+) resumes\))")))
+      << r.out;
+  EXPECT_GE(std::stoi(counts[1]), 1) << r.out;
+  EXPECT_GE(std::stoi(counts[2]), 1) << "continued from the receiver's offset: " << r.out;
   const auto local = local_dumps();
   ASSERT_EQ(local.size(), 1u);
   const auto size = stdfs::file_size(backup_dir() / local[0]);
@@ -283,6 +289,23 @@ TEST_F(AgentBackup, CutConnectionsCostAtMostOneChunkEach) {
   EXPECT_GE(received, static_cast<double>(size));
   EXPECT_LE(received, static_cast<double>(size + proxy.connections_cut() * chunk))
       << "cuts: " << proxy.connections_cut();
+}
+
+TEST_F(AgentBackup, ACommitThatFailsOnTheReceiverIsNeverTakenForAnUpload) {
+  start();
+  // The receiver cannot create the database's directory: every byte arrives, the commit fails
+  // (500), and a HEAD then reports the full offset. Only a commit answered 2xx counts.
+  stdfs::create_directories(receiver_->storage_dir() / "default");
+  write_file(receiver_->storage_dir() / "default" / "agent_b", "not a directory");
+  const auto config = write_config(agent_config("agent_b", {{"MAX_RETRIES", "2"}}));
+  const auto r = run_agent({"backup", "--config", config.string()});
+  EXPECT_EQ(r.exit_code, 24) << r.out << r.err;
+  EXPECT_NE(r.out.find("after 2 retries"), std::string::npos) << r.out;
+  ASSERT_EQ(local_dumps().size(), 1u);
+  const auto name = local_dumps()[0];
+  EXPECT_NE(read_file(backup_dir() / (name.substr(0, name.size() - 5) + ".json"))
+                .find("\"status\":\"failed\""),
+            std::string::npos);
 }
 
 TEST_F(AgentBackup, CheckListsEveryItemAndFailsOnTheBadOnes) {

@@ -112,14 +112,17 @@ TEST_F(AgentPipeline, AStopRequestDuringTheDumpCancelsTheRunAndRemovesThePartial
 
   net::io_context io;
   agent::run_record record;
+  bool finished = false;
   net::co_spawn(
       io,
       [&]() -> net::awaitable<void> { record = co_await agent::run_backup(s, request, control); },
-      [](std::exception_ptr e) {
+      [&finished](std::exception_ptr e) {
+        finished = true;
         if (e) std::rethrow_exception(e);
       });
   net::steady_timer poll(io);
   std::function<void(boost::system::error_code)> check = [&](boost::system::error_code) {
+    if (finished) return;  // the run ended before the dump was seen: the checks below fail
     // Stop once pg_dump has written the archive's first bytes: the dump is under way.
     std::uint64_t written = 0;
     for (const auto& f : partial_files()) {

@@ -21,11 +21,12 @@ TEST(ClassifyReply, SuccessRetryAndPermanent) {
 }
 
 TEST(RefusalCode, NamesTheCause) {
-  EXPECT_EQ(refusal_code(401), errc::receiver_auth_failed);
-  EXPECT_EQ(refusal_code(403), errc::receiver_auth_failed);
-  EXPECT_EQ(refusal_code(422), errc::hash_mismatch);
-  EXPECT_EQ(refusal_code(507), errc::upload_rejected);
-  EXPECT_EQ(refusal_code(413), errc::upload_rejected);
+  EXPECT_EQ(refusal_code(401, ""), errc::receiver_auth_failed);
+  EXPECT_EQ(refusal_code(403, ""), errc::receiver_auth_failed);
+  EXPECT_EQ(refusal_code(403, "conflict"), errc::upload_rejected) << "APPEND_ONLY overwrite";
+  EXPECT_EQ(refusal_code(422, ""), errc::hash_mismatch);
+  EXPECT_EQ(refusal_code(507, ""), errc::upload_rejected);
+  EXPECT_EQ(refusal_code(413, ""), errc::upload_rejected);
 }
 
 TEST(BackoffDelay, DoublesWithJitterBetweenHalfAndFull) {
