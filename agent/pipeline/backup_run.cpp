@@ -1,4 +1,5 @@
 #include "pipeline/backup_run.hpp"
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <system_error>
@@ -227,11 +228,15 @@ class database_backup {
     if (auto error = commit_local(partial, m)) co_return error;
     if (control_.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
 
+    stage_error upload_error;
     if (cfg_.upload) {
-      auto error = co_await upload(m);
-      if (error) co_return error;
+      upload_error = co_await upload(m);
+      if (!upload_error) co_await ship_earlier(m.name);
     }
-    co_return rotate();
+    // Rotation runs even when the upload failed: it never deletes a backup that is not on
+    // the receiver, and it keeps the disk in bounds through a receiver outage.
+    auto rotate_error = rotate();
+    co_return upload_error ? upload_error : rotate_error;
   }
 
  private:
@@ -264,6 +269,19 @@ class database_backup {
 
   net::awaitable<stage_error> upload(manifest& m) {
     stage_clock clock(run_, "upload");
+    auto error = co_await ship(m, run_.upload);
+    clock.done(run_.upload.bytes_sent, !error);
+    if (!error) {
+      run_.uploaded = true;
+      log_.info("uploaded to {}: {} bytes sent, {} retries, {} resumes{}",
+                client_->endpoint().origin(), run_.upload.bytes_sent, run_.upload.retries,
+                run_.upload.resumes, run_.upload.already_stored ? " (already stored)" : "");
+    }
+    co_return error;
+  }
+
+  // Uploads one local backup and records the outcome in its manifest.
+  net::awaitable<stage_error> ship(manifest& m, upload_output& out) {
     upload_request ur;
     ur.file = cfg_.backup_dir / m.name;
     ur.name = m.name;
@@ -272,29 +290,49 @@ class database_backup {
     ur.chunk_size = cfg_.upload_chunk_size;
     ur.max_retries = cfg_.max_retries;
     ur.retry_delay = cfg_.retry_delay;
-    auto error = co_await run_upload(*client_, ur, control_, run_.upload);
-    clock.done(run_.upload.bytes_sent, !error);
-
-    m.upload.bytes_sent = run_.upload.bytes_sent;
-    m.upload.retries = run_.upload.retries;
-    m.upload.resumes = run_.upload.resumes;
+    auto error = co_await run_upload(*client_, ur, control_, out);
+    m.upload.receiver = cfg_.backup_api_url;
+    m.upload.bytes_sent = out.bytes_sent;
+    m.upload.retries = out.retries;
+    m.upload.resumes = out.resumes;
     if (error) {
       m.upload.state = upload_state::failed;
       m.upload.error = error.message;
     } else {
       m.upload.state = upload_state::uploaded;
       m.upload.finished = format_utc(sys_clock::now());
-      run_.uploaded = true;
-      log_.info("uploaded to {}: {} bytes sent, {} retries, {} resumes{}",
-                client_->endpoint().origin(), run_.upload.bytes_sent, run_.upload.retries,
-                run_.upload.resumes, run_.upload.already_stored ? " (already stored)" : "");
+      m.upload.error.clear();
     }
     if (const auto ec = write_manifest(cfg_.backup_dir, m); ec && !error) {
       // The backup is on the receiver; only the local record of that is missing. Rotation
       // will treat it as not uploaded, which errs on the safe side.
-      log_.warn("cannot record the upload in the manifest: {}", ec.message());
+      log_.warn("cannot record the upload of {} in its manifest: {}", m.name, ec.message());
     }
     co_return error;
+  }
+
+  // Backups of this database whose upload failed in earlier runs (receiver down, token
+  // rejected) go now that the receiver takes uploads again, oldest first; the first failure
+  // ends the catch-up until the next run.
+  net::awaitable<void> ship_earlier(const std::string& current) {
+    auto waiting = list_local_backups(cfg_.backup_dir, run_.database);
+    std::sort(waiting.begin(), waiting.end(),
+              [](const auto& a, const auto& b) { return a.taken < b.taken; });
+    for (const auto& b : waiting) {
+      const bool not_shipped =
+          b.upload == upload_state::pending || b.upload == upload_state::failed;
+      if (b.name == current || !not_shipped || control_.stopping()) continue;
+      auto m = read_manifest(manifest_path(cfg_.backup_dir, b.name));
+      if (!m) continue;  // without its manifest its checksum is unknown: left for a person
+      upload_output out;
+      const auto error = co_await ship(*m, out);
+      if (error) {
+        log_.warn("earlier backup {} is still not uploaded: {}", b.name, error.message);
+        co_return;
+      }
+      run_.shipped_late.push_back(b.name);
+      log_.info("uploaded earlier backup {} ({} bytes sent)", b.name, out.bytes_sent);
+    }
   }
 
   stage_error rotate() {

@@ -33,6 +33,7 @@ struct database_run {
   upload_output upload;
   int local_backups = 0;
   std::vector<std::string> rotated;
+  std::vector<std::string> shipped_late;  // earlier backups whose upload this run completed
   std::vector<stage_record> stages;
   stage_error error;
 };

@@ -14,6 +14,7 @@
 #include "fault_proxy.hpp"
 #include "http_client.hpp"
 #include "temp_dir.hpp"
+#include "test_pki.hpp"
 
 namespace pgship::test {
 namespace {
@@ -232,7 +233,7 @@ TEST_F(AgentBackup, ReceiverOutOfQuotaIs507AndNotRetried) {
   EXPECT_TRUE(stored_dumps("agent_a").empty());
 }
 
-TEST_F(AgentBackup, RotationKeepsTheNewestNAndNeverAnUnuploadedBackup) {
+TEST_F(AgentBackup, RotationKeepsTheNewestNLocally) {
   start();
   const auto good = write_config(agent_config("agent_a", {{"KEEP_LOCAL_BACKUPS", "2"}}));
   for (int i = 0; i < 3; ++i) {
@@ -241,20 +242,35 @@ TEST_F(AgentBackup, RotationKeepsTheNewestNAndNeverAnUnuploadedBackup) {
   }
   EXPECT_EQ(local_dumps().size(), 2u);
   EXPECT_EQ(stored_dumps("agent_a").size(), 3u);
-  const auto shipped = local_dumps();
+}
 
-  // Two runs whose upload is refused, then a good one: the refused ones stay, the shipped
-  // ones beyond the newest two go.
+TEST_F(AgentBackup, BackupsWhoseUploadFailedStayUntilALaterRunShipsThem) {
+  start();
+  const auto good = write_config(agent_config("agent_a", {{"KEEP_LOCAL_BACKUPS", "1"}}));
   const auto refused = write_config(
-      agent_config("agent_a", {{"KEEP_LOCAL_BACKUPS", "2"}, {"BACKUP_API_TOKEN", "wrong"}}),
+      agent_config("agent_a", {{"KEEP_LOCAL_BACKUPS", "1"}, {"BACKUP_API_TOKEN", "wrong"}}),
       "refused.env");
-  for (int i = 0; i < 2; ++i)
-    EXPECT_EQ(run_agent({"backup", "--config", refused.string()}).exit_code, 22);
   ASSERT_EQ(run_agent({"backup", "--config", good.string()}).exit_code, 0);
-  const auto now = local_dumps();
-  ASSERT_EQ(now.size(), 3u) << "the newest, and the two never uploaded";
-  for (const auto& name : shipped)
-    EXPECT_EQ(std::count(now.begin(), now.end(), name), 0) << name << " should be rotated";
+  const auto shipped = local_dumps();
+  ASSERT_EQ(shipped.size(), 1u);
+
+  // Two runs whose upload is refused: each rotates, but only what the receiver has.
+  EXPECT_EQ(run_agent({"backup", "--config", refused.string()}).exit_code, 22);
+  EXPECT_EQ(run_agent({"backup", "--config", refused.string()}).exit_code, 22);
+  auto now = local_dumps();
+  ASSERT_EQ(now.size(), 2u) << "the two never uploaded, and nothing else";
+  EXPECT_EQ(std::count(now.begin(), now.end(), shipped[0]), 0) << "the shipped one rotated";
+  const auto waiting = now;
+
+  // The next good run ships both, then rotation keeps only the newest.
+  const auto r = run_agent({"backup", "--config", good.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const auto& name : waiting)
+    EXPECT_NE(r.err.find("uploaded earlier backup " + name), std::string::npos) << r.err;
+  EXPECT_EQ(stored_dumps("agent_a").size(), 4u);
+  now = local_dumps();
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_EQ(std::count(waiting.begin(), waiting.end(), now[0]), 0);
 }
 
 TEST_F(AgentBackup, CutConnectionsCostAtMostOneChunkEach) {
@@ -306,6 +322,40 @@ TEST_F(AgentBackup, ACommitThatFailsOnTheReceiverIsNeverTakenForAnUpload) {
   EXPECT_NE(read_file(backup_dir() / (name.substr(0, name.size() - 5) + ".json"))
                 .find("\"status\":\"failed\""),
             std::string::npos);
+}
+
+TEST_F(AgentBackup, HttpsVerifiesTheReceiverAndPresentsAClientCertificate) {
+  test_pki pki(dir_.path());
+  start({{"TLS_CERT_FILE", pki.path("server.crt")},
+         {"TLS_KEY_FILE", pki.path("server.key")},
+         {"TLS_CLIENT_CA_FILE", pki.path("ca.crt")}});
+  const std::string https = "https://127.0.0.1:" + std::to_string(receiver_->port());
+  const auto good =
+      write_config(agent_config("agent_a", {{"BACKUP_API_URL", https},
+                                            {"CA_FILE", pki.path("ca.crt")},
+                                            {"CLIENT_CERT_FILE", pki.path("client.crt")},
+                                            {"CLIENT_KEY_FILE", pki.path("client.key")}}));
+  const auto ok = run_agent({"backup", "--config", good.string()});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_EQ(stored_dumps("agent_a").size(), 1u);
+
+  // The system store does not know the test CA: refused, and not retried.
+  const auto untrusted =
+      write_config(agent_config("agent_a", {{"BACKUP_API_URL", https},
+                                            {"CLIENT_CERT_FILE", pki.path("client.crt")},
+                                            {"CLIENT_KEY_FILE", pki.path("client.key")}}),
+                   "untrusted.env");
+  const auto refused = run_agent({"backup", "--config", untrusted.string()});
+  EXPECT_EQ(refused.exit_code, 26) << refused.out << refused.err;
+  EXPECT_NE(refused.out.find("certificate verify failed"), std::string::npos) << refused.out;
+
+  // Without a client certificate the receiver ends the handshake.
+  const auto anonymous = write_config(
+      agent_config("agent_a", {{"BACKUP_API_URL", https}, {"CA_FILE", pki.path("ca.crt")}}),
+      "anonymous.env");
+  const auto no_cert = run_agent({"backup", "--config", anonymous.string()});
+  EXPECT_NE(no_cert.exit_code, 0) << no_cert.out << no_cert.err;
+  EXPECT_EQ(stored_dumps("agent_a").size(), 1u);
 }
 
 TEST_F(AgentBackup, CheckListsEveryItemAndFailsOnTheBadOnes) {
