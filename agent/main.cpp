@@ -65,6 +65,8 @@ int dispatch(std::string_view command, const pgship::agent::settings& settings,
     return command_backup(settings, {value_or(vars, "database", std::vector<std::string>{})});
   }
   if (command == "check") return command_check(settings);
+  if (command == "run") return command_run(settings);
+  if (command == "healthcheck") return command_healthcheck(settings);
   if (command == "list") {
     return command_list(settings,
                         {value_or(vars, "database", std::string()), value_or(vars, "json", false)});

@@ -1,6 +1,11 @@
 #include "settings.hpp"
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
 
 #include <pgship/common/fs.hpp>
+
+#include "schedule/cron.hpp"
 
 namespace pgship::agent {
 namespace {
@@ -78,7 +83,24 @@ settings read_settings(const config::config& cfg) {
   s.max_retries = static_cast<int>(cfg.integer("MAX_RETRIES", 0, 100));
   s.retry_delay = cfg.duration("RETRY_DELAY");
   s.schedule = cfg.required_string("SCHEDULE");
+  if (std::string error; !parse_cron(s.schedule, error)) {
+    throw config::config_error("SCHEDULE=\"" + s.schedule + "\" is invalid: " + error);
+  }
   s.time_zone = cfg.string("TZ");
+  if (!s.time_zone.empty()) {
+    // glibc quietly falls back to UTC for a zone it cannot find: refuse instead.
+    const std::string zone = s.time_zone.starts_with(':') ? s.time_zone.substr(1) : s.time_zone;
+    std::error_code ec;
+    if (zone != "UTC" &&
+        !std::filesystem::exists(std::filesystem::path("/usr/share/zoneinfo") / zone, ec)) {
+      throw config::config_error("TZ=\"" + s.time_zone +
+                                 "\" is invalid: no such time zone in "
+                                 "/usr/share/zoneinfo (expected e.g. Europe/Berlin or UTC)");
+    }
+    // The schedule is read in this zone (the config file may set TZ, not only the env).
+    ::setenv("TZ", s.time_zone.c_str(), 1);
+    ::tzset();
+  }
   s.compress_level = static_cast<int>(cfg.integer("COMPRESS_LEVEL", 0, 9));
   s.healthcheck_port = static_cast<int>(cfg.integer("HEALTHCHECK_PORT", 0, 65535));
   s.listen_addr = cfg.ip_address("LISTEN_ADDR");

@@ -16,6 +16,11 @@ int command_backup(const settings& cfg, const backup_options& opts);
 
 int command_check(const settings& cfg);
 
+/// The daemon: scheduler, control API, metrics; returns 0 after SIGTERM/SIGINT.
+int command_run(const settings& cfg);
+/// Exit 0 when the running daemon's /health answers 200.
+int command_healthcheck(const settings& cfg);
+
 struct list_options {
   std::string database;
   bool json = false;

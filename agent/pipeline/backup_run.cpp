@@ -373,7 +373,7 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
                                       run_control& control) {
   run_record run;
   run.started = sys_clock::now();
-  run.run_id = new_run_id(run.started);
+  run.run_id = request.run_id.empty() ? new_run_id(run.started) : request.run_id;
   run.trigger = request.trigger;
   const auto databases = request.databases.empty() ? cfg.databases : request.databases;
   const log::context lg{{"run_id", run.run_id}};

@@ -23,6 +23,7 @@ struct pipeline_hooks {
 };
 
 struct run_request {
+  std::string run_id;  // empty: a new one
   std::string trigger = "manual";
   std::vector<std::string> databases;  // empty: every database of POSTGRES_DB
   pipeline_hooks hooks;

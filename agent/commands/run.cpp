@@ -1,0 +1,123 @@
+// `pgship-agent run`: the daemon. One io thread serves the control API and runs the
+// scheduler and the backup pipeline; SIGTERM/SIGINT stop it within 10 s (the active run is
+// cancelled: pg_dump killed, partial file removed, the tus upload left resumable).
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include <pgship/common/config.hpp>
+#include <pgship/common/http/server.hpp>
+#include <pgship/common/log.hpp>
+#include <pgship/common/stop_signals.hpp>
+#include <pgship/common/version.hpp>
+
+#include "commands/command_runner.hpp"
+#include "commands/commands.hpp"
+#include "daemon/control_routes.hpp"
+#include "daemon/daemon_state.hpp"
+#include "daemon/scheduler.hpp"
+#include "net/receiver_api.hpp"
+#include "pipeline/rotate.hpp"
+
+namespace pgship::agent {
+
+namespace net = boost::asio;
+
+int command_run(const settings& cfg) {
+  std::signal(SIGPIPE, SIG_IGN);
+  std::string error;
+  auto cron = parse_cron(cfg.schedule, error);
+  if (!cron) throw config::config_error("SCHEDULE=\"" + cfg.schedule + "\" is invalid: " + error);
+
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.backup_dir / ".partial", ec);
+  if (ec) {
+    throw config::config_error("BACKUP_DIR=" + cfg.backup_dir.string() +
+                               " cannot be created: " + ec.message());
+  }
+  const int stale = remove_stale_partials(cfg.backup_dir / ".partial",
+                                          std::filesystem::file_time_type::clock::now());
+  if (stale > 0) {
+    log::write(spdlog::level::warn,
+               "removed " + std::to_string(stale) + " leftover file(s) of interrupted runs", {});
+  }
+
+  net::io_context io;
+  daemon_state state(io.get_executor(), cfg, *cron);
+  state.restore_from_history();
+
+  http_server::router routes;
+  add_control_routes(routes, state);
+  http_server::server_options options;
+  options.server_header = std::string("pgship-agent/") + version;
+  options.shutdown_grace = std::chrono::seconds(2);
+  http_server::server server(io.get_executor(), std::move(routes), std::move(options));
+  tcp::endpoint bound;
+  try {
+    bound = server.listen({net::ip::make_address(cfg.listen_addr),
+                           static_cast<unsigned short>(cfg.healthcheck_port)});
+  } catch (const boost::system::system_error& e) {
+    throw config::config_error("cannot listen on " + cfg.listen_addr + ":" +
+                               std::to_string(cfg.healthcheck_port) + ": " + e.code().message());
+  }
+  server.start();
+
+  auto stop = std::make_shared<bool>(false);
+  net::co_spawn(io, run_scheduler(state, {}, stop), net::detached);
+  if (cfg.run_on_startup) {
+    std::string active;
+    state.start_run("startup", {}, active);
+  }
+
+  on_stop_signal(io.get_executor(), [&](int signal) -> net::awaitable<void> {
+    log::write(spdlog::level::info,
+               "signal " + std::to_string(signal) + ": stopping (a second signal exits at once)",
+               {});
+    *stop = true;
+    state.stop_active();
+    co_await state.wait_idle(std::chrono::seconds(7));
+    co_await server.shutdown();
+    io.stop();
+  });
+
+  log::write(spdlog::level::info,
+             "pgship-agent " + std::string(version) + " running: SCHEDULE \"" + cfg.schedule +
+                 "\", databases " + std::to_string(cfg.databases.size()) + ", control API on " +
+                 bound.address().to_string() + ":" + std::to_string(bound.port()),
+             {});
+  std::printf("listening on %s:%u\n", bound.address().to_string().c_str(), bound.port());
+  std::fflush(stdout);
+  io.run();
+  log::write(spdlog::level::info, "pgship-agent stopped", {});
+  return 0;
+}
+
+int command_healthcheck(const settings& cfg) {
+  return run_command([&]() -> net::awaitable<int> {
+    const std::string host = cfg.listen_addr == "0.0.0.0" ? "127.0.0.1"
+                             : cfg.listen_addr == "::"    ? "::1"
+                                                          : cfg.listen_addr;
+    http_client client(co_await net::this_coro::executor,
+                       receiver_endpoint{false, host, std::to_string(cfg.healthcheck_port), ""}, {},
+                       std::chrono::seconds(5));
+    http_request r{http::verb::get, "/health", 11};
+    const auto reply = co_await client.send(std::move(r));
+    if (!reply.ok()) {
+      std::cerr << "pgship-agent healthcheck: " << reply.message << "\n";
+      co_return 1;
+    }
+    std::cout << reply.response.body() << "\n";
+    co_return reply.status() == 200 ? 0 : 1;
+  });
+}
+
+}  // namespace pgship::agent

@@ -1,0 +1,149 @@
+#include "daemon/agent_metrics.hpp"
+
+#include <pgship/common/metrics_text.hpp>
+#include <pgship/common/version.hpp>
+
+namespace pgship::agent {
+namespace {
+
+double seconds_since_epoch(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+const prometheus::Histogram::BucketBoundaries stage_buckets{0.1, 0.5, 1,    5,    15,   60,
+                                                            300, 900, 1800, 3600, 7200, 21600};
+
+}  // namespace
+
+agent_metrics::agent_metrics(const std::vector<std::string>& databases)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      runs_(prometheus::BuildCounter()
+                .Name("pgship_backup_runs_total")
+                .Help("Backup runs per database by result (ok, failed, cancelled)")
+                .Register(*registry_)),
+      last_status_(prometheus::BuildGauge()
+                       .Name("pgship_backup_last_status")
+                       .Help("1 when the last backup of the database succeeded, else 0")
+                       .Register(*registry_)),
+      last_success_(prometheus::BuildGauge()
+                        .Name("pgship_backup_last_success_timestamp_seconds")
+                        .Help("When the last successful backup of the database finished")
+                        .Register(*registry_)),
+      last_size_(prometheus::BuildGauge()
+                     .Name("pgship_backup_last_size_bytes")
+                     .Help("Size of the last successful backup of the database")
+                     .Register(*registry_)),
+      stage_duration_(prometheus::BuildHistogram()
+                          .Name("pgship_backup_stage_duration_seconds")
+                          .Help("Duration of pipeline stages")
+                          .Register(*registry_)),
+      database_size_(prometheus::BuildGauge()
+                         .Name("pgship_database_size_bytes")
+                         .Help("pg_database_size at the last run")
+                         .Register(*registry_)),
+      upload_bytes_(prometheus::BuildCounter()
+                        .Name("pgship_upload_bytes_total")
+                        .Help("Bytes sent to the receiver, re-sent ones included")
+                        .Register(*registry_)
+                        .Add({})),
+      upload_retries_(prometheus::BuildCounter()
+                          .Name("pgship_upload_retries_total")
+                          .Help("Upload attempts after a failure")
+                          .Register(*registry_)
+                          .Add({})),
+      upload_resumes_(prometheus::BuildCounter()
+                          .Name("pgship_upload_resumes_total")
+                          .Help("Uploads continued from the receiver's offset after a failure")
+                          .Register(*registry_)
+                          .Add({})),
+      local_backups_(prometheus::BuildGauge()
+                         .Name("pgship_local_backups")
+                         .Help("Backups kept in BACKUP_DIR per database")
+                         .Register(*registry_)),
+      next_run_(prometheus::BuildGauge()
+                    .Name("pgship_next_run_timestamp_seconds")
+                    .Help("When the scheduler fires next")
+                    .Register(*registry_)
+                    .Add({})),
+      in_progress_(prometheus::BuildGauge()
+                       .Name("pgship_run_in_progress")
+                       .Help("1 while a backup run is active")
+                       .Register(*registry_)
+                       .Add({})),
+      success_age_(prometheus::BuildGauge()
+                       .Name("pgship_backup_last_success_age_seconds")
+                       .Help("Seconds since the last successful backup (at scrape time)")
+                       .Register(*registry_)),
+      skipped_(prometheus::BuildCounter()
+                   .Name("pgship_backup_skipped_total")
+                   .Help("Scheduled fires skipped because a run was active")
+                   .Register(*registry_)
+                   .Add({})) {
+  prometheus::BuildGauge()
+      .Name("pgship_build_info")
+      .Help("Always 1; the version as a label")
+      .Register(*registry_)
+      .Add({{"version", version}})
+      .Set(1);
+  // Every database's series exist from the start, so alerts see 0 rather than nothing.
+  for (const auto& db : databases) {
+    for (const char* result : {"ok", "failed"})
+      runs_.Add({{"database", db}, {"result", result}});
+    last_status_.Add({{"database", db}});
+  }
+}
+
+void agent_metrics::run_started() {
+  in_progress_.Set(1);
+}
+
+void agent_metrics::run_finished(const run_record& run) {
+  in_progress_.Set(0);
+  for (const auto& d : run.databases) {
+    const bool cancelled = d.error.code == make_error_code(errc::cancelled);
+    const char* result = !d.error ? "ok" : cancelled ? "cancelled" : "failed";
+    runs_.Add({{"database", d.database}, {"result", result}}).Increment();
+    if (cancelled) continue;
+    last_status_.Add({{"database", d.database}}).Set(d.error ? 0 : 1);
+    if (d.database_size > 0) {
+      database_size_.Add({{"database", d.database}}).Set(static_cast<double>(d.database_size));
+    }
+    for (const auto& s : d.stages)
+      stage_duration_.Add({{"stage", s.name}}, stage_buckets).Observe(s.seconds);
+    upload_bytes_.Increment(static_cast<double>(d.upload.bytes_sent));
+    upload_retries_.Increment(d.upload.retries);
+    upload_resumes_.Increment(d.upload.resumes);
+    if (!d.error) {
+      last_success(d.database, run.finished);
+      last_size_.Add({{"database", d.database}}).Set(static_cast<double>(d.size));
+      local_backups_.Add({{"database", d.database}}).Set(d.local_backups);
+    }
+  }
+}
+
+void agent_metrics::skipped() {
+  skipped_.Increment();
+}
+
+void agent_metrics::next_run(std::chrono::system_clock::time_point at) {
+  next_run_.Set(seconds_since_epoch(at));
+}
+
+void agent_metrics::last_success(const std::string& database,
+                                 std::chrono::system_clock::time_point at) {
+  last_success_.Add({{"database", database}}).Set(seconds_since_epoch(at));
+  std::lock_guard lock(mutex_);
+  last_success_at_[database] = at;
+}
+
+std::string agent_metrics::render(std::chrono::system_clock::time_point now) {
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [db, at] : last_success_at_) {
+      success_age_.Add({{"database", db}}).Set(std::chrono::duration<double>(now - at).count());
+    }
+  }
+  return render_metrics(*registry_);
+}
+
+}  // namespace pgship::agent

@@ -1,0 +1,56 @@
+#pragma once
+// The agent's Prometheus metrics (names are part of the DESIGN.md contract), fed from run
+// records and the scheduler. Labels stay bounded: databases, stages, results. Thread-safe.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "pipeline/run_record.hpp"
+
+namespace pgship::agent {
+
+class agent_metrics {
+ public:
+  explicit agent_metrics(const std::vector<std::string>& databases);
+
+  void run_started();
+  void run_finished(const run_record& run);
+  void skipped();
+  void next_run(std::chrono::system_clock::time_point at);
+  /// The last success of `database` known from history (start-up), for the age gauge.
+  void last_success(const std::string& database, std::chrono::system_clock::time_point at);
+
+  /// The exposition text, with the age gauges computed for `now`.
+  std::string render(std::chrono::system_clock::time_point now);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& runs_;
+  prometheus::Family<prometheus::Gauge>& last_status_;
+  prometheus::Family<prometheus::Gauge>& last_success_;
+  prometheus::Family<prometheus::Gauge>& last_size_;
+  prometheus::Family<prometheus::Histogram>& stage_duration_;
+  prometheus::Family<prometheus::Gauge>& database_size_;
+  prometheus::Counter& upload_bytes_;
+  prometheus::Counter& upload_retries_;
+  prometheus::Counter& upload_resumes_;
+  prometheus::Family<prometheus::Gauge>& local_backups_;
+  prometheus::Gauge& next_run_;
+  prometheus::Gauge& in_progress_;
+  prometheus::Family<prometheus::Gauge>& success_age_;
+  prometheus::Counter& skipped_;
+  std::mutex mutex_;
+  std::map<std::string, std::chrono::system_clock::time_point> last_success_at_;
+};
+
+}  // namespace pgship::agent

@@ -1,0 +1,215 @@
+#include "daemon/daemon_state.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <pgship/common/fs.hpp>
+#include <pgship/common/log.hpp>
+#include <pgship/common/time_text.hpp>
+
+#include "pipeline/backup_run.hpp"
+
+namespace pgship::agent {
+
+namespace net = boost::asio;
+namespace json = boost::json;
+using sys_clock = std::chrono::system_clock;
+
+daemon_state::daemon_state(net::any_io_executor ex, settings cfg, cron_expr cron)
+    : ex_(std::move(ex)),
+      cfg_(std::move(cfg)),
+      cron_(std::move(cron)),
+      metrics_(cfg_.databases),
+      history_(cfg_.backup_dir / "runs.jsonl") {
+  for (const auto& db : cfg_.databases)
+    health_[db];
+}
+
+void daemon_state::restore_from_history() {
+  const int interrupted = history_.load();
+  if (interrupted > 0) {
+    log::write(spdlog::level::warn,
+               std::to_string(interrupted) +
+                   " run(s) were still active when the agent stopped "
+                   "last time: recorded as interrupted",
+               {});
+  }
+  // Oldest first, so the newest result of each database wins.
+  auto runs = history_.newest(500);
+  for (auto it = runs.rbegin(); it != runs.rend(); ++it) {
+    const auto* dbs = it->if_contains("databases");
+    const auto* finished = it->if_contains("finished");
+    if (dbs == nullptr || !dbs->is_array() || finished == nullptr || !finished->is_string()) {
+      continue;
+    }
+    const auto at = parse_utc(finished->get_string());
+    for (const auto& d : dbs->get_array()) {
+      if (!d.is_object()) continue;
+      const auto& o = d.get_object();
+      const auto* name = o.if_contains("database");
+      const auto* result = o.if_contains("result");
+      if (name == nullptr || !name->is_string() || result == nullptr || !result->is_string()) {
+        continue;
+      }
+      auto found = health_.find(std::string(name->get_string()));
+      if (found == health_.end()) continue;
+      auto& h = found->second;
+      h.ran = true;
+      h.ok = result->get_string() == "ok";
+      h.error.clear();
+      if (const auto* e = o.if_contains("error"); e != nullptr && e->is_object()) {
+        if (const auto* m = e->get_object().if_contains("message"); m && m->is_string()) {
+          h.error = std::string(m->get_string());
+        }
+      }
+      if (h.ok && at) {
+        h.last_success = *at;
+        metrics_.last_success(found->first, *at);
+      }
+    }
+  }
+}
+
+std::optional<std::string> daemon_state::start_run(const std::string& trigger,
+                                                   std::vector<std::string> databases,
+                                                   std::string& active) {
+  if (running()) {
+    active = active_run_;
+    return std::nullopt;
+  }
+  const auto now = sys_clock::now();
+  auto request = std::make_shared<run_request>();
+  request->run_id = new_run_id(now);
+  request->trigger = trigger;
+  request->databases = std::move(databases);
+  active_run_ = request->run_id;
+  control_ = std::make_shared<run_control>();
+  metrics_.run_started();
+
+  json::array names;
+  for (const auto& db : request->databases.empty() ? cfg_.databases : request->databases)
+    names.emplace_back(db);
+  history_.put(json::object{{"run_id", request->run_id},
+                            {"trigger", trigger},
+                            {"started", format_utc(now, true)},
+                            {"result", "running"},
+                            {"databases_requested", std::move(names)}});
+
+  auto control = control_;
+  net::co_spawn(
+      ex_,
+      [this, request, control]() -> net::awaitable<void> {
+        const auto record = co_await run_backup(cfg_, *request, *control);
+        finished(record);
+      },
+      [this](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log::write(spdlog::level::critical, std::string("backup run crashed: ") + ex.what(), {});
+        }
+        active_run_.clear();
+        metrics_.run_started();  // stays visible as stuck rather than silently idle
+      });
+  return request->run_id;
+}
+
+void daemon_state::finished(const run_record& run) {
+  active_run_.clear();
+  control_.reset();
+  metrics_.run_finished(run);
+  boost::system::error_code ec;
+  auto value = json::parse(to_json(run), ec);
+  if (!ec && value.is_object()) {
+    auto& o = value.as_object();
+    if (run.error.code == make_error_code(errc::cancelled)) o["result"] = "cancelled";
+    history_.put(std::move(o));
+  }
+  for (const auto& d : run.databases) {
+    if (d.error.code == make_error_code(errc::cancelled)) continue;
+    auto& h = health_[d.database];
+    h.ran = true;
+    h.ok = !d.error;
+    h.error = d.error.message;
+    if (h.ok) h.last_success = run.finished;
+  }
+  write_textfile();
+}
+
+void daemon_state::write_textfile() {
+  if (!cfg_.metrics_textfile) return;
+  if (const auto ec =
+          fs::write_file_atomically(*cfg_.metrics_textfile, metrics_.render(sys_clock::now()))) {
+    log::write(
+        spdlog::level::warn,
+        "cannot write METRICS_TEXTFILE " + cfg_.metrics_textfile->string() + ": " + ec.message(),
+        {});
+  }
+}
+
+void daemon_state::stop_active() {
+  if (control_) control_->request_stop();
+}
+
+net::awaitable<void> daemon_state::wait_idle(std::chrono::milliseconds limit) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (running() && std::chrono::steady_clock::now() < until) {
+    timer.expires_after(std::chrono::milliseconds(50));
+    co_await timer.async_wait(net::use_awaitable);
+  }
+}
+
+std::chrono::seconds daemon_state::max_age(sys_clock::time_point now) const {
+  if (cfg_.health_max_age) {
+    return std::chrono::duration_cast<std::chrono::seconds>(*cfg_.health_max_age);
+  }
+  const auto period = longest_period(cron_, now);
+  return period ? 2 * *period : std::chrono::seconds(2 * 86400);
+}
+
+health_report daemon_state::health(sys_clock::time_point now) const {
+  const auto limit = max_age(now);
+  std::vector<std::string> problems;
+  bool all_ran = true;
+  json::object dbs;
+  for (const auto& [name, h] : health_) {
+    json::object o{{"ran", h.ran}, {"ok", h.ok}};
+    if (h.last_success) {
+      o["last_success"] = format_utc(*h.last_success);
+      o["age_seconds"] =
+          std::chrono::duration_cast<std::chrono::seconds>(now - *h.last_success).count();
+    }
+    if (!h.error.empty()) o["error"] = h.error;
+    dbs[name] = std::move(o);
+    if (!h.ran) {
+      all_ran = false;
+      if (now - started_ > limit) problems.push_back("no backup of " + name + " yet");
+    } else if (!h.ok) {
+      problems.push_back("last backup of " + name + " failed: " + h.error);
+    } else if (h.last_success && now - *h.last_success > limit) {
+      problems.push_back("last successful backup of " + name + " is older than " +
+                         std::to_string(limit.count()) + " s");
+    }
+  }
+  std::string reason;
+  for (const auto& p : problems)
+    reason += (reason.empty() ? "" : "; ") + p;
+  json::object body{{"status", !problems.empty() ? "failing"
+                               : all_ran         ? "ok"
+                                                 : "starting"},
+                    {"databases", std::move(dbs)},
+                    {"run_in_progress", running()},
+                    {"max_age_seconds", limit.count()}};
+  if (!reason.empty()) body["reason"] = reason;
+  if (running()) body["active_run"] = active_run_;
+  return {problems.empty(), json::serialize(body)};
+}
+
+}  // namespace pgship::agent

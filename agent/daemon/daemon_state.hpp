@@ -1,0 +1,77 @@
+#pragma once
+// What the daemon knows and does between runs: the active run (at most one), its control
+// handle, the metrics and history it feeds, and each database's health. Lives on the
+// daemon's single io thread; only the metrics and history are shared with other threads.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "daemon/agent_metrics.hpp"
+#include "daemon/run_history.hpp"
+#include "pipeline/run_control.hpp"
+#include "schedule/cron.hpp"
+#include "settings.hpp"
+
+namespace pgship::agent {
+
+struct health_report {
+  bool healthy = true;
+  std::string json;
+};
+
+class daemon_state {
+ public:
+  daemon_state(boost::asio::any_io_executor ex, settings cfg, cron_expr cron);
+
+  const settings& cfg() const { return cfg_; }
+  const cron_expr& cron() const { return cron_; }
+  agent_metrics& metrics() { return metrics_; }
+  run_history& history() { return history_; }
+
+  /// Loads the history (marking runs cut short by a crash as interrupted) and the health of
+  /// each database from it.
+  void restore_from_history();
+
+  /// Starts a run unless one is active: its id, or nullopt (then `active` is the running one).
+  std::optional<std::string> start_run(const std::string& trigger,
+                                       std::vector<std::string> databases, std::string& active);
+  bool running() const { return !active_run_.empty(); }
+  /// Asks the active run to stop (pg_dump is killed, the partial file removed).
+  void stop_active();
+  /// Returns once no run is active, or after `limit`.
+  boost::asio::awaitable<void> wait_idle(std::chrono::milliseconds limit);
+
+  health_report health(std::chrono::system_clock::time_point now) const;
+  /// HEALTH_MAX_AGE, or two of the schedule's longest periods.
+  std::chrono::seconds max_age(std::chrono::system_clock::time_point now) const;
+
+ private:
+  struct database_health {
+    bool ran = false;
+    bool ok = false;
+    std::string error;
+    std::optional<std::chrono::system_clock::time_point> last_success;
+  };
+
+  void finished(const run_record& run);
+  void write_textfile();
+
+  boost::asio::any_io_executor ex_;
+  settings cfg_;
+  cron_expr cron_;
+  agent_metrics metrics_;
+  run_history history_;
+  std::string active_run_;
+  std::shared_ptr<run_control> control_;
+  std::map<std::string, database_health> health_;
+  std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
+};
+
+}  // namespace pgship::agent

@@ -1,0 +1,235 @@
+// `pgship-agent run` as a real daemon process: its scheduler fires on its own, operators
+// trigger runs over HTTP, /health, /metrics and the run history say what happened, and
+// SIGTERM stops it promptly without leaving a partial file or a pg_dump behind.
+
+#include <fstream>
+#include <thread>
+
+#include <boost/json/parse.hpp>
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include "agent_fixture.hpp"
+#include "http_client.hpp"
+#include "listening_process.hpp"
+#include "temp_dir.hpp"
+
+namespace pgship::test {
+namespace {
+
+namespace json = boost::json;
+namespace stdfs = std::filesystem;
+using namespace std::chrono_literals;
+
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return done();
+}
+
+// pg_dump processes whose command line names `database`.
+int pg_dumps_of(const std::string& database) {
+  int found = 0;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return -1;
+  while (const dirent* e = ::readdir(proc)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
+    const std::string cmd((std::istreambuf_iterator<char>(in)), {});
+    if (cmd.find("pg_dump") != std::string::npos &&
+        cmd.find("--dbname=" + database) != std::string::npos) {
+      ++found;
+    }
+  }
+  ::closedir(proc);
+  return found;
+}
+
+class AgentDaemon : public agent_fixture {
+ protected:
+  static void SetUpTestSuite() {
+    auto& pg = pg_cluster::shared();
+    pg.create_database("daemon_small");
+    pg.load_sample_data("daemon_small", 3000);
+    pg.create_database("daemon_big");
+    pg.load_sample_data("daemon_big", 200000);
+  }
+
+  void TearDown() override {
+    if (daemon_.pid > 0) stop_process(daemon_.pid, SIGKILL, 5s);
+    if (HasFailure()) std::cerr << "agent log:\n" << read_file(dir_ / "agent.log");
+    agent_fixture::TearDown();
+  }
+
+  void start_daemon(const std::map<std::string, std::string>& overrides,
+                    const std::string& databases) {
+    auto config = agent_config(databases, overrides);
+    config.try_emplace("HEALTHCHECK_PORT", "0");
+    config.try_emplace("LISTEN_ADDR", "127.0.0.1");
+    config.try_emplace("SCHEDULE", "0 0 1 1 *");
+    config_ = write_config(config, "daemon.env");
+    daemon_ = start_listening_process(PGSHIP_AGENT_BIN, {"run", "--config", config_.string()}, {},
+                                      dir_ / "agent.log");
+  }
+
+  int stop_daemon(int signal = SIGTERM) {
+    const int status = stop_process(daemon_.pid, signal, 15s);
+    daemon_.pid = -1;
+    return status;
+  }
+
+  http_response get(const std::string& target) {
+    return http_send(daemon_.port, {.target = target});
+  }
+  http_response post(const std::string& target, std::map<std::string, std::string> headers = {},
+                     std::string body = "") {
+    return http_send(daemon_.port, {.method = boost::beast::http::verb::post,
+                                    .target = target,
+                                    .headers = std::move(headers),
+                                    .body = std::move(body)});
+  }
+  json::array runs() { return json::parse(get("/api/v1/runs").body()).as_array(); }
+  std::string result_of(const std::string& run_id) {
+    const auto res = get("/api/v1/runs/" + run_id);
+    if (res.result_int() != 200) return "missing";
+    return std::string(json::parse(res.body()).as_object().at("result").as_string());
+  }
+  double metric(const std::string& sample) {
+    const auto body = get("/metrics").body();
+    std::istringstream in(body);
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with(sample + " ")) return std::stod(line.substr(sample.size() + 1));
+    }
+    return -1;
+  }
+
+  started_process daemon_;
+  stdfs::path config_;
+};
+
+TEST_F(AgentDaemon, RunsOnItsScheduleAndReportsThroughHealthMetricsAndHistory) {
+  start();
+  start_daemon({{"SCHEDULE", "*/2 * * * * *"},
+                {"KEEP_LOCAL_BACKUPS", "10"},
+                {"METRICS_TEXTFILE", (dir_ / "agent.prom").string()}},
+               "daemon_small");
+  const auto starting = get("/health");
+  EXPECT_EQ(starting.result_int(), 200) << starting.body();
+
+  ASSERT_TRUE(wait_until(
+      [&] {
+        int ok = 0;
+        for (const auto& r : runs()) {
+          const auto& o = r.as_object();
+          if (o.at("result") == "ok" && o.at("trigger") == "schedule") ++ok;
+        }
+        return ok >= 2;
+      },
+      30s))
+      << get("/api/v1/runs").body();
+  EXPECT_GE(stored_dumps("daemon_small").size(), 2u);
+
+  const auto health = get("/health");
+  EXPECT_EQ(health.result_int(), 200) << health.body();
+  EXPECT_NE(health.body().find("\"status\":\"ok\""), std::string::npos) << health.body();
+  EXPECT_EQ(get("/livez").result_int(), 200);
+
+  EXPECT_GE(metric("pgship_backup_runs_total{database=\"daemon_small\",result=\"ok\"}"), 2);
+  EXPECT_EQ(metric("pgship_backup_last_status{database=\"daemon_small\"}"), 1);
+  EXPECT_GE(metric("pgship_backup_last_success_age_seconds{database=\"daemon_small\"}"), 0);
+  EXPECT_GT(metric("pgship_next_run_timestamp_seconds"), 1.7e9);
+  EXPECT_GT(metric("pgship_upload_bytes_total"), 0);
+  EXPECT_GT(metric("pgship_backup_last_size_bytes{database=\"daemon_small\"}"), 0);
+  const auto metrics_file = dir_ / "metrics.txt";
+  write_file(metrics_file, get("/metrics").body());
+  const auto promtool =
+      run_process({"sh", "-c", "promtool check metrics < " + metrics_file.string()});
+  EXPECT_TRUE(promtool.ok()) << promtool.describe() << promtool.out;
+  EXPECT_NE(read_file(dir_ / "agent.prom").find("pgship_backup_runs_total"), std::string::npos);
+
+  // The history survives a restart.
+  const auto before = runs().size();
+  EXPECT_EQ(stop_daemon(), 0);
+  start_daemon({}, "daemon_small");
+  EXPECT_GE(runs().size(), before);
+  EXPECT_EQ(get("/health").result_int(), 200) << "the last runs succeeded";
+}
+
+TEST_F(AgentDaemon, PostStartsARunWithTheTokenAndASecondPostWhileItRunsIs409) {
+  start();
+  start_daemon({{"CONTROL_TOKEN", "control-secret"}}, "daemon_big");
+  EXPECT_EQ(post("/api/v1/backups").result_int(), 401);
+  EXPECT_EQ(post("/api/v1/backups", {{"Authorization", "Bearer wrong"}}).result_int(), 401);
+  const std::map<std::string, std::string> auth = {{"Authorization", "Bearer control-secret"}};
+  EXPECT_EQ(post("/api/v1/backups", auth, R"({"databases":["nope"]})").result_int(), 400);
+
+  const auto first = post("/api/v1/backups", auth);
+  ASSERT_EQ(first.result_int(), 202) << first.body();
+  const auto run_id = std::string(json::parse(first.body()).as_object().at("run_id").as_string());
+  EXPECT_EQ(std::string(first[boost::beast::http::field::location]), "/api/v1/runs/" + run_id);
+  const auto second = post("/api/v1/backups", auth);
+  EXPECT_EQ(second.result_int(), 409) << second.body();
+  EXPECT_NE(second.body().find(run_id), std::string::npos);
+  EXPECT_EQ(result_of(run_id), "running");
+  EXPECT_EQ(metric("pgship_run_in_progress"), 1);
+
+  ASSERT_TRUE(wait_until([&] { return result_of(run_id) != "running"; }, 120s));
+  EXPECT_EQ(result_of(run_id), "ok") << get("/api/v1/runs/" + run_id).body();
+  const auto record = get("/api/v1/runs/" + run_id).body();
+  for (const char* stage : {"preflight", "dump", "verify", "upload", "rotate"})
+    EXPECT_NE(record.find(std::string("\"name\":\"") + stage + "\""), std::string::npos) << record;
+  EXPECT_NE(record.find("\"trigger\":\"api\""), std::string::npos);
+  EXPECT_EQ(metric("pgship_run_in_progress"), 0);
+}
+
+TEST_F(AgentDaemon, AFailedRunTurnsHealthTo503AndLastStatusTo0) {
+  start();
+  start_daemon({{"POSTGRES_PASSWORD", "wrong-password"}}, "daemon_small");
+  const auto started = post("/api/v1/backups");
+  ASSERT_EQ(started.result_int(), 202) << started.body();
+  const auto run_id = std::string(json::parse(started.body()).as_object().at("run_id").as_string());
+  ASSERT_TRUE(wait_until([&] { return result_of(run_id) != "running"; }, 30s));
+  EXPECT_EQ(result_of(run_id), "failed");
+  const auto health = get("/health");
+  EXPECT_EQ(health.result_int(), 503) << health.body();
+  EXPECT_NE(health.body().find("password authentication failed"), std::string::npos)
+      << health.body();
+  EXPECT_EQ(metric("pgship_backup_last_status{database=\"daemon_small\"}"), 0);
+  EXPECT_EQ(metric("pgship_backup_runs_total{database=\"daemon_small\",result=\"failed\"}"), 1);
+}
+
+TEST_F(AgentDaemon, SigtermDuringADumpExitsWithin10sAndLeavesNoPartialNorPgDump) {
+  start();
+  start_daemon({}, "daemon_big");
+  const auto started = post("/api/v1/backups");
+  ASSERT_EQ(started.result_int(), 202) << started.body();
+  const auto run_id = std::string(json::parse(started.body()).as_object().at("run_id").as_string());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (const auto& f : partial_files()) {
+          std::error_code ec;
+          if (f.ends_with(".dump") && stdfs::file_size(backup_dir() / ".partial" / f, ec) > 0 &&
+              !ec) {
+            return true;
+          }
+        }
+        return false;
+      },
+      30s));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(stop_daemon(SIGTERM), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+  EXPECT_TRUE(partial_files().empty());
+  EXPECT_TRUE(local_dumps().empty());
+  EXPECT_EQ(pg_dumps_of("daemon_big"), 0);
+
+  start_daemon({}, "daemon_big");
+  EXPECT_EQ(result_of(run_id), "cancelled");
+}
+
+}  // namespace
+}  // namespace pgship::test
