@@ -72,7 +72,22 @@ int command_run(const settings& cfg) {
   server.start();
 
   auto stop = std::make_shared<bool>(false);
-  net::co_spawn(io, run_scheduler(state, {}, stop), net::detached);
+  scheduler_hooks hooks;
+  hooks.fire = [&state](std::chrono::system_clock::time_point) {
+    std::string active;
+    if (state.start_run("schedule", {}, active)) return true;
+    log::write(spdlog::level::warn, "scheduled fire skipped: run " + active + " is still active",
+               {{"run_id", active}});
+    return false;
+  };
+  hooks.next_run = [&state](std::chrono::system_clock::time_point at) {
+    state.metrics().next_run(at);
+  };
+  hooks.skipped = [&state] { state.metrics().skipped(); };
+  net::co_spawn(io,
+                run_scheduler(state.cron(), cfg.schedule_jitter, cfg.missed_runs,
+                              scheduler_clock::system(), std::move(hooks), stop),
+                net::detached);
   if (cfg.run_on_startup) {
     std::string active;
     state.start_run("startup", {}, active);
