@@ -11,6 +11,7 @@
 #include <signal.h>
 
 #include "agent_fixture.hpp"
+#include "free_port.hpp"
 #include "http_client.hpp"
 #include "listening_process.hpp"
 #include "temp_dir.hpp"
@@ -229,6 +230,53 @@ TEST_F(AgentDaemon, SigtermDuringADumpExitsWithin10sAndLeavesNoPartialNorPgDump)
 
   start_daemon({}, "daemon_big");
   EXPECT_EQ(result_of(run_id), "cancelled");
+}
+
+TEST_F(AgentDaemon, ARealPrometheusScrapesIt) {
+  start();
+  start_daemon({{"SCHEDULE", "*/2 * * * * *"}}, "daemon_small");
+  const auto prom_port = free_port();
+  write_file(dir_ / "prometheus.yml",
+             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+             "scrape_configs:\n  - job_name: pgship-agent\n    static_configs:\n"
+             "      - targets: ['127.0.0.1:" +
+                 std::to_string(daemon_.port) + "']\n");
+  // Prometheus logs to stderr and serves until killed: a plain child process.
+  const pid_t prom = ::fork();
+  if (prom == 0) {
+    const int log = ::open((dir_ / "prometheus.log").c_str(), O_WRONLY | O_CREAT, 0644);
+    ::dup2(log, 1);
+    ::dup2(log, 2);
+    const std::string config = "--config.file=" + (dir_ / "prometheus.yml").string();
+    const std::string storage = "--storage.tsdb.path=" + (dir_ / "prometheus-data").string();
+    const std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(prom_port);
+    ::execlp("prometheus", "prometheus", config.c_str(), storage.c_str(), listen.c_str(), nullptr);
+    ::_exit(127);
+  }
+  const auto query = [&](const std::string& promql) {
+    try {
+      return http_send(prom_port, {.target = "/api/v1/query?query=" + promql}).body();
+    } catch (const std::exception&) {
+      return std::string();
+    }
+  };
+  const bool up = wait_until(
+      [&] {
+        const auto body = query("up");
+        return body.find("\"job\":\"pgship-agent\"") != std::string::npos &&
+               body.find("\"1\"]") != std::string::npos;
+      },
+      60s);
+  const bool runs = wait_until(
+      [&] {
+        return query("pgship_backup_runs_total").find("\"result\":\"ok\"") != std::string::npos;
+      },
+      60s);
+  const auto last_status = query("pgship_backup_last_status");
+  stop_process(prom, SIGTERM, 10s);
+  EXPECT_TRUE(up) << query("up") << read_file(dir_ / "prometheus.log");
+  EXPECT_TRUE(runs) << query("pgship_backup_runs_total");
+  EXPECT_NE(last_status.find("\"daemon_small\""), std::string::npos) << last_status;
 }
 
 }  // namespace
