@@ -115,7 +115,10 @@ net::awaitable<void> handle_runs(exchange& ex, daemon_state& state) {
 
 net::awaitable<void> handle_run(exchange& ex, daemon_state& state) {
   const std::string id(ex.params().get("id"));
-  const auto run = state.history().find(id);
+  auto run = state.history().find(id);
+  if (run && id == state.active_run()) {
+    if (auto progress = state.live_progress()) (*run)["progress"] = std::move(*progress);
+  }
   if (!run) {
     co_await ex.respond_error(http::status::not_found, "not_found", "no run " + id);
     co_return;

@@ -153,6 +153,20 @@ void daemon_state::write_textfile() {
   }
 }
 
+std::optional<json::object> daemon_state::live_progress() const {
+  if (!control_ || control_->progress.stage.empty()) return std::nullopt;
+  const auto& p = control_->progress;
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - p.stage_started).count();
+  json::object o;
+  o["database"] = p.database;
+  o["stage"] = p.stage;
+  o["bytes"] = p.bytes;
+  o["stage_seconds"] = secs;
+  o["bytes_per_second"] = secs > 0 ? static_cast<double>(p.bytes) / secs : 0.0;
+  return o;
+}
+
 void daemon_state::stop_active() {
   if (control_) control_->request_stop();
 }

@@ -12,6 +12,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
 
 #include "daemon/agent_metrics.hpp"
 #include "daemon/run_history.hpp"
@@ -43,6 +44,9 @@ class daemon_state {
   std::optional<std::string> start_run(const std::string& trigger,
                                        std::vector<std::string> databases, std::string& active);
   bool running() const { return !active_run_.empty(); }
+  const std::string& active_run() const { return active_run_; }
+  /// The active run's current database, stage, bytes and rate; nullopt when idle.
+  std::optional<boost::json::object> live_progress() const;
   /// Asks the active run to stop (pg_dump is killed, the partial file removed).
   void stop_active();
   /// Returns once no run is active, or after `limit`.

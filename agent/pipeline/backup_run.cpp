@@ -163,7 +163,7 @@ class database_backup {
   net::awaitable<stage_error> go() {
     preflight_output pre;
     {
-      stage_clock clock(run_, "preflight");
+      auto clock = start_stage("preflight");
       auto error = co_await preflight(cfg_, run_.database, tools_by_major_, pre);
       clock.done(0, !error);
       if (error) co_return error;
@@ -190,13 +190,15 @@ class database_backup {
 
     dump_output dumped;
     {
-      stage_clock clock(run_, "dump");
+      auto clock = start_stage("dump");
       dump_request dr{{cfg_.postgres_host, cfg_.postgres_port, cfg_.postgres_user,
                        cfg_.postgres_password, run_.database},
                       pre.tools.dump,
                       cfg_.compress_level,
                       partial,
-                      control_.child};
+                      control_.child,
+                      log_,
+                      &control_.progress.bytes};
       auto error = co_await run_dump(dr, dumped);
       clock.done(dumped.bytes, !error);
       if (error) co_return error;
@@ -207,7 +209,7 @@ class database_backup {
     if (request_.hooks.after_dump) request_.hooks.after_dump(partial);
 
     {
-      stage_clock clock(run_, "verify");
+      auto clock = start_stage("verify");
       verify_output verified;
       auto error = co_await run_verify(partial, dumped.digest, pre.tools.restore, verified);
       clock.done(verified.bytes_read, !error);
@@ -240,6 +242,11 @@ class database_backup {
   }
 
  private:
+  stage_clock start_stage(const char* name) {
+    control_.progress.begin(run_.database, name);
+    return stage_clock(run_, name);
+  }
+
   // The sidecars first, then the dump's rename is the commit: a crash in between leaves
   // sidecars without a dump, which nothing lists.
   stage_error commit_local(const stdfs::path& partial, const manifest& m) {
@@ -268,7 +275,7 @@ class database_backup {
   }
 
   net::awaitable<stage_error> upload(manifest& m) {
-    stage_clock clock(run_, "upload");
+    auto clock = start_stage("upload");
     auto error = co_await ship(m, run_.upload);
     clock.done(run_.upload.bytes_sent, !error);
     if (!error) {
@@ -290,6 +297,7 @@ class database_backup {
     ur.chunk_size = cfg_.upload_chunk_size;
     ur.max_retries = cfg_.max_retries;
     ur.retry_delay = cfg_.retry_delay;
+    ur.log = log_;
     auto error = co_await run_upload(*client_, ur, control_, out);
     m.upload.receiver = cfg_.backup_api_url;
     m.upload.bytes_sent = out.bytes_sent;
@@ -336,7 +344,7 @@ class database_backup {
   }
 
   stage_error rotate() {
-    stage_clock clock(run_, "rotate");
+    auto clock = start_stage("rotate");
     rotation_rule rule;
     rule.keep_newest = cfg_.keep_local_backups;
     rule.gfs.keep_days = cfg_.keep_days;

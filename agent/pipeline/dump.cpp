@@ -27,12 +27,13 @@ std::error_code write_all(int fd, std::span<const char> data) {
   return {};
 }
 
-void log_stderr(const std::string& text) {
+void log_stderr(const std::string& text, const log::context& lg) {
+  const auto tool = lg.with({{"tool", "pg_dump"}});
   std::string_view rest(text);
   while (!rest.empty()) {
     const auto nl = rest.find('\n');
     const auto line = rest.substr(0, nl);
-    if (!line.empty()) log::write(spdlog::level::warn, std::string(line), {{"tool", "pg_dump"}});
+    if (!line.empty()) tool.warn("{}", line);
     if (nl == std::string_view::npos) break;
     rest.remove_prefix(nl + 1);
   }
@@ -59,6 +60,7 @@ boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_o
     if (auto ec = write_all(fd, data)) return ec;
     hash.update(data.data(), data.size());
     bytes += data.size();
+    if (request.progress != nullptr) *request.progress = bytes;
     if (bytes - synced >= writeback_interval) {
       ::sync_file_range(fd, static_cast<off_t>(synced), static_cast<off_t>(bytes - synced),
                         SYNC_FILE_RANGE_WRITE);
@@ -81,7 +83,7 @@ boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_o
   if (!login.password.empty()) spec.env["PGPASSWORD"] = login.password;
 
   const auto result = co_await run_child(spec, std::move(sink), request.handle);
-  log_stderr(result.err);
+  log_stderr(result.err, request.log);
 
   stage_error error;
   if (result.stopped) {

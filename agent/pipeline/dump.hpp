@@ -9,6 +9,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <pgship/common/log.hpp>
 #include <pgship/common/sha256.hpp>
 
 #include "child_process.hpp"
@@ -24,6 +25,8 @@ struct dump_request {
   int compress_level = 6;
   std::filesystem::path output;  // created; must not exist
   std::shared_ptr<child_handle> handle;
+  log::context log;                   // run_id and database on every line
+  std::uint64_t* progress = nullptr;  // bytes written so far, for live progress
 };
 
 struct dump_output {

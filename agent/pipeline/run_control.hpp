@@ -3,14 +3,34 @@
 // checked between stages and upload chunks, and the running child process is killed.
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <memory>
+#include <string>
 
 #include "child_process.hpp"
 
 namespace pgship::agent {
 
+/// What the run is doing right now, for GET /api/v1/runs/{id} while it runs. Written and read
+/// on the run's executor.
+struct live_progress {
+  std::string database;
+  std::string stage;
+  std::uint64_t bytes = 0;
+  std::chrono::steady_clock::time_point stage_started;
+
+  void begin(std::string db, std::string name) {
+    database = std::move(db);
+    stage = std::move(name);
+    bytes = 0;
+    stage_started = std::chrono::steady_clock::now();
+  }
+};
+
 struct run_control {
   std::atomic<bool> stop_requested{false};
+  live_progress progress;
   std::shared_ptr<child_handle> child = std::make_shared<child_handle>();
 
   /// Call on the run's executor (the child handle is not thread-safe).

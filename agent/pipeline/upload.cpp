@@ -100,8 +100,8 @@ std::optional<sha256_digest> hash_range(int fd, std::uint64_t offset, std::uint6
 
 class progress_meter {
  public:
-  progress_meter(std::uint64_t total, std::chrono::seconds every)
-      : total_(total), every_(every), start_(clock::now()), last_(start_) {}
+  progress_meter(std::uint64_t total, std::chrono::seconds every, const log::context& lg)
+      : total_(total), every_(every), start_(clock::now()), last_(start_), log_(lg) {}
 
   void report(std::uint64_t offset) {
     const auto now = clock::now();
@@ -110,14 +110,11 @@ class progress_meter {
     const double secs = std::chrono::duration<double>(now - start_).count();
     const double rate = secs > 0 ? static_cast<double>(offset - first_offset_) / secs : 0.0;
     const double eta = rate > 0 ? static_cast<double>(total_ - offset) / rate : 0.0;
-    log::write(
-        spdlog::level::info,
-        fmt::format(
-            "upload progress: {:.1f} of {:.1f} MiB ({:.0f}%), {:.1f} MB/s, ETA {:.0f} s",
-            static_cast<double>(offset) / 1048576.0, static_cast<double>(total_) / 1048576.0,
-            total_ == 0 ? 100.0 : 100.0 * static_cast<double>(offset) / static_cast<double>(total_),
-            rate / 1e6, eta),
-        {{"bytes", offset}, {"total", total_}});
+    log_.info(
+        "upload progress: {:.1f} of {:.1f} MiB ({:.0f}%), {:.1f} MB/s, ETA {:.0f} s",
+        static_cast<double>(offset) / 1048576.0, static_cast<double>(total_) / 1048576.0,
+        total_ == 0 ? 100.0 : 100.0 * static_cast<double>(offset) / static_cast<double>(total_),
+        rate / 1e6, eta);
   }
   void restart_at(std::uint64_t offset) {
     first_offset_ = offset;
@@ -129,6 +126,7 @@ class progress_meter {
   std::chrono::seconds every_;
   clock::time_point start_, last_;
   std::uint64_t first_offset_ = 0;
+  const log::context& log_;
 };
 
 class tus_upload {
@@ -140,7 +138,7 @@ class tus_upload {
         control_(control),
         out_(out),
         fd_(fd),
-        progress_(out.size, request.progress_interval) {}
+        progress_(out.size, request.progress_interval, request.log) {}
 
   net::awaitable<attempt_end> attempt() {
     if (location_.empty()) {
@@ -207,8 +205,7 @@ class tus_upload {
   net::awaitable<attempt_end> find_offset() {
     const auto reply = co_await client_.send(base(http::verb::head, location_));
     if (reply.ok() && (reply.status() == 404 || reply.status() == 410)) {
-      log::write(spdlog::level::warn, "the receiver no longer has the upload; starting over",
-                 {{"upload", location_}});
+      req_.log.warn("the receiver no longer has the upload {}; starting over", location_);
       location_.clear();
       offset_ = 0;
       co_return attempt_end{};
@@ -221,7 +218,7 @@ class tus_upload {
     }
     if (*offset > 0) {
       ++out_.resumes;
-      log::write(spdlog::level::info, "resuming the upload", {{"offset", *offset}});
+      req_.log.info("resuming the upload at offset {}", *offset);
     }
     offset_ = *offset;
     progress_.restart_at(offset_);
@@ -245,6 +242,7 @@ class tus_upload {
     r.set("Upload-Checksum", "sha256 " + to_base64(*digest));
     std::function<void(std::size_t)> on_sent = [this](std::size_t n) {
       out_.bytes_sent += n;
+      control_.progress.bytes += n;
       progress_.report(offset_);
     };
     const auto reply =
@@ -327,11 +325,9 @@ net::awaitable<stage_error> run_upload(http_client& client, const upload_request
     ++out.retries;
     client.close();
     const auto delay = backoff_delay(request.retry_delay, out.retries, unit(rng));
-    log::write(spdlog::level::warn,
-               fmt::format("upload attempt failed, retry {} of {} in {:.1f} s: {}", out.retries,
-                           request.max_retries, static_cast<double>(delay.count()) / 1000.0,
-                           end.error.message),
-               {{"retry", out.retries}});
+    request.log.warn("upload attempt failed, retry {} of {} in {:.1f} s: {}", out.retries,
+                     request.max_retries, static_cast<double>(delay.count()) / 1000.0,
+                     end.error.message);
     const bool go_on = co_await sleep_unless_stopped(delay, control);
     if (!go_on) co_return fail(errc::cancelled, "upload stopped: the run was cancelled");
   }

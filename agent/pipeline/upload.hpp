@@ -11,6 +11,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <pgship/common/log.hpp>
+
 #include "net/http_client.hpp"
 #include "pipeline/run_control.hpp"
 #include "stage_error.hpp"
@@ -26,6 +28,7 @@ struct upload_request {
   int max_retries = 3;
   std::chrono::milliseconds retry_delay{5000};
   std::chrono::seconds progress_interval{5};
+  log::context log;  // run_id and database on every line
 };
 
 struct upload_output {

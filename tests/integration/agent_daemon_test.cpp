@@ -177,6 +177,15 @@ TEST_F(AgentDaemon, PostStartsARunWithTheTokenAndASecondPostWhileItRunsIs409) {
   EXPECT_NE(second.body().find(run_id), std::string::npos);
   EXPECT_EQ(result_of(run_id), "running");
   EXPECT_EQ(metric("pgship_run_in_progress"), 1);
+  // Live progress while it runs: the stage and the bytes it has moved so far.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        const auto body = get("/api/v1/runs/" + run_id).body();
+        return body.find("\"stage\":\"dump\"") != std::string::npos &&
+               body.find("\"bytes\":0,") == std::string::npos;
+      },
+      30s))
+      << get("/api/v1/runs/" + run_id).body();
 
   ASSERT_TRUE(wait_until([&] { return result_of(run_id) != "running"; }, 120s));
   EXPECT_EQ(result_of(run_id), "ok") << get("/api/v1/runs/" + run_id).body();
