@@ -2,6 +2,7 @@
 // validates the configuration, then hands over to the command.
 
 #include <array>
+#include <functional>
 #include <iostream>
 #include <string_view>
 
@@ -59,13 +60,13 @@ T value_or(const po::variables_map& vars, const char* name, T fallback) {
 }
 
 int dispatch(std::string_view command, const pgship::agent::settings& settings,
-             const po::variables_map& vars) {
+             const po::variables_map& vars, std::function<pgship::agent::settings()> reload) {
   using namespace pgship::agent;
   if (command == "backup") {
     return command_backup(settings, {value_or(vars, "database", std::vector<std::string>{})});
   }
   if (command == "check") return command_check(settings);
-  if (command == "run") return command_run(settings);
+  if (command == "run") return command_run(settings, std::move(reload));
   if (command == "healthcheck") return command_healthcheck(settings);
   if (command == "list") {
     return command_list(settings,
@@ -123,7 +124,12 @@ int agent_main(int argc, char** argv) {
   }
   pgship::cli::setup_logging(cfg);
   const auto settings = pgship::agent::read_settings(cfg);
-  return dispatch(command, settings, vars);
+  // SIGHUP: the same file and environment, read again.
+  auto reload = [opts] {
+    return pgship::agent::read_settings(
+        pgship::cli::load_config(pgship::agent::config_schema(), opts));
+  };
+  return dispatch(command, settings, vars, reload);
 }
 
 }  // namespace

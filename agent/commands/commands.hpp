@@ -2,6 +2,7 @@
 // The one-shot commands an operator runs by hand. Each returns the process exit code: 0, or
 // the catalogue code of what failed.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,8 +17,10 @@ int command_backup(const settings& cfg, const backup_options& opts);
 
 int command_check(const settings& cfg);
 
-/// The daemon: scheduler, control API, metrics; returns 0 after SIGTERM/SIGINT.
-int command_run(const settings& cfg);
+/// The daemon: scheduler, control API, metrics; returns 0 after SIGTERM/SIGINT. On SIGHUP
+/// `reload` reads the configuration again (it throws config_error for a bad one, which is
+/// logged while the old settings stay).
+int command_run(const settings& cfg, std::function<settings()> reload);
 /// Exit 0 when the running daemon's /health answers 200.
 int command_healthcheck(const settings& cfg);
 

@@ -12,6 +12,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include <pgship/common/config.hpp>
@@ -32,7 +33,7 @@ namespace pgship::agent {
 
 namespace net = boost::asio;
 
-int command_run(const settings& cfg) {
+int command_run(const settings& cfg, std::function<settings()> reload) {
   std::signal(SIGPIPE, SIG_IGN);
   std::string error;
   auto cron = parse_cron(cfg.schedule, error);
@@ -71,23 +72,60 @@ int command_run(const settings& cfg) {
   }
   server.start();
 
+  // One scheduler at a time; a reload stops the old one (it notices at its next wake-up,
+  // before it could fire) and starts one on the new schedule.
   auto stop = std::make_shared<bool>(false);
-  scheduler_hooks hooks;
-  hooks.fire = [&state](std::chrono::system_clock::time_point) {
-    std::string active;
-    if (state.start_run("schedule", {}, active)) return true;
-    log::write(spdlog::level::warn, "scheduled fire skipped: run " + active + " is still active",
-               {{"run_id", active}});
-    return false;
+  const auto start_scheduler = [&]() {
+    *stop = true;
+    stop = std::make_shared<bool>(false);
+    scheduler_hooks hooks;
+    hooks.fire = [&state](std::chrono::system_clock::time_point) {
+      std::string active;
+      if (state.start_run("schedule", {}, active)) return true;
+      log::write(spdlog::level::warn, "scheduled fire skipped: run " + active + " is still active",
+                 {{"run_id", active}});
+      return false;
+    };
+    hooks.next_run = [&state](std::chrono::system_clock::time_point at) {
+      state.metrics().next_run(at);
+    };
+    hooks.skipped = [&state] { state.metrics().skipped(); };
+    const auto& now_cfg = state.cfg();
+    net::co_spawn(io,
+                  run_scheduler(state.cron(), now_cfg.schedule_jitter, now_cfg.missed_runs,
+                                scheduler_clock::system(), std::move(hooks), stop),
+                  net::detached);
   };
-  hooks.next_run = [&state](std::chrono::system_clock::time_point at) {
-    state.metrics().next_run(at);
-  };
-  hooks.skipped = [&state] { state.metrics().skipped(); };
-  net::co_spawn(io,
-                run_scheduler(state.cron(), cfg.schedule_jitter, cfg.missed_runs,
-                              scheduler_clock::system(), std::move(hooks), stop),
-                net::detached);
+  start_scheduler();
+
+  net::signal_set hangup(io, SIGHUP);
+  std::function<void(boost::system::error_code, int)> on_hangup =
+      [&](boost::system::error_code wait_ec, int) {
+        if (wait_ec) return;
+        try {
+          auto fresh = reload();
+          std::string why;
+          auto fresh_cron = parse_cron(fresh.schedule, why);
+          if (!fresh_cron) throw config::config_error("SCHEDULE is invalid: " + why);
+          if (fresh.listen_addr != state.cfg().listen_addr ||
+              fresh.healthcheck_port != state.cfg().healthcheck_port ||
+              fresh.backup_dir != state.cfg().backup_dir) {
+            log::write(spdlog::level::warn,
+                       "LISTEN_ADDR, HEALTHCHECK_PORT and BACKUP_DIR change only on restart", {});
+          }
+          state.reconfigure(std::move(fresh), std::move(*fresh_cron));
+          start_scheduler();
+          log::write(spdlog::level::info,
+                     "configuration reloaded: SCHEDULE \"" + state.cfg().schedule + "\"", {});
+        } catch (const config::config_error& e) {
+          log::write(
+              spdlog::level::err,
+              std::string("configuration reload refused, the old settings stay: ") + e.what(), {});
+        }
+        hangup.async_wait(on_hangup);
+      };
+  hangup.async_wait(on_hangup);
+
   if (cfg.run_on_startup) {
     std::string active;
     state.start_run("startup", {}, active);
@@ -98,6 +136,7 @@ int command_run(const settings& cfg) {
                "signal " + std::to_string(signal) + ": stopping (a second signal exits at once)",
                {});
     *stop = true;
+    hangup.cancel();
     state.stop_active();
     co_await state.wait_idle(std::chrono::seconds(7));
     co_await server.shutdown();

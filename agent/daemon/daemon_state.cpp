@@ -1,4 +1,5 @@
 #include "daemon/daemon_state.hpp"
+#include <algorithm>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -22,12 +23,24 @@ using sys_clock = std::chrono::system_clock;
 
 daemon_state::daemon_state(net::any_io_executor ex, settings cfg, cron_expr cron)
     : ex_(std::move(ex)),
-      cfg_(std::move(cfg)),
-      cron_(std::move(cron)),
-      metrics_(cfg_.databases),
-      history_(cfg_.backup_dir / "runs.jsonl") {
-  for (const auto& db : cfg_.databases)
+      cfg_(std::make_shared<const settings>(std::move(cfg))),
+      cron_(std::make_shared<const cron_expr>(std::move(cron))),
+      metrics_(cfg_->databases),
+      history_(cfg_->backup_dir / "runs.jsonl") {
+  for (const auto& db : cfg_->databases)
     health_[db];
+}
+
+void daemon_state::reconfigure(settings cfg, cron_expr cron) {
+  cfg_ = std::make_shared<const settings>(std::move(cfg));
+  cron_ = std::make_shared<const cron_expr>(std::move(cron));
+  for (const auto& db : cfg_->databases)
+    health_[db];
+  // A database no longer configured no longer decides health.
+  std::erase_if(health_, [this](const auto& entry) {
+    return std::find(cfg_->databases.begin(), cfg_->databases.end(), entry.first) ==
+           cfg_->databases.end();
+  });
 }
 
 void daemon_state::restore_from_history() {
@@ -92,7 +105,7 @@ std::optional<std::string> daemon_state::start_run(const std::string& trigger,
   metrics_.run_started();
 
   json::array names;
-  for (const auto& db : request->databases.empty() ? cfg_.databases : request->databases)
+  for (const auto& db : request->databases.empty() ? cfg_->databases : request->databases)
     names.emplace_back(db);
   history_.put(json::object{{"run_id", request->run_id},
                             {"trigger", trigger},
@@ -101,10 +114,11 @@ std::optional<std::string> daemon_state::start_run(const std::string& trigger,
                             {"databases_requested", std::move(names)}});
 
   auto control = control_;
+  auto cfg = cfg_;  // a reload during the run does not change it under its feet
   net::co_spawn(
       ex_,
-      [this, request, control]() -> net::awaitable<void> {
-        const auto record = co_await run_backup(cfg_, *request, *control);
+      [this, request, control, cfg]() -> net::awaitable<void> {
+        const auto record = co_await run_backup(*cfg, *request, *control);
         finished(record);
       },
       [this](std::exception_ptr e) {
@@ -143,12 +157,12 @@ void daemon_state::finished(const run_record& run) {
 }
 
 void daemon_state::write_textfile() {
-  if (!cfg_.metrics_textfile) return;
+  if (!cfg_->metrics_textfile) return;
   if (const auto ec =
-          fs::write_file_atomically(*cfg_.metrics_textfile, metrics_.render(sys_clock::now()))) {
+          fs::write_file_atomically(*cfg_->metrics_textfile, metrics_.render(sys_clock::now()))) {
     log::write(
         spdlog::level::warn,
-        "cannot write METRICS_TEXTFILE " + cfg_.metrics_textfile->string() + ": " + ec.message(),
+        "cannot write METRICS_TEXTFILE " + cfg_->metrics_textfile->string() + ": " + ec.message(),
         {});
   }
 }
@@ -181,10 +195,10 @@ net::awaitable<void> daemon_state::wait_idle(std::chrono::milliseconds limit) {
 }
 
 std::chrono::seconds daemon_state::max_age(sys_clock::time_point now) const {
-  if (cfg_.health_max_age) {
-    return std::chrono::duration_cast<std::chrono::seconds>(*cfg_.health_max_age);
+  if (cfg_->health_max_age) {
+    return std::chrono::duration_cast<std::chrono::seconds>(*cfg_->health_max_age);
   }
-  const auto period = longest_period(cron_, now);
+  const auto period = longest_period(*cron_, now);
   return period ? 2 * *period : std::chrono::seconds(2 * 86400);
 }
 

@@ -31,8 +31,10 @@ class daemon_state {
  public:
   daemon_state(boost::asio::any_io_executor ex, settings cfg, cron_expr cron);
 
-  const settings& cfg() const { return cfg_; }
-  const cron_expr& cron() const { return cron_; }
+  const settings& cfg() const { return *cfg_; }
+  const cron_expr& cron() const { return *cron_; }
+  /// New settings (SIGHUP) for the runs that start from now on; the active one keeps its own.
+  void reconfigure(settings cfg, cron_expr cron);
   agent_metrics& metrics() { return metrics_; }
   run_history& history() { return history_; }
 
@@ -68,8 +70,8 @@ class daemon_state {
   void write_textfile();
 
   boost::asio::any_io_executor ex_;
-  settings cfg_;
-  cron_expr cron_;
+  std::shared_ptr<const settings> cfg_;
+  std::shared_ptr<const cron_expr> cron_;
   agent_metrics metrics_;
   run_history history_;
   std::string active_run_;

@@ -29,9 +29,9 @@ bool fire_when_late(milliseconds late, seconds period, missed_run_policy policy)
   return policy == missed_run_policy::run_once && late < period;
 }
 
-net::awaitable<void> run_scheduler(const cron_expr& cron, milliseconds jitter,
-                                   missed_run_policy policy, scheduler_clock clock,
-                                   scheduler_hooks hooks, std::shared_ptr<bool> stop) {
+net::awaitable<void> run_scheduler(cron_expr cron, milliseconds jitter, missed_run_policy policy,
+                                   scheduler_clock clock, scheduler_hooks hooks,
+                                   std::shared_ptr<bool> stop) {
   std::mt19937_64 rng(std::random_device{}());
   auto due = next_fire(cron, clock.now());
   while (!*stop) {

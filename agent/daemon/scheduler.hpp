@@ -34,7 +34,7 @@ struct scheduler_hooks {
 };
 
 /// Runs until `*stop` is set (checked after every sleep) or the expression never fires again.
-boost::asio::awaitable<void> run_scheduler(const cron_expr& cron, std::chrono::milliseconds jitter,
+boost::asio::awaitable<void> run_scheduler(cron_expr cron, std::chrono::milliseconds jitter,
                                            missed_run_policy policy, scheduler_clock clock,
                                            scheduler_hooks hooks, std::shared_ptr<bool> stop);
 

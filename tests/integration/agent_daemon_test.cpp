@@ -241,6 +241,36 @@ TEST_F(AgentDaemon, SigtermDuringADumpExitsWithin10sAndLeavesNoPartialNorPgDump)
   EXPECT_EQ(result_of(run_id), "cancelled");
 }
 
+TEST_F(AgentDaemon, SighupReloadsTheScheduleAndABadConfigKeepsTheOldOne) {
+  start();
+  start_daemon({}, "daemon_small");  // yearly: nothing runs on its own
+  auto config = agent_config(
+      "daemon_small",
+      {{"HEALTHCHECK_PORT", "0"}, {"LISTEN_ADDR", "127.0.0.1"}, {"SCHEDULE", "*/2 * * * * *"}});
+  write_config(config, "daemon.env");
+  ::kill(daemon_.pid, SIGHUP);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        for (const auto& r : runs())
+          if (r.as_object().at("trigger") == "schedule" && r.as_object().at("result") == "ok")
+            return true;
+        return false;
+      },
+      20s))
+      << get("/api/v1/runs").body();
+
+  config["SCHEDULE"] = "61 * * * *";
+  write_config(config, "daemon.env");
+  ::kill(daemon_.pid, SIGHUP);
+  EXPECT_TRUE(wait_until(
+      [&] { return read_file(dir_ / "agent.log").find("reload refused") != std::string::npos; },
+      10s));
+  EXPECT_EQ(get("/livez").result_int(), 200);
+  const auto before = runs().size();
+  EXPECT_TRUE(wait_until([&] { return runs().size() > before; }, 20s))
+      << "the old schedule keeps running";
+}
+
 TEST_F(AgentDaemon, ARealPrometheusScrapesIt) {
   start();
   start_daemon({{"SCHEDULE", "*/2 * * * * *"}}, "daemon_small");
