@@ -156,13 +156,16 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
 }
 
 int command_healthcheck(const settings& cfg) {
+  // Named outside the coroutine: GCC 12 double-frees string temporaries of a ?: or of an
+  // aggregate built in the same full-expression as a co_await.
+  receiver_endpoint daemon;
+  daemon.host = cfg.listen_addr == "0.0.0.0" ? "127.0.0.1"
+                : cfg.listen_addr == "::"    ? "::1"
+                                             : cfg.listen_addr;
+  daemon.port = std::to_string(cfg.healthcheck_port);
   return run_command([&]() -> net::awaitable<int> {
-    const std::string host = cfg.listen_addr == "0.0.0.0" ? "127.0.0.1"
-                             : cfg.listen_addr == "::"    ? "::1"
-                                                          : cfg.listen_addr;
-    http_client client(co_await net::this_coro::executor,
-                       receiver_endpoint{false, host, std::to_string(cfg.healthcheck_port), ""}, {},
-                       std::chrono::seconds(5));
+    const auto ex = co_await net::this_coro::executor;
+    http_client client(ex, daemon, {}, std::chrono::seconds(5));
     http_request r{http::verb::get, "/health", 11};
     const auto reply = co_await client.send(std::move(r));
     if (!reply.ok()) {

@@ -93,6 +93,11 @@ class AgentDaemon : public agent_fixture {
                                     .headers = std::move(headers),
                                     .body = std::move(body)});
   }
+  // `pgship-agent healthcheck` as a container's HEALTHCHECK runs it.
+  process_result healthcheck() {
+    return run_process({PGSHIP_AGENT_BIN, "healthcheck", "--config", config_.string()},
+                       {.env = {{"HEALTHCHECK_PORT", std::to_string(daemon_.port)}}});
+  }
   json::array runs() { return json::parse(get("/api/v1/runs").body()).as_array(); }
   std::string result_of(const std::string& run_id) {
     const auto res = get("/api/v1/runs/" + run_id);
@@ -138,6 +143,7 @@ TEST_F(AgentDaemon, RunsOnItsScheduleAndReportsThroughHealthMetricsAndHistory) {
   EXPECT_EQ(health.result_int(), 200) << health.body();
   EXPECT_NE(health.body().find("\"status\":\"ok\""), std::string::npos) << health.body();
   EXPECT_EQ(get("/livez").result_int(), 200);
+  EXPECT_EQ(healthcheck().exit_code, 0) << healthcheck().describe();
 
   EXPECT_GE(metric("pgship_backup_runs_total{database=\"daemon_small\",result=\"ok\"}"), 2);
   EXPECT_EQ(metric("pgship_backup_last_status{database=\"daemon_small\"}"), 1);
@@ -209,6 +215,9 @@ TEST_F(AgentDaemon, AFailedRunTurnsHealthTo503AndLastStatusTo0) {
   EXPECT_NE(health.body().find("password authentication failed"), std::string::npos)
       << health.body();
   EXPECT_EQ(metric("pgship_backup_last_status{database=\"daemon_small\"}"), 0);
+  const auto hc = healthcheck();
+  EXPECT_EQ(hc.exit_code, 1) << hc.describe();
+  EXPECT_NE(hc.out.find("failing"), std::string::npos) << hc.out;
   EXPECT_EQ(metric("pgship_backup_runs_total{database=\"daemon_small\",result=\"failed\"}"), 1);
 }
 

@@ -1,5 +1,7 @@
 #include "agent_fixture.hpp"
 #include <algorithm>
+#include <cstdlib>
+#include <sstream>
 
 #include "temp_dir.hpp"
 
@@ -59,6 +61,14 @@ stdfs::path agent_fixture::write_config(const std::map<std::string, std::string>
 process_result agent_fixture::run_agent(const std::vector<std::string>& args,
                                         std::chrono::milliseconds timeout) {
   std::vector<std::string> argv = {PGSHIP_AGENT_BIN};
+  // PGSHIP_TEST_WRAPPER="valgrind -q --error-exitcode=99" runs the agent under a checker.
+  if (const char* wrapper = std::getenv("PGSHIP_TEST_WRAPPER"); wrapper && *wrapper) {
+    std::istringstream words(wrapper);
+    std::vector<std::string> prefix;
+    for (std::string w; words >> w;)
+      prefix.push_back(w);
+    argv.insert(argv.begin(), prefix.begin(), prefix.end());
+  }
   argv.insert(argv.end(), args.begin(), args.end());
   process_options options;
   options.timeout = timeout;
