@@ -73,8 +73,10 @@ class AgentDaemon : public agent_fixture {
     config.try_emplace("LISTEN_ADDR", "127.0.0.1");
     config.try_emplace("SCHEDULE", "0 0 1 1 *");
     config_ = write_config(config, "daemon.env");
-    daemon_ = start_listening_process(PGSHIP_AGENT_BIN, {"run", "--config", config_.string()}, {},
-                                      dir_ / "agent.log");
+    auto argv = agent_argv({"run", "--config", config_.string()});
+    const auto binary = argv.front();
+    argv.erase(argv.begin());
+    daemon_ = start_listening_process(binary, argv, {}, dir_ / "agent.log");
   }
 
   int stop_daemon(int signal = SIGTERM) {
@@ -95,7 +97,7 @@ class AgentDaemon : public agent_fixture {
   }
   // `pgship-agent healthcheck` as a container's HEALTHCHECK runs it.
   process_result healthcheck() {
-    return run_process({PGSHIP_AGENT_BIN, "healthcheck", "--config", config_.string()},
+    return run_process(agent_argv({"healthcheck", "--config", config_.string()}),
                        {.env = {{"HEALTHCHECK_PORT", std::to_string(daemon_.port)}}});
   }
   json::array runs() { return json::parse(get("/api/v1/runs").body()).as_array(); }

@@ -58,8 +58,7 @@ stdfs::path agent_fixture::write_config(const std::map<std::string, std::string>
   return path;
 }
 
-process_result agent_fixture::run_agent(const std::vector<std::string>& args,
-                                        std::chrono::milliseconds timeout) {
+std::vector<std::string> agent_fixture::agent_argv(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {PGSHIP_AGENT_BIN};
   // PGSHIP_TEST_WRAPPER="valgrind -q --error-exitcode=99" runs the agent under a checker.
   if (const char* wrapper = std::getenv("PGSHIP_TEST_WRAPPER"); wrapper && *wrapper) {
@@ -70,6 +69,12 @@ process_result agent_fixture::run_agent(const std::vector<std::string>& args,
     argv.insert(argv.begin(), prefix.begin(), prefix.end());
   }
   argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+process_result agent_fixture::run_agent(const std::vector<std::string>& args,
+                                        std::chrono::milliseconds timeout) {
+  const auto argv = agent_argv(args);
   process_options options;
   options.timeout = timeout;
   return run_process(argv, options);

@@ -30,6 +30,8 @@ class agent_fixture : public receiver_fixture {
   /// Writes `config` as an env file and returns its path.
   std::filesystem::path write_config(const std::map<std::string, std::string>& config,
                                      const std::string& file_name = "agent.env");
+  /// `pgship-agent <args>`, behind $PGSHIP_TEST_WRAPPER when set (e.g. a sanitizer build).
+  static std::vector<std::string> agent_argv(const std::vector<std::string>& args);
   /// Runs `pgship-agent <args>` with this process's environment (which must not set the
   /// agent's keys: the environment wins over --config).
   process_result run_agent(const std::vector<std::string>& args,
