@@ -18,7 +18,7 @@ BUILD_PACKAGES=(
 
 # Needed on a host or in an image that only runs the binaries.
 RUNTIME_PACKAGES=(
-  ca-certificates
+  ca-certificates tzdata
   libboost-json1.81.0 libboost-url1.81.0 libboost-program-options1.81.0
   libboost-filesystem1.81.0
   libssl3 libpq5 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0
