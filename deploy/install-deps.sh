@@ -26,9 +26,10 @@ RUNTIME_PACKAGES=(
 )
 
 # Needed only to run the test suite: a real PostgreSQL server, test frameworks,
-# promtool (metrics format checks) and the tools integration tests drive.
+# prometheus + promtool (metrics format, alert rule tests, a real scrape), systemd-analyze
+# (unit checks) and the tools integration tests drive.
 TEST_PACKAGES=(
-  libgtest-dev libgmock-dev postgresql-15 curl prometheus
+  libgtest-dev libgmock-dev postgresql-15 curl prometheus systemd
 )
 
 want="${1:-all}"
