@@ -27,9 +27,9 @@ RUNTIME_PACKAGES=(
 
 # Needed only to run the test suite: a real PostgreSQL server, test frameworks,
 # prometheus + promtool (metrics format, alert rule tests, a real scrape), systemd-analyze
-# (unit checks) and the tools integration tests drive.
+# (unit checks), python3-yaml (manifest checks) and the tools integration tests drive.
 TEST_PACKAGES=(
-  libgtest-dev libgmock-dev postgresql-15 curl prometheus systemd
+  libgtest-dev libgmock-dev postgresql-15 curl prometheus systemd python3-yaml
 )
 
 want="${1:-all}"

@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""Checks deploy/ manifests without a cluster or a Docker engine: every YAML and JSON file
+parses, Kubernetes objects carry what production needs (probes, resources, non-root, read-only
+root, no capabilities, one Recreate agent), compose keeps secrets in *_FILE keys and gates
+start-up on health, and the dashboard only queries metrics the programs export.
+Usage: check_manifests.py SOURCE_DIR"""
+import json
+import pathlib
+import re
+import sys
+
+import yaml
+
+root = pathlib.Path(sys.argv[1])
+deploy = root / "deploy"
+problems = []
+
+
+def fail(where, what):
+    problems.append(f"{where}: {what}")
+
+
+def secretish(name):
+    return ("PASSWORD" in name or "TOKEN" in name) and not name.endswith("_FILE")
+
+
+# --- Kubernetes ---------------------------------------------------------------------------
+objects = []
+for path in sorted((deploy / "k8s").glob("*.yaml")):
+    for doc in yaml.safe_load_all(path.read_text()):
+        if doc is None:
+            continue
+        where = f"{path.name}:{doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
+        for field in ("apiVersion", "kind"):
+            if field not in doc:
+                fail(where, f"missing {field}")
+        if doc.get("kind") != "Kustomization" and not doc.get("metadata", {}).get("name"):
+            fail(where, "missing metadata.name")
+        objects.append((where, doc))
+
+kustomization = yaml.safe_load((deploy / "k8s" / "kustomization.yaml").read_text())
+for res in kustomization.get("resources", []):
+    if not (deploy / "k8s" / res).exists():
+        fail("kustomization.yaml", f"resource {res} does not exist")
+
+workloads = [(w, d) for w, d in objects if d.get("kind") in ("Deployment", "StatefulSet")]
+if {d["metadata"]["name"] for _, d in workloads} != {"pgship-agent", "pgship-receiver"}:
+    fail("k8s", "expected the pgship-agent Deployment and pgship-receiver StatefulSet")
+for where, d in workloads:
+    spec = d["spec"]
+    pod = spec["template"]["spec"]
+    if spec["selector"]["matchLabels"].items() - spec["template"]["metadata"]["labels"].items():
+        fail(where, "selector does not match the pod labels")
+    if not pod.get("securityContext", {}).get("runAsNonRoot"):
+        fail(where, "pod securityContext.runAsNonRoot is not true")
+    for c in pod["containers"]:
+        cw = f"{where}/{c['name']}"
+        for probe in ("livenessProbe", "readinessProbe"):
+            if probe not in c:
+                fail(cw, f"no {probe}")
+        res = c.get("resources", {})
+        if not res.get("requests") or not res.get("limits"):
+            fail(cw, "resources need requests and limits")
+        sc = c.get("securityContext", {})
+        if sc.get("readOnlyRootFilesystem") is not True:
+            fail(cw, "readOnlyRootFilesystem is not true")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            fail(cw, "allowPrivilegeEscalation is not false")
+        if "ALL" not in sc.get("capabilities", {}).get("drop", []):
+            fail(cw, "capabilities do not drop ALL")
+        for e in c.get("env", []):
+            if secretish(e["name"]) and "value" in e:
+                fail(cw, f"{e['name']} carries a secret in an environment value")
+    if d["kind"] == "Deployment":
+        if spec.get("replicas") != 1 or spec.get("strategy", {}).get("type") != "Recreate":
+            fail(where, "the agent must run one replica with strategy Recreate")
+        probes = {c["livenessProbe"]["httpGet"]["path"] for c in pod["containers"]}
+        if probes != {"/livez"}:
+            fail(where, "the agent's liveness probe must be /livez")
+for where, d in objects:
+    if d.get("kind") == "ConfigMap":
+        for key in d.get("data", {}):
+            if secretish(key):
+                fail(where, f"{key} is a secret in a ConfigMap")
+
+# --- docker compose -----------------------------------------------------------------------
+compose = yaml.safe_load((deploy / "docker-compose.yml").read_text())
+services = compose["services"]
+for name, svc in services.items():
+    env = svc.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    for key in env:
+        if secretish(key):
+            fail(f"compose/{name}", f"{key} puts a secret in environment: (use {key}_FILE)")
+    for dep, cond in (svc.get("depends_on") or {}).items():
+        if dep not in services:
+            fail(f"compose/{name}", f"depends on unknown service {dep}")
+    for secret in svc.get("secrets", []):
+        if secret not in compose.get("secrets", {}):
+            fail(f"compose/{name}", f"secret {secret} is not declared")
+for name in ("postgres", "receiver", "agent"):
+    if "healthcheck" not in services.get(name, {}):
+        fail(f"compose/{name}", "no healthcheck")
+agent_deps = services["agent"].get("depends_on", {})
+for dep in ("postgres", "receiver"):
+    if agent_deps.get(dep, {}).get("condition") != "service_healthy":
+        fail("compose/agent", f"must wait for {dep} to be healthy")
+for volume_spec in services["prometheus"].get("volumes", []) + services["grafana"].get("volumes", []):
+    source = volume_spec.split(":")[0]
+    if source.startswith("./") and not (deploy / source).exists():
+        fail("compose", f"mounts {source}, which does not exist")
+
+# --- Prometheus, Grafana ------------------------------------------------------------------
+prom = yaml.safe_load((deploy / "prometheus" / "prometheus.yml").read_text())
+jobs = {j["job_name"] for j in prom["scrape_configs"]}
+if jobs != {"pgship-agent", "pgship-receiver"}:
+    fail("prometheus.yml", f"scrape jobs {sorted(jobs)}")
+for path in (deploy / "grafana" / "provisioning").rglob("*.yml"):
+    yaml.safe_load(path.read_text())
+
+exported = set()
+for source in ("agent/daemon/agent_metrics.cpp", "receiver/metrics.cpp"):
+    exported |= set(re.findall(r'\.Name\("([a-z_]+)"\)', (root / source).read_text()))
+dashboard = json.loads((deploy / "grafana" / "dashboards" / "pgship.json").read_text())
+for panel in dashboard["panels"]:
+    for target in panel.get("targets", []):
+        for metric in re.findall(r"\b(pgship_[a-z_]+)", target["expr"]):
+            base = re.sub(r"_(bucket|sum|count)$", "", metric)
+            if metric not in exported and base not in exported:
+                fail(f"dashboard/{panel['title']}", f"queries {metric}, which nothing exports")
+
+if problems:
+    print("\n".join(problems))
+    sys.exit(1)
+print(f"deploy manifests ok: {len(objects)} Kubernetes objects, {len(services)} compose "
+      f"services, {len(dashboard['panels'])} dashboard panels")
