@@ -144,12 +144,18 @@ Press Ctrl-C to stop everything and remove $work.
 TEXT
 
 if [ "$stay" = 0 ]; then
-  # Scripted use: prove the printed commands work before tearing down.
-  curl -sf "$A/health" > /dev/null
-  curl -sf "$A/metrics" | grep -q '^pgship_backup_last_status{database="'"$POSTGRES_DB"'"} 1'
-  curl -sf -H "Authorization: Bearer $token" "$R/api/backup/list" | grep -q "\"$name\""
-  curl -sf -H "Authorization: Bearer $token" "$R/api/backup/download/$name" | sha256sum |
-    grep -q "^$sha "
+  # Scripted use: prove the printed commands work before tearing down. (Output is captured
+  # first: `curl | grep -q` fails under pipefail when grep stops reading early.)
+  check() { echo "quickstart: check failed: $*" >&2; exit 1; }
+  curl -sf "$A/health" > /dev/null || check "GET /health"
+  metrics=$(curl -sf "$A/metrics") || check "GET /metrics"
+  grep -q "^pgship_backup_last_status{database=\"$POSTGRES_DB\"} 1" <<< "$metrics" ||
+    check "pgship_backup_last_status is not 1"
+  list=$(curl -sf -H "Authorization: Bearer $token" "$R/api/backup/list") || check "list"
+  grep -q "\"$name\"" <<< "$list" || check "the list does not name $name"
+  downloaded=$(curl -sf -H "Authorization: Bearer $token" "$R/api/backup/download/$name" |
+    sha256sum) || check "download"
+  [ "${downloaded%% *}" = "$sha" ] || check "the download's sha256 differs"
   echo "quickstart: the commands above answered as expected"
 else
   while kill -0 "${pids[-1]}" 2>/dev/null; do sleep 1; done
