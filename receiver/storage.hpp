@@ -15,9 +15,8 @@
 #include <system_error>
 #include <vector>
 
-#include <pgship/common/sha256.hpp>
-
 #include <pgship/common/backup_name.hpp>
+#include <pgship/common/sha256.hpp>
 
 namespace pgship::receiver {
 

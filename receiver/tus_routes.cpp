@@ -6,10 +6,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include <pgship/common/backup_name.hpp>
 #include <pgship/common/base64.hpp>
 #include <pgship/common/log.hpp>
 
-#include <pgship/common/backup_name.hpp>
 #include "incoming_file.hpp"
 #include "upload_commit.hpp"
 

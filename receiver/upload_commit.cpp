@@ -1,7 +1,6 @@
 #include "upload_commit.hpp"
 
 #include <pgship/common/log.hpp>
-
 #include <pgship/common/retention.hpp>
 
 namespace pgship::receiver {

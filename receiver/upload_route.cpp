@@ -6,11 +6,11 @@
 
 #include <boost/beast/http/error.hpp>
 
+#include <pgship/common/backup_name.hpp>
 #include <pgship/common/config_values.hpp>
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
 
-#include <pgship/common/backup_name.hpp>
 #include "incoming_file.hpp"
 #include "multipart.hpp"
 #include "upload_commit.hpp"

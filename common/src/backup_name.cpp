@@ -1,5 +1,4 @@
 #include <pgship/common/backup_name.hpp>
-
 #include <pgship/common/fs.hpp>
 
 namespace pgship {

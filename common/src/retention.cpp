@@ -1,5 +1,6 @@
-#include <pgship/common/retention.hpp>
 #include <algorithm>
+
+#include <pgship/common/retention.hpp>
 
 namespace pgship {
 namespace {
