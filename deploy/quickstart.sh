@@ -57,19 +57,8 @@ if [ -z "${POSTGRES_HOST:-}" ]; then
   "${as_owner[@]}" "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/server.log" -w \
     -o "-p $POSTGRES_PORT -k $work/pg -c listen_addresses=''" start > /dev/null
   POSTGRES_HOST="$work/pg" POSTGRES_USER=postgres POSTGRES_DB=shop
-  "$pg_bin/psql" -X -q -h "$POSTGRES_HOST" -p "$POSTGRES_PORT" -U postgres -c 'CREATE DATABASE shop'
-  "$pg_bin/psql" -X -q -h "$POSTGRES_HOST" -p "$POSTGRES_PORT" -U postgres -d shop <<'SQL'
-CREATE TABLE customers AS
-  SELECT g AS id, 'customer ' || g AS name, md5(g::text) || '@example.com' AS email
-  FROM generate_series(1, 5000) g;
-CREATE TABLE orders AS
-  SELECT g AS id, 1 + (random() * 4999)::int AS customer_id,
-         round((random() * 500)::numeric, 2) AS amount,
-         now() - random() * interval '365 days' AS placed_at,
-         jsonb_build_object('items', 1 + (random() * 5)::int, 'channel',
-                            (ARRAY['web', 'app', 'store'])[1 + (random() * 2)::int]) AS details
-  FROM generate_series(1, 50000) g;
-SQL
+  "$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$POSTGRES_HOST" -p "$POSTGRES_PORT" -U postgres \
+    -d postgres -f deploy/docker/sample-db.sql
   echo "quickstart: PostgreSQL 15 with database 'shop' (55,000 rows) on socket $POSTGRES_HOST"
 fi
 

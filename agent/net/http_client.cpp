@@ -223,6 +223,21 @@ struct http_client::impl {
     co_return out;
   }
 
+  // After a header read with another body type: the rest of a small (error) body as text.
+  template <class Stream, class Body>
+  net::awaitable<http_outcome> finish_as_text(Stream& stream,
+                                              http::response_parser<Body>&& header_read) {
+    http::response_parser<http::string_body> parser(std::move(header_read));
+    parser.body_limit(small_body_limit);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    (void)n;
+    if (ec) co_return io_failure("reading the response of", ec);
+    http_outcome out;
+    out.response = parser.release();
+    if (!out.response.keep_alive()) close();
+    co_return out;
+  }
+
   template <class Stream>
   net::awaitable<http_outcome> send_on(Stream& stream, http_request& request) {
     arm_timer();
@@ -251,15 +266,8 @@ struct http_client::impl {
     (void)in;
     if (iec) co_return io_failure("reading the response of", iec);
     if (interim.get().result() != http::status::continue_) {
-      // A final answer: read its body (small JSON) with a string parser over the same bytes.
-      http::response_parser<http::string_body> final_parser(std::move(interim));
-      final_parser.body_limit(small_body_limit);
-      auto [fec, fn] = co_await http::async_read(stream, buffer, final_parser, use_tuple);
-      (void)fn;
-      if (fec) co_return io_failure("reading the response of", fec);
-      http_outcome out;
-      out.response = final_parser.release();
-      // The body was never sent: the connection cannot carry another request.
+      // A final answer before any body byte: the connection cannot carry another request.
+      auto out = co_await finish_as_text(stream, std::move(interim));
       close();
       co_return out;
     }
@@ -312,15 +320,7 @@ struct http_client::impl {
     (void)hn;
     if (hec) co_return io_failure("reading the response of", hec);
     if (parser.get().result_int() / 100 != 2) {
-      http::response_parser<http::string_body> error_parser(std::move(parser));
-      error_parser.body_limit(small_body_limit);
-      auto [eec, en] = co_await http::async_read(stream, buffer, error_parser, use_tuple);
-      (void)en;
-      if (eec) co_return io_failure("reading the response of", eec);
-      http_outcome out;
-      out.response = error_parser.release();
-      if (!out.response.keep_alive()) close();
-      co_return out;
+      co_return co_await finish_as_text(stream, std::move(parser));
     }
 
     std::vector<char> piece(piece_size);

@@ -170,7 +170,7 @@ TEST_F(AgentDaemon, RunsOnItsScheduleAndReportsThroughHealthMetricsAndHistory) {
 
 TEST_F(AgentDaemon, PostStartsARunWithTheTokenAndASecondPostWhileItRunsIs409) {
   start();
-  start_daemon({{"CONTROL_TOKEN", "control-secret"}}, "daemon_big");
+  start_daemon({{"CONTROL_TOKEN", "control-secret"}, {"LOG_FORMAT", "json"}}, "daemon_big");
   EXPECT_EQ(post("/api/v1/backups").result_int(), 401);
   EXPECT_EQ(post("/api/v1/backups", {{"Authorization", "Bearer wrong"}}).result_int(), 401);
   const std::map<std::string, std::string> auth = {{"Authorization", "Bearer control-secret"}};
@@ -201,6 +201,22 @@ TEST_F(AgentDaemon, PostStartsARunWithTheTokenAndASecondPostWhileItRunsIs409) {
   for (const char* stage : {"preflight", "dump", "verify", "upload", "rotate"})
     EXPECT_NE(record.find(std::string("\"name\":\"") + stage + "\""), std::string::npos) << record;
   EXPECT_NE(record.find("\"trigger\":\"api\""), std::string::npos);
+  // JSON logs: every line of the run carries its run_id and database as fields.
+  int run_lines = 0;
+  std::istringstream log(read_file(dir_ / "agent.log"));
+  for (std::string line; std::getline(log, line);) {
+    if (line.find("\"msg\":\"dumped ") == std::string::npos &&
+        line.find("\"msg\":\"verified") == std::string::npos &&
+        line.find("\"msg\":\"uploaded to") == std::string::npos &&
+        line.find("\"msg\":\"stored ") == std::string::npos) {
+      continue;
+    }
+    ++run_lines;
+    EXPECT_NE(line.find("\"run_id\":\"" + run_id + "\""), std::string::npos) << line;
+    EXPECT_NE(line.find("\"database\":\"daemon_big\""), std::string::npos) << line;
+    EXPECT_NO_THROW(json::parse(line)) << line;
+  }
+  EXPECT_EQ(run_lines, 4);
   EXPECT_EQ(metric("pgship_run_in_progress"), 0);
 }
 

@@ -8,9 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "process.hpp"
 #include "temp_dir.hpp"
-
-extern char** environ;
 
 namespace pgship::test {
 
@@ -18,17 +17,7 @@ started_process start_listening_process(const std::string& binary,
                                         const std::vector<std::string>& args,
                                         const std::map<std::string, std::string>& env,
                                         const std::filesystem::path& log_file) {
-  std::map<std::string, std::string> merged;
-  for (char** e = environ; e && *e; ++e) {
-    const std::string entry(*e);
-    const auto eq = entry.find('=');
-    if (eq != std::string::npos) merged[entry.substr(0, eq)] = entry.substr(eq + 1);
-  }
-  for (const auto& [k, v] : env)
-    merged[k] = v;
-  std::vector<std::string> env_strings;
-  for (const auto& [k, v] : merged)
-    env_strings.push_back(k + "=" + v);
+  auto env_strings = merged_environment(env);
   std::vector<char*> envp;
   for (auto& s : env_strings)
     envp.push_back(s.data());

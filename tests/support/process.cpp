@@ -26,6 +26,8 @@ namespace {
 namespace net = boost::asio;
 namespace bp = boost::process::v2;
 
+}  // namespace
+
 std::vector<std::string> merged_environment(const std::map<std::string, std::string>& extra) {
   std::map<std::string, std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
@@ -40,8 +42,6 @@ std::vector<std::string> merged_environment(const std::map<std::string, std::str
     out.push_back(k + "=" + v);
   return out;
 }
-
-}  // namespace
 
 std::string process_result::describe() const {
   std::string s = timed_out ? "timed out" : "exit " + std::to_string(exit_code);

@@ -30,6 +30,9 @@ struct process_options {
   std::optional<std::filesystem::path> cwd;
 };
 
+/// This process's environment with `extra` on top, as sorted KEY=VALUE strings.
+std::vector<std::string> merged_environment(const std::map<std::string, std::string>& extra);
+
 /// Runs `argv[0]` (searched on PATH when it has no '/') with the rest as arguments.
 process_result run_process(const std::vector<std::string>& argv,
                            const process_options& options = {});
