@@ -23,7 +23,7 @@ struct receiver_context {
   const token_store tokens;
   receiver_metrics metrics;
   std::atomic<int> active_uploads{0};
-  /// Hashes uploads alongside the I/O threads (see background_sha256).
+  /// Hashes uploads alongside the I/O threads (see stream_body).
   net::thread_pool hash_pool{2};
 };
 

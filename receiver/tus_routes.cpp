@@ -10,6 +10,7 @@
 #include <pgship/common/base64.hpp>
 #include <pgship/common/log.hpp>
 
+#include "body_stream.hpp"
 #include "incoming_file.hpp"
 #include "upload_commit.hpp"
 
@@ -20,7 +21,6 @@ using http_server::exchange;
 
 constexpr std::string_view tus_version = "1.0.0";
 constexpr std::string_view base_path = "/api/backup/uploads";
-constexpr std::size_t read_chunk = 512 * 1024;
 constexpr auto checksum_mismatch = static_cast<http::status>(460);
 
 using tus_state = tus_uploads;
@@ -238,28 +238,22 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   // Snapshot for rolling the chunk back if its checksum fails.
   auto before = whole->clone();
   sha256 chunk;
-  std::vector<char> buffer(read_chunk);
-  error_code read_ec;
-  while (true) {
-    auto [rec, n] = co_await ex.read_body_full(net::buffer(buffer));
-    // Bytes that arrived before a cut are kept too (without a chunk checksum they count).
-    if (n > 0) {
-      const std::string_view bytes(buffer.data(), n);
-      if ((ec = data.write(bytes))) break;
-      whole->update(bytes);
-      chunk.update(bytes);
-      if (crossed_check_interval(data.size() - offset, n) &&
-          out_of_space_while_streaming(ctx, who->client, data.size())) {
-        ec = std::make_error_code(std::errc::no_space_on_device);
-        break;
-      }
+  // Bytes that arrived before a cut are kept too (without a chunk checksum they count).
+  body_consumer on_body = [&](std::string_view bytes, hash_pieces& to_hash) {
+    if ((ec = data.write(bytes))) return false;
+    to_hash.push_back(bytes);
+    if (crossed_check_interval(data.size() - offset, bytes.size()) &&
+        out_of_space_while_streaming(ctx, who->client, data.size())) {
+      ec = std::make_error_code(std::errc::no_space_on_device);
+      return false;
     }
-    if (rec) {
-      read_ec = rec;
-      break;
-    }
-    if (n < buffer.size()) break;  // the body ended
-  }
+    return true;
+  };
+  // Only a PATCH with Upload-Checksum needs the chunk's own hash.
+  std::vector<sha256*> hashers{&*whole};
+  if (chunk_expected) hashers.push_back(&chunk);
+  const auto body = co_await stream_body(ex, ctx.hash_pool, std::move(hashers), std::move(on_body));
+  const error_code read_ec = body.read_error;
   const std::uint64_t received = data.size() - offset;
   ctx.metrics.bytes_received(who->client, received);
   const log::context lg{

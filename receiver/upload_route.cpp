@@ -11,6 +11,7 @@
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
 
+#include "body_stream.hpp"
 #include "incoming_file.hpp"
 #include "multipart.hpp"
 #include "upload_commit.hpp"
@@ -20,20 +21,8 @@ namespace {
 
 using http_server::exchange;
 
-constexpr std::size_t read_chunk = 512 * 1024;
 // Room for multipart boundaries and part headers on top of MAX_UPLOAD_BYTES.
 constexpr std::uint64_t multipart_overhead = 64 * 1024;
-
-// Bytes of the backup itself, from either body form, into the file and the hash.
-struct backup_sink {
-  incoming_file file;
-  sha256 hasher;
-
-  std::error_code write(std::string_view data) {
-    hasher.update(data);
-    return file.write(data);
-  }
-};
 
 // Answers a failed body read: over the limit is 413, a client that went away or stalled is
 // logged (the answer will most likely not reach it).
@@ -93,18 +82,21 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
   if (co_await refuse_over_limits(ex, ctx, who->client, declared)) co_return;
   ex.set_body_limit(ctx.cfg.max_upload_bytes + (boundary ? multipart_overhead : 0));
 
-  backup_sink sink;
+  // The backup's own bytes, from either body form, go to `backup` and are hashed.
+  incoming_file backup;
+  sha256 hasher;
+  hash_pieces* to_hash = nullptr;  // where the buffer being consumed lists them
   const auto incoming = ctx.store.new_incoming_path("upload");
-  std::vector<char> buffer(read_chunk);
   std::string problem;  // why the upload was refused, once it was
   auto problem_status = http::status::bad_request;
 
   // Backup bytes to disk and hash, checking space every so often while they stream.
   const auto store = [&](std::string_view data) {
-    if (auto ec = sink.write(data)) {
+    to_hash->push_back(data);
+    if (auto ec = backup.write(data)) {
       problem = "storage: " + ec.message();
-    } else if (crossed_check_interval(sink.file.size(), data.size()) &&
-               out_of_space_while_streaming(ctx, who->client, sink.file.size())) {
+    } else if (crossed_check_interval(backup.size(), data.size()) &&
+               out_of_space_while_streaming(ctx, who->client, backup.size())) {
       problem = "free space fell below MIN_FREE_BYTES or the client went over QUOTA_BYTES";
     } else {
       return true;
@@ -137,7 +129,7 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
                                            "' is not <database>-<YYYYMMDD>-<HHMMSS>.dump";
                                  return false;
                                }
-                               if (auto ec = sink.file.create(incoming)) {
+                               if (auto ec = backup.create(incoming)) {
                                  problem = "storage: " + ec.message();
                                  problem_status = http::status::internal_server_error;
                                  return false;
@@ -171,7 +163,7 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
   }
 
   if (!boundary) {
-    if (auto ec = sink.file.create(incoming)) {
+    if (auto ec = backup.create(incoming)) {
       co_await ex.respond_error(http::status::internal_server_error, "storage_error", ec.message());
       co_return;
     }
@@ -200,19 +192,20 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
     };
   }
 
-  while (problem.empty()) {
-    auto [ec, n] = co_await ex.read_body_full(net::buffer(buffer));
-    if (ec) {
-      sink.file.discard();
-      co_await answer_read_error(ex, ctx, who->client, ec);
-      co_return;
-    }
-    if (n == 0) break;
-    if (!consume({buffer.data(), n})) break;
+  body_consumer on_body = [&](std::string_view data, hash_pieces& pieces) {
+    to_hash = &pieces;
+    return consume(data);
+  };
+  std::vector<sha256*> hashers{&hasher};
+  const auto body = co_await stream_body(ex, ctx.hash_pool, std::move(hashers), std::move(on_body));
+  if (body.read_error) {
+    backup.discard();
+    co_await answer_read_error(ex, ctx, who->client, body.read_error);
+    co_return;
   }
   finish_body();
   if (!problem.empty()) {
-    sink.file.discard();
+    backup.discard();
     ctx.metrics.upload_finished(who->client, "rejected");
     spdlog::warn("upload from {} ({}) refused: {}", ex.peer_address(), who->client, problem);
     const std::string_view error =
@@ -221,10 +214,10 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
     co_return;
   }
 
-  ctx.metrics.bytes_received(who->client, sink.file.size());
-  const auto digest = sink.hasher.finish();
+  ctx.metrics.bytes_received(who->client, backup.size());
+  const auto digest = hasher.finish();
   // The place is given back before the answer, so a client's next upload can take it.
-  co_await commit_upload(ex, ctx, *who, name, sink.file, digest, expected, {}, false,
+  co_await commit_upload(ex, ctx, *who, name, backup, digest, expected, {}, false,
                          [&](upload_end) { slot.release(); });
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // Private: the exchange implementation over a concrete stream (plain or TLS).
 
+#include <algorithm>
 #include <limits>
+#include <optional>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -36,8 +38,9 @@ class stream_exchange final : public exchange {
 
   net::awaitable<std::pair<error_code, std::size_t>> read_body(net::mutable_buffer out) override {
     if (over_limit_) co_return std::pair{error_code(http::error::body_limit), std::size_t{0}};
-    if (parser_.is_done()) co_return std::pair{error_code{}, std::size_t{0}};
+    if (body_done()) co_return std::pair{error_code{}, std::size_t{0}};
     if (auto ec = co_await send_continue_once(); ec) co_return std::pair{ec, std::size_t{0}};
+    if (const auto left = direct_body_left()) co_return co_await read_body_direct(out, *left);
     // Beast reads at most the buffer's free capacity per call, which after a header is a few
     // hundred bytes: 512-byte recv()s capped ingest at ~40 MB/s. Room for large reads fixes it.
     constexpr std::size_t body_read_size = 128 * 1024;
@@ -55,7 +58,7 @@ class stream_exchange final : public exchange {
     }
   }
 
-  bool body_done() const override { return parser_.is_done(); }
+  bool body_done() const override { return parser_.is_done() || direct_done_; }
 
   void set_body_limit(std::optional<std::uint64_t> limit) override {
     parser_.body_limit(limit.value_or(std::numeric_limits<std::uint64_t>::max()));
@@ -100,10 +103,35 @@ class stream_exchange final : public exchange {
     res.version(request_.version());
     res.set(http::field::server, options_.server_header);
     // A body left unread would be parsed as the next request: close instead.
-    keep_alive_ = parser_.keep_alive() && parser_.is_done() && !stopping_;
+    keep_alive_ = parser_.keep_alive() && body_done() && !stopping_;
     res.keep_alive(keep_alive_);
     responded_ = true;
     status_ = res.result();
+  }
+
+  // A body of declared length whose bytes already read ahead with the header have been
+  // handed out is read straight from the socket into the caller's buffer: through the parser
+  // every byte is copied once more (5 % of the receiver's CPU at 800 MB/s). Returns the bytes
+  // still to come, or nullopt while the parser must go on (chunked, read-ahead left).
+  std::optional<std::uint64_t> direct_body_left() const {
+    if (parser_.chunked() || buffer_.size() != 0) return std::nullopt;
+    const auto declared = parser_.content_length();
+    if (!declared || bytes_received_ >= *declared) return std::nullopt;
+    return *declared - bytes_received_;
+  }
+
+  net::awaitable<std::pair<error_code, std::size_t>> read_body_direct(net::mutable_buffer out,
+                                                                      std::uint64_t left) {
+    auto& lowest = beast::get_lowest_layer(stream_);
+    lowest.expires_after(options_.idle_timeout);
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), left));
+    auto [ec, n] = co_await stream_.async_read_some(net::buffer(out.data(), want),
+                                                    net::as_tuple(net::use_awaitable));
+    bytes_received_ += n;
+    direct_done_ = !ec && n == left;
+    // The same error the parser gives for a body cut short.
+    if (ec == net::error::eof) ec = http::error::partial_message;
+    co_return std::pair{ec, n};
   }
 
   net::awaitable<error_code> send_continue_once() {
@@ -124,6 +152,7 @@ class stream_exchange final : public exchange {
   const bool& stopping_;
   bool continue_sent_ = false;
   bool over_limit_ = false;
+  bool direct_done_ = false;  // a body read past the parser has arrived whole
   bool keep_alive_ = false;
   std::uint64_t bytes_received_ = 0;
 };
