@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Receiver ingest benchmark: upload a large file over loopback with curl to pgship-receiver and,
 # side by side on the same disk in the same run, write the same bytes with dd (the disk's
-# ceiling). Then 16 concurrent uploads. Prints MB/s, the ratio to dd, and the receiver's peak
-# RSS (VmHWM). Not a pass/fail test.
+# ceiling) and upload them to nginx storing request bodies in files (client_body_in_file_only;
+# skipped when nginx is not installed). Then 16 concurrent uploads. Prints MB/s, the ratio to
+# dd, and the receiver's peak RSS (VmHWM). Not a pass/fail test.
 #
 #   bench/receiver_ingest.sh [SIZE_MIB] [BUILD_DIR]     (default 4096 MiB, build)
 #
@@ -19,7 +20,12 @@ receiver="$build_dir/receiver/pgship-receiver"
 
 work="$(mktemp -d "${BENCH_DIR:-/var/tmp}/pgship-bench-XXXXXX")"
 pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 echo "# file: $size_mib MiB of random bytes in $work ($(df -h --output=source,fstype "$work" | tail -1))"
@@ -35,6 +41,39 @@ start_receiver() {
   for _ in $(seq 50); do grep -q listening "$work/port.txt" 2>/dev/null && break; sleep 0.1; done
   port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$work/port.txt")
 }
+# nginx as an upload sink: the body goes to a file on the same disk (kept, like an upload), the
+# request is then answered 201 without passing the body on. Same 512 KiB write size as ours.
+start_nginx() {
+  command -v nginx > /dev/null || return 1
+  nginx_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$work/nginx-body"
+  cat > "$work/nginx.conf" <<CONF
+user $(id -un);
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx-body;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location = /upload {
+      client_body_in_file_only on;
+      client_body_buffer_size 512k;
+      client_max_body_size 0;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Body-File \$request_body_file;
+      proxy_pass http://127.0.0.1:$nginx_port/stored;
+    }
+    location = /stored { return 201; }
+  }
+}
+CONF
+  nginx -c "$work/nginx.conf" -p "$work"
+  for _ in $(seq 50); do [ -s "$work/nginx.pid" ] && break; sleep 0.1; done
+}
 stop_receiver() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$pid/status"; }
 seconds() { date +%s.%N; }
@@ -42,7 +81,9 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-dd_rates=(); sha_rates=(); rx_rates=(); rss=()
+dd_rates=(); sha_rates=(); rx_rates=(); ngx_rates=(); rss=()
+have_nginx=false
+start_nginx && have_nginx=true
 for run in $(seq "$runs"); do
   # The receiver must hash every byte on its way to disk: hashing alone (OpenSSL, the same
   # SHA-256 code the receiver uses; coreutils sha256sum is 5x slower here) is that ceiling.
@@ -64,6 +105,17 @@ for run in $(seq "$runs"); do
   rx_rates+=("$(mbps "$bytes" "$(elapsed "$t0" "$t1")")")
   rss+=("$(peak_rss_kib)")
   stop_receiver
+
+  if $have_nginx; then
+    # nginx does not fsync the body file: `sync` of its file system stands in for that.
+    sync; t0=$(seconds)
+    code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -T "$work/src.bin" \
+      "http://127.0.0.1:$nginx_port/upload")
+    sync -f "$work/nginx-body"; t1=$(seconds)
+    [ "$code" = 201 ] || { echo "nginx upload failed: HTTP $code" >&2; exit 1; }
+    ngx_rates+=("$(mbps "$bytes" "$(elapsed "$t0" "$t1")")")
+    find "$work/nginx-body" -type f -delete
+  fi
 done
 dd_med=$(printf '%s\n' "${dd_rates[@]}" | median)
 rx_med=$(printf '%s\n' "${rx_rates[@]}" | median)
@@ -73,8 +125,15 @@ echo "single upload of $size_mib MiB, median of $runs alternating runs (each inc
 printf '  %-28s %6s MB/s   runs: %s\n' "dd bs=1M conv=fsync" "$dd_med" "${dd_rates[*]}"
 printf '  %-28s %6s MB/s   runs: %s\n' "openssl dgst -sha256" "$sha_med" "${sha_rates[*]}"
 printf '  %-28s %6s MB/s   runs: %s\n' "curl -> pgship-receiver" "$rx_med" "${rx_rates[*]}"
+if $have_nginx; then
+  ngx_med=$(printf '%s\n' "${ngx_rates[@]}" | median)
+  printf '  %-28s %6s MB/s   runs: %s\n' "curl -> nginx (to file)+sync" "$ngx_med" "${ngx_rates[*]}"
+fi
 awk -v a="$rx_med" -v b="$dd_med" 'BEGIN { printf "  receiver / dd: %.0f %%\n", 100 * a / b }'
 awk -v a="$rx_med" -v b="$sha_med" 'BEGIN { printf "  receiver / openssl sha256: %.0f %%\n", 100 * a / b }'
+if $have_nginx; then
+  awk -v a="$rx_med" -v b="$ngx_med" 'BEGIN { printf "  receiver / nginx: %.0f %%\n", 100 * a / b }'
+fi
 echo "  receiver peak RSS: $(printf '%s\n' "${rss[@]}" | sort -n | tail -1) KiB (max over runs)"
 
 # 16 concurrent uploads of SIZE/16 each.

@@ -2,8 +2,8 @@
 // Streams an upload's body to its consumer while SHA-256 runs on the hash pool. One upload is
 // one coroutine on one I/O thread; done there in turn, receiving, hashing and writing a byte
 // cost ~1.4 ns and capped ingest at ~70 % of the disk's rate. Here the I/O thread receives
-// and writes while the previous buffer is hashed on the pool (two buffers in turn), each
-// hasher on its own thread, so a tus PATCH's whole-file and chunk hashes run side by side.
+// and writes while earlier buffers are hashed on the pool (a ring of buffers), each hasher in
+// order on its own strand, so a tus PATCH's whole-file and chunk hashes run side by side.
 
 #include <functional>
 #include <string_view>
