@@ -52,11 +52,17 @@ std::error_code incoming_file::open_at(const std::filesystem::path& path, std::u
 }
 
 std::error_code incoming_file::write(std::string_view data) {
+  const std::uint64_t before = size_;
   while (!data.empty()) {
     const ssize_t n = ::write(fd_, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return last_error();
+      // All or nothing: the part of this write that landed (a disk that filled up) goes, so
+      // a resumable upload's offset stays that of its running hash, which the next PATCH then
+      // continues instead of reading the whole file again to rebuild it.
+      const auto ec = last_error();
+      truncate(before);
+      return ec;
     }
     data.remove_prefix(static_cast<std::size_t>(n));
     size_ += static_cast<std::uint64_t>(n);

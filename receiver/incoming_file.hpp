@@ -21,6 +21,7 @@ class incoming_file {
   /// Opens an existing file for appending at `offset`; the file is truncated to `offset`.
   std::error_code open_at(const std::filesystem::path& path, std::uint64_t offset);
 
+  /// Appends all of `data`, or on an error nothing (the file is cut back to its size before).
   std::error_code write(std::string_view data);
   std::error_code sync();
   /// Cuts the file back to `offset` (a PATCH whose checksum failed).

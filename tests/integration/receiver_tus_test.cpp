@@ -2,16 +2,21 @@
 // PATCHes with per-chunk checksums, HEAD, termination, expiry, and resumption after a cut
 // connection and after kill -9 of the receiver.
 
+#include <fstream>
 #include <random>
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <pgship/common/base64.hpp>
 #include <pgship/common/sha256.hpp>
 
 #include "http_client.hpp"
 #include "receiver_fixture.hpp"
+#include "small_tmpfs.hpp"
 #include "temp_dir.hpp"
 
 namespace pgship::test {
@@ -265,7 +270,7 @@ TEST_F(ReceiverTus, ResumesAfterKill9OfTheReceiver) {
               "\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 1048576\r\n"
               "Content-Type: application/offset+octet-stream\r\nContent-Length: 3145728\r\n\r\n" +
               content.substr(1024 * 1024, 700000));
-  // The receiver writes in pieces of up to 512 KiB: wait until part of this PATCH is on disk.
+  // The receiver writes in pieces of up to 256 KiB: wait until part of this PATCH is on disk.
   std::int64_t before = 0;
   for (int i = 0; i < 100 && before <= 1048576; ++i) {
     std::this_thread::sleep_for(20ms);
@@ -298,6 +303,38 @@ TEST_F(ReceiverTus, IncompleteUploadsExpire) {
   EXPECT_EQ(offset, -404);
   EXPECT_TRUE(incoming_empty());
   EXPECT_NE(r.log().find("expired resumable upload"), std::string::npos);
+}
+
+TEST_F(ReceiverTus, DiskFullMidPatchIs507AndTheUploadResumesIntact) {
+  small_tmpfs disk(dir_.path() / "small", "16m");
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  auto& r = start(
+      {{"STORAGE_DIR", (dir_.path() / "small" / "storage").string()}, {"MIN_FREE_BYTES", "1"}});
+  const auto content = random_bytes(8 * 1024 * 1024, 10);
+  const std::string name = "app-20260301-020000.dump";
+  const auto location = create(name, content);
+  {
+    // The PATCH passes the free-space check with room to spare; the disk fills up while its
+    // body streams in, about 3 MiB into it (the tmpfs writes part of the buffer that fails).
+    http_connection c(r.port());
+    c.write_raw("PATCH " + location + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+                "\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\nExpect: 100-continue\r\n"
+                "Content-Type: application/offset+octet-stream\r\nContent-Length: " +
+                std::to_string(content.size()) + "\r\n\r\n");
+    ASSERT_NE(c.read_until("\r\n\r\n").find(" 100 "), std::string::npos);
+    disk.fill_leaving("filler", 3 * 1024 * 1024 + 100'000);
+    const auto answer = c.write_then_read_until_close(content);
+    EXPECT_NE(answer.find(" 507 "), std::string::npos) << answer;
+  }
+  EXPECT_NE(r.log().find("No space left on device"), std::string::npos);
+  stdfs::remove(disk.path() / "filler");
+  const auto offset = head_offset(location);
+  ASSERT_GT(offset, 0);
+  ASSERT_LT(offset, static_cast<std::int64_t>(content.size()));
+  auto rest = patch(location, static_cast<std::uint64_t>(offset),
+                    std::string_view(content).substr(static_cast<std::size_t>(offset)), false);
+  EXPECT_EQ(rest.result_int(), 201) << rest.body();
+  EXPECT_EQ(read_file(stored(name)), content);
 }
 
 }  // namespace

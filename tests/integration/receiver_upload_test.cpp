@@ -15,6 +15,7 @@
 #include "http_client.hpp"
 #include "process.hpp"
 #include "receiver_fixture.hpp"
+#include "small_tmpfs.hpp"
 #include "temp_dir.hpp"
 #include "test_pki.hpp"
 
@@ -366,6 +367,45 @@ TEST_F(ReceiverUpload, LimitsAreEnforcedBeforeAnyByteIsStored) {
   std::this_thread::sleep_for(200ms);
   EXPECT_TRUE(committed(r).empty());
   EXPECT_TRUE(incoming(r).empty()) << incoming(r).size();
+}
+
+TEST_F(ReceiverUpload, DiskFullWhileStreamingIs507AndLeavesNothing) {
+  small_tmpfs disk(dir_.path() / "small", "16m");
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  auto& r = start({{"STORAGE_DIR", (disk.path() / "storage").string()}, {"MIN_FREE_BYTES", "1"}});
+  std::string content(8 * 1024 * 1024, '\0');
+  std::mt19937 rng(11);
+  for (auto& c : content)
+    c = static_cast<char>(rng());
+  const std::string sha = to_hex(sha256_of(content));
+  const std::string header =
+      "POST /api/backup/upload HTTP/1.1\r\nHost: x\r\nAuthorization: "
+      "Bearer " +
+      token + "\r\nX-Backup-Name: app-20261121-030000.dump\r\nX-Content-SHA256: " + sha +
+      "\r\nExpect: 100-continue\r\nContent-Length: " + std::to_string(content.size()) + "\r\n\r\n";
+  {
+    // Room for the upload when it is checked; the disk fills up while the body streams in.
+    http_connection c(r.port());
+    c.write_raw(header);
+    ASSERT_NE(c.read_until("\r\n\r\n").find(" 100 "), std::string::npos);
+    disk.fill_leaving("filler", 3 * 1024 * 1024);
+    const auto answer = c.write_then_read_until_close(content);
+    EXPECT_NE(answer.find(" 507 "), std::string::npos) << answer;
+  }
+  EXPECT_NE(r.log().find("No space left on device"), std::string::npos);
+  EXPECT_TRUE(committed(r).empty()) << committed(r).front();
+  EXPECT_TRUE(incoming(r).empty()) << incoming(r).front();
+
+  // Once there is room again the same upload goes through: nothing of the first one is in
+  // the way.
+  stdfs::remove(disk.path() / "filler");
+  http_connection again(r.port());
+  again.write_raw(header);
+  ASSERT_NE(again.read_until("\r\n\r\n").find(" 100 "), std::string::npos);
+  again.write_raw(content);
+  const auto answer = again.read_until("\r\n\r\n");
+  EXPECT_NE(answer.find(" 201 "), std::string::npos) << answer;
+  EXPECT_EQ(file_sha256(r.storage_dir() / "default" / "app" / "app-20261121-030000.dump"), sha);
 }
 
 TEST_F(ReceiverUpload, QuotaAndConcurrencyCaps) {

@@ -2,6 +2,7 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
@@ -55,11 +56,24 @@ void http_connection::write_raw(std::string_view bytes) {
   net::write(socket_, net::buffer(bytes.data(), bytes.size()));
 }
 
+std::string http_connection::read_until(std::string_view marker) {
+  std::string out;
+  const auto n = net::read_until(socket_, net::dynamic_buffer(out), marker);
+  out.resize(n);
+  return out;
+}
+
 std::string http_connection::read_until_close() {
   std::string out;
   boost::system::error_code ec;
   net::read(socket_, net::dynamic_buffer(out), ec);
   return out;
+}
+
+std::string http_connection::write_then_read_until_close(std::string_view body) {
+  boost::system::error_code ec;
+  net::write(socket_, net::buffer(body), ec);  // an error here is the early answer
+  return read_until_close();
 }
 
 bool http_connection::closed_by_peer(std::chrono::milliseconds wait) {

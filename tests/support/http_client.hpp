@@ -31,8 +31,14 @@ class http_connection {
   http_response send(const http_request& request);
   /// Writes raw bytes to the socket.
   void write_raw(std::string_view bytes);
+  /// Reads until `marker` arrived (an interim "100 Continue"); returns the text up to and
+  /// including it. Throws boost::system::system_error on I/O errors or the timeout.
+  std::string read_until(std::string_view marker);
   /// Reads until the peer closes or the timeout; returns what arrived.
   std::string read_until_close();
+  /// Writes `body` as far as the peer takes it (a server may answer early and stop reading),
+  /// then reads until it closes; returns what arrived.
+  std::string write_then_read_until_close(std::string_view body);
   /// True when the server has closed the connection (a read returns EOF) within `wait`.
   bool closed_by_peer(std::chrono::milliseconds wait);
 
