@@ -54,7 +54,8 @@ void upload_slot::release() {
 
 net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_context& ctx,
                                         const std::string& client,
-                                        std::optional<std::uint64_t> declared) {
+                                        std::optional<std::uint64_t> declared,
+                                        const std::string& hold_key) {
   const std::uint64_t size = declared.value_or(0);
   if (size > ctx.cfg.max_upload_bytes) {
     co_await ex.respond_error(http::status::payload_too_large, "payload_too_large",
@@ -70,7 +71,7 @@ net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_cont
                               "the receiver is low on disk space");
     co_return true;
   }
-  if (ctx.cfg.quota_bytes && ctx.store.client_bytes(client) + size > *ctx.cfg.quota_bytes) {
+  if (!ctx.store.hold(hold_key, client, size, ctx.cfg.quota_bytes)) {
     co_await ex.respond_error(http::status::insufficient_storage, "quota_exceeded",
                               "client " + client + " would exceed its QUOTA_BYTES");
     co_return true;
@@ -79,10 +80,10 @@ net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_cont
 }
 
 bool out_of_space_while_streaming(receiver_context& ctx, const std::string& client,
-                                  std::uint64_t received) {
+                                  const std::string& hold_key, std::uint64_t received) {
   const auto free = ctx.store.free_bytes();
   if (!free || *free < ctx.cfg.min_free_bytes) return true;
-  return ctx.cfg.quota_bytes && ctx.store.client_bytes(client) + received > *ctx.cfg.quota_bytes;
+  return !ctx.store.hold(hold_key, client, received, ctx.cfg.quota_bytes);
 }
 
 }  // namespace pgship::receiver

@@ -49,17 +49,38 @@ class upload_slot {
   bool acquired_ = false;
 };
 
+/// Holds quota for one upload while it arrives (storage::hold) and releases it when the upload
+/// ends, unless dismissed (a tus upload keeps its hold until committed, terminated or expired).
+class quota_hold {
+ public:
+  quota_hold(storage& store, std::string key) : store_(store), key_(std::move(key)) {}
+  ~quota_hold() {
+    if (!key_.empty()) store_.release(key_);
+  }
+  quota_hold(const quota_hold&) = delete;
+  quota_hold& operator=(const quota_hold&) = delete;
+  const std::string& key() const { return key_; }
+  void dismiss() { key_.clear(); }
+
+ private:
+  storage& store_;
+  std::string key_;
+};
+
 /// Refuses an upload of `declared` bytes (when known) for `client` if it would break
-/// MAX_UPLOAD_BYTES (413), MIN_FREE_BYTES (507) or QUOTA_BYTES (507). Returns true when it
-/// answered (refused).
+/// MAX_UPLOAD_BYTES (413), MIN_FREE_BYTES (507) or QUOTA_BYTES (507), counting what the client
+/// has stored and every upload of its still arriving; otherwise holds `declared` for the upload
+/// `hold_key` (see storage::hold). Returns true when it answered (refused).
 net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_context& ctx,
                                         const std::string& client,
-                                        std::optional<std::uint64_t> declared);
+                                        std::optional<std::uint64_t> declared,
+                                        const std::string& hold_key);
 
-/// While a body streams in: true when free space fell below MIN_FREE_BYTES, or the client's
-/// stored bytes plus `received` exceed QUOTA_BYTES. Cheap enough to call every few MiB.
+/// While a body streams in: true when free space fell below MIN_FREE_BYTES, or `received`
+/// bytes for the upload `hold_key` would take the client over QUOTA_BYTES. Cheap enough to call
+/// every few MiB.
 bool out_of_space_while_streaming(receiver_context& ctx, const std::string& client,
-                                  std::uint64_t received);
+                                  const std::string& hold_key, std::uint64_t received);
 
 /// True when a write of `n` bytes that brought a stream to `total` crossed a 64 MiB mark.
 inline bool crossed_check_interval(std::uint64_t total, std::uint64_t n) {

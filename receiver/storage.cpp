@@ -252,6 +252,31 @@ std::error_code storage::remove(const std::string& client, const std::string& id
   return {};
 }
 
+bool storage::hold(const std::string& key, const std::string& client, std::uint64_t bytes,
+                   std::optional<std::uint64_t> quota) {
+  std::lock_guard lock(mutex_);
+  auto& entry = held_[key];
+  if (bytes <= entry.bytes && entry.client == client) return true;
+  if (quota) {
+    const auto stored = usage_.find(client);
+    std::uint64_t total = stored == usage_.end() ? 0 : stored->second.first;
+    for (const auto& [other, h] : held_) {
+      if (other != key && h.client == client) total += h.bytes;
+    }
+    if (total + bytes > *quota) {
+      if (entry.bytes == 0) held_.erase(key);
+      return false;
+    }
+  }
+  entry = {client, bytes};
+  return true;
+}
+
+void storage::release(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  held_.erase(key);
+}
+
 std::uint64_t storage::client_bytes(const std::string& client) const {
   std::lock_guard lock(mutex_);
   const auto it = usage_.find(client);

@@ -68,6 +68,16 @@ class storage {
 
   /// Stored bytes and backup count per client, kept current by commit() and remove().
   std::uint64_t client_bytes(const std::string& client) const;
+
+  /// Holds `bytes` for an upload still arriving (`key`: its incoming file or tus id) so that
+  /// uploads running at the same time cannot together take `client` over `quota`: false (and
+  /// nothing held) when the client's stored bytes plus all it holds would exceed it. Holding
+  /// again under a key raises its amount, never lowers it. Checked under the commit lock: a
+  /// commit counts its bytes before its upload releases the hold, never after.
+  bool hold(const std::string& key, const std::string& client, std::uint64_t bytes,
+            std::optional<std::uint64_t> quota);
+  /// Ends the hold under `key` (no-op when there is none).
+  void release(const std::string& key);
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> usage() const;  // bytes, count
 
   /// Free bytes on the file system holding the storage; nullopt if statvfs fails.
@@ -82,6 +92,11 @@ class storage {
   std::filesystem::path root_;
   mutable std::mutex mutex_;
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> usage_;
+  struct held_bytes {
+    std::string client;
+    std::uint64_t bytes = 0;
+  };
+  std::map<std::string, held_bytes> held_;  // by upload key
 };
 
 }  // namespace pgship::receiver

@@ -109,7 +109,11 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
                                   "metadata sha256 (64 hex digits) is required"));
     co_return;
   }
-  if (co_await refuse_over_limits(ex, ctx, who->client, length)) co_return;
+  // An unfinished upload holds its whole length against the quota until it is committed,
+  // terminated or expires (remove_upload releases it).
+  const std::string uid = new_uid();
+  quota_hold hold(ctx.store, uid);
+  if (co_await refuse_over_limits(ex, ctx, who->client, length, uid)) co_return;
 
   // Retry-safe: the same backup is already stored, so there is nothing to upload.
   if (const auto stored = ctx.store.find(who->client, file_name->second)) {
@@ -126,7 +130,7 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
     co_return;
   }
 
-  upload_info info{new_uid(), who->client, file_name->second, *length, *expected};
+  upload_info info{uid, who->client, file_name->second, *length, *expected};
   incoming_file data;
   std::error_code ec = data.create(st.data_path(info.uid));
   if (!ec) ec = data.sync();
@@ -138,6 +142,7 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
     co_return;
   }
   data.keep();
+  hold.dismiss();
   log::context{{"client", who->client}, {"backup", info.file_name}, {"upload", info.uid}}.info(
       "resumable upload created: {} bytes", info.length);
   auto res = tus_response(http::status::created);
@@ -243,7 +248,7 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
     if ((ec = data.write(bytes))) return false;
     to_hash.push_back(bytes);
     if (crossed_check_interval(data.size() - offset, bytes.size()) &&
-        out_of_space_while_streaming(ctx, who->client, data.size())) {
+        out_of_space_while_streaming(ctx, who->client, info->uid, data.size())) {
       ec = std::make_error_code(std::errc::no_space_on_device);
       return false;
     }
@@ -348,6 +353,7 @@ std::shared_ptr<tus_uploads> add_tus_routes(http_server::router& routes,
   auto st = std::make_shared<tus_uploads>();
   st->ctx = std::move(ctx);
   remove_orphaned_data(*st);
+  hold_unfinished_uploads(*st);
   const std::string item = std::string(base_path) + "/{uid}";
   routes.add(http::verb::options, std::string(base_path),
              [st](exchange& ex) { return handle_options(ex, *st); });

@@ -74,6 +74,7 @@ void remove_upload(tus_state& st, const std::string& uid) {
   stdfs::remove(st.data_path(uid), ignored);
   stdfs::remove(st.info_path(uid), ignored);
   st.hashes.drop(uid);
+  st.ctx->store.release(uid);
 }
 
 std::string expires_at(const tus_state& st, const std::string& uid) {
@@ -150,6 +151,17 @@ void remove_orphaned_data(tus_uploads& st) {
       spdlog::info("removing orphaned upload data {}", entry.path().filename().string());
       std::error_code ignored;
       stdfs::remove(entry.path(), ignored);
+    }
+  }
+}
+
+void hold_unfinished_uploads(tus_uploads& st) {
+  std::error_code ec;
+  for (const auto& entry : stdfs::directory_iterator(st.ctx->store.incoming_dir(), ec)) {
+    if (entry.path().extension() != ".tus") continue;
+    if (const auto info = load_info(st, entry.path().stem().string())) {
+      // Already accepted: held whatever the quota says now.
+      st.ctx->store.hold(info->uid, info->client, info->length, std::nullopt);
     }
   }
 }

@@ -103,6 +103,7 @@ std::optional<upload_info> load_info(const tus_uploads& st, const std::string& u
 std::error_code save_info(const tus_uploads& st, const upload_info& info);
 /// Bytes of the upload on disk: what survives a crash, and where the client resumes.
 std::uint64_t durable_offset(const tus_uploads& st, const std::string& uid);
+/// Removes the upload: its data, its state, its cached hash and its hold on the quota.
 void remove_upload(tus_uploads& st, const std::string& uid);
 /// Upload-Expires: last write + UPLOAD_EXPIRY, as an HTTP date.
 std::string expires_at(const tus_uploads& st, const std::string& uid);
@@ -113,6 +114,8 @@ std::optional<sha256> rehash(const std::filesystem::path& path, std::uint64_t of
 void expire_tus_uploads(tus_uploads& uploads);
 /// Removes .data files whose .tus state is gone. For start-up.
 void remove_orphaned_data(tus_uploads& uploads);
+/// At start-up: every unfinished upload holds its length against its client's quota again.
+void hold_unfinished_uploads(tus_uploads& uploads);
 
 /// Parses an Upload-Metadata header ("key base64value,key2 base64value2"); nullopt when
 /// malformed (bad base64, empty or duplicate key).

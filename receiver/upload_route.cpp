@@ -79,15 +79,16 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
   auto declared = ex.header_u64("Content-Length");
   // A multipart body carries boundaries and part headers besides the file itself.
   if (boundary && declared) declared = *declared - std::min(*declared, multipart_overhead);
-  if (co_await refuse_over_limits(ex, ctx, who->client, declared)) co_return;
+  const auto incoming = ctx.store.new_incoming_path("upload");
+  const quota_hold hold(ctx.store, incoming.filename().string());
+  if (co_await refuse_over_limits(ex, ctx, who->client, declared, hold.key())) co_return;
   ex.set_body_limit(ctx.cfg.max_upload_bytes + (boundary ? multipart_overhead : 0));
 
   // The backup's own bytes, from either body form, go to `backup` and are hashed.
   incoming_file backup;
   sha256 hasher;
   hash_pieces* to_hash = nullptr;  // where the buffer being consumed lists them
-  const auto incoming = ctx.store.new_incoming_path("upload");
-  std::string problem;  // why the upload was refused, once it was
+  std::string problem;             // why the upload was refused, once it was
   auto problem_status = http::status::bad_request;
 
   // Backup bytes to disk and hash, checking space every so often while they stream.
@@ -96,7 +97,7 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
     if (auto ec = backup.write(data)) {
       problem = "storage: " + ec.message();
     } else if (crossed_check_interval(backup.size(), data.size()) &&
-               out_of_space_while_streaming(ctx, who->client, backup.size())) {
+               out_of_space_while_streaming(ctx, who->client, hold.key(), backup.size())) {
       problem = "free space fell below MIN_FREE_BYTES or the client went over QUOTA_BYTES";
     } else {
       return true;

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <pgship/common/base64.hpp>
 #include <pgship/common/sha256.hpp>
 
 #include "http_client.hpp"
@@ -406,6 +407,60 @@ TEST_F(ReceiverUpload, DiskFullWhileStreamingIs507AndLeavesNothing) {
   const auto answer = again.read_until("\r\n\r\n");
   EXPECT_NE(answer.find(" 201 "), std::string::npos) << answer;
   EXPECT_EQ(file_sha256(r.storage_dir() / "default" / "app" / "app-20261121-030000.dump"), sha);
+}
+
+TEST_F(ReceiverUpload, QuotaCountsUploadsStillArriving) {
+  auto& r = start({{"QUOTA_BYTES", "1000K"}});
+  const std::string body(600 * 1024, 'a');
+  const auto raw = [&](const std::string& name, std::size_t size) {
+    return http_send(r.port(),
+                     {.method = boost::beast::http::verb::post,
+                      .target = "/api/backup/upload",
+                      .headers = {{"Authorization", "Bearer " + token}, {"X-Backup-Name", name}},
+                      .body = body.substr(0, size)});
+  };
+  const auto create_tus = [&](std::size_t length) {
+    return http_send(
+        r.port(),
+        {.method = boost::beast::http::verb::post,
+         .target = "/api/backup/uploads",
+         .headers = {{"Authorization", "Bearer " + token},
+                     {"Tus-Resumable", "1.0.0"},
+                     {"Upload-Length", std::to_string(length)},
+                     {"Upload-Metadata",
+                      "filename " + base64_encode("tus-20260101-000000.dump") + ",sha256 " +
+                          base64_encode(to_hex(sha256_of(body.substr(0, length))))}}});
+  };
+
+  // 600K on its way (past the checks, waiting for its body) and another 600K: together over.
+  http_connection first(r.port());
+  first.write_raw("POST /api/backup/upload HTTP/1.1\r\nHost: x\r\n" + auth +
+                  "\r\nX-Backup-Name: db-20260101-000000.dump\r\nExpect: 100-continue\r\n"
+                  "Content-Length: " +
+                  std::to_string(body.size()) + "\r\n\r\n");
+  ASSERT_NE(first.read_until("\r\n\r\n").find(" 100 "), std::string::npos);
+  auto second = raw("db-20260102-000000.dump", body.size());
+  EXPECT_EQ(second.result_int(), 507) << second.body();
+  EXPECT_NE(second.body().find("quota_exceeded"), std::string::npos);
+  EXPECT_EQ(create_tus(600 * 1024).result_int(), 507);
+  first.write_raw(body);
+  EXPECT_NE(first.read_until("\r\n\r\n").find(" 201 "), std::string::npos);
+
+  // An unfinished tus upload holds its whole length, also across a restart, until it ends.
+  auto created = create_tus(300 * 1024);
+  ASSERT_EQ(created.result_int(), 201) << created.body();
+  EXPECT_EQ(raw("db-20260103-000000.dump", 200 * 1024).result_int(), 507);
+  r.restart();
+  EXPECT_EQ(raw("db-20260103-000000.dump", 200 * 1024).result_int(), 507);
+  auto terminated = http_send(
+      r.port(), {.method = boost::beast::http::verb::delete_,
+                 .target = std::string(created["Location"]),
+                 .headers = {{"Authorization", "Bearer " + token}, {"Tus-Resumable", "1.0.0"}}});
+  EXPECT_EQ(terminated.result_int(), 204) << terminated.body();
+  EXPECT_EQ(raw("db-20260103-000000.dump", 200 * 1024).result_int(), 201);
+  // Refused and finished uploads hold nothing: 600K + 200K stored, 200K left.
+  EXPECT_EQ(raw("db-20260104-000000.dump", 200 * 1024).result_int(), 201);
+  EXPECT_EQ(raw("db-20260105-000000.dump", 1).result_int(), 507);
 }
 
 TEST_F(ReceiverUpload, QuotaAndConcurrencyCaps) {
