@@ -233,6 +233,7 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   std::error_code ec;
   if (!whole) ec = std::make_error_code(std::errc::io_error);
   if (!ec) ec = data.open_at(st.data_path(info->uid), offset);
+  if (!ec && chunk_expected) ec = mark_unverified_from(st, info->uid, offset);
   if (ec) {
     guard.release();
     slot.release();
@@ -270,6 +271,7 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
     // A chunk with a checksum is all or nothing: keep only what could be verified.
     data.truncate(offset);
     data.sync();
+    clear_unverified(st, info->uid);
     st.hashes.put(info->uid, std::move(before));
     if (bad_chunk) {
       lg.warn("PATCH checksum mismatch at offset {}: {} bytes discarded", offset, received);
@@ -283,6 +285,7 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
     }
   } else {
     data.sync();
+    clear_unverified(st, info->uid);
     st.hashes.put(info->uid, whole->clone());
   }
   if (interrupted) {
@@ -353,6 +356,7 @@ std::shared_ptr<tus_uploads> add_tus_routes(http_server::router& routes,
   auto st = std::make_shared<tus_uploads>();
   st->ctx = std::move(ctx);
   remove_orphaned_data(*st);
+  discard_unverified_chunks(*st);
   hold_unfinished_uploads(*st);
   const std::string item = std::string(base_path) + "/{uid}";
   routes.add(http::verb::options, std::string(base_path),

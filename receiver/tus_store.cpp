@@ -15,6 +15,8 @@
 #include <pgship/common/config_values.hpp>
 #include <pgship/common/fs.hpp>
 
+#include "incoming_file.hpp"
+
 namespace pgship::receiver {
 
 namespace stdfs = std::filesystem;
@@ -73,6 +75,7 @@ void remove_upload(tus_state& st, const std::string& uid) {
   std::error_code ignored;
   stdfs::remove(st.data_path(uid), ignored);
   stdfs::remove(st.info_path(uid), ignored);
+  stdfs::remove(st.unverified_path(uid), ignored);
   st.hashes.drop(uid);
   st.ctx->store.release(uid);
 }
@@ -146,7 +149,8 @@ void remove_orphaned_data(tus_uploads& st) {
   // Data whose .tus state is gone (a crash between the two removals) can never resume.
   std::error_code ec;
   for (const auto& entry : stdfs::directory_iterator(st.ctx->store.incoming_dir(), ec)) {
-    if (entry.path().extension() != ".data") continue;
+    const auto ext = entry.path().extension();
+    if (ext != ".data" && ext != ".unverified") continue;
     if (!stdfs::exists(st.info_path(entry.path().stem().string()))) {
       spdlog::info("removing orphaned upload data {}", entry.path().filename().string());
       std::error_code ignored;
@@ -163,6 +167,41 @@ void hold_unfinished_uploads(tus_uploads& st) {
       // Already accepted: held whatever the quota says now.
       st.ctx->store.hold(info->uid, info->client, info->length, std::nullopt);
     }
+  }
+}
+
+std::error_code mark_unverified_from(const tus_uploads& st, const std::string& uid,
+                                     std::uint64_t offset) {
+  std::ofstream out(st.unverified_path(uid), std::ios::trunc);
+  out << offset << '\n';
+  out.close();
+  return out ? std::error_code{} : std::make_error_code(std::errc::io_error);
+}
+
+void clear_unverified(const tus_uploads& st, const std::string& uid) {
+  std::error_code ignored;
+  stdfs::remove(st.unverified_path(uid), ignored);
+}
+
+void discard_unverified_chunks(tus_uploads& st) {
+  std::error_code ec;
+  for (const auto& entry : stdfs::directory_iterator(st.ctx->store.incoming_dir(), ec)) {
+    if (entry.path().extension() != ".unverified") continue;
+    const std::string uid = entry.path().stem().string();
+    std::ifstream in(entry.path());
+    std::uint64_t offset = 0;
+    if (!(in >> offset)) continue;  // unreadable: left to remove_orphaned_data or the expiry
+    std::error_code size_ec;
+    const auto size = stdfs::file_size(st.data_path(uid), size_ec);
+    if (!size_ec && size > offset) {
+      incoming_file data;
+      if (data.open_at(st.data_path(uid), offset) || data.sync()) continue;
+      spdlog::info(
+          "resumable upload {}: {} bytes of a PATCH that a crash interrupted before its "
+          "checksum was checked discarded",
+          uid, size - offset);
+    }
+    clear_unverified(st, uid);
   }
 }
 

@@ -94,6 +94,10 @@ struct tus_uploads {
   std::filesystem::path data_path(const std::string& uid) const {
     return ctx->store.incoming_dir() / (uid + ".data");
   }
+  /// Present while a PATCH with Upload-Checksum streams: the offset it started at.
+  std::filesystem::path unverified_path(const std::string& uid) const {
+    return ctx->store.incoming_dir() / (uid + ".unverified");
+  }
 };
 
 bool valid_uid(std::string_view uid);
@@ -114,6 +118,15 @@ std::optional<sha256> rehash(const std::filesystem::path& path, std::uint64_t of
 void expire_tus_uploads(tus_uploads& uploads);
 /// Removes .data files whose .tus state is gone. For start-up.
 void remove_orphaned_data(tus_uploads& uploads);
+/// A PATCH with Upload-Checksum is all or nothing, also across a crash: its bytes count only
+/// once the checksum matched. Marks them (no fsync: the marker guards against a crashed
+/// process, whose page cache survives; after a power cut the whole-file check still catches
+/// what is left), then clears the mark when the PATCH has its outcome.
+std::error_code mark_unverified_from(const tus_uploads& st, const std::string& uid,
+                                     std::uint64_t offset);
+void clear_unverified(const tus_uploads& st, const std::string& uid);
+/// At start-up: cuts the unverified bytes of PATCHes a crash interrupted off their uploads.
+void discard_unverified_chunks(tus_uploads& uploads);
 /// At start-up: every unfinished upload holds its length against its client's quota again.
 void hold_unfinished_uploads(tus_uploads& uploads);
 

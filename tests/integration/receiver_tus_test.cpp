@@ -290,6 +290,39 @@ TEST_F(ReceiverTus, ResumesAfterKill9OfTheReceiver) {
   EXPECT_TRUE(incoming_empty());
 }
 
+TEST_F(ReceiverTus, ChecksummedPatchCutByKill9LeavesNoUnverifiedBytes) {
+  auto& r = start();
+  const auto content = random_bytes(4 * 1024 * 1024, 12);
+  const auto location = create("app-20260301-020000.dump", content);
+  ASSERT_EQ(patch(location, 0, std::string_view(content).substr(0, 1024 * 1024)).result_int(), 204);
+
+  // A PATCH with a chunk checksum, part of it on disk, when the receiver dies: those bytes
+  // were never checked against the checksum, so after the restart they are not part of the
+  // upload (as if the connection had been cut).
+  const std::string_view rest = std::string_view(content).substr(1024 * 1024);
+  http_connection c(r.port());
+  c.write_raw("PATCH " + location + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+              "\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 1048576\r\nUpload-Checksum: sha256 " +
+              to_base64(sha256_of(rest)) +
+              "\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: " +
+              std::to_string(rest.size()) + "\r\n\r\n" + std::string(rest.substr(0, 700000)));
+  std::int64_t during = 0;
+  for (int i = 0; i < 100 && during <= 1048576; ++i) {
+    std::this_thread::sleep_for(20ms);
+    during = head_offset(location);
+  }
+  ASSERT_GT(during, 1048576) << "part of the PATCH reached the disk";
+  EXPECT_EQ(r.stop(SIGKILL), 128 + SIGKILL);
+  r.restart();
+
+  EXPECT_EQ(head_offset(location), 1048576);
+  EXPECT_NE(r.log().find("before its checksum was checked discarded"), std::string::npos);
+  auto done = patch(location, 1048576, rest);
+  EXPECT_EQ(done.result_int(), 201) << done.body();
+  EXPECT_EQ(read_file(stored("app-20260301-020000.dump")), content);
+  EXPECT_TRUE(incoming_empty());
+}
+
 TEST_F(ReceiverTus, IncompleteUploadsExpire) {
   auto& r = start({{"UPLOAD_EXPIRY", "1s"}});
   const auto content = random_bytes(1000, 9);
