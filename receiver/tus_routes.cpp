@@ -109,13 +109,8 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
                                   "metadata sha256 (64 hex digits) is required"));
     co_return;
   }
-  // An unfinished upload holds its whole length against the quota until it is committed,
-  // terminated or expires (remove_upload releases it).
-  const std::string uid = new_uid();
-  quota_hold hold(ctx.store, uid);
-  if (co_await refuse_over_limits(ex, ctx, who->client, length, uid)) co_return;
-
-  // Retry-safe: the same backup is already stored, so there is nothing to upload.
+  // Retry-safe: the same backup is already stored, so there is nothing to upload (answered
+  // before the limits: a client at its quota still learns its backup arrived).
   if (const auto stored = ctx.store.find(who->client, file_name->second)) {
     if (stored->sha256 == to_hex(*expected)) {
       auto res = tus_response(http::status::ok);
@@ -129,6 +124,12 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
         "a backup named " + file_name->second + " with a different sha256 is stored"));
     co_return;
   }
+
+  // An unfinished upload holds its whole length against the quota until it is committed,
+  // terminated or expires (remove_upload releases it).
+  const std::string uid = new_uid();
+  quota_hold hold(ctx.store, uid);
+  if (co_await refuse_over_limits(ex, ctx, who->client, length, uid)) co_return;
 
   upload_info info{uid, who->client, file_name->second, *length, *expected};
   incoming_file data;

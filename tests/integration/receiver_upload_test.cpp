@@ -419,17 +419,16 @@ TEST_F(ReceiverUpload, QuotaCountsUploadsStillArriving) {
                       .headers = {{"Authorization", "Bearer " + token}, {"X-Backup-Name", name}},
                       .body = body.substr(0, size)});
   };
-  const auto create_tus = [&](std::size_t length) {
-    return http_send(
-        r.port(),
-        {.method = boost::beast::http::verb::post,
-         .target = "/api/backup/uploads",
-         .headers = {{"Authorization", "Bearer " + token},
-                     {"Tus-Resumable", "1.0.0"},
-                     {"Upload-Length", std::to_string(length)},
-                     {"Upload-Metadata",
-                      "filename " + base64_encode("tus-20260101-000000.dump") + ",sha256 " +
-                          base64_encode(to_hex(sha256_of(body.substr(0, length))))}}});
+  const auto create_tus = [&](const std::string& name, std::size_t length) {
+    return http_send(r.port(),
+                     {.method = boost::beast::http::verb::post,
+                      .target = "/api/backup/uploads",
+                      .headers = {{"Authorization", "Bearer " + token},
+                                  {"Tus-Resumable", "1.0.0"},
+                                  {"Upload-Length", std::to_string(length)},
+                                  {"Upload-Metadata",
+                                   "filename " + base64_encode(name) + ",sha256 " +
+                                       base64_encode(to_hex(sha256_of(body.substr(0, length))))}}});
   };
 
   // 600K on its way (past the checks, waiting for its body) and another 600K: together over.
@@ -442,12 +441,12 @@ TEST_F(ReceiverUpload, QuotaCountsUploadsStillArriving) {
   auto second = raw("db-20260102-000000.dump", body.size());
   EXPECT_EQ(second.result_int(), 507) << second.body();
   EXPECT_NE(second.body().find("quota_exceeded"), std::string::npos);
-  EXPECT_EQ(create_tus(600 * 1024).result_int(), 507);
+  EXPECT_EQ(create_tus("tus-20260101-000000.dump", 600 * 1024).result_int(), 507);
   first.write_raw(body);
   EXPECT_NE(first.read_until("\r\n\r\n").find(" 201 "), std::string::npos);
 
   // An unfinished tus upload holds its whole length, also across a restart, until it ends.
-  auto created = create_tus(300 * 1024);
+  auto created = create_tus("tus-20260101-000000.dump", 300 * 1024);
   ASSERT_EQ(created.result_int(), 201) << created.body();
   EXPECT_EQ(raw("db-20260103-000000.dump", 200 * 1024).result_int(), 507);
   r.restart();
@@ -461,6 +460,8 @@ TEST_F(ReceiverUpload, QuotaCountsUploadsStillArriving) {
   // Refused and finished uploads hold nothing: 600K + 200K stored, 200K left.
   EXPECT_EQ(raw("db-20260104-000000.dump", 200 * 1024).result_int(), 201);
   EXPECT_EQ(raw("db-20260105-000000.dump", 1).result_int(), 507);
+  // At the quota, a retried creation for a backup already stored still learns it arrived.
+  EXPECT_EQ(create_tus("db-20260104-000000.dump", 200 * 1024).result_int(), 200);
 }
 
 TEST_F(ReceiverUpload, QuotaAndConcurrencyCaps) {
