@@ -298,6 +298,8 @@ class database_backup {
     ur.max_retries = cfg_.max_retries;
     ur.retry_delay = cfg_.retry_delay;
     ur.log = log_;
+    // An upload left unfinished on this same receiver by an earlier run goes on from there.
+    if (m.upload.receiver == cfg_.backup_api_url) ur.resume_at = m.upload.resume_at;
     auto error = co_await run_upload(*client_, ur, control_, out);
     m.upload.receiver = cfg_.backup_api_url;
     m.upload.bytes_sent = out.bytes_sent;
@@ -306,10 +308,12 @@ class database_backup {
     if (error) {
       m.upload.state = upload_state::failed;
       m.upload.error = error.message;
+      m.upload.resume_at = out.location;
     } else {
       m.upload.state = upload_state::uploaded;
       m.upload.finished = format_utc(sys_clock::now());
       m.upload.error.clear();
+      m.upload.resume_at.clear();
     }
     if (const auto ec = write_manifest(cfg_.backup_dir, m); ec && !error) {
       // The backup is on the receiver; only the local record of that is missing. Rotation

@@ -59,6 +59,7 @@ std::string to_json(const manifest& m) {
   up["retries"] = m.upload.retries;
   up["resumes"] = m.upload.resumes;
   if (!m.upload.error.empty()) up["error"] = m.upload.error;
+  if (!m.upload.resume_at.empty()) up["resume_at"] = m.upload.resume_at;
 
   json::object o;
   o["name"] = m.name;
@@ -104,6 +105,7 @@ std::optional<manifest> parse_manifest(std::string_view text) {
     m.upload.retries = static_cast<int>(number_of(u, "retries"));
     m.upload.resumes = static_cast<int>(number_of(u, "resumes"));
     m.upload.error = text_of(u, "error");
+    m.upload.resume_at = text_of(u, "resume_at");
   }
   if (m.name.empty() || m.sha256.empty()) return std::nullopt;
   return m;

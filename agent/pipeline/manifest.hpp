@@ -24,6 +24,8 @@ struct upload_record {
   int retries = 0;
   int resumes = 0;
   std::string error;  // the last failure, when failed
+  // When failed: the receiver's unfinished upload (its path), continued by the next attempt.
+  std::string resume_at;
 };
 
 struct manifest {

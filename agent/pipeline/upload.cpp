@@ -138,7 +138,10 @@ class tus_upload {
         control_(control),
         out_(out),
         fd_(fd),
-        progress_(out.size, request.progress_interval, request.log) {}
+        progress_(out.size, request.progress_interval, request.log),
+        location_(request.resume_at) {}
+
+  const std::string& location() const { return location_; }
 
   net::awaitable<attempt_end> attempt() {
     if (location_.empty()) {
@@ -212,7 +215,17 @@ class tus_upload {
     }
     if (!reply.ok() || reply.status() != 200) co_return from_reply(reply, "asking for the offset");
     const auto offset = header_u64(reply.response, "Upload-Offset");
+    const auto length = header_u64(reply.response, "Upload-Length");
+    if (length && *length != out_.size) {
+      // Not an upload of this file (a resume_at kept from elsewhere): make a new one.
+      req_.log.warn("the receiver's upload {} is {} bytes long, the file {}; starting over",
+                    location_, *length, out_.size);
+      location_.clear();
+      offset_ = 0;
+      co_return attempt_end{};
+    }
     if (!offset || *offset > out_.size) {
+      location_.clear();  // nothing to continue in a later run either
       co_return give_up(errc::upload_rejected,
                         "the receiver answered HEAD without a valid Upload-Offset");
     }
@@ -314,6 +327,12 @@ net::awaitable<stage_error> run_upload(http_client& client, const upload_request
   std::mt19937_64 rng(std::random_device{}());
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   tus_upload upload(client, request, control, out, fd);
+  // However the stage ends, the caller learns where the upload stands.
+  struct record_location {
+    upload_output& out;
+    const tus_upload& upload;
+    ~record_location() { out.location = upload.location(); }
+  } record{out, upload};
   for (;;) {
     const auto end = co_await upload.attempt();
     if (!end.error) co_return stage_error{};

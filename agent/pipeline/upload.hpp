@@ -24,6 +24,9 @@ struct upload_request {
   std::string name;        // the backup's file name, as the receiver will store it
   std::string sha256_hex;  // of the whole file
   std::string token;       // BACKUP_API_TOKEN
+  // The receiver's unfinished upload of this file from an earlier run (its path, as the
+  // manifest kept it): asked for its offset first and continued, else a new upload is made.
+  std::string resume_at;
   std::uint64_t chunk_size = 16 * 1024 * 1024;
   int max_retries = 3;
   std::chrono::milliseconds retry_delay{5000};
@@ -37,6 +40,9 @@ struct upload_output {
   int retries = 0;
   int resumes = 0;  // continued from a non-zero offset after a failure
   bool already_stored = false;
+  // Where the upload stands on the receiver when the stage ends: for a failed upload, what a
+  // later run passes as resume_at ("" when there is nothing to continue).
+  std::string location;
 };
 
 boost::asio::awaitable<stage_error> run_upload(http_client& client, const upload_request& request,

@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <regex>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -305,6 +306,50 @@ TEST_F(AgentBackup, CutConnectionsCostAtMostOneChunkEach) {
   EXPECT_GE(received, static_cast<double>(size));
   EXPECT_LE(received, static_cast<double>(size + proxy.connections_cut() * chunk))
       << "cuts: " << proxy.connections_cut();
+}
+
+TEST_F(AgentBackup, AnUploadCutInOneRunGoesOnInTheNextFromWhereItStopped) {
+  start();
+  fault_proxy proxy(receiver_->port());
+  constexpr std::uint64_t chunk = 64 * 1024;
+  proxy.cut_after(300 * 1024, 1);
+  const auto config = write_config(agent_config(
+      "agent_src", {{"BACKUP_API_URL", "http://127.0.0.1:" + std::to_string(proxy.port())},
+                    {"UPLOAD_CHUNK_SIZE", std::to_string(chunk)},
+                    {"MAX_RETRIES", "0"}}));
+  // The first run's upload is cut and not retried: the manifest keeps where it stands.
+  const auto first = run_agent({"backup", "--config", config.string()});
+  ASSERT_NE(first.exit_code, 0) << first.out << first.err;
+  ASSERT_EQ(local_dumps().size(), 1u);
+  const auto cut = local_dumps()[0];
+  const auto size = stdfs::file_size(backup_dir() / cut);
+  ASSERT_GT(size, 8 * chunk) << "the dump must span several chunks";
+  const auto manifest = read_file(backup_dir() / (cut.substr(0, cut.size() - 5) + ".json"));
+  EXPECT_NE(manifest.find("\"status\":\"failed\""), std::string::npos) << manifest;
+  EXPECT_NE(manifest.find("\"resume_at\":\"/api/backup/uploads/"), std::string::npos) << manifest;
+
+  // The next run ships its own backup, then continues the cut one at the receiver's offset
+  // instead of sending it again from the start.
+  const double before =
+      metric_value(receiver_->port(), "pgship_receiver_bytes_received_total{client=\"default\"}");
+  ASSERT_GT(before, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a new backup name
+  const auto second = run_agent({"backup", "--config", config.string()});
+  ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+  EXPECT_NE(second.err.find("resuming the upload at offset"), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find("uploaded earlier backup " + cut), std::string::npos) << second.err;
+  EXPECT_EQ(sha256_hex_of(receiver_->storage_dir() / "default" / "agent_src" / cut),
+            sha256_hex_of(backup_dir() / cut));
+  const auto newest = local_dumps().back();
+  ASSERT_NE(newest, cut);
+  const double after =
+      metric_value(receiver_->port(), "pgship_receiver_bytes_received_total{client=\"default\"}");
+  // The new backup whole, the cut one only from where it stopped (from the start it would be
+  // both files whole).
+  EXPECT_LT(after - before, static_cast<double>(stdfs::file_size(backup_dir() / newest) + size))
+      << "before " << before;
+  EXPECT_EQ(read_file(backup_dir() / (cut.substr(0, cut.size() - 5) + ".json")).find("resume_at"),
+            std::string::npos);
 }
 
 TEST_F(AgentBackup, ACommitThatFailsOnTheReceiverIsNeverTakenForAnUpload) {

@@ -22,9 +22,10 @@ TEST(Manifest, RoundTripsThroughJsonAndDisk) {
   m.finished = "2026-11-21T03:01:00Z";
   m.agent_host = "db1";
   m.run_id = "20261121T030000Z-abcdef";
-  m.upload.state = upload_state::uploaded;
+  m.upload.state = upload_state::failed;
   m.upload.retries = 2;
   m.upload.resumes = 1;
+  m.upload.resume_at = "/api/backup/uploads/0123456789abcdef0123456789abcdef";
   test::temp_dir dir;
   ASSERT_FALSE(write_manifest(dir.path(), m));
   EXPECT_EQ(manifest_path(dir.path(), m.name), dir / "sales-20261121-030000.json");
@@ -34,9 +35,10 @@ TEST(Manifest, RoundTripsThroughJsonAndDisk) {
   EXPECT_EQ(back->size, 123456789u);
   EXPECT_EQ(back->sha256, m.sha256);
   EXPECT_EQ(back->server_version, "15.4");
-  EXPECT_EQ(back->upload.state, upload_state::uploaded);
+  EXPECT_EQ(back->upload.state, upload_state::failed);
   EXPECT_EQ(back->upload.retries, 2);
   EXPECT_EQ(back->upload.resumes, 1);
+  EXPECT_EQ(back->upload.resume_at, m.upload.resume_at);
   EXPECT_FALSE(parse_manifest("{not json"));
   EXPECT_FALSE(parse_manifest("{\"name\":\"x.dump\"}")) << "no sha256";
 }
