@@ -100,8 +100,9 @@ class hash_jobs {
 net::awaitable<body_stream_result> stream_body(http_server::exchange& ex, net::thread_pool& pool,
                                                std::vector<sha256*> hashers,
                                                body_consumer consume) {
-  // Declared before the jobs so that they outlive a job still running at teardown.
-  std::vector<std::vector<char>> buffers(ring_size, std::vector<char>(buffer_size));
+  // Declared before the jobs so that they outlive a job still running at teardown. Allocated
+  // on first use and not zeroed: a small body (a tus commit retry, a form) takes one.
+  std::vector<std::unique_ptr<char[]>> buffers(ring_size);
   hash_jobs hashing(co_await net::this_coro::executor, pool, std::move(hashers));
 
   body_stream_result result;
@@ -110,15 +111,16 @@ net::awaitable<body_stream_result> stream_body(http_server::exchange& ex, net::t
     // (ring_size turns ago) is done.
     if (hashing.in_flight() == ring_size) co_await hashing.wait_oldest();
     auto& buffer = buffers[turn % ring_size];
-    auto [ec, n] = co_await ex.read_body_full(net::buffer(buffer));
+    if (!buffer) buffer = std::make_unique_for_overwrite<char[]>(buffer_size);
+    auto [ec, n] = co_await ex.read_body_full(net::buffer(buffer.get(), buffer_size));
     hash_pieces pieces;
-    if (n > 0 && !consume({buffer.data(), n}, pieces)) result.stopped = true;
+    if (n > 0 && !consume({buffer.get(), n}, pieces)) result.stopped = true;
     hashing.start(std::move(pieces));
     if (ec) {
       result.read_error = ec;
       break;
     }
-    if (result.stopped || n < buffer.size()) break;
+    if (result.stopped || n < buffer_size) break;
   }
   while (hashing.in_flight() > 0)
     co_await hashing.wait_oldest();
