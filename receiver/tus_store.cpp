@@ -75,7 +75,7 @@ void remove_upload(tus_state& st, const std::string& uid) {
   std::error_code ignored;
   stdfs::remove(st.data_path(uid), ignored);
   stdfs::remove(st.info_path(uid), ignored);
-  stdfs::remove(st.unverified_path(uid), ignored);
+  clear_unverified(st, uid);
   st.hashes.drop(uid);
   st.ctx->store.release(uid);
 }

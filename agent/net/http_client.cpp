@@ -212,15 +212,8 @@ struct http_client::impl {
   template <class Stream>
   net::awaitable<http_outcome> read_response(Stream& stream, bool head_request) {
     http::response_parser<http::string_body> parser;
-    parser.body_limit(small_body_limit);
     if (head_request) parser.skip(true);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
-    (void)n;
-    if (ec) co_return io_failure("reading the response of", ec);
-    http_outcome out;
-    out.response = parser.release();
-    if (!out.response.keep_alive()) close();
-    co_return out;
+    co_return co_await read_text(stream, parser);
   }
 
   // After a header read with another body type: the rest of a small (error) body as text.
@@ -228,6 +221,13 @@ struct http_client::impl {
   net::awaitable<http_outcome> finish_as_text(Stream& stream,
                                               http::response_parser<Body>&& header_read) {
     http::response_parser<http::string_body> parser(std::move(header_read));
+    co_return co_await read_text(stream, parser);
+  }
+
+  // Reads the (rest of the) response into `parser`, a small body at most.
+  template <class Stream>
+  net::awaitable<http_outcome> read_text(Stream& stream,
+                                         http::response_parser<http::string_body>& parser) {
     parser.body_limit(small_body_limit);
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
     (void)n;
