@@ -1,6 +1,6 @@
 #include "context.hpp"
 
-#include <spdlog/spdlog.h>
+#include <pgship/common/log.hpp>
 
 namespace pgship::receiver {
 
@@ -15,8 +15,11 @@ net::awaitable<std::optional<principal>> authorize(http_server::exchange& ex, re
   auto who = ctx.tokens.authenticate(header);
   if (!who) {
     ctx.metrics.auth_failed();
-    spdlog::warn("auth failed from {}: {} token on {} {}", ex.peer_address(),
-                 header.empty() ? "missing" : "unknown", ex.request().method_string(), ex.path());
+    log::write(spdlog::level::warn, "auth failed from " + ex.peer_address(),
+               {{"peer", ex.peer_address()},
+                {"token", header.empty() ? "missing" : "unknown"},
+                {"method", std::string(ex.request().method_string())},
+                {"path", std::string(ex.path())}});
     auto res = http_server::make_error_response(http::status::unauthorized, "unauthorized",
                                                 "a valid bearer token is required");
     res.set(http::field::www_authenticate, "Bearer realm=\"pgship\"");
@@ -26,8 +29,11 @@ net::awaitable<std::optional<principal>> authorize(http_server::exchange& ex, re
   ex.set_client(who->client);
   if (!who->may(needed)) {
     ctx.metrics.auth_failed();
-    spdlog::warn("auth failed from {}: client {} lacks the scope for {} {}", ex.peer_address(),
-                 who->client, ex.request().method_string(), ex.path());
+    log::write(spdlog::level::warn, "auth failed from " + ex.peer_address() + ": scope missing",
+               {{"peer", ex.peer_address()},
+                {"client", who->client},
+                {"method", std::string(ex.request().method_string())},
+                {"path", std::string(ex.path())}});
     co_await ex.respond_error(http::status::forbidden, "forbidden",
                               "this token does not allow this operation");
     co_return std::nullopt;

@@ -3,11 +3,11 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <pgship/common/checksum_line.hpp>
 #include <pgship/common/fs.hpp>
+#include <pgship/common/log.hpp>
 
 namespace pgship::receiver {
 namespace {
@@ -131,8 +131,8 @@ net::awaitable<void> handle_delete(exchange& ex, receiver_context& ctx) {
   const std::string id(ex.params().get("id"));
   if (co_await refuse_bad_id(ex, id)) co_return;
   if (ctx.cfg.append_only) {
-    spdlog::warn("refused DELETE of {}/{} from {}: APPEND_ONLY", who->client, id,
-                 ex.peer_address());
+    log::write(spdlog::level::warn, "refused DELETE: APPEND_ONLY",
+               {{"client", who->client}, {"backup", id}, {"peer", ex.peer_address()}});
     co_await ex.respond_error(http::status::forbidden, "append_only",
                               "this receiver is append-only: backups cannot be deleted");
     co_return;
@@ -145,7 +145,8 @@ net::awaitable<void> handle_delete(exchange& ex, receiver_context& ctx) {
     }
     co_return;
   }
-  spdlog::info("deleted {}/{} on request from {}", who->client, id, ex.peer_address());
+  log::write(spdlog::level::info, "deleted on request",
+             {{"client", who->client}, {"backup", id}, {"peer", ex.peer_address()}});
   ctx.metrics.refresh(ctx.store);
   co_await ex.respond(http_server::string_response{http::status::no_content, 11});
 }

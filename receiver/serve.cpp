@@ -140,7 +140,8 @@ namespace {
 template <class Stream>
 int ask_health(Stream& stream, const std::string& host) {
   http::request<http::empty_body> req{http::verb::get, "/health", 11};
-  req.set(http::field::host, host);
+  // An IPv6 literal goes in brackets: our server refuses a Host that is not host[:port].
+  req.set(http::field::host, host.find(':') == std::string::npos ? host : "[" + host + "]");
   http::write(stream, req);
   beast::flat_buffer buffer;
   http::response<http::string_body> res;

@@ -159,12 +159,29 @@ net::awaitable<void> handle_head(exchange& ex, tus_state& st) {
   const auto info = co_await find_upload(ex, st, *who);
   if (!info) co_return;
   auto res = tus_response(http::status::ok);
-  res.set("Upload-Offset", std::to_string(durable_offset(st, info->uid)));
+  const auto offset = info->completed ? info->length : durable_offset(st, info->uid);
+  res.set("Upload-Offset", std::to_string(offset));
   res.set("Upload-Length", std::to_string(info->length));
   res.set("Upload-Metadata", "filename " + base64_encode(info->file_name) + ",sha256 " +
                                  base64_encode(to_hex(info->expected)));
   res.set("Upload-Expires", expires_at(st, info->uid));
   res.set(http::field::cache_control, "no-store");
+  co_await ex.respond(std::move(res));
+}
+
+// A PATCH to an upload already committed: a client that missed the final answer asks again
+// with zero bytes at the full offset, and learns that the backup is stored.
+net::awaitable<void> answer_completed(exchange& ex, const upload_info& info) {
+  const auto client_offset = ex.header_u64("Upload-Offset");
+  const bool has_body = ex.header_u64("Content-Length").value_or(0) > 0 ||
+                        ex.request().count(http::field::transfer_encoding) > 0;
+  auto res = client_offset != info.length
+                 ? tus_error(http::status::conflict, "offset_mismatch",
+                             "the upload is complete at offset " + std::to_string(info.length))
+             : has_body ? tus_error(http::status::payload_too_large, "upload_complete",
+                                    "the upload is complete: no more bytes are taken")
+                        : tus_response(http::status::no_content);
+  res.set("Upload-Offset", std::to_string(info.length));
   co_await ex.respond(std::move(res));
 }
 
@@ -174,6 +191,10 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   if (!who) co_return;
   const auto info = co_await find_upload(ex, st, *who);
   if (!info) co_return;
+  if (info->completed) {
+    co_await answer_completed(ex, *info);
+    co_return;
+  }
   if (ex.request()[http::field::content_type] != "application/offset+octet-stream") {
     co_await ex.respond(tus_error(http::status::unsupported_media_type, "bad_content_type",
                                   "PATCH bodies are application/offset+octet-stream"));
@@ -327,8 +348,15 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   co_await commit_upload(ex, ctx, *who, info->file_name, data, digest, info->expected, extra,
                          /*resumable=*/true, [&](upload_end end) {
                            // After a storage error the state stays; the next PATCH rebuilds
-                           // the hash from the file.
-                           if (end != upload_end::storage_error) remove_upload(st, info->uid);
+                           // the hash from the file. A stored backup's state says so until
+                           // it expires: HEAD then answers the full offset.
+                           if (end == upload_end::refused) remove_upload(st, info->uid);
+                           if (end == upload_end::stored) {
+                             if (const auto save_ec = mark_completed(st, *info)) {
+                               lg.warn("cannot record the upload's completion: {}",
+                                       save_ec.message());
+                             }
+                           }
                            guard.release();
                            slot.release();
                          });
@@ -345,8 +373,8 @@ net::awaitable<void> handle_delete(exchange& ex, tus_state& st) {
   }
   busy_guard guard{st.busy, info->uid};
   remove_upload(st, info->uid);
-  spdlog::info("resumable upload {} of {} abandoned by {}", info->uid, info->file_name,
-               who->client);
+  log::write(spdlog::level::info, "resumable upload abandoned",
+             {{"upload", info->uid}, {"backup", info->file_name}, {"client", who->client}});
   co_await ex.respond(tus_response(http::status::no_content));
 }
 
@@ -358,6 +386,7 @@ std::shared_ptr<tus_uploads> add_tus_routes(http_server::router& routes,
   st->ctx = std::move(ctx);
   remove_orphaned_data(*st);
   discard_unverified_chunks(*st);
+  settle_interrupted_commits(*st);
   hold_unfinished_uploads(*st);
   const std::string item = std::string(base_path) + "/{uid}";
   routes.add(http::verb::options, std::string(base_path),

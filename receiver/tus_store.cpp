@@ -50,6 +50,7 @@ std::optional<upload_info> load_info(const tus_state& st, const std::string& uid
     const auto expected = digest_from_hex(boost::json::value_to<std::string>(o.at("sha256")));
     if (!expected) return std::nullopt;
     info.expected = *expected;
+    if (const auto* done = o.if_contains("completed")) info.completed = done->as_bool();
     return info;
   } catch (const std::exception&) {
     return std::nullopt;
@@ -62,6 +63,7 @@ std::error_code save_info(const tus_state& st, const upload_info& info) {
   o["filename"] = info.file_name;
   o["length"] = info.length;
   o["sha256"] = to_hex(info.expected);
+  if (info.completed) o["completed"] = true;
   return fs::write_file_atomically(st.info_path(info.uid), boost::json::serialize(o) + "\n");
 }
 
@@ -80,10 +82,24 @@ void remove_upload(tus_state& st, const std::string& uid) {
   st.ctx->store.release(uid);
 }
 
+std::error_code mark_completed(tus_state& st, upload_info info) {
+  info.completed = true;
+  const auto ec = save_info(st, info);
+  std::error_code ignored;
+  stdfs::remove(st.data_path(info.uid), ignored);
+  clear_unverified(st, info.uid);
+  st.hashes.drop(info.uid);
+  st.ctx->store.release(info.uid);
+  return ec;
+}
+
 std::string expires_at(const tus_state& st, const std::string& uid) {
   struct stat s {};
   std::time_t base = std::time(nullptr);
-  if (::stat(st.data_path(uid).c_str(), &s) == 0) base = s.st_mtime;
+  // A completed upload has no data left: its state was written last.
+  if (::stat(st.data_path(uid).c_str(), &s) == 0 || ::stat(st.info_path(uid).c_str(), &s) == 0) {
+    base = s.st_mtime;
+  }
   const std::time_t t =
       base + std::chrono::duration_cast<std::chrono::seconds>(st.ctx->cfg.upload_expiry).count();
   std::tm tm{};
@@ -159,11 +175,38 @@ void remove_orphaned_data(tus_uploads& st) {
   }
 }
 
+void settle_interrupted_commits(tus_uploads& st) {
+  std::vector<std::string> uids;
+  std::error_code ec;
+  for (const auto& entry : stdfs::directory_iterator(st.ctx->store.incoming_dir(), ec)) {
+    if (entry.path().extension() == ".tus") uids.push_back(entry.path().stem().string());
+  }
+  for (const auto& uid : uids) {
+    const auto info = load_info(st, uid);
+    if (!info || info->completed || stdfs::exists(st.data_path(uid))) continue;
+    // The commit renames the data into place (or removes it when the same backup is stored),
+    // then updates the state: data gone means the commit ran, if the store agrees.
+    const auto stored = st.ctx->store.find(info->client, info->file_name);
+    if (stored && stored->sha256 == to_hex(info->expected)) {
+      if (const auto save_ec = mark_completed(st, *info)) {
+        spdlog::warn("resumable upload {}: cannot record its completion: {}", uid,
+                     save_ec.message());
+      } else {
+        spdlog::info("resumable upload {}: its backup was committed before a crash; finished", uid);
+      }
+    } else {
+      remove_upload(st, uid);
+      spdlog::info("resumable upload {}: its data is gone and no such backup is stored; removed",
+                   uid);
+    }
+  }
+}
+
 void hold_unfinished_uploads(tus_uploads& st) {
   std::error_code ec;
   for (const auto& entry : stdfs::directory_iterator(st.ctx->store.incoming_dir(), ec)) {
     if (entry.path().extension() != ".tus") continue;
-    if (const auto info = load_info(st, entry.path().stem().string())) {
+    if (const auto info = load_info(st, entry.path().stem().string()); info && !info->completed) {
       // Already accepted: held whatever the quota says now.
       st.ctx->store.hold(info->uid, info->client, info->length, std::nullopt);
     }

@@ -24,6 +24,9 @@ struct upload_info {
   std::string file_name;
   std::uint64_t length = 0;
   sha256_digest expected{};
+  /// Committed: the backup is stored, no data is left, HEAD answers the full offset until
+  /// the state expires.
+  bool completed = false;
 };
 
 // Uploads with a PATCH in progress: a second PATCH (or DELETE) meanwhile gets 423.
@@ -109,6 +112,9 @@ std::error_code save_info(const tus_uploads& st, const upload_info& info);
 std::uint64_t durable_offset(const tus_uploads& st, const std::string& uid);
 /// Removes the upload: its data, its state, its cached hash and its hold on the quota.
 void remove_upload(tus_uploads& st, const std::string& uid);
+/// After its backup was committed: the state says so (kept until UPLOAD_EXPIRY, so a client
+/// that missed the answer learns the outcome), everything else of the upload goes.
+std::error_code mark_completed(tus_uploads& st, upload_info info);
 /// Upload-Expires: last write + UPLOAD_EXPIRY, as an HTTP date.
 std::string expires_at(const tus_uploads& st, const std::string& uid);
 /// Re-reads the first `offset` bytes after a restart, when the running hash is gone.
@@ -127,6 +133,10 @@ std::error_code mark_unverified_from(const tus_uploads& st, const std::string& u
 void clear_unverified(const tus_uploads& st, const std::string& uid);
 /// At start-up: cuts the unverified bytes of PATCHes a crash interrupted off their uploads.
 void discard_unverified_chunks(tus_uploads& uploads);
+/// At start-up: finishes what a crash interrupted between a commit and its state update. An
+/// upload without data whose backup is stored with its sha256 was committed: marked
+/// completed. One without data and without such a backup can never resume: removed.
+void settle_interrupted_commits(tus_uploads& uploads);
 /// At start-up: every unfinished upload holds its length against its client's quota again.
 void hold_unfinished_uploads(tus_uploads& uploads);
 

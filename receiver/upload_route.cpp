@@ -35,8 +35,8 @@ net::awaitable<void> answer_read_error(exchange& ex, receiver_context& ctx,
     co_return;
   }
   ctx.metrics.upload_finished(client, "failed");
-  spdlog::warn("upload from {} ({}) interrupted: {}; nothing kept", ex.peer_address(), client,
-               ec.message());
+  log::write(spdlog::level::warn, "upload interrupted; nothing kept",
+             {{"peer", ex.peer_address()}, {"client", client}, {"reason", ec.message()}});
   co_await ex.respond_error(http::status::bad_request, "upload_interrupted", ec.message());
 }
 
@@ -114,53 +114,54 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
   enum class part { none, file, sha256, other } current = part::none;
   bool saw_file = false;
   if (boundary) {
-    parser.emplace(*boundary,
-                   multipart_parser::callbacks{
-                       .on_part_begin =
-                           [&](const multipart_parser::part_info& p) {
-                             if (p.name == "file") {
-                               if (saw_file) {
-                                 problem = "more than one file part";
-                                 return false;
-                               }
-                               saw_file = true;
-                               if (name.empty()) name = p.filename.value_or("");
-                               if (!parse_backup_name(name)) {
-                                 problem = "file name '" + name +
-                                           "' is not <database>-<YYYYMMDD>-<HHMMSS>.dump";
-                                 return false;
-                               }
-                               if (auto ec = backup.create(incoming)) {
-                                 problem = "storage: " + ec.message();
-                                 problem_status = http::status::internal_server_error;
-                                 return false;
-                               }
-                               spdlog::info("upload started: client={} backup={} form=multipart",
-                                            who->client, name);
-                               current = part::file;
-                             } else {
-                               current = p.name == "sha256" ? part::sha256 : part::other;
-                             }
-                             return true;
-                           },
-                       .on_part_data =
-                           [&](std::string_view data) {
-                             if (current == part::file) {
-                               if (!store(data)) return false;
-                             } else if (current == part::sha256) {
-                               if (form_sha256.size() + data.size() > 128) {
-                                 problem = "sha256 field too long";
-                                 return false;
-                               }
-                               form_sha256 += data;
-                             }
-                             return true;
-                           },
-                       .on_part_end =
-                           [&] {
-                             current = part::none;
-                             return true;
-                           }});
+    parser.emplace(
+        *boundary,
+        multipart_parser::callbacks{
+            .on_part_begin =
+                [&](const multipart_parser::part_info& p) {
+                  if (p.name == "file") {
+                    if (saw_file) {
+                      problem = "more than one file part";
+                      return false;
+                    }
+                    saw_file = true;
+                    if (name.empty()) name = p.filename.value_or("");
+                    if (!parse_backup_name(name)) {
+                      problem =
+                          "file name '" + name + "' is not <database>-<YYYYMMDD>-<HHMMSS>.dump";
+                      return false;
+                    }
+                    if (auto ec = backup.create(incoming)) {
+                      problem = "storage: " + ec.message();
+                      problem_status = http::status::internal_server_error;
+                      return false;
+                    }
+                    log::write(spdlog::level::info, "upload started",
+                               {{"client", who->client}, {"backup", name}, {"form", "multipart"}});
+                    current = part::file;
+                  } else {
+                    current = p.name == "sha256" ? part::sha256 : part::other;
+                  }
+                  return true;
+                },
+            .on_part_data =
+                [&](std::string_view data) {
+                  if (current == part::file) {
+                    if (!store(data)) return false;
+                  } else if (current == part::sha256) {
+                    if (form_sha256.size() + data.size() > 128) {
+                      problem = "sha256 field too long";
+                      return false;
+                    }
+                    form_sha256 += data;
+                  }
+                  return true;
+                },
+            .on_part_end =
+                [&] {
+                  current = part::none;
+                  return true;
+                }});
   }
 
   if (!boundary) {
@@ -168,8 +169,10 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
       co_await ex.respond_error(http::status::internal_server_error, "storage_error", ec.message());
       co_return;
     }
-    spdlog::info("upload started: client={} backup={} bytes={}", who->client, name,
-                 declared ? std::to_string(*declared) : "chunked");
+    log::write(spdlog::level::info, "upload started",
+               {{"client", who->client},
+                {"backup", name},
+                {"bytes", declared ? std::to_string(*declared) : std::string("chunked")}});
     consume = store;
   } else {
     consume = [&](std::string_view data) {
@@ -208,7 +211,8 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
   if (!problem.empty()) {
     backup.discard();
     ctx.metrics.upload_finished(who->client, "rejected");
-    spdlog::warn("upload from {} ({}) refused: {}", ex.peer_address(), who->client, problem);
+    log::write(spdlog::level::warn, "upload refused",
+               {{"peer", ex.peer_address()}, {"client", who->client}, {"reason", problem}});
     const std::string_view error =
         problem_status == http::status::bad_request ? "bad_request" : "storage_error";
     co_await ex.respond_error(problem_status, error, problem);

@@ -25,6 +25,7 @@
 #include <openssl/ssl.h>
 #include <unistd.h>
 
+#include <pgship/common/http/framing.hpp>
 #include <pgship/common/version.hpp>
 
 namespace pgship::agent {
@@ -205,7 +206,9 @@ struct http_client::impl {
   void prepare(http_request& request) {
     request.version(11);
     const bool default_port = ep.port == (ep.tls ? "443" : "80");
-    request.set(http::field::host, default_port ? ep.host : ep.host + ":" + ep.port);
+    // An IPv6 literal goes in brackets: the receiver refuses a Host that is not host[:port].
+    const auto host = ep.host.find(':') == std::string::npos ? ep.host : "[" + ep.host + "]";
+    request.set(http::field::host, default_port ? host : host + ":" + ep.port);
     request.set(http::field::user_agent, std::string("pgship-agent/") + pgship::version);
   }
 
@@ -224,11 +227,28 @@ struct http_client::impl {
     co_return co_await read_text(stream, parser);
   }
 
+  // A response whose end could be read two ways is not read on: the connection is closed.
+  template <class Parser>
+  std::optional<http_outcome> refuse_framing(const Parser& parser) {
+    const auto& header = parser.get().base();
+    const auto problem = http_framing::framing_problem(header, header.version());
+    if (!problem) return std::nullopt;
+    close();
+    return transport_failure(errc::receiver_unreachable,
+                             "malformed response from " + ep.origin() + ": " + *problem);
+  }
+
   // Reads the (rest of the) response into `parser`, a small body at most.
   template <class Stream>
   net::awaitable<http_outcome> read_text(Stream& stream,
                                          http::response_parser<http::string_body>& parser) {
     parser.body_limit(small_body_limit);
+    if (!parser.is_header_done()) {
+      auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+      (void)hn;
+      if (hec) co_return io_failure("reading the response of", hec);
+    }
+    if (auto refused = refuse_framing(parser)) co_return std::move(*refused);
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
     (void)n;
     if (ec) co_return io_failure("reading the response of", ec);
@@ -265,6 +285,7 @@ struct http_client::impl {
     auto [iec, in] = co_await http::async_read_header(stream, buffer, interim, use_tuple);
     (void)in;
     if (iec) co_return io_failure("reading the response of", iec);
+    if (auto refused = refuse_framing(interim)) co_return std::move(*refused);
     if (interim.get().result() != http::status::continue_) {
       // A final answer before any body byte: the connection cannot carry another request.
       auto out = co_await finish_as_text(stream, std::move(interim));
@@ -319,6 +340,7 @@ struct http_client::impl {
     auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
     (void)hn;
     if (hec) co_return io_failure("reading the response of", hec);
+    if (auto refused = refuse_framing(parser)) co_return std::move(*refused);
     if (parser.get().result_int() / 100 != 2) {
       co_return co_await finish_as_text(stream, std::move(parser));
     }

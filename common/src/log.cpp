@@ -12,10 +12,54 @@
 namespace pgship::log {
 namespace {
 
-// The payload of a record with fields: msg RS key US value US flag [RS key US value US flag]...
-// These separators never appear in text we log (they are control characters).
+// The payload of a record with fields: GS msg RS key US value US flag [RS key US value US
+// flag]... Only write() starts a payload with GS, and it replaces these three characters in
+// what it is given, so a client's bytes in a message can never forge a field or a line.
+constexpr char fields_mark = '\x1d';
 constexpr char record_sep = '\x1e';
 constexpr char unit_sep = '\x1f';
+
+void append_hex_escape(std::string& out, unsigned char c) {
+  constexpr char digits[] = "0123456789abcdef";
+  out += "\\x";
+  out += digits[c >> 4];
+  out += digits[c & 0xf];
+}
+
+// Text we were handed, with the payload's separators written out as \xNN.
+std::string without_separators(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    if (c == fields_mark || c == record_sep || c == unit_sep) {
+      append_hex_escape(out, static_cast<unsigned char>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// A message for the text format: one line whatever it holds (CR, LF, NUL, ESC... escaped).
+std::string escape_controls(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      append_hex_escape(out, u);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 std::string json_string(std::string_view text) {
   return boost::json::serialize(boost::json::string(text));
@@ -108,12 +152,13 @@ void setup(format fmt, spdlog::level::level_enum level) {
 void write(spdlog::level::level_enum level, std::string_view msg,
            const std::vector<field>& fields) {
   if (!spdlog::should_log(level)) return;
-  std::string payload(msg);
+  std::string payload(1, fields_mark);
+  payload += without_separators(msg);
   for (const auto& f : fields) {
     payload += record_sep;
-    payload += f.key;
+    payload += without_separators(f.key);
     payload += unit_sep;
-    payload += f.value;
+    payload += without_separators(f.value);
     payload += unit_sep;
     payload += f.quoted ? '"' : '-';
   }
@@ -128,7 +173,10 @@ context context::with(std::initializer_list<field> more) const {
 
 std::string format_line(format fmt, spdlog::level::level_enum level, std::string_view payload,
                         std::chrono::system_clock::time_point when) {
-  const auto first = payload.find(record_sep);
+  // Without the mark the payload is a plain spdlog message: all of it is the message.
+  const bool has_fields = !payload.empty() && payload.front() == fields_mark;
+  if (has_fields) payload.remove_prefix(1);
+  const auto first = has_fields ? payload.find(record_sep) : std::string_view::npos;
   const std::string_view msg = payload.substr(0, first);
   std::vector<field> fields;
   std::string_view rest =
@@ -154,7 +202,8 @@ std::string format_line(format fmt, spdlog::level::level_enum level, std::string
     }
     line += "}\n";
   } else {
-    line = format_utc(when, true) + " " + std::string(level_name(level)) + " " + std::string(msg);
+    line =
+        format_utc(when, true) + " " + std::string(level_name(level)) + " " + escape_controls(msg);
     for (const auto& f : fields) {
       line += " " + f.key + "=" + (needs_quotes(f.value) ? json_string(f.value) : f.value);
     }

@@ -86,7 +86,15 @@ class ReceiverTus : public receiver_fixture {
   stdfs::path stored(const std::string& name) {
     return receiver_->storage_dir() / "default" / name.substr(0, name.find('-')) / name;
   }
-  bool incoming_empty() { return stdfs::is_empty(receiver_->storage_dir() / ".incoming"); }
+  // Nothing of any upload is left in .incoming/ but the state of finished ones, which HEAD
+  // answers from until it expires.
+  bool no_upload_data_left() {
+    for (const auto& e : stdfs::directory_iterator(receiver_->storage_dir() / ".incoming")) {
+      if (e.path().extension() != ".tus") return false;
+      if (read_file(e.path()).find("\"completed\":true") == std::string::npos) return false;
+    }
+    return true;
+  }
 };
 
 TEST_F(ReceiverTus, OptionsAdvertisesVersionAndExtensions) {
@@ -114,8 +122,14 @@ TEST_F(ReceiverTus, ChunkedUploadWithHeadCommitsTheBackup) {
     EXPECT_EQ(res["Upload-Offset"], std::to_string(std::min(off + chunk, content.size())));
   }
   EXPECT_EQ(read_file(stored(name)), content);
-  EXPECT_TRUE(incoming_empty());
-  EXPECT_EQ(head_offset(location), -404) << "a finished upload is gone";
+  EXPECT_TRUE(no_upload_data_left());
+  EXPECT_EQ(head_offset(location), static_cast<std::int64_t>(content.size()))
+      << "a finished upload answers its full offset until it expires";
+  // A client that missed the final answer asks again with zero bytes: confirmed.
+  auto confirm = patch(location, content.size(), "");
+  EXPECT_EQ(confirm.result_int(), 204) << confirm.body();
+  EXPECT_EQ(confirm["Upload-Offset"], std::to_string(content.size()));
+  EXPECT_EQ(patch(location, 0, "more").result_int(), 409);
 
   // Creating the same backup again is answered from storage: nothing to upload.
   auto again = http_send(
@@ -191,7 +205,7 @@ TEST_F(ReceiverTus, WholeFileMismatchIs422AndCommitsNothing) {
   auto res = patch(location, 0, content);
   EXPECT_EQ(res.result_int(), 422) << res.body();
   EXPECT_FALSE(stdfs::exists(stored("app-20260301-020000.dump")));
-  EXPECT_TRUE(incoming_empty());
+  EXPECT_TRUE(no_upload_data_left());
 }
 
 TEST_F(ReceiverTus, TerminationRemovesTheUpload) {
@@ -203,7 +217,7 @@ TEST_F(ReceiverTus, TerminationRemovesTheUpload) {
       http_send(r.port(), {.method = verb::delete_, .target = location, .headers = headers()});
   EXPECT_EQ(del.result_int(), 204);
   EXPECT_EQ(head_offset(location), -404);
-  EXPECT_TRUE(incoming_empty());
+  EXPECT_TRUE(no_upload_data_left());
 }
 
 TEST_F(ReceiverTus, AnotherClientCannotSeeOrTouchTheUpload) {
@@ -287,7 +301,7 @@ TEST_F(ReceiverTus, ResumesAfterKill9OfTheReceiver) {
                     std::string_view(content).substr(static_cast<std::size_t>(offset)));
   EXPECT_EQ(rest.result_int(), 201) << rest.body();
   EXPECT_EQ(read_file(stored("app-20260301-020000.dump")), content);
-  EXPECT_TRUE(incoming_empty());
+  EXPECT_TRUE(no_upload_data_left());
 }
 
 TEST_F(ReceiverTus, ChecksummedPatchCutByKill9LeavesNoUnverifiedBytes) {
@@ -320,7 +334,51 @@ TEST_F(ReceiverTus, ChecksummedPatchCutByKill9LeavesNoUnverifiedBytes) {
   auto done = patch(location, 1048576, rest);
   EXPECT_EQ(done.result_int(), 201) << done.body();
   EXPECT_EQ(read_file(stored("app-20260301-020000.dump")), content);
-  EXPECT_TRUE(incoming_empty());
+  EXPECT_TRUE(no_upload_data_left());
+}
+
+TEST_F(ReceiverTus, CommitInterruptedByACrashIsSettledAtStartUp) {
+  auto& r = start({{"QUOTA_BYTES", "1500K"}});
+  const auto content = random_bytes(1000 * 1024, 21);
+  const std::string name = "app-20260302-020000.dump";
+  const auto location = create(name, content);
+  const std::string uid = location.substr(location.rfind('/') + 1);
+  const auto state = r.storage_dir() / ".incoming" / (uid + ".tus");
+  ASSERT_EQ(patch(location, 0, std::string_view(content).substr(0, 512 * 1024)).result_int(), 204);
+  const std::string unfinished_state = read_file(state);
+  ASSERT_EQ(patch(location, 512 * 1024, std::string_view(content).substr(512 * 1024)).result_int(),
+            201);
+
+  // What kill -9 between the commit's rename and the state update leaves on disk: the
+  // backup stored, its data gone, the state of an unfinished upload.
+  EXPECT_EQ(r.stop(SIGKILL), 128 + SIGKILL);
+  {
+    std::ofstream out(state, std::ios::trunc);
+    out << unfinished_state;
+  }
+  ASSERT_FALSE(stdfs::exists(r.storage_dir() / ".incoming" / (uid + ".data")));
+  r.restart();
+
+  EXPECT_EQ(head_offset(location), static_cast<std::int64_t>(content.size()));
+  auto confirm = patch(location, content.size(), "");
+  EXPECT_EQ(confirm.result_int(), 204) << confirm.body();
+  EXPECT_EQ(confirm["Upload-Offset"], std::to_string(content.size()));
+  auto again = patch(location, 0, std::string_view(content).substr(0, 1024));
+  EXPECT_EQ(again.result_int(), 409) << again.body();
+  EXPECT_EQ(again["Upload-Offset"], std::to_string(content.size()));
+  EXPECT_EQ(read_file(stored(name)), content);
+  EXPECT_NE(r.log().find("committed before a crash"), std::string::npos);
+  EXPECT_TRUE(no_upload_data_left());
+
+  // Its quota hold is gone: 1000K stored + 400K new fit in 1500K (with the stale hold of
+  // 1000K they would not).
+  auto fits = http_send(r.port(), {.method = verb::post,
+                                   .target = "/api/backup/upload",
+                                   .headers = {{"Authorization", "Bearer " + token},
+                                               {"X-Backup-Name", "app-20260303-020000.dump"}},
+                                   .body = random_bytes(400 * 1024, 22)});
+  EXPECT_EQ(fits.result_int(), 201) << fits.body();
+  EXPECT_EQ(r.log().find("status=500"), std::string::npos) << r.log();
 }
 
 TEST_F(ReceiverTus, IncompleteUploadsExpire) {
@@ -328,13 +386,19 @@ TEST_F(ReceiverTus, IncompleteUploadsExpire) {
   const auto content = random_bytes(1000, 9);
   const auto location = create("app-20260301-020000.dump", content);
   ASSERT_EQ(patch(location, 0, std::string_view(content).substr(0, 10)).result_int(), 204);
+  // A finished upload's state expires too.
+  const auto finished = create("app-20260302-020000.dump", content);
+  ASSERT_EQ(patch(finished, 0, content).result_int(), 201);
   std::int64_t offset = 0;
   for (int i = 0; i < 100 && offset != -404; ++i) {
     std::this_thread::sleep_for(100ms);
     offset = head_offset(location);
   }
   EXPECT_EQ(offset, -404);
-  EXPECT_TRUE(incoming_empty());
+  for (int i = 0; i < 100 && head_offset(finished) != -404; ++i)
+    std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(head_offset(finished), -404);
+  EXPECT_TRUE(stdfs::is_empty(r.storage_dir() / ".incoming"));
   EXPECT_NE(r.log().find("expired resumable upload"), std::string::npos);
 }
 

@@ -32,6 +32,7 @@ class receiver_process {
   /// Starts again with the same storage and environment (a new port).
   void restart();
   bool running() const { return pid_ > 0; }
+  int pid() const { return pid_; }
 
  private:
   void start();

@@ -26,6 +26,9 @@ class session final : public session_base, public std::enable_shared_from_this<s
 
  private:
   net::awaitable<bool> serve_one();
+  /// Answers a request that cannot be served and closes the connection.
+  net::awaitable<void> refuse(http::status status, std::string_view error,
+                              const std::string& detail);
   net::awaitable<void> close(bool drain);
   void close_socket();
 

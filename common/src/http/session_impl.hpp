@@ -14,6 +14,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 
+#include <pgship/common/http/framing.hpp>
 #include <pgship/common/log.hpp>
 
 #include "session.hpp"
@@ -107,21 +108,24 @@ net::awaitable<bool> session<Stream>::serve_one() {
     if (is_malformed_request(read_ec)) {
       // The client sent something, but not a request we can serve: answer, then hang up.
       const bool too_large = read_ec == http::error::header_limit;
-      auto res = make_error_response(
-          too_large ? http::status::request_header_fields_too_large : http::status::bad_request,
-          too_large ? "header_too_large" : "bad_request",
+      // Named first: GCC 12 destroys temporaries inside a co_await full-expression twice.
+      const std::string detail =
           too_large ? "request header exceeds " + std::to_string(options.header_limit) + " bytes"
-                    : read_ec.message());
-      res.set(http::field::server, options.server_header);
-      res.keep_alive(false);
-      res.prepare_payload();
-      beast::get_lowest_layer(stream_).expires_after(options.idle_timeout);
-      co_await http::async_write(stream_, res, net::as_tuple(net::use_awaitable));
-      spdlog::info("rejected request from {}: {}", peer_, read_ec.message());
-      co_await close(true);
+                    : read_ec.message();
+      co_await refuse(
+          too_large ? http::status::request_header_fields_too_large : http::status::bad_request,
+          too_large ? "header_too_large" : "bad_request", detail);
     } else if (read_ec == beast::error::timeout && buffer_.size() > 0) {
       spdlog::info("dropped {}: request header not complete within the idle timeout", peer_);
     }
+    co_return false;
+  }
+  // Where this request ends must be certain before anything else is read: a body framed one
+  // way here and another way by a proxy in front would let a request hide inside it.
+  auto problem = http_framing::framing_problem(parser.get(), parser.get().version());
+  if (!problem) problem = http_framing::host_problem(parser.get(), parser.get().version());
+  if (problem) {
+    co_await refuse(http::status::bad_request, "bad_request", *problem);
     co_return false;
   }
 
@@ -202,6 +206,20 @@ net::awaitable<bool> session<Stream>::serve_one() {
     co_return false;
   }
   co_return true;
+}
+
+template <class Stream>
+net::awaitable<void> session<Stream>::refuse(http::status status, std::string_view error,
+                                             const std::string& detail) {
+  auto res = make_error_response(status, error, detail);
+  res.set(http::field::server, state_->options.server_header);
+  res.keep_alive(false);
+  res.prepare_payload();
+  beast::get_lowest_layer(stream_).expires_after(state_->options.idle_timeout);
+  co_await http::async_write(stream_, res, net::as_tuple(net::use_awaitable));
+  log::write(spdlog::level::info, "rejected request", {{"peer", peer_}, {"reason", detail}});
+  // What follows is discarded unread: nothing after a framing error is a request.
+  co_await close(true);
 }
 
 template <class Stream>

@@ -16,6 +16,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include <pgship/common/http/exchange.hpp>
+#include <pgship/common/http/framing.hpp>
 #include <pgship/common/http/server.hpp>
 
 namespace pgship::http_server {
@@ -41,21 +42,7 @@ class stream_exchange final : public exchange {
     if (body_done()) co_return std::pair{error_code{}, std::size_t{0}};
     if (auto ec = co_await send_continue_once(); ec) co_return std::pair{ec, std::size_t{0}};
     if (const auto left = direct_body_left()) co_return co_await read_body_direct(out, *left);
-    // Beast reads at most the buffer's free capacity per call, which after a header is a few
-    // hundred bytes: 512-byte recv()s capped ingest at ~40 MB/s. Room for large reads fixes it.
-    constexpr std::size_t body_read_size = 128 * 1024;
-    if (buffer_.capacity() < body_read_size) buffer_.reserve(body_read_size);
-    while (true) {
-      parser_.get().body().data = out.data();
-      parser_.get().body().size = out.size();
-      beast::get_lowest_layer(stream_).expires_after(options_.idle_timeout);
-      auto [ec, consumed] = co_await http::async_read_some(stream_, buffer_, parser_,
-                                                           net::as_tuple(net::use_awaitable));
-      if (ec == http::error::need_buffer) ec = {};
-      const std::size_t n = out.size() - parser_.get().body().size;
-      bytes_received_ += n;
-      if (ec || n > 0 || parser_.is_done()) co_return std::pair{ec, n};
-    }
+    co_return co_await read_body_parsed(out);
   }
 
   bool body_done() const override { return parser_.is_done() || direct_done_; }
@@ -132,6 +119,54 @@ class stream_exchange final : public exchange {
     // The same error the parser gives for a body cut short.
     if (ec == net::error::eof) ec = http::error::partial_message;
     co_return std::pair{ec, n};
+  }
+
+  // A chunked body (or read-ahead of one with a length) goes through the parser. The loop is
+  // Beast's read_some, but it caps what the parser may hold without consuming: an unfinished
+  // chunk-size line or trailer section longer than max_chunk_line is refused, so a client
+  // cannot make us buffer a line without end.
+  net::awaitable<std::pair<error_code, std::size_t>> read_body_parsed(net::mutable_buffer out) {
+    // Room for large reads: Beast's own loop reads at most the buffer's free capacity, which
+    // after a header is a few hundred bytes (512-byte recv()s capped ingest at ~40 MB/s).
+    constexpr std::size_t body_read_size = 128 * 1024;
+    parser_.eager(true);
+    parser_.get().body().data = out.data();
+    parser_.get().body().size = out.size();
+    const auto taken = [&] { return out.size() - parser_.get().body().size; };
+    while (true) {
+      error_code ec;
+      if (buffer_.size() > 0) {
+        buffer_.consume(parser_.put(buffer_.data(), ec));
+      } else {
+        ec = http::error::need_more;
+      }
+      if (ec == http::error::need_buffer) ec = {};  // `out` is full
+      if (ec && ec != http::error::need_more) {
+        bytes_received_ += taken();
+        co_return std::pair{ec, taken()};
+      }
+      // A chunk header alone gives no body byte yet: 0 would read as the end of the body.
+      if (taken() > 0 || parser_.is_done()) {
+        bytes_received_ += taken();
+        co_return std::pair{error_code{}, taken()};
+      }
+      // need_more: what is left in the buffer is one unfinished line or trailer section.
+      if (ec && buffer_.size() > http_framing::max_chunk_line) {
+        co_return std::pair{error_code(http_framing::errc::line_too_long), std::size_t{0}};
+      }
+      beast::get_lowest_layer(stream_).expires_after(options_.idle_timeout);
+      auto [read_ec, n] = co_await stream_.async_read_some(buffer_.prepare(body_read_size),
+                                                           net::as_tuple(net::use_awaitable));
+      buffer_.commit(n);
+      if (read_ec == net::error::eof) {
+        // Cut short: the parser says how (partial_message mid-body).
+        error_code eof_ec;
+        parser_.put_eof(eof_ec);
+        co_return std::pair{eof_ec ? eof_ec : error_code(http::error::partial_message),
+                            std::size_t{0}};
+      }
+      if (read_ec) co_return std::pair{read_ec, std::size_t{0}};
+    }
   }
 
   net::awaitable<error_code> send_continue_once() {

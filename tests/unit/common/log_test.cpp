@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -25,10 +26,10 @@ using namespace std::chrono_literals;
 const std::chrono::system_clock::time_point fixed_time =
     std::chrono::sys_days{std::chrono::year{2026} / 1 / 1} + 3h + 4min + 5s + 123ms;
 
-// Builds a record's payload exactly as log::write does (see src/log.cpp):
-// msg RS key US value US flag [RS key US value US flag]..., flag '"' for strings, '-' otherwise.
+// Builds a record's payload exactly as log::write does (see src/log.cpp): GS msg RS key US
+// value US flag [RS key US value US flag]..., flag '"' for strings, '-' otherwise.
 std::string payload_of(std::string_view msg, const std::vector<field>& fields) {
-  std::string out(msg);
+  std::string out = '\x1d' + std::string(msg);
   for (const auto& f : fields) {
     out += '\x1e';
     out += f.key;
@@ -210,7 +211,7 @@ TEST(log_format_text_test, message_without_fields) {
 TEST(log_format_test, incomplete_field_records_are_skipped) {
   // A record separator followed by something that is not key US value US flag.
   const std::string payload =
-      std::string("m") + '\x1e' + "junk" + '\x1e' + "k" + '\x1f' + "v" + '\x1f' + '-';
+      std::string("\x1dm") + '\x1e' + "junk" + '\x1e' + "k" + '\x1f' + "v" + '\x1f' + '-';
   EXPECT_EQ(format_line(format::text, spdlog::level::info, payload, fixed_time),
             "2026-01-01T03:04:05.123Z info m k=v\n");
 }
@@ -266,7 +267,52 @@ TEST(log_write_test, respects_the_level) {
   write(spdlog::level::debug, "hidden", {});
   EXPECT_EQ(capture.text(), "");
   write(spdlog::level::err, "shown", {});
-  EXPECT_EQ(capture.text(), "shown\n");
+  EXPECT_EQ(capture.text(), "\x1dshown\n");
+}
+
+// --- client bytes cannot forge lines or fields ------------------------------------------------
+
+TEST(log_escape_test, text_message_stays_one_line) {
+  const std::string msg =
+      std::string("upload of evil.dump\n2026-01-01T00:00:00.000Z error forged") + "\r" + '\0' +
+      "\x1b[31m";
+  const std::string line = format_line(format::text, spdlog::level::info, msg, fixed_time);
+  EXPECT_EQ(line,
+            "2026-01-01T03:04:05.123Z info upload of evil.dump\\n2026-01-01T00:00:00.000Z error "
+            "forged\\r\\x00\\x1b[31m\n");
+  EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1);
+}
+
+TEST(log_escape_test, plain_message_separators_are_not_fields) {
+  // A plain spdlog call formatting a client's name that holds the payload's separators.
+  const std::string msg =
+      std::string("stored x") + '\x1e' + "level" + '\x1f' + "critical" + '\x1f' + '"';
+  const auto obj =
+      boost::json::parse(one_line(format_line(format::json, spdlog::level::info, msg, fixed_time)))
+          .as_object();
+  EXPECT_EQ(obj.at("level").as_string(), "info");
+  EXPECT_EQ(obj.at("msg").as_string(), msg);
+  EXPECT_EQ(obj.size(), 3u);
+}
+
+TEST(log_escape_test, write_keeps_separators_out_of_fields) {
+  std::string payload;
+  {
+    captured_log capture(spdlog::level::info);
+    const std::string forged = std::string("a") + '\x1e' + "level" + '\x1f' + "x" + '\x1f' + '"';
+    write(spdlog::level::info, forged, {{"backup", forged}});
+    payload = capture.text();
+  }
+  payload.pop_back();
+  const auto obj = boost::json::parse(one_line(format_line(format::json, spdlog::level::info,
+                                                           payload, fixed_time)))
+                       .as_object();
+  EXPECT_EQ(obj.size(), 4u);  // ts, level, msg, backup
+  EXPECT_EQ(obj.at("level").as_string(), "info");
+  EXPECT_EQ(obj.at("backup").as_string(), "a\\x1elevel\\x1fx\\x1f\"");
+  const auto text = format_line(format::text, spdlog::level::info, payload, fixed_time);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1);
+  EXPECT_EQ(text.find('\x1e'), std::string::npos);
 }
 
 TEST(log_context_test, carries_its_fields) {
