@@ -2,9 +2,15 @@
 // real pgship-receiver process. Each test checks what was stored as well as what was
 // answered: no 0-byte backup, no deleted victim, no forged log line, a flat RSS.
 
+#include <atomic>
 #include <fstream>
 #include <random>
 #include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
 
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
@@ -13,6 +19,7 @@
 #include <pgship/common/sha256.hpp>
 
 #include "http_client.hpp"
+#include "process.hpp"
 #include "receiver_fixture.hpp"
 
 namespace pgship::test {
@@ -231,6 +238,82 @@ TEST_P(HttpHardeningLog, ClientBytesCannotForgeLogLines) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, HttpHardeningLog, ::testing::Values("text", "json"));
+
+// The one fake here: a receiver that frames its answers badly, which a real one cannot be
+// made to do. Answers every request on 127.0.0.1 with `response`, then closes.
+class canned_server {
+ public:
+  explicit canned_server(std::string response)
+      : response_(std::move(response)),
+        acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}),
+        thread_([this] { serve(); }) {}
+  ~canned_server() {
+    stop_ = true;
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket wake(io);
+    boost::system::error_code ignored;
+    wake.connect(acceptor_.local_endpoint(), ignored);
+    thread_.join();
+  }
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+  int served() const { return served_; }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      boost::asio::ip::tcp::socket socket(io_);
+      boost::system::error_code ec;
+      acceptor_.accept(socket, ec);
+      if (ec || stop_) return;
+      boost::asio::streambuf request;
+      boost::asio::read_until(socket, request, "\r\n\r\n", ec);
+      if (ec) continue;
+      ++served_;
+      boost::asio::write(socket, boost::asio::buffer(response_), ec);
+    }
+  }
+
+  std::string response_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> served_{0};
+  std::thread thread_;
+};
+
+process_result agent_list(unsigned short port) {
+  return run_process({PGSHIP_AGENT_BIN, "list"},
+                     {.env = {{"BACKUP_API_URL", "http://127.0.0.1:" + std::to_string(port)},
+                              {"BACKUP_API_TOKEN", "t"},
+                              {"POSTGRES_DB", "app"},
+                              {"POSTGRES_USER", "app"},
+                              {"MAX_RETRIES", "0"}},
+                      .timeout = 30s});
+}
+
+TEST(AgentHttpClient, RefusesAResponseWhoseFramingIsAmbiguous) {
+  const std::string body = "[]";
+  {
+    // The control: the same answer framed right is read.
+    canned_server good("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                       "Connection: close\r\n\r\n" +
+                       body);
+    const auto r = agent_list(good.port());
+    EXPECT_EQ(r.exit_code, 0) << r.describe();
+  }
+  for (const std::string framing :
+       {"Transfer-Encoding: gzip\r\n", "Transfer-Encoding: chunked, gzip\r\n",
+        "Transfer-Encoding: gzip\r\nContent-Length: 2\r\n",
+        "Content-Length: 2\r\nContent-Length: 2\r\n", "Content-Length: 2, 2\r\n"}) {
+    SCOPED_TRACE(framing);
+    canned_server bad("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + framing +
+                      "Connection: close\r\n\r\n" + body);
+    const auto r = agent_list(bad.port());
+    EXPECT_NE(r.exit_code, 0) << r.describe() << r.out;
+    EXPECT_GE(bad.served(), 1);
+    EXPECT_NE(r.err.find("malformed response"), std::string::npos) << r.err;
+  }
+}
 
 }  // namespace
 }  // namespace pgship::test

@@ -177,6 +177,41 @@ TEST(HttpServer, MalformedRequestIs400) {
   EXPECT_TRUE(reply.starts_with("HTTP/1.1 400")) << reply.substr(0, 80);
 }
 
+// The core both servers share (the agent's control API included) frames as RFC 9112 asks.
+TEST(HttpServer, AmbiguousFramingIs400AndWhatFollowsIsNeverARequest) {
+  running_server s(test_routes());
+  for (const std::string framing :
+       {"Transfer-Encoding: gzip\r\n", "Transfer-Encoding: chunked, gzip\r\n",
+        "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n", "Content-Length: 0, 0\r\n",
+        "Content-Length: 0\r\nContent-Length: 0\r\n"}) {
+    SCOPED_TRACE(framing);
+    test::http_connection c(s.port());
+    c.write_raw("POST /hash HTTP/1.1\r\nHost: x\r\n" + framing +
+                "\r\nGET /hello/smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
+    const std::string reply = c.read_until_close();
+    EXPECT_TRUE(reply.starts_with("HTTP/1.1 400")) << reply.substr(0, 120);
+    EXPECT_EQ(reply.find("hello smuggled"), std::string::npos) << reply;
+  }
+}
+
+TEST(HttpServer, MissingHostIs400) {
+  running_server s(test_routes());
+  test::http_connection c(s.port());
+  c.write_raw("GET /hello/x HTTP/1.1\r\n\r\n");
+  const std::string reply = c.read_until_close();
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 400")) << reply.substr(0, 120);
+  EXPECT_NE(reply.find("Host"), std::string::npos) << reply;
+}
+
+TEST(HttpServer, EndlessChunkExtensionIs400) {
+  running_server s(test_routes());
+  test::http_connection c(s.port());
+  c.write_raw("POST /hash HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;e=");
+  const std::string reply = c.write_then_read_until_close(std::string(1 << 20, 'e'));
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 400")) << reply.substr(0, 120);
+  EXPECT_NE(reply.find("longer than 8192 bytes"), std::string::npos) << reply;
+}
+
 TEST(HttpServer, IdleConnectionIsClosedAfterTimeout) {
   server_options o;
   o.idle_timeout = 300ms;
