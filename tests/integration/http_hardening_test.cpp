@@ -11,7 +11,6 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
-
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
@@ -295,9 +294,10 @@ TEST(AgentHttpClient, RefusesAResponseWhoseFramingIsAmbiguous) {
   const std::string body = "[]";
   {
     // The control: the same answer framed right is read.
-    canned_server good("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
-                       "Connection: close\r\n\r\n" +
-                       body);
+    canned_server good(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+        "Connection: close\r\n\r\n" +
+        body);
     const auto r = agent_list(good.port());
     EXPECT_EQ(r.exit_code, 0) << r.describe();
   }

@@ -28,15 +28,15 @@ TEST(http_framing_test, transfer_encoding_must_be_a_lone_chunked) {
     SCOPED_TRACE(te);
     EXPECT_NE(framing_problem(fields_of({{"Transfer-Encoding", te}}), 11), std::nullopt);
   }
-  EXPECT_NE(framing_problem(fields_of({{"Transfer-Encoding", "chunked"},
-                                       {"Transfer-Encoding", "chunked"}}),
-                            11),
-            std::nullopt);
+  EXPECT_NE(
+      framing_problem(
+          fields_of({{"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}}), 11),
+      std::nullopt);
 }
 
 TEST(http_framing_test, transfer_encoding_with_content_length_or_in_http10) {
-  const auto both = framing_problem(
-      fields_of({{"Transfer-Encoding", "chunked"}, {"Content-Length", "5"}}), 11);
+  const auto both =
+      framing_problem(fields_of({{"Transfer-Encoding", "chunked"}, {"Content-Length", "5"}}), 11);
   ASSERT_NE(both, std::nullopt);
   EXPECT_NE(both->find("Content-Length"), std::string::npos);
   EXPECT_NE(framing_problem(fields_of({{"Transfer-Encoding", "chunked"}}), 10), std::nullopt);
