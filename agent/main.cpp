@@ -115,15 +115,19 @@ int agent_main(int argc, char** argv) {
   }
 
   const auto cfg = pgship::cli::load_config(pgship::agent::config_schema(), opts);
+  using pgship::agent::settings_use;
+  const auto use = command == "list"      ? settings_use::list
+                   : command == "restore" ? settings_use::restore
+                                          : settings_use::backup;
   if (opts.print_config) {
     for (const auto& w : cfg.warnings())
       std::cerr << "warning: " << w << "\n";
     std::cout << cfg.redacted();
-    pgship::agent::read_settings(cfg);  // still report what is wrong, with exit code 2
+    pgship::agent::read_settings(cfg, use);  // still report what is wrong, with exit code 2
     return 0;
   }
   pgship::cli::setup_logging(cfg);
-  const auto settings = pgship::agent::read_settings(cfg);
+  const auto settings = pgship::agent::read_settings(cfg, use);
   // SIGHUP: the same file and environment, read again.
   auto reload = [opts] {
     return pgship::agent::read_settings(

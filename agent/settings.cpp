@@ -47,6 +47,9 @@ constexpr key_spec schema[] = {
     {"MISSED_RUN_POLICY", "run-once", false, "skip or run-once after a clock jump or pause"},
     {"RUN_ON_STARTUP", "false", false, "run once when the daemon starts"},
     {"HEALTH_MAX_AGE", "", false, "/health turns 503 past this age (default: 2 schedule periods)"},
+    {"RUN_LOG_DIR", "", false, "one log file per run, <run_id>.log (default: BACKUP_DIR/logs)"},
+    {"RUN_LOG_KEEP_DAYS", "30", false, "run log files older than this many days are removed"},
+    {"LEGACY_METRICS", "off", false, "on: also export the old tool's mt5_backup_* metrics"},
 };
 
 }  // namespace
@@ -55,12 +58,15 @@ std::span<const config::key_spec> config_schema() {
   return schema;
 }
 
-settings read_settings(const config::config& cfg) {
+settings read_settings(const config::config& cfg, settings_use use) {
   settings s;
   s.postgres_host = cfg.required_string("POSTGRES_HOST");
   s.postgres_port = static_cast<int>(cfg.integer("POSTGRES_PORT", 1, 65535));
   s.databases = cfg.list("POSTGRES_DB");
-  if (s.databases.empty()) throw config::config_error("POSTGRES_DB is required but not set");
+  // A recovery machine lists and restores without knowing what the agent backs up.
+  if (s.databases.empty() && use == settings_use::backup) {
+    throw config::config_error("POSTGRES_DB is required but not set");
+  }
   for (const auto& db : s.databases) {
     if (!fs::is_safe_name(db)) {
       throw config::config_error("POSTGRES_DB=\"" + cfg.string("POSTGRES_DB") +
@@ -68,7 +74,8 @@ settings read_settings(const config::config& cfg) {
                                  "'.', '_' and '-', separated by commas");
     }
   }
-  s.postgres_user = cfg.required_string("POSTGRES_USER");
+  s.postgres_user = use == settings_use::list ? cfg.string("POSTGRES_USER")
+                                              : cfg.required_string("POSTGRES_USER");
   s.postgres_password = cfg.string("POSTGRES_PASSWORD");
   s.backup_dir = cfg.required_string("BACKUP_DIR");
   s.keep_local_backups = static_cast<int>(cfg.integer("KEEP_LOCAL_BACKUPS", 1, 100000));
@@ -124,6 +131,11 @@ settings read_settings(const config::config& cfg) {
                       : missed_run_policy::run_once;
   s.run_on_startup = cfg.boolean("RUN_ON_STARTUP");
   if (cfg.raw("HEALTH_MAX_AGE")) s.health_max_age = cfg.duration("HEALTH_MAX_AGE");
+  s.run_log_dir = cfg.string("RUN_LOG_DIR").empty()
+                      ? s.backup_dir / "logs"
+                      : std::filesystem::path(cfg.string("RUN_LOG_DIR"));
+  s.run_log_keep_days = static_cast<int>(cfg.integer("RUN_LOG_KEEP_DAYS", 1, 100000));
+  s.legacy_metrics = cfg.boolean("LEGACY_METRICS");
   return s;
 }
 

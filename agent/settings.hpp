@@ -18,6 +18,10 @@ std::span<const config::key_spec> config_schema();
 
 enum class missed_run_policy { skip, run_once };
 
+/// What a command needs of the configuration: `list` only the receiver, `restore` the
+/// receiver and the target database's server, everything else all of it (POSTGRES_DB too).
+enum class settings_use { backup, list, restore };
+
 struct settings {
   std::string postgres_host;
   int postgres_port = 5432;
@@ -46,9 +50,12 @@ struct settings {
   missed_run_policy missed_runs = missed_run_policy::run_once;
   bool run_on_startup = false;
   std::optional<std::chrono::milliseconds> health_max_age;  // nullopt: two schedule periods
+  std::filesystem::path run_log_dir;                        // BACKUP_DIR/logs unless RUN_LOG_DIR
+  int run_log_keep_days = 30;
+  bool legacy_metrics = false;
 };
 
-/// Reads and validates every key. Throws config_error naming the first bad key.
-settings read_settings(const config::config& cfg);
+/// Reads and validates every key `use` needs. Throws config_error naming the first bad key.
+settings read_settings(const config::config& cfg, settings_use use = settings_use::backup);
 
 }  // namespace pgship::agent

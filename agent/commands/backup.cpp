@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <iostream>
 
 #include <boost/asio/co_spawn.hpp>
@@ -5,11 +6,38 @@
 
 #include "commands/command_runner.hpp"
 #include "commands/commands.hpp"
+#include "daemon/agent_metrics.hpp"
 #include "pipeline/backup_run.hpp"
+#include "pipeline/rotate.hpp"
 
 namespace pgship::agent {
 
 namespace net = boost::asio;
+
+namespace {
+
+// A systemd-timer setup like the old tool's never runs the daemon: each one-shot run writes
+// METRICS_TEXTFILE itself. The last success of each database comes from BACKUP_DIR (the
+// newest backup that reached the receiver, or any with UPLOAD=off), so a run of one database
+// keeps the others' series; counters count this run only.
+void write_run_metrics(const settings& cfg, const run_record& record) {
+  if (!cfg.metrics_textfile) return;
+  agent_metrics metrics(cfg.databases, cfg.legacy_metrics);
+  for (const auto& db : cfg.databases) {
+    std::optional<std::chrono::system_clock::time_point> newest;
+    for (const auto& b : list_local_backups(cfg.backup_dir, db)) {
+      const bool shipped =
+          b.upload == upload_state::uploaded || (!cfg.upload && b.upload == upload_state::skipped);
+      if (b.has_manifest && shipped && (!newest || b.taken > *newest)) newest = b.taken;
+    }
+    if (newest) metrics.last_success(db, *newest);
+  }
+  metrics.run_finished(record);
+  metrics.repo_size(local_backup_bytes(cfg.backup_dir));
+  metrics.write_textfile(*cfg.metrics_textfile);
+}
+
+}  // namespace
 
 int command_backup(const settings& cfg, const backup_options& opts) {
   for (const auto& db : opts.databases) {
@@ -30,11 +58,21 @@ int command_backup(const settings& cfg, const backup_options& opts) {
       },
       [&control] { control.request_stop(); });
 
+  // `ok` only for a database whose dump was made and verified: a run refused before it
+  // (another run holds the lock, BACKUP_DIR unwritable, receiver down) backed nothing up.
+  bool reason_shown = false;
   for (const auto& d : record.databases) {
     if (d.error) {
       std::cout << fmt::format("FAILED  {}  {}: {}\n", d.database,
                                error_name(static_cast<errc>(d.error.code.value())),
                                d.error.message);
+      reason_shown = reason_shown || d.error.code == record.error.code;
+      continue;
+    }
+    const bool verified = std::any_of(d.stages.begin(), d.stages.end(),
+                                      [](const auto& s) { return s.name == "verify" && s.ok; });
+    if (!verified) {
+      std::cout << fmt::format("NOT RUN {}  no backup made\n", d.database);
       continue;
     }
     const std::string where = d.uploaded ? fmt::format("uploaded ({} retries, {} resumes)",
@@ -43,8 +81,11 @@ int command_backup(const settings& cfg, const backup_options& opts) {
     std::cout << fmt::format("ok      {}  {}  {:.1f} MiB  {}\n", d.database, d.backup,
                              static_cast<double>(d.size) / 1048576.0, where);
   }
-  if (record.databases.empty() && record.error) {
-    std::cout << "FAILED  " << record.error.message << "\n";
+  write_run_metrics(cfg, record);
+  if (record.error && !reason_shown) {
+    std::cout << fmt::format("FAILED  run refused: {}: {}\n",
+                             error_name(static_cast<errc>(record.error.code.value())),
+                             record.error.message);
   }
   return code;
 }

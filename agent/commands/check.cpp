@@ -14,6 +14,7 @@
 #include "net/receiver_api.hpp"
 #include "pg_connection.hpp"
 #include "pg_tools.hpp"
+#include "pipeline/backup_dir.hpp"
 
 namespace pgship::agent {
 
@@ -43,19 +44,18 @@ class checklist {
   int failures_ = 0;
 };
 
-stage_error check_backup_dir(const settings& cfg) {
-  std::error_code ec;
-  std::filesystem::create_directories(cfg.backup_dir, ec);
-  if (ec)
-    return fail(errc::local_io_failed,
-                "cannot create " + cfg.backup_dir.string() + ": " + ec.message());
-  const auto probe = cfg.backup_dir / (".check-" + std::to_string(::getpid()));
-  if (const auto wec = fs::write_file_atomically(probe, "")) {
-    return fail(errc::local_io_failed,
-                cfg.backup_dir.string() + " is not writable: " + wec.message());
+// What a run really does there: create, lock and remove in .partial/ (as this user: files
+// another user left, root's after a run by hand, show up here, not in the next run).
+stage_error check_backup_dir(const settings& cfg, std::string& detail) {
+  if (auto error = prepare_backup_dir(cfg.backup_dir)) return error;
+  run_lock lock;
+  auto error = lock.acquire(cfg.backup_dir);
+  detail = cfg.backup_dir.string();
+  if (error.code == make_error_code(errc::run_in_progress)) {
+    detail += " (a backup run is active now)";
+    return {};
   }
-  std::filesystem::remove(probe, ec);
-  return {};
+  return error;
 }
 
 }  // namespace
@@ -63,7 +63,9 @@ stage_error check_backup_dir(const settings& cfg) {
 int command_check(const settings& cfg) {
   return run_command([&]() -> net::awaitable<int> {
     checklist list;
-    list.record("BACKUP_DIR writable", check_backup_dir(cfg), cfg.backup_dir.string());
+    std::string dir_detail;
+    const auto dir_error = check_backup_dir(cfg, dir_detail);
+    list.record("BACKUP_DIR usable (create, lock, remove in .partial/)", dir_error, dir_detail);
 
     int newest_server_major = 0;
     for (const auto& db : cfg.databases) {

@@ -90,12 +90,18 @@ net::awaitable<stage_error> download(http_client& client, const settings& cfg,
   co_return stage_error{};
 }
 
-// The target must exist (or be created) and be empty unless --clean.
-stage_error prepare_target(const settings& cfg, const restore_options& opts) {
-  stage_error error;
-  auto admin = pg_connection::open(
+pg_connection open_admin(const settings& cfg, stage_error& error) {
+  return pg_connection::open(
       {cfg.postgres_host, cfg.postgres_port, cfg.postgres_user, cfg.postgres_password, "postgres"},
       error);
+}
+
+// The target must exist (or --create it) and be empty unless --clean. Checked before the
+// download; a missing target is created only once the download checked out (`must_create`),
+// so a bad backup leaves no empty database behind.
+stage_error check_target(const settings& cfg, const restore_options& opts, bool& must_create) {
+  stage_error error;
+  auto admin = open_admin(cfg, error);
   if (error) return error;
   const auto exists = admin.query_value(
       "SELECT count(*) FROM pg_database WHERE datname = " + admin.quote_literal(opts.target_db),
@@ -106,10 +112,7 @@ stage_error prepare_target(const settings& cfg, const restore_options& opts) {
       return fail(errc::restore_failed, "target database " + opts.target_db +
                                             " does not exist (use --create to create it)");
     }
-    if (auto created = admin.execute("CREATE DATABASE " + admin.quote_identifier(opts.target_db))) {
-      return fail(errc::restore_failed,
-                  "cannot create database " + opts.target_db + ": " + created.message);
-    }
+    must_create = true;
     return {};
   }
   auto target = pg_connection::open({cfg.postgres_host, cfg.postgres_port, cfg.postgres_user,
@@ -128,6 +131,28 @@ stage_error prepare_target(const settings& cfg, const restore_options& opts) {
                                           "the backup contains");
   }
   return {};
+}
+
+stage_error create_target(const settings& cfg, const std::string& name) {
+  stage_error error;
+  auto admin = open_admin(cfg, error);
+  if (error) return error;
+  if (auto created = admin.execute("CREATE DATABASE " + admin.quote_identifier(name))) {
+    return fail(errc::restore_failed, "cannot create database " + name + ": " + created.message +
+                                          " (the role needs CREATEDB)");
+  }
+  return {};
+}
+
+// What this run created goes again when the restore did not complete.
+void drop_created_target(const settings& cfg, const std::string& name) {
+  stage_error error;
+  auto admin = open_admin(cfg, error);
+  if (!error) error = admin.execute("DROP DATABASE IF EXISTS " + admin.quote_identifier(name));
+  if (error) {
+    log::write(spdlog::level::warn, "cannot drop database " + name + " created by this restore",
+               {{"error", error.message}});
+  }
 }
 
 net::awaitable<stage_error> pg_restore_into(const settings& cfg, const restore_options& opts,
@@ -204,7 +229,8 @@ int command_restore(const settings& cfg, const restore_options& opts) {
           std::cerr << "pgship-agent: " << error.message << "\n";
           co_return error.code.value();
         }
-        if (auto error = prepare_target(cfg, opts)) {
+        bool must_create = false;
+        if (auto error = check_target(cfg, opts, must_create)) {
           std::cerr << "pgship-agent: " << error.message << "\n";
           co_return error.code.value();
         }
@@ -214,10 +240,16 @@ int command_restore(const settings& cfg, const restore_options& opts) {
         const auto file = dir / backup.id;
         log::write(spdlog::level::info, "downloading " + backup.id, {{"bytes", backup.size}});
         auto error = co_await download(*client, cfg, backup, file);
+        bool created = false;
+        if (!error && must_create) {
+          error = create_target(cfg, opts.target_db);
+          created = !error;
+        }
         if (!error) {
           log::write(spdlog::level::info, "sha256 verified; restoring into " + opts.target_db, {});
           error = co_await pg_restore_into(cfg, opts, file, child);
         }
+        if (error && created) drop_created_target(cfg, opts.target_db);
         stdfs::remove(file, ec);
         if (error) {
           std::cerr << "pgship-agent: " << error.message << "\n";

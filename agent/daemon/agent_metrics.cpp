@@ -1,5 +1,7 @@
 #include "daemon/agent_metrics.hpp"
 
+#include <pgship/common/fs.hpp>
+#include <pgship/common/log.hpp>
 #include <pgship/common/metrics_text.hpp>
 #include <pgship/common/version.hpp>
 
@@ -15,7 +17,7 @@ const prometheus::Histogram::BucketBoundaries stage_buckets{0.1, 0.5, 1,    5,  
 
 }  // namespace
 
-agent_metrics::agent_metrics(const std::vector<std::string>& databases)
+agent_metrics::agent_metrics(const std::vector<std::string>& databases, bool legacy)
     : registry_(std::make_shared<prometheus::Registry>()),
       runs_(prometheus::BuildCounter()
                 .Name("pgship_backup_runs_total")
@@ -85,6 +87,7 @@ agent_metrics::agent_metrics(const std::vector<std::string>& databases)
       .Register(*registry_)
       .Add({{"version", version}})
       .Set(1);
+  if (legacy) legacy_ = std::make_unique<legacy_metrics>(*registry_);
   // Every database's series exist from the start, so alerts see 0 rather than nothing.
   for (const auto& db : databases) {
     for (const char* result : {"ok", "failed"})
@@ -93,12 +96,15 @@ agent_metrics::agent_metrics(const std::vector<std::string>& databases)
   }
 }
 
+agent_metrics::~agent_metrics() = default;
+
 void agent_metrics::run_started() {
   in_progress_.Set(1);
 }
 
 void agent_metrics::run_finished(const run_record& run) {
   in_progress_.Set(0);
+  if (legacy_) legacy_->run_finished(run);
   for (const auto& d : run.databases) {
     const bool cancelled = d.error.code == make_error_code(errc::cancelled);
     const char* result = !d.error ? "ok" : cancelled ? "cancelled" : "failed";
@@ -132,8 +138,20 @@ void agent_metrics::next_run(std::chrono::system_clock::time_point at) {
 void agent_metrics::last_success(const std::string& database,
                                  std::chrono::system_clock::time_point at) {
   last_success_.Add({{"database", database}}).Set(seconds_since_epoch(at));
+  if (legacy_) legacy_->last_success(database, at);
   std::lock_guard lock(mutex_);
   last_success_at_[database] = at;
+}
+
+void agent_metrics::repo_size(std::uint64_t bytes) {
+  if (legacy_) legacy_->repo_size(bytes);
+}
+
+void agent_metrics::write_textfile(const std::filesystem::path& path) {
+  if (const auto ec = fs::write_file_atomically(path, render(std::chrono::system_clock::now()))) {
+    log::write(spdlog::level::warn,
+               "cannot write METRICS_TEXTFILE " + path.string() + ": " + ec.message(), {});
+  }
 }
 
 std::string agent_metrics::render(std::chrono::system_clock::time_point now) {

@@ -3,6 +3,7 @@
 // records and the scheduler. Labels stay bounded: databases, stages, results. Thread-safe.
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -15,13 +16,16 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "daemon/legacy_metrics.hpp"
 #include "pipeline/run_record.hpp"
 
 namespace pgship::agent {
 
 class agent_metrics {
  public:
-  explicit agent_metrics(const std::vector<std::string>& databases);
+  /// `legacy`: also the old tool's mt5_backup_* names (LEGACY_METRICS).
+  explicit agent_metrics(const std::vector<std::string>& databases, bool legacy = false);
+  ~agent_metrics();
 
   void run_started();
   void run_finished(const run_record& run);
@@ -30,8 +34,13 @@ class agent_metrics {
   /// The last success of `database` known from history (start-up), for the age gauge.
   void last_success(const std::string& database, std::chrono::system_clock::time_point at);
 
+  /// Bytes of the local backups (for mt5_backup_repo_size_bytes).
+  void repo_size(std::uint64_t bytes);
+
   /// The exposition text, with the age gauges computed for `now`.
   std::string render(std::chrono::system_clock::time_point now);
+  /// Writes render() to `path` atomically (METRICS_TEXTFILE); a failure is logged.
+  void write_textfile(const std::filesystem::path& path);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -49,6 +58,7 @@ class agent_metrics {
   prometheus::Gauge& in_progress_;
   prometheus::Family<prometheus::Gauge>& success_age_;
   prometheus::Counter& skipped_;
+  std::unique_ptr<legacy_metrics> legacy_;
   std::mutex mutex_;
   std::map<std::string, std::chrono::system_clock::time_point> last_success_at_;
 };

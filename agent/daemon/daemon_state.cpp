@@ -14,6 +14,7 @@
 #include <pgship/common/time_text.hpp>
 
 #include "pipeline/backup_run.hpp"
+#include "pipeline/rotate.hpp"
 
 namespace pgship::agent {
 
@@ -25,7 +26,7 @@ daemon_state::daemon_state(net::any_io_executor ex, settings cfg, cron_expr cron
     : ex_(std::move(ex)),
       cfg_(std::make_shared<const settings>(std::move(cfg))),
       cron_(std::make_shared<const cron_expr>(std::move(cron))),
-      metrics_(cfg_->databases),
+      metrics_(cfg_->databases, cfg_->legacy_metrics),
       history_(cfg_->backup_dir / "runs.jsonl") {
   for (const auto& db : cfg_->databases)
     health_[db];
@@ -69,6 +70,8 @@ void daemon_state::restore_from_history() {
       if (name == nullptr || !name->is_string() || result == nullptr || !result->is_string()) {
         continue;
       }
+      // A cancelled run is not a failed backup: health is the last finished one.
+      if (result->get_string() == "cancelled") continue;
       auto found = health_.find(std::string(name->get_string()));
       if (found == health_.end()) continue;
       auto& h = found->second;
@@ -138,12 +141,11 @@ void daemon_state::finished(const run_record& run) {
   active_run_.clear();
   control_.reset();
   metrics_.run_finished(run);
+  metrics_.repo_size(local_backup_bytes(cfg_->backup_dir));
   boost::system::error_code ec;
   auto value = json::parse(to_json(run), ec);
   if (!ec && value.is_object()) {
-    auto& o = value.as_object();
-    if (run.error.code == make_error_code(errc::cancelled)) o["result"] = "cancelled";
-    history_.put(std::move(o));
+    history_.put(std::move(value.as_object()));
   }
   for (const auto& d : run.databases) {
     if (d.error.code == make_error_code(errc::cancelled)) continue;
@@ -158,13 +160,7 @@ void daemon_state::finished(const run_record& run) {
 
 void daemon_state::write_textfile() {
   if (!cfg_->metrics_textfile) return;
-  if (const auto ec =
-          fs::write_file_atomically(*cfg_->metrics_textfile, metrics_.render(sys_clock::now()))) {
-    log::write(
-        spdlog::level::warn,
-        "cannot write METRICS_TEXTFILE " + cfg_->metrics_textfile->string() + ": " + ec.message(),
-        {});
-  }
+  metrics_.write_textfile(*cfg_->metrics_textfile);
 }
 
 std::optional<json::object> daemon_state::live_progress() const {

@@ -19,6 +19,8 @@
 #include "net/receiver_api.hpp"
 #include "pg_connection.hpp"
 #include "pg_tools.hpp"
+#include "pipeline/adopt.hpp"
+#include "pipeline/backup_dir.hpp"
 #include "pipeline/dump.hpp"
 #include "pipeline/manifest.hpp"
 #include "pipeline/rotate.hpp"
@@ -59,44 +61,27 @@ class stage_clock {
   std::chrono::steady_clock::time_point start_;
 };
 
-stage_error ensure_directories(const settings& cfg) {
+// RUN_LOG_DIR: a file per run, kept RUN_LOG_KEEP_DAYS. Old files go when a run starts.
+std::unique_ptr<log::run_log_file> open_run_log(const settings& cfg, const std::string& run_id,
+                                                std::string& path) {
   std::error_code ec;
-  stdfs::create_directories(cfg.backup_dir / ".partial", ec);
-  if (ec) {
-    return fail(errc::local_io_failed,
-                "cannot create " + (cfg.backup_dir / ".partial").string() + ": " + ec.message());
+  stdfs::create_directories(cfg.run_log_dir, ec);
+  const auto cutoff =
+      stdfs::file_time_type::clock::now() - std::chrono::hours(24) * cfg.run_log_keep_days;
+  for (stdfs::directory_iterator it(cfg.run_log_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code tec;
+    if (it->path().extension() != ".log" || !it->is_regular_file(tec)) continue;
+    if (it->last_write_time(tec) < cutoff && !tec) stdfs::remove(it->path(), tec);
   }
-  // A quick write test, so an unwritable BACKUP_DIR fails before pg_dump runs for an hour.
-  const auto probe = cfg.backup_dir / ".partial" / (".write-test-" + std::to_string(::getpid()));
-  if (const auto wec = fs::write_file_atomically(probe, "")) {
-    return fail(errc::local_io_failed,
-                "BACKUP_DIR " + cfg.backup_dir.string() + " is not writable: " + wec.message());
+  const auto file = cfg.run_log_dir / (run_id + ".log");
+  auto out = std::make_unique<log::run_log_file>(run_id, file);
+  if (!out->error().empty()) {
+    log::write(spdlog::level::warn, "no run log file: " + out->error(), {{"run_id", run_id}});
+    return nullptr;
   }
-  stdfs::remove(probe, ec);
-  return {};
+  path = file.string();
+  return out;
 }
-
-// One run at a time per BACKUP_DIR, whoever starts it (the daemon, `backup` by hand): the
-// second would race the first's rotation and remove its partial file as debris.
-class run_lock {
- public:
-  stage_error acquire(const stdfs::path& dir) {
-    const auto path = dir / ".partial" / ".lock";
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ < 0) return fail(errc::local_io_failed, "cannot open " + path.string());
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      return fail(errc::run_in_progress, "another backup run is using " + dir.string() +
-                                             " (it holds " + path.string() + ")");
-    }
-    return {};
-  }
-  ~run_lock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // Everything known about one database before its dump starts.
 struct preflight_output {
@@ -229,6 +214,14 @@ class database_backup {
     if (cfg_.upload) m.upload.receiver = cfg_.backup_api_url;
     if (auto error = commit_local(partial, m)) co_return error;
     if (control_.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
+
+    // The old tool's dumps of this database join the backups to ship and rotate.
+    // Named first: GCC 12 destroys an aggregate temporary inside co_await twice.
+    const adopt_request adopt{
+        cfg_.backup_dir, run_.database, pre.tools.restore, cfg_.upload, cfg_.backup_api_url,
+        run_id_,         log_};
+    adopt_output adopted;
+    co_await adopt_old_backups(adopt, adopted);
 
     stage_error upload_error;
     if (cfg_.upload) {
@@ -389,20 +382,26 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
   run.trigger = request.trigger;
   const auto databases = request.databases.empty() ? cfg.databases : request.databases;
   const log::context lg{{"run_id", run.run_id}};
+  const auto run_log = open_run_log(cfg, run.run_id, run.log_file);
   lg.info("backup run started ({}): {} database(s)", run.trigger, databases.size());
   for (const auto& db : databases)
     run.databases.push_back(database_run{.database = db});
 
-  const auto finish = [&run](stage_error error) {
+  const auto finish = [&run, &cfg](stage_error error) {
     if (error && !run.error) run.error = std::move(error);
     run.finished = sys_clock::now();
+    // Run by root: what this run created goes to BACKUP_DIR's owner.
+    give_to_backup_dir_owner(cfg.backup_dir);
     log_summary(run);
     return std::move(run);
   };
 
-  if (auto error = ensure_directories(cfg)) co_return finish(std::move(error));
+  if (auto error = prepare_backup_dir(cfg.backup_dir)) co_return finish(std::move(error));
   run_lock lock;
   if (auto error = lock.acquire(cfg.backup_dir)) co_return finish(std::move(error));
+  if (const int given = give_to_backup_dir_owner(cfg.backup_dir); given > 0) {
+    lg.info("gave {} file(s) under {} back to its owner", given, cfg.backup_dir.string());
+  }
   const auto partial_dir = cfg.backup_dir / ".partial";
   const int stale = remove_stale_partials(partial_dir, stdfs::file_time_type::clock::now());
   if (stale > 0)
@@ -432,9 +431,13 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
       d.error = co_await backup.go();
     }
     if (d.error) {
-      lg.with({{"database", d.database},
-               {"error", error_name(static_cast<errc>(d.error.code.value()))}})
-          .error("backup of {} failed: {}", d.database, d.error.message);
+      const auto dl = lg.with({{"database", d.database},
+                               {"error", error_name(static_cast<errc>(d.error.code.value()))}});
+      if (d.error.code == make_error_code(errc::cancelled)) {
+        dl.warn("backup of {} cancelled: {}", d.database, d.error.message);
+      } else {
+        dl.error("backup of {} failed: {}", d.database, d.error.message);
+      }
       if (!run.error) run.error = d.error;
     }
   }

@@ -74,6 +74,7 @@ std::string to_json(const manifest& m) {
   o["finished"] = m.finished;
   o["agent_host"] = m.agent_host;
   o["run_id"] = m.run_id;
+  if (m.adopted) o["adopted"] = true;
   o["upload"] = std::move(up);
   return json::serialize(o) + "\n";
 }
@@ -96,6 +97,9 @@ std::optional<manifest> parse_manifest(std::string_view text) {
   m.finished = text_of(o, "finished");
   m.agent_host = text_of(o, "agent_host");
   m.run_id = text_of(o, "run_id");
+  if (const auto* a = o.if_contains("adopted"); a != nullptr && a->is_bool()) {
+    m.adopted = a->get_bool();
+  }
   if (const auto* up = o.if_contains("upload"); up != nullptr && up->is_object()) {
     const auto& u = up->get_object();
     m.upload.state = parse_state(text_of(u, "status"));

@@ -41,6 +41,8 @@ struct manifest {
   std::string finished;  // UTC, dump verified
   std::string agent_host;
   std::string run_id;
+  /// Made by the old tool and taken over (checked, given this manifest) by pgship.
+  bool adopted = false;
   upload_record upload;
 };
 

@@ -8,9 +8,12 @@
 namespace pgship::agent {
 namespace stdfs = std::filesystem;
 
-std::vector<std::string> select_rotation(const std::vector<local_backup>& backups,
+std::vector<std::string> select_rotation(const std::vector<local_backup>& all,
                                          const rotation_rule& rule,
                                          std::chrono::system_clock::time_point now) {
+  std::vector<local_backup> backups;
+  std::copy_if(all.begin(), all.end(), std::back_inserter(backups),
+               [](const local_backup& b) { return b.has_manifest; });
   std::set<std::string> expired;
   if (rule.gfs.enabled()) {
     std::vector<retention_item> items;
@@ -49,10 +52,29 @@ std::vector<local_backup> list_local_backups(const stdfs::path& dir, std::string
     const auto parsed = parse_backup_name(name);
     if (!parsed || parsed->database != database) continue;
     local_backup b{name, parsed->taken, upload_state::pending};
-    if (const auto m = read_manifest(manifest_path(dir, name))) b.upload = m->upload.state;
+    const auto m = read_manifest(manifest_path(dir, name));
+    if (m) b.upload = m->upload.state;
+    b.has_manifest = m.has_value();
     out.push_back(std::move(b));
   }
   return out;
+}
+
+std::uint64_t local_backup_bytes(const stdfs::path& dir) {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (stdfs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    for (const char* side : {".sha256", ".json"}) {
+      if (name.ends_with(side)) name.resize(name.size() - std::string_view(side).size());
+    }
+    if (!name.ends_with(".dump")) name += ".dump";  // a manifest: <stem>.json
+    std::error_code size_ec;
+    if (!parse_backup_name(name) || !it->is_regular_file(size_ec)) continue;
+    const auto size = it->file_size(size_ec);
+    if (!size_ec) total += size;
+  }
+  return total;
 }
 
 stage_error rotate_local(const stdfs::path& dir, std::string_view database,

@@ -19,6 +19,9 @@ struct local_backup {
   std::string name;  // <database>-<YYYYMMDD>-<HHMMSS>.dump
   std::chrono::system_clock::time_point taken;
   upload_state upload = upload_state::pending;
+  /// Without a manifest nothing vouches for it (an old tool's dump not adopted): never
+  /// rotated, never counted.
+  bool has_manifest = true;
 };
 
 struct rotation_rule {
@@ -35,6 +38,9 @@ std::vector<std::string> select_rotation(const std::vector<local_backup>& backup
 /// The backups of `database` in `dir` (by file name; the manifest gives the upload state).
 std::vector<local_backup> list_local_backups(const std::filesystem::path& dir,
                                              std::string_view database);
+
+/// Bytes of every local backup file in `dir` (dumps and their side files), all databases.
+std::uint64_t local_backup_bytes(const std::filesystem::path& dir);
 
 struct rotate_output {
   std::vector<std::string> removed;

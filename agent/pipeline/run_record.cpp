@@ -12,6 +12,15 @@
 namespace pgship::agent {
 namespace json = boost::json;
 
+bool run_record::cancelled() const {
+  return error.code == make_error_code(errc::cancelled);
+}
+
+std::string_view result_name(const stage_error& error) {
+  if (!error.failed()) return "ok";
+  return error.code == make_error_code(errc::cancelled) ? "cancelled" : "failed";
+}
+
 double run_record::seconds() const {
   return std::chrono::duration<double>(finished - started).count();
 }
@@ -59,7 +68,7 @@ std::string to_json(const run_record& run) {
                    {"upload_retries", d.upload.retries},
                    {"upload_resumes", d.upload.resumes},
                    {"local_backups", d.local_backups},
-                   {"result", d.error.failed() ? "failed" : "ok"},
+                   {"result", result_name(d.error)},
                    {"stages", std::move(stages)}};
     if (d.error.failed()) o["error"] = error_object(d.error);
     dbs.push_back(std::move(o));
@@ -69,8 +78,9 @@ std::string to_json(const run_record& run) {
                  {"started", format_utc(run.started, true)},
                  {"finished", format_utc(run.finished, true)},
                  {"seconds", run.seconds()},
-                 {"result", run.ok() ? "ok" : "failed"},
+                 {"result", result_name(run.error)},
                  {"databases", std::move(dbs)}};
+  if (!run.log_file.empty()) o["log_file"] = run.log_file;
   if (run.error.failed()) o["error"] = error_object(run.error);
   return json::serialize(o);
 }
@@ -84,14 +94,19 @@ void log_summary(const run_record& run) {
     names += d.database;
   }
   std::vector<log::field> fields = {
-      {"run_id", run.run_id}, {"trigger", run.trigger}, {"result", run.ok() ? "ok" : "failed"},
+      {"run_id", run.run_id}, {"trigger", run.trigger}, {"result", result_name(run.error)},
       {"databases", names},   {"bytes", bytes},         {"seconds", run.seconds()}};
+  if (!run.log_file.empty()) fields.emplace_back("log_file", run.log_file);
   if (run.ok()) {
     log::write(spdlog::level::info, "backup run succeeded", fields);
     return;
   }
   fields.emplace_back("error", error_name(static_cast<errc>(run.error.code.value())));
   fields.emplace_back("exit_code", run.error.code.value());
+  if (run.cancelled()) {
+    log::write(spdlog::level::warn, "backup run cancelled: " + run.error.message, fields);
+    return;
+  }
   log::write(spdlog::level::err, "backup run failed: " + run.error.message, fields);
 }
 

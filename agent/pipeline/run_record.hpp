@@ -46,9 +46,16 @@ struct run_record {
   std::vector<database_run> databases;
   stage_error error;  // the first failure (also set when the run aborted before any database)
 
+  std::string log_file;  // this run's own log (RUN_LOG_DIR/<run_id>.log), when it has one
+
   bool ok() const { return !error.failed(); }
+  /// Stopped on request (SIGTERM, shutdown): not a failed backup.
+  bool cancelled() const;
   double seconds() const;
 };
+
+/// "ok", "failed" or "cancelled": the result a run or a database's part of it reports.
+std::string_view result_name(const stage_error& error);
 
 /// "20261121T030000Z-3f9a1c": sortable by time, unique enough for one agent.
 std::string new_run_id(std::chrono::system_clock::time_point now);

@@ -1,5 +1,10 @@
+#include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <map>
+#include <mutex>
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
@@ -92,6 +97,54 @@ bool needs_quotes(std::string_view value) {
   return false;
 }
 
+// The files of run_log_file, by run id.
+struct run_files {
+  std::mutex mutex;
+  std::map<std::string, std::FILE*, std::less<>> by_run;
+  std::atomic<std::size_t> count{0};
+};
+
+run_files& open_run_files() {
+  static run_files files;
+  return files;
+}
+
+// The run_id field of a payload written by write(), if it has one.
+std::string_view run_id_of(std::string_view payload) {
+  static const std::string key = std::string(1, record_sep) + "run_id" + unit_sep;
+  if (payload.empty() || payload.front() != fields_mark) return {};
+  const auto at = payload.find(key);
+  if (at == std::string_view::npos) return {};
+  const auto value = payload.substr(at + key.size());
+  return value.substr(0, value.find(unit_sep));
+}
+
+// Copies each line of a run into that run's file, formatted like the main sink.
+class run_file_sink final : public spdlog::sinks::sink {
+ public:
+  explicit run_file_sink(log::format fmt) : fmt_(fmt) {}
+
+  void log(const spdlog::details::log_msg& msg) override {
+    auto& files = open_run_files();
+    if (files.count == 0 || !should_log(msg.level)) return;
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    const auto run_id = run_id_of(payload);
+    if (run_id.empty()) return;
+    std::lock_guard lock(files.mutex);
+    const auto it = files.by_run.find(run_id);
+    if (it == files.by_run.end()) return;
+    const std::string line = format_line(fmt_, msg.level, payload, msg.time);
+    std::fwrite(line.data(), 1, line.size(), it->second);
+    std::fflush(it->second);
+  }
+  void flush() override {}
+  void set_pattern(const std::string&) override {}
+  void set_formatter(std::unique_ptr<spdlog::formatter>) override {}
+
+ private:
+  log::format fmt_;
+};
+
 class line_formatter final : public spdlog::formatter {
  public:
   explicit line_formatter(log::format fmt) : fmt_(fmt) {}
@@ -143,7 +196,8 @@ std::optional<spdlog::level::level_enum> parse_level(std::string_view text) {
 void setup(format fmt, spdlog::level::level_enum level) {
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   sink->set_formatter(std::make_unique<line_formatter>(fmt));
-  auto logger = std::make_shared<spdlog::logger>("pgship", std::move(sink));
+  const spdlog::sinks_init_list sinks = {sink, std::make_shared<run_file_sink>(fmt)};
+  auto logger = std::make_shared<spdlog::logger>("pgship", sinks);
   logger->set_level(level);
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(std::move(logger));
@@ -163,6 +217,34 @@ void write(spdlog::level::level_enum level, std::string_view msg,
     payload += f.quoted ? '"' : '-';
   }
   spdlog::log(level, "{}", payload);
+}
+
+run_log_file::run_log_file(std::string run_id, const std::filesystem::path& path)
+    : run_id_(std::move(run_id)) {
+  std::FILE* file = std::fopen(path.c_str(), "ae");
+  if (file == nullptr) {
+    error_ = "cannot open " + path.string() + ": " + std::strerror(errno);
+    return;
+  }
+  auto& files = open_run_files();
+  std::lock_guard lock(files.mutex);
+  if (!files.by_run.emplace(run_id_, file).second) {
+    std::fclose(file);
+    error_ = "run " + run_id_ + " already has a log file";
+    return;
+  }
+  ++files.count;
+}
+
+run_log_file::~run_log_file() {
+  if (!error_.empty()) return;
+  auto& files = open_run_files();
+  std::lock_guard lock(files.mutex);
+  if (const auto it = files.by_run.find(run_id_); it != files.by_run.end()) {
+    std::fclose(it->second);
+    files.by_run.erase(it);
+    --files.count;
+  }
 }
 
 context context::with(std::initializer_list<field> more) const {

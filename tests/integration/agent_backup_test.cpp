@@ -420,7 +420,7 @@ TEST_F(AgentBackup, CheckListsEveryItemAndFailsOnTheBadOnes) {
   EXPECT_NE(r.out.find("\u2717 PostgreSQL database agent_a"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\u2717 receiver accepts BACKUP_API_TOKEN"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\u2713 receiver health"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("\u2713 BACKUP_DIR writable"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\u2713 BACKUP_DIR usable"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <concepts>
+#include <filesystem>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -76,6 +77,24 @@ class context {
 
  private:
   std::vector<field> fields_;
+};
+
+/// While alive, every line that carries the field run_id=`run_id` is also appended to `path`,
+/// in the process's log format: one run's own log file (the old tool kept one per run).
+/// Thread-safe; several may be open at once.
+class run_log_file {
+ public:
+  run_log_file(std::string run_id, const std::filesystem::path& path);
+  ~run_log_file();
+  run_log_file(const run_log_file&) = delete;
+  run_log_file& operator=(const run_log_file&) = delete;
+
+  /// Empty when the file is open; else why it could not be.
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string run_id_;
+  std::string error_;
 };
 
 /// Formats one record the way the sink would; exposed for tests.
