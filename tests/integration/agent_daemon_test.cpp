@@ -3,9 +3,11 @@
 // SIGTERM stops it promptly without leaving a partial file or a pg_dump behind.
 
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -266,6 +268,74 @@ TEST_F(AgentDaemon, SigtermDuringADumpExitsWithin10sAndLeavesNoPartialNorPgDump)
 
   start_daemon({}, "daemon_big");
   EXPECT_EQ(result_of(run_id), "cancelled");
+}
+
+// A cancelled run is not a failed backup: not in its summary line, not in /health after a
+// restart (which reflects the last finished backup of each database).
+TEST_F(AgentDaemon, ACancelledRunIsCancelledInTheLogAndHealthAfterARestart) {
+  start();
+  start_daemon({}, "daemon_big");
+  auto run = [&] {
+    const auto started = post("/api/v1/backups");
+    EXPECT_EQ(started.result_int(), 202) << started.body();
+    return std::string(json::parse(started.body()).as_object().at("run_id").as_string());
+  };
+  const auto good = run();
+  ASSERT_TRUE(wait_until([&] { return result_of(good) != "running"; }, 120s));
+  ASSERT_EQ(result_of(good), "ok");
+  const auto cancelled = run();
+  ASSERT_TRUE(wait_until([&] { return !partial_files().empty(); }, 30s));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(stop_daemon(SIGTERM), 0);
+  const std::string log = read_file(dir_ / "agent.log");
+  std::istringstream lines(log);
+  bool summary = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("run_id=" + cancelled) == std::string::npos) continue;
+    EXPECT_EQ(line.find("result=failed"), std::string::npos) << line;
+    if (line.find("result=cancelled") != std::string::npos) summary = true;
+  }
+  EXPECT_TRUE(summary) << log;
+
+  start_daemon({}, "daemon_big");
+  EXPECT_EQ(result_of(cancelled), "cancelled");
+  const auto health = get("/health");
+  EXPECT_EQ(health.result_int(), 200) << health.body();
+  EXPECT_NE(health.body().find("\"status\":\"ok\""), std::string::npos) << health.body();
+}
+
+TEST_F(AgentDaemon, HealthTurns503WhenTheLastSuccessIsOlderThanHealthMaxAge) {
+  start();
+  start_daemon({{"HEALTH_MAX_AGE", "3s"}, {"RUN_ON_STARTUP", "true"}}, "daemon_small");
+  ASSERT_TRUE(wait_until(
+      [&] { return get("/health").body().find("\"status\":\"ok\"") != std::string::npos; }, 30s));
+  EXPECT_EQ(get("/health").result_int(), 200);
+  ASSERT_TRUE(wait_until([&] { return get("/health").result_int() == 503; }, 10s));
+  const auto stale = get("/health");
+  EXPECT_NE(stale.body().find("is older than 3 s"), std::string::npos) << stale.body();
+}
+
+TEST_F(AgentDaemon, EachRunHasItsOwnLogFileNamedInItsRecord) {
+  start();
+  start_daemon({{"LOG_FORMAT", "json"}}, "daemon_small");
+  const auto started = post("/api/v1/backups");
+  ASSERT_EQ(started.result_int(), 202) << started.body();
+  const auto run_id = std::string(json::parse(started.body()).as_object().at("run_id").as_string());
+  ASSERT_TRUE(wait_until([&] { return result_of(run_id) != "running"; }, 60s));
+  const auto record = json::parse(get("/api/v1/runs/" + run_id).body()).as_object();
+  ASSERT_TRUE(record.contains("log_file")) << json::serialize(record);
+  const stdfs::path file(std::string(record.at("log_file").as_string()));
+  EXPECT_EQ(file, backup_dir() / "logs" / (run_id + ".log"));
+  const std::string text = read_file(file);
+  std::istringstream lines(text);
+  int n = 0;
+  for (std::string line; std::getline(lines, line); ++n) {
+    const auto o = json::parse(line).as_object();
+    EXPECT_EQ(o.at("run_id").as_string(), run_id) << line;
+  }
+  EXPECT_GE(n, 4) << text;
+  EXPECT_NE(text.find("backup run succeeded"), std::string::npos) << text;
+  EXPECT_EQ(text.find("http request"), std::string::npos) << "another request's line: " << text;
 }
 
 TEST_F(AgentDaemon, SighupReloadsTheScheduleAndABadConfigKeepsTheOldOne) {
