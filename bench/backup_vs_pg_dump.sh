@@ -16,7 +16,8 @@
 # seeded trades, order events with jsonb and a bytea signature, whose pg_dump -Fc -Z6
 # compresses about 3:1 against the tables (like real data; pgbench's filler compresses 50:1).
 # Loading takes about 20 s per 0.2 GiB on 2 cores. Runs alternate a, b, c RUNS times (default 3).
-# SKIP_AGENT=1 leaves (c) out. Needs the PostgreSQL 15 server tools in
+# SKIP_AGENT=1 leaves (c) out. Z9=1 adds (d) `pg_dump -Fc -Z9`, the old tool's level, to the
+# alternation and prints its size and time against (a)'s -Z6 (pgship's default COMPRESS_LEVEL). Needs the PostgreSQL 15 server tools in
 # /usr/lib/postgresql/15/bin; as root the cluster runs as the postgres user. Needs ~3x SIZE_GB
 # free on the disk holding BENCH_DIR (default: a temp dir under /var/tmp, not tmpfs).
 set -euo pipefail
@@ -26,6 +27,7 @@ size_gb="${SIZE_GB:-1}"
 runs="${RUNS:-3}"
 build_dir="${BUILD_DIR:-build}"
 skip_agent="${SKIP_AGENT:-0}"
+with_z9="${Z9:-0}"
 pg_bin=/usr/lib/postgresql/15/bin
 receiver="$build_dir/receiver/pgship-receiver"
 agent="$build_dir/agent/pgship-agent"
@@ -211,8 +213,17 @@ COMPRESS_LEVEL=6
 LOG_LEVEL=warn
 EOF
 
-a_secs=(); b_secs=(); c_secs=(); rss=(); dump_rss=(); agent_failures=0
+a_secs=(); b_secs=(); c_secs=(); d_secs=(); d_bytes=(); rss=(); dump_rss=(); agent_failures=0
 for run in $(seq "$runs"); do
+  if [ "$with_z9" = 1 ]; then
+    sync; t0=$(seconds)
+    PGPASSWORD="$password" "$pg_bin/pg_dump" -h 127.0.0.1 -p "$port" -U postgres -Fc -Z9 \
+      -f "$work/d.dump" trading
+    t1=$(seconds)
+    d_secs+=("$(elapsed "$t0" "$t1")")
+    d_bytes+=("$(stat -c %s "$work/d.dump")")
+    rm -f "$work/d.dump"
+  fi
   sync; t0=$(seconds)
   PGPASSWORD="$password" /usr/bin/time -f %M -o "$work/a.rss" \
     "${pg_dump_cmd[@]}" -f "$work/a.dump" trading
@@ -260,6 +271,13 @@ echo "backup of trading ($(mib "$tables") MiB of tables, $(mib "$dump_bytes") Mi
 printf '  %-40s %7s s   runs: %s\n' "(a) pg_dump -Fc -Z6" "$a_med" "${a_secs[*]}"
 printf '  %-40s %7s s   runs: %s\n' "(b) pg_dump + sha256sum x2 + curl POST" "$b_med" "${b_secs[*]}"
 awk -v b="$b_med" -v a="$a_med" 'BEGIN { printf "  b / a: %.3f\n", b / a }'
+if [ "$with_z9" = 1 ]; then
+  d_med=$(printf '%s\n' "${d_secs[@]}" | median)
+  printf '  %-40s %7s s   runs: %s\n' "(d) pg_dump -Fc -Z9 (the old tool)" "$d_med" "${d_secs[*]}"
+  awk -v d="$d_med" -v a="$a_med" -v zd="${d_bytes[0]}" -v za="$dump_bytes" 'BEGIN {
+    printf "  -Z9 vs -Z6: time d / a %.3f, size %.1f vs %.1f MiB (-Z9/-Z6 %.3f)\n",
+      d / a, zd / 1048576, za / 1048576, zd / za }'
+fi
 if [ "$skip_agent" = 1 ]; then
   echo "  (c) pgship-agent backup: skipped (SKIP_AGENT=1)"
 elif [ ${#c_secs[@]} -eq 0 ]; then

@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <fstream>
-#include <random>
 #include <thread>
 
 #include <boost/asio/connect.hpp>
@@ -31,14 +30,6 @@ using verb = boost::beast::http::verb;
 const std::string token = "hardening-token-5d1e";
 const std::string victim = "victim-20261101-030000.dump";
 const std::string smuggled_name = "app-20261130-030000.dump";
-
-std::string random_bytes(std::size_t n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s)
-    c = static_cast<char>(rng());
-  return s;
-}
 
 std::size_t count_of(std::string_view text, std::string_view what) {
   std::size_t n = 0;

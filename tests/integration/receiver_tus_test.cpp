@@ -28,14 +28,6 @@ using verb = boost::beast::http::verb;
 
 const std::string token = "tus-token-91c2";
 
-std::string random_bytes(std::size_t n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s)
-    c = static_cast<char>(rng());
-  return s;
-}
-
 class ReceiverTus : public receiver_fixture {
  protected:
   ReceiverTus() : receiver_fixture(token) {}

@@ -1,6 +1,7 @@
 #include "temp_dir.hpp"
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -36,6 +37,14 @@ std::string read_file(const std::filesystem::path& path) {
   std::ostringstream s;
   s << in.rdbuf();
   return std::move(s).str();
+}
+
+std::string random_bytes(std::size_t size, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string out(size, '\0');
+  for (auto& c : out)
+    c = static_cast<char>(rng() & 0xff);
+  return out;
 }
 
 }  // namespace pgship::test

@@ -1,7 +1,9 @@
 #pragma once
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
 
+#include <cstdint>
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 namespace pgship::test {
@@ -23,5 +25,7 @@ class temp_dir {
 /// Writes `content` to `path` (creating parent directories); throws on failure.
 void write_file(const std::filesystem::path& path, std::string_view content);
 std::string read_file(const std::filesystem::path& path);
+/// `size` deterministic pseudo-random bytes: incompressible content, like a compressed dump.
+std::string random_bytes(std::size_t size, std::uint32_t seed);
 
 }  // namespace pgship::test

@@ -119,18 +119,24 @@ TEST(RotateLocal, RemovesAllThreeFilesOfARotatedBackupAndLeavesOtherDatabases) {
   EXPECT_TRUE(std::filesystem::exists(dir / other)) << "another database's backup";
 }
 
-TEST(RotateLocal, ABackupWithoutAManifestCountsAsNotUploaded) {
-  test::temp_dir dir;
-  const auto old = backup_at(now - 48h), fresh = backup_at(now);
-  test::write_file(dir / old.name, "PGDMP");
-  test::write_file(dir / fresh.name, "PGDMP");
-  rotation_rule rule;
-  rule.keep_newest = 1;
-  rotate_output out;
-  ASSERT_FALSE(rotate_local(dir.path(), "db", rule, now, out));
-  EXPECT_TRUE(out.removed.empty());
-  EXPECT_EQ(out.kept_not_uploaded, 1);
-  EXPECT_TRUE(std::filesystem::exists(dir / old.name));
+// Nothing vouches for a dump without a manifest (an old tool's that failed adoption): it is
+// never rotated, not even with UPLOAD=off, and does not take a kept backup's place.
+TEST(RotateLocal, ABackupWithoutAManifestIsNeverRotated) {
+  for (const bool upload_required : {true, false}) {
+    SCOPED_TRACE(upload_required);
+    test::temp_dir dir;
+    const auto old = backup_at(now - 48h), fresh = backup_at(now);
+    test::write_file(dir / old.name, "PGDMP");
+    test::write_file(dir / fresh.name, "PGDMP");
+    rotation_rule rule;
+    rule.keep_newest = 1;
+    rule.upload_required = upload_required;
+    rotate_output out;
+    ASSERT_FALSE(rotate_local(dir.path(), "db", rule, now, out));
+    EXPECT_TRUE(out.removed.empty());
+    EXPECT_TRUE(std::filesystem::exists(dir / old.name));
+    EXPECT_TRUE(std::filesystem::exists(dir / fresh.name));
+  }
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 namespace pgship {
 namespace {
 
+using pgship::test::random_bytes;
 using pgship::test::temp_dir;
 using pgship::test::write_file;
 
@@ -31,15 +32,6 @@ constexpr std::string_view two_block_hex =
     "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
 constexpr std::string_view million_a_hex =
     "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
-
-// Deterministic pseudo-random bytes.
-std::string random_bytes(std::size_t size, std::uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::string out(size, '\0');
-  for (auto& c : out)
-    c = static_cast<char>(gen() & 0xff);
-  return out;
-}
 
 // --- known answers (FIPS 180-2 appendix B) ----------------------------------------------------
 
