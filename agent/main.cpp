@@ -5,14 +5,17 @@
 #include <functional>
 #include <iostream>
 #include <string_view>
+#include <system_error>
 
 #include <boost/program_options/options_description.hpp>
 
 #include <pgship/common/cli.hpp>
 #include <pgship/common/errors.hpp>
+#include <pgship/common/log.hpp>
 #include <pgship/common/version.hpp>
 
 #include "commands/commands.hpp"
+#include "pipeline/backup_dir.hpp"
 #include "settings.hpp"
 
 namespace {
@@ -128,6 +131,20 @@ int agent_main(int argc, char** argv) {
   }
   pgship::cli::setup_logging(cfg);
   const auto settings = pgship::agent::read_settings(cfg, use);
+  // Root (the old tool's config is root's, so people run `backup` by hand as root) works in
+  // BACKUP_DIR as its owner: what it leaves there stays usable by the service.
+  if (command == "backup" || command == "check" || command == "restore" || command == "run") {
+    try {
+      if (const auto user = pgship::agent::become_backup_dir_owner(settings.backup_dir);
+          !user.empty()) {
+        pgship::log::write(spdlog::level::info, "running as " + user + ", the owner of BACKUP_DIR",
+                           {{"backup_dir", settings.backup_dir.string()}});
+      }
+    } catch (const std::system_error& e) {
+      std::cerr << "pgship-agent: " << e.what() << "\n";
+      return static_cast<int>(pgship::errc::local_io_failed);
+    }
+  }
   // SIGHUP: the same file and environment, read again.
   auto reload = [opts] {
     return pgship::agent::read_settings(

@@ -63,6 +63,8 @@ net::awaitable<std::optional<upload_info>> find_upload(exchange& ex, tus_state& 
   const std::string uid(ex.params().get("uid"));
   std::optional<upload_info> info;
   if (valid_uid(uid)) info = load_info(st, uid);
+  // Committed, but its state not updated (a failed write): answered as finished all the same.
+  if (info && info->client == who.client) settle_if_committed(st, *info);
   if (!info || info->client != who.client) {
     co_await ex.respond(tus_error(http::status::not_found, "not_found", "no such upload"));
     co_return std::nullopt;
@@ -175,7 +177,9 @@ net::awaitable<void> answer_completed(exchange& ex, const upload_info& info) {
   const auto client_offset = ex.header_u64("Upload-Offset");
   const bool has_body = ex.header_u64("Content-Length").value_or(0) > 0 ||
                         ex.request().count(http::field::transfer_encoding) > 0;
-  auto res = client_offset != info.length
+  auto res = !client_offset ? tus_error(http::status::bad_request, "bad_upload_offset",
+                                        "Upload-Offset is required")
+             : client_offset != info.length
                  ? tus_error(http::status::conflict, "offset_mismatch",
                              "the upload is complete at offset " + std::to_string(info.length))
              : has_body ? tus_error(http::status::payload_too_large, "upload_complete",

@@ -175,6 +175,21 @@ void remove_orphaned_data(tus_uploads& st) {
   }
 }
 
+bool settle_if_committed(tus_state& st, upload_info& info) {
+  std::error_code ec;
+  if (info.completed || stdfs::exists(st.data_path(info.uid), ec)) return false;
+  // The commit renames the data into place (or removes it when the same backup is stored),
+  // then updates the state: data gone means the commit ran, if the store agrees.
+  const auto stored = st.ctx->store.find(info.client, info.file_name);
+  if (!stored || stored->sha256 != to_hex(info.expected)) return false;
+  if (const auto save_ec = mark_completed(st, info)) {
+    spdlog::warn("resumable upload {}: cannot record its completion: {}", info.uid,
+                 save_ec.message());
+  }
+  info.completed = true;
+  return true;
+}
+
 void settle_interrupted_commits(tus_uploads& st) {
   std::vector<std::string> uids;
   std::error_code ec;
@@ -182,18 +197,10 @@ void settle_interrupted_commits(tus_uploads& st) {
     if (entry.path().extension() == ".tus") uids.push_back(entry.path().stem().string());
   }
   for (const auto& uid : uids) {
-    const auto info = load_info(st, uid);
+    auto info = load_info(st, uid);
     if (!info || info->completed || stdfs::exists(st.data_path(uid))) continue;
-    // The commit renames the data into place (or removes it when the same backup is stored),
-    // then updates the state: data gone means the commit ran, if the store agrees.
-    const auto stored = st.ctx->store.find(info->client, info->file_name);
-    if (stored && stored->sha256 == to_hex(info->expected)) {
-      if (const auto save_ec = mark_completed(st, *info)) {
-        spdlog::warn("resumable upload {}: cannot record its completion: {}", uid,
-                     save_ec.message());
-      } else {
-        spdlog::info("resumable upload {}: its backup was committed before a crash; finished", uid);
-      }
+    if (settle_if_committed(st, *info)) {
+      spdlog::info("resumable upload {}: its backup was committed before a crash; finished", uid);
     } else {
       remove_upload(st, uid);
       spdlog::info("resumable upload {}: its data is gone and no such backup is stored; removed",

@@ -133,6 +133,10 @@ std::error_code mark_unverified_from(const tus_uploads& st, const std::string& u
 void clear_unverified(const tus_uploads& st, const std::string& uid);
 /// At start-up: cuts the unverified bytes of PATCHes a crash interrupted off their uploads.
 void discard_unverified_chunks(tus_uploads& uploads);
+/// An unfinished upload without data whose backup is stored with its sha256 was committed (a
+/// crash, or a failed state write, came between the two): marks it completed, in `info` and
+/// on disk when it can. Returns whether it was.
+bool settle_if_committed(tus_uploads& st, upload_info& info);
 /// At start-up: finishes what a crash interrupted between a commit and its state update. An
 /// upload without data whose backup is stored with its sha256 was committed: marked
 /// completed. One without data and without such a backup can never resume: removed.

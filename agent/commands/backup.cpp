@@ -21,7 +21,8 @@ namespace {
 // newest backup that reached the receiver, or any with UPLOAD=off), so a run of one database
 // keeps the others' series; counters count this run only.
 void write_run_metrics(const settings& cfg, const run_record& record) {
-  if (!cfg.metrics_textfile) return;
+  // Refused because another run holds BACKUP_DIR: that run writes the textfile.
+  if (!cfg.metrics_textfile || record.error.code == make_error_code(errc::run_in_progress)) return;
   agent_metrics metrics(cfg.databases, cfg.legacy_metrics);
   for (const auto& db : cfg.databases) {
     std::optional<std::chrono::system_clock::time_point> newest;
@@ -63,16 +64,17 @@ int command_backup(const settings& cfg, const backup_options& opts) {
   bool reason_shown = false;
   for (const auto& d : record.databases) {
     if (d.error) {
-      std::cout << fmt::format("FAILED  {}  {}: {}\n", d.database,
-                               error_name(static_cast<errc>(d.error.code.value())),
-                               d.error.message);
+      // Skipped (another run holds BACKUP_DIR) or cancelled: nothing failed, nothing was made.
+      std::cout << fmt::format(
+          "{:<8}{}  {}: {}\n", counts_as_backup_result(d.error) ? "FAILED" : "NOT RUN", d.database,
+          error_name(static_cast<errc>(d.error.code.value())), d.error.message);
       reason_shown = reason_shown || d.error.code == record.error.code;
       continue;
     }
     const bool verified = std::any_of(d.stages.begin(), d.stages.end(),
                                       [](const auto& s) { return s.name == "verify" && s.ok; });
     if (!verified) {
-      std::cout << fmt::format("NOT RUN {}  no backup made\n", d.database);
+      std::cout << fmt::format("{:<8}{}  no backup made\n", "NOT RUN", d.database);
       continue;
     }
     const std::string where = d.uploaded ? fmt::format("uploaded ({} retries, {} resumes)",

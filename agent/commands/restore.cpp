@@ -21,7 +21,6 @@
 #include "net/receiver_api.hpp"
 #include "pg_connection.hpp"
 #include "pg_tools.hpp"
-#include "pipeline/backup_dir.hpp"
 
 namespace pgship::agent {
 
@@ -238,7 +237,6 @@ int command_restore(const settings& cfg, const restore_options& opts) {
         const auto dir = cfg.backup_dir / ".restore";
         std::error_code ec;
         stdfs::create_directories(dir, ec);
-        give_to_backup_dir_owner(cfg.backup_dir);  // run by root: still the service user's
         const auto file = dir / backup.id;
         log::write(spdlog::level::info, "downloading " + backup.id, {{"bytes", backup.size}});
         auto error = co_await download(*client, cfg, backup, file);

@@ -106,10 +106,9 @@ void agent_metrics::run_finished(const run_record& run) {
   in_progress_.Set(0);
   if (legacy_) legacy_->run_finished(run);
   for (const auto& d : run.databases) {
-    const bool cancelled = d.error.code == make_error_code(errc::cancelled);
-    const char* result = !d.error ? "ok" : cancelled ? "cancelled" : "failed";
-    runs_.Add({{"database", d.database}, {"result", result}}).Increment();
-    if (cancelled) continue;
+    runs_.Add({{"database", d.database}, {"result", std::string(result_name(d.error))}})
+        .Increment();
+    if (!counts_as_backup_result(d.error)) continue;
     last_status_.Add({{"database", d.database}}).Set(d.error ? 0 : 1);
     if (d.database_size > 0) {
       database_size_.Add({{"database", d.database}}).Set(static_cast<double>(d.database_size));

@@ -45,6 +45,7 @@ void daemon_state::reconfigure(settings cfg, cron_expr cron) {
 }
 
 void daemon_state::restore_from_history() {
+  metrics_.repo_size(local_backup_bytes(cfg_->backup_dir));
   const int interrupted = history_.load();
   if (interrupted > 0) {
     log::write(spdlog::level::warn,
@@ -70,8 +71,8 @@ void daemon_state::restore_from_history() {
       if (name == nullptr || !name->is_string() || result == nullptr || !result->is_string()) {
         continue;
       }
-      // A cancelled run is not a failed backup: health is the last finished one.
-      if (result->get_string() == "cancelled") continue;
+      // A cancelled or skipped run is not a failed backup: health is the last finished one.
+      if (result->get_string() == "cancelled" || result->get_string() == "skipped") continue;
       auto found = health_.find(std::string(name->get_string()));
       if (found == health_.end()) continue;
       auto& h = found->second;
@@ -148,7 +149,7 @@ void daemon_state::finished(const run_record& run) {
     history_.put(std::move(value.as_object()));
   }
   for (const auto& d : run.databases) {
-    if (d.error.code == make_error_code(errc::cancelled)) continue;
+    if (!counts_as_backup_result(d.error)) continue;
     auto& h = health_[d.database];
     h.ran = true;
     h.ok = !d.error;

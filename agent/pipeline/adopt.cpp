@@ -47,8 +47,10 @@ std::optional<sha256_digest> recorded_digest(const stdfs::path& dir, const std::
 }  // namespace
 
 boost::asio::awaitable<void> adopt_old_backups(const adopt_request& req, adopt_output& out) {
-  for (const auto& b : list_local_backups(req.dir, req.database)) {
+  const auto backups = list_local_backups(req.dir, req.database);
+  for (const auto& b : backups) {
     if (b.has_manifest) continue;
+    if (req.stopping && req.stopping()) co_return;
     std::error_code ec;
     if (!stdfs::exists(req.dir / (b.name + ".sha256"), ec)) continue;  // not the old tool's
     std::string why;
@@ -58,7 +60,9 @@ boost::asio::awaitable<void> adopt_old_backups(const adopt_request& req, adopt_o
     if (!digest) {
       error = fail(errc::verify_failed, why);
     } else {
-      error = co_await run_verify(req.dir / b.name, *digest, req.pg_restore, verified);
+      // Named first: GCC 12 destroys temporaries inside a co_await full-expression twice.
+      const auto file = req.dir / b.name;
+      error = co_await run_verify(file, *digest, req.pg_restore, verified);
     }
     if (error) {
       req.log.warn("cannot adopt the old backup {}: {}; left as it is", b.name, error.message);

@@ -6,6 +6,7 @@
 // alone (rotation never touches a dump without a manifest).
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct adopt_request {
   std::string receiver;  // BACKUP_API_URL
   std::string run_id;
   log::context log;
+  std::function<bool()> stopping;  // the run was asked to stop: adopt no more
 };
 
 struct adopt_output {

@@ -1,8 +1,11 @@
 #include "pipeline/backup_dir.hpp"
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -54,20 +57,23 @@ stage_error run_lock::acquire(const stdfs::path& dir) {
   return {};
 }
 
-int give_to_backup_dir_owner(const stdfs::path& dir) {
-  if (::geteuid() != 0) return 0;
-  struct stat top {};
-  if (::stat(dir.c_str(), &top) != 0 || top.st_uid == 0) return 0;
-  int changed = 0;
-  std::error_code ec;
-  for (stdfs::recursive_directory_iterator it(dir, stdfs::directory_options::none, ec), end;
-       !ec && it != end; it.increment(ec)) {
-    struct stat s {};
-    if (::lstat(it->path().c_str(), &s) != 0) continue;
-    if (s.st_uid == top.st_uid && s.st_gid == top.st_gid) continue;
-    if (::lchown(it->path().c_str(), top.st_uid, top.st_gid) == 0) ++changed;
-  }
-  return changed;
+std::string become_backup_dir_owner(const stdfs::path& dir) {
+  if (::geteuid() != 0) return {};
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || st.st_uid == 0) return {};
+  const passwd* user = ::getpwuid(st.st_uid);
+  const std::string name = user != nullptr ? user->pw_name : std::to_string(st.st_uid);
+  const auto failed = [&](const char* what) {
+    throw std::system_error(errno, std::generic_category(),
+                            std::string(what) + " to become " + name + ", BACKUP_DIR's owner");
+  };
+  // Groups first: only root may change them.
+  const int groups =
+      user != nullptr ? ::initgroups(user->pw_name, st.st_gid) : ::setgroups(0, nullptr);
+  if (groups != 0) failed("setting the supplementary groups");
+  if (::setresgid(st.st_gid, st.st_gid, st.st_gid) != 0) failed("setresgid");
+  if (::setresuid(st.st_uid, st.st_uid, st.st_uid) != 0) failed("setresuid");
+  return name;
 }
 
 }  // namespace pgship::agent

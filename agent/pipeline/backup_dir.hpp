@@ -1,10 +1,11 @@
 #pragma once
 // BACKUP_DIR as a run needs it: `.partial/` to write in, `.partial/.lock` held for the run,
-// and everything the agent created there owned by BACKUP_DIR's owner, whoever ran it. The
+// and everything the agent creates there owned by BACKUP_DIR's owner, whoever runs it. The
 // old tool's config file is root's, so operators run `backup` by hand as root; files that
 // root leaves behind must not lock the service user out of its next run.
 
 #include <filesystem>
+#include <string>
 
 #include "stage_error.hpp"
 
@@ -29,9 +30,12 @@ class run_lock {
   int fd_ = -1;
 };
 
-/// Run as root: gives every entry under `dir` not owned by `dir`'s owner to that owner
-/// (links themselves, never their targets). Does nothing for other users or a root-owned
-/// `dir`. Returns how many entries changed hands.
-int give_to_backup_dir_owner(const std::filesystem::path& dir);
+/// Run as root on a BACKUP_DIR that another user owns: becomes that user (supplementary
+/// groups, gid, uid, for good) so that everything the command creates is theirs, and root
+/// never works inside a directory another user controls (no chown sweep a swapped symlink
+/// could turn against /etc). Call before any thread starts. Returns the name (or uid) it
+/// switched to; empty when nothing changed (not root, BACKUP_DIR missing or root's). Throws
+/// std::system_error when the switch fails.
+std::string become_backup_dir_owner(const std::filesystem::path& dir);
 
 }  // namespace pgship::agent

@@ -69,8 +69,12 @@ std::unique_ptr<log::run_log_file> open_run_log(const settings& cfg, const std::
   const auto cutoff =
       stdfs::file_time_type::clock::now() - std::chrono::hours(24) * cfg.run_log_keep_days;
   for (stdfs::directory_iterator it(cfg.run_log_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    // Only our own files: RUN_LOG_DIR may be shared with other logs.
     std::error_code tec;
-    if (it->path().extension() != ".log" || !it->is_regular_file(tec)) continue;
+    if (it->path().extension() != ".log" || !is_run_id(it->path().stem().string()) ||
+        !it->is_regular_file(tec)) {
+      continue;
+    }
     if (it->last_write_time(tec) < cutoff && !tec) stdfs::remove(it->path(), tec);
   }
   const auto file = cfg.run_log_dir / (run_id + ".log");
@@ -217,9 +221,15 @@ class database_backup {
 
     // The old tool's dumps of this database join the backups to ship and rotate.
     // Named first: GCC 12 destroys an aggregate temporary inside co_await twice.
-    const adopt_request adopt{
-        cfg_.backup_dir, run_.database, pre.tools.restore, cfg_.upload, cfg_.backup_api_url,
-        run_id_,         log_};
+    adopt_request adopt;
+    adopt.dir = cfg_.backup_dir;
+    adopt.database = run_.database;
+    adopt.pg_restore = pre.tools.restore;
+    adopt.upload = cfg_.upload;
+    adopt.receiver = cfg_.backup_api_url;
+    adopt.run_id = run_id_;
+    adopt.log = log_;
+    adopt.stopping = [this] { return control_.stopping(); };
     adopt_output adopted;
     co_await adopt_old_backups(adopt, adopted);
 
@@ -387,11 +397,14 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
   for (const auto& db : databases)
     run.databases.push_back(database_run{.database = db});
 
-  const auto finish = [&run, &cfg](stage_error error) {
+  const auto finish = [&run](stage_error error) {
     if (error && !run.error) run.error = std::move(error);
+    // A run refused before a database's turn (lock held, BACKUP_DIR unusable, bad URL) backed
+    // nothing of it up: that database carries the refusal, never an empty "ok".
+    for (auto& d : run.databases) {
+      if (!d.error && run.error) d.error = run.error;
+    }
     run.finished = sys_clock::now();
-    // Run by root: what this run created goes to BACKUP_DIR's owner.
-    give_to_backup_dir_owner(cfg.backup_dir);
     log_summary(run);
     return std::move(run);
   };
@@ -399,9 +412,7 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
   if (auto error = prepare_backup_dir(cfg.backup_dir)) co_return finish(std::move(error));
   run_lock lock;
   if (auto error = lock.acquire(cfg.backup_dir)) co_return finish(std::move(error));
-  if (const int given = give_to_backup_dir_owner(cfg.backup_dir); given > 0) {
-    lg.info("gave {} file(s) under {} back to its owner", given, cfg.backup_dir.string());
-  }
+
   const auto partial_dir = cfg.backup_dir / ".partial";
   const int stale = remove_stale_partials(partial_dir, stdfs::file_time_type::clock::now());
   if (stale > 0)

@@ -20,7 +20,7 @@ struct local_backup {
   std::chrono::system_clock::time_point taken;
   upload_state upload = upload_state::pending;
   /// Without a manifest nothing vouches for it (an old tool's dump not adopted): never
-  /// rotated, never counted.
+  /// rotated, and not counted against the keep rule.
   bool has_manifest = true;
 };
 

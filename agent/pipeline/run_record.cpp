@@ -1,4 +1,5 @@
 #include "pipeline/run_record.hpp"
+#include <algorithm>
 #include <random>
 
 #include <boost/json/array.hpp>
@@ -18,7 +19,14 @@ bool run_record::cancelled() const {
 
 std::string_view result_name(const stage_error& error) {
   if (!error.failed()) return "ok";
-  return error.code == make_error_code(errc::cancelled) ? "cancelled" : "failed";
+  if (error.code == make_error_code(errc::cancelled)) return "cancelled";
+  if (error.code == make_error_code(errc::run_in_progress)) return "skipped";
+  return "failed";
+}
+
+bool counts_as_backup_result(const stage_error& error) {
+  const auto result = result_name(error);
+  return result == "ok" || result == "failed";
 }
 
 double run_record::seconds() const {
@@ -31,6 +39,17 @@ std::string new_run_id(std::chrono::system_clock::time_point now) {
   std::erase(stamp, ':');
   std::random_device rd;
   return fmt::format("{}-{:06x}", stamp, rd() & 0xffffff);
+}
+
+bool is_run_id(std::string_view t) {
+  const auto all = [&](std::size_t from, std::size_t n, bool hex) {
+    return std::all_of(t.begin() + from, t.begin() + from + n, [hex](char c) {
+      return (c >= '0' && c <= '9') || (hex && c >= 'a' && c <= 'f');
+    });
+  };
+  // 20261121T030000Z-3f9a1c
+  return t.size() == 23 && all(0, 8, false) && t[8] == 'T' && all(9, 6, false) && t[15] == 'Z' &&
+         t[16] == '-' && all(17, 6, true);
 }
 
 namespace {
@@ -103,8 +122,10 @@ void log_summary(const run_record& run) {
   }
   fields.emplace_back("error", error_name(static_cast<errc>(run.error.code.value())));
   fields.emplace_back("exit_code", run.error.code.value());
-  if (run.cancelled()) {
-    log::write(spdlog::level::warn, "backup run cancelled: " + run.error.message, fields);
+  if (!counts_as_backup_result(run.error)) {
+    log::write(spdlog::level::warn,
+               "backup run " + std::string(result_name(run.error)) + ": " + run.error.message,
+               fields);
     return;
   }
   log::write(spdlog::level::err, "backup run failed: " + run.error.message, fields);

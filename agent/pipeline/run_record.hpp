@@ -54,11 +54,17 @@ struct run_record {
   double seconds() const;
 };
 
-/// "ok", "failed" or "cancelled": the result a run or a database's part of it reports.
+/// "ok", "failed", "cancelled" (stopped on request) or "skipped" (another run held
+/// BACKUP_DIR): the result a run or a database's part of it reports.
 std::string_view result_name(const stage_error& error);
+/// ok or failed: a result that says something about the database's backups (cancelled and
+/// skipped runs leave status, health and last success as they were).
+bool counts_as_backup_result(const stage_error& error);
 
 /// "20261121T030000Z-3f9a1c": sortable by time, unique enough for one agent.
 std::string new_run_id(std::chrono::system_clock::time_point now);
+/// Whether `text` has the form new_run_id() gives.
+bool is_run_id(std::string_view text);
 
 std::string to_json(const run_record& run);
 

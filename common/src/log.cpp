@@ -51,7 +51,9 @@ std::string escape_controls(std::string_view text) {
   out.reserve(text.size());
   for (const char c : text) {
     const auto u = static_cast<unsigned char>(c);
-    if (c == '\n') {
+    if (c == '\\') {
+      out += "\\\\";  // so that a client's "\\n" text differs from an escaped line feed
+    } else if (c == '\n') {
       out += "\\n";
     } else if (c == '\r') {
       out += "\\r";
@@ -92,7 +94,8 @@ std::string_view level_name(spdlog::level::level_enum level) {
 bool needs_quotes(std::string_view value) {
   if (value.empty()) return true;
   for (char c : value) {
-    if (c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20) return true;
+    const auto u = static_cast<unsigned char>(c);
+    if (c == ' ' || c == '"' || c == '=' || c == '\\' || u < 0x20 || u == 0x7f) return true;
   }
   return false;
 }
@@ -105,8 +108,9 @@ struct run_files {
 };
 
 run_files& open_run_files() {
-  static run_files files;
-  return files;
+  // Never destroyed: a thread may still log while static destructors run at exit.
+  static auto* files = new run_files;
+  return *files;
 }
 
 // The run_id field of a payload written by write(), if it has one.

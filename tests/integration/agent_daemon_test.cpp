@@ -370,7 +370,8 @@ TEST_F(AgentDaemon, SighupReloadsTheScheduleAndABadConfigKeepsTheOldOne) {
 
 TEST_F(AgentDaemon, ARealPrometheusScrapesIt) {
   start();
-  start_daemon({{"SCHEDULE", "*/2 * * * * *"}}, "daemon_small");
+  // With the old tool's names too: a real Prometheus ingests them beside the new ones.
+  start_daemon({{"SCHEDULE", "*/2 * * * * *"}, {"LEGACY_METRICS", "on"}}, "daemon_small");
   const auto prom_port = free_port();
   write_file(dir_ / "prometheus.yml",
              "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
@@ -409,10 +410,20 @@ TEST_F(AgentDaemon, ARealPrometheusScrapesIt) {
       },
       60s);
   const auto last_status = query("pgship_backup_last_status");
+  std::string legacy;
+  wait_until(
+      [&] {
+        legacy = query("mt5_backup_last_timestamp");
+        return legacy.find("\"ts\":\"20") != std::string::npos;
+      },
+      30s);
+  const auto legacy_status = query("mt5_backup_status");
   stop_process(prom, SIGTERM, 10s);
   EXPECT_TRUE(up) << query("up") << read_file(dir_ / "prometheus.log");
   EXPECT_TRUE(runs) << query("pgship_backup_runs_total");
   EXPECT_NE(last_status.find("\"daemon_small\""), std::string::npos) << last_status;
+  EXPECT_NE(legacy.find("\"database\":\"daemon_small\""), std::string::npos) << legacy;
+  EXPECT_NE(legacy_status.find("\"1\"]"), std::string::npos) << legacy_status;
 }
 
 }  // namespace

@@ -67,7 +67,8 @@ class AgentMigration : public agent_fixture {
 
 TEST_F(AgentMigration, ARefusedRunNeverPrintsOkAndSaysWhy) {
   start();
-  const auto cfg = write_config(config());
+  const auto textfile = dir_ / "pgship.prom";
+  const auto cfg = write_config(config({{"METRICS_TEXTFILE", textfile.string()}}));
   // Another run holds the lock.
   stdfs::create_directories(backup_dir() / ".partial");
   const int fd = ::open((backup_dir() / ".partial" / ".lock").c_str(), O_RDWR | O_CREAT, 0644);
@@ -79,15 +80,24 @@ TEST_F(AgentMigration, ARefusedRunNeverPrintsOkAndSaysWhy) {
   EXPECT_FALSE(has_ok_line(locked.out)) << locked.out;
   EXPECT_NE(locked.out.find("another backup run is using"), std::string::npos) << locked.out;
   EXPECT_NE(locked.out.find("NOT RUN mt5_trading"), std::string::npos) << locked.out;
+  EXPECT_FALSE(stdfs::exists(textfile)) << "the run holding the lock owns the textfile";
 
   // BACKUP_DIR that cannot be used (a file where the directory should be): exit 30.
   write_file(dir_ / "not-a-dir", "x");
-  const auto unusable = run_agent(
-      {"backup", "--config",
-       write_config(config({{"BACKUP_DIR", (dir_ / "not-a-dir").string()}}), "file.env").string()});
+  const auto unusable =
+      run_agent({"backup", "--config",
+                 write_config(config({{"BACKUP_DIR", (dir_ / "not-a-dir").string()},
+                                      {"METRICS_TEXTFILE", textfile.string()}}),
+                              "file.env")
+                     .string()});
   EXPECT_EQ(unusable.exit_code, 30) << unusable.out << unusable.err;
   EXPECT_FALSE(has_ok_line(unusable.out)) << unusable.out;
-  EXPECT_NE(unusable.out.find("FAILED"), std::string::npos) << unusable.out;
+  EXPECT_NE(unusable.out.find("FAILED  mt5_trading  local_io_failed"), std::string::npos)
+      << unusable.out;
+  // Recorded as the failure it is, never as a success.
+  EXPECT_NE(read_file(textfile).find("pgship_backup_last_status{database=\"mt5_trading\"} 0"),
+            std::string::npos)
+      << read_file(textfile);
 
   const auto ok = run_agent({"backup", "--config", cfg.string()});
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
@@ -108,8 +118,12 @@ TEST_F(AgentMigration, ARunAsRootLeavesBackupDirUsableByTheServiceUser) {
   stdfs::permissions(
       cfg, stdfs::perms::owner_read | stdfs::perms::owner_write | stdfs::perms::others_read);
 
+  const auto root_check = run_agent({"check", "--config", cfg.string()});
+  EXPECT_NE(root_check.out.find("\u2713 BACKUP_DIR usable"), std::string::npos) << root_check.out;
   const auto as_root = run_agent({"backup", "--config", cfg.string()});
   ASSERT_EQ(as_root.exit_code, 0) << as_root.out << as_root.err;
+  EXPECT_NE(as_root.err.find("running as nobody, the owner of BACKUP_DIR"), std::string::npos)
+      << as_root.err;
   for (const auto& e : stdfs::recursive_directory_iterator(backup_dir())) {
     struct stat st {};
     ASSERT_EQ(::lstat(e.path().c_str(), &st), 0);
@@ -304,10 +318,13 @@ TEST_F(AgentMigration, EachRunKeepsItsOwnLogFileWithPgDumpsStderr) {
   stdfs::create_directories(backup_dir() / "logs");
   const auto old_log = backup_dir() / "logs" / "20250101T030000Z-000000.log";
   const auto recent_log = backup_dir() / "logs" / "20250102T030000Z-000000.log";
+  const auto foreign_log = backup_dir() / "logs" / "something-else.log";
   write_file(old_log, "old\n");
   write_file(recent_log, "recent\n");
+  write_file(foreign_log, "not ours\n");
   stdfs::last_write_time(old_log, stdfs::file_time_type::clock::now() - 24h * 40);
   stdfs::last_write_time(recent_log, stdfs::file_time_type::clock::now() - 24h * 10);
+  stdfs::last_write_time(foreign_log, stdfs::file_time_type::clock::now() - 24h * 40);
 
   const auto talking = fake_pg_dump(dir_ / "talking", pg().bin_dir(),
                                     "exec '" + (pg().bin_dir() / "pg_dump").string() + "' \"$@\"");
@@ -324,6 +341,7 @@ TEST_F(AgentMigration, EachRunKeepsItsOwnLogFileWithPgDumpsStderr) {
   EXPECT_NE(text.find("log_file=" + log.string()), std::string::npos) << text;
   EXPECT_FALSE(stdfs::exists(old_log)) << "older than RUN_LOG_KEEP_DAYS=30";
   EXPECT_TRUE(stdfs::exists(recent_log));
+  EXPECT_TRUE(stdfs::exists(foreign_log)) << "RUN_LOG_DIR may hold other files: not ours";
 }
 
 }  // namespace
