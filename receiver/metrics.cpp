@@ -41,7 +41,22 @@ receiver_metrics::receiver_metrics()
                          .Name("pgship_receiver_auth_failures_total")
                          .Help("Requests refused for a missing, wrong or under-scoped token")
                          .Register(*registry_)
-                         .Add({})) {}
+                         .Add({})),
+      corrupt_backups_(prometheus::BuildGauge()
+                           .Name("pgship_receiver_corrupt_backups")
+                           .Help("Backups a scrub found corrupt, moved to .quarantine/")
+                           .Register(*registry_)
+                           .Add({})),
+      scrub_bytes_(prometheus::BuildCounter()
+                       .Name("pgship_receiver_scrub_bytes_total")
+                       .Help("Bytes of stored backups re-read and hashed by scrubs")
+                       .Register(*registry_)
+                       .Add({})),
+      scrub_completed_(prometheus::BuildGauge()
+                           .Name("pgship_receiver_scrub_last_completed_timestamp_seconds")
+                           .Help("When the last scrub of every stored backup completed")
+                           .Register(*registry_)
+                           .Add({})) {}
 
 void receiver_metrics::upload_finished(const std::string& client, std::string_view result) {
   uploads_.Add({{"client", client}, {"result", std::string(result)}}).Increment();
@@ -66,6 +81,15 @@ void receiver_metrics::refresh(const storage& store) {
     backups_.Add({{"client", client}}).Set(static_cast<double>(usage.second));
   }
   if (auto free = store.free_bytes()) free_bytes_.Set(static_cast<double>(*free));
+  corrupt_backups_.Set(static_cast<double>(store.quarantined()));
+}
+
+void receiver_metrics::scrub_bytes(std::uint64_t n) {
+  scrub_bytes_.Increment(static_cast<double>(n));
+}
+
+void receiver_metrics::scrub_completed(std::chrono::system_clock::time_point at) {
+  scrub_completed_.Set(std::chrono::duration<double>(at.time_since_epoch()).count());
 }
 
 }  // namespace pgship::receiver

@@ -1,6 +1,7 @@
 #pragma once
 // The receiver's Prometheus metrics (names are part of the DESIGN.md contract). Thread-safe.
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,8 +27,11 @@ class receiver_metrics {
   void bytes_received(const std::string& client, std::uint64_t n);
   void auth_failed();
   void request(std::string_view method, unsigned status, double seconds);
-  /// Refreshes the gauges that mirror storage state (per-client bytes and counts, free space).
+  /// Refreshes the gauges that mirror storage state (per-client bytes and counts, free space,
+  /// backups in quarantine).
   void refresh(const storage& store);
+  void scrub_bytes(std::uint64_t n);
+  void scrub_completed(std::chrono::system_clock::time_point at);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -39,6 +43,9 @@ class receiver_metrics {
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Histogram& duration_;
   prometheus::Counter& auth_failures_;
+  prometheus::Gauge& corrupt_backups_;
+  prometheus::Counter& scrub_bytes_;
+  prometheus::Gauge& scrub_completed_;
 };
 
 }  // namespace pgship::receiver

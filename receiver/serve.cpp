@@ -25,6 +25,7 @@
 
 #include "context.hpp"
 #include "read_routes.hpp"
+#include "scrub.hpp"
 #include "status_routes.hpp"
 #include "tus_routes.hpp"
 #include "upload_commit.hpp"
@@ -94,6 +95,8 @@ int serve(const settings& s) {
   add_upload_route(routes, ctx);
   auto uploads = add_tus_routes(routes, ctx);
   add_read_routes(routes, ctx);
+  auto scrub = std::make_shared<scrubber>(ctx);
+  add_scrub_route(routes, ctx, scrub);
 
   http_server::server_options options;
   options.idle_timeout = s.idle_timeout;
@@ -115,6 +118,9 @@ int serve(const settings& s) {
   }
   server.start();
   net::co_spawn(io, housekeeping(ctx, uploads), net::detached);
+  if (s.scrub_interval.count() > 0 && s.scrub_rate > 0) {
+    net::co_spawn(io, scrub_schedule(scrub, s.scrub_interval), net::detached);
+  }
 
   on_stop_signal(io.get_executor(), [&](int) -> net::awaitable<void> {
     co_await server.shutdown();

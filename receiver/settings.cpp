@@ -24,6 +24,8 @@ constexpr key_spec schema[] = {
     {"TLS_CERT_FILE", "", false, "HTTPS certificate chain (PEM)"},
     {"TLS_KEY_FILE", "", false, "HTTPS private key (PEM)"},
     {"TLS_CLIENT_CA_FILE", "", false, "require client certificates signed by this CA"},
+    {"SCRUB_INTERVAL", "7d", false, "re-hash every stored backup this often; 0 disables"},
+    {"SCRUB_RATE", "100M", false, "bytes/s a scrub reads at most; 0 disables scheduled scrubs"},
     {"LOG_FORMAT", "text", false, "text or json"},
     {"LOG_LEVEL", "info", false, "trace, debug, info, warn, error"},
 };
@@ -57,6 +59,8 @@ settings read_settings(const config::config& cfg) {
   if (s.tls_cert_file.has_value() != s.tls_key_file.has_value()) {
     throw config::config_error("TLS_CERT_FILE and TLS_KEY_FILE must be set together");
   }
+  s.scrub_interval = cfg.duration("SCRUB_INTERVAL");
+  s.scrub_rate = cfg.size("SCRUB_RATE");
   if (s.tls_client_ca_file && !s.tls_cert_file) {
     throw config::config_error("TLS_CLIENT_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE");
   }

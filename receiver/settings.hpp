@@ -29,6 +29,8 @@ struct settings {
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds upload_expiry{24 * 3600 * 1000};
   std::optional<std::filesystem::path> tls_cert_file, tls_key_file, tls_client_ca_file;
+  std::chrono::milliseconds scrub_interval{7 * 24 * 3600 * 1000LL};  // 0: no scheduled scrub
+  std::uint64_t scrub_rate = 100 * 1000 * 1000;  // bytes/s; 0: no scheduled scrub
 };
 
 /// Reads and validates every key. Throws config_error naming the first bad key.

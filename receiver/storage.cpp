@@ -127,7 +127,10 @@ void storage::scan() {
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> usage;
   for (const auto& client_dir : stdfs::directory_iterator(root_)) {
     const auto client = client_dir.path().filename().string();
-    if (!client_dir.is_directory() || !fs::is_safe_name(client)) continue;
+    // .incoming/, .quarantine/ and state files are not clients.
+    if (!client_dir.is_directory() || !fs::is_safe_name(client) || client.starts_with(".")) {
+      continue;
+    }
     for (const auto& db_dir : stdfs::directory_iterator(client_dir.path())) {
       if (!db_dir.is_directory()) continue;
       for (const auto& file : stdfs::directory_iterator(db_dir.path())) {
@@ -250,6 +253,39 @@ std::error_code storage::remove(const std::string& client, const std::string& id
   u.first -= std::min(u.first, record->size);
   u.second -= std::min<std::uint64_t>(u.second, 1);
   return {};
+}
+
+std::error_code storage::quarantine(const backup_record& record) {
+  const auto dump = path_of(record);
+  const stdfs::path relative = stdfs::path(record.client) / record.database;
+  std::lock_guard lock(mutex_);
+  if (auto ec = make_durable_dirs(root_, stdfs::path(".quarantine") / relative)) return ec;
+  const auto dir = quarantine_dir() / relative;
+  // The dump goes first: from then on it is out of the list, its sidecars are ignored.
+  if (::rename(dump.c_str(), (dir / record.id).c_str()) != 0) {
+    return {errno, std::generic_category()};
+  }
+  for (const auto& side :
+       {stdfs::path(dump).concat(".sha256"), stdfs::path(dump).replace_extension(".json")}) {
+    std::error_code ignored;
+    stdfs::rename(side, dir / side.filename(), ignored);
+  }
+  fs::fsync_directory(dump.parent_path());
+  fs::fsync_directory(dir);
+  auto& u = usage_[record.client];
+  u.first -= std::min(u.first, record.size);
+  u.second -= std::min<std::uint64_t>(u.second, 1);
+  return {};
+}
+
+std::size_t storage::quarantined() const {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (stdfs::recursive_directory_iterator it(quarantine_dir(), ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it->path().extension() == ".dump") ++n;
+  }
+  return n;
 }
 
 bool storage::hold(const std::string& key, const std::string& client, std::uint64_t bytes,

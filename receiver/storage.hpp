@@ -65,6 +65,13 @@ class storage {
   std::filesystem::path path_of(const backup_record& record) const;
   /// Deletes a backup and its sidecars. ENOENT when there is no such backup.
   std::error_code remove(const std::string& client, const std::string& id);
+  /// Moves a backup whose stored bytes no longer match its sha256 (dump and sidecars) to
+  /// .quarantine/<client>/<database>/: it leaves the list, retention and the client's usage,
+  /// and stays for a person to look at.
+  std::error_code quarantine(const backup_record& record);
+  std::filesystem::path quarantine_dir() const { return root_ / ".quarantine"; }
+  /// Backups in .quarantine/.
+  std::size_t quarantined() const;
 
   /// Stored bytes and backup count per client, kept current by commit() and remove().
   std::uint64_t client_bytes(const std::string& client) const;

@@ -1,0 +1,186 @@
+#include "scrub.hpp"
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <pgship/common/fs.hpp>
+#include <pgship/common/log.hpp>
+#include <pgship/common/sha256.hpp>
+
+namespace pgship::receiver {
+namespace {
+
+namespace stdfs = std::filesystem;
+using sys_clock = std::chrono::system_clock;
+
+// When the last scrub completed survives restarts, so a receiver restarted daily still
+// scrubs once per SCRUB_INTERVAL rather than never (or at every start).
+stdfs::path state_file(const storage& store) {
+  return store.root() / ".scrub-last-completed";
+}
+
+sys_clock::time_point read_last_completed(const storage& store) {
+  std::ifstream in(state_file(store));
+  long long seconds = 0;
+  if (in >> seconds && seconds > 0) return sys_clock::time_point(std::chrono::seconds(seconds));
+  return sys_clock::now();  // never scrubbed here: the first one is an interval away
+}
+
+constexpr std::size_t block_size = 1 << 20;
+
+}  // namespace
+
+scrubber::scrubber(std::shared_ptr<receiver_context> ctx)
+    : ctx_(std::move(ctx)), last_completed_(read_last_completed(ctx_->store)) {
+  ctx_->metrics.scrub_completed(last_completed_.load());
+}
+
+scrubber::~scrubber() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool scrubber::due(sys_clock::time_point now) const {
+  const auto& cfg = ctx_->cfg;
+  if (cfg.scrub_interval.count() <= 0 || cfg.scrub_rate == 0) return false;
+  return now - last_completed_.load() >= cfg.scrub_interval;
+}
+
+bool scrubber::start(const std::string& trigger) {
+  std::lock_guard lock(mutex_);
+  if (stopping_ || running_.exchange(true)) return false;
+  if (thread_.joinable()) thread_.join();  // the previous one has finished
+  thread_ = std::thread([this, trigger] {
+    scrub_all(trigger);
+    running_ = false;
+  });
+  return true;
+}
+
+bool scrubber::pause(std::chrono::steady_clock::duration d) {
+  std::unique_lock lock(mutex_);
+  return !wake_.wait_for(lock, d, [this] { return stopping_; });
+}
+
+void scrubber::scrub_all(const std::string& trigger) {
+  const auto rate = ctx_->cfg.scrub_rate;  // 0: as fast as the disk goes (a manual scrub)
+  log::write(spdlog::level::info, "scrub started", {{"trigger", trigger}});
+  std::uint64_t bytes = 0;
+  int checked = 0;
+  int corrupt = 0;
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<char> buffer(block_size);
+  for (const auto& [client, usage] : ctx_->store.usage()) {
+    for (const auto& record : ctx_->store.list(client)) {
+      const auto path = ctx_->store.path_of(record);
+      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;  // removed meanwhile (retention, DELETE)
+      sha256 hash;
+      std::uint64_t file_bytes = 0;
+      bool read_ok = true;
+      for (;;) {
+        const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          read_ok = false;
+          break;
+        }
+        if (n == 0) break;
+        hash.update(buffer.data(), static_cast<std::size_t>(n));
+        file_bytes += static_cast<std::uint64_t>(n);
+        bytes += static_cast<std::uint64_t>(n);
+        ctx_->metrics.scrub_bytes(static_cast<std::uint64_t>(n));
+        // At most SCRUB_RATE bytes/s on average since this scrub began.
+        if (rate > 0) {
+          const auto should_take =
+              std::chrono::duration<double>(static_cast<double>(bytes) / static_cast<double>(rate));
+          const auto ahead =
+              started +
+              std::chrono::duration_cast<std::chrono::steady_clock::duration>(should_take) -
+              std::chrono::steady_clock::now();
+          if (ahead.count() > 0 && !pause(ahead)) {
+            ::close(fd);
+            log::write(spdlog::level::info, "scrub stopped", {{"bytes", bytes}});
+            return;
+          }
+        }
+      }
+      ::close(fd);
+      const log::context lg{{"client", record.client}, {"backup", record.id}};
+      if (!read_ok) {
+        lg.warn("scrub: cannot read the stored backup: {}", std::strerror(errno));
+        continue;
+      }
+      ++checked;
+      const std::string digest = to_hex(hash.finish());
+      if (digest == record.sha256 && file_bytes == record.size) continue;
+      // Gone since it was listed (removed, replaced): nothing to say about it.
+      const auto now_stored = ctx_->store.find(record.client, record.id);
+      if (!now_stored || now_stored->sha256 != record.sha256) continue;
+      ++corrupt;
+      if (const auto ec = ctx_->store.quarantine(record)) {
+        lg.error(
+            "scrub: stored bytes have sha256 {} ({} bytes), the record says {}; cannot move "
+            "it to .quarantine/: {}",
+            digest, file_bytes, record.sha256, ec.message());
+      } else {
+        lg.error(
+            "scrub: stored bytes have sha256 {} ({} bytes), the record says {}; moved to "
+            ".quarantine/",
+            digest, file_bytes, record.sha256);
+      }
+    }
+  }
+  const auto now = sys_clock::now();
+  last_completed_ = now;
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch());
+  if (const auto ec = fs::write_file_atomically(state_file(ctx_->store),
+                                                std::to_string(seconds.count()) + "\n")) {
+    log::write(spdlog::level::warn, "scrub: cannot record its completion: " + ec.message(), {});
+  }
+  ctx_->metrics.scrub_completed(now);
+  ctx_->metrics.refresh(ctx_->store);
+  log::write(corrupt > 0 ? spdlog::level::err : spdlog::level::info, "scrub completed",
+             {{"checked", checked}, {"corrupt", corrupt}, {"bytes", bytes}});
+}
+
+void add_scrub_route(http_server::router& routes, std::shared_ptr<receiver_context> ctx,
+                     std::shared_ptr<scrubber> scrub) {
+  routes.add(http::verb::post, "/api/backup/scrub",
+             [ctx, scrub](http_server::exchange& ex) -> net::awaitable<void> {
+               const auto who = co_await authorize(ex, *ctx, scope::admin);
+               if (!who) co_return;
+               const bool started = scrub->start("api");
+               const std::string body =
+                   started ? "{\"status\":\"started\"}\n" : "{\"status\":\"already running\"}\n";
+               co_await ex.respond_json(http::status::accepted, body);
+             });
+}
+
+net::awaitable<void> scrub_schedule(std::shared_ptr<scrubber> scrub,
+                                    std::chrono::milliseconds interval) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  const auto tick = std::clamp<std::chrono::milliseconds>(interval / 4, std::chrono::seconds(1),
+                                                          std::chrono::seconds(60));
+  while (true) {
+    timer.expires_after(tick);
+    auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+    if (ec) co_return;
+    if (!scrub->running() && scrub->due(sys_clock::now())) scrub->start("schedule");
+  }
+}
+
+}  // namespace pgship::receiver
