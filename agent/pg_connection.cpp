@@ -96,6 +96,38 @@ std::optional<std::string> pg_connection::query_value(std::string_view sql, stag
   return value;
 }
 
+std::optional<std::vector<std::vector<std::string>>> pg_connection::query_rows(std::string_view sql,
+                                                                               stage_error& error) {
+  const std::string text(sql);
+  PGresult* r = PQexec(conn_, text.c_str());
+  std::optional<std::vector<std::vector<std::string>>> rows;
+  if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+    rows.emplace();
+    for (int i = 0; i < PQntuples(r); ++i) {
+      auto& row = rows->emplace_back();
+      for (int j = 0; j < PQnfields(r); ++j)
+        row.emplace_back(PQgetisnull(r, i, j) ? "" : PQgetvalue(r, i, j));
+    }
+    error = {};
+  } else {
+    error = fail(errc::database_unreachable, "query failed: " + first_line(PQerrorMessage(conn_)));
+  }
+  PQclear(r);
+  return rows;
+}
+
+std::function<void()> pg_connection::canceller() const {
+  if (conn_ == nullptr) return [] {};
+  std::shared_ptr<PGcancel> cancel(PQgetCancel(conn_), [](PGcancel* c) {
+    if (c != nullptr) PQfreeCancel(c);
+  });
+  return [cancel] {
+    if (!cancel) return;
+    char why[256];
+    PQcancel(cancel.get(), why, sizeof why);
+  };
+}
+
 stage_error pg_connection::execute(std::string_view sql) {
   const std::string text(sql);
   PGresult* r = PQexec(conn_, text.c_str());

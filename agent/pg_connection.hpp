@@ -3,10 +3,12 @@
 // restore target is empty). Connection failures are classified into the error catalogue; the
 // password never appears in a message.
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "stage_error.hpp"
 
@@ -36,8 +38,14 @@ class pg_connection {
   int server_version_num() const;
   /// The first column of the first row as text; nullopt (and `error`) when the query fails.
   std::optional<std::string> query_value(std::string_view sql, stage_error& error);
+  /// Every row, every column as text (NULL as ""); nullopt (and `error`) when it fails.
+  std::optional<std::vector<std::vector<std::string>>> query_rows(std::string_view sql,
+                                                                  stage_error& error);
   /// Runs one statement without results.
   stage_error execute(std::string_view sql);
+  /// A function that asks the server to cancel what this connection runs at the time it is
+  /// called; made now, callable from any thread while another one uses the connection.
+  std::function<void()> canceller() const;
   /// `name` quoted as an SQL identifier.
   std::string quote_identifier(std::string_view name) const;
   /// `text` quoted as an SQL string literal.

@@ -50,6 +50,8 @@ constexpr key_spec schema[] = {
     {"RUN_LOG_DIR", "", false, "one log file per run, <run_id>.log (default: BACKUP_DIR/logs)"},
     {"RUN_LOG_KEEP_DAYS", "30", false, "run log files older than this many days are removed"},
     {"LEGACY_METRICS", "off", false, "on: also export the old tool's mt5_backup_* metrics"},
+    {"ROW_COUNTS", "exact", false,
+     "exact: count(*) per table in the dump's own snapshot; estimate: reltuples; off"},
 };
 
 }  // namespace
@@ -136,6 +138,7 @@ settings read_settings(const config::config& cfg, settings_use use) {
                       : std::filesystem::path(cfg.string("RUN_LOG_DIR"));
   s.run_log_keep_days = static_cast<int>(cfg.integer("RUN_LOG_KEEP_DAYS", 1, 100000));
   s.legacy_metrics = cfg.boolean("LEGACY_METRICS");
+  s.row_counts = cfg.choice("ROW_COUNTS", {"exact", "estimate", "off"});
   return s;
 }
 

@@ -53,6 +53,7 @@ struct settings {
   std::filesystem::path run_log_dir;                        // BACKUP_DIR/logs unless RUN_LOG_DIR
   int run_log_keep_days = 30;
   bool legacy_metrics = false;
+  std::string row_counts = "exact";  // exact, estimate or off
 };
 
 /// Reads and validates every key `use` needs. Throws config_error naming the first bad key.

@@ -17,7 +17,10 @@
 # compresses about 3:1 against the tables (like real data; pgbench's filler compresses 50:1).
 # Loading takes about 20 s per 0.2 GiB on 2 cores. Runs alternate a, b, c RUNS times (default 3).
 # SKIP_AGENT=1 leaves (c) out. Z9=1 adds (d) `pg_dump -Fc -Z9`, the old tool's level, to the
-# alternation and prints its size and time against (a)'s -Z6 (pgship's default COMPRESS_LEVEL). Needs the PostgreSQL 15 server tools in
+# alternation and prints its size and time against (a)'s -Z6 (pgship's default COMPRESS_LEVEL).
+# COMPARE_COUNTS=1 also runs (c0) the agent with ROW_COUNTS=off, and prints what (c), with the
+# default ROW_COUNTS=exact (count(*) of every table in the dump's snapshot), costs against it
+# (target c / c0 <= 1.10). Needs the PostgreSQL 15 server tools in
 # /usr/lib/postgresql/15/bin; as root the cluster runs as the postgres user. Needs ~3x SIZE_GB
 # free on the disk holding BENCH_DIR (default: a temp dir under /var/tmp, not tmpfs).
 set -euo pipefail
@@ -28,6 +31,7 @@ runs="${RUNS:-3}"
 build_dir="${BUILD_DIR:-build}"
 skip_agent="${SKIP_AGENT:-0}"
 with_z9="${Z9:-0}"
+compare_counts="${COMPARE_COUNTS:-0}"
 pg_bin=/usr/lib/postgresql/15/bin
 receiver="$build_dir/receiver/pgship-receiver"
 agent="$build_dir/agent/pgship-agent"
@@ -210,10 +214,11 @@ BACKUP_API_URL=http://127.0.0.1:$rx_port
 BACKUP_API_TOKEN=bench
 MAX_RETRIES=0
 COMPRESS_LEVEL=6
+ROW_COUNTS=exact
 LOG_LEVEL=warn
 EOF
 
-a_secs=(); b_secs=(); c_secs=(); d_secs=(); d_bytes=(); rss=(); dump_rss=(); agent_failures=0
+c0_secs=(); a_secs=(); b_secs=(); c_secs=(); d_secs=(); d_bytes=(); rss=(); dump_rss=(); agent_failures=0
 for run in $(seq "$runs"); do
   if [ "$with_z9" = 1 ]; then
     sync; t0=$(seconds)
@@ -242,6 +247,18 @@ for run in $(seq "$runs"); do
   b_secs+=("$(elapsed "$t0" "$t1")")
 
   [ "$skip_agent" = 1 ] && continue
+  if [ "$compare_counts" = 1 ]; then
+    sed 's/^ROW_COUNTS=.*/ROW_COUNTS=off/' "$work/agent.env" > "$work/agent-off.env"
+    sync; t0=$(seconds)
+    if env -i PATH="$PATH" "$agent" backup --config "$work/agent-off.env" \
+         > "$work/agent0.out" 2> "$work/agent0.err"; then
+      t1=$(seconds)
+      c0_secs+=("$(elapsed "$t0" "$t1")")
+    else
+      echo "agent (ROW_COUNTS=off) failed (run $run): $(head -1 "$work/agent0.err")" >&2
+    fi
+    sleep 1
+  fi
   sync; t0=$(seconds)
   if env -i PATH="$PATH" /usr/bin/time -v -o "$work/time.txt" \
        "$agent" backup --config "$work/agent.env" > "$work/agent.out" 2> "$work/agent.err"; then
@@ -259,7 +276,7 @@ done
 
 # A run of (c) that exits 0 without uploading would look fast: count what the receiver holds.
 stored=$(find "$work/storage" -name '*.dump' | wc -l)
-expected=$((runs + ${#c_secs[@]}))
+expected=$((runs + ${#c_secs[@]} + ${#c0_secs[@]}))
 [ "$stored" -eq "$expected" ] ||
   echo "warning: the receiver holds $stored backups, expected $expected ($runs from b)" >&2
 
@@ -288,6 +305,12 @@ else
   [ "$agent_failures" -eq 0 ] || echo "      ($agent_failures of $runs agent runs failed, left out)"
   awk -v c="$c_med" -v a="$a_med" \
     'BEGIN { r = c / a; printf "  c / a: %.3f   (target <= 1.05: %s)\n", r, r <= 1.05 ? "met" : "MISSED" }'
+  if [ ${#c0_secs[@]} -gt 0 ]; then
+    c0_med=$(printf '%s\n' "${c0_secs[@]}" | median)
+    printf '  %-40s %7s s   runs: %s\n' "(c0) pgship-agent backup, ROW_COUNTS=off" "$c0_med" "${c0_secs[*]}"
+    awk -v c="$c_med" -v z="$c0_med" 'BEGIN { r = c / z
+      printf "  c / c0 (exact counts vs none): %.3f   (target <= 1.10: %s)\n", r, r <= 1.10 ? "met" : "MISSED" }'
+  fi
   max_rss=$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)
   awk -v k="$max_rss" 'BEGIN { m = k / 1024
     printf "  agent peak RSS: %.1f MiB, max over runs (target < 32 MiB: %s)\n", m, m < 32 ? "met" : "MISSED" }'

@@ -24,6 +24,7 @@
 #include "pipeline/dump.hpp"
 #include "pipeline/manifest.hpp"
 #include "pipeline/rotate.hpp"
+#include "pipeline/row_counts.hpp"
 #include "pipeline/verify.hpp"
 
 namespace pgship::agent {
@@ -180,15 +181,42 @@ class database_backup {
     dump_output dumped;
     {
       auto clock = start_stage("dump");
-      dump_request dr{{cfg_.postgres_host, cfg_.postgres_port, cfg_.postgres_user,
-                       cfg_.postgres_password, run_.database},
-                      pre.tools.dump,
-                      cfg_.compress_level,
-                      partial,
-                      control_.child,
-                      log_,
-                      &control_.progress.bytes};
+      const pg_login login{cfg_.postgres_host, cfg_.postgres_port, cfg_.postgres_user,
+                           cfg_.postgres_password, run_.database};
+      dump_request dr{login,          pre.tools.dump, cfg_.compress_level,     partial,
+                      control_.child, log_,           &control_.progress.bytes};
+      // Exact counts come from the snapshot pg_dump dumps, counted while it runs.
+      std::unique_ptr<snapshot_counter> counter;
+      if (cfg_.row_counts == "exact") {
+        stage_error snap_error;
+        counter = snapshot_counter::begin(login, snap_error);
+        if (snap_error) {
+          clock.done(0, false);
+          co_return snap_error;
+        }
+        dr.snapshot = counter->snapshot();
+        const auto executor = co_await net::this_coro::executor;
+        counter->start(executor);
+      }
       auto error = co_await run_dump(dr, dumped);
+      if (counter) {
+        if (error) counter->cancel();
+        std::vector<table_rows> counted;
+        const auto count_error = co_await counter->finish(counted);
+        if (!error && count_error) {
+          // The backup stands; only the counts a drill would compare with are missing.
+          log_.warn("no row counts in the manifest: {}", count_error.message);
+        } else if (!error) {
+          m.row_counts = "exact";
+          m.tables = std::move(counted);
+        }
+      } else if (cfg_.row_counts == "estimate" && !error) {
+        if (const auto est_error = estimate_rows(login, m.tables)) {
+          log_.warn("no row estimates in the manifest: {}", est_error.message);
+        } else {
+          m.row_counts = "estimate";
+        }
+      }
       clock.done(dumped.bytes, !error);
       if (error) co_return error;
     }

@@ -79,6 +79,7 @@ boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_o
                "--port=" + std::to_string(login.port),
                "--username=" + login.user,
                "--dbname=" + login.database};
+  if (!request.snapshot.empty()) spec.args.push_back("--snapshot=" + request.snapshot);
   spec.env = {{"PGAPPNAME", "pgship-agent"}};
   if (!login.password.empty()) spec.env["PGPASSWORD"] = login.password;
 

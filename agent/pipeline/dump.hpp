@@ -27,6 +27,7 @@ struct dump_request {
   std::shared_ptr<child_handle> handle;
   log::context log;                   // run_id and database on every line
   std::uint64_t* progress = nullptr;  // bytes written so far, for live progress
+  std::string snapshot;               // pg_dump --snapshot: an exported snapshot, or empty
 };
 
 struct dump_output {

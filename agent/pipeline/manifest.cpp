@@ -2,6 +2,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -75,6 +76,13 @@ std::string to_json(const manifest& m) {
   o["agent_host"] = m.agent_host;
   o["run_id"] = m.run_id;
   if (m.adopted) o["adopted"] = true;
+  if (!m.row_counts.empty()) {
+    o["row_counts"] = m.row_counts;
+    json::array tables;
+    for (const auto& t : m.tables)
+      tables.push_back(json::object{{"schema", t.schema}, {"name", t.name}, {"rows", t.rows}});
+    o["tables"] = std::move(tables);
+  }
   o["upload"] = std::move(up);
   return json::serialize(o) + "\n";
 }
@@ -99,6 +107,14 @@ std::optional<manifest> parse_manifest(std::string_view text) {
   m.run_id = text_of(o, "run_id");
   if (const auto* a = o.if_contains("adopted"); a != nullptr && a->is_bool()) {
     m.adopted = a->get_bool();
+  }
+  m.row_counts = text_of(o, "row_counts");
+  if (const auto* t = o.if_contains("tables"); t != nullptr && t->is_array()) {
+    for (const auto& item : t->get_array()) {
+      if (!item.is_object()) continue;
+      const auto& to = item.get_object();
+      m.tables.push_back({text_of(to, "schema"), text_of(to, "name"), number_of(to, "rows")});
+    }
   }
   if (const auto* up = o.if_contains("upload"); up != nullptr && up->is_object()) {
     const auto& u = up->get_object();

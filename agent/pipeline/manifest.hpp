@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace pgship::agent {
 
@@ -28,6 +29,13 @@ struct upload_record {
   std::string resume_at;
 };
 
+/// One table's rows as the dump holds them (ROW_COUNTS).
+struct table_rows {
+  std::string schema;
+  std::string name;
+  std::uint64_t rows = 0;
+};
+
 struct manifest {
   std::string name;  // <database>-<YYYYMMDD>-<HHMMSS>.dump
   std::string database;
@@ -43,6 +51,9 @@ struct manifest {
   std::string run_id;
   /// Made by the old tool and taken over (checked, given this manifest) by pgship.
   bool adopted = false;
+  /// "exact" (counted in the dump's snapshot), "estimate" (pg_class.reltuples) or empty.
+  std::string row_counts;
+  std::vector<table_rows> tables;
   upload_record upload;
 };
 

@@ -43,6 +43,29 @@ TEST(Manifest, RoundTripsThroughJsonAndDisk) {
   EXPECT_FALSE(parse_manifest("{\"name\":\"x.dump\"}")) << "no sha256";
 }
 
+TEST(Manifest, RowCountsAndAdoptionRoundTrip) {
+  manifest m;
+  m.name = "sales-20261121-030000.dump";
+  m.sha256 = std::string(64, 'c');
+  m.adopted = true;
+  m.row_counts = "exact";
+  m.tables = {{"public", "trades", 1500000}, {"audit", "log \"x\"", 0}};
+  const auto back = parse_manifest(to_json(m));
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(back->adopted);
+  EXPECT_EQ(back->row_counts, "exact");
+  ASSERT_EQ(back->tables.size(), 2u);
+  EXPECT_EQ(back->tables[0].schema, "public");
+  EXPECT_EQ(back->tables[0].name, "trades");
+  EXPECT_EQ(back->tables[0].rows, 1500000u);
+  EXPECT_EQ(back->tables[1].name, "log \"x\"");
+  // Without counts the manifest says nothing of tables.
+  manifest plain = m;
+  plain.row_counts.clear();
+  plain.tables.clear();
+  EXPECT_EQ(to_json(plain).find("tables"), std::string::npos);
+}
+
 TEST(Manifest, ChecksumFileIsInSha256sumFormat) {
   test::temp_dir dir;
   const std::string hex(64, 'c');
