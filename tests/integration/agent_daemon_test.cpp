@@ -25,15 +25,6 @@ namespace json = boost::json;
 namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
 
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return done();
-}
-
 // pg_dump processes whose command line names `database`.
 int pg_dumps_of(const std::string& database) {
   int found = 0;

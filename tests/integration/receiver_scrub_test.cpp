@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "http_client.hpp"
+#include "process.hpp"
 #include "receiver_fixture.hpp"
 
 namespace pgship::test {
@@ -27,15 +28,6 @@ double metric(unsigned short port, const std::string& sample) {
     if (line.starts_with(sample + " ")) return std::stod(line.substr(sample.size() + 1));
   }
   return -1;
-}
-
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return done();
 }
 
 class ReceiverScrub : public receiver_fixture {

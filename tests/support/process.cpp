@@ -1,6 +1,7 @@
 #include "process.hpp"
 #include <filesystem>
 #include <functional>
+#include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
@@ -120,6 +121,15 @@ process_result run_process(const std::vector<std::string>& argv, const process_o
   });
   io.run();
   return result;
+}
+
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return done();
 }
 
 }  // namespace pgship::test

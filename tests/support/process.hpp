@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -36,5 +37,8 @@ std::vector<std::string> merged_environment(const std::map<std::string, std::str
 /// Runs `argv[0]` (searched on PATH when it has no '/') with the rest as arguments.
 process_result run_process(const std::vector<std::string>& argv,
                            const process_options& options = {});
+
+/// Polls `done` every 100 ms until it is true or `limit` has passed; returns its last answer.
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit);
 
 }  // namespace pgship::test
