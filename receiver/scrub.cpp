@@ -10,6 +10,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <pgship/common/fs.hpp>
@@ -28,23 +29,39 @@ stdfs::path state_file(const storage& store) {
   return store.root() / ".scrub-last-completed";
 }
 
-sys_clock::time_point read_last_completed(const storage& store) {
+// The file holds "<unix seconds> completed", or "<unix seconds> first-start" for a receiver
+// that has not completed one yet: that baseline is written once, so restarts do not push the
+// first scrub ever further away.
+struct scrub_record {
+  sys_clock::time_point at;
+  bool completed = false;
+};
+
+scrub_record read_last_completed(const storage& store) {
   std::ifstream in(state_file(store));
   long long seconds = 0;
-  if (in >> seconds && seconds > 0) return sys_clock::time_point(std::chrono::seconds(seconds));
-  return sys_clock::now();  // never scrubbed here: the first one is an interval away
+  std::string kind;
+  if (in >> seconds >> kind && seconds > 0) {
+    return {sys_clock::time_point(std::chrono::seconds(seconds)), kind == "completed"};
+  }
+  const auto now = sys_clock::now();
+  const auto stamp = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch());
+  fs::write_file_atomically(state_file(store), std::to_string(stamp.count()) + " first-start\n");
+  return {now, false};
 }
 
 constexpr std::size_t block_size = 1 << 20;
 
 }  // namespace
 
-scrubber::scrubber(std::shared_ptr<receiver_context> ctx)
-    : ctx_(std::move(ctx)), last_completed_(read_last_completed(ctx_->store)) {
-  ctx_->metrics.scrub_completed(last_completed_.load());
+scrubber::scrubber(std::shared_ptr<receiver_context> ctx) : ctx_(std::move(ctx)) {
+  const auto last = read_last_completed(ctx_->store);
+  last_completed_ = last.at;
+  if (last.completed) ctx_->metrics.scrub_completed(last.at);
 }
 
 scrubber::~scrubber() {
+  stop_ = true;
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -63,10 +80,19 @@ bool scrubber::start(const std::string& trigger) {
   std::lock_guard lock(mutex_);
   if (stopping_ || running_.exchange(true)) return false;
   if (thread_.joinable()) thread_.join();  // the previous one has finished
-  thread_ = std::thread([this, trigger] {
-    scrub_all(trigger);
+  try {
+    thread_ = std::thread([this, trigger] {
+      try {
+        scrub_all(trigger);
+      } catch (const std::exception& e) {
+        log::write(spdlog::level::err, std::string("scrub failed: ") + e.what(), {});
+      }
+      running_ = false;
+    });
+  } catch (const std::system_error&) {
     running_ = false;
-  });
+    return false;
+  }
   return true;
 }
 
@@ -90,12 +116,19 @@ void scrubber::scrub_all(const std::string& trigger) {
       if (fd < 0) continue;  // removed meanwhile (retention, DELETE)
       sha256 hash;
       std::uint64_t file_bytes = 0;
-      bool read_ok = true;
+      int read_errno = 0;
+      struct stat st {};
+      ::fstat(fd, &st);
       for (;;) {
+        if (stop_) {
+          ::close(fd);
+          log::write(spdlog::level::info, "scrub stopped", {{"bytes", bytes}});
+          return;
+        }
         const ssize_t n = ::read(fd, buffer.data(), buffer.size());
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
-          read_ok = false;
+          read_errno = errno;
           break;
         }
         if (n == 0) break;
@@ -120,18 +153,20 @@ void scrubber::scrub_all(const std::string& trigger) {
       }
       ::close(fd);
       const log::context lg{{"client", record.client}, {"backup", record.id}};
-      if (!read_ok) {
-        lg.warn("scrub: cannot read the stored backup: {}", std::strerror(errno));
-        continue;
-      }
       ++checked;
-      const std::string digest = to_hex(hash.finish());
-      if (digest == record.sha256 && file_bytes == record.size) continue;
-      // Gone since it was listed (removed, replaced): nothing to say about it.
+      // An unreadable backup (EIO: a bad sector) cannot be restored either: corrupt too.
+      const std::string digest = read_errno != 0
+                                     ? "unreadable (" + std::string(std::strerror(read_errno)) + ")"
+                                     : to_hex(hash.finish());
+      if (read_errno == 0 && digest == record.sha256 && file_bytes == record.size) continue;
+      // Gone since it was listed (removed, replaced): nothing to say about it. quarantine()
+      // checks that again under the storage lock.
       const auto now_stored = ctx_->store.find(record.client, record.id);
       if (!now_stored || now_stored->sha256 != record.sha256) continue;
+      const auto ec = ctx_->store.quarantine(record, st.st_dev, st.st_ino);
+      if (ec == std::errc::no_such_file_or_directory) continue;
       ++corrupt;
-      if (const auto ec = ctx_->store.quarantine(record)) {
+      if (ec) {
         lg.error(
             "scrub: stored bytes have sha256 {} ({} bytes), the record says {}; cannot move "
             "it to .quarantine/: {}",
@@ -148,7 +183,7 @@ void scrubber::scrub_all(const std::string& trigger) {
   last_completed_ = now;
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch());
   if (const auto ec = fs::write_file_atomically(state_file(ctx_->store),
-                                                std::to_string(seconds.count()) + "\n")) {
+                                                std::to_string(seconds.count()) + " completed\n")) {
     log::write(spdlog::level::warn, "scrub: cannot record its completion: " + ec.message(), {});
   }
   ctx_->metrics.scrub_completed(now);

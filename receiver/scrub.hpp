@@ -40,6 +40,7 @@ class scrubber {
 
   std::shared_ptr<receiver_context> ctx_;
   std::atomic<bool> running_{false};
+  std::atomic<bool> stop_{false};  // checked every block: shutdown never waits for a whole scrub
   std::atomic<std::chrono::system_clock::time_point> last_completed_;
   std::mutex mutex_;
   std::condition_variable wake_;

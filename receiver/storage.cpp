@@ -10,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_to.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -255,12 +256,30 @@ std::error_code storage::remove(const std::string& client, const std::string& id
   return {};
 }
 
-std::error_code storage::quarantine(const backup_record& record) {
+std::error_code storage::quarantine(const backup_record& record, dev_t dev, ino_t ino) {
   const auto dump = path_of(record);
   const stdfs::path relative = stdfs::path(record.client) / record.database;
   std::lock_guard lock(mutex_);
+  // Still the backup the scrub read (not one removed and uploaded again meanwhile).
+  const auto current = read_record(dump);
+  struct stat st {};
+  if (!current || current->sha256 != record.sha256 || ::lstat(dump.c_str(), &st) != 0 ||
+      st.st_dev != dev || st.st_ino != ino) {
+    return std::make_error_code(std::errc::no_such_file_or_directory);
+  }
   if (auto ec = make_durable_dirs(root_, stdfs::path(".quarantine") / relative)) return ec;
-  const auto dir = quarantine_dir() / relative;
+  // A second corruption of the same name keeps the first one's evidence: a subdirectory.
+  auto dir = quarantine_dir() / relative;
+  std::error_code exists_ec;
+  if (stdfs::exists(dir / record.id, exists_ec)) {
+    const auto stamp =
+        std::chrono::duration_cast<std::chrono::seconds>(clock::now().time_since_epoch());
+    if (auto ec = make_durable_dirs(
+            root_, stdfs::path(".quarantine") / relative / std::to_string(stamp.count()))) {
+      return ec;
+    }
+    dir /= std::to_string(stamp.count());
+  }
   // The dump goes first: from then on it is out of the list, its sidecars are ignored.
   if (::rename(dump.c_str(), (dir / record.id).c_str()) != 0) {
     return {errno, std::generic_category()};

@@ -15,6 +15,8 @@
 #include <system_error>
 #include <vector>
 
+#include <sys/types.h>
+
 #include <pgship/common/backup_name.hpp>
 #include <pgship/common/sha256.hpp>
 
@@ -67,8 +69,10 @@ class storage {
   std::error_code remove(const std::string& client, const std::string& id);
   /// Moves a backup whose stored bytes no longer match its sha256 (dump and sidecars) to
   /// .quarantine/<client>/<database>/: it leaves the list, retention and the client's usage,
-  /// and stays for a person to look at.
-  std::error_code quarantine(const backup_record& record);
+  /// and stays for a person to look at. ENOENT when that backup is no longer stored as
+  /// `record` says (removed, or replaced by another upload of the name).
+  /// `dev`/`ino`: the file that was read; another one under that name is not touched.
+  std::error_code quarantine(const backup_record& record, dev_t dev, ino_t ino);
   std::filesystem::path quarantine_dir() const { return root_ / ".quarantine"; }
   /// Backups in .quarantine/.
   std::size_t quarantined() const;

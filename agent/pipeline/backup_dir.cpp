@@ -1,5 +1,6 @@
 #include "pipeline/backup_dir.hpp"
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <system_error>
 
@@ -63,16 +64,24 @@ std::string become_backup_dir_owner(const stdfs::path& dir) {
   if (::stat(dir.c_str(), &st) != 0 || st.st_uid == 0) return {};
   const passwd* user = ::getpwuid(st.st_uid);
   const std::string name = user != nullptr ? user->pw_name : std::to_string(st.st_uid);
-  const auto failed = [&](const char* what) {
+  const std::string home = user != nullptr && user->pw_dir != nullptr ? user->pw_dir : "/";
+  // The user's own group, not the directory's (`install -d -o svc` leaves it root's).
+  const gid_t gid = user != nullptr ? user->pw_gid : st.st_gid;
+  const auto failed = [&](const std::string& what) {
     throw std::system_error(errno, std::generic_category(),
-                            std::string(what) + " to become " + name + ", BACKUP_DIR's owner");
+                            what + " to become " + name + ", BACKUP_DIR's owner");
   };
+  if (gid == 0) {
+    errno = EPERM;
+    failed("refusing group root (no passwd entry for uid " + std::to_string(st.st_uid) + ")");
+  }
   // Groups first: only root may change them.
-  const int groups =
-      user != nullptr ? ::initgroups(user->pw_name, st.st_gid) : ::setgroups(0, nullptr);
+  const int groups = user != nullptr ? ::initgroups(name.c_str(), gid) : ::setgroups(0, nullptr);
   if (groups != 0) failed("setting the supplementary groups");
-  if (::setresgid(st.st_gid, st.st_gid, st.st_gid) != 0) failed("setresgid");
+  if (::setresgid(gid, gid, gid) != 0) failed("setresgid");
   if (::setresuid(st.st_uid, st.st_uid, st.st_uid) != 0) failed("setresuid");
+  // libpq reads ~/.pgpass: the user's, not root's.
+  ::setenv("HOME", home.c_str(), 1);
   return name;
 }
 

@@ -31,7 +31,12 @@ std::unique_ptr<snapshot_counter> snapshot_counter::begin(const pg_login& login,
   auto conn = pg_connection::open(login, error);
   if (error) return nullptr;
   std::unique_ptr<snapshot_counter> counter(new snapshot_counter(std::move(conn)));
-  error = counter->conn_.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  // A role's timeouts must not end the transaction pg_dump imports its snapshot from (pg_dump
+  // clears them for its own session).
+  error = counter->conn_.execute(
+      "SET statement_timeout = 0; SET lock_timeout = 0; "
+      "SET idle_in_transaction_session_timeout = 0");
+  if (!error) error = counter->conn_.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   if (error) return nullptr;
   const auto id = counter->conn_.query_value("SELECT pg_export_snapshot()", error);
   if (error || !id || id->empty()) {
@@ -45,6 +50,7 @@ std::unique_ptr<snapshot_counter> snapshot_counter::begin(const pg_login& login,
 
 snapshot_counter::~snapshot_counter() {
   if (thread_.joinable()) {
+    stop_ = true;
     cancel_();
     thread_.join();
   }
@@ -59,6 +65,7 @@ void snapshot_counter::start(const boost::asio::any_io_executor& ex) {
 }
 
 void snapshot_counter::cancel() {
+  stop_ = true;
   if (thread_.joinable()) cancel_();
 }
 
@@ -66,13 +73,22 @@ void snapshot_counter::count_all() {
   const auto tables = conn_.query_rows(user_tables_sql, error_);
   if (!tables) return;
   for (const auto& t : *tables) {
+    if (stop_) {
+      error_ = fail(errc::cancelled, "counting stopped");
+      return;
+    }
+    // In a savepoint: a failed count must not abort the transaction pg_dump's snapshot
+    // comes from.
+    if ((error_ = conn_.execute("SAVEPOINT count_one"))) return;
     const auto sql =
         "SELECT count(*) FROM " + conn_.quote_identifier(t[0]) + "." + conn_.quote_identifier(t[1]);
     const auto n = conn_.query_value(sql, error_);
     if (!n) {
       error_.message = "counting " + t[0] + "." + t[1] + ": " + error_.message;
+      conn_.execute("ROLLBACK TO SAVEPOINT count_one");
       return;
     }
+    conn_.execute("RELEASE SAVEPOINT count_one");
     rows_.push_back({t[0], t[1], to_count(*n)});
   }
 }

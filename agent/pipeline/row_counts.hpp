@@ -5,6 +5,7 @@
 // writes happen meanwhile; `estimate` reads pg_class.reltuples (no scan). A restore drill
 // compares a restored database with these.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -58,6 +59,7 @@ class snapshot_counter {
   std::unique_ptr<done_signal> done_;
   pg_connection conn_;
   std::function<void()> cancel_;
+  std::atomic<bool> stop_{false};
   std::string snapshot_;
   std::thread thread_;
   std::vector<table_rows> rows_;

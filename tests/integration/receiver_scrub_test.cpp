@@ -75,6 +75,11 @@ TEST_F(ReceiverScrub, ACorruptBackupIsQuarantinedAndRetentionKeepsTheGoodOlderOn
   upload(older, 3 << 20, 1);
   upload(newer, 2 << 20, 2);
   ASSERT_EQ(metric(r.port(), "pgship_receiver_corrupt_backups"), 0);
+  // Never scrubbed yet: the baseline is kept, so restarts do not push the first scrub away.
+  const auto state = r.storage_dir() / ".scrub-last-completed";
+  const std::string baseline = read_file(state);
+  EXPECT_NE(baseline.find("first-start"), std::string::npos) << baseline;
+  EXPECT_EQ(metric(r.port(), "pgship_receiver_scrub_last_completed_timestamp_seconds"), 0);
   flip_a_byte(stored(newer));
 
   const auto started = post_scrub(token);
@@ -96,6 +101,8 @@ TEST_F(ReceiverScrub, ACorruptBackupIsQuarantinedAndRetentionKeepsTheGoodOlderOn
   EXPECT_NE(r.log().find("moved to .quarantine/"), std::string::npos) << r.log();
   // The good one was read and left alone.
   EXPECT_TRUE(stdfs::exists(stored(older)));
+  EXPECT_NE(read_file(state).find("completed"), std::string::npos);
+  EXPECT_GT(metric(r.port(), "pgship_receiver_scrub_last_completed_timestamp_seconds"), 0);
 
   // GFS retention never keeps the newest-but-corrupt one in place of the good one: with one
   // day kept, the newest listed backup stays, and that is now the older, intact one.
