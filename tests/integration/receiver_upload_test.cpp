@@ -86,7 +86,8 @@ std::vector<std::string> files_under(const stdfs::path& dir) {
 
 std::vector<std::string> committed(const receiver_process& r) {
   auto all = files_under(r.storage_dir());
-  std::erase_if(all, [](const std::string& f) { return f.starts_with(".incoming"); });
+  // .incoming/, .quarantine/ and the scrub's state are the receiver's own, not backups.
+  std::erase_if(all, [](const std::string& f) { return f.starts_with("."); });
   return all;
 }
 
