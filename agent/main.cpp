@@ -53,7 +53,9 @@ void add_command_options(std::string_view command, po::options_description& desc
         "target-db", po::value<std::string>(), "database to restore into (required)")(
         "create", po::bool_switch(), "create the target database when it does not exist")(
         "clean", po::bool_switch(), "drop objects the backup contains before restoring them")(
-        "no-owner", po::bool_switch(), "do not restore object ownership");
+        "no-owner", po::bool_switch(), "do not restore object ownership")(
+        "jobs", po::value<int>(),
+        "pg_restore -j N: restore N tables at a time (not one transaction)");
   }
 }
 
@@ -84,6 +86,7 @@ int dispatch(std::string_view command, const pgship::agent::settings& settings,
     o.create = value_or(vars, "create", false);
     o.clean = value_or(vars, "clean", false);
     o.no_owner = value_or(vars, "no-owner", false);
+    o.jobs = value_or(vars, "jobs", 1);
     return command_restore(settings, o);
   }
   std::cerr << "pgship-agent: '" << command << "' is not available in this build yet\n";

@@ -38,6 +38,9 @@ struct restore_options {
   bool create = false;
   bool clean = false;
   bool no_owner = false;
+  /// pg_restore -j: parallel over the downloaded file. Above 1 the restore is no longer one
+  /// transaction (pg_restore cannot combine the two): a failure leaves what was restored.
+  int jobs = 1;
 };
 int command_restore(const settings& cfg, const restore_options& opts);
 

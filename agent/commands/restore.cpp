@@ -175,8 +175,12 @@ net::awaitable<stage_error> pg_restore_into(const settings& cfg, const restore_o
                "--port=" + std::to_string(cfg.postgres_port),
                "--username=" + cfg.postgres_user,
                "--dbname=" + opts.target_db,
-               "--exit-on-error",
-               "--single-transaction"};
+               "--exit-on-error"};
+  if (opts.jobs > 1) {
+    spec.args.push_back("--jobs=" + std::to_string(opts.jobs));
+  } else {
+    spec.args.push_back("--single-transaction");
+  }
   if (opts.clean) {
     spec.args.push_back("--clean");
     spec.args.push_back("--if-exists");
@@ -186,10 +190,12 @@ net::awaitable<stage_error> pg_restore_into(const settings& cfg, const restore_o
   spec.env = {{"PGAPPNAME", "pgship-agent"}};
   if (!cfg.postgres_password.empty()) spec.env["PGPASSWORD"] = cfg.postgres_password;
   const auto result = co_await run_child(spec, nullptr, child);
-  if (result.stopped)
-    co_return fail(errc::cancelled,
-                   "pg_restore stopped (--single-transaction: "
-                   "nothing of it was committed)");
+  if (result.stopped) {
+    co_return fail(errc::cancelled, opts.jobs > 1
+                                        ? "pg_restore stopped (--jobs: what it had restored stays)"
+                                        : "pg_restore stopped (--single-transaction: nothing of "
+                                          "it was committed)");
+  }
   if (!result.ok()) {
     const auto why = result.last_error_line();
     co_return fail(errc::restore_failed, "pg_restore failed (" + result.describe() + ")" +
@@ -215,6 +221,10 @@ int command_restore(const settings& cfg, const restore_options& opts) {
   }
   // pg_restore would read a --dbname with '=' or a URI prefix as a connection string, and
   // then restore somewhere else than the database checked for emptiness.
+  if (opts.jobs < 1 || opts.jobs > 64) {
+    std::cerr << "pgship-agent: --jobs must be from 1 to 64\n";
+    return static_cast<int>(errc::config_invalid);
+  }
   if (!fs::is_safe_name(opts.target_db)) {
     std::cerr << "pgship-agent: --target-db must be a database name ([A-Za-z0-9._-]+)\n";
     return static_cast<int>(errc::config_invalid);

@@ -271,6 +271,17 @@ TEST_F(AgentMigration, ListAndRestoreNeedOnlyWhatTheyUse) {
   EXPECT_EQ(restore.exit_code, 0) << restore.out << restore.err;
   EXPECT_EQ(table_fingerprint("mt5_recovered"), table_fingerprint("mt5_trading"));
   pg().drop_database("mt5_recovered");
+  // In parallel over the downloaded file: the same rows.
+  const auto parallel =
+      run_agent({"restore", "--config", restore_cfg.string(), "--latest", "--database",
+                 "mt5_trading", "--target-db", "mt5_parallel", "--create", "--jobs", "2"});
+  EXPECT_EQ(parallel.exit_code, 0) << parallel.out << parallel.err;
+  EXPECT_EQ(table_fingerprint("mt5_parallel"), table_fingerprint("mt5_trading"));
+  pg().drop_database("mt5_parallel");
+  EXPECT_EQ(run_agent({"restore", "--config", restore_cfg.string(), "--latest", "--target-db", "x",
+                       "--jobs", "0"})
+                .exit_code,
+            2);
   // backup still needs POSTGRES_DB.
   const auto backup = run_agent({"backup", "--config", restore_cfg.string()});
   EXPECT_EQ(backup.exit_code, 2) << backup.err;
