@@ -193,7 +193,6 @@ class database_backup {
         if (snap_error) {
           // The backup matters more than its counts: dump as before, say what is missing.
           log_.warn("no row counts in the manifest: {}", snap_error.message);
-          counter.reset();
         } else {
           dr.snapshot = counter->snapshot();
           const auto executor = co_await net::this_coro::executor;

@@ -108,12 +108,7 @@ stage_error estimate_rows(const pg_login& login, std::vector<table_rows>& out) {
   stage_error error;
   auto conn = pg_connection::open(login, error);
   if (error) return error;
-  const std::string sql =
-      "SELECT n.nspname, c.relname, c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = "
-      "c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', "
-      "'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE "
-      "'pg\\_temp%' ORDER BY 1, 2";
-  const auto rows = conn.query_rows(sql, error);
+  const auto rows = conn.query_rows(user_tables_sql, error);
   if (!rows) return error;
   out.clear();
   for (const auto& r : *rows)

@@ -24,9 +24,11 @@ namespace pgship::agent {
 
 enum class row_count_mode { exact, estimate, off };
 
-/// The user tables pg_dump dumps the data of (plain tables and partitions; no catalogs).
+/// The user tables pg_dump dumps the data of (plain tables and partitions; no catalogs), with
+/// pg_class.reltuples, the planner's estimate of their rows.
 inline constexpr std::string_view user_tables_sql =
-    "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "SELECT n.nspname, c.relname, c.reltuples FROM pg_class c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
     "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' "
     "ORDER BY 1, 2";

@@ -2,6 +2,7 @@
 // the snapshot pg_dump dumps (pg_export_snapshot + pg_dump --snapshot), also while other
 // sessions write. Real PostgreSQL, real pg_dump and pg_restore, a real receiver.
 
+#include <set>
 #include <thread>
 
 #include <boost/json/parse.hpp>
@@ -60,11 +61,10 @@ TEST_F(AgentRowCounts, TheManifestHoldsEveryTablesExactCount) {
   const auto m = manifest();
   EXPECT_EQ(m.at("row_counts").as_string(), "exact");
   const auto counts = counts_in(m);
-  const std::map<std::string, std::uint64_t> expected_tables = {{"audit.Odd Name", 77},
-                                                                {"public.accounts", 0},
-                                                                {"public.instruments", 0},
-                                                                {"public.order_events", 0},
-                                                                {"public.trades", 0}};
+  // Every user table, the quoted one included, and no catalog.
+  const std::set<std::string> expected_tables = {"audit.Odd Name", "public.accounts",
+                                                 "public.instruments", "public.order_events",
+                                                 "public.trades"};
   ASSERT_EQ(counts.size(), expected_tables.size()) << json::serialize(m);
   for (const auto& [table, rows] : counts) {
     EXPECT_TRUE(expected_tables.contains(table)) << table;
