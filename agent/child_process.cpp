@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/writable_pipe.hpp>
 #include <boost/process/v2/environment.hpp>
 #include <boost/process/v2/process.hpp>
 #include <boost/process/v2/stdio.hpp>
@@ -58,6 +59,16 @@ net::awaitable<std::error_code> pump_stdout(net::readable_pipe& out, const stdou
   co_return sink_ec;
 }
 
+net::awaitable<std::error_code> feed_stdin(net::writable_pipe& in, const stdin_feeder& feeder,
+                                           pid_t pid) {
+  std::error_code ec;
+  if (feeder) ec = co_await feeder(in);
+  if (ec) kill_group(pid);
+  boost::system::error_code ignored;
+  in.close(ignored);
+  co_return ec;
+}
+
 net::awaitable<void> collect_stderr(net::readable_pipe& err, std::string& text) {
   std::array<char, 16384> buffer;
   for (;;) {
@@ -80,8 +91,11 @@ std::string child_result::describe() const {
   if (!started) return "could not start: " + start_error;
   if (timed_out) return "timed out";
   if (sink_error) return "output could not be stored: " + sink_error.message();
+  // A child that failed on its own also breaks the pipe its input comes through: its exit
+  // says more than the feeder's EPIPE.
   if (signal != 0) return "killed by signal " + std::to_string(signal);
-  return "exit " + std::to_string(exit_code);
+  if (exit_code != 0 || !feed_error) return "exit " + std::to_string(exit_code);
+  return "input stopped: " + feed_error.message();
 }
 
 std::string child_result::last_error_line() const {
@@ -96,9 +110,15 @@ std::string child_result::last_error_line() const {
 }
 
 std::vector<std::string> child_environment(const std::map<std::string, std::string>& extra) {
-  static const std::set<std::string_view> secrets = {
-      "POSTGRES_PASSWORD",      "BACKUP_API_TOKEN",      "CONTROL_TOKEN",     "PGPASSWORD",
-      "POSTGRES_PASSWORD_FILE", "BACKUP_API_TOKEN_FILE", "CONTROL_TOKEN_FILE"};
+  static const std::set<std::string_view> secrets = {"POSTGRES_PASSWORD",
+                                                     "BACKUP_API_TOKEN",
+                                                     "CONTROL_TOKEN",
+                                                     "PGPASSWORD",
+                                                     "DRILL_POSTGRES_PASSWORD",
+                                                     "POSTGRES_PASSWORD_FILE",
+                                                     "BACKUP_API_TOKEN_FILE",
+                                                     "CONTROL_TOKEN_FILE",
+                                                     "DRILL_POSTGRES_PASSWORD_FILE"};
   std::map<std::string, std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     const std::string_view entry(*e);
@@ -116,17 +136,24 @@ std::vector<std::string> child_environment(const std::map<std::string, std::stri
 }
 
 net::awaitable<child_result> run_child(const child_spec& spec, stdout_sink sink,
-                                       std::shared_ptr<child_handle> handle) {
+                                       std::shared_ptr<child_handle> handle, stdin_feeder feeder) {
   auto ex = co_await net::this_coro::executor;
   child_result result;
   net::readable_pipe out(ex);
   net::readable_pipe err(ex);
+  net::writable_pipe in(ex);
   const auto env = child_environment(spec.env);
   std::optional<bp::process> proc;
   try {
-    proc.emplace(ex, bp::filesystem::path(spec.program.string()), spec.args,
-                 bp::process_stdio{nullptr, out, err}, bp::process_environment(env),
-                 new_process_group{});
+    if (feeder) {
+      proc.emplace(ex, bp::filesystem::path(spec.program.string()), spec.args,
+                   bp::process_stdio{in, out, err}, bp::process_environment(env),
+                   new_process_group{});
+    } else {
+      proc.emplace(ex, bp::filesystem::path(spec.program.string()), spec.args,
+                   bp::process_stdio{nullptr, out, err}, bp::process_environment(env),
+                   new_process_group{});
+    }
   } catch (const boost::system::system_error& e) {
     result.start_error = spec.program.string() + ": " + e.code().message();
     co_return result;
@@ -157,14 +184,17 @@ net::awaitable<child_result> run_child(const child_spec& spec, stdout_sink sink,
 
   auto stdout_task = net::co_spawn(ex, pump_stdout(out, sink, pid), net::deferred);
   auto stderr_task = net::co_spawn(ex, collect_stderr(err, result.err), net::deferred);
-  auto [order, e1, sink_ec, e2] =
+  auto stdin_task = net::co_spawn(ex, feed_stdin(in, feeder, pid), net::deferred);
+  auto [order, e1, sink_ec, e2, e3, feed_ec] =
       co_await net::experimental::make_parallel_group(std::move(stdout_task),
-                                                      std::move(stderr_task))
+                                                      std::move(stderr_task), std::move(stdin_task))
           .async_wait(net::experimental::wait_for_all(), net::use_awaitable);
   (void)order;
   if (e1) std::rethrow_exception(e1);
   if (e2) std::rethrow_exception(e2);
+  if (e3) std::rethrow_exception(e3);
   result.sink_error = sink_ec;
+  result.feed_error = feed_ec;
 
   auto [wait_ec, code] = co_await proc->async_wait(net::as_tuple(net::use_awaitable));
   (void)code;

@@ -17,6 +17,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/writable_pipe.hpp>
 
 namespace pgship::agent {
 
@@ -35,10 +36,11 @@ struct child_result {
   bool timed_out = false;
   bool stopped = false;        // killed through child_handle::kill
   std::error_code sink_error;  // what stopped the stdout sink, if it failed
+  std::error_code feed_error;  // what stopped the stdin feeder, if it failed
   std::string start_error;     // why it did not start
   std::string err;             // stderr (the last 64 KiB)
 
-  bool ok() const { return started && exit_code == 0 && signal == 0 && !sink_error; }
+  bool ok() const { return started && exit_code == 0 && signal == 0 && !sink_error && !feed_error; }
   /// "exit 1", "killed by signal 9", "timed out", "could not start: ..." for messages.
   std::string describe() const;
   /// The last non-empty stderr line, for one-line error messages.
@@ -60,15 +62,24 @@ class child_handle {
 /// Receives stdout as it arrives; an error stops the child (SIGKILL) and is reported.
 using stdout_sink = std::function<std::error_code(std::span<const char>)>;
 
-/// Runs the child to completion. `sink` may be empty (stdout is then discarded).
+/// Writes the child's stdin and returns when it has written all of it (the pipe is then
+/// closed: end of input). An error kills the child before the pipe closes, so the child
+/// never mistakes a cut-short input for a complete one.
+using stdin_feeder =
+    std::function<boost::asio::awaitable<std::error_code>(boost::asio::writable_pipe&)>;
+
+/// Runs the child to completion. `sink` may be empty (stdout is then discarded); without a
+/// `feeder` the child's stdin is /dev/null.
 boost::asio::awaitable<child_result> run_child(const child_spec& spec, stdout_sink sink,
-                                               std::shared_ptr<child_handle> handle = nullptr);
+                                               std::shared_ptr<child_handle> handle = nullptr,
+                                               stdin_feeder feeder = nullptr);
 
 /// Runs the child and returns its stdout as text (small outputs: versions, listings).
 boost::asio::awaitable<child_result> run_child_capture(const child_spec& spec, std::string& out);
 
 /// The agent's environment without its own secrets (POSTGRES_PASSWORD, BACKUP_API_TOKEN,
-/// CONTROL_TOKEN and their _FILE forms, PGPASSWORD), then `extra` on top. Sorted KEY=VALUE.
+/// CONTROL_TOKEN, DRILL_POSTGRES_PASSWORD and their _FILE forms, PGPASSWORD), then `extra`
+/// on top. Sorted KEY=VALUE.
 std::vector<std::string> child_environment(const std::map<std::string, std::string>& extra);
 
 }  // namespace pgship::agent

@@ -20,8 +20,8 @@
 
 namespace {
 
-constexpr std::array<std::string_view, 6> commands = {"run",  "backup",  "check",
-                                                      "list", "restore", "healthcheck"};
+constexpr std::array<std::string_view, 7> commands = {"run",     "backup", "check",      "list",
+                                                      "restore", "drill",  "healthcheck"};
 
 void print_help(std::ostream& out, const boost::program_options::options_description& desc) {
   out << "usage: pgship-agent COMMAND [options]\n\n"
@@ -32,6 +32,8 @@ void print_help(std::ostream& out, const boost::program_options::options_descrip
          "  check        check tools, database, backup directory and receiver\n"
          "  list         backups stored on the receiver\n"
          "  restore      restore a backup into a database\n"
+         "  drill        restore the receiver's newest backup into a scratch database, compare\n"
+         "               every table's rows with the backup's counts, drop it\n"
          "  healthcheck  exit 0 when the running daemon reports healthy\n\n"
       << desc << "\nSettings come from --config FILE and the environment; see conf/agent.env.\n";
 }
@@ -56,6 +58,10 @@ void add_command_options(std::string_view command, po::options_description& desc
         "no-owner", po::bool_switch(), "do not restore object ownership")(
         "jobs", po::value<int>(),
         "pg_restore -j N: restore N tables at a time (not one transaction)");
+  } else if (command == "drill") {
+    desc.add_options()("database", po::value<std::string>(), "only this database of POSTGRES_DB")(
+        "id", po::value<std::string>(), "drill this backup instead of the newest")(
+        "jobs", po::value<int>(), "pg_restore -j N over a downloaded file (default 1: streamed)");
   }
 }
 
@@ -88,6 +94,11 @@ int dispatch(std::string_view command, const pgship::agent::settings& settings,
     o.no_owner = value_or(vars, "no-owner", false);
     o.jobs = value_or(vars, "jobs", 1);
     return command_restore(settings, o);
+  }
+  if (command == "drill") {
+    return command_drill(
+        settings, {value_or(vars, "database", std::string()), value_or(vars, "id", std::string()),
+                   value_or(vars, "jobs", 1)});
   }
   std::cerr << "pgship-agent: '" << command << "' is not available in this build yet\n";
   return static_cast<int>(pgship::errc::internal);
@@ -136,7 +147,8 @@ int agent_main(int argc, char** argv) {
   const auto settings = pgship::agent::read_settings(cfg, use);
   // Root (the old tool's config is root's, so people run `backup` by hand as root) works in
   // BACKUP_DIR as its owner: what it leaves there stays usable by the service.
-  if (command == "backup" || command == "check" || command == "restore" || command == "run") {
+  if (command == "backup" || command == "check" || command == "restore" || command == "drill" ||
+      command == "run") {
     try {
       if (const auto user = pgship::agent::become_backup_dir_owner(settings.backup_dir);
           !user.empty()) {

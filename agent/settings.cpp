@@ -1,4 +1,5 @@
 #include "settings.hpp"
+#include <algorithm>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -52,6 +53,14 @@ constexpr key_spec schema[] = {
     {"LEGACY_METRICS", "off", false, "on: also export the old tool's mt5_backup_* metrics"},
     {"ROW_COUNTS", "exact", false,
      "exact: count(*) per table in the dump's own snapshot; estimate: reltuples; off"},
+    {"DRILL_SCHEDULE", "", false, "cron for restore drills (e.g. 0 4 * * 0); unset: none"},
+    {"DRILL_DATABASE", "{db}_pgship_drill", false,
+     "scratch database of a drill ({db}: the source database); never a source database"},
+    {"DRILL_POSTGRES_HOST", "", false, "server drills restore into (default: POSTGRES_HOST)"},
+    {"DRILL_POSTGRES_PORT", "", false, "its port (default: POSTGRES_PORT)"},
+    {"DRILL_POSTGRES_USER", "", false, "its user, with CREATEDB (default: POSTGRES_USER)"},
+    {"DRILL_POSTGRES_PASSWORD", "", true, "its password (default: POSTGRES_PASSWORD)"},
+    {"DRILL_KEEP", "false", false, "keep the scratch database after a drill, for inspection"},
 };
 
 }  // namespace
@@ -139,7 +148,50 @@ settings read_settings(const config::config& cfg, settings_use use) {
   s.run_log_keep_days = static_cast<int>(cfg.integer("RUN_LOG_KEEP_DAYS", 1, 100000));
   s.legacy_metrics = cfg.boolean("LEGACY_METRICS");
   s.row_counts = cfg.choice("ROW_COUNTS", {"exact", "estimate", "off"});
+  s.drill_schedule = cfg.string("DRILL_SCHEDULE");
+  if (std::string error; !s.drill_schedule.empty() && !parse_cron(s.drill_schedule, error)) {
+    throw config::config_error("DRILL_SCHEDULE=\"" + s.drill_schedule + "\" is invalid: " + error);
+  }
+  s.drill_database = cfg.required_string("DRILL_DATABASE");
+  for (const auto& db : s.databases) {
+    if (std::string why; !drill_database_for(s, db, why)) {
+      throw config::config_error("DRILL_DATABASE=\"" + s.drill_database + "\" is invalid: " + why);
+    }
+  }
+  s.drill_server.host =
+      cfg.raw("DRILL_POSTGRES_HOST") ? cfg.required_string("DRILL_POSTGRES_HOST") : s.postgres_host;
+  s.drill_server.port = cfg.raw("DRILL_POSTGRES_PORT")
+                            ? static_cast<int>(cfg.integer("DRILL_POSTGRES_PORT", 1, 65535))
+                            : s.postgres_port;
+  s.drill_server.user =
+      cfg.raw("DRILL_POSTGRES_USER") ? cfg.required_string("DRILL_POSTGRES_USER") : s.postgres_user;
+  s.drill_server.password = cfg.raw("DRILL_POSTGRES_PASSWORD")
+                                ? cfg.string("DRILL_POSTGRES_PASSWORD")
+                                : s.postgres_password;
+  s.drill_keep = cfg.boolean("DRILL_KEEP");
   return s;
+}
+
+std::optional<std::string> drill_database_for(const settings& s, const std::string& database,
+                                              std::string& why) {
+  std::string name = s.drill_database;
+  for (auto at = name.find("{db}"); at != std::string::npos; at = name.find("{db}", at)) {
+    name.replace(at, 4, database);
+    at += database.size();
+  }
+  if (!fs::is_safe_name(name) || name.size() > 63) {
+    why = "\"" + name + "\" is not a database name (letters, digits, '.', '_', '-'; at most 63)";
+    return std::nullopt;
+  }
+  const bool source = name == database ||
+                      std::find(s.databases.begin(), s.databases.end(), name) != s.databases.end();
+  if (source || name == "postgres" || name == "template0" || name == "template1") {
+    why = "it names the database \"" + name +
+          "\", which a drill would replace and drop; use a scratch name such as "
+          "{db}_pgship_drill";
+    return std::nullopt;
+  }
+  return name;
 }
 
 }  // namespace pgship::agent

@@ -22,6 +22,14 @@ enum class missed_run_policy { skip, run_once };
 /// receiver and the target database's server, everything else all of it (POSTGRES_DB too).
 enum class settings_use { backup, list, restore };
 
+/// Where a drill restores to (DRILL_POSTGRES_*).
+struct pg_server {
+  std::string host;
+  int port = 5432;
+  std::string user;
+  std::string password;
+};
+
 struct settings {
   std::string postgres_host;
   int postgres_port = 5432;
@@ -54,7 +62,17 @@ struct settings {
   int run_log_keep_days = 30;
   bool legacy_metrics = false;
   std::string row_counts = "exact";  // exact, estimate or off
+  std::string drill_schedule;        // empty: no scheduled drills
+  std::string drill_database = "{db}_pgship_drill";
+  pg_server drill_server;  // DRILL_POSTGRES_*, each defaulting to POSTGRES_*
+  bool drill_keep = false;
 };
+
+/// DRILL_DATABASE for `database` ({db} replaced by it). Refused (nullopt, `why` says it) when
+/// it names a source database (one of POSTGRES_DB, or `database` itself), a template or
+/// `postgres`, or is not a plain database name.
+std::optional<std::string> drill_database_for(const settings& s, const std::string& database,
+                                              std::string& why);
 
 /// Reads and validates every key `use` needs. Throws config_error naming the first bad key.
 settings read_settings(const config::config& cfg, settings_use use = settings_use::backup);

@@ -44,4 +44,11 @@ struct restore_options {
 };
 int command_restore(const settings& cfg, const restore_options& opts);
 
+struct drill_options {
+  std::string database;  // empty: every database of POSTGRES_DB
+  std::string id;        // a backup instead of the newest
+  int jobs = 1;
+};
+int command_drill(const settings& cfg, const drill_options& opts);
+
 }  // namespace pgship::agent

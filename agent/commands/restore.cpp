@@ -1,32 +1,25 @@
 // `pgship-agent restore`: fetch a backup from the receiver, prove it is the one the receiver
-// vouches for (SHA-256 computed while downloading), then pg_restore it into a target database
+// vouches for (SHA-256 computed while downloading), and pg_restore it into a target database
 // in one transaction, never over a non-empty database unless asked to (--clean).
 
-#include <cerrno>
-#include <cstring>
 #include <iostream>
 
 #include <boost/asio/this_coro.hpp>
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
-#include <pgship/common/sha256.hpp>
 
 #include "child_process.hpp"
 #include "commands/command_runner.hpp"
 #include "commands/commands.hpp"
 #include "net/receiver_api.hpp"
 #include "pg_connection.hpp"
-#include "pg_tools.hpp"
+#include "pipeline/fetch_restore.hpp"
 
 namespace pgship::agent {
 
 namespace net = boost::asio;
-namespace http = boost::beast::http;
-namespace stdfs = std::filesystem;
 
 namespace {
 
@@ -51,45 +44,6 @@ net::awaitable<stage_error> find_backup(http_client& client, const settings& cfg
   co_return fail(errc::restore_failed, std::move(message));
 }
 
-net::awaitable<stage_error> download(http_client& client, const settings& cfg,
-                                     const remote_backup& backup, const stdfs::path& file) {
-  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    co_return fail(errc::local_io_failed,
-                   "cannot create " + file.string() + ": " + std::strerror(errno));
-  }
-  sha256 hash;
-  body_sink sink = [&](std::span<const char> data) -> std::error_code {
-    for (std::size_t done = 0; done < data.size();) {
-      const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return {errno, std::generic_category()};
-      }
-      done += static_cast<std::size_t>(n);
-    }
-    hash.update(data.data(), data.size());
-    return {};
-  };
-  http_request r{http::verb::get, client.endpoint().target("/api/backup/download/" + backup.id),
-                 11};
-  r.set(http::field::authorization, "Bearer " + cfg.backup_api_token);
-  const auto reply = co_await client.download(std::move(r), std::move(sink));
-  ::close(fd);
-  if (!reply.ok()) co_return fail(reply.failure, "downloading " + backup.id + ": " + reply.message);
-  if (reply.status() != 200) {
-    co_return fail(reply.status() == 401 || reply.status() == 403 ? errc::receiver_auth_failed
-                                                                  : errc::restore_failed,
-                   "downloading " + backup.id + ": " + describe_response(reply.response));
-  }
-  const auto digest = to_hex(hash.finish());
-  if (digest != backup.sha256) {
-    co_return fail(errc::hash_mismatch, "the download of " + backup.id + " has sha256 " + digest +
-                                            ", the receiver's record says " + backup.sha256);
-  }
-  co_return stage_error{};
-}
-
 pg_connection open_admin(const settings& cfg, stage_error& error) {
   return pg_connection::open(
       {cfg.postgres_host, cfg.postgres_port, cfg.postgres_user, cfg.postgres_password, "postgres"},
@@ -97,8 +51,8 @@ pg_connection open_admin(const settings& cfg, stage_error& error) {
 }
 
 // The target must exist (or --create it) and be empty unless --clean. Checked before the
-// download; a missing target is created only once the download checked out (`must_create`),
-// so a bad backup leaves no empty database behind.
+// download; a target this restore creates (`must_create`) is dropped again when the restore
+// does not complete, so a bad backup leaves no empty database behind.
 stage_error check_target(const settings& cfg, const restore_options& opts, bool& must_create) {
   stage_error error;
   auto admin = open_admin(cfg, error);
@@ -155,55 +109,6 @@ void drop_created_target(const settings& cfg, const std::string& name) {
   }
 }
 
-net::awaitable<stage_error> pg_restore_into(const settings& cfg, const restore_options& opts,
-                                            const stdfs::path& file,
-                                            std::shared_ptr<child_handle> child) {
-  pg_toolset tools;
-  {
-    stage_error error;
-    auto conn = pg_connection::open({cfg.postgres_host, cfg.postgres_port, cfg.postgres_user,
-                                     cfg.postgres_password, opts.target_db},
-                                    error);
-    if (error) co_return error;
-    const int major = major_version(conn.server_version_num());
-    if (auto chosen = co_await choose_tools(cfg.pg_dump_path, major, tools)) co_return chosen;
-  }
-  child_spec spec;
-  spec.program = tools.restore.path;
-  spec.args = {"--no-password",
-               "--host=" + cfg.postgres_host,
-               "--port=" + std::to_string(cfg.postgres_port),
-               "--username=" + cfg.postgres_user,
-               "--dbname=" + opts.target_db,
-               "--exit-on-error"};
-  if (opts.jobs > 1) {
-    spec.args.push_back("--jobs=" + std::to_string(opts.jobs));
-  } else {
-    spec.args.push_back("--single-transaction");
-  }
-  if (opts.clean) {
-    spec.args.push_back("--clean");
-    spec.args.push_back("--if-exists");
-  }
-  if (opts.no_owner) spec.args.push_back("--no-owner");
-  spec.args.push_back(file.string());
-  spec.env = {{"PGAPPNAME", "pgship-agent"}};
-  if (!cfg.postgres_password.empty()) spec.env["PGPASSWORD"] = cfg.postgres_password;
-  const auto result = co_await run_child(spec, nullptr, child);
-  if (result.stopped) {
-    co_return fail(errc::cancelled, opts.jobs > 1
-                                        ? "pg_restore stopped (--jobs: what it had restored stays)"
-                                        : "pg_restore stopped (--single-transaction: nothing of "
-                                          "it was committed)");
-  }
-  if (!result.ok()) {
-    const auto why = result.last_error_line();
-    co_return fail(errc::restore_failed, "pg_restore failed (" + result.describe() + ")" +
-                                             (why.empty() ? "" : ": " + why));
-  }
-  co_return stage_error{};
-}
-
 }  // namespace
 
 int command_restore(const settings& cfg, const restore_options& opts) {
@@ -244,23 +149,27 @@ int command_restore(const settings& cfg, const restore_options& opts) {
           std::cerr << "pgship-agent: " << error.message << "\n";
           co_return error.code.value();
         }
-        const auto dir = cfg.backup_dir / ".restore";
-        std::error_code ec;
-        stdfs::create_directories(dir, ec);
-        const auto file = dir / backup.id;
-        log::write(spdlog::level::info, "downloading " + backup.id, {{"bytes", backup.size}});
-        auto error = co_await download(*client, cfg, backup, file);
+        stage_error error;
         bool created = false;
-        if (!error && must_create) {
+        if (must_create) {
           error = create_target(cfg, opts.target_db);
           created = !error;
         }
         if (!error) {
-          log::write(spdlog::level::info, "sha256 verified; restoring into " + opts.target_db, {});
-          error = co_await pg_restore_into(cfg, opts, file, child);
+          log::write(spdlog::level::info, "restoring " + backup.id + " into " + opts.target_db,
+                     {{"bytes", backup.size}, {"jobs", opts.jobs}});
+          fetch_restore_io io{*client, cfg.backup_api_token, cfg.pg_dump_path,
+                              cfg.backup_dir / ".restore", child};
+          restore_target target;
+          target.login = {cfg.postgres_host, cfg.postgres_port, cfg.postgres_user,
+                          cfg.postgres_password, opts.target_db};
+          target.clean = opts.clean;
+          target.no_owner = opts.no_owner;
+          target.jobs = opts.jobs;
+          std::vector<stage_record> stages;
+          error = co_await fetch_and_restore(io, backup, target, stages);
         }
         if (error && created) drop_created_target(cfg, opts.target_db);
-        stdfs::remove(file, ec);
         if (error) {
           std::cerr << "pgship-agent: " << error.message << "\n";
           co_return error.code.value();

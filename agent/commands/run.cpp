@@ -72,17 +72,18 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
   }
   server.start();
 
-  // One scheduler at a time; a reload stops the old one (it notices at its next wake-up,
-  // before it could fire) and starts one on the new schedule.
+  // One scheduler of each kind at a time; a reload stops the old ones (they notice at their
+  // next wake-up, before they could fire) and starts them on the new schedules.
   auto stop = std::make_shared<bool>(false);
-  const auto start_scheduler = [&]() {
+  const auto start_schedulers = [&]() {
     *stop = true;
     stop = std::make_shared<bool>(false);
+    const auto& now_cfg = state.cfg();
     scheduler_hooks hooks;
     hooks.fire = [&state](std::chrono::system_clock::time_point) {
       std::string active;
       if (state.start_run("schedule", {}, active)) return true;
-      log::write(spdlog::level::warn, "scheduled fire skipped: run " + active + " is still active",
+      log::write(spdlog::level::warn, "scheduled backup skipped: run " + active + " is active",
                  {{"run_id", active}});
       return false;
     };
@@ -90,13 +91,31 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
       state.metrics().next_run(at);
     };
     hooks.skipped = [&state] { state.metrics().skipped(); };
-    const auto& now_cfg = state.cfg();
     net::co_spawn(io,
                   run_scheduler(state.cron(), now_cfg.schedule_jitter, now_cfg.missed_runs,
                                 scheduler_clock::system(), std::move(hooks), stop),
                   net::detached);
+    if (now_cfg.drill_schedule.empty()) return;
+    std::string why;
+    auto drill_cron = parse_cron(now_cfg.drill_schedule, why);  // validated with the settings
+    scheduler_hooks drill_hooks;
+    drill_hooks.fire = [&state](std::chrono::system_clock::time_point) {
+      std::string active;
+      if (state.start_drill("schedule", {}, active)) return true;
+      log::write(spdlog::level::warn,
+                 "scheduled restore drill skipped: run " + active + " is active",
+                 {{"run_id", active}});
+      return false;
+    };
+    drill_hooks.next_run = [](std::chrono::system_clock::time_point) {};
+    drill_hooks.skipped = [&state] { state.metrics().skipped(); };
+    net::co_spawn(
+        io,
+        run_scheduler(std::move(*drill_cron), std::chrono::milliseconds(0), now_cfg.missed_runs,
+                      scheduler_clock::system(), std::move(drill_hooks), stop),
+        net::detached);
   };
-  start_scheduler();
+  start_schedulers();
 
   net::signal_set hangup(io, SIGHUP);
   std::function<void(boost::system::error_code, int)> on_hangup =
@@ -114,7 +133,7 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
                        "LISTEN_ADDR, HEALTHCHECK_PORT and BACKUP_DIR change only on restart", {});
           }
           state.reconfigure(std::move(fresh), std::move(*fresh_cron));
-          start_scheduler();
+          start_schedulers();
           log::write(spdlog::level::info,
                      "configuration reloaded: SCHEDULE \"" + state.cfg().schedule + "\"", {});
         } catch (const config::config_error& e) {
@@ -145,7 +164,8 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
 
   log::write(spdlog::level::info,
              "pgship-agent " + std::string(version) + " running: SCHEDULE \"" + cfg.schedule +
-                 "\", databases " + std::to_string(cfg.databases.size()) + ", control API on " +
+                 "\", DRILL_SCHEDULE \"" + cfg.drill_schedule + "\", databases " +
+                 std::to_string(cfg.databases.size()) + ", control API on " +
                  bound.address().to_string() + ":" + std::to_string(bound.port()),
              {});
   std::printf("listening on %s:%u\n", bound.address().to_string().c_str(), bound.port());

@@ -69,7 +69,7 @@ agent_metrics::agent_metrics(const std::vector<std::string>& databases, bool leg
                     .Add({})),
       in_progress_(prometheus::BuildGauge()
                        .Name("pgship_run_in_progress")
-                       .Help("1 while a backup run is active")
+                       .Help("1 while a backup run or a restore drill is active")
                        .Register(*registry_)
                        .Add({})),
       success_age_(prometheus::BuildGauge()
@@ -78,9 +78,31 @@ agent_metrics::agent_metrics(const std::vector<std::string>& databases, bool leg
                        .Register(*registry_)),
       skipped_(prometheus::BuildCounter()
                    .Name("pgship_backup_skipped_total")
-                   .Help("Scheduled fires skipped because a run was active")
+                   .Help("Scheduled fires (backups and drills) skipped because a job was active")
                    .Register(*registry_)
-                   .Add({})) {
+                   .Add({})),
+      drill_runs_(prometheus::BuildCounter()
+                      .Name("pgship_drill_runs_total")
+                      .Help("Restore drills per database by result (ok, failed, cancelled)")
+                      .Register(*registry_)),
+      drill_last_status_(prometheus::BuildGauge()
+                             .Name("pgship_drill_last_status")
+                             .Help("1 when the last restore drill of the database passed, else 0")
+                             .Register(*registry_)),
+      drill_last_success_(prometheus::BuildGauge()
+                              .Name("pgship_drill_last_success_timestamp_seconds")
+                              .Help("When the last passing restore drill of the database ended")
+                              .Register(*registry_)),
+      drill_duration_(prometheus::BuildGauge()
+                          .Name("pgship_drill_duration_seconds")
+                          .Help("Download + restore wall time of the last restore drill: the "
+                                "measured recovery time")
+                          .Register(*registry_)),
+      drill_mismatches_(prometheus::BuildGauge()
+                            .Name("pgship_drill_row_mismatches")
+                            .Help("Tables whose rows differed from the backup's counts in the "
+                                  "last restore drill")
+                            .Register(*registry_)) {
   prometheus::BuildGauge()
       .Name("pgship_build_info")
       .Help("Always 1; the version as a label")
@@ -104,6 +126,10 @@ void agent_metrics::run_started() {
 
 void agent_metrics::run_finished(const run_record& run) {
   in_progress_.Set(0);
+  if (run.kind == "drill") {
+    drill_finished(run);
+    return;
+  }
   if (legacy_) legacy_->run_finished(run);
   for (const auto& d : run.databases) {
     runs_.Add({{"database", d.database}, {"result", std::string(result_name(d.error))}})
@@ -123,6 +149,34 @@ void agent_metrics::run_finished(const run_record& run) {
       last_size_.Add({{"database", d.database}}).Set(static_cast<double>(d.size));
       local_backups_.Add({{"database", d.database}}).Set(d.local_backups);
     }
+  }
+}
+
+void agent_metrics::drill_finished(const run_record& run) {
+  for (const auto& d : run.databases) {
+    if (d.database.empty()) continue;  // refused before it knew which
+    drill_runs_.Add({{"database", d.database}, {"result", std::string(result_name(d.error))}})
+        .Increment();
+    if (!counts_as_backup_result(d.error)) continue;
+    drill_last_status_.Add({{"database", d.database}}).Set(d.error ? 0 : 1);
+    if (d.drill) {
+      drill_mismatches_.Add({{"database", d.database}})
+          .Set(static_cast<double>(d.drill->mismatches.size()));
+      if (d.drill->recovery_seconds > 0) {
+        drill_duration_.Add({{"database", d.database}}).Set(d.drill->recovery_seconds);
+      }
+    }
+    if (!d.error) {
+      drill_last_success_.Add({{"database", d.database}}).Set(seconds_since_epoch(run.finished));
+    }
+  }
+}
+
+void agent_metrics::drill_known(const std::string& database, bool ok,
+                                std::optional<std::chrono::system_clock::time_point> last_success) {
+  drill_last_status_.Add({{"database", database}}).Set(ok ? 1 : 0);
+  if (last_success) {
+    drill_last_success_.Add({{"database", database}}).Set(seconds_since_epoch(*last_success));
   }
 }
 

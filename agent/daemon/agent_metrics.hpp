@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,12 +28,17 @@ class agent_metrics {
   explicit agent_metrics(const std::vector<std::string>& databases, bool legacy = false);
   ~agent_metrics();
 
+  /// A backup run or a restore drill started (pgship_run_in_progress).
   void run_started();
   void run_finished(const run_record& run);
   void skipped();
   void next_run(std::chrono::system_clock::time_point at);
   /// The last success of `database` known from history (start-up), for the age gauge.
   void last_success(const std::string& database, std::chrono::system_clock::time_point at);
+
+  /// The last drill of `database` known from history (start-up): status and last success.
+  void drill_known(const std::string& database, bool ok,
+                   std::optional<std::chrono::system_clock::time_point> last_success);
 
   /// Bytes of the local backups (for mt5_backup_repo_size_bytes).
   void repo_size(std::uint64_t bytes);
@@ -43,6 +49,8 @@ class agent_metrics {
   void write_textfile(const std::filesystem::path& path);
 
  private:
+  void drill_finished(const run_record& run);
+
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& runs_;
   prometheus::Family<prometheus::Gauge>& last_status_;
@@ -58,6 +66,11 @@ class agent_metrics {
   prometheus::Gauge& in_progress_;
   prometheus::Family<prometheus::Gauge>& success_age_;
   prometheus::Counter& skipped_;
+  prometheus::Family<prometheus::Counter>& drill_runs_;
+  prometheus::Family<prometheus::Gauge>& drill_last_status_;
+  prometheus::Family<prometheus::Gauge>& drill_last_success_;
+  prometheus::Family<prometheus::Gauge>& drill_duration_;
+  prometheus::Family<prometheus::Gauge>& drill_mismatches_;
   std::unique_ptr<legacy_metrics> legacy_;
   std::mutex mutex_;
   std::map<std::string, std::chrono::system_clock::time_point> last_success_at_;

@@ -44,7 +44,9 @@ net::awaitable<bool> refuse_unauthorised(exchange& ex, const settings& cfg) {
   co_return true;
 }
 
-net::awaitable<void> handle_start(exchange& ex, daemon_state& state) {
+enum class job { backup, drill };
+
+net::awaitable<void> handle_start(exchange& ex, daemon_state& state, job what) {
   if (co_await refuse_unauthorised(ex, state.cfg())) co_return;
   std::vector<char> buffer(16 * 1024);
   auto [ec, n] = co_await ex.read_body_full(net::buffer(buffer));
@@ -77,12 +79,13 @@ net::awaitable<void> handle_start(exchange& ex, daemon_state& state) {
     }
   }
   std::string active;
-  const auto started = state.start_run("api", databases, active);
+  const auto started = what == job::drill ? state.start_drill("api", databases, active)
+                                          : state.start_run("api", databases, active);
   if (!started) {
     // Built outside the co_await: GCC 12 cannot keep this initializer list in the frame.
     json::object conflict;
     conflict["error"] = "run_in_progress";
-    conflict["detail"] = "a run is active";
+    conflict["detail"] = "a backup run or a restore drill is active";
     conflict["run_id"] = active;
     co_await ex.respond_json(http::status::conflict, json::serialize(conflict));
     co_return;
@@ -149,7 +152,11 @@ void add_control_routes(http_server::router& routes, daemon_state& state) {
   });
   routes.add(http::verb::get, "/metrics", [st](exchange& ex) { return handle_metrics(ex, *st); });
   routes.add(http::verb::post, "/api/v1/backups",
-             [st](exchange& ex) { return handle_start(ex, *st); }, {.body_limit = 16 * 1024});
+             [st](exchange& ex) { return handle_start(ex, *st, job::backup); },
+             {.body_limit = 16 * 1024});
+  routes.add(http::verb::post, "/api/v1/drills",
+             [st](exchange& ex) { return handle_start(ex, *st, job::drill); },
+             {.body_limit = 16 * 1024});
   routes.add(http::verb::get, "/api/v1/runs", [st](exchange& ex) { return handle_runs(ex, *st); });
   routes.add(http::verb::get, "/api/v1/runs/{id}",
              [st](exchange& ex) { return handle_run(ex, *st); });

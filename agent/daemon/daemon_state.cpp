@@ -1,5 +1,6 @@
 #include "daemon/daemon_state.hpp"
 #include <algorithm>
+#include <functional>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,6 +14,7 @@
 #include <pgship/common/log.hpp>
 #include <pgship/common/time_text.hpp>
 
+#include "drill/drill_run.hpp"
 #include "pipeline/backup_run.hpp"
 #include "pipeline/rotate.hpp"
 
@@ -62,6 +64,8 @@ void daemon_state::restore_from_history() {
     if (dbs == nullptr || !dbs->is_array() || finished == nullptr || !finished->is_string()) {
       continue;
     }
+    const auto* kind = it->if_contains("kind");  // absent before drills existed: a backup
+    const bool drill = kind != nullptr && kind->is_string() && kind->get_string() == "drill";
     const auto at = parse_utc(finished->get_string());
     for (const auto& d : dbs->get_array()) {
       if (!d.is_object()) continue;
@@ -75,7 +79,7 @@ void daemon_state::restore_from_history() {
       if (result->get_string() == "cancelled" || result->get_string() == "skipped") continue;
       auto found = health_.find(std::string(name->get_string()));
       if (found == health_.end()) continue;
-      auto& h = found->second;
+      auto& h = drill ? found->second.drill : found->second.backup;
       h.ran = true;
       h.ok = result->get_string() == "ok";
       h.error.clear();
@@ -84,13 +88,52 @@ void daemon_state::restore_from_history() {
           h.error = std::string(m->get_string());
         }
       }
-      if (h.ok && at) {
-        h.last_success = *at;
+      if (h.ok && at) h.last_success = *at;
+      if (drill) {
+        metrics_.drill_known(found->first, h.ok, h.last_success);
+      } else if (h.ok && at) {
         metrics_.last_success(found->first, *at);
       }
     }
   }
 }
+
+std::string daemon_state::begin_job(const std::string& kind, const std::string& trigger,
+                                    const std::vector<std::string>& databases) {
+  const auto now = sys_clock::now();
+  const auto id = new_run_id(now);
+  active_run_ = id;
+  control_ = std::make_shared<run_control>();
+  metrics_.run_started();
+  json::array names;
+  for (const auto& db : databases.empty() ? cfg_->databases : databases)
+    names.emplace_back(db);
+  history_.put(json::object{{"run_id", id},
+                            {"kind", kind},
+                            {"trigger", trigger},
+                            {"started", format_utc(now, true)},
+                            {"result", "running"},
+                            {"databases_requested", std::move(names)}});
+  return id;
+}
+
+namespace {
+
+// A job that threw (a bug) stays visible as stuck rather than silently idle.
+std::function<void(std::exception_ptr)> on_job_crash(std::string what,
+                                                     std::function<void()> cleanup) {
+  return [what = std::move(what), cleanup = std::move(cleanup)](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log::write(spdlog::level::critical, what + " crashed: " + ex.what(), {});
+    }
+    cleanup();
+  };
+}
+
+}  // namespace
 
 std::optional<std::string> daemon_state::start_run(const std::string& trigger,
                                                    std::vector<std::string> databases,
@@ -99,24 +142,10 @@ std::optional<std::string> daemon_state::start_run(const std::string& trigger,
     active = active_run_;
     return std::nullopt;
   }
-  const auto now = sys_clock::now();
   auto request = std::make_shared<run_request>();
-  request->run_id = new_run_id(now);
+  request->run_id = begin_job("backup", trigger, databases);
   request->trigger = trigger;
   request->databases = std::move(databases);
-  active_run_ = request->run_id;
-  control_ = std::make_shared<run_control>();
-  metrics_.run_started();
-
-  json::array names;
-  for (const auto& db : request->databases.empty() ? cfg_->databases : request->databases)
-    names.emplace_back(db);
-  history_.put(json::object{{"run_id", request->run_id},
-                            {"trigger", trigger},
-                            {"started", format_utc(now, true)},
-                            {"result", "running"},
-                            {"databases_requested", std::move(names)}});
-
   auto control = control_;
   auto cfg = cfg_;  // a reload during the run does not change it under its feet
   net::co_spawn(
@@ -125,16 +154,36 @@ std::optional<std::string> daemon_state::start_run(const std::string& trigger,
         const auto record = co_await run_backup(*cfg, *request, *control);
         finished(record);
       },
-      [this](std::exception_ptr e) {
-        if (!e) return;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          log::write(spdlog::level::critical, std::string("backup run crashed: ") + ex.what(), {});
-        }
+      on_job_crash("backup run", [this] {
         active_run_.clear();
-        metrics_.run_started();  // stays visible as stuck rather than silently idle
-      });
+        metrics_.run_started();
+      }));
+  return request->run_id;
+}
+
+std::optional<std::string> daemon_state::start_drill(const std::string& trigger,
+                                                     std::vector<std::string> databases,
+                                                     std::string& active) {
+  if (running()) {
+    active = active_run_;
+    return std::nullopt;
+  }
+  auto request = std::make_shared<drill_request>();
+  request->run_id = begin_job("drill", trigger, databases);
+  request->trigger = trigger;
+  request->databases = std::move(databases);
+  auto control = control_;
+  auto cfg = cfg_;
+  net::co_spawn(
+      ex_,
+      [this, request, control, cfg]() -> net::awaitable<void> {
+        const auto record = co_await run_drill(*cfg, *request, *control);
+        finished(record);
+      },
+      on_job_crash("restore drill", [this] {
+        active_run_.clear();
+        metrics_.run_started();
+      }));
   return request->run_id;
 }
 
@@ -150,7 +199,9 @@ void daemon_state::finished(const run_record& run) {
   }
   for (const auto& d : run.databases) {
     if (!counts_as_backup_result(d.error)) continue;
-    auto& h = health_[d.database];
+    auto found = health_.find(d.database);
+    if (found == health_.end()) continue;  // no longer configured (SIGHUP during the run)
+    auto& h = run.kind == "drill" ? found->second.drill : found->second.backup;
     h.ran = true;
     h.ok = !d.error;
     h.error = d.error.message;
@@ -204,7 +255,8 @@ health_report daemon_state::health(sys_clock::time_point now) const {
   std::vector<std::string> problems;
   bool all_ran = true;
   json::object dbs;
-  for (const auto& [name, h] : health_) {
+  for (const auto& [name, both] : health_) {
+    const auto& h = both.backup;
     json::object o{{"ran", h.ran}, {"ok", h.ok}};
     if (h.last_success) {
       o["last_success"] = format_utc(*h.last_success);
@@ -212,6 +264,12 @@ health_report daemon_state::health(sys_clock::time_point now) const {
           std::chrono::duration_cast<std::chrono::seconds>(now - *h.last_success).count();
     }
     if (!h.error.empty()) o["error"] = h.error;
+    if (both.drill.ran) {
+      json::object drill{{"ok", both.drill.ok}};
+      if (both.drill.last_success) drill["last_success"] = format_utc(*both.drill.last_success);
+      if (!both.drill.error.empty()) drill["error"] = both.drill.error;
+      o["drill"] = std::move(drill);
+    }
     dbs[name] = std::move(o);
     if (!h.ran) {
       all_ran = false;
@@ -221,6 +279,10 @@ health_report daemon_state::health(sys_clock::time_point now) const {
     } else if (h.last_success && now - *h.last_success > limit) {
       problems.push_back("last successful backup of " + name + " is older than " +
                          std::to_string(limit.count()) + " s");
+    }
+    // A backup that does not come back is no backup.
+    if (both.drill.ran && !both.drill.ok) {
+      problems.push_back("last restore drill of " + name + " failed: " + both.drill.error);
     }
   }
   std::string reason;

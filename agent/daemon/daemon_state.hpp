@@ -42,9 +42,13 @@ class daemon_state {
   /// each database from it.
   void restore_from_history();
 
-  /// Starts a run unless one is active: its id, or nullopt (then `active` is the running one).
+  /// Starts a backup run unless a job (backup or drill) is active: its id, or nullopt (then
+  /// `active` is the running one).
   std::optional<std::string> start_run(const std::string& trigger,
                                        std::vector<std::string> databases, std::string& active);
+  /// Starts a restore drill the same way: a drill and a backup never run together.
+  std::optional<std::string> start_drill(const std::string& trigger,
+                                         std::vector<std::string> databases, std::string& active);
   bool running() const { return !active_run_.empty(); }
   const std::string& active_run() const { return active_run_; }
   /// The active run's current database, stage, bytes and rate; nullopt when idle.
@@ -59,13 +63,20 @@ class daemon_state {
   std::chrono::seconds max_age(std::chrono::system_clock::time_point now) const;
 
  private:
-  struct database_health {
+  struct result_health {
     bool ran = false;
     bool ok = false;
     std::string error;
     std::optional<std::chrono::system_clock::time_point> last_success;
   };
+  struct database_health {
+    result_health backup;
+    result_health drill;
+  };
 
+  /// Registers the job as active and in the history; its id.
+  std::string begin_job(const std::string& kind, const std::string& trigger,
+                        const std::vector<std::string>& databases);
   void finished(const run_record& run);
   void write_textfile();
 

@@ -355,7 +355,9 @@ struct http_client::impl {
       if (rec && rec != http::error::need_buffer) co_return io_failure("downloading from", rec);
       const std::size_t got = piece.size() - parser.get().body().size;
       if (got > 0) {
-        if (const auto sink_ec = sink(std::span<const char>(piece.data(), got))) {
+        const std::span<const char> received(piece.data(), got);
+        const auto sink_ec = co_await sink(received);
+        if (sink_ec) {
           close();
           co_return transport_failure(errc::local_io_failed,
                                       "storing the download: " + sink_ec.message());

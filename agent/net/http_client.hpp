@@ -57,8 +57,9 @@ struct http_outcome {
   unsigned status() const { return response.result_int(); }
 };
 
-/// Receives a download's body, piece by piece; an error aborts the transfer.
-using body_sink = std::function<std::error_code(std::span<const char>)>;
+/// Receives a download's body, piece by piece (the bytes are valid only until it returns); it
+/// may wait (a slow consumer slows the download down); an error aborts the transfer.
+using body_sink = std::function<boost::asio::awaitable<std::error_code>(std::span<const char>)>;
 
 class http_client {
  public:

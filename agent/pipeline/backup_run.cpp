@@ -40,54 +40,6 @@ std::string host_name() {
   return buf;
 }
 
-// Times one stage into the database's record.
-class stage_clock {
- public:
-  stage_clock(database_run& run, std::string name)
-      : run_(run),
-        name_(std::move(name)),
-        wall_(sys_clock::now()),
-        start_(std::chrono::steady_clock::now()) {}
-
-  void done(std::uint64_t bytes, bool ok) {
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    run_.stages.push_back({name_, wall_, secs, bytes, ok});
-  }
-
- private:
-  database_run& run_;
-  std::string name_;
-  sys_clock::time_point wall_;
-  std::chrono::steady_clock::time_point start_;
-};
-
-// RUN_LOG_DIR: a file per run, kept RUN_LOG_KEEP_DAYS. Old files go when a run starts.
-std::unique_ptr<log::run_log_file> open_run_log(const settings& cfg, const std::string& run_id,
-                                                std::string& path) {
-  std::error_code ec;
-  stdfs::create_directories(cfg.run_log_dir, ec);
-  const auto cutoff =
-      stdfs::file_time_type::clock::now() - std::chrono::hours(24) * cfg.run_log_keep_days;
-  for (stdfs::directory_iterator it(cfg.run_log_dir, ec), end; !ec && it != end; it.increment(ec)) {
-    // Only our own files: RUN_LOG_DIR may be shared with other logs.
-    std::error_code tec;
-    if (it->path().extension() != ".log" || !is_run_id(it->path().stem().string()) ||
-        !it->is_regular_file(tec)) {
-      continue;
-    }
-    if (it->last_write_time(tec) < cutoff && !tec) stdfs::remove(it->path(), tec);
-  }
-  const auto file = cfg.run_log_dir / (run_id + ".log");
-  auto out = std::make_unique<log::run_log_file>(run_id, file);
-  if (!out->error().empty()) {
-    log::write(spdlog::level::warn, "no run log file: " + out->error(), {{"run_id", run_id}});
-    return nullptr;
-  }
-  path = file.string();
-  return out;
-}
-
 // Everything known about one database before its dump starts.
 struct preflight_output {
   pg_toolset tools;
@@ -276,7 +228,7 @@ class database_backup {
  private:
   stage_clock start_stage(const char* name) {
     control_.progress.begin(run_.database, name);
-    return stage_clock(run_, name);
+    return stage_clock(run_.stages, name);
   }
 
   // The sidecars first, then the dump's rename is the commit: a crash in between leaves
@@ -412,6 +364,31 @@ class database_backup {
 };
 
 }  // namespace
+
+std::unique_ptr<log::run_log_file> open_run_log(const settings& cfg, const std::string& run_id,
+                                                std::string& path) {
+  std::error_code ec;
+  stdfs::create_directories(cfg.run_log_dir, ec);
+  const auto cutoff =
+      stdfs::file_time_type::clock::now() - std::chrono::hours(24) * cfg.run_log_keep_days;
+  for (stdfs::directory_iterator it(cfg.run_log_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    // Only our own files: RUN_LOG_DIR may be shared with other logs.
+    std::error_code tec;
+    if (it->path().extension() != ".log" || !is_run_id(it->path().stem().string()) ||
+        !it->is_regular_file(tec)) {
+      continue;
+    }
+    if (it->last_write_time(tec) < cutoff && !tec) stdfs::remove(it->path(), tec);
+  }
+  const auto file = cfg.run_log_dir / (run_id + ".log");
+  auto out = std::make_unique<log::run_log_file>(run_id, file);
+  if (!out->error().empty()) {
+    log::write(spdlog::level::warn, "no run log file: " + out->error(), {{"run_id", run_id}});
+    return nullptr;
+  }
+  path = file.string();
+  return out;
+}
 
 net::awaitable<run_record> run_backup(const settings& cfg, const run_request& request,
                                       run_control& control) {

@@ -70,27 +70,29 @@ void snapshot_counter::cancel() {
 }
 
 void snapshot_counter::count_all() {
-  const auto tables = conn_.query_rows(user_tables_sql, error_);
-  if (!tables) return;
+  error_ = count_user_tables(conn_, stop_, true, rows_);
+}
+
+stage_error count_user_tables(pg_connection& conn, const std::atomic<bool>& stop,
+                              bool in_savepoints, std::vector<table_rows>& out) {
+  stage_error error;
+  const auto tables = conn.query_rows(user_tables_sql, error);
+  if (!tables) return error;
   for (const auto& t : *tables) {
-    if (stop_) {
-      error_ = fail(errc::cancelled, "counting stopped");
-      return;
-    }
-    // In a savepoint: a failed count must not abort the transaction pg_dump's snapshot
-    // comes from.
-    if ((error_ = conn_.execute("SAVEPOINT count_one"))) return;
+    if (stop) return fail(errc::cancelled, "counting stopped");
+    if (in_savepoints && (error = conn.execute("SAVEPOINT count_one"))) return error;
     const auto sql =
-        "SELECT count(*) FROM " + conn_.quote_identifier(t[0]) + "." + conn_.quote_identifier(t[1]);
-    const auto n = conn_.query_value(sql, error_);
+        "SELECT count(*) FROM " + conn.quote_identifier(t[0]) + "." + conn.quote_identifier(t[1]);
+    const auto n = conn.query_value(sql, error);
     if (!n) {
-      error_.message = "counting " + t[0] + "." + t[1] + ": " + error_.message;
-      conn_.execute("ROLLBACK TO SAVEPOINT count_one");
-      return;
+      error.message = "counting " + t[0] + "." + t[1] + ": " + error.message;
+      if (in_savepoints) conn.execute("ROLLBACK TO SAVEPOINT count_one");
+      return error;
     }
-    conn_.execute("RELEASE SAVEPOINT count_one");
-    rows_.push_back({t[0], t[1], to_count(*n)});
+    if (in_savepoints) conn.execute("RELEASE SAVEPOINT count_one");
+    out.push_back({t[0], t[1], to_count(*n)});
   }
+  return {};
 }
 
 boost::asio::awaitable<stage_error> snapshot_counter::finish(std::vector<table_rows>& out) {

@@ -68,6 +68,12 @@ class snapshot_counter {
   stage_error error_;
 };
 
+/// count(*) of every user table on `conn`, in user_tables_sql order, until `stop` is set
+/// (cancelled). `in_savepoints`: each count in its own savepoint, so a failed count does not
+/// abort the transaction it runs in. Blocks: call on a thread of its own.
+stage_error count_user_tables(pg_connection& conn, const std::atomic<bool>& stop,
+                              bool in_savepoints, std::vector<table_rows>& out);
+
 /// pg_class.reltuples of every user table (-1, never analysed, reads as 0).
 stage_error estimate_rows(const pg_login& login, std::vector<table_rows>& out);
 

@@ -1,10 +1,12 @@
 #pragma once
 // How a caller (a signal handler, the daemon's shutdown) stops a run in progress: the flag is
-// checked between stages and upload chunks, and the running child process is killed.
+// checked between stages and upload chunks, the running child process is killed and a
+// blocking query cancelled.
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -32,11 +34,14 @@ struct run_control {
   std::atomic<bool> stop_requested{false};
   live_progress progress;
   std::shared_ptr<child_handle> child = std::make_shared<child_handle>();
+  /// Asks the server to cancel a blocking query running on another thread (set around it).
+  std::function<void()> cancel_query;
 
   /// Call on the run's executor (the child handle is not thread-safe).
   void request_stop() {
     stop_requested = true;
     child->kill();
+    if (cancel_query) cancel_query();
   }
   bool stopping() const { return stop_requested.load(); }
 };

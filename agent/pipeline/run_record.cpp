@@ -89,10 +89,25 @@ std::string to_json(const run_record& run) {
                    {"local_backups", d.local_backups},
                    {"result", result_name(d.error)},
                    {"stages", std::move(stages)}};
+    if (d.drill) {
+      const auto& r = *d.drill;
+      json::array mismatches;
+      for (const auto& m : r.mismatches)
+        mismatches.emplace_back(m);
+      o["drill"] = json::object{{"scratch_database", r.scratch_database},
+                                {"row_counts", r.row_counts},
+                                {"tables", r.tables},
+                                {"rows", r.rows},
+                                {"mismatches", std::move(mismatches)},
+                                {"recovery_seconds", r.recovery_seconds},
+                                {"kept", r.kept}};
+      if (!r.note.empty()) o["drill"].as_object()["note"] = r.note;
+    }
     if (d.error.failed()) o["error"] = error_object(d.error);
     dbs.push_back(std::move(o));
   }
   json::object o{{"run_id", run.run_id},
+                 {"kind", run.kind},
                  {"trigger", run.trigger},
                  {"started", format_utc(run.started, true)},
                  {"finished", format_utc(run.finished, true)},
@@ -116,19 +131,19 @@ void log_summary(const run_record& run) {
       {"run_id", run.run_id}, {"trigger", run.trigger}, {"result", result_name(run.error)},
       {"databases", names},   {"bytes", bytes},         {"seconds", run.seconds()}};
   if (!run.log_file.empty()) fields.emplace_back("log_file", run.log_file);
+  const std::string what = run.kind == "drill" ? "restore drill" : "backup run";
   if (run.ok()) {
-    log::write(spdlog::level::info, "backup run succeeded", fields);
+    log::write(spdlog::level::info, what + " succeeded", fields);
     return;
   }
   fields.emplace_back("error", error_name(static_cast<errc>(run.error.code.value())));
   fields.emplace_back("exit_code", run.error.code.value());
   if (!counts_as_backup_result(run.error)) {
     log::write(spdlog::level::warn,
-               "backup run " + std::string(result_name(run.error)) + ": " + run.error.message,
-               fields);
+               what + " " + std::string(result_name(run.error)) + ": " + run.error.message, fields);
     return;
   }
-  log::write(spdlog::level::err, "backup run failed: " + run.error.message, fields);
+  log::write(spdlog::level::err, what + " failed: " + run.error.message, fields);
 }
 
 }  // namespace pgship::agent

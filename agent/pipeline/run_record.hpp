@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,42 @@ struct stage_record {
   bool ok = true;
 };
 
+/// Times one stage into a list of stage records.
+class stage_clock {
+ public:
+  stage_clock(std::vector<stage_record>& stages, std::string name)
+      : stages_(stages),
+        name_(std::move(name)),
+        wall_(std::chrono::system_clock::now()),
+        start_(std::chrono::steady_clock::now()) {}
+
+  void done(std::uint64_t bytes, bool ok) {
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    stages_.push_back({name_, wall_, secs, bytes, ok});
+  }
+
+ private:
+  std::vector<stage_record>& stages_;
+  std::string name_;
+  std::chrono::system_clock::time_point wall_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+/// What a restore drill found, beside its stages.
+struct drill_outcome {
+  std::string scratch_database;
+  /// The manifest's: exact or estimate; empty when there were no counts to compare.
+  std::string row_counts;
+  std::string note;        // "no counts to compare: ..." and the like
+  std::size_t tables = 0;  // tables in the restored database
+  std::uint64_t rows = 0;  // their rows
+  std::vector<std::string> mismatches;
+  /// Download + restore wall time: what recovering this database took.
+  double recovery_seconds = 0;
+  bool kept = false;  // DRILL_KEEP
+};
+
 struct database_run {
   std::string database;
   std::string backup;  // file name, once dumped
@@ -35,10 +72,12 @@ struct database_run {
   std::vector<std::string> rotated;
   std::vector<std::string> shipped_late;  // earlier backups whose upload this run completed
   std::vector<stage_record> stages;
+  std::optional<drill_outcome> drill;  // set in drills
   stage_error error;
 };
 
 struct run_record {
+  std::string kind = "backup";  // or "drill"
   std::string run_id;
   std::string trigger;  // manual, schedule, api, startup
   std::chrono::system_clock::time_point started;

@@ -65,6 +65,10 @@ class category final : public boost::system::error_category {
         return "a run is already in progress";
       case errc::check_failed:
         return "one or more checks failed";
+      case errc::drill_mismatch:
+        return "restored rows differ from the backup's";
+      case errc::drill_refused:
+        return "drill scratch database refused";
     }
     return "unknown pgship error " + std::to_string(value);
   }
@@ -137,6 +141,10 @@ std::string_view error_name(errc e) noexcept {
       return "run_in_progress";
     case errc::check_failed:
       return "check_failed";
+    case errc::drill_mismatch:
+      return "drill_mismatch";
+    case errc::drill_refused:
+      return "drill_refused";
   }
   return "unknown";
 }

@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include "agent_fixture.hpp"
+#include "daemon_fixture.hpp"
 #include "free_port.hpp"
 #include "http_client.hpp"
 #include "listening_process.hpp"
@@ -43,7 +43,7 @@ int pg_dumps_of(const std::string& database) {
   return found;
 }
 
-class AgentDaemon : public agent_fixture {
+class AgentDaemon : public daemon_fixture {
  protected:
   static void SetUpTestSuite() {
     auto& pg = pg_cluster::shared();
@@ -52,64 +52,6 @@ class AgentDaemon : public agent_fixture {
     pg.create_database("daemon_big");
     pg.load_sample_data("daemon_big", 200000);
   }
-
-  void TearDown() override {
-    if (daemon_.pid > 0) stop_process(daemon_.pid, SIGKILL, 5s);
-    if (HasFailure()) std::cerr << "agent log:\n" << read_file(dir_ / "agent.log");
-    agent_fixture::TearDown();
-  }
-
-  void start_daemon(const std::map<std::string, std::string>& overrides,
-                    const std::string& databases) {
-    auto config = agent_config(databases, overrides);
-    config.try_emplace("HEALTHCHECK_PORT", "0");
-    config.try_emplace("LISTEN_ADDR", "127.0.0.1");
-    config.try_emplace("SCHEDULE", "0 0 1 1 *");
-    config_ = write_config(config, "daemon.env");
-    auto argv = agent_argv({"run", "--config", config_.string()});
-    const auto binary = argv.front();
-    argv.erase(argv.begin());
-    daemon_ = start_listening_process(binary, argv, {}, dir_ / "agent.log");
-  }
-
-  int stop_daemon(int signal = SIGTERM) {
-    const int status = stop_process(daemon_.pid, signal, 15s);
-    daemon_.pid = -1;
-    return status;
-  }
-
-  http_response get(const std::string& target) {
-    return http_send(daemon_.port, {.target = target});
-  }
-  http_response post(const std::string& target, std::map<std::string, std::string> headers = {},
-                     std::string body = "") {
-    return http_send(daemon_.port, {.method = boost::beast::http::verb::post,
-                                    .target = target,
-                                    .headers = std::move(headers),
-                                    .body = std::move(body)});
-  }
-  // `pgship-agent healthcheck` as a container's HEALTHCHECK runs it.
-  process_result healthcheck() {
-    return run_process(agent_argv({"healthcheck", "--config", config_.string()}),
-                       {.env = {{"HEALTHCHECK_PORT", std::to_string(daemon_.port)}}});
-  }
-  json::array runs() { return json::parse(get("/api/v1/runs").body()).as_array(); }
-  std::string result_of(const std::string& run_id) {
-    const auto res = get("/api/v1/runs/" + run_id);
-    if (res.result_int() != 200) return "missing";
-    return std::string(json::parse(res.body()).as_object().at("result").as_string());
-  }
-  double metric(const std::string& sample) {
-    const auto body = get("/metrics").body();
-    std::istringstream in(body);
-    for (std::string line; std::getline(in, line);) {
-      if (line.starts_with(sample + " ")) return std::stod(line.substr(sample.size() + 1));
-    }
-    return -1;
-  }
-
-  started_process daemon_;
-  stdfs::path config_;
 };
 
 TEST_F(AgentDaemon, RunsOnItsScheduleAndReportsThroughHealthMetricsAndHistory) {

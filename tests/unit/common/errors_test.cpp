@@ -46,6 +46,8 @@ constexpr catalogue_entry catalogue[] = {
     {errc::interrupted, 41, "interrupted"},
     {errc::run_in_progress, 42, "run_in_progress"},
     {errc::check_failed, 43, "check_failed"},
+    {errc::drill_mismatch, 50, "drill_mismatch"},
+    {errc::drill_refused, 51, "drill_refused"},
 };
 
 TEST(errors_test, category_is_named_pgship) {

@@ -1,0 +1,71 @@
+// `pgship-agent drill`: one restore drill now, from the receiver's copy into the scratch
+// database, with the rows compared against the dump's own counts (see drill/drill_run.hpp).
+
+#include <algorithm>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include <pgship/common/fs.hpp>
+
+#include "commands/command_runner.hpp"
+#include "commands/commands.hpp"
+#include "drill/drill_run.hpp"
+
+namespace pgship::agent {
+
+namespace net = boost::asio;
+
+int command_drill(const settings& cfg, const drill_options& opts) {
+  if (!opts.database.empty() &&
+      std::find(cfg.databases.begin(), cfg.databases.end(), opts.database) == cfg.databases.end()) {
+    std::cerr << "pgship-agent: --database " << opts.database << " is not one of POSTGRES_DB\n";
+    return static_cast<int>(errc::config_invalid);
+  }
+  if (!opts.id.empty() && !fs::is_safe_name(opts.id)) {
+    std::cerr << "pgship-agent: --id must be a backup name ([A-Za-z0-9._-]+)\n";
+    return static_cast<int>(errc::config_invalid);
+  }
+  if (opts.jobs < 1 || opts.jobs > 64) {
+    std::cerr << "pgship-agent: --jobs must be from 1 to 64\n";
+    return static_cast<int>(errc::config_invalid);
+  }
+  run_control control;
+  drill_request request;
+  request.trigger = "manual";
+  if (!opts.database.empty()) request.databases = {opts.database};
+  request.backup_id = opts.id;
+  request.jobs = opts.jobs;
+  run_record record;
+  const int code = run_command(
+      [&]() -> net::awaitable<int> {
+        record = co_await run_drill(cfg, request, control);
+        co_return exit_code_for(record.error.code);
+      },
+      [&control] { control.request_stop(); });
+
+  for (const auto& d : record.databases) {
+    if (d.error) {
+      std::cout << fmt::format(
+          "{:<8}{}  {}: {}\n", counts_as_backup_result(d.error) ? "FAILED" : "NOT RUN", d.database,
+          error_name(static_cast<errc>(d.error.code.value())), d.error.message);
+      continue;
+    }
+    const auto& r = d.drill.value();
+    const std::string checked = r.row_counts.empty()
+                                    ? r.note
+                                    : fmt::format("{} tables, {} rows, as the backup counted ({})",
+                                                  r.tables, r.rows, r.row_counts);
+    std::cout << fmt::format("ok      {}  {}  restored in {:.1f} s into {}{}; {}\n", d.database,
+                             d.backup, r.recovery_seconds, r.scratch_database,
+                             r.kept ? " (kept)" : " (dropped)", checked);
+  }
+  if (record.error && record.databases.empty()) {
+    std::cout << fmt::format("FAILED  {}: {}\n",
+                             error_name(static_cast<errc>(record.error.code.value())),
+                             record.error.message);
+  }
+  return code;
+}
+
+}  // namespace pgship::agent

@@ -1,0 +1,301 @@
+#include "drill/drill_run.hpp"
+#include <algorithm>
+
+#include <boost/asio/this_coro.hpp>
+
+#include <pgship/common/log.hpp>
+
+#include "blocking_call.hpp"
+#include "drill/row_compare.hpp"
+#include "net/receiver_api.hpp"
+#include "pg_connection.hpp"
+#include "pipeline/backup_dir.hpp"
+#include "pipeline/backup_run.hpp"
+#include "pipeline/fetch_restore.hpp"
+#include "pipeline/manifest.hpp"
+#include "pipeline/row_counts.hpp"
+
+namespace pgship::agent {
+namespace {
+
+namespace net = boost::asio;
+using sys_clock = std::chrono::system_clock;
+
+pg_login drill_login(const settings& cfg, const std::string& database) {
+  const auto& s = cfg.drill_server;
+  return {s.host, s.port, s.user, s.password, database};
+}
+
+stage_error drop_database(pg_connection& admin, const std::string& name) {
+  // FORCE (PostgreSQL 13+) ends what a killed pg_restore left connected.
+  const std::string force = admin.server_version_num() >= 130000 ? " WITH (FORCE)" : "";
+  if (auto e = admin.execute("DROP DATABASE IF EXISTS " + admin.quote_identifier(name) + force)) {
+    return fail(errc::restore_failed,
+                "cannot drop the scratch database " + name + ": " + e.message);
+  }
+  return {};
+}
+
+// A database of that name left by an earlier drill (a crash, a second signal) carries the
+// marker and goes; any other is refused, never dropped.
+stage_error create_scratch(const settings& cfg, const std::string& name, const log::context& lg,
+                           bool& made) {
+  stage_error error;
+  auto admin = pg_connection::open(drill_login(cfg, "postgres"), error);
+  if (error) return error;
+  const auto found = admin.query_rows(
+      "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database "
+      "WHERE datname = " +
+          admin.quote_literal(name),
+      error);
+  if (!found) return error;
+  if (!found->empty()) {
+    if (found->front().front() != scratch_marker) {
+      return fail(errc::drill_refused,
+                  "database " + name +
+                      " exists on the drill server and was not made by a pgship drill; drop it "
+                      "or set DRILL_DATABASE to another name");
+    }
+    lg.warn("dropping scratch database {} left by an earlier drill", name);
+    if (auto dropped = drop_database(admin, name)) return dropped;
+  }
+  const auto quoted = admin.quote_identifier(name);
+  if (auto e = admin.execute("CREATE DATABASE " + quoted + " TEMPLATE template0")) {
+    return fail(errc::restore_failed, "cannot create the scratch database " + name + ": " +
+                                          e.message + " (DRILL_POSTGRES_USER needs CREATEDB)");
+  }
+  made = true;
+  if (auto e = admin.execute("COMMENT ON DATABASE " + quoted + " IS " +
+                             admin.quote_literal(scratch_marker))) {
+    return fail(errc::restore_failed,
+                "cannot mark the scratch database " + name + ": " + e.message);
+  }
+  return {};
+}
+
+stage_error drop_scratch(const settings& cfg, const std::string& name) {
+  stage_error error;
+  auto admin = pg_connection::open(drill_login(cfg, "postgres"), error);
+  if (error) return error;
+  return drop_database(admin, name);
+}
+
+// The counts the dump's snapshot took, when this backup's manifest is here and has them.
+std::optional<manifest> counts_of(const settings& cfg, const remote_backup& backup,
+                                  std::string& note) {
+  auto m = read_manifest(manifest_path(cfg.backup_dir, backup.id));
+  if (!m) {
+    note = "no counts to compare: BACKUP_DIR has no manifest of " + backup.id;
+  } else if (m->sha256 != backup.sha256) {
+    note = "no counts to compare: the local manifest of " + backup.id + " is of other bytes";
+  } else if (m->row_counts.empty()) {
+    note = "no counts to compare: " + backup.id + " was taken without row counts";
+  } else {
+    return m;
+  }
+  return std::nullopt;
+}
+
+net::awaitable<stage_error> count_restored(const settings& cfg, const std::string& scratch,
+                                           run_control& control, std::vector<table_rows>& out) {
+  stage_error error;
+  auto conn = pg_connection::open(drill_login(cfg, scratch), error);
+  if (error) co_return error;
+  control.cancel_query = conn.canceller();
+  std::function<void()> work = [&] {
+    error = count_user_tables(conn, control.stop_requested, false, out);
+  };
+  co_await run_on_own_thread(std::move(work));
+  control.cancel_query = nullptr;
+  if (error && control.stopping()) co_return fail(errc::cancelled, "the drill was stopped");
+  co_return error;
+}
+
+std::string join_mismatches(const std::vector<std::string>& all) {
+  std::string text;
+  const std::size_t shown = std::min<std::size_t>(all.size(), 5);
+  for (std::size_t i = 0; i < shown; ++i)
+    text += (i == 0 ? "" : "; ") + all[i];
+  if (all.size() > shown) text += "; and " + std::to_string(all.size() - shown) + " more";
+  return text;
+}
+
+class database_drill {
+ public:
+  database_drill(const settings& cfg, const drill_request& request, run_control& control,
+                 http_client& client, database_run& run, const log::context& lg)
+      : cfg_(cfg), request_(request), control_(control), client_(client), run_(run), lg_(lg) {}
+
+  net::awaitable<stage_error> go() {
+    remote_backup backup;
+    if (auto error = co_await find_backup(backup)) co_return error;
+    run_.database = backup.database;
+    run_.backup = backup.id;
+    run_.size = backup.size;
+    run_.sha256 = backup.sha256;
+    auto& outcome = run_.drill.emplace();
+    std::string why;
+    const auto scratch = drill_database_for(cfg_, backup.database, why);
+    if (!scratch) co_return fail(errc::drill_refused, "DRILL_DATABASE refused: " + why);
+    outcome.scratch_database = *scratch;
+    lg_.info("drill of {}: restoring {} ({} bytes) into {}", backup.database, backup.id,
+             backup.size, *scratch);
+
+    bool created = false;
+    auto error = create_scratch(cfg_, *scratch, lg_, created);
+    if (!error && control_.stopping()) error = fail(errc::cancelled, "the drill was stopped");
+    if (!error) error = co_await restore(backup, *scratch, outcome);
+    if (!error) error = co_await compare(backup, *scratch, outcome);
+    // Always, whatever failed before, unless DRILL_KEEP; never a database it did not make.
+    if (created && cfg_.drill_keep) {
+      outcome.kept = true;
+      lg_.info("DRILL_KEEP: the scratch database {} stays for inspection", *scratch);
+    } else if (created) {
+      stage_clock drop(run_.stages, "drop");
+      auto dropped = drop_scratch(cfg_, *scratch);
+      drop.done(0, !dropped);
+      if (dropped) lg_.error("{}", dropped.message);
+      if (!error) error = std::move(dropped);
+    }
+    co_return error;
+  }
+
+ private:
+  net::awaitable<stage_error> find_backup(remote_backup& out) {
+    std::vector<remote_backup> backups;
+    const std::string only = request_.backup_id.empty() ? run_.database : std::string();
+    if (auto error = co_await list_remote_backups(client_, cfg_.backup_api_token, only, backups)) {
+      co_return error;
+    }
+    for (const auto& b : backups) {  // newest first
+      if (request_.backup_id.empty() || b.id == request_.backup_id) {
+        out = b;
+        co_return stage_error{};
+      }
+    }
+    if (!request_.backup_id.empty()) {
+      co_return fail(errc::restore_failed, "the receiver has no backup " + request_.backup_id);
+    }
+    co_return fail(errc::restore_failed, "the receiver has no backup of " + run_.database +
+                                             " to drill: nothing has been shipped yet");
+  }
+
+  net::awaitable<stage_error> restore(const remote_backup& backup, const std::string& scratch,
+                                      drill_outcome& outcome) {
+    fetch_restore_io io{
+        client_,        cfg_.backup_api_token, cfg_.pg_dump_path, cfg_.backup_dir / ".restore",
+        control_.child, &control_.progress,    backup.database};
+    restore_target target;
+    target.login = drill_login(cfg_, scratch);
+    target.jobs = request_.jobs;
+    const auto started = std::chrono::steady_clock::now();
+    auto error = co_await fetch_and_restore(io, backup, target, run_.stages);
+    outcome.recovery_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    co_return error;
+  }
+
+  net::awaitable<stage_error> compare(const remote_backup& backup, const std::string& scratch,
+                                      drill_outcome& outcome) {
+    stage_clock clock(run_.stages, "compare");
+    control_.progress.begin(backup.database, "compare");
+    std::vector<table_rows> restored;
+    auto error = co_await count_restored(cfg_, scratch, control_, restored);
+    if (error) {
+      clock.done(0, false);
+      co_return error;
+    }
+    outcome.tables = restored.size();
+    for (const auto& t : restored)
+      outcome.rows += t.rows;
+    const auto expected = counts_of(cfg_, backup, outcome.note);
+    if (!expected) {
+      lg_.warn("drill of {}: {}", backup.database, outcome.note);
+      clock.done(outcome.rows, true);
+      co_return stage_error{};
+    }
+    outcome.row_counts = expected->row_counts;
+    const bool exact = expected->row_counts == "exact";
+    if (!exact) outcome.note = "estimated counts: only the set of tables is compared";
+    for (const auto& m : compare_rows(expected->tables, restored, exact))
+      outcome.mismatches.push_back(describe(m));
+    clock.done(outcome.rows, outcome.mismatches.empty());
+    if (!outcome.mismatches.empty()) {
+      co_return fail(errc::drill_mismatch,
+                     std::to_string(outcome.mismatches.size()) + " table(s) of " + backup.id +
+                         " differ from the backup: " + join_mismatches(outcome.mismatches));
+    }
+    lg_.info("drill of {}: {} tables, {} rows, as the backup counted them", backup.database,
+             outcome.tables, outcome.rows);
+    co_return stage_error{};
+  }
+
+  const settings& cfg_;
+  const drill_request& request_;
+  run_control& control_;
+  http_client& client_;
+  database_run& run_;
+  const log::context& lg_;
+};
+
+}  // namespace
+
+net::awaitable<run_record> run_drill(const settings& cfg, const drill_request& request,
+                                     run_control& control) {
+  run_record run;
+  run.kind = "drill";
+  run.started = sys_clock::now();
+  run.run_id = request.run_id.empty() ? new_run_id(run.started) : request.run_id;
+  run.trigger = request.trigger;
+  const log::context lg{{"run_id", run.run_id}};
+  const auto run_log = open_run_log(cfg, run.run_id, run.log_file);
+  if (!request.backup_id.empty()) {
+    run.databases.push_back(database_run{});
+  } else {
+    for (const auto& db : request.databases.empty() ? cfg.databases : request.databases)
+      run.databases.push_back(database_run{.database = db});
+  }
+  lg.info("restore drill started ({}): {} database(s)", run.trigger, run.databases.size());
+
+  const auto finish = [&run](stage_error error) {
+    if (error && !run.error) run.error = std::move(error);
+    for (auto& d : run.databases) {
+      if (!d.error && run.error) d.error = run.error;
+    }
+    run.finished = sys_clock::now();
+    log_summary(run);
+    return std::move(run);
+  };
+
+  if (!cfg.upload) {
+    co_return finish(fail(errc::config_invalid,
+                          "a drill restores the receiver's copy, but UPLOAD=off: there is none"));
+  }
+  // The lock backups take: a drill never runs while a backup does, whoever started either.
+  run_lock lock;
+  if (auto error = lock.acquire(cfg.backup_dir)) co_return finish(std::move(error));
+  auto client = make_receiver_client(co_await net::this_coro::executor, cfg);
+  if (!client) co_return finish(fail(errc::config_invalid, "BACKUP_API_URL is not an http(s) URL"));
+
+  for (auto& d : run.databases) {
+    if (control.stopping()) {
+      d.error = fail(errc::cancelled, "the drill was cancelled");
+    } else {
+      database_drill drill(cfg, request, control, *client, d, lg);
+      d.error = co_await drill.go();
+    }
+    if (d.error) {
+      const auto dl = lg.with({{"database", d.database},
+                               {"error", error_name(static_cast<errc>(d.error.code.value()))}});
+      if (d.error.code == make_error_code(errc::cancelled)) {
+        dl.warn("drill of {} cancelled: {}", d.database, d.error.message);
+      } else {
+        dl.error("drill of {} failed: {}", d.database, d.error.message);
+      }
+      if (!run.error) run.error = d.error;
+    }
+  }
+  co_return finish(stage_error{});
+}
+
+}  // namespace pgship::agent

@@ -1,0 +1,230 @@
+#include "pipeline/fetch_restore.hpp"
+#include <cerrno>
+#include <cstring>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <pgship/common/log.hpp>
+#include <pgship/common/sha256.hpp>
+
+#include "pg_tools.hpp"
+
+namespace pgship::agent {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+namespace stdfs = std::filesystem;
+
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+net::awaitable<stage_error> pick_pg_restore(const fetch_restore_io& io, const pg_login& login,
+                                            pg_tool& out) {
+  int major = 0;
+  {
+    stage_error error;
+    auto conn = pg_connection::open(login, error);
+    if (error) co_return error;
+    major = major_version(conn.server_version_num());
+  }
+  pg_toolset tools;
+  if (auto chosen = co_await choose_tools(io.pg_dump_path, major, tools)) co_return chosen;
+  out = tools.restore;
+  co_return stage_error{};
+}
+
+child_spec pg_restore_spec(const pg_tool& tool, const restore_target& target) {
+  const auto& l = target.login;
+  child_spec spec;
+  spec.program = tool.path;
+  spec.args = {"--no-password",        "--host=" + l.host,       "--port=" + std::to_string(l.port),
+               "--username=" + l.user, "--dbname=" + l.database, "--exit-on-error"};
+  if (target.jobs > 1) {
+    spec.args.push_back("--jobs=" + std::to_string(target.jobs));
+  } else {
+    spec.args.push_back("--single-transaction");
+  }
+  if (target.clean) {
+    spec.args.push_back("--clean");
+    spec.args.push_back("--if-exists");
+  }
+  if (target.no_owner) spec.args.push_back("--no-owner");
+  spec.env = {{"PGAPPNAME", "pgship-agent"}};
+  if (!l.password.empty()) spec.env["PGPASSWORD"] = l.password;
+  return spec;
+}
+
+http_request download_request(const fetch_restore_io& io, const remote_backup& backup) {
+  http_request r{http::verb::get, io.client.endpoint().target("/api/backup/download/" + backup.id),
+                 11};
+  r.set(http::field::authorization, "Bearer " + io.token);
+  return r;
+}
+
+// What the download's response and hash say, once the body has ended.
+stage_error judge_download(const http_outcome& reply, const remote_backup& backup, sha256& hash) {
+  if (!reply.ok()) return fail(reply.failure, "downloading " + backup.id + ": " + reply.message);
+  if (reply.status() != 200) {
+    return fail(reply.status() == 401 || reply.status() == 403 ? errc::receiver_auth_failed
+                                                               : errc::restore_failed,
+                "downloading " + backup.id + ": " + describe_response(reply.response));
+  }
+  const auto digest = to_hex(hash.finish());
+  if (digest != backup.sha256) {
+    return fail(errc::hash_mismatch, "the download of " + backup.id + " has sha256 " + digest +
+                                         ", the receiver's record says " + backup.sha256);
+  }
+  return {};
+}
+
+stage_error judge_restore(const child_result& result, const restore_target& target) {
+  if (result.stopped) {
+    return fail(errc::cancelled, target.jobs > 1
+                                     ? "pg_restore stopped (--jobs: what it had restored stays)"
+                                     : "pg_restore stopped (one transaction: nothing of it was "
+                                       "committed)");
+  }
+  if (!result.ok()) {
+    const auto why = result.last_error_line();
+    return fail(errc::restore_failed,
+                "pg_restore failed (" + result.describe() + ")" + (why.empty() ? "" : ": " + why));
+  }
+  return {};
+}
+
+void count_progress(const fetch_restore_io& io, std::size_t n) {
+  if (io.progress != nullptr) io.progress->bytes += n;
+}
+
+void begin_progress(const fetch_restore_io& io, const char* stage) {
+  if (io.progress != nullptr) io.progress->begin(io.progress_label, stage);
+}
+
+net::awaitable<stage_error> streamed(const fetch_restore_io& io, const remote_backup& backup,
+                                     const restore_target& target, const pg_tool& tool,
+                                     std::vector<stage_record>& stages) {
+  stage_clock download(stages, "download");
+  stage_clock restore(stages, "restore");
+  begin_progress(io, "download");
+  stage_error download_error;
+  bool download_done = false;
+  stdin_feeder feeder = [&](net::writable_pipe& in) -> net::awaitable<std::error_code> {
+    sha256 hash;
+    std::vector<char> held;  // the newest piece: pg_restore gets it once the hash matched
+    std::error_code pipe_ec;
+    std::uint64_t received = 0;
+    // When pg_restore stops reading (it failed), the rest is still hashed: a corrupt copy
+    // is then named as the cause rather than pg_restore's complaint about its bytes.
+    body_sink sink = [&](std::span<const char> data) -> net::awaitable<std::error_code> {
+      if (io.child && io.child->kill_requested()) {
+        co_return make_error_code(std::errc::operation_canceled);
+      }
+      if (!held.empty() && !pipe_ec) {
+        auto [ec, n] = co_await net::async_write(in, net::buffer(held), use_tuple);
+        (void)n;
+        pipe_ec = ec;
+      }
+      held.assign(data.begin(), data.end());
+      hash.update(data.data(), data.size());
+      received += data.size();
+      count_progress(io, data.size());
+      co_return std::error_code{};
+    };
+    auto request = download_request(io, backup);
+    const auto reply = co_await io.client.download(std::move(request), std::move(sink));
+    download_error = judge_download(reply, backup, hash);
+    download.done(received, !download_error);
+    download_done = true;
+    if (pipe_ec) co_return pipe_ec;
+    if (download_error) co_return make_error_code(std::errc::operation_canceled);
+    begin_progress(io, "restore");
+    auto [ec, n] = co_await net::async_write(in, net::buffer(held), use_tuple);
+    (void)n;
+    co_return std::error_code(ec);
+  };
+  auto spec = pg_restore_spec(tool, target);
+  const auto result = co_await run_child(spec, nullptr, io.child, std::move(feeder));
+  if (!download_done) download.done(0, false);
+  // A stop request outranks what it caused (a cut download, a killed pg_restore).
+  auto error = !result.stopped && download_error ? download_error : judge_restore(result, target);
+  restore.done(0, !error);
+  co_return error;
+}
+
+stage_error write_all(int fd, std::span<const char> data) {
+  for (std::size_t done = 0; done < data.size();) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(errc::local_io_failed,
+                  std::string("writing the download: ") + std::strerror(errno));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+net::awaitable<stage_error> spooled(const fetch_restore_io& io, const remote_backup& backup,
+                                    const restore_target& target, const pg_tool& tool,
+                                    std::vector<stage_record>& stages) {
+  std::error_code ec;
+  stdfs::create_directories(io.spool_dir, ec);
+  const auto file = io.spool_dir / backup.id;
+  stage_clock download(stages, "download");
+  begin_progress(io, "download");
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    download.done(0, false);
+    co_return fail(errc::local_io_failed,
+                   "cannot create " + file.string() + ": " + std::strerror(errno));
+  }
+  sha256 hash;
+  std::uint64_t received = 0;
+  stage_error write_error;
+  body_sink sink = [&](std::span<const char> data) -> net::awaitable<std::error_code> {
+    if (io.child && io.child->kill_requested()) {
+      write_error = fail(errc::cancelled, "the download was stopped");
+      co_return make_error_code(std::errc::operation_canceled);
+    }
+    write_error = write_all(fd, data);
+    if (write_error) co_return make_error_code(std::errc::io_error);
+    hash.update(data.data(), data.size());
+    received += data.size();
+    count_progress(io, data.size());
+    co_return std::error_code{};
+  };
+  auto request = download_request(io, backup);
+  const auto reply = co_await io.client.download(std::move(request), std::move(sink));
+  ::close(fd);
+  auto error = write_error ? write_error : judge_download(reply, backup, hash);
+  download.done(received, !error);
+  if (!error) {
+    stage_clock restore(stages, "restore");
+    begin_progress(io, "restore");
+    auto spec = pg_restore_spec(tool, target);
+    spec.args.push_back(file.string());
+    const auto result = co_await run_child(spec, nullptr, io.child);
+    error = judge_restore(result, target);
+    restore.done(0, !error);
+  }
+  stdfs::remove(file, ec);
+  co_return error;
+}
+
+}  // namespace
+
+net::awaitable<stage_error> fetch_and_restore(fetch_restore_io io, const remote_backup& backup,
+                                              const restore_target& target,
+                                              std::vector<stage_record>& stages) {
+  pg_tool tool;
+  if (auto error = co_await pick_pg_restore(io, target.login, tool)) co_return error;
+  if (target.jobs > 1) co_return co_await spooled(io, backup, target, tool, stages);
+  co_return co_await streamed(io, backup, target, tool, stages);
+}
+
+}  // namespace pgship::agent

@@ -1,0 +1,53 @@
+#pragma once
+// Brings a backup back from the receiver into a database: the download, its SHA-256 check and
+// pg_restore, shared by `restore` and restore drills. With one job the download streams into
+// pg_restore's stdin while it restores, so recovery takes about as long as pg_restore alone;
+// the last piece is held back until the whole file's SHA-256 matched, so a corrupt or cut
+// download kills pg_restore before its single transaction can commit. With more jobs the
+// file is downloaded to a spool first, since pg_restore -j needs a seekable file.
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "child_process.hpp"
+#include "net/http_client.hpp"
+#include "net/receiver_api.hpp"
+#include "pg_connection.hpp"
+#include "pipeline/run_control.hpp"
+#include "pipeline/run_record.hpp"
+#include "stage_error.hpp"
+
+namespace pgship::agent {
+
+struct restore_target {
+  pg_login login;  // the server and the database to restore into
+  bool clean = false;
+  bool no_owner = false;
+  /// 1: streamed, one transaction. Above 1: pg_restore -j over a spooled file; no longer one
+  /// transaction (pg_restore cannot combine the two), so a failure leaves what was restored.
+  int jobs = 1;
+};
+
+struct fetch_restore_io {
+  http_client& client;
+  std::string token;  // BACKUP_API_TOKEN
+  std::optional<std::filesystem::path> pg_dump_path;
+  std::filesystem::path spool_dir;  // for jobs > 1
+  std::shared_ptr<child_handle> child;
+  live_progress* progress = nullptr;  // fed with the bytes downloaded, when set
+  std::string progress_label;         // the database progress is reported under
+};
+
+/// Appends the "download" and "restore" stages to `stages` (with jobs == 1 they overlap:
+/// both start together).
+boost::asio::awaitable<stage_error> fetch_and_restore(fetch_restore_io io,
+                                                      const remote_backup& backup,
+                                                      const restore_target& target,
+                                                      std::vector<stage_record>& stages);
+
+}  // namespace pgship::agent
