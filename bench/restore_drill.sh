@@ -17,6 +17,8 @@
 #   SIZE_GB=1 RUNS=3 BUILD_DIR=build bench/restore_drill.sh
 #
 # SIZE_GB (default 1) is the table data the generator loads (see bench/lib/trading_db.sh).
+# OLD_AGENT=path adds (b0), `restore --latest` of another pgship-agent build (e.g. one that
+# downloads the whole file before pg_restore starts), to the alternation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,17 +55,25 @@ bare_restore() {  # $1 database, then pg_restore options
   t1=$(seconds)
   admin -c "DROP DATABASE $db"
 }
-agent_cmd() {  # the command's seconds into t0/t1; its output in $work/agent.out
+agent_cmd_with() {  # $1 binary; the command's seconds into t0/t1, its output in agent.out
+  local binary=$1; shift
   sync; t0=$(seconds)
-  if ! env -i PATH="$PATH" /usr/bin/time -v -o "$work/time.txt" "$agent" "$@" \
+  if ! env -i PATH="$PATH" /usr/bin/time -v -o "$work/time.txt" "$binary" "$@" \
          --config "$work/agent.env" > "$work/agent.out" 2>&1; then
     echo "pgship-agent $1 failed:" >&2; cat "$work/agent.out" >&2; exit 1
   fi
   t1=$(seconds)
 }
+agent_cmd() { agent_cmd_with "$agent" "$@"; }
 
-a=(); a2=(); b=(); c=(); d=(); rto=(); rss=()
+old_agent="${OLD_AGENT:-}"
+a=(); a2=(); b0=(); b=(); c=(); d=(); rto=(); rss=()
 for run in $(seq "$runs"); do
+  if [ -n "$old_agent" ]; then
+    agent_cmd_with "$old_agent" restore --latest --database trading --target-db restored_b0 --create
+    b0+=("$(elapsed "$t0" "$t1")")
+    admin -c "DROP DATABASE restored_b0"
+  fi
   bare_restore bare_a --single-transaction
   a+=("$(elapsed "$t0" "$t1")")
 
@@ -97,6 +107,11 @@ echo "restore of trading ($(mib "$db_bytes") MiB database, $(mib "$dump_bytes") 
   "median of $runs alternating runs, seconds:"
 printf '  %-52s %7s s   runs: %s\n' "(a)  pg_restore --single-transaction (local file)" "$a_med" "${a[*]}"
 printf '  %-52s %7s s   runs: %s\n' "(a2) pg_restore -j 2 (local file)" "$a2_med" "${a2[*]}"
+if [ ${#b0[@]} -gt 0 ]; then
+  b0_med=$(med "${b0[@]}")
+  printf '  %-52s %7s s   runs: %s\n' "(b0) OLD_AGENT restore --latest" "$b0_med" "${b0[*]}"
+  awk -v b="$b0_med" -v a="$a_med" 'BEGIN { printf "  b0 / a: %.3f\n", b / a }'
+fi
 printf '  %-52s %7s s   runs: %s\n' "(b)  pgship-agent restore --latest (from receiver)" "$b_med" "${b[*]}"
 printf '  %-52s %7s s   runs: %s\n' "(c)  pgship-agent restore --latest --jobs 2" "$c_med" "${c[*]}"
 printf '  %-52s %7s s   runs: %s\n' "(d)  pgship-agent drill (restore+compare+drop)" "$d_med" "${d[*]}"
