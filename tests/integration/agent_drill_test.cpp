@@ -58,18 +58,19 @@ class AgentDrill : public daemon_fixture {
     f.put(static_cast<char>(c ^ 0x20));
   }
 
-  // pg_dump as is; pg_restore only after `delay` seconds, so a test can act mid-restore.
-  stdfs::path slow_restore_tools(int delay) {
+  // pg_dump and pg_restore that start only after their delay (seconds), so a test can act
+  // while one runs.
+  stdfs::path slow_tools(int dump_delay, int restore_delay) {
     const auto dir = dir_ / "slow-tools";
     stdfs::create_directories(dir);
-    std::error_code ec;
-    stdfs::create_symlink(pg().bin_dir() / "pg_dump", dir / "pg_dump", ec);
-    write_file(dir / "pg_restore", "#!/bin/sh\ncase \"$1\" in --version) exec '" +
-                                       (pg().bin_dir() / "pg_restore").string() +
-                                       "' --version;; esac\nsleep " + std::to_string(delay) +
-                                       "\nexec '" + (pg().bin_dir() / "pg_restore").string() +
-                                       "' \"$@\"\n");
-    stdfs::permissions(dir / "pg_restore", stdfs::perms::owner_all);
+    for (const auto& [tool, delay] :
+         {std::pair{"pg_dump", dump_delay}, {"pg_restore", restore_delay}}) {
+      const auto real = (pg().bin_dir() / tool).string();
+      write_file(dir / tool, "#!/bin/sh\ncase \"$1\" in --version) exec '" + real +
+                                 "' --version;; esac\nsleep " + std::to_string(delay) + "\nexec '" +
+                                 real + "' \"$@\"\n");
+      stdfs::permissions(dir / tool, stdfs::perms::owner_all);
+    }
     return dir / "pg_dump";
   }
 
@@ -225,9 +226,39 @@ TEST_F(AgentDrill, AScheduledDrillRunsInTheDaemonAndReportsItsStagesAndMetrics) 
   EXPECT_FALSE(database_exists("drilled_pgship_drill"));
 }
 
+TEST_F(AgentDrill, ADrillFireDuringABackupIsSkippedAndCounted) {
+  start();
+  backup_now();
+  // The start-up backup takes 4 s; the drill schedule fires every second meanwhile.
+  start_daemon({{"PG_DUMP_PATH", slow_tools(4, 0).string()},
+                {"RUN_ON_STARTUP", "true"},
+                {"DRILL_SCHEDULE", "* * * * * *"}},
+               "drilled");
+  ASSERT_TRUE(wait_until([&] { return metric("pgship_backup_skipped_total") >= 2; }, 20s))
+      << get("/metrics").body();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (const auto& r : runs())
+          if (r.as_object().at("kind") == "drill" && r.as_object().at("result") == "ok")
+            return true;
+        return false;
+      },
+      30s))
+      << get("/api/v1/runs").body();
+  // Never two jobs at once: each drill started after the backup before it had finished.
+  const auto all = runs();
+  for (std::size_t i = 0; i + 1 < all.size(); ++i) {
+    const auto& newer = all[i].as_object();
+    const auto& older = all[i + 1].as_object();
+    if (!older.contains("finished")) continue;
+    EXPECT_GE(newer.at("started").as_string(), older.at("finished").as_string())
+        << json::serialize(all);
+  }
+}
+
 TEST_F(AgentDrill, ACorruptOffsiteCopyFailsTheDrillSetsTheMetricAndTurnsHealthTo503) {
   start();
-  start_daemon({{"PG_DUMP_PATH", slow_restore_tools(2).string()}}, "drilled");
+  start_daemon({{"PG_DUMP_PATH", slow_tools(0, 2).string()}}, "drilled");
   const auto backup = post("/api/v1/backups");
   ASSERT_EQ(backup.result_int(), 202) << backup.body();
   const std::string backup_id(json::parse(backup.body()).as_object().at("run_id").as_string());
@@ -257,7 +288,7 @@ TEST_F(AgentDrill, ACorruptOffsiteCopyFailsTheDrillSetsTheMetricAndTurnsHealthTo
 TEST_F(AgentDrill, SigtermDuringTheRestoreLeavesNoScratchDatabase) {
   start();
   backup_now();
-  start_daemon({{"PG_DUMP_PATH", slow_restore_tools(30).string()}}, "drilled");
+  start_daemon({{"PG_DUMP_PATH", slow_tools(0, 30).string()}}, "drilled");
   const auto drill_id = start_drill_over_api();
   ASSERT_TRUE(wait_until(
       [&] {

@@ -31,6 +31,7 @@ class AgentPipeline : public agent_fixture {
     s.postgres_user = pg().user();
     s.postgres_password = pg().password();
     s.backup_dir = backup_dir();
+    s.run_log_dir = backup_dir() / "logs";  // read_settings() default; never the cwd
     s.upload = receiver_ != nullptr;
     if (receiver_) {
       s.backup_api_url = receiver_->url();
