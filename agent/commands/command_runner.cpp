@@ -1,17 +1,31 @@
 #include "commands/command_runner.hpp"
 #include <exception>
+#include <iostream>
 #include <optional>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <pgship/common/errors.hpp>
+#include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/stop_signals.hpp>
 
 namespace pgship::agent {
 
 namespace net = boost::asio;
+
+int check_id_and_jobs(const std::string& id, int jobs) {
+  if (!id.empty() && !fs::is_safe_name(id)) {
+    std::cerr << "pgship-agent: --id must be a backup name ([A-Za-z0-9._-]+)\n";
+    return static_cast<int>(errc::config_invalid);
+  }
+  if (jobs < 1 || jobs > 64) {
+    std::cerr << "pgship-agent: --jobs must be from 1 to 64\n";
+    return static_cast<int>(errc::config_invalid);
+  }
+  return 0;
+}
 
 int run_command(std::function<net::awaitable<int>()> body, std::function<void()> on_stop) {
   net::io_context io;

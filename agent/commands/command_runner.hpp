@@ -3,10 +3,15 @@
 // `on_stop` (the command winds down and reports `cancelled`), a second one exits at once.
 
 #include <functional>
+#include <string>
 
 #include <boost/asio/awaitable.hpp>
 
 namespace pgship::agent {
+
+/// Checks the options `restore` and `drill` share: --id a backup name (when given) and --jobs
+/// from 1 to 64. Prints what is wrong and returns config_invalid's exit code, or 0.
+int check_id_and_jobs(const std::string& id, int jobs);
 
 int run_command(std::function<boost::asio::awaitable<int>()> body,
                 std::function<void()> on_stop = nullptr);

@@ -6,8 +6,6 @@
 
 #include <fmt/format.h>
 
-#include <pgship/common/fs.hpp>
-
 #include "commands/command_runner.hpp"
 #include "commands/commands.hpp"
 #include "drill/drill_run.hpp"
@@ -22,14 +20,7 @@ int command_drill(const settings& cfg, const drill_options& opts) {
     std::cerr << "pgship-agent: --database " << opts.database << " is not one of POSTGRES_DB\n";
     return static_cast<int>(errc::config_invalid);
   }
-  if (!opts.id.empty() && !fs::is_safe_name(opts.id)) {
-    std::cerr << "pgship-agent: --id must be a backup name ([A-Za-z0-9._-]+)\n";
-    return static_cast<int>(errc::config_invalid);
-  }
-  if (opts.jobs < 1 || opts.jobs > 64) {
-    std::cerr << "pgship-agent: --jobs must be from 1 to 64\n";
-    return static_cast<int>(errc::config_invalid);
-  }
+  if (const int bad = check_id_and_jobs(opts.id, opts.jobs)) return bad;
   run_control control;
   drill_request request;
   request.trigger = "manual";

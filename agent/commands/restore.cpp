@@ -120,16 +120,9 @@ int command_restore(const settings& cfg, const restore_options& opts) {
     std::cerr << "pgship-agent: restore needs --id ID or --latest, and --target-db NAME\n";
     return static_cast<int>(errc::config_invalid);
   }
-  if (!opts.id.empty() && !fs::is_safe_name(opts.id)) {
-    std::cerr << "pgship-agent: --id must be a backup name ([A-Za-z0-9._-]+)\n";
-    return static_cast<int>(errc::config_invalid);
-  }
+  if (const int bad = check_id_and_jobs(opts.id, opts.jobs)) return bad;
   // pg_restore would read a --dbname with '=' or a URI prefix as a connection string, and
   // then restore somewhere else than the database checked for emptiness.
-  if (opts.jobs < 1 || opts.jobs > 64) {
-    std::cerr << "pgship-agent: --jobs must be from 1 to 64\n";
-    return static_cast<int>(errc::config_invalid);
-  }
   if (!fs::is_safe_name(opts.target_db)) {
     std::cerr << "pgship-agent: --target-db must be a database name ([A-Za-z0-9._-]+)\n";
     return static_cast<int>(errc::config_invalid);

@@ -117,74 +117,59 @@ std::string daemon_state::begin_job(const std::string& kind, const std::string& 
   return id;
 }
 
-namespace {
-
-// A job that threw (a bug) stays visible as stuck rather than silently idle.
-std::function<void(std::exception_ptr)> on_job_crash(std::string what,
-                                                     std::function<void()> cleanup) {
-  return [what = std::move(what), cleanup = std::move(cleanup)](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      log::write(spdlog::level::critical, what + " crashed: " + ex.what(), {});
-    }
-    cleanup();
-  };
-}
-
-}  // namespace
-
-std::optional<std::string> daemon_state::start_run(const std::string& trigger,
-                                                   std::vector<std::string> databases,
-                                                   std::string& active) {
+template <class Request>
+std::optional<std::string> daemon_state::start_job(const std::string& kind, const Request& request,
+                                                   std::string& active, job_body body) {
   if (running()) {
     active = active_run_;
     return std::nullopt;
   }
-  auto request = std::make_shared<run_request>();
-  request->run_id = begin_job("backup", trigger, databases);
-  request->trigger = trigger;
-  request->databases = std::move(databases);
+  const auto id = begin_job(kind, request.trigger, request.databases);
   auto control = control_;
-  auto cfg = cfg_;  // a reload during the run does not change it under its feet
+  auto cfg = cfg_;  // a reload during the job does not change it under its feet
   net::co_spawn(
       ex_,
-      [this, request, control, cfg]() -> net::awaitable<void> {
-        const auto record = co_await run_backup(*cfg, *request, *control);
+      [this, body = std::move(body), id, control, cfg]() -> net::awaitable<void> {
+        const auto record = co_await body(id, *cfg, *control);
         finished(record);
       },
-      on_job_crash("backup run", [this] {
+      [this, kind](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log::write(spdlog::level::critical, kind + " job crashed: " + ex.what(), {});
+        }
         active_run_.clear();
-        metrics_.run_started();
-      }));
-  return request->run_id;
+        metrics_.run_started();  // stays visible as stuck rather than silently idle
+      });
+  return id;
+}
+
+std::optional<std::string> daemon_state::start_run(const std::string& trigger,
+                                                   std::vector<std::string> databases,
+                                                   std::string& active) {
+  auto request = std::make_shared<run_request>();
+  request->trigger = trigger;
+  request->databases = std::move(databases);
+  return start_job("backup", *request, active,
+                   [request](const std::string& id, const settings& cfg, run_control& control) {
+                     request->run_id = id;
+                     return run_backup(cfg, *request, control);
+                   });
 }
 
 std::optional<std::string> daemon_state::start_drill(const std::string& trigger,
                                                      std::vector<std::string> databases,
                                                      std::string& active) {
-  if (running()) {
-    active = active_run_;
-    return std::nullopt;
-  }
   auto request = std::make_shared<drill_request>();
-  request->run_id = begin_job("drill", trigger, databases);
   request->trigger = trigger;
   request->databases = std::move(databases);
-  auto control = control_;
-  auto cfg = cfg_;
-  net::co_spawn(
-      ex_,
-      [this, request, control, cfg]() -> net::awaitable<void> {
-        const auto record = co_await run_drill(*cfg, *request, *control);
-        finished(record);
-      },
-      on_job_crash("restore drill", [this] {
-        active_run_.clear();
-        metrics_.run_started();
-      }));
-  return request->run_id;
+  return start_job("drill", *request, active,
+                   [request](const std::string& id, const settings& cfg, run_control& control) {
+                     request->run_id = id;
+                     return run_drill(cfg, *request, control);
+                   });
 }
 
 void daemon_state::finished(const run_record& run) {

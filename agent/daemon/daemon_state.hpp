@@ -4,6 +4,7 @@
 // daemon's single io thread; only the metrics and history are shared with other threads.
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "daemon/agent_metrics.hpp"
 #include "daemon/run_history.hpp"
 #include "pipeline/run_control.hpp"
+#include "pipeline/run_record.hpp"
 #include "schedule/cron.hpp"
 #include "settings.hpp"
 
@@ -74,6 +76,12 @@ class daemon_state {
     result_health drill;
   };
 
+  /// Makes the job of `id` run with the settings and control it gets.
+  using job_body = std::function<boost::asio::awaitable<run_record>(
+      const std::string& id, const settings& cfg, run_control& control)>;
+  template <class Request>
+  std::optional<std::string> start_job(const std::string& kind, const Request& request,
+                                       std::string& active, job_body body);
   /// Registers the job as active and in the history; its id.
   std::string begin_job(const std::string& kind, const std::string& trigger,
                         const std::vector<std::string>& databases);

@@ -257,15 +257,7 @@ net::awaitable<run_record> run_drill(const settings& cfg, const drill_request& r
   }
   lg.info("restore drill started ({}): {} database(s)", run.trigger, run.databases.size());
 
-  const auto finish = [&run](stage_error error) {
-    if (error && !run.error) run.error = std::move(error);
-    for (auto& d : run.databases) {
-      if (!d.error && run.error) d.error = run.error;
-    }
-    run.finished = sys_clock::now();
-    log_summary(run);
-    return std::move(run);
-  };
+  const auto finish = [&run](stage_error error) { return finish_run(run, std::move(error)); };
 
   if (!cfg.upload) {
     co_return finish(fail(errc::config_invalid,
@@ -284,16 +276,7 @@ net::awaitable<run_record> run_drill(const settings& cfg, const drill_request& r
       database_drill drill(cfg, request, control, *client, d, lg);
       d.error = co_await drill.go();
     }
-    if (d.error) {
-      const auto dl = lg.with({{"database", d.database},
-                               {"error", error_name(static_cast<errc>(d.error.code.value()))}});
-      if (d.error.code == make_error_code(errc::cancelled)) {
-        dl.warn("drill of {} cancelled: {}", d.database, d.error.message);
-      } else {
-        dl.error("drill of {} failed: {}", d.database, d.error.message);
-      }
-      if (!run.error) run.error = d.error;
-    }
+    note_database_error(run, d, lg, "drill");
   }
   co_return finish(stage_error{});
 }

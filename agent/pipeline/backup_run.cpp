@@ -403,17 +403,7 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
   for (const auto& db : databases)
     run.databases.push_back(database_run{.database = db});
 
-  const auto finish = [&run](stage_error error) {
-    if (error && !run.error) run.error = std::move(error);
-    // A run refused before a database's turn (lock held, BACKUP_DIR unusable, bad URL) backed
-    // nothing of it up: that database carries the refusal, never an empty "ok".
-    for (auto& d : run.databases) {
-      if (!d.error && run.error) d.error = run.error;
-    }
-    run.finished = sys_clock::now();
-    log_summary(run);
-    return std::move(run);
-  };
+  const auto finish = [&run](stage_error error) { return finish_run(run, std::move(error)); };
 
   if (auto error = prepare_backup_dir(cfg.backup_dir)) co_return finish(std::move(error));
   run_lock lock;
@@ -447,16 +437,7 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
       database_backup backup(cfg, request, control, run.run_id, client.get(), tools_by_major, d);
       d.error = co_await backup.go();
     }
-    if (d.error) {
-      const auto dl = lg.with({{"database", d.database},
-                               {"error", error_name(static_cast<errc>(d.error.code.value()))}});
-      if (d.error.code == make_error_code(errc::cancelled)) {
-        dl.warn("backup of {} cancelled: {}", d.database, d.error.message);
-      } else {
-        dl.error("backup of {} failed: {}", d.database, d.error.message);
-      }
-      if (!run.error) run.error = d.error;
-    }
+    note_database_error(run, d, lg, "backup");
   }
   co_return finish(stage_error{});
 }

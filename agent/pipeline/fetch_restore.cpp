@@ -97,9 +97,21 @@ stage_error judge_restore(const child_result& result, const restore_target& targ
   return {};
 }
 
-void count_progress(const fetch_restore_io& io, std::size_t n) {
-  if (io.progress != nullptr) io.progress->bytes += n;
-}
+// What every download sink does with a piece: notice a stop request, hash, count.
+struct download_tally {
+  explicit download_tally(const fetch_restore_io& io) : io_(io) {}
+  bool stop_requested() const { return io_.child && io_.child->kill_requested(); }
+  void add(std::span<const char> data) {
+    hash.update(data.data(), data.size());
+    received += data.size();
+    if (io_.progress != nullptr) io_.progress->bytes += data.size();
+  }
+  sha256 hash;
+  std::uint64_t received = 0;
+
+ private:
+  const fetch_restore_io& io_;
+};
 
 void begin_progress(const fetch_restore_io& io, const char* stage) {
   if (io.progress != nullptr) io.progress->begin(io.progress_label, stage);
@@ -114,31 +126,26 @@ net::awaitable<stage_error> streamed(const fetch_restore_io& io, const remote_ba
   stage_error download_error;
   bool download_done = false;
   stdin_feeder feeder = [&](net::writable_pipe& in) -> net::awaitable<std::error_code> {
-    sha256 hash;
+    download_tally tally(io);
     std::vector<char> held;  // the newest piece: pg_restore gets it once the hash matched
     std::error_code pipe_ec;
-    std::uint64_t received = 0;
     // When pg_restore stops reading (it failed), the rest is still hashed: a corrupt copy
     // is then named as the cause rather than pg_restore's complaint about its bytes.
     body_sink sink = [&](std::span<const char> data) -> net::awaitable<std::error_code> {
-      if (io.child && io.child->kill_requested()) {
-        co_return make_error_code(std::errc::operation_canceled);
-      }
+      if (tally.stop_requested()) co_return make_error_code(std::errc::operation_canceled);
       if (!held.empty() && !pipe_ec) {
         auto [ec, n] = co_await net::async_write(in, net::buffer(held), use_tuple);
         (void)n;
         pipe_ec = ec;
       }
       held.assign(data.begin(), data.end());
-      hash.update(data.data(), data.size());
-      received += data.size();
-      count_progress(io, data.size());
+      tally.add(data);
       co_return std::error_code{};
     };
     auto request = download_request(io, backup);
     const auto reply = co_await io.client.download(std::move(request), std::move(sink));
-    download_error = judge_download(reply, backup, hash);
-    download.done(received, !download_error);
+    download_error = judge_download(reply, backup, tally.hash);
+    download.done(tally.received, !download_error);
     download_done = true;
     if (pipe_ec) co_return pipe_ec;
     if (download_error) co_return make_error_code(std::errc::operation_canceled);
@@ -183,26 +190,23 @@ net::awaitable<stage_error> spooled(const fetch_restore_io& io, const remote_bac
     co_return fail(errc::local_io_failed,
                    "cannot create " + file.string() + ": " + std::strerror(errno));
   }
-  sha256 hash;
-  std::uint64_t received = 0;
+  download_tally tally(io);
   stage_error write_error;
   body_sink sink = [&](std::span<const char> data) -> net::awaitable<std::error_code> {
-    if (io.child && io.child->kill_requested()) {
+    if (tally.stop_requested()) {
       write_error = fail(errc::cancelled, "the download was stopped");
       co_return make_error_code(std::errc::operation_canceled);
     }
     write_error = write_all(fd, data);
     if (write_error) co_return make_error_code(std::errc::io_error);
-    hash.update(data.data(), data.size());
-    received += data.size();
-    count_progress(io, data.size());
+    tally.add(data);
     co_return std::error_code{};
   };
   auto request = download_request(io, backup);
   const auto reply = co_await io.client.download(std::move(request), std::move(sink));
   ::close(fd);
-  auto error = write_error ? write_error : judge_download(reply, backup, hash);
-  download.done(received, !error);
+  auto error = write_error ? write_error : judge_download(reply, backup, tally.hash);
+  download.done(tally.received, !error);
   if (!error) {
     stage_clock restore(stages, "restore");
     begin_progress(io, "restore");

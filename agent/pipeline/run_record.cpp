@@ -146,4 +146,27 @@ void log_summary(const run_record& run) {
   log::write(spdlog::level::err, what + " failed: " + run.error.message, fields);
 }
 
+void note_database_error(run_record& run, const database_run& d, const log::context& lg,
+                         std::string_view job) {
+  if (!d.error) return;
+  const auto dl = lg.with(
+      {{"database", d.database}, {"error", error_name(static_cast<errc>(d.error.code.value()))}});
+  if (d.error.code == make_error_code(errc::cancelled)) {
+    dl.warn("{} of {} cancelled: {}", job, d.database, d.error.message);
+  } else {
+    dl.error("{} of {} failed: {}", job, d.database, d.error.message);
+  }
+  if (!run.error) run.error = d.error;
+}
+
+run_record finish_run(run_record& run, stage_error error) {
+  if (error && !run.error) run.error = std::move(error);
+  for (auto& d : run.databases) {
+    if (!d.error && run.error) d.error = run.error;
+  }
+  run.finished = std::chrono::system_clock::now();
+  log_summary(run);
+  return std::move(run);
+}
+
 }  // namespace pgship::agent

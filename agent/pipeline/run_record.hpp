@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <pgship/common/log.hpp>
+
 #include "pipeline/upload.hpp"
 #include "stage_error.hpp"
 
@@ -109,5 +111,15 @@ std::string to_json(const run_record& run);
 
 /// The one summary line (info on success, error on failure) with run_id, result and code.
 void log_summary(const run_record& run);
+
+/// Logs a database's failure (a warning when cancelled) and makes the first one the run's.
+/// `job` names what failed ("backup", "drill").
+void note_database_error(run_record& run, const database_run& d, const log::context& lg,
+                         std::string_view job);
+
+/// Ends the run: `error` becomes the run's unless one came first, a database without a result
+/// of its own carries the run's (a run refused before its turn never reads "ok"), the finish
+/// time is taken and the summary logged. Returns the record, moved out.
+run_record finish_run(run_record& run, stage_error error);
 
 }  // namespace pgship::agent
