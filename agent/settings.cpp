@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <thread>
 
 #include <pgship/common/fs.hpp>
 
@@ -29,6 +30,10 @@ constexpr key_spec schema[] = {
     {"SCHEDULE", "0 3 * * *", false, "cron expression or @hourly/@daily/@weekly/@monthly"},
     {"TZ", "", false, "time zone the schedule is read in (default: the system zone)"},
     {"COMPRESS_LEVEL", "6", false, "pg_dump -Z level, 0-9"},
+    {"COMPRESSION", "pg_dump", false,
+     "pg_dump: -Fc -Z COMPRESS_LEVEL; zstd: -Fc -Z0 compressed by the agent (.dump.zst); none"},
+    {"ZSTD_LEVEL", "3", false, "zstd level, 1-19"},
+    {"ZSTD_THREADS", "0", false, "zstd worker threads; 0: one per core"},
     {"HEALTHCHECK_PORT", "8080", false, "control HTTP server port"},
     {"LISTEN_ADDR", "0.0.0.0", false, "control HTTP server address"},
     {"CONTROL_TOKEN", "", true, "bearer token for POST endpoints; unset: POST only from loopback"},
@@ -120,6 +125,11 @@ settings read_settings(const config::config& cfg, settings_use use) {
     ::tzset();
   }
   s.compress_level = static_cast<int>(cfg.integer("COMPRESS_LEVEL", 0, 9));
+  s.compression = cfg.choice("COMPRESSION", {"pg_dump", "zstd", "none"});
+  s.zstd_level = static_cast<int>(cfg.integer("ZSTD_LEVEL", 1, 19));
+  s.zstd_threads = static_cast<int>(cfg.integer("ZSTD_THREADS", 0, 64));
+  if (s.zstd_threads == 0)
+    s.zstd_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   s.healthcheck_port = static_cast<int>(cfg.integer("HEALTHCHECK_PORT", 0, 65535));
   s.listen_addr = cfg.ip_address("LISTEN_ADDR");
   s.control_token = cfg.string("CONTROL_TOKEN");

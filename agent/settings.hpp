@@ -46,6 +46,9 @@ struct settings {
   std::string schedule;
   std::string time_zone;  // empty: the system zone
   int compress_level = 6;
+  std::string compression = "pg_dump";  // pg_dump (-Z COMPRESS_LEVEL), zstd or none (-Z0)
+  int zstd_level = 3;
+  int zstd_threads = 0;  // resolved: 0 in the file means one per core
   int healthcheck_port = 8080;
   std::string listen_addr;
   std::string control_token;

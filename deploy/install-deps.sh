@@ -13,7 +13,7 @@ BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libboost-program-options1.81-dev libboost-filesystem1.81-dev
-  libssl-dev libpq-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
+  libssl-dev libpq-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libzstd-dev
 )
 
 # Needed on a host or in an image that only runs the binaries.
@@ -21,15 +21,16 @@ RUNTIME_PACKAGES=(
   ca-certificates tzdata
   libboost-json1.81.0 libboost-url1.81.0 libboost-program-options1.81.0
   libboost-filesystem1.81.0
-  libssl3 libpq5 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0
+  libssl3 libpq5 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libzstd1
   postgresql-client-15
 )
 
 # Needed only to run the test suite: a real PostgreSQL server, test frameworks,
 # prometheus + promtool (metrics format, alert rule tests, a real scrape), systemd-analyze
-# (unit checks), python3-yaml (manifest checks) and the tools integration tests drive.
+# (unit checks), python3-yaml (manifest checks) and the tools integration tests drive (the
+# zstd CLI judges the agent's .dump.zst files).
 TEST_PACKAGES=(
-  libgtest-dev libgmock-dev postgresql-15 curl prometheus systemd python3-yaml
+  libgtest-dev libgmock-dev postgresql-15 curl prometheus systemd python3-yaml zstd
 )
 
 want="${1:-all}"

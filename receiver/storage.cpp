@@ -22,6 +22,23 @@ namespace pgship::receiver {
 namespace {
 
 namespace stdfs = std::filesystem;
+
+// Whether the sidecar `name` belongs to a backup file in `dir`: `<file>.sha256`, or the record
+// named as replace_extension(".json") names it (x.dump → x.json, x.dump.zst → x.dump.json).
+bool has_backup_beside(const stdfs::path& dir, const std::string& name) {
+  std::error_code ec;
+  if (name.ends_with(".sha256")) return stdfs::exists(dir / name.substr(0, name.size() - 7), ec);
+  const std::string base = name.substr(0, name.size() - 5);
+  for (const auto ext : backup_extensions) {
+    const auto dot = ext.rfind('.');
+    if (base.ends_with(ext.substr(0, dot)) &&
+        stdfs::exists(dir / (base + std::string(ext.substr(dot))), ec)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 using clock = std::chrono::system_clock;
 
 boost::json::object record_object(const backup_record& r) {
@@ -142,17 +159,15 @@ void storage::scan() {
           stdfs::remove(p, ignored);  // a sidecar write cut short by a crash
           continue;
         }
-        if (name.ends_with(".json") || name.ends_with(".dump.sha256")) {
+        if (name.ends_with(".json") || name.ends_with(".sha256")) {
           // A sidecar whose dump never arrived: a crash between the two renames.
-          const auto stem = name.ends_with(".json") ? name.substr(0, name.size() - 5) + ".dump"
-                                                    : name.substr(0, name.size() - 7);
-          if (!stdfs::exists(db_dir.path() / stem)) {
+          if (!has_backup_beside(db_dir.path(), name)) {
             std::error_code ignored;
             stdfs::remove(p, ignored);
           }
           continue;
         }
-        if (p.extension() != ".dump") continue;
+        if (!parse_backup_name(name)) continue;
         if (auto r = read_record(p)) {
           usage[client].first += r->size;
           usage[client].second += 1;
@@ -216,7 +231,7 @@ std::vector<backup_record> storage::list(const std::string& client,
     if (database && db != *database) continue;
     std::error_code inner;
     for (const auto& file : stdfs::directory_iterator(db_dir.path(), inner)) {
-      if (file.path().extension() != ".dump") continue;
+      if (!parse_backup_name(file.path().filename().string())) continue;
       if (auto r = read_record(file.path())) out.push_back(std::move(*r));
     }
   }
@@ -302,7 +317,7 @@ std::size_t storage::quarantined() const {
   std::error_code ec;
   for (stdfs::recursive_directory_iterator it(quarantine_dir(), ec), end; !ec && it != end;
        it.increment(ec)) {
-    if (it->path().extension() == ".dump") ++n;
+    if (parse_backup_name(it->path().filename().string())) ++n;
   }
   return n;
 }

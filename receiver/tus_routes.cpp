@@ -102,7 +102,7 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   const auto sha = metadata->find("sha256");
   if (file_name == metadata->end() || !parse_backup_name(file_name->second)) {
     co_await ex.respond(tus_error(http::status::bad_request, "invalid_name",
-                                  "metadata filename must be <database>-<YYYYMMDD>-<HHMMSS>.dump"));
+                                  "metadata filename must be <database>-<YYYYMMDD>-<HHMMSS>.dump (or .dump.zst)"));
     co_return;
   }
   const auto expected = sha == metadata->end() ? std::nullopt : digest_from_hex(sha->second);

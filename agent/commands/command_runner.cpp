@@ -1,4 +1,5 @@
 #include "commands/command_runner.hpp"
+#include <csignal>
 #include <exception>
 #include <iostream>
 #include <optional>
@@ -28,6 +29,9 @@ int check_id_and_jobs(const std::string& id, int jobs) {
 }
 
 int run_command(std::function<net::awaitable<int>()> body, std::function<void()> on_stop) {
+  // A child that stops reading its stdin (pg_restore --list has what it needs, a failed
+  // pg_restore) must be an EPIPE to handle, not a signal that ends the agent.
+  std::signal(SIGPIPE, SIG_IGN);
   net::io_context io;
   std::optional<int> result;
   std::exception_ptr failure;

@@ -49,7 +49,8 @@ std::optional<sha256_digest> recorded_digest(const stdfs::path& dir, const std::
 boost::asio::awaitable<void> adopt_old_backups(const adopt_request& req, adopt_output& out) {
   const auto backups = list_local_backups(req.dir, req.database);
   for (const auto& b : backups) {
-    if (b.has_manifest) continue;
+    // The old tool only wrote pg_dump's own .dump files.
+    if (b.has_manifest || !b.name.ends_with(".dump")) continue;
     if (req.stopping && req.stopping()) co_return;
     std::error_code ec;
     if (!stdfs::exists(req.dir / (b.name + ".sha256"), ec)) continue;  // not the old tool's
@@ -62,7 +63,9 @@ boost::asio::awaitable<void> adopt_old_backups(const adopt_request& req, adopt_o
     } else {
       // Named first: GCC 12 destroys temporaries inside a co_await full-expression twice.
       const auto file = req.dir / b.name;
-      error = co_await run_verify(file, *digest, req.pg_restore, verified);
+      verify_expect expect;
+      expect.stored = *digest;
+      error = co_await run_verify(file, expect, req.pg_restore, verified);
     }
     if (error) {
       req.log.warn("cannot adopt the old backup {}: {}; left as it is", b.name, error.message);

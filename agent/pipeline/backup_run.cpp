@@ -77,10 +77,13 @@ net::awaitable<stage_error> preflight(const settings& cfg, const std::string& da
 net::awaitable<std::string> fresh_name(const settings& cfg, const std::string& database) {
   net::steady_timer timer(co_await net::this_coro::executor);
   for (;;) {
-    auto name = format_backup_name(database, sys_clock::now());
+    auto name = format_backup_name(database, sys_clock::now(),
+                                   cfg.compression == "zstd" ? ".dump.zst" : ".dump");
     std::error_code ec;
+    // The manifest is named by the stem: a .dump and a .dump.zst of one second would share it.
     if (!stdfs::exists(cfg.backup_dir / name, ec) &&
-        !stdfs::exists(cfg.backup_dir / ".partial" / name, ec)) {
+        !stdfs::exists(cfg.backup_dir / ".partial" / name, ec) &&
+        !stdfs::exists(manifest_path(cfg.backup_dir, name), ec)) {
       co_return name;
     }
     timer.expires_after(std::chrono::milliseconds(250));
@@ -124,7 +127,8 @@ class database_backup {
     m.pg_dump_version = pre.tools.dump.version;
     m.server_version = pre.server_version;
     m.database_size = pre.database_size;
-    m.compress_level = cfg_.compress_level;
+    m.compression = cfg_.compression;
+    m.compress_level = cfg_.compression == "pg_dump" ? cfg_.compress_level : 0;
     m.agent_host = host_name();
     m.run_id = run_id_;
     m.started = format_utc(sys_clock::now());
@@ -135,8 +139,11 @@ class database_backup {
       auto clock = start_stage("dump");
       const pg_login login{cfg_.postgres_host, cfg_.postgres_port, cfg_.postgres_user,
                            cfg_.postgres_password, run_.database};
-      dump_request dr{login,          pre.tools.dump, cfg_.compress_level,     partial,
+      dump_request dr{login,          pre.tools.dump, m.compress_level,        partial,
                       control_.child, log_,           &control_.progress.bytes};
+      dr.zstd = cfg_.compression == "zstd";
+      dr.zstd_level = cfg_.zstd_level;
+      dr.zstd_threads = cfg_.zstd_threads;
       // Exact counts come from the snapshot pg_dump dumps, counted while it runs.
       std::unique_ptr<snapshot_counter> counter;
       if (cfg_.row_counts == "exact") {
@@ -181,7 +188,10 @@ class database_backup {
     {
       auto clock = start_stage("verify");
       verify_output verified;
-      auto error = co_await run_verify(partial, dumped.digest, pre.tools.restore, verified);
+      verify_expect expect;
+      expect.stored = dumped.digest;
+      if (cfg_.compression == "zstd") expect.plain = dumped.plain_digest;
+      auto error = co_await run_verify(partial, expect, pre.tools.restore, verified);
       clock.done(verified.bytes_read, !error);
       if (error) {
         std::error_code ignored;
@@ -194,6 +204,10 @@ class database_backup {
 
     m.size = dumped.bytes;
     m.sha256 = run_.sha256;
+    if (cfg_.compression == "zstd") {
+      m.plaintext_sha256 = to_hex(dumped.plain_digest);
+      m.plaintext_size = dumped.plain_bytes;
+    }
     m.finished = format_utc(sys_clock::now());
     m.upload.state = cfg_.upload ? upload_state::pending : upload_state::skipped;
     if (cfg_.upload) m.upload.receiver = cfg_.backup_api_url;

@@ -1,31 +1,21 @@
 #include "pipeline/dump.hpp"
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <pgship/common/io/file_io.hpp>
+#include <pgship/common/io/filters.hpp>
+#include <pgship/common/io/zstd_filters.hpp>
 #include <pgship/common/log.hpp>
 
 namespace pgship::agent {
 namespace {
 
-// Start writeback every so often, so the final fsync does not wait for the whole file.
-constexpr std::uint64_t writeback_interval = 32 * 1024 * 1024;
 // A custom-format archive starts with this magic; anything shorter is not an archive.
 constexpr std::string_view archive_magic = "PGDMP";
-
-std::error_code write_all(int fd, std::span<const char> data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return {errno, std::generic_category()};
-    }
-    data = data.subspan(static_cast<std::size_t>(n));
-  }
-  return {};
-}
 
 void log_stderr(const std::string& text, const log::context& lg) {
   const auto tool = lg.with({{"tool", "pg_dump"}});
@@ -49,31 +39,23 @@ boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_o
                    "cannot create " + request.output.string() + ": " + std::strerror(err));
   }
 
-  sha256 hash;
-  std::uint64_t bytes = 0;
-  std::uint64_t synced = 0;
-  std::string head;  // the first bytes, to recognise an archive
-  stdout_sink sink = [&](std::span<const char> data) -> std::error_code {
-    if (head.size() < archive_magic.size()) {
-      head.append(data.data(), std::min(data.size(), archive_magic.size() - head.size()));
-    }
-    if (auto ec = write_all(fd, data)) return ec;
-    hash.update(data.data(), data.size());
-    bytes += data.size();
-    if (request.progress != nullptr) *request.progress = bytes;
-    if (bytes - synced >= writeback_interval) {
-      ::sync_file_range(fd, static_cast<off_t>(synced), static_cast<off_t>(bytes - synced),
-                        SYNC_FILE_RANGE_WRITE);
-      synced = bytes;
-    }
-    return {};
-  };
+  // pg_dump's bytes → magic check → count → hash (plain) → [zstd] → hash (stored) → file.
+  io::file_writer file(fd);
+  io::hash_filter stored(file);
+  std::optional<io::zstd_compressor> zstd;
+  if (request.zstd) zstd.emplace(stored, request.zstd_level, request.zstd_threads);
+  io::hash_filter plain(zstd ? static_cast<io::sink&>(*zstd) : stored);
+  io::count_filter count(plain, [&request](std::uint64_t n) {
+    if (request.progress != nullptr) *request.progress = n;
+  });
+  io::head_filter head(count, archive_magic.size());
+  stdout_sink sink = [&head](std::span<const char> data) { return head.write(data); };
 
   const auto& login = request.login;
   child_spec spec;
   spec.program = request.pg_dump.path;
   spec.args = {"--format=custom",
-               "--compress=" + std::to_string(request.compress_level),
+               "--compress=" + std::to_string(request.zstd ? 0 : request.compress_level),
                "--no-password",
                "--host=" + login.host,
                "--port=" + std::to_string(login.port),
@@ -97,13 +79,13 @@ boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_o
     const auto why = result.last_error_line();
     error = fail(errc::dump_failed,
                  "pg_dump failed (" + result.describe() + ")" + (why.empty() ? "" : ": " + why));
-  } else if (head != archive_magic) {
-    error = fail(errc::dump_too_small, "pg_dump exited 0 but wrote " + std::to_string(bytes) +
-                                           " bytes, which is not a custom-format archive");
-  } else if (::fdatasync(fd) != 0) {
-    const int err = errno;
-    error = fail(err == ENOSPC ? errc::disk_full : errc::local_io_failed,
-                 "fsync " + request.output.string() + ": " + std::strerror(err));
+  } else if (head.head() != archive_magic) {
+    error =
+        fail(errc::dump_too_small, "pg_dump exited 0 but wrote " + std::to_string(count.bytes()) +
+                                       " bytes, which is not a custom-format archive");
+  } else if (const auto ec = head.finish()) {  // zstd's last frame, then fdatasync
+    error = fail(ec == std::errc::no_space_on_device ? errc::disk_full : errc::local_io_failed,
+                 "finishing " + request.output.string() + ": " + ec.message());
   }
   ::close(fd);
   if (error) {
@@ -111,8 +93,10 @@ boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_o
     std::filesystem::remove(request.output, ignored);
     co_return error;
   }
-  out.bytes = bytes;
-  out.digest = hash.finish();
+  out.bytes = stored.bytes();
+  out.digest = stored.digest();
+  out.plain_bytes = plain.bytes();
+  out.plain_digest = plain.digest();
   co_return stage_error{};
 }
 

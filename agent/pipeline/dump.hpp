@@ -1,6 +1,8 @@
 #pragma once
-// Stage 1: pg_dump -Fc streamed through an async pipe into `.partial/<name>.dump`, hashed on
-// the way. Memory stays flat: one 256 KiB buffer whatever the database size.
+// Stage 1: pg_dump -Fc streamed through an async pipe and the filter chain into
+// `.partial/<name>`: the archive's magic checked, hashed, compressed by libzstd for
+// COMPRESSION=zstd (hashed again as stored), written and fsynced. Memory stays flat: one
+// 256 KiB buffer and zstd's windows whatever the database size.
 
 #include <cstdint>
 #include <filesystem>
@@ -22,17 +24,22 @@ namespace pgship::agent {
 struct dump_request {
   pg_login login;
   pg_tool pg_dump;
-  int compress_level = 6;
+  int compress_level = 6;        // pg_dump -Z; 0 when the agent compresses
   std::filesystem::path output;  // created; must not exist
   std::shared_ptr<child_handle> handle;
   log::context log;                   // run_id and database on every line
   std::uint64_t* progress = nullptr;  // bytes written so far, for live progress
   std::string snapshot;               // pg_dump --snapshot: an exported snapshot, or empty
+  bool zstd = false;                  // compress in-process with libzstd
+  int zstd_level = 3;
+  int zstd_threads = 0;
 };
 
 struct dump_output {
-  std::uint64_t bytes = 0;
+  std::uint64_t bytes = 0;  // stored
   sha256_digest digest{};
+  std::uint64_t plain_bytes = 0;  // pg_dump's archive itself (the same unless zstd)
+  sha256_digest plain_digest{};
 };
 
 /// Runs pg_dump into `request.output` (fsynced). On any failure the file is removed and the

@@ -1,17 +1,18 @@
 #include "pipeline/fetch_restore.hpp"
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <pgship/common/io/file_io.hpp>
+#include <pgship/common/io/zstd_filters.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/sha256.hpp>
 
 #include "pg_tools.hpp"
+#include "pipeline/pipe_feed.hpp"
 
 namespace pgship::agent {
 
@@ -20,8 +21,6 @@ namespace http = boost::beast::http;
 namespace stdfs = std::filesystem;
 
 namespace {
-
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 net::awaitable<stage_error> pick_pg_restore(const fetch_restore_io& io, const pg_login& login,
                                             pg_tool& out) {
@@ -117,6 +116,10 @@ void begin_progress(const fetch_restore_io& io, const char* stage) {
   if (io.progress != nullptr) io.progress->begin(io.progress_label, stage);
 }
 
+bool is_zstd(const remote_backup& backup) {
+  return backup.id.ends_with(".zst");
+}
+
 net::awaitable<stage_error> streamed(const fetch_restore_io& io, const remote_backup& backup,
                                      const restore_target& target, const pg_tool& tool,
                                      std::vector<stage_record>& stages) {
@@ -127,16 +130,21 @@ net::awaitable<stage_error> streamed(const fetch_restore_io& io, const remote_ba
   bool download_done = false;
   stdin_feeder feeder = [&](net::writable_pipe& in) -> net::awaitable<std::error_code> {
     download_tally tally(io);
+    // held piece → [zstd -d] → to_pipe → pg_restore's stdin.
+    io::buffer_sink to_pipe;
+    std::optional<io::zstd_decompressor> unzstd;
+    if (is_zstd(backup)) unzstd.emplace(to_pipe);
+    io::sink& chain = unzstd ? static_cast<io::sink&>(*unzstd) : to_pipe;
     std::vector<char> held;  // the newest piece: pg_restore gets it once the hash matched
     std::error_code pipe_ec;
-    // When pg_restore stops reading (it failed), the rest is still hashed: a corrupt copy
-    // is then named as the cause rather than pg_restore's complaint about its bytes.
+    std::error_code chain_ec;
+    // When pg_restore stops reading (it failed) or the bytes do not decompress, the rest is
+    // still hashed: a corrupt copy is then named as the cause.
     body_sink sink = [&](std::span<const char> data) -> net::awaitable<std::error_code> {
       if (tally.stop_requested()) co_return make_error_code(std::errc::operation_canceled);
-      if (!held.empty() && !pipe_ec) {
-        auto [ec, n] = co_await net::async_write(in, net::buffer(held), use_tuple);
-        (void)n;
-        pipe_ec = ec;
+      if (!held.empty() && !pipe_ec && !chain_ec) {
+        chain_ec = chain.write(held);
+        co_await drain_to_pipe(to_pipe, in, pipe_ec);
       }
       held.assign(data.begin(), data.end());
       tally.add(data);
@@ -150,9 +158,17 @@ net::awaitable<stage_error> streamed(const fetch_restore_io& io, const remote_ba
     if (pipe_ec) co_return pipe_ec;
     if (download_error) co_return make_error_code(std::errc::operation_canceled);
     begin_progress(io, "restore");
-    auto [ec, n] = co_await net::async_write(in, net::buffer(held), use_tuple);
-    (void)n;
-    co_return std::error_code(ec);
+    if (!chain_ec) chain_ec = chain.write(held);
+    if (!chain_ec) chain_ec = chain.finish();
+    if (chain_ec) {
+      download_error = fail(errc::restore_failed, backup.id +
+                                                      " matches its sha256 but does not "
+                                                      "decompress: " +
+                                                      chain_ec.message());
+      co_return chain_ec;
+    }
+    co_await drain_to_pipe(to_pipe, in, pipe_ec);
+    co_return pipe_ec;
   };
   auto spec = pg_restore_spec(tool, target);
   const auto result = co_await run_child(spec, nullptr, io.child, std::move(feeder));
@@ -161,19 +177,6 @@ net::awaitable<stage_error> streamed(const fetch_restore_io& io, const remote_ba
   auto error = !result.stopped && download_error ? download_error : judge_restore(result, target);
   restore.done(0, !error);
   co_return error;
-}
-
-stage_error write_all(int fd, std::span<const char> data) {
-  for (std::size_t done = 0; done < data.size();) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(errc::local_io_failed,
-                  std::string("writing the download: ") + std::strerror(errno));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  return {};
 }
 
 net::awaitable<stage_error> spooled(const fetch_restore_io& io, const remote_backup& backup,
@@ -190,22 +193,38 @@ net::awaitable<stage_error> spooled(const fetch_restore_io& io, const remote_bac
     co_return fail(errc::local_io_failed,
                    "cannot create " + file.string() + ": " + std::strerror(errno));
   }
+  // download → [zstd -d] → the spool file pg_restore -j seeks in.
   download_tally tally(io);
+  io::file_writer spool(fd, false);
+  std::optional<io::zstd_decompressor> unzstd;
+  if (is_zstd(backup)) unzstd.emplace(spool);
+  io::sink& chain = unzstd ? static_cast<io::sink&>(*unzstd) : spool;
   stage_error write_error;
   body_sink sink = [&](std::span<const char> data) -> net::awaitable<std::error_code> {
     if (tally.stop_requested()) {
       write_error = fail(errc::cancelled, "the download was stopped");
       co_return make_error_code(std::errc::operation_canceled);
     }
-    write_error = write_all(fd, data);
-    if (write_error) co_return make_error_code(std::errc::io_error);
     tally.add(data);
+    if (const auto wec = chain.write(data)) {
+      write_error = fail(unzstd ? errc::restore_failed : errc::local_io_failed,
+                         "writing the download of " + backup.id + ": " + wec.message());
+      co_return wec;
+    }
     co_return std::error_code{};
   };
   auto request = download_request(io, backup);
   const auto reply = co_await io.client.download(std::move(request), std::move(sink));
+  auto error = judge_download(reply, backup, tally.hash);
+  // A corrupt copy is named as such, before what its bytes did to zstd or the disk.
+  if (!error && write_error) error = write_error;
+  if (!error) {
+    if (const auto fec = chain.finish()) {
+      error = fail(errc::restore_failed,
+                   "finishing the download of " + backup.id + ": " + fec.message());
+    }
+  }
   ::close(fd);
-  auto error = write_error ? write_error : judge_download(reply, backup, tally.hash);
   download.done(tally.received, !error);
   if (!error) {
     stage_clock restore(stages, "restore");

@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <pgship/common/backup_name.hpp>
 #include <pgship/common/checksum_line.hpp>
 #include <pgship/common/fs.hpp>
 
@@ -71,6 +72,11 @@ std::string to_json(const manifest& m) {
   o["server_version"] = m.server_version;
   o["database_size"] = m.database_size;
   o["compress_level"] = m.compress_level;
+  o["compression"] = m.compression.empty() ? "pg_dump" : m.compression;
+  if (!m.plaintext_sha256.empty()) {
+    o["plaintext_sha256"] = m.plaintext_sha256;
+    o["plaintext_size"] = m.plaintext_size;
+  }
   o["started"] = m.started;
   o["finished"] = m.finished;
   o["agent_host"] = m.agent_host;
@@ -101,6 +107,10 @@ std::optional<manifest> parse_manifest(std::string_view text) {
   m.server_version = text_of(o, "server_version");
   m.database_size = number_of(o, "database_size");
   m.compress_level = static_cast<int>(number_of(o, "compress_level"));
+  m.compression = text_of(o, "compression");
+  if (m.compression.empty()) m.compression = "pg_dump";  // manifests from before the key
+  m.plaintext_sha256 = text_of(o, "plaintext_sha256");
+  m.plaintext_size = number_of(o, "plaintext_size");
   m.started = text_of(o, "started");
   m.finished = text_of(o, "finished");
   m.agent_host = text_of(o, "agent_host");
@@ -132,9 +142,7 @@ std::optional<manifest> parse_manifest(std::string_view text) {
 }
 
 std::filesystem::path manifest_path(const std::filesystem::path& dir, std::string_view name) {
-  std::string stem(name);
-  if (stem.ends_with(".dump")) stem.resize(stem.size() - 5);
-  return dir / (stem + ".json");
+  return dir / (std::string(backup_stem(name)) + ".json");
 }
 
 std::optional<manifest> read_manifest(const std::filesystem::path& path) {

@@ -1,7 +1,8 @@
 #pragma once
-// The files a local backup is made of: `<name>.dump`, `<name>.dump.sha256` (sha256sum -c
-// format) and `<name>.json`, the manifest (DESIGN.md "Backup naming and files"), which also
-// records whether the backup reached the receiver: rotation must never drop one that did not.
+// The files a local backup is made of: `<name>.dump` (or `.dump.zst`), `<file>.sha256`
+// (sha256sum -c format) and `<name>.json`, the manifest (DESIGN.md "Backup naming and files"),
+// which also records whether the backup reached the receiver: rotation must never drop one that did
+// not.
 
 #include <chrono>
 #include <cstdint>
@@ -45,6 +46,11 @@ struct manifest {
   std::string server_version;
   std::uint64_t database_size = 0;
   int compress_level = 6;
+  std::string compression = "pg_dump";  // COMPRESSION: pg_dump, zstd or none
+  /// For a file the agent compressed: the pg_dump archive's own sha256 and size (`sha256`
+  /// and `size` are always of the stored bytes).
+  std::string plaintext_sha256;
+  std::uint64_t plaintext_size = 0;
   std::string started;   // UTC
   std::string finished;  // UTC, dump verified
   std::string agent_host;
@@ -60,7 +66,7 @@ struct manifest {
 std::string to_json(const manifest& m);
 std::optional<manifest> parse_manifest(std::string_view json);
 
-/// `<dir>/<name without .dump>.json`
+/// `<dir>/<name without its backup extension>.json`
 std::filesystem::path manifest_path(const std::filesystem::path& dir, std::string_view name);
 std::optional<manifest> read_manifest(const std::filesystem::path& path);
 /// Writes the manifest atomically (temp file, fsync, rename, directory fsync).

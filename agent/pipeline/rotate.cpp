@@ -48,7 +48,6 @@ std::vector<local_backup> list_local_backups(const stdfs::path& dir, std::string
   std::error_code ec;
   for (stdfs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const auto name = it->path().filename().string();
-    if (!name.ends_with(".dump")) continue;
     const auto parsed = parse_backup_name(name);
     if (!parsed || parsed->database != database) continue;
     local_backup b{name, parsed->taken, upload_state::pending};
@@ -68,7 +67,7 @@ std::uint64_t local_backup_bytes(const stdfs::path& dir) {
     for (const char* side : {".sha256", ".json"}) {
       if (name.ends_with(side)) name.resize(name.size() - std::string_view(side).size());
     }
-    if (!name.ends_with(".dump")) name += ".dump";  // a manifest: <stem>.json
+    if (!parse_backup_name(name)) name += ".dump";  // a manifest: <stem>.json
     std::error_code size_ec;
     if (!parse_backup_name(name) || !it->is_regular_file(size_ec)) continue;
     const auto size = it->file_size(size_ec);

@@ -1,28 +1,38 @@
 #include "pipeline/verify.hpp"
-#include <algorithm>
+#include <optional>
 #include <system_error>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <pgship/common/io/file_io.hpp>
+#include <pgship/common/io/filters.hpp>
+#include <pgship/common/io/zstd_filters.hpp>
+
 #include "child_process.hpp"
+#include "pipeline/pipe_feed.hpp"
 
 namespace pgship::agent {
+namespace {
+
+stage_error differs(const std::filesystem::path& file, const char* what, const sha256_digest& got,
+                    const sha256_digest& want) {
+  return fail(errc::verify_failed, std::string("sha256 of ") + what + file.filename().string() +
+                                       " read back from disk (" + to_hex(got) +
+                                       ") differs from the one computed while dumping (" +
+                                       to_hex(want) + ")");
+}
+
+}  // namespace
 
 boost::asio::awaitable<stage_error> run_verify(const std::filesystem::path& file,
-                                               const sha256_digest& expected,
+                                               const verify_expect& expected,
                                                const pg_tool& pg_restore, verify_output& out) {
-  std::error_code ec;
-  const auto digest = sha256_of_file(file, ec);
-  if (!digest) {
-    co_return fail(errc::local_io_failed,
-                   "cannot read back " + file.string() + ": " + ec.message());
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    co_return fail(errc::local_io_failed, "cannot read back " + file.string() + ": " +
+                                              std::generic_category().message(errno));
   }
-  out.bytes_read = std::filesystem::file_size(file, ec);
-  if (*digest != expected) {
-    co_return fail(errc::verify_failed, "sha256 of " + file.filename().string() +
-                                            " read back from disk (" + to_hex(*digest) +
-                                            ") differs from the one computed while dumping (" +
-                                            to_hex(expected) + ")");
-  }
-
   // The listing can be long (one line per object): count it instead of keeping it.
   std::uint64_t entries = 0;
   bool line_start = true;
@@ -35,7 +45,60 @@ boost::asio::awaitable<stage_error> run_verify(const std::filesystem::path& file
   };
   child_spec spec;
   spec.program = pg_restore.path;
-  spec.args = {"--list", file.string()};
+  spec.args = {"--list"};
+
+  // file → hash (stored) → [zstd -d → hash (plain)] → pg_restore --list's stdin, one read.
+  io::buffer_sink to_pipe;
+  io::discard_sink nowhere;
+  std::optional<io::hash_filter> plain;
+  std::optional<io::zstd_decompressor> unzstd;
+  if (expected.plain) {
+    plain.emplace(to_pipe);
+    unzstd.emplace(*plain);
+  }
+  io::hash_filter stored(unzstd ? static_cast<io::sink&>(*unzstd) : nowhere);
+  std::error_code read_ec;
+  std::error_code pipe_ec;
+  stdin_feeder feeder =
+      [&](boost::asio::writable_pipe& in) -> boost::asio::awaitable<std::error_code> {
+    read_ec = co_await feed_file(fd, stored, to_pipe, in, pipe_ec);
+    co_return std::error_code{};  // pg_restore stops reading once it has the list
+  };
+  if (expected.plain) {
+    const auto result = co_await run_child(spec, std::move(sink), nullptr, std::move(feeder));
+    ::close(fd);
+    if (read_ec) {
+      co_return fail(read_ec == std::errc::io_error ? errc::local_io_failed : errc::verify_failed,
+                     "reading back " + file.filename().string() + ": " + read_ec.message());
+    }
+    out.bytes_read = stored.bytes();
+    if (stored.digest() != expected.stored) {
+      co_return differs(file, "", stored.digest(), expected.stored);
+    }
+    if (plain->digest() != *expected.plain) {
+      co_return differs(file, "the archive inside ", plain->digest(), *expected.plain);
+    }
+    if (!result.ok()) {
+      const auto why = result.last_error_line();
+      co_return fail(errc::restore_list_failed,
+                     "pg_restore --list rejected " + file.filename().string() + " (" +
+                         result.describe() + ")" + (why.empty() ? "" : ": " + why));
+    }
+    out.toc_entries = entries;
+    co_return stage_error{};
+  }
+
+  read_ec = io::pump_file(fd, stored);
+  ::close(fd);
+  if (read_ec) {
+    co_return fail(errc::local_io_failed,
+                   "cannot read back " + file.string() + ": " + read_ec.message());
+  }
+  out.bytes_read = stored.bytes();
+  if (stored.digest() != expected.stored) {
+    co_return differs(file, "", stored.digest(), expected.stored);
+  }
+  spec.args.push_back(file.string());
   const auto result = co_await run_child(spec, std::move(sink));
   if (!result.ok()) {
     const auto why = result.last_error_line();

@@ -1,10 +1,13 @@
 #pragma once
 // Stage 2: prove the file on disk is the archive pg_dump wrote, before it is kept or shipped:
 // its SHA-256 read back from disk must match the one computed while dumping, and pg_restore
-// must be able to read its table of contents.
+// must be able to read its table of contents. A zstd file is decompressed on the way (one
+// read): the archive inside must hash as pg_dump's output did, and pg_restore --list reads it
+// from its stdin.
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -20,9 +23,14 @@ struct verify_output {
   std::uint64_t toc_entries = 0;  // lines of `pg_restore --list` that name an object
 };
 
+struct verify_expect {
+  sha256_digest stored;                // of the file's bytes
+  std::optional<sha256_digest> plain;  // set for a zstd file: of the archive inside
+};
+
 /// verify_failed when the bytes differ, restore_list_failed when pg_restore rejects it.
 boost::asio::awaitable<stage_error> run_verify(const std::filesystem::path& file,
-                                               const sha256_digest& expected,
+                                               const verify_expect& expected,
                                                const pg_tool& pg_restore, verify_output& out);
 
 }  // namespace pgship::agent

@@ -8,7 +8,6 @@ using std::chrono::days;
 using std::chrono::seconds;
 using std::chrono::system_clock;
 
-constexpr std::string_view extension = ".dump";
 // "-YYYYMMDD-HHMMSS": fixed width, so it is cut off the end and the database may contain '-'.
 constexpr std::size_t stamp_size = 16;
 
@@ -37,9 +36,19 @@ bool representable(std::chrono::sys_seconds t) {
 
 }  // namespace
 
+std::string_view backup_stem(std::string_view name) {
+  // The longest that matches, should one extension ever end another.
+  std::string_view best;
+  for (const auto ext : backup_extensions) {
+    if (name.ends_with(ext) && ext.size() > best.size()) best = ext;
+  }
+  return name.substr(0, name.size() - best.size());
+}
+
 std::optional<backup_name> parse_backup_name(std::string_view file_name) {
-  if (!fs::is_safe_name(file_name) || !file_name.ends_with(extension)) return std::nullopt;
-  const std::string_view stem = file_name.substr(0, file_name.size() - extension.size());
+  if (!fs::is_safe_name(file_name)) return std::nullopt;
+  const std::string_view stem = backup_stem(file_name);
+  if (stem.size() == file_name.size()) return std::nullopt;
   if (stem.size() <= stamp_size) return std::nullopt;
   const std::string_view database = stem.substr(0, stem.size() - stamp_size);
   const std::string_view stamp = stem.substr(database.size());
@@ -61,10 +70,11 @@ std::optional<backup_name> parse_backup_name(std::string_view file_name) {
   const std::chrono::sys_seconds taken = std::chrono::sys_days{date} + std::chrono::hours{*hour} +
                                          std::chrono::minutes{*minute} + seconds{*second};
   if (!representable(taken)) return std::nullopt;
-  return backup_name{std::string(database), taken};
+  return backup_name{std::string(database), taken, std::string(file_name.substr(stem.size()))};
 }
 
-std::string format_backup_name(std::string_view database, system_clock::time_point taken) {
+std::string format_backup_name(std::string_view database, system_clock::time_point taken,
+                               std::string_view extension) {
   const auto whole = std::chrono::floor<seconds>(taken);
   const auto day = std::chrono::floor<days>(whole);
   const std::chrono::year_month_day date{day};

@@ -1,6 +1,7 @@
 #pragma once
-// Backup file names: `<database>-<YYYYMMDD>-<HHMMSS>.dump` (UTC). The database part may itself
-// contain '-'; the timestamp is the last two dash-separated fields.
+// Backup file names: `<database>-<YYYYMMDD>-<HHMMSS>.<ext>` (UTC), `<ext>` one of `dump` (a
+// pg_dump custom archive) and `dump.zst` (the same, zstd-compressed by the agent). The
+// database part may itself contain '-'; the timestamp is the last two dash-separated fields.
 
 #include <chrono>
 #include <optional>
@@ -9,9 +10,13 @@
 
 namespace pgship {
 
+/// The extensions a backup file may have, with their dot.
+inline constexpr std::string_view backup_extensions[] = {".dump", ".dump.zst"};
+
 struct backup_name {
   std::string database;
   std::chrono::system_clock::time_point taken;  // UTC, whole seconds
+  std::string extension;                        // one of backup_extensions
 };
 
 /// nullopt unless `file_name` is a safe name (fs::is_safe_name) of exactly that form with a
@@ -21,6 +26,11 @@ std::optional<backup_name> parse_backup_name(std::string_view file_name);
 
 /// The name for `database` at `taken` (truncated to seconds, UTC).
 std::string format_backup_name(std::string_view database,
-                               std::chrono::system_clock::time_point taken);
+                               std::chrono::system_clock::time_point taken,
+                               std::string_view extension = ".dump");
+
+/// `name` without its backup extension ("app-20261121-030000" of "...030000.dump.zst"); the
+/// name itself when it has none.
+std::string_view backup_stem(std::string_view name);
 
 }  // namespace pgship

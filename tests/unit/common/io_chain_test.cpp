@@ -1,0 +1,149 @@
+// The filter chain's stages, each on its own and composed: what comes out is the bytes that
+// went in (or their zstd form, which decodes back to them), hashes and counts agree with the
+// one-shot helpers, and a damaged or cut-short stream is an error, never a short success.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <pgship/common/io/file_io.hpp>
+#include <pgship/common/io/filters.hpp>
+#include <pgship/common/io/zstd_filters.hpp>
+
+#include "temp_dir.hpp"
+
+namespace pgship::io {
+namespace {
+
+using test::random_bytes;
+using test::read_file;
+using test::temp_dir;
+using test::write_file;
+
+// Text-like data that compresses, unlike random bytes: numbers and words of a trade log.
+std::string trade_log(std::size_t size) {
+  std::string out;
+  for (std::uint64_t i = 0; out.size() < size; ++i) {
+    out += std::to_string(1000000 + i * 7919 % 104729) + ",EURUSD," +
+           std::to_string(1.08 + static_cast<double>(i % 97) / 10000.0) + "," +
+           (i % 3 == 0 ? "B" : "S") + ",client\n";
+  }
+  out.resize(size);
+  return out;
+}
+
+// Feeds `data` to `first` in pieces of `piece` bytes, then finishes it.
+std::error_code feed(sink& first, const std::string& data, std::size_t piece) {
+  for (std::size_t at = 0; at < data.size(); at += piece) {
+    const std::span<const char> part(data.data() + at, std::min(piece, data.size() - at));
+    if (auto ec = first.write(part)) return ec;
+  }
+  return first.finish();
+}
+
+std::string zstd_of(const std::string& data, int level = 3, int workers = 0) {
+  buffer_sink out;
+  zstd_compressor z(out, level, workers);
+  EXPECT_FALSE(feed(z, data, 100000));
+  return out.text();
+}
+
+TEST(io_chain_test, HashFilterAgreesWithOneShotSha256WhateverThePieces) {
+  const auto data = random_bytes(1000003, 7);
+  for (const std::size_t piece : {1ul, 4096ul, 65537ul, 2000000ul}) {
+    buffer_sink out;
+    hash_filter hash(out);
+    ASSERT_FALSE(feed(hash, data, piece));
+    EXPECT_EQ(hash.digest(), sha256_of(data)) << piece;
+    EXPECT_EQ(hash.bytes(), data.size());
+    EXPECT_EQ(out.text(), data);
+    EXPECT_TRUE(out.finished());
+  }
+}
+
+TEST(io_chain_test, CountAndHeadPassBytesOnAndReportWhatPassed) {
+  buffer_sink out;
+  head_filter head(out, 5);
+  std::vector<std::uint64_t> seen;
+  count_filter count(head, [&](std::uint64_t n) { seen.push_back(n); });
+  ASSERT_FALSE(feed(count, "PGDMP and the rest of an archive", 3));
+  EXPECT_EQ(head.head(), "PGDMP");
+  EXPECT_EQ(count.bytes(), 32u);
+  EXPECT_EQ(seen.back(), 32u);
+  EXPECT_EQ(seen.front(), 3u);
+  EXPECT_EQ(out.text(), "PGDMP and the rest of an archive");
+}
+
+TEST(io_chain_test, FileWriterWritesExactlyTheBytesAndTheChainMatchesTheOldPath) {
+  temp_dir dir;
+  const auto data = random_bytes(3 * 1024 * 1024 + 17, 11);
+  const auto path = dir / "out.dump";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  file_writer file(fd);
+  hash_filter hash(file);
+  ASSERT_FALSE(feed(hash, data, 256 * 1024));
+  ::close(fd);
+  EXPECT_EQ(read_file(path), data);
+  EXPECT_EQ(file.bytes(), data.size());
+  std::error_code ec;
+  EXPECT_EQ(sha256_of_file(path, ec), hash.digest());  // the helper verify used before
+}
+
+TEST(io_chain_test, FileWriterReportsTheSystemsError) {
+  file_writer file(-1);
+  EXPECT_EQ(file.write(std::string_view("x")), std::errc::bad_file_descriptor);
+}
+
+TEST(io_chain_test, PumpFileSendsARangeAndRefusesOneTheFileDoesNotHave) {
+  temp_dir dir;
+  const auto data = random_bytes(700000, 3);
+  write_file(dir / "f", data);
+  const int fd = ::open((dir / "f").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  buffer_sink part;
+  ASSERT_FALSE(pump_file(fd, part, 1000, 300000, 4096));
+  EXPECT_EQ(part.text(), data.substr(1000, 300000));
+  buffer_sink beyond;
+  EXPECT_EQ(pump_file(fd, beyond, 600000, 200000), std::errc::io_error);
+  ::close(fd);
+  buffer_sink whole;
+  ASSERT_FALSE(pump_file(dir / "f", whole));
+  EXPECT_EQ(whole.text(), data);
+  EXPECT_EQ(pump_file(dir / "missing", whole), std::errc::no_such_file_or_directory);
+}
+
+TEST(io_chain_test, ZstdRoundTripsWithAndWithoutWorkers) {
+  const auto data = trade_log(6 * 1024 * 1024);
+  for (const int workers : {0, 2}) {
+    const auto packed = zstd_of(data, 3, workers);
+    EXPECT_TRUE(starts_like_zstd(packed));
+    EXPECT_FALSE(starts_like_zstd(std::string_view("PGDMP")));
+    EXPECT_LT(packed.size(), data.size() / 3) << workers;  // text compresses
+    buffer_sink out;
+    zstd_decompressor unz(out);
+    ASSERT_FALSE(feed(unz, packed, 8191));
+    EXPECT_EQ(out.text(), data) << workers;
+  }
+}
+
+TEST(io_chain_test, ACutShortZstdStreamFailsAtTheEndNotSilently) {
+  const auto packed = zstd_of(trade_log(2 * 1024 * 1024));
+  buffer_sink out;
+  zstd_decompressor unz(out);
+  ASSERT_FALSE(unz.write(std::string_view(packed).substr(0, packed.size() - 10)));
+  EXPECT_EQ(unz.finish(), std::errc::message_size);
+  EXPECT_FALSE(out.finished());
+}
+
+TEST(io_chain_test, AFlippedByteInAZstdStreamIsAnError) {
+  auto packed = zstd_of(trade_log(2 * 1024 * 1024));
+  packed[packed.size() / 2] ^= 0x40;
+  buffer_sink out;
+  zstd_decompressor unz(out);
+  std::error_code ec = feed(unz, packed, 65536);
+  EXPECT_EQ(ec, std::errc::illegal_byte_sequence);
+}
+
+}  // namespace
+}  // namespace pgship::io
