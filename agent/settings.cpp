@@ -45,6 +45,8 @@ constexpr key_spec schema[] = {
     {"METRICS_TEXTFILE", "", false, "also write metrics to this file (node_exporter textfile)"},
     {"UPLOAD", "on", false, "off keeps backups local only"},
     {"UPLOAD_CHUNK_SIZE", "16M", false, "resumable upload chunk size"},
+    {"UPLOAD_RATE_LIMIT", "", false,
+     "bytes/s for all upload traffic together (K/M/G); unset: no limit"},
     {"PG_DUMP_PATH", "auto", false, "pg_dump binary; auto picks one not older than the server"},
     {"CA_FILE", "", false, "CA bundle to verify the receiver (default: system store)"},
     {"CLIENT_CERT_FILE", "", false, "client certificate for mutual TLS"},
@@ -139,6 +141,9 @@ settings read_settings(const config::config& cfg, settings_use use) {
   cfg.choice("LOG_FORMAT", {"text", "json"});
   s.metrics_textfile = cfg.optional_path("METRICS_TEXTFILE");
   s.upload_chunk_size = cfg.size("UPLOAD_CHUNK_SIZE", 64 * 1024, 1024ull * 1024 * 1024);
+  if (cfg.raw("UPLOAD_RATE_LIMIT")) {
+    s.upload_rate_limit = cfg.size("UPLOAD_RATE_LIMIT", 1024, 1ull << 40);
+  }
   if (cfg.string("PG_DUMP_PATH") != "auto") s.pg_dump_path = cfg.optional_path("PG_DUMP_PATH");
   s.ca_file = cfg.optional_path("CA_FILE");
   s.client_cert_file = cfg.optional_path("CLIENT_CERT_FILE");

@@ -20,7 +20,10 @@
 # alternation and prints its size and time against (a)'s -Z6 (pgship's default COMPRESS_LEVEL).
 # COMPARE_COUNTS=1 also runs (c0) the agent with ROW_COUNTS=off, and prints what (c), with the
 # default ROW_COUNTS=exact (count(*) of every table in the dump's snapshot), costs against it
-# (target c / c0 <= 1.10). Needs the PostgreSQL 15 server tools in
+# (target c / c0 <= 1.10). ZSTD=1 (the default; 0 leaves them out) adds (z0) bare
+# `pg_dump -Fc -Z0 -f` (pg_dump's own floor) and (cz) the agent with COMPRESSION=zstd, and
+# prints issue 14's figures: cz / a (target <= 0.35) with cz's file against a's (<= 0.95),
+# cz / z0 (<= 1.15), c / a (<= 1.02) and the zstd agent's peak RSS (<= 64 MiB). Needs the PostgreSQL 15 server tools in
 # /usr/lib/postgresql/15/bin; as root the cluster runs as the postgres user. Needs ~3x SIZE_GB
 # free on the disk holding BENCH_DIR (default: a temp dir under /var/tmp, not tmpfs).
 set -euo pipefail
@@ -32,6 +35,7 @@ build_dir="${BUILD_DIR:-build}"
 skip_agent="${SKIP_AGENT:-0}"
 with_z9="${Z9:-0}"
 compare_counts="${COMPARE_COUNTS:-0}"
+with_zstd="${ZSTD:-1}"
 pg_bin=/usr/lib/postgresql/15/bin
 receiver="$build_dir/receiver/pgship-receiver"
 agent="$build_dir/agent/pgship-agent"
@@ -60,7 +64,30 @@ write_agent_env "$work/agent.env"
 echo "ROW_COUNTS=exact" >> "$work/agent.env"
 
 c0_secs=(); a_secs=(); b_secs=(); c_secs=(); d_secs=(); d_bytes=(); rss=(); dump_rss=(); agent_failures=0
+z0_secs=(); cz_secs=(); cz_bytes=(); cz_rss=()
+sed 's/^COMPRESS_LEVEL=.*/COMPRESSION=zstd/' "$work/agent.env" > "$work/agent-zstd.env"
 for run in $(seq "$runs"); do
+  if [ "$with_zstd" = 1 ]; then
+    sync; t0=$(seconds)
+    PGPASSWORD="$password" "$pg_bin/pg_dump" -h 127.0.0.1 -p "$port" -U postgres -Fc -Z0 \
+      -f "$work/z0.dump" trading
+    t1=$(seconds); rm -f "$work/z0.dump"
+    z0_secs+=("$(elapsed "$t0" "$t1")")
+    if [ "$skip_agent" != 1 ]; then
+      sync; t0=$(seconds)
+      if env -i PATH="$PATH" /usr/bin/time -v -o "$work/time-z.txt" \
+           "$agent" backup --config "$work/agent-zstd.env" > "$work/agentz.out" 2> "$work/agentz.err"; then
+        t1=$(seconds)
+        cz_secs+=("$(elapsed "$t0" "$t1")")
+        cz_rss+=("$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/time-z.txt")")
+        cz_bytes+=("$(stat -c %s "$(ls -t "$work"/agent-backups/trading-*.dump.zst | head -1)")")
+      else
+        agent_failures=$((agent_failures + 1))
+        echo "agent (zstd) failed (run $run): $(head -1 "$work/agentz.err")" >&2
+      fi
+      sleep 1
+    fi
+  fi
   if [ "$with_z9" = 1 ]; then
     sync; t0=$(seconds)
     PGPASSWORD="$password" "$pg_bin/pg_dump" -h 127.0.0.1 -p "$port" -U postgres -Fc -Z9 \
@@ -116,8 +143,8 @@ for run in $(seq "$runs"); do
 done
 
 # A run of (c) that exits 0 without uploading would look fast: count what the receiver holds.
-stored=$(find "$work/storage" -name '*.dump' | wc -l)
-expected=$((runs + ${#c_secs[@]} + ${#c0_secs[@]}))
+stored=$(find "$work/storage" -name '*.dump' -o -name '*.dump.zst' | wc -l)
+expected=$((runs + ${#c_secs[@]} + ${#c0_secs[@]} + ${#cz_secs[@]}))
 [ "$stored" -eq "$expected" ] ||
   echo "warning: the receiver holds $stored backups, expected $expected ($runs from b)" >&2
 
@@ -158,5 +185,21 @@ else
   # time -v reports the largest of the agent and its children, pg_dump among them.
   awk -v k="$(printf '%s\n' "${dump_rss[@]}" | sort -n | tail -1)" \
     'BEGIN { printf "      (the largest of the agent and its children; pg_dump alone in (a): %.1f MiB)\n", k / 1024 }'
+fi
+if [ ${#cz_secs[@]} -gt 0 ]; then
+  z0_med=$(printf '%s\n' "${z0_secs[@]}" | median)
+  cz_med=$(printf '%s\n' "${cz_secs[@]}" | median)
+  echo
+  echo "COMPRESSION=zstd (issue 14's a, b, c, d):"
+  printf '  %-40s %7s s   runs: %s\n' "(b) pg_dump -Fc -Z0" "$z0_med" "${z0_secs[*]}"
+  printf '  %-40s %7s s   runs: %s\n' "(d) pgship-agent backup, COMPRESSION=zstd" "$cz_med" "${cz_secs[*]}"
+  awk -v d="$cz_med" -v a="$a_med" -v b="$z0_med" -v c="${c_med:-0}" -v zd="${cz_bytes[0]}" \
+      -v za="$dump_bytes" -v k="$(printf '%s\n' "${cz_rss[@]}" | sort -n | tail -1)" 'BEGIN {
+    r = d / a; printf "  d / a: %.3f   (target <= 0.35: %s)\n", r, r <= 0.35 ? "met" : "MISSED"
+    r = zd / za; printf "  d size / a size: %.3f (%.1f vs %.1f MiB)   (target <= 0.95: %s)\n", r,
+      zd / 1048576, za / 1048576, r <= 0.95 ? "met" : "MISSED"
+    r = d / b; printf "  d / b: %.3f   (target <= 1.15: %s)\n", r, r <= 1.15 ? "met" : "MISSED"
+    if (c > 0) { r = c / a; printf "  c / a: %.3f   (target <= 1.02: %s)\n", r, r <= 1.02 ? "met" : "MISSED" }
+    m = k / 1024; printf "  zstd agent peak RSS: %.1f MiB   (target <= 64 MiB: %s)\n", m, m <= 64 ? "met" : "MISSED" }'
 fi
 [ "$agent_failures" -eq 0 ]

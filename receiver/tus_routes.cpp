@@ -75,7 +75,7 @@ net::awaitable<std::optional<upload_info>> find_upload(exchange& ex, tus_state& 
 net::awaitable<void> handle_options(exchange& ex, tus_state& st) {
   auto res = tus_response(http::status::no_content);
   res.set("Tus-Version", tus_version);
-  res.set("Tus-Extension", "creation,checksum,termination,expiration");
+  res.set("Tus-Extension", "creation,creation-defer-length,checksum,termination,expiration");
   res.set("Tus-Checksum-Algorithm", "sha256");
   res.set("Tus-Max-Size", std::to_string(st.ctx->cfg.max_upload_bytes));
   co_await ex.respond(std::move(res));
@@ -86,10 +86,18 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   const auto who = co_await authorize_tus(ex, st);
   if (!who) co_return;
 
+  // creation-defer-length: the agent creates the upload before pg_dump has written a byte;
+  // the length and the whole-file sha256 come with the PATCH that sets Upload-Length.
+  const bool deferred = ex.request()["Upload-Defer-Length"] == "1";
   const auto length = ex.header_u64("Upload-Length");
-  if (!length) {
+  if (!length && !deferred) {
     co_await ex.respond(tus_error(http::status::bad_request, "bad_upload_length",
-                                  "Upload-Length is required (deferred length is not supported)"));
+                                  "Upload-Length or Upload-Defer-Length: 1 is required"));
+    co_return;
+  }
+  if (length && deferred) {
+    co_await ex.respond(tus_error(http::status::bad_request, "bad_upload_length",
+                                  "Upload-Length and Upload-Defer-Length exclude each other"));
     co_return;
   }
   const auto metadata = parse_upload_metadata(ex.request()["Upload-Metadata"]);
@@ -101,12 +109,13 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   const auto file_name = metadata->find("filename");
   const auto sha = metadata->find("sha256");
   if (file_name == metadata->end() || !parse_backup_name(file_name->second)) {
-    co_await ex.respond(tus_error(http::status::bad_request, "invalid_name",
-                                  "metadata filename must be <database>-<YYYYMMDD>-<HHMMSS>.dump (or .dump.zst)"));
+    co_await ex.respond(
+        tus_error(http::status::bad_request, "invalid_name",
+                  "metadata filename must be <database>-<YYYYMMDD>-<HHMMSS>.dump (or .dump.zst)"));
     co_return;
   }
   const auto expected = sha == metadata->end() ? std::nullopt : digest_from_hex(sha->second);
-  if (!expected) {
+  if (!expected && (!deferred || sha != metadata->end())) {
     co_await ex.respond(tus_error(http::status::bad_request, "bad_checksum",
                                   "metadata sha256 (64 hex digits) is required"));
     co_return;
@@ -114,7 +123,7 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   // Retry-safe: the same backup is already stored, so there is nothing to upload (answered
   // before the limits: a client at its quota still learns its backup arrived).
   if (const auto stored = ctx.store.find(who->client, file_name->second)) {
-    if (stored->sha256 == to_hex(*expected)) {
+    if (expected && stored->sha256 == to_hex(*expected)) {
       auto res = tus_response(http::status::ok);
       res.set(http::field::content_type, "application/json");
       res.body() = to_json(*stored);
@@ -133,7 +142,14 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   quota_hold hold(ctx.store, uid);
   if (co_await refuse_over_limits(ex, ctx, who->client, length, uid)) co_return;
 
-  upload_info info{uid, who->client, file_name->second, *length, *expected};
+  upload_info info;
+  info.uid = uid;
+  info.client = who->client;
+  info.file_name = file_name->second;
+  info.length = length.value_or(0);
+  info.deferred = deferred;
+  info.has_expected = expected.has_value();
+  if (expected) info.expected = *expected;
   incoming_file data;
   std::error_code ec = data.create(st.data_path(info.uid));
   if (!ec) ec = data.sync();
@@ -146,8 +162,12 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   }
   data.keep();
   hold.dismiss();
-  log::context{{"client", who->client}, {"backup", info.file_name}, {"upload", info.uid}}.info(
-      "resumable upload created: {} bytes", info.length);
+  const log::context lg{{"client", who->client}, {"backup", info.file_name}, {"upload", info.uid}};
+  if (deferred) {
+    lg.info("resumable upload created, length deferred");
+  } else {
+    lg.info("resumable upload created: {} bytes", info.length);
+  }
   auto res = tus_response(http::status::created);
   res.set(http::field::location, std::string(base_path) + "/" + info.uid);
   res.set("Upload-Offset", "0");
@@ -163,9 +183,14 @@ net::awaitable<void> handle_head(exchange& ex, tus_state& st) {
   auto res = tus_response(http::status::ok);
   const auto offset = info->completed ? info->length : durable_offset(st, info->uid);
   res.set("Upload-Offset", std::to_string(offset));
-  res.set("Upload-Length", std::to_string(info->length));
-  res.set("Upload-Metadata", "filename " + base64_encode(info->file_name) + ",sha256 " +
-                                 base64_encode(to_hex(info->expected)));
+  if (info->deferred) {
+    res.set("Upload-Defer-Length", "1");
+  } else {
+    res.set("Upload-Length", std::to_string(info->length));
+  }
+  std::string metadata = "filename " + base64_encode(info->file_name);
+  if (info->has_expected) metadata += ",sha256 " + base64_encode(to_hex(info->expected));
+  res.set("Upload-Metadata", metadata);
   res.set("Upload-Expires", expires_at(st, info->uid));
   res.set(http::field::cache_control, "no-store");
   co_await ex.respond(std::move(res));
@@ -193,8 +218,9 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   auto& ctx = *st.ctx;
   const auto who = co_await authorize_tus(ex, st);
   if (!who) co_return;
-  const auto info = co_await find_upload(ex, st, *who);
-  if (!info) co_return;
+  const auto found = co_await find_upload(ex, st, *who);
+  if (!found) co_return;
+  auto info = std::make_optional(*found);  // a deferred length may be set below
   if (info->completed) {
     co_await answer_completed(ex, *info);
     co_return;
@@ -243,7 +269,51 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
     co_await ex.respond(std::move(res));
     co_return;
   }
-  ex.set_body_limit(info->length - offset);
+  // The PATCH that ends a deferred upload says how long it is and what its sha256 must be
+  // (X-Content-SHA256, as on a raw upload, unless the metadata had it).
+  if (info->deferred && ex.request().count("Upload-Length") > 0) {
+    const auto declared = ex.header_u64("Upload-Length");
+    const auto said = ex.request()["X-Content-SHA256"];
+    const auto sha = said.empty() ? std::nullopt : digest_from_hex(said);
+    std::string problem;
+    auto status = http::status::bad_request;
+    if (!declared || *declared < offset) {
+      problem = "Upload-Length must be a number not below the offset " + std::to_string(offset);
+    } else if (*declared > ctx.cfg.max_upload_bytes) {
+      status = http::status::payload_too_large;
+      problem = "Upload-Length is above MAX_UPLOAD_BYTES";
+    } else if (!said.empty() && !sha) {
+      problem = "X-Content-SHA256 must be 64 hex digits";
+    } else if (!sha && !info->has_expected) {
+      problem = "the PATCH that sets Upload-Length must carry X-Content-SHA256";
+    } else if (sha && info->has_expected && *sha != info->expected) {
+      problem = "X-Content-SHA256 differs from the metadata's sha256";
+    }
+    // The quota and free space, now that the length is known. A refusal is answered there,
+    // under the upload's lock: it is final, no PATCH follows it at once.
+    if (problem.empty()) {
+      const bool refused = co_await refuse_over_limits(ex, ctx, who->client, declared, info->uid);
+      if (refused) co_return;
+    }
+    if (problem.empty()) {
+      info->length = *declared;
+      info->deferred = false;
+      if (sha) info->expected = *sha;
+      info->has_expected = true;
+      if (const auto save_ec = save_info(st, *info)) {
+        status = http::status::internal_server_error;
+        problem = "storage: " + save_ec.message();
+      }
+    }
+    if (!problem.empty()) {
+      guard.release();
+      slot.release();
+      co_await ex.respond(tus_error(status, "bad_upload_length", problem));
+      co_return;
+    }
+  }
+  const auto room = ctx.cfg.max_upload_bytes > offset ? ctx.cfg.max_upload_bytes - offset : 0;
+  ex.set_body_limit(info->deferred ? room : info->length - offset);
 
   auto whole = st.hashes.take(info->uid, offset);
   if (!whole) {
@@ -333,7 +403,7 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   }
 
   const std::uint64_t new_offset = data.size();
-  if (new_offset < info->length) {
+  if (info->deferred || new_offset < info->length) {
     auto res = tus_response(http::status::no_content);
     res.set("Upload-Offset", std::to_string(new_offset));
     res.set("Upload-Expires", expires_at(st, info->uid));

@@ -47,9 +47,16 @@ std::optional<upload_info> load_info(const tus_state& st, const std::string& uid
     info.client = boost::json::value_to<std::string>(o.at("client"));
     info.file_name = boost::json::value_to<std::string>(o.at("filename"));
     info.length = boost::json::value_to<std::uint64_t>(o.at("length"));
-    const auto expected = digest_from_hex(boost::json::value_to<std::string>(o.at("sha256")));
-    if (!expected) return std::nullopt;
-    info.expected = *expected;
+    if (const auto* d = o.if_contains("deferred")) info.deferred = d->as_bool();
+    const auto sha = boost::json::value_to<std::string>(o.at("sha256"));
+    info.has_expected = !sha.empty();
+    if (info.has_expected) {
+      const auto expected = digest_from_hex(sha);
+      if (!expected) return std::nullopt;
+      info.expected = *expected;
+    } else if (!info.deferred) {
+      return std::nullopt;  // only a deferred upload may lack its hash
+    }
     if (const auto* done = o.if_contains("completed")) info.completed = done->as_bool();
     return info;
   } catch (const std::exception&) {
@@ -62,7 +69,8 @@ std::error_code save_info(const tus_state& st, const upload_info& info) {
   o["client"] = info.client;
   o["filename"] = info.file_name;
   o["length"] = info.length;
-  o["sha256"] = to_hex(info.expected);
+  if (info.deferred) o["deferred"] = true;
+  o["sha256"] = info.has_expected ? to_hex(info.expected) : std::string();
   if (info.completed) o["completed"] = true;
   return fs::write_file_atomically(st.info_path(info.uid), boost::json::serialize(o) + "\n");
 }
@@ -181,7 +189,7 @@ bool settle_if_committed(tus_state& st, upload_info& info) {
   // The commit renames the data into place (or removes it when the same backup is stored),
   // then updates the state: data gone means the commit ran, if the store agrees.
   const auto stored = st.ctx->store.find(info.client, info.file_name);
-  if (!stored || stored->sha256 != to_hex(info.expected)) return false;
+  if (!stored || !info.has_expected || stored->sha256 != to_hex(info.expected)) return false;
   if (const auto save_ec = mark_completed(st, info)) {
     spdlog::warn("resumable upload {}: cannot record its completion: {}", info.uid,
                  save_ec.message());

@@ -1,7 +1,7 @@
 #pragma once
 // The state of resumable (tus) uploads on disk and in memory: .incoming/<uid>.tus (JSON: owner,
-// file name, length, expected sha256) beside <uid>.data, whose size is the durable offset;
-// which uploads have a PATCH running; the running hash of each between PATCHes.
+// file name, length or deferred, expected sha256) beside <uid>.data, whose size is the durable
+// offset; which uploads have a PATCH running; the running hash of each between PATCHes.
 
 #include <filesystem>
 #include <map>
@@ -23,6 +23,10 @@ struct upload_info {
   std::string client;
   std::string file_name;
   std::uint64_t length = 0;
+  /// creation-defer-length: the length (and the whole-file sha256, unless the metadata had
+  /// it) arrive with a later PATCH; until then `length` is 0 and nothing can complete.
+  bool deferred = false;
+  bool has_expected = true;
   sha256_digest expected{};
   /// Committed: the backup is stored, no data is left, HEAD answers the full offset until
   /// the state expires.

@@ -28,6 +28,8 @@
 #include <pgship/common/http/framing.hpp>
 #include <pgship/common/version.hpp>
 
+#include "net/rate_limit.hpp"
+
 namespace pgship::agent {
 
 namespace net = boost::asio;
@@ -112,6 +114,7 @@ struct http_client::impl {
   std::optional<beast::tcp_stream> plain;
   std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
+  std::shared_ptr<byte_rate_limiter> limiter;
 
   bool connected() const { return plain.has_value() || secure.has_value(); }
 
@@ -306,6 +309,7 @@ struct http_client::impl {
             got == 0 ? std::string("backup file shrank while uploading")
                      : "reading the backup file: " + std::string(std::strerror(errno)));
       }
+      if (limiter) co_await limiter->take(static_cast<std::size_t>(got));
       arm_timer();
       auto [wec, wn] = co_await net::async_write(
           stream, net::buffer(piece.data(), static_cast<std::size_t>(got)), use_tuple);
@@ -385,6 +389,10 @@ http_client::~http_client() = default;
 
 const receiver_endpoint& http_client::endpoint() const {
   return impl_->ep;
+}
+
+void http_client::limit_uploads(std::shared_ptr<byte_rate_limiter> limiter) {
+  impl_->limiter = std::move(limiter);
 }
 
 void http_client::close() {

@@ -7,6 +7,8 @@
 
 #include <pgship/common/fs.hpp>
 
+#include "net/rate_limit.hpp"
+
 namespace pgship::agent {
 namespace net = boost::asio;
 namespace http = boost::beast::http;
@@ -16,8 +18,10 @@ std::unique_ptr<http_client> make_receiver_client(boost::asio::any_io_executor e
                                                   const settings& cfg) {
   auto endpoint = receiver_endpoint::parse(cfg.backup_api_url);
   if (!endpoint) return nullptr;
-  return std::make_unique<http_client>(
+  auto client = std::make_unique<http_client>(
       std::move(ex), *endpoint, tls_files{cfg.ca_file, cfg.client_cert_file, cfg.client_key_file});
+  client->limit_uploads(upload_rate_limiter(cfg.upload_rate_limit));
+  return client;
 }
 
 net::awaitable<stage_error> check_receiver_health(http_client& client) {

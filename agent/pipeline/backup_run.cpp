@@ -4,6 +4,9 @@
 #include <optional>
 #include <system_error>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -25,6 +28,7 @@
 #include "pipeline/manifest.hpp"
 #include "pipeline/rotate.hpp"
 #include "pipeline/row_counts.hpp"
+#include "pipeline/stream_upload.hpp"
 #include "pipeline/verify.hpp"
 
 namespace pgship::agent {
@@ -134,6 +138,52 @@ class database_backup {
     m.started = format_utc(sys_clock::now());
     const auto partial = cfg_.backup_dir / ".partial" / m.name;
 
+    // The upload runs while pg_dump writes, and commits only once the dump verified.
+    if (cfg_.upload && client_ != nullptr) {
+      const auto executor = co_await net::this_coro::executor;
+      follower_ = std::make_unique<follow_upload>(*client_, upload_request_for(m, partial),
+                                                  control_, executor);
+      const bool following = co_await follower_->begin();
+      if (!following) follower_.reset();
+    }
+    if (auto error = co_await dump_verify_commit(pre, partial, m)) {
+      if (follower_) co_await follower_->abandon();  // nothing of it is committed
+      co_return error;
+    }
+    if (control_.stopping()) {
+      if (follower_) co_await follower_->abandon();
+      co_return fail(errc::cancelled, "the run was cancelled");
+    }
+
+    // The old tool's dumps of this database join the backups to ship and rotate.
+    // Named first: GCC 12 destroys an aggregate temporary inside co_await twice.
+    adopt_request adopt;
+    adopt.dir = cfg_.backup_dir;
+    adopt.database = run_.database;
+    adopt.pg_restore = pre.tools.restore;
+    adopt.upload = cfg_.upload;
+    adopt.receiver = cfg_.backup_api_url;
+    adopt.run_id = run_id_;
+    adopt.log = log_;
+    adopt.stopping = [this] { return control_.stopping(); };
+    adopt_output adopted;
+    co_await adopt_old_backups(adopt, adopted);
+
+    stage_error upload_error;
+    if (cfg_.upload) {
+      upload_error = co_await upload(m);
+      if (!upload_error) co_await ship_earlier(m.name);
+    }
+    // Rotation runs even when the upload failed: it never deletes a backup that is not on
+    // the receiver, and it keeps the disk in bounds through a receiver outage.
+    auto rotate_error = rotate();
+    co_return upload_error ? upload_error : rotate_error;
+  }
+
+ private:
+  // Dump (with the upload following it), verify, and commit locally.
+  net::awaitable<stage_error> dump_verify_commit(const preflight_output& pre,
+                                                 const stdfs::path& partial, manifest& m) {
     dump_output dumped;
     {
       auto clock = start_stage("dump");
@@ -144,6 +194,7 @@ class database_backup {
       dr.zstd = cfg_.compression == "zstd";
       dr.zstd_level = cfg_.zstd_level;
       dr.zstd_threads = cfg_.zstd_threads;
+      if (follower_) dr.on_stored = [f = follower_.get()](std::uint64_t n) { f->grew(n); };
       // Exact counts come from the snapshot pg_dump dumps, counted while it runs.
       std::unique_ptr<snapshot_counter> counter;
       if (cfg_.row_counts == "exact") {
@@ -158,7 +209,7 @@ class database_backup {
           counter->start(executor);
         }
       }
-      auto error = co_await run_dump(dr, dumped);
+      auto error = co_await dump_with_follower(dr, dumped);
       if (counter) {
         if (error) counter->cancel();
         std::vector<table_rows> counted;
@@ -211,35 +262,44 @@ class database_backup {
     m.finished = format_utc(sys_clock::now());
     m.upload.state = cfg_.upload ? upload_state::pending : upload_state::skipped;
     if (cfg_.upload) m.upload.receiver = cfg_.backup_api_url;
-    if (auto error = commit_local(partial, m)) co_return error;
-    if (control_.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
-
-    // The old tool's dumps of this database join the backups to ship and rotate.
-    // Named first: GCC 12 destroys an aggregate temporary inside co_await twice.
-    adopt_request adopt;
-    adopt.dir = cfg_.backup_dir;
-    adopt.database = run_.database;
-    adopt.pg_restore = pre.tools.restore;
-    adopt.upload = cfg_.upload;
-    adopt.receiver = cfg_.backup_api_url;
-    adopt.run_id = run_id_;
-    adopt.log = log_;
-    adopt.stopping = [this] { return control_.stopping(); };
-    adopt_output adopted;
-    co_await adopt_old_backups(adopt, adopted);
-
-    stage_error upload_error;
-    if (cfg_.upload) {
-      upload_error = co_await upload(m);
-      if (!upload_error) co_await ship_earlier(m.name);
-    }
-    // Rotation runs even when the upload failed: it never deletes a backup that is not on
-    // the receiver, and it keeps the disk in bounds through a receiver outage.
-    auto rotate_error = rotate();
-    co_return upload_error ? upload_error : rotate_error;
+    co_return commit_local(partial, m);
   }
 
- private:
+  // The dump, and the upload following it when there is one.
+  net::awaitable<stage_error> dump_with_follower(const dump_request& dr, dump_output& dumped) {
+    if (!follower_) co_return co_await run_dump(dr, dumped);
+    auto* follower = follower_.get();
+    auto dump_task = [&]() -> net::awaitable<stage_error> {
+      auto error = co_await run_dump(dr, dumped);
+      follower->dump_ended();
+      co_return error;
+    };
+    auto follow_task = [follower]() -> net::awaitable<void> { co_await follower->follow(); };
+    const auto executor = co_await net::this_coro::executor;
+    auto dump_op = net::co_spawn(executor, dump_task(), net::deferred);
+    auto follow_op = net::co_spawn(executor, follow_task(), net::deferred);
+    auto [order, e1, error, e2] =
+        co_await net::experimental::make_parallel_group(std::move(dump_op), std::move(follow_op))
+            .async_wait(net::experimental::wait_for_all(), net::use_awaitable);
+    (void)order;
+    if (e1) std::rethrow_exception(e1);
+    if (e2) std::rethrow_exception(e2);
+    co_return error;
+  }
+
+  upload_request upload_request_for(const manifest& m, const stdfs::path& file) const {
+    upload_request ur;
+    ur.file = file;
+    ur.name = m.name;
+    ur.sha256_hex = m.sha256;
+    ur.token = cfg_.backup_api_token;
+    ur.chunk_size = cfg_.upload_chunk_size;
+    ur.max_retries = cfg_.max_retries;
+    ur.retry_delay = cfg_.retry_delay;
+    ur.log = log_;
+    return ur;
+  }
+
   stage_clock start_stage(const char* name) {
     control_.progress.begin(run_.database, name);
     return stage_clock(run_.stages, name);
@@ -287,18 +347,20 @@ class database_backup {
 
   // Uploads one local backup and records the outcome in its manifest.
   net::awaitable<stage_error> ship(manifest& m, upload_output& out) {
-    upload_request ur;
-    ur.file = cfg_.backup_dir / m.name;
-    ur.name = m.name;
-    ur.sha256_hex = m.sha256;
-    ur.token = cfg_.backup_api_token;
-    ur.chunk_size = cfg_.upload_chunk_size;
-    ur.max_retries = cfg_.max_retries;
-    ur.retry_delay = cfg_.retry_delay;
-    ur.log = log_;
+    auto ur = upload_request_for(m, cfg_.backup_dir / m.name);
     // An upload left unfinished on this same receiver by an earlier run goes on from there.
     if (m.upload.receiver == cfg_.backup_api_url) ur.resume_at = m.upload.resume_at;
-    auto error = co_await run_upload(*client_, ur, control_, out);
+    // The upload that followed this backup's dump needs only its last piece; if that fails,
+    // the regular upload (with its retries) sends the backup again.
+    bool streamed = false;
+    if (follower_ && m.name == run_.backup) {
+      streamed = co_await follower_->finish(ur.file, m.size, m.sha256, out);
+      follower_.reset();
+      if (streamed) log_.info("uploaded while dumping; committed after verify");
+      if (!streamed && !out.location.empty()) ur.resume_at = out.location;
+    }
+    stage_error error;
+    if (!streamed) error = co_await run_upload(*client_, ur, control_, out);
     m.upload.receiver = cfg_.backup_api_url;
     m.upload.bytes_sent = out.bytes_sent;
     m.upload.retries = out.retries;
@@ -375,6 +437,7 @@ class database_backup {
   std::map<int, pg_toolset>& tools_by_major_;
   database_run& run_;
   log::context log_;
+  std::unique_ptr<follow_upload> follower_;  // the upload running while this backup dumps
 };
 
 }  // namespace

@@ -49,7 +49,11 @@ boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_o
     if (request.progress != nullptr) *request.progress = n;
   });
   io::head_filter head(count, archive_magic.size());
-  stdout_sink sink = [&head](std::span<const char> data) { return head.write(data); };
+  stdout_sink sink = [&](std::span<const char> data) {
+    const auto ec = head.write(data);
+    if (!ec && request.on_stored) request.on_stored(file.bytes());
+    return ec;
+  };
 
   const auto& login = request.login;
   child_spec spec;

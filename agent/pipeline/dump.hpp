@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -30,7 +31,9 @@ struct dump_request {
   log::context log;                   // run_id and database on every line
   std::uint64_t* progress = nullptr;  // bytes written so far, for live progress
   std::string snapshot;               // pg_dump --snapshot: an exported snapshot, or empty
-  bool zstd = false;                  // compress in-process with libzstd
+  /// Called after each piece with the bytes now in the file (an upload following the dump).
+  std::function<void(std::uint64_t)> on_stored;
+  bool zstd = false;  // compress in-process with libzstd
   int zstd_level = 3;
   int zstd_threads = 0;
 };

@@ -18,6 +18,7 @@
 #include <pgship/common/sha256.hpp>
 
 #include "net/retry_policy.hpp"
+#include "pipeline/tus_wire.hpp"
 
 namespace pgship::agent {
 namespace {
@@ -25,78 +26,6 @@ namespace {
 namespace net = boost::asio;
 namespace http = boost::beast::http;
 using clock = std::chrono::steady_clock;
-
-constexpr std::string_view tus_version = "1.0.0";
-
-// What one attempt ended with: done, or an error that is retryable or not.
-struct attempt_end {
-  stage_error error;
-  bool retryable = false;
-};
-
-attempt_end retry_with(errc code, std::string message) {
-  return {fail(code, std::move(message)), true};
-}
-attempt_end give_up(errc code, std::string message) {
-  return {fail(code, std::move(message)), false};
-}
-
-attempt_end from_reply(const http_outcome& reply, std::string_view what) {
-  if (!reply.ok()) {
-    // A certificate the agent does not trust will not become trusted by retrying.
-    const bool retryable = reply.failure == errc::receiver_unreachable;
-    return {fail(reply.failure, std::string(what) + ": " + reply.message), retryable};
-  }
-  const auto status = reply.status();
-  const auto error = error_field(reply.response);
-  const std::string message = std::string(what) + ": " + describe_response(reply.response);
-  if (classify_reply(status, error) == reply_class::retry) {
-    return retry_with(errc::upload_failed, message);
-  }
-  return give_up(refusal_code(status, error), message);
-}
-
-std::optional<std::uint64_t> header_u64(const http_response& r, std::string_view name) {
-  const auto it = r.find(name);
-  if (it == r.end()) return std::nullopt;
-  const auto v = it->value();
-  std::uint64_t n = 0;
-  const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
-  return n;
-}
-
-// The Location of a created upload as a request target on the configured receiver; empty
-// when it points elsewhere. The receiver answers with its own path, which lacks the prefix
-// of a BACKUP_API_URL behind a reverse proxy (https://host/pgship): that prefix is added.
-std::string location_target(std::string_view location, const receiver_endpoint& ep) {
-  std::string path;
-  if (location.starts_with("http://") || location.starts_with("https://")) {
-    const auto url = boost::urls::parse_absolute_uri(location);
-    if (!url || url->host_address() != ep.host) return {};
-    path = url->encoded_path();
-  } else if (location.starts_with("/")) {
-    path = location;
-  } else {
-    path = "/api/backup/" + std::string(location);  // relative to .../api/backup/uploads
-  }
-  if (!ep.base_path.empty() && !path.starts_with(ep.base_path + "/")) path = ep.base_path + path;
-  return path;
-}
-
-std::optional<sha256_digest> hash_range(int fd, std::uint64_t offset, std::uint64_t length) {
-  std::vector<char> piece(256 * 1024);
-  sha256 h;
-  while (length > 0) {
-    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(piece.size(), length));
-    const ssize_t got = ::pread(fd, piece.data(), want, static_cast<off_t>(offset));
-    if (got <= 0) return std::nullopt;
-    h.update(piece.data(), static_cast<std::size_t>(got));
-    offset += static_cast<std::uint64_t>(got);
-    length -= static_cast<std::uint64_t>(got);
-  }
-  return h.finish();
-}
 
 class progress_meter {
  public:
@@ -173,10 +102,7 @@ class tus_upload {
 
  private:
   http_request base(http::verb method, std::string target) const {
-    http_request r{method, target, 11};
-    r.set(http::field::authorization, "Bearer " + req_.token);
-    r.set("Tus-Resumable", tus_version);
-    return r;
+    return tus_request(method, std::move(target), req_.token);
   }
 
   net::awaitable<attempt_end> create() {
@@ -202,6 +128,7 @@ class tus_upload {
     }
     offset_ = 0;
     committed_ = false;
+    deferred_ = false;
     co_return attempt_end{};
   }
 
@@ -216,6 +143,8 @@ class tus_upload {
     if (!reply.ok() || reply.status() != 200) co_return from_reply(reply, "asking for the offset");
     const auto offset = header_u64(reply.response, "Upload-Offset");
     const auto length = header_u64(reply.response, "Upload-Length");
+    // One created while pg_dump ran: its PATCHes say the length and the sha256 it must have.
+    deferred_ = reply.response["Upload-Defer-Length"] == "1";
     if (length && *length != out_.size) {
       // Not an upload of this file (a resume_at kept from elsewhere): make a new one.
       req_.log.warn("the receiver's upload {} is {} bytes long, the file {}; starting over",
@@ -253,6 +182,10 @@ class tus_upload {
     r.set("Upload-Offset", std::to_string(offset_));
     r.set(http::field::content_type, "application/offset+octet-stream");
     r.set("Upload-Checksum", "sha256 " + to_base64(*digest));
+    if (deferred_) {
+      r.set("Upload-Length", std::to_string(out_.size));
+      r.set("X-Content-SHA256", req_.sha256_hex);
+    }
     std::function<void(std::size_t)> on_sent = [this](std::size_t n) {
       out_.bytes_sent += n;
       control_.progress.bytes += n;
@@ -293,6 +226,7 @@ class tus_upload {
   std::string location_;
   std::uint64_t offset_ = 0;
   bool committed_ = false;
+  bool deferred_ = false;  // the receiver still waits for the length
 };
 
 net::awaitable<bool> sleep_unless_stopped(std::chrono::milliseconds delay, run_control& control) {

@@ -312,7 +312,9 @@ TEST_F(AgentBackup, AnUploadCutInOneRunGoesOnInTheNextFromWhereItStopped) {
   start();
   fault_proxy proxy(receiver_->port());
   constexpr std::uint64_t chunk = 64 * 1024;
-  proxy.cut_after(300 * 1024, 1);
+  // Two cuts: one stops the upload that runs during the dump, the other the upload that
+  // continues it after the dump, which is not retried.
+  proxy.cut_after(300 * 1024, 2);
   const auto config = write_config(agent_config(
       "agent_src", {{"BACKUP_API_URL", "http://127.0.0.1:" + std::to_string(proxy.port())},
                     {"UPLOAD_CHUNK_SIZE", std::to_string(chunk)},

@@ -41,6 +41,23 @@ class AgentPipeline : public agent_fixture {
     return s;
   }
 
+  // The receiver's unfinished uploads: .incoming/<uid>.tus and .data (a finished one keeps
+  // only a .tus marked completed).
+  std::vector<std::string> open_uploads() {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e :
+         std::filesystem::directory_iterator(receiver_->storage_dir() / ".incoming", ec)) {
+      const auto name = e.path().filename().string();
+      if (name.ends_with(".data")) out.push_back(name);
+      if (name.ends_with(".tus") &&
+          read_file(e.path()).find("\"completed\":true") == std::string::npos) {
+        out.push_back(name);
+      }
+    }
+    return out;
+  }
+
   agent::run_record run(const agent::settings& s, const agent::run_request& request) {
     net::io_context io;
     agent::run_control control;
@@ -80,6 +97,59 @@ TEST_F(AgentPipeline, BytesChangedBetweenDumpAndVerifyFailTheRunAndLeaveNothing)
   EXPECT_TRUE(local_dumps().empty());
   EXPECT_TRUE(partial_files().empty());
   EXPECT_TRUE(stored_dumps("pipeline_src").empty());
+  // The upload that ran during the dump was ended, not left open.
+  EXPECT_TRUE(open_uploads().empty());
+}
+
+TEST_F(AgentPipeline, TheUploadRunsDuringTheDumpAndCommitsOnlyAfterVerify) {
+  start();
+  auto s = settings_for("pipeline_src");
+  s.upload_chunk_size = 64 * 1024;
+  agent::run_request request;
+  std::uint64_t held_during_dump = 0;
+  std::size_t stored_before_verify = 99;
+  request.hooks.after_dump = [&](const std::filesystem::path&) {
+    for (const auto& f : open_uploads()) {
+      if (f.ends_with(".data")) {
+        held_during_dump += std::filesystem::file_size(receiver_->storage_dir() / ".incoming" / f);
+      }
+    }
+    stored_before_verify = stored_dumps("pipeline_src").size();
+  };
+  const auto record = run(s, request);
+  ASSERT_FALSE(record.error.failed()) << record.error.message;
+  const auto& d = record.databases.at(0);
+  EXPECT_GE(held_during_dump, 64u * 1024) << "nothing reached the receiver while pg_dump ran";
+  EXPECT_LT(held_during_dump, d.size) << "the last piece waits for verify";
+  EXPECT_EQ(stored_before_verify, 0u) << "committed before verify";
+  EXPECT_EQ(stored_dumps("pipeline_src"), local_dumps());
+  EXPECT_EQ(d.upload.bytes_sent, d.size) << "nothing sent twice";
+  EXPECT_TRUE(d.uploaded);
+  for (const auto& f : open_uploads())
+    EXPECT_FALSE(f.ends_with(".data")) << f;
+}
+
+TEST_F(AgentPipeline, APgDumpKilledMidStreamCommitsNothingAndLeavesNoUploadOpen) {
+  start();
+  // pg_dump's output, cut after 300 kB by a kill, as an OOM killer or an operator would.
+  const auto tools = dir_ / "killed-tools";
+  std::filesystem::create_directories(tools);
+  const auto real = (pg().bin_dir() / "pg_dump").string();
+  write_file(tools / "pg_dump", "#!/bin/bash\ncase \"$1\" in --version) exec '" + real +
+                                    "' --version;; esac\n'" + real +
+                                    "' \"$@\" | head -c 300000\nkill -9 $$\n");
+  std::filesystem::permissions(tools / "pg_dump", std::filesystem::perms::owner_all);
+  std::error_code ec;
+  std::filesystem::create_symlink(pg().bin_dir() / "pg_restore", tools / "pg_restore", ec);
+  auto s = settings_for("pipeline_src");
+  s.upload_chunk_size = 64 * 1024;
+  s.pg_dump_path = tools / "pg_dump";
+  const auto record = run(s, {});
+  ASSERT_TRUE(record.error.failed());
+  EXPECT_EQ(record.error.code, make_error_code(errc::dump_failed)) << record.error.message;
+  EXPECT_TRUE(stored_dumps("pipeline_src").empty());
+  EXPECT_TRUE(open_uploads().empty()) << "a tus upload was left open";
+  EXPECT_TRUE(partial_files().empty());
 }
 
 TEST_F(AgentPipeline, TheRunRecordHasEveryStageWithBytesAndTheBackupIsShipped) {

@@ -94,7 +94,7 @@ TEST_F(ReceiverTus, OptionsAdvertisesVersionAndExtensions) {
   auto res = http_send(r.port(), {.method = verb::options, .target = "/api/backup/uploads"});
   EXPECT_EQ(res.result_int(), 204);
   EXPECT_EQ(res["Tus-Version"], "1.0.0");
-  EXPECT_EQ(res["Tus-Extension"], "creation,checksum,termination,expiration");
+  EXPECT_EQ(res["Tus-Extension"], "creation,creation-defer-length,checksum,termination,expiration");
   EXPECT_EQ(res["Tus-Checksum-Algorithm"], "sha256");
 }
 
@@ -198,6 +198,88 @@ TEST_F(ReceiverTus, WholeFileMismatchIs422AndCommitsNothing) {
   EXPECT_EQ(res.result_int(), 422) << res.body();
   EXPECT_FALSE(stdfs::exists(stored("app-20260301-020000.dump")));
   EXPECT_TRUE(no_upload_data_left());
+}
+
+TEST_F(ReceiverTus, ADeferredLengthUploadCommitsOnlyWithTheLengthAndTheRightSha256) {
+  start();
+  const auto content = random_bytes(2 * 1024 * 1024 + 77, 21);
+  const std::string name = "app-20260301-030000.dump.zst";
+  auto created =
+      http_send(receiver_->port(),
+                {.method = verb::post,
+                 .target = "/api/backup/uploads",
+                 .headers = headers({{"Upload-Defer-Length", "1"},
+                                     {"Upload-Metadata", "filename " + base64_encode(name)}})});
+  ASSERT_EQ(created.result_int(), 201) << created.body();
+  const std::string location(created["Location"]);
+  const std::size_t half = content.size() / 2;
+  ASSERT_EQ(patch(location, 0, std::string_view(content).substr(0, half)).result_int(), 204);
+  auto head = http_send(receiver_->port(),
+                        {.method = verb::head, .target = location, .headers = headers()});
+  EXPECT_EQ(head["Upload-Defer-Length"], "1");
+  EXPECT_EQ(head["Upload-Offset"], std::to_string(half));
+  EXPECT_EQ(head.count("Upload-Length"), 0u);
+  EXPECT_FALSE(stdfs::exists(stored(name))) << "committed without a length";
+
+  const auto rest = std::string_view(content).substr(half);
+  auto final_patch = [&](std::map<std::string, std::string> extra) {
+    auto h = headers({{"Upload-Offset", std::to_string(half)},
+                      {"Content-Type", "application/offset+octet-stream"},
+                      {"Upload-Length", std::to_string(content.size())}});
+    for (auto& [k, v] : extra)
+      h[k] = v;
+    return http_send(
+        receiver_->port(),
+        {.method = verb::patch, .target = location, .headers = h, .body = std::string(rest)});
+  };
+  auto no_hash = final_patch({});
+  EXPECT_EQ(no_hash.result_int(), 400) << no_hash.body();
+  EXPECT_NE(no_hash.body().find("X-Content-SHA256"), std::string::npos) << no_hash.body();
+  EXPECT_EQ(head_offset(location), static_cast<std::int64_t>(half)) << "a refused PATCH took bytes";
+
+  auto done = final_patch({{"X-Content-SHA256", to_hex(sha256_of(content))}});
+  EXPECT_EQ(done.result_int() / 100, 2) << done.body();
+  EXPECT_EQ(read_file(stored(name)), content);
+  EXPECT_TRUE(no_upload_data_left());
+}
+
+TEST_F(ReceiverTus, ADeferredUploadWithTheWrongSha256Is422AndCommitsNothing) {
+  start();
+  const auto content = random_bytes(300000, 22);
+  const std::string name = "app-20260301-040000.dump";
+  auto created =
+      http_send(receiver_->port(),
+                {.method = verb::post,
+                 .target = "/api/backup/uploads",
+                 .headers = headers({{"Upload-Defer-Length", "1"},
+                                     {"Upload-Metadata", "filename " + base64_encode(name)}})});
+  ASSERT_EQ(created.result_int(), 201) << created.body();
+  auto res = http_send(receiver_->port(),
+                       {.method = verb::patch,
+                        .target = std::string(created["Location"]),
+                        .headers = headers({{"Upload-Offset", "0"},
+                                            {"Content-Type", "application/offset+octet-stream"},
+                                            {"Upload-Length", std::to_string(content.size())},
+                                            {"X-Content-SHA256", std::string(64, 'c')}}),
+                        .body = content});
+  EXPECT_EQ(res.result_int(), 422) << res.body();
+  EXPECT_FALSE(stdfs::exists(stored(name)));
+  EXPECT_TRUE(no_upload_data_left());
+  // Neither a length nor a deferral is a bad request; so are both.
+  auto neither =
+      http_send(receiver_->port(),
+                {.method = verb::post,
+                 .target = "/api/backup/uploads",
+                 .headers = headers({{"Upload-Metadata", "filename " + base64_encode(name)}})});
+  EXPECT_EQ(neither.result_int(), 400);
+  auto both =
+      http_send(receiver_->port(),
+                {.method = verb::post,
+                 .target = "/api/backup/uploads",
+                 .headers = headers({{"Upload-Defer-Length", "1"},
+                                     {"Upload-Length", "10"},
+                                     {"Upload-Metadata", "filename " + base64_encode(name)}})});
+  EXPECT_EQ(both.result_int(), 400);
 }
 
 TEST_F(ReceiverTus, TerminationRemovesTheUpload) {

@@ -1,0 +1,75 @@
+#include "pipeline/tus_wire.hpp"
+#include <charconv>
+
+#include <boost/url/parse.hpp>
+
+#include <pgship/common/io/file_io.hpp>
+#include <pgship/common/io/filters.hpp>
+
+#include "net/retry_policy.hpp"
+
+namespace pgship::agent {
+
+attempt_end retry_with(errc code, std::string message) {
+  return {fail(code, std::move(message)), true};
+}
+attempt_end give_up(errc code, std::string message) {
+  return {fail(code, std::move(message)), false};
+}
+
+attempt_end from_reply(const http_outcome& reply, std::string_view what) {
+  if (!reply.ok()) {
+    // A certificate the agent does not trust will not become trusted by retrying.
+    const bool retryable = reply.failure == errc::receiver_unreachable;
+    return {fail(reply.failure, std::string(what) + ": " + reply.message), retryable};
+  }
+  const auto status = reply.status();
+  const auto error = error_field(reply.response);
+  const std::string message = std::string(what) + ": " + describe_response(reply.response);
+  if (classify_reply(status, error) == reply_class::retry) {
+    return retry_with(errc::upload_failed, message);
+  }
+  return give_up(refusal_code(status, error), message);
+}
+
+http_request tus_request(boost::beast::http::verb method, std::string target,
+                         const std::string& token) {
+  http_request r{method, target, 11};
+  r.set(boost::beast::http::field::authorization, "Bearer " + token);
+  r.set("Tus-Resumable", tus_version);
+  return r;
+}
+
+std::optional<std::uint64_t> header_u64(const http_response& r, std::string_view name) {
+  const auto it = r.find(name);
+  if (it == r.end()) return std::nullopt;
+  const auto v = it->value();
+  std::uint64_t n = 0;
+  const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
+  return n;
+}
+
+std::string location_target(std::string_view location, const receiver_endpoint& ep) {
+  std::string path;
+  if (location.starts_with("http://") || location.starts_with("https://")) {
+    const auto url = boost::urls::parse_absolute_uri(location);
+    if (!url || url->host_address() != ep.host) return {};
+    path = url->encoded_path();
+  } else if (location.starts_with("/")) {
+    path = location;
+  } else {
+    path = "/api/backup/" + std::string(location);  // relative to .../api/backup/uploads
+  }
+  if (!ep.base_path.empty() && !path.starts_with(ep.base_path + "/")) path = ep.base_path + path;
+  return path;
+}
+
+std::optional<sha256_digest> hash_range(int fd, std::uint64_t offset, std::uint64_t length) {
+  io::discard_sink nowhere;
+  io::hash_filter hash(nowhere);
+  if (io::pump_file(fd, hash, offset, length)) return std::nullopt;
+  return hash.digest();
+}
+
+}  // namespace pgship::agent

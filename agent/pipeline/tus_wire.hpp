@@ -1,0 +1,44 @@
+#pragma once
+// What the agent's two tus uploaders share: the wire's version, how a reply is judged
+// (retry, or give up with which code), the headers they read, and the checksum of a range.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <pgship/common/sha256.hpp>
+
+#include "net/http_client.hpp"
+#include "stage_error.hpp"
+
+namespace pgship::agent {
+
+inline constexpr std::string_view tus_version = "1.0.0";
+
+/// What one attempt ended with: done, or an error that is retryable or not.
+struct attempt_end {
+  stage_error error;
+  bool retryable = false;
+};
+
+attempt_end retry_with(errc code, std::string message);
+attempt_end give_up(errc code, std::string message);
+/// A transport failure or a non-success answer, classified by the retry policy.
+attempt_end from_reply(const http_outcome& reply, std::string_view what);
+
+/// A tus request to `target` with the token and Tus-Resumable set.
+http_request tus_request(boost::beast::http::verb method, std::string target,
+                         const std::string& token);
+
+std::optional<std::uint64_t> header_u64(const http_response& r, std::string_view name);
+
+/// The Location of a created upload as a request target on the configured receiver; empty
+/// when it points elsewhere. The receiver answers with its own path, which lacks the prefix
+/// of a BACKUP_API_URL behind a reverse proxy (https://host/pgship): that prefix is added.
+std::string location_target(std::string_view location, const receiver_endpoint& ep);
+
+/// SHA-256 of bytes [offset, offset + length) of `fd`; nullopt when they cannot be read.
+std::optional<sha256_digest> hash_range(int fd, std::uint64_t offset, std::uint64_t length);
+
+}  // namespace pgship::agent
