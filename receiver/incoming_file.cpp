@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <pgship/common/io/file_io.hpp>
+
 namespace pgship::receiver {
 namespace {
 std::error_code last_error() {
@@ -53,20 +55,14 @@ std::error_code incoming_file::open_at(const std::filesystem::path& path, std::u
 
 std::error_code incoming_file::write(std::string_view data) {
   const std::uint64_t before = size_;
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd_, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      // All or nothing: the part of this write that landed (a disk that filled up) goes, so
-      // a resumable upload's offset stays that of its running hash, which the next PATCH then
-      // continues instead of reading the whole file again to rebuild it.
-      const auto ec = last_error();
-      truncate(before);
-      return ec;
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-    size_ += static_cast<std::uint64_t>(n);
+  if (const auto ec = io::write_all(fd_, data)) {
+    // All or nothing: the part of this write that landed (a disk that filled up) goes, so
+    // a resumable upload's offset stays that of its running hash, which the next PATCH then
+    // continues instead of reading the whole file again to rebuild it.
+    truncate(before);
+    return ec;
   }
+  size_ += data.size();
   // Start writeback as we go, so the fsync at commit has little left to flush and does not
   // stall the server for the whole file.
   constexpr std::uint64_t writeback_step = 32ull * 1024 * 1024;

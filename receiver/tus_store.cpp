@@ -7,13 +7,17 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_to.hpp>
+#include <fcntl.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <pgship/common/base64.hpp>
 #include <pgship/common/config_values.hpp>
 #include <pgship/common/fs.hpp>
+#include <pgship/common/io/file_io.hpp>
+#include <pgship/common/io/filters.hpp>
 
 #include "incoming_file.hpp"
 
@@ -119,16 +123,13 @@ std::string expires_at(const tus_state& st, const std::string& uid) {
 
 // Re-reads the first `offset` bytes after a restart, when the running hash is gone.
 std::optional<sha256> rehash(const stdfs::path& path, std::uint64_t offset) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
   sha256 h;
-  std::vector<char> buffer(1 << 20);
-  while (h.bytes() < offset) {
-    const auto want = std::min<std::uint64_t>(buffer.size(), offset - h.bytes());
-    in.read(buffer.data(), static_cast<std::streamsize>(want));
-    if (static_cast<std::uint64_t>(in.gcount()) != want) return std::nullopt;
-    h.update(buffer.data(), want);
-  }
+  io::hash_sink into(h);
+  const auto ec = io::pump_file(fd, into, 0, offset, 1 << 20);
+  ::close(fd);
+  if (ec) return std::nullopt;
   return h;
 }
 

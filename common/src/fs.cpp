@@ -5,24 +5,13 @@
 #include <unistd.h>
 
 #include <pgship/common/fs.hpp>
+#include <pgship/common/io/file_io.hpp>
 
 namespace pgship::fs {
 namespace {
 
 std::error_code last_error() {
   return {errno, std::generic_category()};
-}
-
-std::error_code write_all(int fd, std::string_view content) {
-  while (!content.empty()) {
-    const ssize_t n = ::write(fd, content.data(), content.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return last_error();
-    }
-    content.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return {};
 }
 
 }  // namespace
@@ -42,7 +31,7 @@ std::error_code write_file_atomically(const std::filesystem::path& path, std::st
   const auto temp = dir / ("." + path.filename().string() + ".tmp" + std::to_string(rd()));
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return last_error();
-  std::error_code ec = write_all(fd, content);
+  std::error_code ec = io::write_all(fd, content);
   if (!ec && ::fsync(fd) != 0) ec = last_error();
   if (::close(fd) != 0 && !ec) ec = last_error();
   if (!ec && ::rename(temp.c_str(), path.c_str()) != 0) ec = last_error();

@@ -6,6 +6,8 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <pgship/common/io/file_io.hpp>
+#include <pgship/common/io/filters.hpp>
 #include <pgship/common/sha256.hpp>
 
 namespace pgship {
@@ -135,21 +137,12 @@ std::optional<sha256_digest> sha256_of_file(const std::filesystem::path& path,
     return std::nullopt;
   }
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  sha256 h;
-  std::vector<char> buffer(1 << 20);
-  while (true) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ec.assign(errno, std::generic_category());
-      ::close(fd);
-      return std::nullopt;
-    }
-    if (n == 0) break;
-    h.update(buffer.data(), static_cast<std::size_t>(n));
-  }
+  io::discard_sink nowhere;
+  io::hash_filter hash(nowhere);
+  ec = io::pump_file(fd, hash, 0, std::nullopt, 1 << 20);
   ::close(fd);
-  return h.finish();
+  if (ec) return std::nullopt;
+  return hash.digest();
 }
 
 }  // namespace pgship

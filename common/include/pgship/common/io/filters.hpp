@@ -28,6 +28,20 @@ class hash_filter final : public filter {
   std::uint64_t bytes_ = 0;
 };
 
+/// Ends a chain in a running hash the caller keeps (to continue it later, or to clone it).
+class hash_sink final : public sink {
+ public:
+  explicit hash_sink(sha256& hash) : hash_(hash) {}
+  std::error_code write(std::span<const char> data) override {
+    hash_.update(data.data(), data.size());
+    return {};
+  }
+  std::error_code finish() override { return {}; }
+
+ private:
+  sha256& hash_;
+};
+
 /// Counts the bytes and calls `on_bytes(total)` after each piece (live progress).
 class count_filter final : public filter {
  public:
