@@ -1,5 +1,6 @@
 #include "child_process.hpp"
 #include <array>
+#include <csignal>
 #include <set>
 #include <string_view>
 #include <vector>
@@ -137,6 +138,10 @@ std::vector<std::string> child_environment(const std::map<std::string, std::stri
 
 net::awaitable<child_result> run_child(const child_spec& spec, stdout_sink sink,
                                        std::shared_ptr<child_handle> handle, stdin_feeder feeder) {
+  // A child that stops reading its stdin (pg_restore --list once it has the table of
+  // contents, a pg_restore that failed) must be an EPIPE the feeder handles, not a signal
+  // that ends the agent: whoever runs a child with input gets SIGPIPE ignored.
+  if (feeder) std::signal(SIGPIPE, SIG_IGN);
   auto ex = co_await net::this_coro::executor;
   child_result result;
   net::readable_pipe out(ex);

@@ -61,6 +61,11 @@ class quota_hold {
   quota_hold& operator=(const quota_hold&) = delete;
   const std::string& key() const { return key_; }
   void dismiss() { key_.clear(); }
+  /// Gives the hold back now (before the answer: the stored backup counts from here on).
+  void release() {
+    if (!key_.empty()) store_.release(key_);
+    key_.clear();
+  }
 
  private:
   storage& store_;

@@ -64,8 +64,9 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
     co_return;
   }
   if (!name.empty() && !parse_backup_name(name)) {
-    co_await ex.respond_error(http::status::bad_request, "invalid_name",
-                              "backup names look like <database>-<YYYYMMDD>-<HHMMSS>.dump (or .dump.zst)");
+    co_await ex.respond_error(
+        http::status::bad_request, "invalid_name",
+        "backup names look like <database>-<YYYYMMDD>-<HHMMSS>.dump (or .dump.zst)");
     co_return;
   }
   upload_slot slot(ctx);
@@ -80,7 +81,7 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
   // A multipart body carries boundaries and part headers besides the file itself.
   if (boundary && declared) declared = *declared - std::min(*declared, multipart_overhead);
   const auto incoming = ctx.store.new_incoming_path("upload");
-  const quota_hold hold(ctx.store, incoming.filename().string());
+  quota_hold hold(ctx.store, incoming.filename().string());
   if (co_await refuse_over_limits(ex, ctx, who->client, declared, hold.key())) co_return;
   ex.set_body_limit(ctx.cfg.max_upload_bytes + (boundary ? multipart_overhead : 0));
 
@@ -127,8 +128,8 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
                     saw_file = true;
                     if (name.empty()) name = p.filename.value_or("");
                     if (!parse_backup_name(name)) {
-                      problem =
-                          "file name '" + name + "' is not <database>-<YYYYMMDD>-<HHMMSS>.dump (or .dump.zst)";
+                      problem = "file name '" + name +
+                                "' is not <database>-<YYYYMMDD>-<HHMMSS>.dump (or .dump.zst)";
                       return false;
                     }
                     if (auto ec = backup.create(incoming)) {
@@ -221,9 +222,12 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
 
   ctx.metrics.bytes_received(who->client, backup.size());
   const auto digest = hasher.finish();
-  // The place is given back before the answer, so a client's next upload can take it.
-  co_await commit_upload(ex, ctx, *who, name, backup, digest, expected, {}, false,
-                         [&](upload_end) { slot.release(); });
+  // The place and the quota hold are given back before the answer, so a client's next upload
+  // can take them.
+  co_await commit_upload(ex, ctx, *who, name, backup, digest, expected, {}, false, [&](upload_end) {
+    slot.release();
+    hold.release();
+  });
 }
 
 }  // namespace

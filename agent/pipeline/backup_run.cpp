@@ -195,6 +195,7 @@ class database_backup {
       dr.zstd_level = cfg_.zstd_level;
       dr.zstd_threads = cfg_.zstd_threads;
       if (follower_) dr.on_stored = [f = follower_.get()](std::uint64_t n) { f->grew(n); };
+      dr.list_with = pre.tools.restore;
       // Exact counts come from the snapshot pg_dump dumps, counted while it runs.
       std::unique_ptr<snapshot_counter> counter;
       if (cfg_.row_counts == "exact") {
@@ -242,15 +243,22 @@ class database_backup {
       verify_expect expect;
       expect.stored = dumped.digest;
       if (cfg_.compression == "zstd") expect.plain = dumped.plain_digest;
-      auto error = co_await run_verify(partial, expect, pre.tools.restore, verified);
+      expect.listed = dumped.listed;
+      stage_error error;
+      if (!dumped.listed && !dumped.list_gave_up) {
+        error = fail(errc::restore_list_failed, dumped.list_problem);
+      } else {
+        error = co_await run_verify(partial, expect, pre.tools.restore, verified);
+      }
+      if (dumped.listed) verified.toc_entries = dumped.toc_entries;
       clock.done(verified.bytes_read, !error);
       if (error) {
         std::error_code ignored;
         stdfs::remove(partial, ignored);
         co_return error;
       }
-      log_.info("verified: sha256 read back matches, pg_restore lists {} entries",
-                verified.toc_entries);
+      log_.info("verified: sha256 read back matches, pg_restore lists {} entries{}",
+                verified.toc_entries, dumped.listed ? " (listed while dumping)" : "");
     }
 
     m.size = dumped.bytes;

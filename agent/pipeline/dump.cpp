@@ -3,6 +3,11 @@
 #include <cstring>
 #include <optional>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -10,6 +15,8 @@
 #include <pgship/common/io/filters.hpp>
 #include <pgship/common/io/zstd_filters.hpp>
 #include <pgship/common/log.hpp>
+
+#include "pipeline/list_tee.hpp"
 
 namespace pgship::agent {
 namespace {
@@ -39,12 +46,17 @@ boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_o
                    "cannot create " + request.output.string() + ": " + std::strerror(err));
   }
 
-  // pg_dump's bytes → magic check → count → hash (plain) → [zstd] → hash (stored) → file.
+  // pg_dump's bytes → magic check → count → hash (plain) → tee to pg_restore --list →
+  // [zstd] → hash (stored) → file.
   io::file_writer file(fd);
   io::hash_filter stored(file);
   std::optional<io::zstd_compressor> zstd;
   if (request.zstd) zstd.emplace(stored, request.zstd_level, request.zstd_threads);
-  io::hash_filter plain(zstd ? static_cast<io::sink&>(*zstd) : stored);
+  io::sink& compressed = zstd ? static_cast<io::sink&>(*zstd) : stored;
+  const auto executor = co_await boost::asio::this_coro::executor;
+  std::optional<list_tee> tee;
+  if (request.list_with) tee.emplace(compressed, executor);
+  io::hash_filter plain(tee ? static_cast<io::sink&>(*tee) : compressed);
   io::count_filter count(plain, [&request](std::uint64_t n) {
     if (request.progress != nullptr) *request.progress = n;
   });
@@ -69,7 +81,32 @@ boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_o
   spec.env = {{"PGAPPNAME", "pgship-agent"}};
   if (!login.password.empty()) spec.env["PGPASSWORD"] = login.password;
 
-  const auto result = co_await run_child(spec, std::move(sink), request.handle);
+  child_result result;
+  if (tee) {
+    // pg_dump and the listing side by side; the tee's end (finish or stop) ends the listing.
+    auto dump_task = [&]() -> boost::asio::awaitable<void> {
+      result = co_await run_child(spec, std::move(sink), request.handle);
+      if (result.ok()) {
+        tee->input_ended();
+      } else {
+        tee->stop();
+      }
+    };
+    auto list_task = [&]() -> boost::asio::awaitable<void> {
+      co_await tee->run(*request.list_with);
+    };
+    auto dump_op = boost::asio::co_spawn(executor, dump_task(), boost::asio::deferred);
+    auto list_op = boost::asio::co_spawn(executor, list_task(), boost::asio::deferred);
+    auto [order, e1, e2] =
+        co_await boost::asio::experimental::make_parallel_group(std::move(dump_op),
+                                                                std::move(list_op))
+            .async_wait(boost::asio::experimental::wait_for_all(), boost::asio::use_awaitable);
+    (void)order;
+    if (e1) std::rethrow_exception(e1);
+    if (e2) std::rethrow_exception(e2);
+  } else {
+    result = co_await run_child(spec, std::move(sink), request.handle);
+  }
   log_stderr(result.err, request.log);
 
   stage_error error;
@@ -101,6 +138,12 @@ boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_o
   out.digest = stored.digest();
   out.plain_bytes = plain.bytes();
   out.plain_digest = plain.digest();
+  if (tee) {
+    out.listed = tee->listed();
+    out.list_gave_up = tee->gave_up();
+    out.list_problem = tee->problem();
+    out.toc_entries = tee->entries();
+  }
   co_return stage_error{};
 }
 

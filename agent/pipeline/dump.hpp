@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -33,6 +34,8 @@ struct dump_request {
   std::string snapshot;               // pg_dump --snapshot: an exported snapshot, or empty
   /// Called after each piece with the bytes now in the file (an upload following the dump).
   std::function<void(std::uint64_t)> on_stored;
+  /// pg_restore to list a tee of the archive while it is written (verify without a re-read).
+  std::optional<pg_tool> list_with;
   bool zstd = false;  // compress in-process with libzstd
   int zstd_level = 3;
   int zstd_threads = 0;
@@ -43,6 +46,12 @@ struct dump_output {
   sha256_digest digest{};
   std::uint64_t plain_bytes = 0;  // pg_dump's archive itself (the same unless zstd)
   sha256_digest plain_digest{};
+  /// With list_with: pg_restore --list read the tee's table of contents (else `list_problem`
+  /// says why; `list_gave_up` when verify must read the file back instead).
+  bool listed = false;
+  bool list_gave_up = false;
+  std::string list_problem;
+  std::uint64_t toc_entries = 0;
 };
 
 /// Runs pg_dump into `request.output` (fsynced). On any failure the file is removed and the

@@ -13,6 +13,7 @@
 
 #include <pgship/common/sha256.hpp>
 
+#include "child_process.hpp"
 #include "pg_tools.hpp"
 #include "stage_error.hpp"
 
@@ -23,9 +24,16 @@ struct verify_output {
   std::uint64_t toc_entries = 0;  // lines of `pg_restore --list` that name an object
 };
 
+/// A stdout sink for `pg_restore --list` that counts the lines naming an object into
+/// `entries` (the listing can be long: it is counted, not kept).
+stdout_sink count_toc_entries(std::uint64_t& entries);
+
 struct verify_expect {
   sha256_digest stored;                // of the file's bytes
   std::optional<sha256_digest> plain;  // set for a zstd file: of the archive inside
+  /// pg_restore --list already read a tee during the dump: only the stored bytes are read
+  /// back, for their hash (no decompression, no second listing).
+  bool listed = false;
 };
 
 /// verify_failed when the bytes differ, restore_list_failed when pg_restore rejects it.
