@@ -23,7 +23,10 @@
 # (target c / c0 <= 1.10). ZSTD=1 (the default; 0 leaves them out) adds (z0) bare
 # `pg_dump -Fc -Z0 -f` (pg_dump's own floor) and (cz) the agent with COMPRESSION=zstd, and
 # prints issue 14's figures: cz / a (target <= 0.35) with cz's file against a's (<= 0.95),
-# cz / z0 (<= 1.15), c / a (<= 1.02) and the zstd agent's peak RSS (<= 64 MiB). Needs the PostgreSQL 15 server tools in
+# cz / z0 (<= 1.15), c / a (<= 1.02) and the zstd agent's peak RSS (<= 64 MiB). It also runs
+# (cr), the agent with COMPRESSION=pg_dump and UPLOAD_RATE_LIMIT set to a's dump bytes / a's
+# seconds (a link exactly as fast as the dump): its wall time against max(dump, transfer),
+# which is a's time (target <= 1.15; a dump, then an upload, would take about 2x). Needs the PostgreSQL 15 server tools in
 # /usr/lib/postgresql/15/bin; as root the cluster runs as the postgres user. Needs ~3x SIZE_GB
 # free on the disk holding BENCH_DIR (default: a temp dir under /var/tmp, not tmpfs).
 set -euo pipefail
@@ -64,7 +67,7 @@ write_agent_env "$work/agent.env"
 echo "ROW_COUNTS=exact" >> "$work/agent.env"
 
 c0_secs=(); a_secs=(); b_secs=(); c_secs=(); d_secs=(); d_bytes=(); rss=(); dump_rss=(); agent_failures=0
-z0_secs=(); cz_secs=(); cz_bytes=(); cz_rss=()
+z0_secs=(); cz_secs=(); cz_bytes=(); cz_rss=(); cr_secs=()
 sed 's/^COMPRESS_LEVEL=.*/COMPRESSION=zstd/' "$work/agent.env" > "$work/agent-zstd.env"
 for run in $(seq "$runs"); do
   if [ "$with_zstd" = 1 ]; then
@@ -96,6 +99,22 @@ for run in $(seq "$runs"); do
     d_secs+=("$(elapsed "$t0" "$t1")")
     d_bytes+=("$(stat -c %s "$work/d.dump")")
     rm -f "$work/d.dump"
+  fi
+  if [ "$with_zstd" = 1 ] && [ "$skip_agent" != 1 ] && [ ${#a_secs[@]} -gt 0 ]; then
+    # The link as fast as the first run's pg_dump -Z6: bytes of its dump / its seconds.
+    rate=$(awk -v b="$dump_bytes" -v s="${a_secs[0]}" 'BEGIN { printf "%.0f", b / s }')
+    sed "s/^COMPRESSION=.*//" "$work/agent.env" > "$work/agent-rate.env"
+    echo "UPLOAD_RATE_LIMIT=$rate" >> "$work/agent-rate.env"
+    sync; t0=$(seconds)
+    if env -i PATH="$PATH" "$agent" backup --config "$work/agent-rate.env" \
+         > "$work/agentr.out" 2> "$work/agentr.err"; then
+      t1=$(seconds)
+      cr_secs+=("$(elapsed "$t0" "$t1")")
+    else
+      agent_failures=$((agent_failures + 1))
+      echo "agent (rate limited) failed (run $run): $(head -1 "$work/agentr.err")" >&2
+    fi
+    sleep 1
   fi
   sync; t0=$(seconds)
   PGPASSWORD="$password" /usr/bin/time -f %M -o "$work/a.rss" \
@@ -144,7 +163,7 @@ done
 
 # A run of (c) that exits 0 without uploading would look fast: count what the receiver holds.
 stored=$(find "$work/storage" -name '*.dump' -o -name '*.dump.zst' | wc -l)
-expected=$((runs + ${#c_secs[@]} + ${#c0_secs[@]} + ${#cz_secs[@]}))
+expected=$((runs + ${#c_secs[@]} + ${#c0_secs[@]} + ${#cz_secs[@]} + ${#cr_secs[@]}))
 [ "$stored" -eq "$expected" ] ||
   echo "warning: the receiver holds $stored backups, expected $expected ($runs from b)" >&2
 
@@ -201,5 +220,11 @@ if [ ${#cz_secs[@]} -gt 0 ]; then
     r = d / b; printf "  d / b: %.3f   (target <= 1.15: %s)\n", r, r <= 1.15 ? "met" : "MISSED"
     if (c > 0) { r = c / a; printf "  c / a: %.3f   (target <= 1.02: %s)\n", r, r <= 1.02 ? "met" : "MISSED" }
     m = k / 1024; printf "  zstd agent peak RSS: %.1f MiB   (target <= 64 MiB: %s)\n", m, m <= 64 ? "met" : "MISSED" }'
+fi
+if [ ${#cr_secs[@]} -gt 0 ]; then
+  cr_med=$(printf '%s\n' "${cr_secs[@]}" | median)
+  printf '  %-40s %7s s   runs: %s\n' "(cr) agent, UPLOAD_RATE_LIMIT=dump rate" "$cr_med" "${cr_secs[*]}"
+  awk -v r="$cr_med" -v a="$a_med" 'BEGIN { x = r / a
+    printf "  cr / max(dump, transfer) = cr / a: %.3f   (target <= 1.15: %s)\n", x, x <= 1.15 ? "met" : "MISSED" }'
 fi
 [ "$agent_failures" -eq 0 ]

@@ -54,7 +54,7 @@ boost::asio::awaitable<stage_error> run_verify(const std::filesystem::path& file
   io::discard_sink nowhere;
   std::optional<io::hash_filter> plain;
   std::optional<io::zstd_decompressor> unzstd;
-  if (expected.plain && !expected.listed) {
+  if (expected.plain) {
     plain.emplace(to_pipe);
     unzstd.emplace(*plain);
   }
@@ -66,7 +66,7 @@ boost::asio::awaitable<stage_error> run_verify(const std::filesystem::path& file
     read_ec = co_await feed_file(fd, stored, to_pipe, in, pipe_ec);
     co_return std::error_code{};  // pg_restore stops reading once it has the list
   };
-  if (expected.plain && !expected.listed) {
+  if (expected.plain) {
     const auto result = co_await run_child(spec, std::move(sink), nullptr, std::move(feeder));
     ::close(fd);
     if (read_ec) {
@@ -100,7 +100,6 @@ boost::asio::awaitable<stage_error> run_verify(const std::filesystem::path& file
   if (stored.digest() != expected.stored) {
     co_return differs(file, "", stored.digest(), expected.stored);
   }
-  if (expected.listed) co_return stage_error{};
   spec.args.push_back(file.string());
   const auto result = co_await run_child(spec, std::move(sink));
   if (!result.ok()) {

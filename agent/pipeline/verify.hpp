@@ -31,9 +31,6 @@ stdout_sink count_toc_entries(std::uint64_t& entries);
 struct verify_expect {
   sha256_digest stored;                // of the file's bytes
   std::optional<sha256_digest> plain;  // set for a zstd file: of the archive inside
-  /// pg_restore --list already read a tee during the dump: only the stored bytes are read
-  /// back, for their hash (no decompression, no second listing).
-  bool listed = false;
 };
 
 /// verify_failed when the bytes differ, restore_list_failed when pg_restore rejects it.

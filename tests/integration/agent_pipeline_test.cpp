@@ -73,7 +73,9 @@ class AgentPipeline : public agent_fixture {
   }
 };
 
-TEST_F(AgentPipeline, BytesChangedBetweenDumpAndVerifyFailTheRunAndLeaveNothing) {
+TEST_F(AgentPipeline, BytesChangedOnDiskAfterTheyWereHashedNeverBecomeAStoredBackup) {
+  // The file is hashed as it is written and not read again; what changes on disk afterwards
+  // reaches the receiver, whose check against the hash taken while writing refuses it.
   start();
   agent::run_request request;
   int corrupted = 0;
@@ -87,18 +89,46 @@ TEST_F(AgentPipeline, BytesChangedBetweenDumpAndVerifyFailTheRunAndLeaveNothing)
     f.write(&c, 1);
     ++corrupted;
   };
-  const auto record = run(settings_for("pipeline_src"), request);
+  // One chunk bigger than the dump: nothing is sent before the corruption.
+  auto s = settings_for("pipeline_src");
+  s.max_retries = 0;
+  const auto record = run(s, request);
   EXPECT_EQ(corrupted, 1);
   ASSERT_TRUE(record.error.failed());
-  EXPECT_EQ(record.error.code, make_error_code(errc::verify_failed)) << record.error.message;
-  EXPECT_NE(record.error.message.find("differs from the one computed while dumping"),
-            std::string::npos)
-      << record.error.message;
+  EXPECT_EQ(record.error.code, make_error_code(errc::hash_mismatch)) << record.error.message;
+  EXPECT_TRUE(stored_dumps("pipeline_src").empty());
+  EXPECT_TRUE(open_uploads().empty());
+  // The local copy stays (it never reached the receiver), and its sidecar gives it away.
+  const auto local = local_dumps();
+  ASSERT_EQ(local.size(), 1u);
+  const auto check = run_process(
+      {"sh", "-c", "cd '" + backup_dir().string() + "' && sha256sum -c '" + local[0] + ".sha256'"});
+  EXPECT_FALSE(check.ok()) << check.out;
+}
+
+TEST_F(AgentPipeline, AFailedDumpOrVerifyEndsTheUploadThatRanDuringIt) {
+  start();
+  // pg_restore that rejects every archive: the listing during the dump fails, so does the run.
+  const auto tools = dir_ / "rejecting-tools";
+  std::filesystem::create_directories(tools);
+  std::error_code ec;
+  std::filesystem::create_symlink(pg().bin_dir() / "pg_dump", tools / "pg_dump", ec);
+  const auto real = (pg().bin_dir() / "pg_restore").string();
+  write_file(tools / "pg_restore", "#!/bin/sh\ncase \"$1\" in --version) exec '" + real +
+                                       "' --version;; esac\ncat > /dev/null\n"
+                                       "echo 'pg_restore: error: not an archive' >&2; exit 1\n");
+  std::filesystem::permissions(tools / "pg_restore", std::filesystem::perms::owner_all);
+  auto s = settings_for("pipeline_src");
+  s.upload_chunk_size = 64 * 1024;
+  s.pg_dump_path = tools / "pg_dump";
+  const auto record = run(s, {});
+  ASSERT_TRUE(record.error.failed());
+  EXPECT_EQ(record.error.code, make_error_code(errc::restore_list_failed)) << record.error.message;
+  EXPECT_NE(record.error.message.find("not an archive"), std::string::npos) << record.error.message;
   EXPECT_TRUE(local_dumps().empty());
   EXPECT_TRUE(partial_files().empty());
   EXPECT_TRUE(stored_dumps("pipeline_src").empty());
-  // The upload that ran during the dump was ended, not left open.
-  EXPECT_TRUE(open_uploads().empty());
+  EXPECT_TRUE(open_uploads().empty()) << "the upload that ran during the dump is still open";
 }
 
 TEST_F(AgentPipeline, TheUploadRunsDuringTheDumpAndCommitsOnlyAfterVerify) {
@@ -163,7 +193,8 @@ TEST_F(AgentPipeline, TheRunRecordHasEveryStageWithBytesAndTheBackupIsShipped) {
     stages.push_back(s.name);
   EXPECT_EQ(stages, (std::vector<std::string>{"preflight", "dump", "verify", "upload", "rotate"}));
   EXPECT_EQ(d.stages[1].bytes, d.size);
-  EXPECT_EQ(d.stages[2].bytes, d.size);
+  EXPECT_EQ(d.stages[2].bytes, 0u)
+      << "verify read the file again: the tee lists it while it is written";
   EXPECT_EQ(d.stages[3].bytes, d.size) << "one upload, nothing re-sent";
   EXPECT_TRUE(d.uploaded);
   EXPECT_GT(d.database_size, d.size);
