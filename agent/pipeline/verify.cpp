@@ -23,6 +23,13 @@ stage_error differs(const std::filesystem::path& file, const char* what, const s
                                        to_hex(want) + ")");
 }
 
+stage_error list_rejected(const std::filesystem::path& file, const child_result& result) {
+  const auto why = result.last_error_line();
+  return fail(errc::restore_list_failed, "pg_restore --list rejected " + file.filename().string() +
+                                             " (" + result.describe() + ")" +
+                                             (why.empty() ? "" : ": " + why));
+}
+
 }  // namespace
 
 stdout_sink count_toc_entries(std::uint64_t& entries) {
@@ -81,10 +88,7 @@ boost::asio::awaitable<stage_error> run_verify(const std::filesystem::path& file
       co_return differs(file, "the archive inside ", plain->digest(), *expected.plain);
     }
     if (!result.ok()) {
-      const auto why = result.last_error_line();
-      co_return fail(errc::restore_list_failed,
-                     "pg_restore --list rejected " + file.filename().string() + " (" +
-                         result.describe() + ")" + (why.empty() ? "" : ": " + why));
+      co_return list_rejected(file, result);
     }
     out.toc_entries = entries;
     co_return stage_error{};
@@ -103,10 +107,7 @@ boost::asio::awaitable<stage_error> run_verify(const std::filesystem::path& file
   spec.args.push_back(file.string());
   const auto result = co_await run_child(spec, std::move(sink));
   if (!result.ok()) {
-    const auto why = result.last_error_line();
-    co_return fail(errc::restore_list_failed,
-                   "pg_restore --list rejected " + file.filename().string() + " (" +
-                       result.describe() + ")" + (why.empty() ? "" : ": " + why));
+    co_return list_rejected(file, result);
   }
   out.toc_entries = entries;
   co_return stage_error{};

@@ -56,6 +56,16 @@ class ReceiverTus : public receiver_fixture {
     return std::string(res["Location"]);
   }
 
+  // POST with Upload-Defer-Length: 1 and only a file name.
+  http_response create_deferred(const std::string& name) {
+    return http_send(
+        receiver_->port(),
+        {.method = verb::post,
+         .target = "/api/backup/uploads",
+         .headers = headers({{"Upload-Defer-Length", "1"},
+                             {"Upload-Metadata", "filename " + base64_encode(name)}})});
+  }
+
   http_response patch(const std::string& location, std::uint64_t offset, std::string_view chunk,
                       bool with_checksum = true,
                       std::optional<std::string> checksum = std::nullopt) {
@@ -204,12 +214,7 @@ TEST_F(ReceiverTus, ADeferredLengthUploadCommitsOnlyWithTheLengthAndTheRightSha2
   start();
   const auto content = random_bytes(2 * 1024 * 1024 + 77, 21);
   const std::string name = "app-20260301-030000.dump.zst";
-  auto created =
-      http_send(receiver_->port(),
-                {.method = verb::post,
-                 .target = "/api/backup/uploads",
-                 .headers = headers({{"Upload-Defer-Length", "1"},
-                                     {"Upload-Metadata", "filename " + base64_encode(name)}})});
+  auto created = create_deferred(name);
   ASSERT_EQ(created.result_int(), 201) << created.body();
   const std::string location(created["Location"]);
   const std::size_t half = content.size() / 2;
@@ -247,12 +252,7 @@ TEST_F(ReceiverTus, ADeferredUploadWithTheWrongSha256Is422AndCommitsNothing) {
   start();
   const auto content = random_bytes(300000, 22);
   const std::string name = "app-20260301-040000.dump";
-  auto created =
-      http_send(receiver_->port(),
-                {.method = verb::post,
-                 .target = "/api/backup/uploads",
-                 .headers = headers({{"Upload-Defer-Length", "1"},
-                                     {"Upload-Metadata", "filename " + base64_encode(name)}})});
+  auto created = create_deferred(name);
   ASSERT_EQ(created.result_int(), 201) << created.body();
   auto res = http_send(receiver_->port(),
                        {.method = verb::patch,
