@@ -206,10 +206,14 @@ net::awaitable<stage_error> spooled(const fetch_restore_io& io, const remote_bac
       co_return make_error_code(std::errc::operation_canceled);
     }
     tally.add(data);
+    if (write_error) co_return std::error_code{};  // bytes that do not decompress: hash on
     if (const auto wec = chain.write(data)) {
-      write_error = fail(unzstd ? errc::restore_failed : errc::local_io_failed,
+      const bool disk = wec != std::errc::illegal_byte_sequence;
+      write_error = fail(disk ? errc::local_io_failed : errc::restore_failed,
                          "writing the download of " + backup.id + ": " + wec.message());
-      co_return wec;
+      // A disk error ends the download; bytes zstd refuses are hashed to the end, so a
+      // corrupt copy is named as what it is.
+      if (disk) co_return wec;
     }
     co_return std::error_code{};
   };

@@ -67,14 +67,14 @@ TEST_F(AgentZstd, AZstdBackupIsAZstdFileOfTheArchiveAndRestoresIdentically) {
   // The reference zstd tool decodes it into an archive pg_restore reads, and that archive is
   // the one the manifest describes.
   const auto plain = dir_ / "plain.dump";
-  const auto unz = run_process(
-      {"zstd", "-q", "-d", "-o", plain.string(), (backup_dir() / name).string()});
+  const auto unz =
+      run_process({"zstd", "-q", "-d", "-o", plain.string(), (backup_dir() / name).string()});
   ASSERT_TRUE(unz.ok()) << unz.describe() << unz.err;
   EXPECT_EQ(sha256_hex(plain), m.at("plaintext_sha256").as_string());
   EXPECT_EQ(stdfs::file_size(plain), m.at("plaintext_size").to_number<std::uint64_t>());
   EXPECT_LT(stdfs::file_size(backup_dir() / name), stdfs::file_size(plain) / 2);
-  const auto list = run_process({(pg().bin_dir() / "pg_restore").string(), "--list",
-                                 plain.string()});
+  const auto list =
+      run_process({(pg().bin_dir() / "pg_restore").string(), "--list", plain.string()});
   EXPECT_TRUE(list.ok()) << list.err;
 
   const auto source = table_fingerprint("zstd_src");
@@ -104,9 +104,14 @@ TEST_F(AgentZstd, ACorruptZstdCopyIsAHashMismatchAndCommitsNothing) {
     f.put('\x11');
   }
   pg().create_database("zstd_empty");
-  const auto r = run_agent({"restore", "--config", cfg.string(), "--id", name, "--target-db",
-                            "zstd_empty"});
+  const auto r =
+      run_agent({"restore", "--config", cfg.string(), "--id", name, "--target-db", "zstd_empty"});
   EXPECT_EQ(r.exit_code, 25) << r.out << r.err;
+  // The same through the spool that pg_restore -j reads.
+  const auto spooled = run_agent({"restore", "--config", cfg.string(), "--id", name, "--target-db",
+                                  "zstd_empty", "--jobs", "2"});
+  EXPECT_EQ(spooled.exit_code, 25) << spooled.out << spooled.err;
+  EXPECT_TRUE(std::filesystem::is_empty(backup_dir() / ".restore")) << "the spool stayed";
   EXPECT_EQ(pg().query_value("zstd_empty",
                              "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON "
                              "n.oid = c.relnamespace WHERE n.nspname = 'public'"),
