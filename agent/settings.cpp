@@ -68,6 +68,8 @@ constexpr key_spec schema[] = {
     {"DRILL_POSTGRES_USER", "", false, "its user, with CREATEDB (default: POSTGRES_USER)"},
     {"DRILL_POSTGRES_PASSWORD", "", true, "its password (default: POSTGRES_PASSWORD)"},
     {"DRILL_KEEP", "false", false, "keep the scratch database after a drill, for inspection"},
+    {"ARCHIVE_DIRS", "", false,
+     "name=/path[,name2=/path2]: directories shipped as tar archives by every run"},
 };
 
 }  // namespace
@@ -184,6 +186,31 @@ settings read_settings(const config::config& cfg, settings_use use) {
                                 ? cfg.string("DRILL_POSTGRES_PASSWORD")
                                 : s.postgres_password;
   s.drill_keep = cfg.boolean("DRILL_KEEP");
+  // Only what backs up reads them: a recovery machine need not have the directories.
+  for (const auto& item :
+       use == settings_use::backup ? cfg.list("ARCHIVE_DIRS") : std::vector<std::string>{}) {
+    const auto eq = item.find('=');
+    archive_dir a;
+    if (eq != std::string::npos) {
+      a.name = item.substr(0, eq);
+      a.path = item.substr(eq + 1);
+    }
+    const auto bad = [&](const std::string& why) {
+      return config::config_error("ARCHIVE_DIRS=\"" + cfg.string("ARCHIVE_DIRS") +
+                                  "\" is invalid: " + why);
+    };
+    if (eq == std::string::npos || !fs::is_safe_name(a.name) || !a.path.is_absolute()) {
+      throw bad("expected name=/absolute/path entries, names of letters, digits, '.', '_', '-'");
+    }
+    if (std::find(s.databases.begin(), s.databases.end(), a.name) != s.databases.end()) {
+      throw bad("the archive name " + a.name + " is also a database of POSTGRES_DB");
+    }
+    std::error_code ec;
+    if (!std::filesystem::is_directory(a.path, ec)) {
+      throw bad(a.path.string() + " is not a directory");
+    }
+    s.archive_dirs.push_back(std::move(a));
+  }
   return s;
 }
 

@@ -30,6 +30,12 @@ struct pg_server {
   std::string password;
 };
 
+/// One entry of ARCHIVE_DIRS.
+struct archive_dir {
+  std::string name;
+  std::filesystem::path path;
+};
+
 struct settings {
   std::string postgres_host;
   int postgres_port = 5432;
@@ -70,6 +76,7 @@ struct settings {
   std::string drill_database = "{db}_pgship_drill";
   pg_server drill_server;  // DRILL_POSTGRES_*, each defaulting to POSTGRES_*
   bool drill_keep = false;
+  std::vector<archive_dir> archive_dirs;
 };
 
 /// DRILL_DATABASE for `database` ({db} replaced by it). Refused (nullopt, `why` says it) when

@@ -31,7 +31,9 @@ net::awaitable<stage_error> find_backup(http_client& client, const settings& cfg
     co_return error;
   }
   for (const auto& b : backups) {
-    if (opts.latest || b.id == opts.id) {  // the list is newest first
+    // The newest pg_dump archive: an ARCHIVE_DIRS tarball is not restored with pg_restore.
+    const bool archive = b.id.ends_with(".tar") || b.id.ends_with(".tar.zst");
+    if ((opts.latest && !archive) || b.id == opts.id) {  // the list is newest first
       out = b;
       co_return stage_error{};
     }

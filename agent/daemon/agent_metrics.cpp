@@ -98,6 +98,10 @@ agent_metrics::agent_metrics(const std::vector<std::string>& databases, bool leg
                           .Help("Download + restore wall time of the last restore drill: the "
                                 "measured recovery time")
                           .Register(*registry_)),
+      archive_size_(prometheus::BuildGauge()
+                        .Name("pgship_archive_last_size_bytes")
+                        .Help("Size of the last archive of an ARCHIVE_DIRS directory")
+                        .Register(*registry_)),
       drill_mismatches_(prometheus::BuildGauge()
                             .Name("pgship_drill_row_mismatches")
                             .Help("Tables whose rows differed from the backup's counts in the "
@@ -132,6 +136,10 @@ void agent_metrics::run_finished(const run_record& run) {
   }
   if (legacy_) legacy_->run_finished(run);
   for (const auto& d : run.databases) {
+    if (d.archive) {
+      if (!d.error) archive_size_.Add({{"archive", d.database}}).Set(static_cast<double>(d.size));
+      continue;
+    }
     runs_.Add({{"database", d.database}, {"result", std::string(result_name(d.error))}})
         .Increment();
     if (!counts_as_backup_result(d.error)) continue;

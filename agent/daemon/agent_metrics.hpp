@@ -70,6 +70,7 @@ class agent_metrics {
   prometheus::Family<prometheus::Gauge>& drill_last_status_;
   prometheus::Family<prometheus::Gauge>& drill_last_success_;
   prometheus::Family<prometheus::Gauge>& drill_duration_;
+  prometheus::Family<prometheus::Gauge>& archive_size_;
   prometheus::Family<prometheus::Gauge>& drill_mismatches_;
   std::unique_ptr<legacy_metrics> legacy_;
   std::mutex mutex_;

@@ -23,6 +23,7 @@
 #include "pg_connection.hpp"
 #include "pg_tools.hpp"
 #include "pipeline/adopt.hpp"
+#include "pipeline/archive.hpp"
 #include "pipeline/backup_dir.hpp"
 #include "pipeline/dump.hpp"
 #include "pipeline/manifest.hpp"
@@ -78,11 +79,11 @@ net::awaitable<stage_error> preflight(const settings& cfg, const std::string& da
 }
 
 // A name no earlier backup of this database has (two runs within one second would clash).
-net::awaitable<std::string> fresh_name(const settings& cfg, const std::string& database) {
+net::awaitable<std::string> fresh_name(const settings& cfg, const std::string& database,
+                                       std::string extension) {
   net::steady_timer timer(co_await net::this_coro::executor);
   for (;;) {
-    auto name = format_backup_name(database, sys_clock::now(),
-                                   cfg.compression == "zstd" ? ".dump.zst" : ".dump");
+    auto name = format_backup_name(database, sys_clock::now(), extension);
     std::error_code ec;
     // The manifest is named by the stem: a .dump and a .dump.zst of one second would share it.
     if (!stdfs::exists(cfg.backup_dir / name, ec) &&
@@ -125,7 +126,8 @@ class database_backup {
     if (control_.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
 
     manifest m;
-    m.name = co_await fresh_name(cfg_, run_.database);
+    const std::string extension = cfg_.compression == "zstd" ? ".dump.zst" : ".dump";
+    m.name = co_await fresh_name(cfg_, run_.database, extension);
     run_.backup = m.name;
     m.database = run_.database;
     m.pg_dump_version = pre.tools.dump.version;
@@ -176,6 +178,66 @@ class database_backup {
     }
     // Rotation runs even when the upload failed: it never deletes a backup that is not on
     // the receiver, and it keeps the disk in bounds through a receiver outage.
+    auto rotate_error = rotate();
+    co_return upload_error ? upload_error : rotate_error;
+  }
+
+  // An ARCHIVE_DIRS directory: tar, verify, commit, upload, rotate, like a dump.
+  net::awaitable<stage_error> go_archive(const archive_dir& dir) {
+    const bool zstd = cfg_.compression == "zstd";
+    manifest m;
+    const std::string extension = zstd ? ".tar.zst" : ".tar";
+    m.name = co_await fresh_name(cfg_, dir.name, extension);
+    run_.backup = m.name;
+    m.database = dir.name;
+    m.compression = zstd ? "zstd" : "none";
+    m.compress_level = 0;
+    m.agent_host = host_name();
+    m.run_id = run_id_;
+    m.started = format_utc(sys_clock::now());
+    const auto partial = cfg_.backup_dir / ".partial" / m.name;
+    archive_output out;
+    {
+      auto clock = start_stage("dump");
+      archive_request ar;
+      ar.directory = dir.path;
+      ar.output = partial;
+      ar.zstd = zstd;
+      ar.zstd_level = cfg_.zstd_level;
+      ar.zstd_threads = cfg_.zstd_threads;
+      ar.handle = control_.child;
+      ar.log = log_;
+      auto error = co_await run_archive(ar, out);
+      clock.done(out.bytes, !error);
+      if (error) co_return error;
+    }
+    {
+      auto clock = start_stage("verify");
+      auto error = co_await verify_archive(partial, zstd, out.digest, out);
+      clock.done(out.bytes, !error);
+      if (error) {
+        std::error_code ignored;
+        stdfs::remove(partial, ignored);
+        co_return error;
+      }
+    }
+    run_.size = out.bytes;
+    run_.sha256 = to_hex(out.digest);
+    log_.info("archived {} ({} entries, {} bytes), sha256 {}", dir.path.string(), out.entries,
+              out.bytes, run_.sha256);
+    m.size = out.bytes;
+    m.sha256 = run_.sha256;
+    if (zstd) {
+      m.plaintext_sha256 = to_hex(out.plain_digest);
+      m.plaintext_size = out.plain_bytes;
+    }
+    m.finished = format_utc(sys_clock::now());
+    m.upload.state = cfg_.upload ? upload_state::pending : upload_state::skipped;
+    if (cfg_.upload) m.upload.receiver = cfg_.backup_api_url;
+    if (auto error = commit_local(partial, m)) co_return error;
+    if (control_.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
+    stage_error upload_error;
+    if (cfg_.upload) upload_error = co_await upload(m);
     auto rotate_error = rotate();
     co_return upload_error ? upload_error : rotate_error;
   }
@@ -530,6 +592,20 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
       d.error = co_await backup.go();
     }
     note_database_error(run, d, lg, "backup");
+  }
+  // The directories of ARCHIVE_DIRS, when the run is not for some databases only.
+  // Named first: GCC 12 mishandles a temporary range across the co_await in the loop.
+  const auto archives = request.databases.empty() ? cfg.archive_dirs : std::vector<archive_dir>{};
+  for (const auto& dir : archives) {
+    auto& d = run.databases.emplace_back(database_run{.database = dir.name});
+    d.archive = true;
+    if (control.stopping()) {
+      d.error = fail(errc::cancelled, "the run was cancelled");
+    } else {
+      database_backup backup(cfg, request, control, run.run_id, client.get(), tools_by_major, d);
+      d.error = co_await backup.go_archive(dir);
+    }
+    note_database_error(run, d, lg, "archive");
   }
   co_return finish(stage_error{});
 }

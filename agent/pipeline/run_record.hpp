@@ -61,7 +61,8 @@ struct drill_outcome {
 };
 
 struct database_run {
-  std::string database;
+  std::string database;  // or the name of an ARCHIVE_DIRS directory, when `archive`
+  bool archive = false;
   std::string backup;  // file name, once dumped
   std::uint64_t database_size = 0;
   std::uint64_t size = 0;

@@ -11,7 +11,7 @@
 namespace pgship {
 
 /// The extensions a backup file may have, with their dot.
-inline constexpr std::string_view backup_extensions[] = {".dump", ".dump.zst"};
+inline constexpr std::string_view backup_extensions[] = {".dump", ".dump.zst", ".tar", ".tar.zst"};
 
 struct backup_name {
   std::string database;
