@@ -7,6 +7,7 @@
 
 #include <pgship/common/checksum_line.hpp>
 #include <pgship/common/fs.hpp>
+#include <pgship/common/io/async_pump.hpp>
 #include <pgship/common/log.hpp>
 
 namespace pgship::receiver {
@@ -83,20 +84,17 @@ net::awaitable<void> send_file(exchange& ex, const backup_record& record,
 
   ::posix_fadvise(fd, static_cast<off_t>(range.first), static_cast<off_t>(range.length),
                   POSIX_FADV_SEQUENTIAL);
-  std::vector<char> buffer(send_chunk);
-  std::uint64_t offset = range.first;
-  std::uint64_t left = range.length;
-  while (left > 0) {
-    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buffer.size()));
-    const ssize_t n = ::pread(fd, buffer.data(), want, static_cast<off_t>(offset));
-    if (n <= 0) {
-      if (n < 0 && errno == EINTR) continue;
-      // The file shrank under us: the response cannot be completed, so the connection closes.
-      throw std::runtime_error("short read while sending " + record.id);
-    }
-    if (co_await ex.write_body(net::buffer(buffer.data(), static_cast<std::size_t>(n)))) co_return;
-    offset += static_cast<std::uint64_t>(n);
-    left -= static_cast<std::uint64_t>(n);
+  bool peer_gone = false;
+  io::async_block_sink send = [&](std::span<const char> piece) -> net::awaitable<std::error_code> {
+    const auto wec = co_await ex.write_body(net::buffer(piece.data(), piece.size()));
+    peer_gone = wec.failed();
+    co_return peer_gone ? std::make_error_code(std::errc::connection_aborted) : std::error_code{};
+  };
+  const auto ec = co_await io::pump_file_async(fd, range.first, range.length, send, send_chunk);
+  if (ec && !peer_gone) {
+    // The file shrank or could not be read: the response cannot be completed, so the
+    // connection closes.
+    throw std::runtime_error("short read while sending " + record.id + ": " + ec.message());
   }
 }
 

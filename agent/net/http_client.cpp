@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <pgship/common/http/framing.hpp>
+#include <pgship/common/io/async_pump.hpp>
 #include <pgship/common/version.hpp>
 
 #include "net/rate_limit.hpp"
@@ -296,35 +297,37 @@ struct http_client::impl {
       co_return out;
     }
 
-    std::vector<char> piece(piece_size);
-    std::uint64_t sent = 0;
-    while (sent < length) {
-      const auto want =
-          static_cast<std::size_t>(std::min<std::uint64_t>(piece.size(), length - sent));
-      const ssize_t got = ::pread(fd, piece.data(), want, static_cast<off_t>(offset + sent));
-      if (got <= 0) {
-        close();
-        co_return transport_failure(
-            errc::local_io_failed,
-            got == 0 ? std::string("backup file shrank while uploading")
-                     : "reading the backup file: " + std::string(std::strerror(errno)));
-      }
-      if (limiter) co_await limiter->take(static_cast<std::size_t>(got));
+    error_code write_ec;
+    io::async_block_sink send =
+        [&](std::span<const char> piece) -> net::awaitable<std::error_code> {
+      if (limiter) co_await limiter->take(piece.size());
       arm_timer();
-      auto [wec, wn] = co_await net::async_write(
-          stream, net::buffer(piece.data(), static_cast<std::size_t>(got)), use_tuple);
+      auto [wec, wn] =
+          co_await net::async_write(stream, net::buffer(piece.data(), piece.size()), use_tuple);
       if (wec) {
-        // The receiver may have answered (507 out of space, 413) and closed before taking
-        // the whole body: its answer says more than the broken pipe does.
-        auto early = co_await read_response(stream, false);
-        if (early.ok()) {
-          close();
-          co_return early;
-        }
-        co_return io_failure("sending to", wec);
+        write_ec = wec;
+        co_return std::make_error_code(std::errc::connection_aborted);
       }
-      sent += wn;
       if (on_sent) on_sent(wn);
+      co_return std::error_code{};
+    };
+    const auto read_ec = co_await io::pump_file_async(fd, offset, length, send, piece_size);
+    if (write_ec) {
+      // The receiver may have answered (507 out of space, 413) and closed before taking
+      // the whole body: its answer says more than the broken pipe does.
+      auto early = co_await read_response(stream, false);
+      if (early.ok()) {
+        close();
+        co_return early;
+      }
+      co_return io_failure("sending to", write_ec);
+    }
+    if (read_ec) {
+      close();
+      co_return transport_failure(errc::local_io_failed,
+                                  read_ec == std::errc::io_error
+                                      ? std::string("backup file shrank while uploading")
+                                      : "reading the backup file: " + read_ec.message());
     }
     arm_timer();
     co_return co_await read_response(stream, false);

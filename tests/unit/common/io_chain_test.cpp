@@ -2,10 +2,14 @@
 // went in (or their zstd form, which decodes back to them), hashes and counts agree with the
 // one-shot helpers, and a damaged or cut-short stream is an error, never a short success.
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <pgship/common/io/async_pump.hpp>
 #include <pgship/common/io/file_io.hpp>
 #include <pgship/common/io/filters.hpp>
 #include <pgship/common/io/zstd_filters.hpp>
@@ -111,6 +115,46 @@ TEST(io_chain_test, PumpFileSendsARangeAndRefusesOneTheFileDoesNotHave) {
   ASSERT_FALSE(pump_file(dir / "f", whole));
   EXPECT_EQ(whole.text(), data);
   EXPECT_EQ(pump_file(dir / "missing", whole), std::errc::no_such_file_or_directory);
+}
+
+// Runs pump_file_async to its end on an io_context of its own.
+std::error_code pump_async(int fd, std::uint64_t offset, std::uint64_t length,
+                           const async_block_sink& out) {
+  boost::asio::io_context io;
+  std::error_code result = std::make_error_code(std::errc::interrupted);
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        result = co_await pump_file_async(fd, offset, length, out, 4096);
+      },
+      boost::asio::detached);
+  io.run();
+  return result;
+}
+
+TEST(io_chain_test, TheAsyncPumpAwaitsEachBlockAndStopsWhenTheConsumerFails) {
+  temp_dir dir;
+  const auto data = random_bytes(100000, 5);
+  write_file(dir / "f", data);
+  const int fd = ::open((dir / "f").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  std::string got;
+  int blocks = 0;
+  async_block_sink collect =
+      [&](std::span<const char> b) -> boost::asio::awaitable<std::error_code> {
+    got.append(b.data(), b.size());
+    ++blocks;
+    co_return std::error_code{};
+  };
+  EXPECT_FALSE(pump_async(fd, 10, 50000, collect));
+  EXPECT_EQ(got, data.substr(10, 50000));
+  EXPECT_EQ(blocks, 13);  // 4096-byte blocks
+  async_block_sink refuse = [](std::span<const char>) -> boost::asio::awaitable<std::error_code> {
+    co_return std::make_error_code(std::errc::connection_aborted);
+  };
+  EXPECT_EQ(pump_async(fd, 0, 50000, refuse), std::errc::connection_aborted);
+  EXPECT_EQ(pump_async(fd, 90000, 20000, collect), std::errc::io_error) << "beyond the end";
+  ::close(fd);
 }
 
 TEST(io_chain_test, ZstdRoundTripsWithAndWithoutWorkers) {
