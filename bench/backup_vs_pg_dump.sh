@@ -22,7 +22,7 @@
 # default ROW_COUNTS=exact (count(*) of every table in the dump's snapshot), costs against it
 # (target c / c0 <= 1.10). ZSTD=1 (the default; 0 leaves them out) adds (z0) bare
 # `pg_dump -Fc -Z0 -f` (pg_dump's own floor) and (cz) the agent with COMPRESSION=zstd, and
-# prints issue 14's figures: cz / a (target <= 0.35) with cz's file against a's (<= 0.95),
+# prints issue 14's figures (ZSTD_THREADS=N sets the agent's zstd workers): cz / a (target <= 0.35) with cz's file against a's (<= 0.95),
 # cz / z0 (<= 1.15), c / a (<= 1.02) and the zstd agent's peak RSS (<= 64 MiB). It also runs
 # (cr), the agent with COMPRESSION=pg_dump and UPLOAD_RATE_LIMIT set to a's dump bytes / a's
 # seconds (a link exactly as fast as the dump): its wall time against max(dump, transfer),
@@ -69,6 +69,7 @@ echo "ROW_COUNTS=exact" >> "$work/agent.env"
 c0_secs=(); a_secs=(); b_secs=(); c_secs=(); d_secs=(); d_bytes=(); rss=(); dump_rss=(); agent_failures=0
 z0_secs=(); cz_secs=(); cz_bytes=(); cz_rss=(); cr_secs=()
 sed 's/^COMPRESS_LEVEL=.*/COMPRESSION=zstd/' "$work/agent.env" > "$work/agent-zstd.env"
+[ -z "${ZSTD_THREADS:-}" ] || echo "ZSTD_THREADS=$ZSTD_THREADS" >> "$work/agent-zstd.env"
 for run in $(seq "$runs"); do
   if [ "$with_zstd" = 1 ]; then
     sync; t0=$(seconds)
