@@ -10,33 +10,20 @@
 #include <pgship/common/io/filters.hpp>
 #include <pgship/common/io/zstd_filters.hpp>
 
+#include "pipeline/output_file.hpp"
 #include "pipeline/pipe_feed.hpp"
 
 namespace pgship::agent {
 
 namespace net = boost::asio;
 
-namespace {
-
-stage_error io_failure(const std::string& what, const std::error_code& ec) {
-  return fail(ec == std::errc::no_space_on_device ? errc::disk_full : errc::local_io_failed,
-              what + ": " + ec.message());
-}
-
-}  // namespace
-
 net::awaitable<stage_error> run_archive(const archive_request& request, archive_output& out) {
-  const int fd = ::open(request.output.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    co_return io_failure("cannot create " + request.output.string(),
-                         {errno, std::generic_category()});
-  }
+  stage_error create_error;
+  output_file output(request.output, request.zstd, request.zstd_level, request.zstd_threads,
+                     create_error);
+  if (create_error) co_return create_error;
   // tar's bytes → hash (plain) → [zstd] → hash (stored) → file.
-  io::file_writer file(fd);
-  io::hash_filter stored(file);
-  std::optional<io::zstd_compressor> zstd;
-  if (request.zstd) zstd.emplace(stored, request.zstd_level, request.zstd_threads);
-  io::hash_filter plain(zstd ? static_cast<io::sink&>(*zstd) : stored);
+  io::hash_filter plain(output.input());
   stdout_sink sink = [&plain](std::span<const char> data) { return plain.write(data); };
 
   child_spec spec;
@@ -50,26 +37,15 @@ net::awaitable<stage_error> run_archive(const archive_request& request, archive_
                "--directory=" + request.directory.string(),
                "."};
   const auto result = co_await run_child(spec, std::move(sink), request.handle);
-  stage_error error;
-  if (result.stopped) {
-    error = fail(errc::cancelled, "tar stopped: the run was cancelled");
-  } else if (result.sink_error) {
-    error = io_failure("writing " + request.output.string(), result.sink_error);
-  } else if (!result.ok()) {
-    const auto why = result.last_error_line();
-    error = fail(errc::dump_failed, "tar of " + request.directory.string() + " failed (" +
-                                        result.describe() + ")" + (why.empty() ? "" : ": " + why));
-  } else if (const auto ec = plain.finish()) {
-    error = io_failure("finishing " + request.output.string(), ec);
+  auto error = producer_failure(result, "tar of " + request.directory.string(), request.output);
+  if (!error) {
+    if (const auto ec = plain.finish()) {
+      error = io_failure("finishing " + request.output.string(), ec);
+    }
   }
-  ::close(fd);
-  if (error) {
-    std::error_code ignored;
-    std::filesystem::remove(request.output, ignored);
-    co_return error;
-  }
-  out.bytes = stored.bytes();
-  out.digest = stored.digest();
+  if (output.close(error)) co_return error;
+  out.bytes = output.stored().bytes();
+  out.digest = output.stored().digest();
   out.plain_bytes = plain.bytes();
   out.plain_digest = plain.digest();
   co_return stage_error{};

@@ -1,6 +1,4 @@
 #include "pipeline/dump.hpp"
-#include <cerrno>
-#include <cstring>
 #include <optional>
 
 #include <boost/asio/co_spawn.hpp>
@@ -8,15 +6,12 @@
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <fcntl.h>
-#include <unistd.h>
 
-#include <pgship/common/io/file_io.hpp>
 #include <pgship/common/io/filters.hpp>
-#include <pgship/common/io/zstd_filters.hpp>
 #include <pgship/common/log.hpp>
 
 #include "pipeline/list_tee.hpp"
+#include "pipeline/output_file.hpp"
 
 namespace pgship::agent {
 namespace {
@@ -39,20 +34,14 @@ void log_stderr(const std::string& text, const log::context& lg) {
 }  // namespace
 
 boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_output& out) {
-  const int fd = ::open(request.output.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    const int err = errno;
-    co_return fail(err == ENOSPC ? errc::disk_full : errc::local_io_failed,
-                   "cannot create " + request.output.string() + ": " + std::strerror(err));
-  }
+  stage_error create_error;
+  output_file output(request.output, request.zstd, request.zstd_level, request.zstd_threads,
+                     create_error);
+  if (create_error) co_return create_error;
 
   // pg_dump's bytes → magic check → count → hash (plain) → tee to pg_restore --list →
   // [zstd] → hash (stored) → file.
-  io::file_writer file(fd);
-  io::hash_filter stored(file);
-  std::optional<io::zstd_compressor> zstd;
-  if (request.zstd) zstd.emplace(stored, request.zstd_level, request.zstd_threads);
-  io::sink& compressed = zstd ? static_cast<io::sink&>(*zstd) : stored;
+  io::sink& compressed = output.input();
   const auto executor = co_await boost::asio::this_coro::executor;
   std::optional<list_tee> tee;
   if (request.list_with) tee.emplace(compressed, executor);
@@ -63,7 +52,7 @@ boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_o
   io::head_filter head(count, archive_magic.size());
   stdout_sink sink = [&](std::span<const char> data) {
     const auto ec = head.write(data);
-    if (!ec && request.on_stored) request.on_stored(file.bytes());
+    if (!ec && request.on_stored) request.on_stored(output.stored().bytes());
     return ec;
   };
 
@@ -109,33 +98,19 @@ boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_o
   }
   log_stderr(result.err, request.log);
 
-  stage_error error;
-  if (result.stopped) {
-    error = fail(errc::cancelled, "pg_dump stopped: the run was cancelled");
-  } else if (result.sink_error) {
-    error = fail(result.sink_error == std::errc::no_space_on_device ? errc::disk_full
-                                                                    : errc::local_io_failed,
-                 "writing " + request.output.string() + ": " + result.sink_error.message());
-  } else if (!result.ok()) {
-    const auto why = result.last_error_line();
-    error = fail(errc::dump_failed,
-                 "pg_dump failed (" + result.describe() + ")" + (why.empty() ? "" : ": " + why));
-  } else if (head.head() != archive_magic) {
+  auto error = producer_failure(result, "pg_dump", request.output);
+  if (!error && head.head() != archive_magic) {
     error =
         fail(errc::dump_too_small, "pg_dump exited 0 but wrote " + std::to_string(count.bytes()) +
                                        " bytes, which is not a custom-format archive");
-  } else if (const auto ec = head.finish()) {  // zstd's last frame, then fdatasync
-    error = fail(ec == std::errc::no_space_on_device ? errc::disk_full : errc::local_io_failed,
-                 "finishing " + request.output.string() + ": " + ec.message());
+  } else if (!error) {
+    if (const auto ec = head.finish()) {  // zstd's last frame, then fdatasync
+      error = io_failure("finishing " + request.output.string(), ec);
+    }
   }
-  ::close(fd);
-  if (error) {
-    std::error_code ignored;
-    std::filesystem::remove(request.output, ignored);
-    co_return error;
-  }
-  out.bytes = stored.bytes();
-  out.digest = stored.digest();
+  if (output.close(error)) co_return error;
+  out.bytes = output.stored().bytes();
+  out.digest = output.stored().digest();
   out.plain_bytes = plain.bytes();
   out.plain_digest = plain.digest();
   if (tee) {
