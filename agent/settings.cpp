@@ -1,11 +1,16 @@
 #include "settings.hpp"
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <pgship/common/fs.hpp>
+#include <pgship/common/log.hpp>
 
 #include "schedule/cron.hpp"
 
@@ -70,7 +75,66 @@ constexpr key_spec schema[] = {
     {"DRILL_KEEP", "false", false, "keep the scratch database after a drill, for inspection"},
     {"ARCHIVE_DIRS", "", false,
      "name=/path[,name2=/path2]: directories shipped as tar archives by every run"},
+    {"ENCRYPT_RECIPIENTS", "", false,
+     "age X25519 recipients (age1...), comma-separated: every backup is an age file (.age)"},
+    {"ENCRYPT_RECIPIENTS_FILE", "", false,
+     "file of age recipients, one per line (# comments), added to ENCRYPT_RECIPIENTS"},
+    {"AGE_IDENTITY_FILE", "", false,
+     "age identities (AGE-SECRET-KEY-1...) for restore and drills; never needed to back up"},
 };
+
+std::string read_key_file(const std::filesystem::path& path, const char* key) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  if (!in || !(text << in.rdbuf())) {
+    throw config::config_error(std::string(key) + "=\"" + path.string() +
+                               "\" cannot be read: " + std::strerror(errno));
+  }
+  return text.str();
+}
+
+// An encryption key that is configured and cannot be used stops start-up: a backup written in
+// clear, or a drill that cannot decrypt, would be doing less than asked.
+void read_encryption(const config::config& cfg, settings& s) {
+  try {
+    s.encrypt_recipients = age::parse_recipient_list(cfg.string("ENCRYPT_RECIPIENTS"));
+  } catch (const std::invalid_argument& e) {
+    throw config::config_error(std::string("ENCRYPT_RECIPIENTS is invalid: ") + e.what());
+  }
+  if (const auto file = cfg.optional_path("ENCRYPT_RECIPIENTS_FILE")) {
+    try {
+      auto more = age::parse_recipients_file(read_key_file(*file, "ENCRYPT_RECIPIENTS_FILE"));
+      if (more.empty()) throw std::invalid_argument("it holds no recipient");
+      s.encrypt_recipients.insert(s.encrypt_recipients.end(), more.begin(), more.end());
+    } catch (const std::invalid_argument& e) {
+      throw config::config_error("ENCRYPT_RECIPIENTS_FILE=\"" + file->string() +
+                                 "\" is invalid: " + e.what());
+    }
+  }
+  s.age_identity_file = cfg.optional_path("AGE_IDENTITY_FILE");
+  if (s.age_identity_file) {
+    const auto& path = *s.age_identity_file;
+    try {
+      s.age_identities = age::parse_identities_file(read_key_file(path, "AGE_IDENTITY_FILE"));
+    } catch (const std::invalid_argument& e) {
+      throw config::config_error("AGE_IDENTITY_FILE=\"" + path.string() +
+                                 "\" is invalid: " + e.what());
+    }
+    std::error_code ec;
+    const auto perms = std::filesystem::status(path, ec).permissions();
+    using std::filesystem::perms;
+    if (!ec && (perms & (perms::group_all | perms::others_all)) != perms::none) {
+      log::write(spdlog::level::warn,
+                 "AGE_IDENTITY_FILE is readable by other users than its owner; chmod 600 it",
+                 {{"file", path.string()}});
+    }
+  }
+  if (!s.drill_schedule.empty() && !s.encrypt_recipients.empty() && s.age_identities.empty()) {
+    throw config::config_error(
+        "DRILL_SCHEDULE is set and backups are encrypted, but AGE_IDENTITY_FILE is not: drills "
+        "could not decrypt them (HINT: run drills on a host that holds an identity)");
+  }
+}
 
 }  // namespace
 
@@ -211,6 +275,7 @@ settings read_settings(const config::config& cfg, settings_use use) {
     }
     s.archive_dirs.push_back(std::move(a));
   }
+  read_encryption(cfg, s);
   return s;
 }
 

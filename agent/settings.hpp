@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <pgship/common/age/age_keys.hpp>
 #include <pgship/common/config.hpp>
 
 namespace pgship::agent {
@@ -77,6 +78,11 @@ struct settings {
   pg_server drill_server;  // DRILL_POSTGRES_*, each defaulting to POSTGRES_*
   bool drill_keep = false;
   std::vector<archive_dir> archive_dirs;
+  /// ENCRYPT_RECIPIENTS(_FILE): set, every backup is an age file to all of them.
+  std::vector<age::recipient> encrypt_recipients;
+  /// AGE_IDENTITY_FILE, read at start-up: what restores and drills decrypt with.
+  std::optional<std::filesystem::path> age_identity_file;
+  std::vector<age::identity> age_identities;
 };
 
 /// DRILL_DATABASE for `database` ({db} replaced by it). Refused (nullopt, `why` says it) when

@@ -28,9 +28,11 @@ RUNTIME_PACKAGES=(
 # Needed only to run the test suite: a real PostgreSQL server, test frameworks,
 # prometheus + promtool (metrics format, alert rule tests, a real scrape), systemd-analyze
 # (unit checks), python3-yaml (manifest checks) and the tools integration tests drive (the
-# zstd CLI judges the agent's .dump.zst files).
+# zstd CLI judges the agent's .dump.zst files, the reference age CLI its .age files; zlib
+# inflates the C2SP age testkit's compressed vectors).
 TEST_PACKAGES=(
-  libgtest-dev libgmock-dev postgresql-15 curl prometheus systemd python3-yaml zstd
+  libgtest-dev libgmock-dev postgresql-15 curl prometheus systemd python3-yaml zstd age
+  zlib1g-dev
 )
 
 want="${1:-all}"

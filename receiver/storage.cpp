@@ -203,6 +203,14 @@ std::error_code storage::commit(const stdfs::path& incoming, const std::string& 
     stdfs::remove(incoming, ec);
     return {};
   }
+  // x.dump.age and x.dump.zst would share the record x.dump.json: the second one is refused
+  // (a record left by a commit cut short, with no file of its own, is overwritten).
+  if (const auto other = read_record(target);
+      other && other->id != file_name && stdfs::exists(dir / other->id, ec)) {
+    outcome = commit_outcome::conflict;
+    stdfs::remove(incoming, ec);
+    return {};
+  }
   if ((ec = make_durable_dirs(root_, relative))) return ec;
   if ((ec = fs::write_file_atomically(stdfs::path(target).concat(".sha256"),
                                       format_checksum_line(digest, file_name)))) {

@@ -111,7 +111,8 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   if (file_name == metadata->end() || !parse_backup_name(file_name->second)) {
     co_await ex.respond(
         tus_error(http::status::bad_request, "invalid_name",
-                  "metadata filename must be <database>-<YYYYMMDD>-<HHMMSS>.dump (or .dump.zst)"));
+                  "metadata filename must be <database>-<YYYYMMDD>-<HHMMSS>.dump[.zst][.age] or "
+                  ".tar[.zst][.age]"));
     co_return;
   }
   const auto expected = sha == metadata->end() ? std::nullopt : digest_from_hex(sha->second);

@@ -66,7 +66,8 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
   if (!name.empty() && !parse_backup_name(name)) {
     co_await ex.respond_error(
         http::status::bad_request, "invalid_name",
-        "backup names look like <database>-<YYYYMMDD>-<HHMMSS>.dump (or .dump.zst)");
+        "backup names look like <database>-<YYYYMMDD>-<HHMMSS>.dump[.zst][.age] or "
+        ".tar[.zst][.age]");
     co_return;
   }
   upload_slot slot(ctx);
@@ -129,7 +130,8 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
                     if (name.empty()) name = p.filename.value_or("");
                     if (!parse_backup_name(name)) {
                       problem = "file name '" + name +
-                                "' is not <database>-<YYYYMMDD>-<HHMMSS>.dump (or .dump.zst)";
+                                "' is not <database>-<YYYYMMDD>-<HHMMSS>.dump[.zst][.age] or "
+                                ".tar[.zst][.age]";
                       return false;
                     }
                     if (auto ec = backup.create(incoming)) {

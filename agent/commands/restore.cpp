@@ -155,6 +155,7 @@ int command_restore(const settings& cfg, const restore_options& opts) {
                      {{"bytes", backup.size}, {"jobs", opts.jobs}});
           fetch_restore_io io{*client, cfg.backup_api_token, cfg.pg_dump_path,
                               cfg.backup_dir / ".restore", child};
+          io.identities = cfg.age_identities;
           restore_target target;
           target.login = {cfg.postgres_host, cfg.postgres_port, cfg.postgres_user,
                           cfg.postgres_password, opts.target_db};

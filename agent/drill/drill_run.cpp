@@ -185,6 +185,7 @@ class database_drill {
     fetch_restore_io io{
         client_,        cfg_.backup_api_token, cfg_.pg_dump_path, cfg_.backup_dir / ".restore",
         control_.child, &control_.progress,    backup.database};
+    io.identities = cfg_.age_identities;
     restore_target target;
     target.login = drill_login(cfg_, scratch);
     target.jobs = request_.jobs;

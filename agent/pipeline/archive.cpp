@@ -3,6 +3,7 @@
 #include <cstring>
 #include <optional>
 
+#include <boost/asio/this_coro.hpp>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <pgship/common/io/filters.hpp>
 #include <pgship/common/io/zstd_filters.hpp>
 
+#include "pipeline/list_tee.hpp"
 #include "pipeline/output_file.hpp"
 #include "pipeline/pipe_feed.hpp"
 
@@ -17,13 +19,27 @@ namespace pgship::agent {
 
 namespace net = boost::asio;
 
+namespace {
+
+stdout_sink count_lines(std::uint64_t& lines) {
+  return [&lines](std::span<const char> data) -> std::error_code {
+    for (const char c : data)
+      if (c == '\n') ++lines;
+    return {};
+  };
+}
+
+}  // namespace
+
 net::awaitable<stage_error> run_archive(const archive_request& request, archive_output& out) {
   stage_error create_error;
-  output_file output(request.output, request.zstd, request.zstd_level, request.zstd_threads,
-                     create_error);
+  output_file output(request.output, request.format, create_error);
   if (create_error) co_return create_error;
-  // tar's bytes → hash (plain) → [zstd] → hash (stored) → file.
-  io::hash_filter plain(output.input());
+  // tar's bytes → hash (plain) → [tee to tar --list] → [zstd] → [age] → hash (stored) → file.
+  std::optional<list_tee> tee;
+  const auto executor = co_await net::this_coro::executor;
+  if (request.format.encrypted()) tee.emplace(output.input(), executor);
+  io::hash_filter plain(tee ? static_cast<io::sink&>(*tee) : output.input());
   stdout_sink sink = [&plain](std::span<const char> data) { return plain.write(data); };
 
   child_spec spec;
@@ -36,7 +52,25 @@ net::awaitable<stage_error> run_archive(const archive_request& request, archive_
                "--numeric-owner",
                "--directory=" + request.directory.string(),
                "."};
-  const auto result = co_await run_child(spec, std::move(sink), request.handle);
+  child_result result;
+  if (tee) {
+    std::uint64_t entries = 0;
+    std::function<net::awaitable<void>()> list = [&]() -> net::awaitable<void> {
+      child_spec lister;
+      lister.program = "/bin/tar";
+      lister.args = {"--list", "--file=-"};
+      auto counter = count_lines(entries);
+      std::string what = "tar --list";
+      co_await tee->run(std::move(lister), std::move(counter), std::move(what));
+    };
+    result =
+        co_await run_with_listing(*tee, spec, std::move(sink), request.handle, std::move(list));
+    out.entries = entries;
+    out.listed = tee->listed();
+    out.list_problem = tee->problem();
+  } else {
+    result = co_await run_child(spec, std::move(sink), request.handle);
+  }
   auto error = producer_failure(result, "tar of " + request.directory.string(), request.output);
   if (!error) {
     if (const auto ec = plain.finish()) {
@@ -69,11 +103,7 @@ net::awaitable<stage_error> verify_archive(const std::filesystem::path& file, bo
     co_return read_ec;
   };
   std::uint64_t entries = 0;
-  stdout_sink count = [&entries](std::span<const char> data) -> std::error_code {
-    for (const char c : data)
-      if (c == '\n') ++entries;
-    return {};
-  };
+  stdout_sink count = count_lines(entries);
   child_spec spec;
   spec.program = "/bin/tar";
   spec.args = {"--list", "--file=-"};

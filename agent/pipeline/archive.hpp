@@ -1,12 +1,14 @@
 #pragma once
-// ARCHIVE_DIRS: a directory shipped beside the databases, as `<name>-<stamp>.tar[.zst]`. GNU
-// tar, run as a child like pg_dump, streams the tree through the same chain (zstd when
-// COMPRESSION=zstd, the hash, the file writer); verification lists the archive again with
-// tar, reading the stored file back through the decompressor.
+// ARCHIVE_DIRS: a directory shipped beside the databases, as `<name>-<stamp>.tar[.zst][.age]`.
+// GNU tar, run as a child like pg_dump, streams the tree through the same chain (zstd when
+// COMPRESSION=zstd, age when encrypting, the hash, the file writer). Verification lists the
+// archive again with tar, reading the stored file back through the decompressor; an encrypted
+// archive, which the agent cannot read back, is listed from a tee while it is written.
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <string>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -14,6 +16,7 @@
 #include <pgship/common/sha256.hpp>
 
 #include "child_process.hpp"
+#include "pipeline/output_file.hpp"
 #include "stage_error.hpp"
 
 namespace pgship::agent {
@@ -21,9 +24,7 @@ namespace pgship::agent {
 struct archive_request {
   std::filesystem::path directory;  // what is archived (its contents, relative to it)
   std::filesystem::path output;     // created; must not exist
-  bool zstd = false;
-  int zstd_level = 3;
-  int zstd_threads = 0;
+  stored_format format;             // [zstd] [age]
   std::shared_ptr<child_handle> handle;
   log::context log;
 };
@@ -34,6 +35,9 @@ struct archive_output {
   std::uint64_t plain_bytes = 0;  // the tar stream itself
   sha256_digest plain_digest{};
   std::uint64_t entries = 0;  // what `tar --list` names
+  /// Encrypted archives: `tar --list` of the tee read it all (else `list_problem` says why).
+  bool listed = false;
+  std::string list_problem;
 };
 
 /// Writes the archive (fsynced). On failure the file is removed: dump_failed (tar failed),

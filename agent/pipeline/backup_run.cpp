@@ -45,6 +45,22 @@ std::string host_name() {
   return buf;
 }
 
+stored_format stored_format_of(const settings& cfg) {
+  stored_format f;
+  f.zstd = cfg.compression == "zstd";
+  f.zstd_level = cfg.zstd_level;
+  f.zstd_threads = cfg.zstd_threads;
+  f.recipients = cfg.encrypt_recipients;
+  return f;
+}
+
+std::vector<std::string> recipient_texts(const stored_format& format) {
+  std::vector<std::string> out;
+  for (const auto& r : format.recipients)
+    out.push_back(r.text);
+  return out;
+}
+
 // Everything known about one database before its dump starts.
 struct preflight_output {
   pg_toolset tools;
@@ -126,7 +142,7 @@ class database_backup {
     if (control_.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
 
     manifest m;
-    const std::string extension = cfg_.compression == "zstd" ? ".dump.zst" : ".dump";
+    const auto extension = stored_format_of(cfg_).extension(".dump");
     m.name = co_await fresh_name(cfg_, run_.database, extension);
     run_.backup = m.name;
     m.database = run_.database;
@@ -184,9 +200,10 @@ class database_backup {
 
   // An ARCHIVE_DIRS directory: tar, verify, commit, upload, rotate, like a dump.
   net::awaitable<stage_error> go_archive(const archive_dir& dir) {
-    const bool zstd = cfg_.compression == "zstd";
+    const auto format = stored_format_of(cfg_);
+    const bool zstd = format.zstd;
     manifest m;
-    const std::string extension = zstd ? ".tar.zst" : ".tar";
+    const auto extension = format.extension(".tar");
     m.name = co_await fresh_name(cfg_, dir.name, extension);
     run_.backup = m.name;
     m.database = dir.name;
@@ -202,9 +219,7 @@ class database_backup {
       archive_request ar;
       ar.directory = dir.path;
       ar.output = partial;
-      ar.zstd = zstd;
-      ar.zstd_level = cfg_.zstd_level;
-      ar.zstd_threads = cfg_.zstd_threads;
+      ar.format = format;
       ar.handle = control_.child;
       ar.log = log_;
       auto error = co_await run_archive(ar, out);
@@ -213,8 +228,14 @@ class database_backup {
     }
     {
       auto clock = start_stage("verify");
-      auto error = co_await verify_archive(partial, zstd, out.digest, out);
-      clock.done(out.bytes, !error);
+      // An encrypted archive was listed from a tee while written; the agent cannot read it.
+      stage_error error;
+      if (!format.encrypted()) {
+        error = co_await verify_archive(partial, zstd, out.digest, out);
+      } else if (!out.listed) {
+        error = fail(errc::verify_failed, out.list_problem);
+      }
+      clock.done(format.encrypted() ? 0 : out.bytes, !error);
       if (error) {
         std::error_code ignored;
         stdfs::remove(partial, ignored);
@@ -227,10 +248,11 @@ class database_backup {
               out.bytes, run_.sha256);
     m.size = out.bytes;
     m.sha256 = run_.sha256;
-    if (zstd) {
+    if (zstd || format.encrypted()) {
       m.plaintext_sha256 = to_hex(out.plain_digest);
       m.plaintext_size = out.plain_bytes;
     }
+    m.encryption_recipients = recipient_texts(format);
     m.finished = format_utc(sys_clock::now());
     m.upload.state = cfg_.upload ? upload_state::pending : upload_state::skipped;
     if (cfg_.upload) m.upload.receiver = cfg_.backup_api_url;
@@ -253,9 +275,7 @@ class database_backup {
                            cfg_.postgres_password, run_.database};
       dump_request dr{login,          pre.tools.dump, m.compress_level,        partial,
                       control_.child, log_,           &control_.progress.bytes};
-      dr.zstd = cfg_.compression == "zstd";
-      dr.zstd_level = cfg_.zstd_level;
-      dr.zstd_threads = cfg_.zstd_threads;
+      dr.format = stored_format_of(cfg_);
       if (follower_) dr.on_stored = [f = follower_.get()](std::uint64_t n) { f->grew(n); };
       dr.list_with = pre.tools.restore;
       // Exact counts come from the snapshot pg_dump dumps, counted while it runs.
@@ -308,11 +328,15 @@ class database_backup {
       stage_error error;
       // Listed from the tee while dumping, and hashed as written: nothing is read again
       // (the receiver checks the same sha256 before it commits). Only a tee that could not
-      // keep up falls back to reading the file back.
+      // keep up falls back to reading the file back, which an encrypted file does not allow.
       if (dumped.listed) {
         verified.toc_entries = dumped.toc_entries;
       } else if (!dumped.list_gave_up) {
         error = fail(errc::restore_list_failed, dumped.list_problem);
+      } else if (!cfg_.encrypt_recipients.empty()) {
+        error = fail(errc::restore_list_failed,
+                     dumped.list_problem +
+                         ", and the agent holds no identity to read the encrypted file back");
       } else {
         error = co_await run_verify(partial, expect, pre.tools.restore, verified);
       }
@@ -332,10 +356,11 @@ class database_backup {
 
     m.size = dumped.bytes;
     m.sha256 = run_.sha256;
-    if (cfg_.compression == "zstd") {
+    if (cfg_.compression == "zstd" || !cfg_.encrypt_recipients.empty()) {
       m.plaintext_sha256 = to_hex(dumped.plain_digest);
       m.plaintext_size = dumped.plain_bytes;
     }
+    m.encryption_recipients = recipient_texts(stored_format_of(cfg_));
     m.finished = format_utc(sys_clock::now());
     m.upload.state = cfg_.upload ? upload_state::pending : upload_state::skipped;
     if (cfg_.upload) m.upload.receiver = cfg_.backup_api_url;

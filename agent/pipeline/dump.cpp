@@ -1,9 +1,6 @@
 #include "pipeline/dump.hpp"
 #include <optional>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -35,12 +32,11 @@ void log_stderr(const std::string& text, const log::context& lg) {
 
 boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_output& out) {
   stage_error create_error;
-  output_file output(request.output, request.zstd, request.zstd_level, request.zstd_threads,
-                     create_error);
+  output_file output(request.output, request.format, create_error);
   if (create_error) co_return create_error;
 
   // pg_dump's bytes → magic check → count → hash (plain) → tee to pg_restore --list →
-  // [zstd] → hash (stored) → file.
+  // [zstd] → [age] → hash (stored) → file.
   io::sink& compressed = output.input();
   const auto executor = co_await boost::asio::this_coro::executor;
   std::optional<list_tee> tee;
@@ -60,7 +56,7 @@ boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_o
   child_spec spec;
   spec.program = request.pg_dump.path;
   spec.args = {"--format=custom",
-               "--compress=" + std::to_string(request.zstd ? 0 : request.compress_level),
+               "--compress=" + std::to_string(request.format.zstd ? 0 : request.compress_level),
                "--no-password",
                "--host=" + login.host,
                "--port=" + std::to_string(login.port),
@@ -72,27 +68,11 @@ boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_o
 
   child_result result;
   if (tee) {
-    // pg_dump and the listing side by side; the tee's end (finish or stop) ends the listing.
-    auto dump_task = [&]() -> boost::asio::awaitable<void> {
-      result = co_await run_child(spec, std::move(sink), request.handle);
-      if (result.ok()) {
-        tee->input_ended();
-      } else {
-        tee->stop();
-      }
-    };
-    auto list_task = [&]() -> boost::asio::awaitable<void> {
+    std::function<boost::asio::awaitable<void>()> list = [&]() -> boost::asio::awaitable<void> {
       co_await tee->run(*request.list_with);
     };
-    auto dump_op = boost::asio::co_spawn(executor, dump_task(), boost::asio::deferred);
-    auto list_op = boost::asio::co_spawn(executor, list_task(), boost::asio::deferred);
-    auto [order, e1, e2] =
-        co_await boost::asio::experimental::make_parallel_group(std::move(dump_op),
-                                                                std::move(list_op))
-            .async_wait(boost::asio::experimental::wait_for_all(), boost::asio::use_awaitable);
-    (void)order;
-    if (e1) std::rethrow_exception(e1);
-    if (e2) std::rethrow_exception(e2);
+    result =
+        co_await run_with_listing(*tee, spec, std::move(sink), request.handle, std::move(list));
   } else {
     result = co_await run_child(spec, std::move(sink), request.handle);
   }

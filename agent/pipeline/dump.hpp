@@ -19,6 +19,7 @@
 #include "child_process.hpp"
 #include "pg_connection.hpp"
 #include "pg_tools.hpp"
+#include "pipeline/output_file.hpp"
 #include "stage_error.hpp"
 
 namespace pgship::agent {
@@ -36,9 +37,7 @@ struct dump_request {
   std::function<void(std::uint64_t)> on_stored;
   /// pg_restore to list a tee of the archive while it is written (verify without a re-read).
   std::optional<pg_tool> list_with;
-  bool zstd = false;  // compress in-process with libzstd
-  int zstd_level = 3;
-  int zstd_threads = 0;
+  stored_format format;  // [zstd] [age]
 };
 
 struct dump_output {

@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <pgship/common/age/age_errors.hpp>
+#include <pgship/common/io/age_filters.hpp>
 #include <pgship/common/io/file_io.hpp>
 #include <pgship/common/io/zstd_filters.hpp>
 #include <pgship/common/log.hpp>
@@ -116,8 +118,44 @@ void begin_progress(const fetch_restore_io& io, const char* stage) {
   if (io.progress != nullptr) io.progress->begin(io.progress_label, stage);
 }
 
+bool is_age(const remote_backup& backup) {
+  return backup.id.ends_with(".age");
+}
+
 bool is_zstd(const remote_backup& backup) {
-  return backup.id.ends_with(".zst");
+  return backup.id.ends_with(".zst") || backup.id.ends_with(".zst.age");
+}
+
+// What a download goes through before pg_restore or the spool: [age -d] → [zstd -d] → `out`.
+class restore_chain {
+ public:
+  restore_chain(const fetch_restore_io& io, const remote_backup& backup, io::sink& out)
+      : out_(out) {
+    if (is_zstd(backup)) unzstd_.emplace(out);
+    io::sink& after = unzstd_ ? static_cast<io::sink&>(*unzstd_) : out;
+    if (is_age(backup)) unage_.emplace(after, io::age_secrets{io.identities, {}});
+  }
+  io::sink& input() {
+    if (unage_) return *unage_;
+    if (unzstd_) return *unzstd_;
+    return out_;
+  }
+  /// What a failed write or finish of the chain says, for the error message.
+  std::string describe(const std::error_code& ec) const {
+    if (unage_ && age::is_age_error(ec)) return unage_->problem();
+    return ec.message();
+  }
+
+ private:
+  io::sink& out_;
+  std::optional<io::zstd_decompressor> unzstd_;
+  std::optional<io::age_decryptor> unage_;
+};
+
+// Bytes that are not what the backup should hold, as opposed to a disk that failed.
+bool is_content_error(const std::error_code& ec) {
+  return age::is_age_error(ec) || ec == std::errc::illegal_byte_sequence ||
+         ec == std::errc::message_size;
 }
 
 net::awaitable<stage_error> streamed(const fetch_restore_io& io, const remote_backup& backup,
@@ -130,11 +168,10 @@ net::awaitable<stage_error> streamed(const fetch_restore_io& io, const remote_ba
   bool download_done = false;
   stdin_feeder feeder = [&](net::writable_pipe& in) -> net::awaitable<std::error_code> {
     download_tally tally(io);
-    // held piece → [zstd -d] → to_pipe → pg_restore's stdin.
+    // held piece → [age -d] → [zstd -d] → to_pipe → pg_restore's stdin.
     io::buffer_sink to_pipe;
-    std::optional<io::zstd_decompressor> unzstd;
-    if (is_zstd(backup)) unzstd.emplace(to_pipe);
-    io::sink& chain = unzstd ? static_cast<io::sink&>(*unzstd) : to_pipe;
+    restore_chain decode(io, backup, to_pipe);
+    io::sink& chain = decode.input();
     std::vector<char> held;  // the newest piece: pg_restore gets it once the hash matched
     std::error_code pipe_ec;
     std::error_code chain_ec;
@@ -161,10 +198,10 @@ net::awaitable<stage_error> streamed(const fetch_restore_io& io, const remote_ba
     if (!chain_ec) chain_ec = chain.write(held);
     if (!chain_ec) chain_ec = chain.finish();
     if (chain_ec) {
-      download_error = fail(errc::restore_failed, backup.id +
-                                                      " matches its sha256 but does not "
-                                                      "decompress: " +
-                                                      chain_ec.message());
+      download_error = fail(errc::restore_failed,
+                            backup.id + " matches its sha256 but " +
+                                (is_age(backup) ? "does not decrypt: " : "does not decompress: ") +
+                                decode.describe(chain_ec));
       co_return chain_ec;
     }
     co_await drain_to_pipe(to_pipe, in, pipe_ec);
@@ -193,12 +230,11 @@ net::awaitable<stage_error> spooled(const fetch_restore_io& io, const remote_bac
     co_return fail(errc::local_io_failed,
                    "cannot create " + file.string() + ": " + std::strerror(errno));
   }
-  // download → [zstd -d] → the spool file pg_restore -j seeks in.
+  // download → [age -d] → [zstd -d] → the spool file pg_restore -j seeks in.
   download_tally tally(io);
   io::file_writer spool(fd, false);
-  std::optional<io::zstd_decompressor> unzstd;
-  if (is_zstd(backup)) unzstd.emplace(spool);
-  io::sink& chain = unzstd ? static_cast<io::sink&>(*unzstd) : spool;
+  restore_chain decode(io, backup, spool);
+  io::sink& chain = decode.input();
   stage_error write_error;
   body_sink sink = [&](std::span<const char> data) -> net::awaitable<std::error_code> {
     if (tally.stop_requested()) {
@@ -208,10 +244,10 @@ net::awaitable<stage_error> spooled(const fetch_restore_io& io, const remote_bac
     tally.add(data);
     if (write_error) co_return std::error_code{};  // bytes that do not decompress: hash on
     if (const auto wec = chain.write(data)) {
-      const bool disk = wec != std::errc::illegal_byte_sequence;
+      const bool disk = !is_content_error(wec);
       write_error = fail(disk ? errc::local_io_failed : errc::restore_failed,
-                         "writing the download of " + backup.id + ": " + wec.message());
-      // A disk error ends the download; bytes zstd refuses are hashed to the end, so a
+                         "writing the download of " + backup.id + ": " + decode.describe(wec));
+      // A disk error ends the download; bytes zstd or age refuse are hashed to the end, so a
       // corrupt copy is named as what it is.
       if (disk) co_return wec;
     }
@@ -225,7 +261,7 @@ net::awaitable<stage_error> spooled(const fetch_restore_io& io, const remote_bac
   if (!error) {
     if (const auto fec = chain.finish()) {
       error = fail(errc::restore_failed,
-                   "finishing the download of " + backup.id + ": " + fec.message());
+                   "finishing the download of " + backup.id + ": " + decode.describe(fec));
     }
   }
   ::close(fd);
@@ -248,6 +284,12 @@ net::awaitable<stage_error> spooled(const fetch_restore_io& io, const remote_bac
 net::awaitable<stage_error> fetch_and_restore(fetch_restore_io io, const remote_backup& backup,
                                               const restore_target& target,
                                               std::vector<stage_record>& stages) {
+  if (is_age(backup) && io.identities.empty()) {
+    co_return fail(errc::config_invalid,
+                   backup.id +
+                       " is encrypted with age and AGE_IDENTITY_FILE is not set (HINT: point it "
+                       "at an identity of one of the backup's recipients)");
+  }
   pg_tool tool;
   if (auto error = co_await pick_pg_restore(io, target.login, tool)) co_return error;
   if (target.jobs > 1) co_return co_await spooled(io, backup, target, tool, stages);

@@ -4,7 +4,10 @@
 // pg_restore's stdin while it restores, so recovery takes about as long as pg_restore alone;
 // the last piece is held back until the whole file's SHA-256 matched, so a corrupt or cut
 // download kills pg_restore before its single transaction can commit. With more jobs the
-// file is downloaded to a spool first, since pg_restore -j needs a seekable file.
+// file is downloaded to a spool first, since pg_restore -j needs a seekable file. An `.age`
+// backup is decrypted on the way (then `.zst` decompressed): each 64 KiB chunk authenticates
+// before pg_restore sees it, and a file that is cut, altered or for another identity fails
+// the restore before its transaction commits.
 
 #include <filesystem>
 #include <memory>
@@ -13,6 +16,8 @@
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
+
+#include <pgship/common/age/age_keys.hpp>
 
 #include "child_process.hpp"
 #include "net/http_client.hpp"
@@ -39,8 +44,9 @@ struct fetch_restore_io {
   std::optional<std::filesystem::path> pg_dump_path;
   std::filesystem::path spool_dir;  // for jobs > 1
   std::shared_ptr<child_handle> child;
-  live_progress* progress = nullptr;  // fed with the bytes downloaded, when set
-  std::string progress_label;         // the database progress is reported under
+  live_progress* progress = nullptr;      // fed with the bytes downloaded, when set
+  std::string progress_label;             // the database progress is reported under
+  std::vector<age::identity> identities;  // AGE_IDENTITY_FILE, for `.age` backups
 };
 
 /// Appends the "download" and "restore" stages to `stages` (with jobs == 1 they overlap:

@@ -5,6 +5,8 @@
 // a bound; past it the tee gives up and the caller verifies by reading the file back.
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,7 @@
 
 #include <pgship/common/io/sink.hpp>
 
+#include "child_process.hpp"
 #include "pg_tools.hpp"
 
 namespace pgship::agent {
@@ -30,6 +33,8 @@ class list_tee final : public io::filter {
   void stop();
   /// Runs `pg_restore --list` on the tee until it exits.
   boost::asio::awaitable<void> run(const pg_tool& pg_restore);
+  /// Runs another lister (`tar --list`) on the tee; `what` names it in problem().
+  boost::asio::awaitable<void> run(child_spec spec, stdout_sink out, std::string what);
 
   /// pg_restore read the archive's table of contents and exited 0.
   bool listed() const { return listed_; }
@@ -51,5 +56,11 @@ class list_tee final : public io::filter {
   std::string problem_;
   std::uint64_t entries_ = 0;
 };
+
+/// Runs the child that writes into the chain holding `tee` (pg_dump, tar) and the listing
+/// `list` side by side; the producer's end, good or bad, ends the listing's input.
+boost::asio::awaitable<child_result> run_with_listing(
+    list_tee& tee, const child_spec& producer, stdout_sink sink,
+    std::shared_ptr<child_handle> handle, std::function<boost::asio::awaitable<void>()> list);
 
 }  // namespace pgship::agent

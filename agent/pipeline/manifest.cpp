@@ -77,6 +77,12 @@ std::string to_json(const manifest& m) {
     o["plaintext_sha256"] = m.plaintext_sha256;
     o["plaintext_size"] = m.plaintext_size;
   }
+  if (!m.encryption_recipients.empty()) {
+    json::array to;
+    for (const auto& r : m.encryption_recipients)
+      to.emplace_back(r);
+    o["encryption"] = json::object{{"format", "age-encryption.org/v1"}, {"recipients", to}};
+  }
   o["started"] = m.started;
   o["finished"] = m.finished;
   o["agent_host"] = m.agent_host;
@@ -111,6 +117,12 @@ std::optional<manifest> parse_manifest(std::string_view text) {
   if (m.compression.empty()) m.compression = "pg_dump";  // manifests from before the key
   m.plaintext_sha256 = text_of(o, "plaintext_sha256");
   m.plaintext_size = number_of(o, "plaintext_size");
+  if (const auto* e = o.if_contains("encryption"); e != nullptr && e->is_object()) {
+    if (const auto* to = e->get_object().if_contains("recipients"); to && to->is_array()) {
+      for (const auto& r : to->get_array())
+        if (r.is_string()) m.encryption_recipients.emplace_back(r.get_string());
+    }
+  }
   m.started = text_of(o, "started");
   m.finished = text_of(o, "finished");
   m.agent_host = text_of(o, "agent_host");

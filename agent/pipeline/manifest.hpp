@@ -47,10 +47,12 @@ struct manifest {
   std::uint64_t database_size = 0;
   int compress_level = 6;
   std::string compression = "pg_dump";  // COMPRESSION: pg_dump, zstd or none
-  /// For a file the agent compressed: the pg_dump archive's own sha256 and size (`sha256`
-  /// and `size` are always of the stored bytes).
+  /// For a file the agent compressed or encrypted: the pg_dump archive's own sha256 and size
+  /// (`sha256` and `size` are always of the stored bytes).
   std::string plaintext_sha256;
   std::uint64_t plaintext_size = 0;
+  /// The age recipients (age1…) the file is encrypted to; empty: not encrypted.
+  std::vector<std::string> encryption_recipients;
   std::string started;   // UTC
   std::string finished;  // UTC, dump verified
   std::string agent_host;

@@ -34,10 +34,14 @@ int create_exclusive(const std::filesystem::path& path, stage_error& error) {
 
 }  // namespace
 
-output_file::output_file(std::filesystem::path path, bool zstd, int zstd_level, int zstd_threads,
+output_file::output_file(std::filesystem::path path, const stored_format& format,
                          stage_error& error)
     : path_(std::move(path)), fd_(create_exclusive(path_, error)), file_(fd_), stored_(file_) {
-  if (zstd) zstd_.emplace(stored_, zstd_level, zstd_threads);
+  if (format.encrypted()) age_.emplace(stored_, format.recipients);
+  if (format.zstd) {
+    zstd_.emplace(age_ ? static_cast<io::sink&>(*age_) : stored_, format.zstd_level,
+                  format.zstd_threads);
+  }
 }
 
 output_file::~output_file() {

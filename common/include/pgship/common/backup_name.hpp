@@ -1,6 +1,7 @@
 #pragma once
 // Backup file names: `<database>-<YYYYMMDD>-<HHMMSS>.<ext>` (UTC), `<ext>` one of `dump` (a
-// pg_dump custom archive) and `dump.zst` (the same, zstd-compressed by the agent). The
+// pg_dump custom archive), `dump.zst` (the same, zstd-compressed by the agent), and either of
+// them with `.age` (an age v1 file); archives are `tar[.zst][.age]`. The
 // database part may itself contain '-'; the timestamp is the last two dash-separated fields.
 
 #include <chrono>
@@ -11,7 +12,9 @@
 namespace pgship {
 
 /// The extensions a backup file may have, with their dot.
-inline constexpr std::string_view backup_extensions[] = {".dump", ".dump.zst", ".tar", ".tar.zst"};
+inline constexpr std::string_view backup_extensions[] = {
+    ".dump", ".dump.zst", ".dump.age", ".dump.zst.age",
+    ".tar",  ".tar.zst",  ".tar.age",  ".tar.zst.age"};
 
 struct backup_name {
   std::string database;
