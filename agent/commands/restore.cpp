@@ -7,6 +7,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <fmt/format.h>
 
+#include <pgship/common/backup_name.hpp>
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
 
@@ -32,7 +33,8 @@ net::awaitable<stage_error> find_backup(http_client& client, const settings& cfg
   }
   for (const auto& b : backups) {
     // The newest pg_dump archive: an ARCHIVE_DIRS tarball is not restored with pg_restore.
-    const bool archive = b.id.ends_with(".tar") || b.id.ends_with(".tar.zst");
+    const auto parsed = parse_backup_name(b.id);
+    const bool archive = parsed && parsed->extension.starts_with(".tar");
     if ((opts.latest && !archive) || b.id == opts.id) {  // the list is newest first
       out = b;
       co_return stage_error{};

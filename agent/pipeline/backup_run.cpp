@@ -25,6 +25,7 @@
 #include "pipeline/adopt.hpp"
 #include "pipeline/archive.hpp"
 #include "pipeline/backup_dir.hpp"
+#include "pipeline/backup_prep.hpp"
 #include "pipeline/dump.hpp"
 #include "pipeline/manifest.hpp"
 #include "pipeline/rotate.hpp"
@@ -38,79 +39,6 @@ namespace {
 namespace net = boost::asio;
 namespace stdfs = std::filesystem;
 using sys_clock = std::chrono::system_clock;
-
-std::string host_name() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
-
-stored_format stored_format_of(const settings& cfg) {
-  stored_format f;
-  f.zstd = cfg.compression == "zstd";
-  f.zstd_level = cfg.zstd_level;
-  f.zstd_threads = cfg.zstd_threads;
-  f.recipients = cfg.encrypt_recipients;
-  return f;
-}
-
-std::vector<std::string> recipient_texts(const stored_format& format) {
-  std::vector<std::string> out;
-  for (const auto& r : format.recipients)
-    out.push_back(r.text);
-  return out;
-}
-
-// Everything known about one database before its dump starts.
-struct preflight_output {
-  pg_toolset tools;
-  std::string server_version;
-  std::uint64_t database_size = 0;
-};
-
-net::awaitable<stage_error> preflight(const settings& cfg, const std::string& database,
-                                      std::map<int, pg_toolset>& tools_by_major,
-                                      preflight_output& out) {
-  stage_error error;
-  auto conn = pg_connection::open(
-      {cfg.postgres_host, cfg.postgres_port, cfg.postgres_user, cfg.postgres_password, database},
-      error);
-  if (error) co_return error;
-  const int version = conn.server_version_num();
-  out.server_version = version_text(version);
-  const auto size = conn.query_value("SELECT pg_database_size(current_database())", error);
-  if (error) co_return error;
-  out.database_size = std::stoull(*size);
-
-  const int major = major_version(version);
-  auto found = tools_by_major.find(major);
-  if (found == tools_by_major.end()) {
-    pg_toolset tools;
-    const auto chosen = co_await choose_tools(cfg.pg_dump_path, major, tools);
-    if (chosen) co_return chosen;
-    found = tools_by_major.emplace(major, tools).first;
-  }
-  out.tools = found->second;
-  co_return stage_error{};
-}
-
-// A name no earlier backup of this database has (two runs within one second would clash).
-net::awaitable<std::string> fresh_name(const settings& cfg, const std::string& database,
-                                       std::string extension) {
-  net::steady_timer timer(co_await net::this_coro::executor);
-  for (;;) {
-    auto name = format_backup_name(database, sys_clock::now(), extension);
-    std::error_code ec;
-    // The manifest is named by the stem: a .dump and a .dump.zst of one second would share it.
-    if (!stdfs::exists(cfg.backup_dir / name, ec) &&
-        !stdfs::exists(cfg.backup_dir / ".partial" / name, ec) &&
-        !stdfs::exists(manifest_path(cfg.backup_dir, name), ec)) {
-      co_return name;
-    }
-    timer.expires_after(std::chrono::milliseconds(250));
-    co_await timer.async_wait(net::use_awaitable);
-  }
-}
 
 class database_backup {
  public:

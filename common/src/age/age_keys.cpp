@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cctype>
 #include <stdexcept>
 
@@ -137,12 +138,24 @@ void for_each_key_line(std::string_view text, F&& f) {
 recipient parse_recipient(std::string_view text) {
   std::string hrp;
   std::vector<unsigned char> data;
+  // A secret key pasted where a public one belongs: say so without repeating it.
+  std::string lowered(text.substr(0, identity_hrp.size()));
+  for (auto& c : lowered)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lowered == identity_hrp) {
+    throw std::invalid_argument(
+        "an identity (AGE-SECRET-KEY-1...) was given where a recipient belongs: give its "
+        "public key (age-keygen -y), and treat this one as exposed");
+  }
   if (text.starts_with("ssh-")) {
     throw std::invalid_argument("'" + std::string(text.substr(0, 11)) +
                                 "...' is an SSH key; only age X25519 recipients (age1...) are "
                                 "supported");
   }
-  if (!bech32::decode(text, hrp, data) || hrp != recipient_hrp || data.size() != 32) {
+  const bool lowercase = std::none_of(text.begin(), text.end(), [](char c) {
+    return std::isupper(static_cast<unsigned char>(c)) != 0;
+  });
+  if (!bech32::decode(text, hrp, data) || hrp != recipient_hrp || data.size() != 32 || !lowercase) {
     const std::string shown(text.substr(0, 64));
     if (hrp.starts_with("age1") && hrp != recipient_hrp) {
       throw std::invalid_argument("'" + shown +

@@ -6,6 +6,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
@@ -55,10 +56,17 @@ std::optional<bytes32> x25519(const bytes32& secret, const bytes32& point) {
   pkey_ctx_ptr c(EVP_PKEY_CTX_new(key.get(), nullptr));
   if (!c || EVP_PKEY_derive_init(c.get()) != 1) openssl_failed("EVP_PKEY_derive_init");
   // OpenSSL refuses to derive an all-zero secret, the one outcome age says to abort on.
-  if (EVP_PKEY_derive_set_peer(c.get(), peer.get()) != 1) return std::nullopt;
+  // An expected failure leaves nothing in the thread's error queue for a later TLS call.
+  if (EVP_PKEY_derive_set_peer(c.get(), peer.get()) != 1) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
   bytes32 out{};
   std::size_t len = out.size();
-  if (EVP_PKEY_derive(c.get(), out.data(), &len) != 1 || len != 32) return std::nullopt;
+  if (EVP_PKEY_derive(c.get(), out.data(), &len) != 1 || len != 32) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
   const bytes32 zero{};
   if (equal(out, zero)) return std::nullopt;
   return out;
@@ -72,7 +80,8 @@ bytes32 hkdf_sha256(std::span<const unsigned char> ikm, std::span<const unsigned
   EVP_KDF_free(kdf);
   if (kctx == nullptr) openssl_failed("EVP_KDF_CTX_new");
   char digest[] = "SHA256";
-  // An empty salt is passed as one; OpenSSL then uses HashLen zeros, as RFC 5869 says.
+  // An empty salt: OpenSSL keys the extract step with an empty HMAC key, which is the same
+  // as RFC 5869's HashLen zeros.
   unsigned char no_salt = 0;
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
@@ -159,7 +168,9 @@ bool aead::open(const nonce12& nonce, std::span<const unsigned char> in, unsigne
       EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, tag_size, tag) != 1) {
     openssl_failed("chacha20-poly1305 open");
   }
-  return EVP_DecryptFinal_ex(c, out + len, &tail) == 1;
+  if (EVP_DecryptFinal_ex(c, out + len, &tail) == 1) return true;
+  ERR_clear_error();
+  return false;
 }
 
 }  // namespace pgship::age::detail

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <optional>
 
+#include <openssl/crypto.h>
+
 #include <pgship/common/io/age_filters.hpp>
 
 #include "../age/header.hpp"
@@ -24,6 +26,12 @@ using file_key = bytes16;
 
 std::span<const unsigned char> bytes_of(std::string_view s) {
   return {reinterpret_cast<const unsigned char*>(s.data()), s.size()};
+}
+
+// Appends with a plain memmove (char iterators into a vector<unsigned char> copy byte by byte).
+void append(std::vector<unsigned char>& to, std::span<const char> data) {
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  to.insert(to.end(), p, p + data.size());
 }
 
 std::span<const char> chars_of(std::span<const unsigned char> s) {
@@ -55,6 +63,7 @@ std::string seal_file_key(const bytes32& wrap_key, const file_key& key) {
 }
 
 std::optional<file_key> open_file_key(const bytes32& wrap_key, std::string_view body) {
+  if (body.size() != sizeof(file_key) + tag_size) return std::nullopt;
   file_key key{};
   if (!aead(wrap_key).open(nonce12{}, bytes_of(body), key.data())) return std::nullopt;
   return key;
@@ -72,6 +81,7 @@ stanza x25519_stanza(const age::recipient& r, const file_key& key) {
   stanza s;
   s.args = {"X25519", base64_raw({reinterpret_cast<const char*>(share.data()), share.size()})};
   s.body = seal_file_key(hkdf_sha256(*shared, salt, x25519_label), key);
+  OPENSSL_cleanse(ephemeral.data(), ephemeral.size());
   return s;
 }
 
@@ -116,7 +126,8 @@ unwrapped unwrap_scrypt(const stanza& s, const age_secrets& secrets) {
     return {std::nullopt, age::errc::header_invalid};
   }
   const auto [end, conv] = std::from_chars(wf.data(), wf.data() + wf.size(), log2_n);
-  if (conv != std::errc{} || end != wf.data() + wf.size() || log2_n > secrets.max_work_factor) {
+  if (conv != std::errc{} || end != wf.data() + wf.size() ||
+      log2_n > std::min(secrets.max_work_factor, 30)) {
     return {std::nullopt, age::errc::work_factor_too_high};
   }
   std::string full_salt(scrypt_label);
@@ -146,6 +157,19 @@ unwrapped unwrap(const header& h, const age_secrets& secrets) {
   return {std::nullopt, age::errc::no_match};
 }
 
+// Runs one step of a filter: a failure, returned or thrown (OpenSSL out of memory), is kept,
+// and every later call returns it.
+template <class F>
+std::error_code guarded(std::error_code& sticky, F&& step) {
+  if (sticky) return sticky;
+  try {
+    sticky = step();
+  } catch (const std::exception&) {
+    sticky = std::make_error_code(std::errc::state_not_recoverable);
+  }
+  return sticky;
+}
+
 }  // namespace
 
 // ---- encryption
@@ -157,6 +181,42 @@ struct age_encryptor::impl {
   std::vector<unsigned char> plain;  // the chunk being filled
   std::vector<unsigned char> sealed = std::vector<unsigned char>(sealed_chunk_size);
   bool header_written = false;
+  bool finished = false;
+  std::error_code error;
+
+  std::error_code put_header(sink& next) {
+    if (header_written) return {};
+    header_written = true;
+    return next.write(header);
+  }
+
+  std::error_code take(sink& next, std::span<const char> data) {
+    if (auto ec = put_header(next)) return ec;
+    while (!data.empty()) {
+      // A full chunk is sealed only once more bytes follow it: the last one is flagged.
+      if (plain.size() == chunk_size) {
+        cipher->seal(chunk_nonce(counter++, false), plain, sealed.data());
+        plain.clear();
+        if (auto ec = next.write(chars_of(sealed))) return ec;
+      }
+      const auto n = std::min(chunk_size - plain.size(), data.size());
+      append(plain, data.first(n));
+      data = data.subspan(n);
+    }
+    return {};
+  }
+
+  std::error_code end(sink& next) {
+    if (finished) return std::make_error_code(std::errc::operation_not_permitted);
+    finished = true;
+    if (auto ec = put_header(next)) return ec;
+    // Empty only when the whole payload is.
+    cipher->seal(chunk_nonce(counter++, true), plain, sealed.data());
+    if (auto ec = next.write(chars_of({sealed.data(), plain.size() + tag_size}))) return ec;
+    OPENSSL_cleanse(plain.data(), plain.size());
+    plain.clear();
+    return next.finish();
+  }
 };
 
 age_encryptor::age_encryptor(sink& next, std::span<const age::recipient> recipients)
@@ -181,36 +241,11 @@ age_encryptor::age_encryptor(sink& next, std::span<const age::recipient> recipie
 age_encryptor::~age_encryptor() = default;
 
 std::error_code age_encryptor::write(std::span<const char> data) {
-  auto& s = *impl_;
-  if (!s.header_written) {
-    s.header_written = true;
-    if (auto ec = next_.write(s.header)) return ec;
-  }
-  while (!data.empty()) {
-    // A full chunk is sealed only once more bytes follow it: the last one is flagged.
-    if (s.plain.size() == chunk_size) {
-      s.cipher->seal(chunk_nonce(s.counter++, false), s.plain, s.sealed.data());
-      s.plain.clear();
-      if (auto ec = next_.write(chars_of(s.sealed))) return ec;
-    }
-    const auto take = std::min(chunk_size - s.plain.size(), data.size());
-    s.plain.insert(s.plain.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
-    data = data.subspan(take);
-  }
-  return {};
+  return guarded(impl_->error, [&] { return impl_->take(next_, data); });
 }
 
 std::error_code age_encryptor::finish() {
-  auto& s = *impl_;
-  if (!s.header_written) {
-    s.header_written = true;
-    if (auto ec = next_.write(s.header)) return ec;
-  }
-  // Empty only when the whole payload is.
-  s.cipher->seal(chunk_nonce(s.counter++, true), s.plain, s.sealed.data());
-  if (auto ec = next_.write(chars_of({s.sealed.data(), s.plain.size() + tag_size}))) return ec;
-  s.plain.clear();
-  return next_.finish();
+  return guarded(impl_->error, [&] { return impl_->end(next_); });
 }
 
 // ---- decryption
@@ -243,9 +278,11 @@ struct age_decryptor::impl {
     if (!opened) return {};
     const auto n = sealed.size() - tag_size;
     ++counter;
-    released += n;
     sealed.clear();
-    return n == 0 ? std::error_code{} : next.write(chars_of({plain.data(), n}));
+    if (n == 0) return {};
+    const auto ec = next.write(chars_of({plain.data(), n}));
+    if (!ec) released += n;
+    return ec;
   }
 
   // A full chunk with more bytes after it: not the last one, unless the file goes on past its
@@ -263,10 +300,11 @@ struct age_decryptor::impl {
   std::error_code payload(sink& next, std::span<const char> data) {
     if (!cipher) {
       const auto take = std::min(16 - nonce.size(), data.size());
-      nonce.insert(nonce.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
+      append(nonce, data.first(take));
       data = data.subspan(take);
       if (nonce.size() < 16) return {};
       cipher.emplace(payload_key(*key, nonce));
+      OPENSSL_cleanse(key->data(), key->size());
       key.reset();
     }
     while (!data.empty()) {
@@ -274,7 +312,7 @@ struct age_decryptor::impl {
         if (auto ec = open_middle(next)) return ec;
       }
       const auto take = std::min(sealed_chunk_size - sealed.size(), data.size());
-      sealed.insert(sealed.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
+      append(sealed, data.first(take));
       data = data.subspan(take);
     }
     return {};
@@ -329,14 +367,33 @@ std::uint64_t age_decryptor::released() const {
 }
 
 std::error_code age_decryptor::write(std::span<const char> data) {
+  return guarded(impl_->error, [&] { return take(data); });
+}
+
+std::error_code age_decryptor::finish() {
+  return guarded(impl_->error, [&]() -> std::error_code {
+    if (auto ec = impl_->end(next_)) return ec;
+    return next_.finish();
+  });
+}
+
+std::error_code age_decryptor::take(std::span<const char> data) {
   auto& s = *impl_;
-  if (s.error) return s.error;
-  if (!s.in_header) {
-    if (auto ec = s.payload(next_, data)) return s.error ? s.error : ec;
+  if (!s.in_header) return s.payload(next_, data);
+  const auto take = std::min(max_header_size - s.head.size(), data.size());
+  const auto piece = data.first(take);
+  const bool new_line = std::find(piece.begin(), piece.end(), '\n') != piece.end();
+  s.head.append(piece.data(), piece.size());
+  // A line only completes with a line feed: without one, nothing new can parse.
+  if (!new_line) {
+    if (take < data.size()) return s.fail(age::errc::header_invalid, "a header over 1 MiB");
+    if (s.head.size() < 32) {
+      std::error_code early;
+      parse_header(s.head, early);  // refuses at once what can never become an age header
+      if (early) return s.fail(static_cast<age::errc>(early.value()));
+    }
     return {};
   }
-  const auto take = std::min(max_header_size - s.head.size(), data.size());
-  s.head.append(data.data(), take);
   std::error_code ec;
   const auto h = parse_header(s.head, ec);
   if (ec) return s.fail(static_cast<age::errc>(ec.value()));
@@ -347,26 +404,19 @@ std::error_code age_decryptor::write(std::span<const char> data) {
   if (s.secrets.identities.empty() && s.secrets.passphrases.empty()) {
     return s.fail(age::errc::no_identity);
   }
-  const auto got = unwrap(*h, s.secrets);
+  auto got = unwrap(*h, s.secrets);
   if (got.ec) return s.fail(static_cast<age::errc>(got.ec.value()));
   const auto mac = header_mac(*got.key, std::string_view(s.head).substr(0, h->mac_input_size));
   if (!equal(mac, bytes_of(h->mac))) return s.fail(age::errc::mac_mismatch);
   s.in_header = false;
   s.key = got.key;
+  OPENSSL_cleanse(got.key->data(), got.key->size());
   // What followed the header in the bytes so far, then the rest of this piece, is payload.
   const std::string after = s.head.substr(h->size);
   s.head.clear();
   s.head.shrink_to_fit();
-  if (auto pec = s.payload(next_, after)) return s.error ? s.error : pec;
-  if (auto pec = s.payload(next_, data.subspan(take))) return s.error ? s.error : pec;
-  return {};
-}
-
-std::error_code age_decryptor::finish() {
-  auto& s = *impl_;
-  if (s.error) return s.error;
-  if (auto ec = s.end(next_)) return s.error ? s.error : ec;
-  return next_.finish();
+  if (auto pec = s.payload(next_, after)) return pec;
+  return s.payload(next_, data.subspan(take));
 }
 
 bool starts_like_age(std::span<const char> head) {

@@ -163,6 +163,29 @@ TEST_F(AgeFilters, AFailedStreamStaysFailed) {
   EXPECT_FALSE(out.finished());
 }
 
+// A stage after the filter that fails (a full disk) fails the filter for good.
+class failing_sink final : public sink {
+ public:
+  std::error_code write(std::span<const char>) override {
+    return std::make_error_code(std::errc::no_space_on_device);
+  }
+  std::error_code finish() override { return {}; }
+};
+
+TEST_F(AgeFilters, AFailureAfterTheFilterStaysAFailure) {
+  failing_sink full;
+  age_encryptor enc(full, both);
+  EXPECT_EQ(enc.write({"x", 1}), std::errc::no_space_on_device);
+  EXPECT_EQ(enc.write({"x", 1}), std::errc::no_space_on_device);
+  EXPECT_EQ(enc.finish(), std::errc::no_space_on_device);
+
+  const auto file = encrypt(test::random_bytes(3 * chunk, 5), both);
+  age_decryptor dec(full, as_alice);
+  EXPECT_EQ(dec.write({file.data(), file.size()}), std::errc::no_space_on_device);
+  EXPECT_EQ(dec.finish(), std::errc::no_space_on_device);
+  EXPECT_EQ(dec.released(), 0u);
+}
+
 TEST(AgeKeys, RecipientListsAndFilesRefuseWhatIsNotAnX25519Key) {
   const auto id = age::generate_identity();
   const auto text = age::encode_recipient(id.public_key);
@@ -192,6 +215,19 @@ TEST(AgeKeys, RecipientListsAndFilesRefuseWhatIsNotAnX25519Key) {
     EXPECT_EQ(std::string(e.what()).find(secret.substr(15)), std::string::npos) << e.what();
   }
   EXPECT_THROW(age::parse_identities_file("# only a comment\n"), std::invalid_argument);
+  // age itself refuses upper-case recipients.
+  auto upper = text;
+  for (auto& c : upper)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  EXPECT_THROW(age::parse_recipient(upper), std::invalid_argument);
+  // A secret key pasted as a recipient is refused without being repeated.
+  const auto key = age::encode_identity(id);
+  try {
+    age::parse_recipient_list(key);
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()).find(key.substr(16, 20)), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

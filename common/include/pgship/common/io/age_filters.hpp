@@ -36,7 +36,8 @@ struct age_secrets {
   int max_work_factor = 22;
 };
 
-/// Errors are age::errc values; problem() says more (which chunk).
+/// Errors are age::errc values; problem() says more (which chunk). A failure, of this stage or
+/// a later one, stays: every later call returns it (so for the encryptor too).
 class age_decryptor final : public filter {
  public:
   age_decryptor(sink& next, age_secrets secrets);
@@ -49,6 +50,7 @@ class age_decryptor final : public filter {
   std::uint64_t released() const;
 
  private:
+  std::error_code take(std::span<const char> data);
   struct impl;
   std::unique_ptr<impl> impl_;
 };

@@ -1,0 +1,41 @@
+#pragma once
+// What a backup knows before its producer (pg_dump, tar) starts: the database's server
+// version, size and matching tools, a name no earlier backup has, and how its bytes are
+// stored (compression, encryption) as the settings say.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "pg_tools.hpp"
+#include "pipeline/output_file.hpp"
+#include "settings.hpp"
+#include "stage_error.hpp"
+
+namespace pgship::agent {
+
+std::string host_name();
+
+stored_format stored_format_of(const settings& cfg);
+/// The recipients as the manifest lists them (age1…).
+std::vector<std::string> recipient_texts(const stored_format& format);
+
+struct preflight_output {
+  pg_toolset tools;
+  std::string server_version;
+  std::uint64_t database_size = 0;
+};
+
+/// Connects to `database`, reads its version and size, and picks pg_dump/pg_restore for it
+/// (cached per major version in `tools_by_major`).
+boost::asio::awaitable<stage_error> preflight(const settings& cfg, const std::string& database,
+                                              std::map<int, pg_toolset>& tools_by_major,
+                                              preflight_output& out);
+
+/// A name no earlier backup of this database has (two runs within one second would clash).
+boost::asio::awaitable<std::string> fresh_name(const settings& cfg, const std::string& database,
+                                               std::string extension);
+
+}  // namespace pgship::agent
