@@ -62,23 +62,6 @@ class AgentAge : public agent_fixture {
     return agent_config("age_src", more);
   }
 
-  std::vector<std::string> files_ending(const stdfs::path& dir, const std::string& suffix) {
-    std::vector<std::string> out;
-    std::error_code ec;
-    for (const auto& e : stdfs::directory_iterator(dir, ec)) {
-      const auto name = e.path().filename().string();
-      if (name.ends_with(suffix)) out.push_back(name);
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-
-  std::string sha256_hex(const stdfs::path& file) {
-    std::error_code ec;
-    const auto digest = sha256_of_file(file, ec);
-    return digest ? to_hex(*digest) : "unreadable: " + ec.message();
-  }
-
   stdfs::path stored_dir() const { return receiver_->storage_dir() / "default" / "age_src"; }
 
   // Stores `bytes` on the receiver as `name` the way an operator would, with curl.

@@ -22,12 +22,6 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-std::string sha256_hex_of(const stdfs::path& file) {
-  std::error_code ec;
-  const auto d = sha256_of_file(file, ec);
-  return d ? to_hex(*d) : "unreadable: " + ec.message();
-}
-
 // The value of one metric sample line ("name{labels} value") from the receiver's /metrics.
 double metric_value(unsigned short port, std::string_view sample) {
   const auto res = http_send(port, {.target = "/metrics"});
@@ -62,9 +56,8 @@ TEST_F(AgentBackup, RoundTripBackupThenRestoreLatestGivesTheSameRows) {
   const auto stored = stored_dumps("agent_src");
   ASSERT_EQ(stored, local);
   // The same bytes on both sides, and the checksum file says so in sha256sum -c form.
-  const auto local_sha = sha256_hex_of(backup_dir() / local[0]);
-  EXPECT_EQ(sha256_hex_of(receiver_->storage_dir() / "default" / "agent_src" / stored[0]),
-            local_sha);
+  const auto local_sha = sha256_hex(backup_dir() / local[0]);
+  EXPECT_EQ(sha256_hex(receiver_->storage_dir() / "default" / "agent_src" / stored[0]), local_sha);
   const auto line = parse_checksum_line(read_file(backup_dir() / (local[0] + ".sha256")));
   ASSERT_TRUE(line.has_value());
   EXPECT_EQ(to_hex(line->digest), local_sha);
@@ -165,7 +158,7 @@ TEST_F(AgentBackup, PgDumpKilledMidDumpFailsTheRunAndKeepsEarlierBackups) {
   ASSERT_EQ(run_agent({"backup", "--config", config.string()}).exit_code, 0);
   const auto before = local_dumps();
   ASSERT_EQ(before.size(), 1u);
-  const auto before_sha = sha256_hex_of(backup_dir() / before[0]);
+  const auto before_sha = sha256_hex(backup_dir() / before[0]);
 
   // A pg_dump that writes a real archive's first 64 KiB and is then killed.
   const auto real = pg().bin_dir() / "pg_dump";
@@ -187,7 +180,7 @@ TEST_F(AgentBackup, PgDumpKilledMidDumpFailsTheRunAndKeepsEarlierBackups) {
   EXPECT_NE(r.out.find("killed by signal 9"), std::string::npos) << r.out;
   EXPECT_TRUE(partial_files().empty());
   EXPECT_EQ(local_dumps(), before);
-  EXPECT_EQ(sha256_hex_of(backup_dir() / before[0]), before_sha);
+  EXPECT_EQ(sha256_hex(backup_dir() / before[0]), before_sha);
   EXPECT_EQ(stored_dumps("agent_src").size(), 1u);
 }
 
@@ -298,8 +291,8 @@ TEST_F(AgentBackup, CutConnectionsCostAtMostOneChunkEach) {
   ASSERT_EQ(local.size(), 1u);
   const auto size = stdfs::file_size(backup_dir() / local[0]);
   ASSERT_GT(size, 4 * chunk) << "the dump must span several chunks";
-  EXPECT_EQ(sha256_hex_of(receiver_->storage_dir() / "default" / "agent_src" / local[0]),
-            sha256_hex_of(backup_dir() / local[0]));
+  EXPECT_EQ(sha256_hex(receiver_->storage_dir() / "default" / "agent_src" / local[0]),
+            sha256_hex(backup_dir() / local[0]));
   // Every byte the receiver took in beyond the file itself was a re-sent part of a cut chunk.
   const double received =
       metric_value(receiver_->port(), "pgship_receiver_bytes_received_total{client=\"default\"}");
@@ -340,8 +333,8 @@ TEST_F(AgentBackup, AnUploadCutInOneRunGoesOnInTheNextFromWhereItStopped) {
   ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
   EXPECT_NE(second.err.find("resuming the upload at offset"), std::string::npos) << second.err;
   EXPECT_NE(second.err.find("uploaded earlier backup " + cut), std::string::npos) << second.err;
-  EXPECT_EQ(sha256_hex_of(receiver_->storage_dir() / "default" / "agent_src" / cut),
-            sha256_hex_of(backup_dir() / cut));
+  EXPECT_EQ(sha256_hex(receiver_->storage_dir() / "default" / "agent_src" / cut),
+            sha256_hex(backup_dir() / cut));
   const auto newest = local_dumps().back();
   ASSERT_NE(newest, cut);
   const double after =

@@ -24,23 +24,6 @@ class AgentZstd : public agent_fixture {
     pg.create_database("zstd_src");
     pg.load_sample_data("zstd_src", 30000);
   }
-
-  std::vector<std::string> files_ending(const stdfs::path& dir, const std::string& suffix) {
-    std::vector<std::string> out;
-    std::error_code ec;
-    for (const auto& e : stdfs::directory_iterator(dir, ec)) {
-      const auto name = e.path().filename().string();
-      if (name.ends_with(suffix)) out.push_back(name);
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-
-  std::string sha256_hex(const stdfs::path& file) {
-    std::error_code ec;
-    const auto digest = sha256_of_file(file, ec);
-    return digest ? to_hex(*digest) : "unreadable: " + ec.message();
-  }
 };
 
 TEST_F(AgentZstd, AZstdBackupIsAZstdFileOfTheArchiveAndRestoresIdentically) {

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include <pgship/common/sha256.hpp>
+
 #include "temp_dir.hpp"
 
 namespace pgship::test {
@@ -104,6 +106,24 @@ std::string agent_fixture::table_fingerprint(const std::string& database) {
            "\n";
   }
   return out;
+}
+
+std::vector<std::string> agent_fixture::files_ending(const std::filesystem::path& dir,
+                                                     const std::string& suffix) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const auto name = e.path().filename().string();
+    if (name.ends_with(suffix)) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string agent_fixture::sha256_hex(const std::filesystem::path& file) {
+  std::error_code ec;
+  const auto digest = sha256_of_file(file, ec);
+  return digest ? to_hex(*digest) : "unreadable: " + ec.message();
 }
 
 }  // namespace pgship::test

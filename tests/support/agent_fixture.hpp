@@ -44,6 +44,12 @@ class agent_fixture : public receiver_fixture {
   /// Committed `.dump` files on the receiver for `database` (client `default`), sorted.
   std::vector<std::string> stored_dumps(const std::string& database) const;
 
+  /// Names in `dir` ending with `suffix`, sorted.
+  static std::vector<std::string> files_ending(const std::filesystem::path& dir,
+                                               const std::string& suffix);
+  /// The file's sha256 in hex (or why it cannot be read).
+  static std::string sha256_hex(const std::filesystem::path& file);
+
   /// "count|md5" of every row of every table of the sample schema, for comparing copies.
   std::string table_fingerprint(const std::string& database);
 };
