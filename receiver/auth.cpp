@@ -179,4 +179,12 @@ std::optional<principal> token_store::authenticate(std::string_view authorizatio
   return match->who;
 }
 
+std::vector<std::string> token_store::clients() const {
+  std::vector<std::string> out;
+  for (const auto& e : entries_) {
+    if (std::find(out.begin(), out.end(), e.who.client) == out.end()) out.push_back(e.who.client);
+  }
+  return out;
+}
+
 }  // namespace pgship::receiver

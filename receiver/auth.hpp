@@ -39,6 +39,8 @@ class token_store {
   std::optional<principal> authenticate(std::string_view authorization_header) const;
 
   bool empty() const { return entries_.empty(); }
+  /// The clients the tokens name, each once.
+  std::vector<std::string> clients() const;
   std::size_t size() const { return entries_.size(); }
 
  private:

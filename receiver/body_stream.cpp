@@ -1,4 +1,5 @@
 #include "body_stream.hpp"
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -98,8 +99,11 @@ class hash_jobs {
 }  // namespace
 
 net::awaitable<body_stream_result> stream_body(http_server::exchange& ex, net::thread_pool& pool,
-                                               std::vector<sha256*> hashers,
-                                               body_consumer consume) {
+                                               std::vector<sha256*> hashers, body_consumer consume,
+                                               std::shared_ptr<io::byte_rate_limiter> rate) {
+  // Under a rate, smaller reads: the wait after each stays short and the rate smooth.
+  const std::size_t piece =
+      rate ? std::clamp<std::size_t>(rate->rate() / 10, 16 * 1024, buffer_size) : buffer_size;
   // Declared before the jobs so that they outlive a job still running at teardown. Allocated
   // on first use and not zeroed: a small body (a tus commit retry, a form) takes one.
   std::vector<std::unique_ptr<char[]>> buffers(ring_size);
@@ -112,7 +116,8 @@ net::awaitable<body_stream_result> stream_body(http_server::exchange& ex, net::t
     if (hashing.in_flight() == ring_size) co_await hashing.wait_oldest();
     auto& buffer = buffers[turn % ring_size];
     if (!buffer) buffer = std::make_unique_for_overwrite<char[]>(buffer_size);
-    auto [ec, n] = co_await ex.read_body_full(net::buffer(buffer.get(), buffer_size));
+    auto [ec, n] = co_await ex.read_body_full(net::buffer(buffer.get(), piece));
+    if (rate && n > 0) co_await rate->take(n);
     hash_pieces pieces;
     if (n > 0 && !consume({buffer.get(), n}, pieces)) result.stopped = true;
     hashing.start(std::move(pieces));
@@ -120,7 +125,7 @@ net::awaitable<body_stream_result> stream_body(http_server::exchange& ex, net::t
       result.read_error = ec;
       break;
     }
-    if (result.stopped || n < buffer_size) break;
+    if (result.stopped || n < piece) break;
   }
   while (hashing.in_flight() > 0)
     co_await hashing.wait_oldest();

@@ -6,12 +6,14 @@
 // order on its own strand, so a tus PATCH's whole-file and chunk hashes run side by side.
 
 #include <functional>
+#include <memory>
 #include <string_view>
 #include <vector>
 
 #include <boost/asio/thread_pool.hpp>
 
 #include <pgship/common/http/exchange.hpp>
+#include <pgship/common/io/byte_rate_limiter.hpp>
 #include <pgship/common/sha256.hpp>
 
 namespace pgship::receiver {
@@ -33,8 +35,10 @@ struct body_stream_result {
 };
 
 /// Reads the body of `ex` to its end (or an error, or until `consume` says stop). Every hasher
-/// has seen exactly the pieces `consume` named once this returns.
-net::awaitable<body_stream_result> stream_body(http_server::exchange& ex, net::thread_pool& pool,
-                                               std::vector<sha256*> hashers, body_consumer consume);
+/// has seen exactly the pieces `consume` named once this returns. With `rate` the body is
+/// read no faster than it allows (in pieces of a tenth of a second's worth).
+net::awaitable<body_stream_result> stream_body(
+    http_server::exchange& ex, net::thread_pool& pool, std::vector<sha256*> hashers,
+    body_consumer consume, std::shared_ptr<io::byte_rate_limiter> rate = nullptr);
 
 }  // namespace pgship::receiver

@@ -7,14 +7,76 @@ namespace pgship::receiver {
 receiver_context::receiver_context(settings s)
     : cfg(std::move(s)),
       store(cfg.storage_dir),
-      tokens(token_store::load(cfg.backup_api_token, cfg.api_tokens_file)) {}
+      upload_rates(cfg.client_max_rate.value_or(0)),
+      tokens_(std::make_shared<const token_store>(
+          token_store::load(cfg.backup_api_token, cfg.api_tokens_file))) {
+  metrics.register_clients(tokens_->clients());
+  if (cfg.rate_limit) {
+    ip_requests = std::make_unique<leaky_buckets>(*cfg.rate_limit, cfg.rate_burst);
+    client_requests = std::make_unique<leaky_buckets>(*cfg.rate_limit, cfg.rate_burst);
+  }
+  if (cfg.auth_failure_limit) {
+    auth_failures =
+        std::make_unique<leaky_buckets>(*cfg.auth_failure_limit, cfg.auth_failure_burst);
+  }
+}
+
+std::shared_ptr<const token_store> receiver_context::tokens() const {
+  std::lock_guard lock(tokens_mutex_);
+  return tokens_;
+}
+
+void receiver_context::replace_tokens(token_store fresh) {
+  auto next = std::make_shared<const token_store>(std::move(fresh));
+  metrics.register_clients(next->clients());
+  std::lock_guard lock(tokens_mutex_);
+  tokens_ = std::move(next);
+}
+
+namespace {
+
+// 429 with the seconds after which the same request would pass.
+net::awaitable<void> refuse_rate(http_server::exchange& ex, receiver_context& ctx,
+                                 const char* reason, std::chrono::seconds retry_after,
+                                 std::string detail) {
+  ctx.metrics.rate_limited(reason);
+  log::write(spdlog::level::warn, "rate limited " + ex.peer_address(),
+             {{"peer", ex.peer_address()},
+              {"reason", reason},
+              {"retry_after", std::to_string(retry_after.count())},
+              {"method", std::string(ex.request().method_string())},
+              {"path", std::string(ex.path())}});
+  auto res =
+      http_server::make_error_response(http::status::too_many_requests, "rate_limited", detail);
+  res.set(http::field::retry_after, std::to_string(retry_after.count()));
+  co_await ex.respond(std::move(res));
+}
+
+}  // namespace
 
 net::awaitable<std::optional<principal>> authorize(http_server::exchange& ex, receiver_context& ctx,
                                                    scope needed) {
+  const auto& peer = ex.peer_address();
+  // An address that guessed tokens too often is refused whatever it sends now, a right token
+  // included: a brute force learns nothing from the answers.
+  if (ctx.auth_failures) {
+    if (const auto v = ctx.auth_failures->blocked(peer); !v.allowed) {
+      co_await refuse_rate(ex, ctx, "auth_failures", v.retry_after,
+                           "too many failed logins from this address");
+      co_return std::nullopt;
+    }
+  }
+  if (ctx.ip_requests) {
+    if (const auto v = ctx.ip_requests->hit(peer); !v.allowed) {
+      co_await refuse_rate(ex, ctx, "rate", v.retry_after, "too many requests from this address");
+      co_return std::nullopt;
+    }
+  }
   const auto header = ex.request()[http::field::authorization];
-  auto who = ctx.tokens.authenticate(header);
+  auto who = ctx.tokens()->authenticate(header);
   if (!who) {
     ctx.metrics.auth_failed();
+    if (ctx.auth_failures) ctx.auth_failures->add_failure(peer);
     log::write(spdlog::level::warn, "auth failed from " + ex.peer_address(),
                {{"peer", ex.peer_address()},
                 {"token", header.empty() ? "missing" : "unknown"},
@@ -37,6 +99,12 @@ net::awaitable<std::optional<principal>> authorize(http_server::exchange& ex, re
     co_await ex.respond_error(http::status::forbidden, "forbidden",
                               "this token does not allow this operation");
     co_return std::nullopt;
+  }
+  if (ctx.client_requests) {
+    if (const auto v = ctx.client_requests->hit(who->client); !v.allowed) {
+      co_await refuse_rate(ex, ctx, "rate", v.retry_after, "too many requests for this token");
+      co_return std::nullopt;
+    }
   }
   co_return who;
 }

@@ -2,6 +2,8 @@
 // What every receiver route shares: settings, storage, tokens, metrics, the upload cap.
 
 #include <atomic>
+#include <memory>
+#include <mutex>
 #include <optional>
 
 #include <boost/asio/thread_pool.hpp>
@@ -9,6 +11,8 @@
 #include <pgship/common/http/exchange.hpp>
 
 #include "auth.hpp"
+#include "client_byte_rates.hpp"
+#include "leaky_buckets.hpp"
 #include "metrics.hpp"
 #include "settings.hpp"
 #include "storage.hpp"
@@ -20,16 +24,30 @@ struct receiver_context {
 
   const settings cfg;
   storage store;
-  const token_store tokens;
   receiver_metrics metrics;
+  /// RATE_LIMIT per client IP and per token's client, AUTH_FAILURE_LIMIT per IP (null: off).
+  std::unique_ptr<leaky_buckets> ip_requests, client_requests, auth_failures;
+  /// CLIENT_MAX_RATE: one byte bucket per client, shared by all its uploads.
+  client_byte_rates upload_rates;
+
+  /// Thread-safe: the tokens now in force (SIGHUP replaces them; a request keeps the ones
+  /// it started with).
+  std::shared_ptr<const token_store> tokens() const;
+  void replace_tokens(token_store fresh);
   std::atomic<int> active_uploads{0};
   /// Hashes uploads alongside the I/O threads (see stream_body).
   net::thread_pool hash_pool{2};
+
+ private:
+  mutable std::mutex tokens_mutex_;
+  std::shared_ptr<const token_store> tokens_;
 };
 
-/// Checks the bearer token for `needed`. On failure answers 401 (missing or unknown token) or
-/// 403 (token without that scope), counts and logs it with the peer address, and returns
-/// nullopt. On success names the client in the access log.
+/// Checks the limits and the bearer token for `needed`: 429 + Retry-After while the client IP
+/// is blocked for failed logins or over RATE_LIMIT, or the token's client is; 401 (missing or
+/// unknown token, counted against the IP's AUTH_FAILURE_LIMIT) or 403 (token without that
+/// scope). Each refusal is counted and logged with the peer address, and nullopt returned.
+/// On success names the client in the access log.
 net::awaitable<std::optional<principal>> authorize(http_server::exchange& ex, receiver_context& ctx,
                                                    scope needed);
 

@@ -56,7 +56,29 @@ receiver_metrics::receiver_metrics()
                            .Name("pgship_receiver_scrub_last_completed_timestamp_seconds")
                            .Help("When the last scrub of every stored backup completed")
                            .Register(*registry_)
-                           .Add({})) {}
+                           .Add({})),
+      rate_limited_(prometheus::BuildCounter()
+                        .Name("pgship_receiver_rate_limited_total")
+                        .Help("Requests and connections refused by a limit, by reason")
+                        .Register(*registry_)) {
+  for (const auto* reason : rate_limit_reasons)
+    rate_limited_.Add({{"reason", reason}});
+}
+
+void receiver_metrics::register_clients(const std::vector<std::string>& clients) {
+  // Every series an alert or a dashboard reads exists from start-up, at zero.
+  for (const auto& client : clients) {
+    for (const auto* result : upload_results)
+      uploads_.Add({{"client", client}, {"result", result}});
+    bytes_.Add({{"client", client}});
+    backups_.Add({{"client", client}});
+    stored_bytes_.Add({{"client", client}});
+  }
+}
+
+void receiver_metrics::rate_limited(std::string_view reason) {
+  rate_limited_.Add({{"reason", std::string(reason)}}).Increment();
+}
 
 void receiver_metrics::upload_finished(const std::string& client, std::string_view result) {
   uploads_.Add({{"client", client}, {"result", std::string(result)}}).Increment();

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -22,8 +23,16 @@ class receiver_metrics {
 
   prometheus::Registry& registry() { return *registry_; }
 
-  /// result: created | identical | conflict | hash_mismatch | rejected | failed
+  static constexpr const char* upload_results[] = {"created",       "identical", "conflict",
+                                                   "hash_mismatch", "rejected",  "failed"};
+  static constexpr const char* rate_limit_reasons[] = {"rate", "auth_failures", "connections"};
+
+  /// Creates each client's series at zero (the clients the tokens name).
+  void register_clients(const std::vector<std::string>& clients);
+  /// result: one of upload_results
   void upload_finished(const std::string& client, std::string_view result);
+  /// reason: one of rate_limit_reasons
+  void rate_limited(std::string_view reason);
   void bytes_received(const std::string& client, std::uint64_t n);
   void auth_failed();
   void request(std::string_view method, unsigned status, double seconds);
@@ -46,6 +55,7 @@ class receiver_metrics {
   prometheus::Gauge& corrupt_backups_;
   prometheus::Counter& scrub_bytes_;
   prometheus::Gauge& scrub_completed_;
+  prometheus::Family<prometheus::Counter>& rate_limited_;
 };
 
 }  // namespace pgship::receiver

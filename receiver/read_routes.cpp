@@ -10,6 +10,8 @@
 #include <pgship/common/io/async_pump.hpp>
 #include <pgship/common/log.hpp>
 
+#include "conditional.hpp"
+
 namespace pgship::receiver {
 namespace {
 
@@ -57,8 +59,25 @@ net::awaitable<void> send_file(exchange& ex, const backup_record& record,
   } guard{fd};
 
   const std::string etag = "\"" + record.sha256 + "\"";
+  const auto& req = ex.request();
+  const auto pre =
+      evaluate_preconditions(req[http::field::if_match], req[http::field::if_none_match], etag);
+  if (pre == precondition::not_modified) {
+    http_server::header_response res{http::status::not_modified, 11};
+    res.set(http::field::etag, etag);
+    co_await ex.respond_header(std::move(res));
+    co_return;
+  }
+  if (pre == precondition::failed) {
+    co_await ex.respond_error(http::status::precondition_failed, "precondition_failed",
+                              "If-Match does not name this backup's ETag");
+    co_return;
+  }
   byte_range range{0, record.size};
-  const auto ranged = parse_range(ex.request()[http::field::range], record.size, range);
+  // A Range under an If-Range that does not hold is ignored: the whole file is sent.
+  const auto ranged = if_range_holds(req[http::field::if_range], etag)
+                          ? parse_range(req[http::field::range], record.size, range)
+                          : range_result::none;
   if (ranged == range_result::unsatisfiable) {
     auto res = http_server::make_error_response(
         http::status::range_not_satisfiable, "range_not_satisfiable",

@@ -20,6 +20,7 @@
 
 #include <pgship/common/errors.hpp>
 #include <pgship/common/http/server.hpp>
+#include <pgship/common/log.hpp>
 #include <pgship/common/stop_signals.hpp>
 #include <pgship/common/version.hpp>
 
@@ -85,7 +86,7 @@ int serve(const settings& s) {
   // A client that goes away must not kill the server through a write to its closed socket.
   std::signal(SIGPIPE, SIG_IGN);
   auto ctx = std::make_shared<receiver_context>(s);
-  if (ctx->tokens.empty()) {
+  if (ctx->tokens()->empty()) {
     throw config::config_error(
         "no tokens: set BACKUP_API_TOKEN (or BACKUP_API_TOKEN_FILE) or API_TOKENS_FILE");
   }
@@ -102,6 +103,13 @@ int serve(const settings& s) {
   options.idle_timeout = s.idle_timeout;
   options.server_header = std::string("pgship-receiver/") + version;
   options.tls = make_tls_context(s);
+  options.max_connections_per_ip = s.max_connections_per_ip;
+  options.on_connection_refused = [ctx](std::string_view peer) {
+    ctx->metrics.rate_limited("connections");
+    pgship::log::write(spdlog::level::warn,
+                       "connection refused: too many open from " + std::string(peer),
+                       {{"peer", std::string(peer)}, {"reason", "connections"}});
+  };
   options.on_request = [ctx](const http_server::access_record& r) {
     ctx->metrics.request(r.method, r.status, r.duration.count());
   };

@@ -26,6 +26,14 @@ constexpr key_spec schema[] = {
     {"TLS_CLIENT_CA_FILE", "", false, "require client certificates signed by this CA"},
     {"SCRUB_INTERVAL", "7d", false, "re-hash every stored backup this often; 0 disables"},
     {"SCRUB_RATE", "100M", false, "bytes/s a scrub reads at most; 0 disables scheduled scrubs"},
+    {"RATE_LIMIT", "20r/s", false,
+     "requests per token and per client IP (Nr/s or Nr/m), nginx limit_req; off disables"},
+    {"RATE_BURST", "50", false, "requests beyond RATE_LIMIT taken at once; past it 429"},
+    {"AUTH_FAILURE_LIMIT", "10r/m", false,
+     "failed logins per client IP; past it every request from it gets 429 until drained; off"},
+    {"MAX_CONNECTIONS_PER_IP", "128", false, "open connections per client IP; 0: no limit"},
+    {"CLIENT_MAX_RATE", "", false,
+     "upload bytes/s per client, all its uploads together (K/M/G); unset: no limit"},
     {"LOG_FORMAT", "text", false, "text or json"},
     {"LOG_LEVEL", "info", false, "trace, debug, info, warn, error"},
 };
@@ -35,6 +43,21 @@ constexpr key_spec schema[] = {
 std::span<const config::key_spec> config_schema() {
   return schema;
 }
+
+namespace {
+
+std::optional<double> request_rate(const config::config& cfg, std::string_view key) {
+  const auto text = cfg.string(key);
+  if (text == "off") return std::nullopt;
+  const auto rate = parse_request_rate(text);
+  if (!rate) {
+    throw config::config_error(std::string(key) + "=\"" + text +
+                               "\" is invalid: expected Nr/s or Nr/m (e.g. 20r/s), or off");
+  }
+  return rate;
+}
+
+}  // namespace
 
 settings read_settings(const config::config& cfg) {
   settings s;
@@ -64,7 +87,33 @@ settings read_settings(const config::config& cfg) {
   if (s.tls_client_ca_file && !s.tls_cert_file) {
     throw config::config_error("TLS_CLIENT_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE");
   }
+  s.rate_limit = request_rate(cfg, "RATE_LIMIT");
+  s.rate_burst = static_cast<int>(cfg.integer("RATE_BURST", 0, 1000000));
+  s.auth_failure_limit = request_rate(cfg, "AUTH_FAILURE_LIMIT");
+  // "10r/m": ten failures are allowed at once, and one more each six seconds.
+  if (s.auth_failure_limit) {
+    const auto text = cfg.string("AUTH_FAILURE_LIMIT");
+    s.auth_failure_burst = std::stod(text.substr(0, text.find('r')));
+  }
+  s.max_connections_per_ip =
+      static_cast<std::size_t>(cfg.integer("MAX_CONNECTIONS_PER_IP", 0, 1000000));
+  if (cfg.raw("CLIENT_MAX_RATE")) s.client_max_rate = cfg.size("CLIENT_MAX_RATE", 1024);
   return s;
+}
+
+std::optional<double> parse_request_rate(std::string_view text) {
+  // "20r/s", "600r/m": a positive whole number of requests per second or per minute.
+  const auto r = text.find("r/");
+  if (r == std::string_view::npos || r == 0 || text.size() != r + 3) return std::nullopt;
+  const auto unit = text[r + 2];
+  if (unit != 's' && unit != 'm') return std::nullopt;
+  std::uint64_t n = 0;
+  for (const char c : text.substr(0, r)) {
+    if (c < '0' || c > '9' || n > 100000000) return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (n == 0) return std::nullopt;
+  return static_cast<double>(n) / (unit == 'm' ? 60.0 : 1.0);
 }
 
 }  // namespace pgship::receiver

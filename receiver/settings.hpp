@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include <pgship/common/config.hpp>
 
@@ -31,7 +32,16 @@ struct settings {
   std::optional<std::filesystem::path> tls_cert_file, tls_key_file, tls_client_ca_file;
   std::chrono::milliseconds scrub_interval{7 * 24 * 3600 * 1000LL};  // 0: no scheduled scrub
   std::uint64_t scrub_rate = 100 * 1000 * 1000;  // bytes/s; 0: no scheduled scrub
+  std::optional<double> rate_limit = 20.0;       // requests/s per token and per IP; off: none
+  int rate_burst = 50;
+  std::optional<double> auth_failure_limit = 10.0 / 60;  // failed logins/s per IP
+  double auth_failure_burst = 10;                        // failures allowed at once
+  std::size_t max_connections_per_ip = 128;              // 0: no limit
+  std::optional<std::uint64_t> client_max_rate;          // upload bytes/s per client
 };
+
+/// "20r/s" → 20, "10r/m" → 1/6; nullopt unless a positive whole number of r/s or r/m.
+std::optional<double> parse_request_rate(std::string_view text);
 
 /// Reads and validates every key. Throws config_error naming the first bad key.
 settings read_settings(const config::config& cfg);

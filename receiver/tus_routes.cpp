@@ -355,7 +355,9 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   // Only a PATCH with Upload-Checksum needs the chunk's own hash.
   std::vector<sha256*> hashers{&*whole};
   if (chunk_expected) hashers.push_back(&chunk);
-  const auto body = co_await stream_body(ex, ctx.hash_pool, std::move(hashers), std::move(on_body));
+  auto rate = ctx.upload_rates.for_client(who->client);  // CLIENT_MAX_RATE
+  const auto body = co_await stream_body(ex, ctx.hash_pool, std::move(hashers), std::move(on_body),
+                                         std::move(rate));
   const error_code read_ec = body.read_error;
   const std::uint64_t received = data.size() - offset;
   ctx.metrics.bytes_received(who->client, received);

@@ -14,6 +14,11 @@ net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_con
   // The caller's state must be settled before the client can see the answer and act on it.
   const auto answer = [&](upload_end end, http_server::string_response res) {
     if (before_answer) before_answer(end);
+    // tus 1.0: every successful PATCH is 204, the one that completes the upload too; the
+    // stored record is what GET /api/backup/list shows.
+    if (resumable && end == upload_end::stored) {
+      res = http_server::string_response{http::status::no_content, 11};
+    }
     for (const auto& f : extra_headers)
       res.set(f.name_string(), f.value());
     return ex.respond(std::move(res));

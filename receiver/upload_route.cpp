@@ -204,7 +204,9 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
     return consume(data);
   };
   std::vector<sha256*> hashers{&hasher};
-  const auto body = co_await stream_body(ex, ctx.hash_pool, std::move(hashers), std::move(on_body));
+  auto rate = ctx.upload_rates.for_client(who->client);  // CLIENT_MAX_RATE
+  const auto body = co_await stream_body(ex, ctx.hash_pool, std::move(hashers), std::move(on_body),
+                                         std::move(rate));
   if (body.read_error) {
     backup.discard();
     co_await answer_read_error(ex, ctx, who->client, body.read_error);

@@ -21,10 +21,9 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include <pgship/common/errors.hpp>
+#include <pgship/common/io/byte_rate_limiter.hpp>
 
 namespace pgship::agent {
-
-class byte_rate_limiter;
 
 using http_request = boost::beast::http::request<boost::beast::http::string_body>;
 using http_response = boost::beast::http::response<boost::beast::http::string_body>;
@@ -73,7 +72,7 @@ class http_client {
 
   const receiver_endpoint& endpoint() const;
   /// Every body byte of send_file_range passes through `limiter` first (UPLOAD_RATE_LIMIT).
-  void limit_uploads(std::shared_ptr<byte_rate_limiter> limiter);
+  void limit_uploads(std::shared_ptr<io::byte_rate_limiter> limiter);
 
   /// One request with a small body; Host is set here.
   boost::asio::awaitable<http_outcome> send(http_request request);

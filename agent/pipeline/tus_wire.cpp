@@ -1,4 +1,5 @@
 #include "pipeline/tus_wire.hpp"
+#include <algorithm>
 #include <charconv>
 
 #include <boost/url/parse.hpp>
@@ -27,9 +28,23 @@ attempt_end from_reply(const http_outcome& reply, std::string_view what) {
   const auto error = error_field(reply.response);
   const std::string message = std::string(what) + ": " + describe_response(reply.response);
   if (classify_reply(status, error) == reply_class::retry) {
-    return retry_with(errc::upload_failed, message);
+    auto end = retry_with(errc::upload_failed, message);
+    end.wait = retry_after(reply);
+    return end;
   }
   return give_up(refusal_code(status, error), message);
+}
+
+std::optional<std::chrono::seconds> retry_after(const http_outcome& reply) {
+  if (!reply.ok() || (reply.status() != 429 && reply.status() != 503)) return std::nullopt;
+  const auto value = reply.response[boost::beast::http::field::retry_after];
+  if (value.empty() || value.size() > 9) return std::nullopt;
+  long long seconds = 0;
+  for (const char c : value) {
+    if (c < '0' || c > '9') return std::nullopt;  // an HTTP-date: the usual backoff applies
+    seconds = seconds * 10 + (c - '0');
+  }
+  return std::chrono::seconds(std::clamp<long long>(seconds, 1, 600));
 }
 
 http_request tus_request(boost::beast::http::verb method, std::string target,

@@ -2,6 +2,7 @@
 // What the agent's two tus uploaders share: the wire's version, how a reply is judged
 // (retry, or give up with which code), the headers they read, and the checksum of a range.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,12 +21,19 @@ inline constexpr std::string_view tus_version = "1.0.0";
 struct attempt_end {
   stage_error error;
   bool retryable = false;
+  /// The receiver throttled the request (429/503 + Retry-After): try again after this, which
+  /// is not a failure and spends no retry.
+  std::optional<std::chrono::seconds> wait;
 };
 
 attempt_end retry_with(errc code, std::string message);
 attempt_end give_up(errc code, std::string message);
 /// A transport failure or a non-success answer, classified by the retry policy.
 attempt_end from_reply(const http_outcome& reply, std::string_view what);
+
+/// The wait a 429 or 503 answer asks for with Retry-After (delta-seconds, capped at 10
+/// minutes); nullopt for any other answer, or a Retry-After that is not a number.
+std::optional<std::chrono::seconds> retry_after(const http_outcome& reply);
 
 /// A tus request to `target` with the token and Tus-Resumable set.
 http_request tus_request(boost::beast::http::verb method, std::string target,

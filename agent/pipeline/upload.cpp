@@ -267,10 +267,21 @@ net::awaitable<stage_error> run_upload(http_client& client, const upload_request
     const tus_upload& upload;
     ~record_location() { out.location = upload.location(); }
   } record{out, upload};
+  // Waits the receiver asks for (429 + Retry-After) spend no retry, up to this much in all.
+  constexpr std::chrono::minutes max_throttled{30};
+  std::chrono::seconds throttled{0};
   for (;;) {
     const auto end = co_await upload.attempt();
     if (!end.error) co_return stage_error{};
     if (!end.retryable) co_return end.error;
+    if (end.wait && throttled + *end.wait <= max_throttled) {
+      throttled += *end.wait;
+      request.log.info("the receiver asks to wait {} s: {}", end.wait->count(), end.error.message);
+      client.close();
+      const bool go_on = co_await sleep_unless_stopped(*end.wait, control);
+      if (!go_on) co_return fail(errc::cancelled, "upload stopped: the run was cancelled");
+      continue;
+    }
     if (out.retries >= request.max_retries) {
       co_return fail(errc::upload_failed, "upload failed after " + std::to_string(out.retries) +
                                               " retries: " + end.error.message);

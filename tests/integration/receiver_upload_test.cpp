@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <future>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include <pgship/common/base64.hpp>
 #include <pgship/common/sha256.hpp>
 
+#include "curl.hpp"
 #include "http_client.hpp"
 #include "process.hpp"
 #include "receiver_fixture.hpp"
@@ -28,26 +30,6 @@ using namespace std::chrono_literals;
 
 const std::string token = "upload-token-7f3a";
 const std::string auth = "Authorization: Bearer " + token;
-
-struct curl_result {
-  int status = 0;
-  std::string body;
-  std::string error;
-};
-
-// Runs curl with `args`, returning the HTTP status and body.
-curl_result curl(std::vector<std::string> args) {
-  std::vector<std::string> argv = {"curl", "-sS", "-w", "\n%{http_code}"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = run_process(argv, {.timeout = std::chrono::seconds(120)});
-  curl_result out;
-  out.error = r.err;
-  const auto nl = r.out.rfind('\n');
-  if (nl == std::string::npos) return out;
-  out.status = std::atoi(r.out.c_str() + nl + 1);
-  out.body = r.out.substr(0, nl);
-  return out;
-}
 
 // A file of `size` pseudo-random bytes (incompressible, like a compressed dump).
 std::string make_file(const stdfs::path& path, std::uint64_t size, std::uint32_t seed = 1) {
@@ -298,6 +280,48 @@ TEST_F(ReceiverUpload, RangeRequestsAndEtag) {
   auto bad = http_send(r.port(), req);
   EXPECT_EQ(bad.result_int(), 416);
   EXPECT_EQ(bad["Content-Range"], "bytes */10000");
+}
+
+TEST_F(ReceiverUpload, ConditionalDownloadsFollowRfc9110) {
+  auto& r = start();
+  const auto file = dir_ / "x.bin";
+  const auto sha = make_file(file, 10000);
+  ASSERT_EQ(curl({"-H", auth, "-H", "X-Backup-Name: db-20260101-000000.dump", "--data-binary",
+                  "@" + file.string(), r.url("/api/backup/upload")})
+                .status,
+            201);
+  const std::string content = read_file(file);
+  const std::string etag = "\"" + sha + "\"";
+  const auto get = [&](std::map<std::string, std::string> more) {
+    http_request req{.target = "/api/backup/download/db-20260101-000000.dump",
+                     .headers = {{"Authorization", "Bearer " + token}}};
+    for (auto& [k, v] : more)
+      req.headers[k] = v;
+    return http_send(r.port(), req);
+  };
+  // If-None-Match with the ETag (weakly compared, in a list, or *): 304, no body.
+  for (const auto& inm : {etag, "W/" + etag, "\"other\", " + etag, std::string("*")}) {
+    const auto res = get({{"If-None-Match", inm}});
+    EXPECT_EQ(res.result_int(), 304) << inm;
+    EXPECT_TRUE(res.body().empty());
+    EXPECT_EQ(res["ETag"], etag);
+  }
+  EXPECT_EQ(get({{"If-None-Match", "\"other\""}}).body(), content);
+  // If-Range: the range only when the tag matches strongly; otherwise the whole file.
+  auto ranged = get({{"Range", "bytes=0-9"}, {"If-Range", etag}});
+  EXPECT_EQ(ranged.result_int(), 206);
+  EXPECT_EQ(ranged.body(), content.substr(0, 10));
+  for (const auto& ir :
+       {std::string("\"other\""), "W/" + etag, std::string("Tue, 01 Dec 2026 00:00:00 GMT")}) {
+    const auto whole = get({{"Range", "bytes=0-9"}, {"If-Range", ir}});
+    EXPECT_EQ(whole.result_int(), 200) << ir;
+    EXPECT_EQ(whole.body(), content) << ir;
+  }
+  // If-Match: 412 unless it names the ETag.
+  EXPECT_EQ(get({{"If-Match", "\"other\""}}).result_int(), 412);
+  EXPECT_EQ(get({{"If-Match", etag}}).result_int(), 200);
+  // After the hostile-looking ones, a plain download still works.
+  EXPECT_EQ(get({}).body(), content);
 }
 
 TEST_F(ReceiverUpload, HostileNamesAndIdsNeverTouchTheFileSystemOutsideStorage) {

@@ -22,15 +22,16 @@ bool is_loopback(const net::ip::address& a) {
          net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()).is_loopback();
 }
 
+// `tls` is held until the session ends: its stream refers to the context.
 template <class Stream>
 void spawn_session(const std::shared_ptr<server::state>& state, Stream stream, std::string peer,
-                   bool loopback) {
+                   bool loopback, std::shared_ptr<net::ssl::context> tls = nullptr) {
   auto executor = stream.get_executor();
-  auto s = std::make_shared<session<Stream>>(std::move(stream), state, std::move(peer), loopback);
+  auto s = std::make_shared<session<Stream>>(std::move(stream), state, peer, loopback);
   const auto it = state->add(s);
   auto slot = s->cancellation_slot();
   net::co_spawn(executor, s->run(),
-                net::bind_cancellation_slot(slot, [s, state, it](std::exception_ptr e) {
+                net::bind_cancellation_slot(slot, [s, state, it, peer, tls](std::exception_ptr e) {
                   if (e) {
                     try {
                       std::rethrow_exception(e);
@@ -44,7 +45,24 @@ void spawn_session(const std::shared_ptr<server::state>& state, Stream stream, s
                     }
                   }
                   state->remove(it);
+                  state->leave(peer);
                 }));
+}
+
+// Past MAX_CONNECTIONS_PER_IP: a plain-HTTP client is told why, then the socket closes.
+void refuse_connection(tcp::socket socket, bool plain) {
+  if (plain) {
+    static constexpr std::string_view answer =
+        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: application/json\r\n"
+        "Content-Length: 78\r\nConnection: close\r\n\r\n"
+        "{\"error\":\"too_many_connections\",\"detail\":\"too many open connections from you\"}";
+    socket.non_blocking(true);
+    error_code ignored;
+    socket.write_some(net::buffer(answer), ignored);  // one try: never wait on this client
+  }
+  error_code ignored;
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
 }
 
 net::awaitable<void> accept_loop(std::shared_ptr<server::state> state) {
@@ -65,11 +83,18 @@ net::awaitable<void> accept_loop(std::shared_ptr<server::state> state) {
     socket.set_option(tcp::no_delay(true), peer_ec);
     std::string peer = remote.address().to_string();
     const bool loopback = is_loopback(remote.address());
-    if (state->options.tls) {
-      spawn_session(state,
-                    beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)),
-                                                         *state->options.tls),
-                    std::move(peer), loopback);
+    auto tls = state->current_tls();
+    if (!state->admit(peer)) {
+      if (state->options.on_connection_refused) state->options.on_connection_refused(peer);
+      refuse_connection(std::move(socket), tls == nullptr);
+      continue;
+    }
+    if (tls) {
+      auto& context = *tls;
+      spawn_session(
+          state,
+          beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), context),
+          std::move(peer), loopback, std::move(tls));
     } else {
       spawn_session(state, beast::tcp_stream(std::move(socket)), std::move(peer), loopback);
     }
@@ -131,6 +156,11 @@ net::awaitable<void> server::shutdown() {
     st->stop_all(true);
     co_await wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(2));
   }
+}
+
+void server::set_tls(std::shared_ptr<net::ssl::context> tls) {
+  std::lock_guard lock(state_->mutex);
+  state_->tls = std::move(tls);
 }
 
 std::size_t server::session_count() const {

@@ -3,7 +3,10 @@
 
 #include <atomic>
 #include <list>
+#include <map>
+#include <memory>
 #include <mutex>
+#include <string>
 
 #include <boost/asio/strand.hpp>
 
@@ -25,7 +28,8 @@ struct server::state {
       : strand(net::make_strand(ex)),
         acceptor(strand),
         routes(std::move(r)),
-        options(std::move(o)) {}
+        options(std::move(o)),
+        tls(options.tls) {}
 
   net::strand<net::any_io_executor> strand;
   tcp::acceptor acceptor;
@@ -36,6 +40,29 @@ struct server::state {
   std::mutex mutex;
   std::list<std::weak_ptr<session_base>> sessions;
   std::atomic<std::size_t> session_count{0};
+  std::shared_ptr<net::ssl::context> tls;       // under mutex: replaced by set_tls()
+  std::map<std::string, std::size_t> per_peer;  // open connections by client address
+
+  std::shared_ptr<net::ssl::context> current_tls() {
+    std::lock_guard lock(mutex);
+    return tls;
+  }
+  /// Counts a connection from `peer`; false (and not counted) when it would be one too many.
+  bool admit(const std::string& peer) {
+    std::lock_guard lock(mutex);
+    auto& n = per_peer[peer];
+    if (options.max_connections_per_ip > 0 && n >= options.max_connections_per_ip) {
+      if (n == 0) per_peer.erase(peer);
+      return false;
+    }
+    ++n;
+    return true;
+  }
+  void leave(const std::string& peer) {
+    std::lock_guard lock(mutex);
+    const auto it = per_peer.find(peer);
+    if (it != per_peer.end() && --it->second == 0) per_peer.erase(it);
+  }
 
   std::list<std::weak_ptr<session_base>>::iterator add(std::weak_ptr<session_base> s) {
     std::lock_guard lock(mutex);

@@ -41,6 +41,11 @@ struct server_options {
   std::shared_ptr<net::ssl::context> tls;
   /// Called once per finished request, on the session's executor. Must be thread-safe.
   std::function<void(const access_record&)> on_request;
+  /// Open connections one client address may hold; 0: no limit. Past it a new connection is
+  /// answered 429 (plain HTTP; over TLS it is closed) and closed, before any request is read.
+  std::size_t max_connections_per_ip = 0;
+  /// Called for each connection refused that way. Must be thread-safe.
+  std::function<void(std::string_view peer)> on_connection_refused;
 };
 
 /// Thread-safe: listen()/start() once, shutdown() from any executor.
@@ -61,6 +66,10 @@ class server {
   net::awaitable<void> shutdown();
 
   std::size_t session_count() const;
+
+  /// Thread-safe: connections accepted from now on handshake with `tls` (a renewed
+  /// certificate); those already open keep theirs.
+  void set_tls(std::shared_ptr<net::ssl::context> tls);
 
   struct state;
 

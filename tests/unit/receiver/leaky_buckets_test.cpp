@@ -1,0 +1,73 @@
+// nginx limit_req arithmetic as RATE_LIMIT / RATE_BURST use it, failed-login blocking as
+// AUTH_FAILURE_LIMIT uses it, and the bound on the state a flood of addresses can create.
+
+#include "leaky_buckets.hpp"
+
+#include <gtest/gtest.h>
+
+namespace pgship::receiver {
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = leaky_buckets::clock;
+
+TEST(LeakyBuckets, BurstPlusOnePassThenRefusalsUntilTheExcessDrains) {
+  leaky_buckets b(10.0, 5);  // 10 r/s, burst 5
+  const auto t0 = clock_type::now();
+  for (int i = 0; i < 6; ++i)
+    EXPECT_TRUE(b.hit("ip", t0).allowed) << i;
+  const auto refused = b.hit("ip", t0);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.retry_after, 1s);  // whole seconds, never 0
+  // A refusal changes nothing: after 100 ms one request has drained and one passes.
+  for (int i = 0; i < 20; ++i)
+    EXPECT_FALSE(b.hit("ip", t0 + 50ms).allowed);
+  EXPECT_TRUE(b.hit("ip", t0 + 100ms).allowed);
+  EXPECT_FALSE(b.hit("ip", t0 + 100ms).allowed);
+  // Other keys have their own bucket.
+  EXPECT_TRUE(b.hit("other", t0).allowed);
+  // A steady 10 r/s passes forever.
+  for (int i = 1; i <= 50; ++i)
+    EXPECT_TRUE(b.hit("ip", t0 + 1s + i * 100ms).allowed) << i;
+}
+
+TEST(LeakyBuckets, RetryAfterIsWhenTheNextRequestWouldPass) {
+  leaky_buckets b(1.0 / 6, 0);  // 10 r/m, no burst
+  const auto t0 = clock_type::now();
+  EXPECT_TRUE(b.hit("ip", t0).allowed);
+  const auto v = b.hit("ip", t0);
+  EXPECT_FALSE(v.allowed);
+  EXPECT_EQ(v.retry_after, 6s);
+  EXPECT_FALSE(b.hit("ip", t0 + 5s).allowed);
+  EXPECT_TRUE(b.hit("ip", t0 + 6s).allowed);
+}
+
+TEST(LeakyBuckets, PastTheFailureLimitAKeyIsBlockedUntilItsBucketDrains) {
+  leaky_buckets f(3.0 / 60, 3);  // 3 failures per minute
+  const auto t0 = clock_type::now();
+  for (int i = 0; i < 3; ++i) {
+    f.add_failure("ip", t0);
+    EXPECT_TRUE(f.blocked("ip", t0).allowed) << i;
+  }
+  f.add_failure("ip", t0);  // the fourth
+  const auto v = f.blocked("ip", t0);
+  EXPECT_FALSE(v.allowed);
+  EXPECT_EQ(v.retry_after, 80s);  // 4 failures drain at one per 20 s
+  EXPECT_FALSE(f.blocked("ip", t0 + 79s).allowed);
+  EXPECT_TRUE(f.blocked("ip", t0 + 80s).allowed);
+  EXPECT_TRUE(f.blocked("someone-else", t0).allowed);
+}
+
+TEST(LeakyBuckets, StateIsBoundedAndTheLeastRecentlyUsedKeyGoesFirst) {
+  leaky_buckets b(1.0, 0, 100);
+  const auto t0 = clock_type::now();
+  for (int i = 0; i < 10000; ++i)
+    b.hit("10.0.0." + std::to_string(i), t0);
+  EXPECT_EQ(b.size(), 100u);
+  // The newest keys are still limited; an evicted one starts afresh.
+  EXPECT_FALSE(b.hit("10.0.0.9999", t0).allowed);
+  EXPECT_TRUE(b.hit("10.0.0.0", t0).allowed);
+}
+
+}  // namespace
+}  // namespace pgship::receiver
