@@ -61,7 +61,12 @@ int receiver_main(int argc, char** argv) {
   pgship::cli::setup_logging(cfg);
   const auto settings = pgship::receiver::read_settings(cfg);
   if (command == "healthcheck") return pgship::receiver::healthcheck(settings);
-  return pgship::receiver::serve(settings);
+  // SIGHUP: the same file and environment, read again.
+  auto reload = [opts] {
+    return pgship::receiver::read_settings(
+        pgship::cli::load_config(pgship::receiver::config_schema(), opts));
+  };
+  return pgship::receiver::serve(settings, reload);
 }
 
 }  // namespace

@@ -8,8 +8,10 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -80,9 +82,45 @@ net::awaitable<void> housekeeping(std::shared_ptr<receiver_context> ctx,
   }
 }
 
+// SIGHUP: the tokens (BACKUP_API_TOKEN, API_TOKENS_FILE) and the TLS certificate, key and
+// client CA are read again. Requests in flight keep what they started with; anything that does
+// not load is logged and the old settings stay. The process never dies of it.
+net::awaitable<void> reload_on_sighup(net::signal_set& hup, std::shared_ptr<receiver_context> ctx,
+                                      http_server::server& server, const settings& started,
+                                      std::function<settings()> reload) {
+  for (;;) {
+    auto [ec, signal] = co_await hup.async_wait(net::as_tuple(net::use_awaitable));
+    (void)signal;
+    if (ec) co_return;
+    try {
+      if (!reload) throw config::config_error("this receiver was started without a configuration");
+      const auto fresh = reload();
+      auto tokens = token_store::load(fresh.backup_api_token, fresh.api_tokens_file);
+      if (tokens.empty()) {
+        throw config::config_error("no tokens: BACKUP_API_TOKEN and API_TOKENS_FILE are empty");
+      }
+      if (fresh.tls_cert_file.has_value() != started.tls_cert_file.has_value()) {
+        throw config::config_error("switching between HTTP and HTTPS needs a restart");
+      }
+      auto tls = make_tls_context(fresh);  // loaded in full before anything is replaced
+      const auto count = tokens.size();
+      ctx->replace_tokens(std::move(tokens));
+      if (tls) server.set_tls(std::move(tls));
+      pgship::log::write(spdlog::level::info,
+                         "reloaded on SIGHUP: " + std::to_string(count) + " tokens" +
+                             (started.tls_cert_file ? ", TLS certificate and key" : ""),
+                         {});
+    } catch (const std::exception& e) {
+      pgship::log::write(
+          spdlog::level::err,
+          std::string("reload on SIGHUP refused, the old settings stay: ") + e.what(), {});
+    }
+  }
+}
+
 }  // namespace
 
-int serve(const settings& s) {
+int serve(const settings& s, std::function<settings()> reload) {
   // A client that goes away must not kill the server through a write to its closed socket.
   std::signal(SIGPIPE, SIG_IGN);
   auto ctx = std::make_shared<receiver_context>(s);
@@ -115,6 +153,8 @@ int serve(const settings& s) {
   };
 
   net::io_context io;
+  // Installed before anything else: SIGHUP's default action would end the process.
+  net::signal_set hup(io, SIGHUP);
   http_server::server server(io.get_executor(), std::move(routes), std::move(options));
   tcp::endpoint bound;
   try {
@@ -130,6 +170,7 @@ int serve(const settings& s) {
     net::co_spawn(io, scrub_schedule(scrub, s.scrub_interval), net::detached);
   }
 
+  net::co_spawn(io, reload_on_sighup(hup, ctx, server, s, reload), net::detached);
   on_stop_signal(io.get_executor(), [&](int) -> net::awaitable<void> {
     co_await server.shutdown();
     io.stop();
