@@ -32,8 +32,10 @@ RUNTIME_PACKAGES=(
 # inflates the C2SP age testkit's compressed vectors).
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev postgresql-15 curl prometheus systemd python3-yaml zstd age
-  zlib1g-dev
+  zlib1g-dev nodejs clang-14 libfuzzer-14-dev
 )
+# nodejs and npm run the reference tus client (tus-js-client, from the npm registry, pinned by
+# tests/integration/tus-js/package-lock.json); clang-14 and libFuzzer build the fuzz targets.
 
 want="${1:-all}"
 case "$want" in
@@ -48,14 +50,30 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages already installed"
-  exit 0
-fi
+export DEBIAN_FRONTEND=noninteractive
+
+# The reference tus client, from the npm registry into the test's own directory.
+install_node_modules() {
+  case "$want" in all|test) ;; *) return 0 ;; esac
+  if ! command -v npm >/dev/null; then
+    # Debian's npm; a nodejs from elsewhere (NodeSource) brings its own and conflicts with it.
+    "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends npm
+  fi
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/integration/tus-js"
+  if [ ! -d "$dir/node_modules/tus-js-client" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
 
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-export DEBIAN_FRONTEND=noninteractive
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  install_node_modules
+  exit 0
+fi
+
 echo "install-deps: installing ${missing[*]}"
 "${sudo_cmd[@]}" apt-get update -q
 # The postgresql-15 package would otherwise create and start a system cluster we never use.
@@ -64,3 +82,4 @@ if [ ! -e /etc/postgresql-common/createcluster.conf ] || ! grep -q '^create_main
   echo 'create_main_cluster = false' | "${sudo_cmd[@]}" tee -a /etc/postgresql-common/createcluster.conf >/dev/null
 fi
 "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold "${missing[@]}"
+install_node_modules
