@@ -292,6 +292,9 @@ class database_backup {
     m.finished = format_utc(sys_clock::now());
     m.upload.state = cfg_.upload ? upload_state::pending : upload_state::skipped;
     if (cfg_.upload) m.upload.receiver = cfg_.backup_api_url;
+    // Should the agent die before the upload that followed the dump ends, the next run goes
+    // on with that upload from where the receiver stands.
+    if (follower_ && !follower_->failed()) m.upload.resume_at = follower_->location();
     co_return commit_local(partial, m);
   }
 

@@ -51,7 +51,9 @@ net::awaitable<bool> follow_upload::begin() {
 }
 
 net::awaitable<void> follow_upload::follow() {
-  while (!failed_ && !control_.stopping()) {
+  // Not a chunk more once the dump ended: on a slow link the rest would keep the backup from
+  // its local commit; finish() sends it after the commit instead.
+  while (!failed_ && !control_.stopping() && !dump_done_) {
     if (written_ >= offset_ + req_.chunk_size) {
       if (fd_ < 0 && !open_file(req_.file)) {
         failed_ = true;
@@ -63,7 +65,6 @@ net::awaitable<void> follow_upload::follow() {
       if (!sent) failed_ = true;
       continue;
     }
-    if (dump_done_) break;
     waiting_ = true;
     wake_.expires_at(net::steady_timer::time_point::max());
     co_await wake_.async_wait(net::as_tuple(net::use_awaitable));

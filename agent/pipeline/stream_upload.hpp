@@ -44,6 +44,8 @@ class follow_upload {
   /// Ends the upload on the receiver (DELETE): a failed dump or verify leaves nothing open.
   boost::asio::awaitable<void> abandon();
   bool failed() const { return failed_; }
+  /// The upload's target on the receiver (empty before begin() or after finish()).
+  const std::string& location() const { return location_; }
 
  private:
   boost::asio::awaitable<bool> patch(std::uint64_t length, bool last, std::uint64_t size,
