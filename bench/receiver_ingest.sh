@@ -32,10 +32,10 @@ echo "# file: $size_mib MiB of random bytes in $work ($(df -h --output=source,fs
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom > "$work/src.bin"
 bytes=$(stat -c %s "$work/src.bin")
 
-start_receiver() {
+start_receiver() {  # extra KEY=VALUE arguments go to its environment
   rm -rf "$work/storage"
-  BACKUP_API_TOKEN=bench STORAGE_DIR="$work/storage" PORT=0 LISTEN_ADDR=127.0.0.1 \
-    MIN_FREE_BYTES=1M LOG_LEVEL=warn MAX_CONCURRENT_UPLOADS=64 \
+  env BACKUP_API_TOKEN=bench STORAGE_DIR="$work/storage" PORT=0 LISTEN_ADDR=127.0.0.1 \
+    MIN_FREE_BYTES=1M LOG_LEVEL=warn MAX_CONCURRENT_UPLOADS=64 "$@" \
     "$receiver" > "$work/port.txt" 2> "$work/receiver.log" &
   pid=$!
   for _ in $(seq 50); do grep -q listening "$work/port.txt" 2>/dev/null && break; sleep 0.1; done
@@ -81,7 +81,7 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-dd_rates=(); sha_rates=(); rx_rates=(); ngx_rates=(); rss=()
+dd_rates=(); sha_rates=(); rx_rates=(); ngx_rates=(); rss=(); off_rates=()
 have_nginx=false
 start_nginx && have_nginx=true
 for run in $(seq "$runs"); do
@@ -106,6 +106,18 @@ for run in $(seq "$runs"); do
   rss+=("$(peak_rss_kib)")
   stop_receiver
 
+  # The same upload with the request limits off (RATE_LIMIT, AUTH_FAILURE_LIMIT,
+  # MAX_CONNECTIONS_PER_IP; the run above has their defaults): what the limiter costs.
+  start_receiver RATE_LIMIT=off AUTH_FAILURE_LIMIT=off MAX_CONNECTIONS_PER_IP=0
+  sync; t0=$(seconds)
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -T "$work/src.bin" \
+    -H "Authorization: Bearer bench" -H "X-Backup-Name: bench-20260101-0001$(printf %02d "$run").dump" \
+    "http://127.0.0.1:$port/api/backup/upload")
+  t1=$(seconds)
+  [ "$code" = 201 ] || { echo "upload failed: HTTP $code" >&2; cat "$work/receiver.log" >&2; exit 1; }
+  off_rates+=("$(mbps "$bytes" "$(elapsed "$t0" "$t1")")")
+  stop_receiver
+
   if $have_nginx; then
     # nginx does not fsync the body file: `sync` of its file system stands in for that.
     sync; t0=$(seconds)
@@ -125,6 +137,9 @@ echo "single upload of $size_mib MiB, median of $runs alternating runs (each inc
 printf '  %-28s %6s MB/s   runs: %s\n' "dd bs=1M conv=fsync" "$dd_med" "${dd_rates[*]}"
 printf '  %-28s %6s MB/s   runs: %s\n' "openssl dgst -sha256" "$sha_med" "${sha_rates[*]}"
 printf '  %-28s %6s MB/s   runs: %s\n' "curl -> pgship-receiver" "$rx_med" "${rx_rates[*]}"
+off_med=$(printf '%s\n' "${off_rates[@]}" | median)
+printf '  %-28s %6s MB/s   runs: %s\n' "  the same, limits off" "$off_med" "${off_rates[*]}"
+awk -v a="$rx_med" -v b="$off_med" 'BEGIN { printf "  limits on / off: %.3f (the limiter costs %.1f %%; target <= 2 %%)\n", a / b, 100 * (1 - a / b) }'
 if $have_nginx; then
   ngx_med=$(printf '%s\n' "${ngx_rates[@]}" | median)
   printf '  %-28s %6s MB/s   runs: %s\n' "curl -> nginx (to file)+sync" "$ngx_med" "${ngx_rates[*]}"
