@@ -47,7 +47,9 @@ class hash_jobs {
   /// Hashes `pieces` after everything handed over before (also when empty, so that buffers
   /// are counted in order).
   void start(hash_pieces pieces) {
+    // A constructor, not an aggregate: clang before 16 cannot make_shared an aggregate.
     struct job {
+      job(hash_pieces p, std::size_t n) : pieces(std::move(p)), left(n) {}
       hash_pieces pieces;
       std::atomic<std::size_t> left;
     };

@@ -2,7 +2,7 @@
 # The test command: installs dependencies (as root, or via sudo), configures, builds with
 # two jobs and runs every test. CI runs exactly this (.ci/run).
 #
-#   tests/run.sh              everything
+#   tests/run.sh              everything, the fuzz targets too (tests/fuzz/run.sh)
 #   tests/run.sh -L unit      pass extra arguments to ctest (here: unit tests only)
 #
 # BUILD_DIR (default: build) and BUILD_TYPE (default: RelWithDebInfo) may be set.
@@ -25,5 +25,8 @@ start=$(date +%s)
 cmake --build "$build_dir" -j "$jobs"
 echo "tests/run.sh: build took $(( $(date +%s) - start )) s"
 
-cd "$build_dir"
-ctest --output-on-failure -j "$jobs" "$@"
+(cd "$build_dir" && ctest --output-on-failure -j "$jobs" "$@")
+# The whole run also fuzzes: a clang build of the libFuzzer targets, each for 30 s.
+if [ $# -eq 0 ]; then
+  JOBS="$jobs" tests/fuzz/run.sh
+fi

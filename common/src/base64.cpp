@@ -27,7 +27,9 @@ std::optional<std::string> base64_decode(std::string_view text) {
   const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                                 reinterpret_cast<const unsigned char*>(text.data()),
                                 static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
+  // EVP_DecodeBlock skips white space and '-' at either end, which is not base64: then it
+  // decodes fewer than three bytes per four characters.
+  if (n < 0 || static_cast<std::size_t>(n) != text.size() / 4 * 3) return std::nullopt;
   // EVP_DecodeBlock counts padding as zero bytes.
   out.resize(static_cast<std::size_t>(n) - pad);
   return out;

@@ -387,7 +387,9 @@ std::error_code age_decryptor::take(std::span<const char> data) {
   // A line only completes with a line feed: without one, nothing new can parse.
   if (!new_line) {
     if (take < data.size()) return s.fail(age::errc::header_invalid, "a header over 1 MiB");
-    if (s.head.size() < 32) {
+    // Judged on the bytes before this piece too: the outcome must not depend on how the
+    // input was split.
+    if (s.head.size() - piece.size() < 32) {
       std::error_code early;
       parse_header(s.head, early);  // refuses at once what can never become an age header
       if (early) return s.fail(static_cast<age::errc>(early.value()));
