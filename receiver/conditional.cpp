@@ -1,6 +1,8 @@
 #include "conditional.hpp"
 #include <optional>
 
+#include <pgship/common/http/framing.hpp>
+
 namespace pgship::receiver {
 namespace {
 
@@ -9,13 +11,7 @@ struct entity_tag {
   std::string_view opaque;  // with its quotes
 };
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
+using http_framing::trim_ows;
 
 // entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E / obs-text.
 std::optional<entity_tag> parse_tag(std::string_view s) {
@@ -35,10 +31,10 @@ std::optional<entity_tag> parse_tag(std::string_view s) {
 
 // Whether the list (or "*") names `etag`; `strong` asks for RFC 9110's strong comparison.
 bool list_matches(std::string_view list, std::string_view etag, bool strong) {
-  if (trim(list) == "*") return true;
+  if (trim_ows(list) == "*") return true;
   while (!list.empty()) {
     const auto comma = list.find(',');
-    const auto item = trim(list.substr(0, comma));
+    const auto item = trim_ows(list.substr(0, comma));
     if (const auto t = parse_tag(item); t && t->opaque == etag && !(strong && t->weak)) {
       return true;
     }
@@ -52,15 +48,16 @@ bool list_matches(std::string_view list, std::string_view etag, bool strong) {
 
 precondition evaluate_preconditions(std::string_view if_match, std::string_view if_none_match,
                                     std::string_view etag) {
-  if (!trim(if_match).empty() && !list_matches(if_match, etag, true)) return precondition::failed;
-  if (!trim(if_none_match).empty() && list_matches(if_none_match, etag, false)) {
+  if (!trim_ows(if_match).empty() && !list_matches(if_match, etag, true))
+    return precondition::failed;
+  if (!trim_ows(if_none_match).empty() && list_matches(if_none_match, etag, false)) {
     return precondition::not_modified;
   }
   return precondition::proceed;
 }
 
 bool if_range_holds(std::string_view if_range, std::string_view etag) {
-  const auto v = trim(if_range);
+  const auto v = trim_ows(if_range);
   if (v.empty()) return true;
   const auto t = parse_tag(v);
   return t && !t->weak && t->opaque == etag;

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include <pgship/common/http/framing.hpp>
+
 #include "conditional.hpp"
 #include "read_routes.hpp"
 
@@ -15,13 +17,7 @@ namespace {
 
 using namespace pgship::receiver;
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
+using pgship::http_framing::trim_ows;
 
 // The shape of the ETags the receiver sends (a quoted sha256): visible characters, no comma
 // (a comma, though legal in an entity-tag, splits the If-Match list).
@@ -58,10 +54,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       lines[5].empty() ? "\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\""
                        : lines[5];
   const auto pre = evaluate_preconditions(lines[2], lines[3], etag);
-  if (pre == precondition::failed && trim(lines[2]).empty()) __builtin_trap();
-  if (pre == precondition::not_modified && trim(lines[3]).empty()) __builtin_trap();
+  if (pre == precondition::failed && trim_ows(lines[2]).empty()) __builtin_trap();
+  if (pre == precondition::not_modified && trim_ows(lines[3]).empty()) __builtin_trap();
   const bool holds = if_range_holds(lines[4], etag);
-  if (holds && !trim(lines[4]).empty() && trim(lines[4]) != etag) __builtin_trap();
+  if (holds && !trim_ows(lines[4]).empty() && trim_ows(lines[4]) != etag) __builtin_trap();
 
   if (evaluate_preconditions("", "", etag) != precondition::proceed) __builtin_trap();
   if (!if_range_holds("", etag)) __builtin_trap();

@@ -64,6 +64,20 @@ class FaultMatrix : public agent_fixture {
     grand.debris += t.debris;
   }
 
+  // A resumable upload of `size` bytes for `name`; its Location.
+  std::string create_tus(const std::string& name, std::size_t size, const std::string& sha) {
+    const auto created = http_send(
+        receiver_->port(), {.method = verb::post,
+                            .target = "/api/backup/uploads",
+                            .headers = {{"Authorization", "Bearer " + token_},
+                                        {"Tus-Resumable", "1.0.0"},
+                                        {"Upload-Length", std::to_string(size)},
+                                        {"Upload-Metadata", "filename " + base64_encode(name) +
+                                                                ",sha256 " + base64_encode(sha)}}});
+    EXPECT_EQ(created.result_int(), 201) << created.body();
+    return std::string(created["Location"]);
+  }
+
   // What the receiver lists: id -> sha256.
   std::map<std::string, std::string> listed() {
     const auto r = curl({"-H", bearer(), receiver_->url("/api/backup/list")});
@@ -167,17 +181,7 @@ TEST_F(FaultMatrix, KillNineAtRandomPointsOfSixtyUploadsLosesNothingCommitted) {
     const auto kill_at = std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 220)(rng));
     std::string location;
     if (tus) {
-      const auto created =
-          http_send(receiver_->port(),
-                    {.method = verb::post,
-                     .target = "/api/backup/uploads",
-                     .headers = {{"Authorization", "Bearer " + token_},
-                                 {"Tus-Resumable", "1.0.0"},
-                                 {"Upload-Length", std::to_string(size)},
-                                 {"Upload-Metadata", "filename " + base64_encode(name) +
-                                                         ",sha256 " + base64_encode(sha)}}});
-      ASSERT_EQ(created.result_int(), 201) << created.body();
-      location = std::string(created["Location"]);
+      location = create_tus(name, size, sha);
       open_uploads.insert(location.substr(location.rfind('/') + 1));
     }
     const auto url = receiver_->url(tus ? location : "/api/backup/upload");
@@ -260,18 +264,8 @@ TEST_F(FaultMatrix, ConnectionsCutAtRandomByteCountsCommitNothingHalfWay) {
                                  {"X-Content-SHA256", sha}},
                      .body = content};
     if (tus) {
-      const auto created =
-          http_send(receiver_->port(),
-                    {.method = verb::post,
-                     .target = "/api/backup/uploads",
-                     .headers = {{"Authorization", "Bearer " + token_},
-                                 {"Tus-Resumable", "1.0.0"},
-                                 {"Upload-Length", std::to_string(size)},
-                                 {"Upload-Metadata", "filename " + base64_encode(name) +
-                                                         ",sha256 " + base64_encode(sha)}}});
-      ASSERT_EQ(created.result_int(), 201);
       req.method = verb::patch;
-      req.target = std::string(created["Location"]);
+      req.target = create_tus(name, size, sha);
       open_uploads.insert(req.target.substr(req.target.rfind('/') + 1));
       req.headers = {{"Authorization", "Bearer " + token_},
                      {"Tus-Resumable", "1.0.0"},

@@ -6,14 +6,19 @@
 #include <pgship/common/http/framing.hpp>
 
 namespace pgship::http_framing {
-namespace {
 
-std::string_view trim(std::string_view s) {
+std::string_view trim_ows(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
     s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
     s.remove_suffix(1);
   return s;
+}
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  return trim_ows(s);
 }
 
 std::size_t count(const http::fields& fields, http::field name) {

@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <boost/beast/http/fields.hpp>
 
@@ -24,6 +25,10 @@ inline constexpr std::size_t max_chunk_line = 8 * 1024;
 /// message, Transfer-Encoding together with Content-Length, more than one Content-Length, or
 /// one that is not a single decimal number.
 std::optional<std::string> framing_problem(const http::fields& fields, unsigned version);
+
+/// `s` without the optional white space (spaces, tabs) RFC 9110 allows around field values
+/// and list items.
+std::string_view trim_ows(std::string_view s);
 
 /// Why a request's Host is refused per RFC 9112 §3.2 (nullopt: acceptable): missing in
 /// HTTP/1.1, given more than once, or not a host[:port].
