@@ -38,14 +38,17 @@ namespace {
 // 429 with the seconds after which the same request would pass.
 net::awaitable<void> refuse_rate(http_server::exchange& ex, receiver_context& ctx,
                                  const char* reason, std::chrono::seconds retry_after,
-                                 std::string detail) {
+                                 std::string_view detail, bool first) {
   ctx.metrics.rate_limited(reason);
-  log::write(spdlog::level::warn, "rate limited " + ex.peer_address(),
-             {{"peer", ex.peer_address()},
-              {"reason", reason},
-              {"retry_after", std::to_string(retry_after.count())},
-              {"method", std::string(ex.request().method_string())},
-              {"path", std::string(ex.path())}});
+  // One line per burst of refusals: a flood is counted, not logged line by line.
+  if (first) {
+    log::write(spdlog::level::warn, "rate limited " + ex.peer_address(),
+               {{"peer", ex.peer_address()},
+                {"reason", reason},
+                {"retry_after", std::to_string(retry_after.count())},
+                {"method", std::string(ex.request().method_string())},
+                {"path", std::string(ex.path())}});
+  }
   auto res =
       http_server::make_error_response(http::status::too_many_requests, "rate_limited", detail);
   res.set(http::field::retry_after, std::to_string(retry_after.count()));
@@ -56,19 +59,20 @@ net::awaitable<void> refuse_rate(http_server::exchange& ex, receiver_context& ct
 
 net::awaitable<std::optional<principal>> authorize(http_server::exchange& ex, receiver_context& ctx,
                                                    scope needed) {
-  const auto& peer = ex.peer_address();
+  const auto peer = address_key(ex.peer_address());
   // An address that guessed tokens too often is refused whatever it sends now, a right token
   // included: a brute force learns nothing from the answers.
   if (ctx.auth_failures) {
     if (const auto v = ctx.auth_failures->blocked(peer); !v.allowed) {
       co_await refuse_rate(ex, ctx, "auth_failures", v.retry_after,
-                           "too many failed logins from this address");
+                           "too many failed logins from this address", v.first);
       co_return std::nullopt;
     }
   }
   if (ctx.ip_requests) {
     if (const auto v = ctx.ip_requests->hit(peer); !v.allowed) {
-      co_await refuse_rate(ex, ctx, "rate", v.retry_after, "too many requests from this address");
+      co_await refuse_rate(ex, ctx, "rate", v.retry_after, "too many requests from this address",
+                           v.first);
       co_return std::nullopt;
     }
   }
@@ -102,7 +106,8 @@ net::awaitable<std::optional<principal>> authorize(http_server::exchange& ex, re
   }
   if (ctx.client_requests) {
     if (const auto v = ctx.client_requests->hit(who->client); !v.allowed) {
-      co_await refuse_rate(ex, ctx, "rate", v.retry_after, "too many requests for this token");
+      co_await refuse_rate(ex, ctx, "rate", v.retry_after, "too many requests for this token",
+                           v.first);
       co_return std::nullopt;
     }
   }

@@ -1,6 +1,10 @@
 #include "leaky_buckets.hpp"
 #include <algorithm>
 #include <cmath>
+#include <iterator>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 namespace pgship::receiver {
 
@@ -42,10 +46,13 @@ leaky_buckets::verdict leaky_buckets::hit(std::string_view key, clock::time_poin
   const double excess = drained(b, now) + 1;
   if (excess > burst_ + 1) {
     // Refused: the bucket is left as it was, so refusals do not push the wait further out.
-    return {false, seconds_until(excess - (burst_ + 1))};
+    const bool first = !b.refusing;
+    b.refusing = true;
+    return {false, seconds_until(excess - (burst_ + 1)), first};
   }
   b.excess = excess;
   b.last = now;
+  b.refusing = false;
   return {};
 }
 
@@ -55,6 +62,7 @@ void leaky_buckets::add_failure(std::string_view key, clock::time_point now) {
   b.excess = drained(b, now) + 1;
   b.last = now;
   if (b.excess > burst_) {
+    if (b.blocked_until <= now) b.block_logged = false;  // a new block
     b.blocked_until = now + std::chrono::duration_cast<clock::duration>(
                                 std::chrono::duration<double>(b.excess / rate_));
   }
@@ -65,12 +73,28 @@ leaky_buckets::verdict leaky_buckets::blocked(std::string_view key, clock::time_
   const auto it = buckets_.find(std::string(key));
   if (it == buckets_.end() || it->second.blocked_until <= now) return {};
   const double left = std::chrono::duration<double>(it->second.blocked_until - now).count();
-  return {false, seconds_until(left * rate_)};
+  const bool first = !it->second.block_logged;
+  it->second.block_logged = true;
+  return {false, seconds_until(left * rate_), first};
 }
 
 std::size_t leaky_buckets::size() const {
   std::lock_guard lock(mutex_);
   return buckets_.size();
+}
+
+std::string address_key(std::string_view peer) {
+  const std::string text(peer);
+  in6_addr a6{};
+  if (::inet_pton(AF_INET6, text.c_str(), &a6) != 1) return text;  // IPv4, or unparsable
+  char out[INET6_ADDRSTRLEN] = {};
+  if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+    ::inet_ntop(AF_INET, &a6.s6_addr[12], out, sizeof out);
+    return out;
+  }
+  std::fill(std::begin(a6.s6_addr) + 8, std::end(a6.s6_addr), 0);
+  ::inet_ntop(AF_INET6, &a6, out, sizeof out);
+  return std::string(out) + "/64";
 }
 
 }  // namespace pgship::receiver

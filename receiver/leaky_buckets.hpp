@@ -25,6 +25,9 @@ class leaky_buckets {
   struct verdict {
     bool allowed = true;
     std::chrono::seconds retry_after{0};  // when refused: until a request would pass
+    /// The first refusal since the key was last let through (or blocked): worth a log line;
+    /// the rest of a flood is only counted.
+    bool first = true;
   };
 
   /// A request from `key`.
@@ -41,6 +44,8 @@ class leaky_buckets {
     double excess = 0;
     clock::time_point last;
     clock::time_point blocked_until;
+    bool refusing = false;      // refused since the last request let through
+    bool block_logged = false;  // blocked() has reported this block once
     std::list<std::string>::iterator lru;
   };
   bucket& touch(std::string_view key, clock::time_point now);
@@ -54,5 +59,9 @@ class leaky_buckets {
   std::list<std::string> order_;  // most recently used first
   std::unordered_map<std::string, bucket> buckets_;
 };
+
+/// The key a client address is limited under: an IPv4 address as it is (also when it comes
+/// IPv4-mapped), an IPv6 address by its /64, which one host can fill with addresses at will.
+std::string address_key(std::string_view peer);
 
 }  // namespace pgship::receiver

@@ -1,5 +1,8 @@
 #include "serve.hpp"
+#include <atomic>
+#include <chrono>
 #include <csignal>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -142,12 +145,18 @@ int serve(const settings& s, std::function<settings()> reload) {
   options.server_header = std::string("pgship-receiver/") + version;
   options.tls = make_tls_context(s);
   options.max_connections_per_ip = s.max_connections_per_ip;
-  options.on_connection_refused = [ctx](std::string_view peer) {
-    ctx->metrics.rate_limited("connections");
-    pgship::log::write(spdlog::level::warn,
-                       "connection refused: too many open from " + std::string(peer),
-                       {{"peer", std::string(peer)}, {"reason", "connections"}});
-  };
+  // Counted each time, logged at most once a second: a flood must not flood the log too.
+  options.on_connection_refused =
+      [ctx, last = std::make_shared<std::atomic<std::int64_t>>(0)](std::string_view peer) {
+        ctx->metrics.rate_limited("connections");
+        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
+        if (last->exchange(now) == now) return;
+        pgship::log::write(spdlog::level::warn,
+                           "connection refused: too many open from " + std::string(peer),
+                           {{"peer", std::string(peer)}, {"reason", "connections"}});
+      };
   options.on_request = [ctx](const http_server::access_record& r) {
     ctx->metrics.request(r.method, r.status, r.duration.count());
   };

@@ -3,8 +3,6 @@
 #include <cstring>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fcntl.h>
 #include <unistd.h>
@@ -98,19 +96,9 @@ net::awaitable<bool> follow_upload::patch(std::uint64_t length, bool last, std::
     r.set("X-Content-SHA256", sha256_hex);
   }
   std::function<void(std::size_t)> on_sent = [this](std::size_t n) { bytes_sent_ += n; };
-  auto reply = co_await client_.send_file_range(r, fd_, offset_, length, on_sent);
-  // Throttled (429 + Retry-After): the same PATCH again after the wait, a few times.
-  for (int waits = 0; waits < 10; ++waits) {
-    const auto wait = retry_after(reply);
-    if (!wait) break;
-    req_.log.info("streaming upload: the receiver asks to wait {} s", wait->count());
-    client_.close();
-    net::steady_timer timer(co_await net::this_coro::executor);
-    timer.expires_after(*wait);
-    co_await timer.async_wait(net::as_tuple(net::use_awaitable));
-    if (control_.stopping()) co_return false;
-    reply = co_await client_.send_file_range(r, fd_, offset_, length, on_sent);
-  }
+  // A refusal of any kind, a 429 included, ends the streaming: the regular upload takes over
+  // after the commit, with its retries and its waits (which a stop interrupts).
+  const auto reply = co_await client_.send_file_range(std::move(r), fd_, offset_, length, on_sent);
   const auto next = reply.ok() ? header_u64(reply.response, "Upload-Offset") : std::nullopt;
   if (!reply.ok() || reply.status() / 100 != 2 || !next || *next != offset_ + length) {
     const std::string why = !reply.ok() ? reply.message : describe_response(reply.response);
@@ -125,6 +113,12 @@ net::awaitable<bool> follow_upload::finish(const std::filesystem::path& file, st
                                            const std::string& sha256_hex, upload_output& out) {
   out.size = size;
   bool ok = !failed_ && !location_.empty() && size >= offset_ && (fd_ >= 0 || open_file(file));
+  // More than a chunk behind (a slow link): the rest goes up chunk by chunk through the
+  // regular upload, so a cut costs one chunk, not all of it.
+  if (ok && size - offset_ > req_.chunk_size) {
+    req_.log.info("streaming upload: {} bytes left after the dump go up in chunks", size - offset_);
+    ok = false;
+  }
   if (ok) ok = co_await patch(size - offset_, true, size, sha256_hex);
   out.bytes_sent += bytes_sent_;
   bytes_sent_ = 0;

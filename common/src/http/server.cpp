@@ -56,8 +56,8 @@ void refuse_connection(tcp::socket socket, bool plain) {
         "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: application/json\r\n"
         "Content-Length: 78\r\nConnection: close\r\n\r\n"
         "{\"error\":\"too_many_connections\",\"detail\":\"too many open connections from you\"}";
-    socket.non_blocking(true);
     error_code ignored;
+    socket.non_blocking(true, ignored);
     socket.write_some(net::buffer(answer), ignored);  // one try: never wait on this client
   }
   error_code ignored;
@@ -85,7 +85,12 @@ net::awaitable<void> accept_loop(std::shared_ptr<server::state> state) {
     const bool loopback = is_loopback(remote.address());
     auto tls = state->current_tls();
     if (!state->admit(peer)) {
-      if (state->options.on_connection_refused) state->options.on_connection_refused(peer);
+      // Nothing a callback throws may end the accept loop.
+      try {
+        if (state->options.on_connection_refused) state->options.on_connection_refused(peer);
+      } catch (const std::exception& e) {
+        spdlog::error("connection refusal callback failed: {}", e.what());
+      }
       refuse_connection(std::move(socket), tls == nullptr);
       continue;
     }

@@ -69,5 +69,28 @@ TEST(LeakyBuckets, StateIsBoundedAndTheLeastRecentlyUsedKeyGoesFirst) {
   EXPECT_TRUE(b.hit("10.0.0.0", t0).allowed);
 }
 
+TEST(LeakyBuckets, OnlyTheFirstRefusalOfABurstIsWorthALogLine) {
+  leaky_buckets b(1.0, 0);
+  const auto t0 = clock_type::now();
+  EXPECT_TRUE(b.hit("ip", t0).allowed);
+  EXPECT_TRUE(b.hit("ip", t0).first == true && !b.hit("ip", t0 + 1ms).allowed);
+  EXPECT_FALSE(b.hit("ip", t0 + 2ms).first);
+  EXPECT_TRUE(b.hit("ip", t0 + 2s).allowed);  // let through: the next refusal is news again
+  EXPECT_TRUE(b.hit("ip", t0 + 2s).first);
+  leaky_buckets f(1.0, 0);
+  f.add_failure("ip", t0);
+  EXPECT_TRUE(f.blocked("ip", t0).first);
+  EXPECT_FALSE(f.blocked("ip", t0).first);
+}
+
+TEST(LeakyBuckets, AnIpv6HostIsLimitedByItsSlash64AndMappedIpv4AsIpv4) {
+  EXPECT_EQ(address_key("192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(address_key("::ffff:192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(address_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+  EXPECT_EQ(address_key("2001:db8:1:2::1"), address_key("2001:db8:1:2:ffff::9"));
+  EXPECT_NE(address_key("2001:db8:1:2::1"), address_key("2001:db8:1:3::1"));
+  EXPECT_EQ(address_key("::1"), "::/64");
+}
+
 }  // namespace
 }  // namespace pgship::receiver
