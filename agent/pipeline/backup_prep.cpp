@@ -83,4 +83,28 @@ net::awaitable<std::string> fresh_name(const settings& cfg, const std::string& d
   }
 }
 
+upload_request upload_request_for(const settings& cfg, const manifest& m,
+                                  const std::filesystem::path& file, const log::context& lg) {
+  upload_request ur;
+  ur.file = file;
+  ur.name = m.name;
+  ur.sha256_hex = m.sha256;
+  ur.token = cfg.backup_api_token;
+  ur.chunk_size = cfg.upload_chunk_size;
+  ur.max_retries = cfg.max_retries;
+  ur.retry_delay = cfg.retry_delay;
+  ur.log = lg;
+  return ur;
+}
+
+rotation_rule local_rotation_rule(const settings& cfg) {
+  rotation_rule rule;
+  rule.keep_newest = cfg.keep_local_backups;
+  rule.gfs.keep_days = cfg.keep_days;
+  rule.gfs.keep_weeks = cfg.keep_weeks;
+  rule.gfs.keep_months = cfg.keep_months;
+  rule.upload_required = cfg.upload;
+  return rule;
+}
+
 }  // namespace pgship::agent

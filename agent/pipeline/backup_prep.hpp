@@ -9,8 +9,13 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <pgship/common/log.hpp>
+
 #include "pg_tools.hpp"
+#include "pipeline/manifest.hpp"
 #include "pipeline/output_file.hpp"
+#include "pipeline/rotate.hpp"
+#include "pipeline/upload.hpp"
 #include "settings.hpp"
 #include "stage_error.hpp"
 
@@ -33,6 +38,13 @@ struct preflight_output {
 boost::asio::awaitable<stage_error> preflight(const settings& cfg, const std::string& database,
                                               std::map<int, pg_toolset>& tools_by_major,
                                               preflight_output& out);
+
+/// The upload of `m` from `file` as the settings say (token, chunk size, retries).
+upload_request upload_request_for(const settings& cfg, const manifest& m,
+                                  const std::filesystem::path& file, const log::context& lg);
+
+/// KEEP_LOCAL_BACKUPS and the GFS keys, and whether a backup must be uploaded to go.
+rotation_rule local_rotation_rule(const settings& cfg);
 
 /// A name no earlier backup of this database has (two runs within one second would clash).
 boost::asio::awaitable<std::string> fresh_name(const settings& cfg, const std::string& database,

@@ -14,7 +14,6 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <pgship/common/backup_name.hpp>
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/time_text.hpp>
@@ -27,6 +26,7 @@
 #include "pipeline/backup_dir.hpp"
 #include "pipeline/backup_prep.hpp"
 #include "pipeline/dump.hpp"
+#include "pipeline/local_commit.hpp"
 #include "pipeline/manifest.hpp"
 #include "pipeline/rotate.hpp"
 #include "pipeline/row_counts.hpp"
@@ -87,8 +87,8 @@ class database_backup {
     // The upload runs while pg_dump writes, and commits only once the dump verified.
     if (cfg_.upload && client_ != nullptr) {
       const auto executor = co_await net::this_coro::executor;
-      follower_ = std::make_unique<follow_upload>(*client_, upload_request_for(m, partial),
-                                                  control_, executor);
+      follower_ = std::make_unique<follow_upload>(
+          *client_, upload_request_for(cfg_, m, partial, log_), control_, executor);
       const bool following = co_await follower_->begin();
       if (!following) follower_.reset();
     }
@@ -184,7 +184,7 @@ class database_backup {
     m.finished = format_utc(sys_clock::now());
     m.upload.state = cfg_.upload ? upload_state::pending : upload_state::skipped;
     if (cfg_.upload) m.upload.receiver = cfg_.backup_api_url;
-    if (auto error = commit_local(partial, m)) co_return error;
+    if (auto error = commit_local_backup(cfg_.backup_dir, partial, m, log_)) co_return error;
     if (control_.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
     stage_error upload_error;
     if (cfg_.upload) upload_error = co_await upload(m);
@@ -295,7 +295,7 @@ class database_backup {
     // Should the agent die before the upload that followed the dump ends, the next run goes
     // on with that upload from where the receiver stands.
     if (follower_ && !follower_->failed()) m.upload.resume_at = follower_->location();
-    co_return commit_local(partial, m);
+    co_return commit_local_backup(cfg_.backup_dir, partial, m, log_);
   }
 
   // The dump, and the upload following it when there is one.
@@ -320,49 +320,9 @@ class database_backup {
     co_return error;
   }
 
-  upload_request upload_request_for(const manifest& m, const stdfs::path& file) const {
-    upload_request ur;
-    ur.file = file;
-    ur.name = m.name;
-    ur.sha256_hex = m.sha256;
-    ur.token = cfg_.backup_api_token;
-    ur.chunk_size = cfg_.upload_chunk_size;
-    ur.max_retries = cfg_.max_retries;
-    ur.retry_delay = cfg_.retry_delay;
-    ur.log = log_;
-    return ur;
-  }
-
   stage_clock start_stage(const char* name) {
     control_.progress.begin(run_.database, name);
     return stage_clock(run_.stages, name);
-  }
-
-  // The sidecars first, then the dump's rename is the commit: a crash in between leaves
-  // sidecars without a dump, which nothing lists.
-  stage_error commit_local(const stdfs::path& partial, const manifest& m) {
-    const auto dir = cfg_.backup_dir;
-    std::error_code ec = write_checksum_file(dir, m.name, m.sha256);
-    if (!ec) ec = write_manifest(dir, m);
-    bool renamed = false;
-    if (!ec) {
-      stdfs::rename(partial, dir / m.name, ec);
-      renamed = !ec;
-    }
-    if (!ec) ec = fs::fsync_directory(dir);
-    if (ec) {
-      // Never reported as stored, so nothing of it may stay (a dump without its manifest
-      // would count as never uploaded and never be rotated).
-      std::error_code ignored;
-      stdfs::remove(partial, ignored);
-      if (renamed) stdfs::remove(dir / m.name, ignored);
-      stdfs::remove(dir / (m.name + ".sha256"), ignored);
-      stdfs::remove(manifest_path(dir, m.name), ignored);
-      return fail(ec == std::errc::no_space_on_device ? errc::disk_full : errc::local_io_failed,
-                  "cannot store " + m.name + " in " + dir.string() + ": " + ec.message());
-    }
-    log_.info("stored {}", (dir / m.name).string());
-    return {};
   }
 
   net::awaitable<stage_error> upload(manifest& m) {
@@ -380,7 +340,7 @@ class database_backup {
 
   // Uploads one local backup and records the outcome in its manifest.
   net::awaitable<stage_error> ship(manifest& m, upload_output& out) {
-    auto ur = upload_request_for(m, cfg_.backup_dir / m.name);
+    auto ur = upload_request_for(cfg_, m, cfg_.backup_dir / m.name, log_);
     // An upload left unfinished on this same receiver by an earlier run goes on from there.
     if (m.upload.receiver == cfg_.backup_api_url) ur.resume_at = m.upload.resume_at;
     // The upload that followed this backup's dump needs only its last piece; if that fails,
@@ -442,12 +402,7 @@ class database_backup {
 
   stage_error rotate() {
     auto clock = start_stage("rotate");
-    rotation_rule rule;
-    rule.keep_newest = cfg_.keep_local_backups;
-    rule.gfs.keep_days = cfg_.keep_days;
-    rule.gfs.keep_weeks = cfg_.keep_weeks;
-    rule.gfs.keep_months = cfg_.keep_months;
-    rule.upload_required = cfg_.upload;
+    const auto rule = local_rotation_rule(cfg_);
     rotate_output out;
     auto error = rotate_local(cfg_.backup_dir, run_.database, rule, sys_clock::now(), out);
     clock.done(0, !error);
@@ -474,31 +429,6 @@ class database_backup {
 };
 
 }  // namespace
-
-std::unique_ptr<log::run_log_file> open_run_log(const settings& cfg, const std::string& run_id,
-                                                std::string& path) {
-  std::error_code ec;
-  stdfs::create_directories(cfg.run_log_dir, ec);
-  const auto cutoff =
-      stdfs::file_time_type::clock::now() - std::chrono::hours(24) * cfg.run_log_keep_days;
-  for (stdfs::directory_iterator it(cfg.run_log_dir, ec), end; !ec && it != end; it.increment(ec)) {
-    // Only our own files: RUN_LOG_DIR may be shared with other logs.
-    std::error_code tec;
-    if (it->path().extension() != ".log" || !is_run_id(it->path().stem().string()) ||
-        !it->is_regular_file(tec)) {
-      continue;
-    }
-    if (it->last_write_time(tec) < cutoff && !tec) stdfs::remove(it->path(), tec);
-  }
-  const auto file = cfg.run_log_dir / (run_id + ".log");
-  auto out = std::make_unique<log::run_log_file>(run_id, file);
-  if (!out->error().empty()) {
-    log::write(spdlog::level::warn, "no run log file: " + out->error(), {{"run_id", run_id}});
-    return nullptr;
-  }
-  path = file.string();
-  return out;
-}
 
 net::awaitable<run_record> run_backup(const settings& cfg, const run_request& request,
                                       run_control& control) {

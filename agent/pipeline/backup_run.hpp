@@ -13,6 +13,7 @@
 #include <pgship/common/log.hpp>
 
 #include "pipeline/run_control.hpp"
+#include "pipeline/run_log.hpp"
 #include "pipeline/run_record.hpp"
 #include "settings.hpp"
 
@@ -30,11 +31,6 @@ struct run_request {
   std::vector<std::string> databases;  // empty: every database of POSTGRES_DB
   pipeline_hooks hooks;
 };
-
-/// RUN_LOG_DIR: a file per run (`<run_id>.log`, its path into `path`), kept RUN_LOG_KEEP_DAYS;
-/// older ones go when a run starts. Null (warned) when it cannot be opened.
-std::unique_ptr<log::run_log_file> open_run_log(const settings& cfg, const std::string& run_id,
-                                                std::string& path);
 
 /// Runs to the end and returns the record; failures are in the record, never thrown.
 boost::asio::awaitable<run_record> run_backup(const settings& cfg, const run_request& request,
