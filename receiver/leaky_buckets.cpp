@@ -23,6 +23,15 @@ std::chrono::seconds leaky_buckets::seconds_until(double excess_over) const {
 }
 
 leaky_buckets::bucket& leaky_buckets::touch(std::string_view key, clock::time_point now) {
+  // Idle keys expire: a drained bucket is the same as none. Two per call from the
+  // least recently used end keep the table small without a sweep.
+  for (int i = 0; i < 2 && !order_.empty(); ++i) {
+    const auto idle = buckets_.find(order_.back());
+    // A block lasts exactly until its excess has drained, so drained also means unblocked.
+    if (drained(idle->second, now) > 0) break;
+    buckets_.erase(idle);
+    order_.pop_back();
+  }
   auto it = buckets_.find(std::string(key));
   if (it != buckets_.end()) {
     order_.splice(order_.begin(), order_, it->second.lru);

@@ -4,7 +4,7 @@
 // would take the excess above `burst` is refused at once (limit_req ... nodelay) and changes
 // nothing. The same buckets count failed logins: past `burst` failures the key is blocked
 // until its bucket has drained empty. State is bounded: at most `capacity` keys, the least
-// recently used evicted first; a drained bucket is the same as none. Thread-safe.
+// recently used evicted first, and idle ones (drained, not blocked) expire. Thread-safe.
 
 #include <chrono>
 #include <cstddef>

@@ -256,15 +256,23 @@ TEST_F(ReceiverUpload, DeleteAndAppendOnly) {
   EXPECT_EQ(committed(ro).size(), 3u);
 }
 
+// Stores 10000 random bytes as db-20260101-000000.dump; their sha256, and the bytes in
+// `content` (empty when the upload failed).
+std::string upload_sample(receiver_process& r, const stdfs::path& dir, std::string& content) {
+  const auto file = dir / "x.bin";
+  const auto sha = make_file(file, 10000);
+  const auto stored = curl({"-H", auth, "-H", "X-Backup-Name: db-20260101-000000.dump",
+                            "--data-binary", "@" + file.string(), r.url("/api/backup/upload")});
+  EXPECT_EQ(stored.status, 201) << stored.body;
+  if (stored.status == 201) content = read_file(file);
+  return sha;
+}
+
 TEST_F(ReceiverUpload, RangeRequestsAndEtag) {
   auto& r = start();
-  const auto file = dir_ / "x.bin";
-  const auto sha = make_file(file, 10000);
-  ASSERT_EQ(curl({"-H", auth, "-H", "X-Backup-Name: db-20260101-000000.dump", "--data-binary",
-                  "@" + file.string(), r.url("/api/backup/upload")})
-                .status,
-            201);
-  const std::string content = read_file(file);
+  std::string content;
+  const auto sha = upload_sample(r, dir_.path(), content);
+  ASSERT_FALSE(content.empty());
   http_request req{.target = "/api/backup/download/db-20260101-000000.dump",
                    .headers = {{"Authorization", "Bearer " + token}, {"Range", "bytes=100-199"}}};
   auto part = http_send(r.port(), req);
@@ -284,13 +292,9 @@ TEST_F(ReceiverUpload, RangeRequestsAndEtag) {
 
 TEST_F(ReceiverUpload, ConditionalDownloadsFollowRfc9110) {
   auto& r = start();
-  const auto file = dir_ / "x.bin";
-  const auto sha = make_file(file, 10000);
-  ASSERT_EQ(curl({"-H", auth, "-H", "X-Backup-Name: db-20260101-000000.dump", "--data-binary",
-                  "@" + file.string(), r.url("/api/backup/upload")})
-                .status,
-            201);
-  const std::string content = read_file(file);
+  std::string content;
+  const auto sha = upload_sample(r, dir_.path(), content);
+  ASSERT_FALSE(content.empty());
   const std::string etag = "\"" + sha + "\"";
   const auto get = [&](std::map<std::string, std::string> more) {
     http_request req{.target = "/api/backup/download/db-20260101-000000.dump",

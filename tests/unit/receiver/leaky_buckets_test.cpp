@@ -69,6 +69,24 @@ TEST(LeakyBuckets, StateIsBoundedAndTheLeastRecentlyUsedKeyGoesFirst) {
   EXPECT_TRUE(b.hit("10.0.0.0", t0).allowed);
 }
 
+TEST(LeakyBuckets, IdleKeysExpireOnceDrainedButBlockedOnesStay) {
+  leaky_buckets b(10.0, 5);
+  const auto t0 = clock_type::now();
+  for (int i = 0; i < 1000; ++i)
+    b.hit("10.1.0." + std::to_string(i), t0);
+  EXPECT_EQ(b.size(), 1000u);
+  // A second later every bucket has drained: the traffic that follows sweeps them out.
+  for (int i = 0; i < 600; ++i)
+    b.hit("10.2.0." + std::to_string(i % 3), t0 + 1s);
+  EXPECT_LE(b.size(), 3u);
+  leaky_buckets f(1.0, 0);
+  f.add_failure("guesser", t0);
+  f.add_failure("guesser", t0);  // blocked for 2 s
+  for (int i = 0; i < 10; ++i)
+    f.hit("other", t0 + 1s);
+  EXPECT_FALSE(f.blocked("guesser", t0 + 1s).allowed) << "a blocked key never expires early";
+}
+
 TEST(LeakyBuckets, OnlyTheFirstRefusalOfABurstIsWorthALogLine) {
   leaky_buckets b(1.0, 0);
   const auto t0 = clock_type::now();
