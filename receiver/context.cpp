@@ -1,12 +1,18 @@
 #include "context.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <pgship/common/log.hpp>
+
+#include "open_storage.hpp"
 
 namespace pgship::receiver {
 
 receiver_context::receiver_context(settings s)
     : cfg(std::move(s)),
-      store(cfg.storage_dir),
+      incoming(cfg.storage_dir),
+      store(open_storage(cfg)),
       upload_rates(cfg.client_max_rate.value_or(0)),
       tokens_(std::make_shared<const token_store>(
           token_store::load(cfg.backup_api_token, cfg.api_tokens_file))) {
@@ -19,6 +25,15 @@ receiver_context::receiver_context(settings s)
     auth_failures =
         std::make_unique<leaky_buckets>(*cfg.auth_failure_limit, cfg.auth_failure_burst);
   }
+}
+
+net::awaitable<void> receiver_context::on_storage_thread(std::function<void()> work) {
+  // co_spawn, not post: the work runs on the pool and the caller resumes on its own executor.
+  auto task = [&work]() -> net::awaitable<void> {
+    work();
+    co_return;
+  };
+  co_await net::co_spawn(storage_pool.get_executor(), task, net::use_awaitable);
 }
 
 std::shared_ptr<const token_store> receiver_context::tokens() const {
@@ -143,14 +158,14 @@ net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_cont
                                   std::to_string(ctx.cfg.max_upload_bytes) + ")");
     co_return true;
   }
-  const auto free = ctx.store.free_bytes();
+  const auto free = ctx.incoming.free_bytes();
   if (!free || *free < ctx.cfg.min_free_bytes + size) {
     spdlog::warn("refusing upload from {}: storage free space below MIN_FREE_BYTES", client);
     co_await ex.respond_error(http::status::insufficient_storage, "insufficient_storage",
                               "the receiver is low on disk space");
     co_return true;
   }
-  if (!ctx.store.hold(hold_key, client, size, ctx.cfg.quota_bytes)) {
+  if (!ctx.quota.hold(hold_key, client, size, ctx.cfg.quota_bytes)) {
     co_await ex.respond_error(http::status::insufficient_storage, "quota_exceeded",
                               "client " + client + " would exceed its QUOTA_BYTES");
     co_return true;
@@ -160,9 +175,9 @@ net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_cont
 
 bool out_of_space_while_streaming(receiver_context& ctx, const std::string& client,
                                   const std::string& hold_key, std::uint64_t received) {
-  const auto free = ctx.store.free_bytes();
+  const auto free = ctx.incoming.free_bytes();
   if (!free || *free < ctx.cfg.min_free_bytes) return true;
-  return !ctx.store.hold(hold_key, client, received, ctx.cfg.quota_bytes);
+  return !ctx.quota.hold(hold_key, client, received, ctx.cfg.quota_bytes);
 }
 
 }  // namespace pgship::receiver

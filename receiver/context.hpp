@@ -1,7 +1,8 @@
 #pragma once
-// What every receiver route shares: settings, storage, tokens, metrics, the upload cap.
+// What every receiver route shares: settings, storage, spool, tokens, metrics, the upload cap.
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -14,7 +15,9 @@
 #include "client_byte_rates.hpp"
 #include "leaky_buckets.hpp"
 #include "metrics.hpp"
+#include "quota_ledger.hpp"
 #include "settings.hpp"
+#include "spool.hpp"
 #include "storage.hpp"
 
 namespace pgship::receiver {
@@ -23,7 +26,11 @@ struct receiver_context {
   explicit receiver_context(settings s);
 
   const settings cfg;
-  storage store;
+  /// Incoming bytes and tus state, on local disk whatever the backend.
+  spool incoming;
+  /// Committed backups (STORAGE_BACKEND); call it through on_storage_thread from a coroutine.
+  std::unique_ptr<storage> store;
+  quota_ledger quota{*store};
   receiver_metrics metrics;
   /// RATE_LIMIT per client IP and per token's client, AUTH_FAILURE_LIMIT per IP (null: off).
   std::unique_ptr<leaky_buckets> ip_requests, client_requests, auth_failures;
@@ -37,6 +44,12 @@ struct receiver_context {
   std::atomic<int> active_uploads{0};
   /// Hashes uploads alongside the I/O threads (see stream_body).
   net::thread_pool hash_pool{2};
+  /// Runs storage calls, which block (on the disk, or on the network for S3), so that the I/O
+  /// threads keep serving.
+  net::thread_pool storage_pool{4};
+
+  /// Runs `work` on the storage pool and resumes on the caller's executor.
+  net::awaitable<void> on_storage_thread(std::function<void()> work);
 
  private:
   mutable std::mutex tokens_mutex_;
@@ -67,13 +80,13 @@ class upload_slot {
   bool acquired_ = false;
 };
 
-/// Holds quota for one upload while it arrives (storage::hold) and releases it when the upload
+/// Holds quota for one upload while it arrives (quota_ledger::hold) and releases it when the upload
 /// ends, unless dismissed (a tus upload keeps its hold until committed, terminated or expired).
 class quota_hold {
  public:
-  quota_hold(storage& store, std::string key) : store_(store), key_(std::move(key)) {}
+  quota_hold(quota_ledger& ledger, std::string key) : ledger_(ledger), key_(std::move(key)) {}
   ~quota_hold() {
-    if (!key_.empty()) store_.release(key_);
+    if (!key_.empty()) ledger_.release(key_);
   }
   quota_hold(const quota_hold&) = delete;
   quota_hold& operator=(const quota_hold&) = delete;
@@ -81,19 +94,19 @@ class quota_hold {
   void dismiss() { key_.clear(); }
   /// Gives the hold back now (before the answer: the stored backup counts from here on).
   void release() {
-    if (!key_.empty()) store_.release(key_);
+    if (!key_.empty()) ledger_.release(key_);
     key_.clear();
   }
 
  private:
-  storage& store_;
+  quota_ledger& ledger_;
   std::string key_;
 };
 
 /// Refuses an upload of `declared` bytes (when known) for `client` if it would break
 /// MAX_UPLOAD_BYTES (413), MIN_FREE_BYTES (507) or QUOTA_BYTES (507), counting what the client
 /// has stored and every upload of its still arriving; otherwise holds `declared` for the upload
-/// `hold_key` (see storage::hold). Returns true when it answered (refused).
+/// `hold_key` (see quota_ledger::hold). Returns true when it answered (refused).
 net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_context& ctx,
                                         const std::string& client,
                                         std::optional<std::uint64_t> declared,

@@ -25,7 +25,8 @@ incoming_file::incoming_file(incoming_file&& other) noexcept
       path_(std::exchange(other.path_, {})),
       size_(other.size_),
       written_back_(other.written_back_),
-      keep_(other.keep_) {}
+      keep_(other.keep_),
+      staged_(std::move(other.staged_)) {}
 
 incoming_file& incoming_file::operator=(incoming_file&& other) noexcept {
   if (this != &other) {
@@ -63,6 +64,7 @@ std::error_code incoming_file::write(std::string_view data) {
     return ec;
   }
   size_ += data.size();
+  if (staged_) staged_->grew(size_);
   // Start writeback as we go, so the fsync at commit has little left to flush and does not
   // stall the server for the whole file.
   constexpr std::uint64_t writeback_step = 32ull * 1024 * 1024;
@@ -87,6 +89,7 @@ std::error_code incoming_file::truncate(std::uint64_t offset) {
 }
 
 void incoming_file::discard() {
+  staged_.reset();  // abandoned: what it shipped is removed
   close();
   if (!path_.empty()) ::unlink(path_.c_str());
   path_.clear();

@@ -4,8 +4,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string_view>
 #include <system_error>
+
+#include "storage.hpp"
 
 namespace pgship::receiver {
 
@@ -35,6 +38,9 @@ class incoming_file {
   const std::filesystem::path& path() const { return path_; }
   /// Whether the file survives destruction.
   void keep(bool keep = true) { keep_ = keep; }
+  /// Tells `staged` about every byte written from now on (storage::begin).
+  void stage(std::unique_ptr<staged_upload> staged) { staged_ = std::move(staged); }
+  std::unique_ptr<staged_upload> take_staged() { return std::move(staged_); }
 
  private:
   int fd_ = -1;
@@ -42,6 +48,7 @@ class incoming_file {
   std::uint64_t size_ = 0;
   std::uint64_t written_back_ = 0;  // bytes handed to the kernel's writeback so far
   bool keep_ = false;
+  std::unique_ptr<staged_upload> staged_;
 };
 
 }  // namespace pgship::receiver

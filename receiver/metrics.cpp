@@ -1,5 +1,6 @@
 #include "metrics.hpp"
 
+#include "spool.hpp"
 #include "storage.hpp"
 
 namespace pgship::receiver {
@@ -97,12 +98,12 @@ void receiver_metrics::request(std::string_view method, unsigned status, double 
   duration_.Observe(seconds);
 }
 
-void receiver_metrics::refresh(const storage& store) {
+void receiver_metrics::refresh(const storage& store, const spool& incoming) {
   for (const auto& [client, usage] : store.usage()) {
     stored_bytes_.Add({{"client", client}}).Set(static_cast<double>(usage.first));
     backups_.Add({{"client", client}}).Set(static_cast<double>(usage.second));
   }
-  if (auto free = store.free_bytes()) free_bytes_.Set(static_cast<double>(*free));
+  if (auto free = incoming.free_bytes()) free_bytes_.Set(static_cast<double>(*free));
   corrupt_backups_.Set(static_cast<double>(store.quarantined()));
 }
 

@@ -16,6 +16,7 @@
 namespace pgship::receiver {
 
 class storage;
+class spool;
 
 class receiver_metrics {
  public:
@@ -38,7 +39,7 @@ class receiver_metrics {
   void request(std::string_view method, unsigned status, double seconds);
   /// Refreshes the gauges that mirror storage state (per-client bytes and counts, free space,
   /// backups in quarantine).
-  void refresh(const storage& store);
+  void refresh(const storage& store, const spool& incoming);
   void scrub_bytes(std::uint64_t n);
   void scrub_completed(std::chrono::system_clock::time_point at);
 

@@ -1,13 +1,10 @@
 #include "read_routes.hpp"
 #include <charconv>
+#include <functional>
 #include <vector>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <pgship/common/checksum_line.hpp>
 #include <pgship/common/fs.hpp>
-#include <pgship/common/io/async_pump.hpp>
 #include <pgship/common/log.hpp>
 
 #include "conditional.hpp"
@@ -43,21 +40,20 @@ net::awaitable<void> handle_list(exchange& ex, receiver_context& ctx) {
     co_await ex.respond_error(http::status::bad_request, "invalid_database", "bad database name");
     co_return;
   }
-  co_await ex.respond_json(http::status::ok, to_json(ctx.store.list(who->client, database)));
-}
-
-net::awaitable<void> send_file(exchange& ex, const backup_record& record,
-                               const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    co_await ex.respond_error(http::status::not_found, "not_found", "no such backup");
+  std::vector<backup_record> records;
+  std::error_code ec;
+  std::function<void()> work = [&] { ec = ctx.store->list(who->client, database, records); };
+  co_await ctx.on_storage_thread(work);
+  if (ec) {
+    log::write(spdlog::level::err, "list failed: " + ec.message(), {{"client", who->client}});
+    co_await ex.respond_error(http::status::internal_server_error, "storage_error",
+                              "could not list the backups");
     co_return;
   }
-  struct closer {
-    int fd;
-    ~closer() { ::close(fd); }
-  } guard{fd};
+  co_await ex.respond_json(http::status::ok, to_json(records));
+}
 
+net::awaitable<void> send_backup(exchange& ex, receiver_context& ctx, const backup_record& record) {
   const std::string etag = "\"" + record.sha256 + "\"";
   const auto& req = ex.request();
   const auto pre =
@@ -98,22 +94,41 @@ net::awaitable<void> send_file(exchange& ex, const backup_record& record,
                                             std::to_string(record.size));
   }
   res.content_length(range.length);
+  const bool head = ex.request().method() == http::verb::head;
+  std::unique_ptr<object_reader> reader;
+  std::error_code ec;
+  if (!head) {
+    std::function<void()> open = [&] {
+      ec = ctx.store->open_range(record, range.first, range.length, reader);
+    };
+    co_await ctx.on_storage_thread(open);
+    if (ec == std::errc::no_such_file_or_directory) {
+      co_await ex.respond_error(http::status::not_found, "not_found", "no such backup");
+      co_return;
+    }
+    if (ec) {
+      log::write(spdlog::level::err, "download failed: " + ec.message(),
+                 {{"client", record.client}, {"backup", record.id}});
+      co_await ex.respond_error(http::status::internal_server_error, "storage_error",
+                                "could not read the backup");
+      co_return;
+    }
+  }
   if (co_await ex.respond_header(std::move(res))) co_return;
-  if (ex.request().method() == http::verb::head) co_return;
+  if (head) co_return;
 
-  ::posix_fadvise(fd, static_cast<off_t>(range.first), static_cast<off_t>(range.length),
-                  POSIX_FADV_SEQUENTIAL);
-  bool peer_gone = false;
-  io::async_block_sink send = [&](std::span<const char> piece) -> net::awaitable<std::error_code> {
-    const auto wec = co_await ex.write_body(net::buffer(piece.data(), piece.size()));
-    peer_gone = wec.failed();
-    co_return peer_gone ? std::make_error_code(std::errc::connection_aborted) : std::error_code{};
-  };
-  const auto ec = co_await io::pump_file_async(fd, range.first, range.length, send, send_chunk);
-  if (ec && !peer_gone) {
-    // The file shrank or could not be read: the response cannot be completed, so the
-    // connection closes.
-    throw std::runtime_error("short read while sending " + record.id + ": " + ec.message());
+  std::vector<char> block(send_chunk);
+  std::size_t got = 0;
+  std::function<void()> read_block = [&] { ec = reader->read(block, got); };
+  for (std::uint64_t left = range.length; left > 0; left -= got) {
+    co_await ctx.on_storage_thread(read_block);
+    if (ec || got == 0) {
+      // The stored object shrank or could not be read: the response cannot be completed, so
+      // the connection closes.
+      throw std::runtime_error("short read while sending " + record.id + ": " +
+                               (ec ? ec.message() : std::string("end of object")));
+    }
+    if (const auto wec = co_await ex.write_body(net::buffer(block.data(), got)); wec) co_return;
   }
 }
 
@@ -127,7 +142,15 @@ net::awaitable<void> handle_download(exchange& ex, receiver_context& ctx) {
   if (checksum) id.resize(id.size() - checksum_suffix.size());
 
   // A token sees only its own client's backups: another client's id is simply not found.
-  const auto record = ctx.store.find(who->client, id);
+  std::optional<backup_record> record;
+  std::error_code ec;
+  std::function<void()> work = [&] { ec = ctx.store->find(who->client, id, record); };
+  co_await ctx.on_storage_thread(work);
+  if (ec) {
+    co_await ex.respond_error(http::status::internal_server_error, "storage_error",
+                              "could not look the backup up");
+    co_return;
+  }
   if (!record) {
     co_await ex.respond_error(http::status::not_found, "not_found", "no backup " + id);
     co_return;
@@ -139,7 +162,7 @@ net::awaitable<void> handle_download(exchange& ex, receiver_context& ctx) {
     co_await ex.respond(std::move(res));
     co_return;
   }
-  co_await send_file(ex, *record, ctx.store.path_of(*record));
+  co_await send_backup(ex, ctx, *record);
 }
 
 net::awaitable<void> handle_delete(exchange& ex, receiver_context& ctx) {
@@ -154,7 +177,10 @@ net::awaitable<void> handle_delete(exchange& ex, receiver_context& ctx) {
                               "this receiver is append-only: backups cannot be deleted");
     co_return;
   }
-  if (auto ec = ctx.store.remove(who->client, id)) {
+  std::error_code ec;
+  std::function<void()> work = [&] { ec = ctx.store->remove(who->client, id); };
+  co_await ctx.on_storage_thread(work);
+  if (ec) {
     if (ec == std::errc::no_such_file_or_directory) {
       co_await ex.respond_error(http::status::not_found, "not_found", "no backup " + id);
     } else {
@@ -164,7 +190,7 @@ net::awaitable<void> handle_delete(exchange& ex, receiver_context& ctx) {
   }
   log::write(spdlog::level::info, "deleted on request",
              {{"client", who->client}, {"backup", id}, {"peer", ex.peer_address()}});
-  ctx.metrics.refresh(ctx.store);
+  ctx.metrics.refresh(*ctx.store, ctx.incoming);
   co_await ex.respond(http_server::string_response{http::status::no_content, 11});
 }
 

@@ -1,7 +1,5 @@
 #include "scrub.hpp"
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <vector>
 
@@ -9,9 +7,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
@@ -25,8 +20,8 @@ using sys_clock = std::chrono::system_clock;
 
 // When the last scrub completed survives restarts, so a receiver restarted daily still
 // scrubs once per SCRUB_INTERVAL rather than never (or at every start).
-stdfs::path state_file(const storage& store) {
-  return store.root() / ".scrub-last-completed";
+stdfs::path state_file(const receiver_context& ctx) {
+  return ctx.cfg.storage_dir / ".scrub-last-completed";
 }
 
 // The file holds "<unix seconds> completed", or "<unix seconds> first-start" for a receiver
@@ -37,8 +32,8 @@ struct scrub_record {
   bool completed = false;
 };
 
-scrub_record read_last_completed(const storage& store) {
-  std::ifstream in(state_file(store));
+scrub_record read_last_completed(const receiver_context& ctx) {
+  std::ifstream in(state_file(ctx));
   long long seconds = 0;
   std::string kind;
   if (in >> seconds >> kind && seconds > 0) {
@@ -46,7 +41,7 @@ scrub_record read_last_completed(const storage& store) {
   }
   const auto now = sys_clock::now();
   const auto stamp = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch());
-  fs::write_file_atomically(state_file(store), std::to_string(stamp.count()) + " first-start\n");
+  fs::write_file_atomically(state_file(ctx), std::to_string(stamp.count()) + " first-start\n");
   return {now, false};
 }
 
@@ -55,7 +50,7 @@ constexpr std::size_t block_size = 1 << 20;
 }  // namespace
 
 scrubber::scrubber(std::shared_ptr<receiver_context> ctx) : ctx_(std::move(ctx)) {
-  const auto last = read_last_completed(ctx_->store);
+  const auto last = read_last_completed(*ctx_);
   last_completed_ = last.at;
   if (last.completed) ctx_->metrics.scrub_completed(last.at);
 }
@@ -109,33 +104,31 @@ void scrubber::scrub_all(const std::string& trigger) {
   int corrupt = 0;
   const auto started = std::chrono::steady_clock::now();
   std::vector<char> buffer(block_size);
-  for (const auto& [client, usage] : ctx_->store.usage()) {
-    for (const auto& record : ctx_->store.list(client)) {
-      const auto path = ctx_->store.path_of(record);
-      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) continue;  // removed meanwhile (retention, DELETE)
+  auto& store = *ctx_->store;
+  store.refresh();
+  for (const auto& [client, usage] : store.usage()) {
+    std::vector<backup_record> records;
+    if (const auto ec = store.list(client, std::nullopt, records)) {
+      log::write(spdlog::level::warn, "scrub: cannot list: " + ec.message(), {{"client", client}});
+      continue;
+    }
+    for (const auto& record : records) {
+      std::unique_ptr<object_reader> reader;
+      if (store.open_range(record, 0, record.size, reader)) continue;  // removed meanwhile
       sha256 hash;
       std::uint64_t file_bytes = 0;
-      int read_errno = 0;
-      struct stat st {};
-      ::fstat(fd, &st);
+      std::error_code read_ec;
       for (;;) {
         if (stop_) {
-          ::close(fd);
           log::write(spdlog::level::info, "scrub stopped", {{"bytes", bytes}});
           return;
         }
-        const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-          read_errno = errno;
-          break;
-        }
-        if (n == 0) break;
-        hash.update(buffer.data(), static_cast<std::size_t>(n));
-        file_bytes += static_cast<std::uint64_t>(n);
-        bytes += static_cast<std::uint64_t>(n);
-        ctx_->metrics.scrub_bytes(static_cast<std::uint64_t>(n));
+        std::size_t n = 0;
+        if ((read_ec = reader->read(buffer, n)) || n == 0) break;
+        hash.update(buffer.data(), n);
+        file_bytes += n;
+        bytes += n;
+        ctx_->metrics.scrub_bytes(n);
         // At most SCRUB_RATE bytes/s on average since this scrub began.
         if (rate > 0) {
           const auto should_take =
@@ -145,25 +138,25 @@ void scrubber::scrub_all(const std::string& trigger) {
               std::chrono::duration_cast<std::chrono::steady_clock::duration>(should_take) -
               std::chrono::steady_clock::now();
           if (ahead.count() > 0 && !pause(ahead)) {
-            ::close(fd);
             log::write(spdlog::level::info, "scrub stopped", {{"bytes", bytes}});
             return;
           }
         }
       }
-      ::close(fd);
       const log::context lg{{"client", record.client}, {"backup", record.id}};
       ++checked;
-      // An unreadable backup (EIO: a bad sector) cannot be restored either: corrupt too.
-      const std::string digest = read_errno != 0
-                                     ? "unreadable (" + std::string(std::strerror(read_errno)) + ")"
-                                     : to_hex(hash.finish());
-      if (read_errno == 0 && digest == record.sha256 && file_bytes == record.size) continue;
+      // An unreadable or short backup (EIO: a bad sector) cannot be restored either: corrupt.
+      const std::string digest =
+          read_ec ? "unreadable (" + read_ec.message() + ")" : to_hex(hash.finish());
+      if (!read_ec && digest == record.sha256 && file_bytes == record.size) continue;
       // Gone since it was listed (removed, replaced): nothing to say about it. quarantine()
       // checks that again under the storage lock.
-      const auto now_stored = ctx_->store.find(record.client, record.id);
-      if (!now_stored || now_stored->sha256 != record.sha256) continue;
-      const auto ec = ctx_->store.quarantine(record, st.st_dev, st.st_ino);
+      std::optional<backup_record> now_stored;
+      if (store.find(record.client, record.id, now_stored) || !now_stored ||
+          now_stored->sha256 != record.sha256) {
+        continue;
+      }
+      const auto ec = store.quarantine(record, reader->identity());
       if (ec == std::errc::no_such_file_or_directory) continue;
       ++corrupt;
       if (ec) {
@@ -182,12 +175,12 @@ void scrubber::scrub_all(const std::string& trigger) {
   const auto now = sys_clock::now();
   last_completed_ = now;
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch());
-  if (const auto ec = fs::write_file_atomically(state_file(ctx_->store),
+  if (const auto ec = fs::write_file_atomically(state_file(*ctx_),
                                                 std::to_string(seconds.count()) + " completed\n")) {
     log::write(spdlog::level::warn, "scrub: cannot record its completion: " + ec.message(), {});
   }
   ctx_->metrics.scrub_completed(now);
-  ctx_->metrics.refresh(ctx_->store);
+  ctx_->metrics.refresh(*ctx_->store, ctx_->incoming);
   log::write(corrupt > 0 ? spdlog::level::err : spdlog::level::info, "scrub completed",
              {{"checked", checked}, {"corrupt", corrupt}, {"bytes", bytes}});
 }

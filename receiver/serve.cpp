@@ -60,6 +60,23 @@ std::shared_ptr<net::ssl::context> make_tls_context(const settings& s) {
   return tls;
 }
 
+// Retention for every client and database the store holds.
+net::awaitable<void> apply_all_retention(receiver_context& ctx) {
+  std::function<void()> work = [&ctx] {
+    ctx.store->refresh();
+    for (const auto& [client, usage] : ctx.store->usage()) {
+      std::vector<backup_record> records;
+      if (ctx.store->list(client, std::nullopt, records)) continue;
+      std::set<std::string> databases;
+      for (const auto& r : records)
+        databases.insert(r.database);
+      for (const auto& db : databases)
+        apply_retention_now(ctx, client, db);
+    }
+  };
+  co_await ctx.on_storage_thread(work);
+}
+
 // Removes resumable uploads nobody touched for UPLOAD_EXPIRY, and applies retention, hourly
 // (and once shortly after start).
 net::awaitable<void> housekeeping(std::shared_ptr<receiver_context> ctx,
@@ -71,14 +88,8 @@ net::awaitable<void> housekeeping(std::shared_ptr<receiver_context> ctx,
     auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
     if (ec) co_return;
     expire_tus_uploads(*uploads);
-    for (const auto& [client, usage] : ctx->store.usage()) {
-      std::set<std::string> databases;
-      for (const auto& r : ctx->store.list(client))
-        databases.insert(r.database);
-      for (const auto& db : databases)
-        apply_retention(*ctx, client, db);
-    }
-    ctx->metrics.refresh(ctx->store);
+    co_await apply_all_retention(*ctx);
+    ctx->metrics.refresh(*ctx->store, ctx->incoming);
     interval = std::min<std::chrono::seconds>(
         std::chrono::hours(1), std::chrono::duration_cast<std::chrono::seconds>(
                                    ctx->cfg.upload_expiry / 4 + std::chrono::seconds(1)));

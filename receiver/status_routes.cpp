@@ -14,15 +14,15 @@ using http_server::exchange;
 net::awaitable<void> handle_health(exchange& ex, receiver_context& ctx) {
   boost::json::object body;
   std::string reason;
-  const auto free = ctx.store.free_bytes();
-  if (!ctx.store.writable()) {
+  const auto free = ctx.incoming.free_bytes();
+  if (!ctx.incoming.writable()) {
     reason = "storage directory is not writable";
   } else if (!free) {
     reason = "cannot read free space of the storage file system";
   } else if (*free < ctx.cfg.min_free_bytes) {
     reason = "free space " + std::to_string(*free) + " bytes is below MIN_FREE_BYTES (" +
              std::to_string(ctx.cfg.min_free_bytes) + ")";
-  } else if (const auto corrupt = ctx.store.quarantined(); corrupt > 0) {
+  } else if (const auto corrupt = ctx.store->quarantined(); corrupt > 0) {
     reason = std::to_string(corrupt) +
              " stored backup(s) failed a scrub (their bytes no longer match their sha256) and "
              "are in .quarantine/";
@@ -37,7 +37,7 @@ net::awaitable<void> handle_health(exchange& ex, receiver_context& ctx) {
 }
 
 net::awaitable<void> handle_metrics(exchange& ex, receiver_context& ctx) {
-  ctx.metrics.refresh(ctx.store);
+  ctx.metrics.refresh(*ctx.store, ctx.incoming);
   http_server::string_response res{http::status::ok, 11};
   res.set(http::field::content_type, metrics_content_type);
   res.body() = render_metrics(ctx.metrics.registry());

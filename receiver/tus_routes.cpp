@@ -123,7 +123,18 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   }
   // Retry-safe: the same backup is already stored, so there is nothing to upload (answered
   // before the limits: a client at its quota still learns its backup arrived).
-  if (const auto stored = ctx.store.find(who->client, file_name->second)) {
+  std::optional<backup_record> stored;
+  std::error_code find_ec;
+  std::function<void()> find = [&] {
+    find_ec = ctx.store->find(who->client, file_name->second, stored);
+  };
+  co_await ctx.on_storage_thread(find);
+  if (find_ec) {
+    co_await ex.respond(tus_error(http::status::internal_server_error, "storage_error",
+                                  "could not look the backup up"));
+    co_return;
+  }
+  if (stored) {
     if (expected && stored->sha256 == to_hex(*expected)) {
       auto res = tus_response(http::status::ok);
       res.set(http::field::content_type, "application/json");
@@ -140,7 +151,7 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   // An unfinished upload holds its whole length against the quota until it is committed,
   // terminated or expires (remove_upload releases it).
   const std::string uid = new_uid();
-  quota_hold hold(ctx.store, uid);
+  quota_hold hold(ctx.quota, uid);
   if (co_await refuse_over_limits(ex, ctx, who->client, length, uid)) co_return;
 
   upload_info info;

@@ -91,7 +91,7 @@ void remove_upload(tus_state& st, const std::string& uid) {
   stdfs::remove(st.info_path(uid), ignored);
   clear_unverified(st, uid);
   st.hashes.drop(uid);
-  st.ctx->store.release(uid);
+  st.ctx->quota.release(uid);
 }
 
 std::error_code mark_completed(tus_state& st, upload_info info) {
@@ -101,7 +101,7 @@ std::error_code mark_completed(tus_state& st, upload_info info) {
   stdfs::remove(st.data_path(info.uid), ignored);
   clear_unverified(st, info.uid);
   st.hashes.drop(info.uid);
-  st.ctx->store.release(info.uid);
+  st.ctx->quota.release(info.uid);
   return ec;
 }
 
@@ -155,10 +155,10 @@ void expire_tus_uploads(tus_uploads& st) {
   auto& ctx = *st.ctx;
   const auto cutoff = stdfs::file_time_type::clock::now() - ctx.cfg.upload_expiry;
   std::error_code ec;
-  for (const auto& entry : stdfs::directory_iterator(ctx.store.incoming_dir(), ec)) {
+  for (const auto& entry : stdfs::directory_iterator(ctx.incoming.dir(), ec)) {
     if (entry.path().extension() != ".tus") continue;
     const std::string uid = entry.path().stem().string();
-    const auto data = ctx.store.incoming_dir() / (uid + ".data");
+    const auto data = ctx.incoming.dir() / (uid + ".data");
     std::error_code tec;
     auto touched = stdfs::last_write_time(data, tec);
     if (tec) touched = stdfs::last_write_time(entry.path(), tec);
@@ -173,7 +173,7 @@ void expire_tus_uploads(tus_uploads& st) {
 void remove_orphaned_data(tus_uploads& st) {
   // Data whose .tus state is gone (a crash between the two removals) can never resume.
   std::error_code ec;
-  for (const auto& entry : stdfs::directory_iterator(st.ctx->store.incoming_dir(), ec)) {
+  for (const auto& entry : stdfs::directory_iterator(st.ctx->incoming.dir(), ec)) {
     const auto ext = entry.path().extension();
     if (ext != ".data" && ext != ".unverified") continue;
     if (!stdfs::exists(st.info_path(entry.path().stem().string()))) {
@@ -189,8 +189,10 @@ bool settle_if_committed(tus_state& st, upload_info& info) {
   if (info.completed || stdfs::exists(st.data_path(info.uid), ec)) return false;
   // The commit renames the data into place (or removes it when the same backup is stored),
   // then updates the state: data gone means the commit ran, if the store agrees.
-  const auto stored = st.ctx->store.find(info.client, info.file_name);
-  if (!stored || !info.has_expected || stored->sha256 != to_hex(info.expected)) return false;
+  std::optional<backup_record> stored;
+  if (st.ctx->store->find(info.client, info.file_name, stored) || !stored || !info.has_expected ||
+      stored->sha256 != to_hex(info.expected))
+    return false;
   if (const auto save_ec = mark_completed(st, info)) {
     spdlog::warn("resumable upload {}: cannot record its completion: {}", info.uid,
                  save_ec.message());
@@ -202,7 +204,7 @@ bool settle_if_committed(tus_state& st, upload_info& info) {
 void settle_interrupted_commits(tus_uploads& st) {
   std::vector<std::string> uids;
   std::error_code ec;
-  for (const auto& entry : stdfs::directory_iterator(st.ctx->store.incoming_dir(), ec)) {
+  for (const auto& entry : stdfs::directory_iterator(st.ctx->incoming.dir(), ec)) {
     if (entry.path().extension() == ".tus") uids.push_back(entry.path().stem().string());
   }
   for (const auto& uid : uids) {
@@ -220,11 +222,11 @@ void settle_interrupted_commits(tus_uploads& st) {
 
 void hold_unfinished_uploads(tus_uploads& st) {
   std::error_code ec;
-  for (const auto& entry : stdfs::directory_iterator(st.ctx->store.incoming_dir(), ec)) {
+  for (const auto& entry : stdfs::directory_iterator(st.ctx->incoming.dir(), ec)) {
     if (entry.path().extension() != ".tus") continue;
     if (const auto info = load_info(st, entry.path().stem().string()); info && !info->completed) {
       // Already accepted: held whatever the quota says now.
-      st.ctx->store.hold(info->uid, info->client, info->length, std::nullopt);
+      st.ctx->quota.hold(info->uid, info->client, info->length, std::nullopt);
     }
   }
 }
@@ -244,7 +246,7 @@ void clear_unverified(const tus_uploads& st, const std::string& uid) {
 
 void discard_unverified_chunks(tus_uploads& st) {
   std::error_code ec;
-  for (const auto& entry : stdfs::directory_iterator(st.ctx->store.incoming_dir(), ec)) {
+  for (const auto& entry : stdfs::directory_iterator(st.ctx->incoming.dir(), ec)) {
     if (entry.path().extension() != ".unverified") continue;
     const std::string uid = entry.path().stem().string();
     std::ifstream in(entry.path());

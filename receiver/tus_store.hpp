@@ -96,14 +96,14 @@ struct tus_uploads {
   hash_cache hashes;
 
   std::filesystem::path info_path(const std::string& uid) const {
-    return ctx->store.incoming_dir() / (uid + ".tus");
+    return ctx->incoming.dir() / (uid + ".tus");
   }
   std::filesystem::path data_path(const std::string& uid) const {
-    return ctx->store.incoming_dir() / (uid + ".data");
+    return ctx->incoming.dir() / (uid + ".data");
   }
   /// Present while a PATCH with Upload-Checksum streams: the offset it started at.
   std::filesystem::path unverified_path(const std::string& uid) const {
-    return ctx->store.incoming_dir() / (uid + ".unverified");
+    return ctx->incoming.dir() / (uid + ".unverified");
   }
 };
 

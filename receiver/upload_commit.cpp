@@ -57,7 +57,14 @@ net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_con
 
   commit_outcome outcome{};
   backup_record record;
-  if (auto ec = ctx.store.commit(file.path(), who.client, name, digest, size, outcome, record)) {
+  std::error_code ec;
+  auto staged = file.take_staged();
+  std::function<void()> work = [&] {
+    ec = ctx.store->commit(file.path(), who.client, name, digest, size, std::move(staged), outcome,
+                           record);
+  };
+  co_await ctx.on_storage_thread(work);
+  if (ec) {
     if (!resumable) file.discard();
     ctx.metrics.upload_finished(who.client, "failed");
     lg.error("upload failed: commit: {}", ec.message());
@@ -71,8 +78,8 @@ net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_con
     case commit_outcome::created:
       ctx.metrics.upload_finished(who.client, "created");
       lg.info("upload committed: {} bytes, sha256 {}", size, record.sha256);
-      apply_retention(ctx, who.client, record.database);
-      ctx.metrics.refresh(ctx.store);
+      co_await apply_retention(ctx, who.client, record.database);
+      ctx.metrics.refresh(*ctx.store, ctx.incoming);
       co_await answer(upload_end::stored, json(http::status::created, to_json(record)));
       break;
     case commit_outcome::identical:
@@ -95,8 +102,14 @@ net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_con
   co_return upload_end::stored;
 }
 
-void apply_retention(receiver_context& ctx, const std::string& client,
-                     const std::string& database) {
+net::awaitable<void> apply_retention(receiver_context& ctx, const std::string& client,
+                                     const std::string& database) {
+  std::function<void()> work = [&] { apply_retention_now(ctx, client, database); };
+  co_await ctx.on_storage_thread(work);
+}
+
+void apply_retention_now(receiver_context& ctx, const std::string& client,
+                         const std::string& database) {
   const auto narrow = [](std::optional<std::int64_t> v) -> std::optional<int> {
     if (!v) return std::nullopt;
     return static_cast<int>(*v);  // settings bound these to 0..100000
@@ -104,11 +117,18 @@ void apply_retention(receiver_context& ctx, const std::string& client,
   const retention_policy policy{narrow(ctx.cfg.keep_days), narrow(ctx.cfg.keep_weeks),
                                 narrow(ctx.cfg.keep_months)};
   if (ctx.cfg.append_only || !policy.enabled()) return;
+  auto& store = *ctx.store;
+  std::vector<backup_record> records;
+  // Nothing is removed on a list that failed: it may be missing the newest backups.
+  if (const auto ec = store.list(client, database, records)) {
+    spdlog::warn("retention: cannot list {}/{}: {}", client, database, ec.message());
+    return;
+  }
   std::vector<retention_item> items;
-  for (const auto& r : ctx.store.list(client, database))
+  for (const auto& r : records)
     items.push_back({r.id, r.taken});
   for (const auto& id : select_expired(items, policy, std::chrono::system_clock::now())) {
-    if (auto ec = ctx.store.remove(client, id)) {
+    if (auto ec = store.remove(client, id)) {
       spdlog::warn("retention: could not remove {}/{}: {}", client, id, ec.message());
     } else {
       spdlog::info("retention: removed {}/{}", client, id);

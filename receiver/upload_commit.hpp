@@ -32,6 +32,10 @@ net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_con
                                          const std::function<void(upload_end)>& before_answer = {});
 
 /// Runs retention for one client's database after a commit (no-op when off or APPEND_ONLY).
-void apply_retention(receiver_context& ctx, const std::string& client, const std::string& database);
+net::awaitable<void> apply_retention(receiver_context& ctx, const std::string& client,
+                                     const std::string& database);
+/// apply_retention on the calling thread (a storage thread).
+void apply_retention_now(receiver_context& ctx, const std::string& client,
+                         const std::string& database);
 
 }  // namespace pgship::receiver

@@ -81,8 +81,8 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
   auto declared = ex.header_u64("Content-Length");
   // A multipart body carries boundaries and part headers besides the file itself.
   if (boundary && declared) declared = *declared - std::min(*declared, multipart_overhead);
-  const auto incoming = ctx.store.new_incoming_path("upload");
-  quota_hold hold(ctx.store, incoming.filename().string());
+  const auto incoming = ctx.incoming.new_path("upload");
+  quota_hold hold(ctx.quota, incoming.filename().string());
   if (co_await refuse_over_limits(ex, ctx, who->client, declared, hold.key())) co_return;
   ex.set_body_limit(ctx.cfg.max_upload_bytes + (boundary ? multipart_overhead : 0));
 
