@@ -34,10 +34,12 @@ TEST_PACKAGES=(
   libgtest-dev libgmock-dev postgresql-15 curl prometheus systemd python3-yaml zstd age
   zlib1g-dev nodejs clang-14 libfuzzer-14-dev
   swift swift-proxy swift-object swift-container swift-account python3-swift
+  ceph-mon ceph-osd radosgw ceph-common ceph-base
 )
 # nodejs and npm run the reference tus client (tus-js-client, from the npm registry, pinned by
 # tests/integration/tus-js/package-lock.json); clang-14 and libFuzzer build the fuzz targets;
-# OpenStack Swift with s3api is the real S3 engine (tests/support/swift/swift-s3.sh).
+# OpenStack Swift with s3api is the real S3 engine (tests/support/swift/swift-s3.sh); Ceph's
+# radosgw the one with object lock (tests/support/ceph/ceph-rgw.sh).
 
 want="${1:-all}"
 case "$want" in

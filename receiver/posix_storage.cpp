@@ -111,34 +111,47 @@ class file_reader final : public object_reader {
 
 posix_storage::posix_storage(stdfs::path root) : root_(std::move(root)) {
   stdfs::create_directories(root_);
-  scan();
+  scan(true);
 }
 
 storage_capabilities posix_storage::capabilities() const {
   return {.backend = "fs"};
 }
 
-void posix_storage::scan() {
+std::error_code posix_storage::refresh() {
+  scan(false);
+  return {};
+}
+
+void posix_storage::scan(bool sweep) {
   usage_map usage;
-  for (const auto& client_dir : stdfs::directory_iterator(root_)) {
+  std::error_code root_ec;
+  stdfs::directory_iterator top(root_, root_ec);
+  if (root_ec) {
+    if (sweep) throw std::system_error(root_ec, "cannot read " + root_.string());
+    return;
+  }
+  for (const auto& client_dir : top) {
     const auto client = client_dir.path().filename().string();
     // .incoming/, .quarantine/ and state files are not clients.
     if (!client_dir.is_directory() || !fs::is_safe_name(client) || client.starts_with(".")) {
       continue;
     }
-    for (const auto& db_dir : stdfs::directory_iterator(client_dir.path())) {
+    std::error_code ec;
+    for (const auto& db_dir : stdfs::directory_iterator(client_dir.path(), ec)) {
       if (!db_dir.is_directory()) continue;
-      for (const auto& file : stdfs::directory_iterator(db_dir.path())) {
+      for (const auto& file : stdfs::directory_iterator(db_dir.path(), ec)) {
         const auto& p = file.path();
         const auto name = p.filename().string();
         if (name.starts_with(".") && name.find(".tmp") != std::string::npos) {
           std::error_code ignored;
-          stdfs::remove(p, ignored);  // a sidecar write cut short by a crash
+          if (sweep) stdfs::remove(p, ignored);  // a sidecar write cut short by a crash
           continue;
         }
         if (name.ends_with(".json") || name.ends_with(".sha256")) {
-          // A sidecar whose dump never arrived: a crash between the two renames.
-          if (!has_backup_beside(db_dir.path(), name)) {
+          // A sidecar whose dump never arrived: a crash between the two renames. (Only at
+          // start: later it may be a commit on its way.)
+          if (sweep && !has_backup_beside(db_dir.path(), name)) {
             std::error_code ignored;
             stdfs::remove(p, ignored);
           }

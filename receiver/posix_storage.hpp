@@ -32,12 +32,15 @@ class posix_storage final : public storage {
   std::error_code quarantine(const backup_record& record, const std::string& identity) override;
   std::size_t quarantined() const override;
   usage_map usage() const override;
+  /// Counts the tree again (for a directory that another process writes too).
+  std::error_code refresh() override;
 
  private:
   std::filesystem::path path_of(const backup_record& record) const;
   std::optional<backup_record> find_unlocked(const std::string& client,
                                              const std::string& id) const;
-  void scan();
+  // Counts what is stored; `sweep` (at start) also removes what a crash left.
+  void scan(bool sweep);
 
   std::filesystem::path root_;
   mutable std::mutex mutex_;

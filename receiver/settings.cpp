@@ -34,6 +34,18 @@ constexpr key_spec schema[] = {
     {"MAX_CONNECTIONS_PER_IP", "128", false, "open connections per client IP; 0: no limit"},
     {"CLIENT_MAX_RATE", "", false,
      "upload bytes/s per client, all its uploads together (K/M/G); unset: no limit"},
+    {"STORAGE_BACKEND", "fs", false,
+     "fs (STORAGE_DIR) or s3 (the S3_* keys; .incoming/ stays local)"},
+    {"S3_ENDPOINT", "", false, "S3-compatible service URL, http(s)://host[:port]"},
+    {"S3_REGION", "us-east-1", false, "SigV4 region"},
+    {"S3_BUCKET", "", false, "bucket holding the backups"},
+    {"S3_PREFIX", "", false, "key prefix inside the bucket"},
+    {"S3_ACCESS_KEY_ID", "", true, "S3 access key (also S3_ACCESS_KEY_ID_FILE)"},
+    {"S3_SECRET_ACCESS_KEY", "", true, "S3 secret key (also S3_SECRET_ACCESS_KEY_FILE)"},
+    {"S3_PATH_STYLE", "true", false, "path-style addressing; false puts the bucket in the host"},
+    {"S3_CA_FILE", "", false, "CA certificates for an https endpoint (default: system store)"},
+    {"S3_OBJECT_LOCK_DAYS", "", false,
+     "write every object with a COMPLIANCE retention of this many days (bucket with object lock)"},
     {"LOG_FORMAT", "text", false, "text or json"},
     {"LOG_LEVEL", "info", false, "trace, debug, info, warn, error"},
 };
@@ -45,6 +57,40 @@ std::span<const config::key_spec> config_schema() {
 }
 
 namespace {
+
+// STORAGE_BACKEND and the S3_* keys: an S3 key under fs (or a missing one under s3) is a
+// mistake that would store the backups somewhere else than meant.
+void read_s3_settings(const config::config& cfg, settings& s) {
+  const auto backend = cfg.string("STORAGE_BACKEND");
+  if (backend != "fs" && backend != "s3") {
+    throw config::config_error("STORAGE_BACKEND=\"" + backend + "\" is invalid: expected fs or s3");
+  }
+  s.s3 = backend == "s3";
+  if (!s.s3) {
+    for (const auto* key : {"S3_ENDPOINT", "S3_BUCKET", "S3_PREFIX", "S3_OBJECT_LOCK_DAYS"}) {
+      if (cfg.raw(key)) {
+        throw config::config_error(std::string(key) +
+                                   " is set but STORAGE_BACKEND=fs: set STORAGE_BACKEND=s3");
+      }
+    }
+    return;
+  }
+  s.s3_endpoint = cfg.required_string("S3_ENDPOINT");
+  s.s3_bucket = cfg.required_string("S3_BUCKET");
+  s.s3_region = cfg.required_string("S3_REGION");
+  s.s3_prefix = cfg.string("S3_PREFIX");
+  if (s.s3_prefix.starts_with('/')) {
+    throw config::config_error("S3_PREFIX=\"" + s.s3_prefix + "\" must not start with '/'");
+  }
+  if (!s.s3_prefix.empty() && !s.s3_prefix.ends_with('/')) s.s3_prefix += '/';
+  s.s3_access_key = cfg.required_string("S3_ACCESS_KEY_ID");
+  s.s3_secret_key = cfg.required_string("S3_SECRET_ACCESS_KEY");
+  s.s3_path_style = cfg.boolean("S3_PATH_STYLE");
+  s.s3_ca_file = cfg.optional_path("S3_CA_FILE");
+  if (const auto days = cfg.optional_integer("S3_OBJECT_LOCK_DAYS", 1, 36500)) {
+    s.s3_object_lock_days = static_cast<int>(*days);
+  }
+}
 
 std::optional<double> request_rate(const config::config& cfg, std::string_view key) {
   const auto text = cfg.string(key);
@@ -98,6 +144,7 @@ settings read_settings(const config::config& cfg) {
   s.max_connections_per_ip =
       static_cast<std::size_t>(cfg.integer("MAX_CONNECTIONS_PER_IP", 0, 1000000));
   if (cfg.raw("CLIENT_MAX_RATE")) s.client_max_rate = cfg.size("CLIENT_MAX_RATE", 1024);
+  read_s3_settings(cfg, s);
   return s;
 }
 

@@ -34,10 +34,16 @@ struct settings {
   std::uint64_t scrub_rate = 100 * 1000 * 1000;  // bytes/s; 0: no scheduled scrub
   std::optional<double> rate_limit = 20.0;       // requests/s per token and per IP; off: none
   int rate_burst = 50;
-  std::optional<double> auth_failure_limit = 10.0 / 60;  // failed logins/s per IP
-  double auth_failure_burst = 10;                        // failures allowed at once
-  std::size_t max_connections_per_ip = 128;              // 0: no limit
-  std::optional<std::uint64_t> client_max_rate;          // upload bytes/s per client
+  std::optional<double> auth_failure_limit = 10.0 / 60;      // failed logins/s per IP
+  double auth_failure_burst = 10;                            // failures allowed at once
+  std::size_t max_connections_per_ip = 128;                  // 0: no limit
+  std::optional<std::uint64_t> client_max_rate;              // upload bytes/s per client
+  bool s3 = false;                                           // STORAGE_BACKEND=s3
+  std::string s3_endpoint, s3_region, s3_bucket, s3_prefix;  // prefix: "" or ends in '/'
+  std::string s3_access_key, s3_secret_key;
+  bool s3_path_style = true;
+  std::optional<std::filesystem::path> s3_ca_file;
+  std::optional<int> s3_object_lock_days;
 };
 
 /// "20r/s" → 20, "10r/m" → 1/6; nullopt unless a positive whole number of r/s or r/m.

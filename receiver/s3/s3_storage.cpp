@@ -1,0 +1,432 @@
+#include "s3/s3_storage.hpp"
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <set>
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <pgship/common/backup_name.hpp>
+#include <pgship/common/base64.hpp>
+#include <pgship/common/checksum_line.hpp>
+#include <pgship/common/config.hpp>
+#include <pgship/common/fs.hpp>
+#include <pgship/common/time_text.hpp>
+
+#include "s3/part_shipper.hpp"
+
+namespace pgship::receiver::s3 {
+namespace {
+
+namespace stdfs = std::filesystem;
+using sys_clock = std::chrono::system_clock;
+
+// Up to this size a backup goes up in one PUT signed with the hash taken on arrival, so the
+// engine itself checks the whole file; beyond it, in parts.
+constexpr std::uint64_t single_put_limit = 64ull << 20;
+
+constexpr std::string_view record_suffix = ".json";
+
+// The staged_upload the routes hold: a part_shipper, abandoned unless committed.
+class staged_parts final : public staged_upload {
+ public:
+  explicit staged_parts(std::shared_ptr<part_shipper> s) : shipper(std::move(s)) {}
+  ~staged_parts() override {
+    if (shipper) shipper->abandon();
+  }
+  staged_parts(const staged_parts&) = delete;
+  staged_parts& operator=(const staged_parts&) = delete;
+  void grew(std::uint64_t size) override { shipper->grew(size); }
+  std::shared_ptr<part_shipper> shipper;
+};
+
+// Reads a range of an object from one GET; a connection lost midway is resumed from where it
+// stopped, as long as the object is still the one first read (If-Match).
+class range_reader final : public object_reader {
+ public:
+  range_reader(bucket& b, std::string key, std::uint64_t first, std::uint64_t length)
+      : bucket_(b), key_(std::move(key)), offset_(first), left_(length) {}
+
+  std::error_code open() {
+    header_list headers{{"range", fmt::format("bytes={}-{}", offset_, offset_ + left_ - 1)}};
+    if (!etag_.empty()) headers.emplace_back("if-match", "\"" + etag_ + "\"");
+    response head;
+    if (auto ec = bucket_.http().get(key_, headers, head, body_)) return ec;
+    if (head.status == 404) return std::make_error_code(std::errc::no_such_file_or_directory);
+    if (head.status != 206 && head.status != 200) {
+      spdlog::warn("S3 GET {}: {}", key_, head.describe());
+      return std::make_error_code(std::errc::io_error);
+    }
+    if (etag_.empty()) etag_ = head.etag();
+    return {};
+  }
+
+  std::error_code read(std::span<char> buf, std::size_t& got) override {
+    got = 0;
+    if (left_ == 0) return {};
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), left_));
+    for (int tries = 0;; ++tries) {
+      std::error_code ec;
+      if (!body_) {
+        ec = open();
+      }
+      if (!ec) ec = body_->read(buf.first(want), got);
+      if (!ec && got == 0) ec = std::make_error_code(std::errc::io_error);  // ended early
+      if (!ec) break;
+      body_.reset();
+      if (tries >= 3 || ec == std::errc::no_such_file_or_directory) return ec;
+    }
+    offset_ += got;
+    left_ -= got;
+    return {};
+  }
+  std::string identity() const override { return etag_; }
+
+ private:
+  bucket& bucket_;
+  std::string key_;
+  std::uint64_t offset_, left_;
+  std::string etag_;
+  std::unique_ptr<body_reader> body_;
+};
+
+class empty_reader final : public object_reader {
+ public:
+  std::error_code read(std::span<char>, std::size_t& got) override {
+    got = 0;
+    return {};
+  }
+  std::string identity() const override { return {}; }
+};
+
+std::string iso8601(sys_clock::time_point t) {
+  const auto secs = std::chrono::floor<std::chrono::seconds>(t);
+  return format_utc(secs);
+}
+
+}  // namespace
+
+s3_storage::s3_storage(s3_settings s) : cfg_(std::move(s)), bucket_(cfg_.client) {
+  const auto where = "bucket " + cfg_.client.bucket + " at " + cfg_.client.endpoint;
+  if (auto ec = refresh()) {
+    throw config::config_error("S3: cannot list " + where + ": " + ec.message() +
+                               " (the log line before says what the engine answered)");
+  }
+  if (cfg_.object_lock_days) {
+    bool enabled = false;
+    if (auto ec = bucket_.object_lock_enabled(enabled); ec || !enabled) {
+      throw config::config_error(
+          "S3_OBJECT_LOCK_DAYS is set but " + where +
+          " has no object lock (create the bucket with object lock enabled, on an engine that "
+          "supports it)");
+    }
+  }
+  abort_stale_uploads();
+}
+
+s3_storage::~s3_storage() {
+  parts_.join();  // abandoned uploads are aborted before the bucket goes
+}
+
+storage_capabilities s3_storage::capabilities() const {
+  return {.backend = "s3",
+          .shared = true,
+          .object_lock = cfg_.object_lock_days.has_value(),
+          .streams_parts = true};
+}
+
+std::string s3_storage::data_key(const std::string& client, const std::string& database,
+                                 const std::string& id) const {
+  return cfg_.prefix + client + "/" + database + "/" + id;
+}
+
+header_list s3_storage::lock_headers() const {
+  if (!cfg_.object_lock_days) return {};
+  const auto until = sys_clock::now() + std::chrono::hours(24) * *cfg_.object_lock_days;
+  return {{"x-amz-object-lock-mode", "COMPLIANCE"},
+          {"x-amz-object-lock-retain-until-date", iso8601(until)}};
+}
+
+void s3_storage::abort_stale_uploads() {
+  // This replica's own, from the journals its uploads keep in the spool.
+  std::error_code ec;
+  for (const auto& entry : stdfs::directory_iterator(cfg_.spool_dir, ec)) {
+    if (entry.path().extension() != ".s3upload") continue;
+    std::ifstream in(entry.path());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto nl = text.find('\n');
+    const auto key = text.substr(0, nl);
+    const auto id = nl == std::string::npos ? std::string() : text.substr(nl + 1);
+    const auto upload_id = id.substr(0, id.find('\n'));
+    if (!key.empty() && !upload_id.empty() && bucket_.abort_multipart(key, upload_id)) continue;
+    spdlog::info("aborted the S3 upload of {} that a stopped receiver left", key);
+    std::error_code ignored;
+    stdfs::remove(entry.path(), ignored);
+  }
+  // Any replica's that nobody finished in a week.
+  std::vector<upload_entry> uploads;
+  if (bucket_.list_multipart(cfg_.prefix, uploads)) return;
+  const auto now = sys_clock::now();
+  for (const auto& u : uploads) {
+    if (now - u.initiated < cfg_.stale_upload_age) continue;
+    if (!bucket_.abort_multipart(u.key, u.upload_id)) {
+      spdlog::info("aborted the stale S3 upload of {} begun {}", u.key, format_utc(u.initiated));
+    }
+  }
+}
+
+std::unique_ptr<staged_upload> s3_storage::begin(const stdfs::path& spooled,
+                                                 const std::string& client,
+                                                 const std::string& file_name) {
+  const auto name = parse_backup_name(file_name);
+  if (!name || !fs::is_safe_name(client)) return nullptr;
+  auto journal = stdfs::path(spooled).replace_extension(".s3upload");
+  return std::make_unique<staged_parts>(std::make_shared<part_shipper>(
+      bucket_, parts_, data_key(client, name->database, file_name), lock_headers(),
+      cfg_.object_lock_days.has_value(), spooled, std::move(journal)));
+}
+
+std::error_code s3_storage::upload(const stdfs::path& spooled, const std::string& key,
+                                   const sha256_digest& digest, std::uint64_t size,
+                                   std::unique_ptr<staged_upload> staged) {
+  std::shared_ptr<part_shipper> shipper;
+  if (auto* parts = dynamic_cast<staged_parts*>(staged.get())) shipper = parts->shipper;
+  if ((shipper && shipper->started()) || size > single_put_limit) {
+    if (!shipper) {
+      // Not staged (a tus upload, or one from before a restart): every part goes up now.
+      staged = std::make_unique<staged_parts>(std::make_shared<part_shipper>(
+          bucket_, parts_, key, lock_headers(), cfg_.object_lock_days.has_value(), spooled,
+          stdfs::path(spooled).replace_extension(".s3upload")));
+      shipper = static_cast<staged_parts*>(staged.get())->shipper;
+    }
+    return shipper->finish(size, digest);
+  }
+  // One PUT, signed with the hash taken on arrival: the engine refuses other bytes.
+  const int fd = ::open(spooled.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {errno, std::generic_category()};
+  auto headers = lock_headers();
+  if (cfg_.object_lock_days) {
+    std::string bytes(size, '\0');
+    if (::pread(fd, bytes.data(), size, 0) != static_cast<ssize_t>(size)) {
+      ::close(fd);
+      return std::make_error_code(std::errc::io_error);
+    }
+    headers.emplace_back("content-md5", content_md5(bytes));
+  }
+  const auto ec = bucket_.put_file(key, fd, 0, size, to_hex(digest), headers);
+  ::close(fd);
+  return ec;
+}
+
+std::error_code s3_storage::commit(const stdfs::path& spooled, const std::string& client,
+                                   const std::string& file_name, const sha256_digest& digest,
+                                   std::uint64_t size, std::unique_ptr<staged_upload> staged,
+                                   commit_outcome& outcome, backup_record& record) {
+  const auto name = parse_backup_name(file_name);
+  if (!name || !fs::is_safe_name(client)) return std::make_error_code(std::errc::invalid_argument);
+  record = backup_record{file_name,      client,      name->database,  size,
+                         to_hex(digest), name->taken, sys_clock::now()};
+  const auto key = data_key(client, name->database, file_name);
+  const auto record_key = key + std::string(record_suffix);
+
+  // Nothing is overwritten: a stored record makes this identical or a conflict.
+  std::optional<std::string> existing_text;
+  if (auto ec = bucket_.get_text(record_key, existing_text)) return ec;
+  if (existing_text) {
+    const auto existing = record_from_json(*existing_text);
+    outcome = existing && existing->sha256 == record.sha256 ? commit_outcome::identical
+                                                            : commit_outcome::conflict;
+    if (existing) record = *existing;
+    staged.reset();
+    std::error_code ignored;
+    stdfs::remove(spooled, ignored);
+    return {};
+  }
+  if (auto ec = upload(spooled, key, digest, size, std::move(staged))) return ec;
+  // What the engine holds now is what the record will say.
+  std::optional<object_entry> stored;
+  if (auto ec = bucket_.head(key, stored)) return ec;
+  if (!stored || stored->size != size) {
+    spdlog::error("S3 commit {}: the stored object has {} bytes, not {}", key,
+                  stored ? stored->size : 0, size);
+    return std::make_error_code(std::errc::io_error);
+  }
+  const auto headers = lock_headers();
+  if (auto ec = bucket_.put(key + ".sha256", format_checksum_line(digest, file_name), headers)) {
+    return ec;
+  }
+  // Last: from here on the backup is listed.
+  if (auto ec = bucket_.put(record_key, to_json(record) + "\n", headers)) return ec;
+  std::lock_guard lock(mutex_);
+  usage_[client].first += size;
+  usage_[client].second += 1;
+  outcome = commit_outcome::created;
+  std::error_code ignored;
+  stdfs::remove(spooled, ignored);
+  return {};
+}
+
+std::error_code s3_storage::list(const std::string& client,
+                                 const std::optional<std::string>& database,
+                                 std::vector<backup_record>& out) const {
+  out.clear();
+  if (!fs::is_safe_name(client) || (database && !fs::is_safe_name(*database))) return {};
+  const auto prefix = cfg_.prefix + client + "/" + (database ? *database + "/" : "");
+  std::vector<object_entry> objects;
+  if (auto ec = bucket_.list(prefix, objects)) return ec;
+  std::set<std::string> keys;
+  for (const auto& o : objects)
+    keys.insert(o.key);
+  for (const auto& o : objects) {
+    if (!o.key.ends_with(record_suffix)) continue;
+    const auto data = o.key.substr(0, o.key.size() - record_suffix.size());
+    const auto slash = data.rfind('/');
+    const auto id = data.substr(slash + 1);
+    if (!parse_backup_name(id) || !keys.contains(data)) continue;
+    std::optional<backup_record> r;
+    {
+      std::lock_guard lock(mutex_);
+      if (const auto it = records_.find(o.key); it != records_.end() && it->second.first == o.etag)
+        r = it->second.second;
+    }
+    if (!r) {
+      std::optional<std::string> text;
+      if (auto ec = bucket_.get_text(o.key, text)) return ec;
+      if (!text) continue;  // removed since the listing
+      r = record_from_json(*text);
+      if (!r) {
+        spdlog::warn("S3: {} is not a backup record; ignored", o.key);
+        continue;
+      }
+      std::lock_guard lock(mutex_);
+      records_[o.key] = {o.etag, *r};
+    }
+    if (r->client != client || r->id != id) continue;
+    out.push_back(std::move(*r));
+  }
+  sort_newest_first(out);
+  return {};
+}
+
+std::error_code s3_storage::find(const std::string& client, const std::string& id,
+                                 std::optional<backup_record>& out) const {
+  out.reset();
+  const auto name = parse_backup_name(id);
+  if (!name || !fs::is_safe_name(client)) return {};
+  std::optional<std::string> text;
+  if (auto ec = bucket_.get_text(data_key(client, name->database, id) + std::string(record_suffix),
+                                 text)) {
+    return ec;
+  }
+  if (!text) return {};
+  out = record_from_json(*text);
+  if (out && (out->client != client || out->id != id)) out.reset();
+  return {};
+}
+
+std::error_code s3_storage::open_range(const backup_record& record, std::uint64_t first,
+                                       std::uint64_t length,
+                                       std::unique_ptr<object_reader>& out) const {
+  if (length == 0) {
+    out = std::make_unique<empty_reader>();
+    return {};
+  }
+  auto reader = std::make_unique<range_reader>(
+      bucket_, data_key(record.client, record.database, record.id), first, length);
+  if (auto ec = reader->open()) return ec;
+  out = std::move(reader);
+  return {};
+}
+
+std::error_code s3_storage::remove(const std::string& client, const std::string& id) {
+  std::optional<backup_record> record;
+  if (auto ec = find(client, id, record)) return ec;
+  if (!record) return std::make_error_code(std::errc::no_such_file_or_directory);
+  const auto key = data_key(client, record->database, id);
+  // The record first: the backup leaves every list at once, and what follows cannot be seen.
+  if (auto ec = bucket_.remove({key + std::string(record_suffix)})) return ec;
+  {
+    std::lock_guard lock(mutex_);
+    records_.erase(key + std::string(record_suffix));
+    auto& u = usage_[client];
+    u.first -= std::min(u.first, record->size);
+    u.second -= std::min<std::uint64_t>(u.second, 1);
+  }
+  if (auto ec = bucket_.remove({key, key + ".sha256"})) {
+    spdlog::warn("S3: {} is out of the list but its bytes were not deleted: {}", key, ec.message());
+  }
+  return {};
+}
+
+std::error_code s3_storage::quarantine(const backup_record& record, const std::string& identity) {
+  const auto key = data_key(record.client, record.database, record.id);
+  std::optional<object_entry> stored;
+  std::optional<backup_record> current;
+  if (auto ec = bucket_.head(key, stored)) return ec;
+  if (auto ec = find(record.client, record.id, current)) return ec;
+  // Still the object the scrub read, under the same record.
+  if (!stored || stored->etag != identity || !current || current->sha256 != record.sha256) {
+    return std::make_error_code(std::errc::no_such_file_or_directory);
+  }
+  const auto stamp =
+      std::chrono::duration_cast<std::chrono::seconds>(sys_clock::now().time_since_epoch());
+  const auto finding = fmt::format("{}.quarantine/{}/{}/{}.{}.json", cfg_.prefix, record.client,
+                                   record.database, record.id, stamp.count());
+  if (auto ec = bucket_.put(finding, to_json(record) + "\n", lock_headers())) return ec;
+  // The bytes stay for a person to look at; without its record the backup is not listed.
+  if (auto ec = bucket_.remove({key + std::string(record_suffix)})) return ec;
+  std::lock_guard lock(mutex_);
+  ++quarantined_;
+  auto& u = usage_[record.client];
+  u.first -= std::min(u.first, record.size);
+  u.second -= std::min<std::uint64_t>(u.second, 1);
+  return {};
+}
+
+std::size_t s3_storage::quarantined() const {
+  std::lock_guard lock(mutex_);
+  return quarantined_;
+}
+
+usage_map s3_storage::usage() const {
+  std::lock_guard lock(mutex_);
+  return usage_;
+}
+
+std::error_code s3_storage::refresh() {
+  std::vector<object_entry> objects;
+  if (auto ec = bucket_.list(cfg_.prefix, objects)) return ec;
+  std::map<std::string, std::uint64_t> sizes;
+  for (const auto& o : objects)
+    sizes[o.key] = o.size;
+  usage_map usage;
+  std::size_t quarantined = 0;
+  const auto quarantine_prefix = cfg_.prefix + ".quarantine/";
+  for (const auto& o : objects) {
+    if (o.key.starts_with(quarantine_prefix)) {
+      if (o.key.ends_with(record_suffix)) ++quarantined;
+      continue;
+    }
+    if (!o.key.ends_with(record_suffix)) continue;
+    // <prefix><client>/<database>/<name>.json beside its bytes: one backup.
+    const auto data = o.key.substr(0, o.key.size() - record_suffix.size());
+    const auto rel = std::string_view(data).substr(cfg_.prefix.size());
+    const auto slash = rel.find('/');
+    const auto it = sizes.find(data);
+    if (slash == std::string_view::npos || it == sizes.end()) continue;
+    if (!parse_backup_name(rel.substr(rel.rfind('/') + 1))) continue;
+    auto& u = usage[std::string(rel.substr(0, slash))];
+    u.first += it->second;
+    u.second += 1;
+  }
+  std::lock_guard lock(mutex_);
+  usage_ = std::move(usage);
+  quarantined_ = quarantined;
+  return {};
+}
+
+}  // namespace pgship::receiver::s3
