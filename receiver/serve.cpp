@@ -77,6 +77,25 @@ net::awaitable<void> apply_all_retention(receiver_context& ctx) {
   co_await ctx.on_storage_thread(work);
 }
 
+// A store other replicas write too: usage (quota, metrics) is read from it again this often.
+constexpr auto shared_store_refresh = std::chrono::seconds(10);
+
+net::awaitable<void> refresh_shared_store(std::shared_ptr<receiver_context> ctx) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  std::function<void()> work = [&ctx] {
+    if (const auto ec = ctx->store->refresh()) {
+      spdlog::warn("cannot re-read the storage listing: {}", ec.message());
+    }
+  };
+  while (true) {
+    timer.expires_after(shared_store_refresh);
+    auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+    if (ec) co_return;
+    co_await ctx->on_storage_thread(work);
+    ctx->metrics.refresh(*ctx->store, ctx->incoming);
+  }
+}
+
 // Removes resumable uploads nobody touched for UPLOAD_EXPIRY, and applies retention, hourly
 // (and once shortly after start).
 net::awaitable<void> housekeeping(std::shared_ptr<receiver_context> ctx,
@@ -186,6 +205,9 @@ int serve(const settings& s, std::function<settings()> reload) {
   }
   server.start();
   net::co_spawn(io, housekeeping(ctx, uploads), net::detached);
+  if (ctx->store->capabilities().shared) {
+    net::co_spawn(io, refresh_shared_store(ctx), net::detached);
+  }
   if (s.scrub_interval.count() > 0 && s.scrub_rate > 0) {
     net::co_spawn(io, scrub_schedule(scrub, s.scrub_interval), net::detached);
   }
@@ -196,9 +218,13 @@ int serve(const settings& s, std::function<settings()> reload) {
     io.stop();
   });
   // The actual listening port goes to stdout so scripts and tests can find it with PORT=0.
+  const auto where = s.s3 ? "s3 bucket " + s.s3_bucket + (s.s3_prefix.empty() ? "" : "/") +
+                                s.s3_prefix + " at " + s.s3_endpoint + ", spool " +
+                                s.storage_dir.string()
+                          : s.storage_dir.string();
   spdlog::info("pgship-receiver {} listening on {}:{} ({}), storage {}", version,
                bound.address().to_string(), bound.port(), s.tls_cert_file ? "https" : "http",
-               s.storage_dir.string());
+               where);
   std::printf("listening on %s:%u\n", bound.address().to_string().c_str(), bound.port());
   std::fflush(stdout);
 

@@ -398,6 +398,9 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
     clear_unverified(st, info->uid);
     st.hashes.put(info->uid, whole->clone());
   }
+  // The bytes kept are final: the store may ship them now.
+  st.staging.grew(*ctx.store, info->uid, st.data_path(info->uid), who->client, info->file_name,
+                  data.size());
   if (interrupted) {
     const std::string why = read_ec ? read_ec.message() : ec.message();
     lg.info("PATCH interrupted at offset {}: {}", durable_offset(st, info->uid), why);
@@ -433,6 +436,7 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   extra.set("Tus-Resumable", tus_version);
   extra.set("Upload-Offset", std::to_string(new_offset));
   const auto digest = whole->finish();
+  data.stage(st.staging.take(info->uid));
   co_await commit_upload(ex, ctx, *who, info->file_name, data, digest, info->expected, extra,
                          /*resumable=*/true, [&](upload_end end) {
                            // After a storage error the state stays; the next PATCH rebuilds

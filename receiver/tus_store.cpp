@@ -91,6 +91,7 @@ void remove_upload(tus_state& st, const std::string& uid) {
   stdfs::remove(st.info_path(uid), ignored);
   clear_unverified(st, uid);
   st.hashes.drop(uid);
+  st.staging.drop(uid);
   st.ctx->quota.release(uid);
 }
 
@@ -101,6 +102,7 @@ std::error_code mark_completed(tus_state& st, upload_info info) {
   stdfs::remove(st.data_path(info.uid), ignored);
   clear_unverified(st, info.uid);
   st.hashes.drop(info.uid);
+  st.staging.drop(info.uid);
   st.ctx->quota.release(info.uid);
   return ec;
 }

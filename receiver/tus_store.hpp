@@ -89,11 +89,42 @@ class hash_cache {
   std::map<std::string, sha256> hashes_;
 };
 
+// The store's staging of each upload (S3: its multipart upload), told about the bytes after
+// every PATCH, once they are final (a chunk whose checksum fails is cut off first). Lost in a
+// restart: the commit then ships the whole file.
+class staging_cache {
+ public:
+  /// `size` bytes of the upload's data are final; starts the staging on first use.
+  void grew(storage& store, const std::string& uid, const std::filesystem::path& data,
+            const std::string& client, const std::string& file_name, std::uint64_t size) {
+    std::lock_guard lock(mutex_);
+    auto& staged = staged_[uid];
+    if (!staged) staged = store.begin(data, client, file_name);
+    if (staged) {
+      staged->grew(size);
+    } else {
+      staged_.erase(uid);
+    }
+  }
+  std::unique_ptr<staged_upload> take(const std::string& uid) {
+    std::lock_guard lock(mutex_);
+    auto node = staged_.extract(uid);
+    return node ? std::move(node.mapped()) : nullptr;
+  }
+  /// Abandons the staging (the upload was removed).
+  void drop(const std::string& uid) { take(uid).reset(); }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<staged_upload>> staged_;
+};
+
 /// Shared by the tus handlers and the housekeeping sweep. Thread-safe.
 struct tus_uploads {
   std::shared_ptr<receiver_context> ctx;
   busy_set busy;
   hash_cache hashes;
+  staging_cache staging;
 
   std::filesystem::path info_path(const std::string& uid) const {
     return ctx->incoming.dir() / (uid + ".tus");

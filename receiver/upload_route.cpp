@@ -139,6 +139,7 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
                       problem_status = http::status::internal_server_error;
                       return false;
                     }
+                    backup.stage(ctx.store->begin(incoming, who->client, name));
                     log::write(spdlog::level::info, "upload started",
                                {{"client", who->client}, {"backup", name}, {"form", "multipart"}});
                     current = part::file;
@@ -172,6 +173,7 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
       co_await ex.respond_error(http::status::internal_server_error, "storage_error", ec.message());
       co_return;
     }
+    backup.stage(ctx.store->begin(incoming, who->client, name));
     log::write(spdlog::level::info, "upload started",
                {{"client", who->client},
                 {"backup", name},

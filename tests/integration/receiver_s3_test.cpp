@@ -1,0 +1,285 @@
+// pgship-receiver processes with STORAGE_BACKEND=s3 on a real engine (OpenStack Swift's s3api,
+// started by the project's own fixture): raw, multipart and tus uploads land as objects that
+// an independent client (curl --aws-sigv4) reads back with the listed sha256; list, ranged
+// download and delete go through the bucket; a hash mismatch and a receiver killed with -9
+// mid-upload leave nothing visible; two receivers on one bucket serve each other's backups;
+// a bucket that cannot work as configured stops the receiver at start.
+
+#include <chrono>
+#include <csignal>
+#include <future>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include <pgship/common/base64.hpp>
+#include <pgship/common/sha256.hpp>
+
+#include "curl.hpp"
+#include "http_client.hpp"
+#include "process.hpp"
+#include "receiver_fixture.hpp"
+#include "s3/bucket.hpp"
+#include "s3_engine.hpp"
+
+namespace pgship::test {
+namespace {
+
+namespace stdfs = std::filesystem;
+using verb = boost::beast::http::verb;
+constexpr const char* token = "s3-test-token-0123456789abcdef";
+
+class ReceiverS3 : public receiver_fixture {
+ protected:
+  ReceiverS3() : receiver_fixture(token) {}
+
+  void SetUp() override {
+    static int n = 0;
+    prefix_ = "receiver-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + "/";
+  }
+
+  s3_engine& engine() { return s3_engine::shared("swift"); }
+  std::map<std::string, std::string> env() { return engine().receiver_env(prefix_); }
+  std::string auth() const { return std::string("Authorization: Bearer ") + token; }
+
+  // Multipart uploads open on the engine under this test's prefix.
+  std::size_t open_uploads() {
+    receiver::s3::client_config c{
+        engine().endpoint(), engine().bucket(), {engine().access_key(), engine().secret_key()}};
+    receiver::s3::bucket b(c);
+    std::vector<receiver::s3::upload_entry> uploads;
+    EXPECT_FALSE(b.list_multipart(prefix_, uploads));
+    return uploads.size();
+  }
+
+  // The object as the engine holds it, read by curl: "" with status != 200 when absent.
+  curl_result object(const std::string& key) { return engine().signed_curl(prefix_ + key); }
+
+  stdfs::path file_with(const std::string& bytes) {
+    static int n = 0;
+    const auto p = dir_ / ("upload-" + std::to_string(++n));
+    write_file(p, bytes);
+    return p;
+  }
+
+  curl_result raw_upload(receiver_process& r, const std::string& name, const stdfs::path& file,
+                         const std::string& sha) {
+    return curl({"-H", auth(), "-H", "X-Backup-Name: " + name, "-H", "X-Content-SHA256: " + sha,
+                 "--data-binary", "@" + file.string(), r.url("/api/backup/upload")});
+  }
+
+  std::string prefix_;
+};
+
+TEST_F(ReceiverS3, EveryUploadFormLandsAsObjectsAnIndependentClientReads) {
+  auto& r = start(env());
+  const auto bytes = random_bytes(30 << 20, 1);  // several parts
+  const auto sha = to_hex(sha256_of(bytes));
+  const auto file = file_with(bytes);
+
+  auto raw = raw_upload(r, "app-20261201-010000.dump", file, sha);
+  ASSERT_EQ(raw.status, 201) << raw.body << raw.error;
+  const auto form = dir_ / "app-20261201-020000.dump";
+  stdfs::copy_file(file, form);
+  auto multipart = curl({"-H", auth(), "-F", "file=@" + form.string(), "-F", "sha256=" + sha,
+                         r.url("/api/backup/upload")});
+  ASSERT_EQ(multipart.status, 201) << multipart.body << multipart.error;
+
+  // tus, in three PATCHes of 10 MiB.
+  const std::map<std::string, std::string> tus{{"Authorization", std::string("Bearer ") + token},
+                                               {"Tus-Resumable", "1.0.0"}};
+  auto create = tus;
+  create["Upload-Length"] = std::to_string(bytes.size());
+  create["Upload-Metadata"] =
+      "filename " + base64_encode("app-20261201-030000.dump") + ",sha256 " + base64_encode(sha);
+  auto created = http_send(
+      r.port(), {.method = verb::post, .target = "/api/backup/uploads", .headers = create});
+  ASSERT_EQ(created.result_int(), 201) << created.body();
+  const std::string location(created["Location"]);
+  for (std::size_t at = 0; at < bytes.size(); at += 10 << 20) {
+    auto h = tus;
+    h["Upload-Offset"] = std::to_string(at);
+    h["Content-Type"] = "application/offset+octet-stream";
+    auto res = http_send(r.port(), {.method = verb::patch,
+                                    .target = location,
+                                    .headers = h,
+                                    .body = bytes.substr(at, 10 << 20)});
+    ASSERT_EQ(res.result_int(), 204) << res.body();
+  }
+
+  auto list = curl({"-H", auth(), r.url("/api/backup/list")});
+  ASSERT_EQ(list.status, 200);
+  for (const char* id :
+       {"app-20261201-010000.dump", "app-20261201-020000.dump", "app-20261201-030000.dump"}) {
+    EXPECT_NE(list.body.find(id), std::string::npos) << id << " not listed: " << list.body;
+    // The receiver's own layout, read by curl --aws-sigv4 straight from the bucket.
+    const auto stored = object("default/app/" + std::string(id));
+    ASSERT_EQ(stored.status, 200) << id << stored.body.substr(0, 300);
+    EXPECT_EQ(to_hex(sha256_of(stored.body)), sha) << id;
+    const auto record = object("default/app/" + std::string(id) + ".json");
+    EXPECT_NE(record.body.find(sha), std::string::npos) << record.body;
+    const auto sidecar = object("default/app/" + std::string(id) + ".sha256");
+    EXPECT_EQ(sidecar.body, sha + "  " + id + "\n");
+  }
+  EXPECT_EQ(open_uploads(), 0u) << "every multipart upload was completed";
+  EXPECT_EQ(list.body.find(".incoming"), std::string::npos);
+}
+
+TEST_F(ReceiverS3, ListRangeDownloadAndDeleteGoThroughTheBucket) {
+  auto& r = start(env());
+  const auto bytes = random_bytes(3 << 20, 2);
+  const auto sha = to_hex(sha256_of(bytes));
+  ASSERT_EQ(raw_upload(r, "app-20261201-010000.dump", file_with(bytes), sha).status, 201);
+  ASSERT_EQ(raw_upload(r, "app-20261202-010000.dump", file_with("second"),
+                       to_hex(sha256_of(std::string("second"))))
+                .status,
+            201);
+  auto list = curl({"-H", auth(), r.url("/api/backup/list")});
+  ASSERT_EQ(list.status, 200);
+  EXPECT_LT(list.body.find("app-20261202-010000.dump"), list.body.find("app-20261201-010000.dump"))
+      << "newest first: " << list.body;
+
+  auto ranged = curl({"-H", auth(), "-H", "Range: bytes=1000-1999",
+                      r.url("/api/backup/download/app-20261201-010000.dump")});
+  EXPECT_EQ(ranged.status, 206);
+  EXPECT_EQ(ranged.body, bytes.substr(1000, 1000));
+  auto tail = curl({"-H", auth(), "-H", "Range: bytes=-10",
+                    r.url("/api/backup/download/app-20261201-010000.dump")});
+  EXPECT_EQ(tail.status, 206);
+  EXPECT_EQ(tail.body, bytes.substr(bytes.size() - 10));
+  auto whole = curl({"-H", auth(), r.url("/api/backup/download/app-20261201-010000.dump")});
+  EXPECT_EQ(whole.status, 200);
+  EXPECT_EQ(to_hex(sha256_of(whole.body)), sha);
+  auto checksum =
+      curl({"-H", auth(), r.url("/api/backup/download/app-20261201-010000.dump.sha256")});
+  EXPECT_EQ(checksum.body, sha + "  app-20261201-010000.dump\n");
+
+  auto del = curl({"-X", "DELETE", "-H", auth(), r.url("/api/backup/app-20261201-010000.dump")});
+  EXPECT_EQ(del.status, 204) << del.body;
+  EXPECT_EQ(curl({"-H", auth(), r.url("/api/backup/download/app-20261201-010000.dump")}).status,
+            404);
+  list = curl({"-H", auth(), r.url("/api/backup/list")});
+  EXPECT_EQ(list.body.find("app-20261201-010000.dump"), std::string::npos) << list.body;
+  for (const char* suffix : {"", ".json", ".sha256"}) {
+    EXPECT_EQ(object("default/app/app-20261201-010000.dump" + std::string(suffix)).status, 404)
+        << "deleted from the bucket: " << suffix;
+  }
+}
+
+TEST_F(ReceiverS3, AHashMismatchCommitsNothing) {
+  auto& r = start(env());
+  for (const std::size_t size : {std::size_t{1000}, std::size_t{20} << 20}) {
+    const auto bytes = random_bytes(size, 3);
+    const auto wrong = to_hex(sha256_of(bytes + "x"));
+    auto res = raw_upload(r, "app-20261201-010000.dump", file_with(bytes), wrong);
+    EXPECT_EQ(res.status, 422) << res.body;
+    EXPECT_EQ(object("default/app/app-20261201-010000.dump").status, 404);
+    EXPECT_EQ(object("default/app/app-20261201-010000.dump.json").status, 404);
+    EXPECT_TRUE(wait_until([&] { return open_uploads() == 0; }, std::chrono::seconds(20)))
+        << "the parts already sent are aborted";
+  }
+  auto list = curl({"-H", auth(), r.url("/api/backup/list")});
+  EXPECT_EQ(list.body, "[]");
+}
+
+TEST_F(ReceiverS3, AReceiverKilledMidUploadLeavesNothingVisible) {
+  auto& r = start(env());
+  const auto bytes = random_bytes(40 << 20, 4);
+  const auto file = file_with(bytes);
+  // curl at 4 MiB/s: parts go up while the body is still arriving.
+  auto upload = std::async(std::launch::async, [&] {
+    return curl({"--limit-rate", "4M", "-H", auth(), "-H",
+                 "X-Backup-Name: app-20261201-010000.dump", "-H",
+                 "X-Content-SHA256: " + to_hex(sha256_of(bytes)), "--data-binary",
+                 "@" + file.string(), r.url("/api/backup/upload")});
+  });
+  ASSERT_TRUE(wait_until([&] { return open_uploads() == 1; }, std::chrono::seconds(30)))
+      << "a part went up before the body ended";
+  r.stop(SIGKILL);
+  // No final answer (curl reports the interim 100 Continue, or nothing).
+  const auto cut = upload.get();
+  EXPECT_NE(cut.status, 201) << "the upload was cut: " << cut.body;
+  EXPECT_NE(cut.status, 200);
+  EXPECT_EQ(object("default/app/app-20261201-010000.dump").status, 404);
+  EXPECT_EQ(object("default/app/app-20261201-010000.dump.json").status, 404);
+  // Restarted on the same spool, it aborts what it left and lists nothing.
+  r.restart();
+  EXPECT_EQ(open_uploads(), 0u);
+  auto list = curl({"-H", auth(), r.url("/api/backup/list")});
+  EXPECT_EQ(list.body, "[]");
+  EXPECT_NE(r.log().find("aborted the S3 upload"), std::string::npos) << r.log();
+}
+
+TEST_F(ReceiverS3, TwoReceiversOnOneBucketServeEachOthersBackups) {
+  auto& a = start(env());
+  auto e = env();
+  e["BACKUP_API_TOKEN"] = token;
+  receiver_process b(e);
+  const auto bytes = random_bytes(12 << 20, 5);
+  const auto sha = to_hex(sha256_of(bytes));
+  ASSERT_EQ(raw_upload(a, "app-20261201-010000.dump", file_with(bytes), sha).status, 201);
+  auto listed = curl({"-H", auth(), b.url("/api/backup/list")});
+  EXPECT_NE(listed.body.find(sha), std::string::npos) << listed.body;
+  auto down = curl({"-H", auth(), b.url("/api/backup/download/app-20261201-010000.dump")});
+  EXPECT_EQ(to_hex(sha256_of(down.body)), sha);
+  // The same name again on the other one: identical, not a second copy.
+  auto again = raw_upload(b, "app-20261201-010000.dump", file_with(bytes), sha);
+  EXPECT_EQ(again.status, 200) << again.body;
+  auto other = raw_upload(b, "app-20261201-010000.dump", file_with("other"),
+                          to_hex(sha256_of(std::string("other"))));
+  EXPECT_EQ(other.status, 409) << other.body;
+  ASSERT_EQ(
+      curl({"-X", "DELETE", "-H", auth(), b.url("/api/backup/app-20261201-010000.dump")}).status,
+      204);
+  EXPECT_EQ(curl({"-H", auth(), a.url("/api/backup/download/app-20261201-010000.dump")}).status,
+            404);
+  // Usage is re-read from the bucket within seconds (metrics, quota).
+  ASSERT_EQ(
+      raw_upload(b, "app-20261202-010000.dump", file_with("x"), to_hex(sha256_of(std::string("x"))))
+          .status,
+      201);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        const auto m = curl({a.url("/metrics")});
+        return m.body.find("pgship_receiver_backups{client=\"default\"} 1") != std::string::npos;
+      },
+      std::chrono::seconds(30)));
+}
+
+TEST_F(ReceiverS3, ABucketThatCannotWorkStopsTheStart) {
+  const auto run = [&](std::map<std::string, std::string> extra) {
+    auto e = env();
+    e["BACKUP_API_TOKEN"] = token;
+    e["STORAGE_DIR"] = (dir_ / "spool").string();
+    e["PORT"] = "0";
+    e["LISTEN_ADDR"] = "127.0.0.1";
+    for (auto& [k, v] : extra)
+      e[k] = v;
+    return run_process({receiver_binary()}, {.env = e, .timeout = std::chrono::seconds(60)});
+  };
+  const auto secret = engine().secret_key();
+  auto wrong = run({{"S3_SECRET_ACCESS_KEY", "not-the-secret-" + secret.substr(0, 4)}});
+  EXPECT_EQ(wrong.exit_code, 2) << wrong.out << wrong.err;
+  EXPECT_NE(wrong.err.find("SignatureDoesNotMatch"), std::string::npos) << wrong.err;
+  EXPECT_EQ(wrong.err.find(secret), std::string::npos);
+  auto no_bucket = run({{"S3_BUCKET", "no-such-bucket"}});
+  EXPECT_EQ(no_bucket.exit_code, 2) << no_bucket.err;
+  auto lock = run({{"S3_OBJECT_LOCK_DAYS", "30"}});
+  EXPECT_EQ(lock.exit_code, 2);
+  EXPECT_NE(lock.err.find("object lock"), std::string::npos) << lock.err;
+  auto mixed = run({{"STORAGE_BACKEND", "fs"}});
+  EXPECT_EQ(mixed.exit_code, 2);
+  EXPECT_NE(mixed.err.find("STORAGE_BACKEND=fs"), std::string::npos) << mixed.err;
+  // With the secret from a file, as the Secret in Kubernetes gives it, it starts; the secret
+  // is in no argv and no log line.
+  write_file(dir_ / "secret", secret + "\n");
+  auto e = env();
+  e.erase("S3_SECRET_ACCESS_KEY");
+  e["S3_SECRET_ACCESS_KEY_FILE"] = (dir_ / "secret").string();
+  auto& r = start(e);
+  EXPECT_EQ(curl({r.url("/health")}).status, 200);
+  EXPECT_EQ(r.log().find(secret), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pgship::test
