@@ -22,6 +22,8 @@ net::awaitable<void> handle_health(exchange& ex, receiver_context& ctx) {
   } else if (*free < ctx.cfg.min_free_bytes) {
     reason = "free space " + std::to_string(*free) + " bytes is below MIN_FREE_BYTES (" +
              std::to_string(ctx.cfg.min_free_bytes) + ")";
+  } else if (auto trouble = ctx.store->problem(); !trouble.empty()) {
+    reason = std::move(trouble);
   } else if (const auto corrupt = ctx.store->quarantined(); corrupt > 0) {
     reason = std::to_string(corrupt) +
              " stored backup(s) failed a scrub (their bytes no longer match their sha256) and "

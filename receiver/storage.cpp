@@ -11,4 +11,8 @@ std::error_code storage::refresh() {
   return {};
 }
 
+std::string storage::problem() const {
+  return {};
+}
+
 }  // namespace pgship::receiver

@@ -101,6 +101,8 @@ class storage {
   virtual usage_map usage() const = 0;
   /// Re-reads what other writers of a shared store changed.
   virtual std::error_code refresh();
+  /// Why the store cannot serve right now (the last refresh failed), for /health; "" when fine.
+  virtual std::string problem() const;
 };
 
 }  // namespace pgship::receiver

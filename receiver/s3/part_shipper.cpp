@@ -55,7 +55,8 @@ void part_shipper::grew(std::uint64_t size) {
 
 bool part_shipper::started() const {
   std::lock_guard lock(mutex_);
-  return started_;
+  // A pump at work counts: its multipart upload may be on its way.
+  return started_ || busy_;
 }
 
 void part_shipper::pump() {

@@ -45,7 +45,7 @@ class part_shipper : public std::enable_shared_from_this<part_shipper> {
 
   /// The spool file holds `size` stable bytes. Never blocks.
   void grew(std::uint64_t size);
-  /// Whether a part has gone up (the object is being written as a multipart upload).
+  /// Whether parts are going up (the object is being written as a multipart upload).
   bool started() const;
   /// On the calling thread: ships what is left of `size` bytes, checks their SHA-256 against
   /// `digest` and completes the upload. Nothing is visible at `key` unless this succeeds.

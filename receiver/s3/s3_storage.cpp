@@ -397,9 +397,18 @@ usage_map s3_storage::usage() const {
   return usage_;
 }
 
+std::string s3_storage::problem() const {
+  std::lock_guard lock(mutex_);
+  return problem_;
+}
+
 std::error_code s3_storage::refresh() {
   std::vector<object_entry> objects;
-  if (auto ec = bucket_.list(cfg_.prefix, objects)) return ec;
+  if (auto ec = bucket_.list(cfg_.prefix, objects)) {
+    std::lock_guard lock(mutex_);
+    problem_ = "cannot list S3 bucket " + cfg_.client.bucket + ": " + ec.message();
+    return ec;
+  }
   std::map<std::string, std::uint64_t> sizes;
   for (const auto& o : objects)
     sizes[o.key] = o.size;
@@ -426,6 +435,7 @@ std::error_code s3_storage::refresh() {
   std::lock_guard lock(mutex_);
   usage_ = std::move(usage);
   quarantined_ = quarantined;
+  problem_.clear();
   return {};
 }
 

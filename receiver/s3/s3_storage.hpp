@@ -64,6 +64,7 @@ class s3_storage final : public storage {
   std::size_t quarantined() const override;
   usage_map usage() const override;
   std::error_code refresh() override;
+  std::string problem() const override;
 
  private:
   std::string data_key(const std::string& client, const std::string& database,
@@ -80,6 +81,7 @@ class s3_storage final : public storage {
   mutable std::map<std::string, std::pair<std::string, backup_record>> records_;  // key → ETag
   usage_map usage_;
   std::size_t quarantined_ = 0;
+  std::string problem_;                // why the last refresh failed
   boost::asio::thread_pool parts_{4};  // declared last: joined before the rest goes
 };
 

@@ -281,5 +281,23 @@ TEST_F(ReceiverS3, ABucketThatCannotWorkStopsTheStart) {
   EXPECT_EQ(r.log().find(secret), std::string::npos);
 }
 
+TEST_F(ReceiverS3, ALostBucketTurnsHealthDegraded) {
+  auto own = std::make_unique<s3_engine>("swift");  // this one is stopped midway
+  auto e = own->receiver_env(prefix_);
+  auto& r = start(e);
+  EXPECT_EQ(curl({r.url("/health")}).status, 200);
+  own.reset();
+  curl_result health;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        health = curl({r.url("/health")});
+        return health.status == 503;
+      },
+      std::chrono::seconds(30)));
+  EXPECT_NE(health.body.find("cannot list S3 bucket"), std::string::npos) << health.body;
+  auto list = curl({"-H", auth(), r.url("/api/backup/list")});
+  EXPECT_EQ(list.status, 500) << list.body;
+}
+
 }  // namespace
 }  // namespace pgship::test
