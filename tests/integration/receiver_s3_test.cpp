@@ -42,13 +42,15 @@ class ReceiverS3 : public receiver_fixture {
   std::map<std::string, std::string> env() { return engine().receiver_env(prefix_); }
   std::string auth() const { return std::string("Authorization: Bearer ") + token; }
 
+  // The bucket through our own client (curl signs listing queries wrongly).
+  receiver::s3::bucket bucket() {
+    return receiver::s3::bucket(
+        {engine().endpoint(), engine().bucket(), {engine().access_key(), engine().secret_key()}});
+  }
   // Multipart uploads open on the engine under this test's prefix.
   std::size_t open_uploads() {
-    receiver::s3::client_config c{
-        engine().endpoint(), engine().bucket(), {engine().access_key(), engine().secret_key()}};
-    receiver::s3::bucket b(c);
     std::vector<receiver::s3::upload_entry> uploads;
-    EXPECT_FALSE(b.list_multipart(prefix_, uploads));
+    EXPECT_FALSE(bucket().list_multipart(prefix_, uploads));
     return uploads.size();
   }
 
@@ -279,6 +281,46 @@ TEST_F(ReceiverS3, ABucketThatCannotWorkStopsTheStart) {
   auto& r = start(e);
   EXPECT_EQ(curl({r.url("/health")}).status, 200);
   EXPECT_EQ(r.log().find(secret), std::string::npos);
+}
+
+TEST_F(ReceiverS3, TheScrubRehashesObjectsAndQuarantinesARottenOne) {
+  auto e = env();
+  e["SCRUB_RATE"] = "50M";
+  auto& r = start(e);
+  const auto good = random_bytes(2 << 20, 6);
+  const auto bad = random_bytes(2 << 20, 7);
+  ASSERT_EQ(
+      raw_upload(r, "app-20261201-010000.dump", file_with(good), to_hex(sha256_of(good))).status,
+      201);
+  ASSERT_EQ(
+      raw_upload(r, "app-20261202-010000.dump", file_with(bad), to_hex(sha256_of(bad))).status,
+      201);
+  // The bytes change in the bucket behind the receiver's back (bit rot, a wrong hand).
+  const auto rotten = dir_ / "rotten";
+  write_file(rotten, bad.substr(0, bad.size() - 1) + "!");
+  ASSERT_EQ(engine()
+                .signed_curl(prefix_ + "default/app/app-20261202-010000.dump",
+                             {"-X", "PUT", "--data-binary", "@" + rotten.string()})
+                .status,
+            200);
+  auto started = curl({"-X", "POST", "-H", auth(), r.url("/api/backup/scrub")});
+  ASSERT_EQ(started.status, 202) << started.body;
+  EXPECT_TRUE(wait_until([&] { return r.log().find("scrub completed") != std::string::npos; },
+                         std::chrono::seconds(30)));
+  auto list = curl({"-H", auth(), r.url("/api/backup/list")});
+  EXPECT_EQ(list.body.find("app-20261202-010000.dump"), std::string::npos) << list.body;
+  EXPECT_NE(list.body.find("app-20261201-010000.dump"), std::string::npos) << list.body;
+  const auto health = curl({r.url("/health")});
+  EXPECT_EQ(health.status, 503);
+  EXPECT_NE(r.log().find("moved to .quarantine/"), std::string::npos);
+  const auto metrics = curl({r.url("/metrics")});
+  EXPECT_NE(metrics.body.find("pgship_receiver_corrupt_backups 1"), std::string::npos);
+  // The evidence stays in the bucket: the bytes, and the finding under .quarantine/.
+  EXPECT_EQ(object("default/app/app-20261202-010000.dump").status, 200);
+  std::vector<receiver::s3::object_entry> findings;
+  ASSERT_FALSE(bucket().list(prefix_ + ".quarantine/", findings));
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_NE(findings[0].key.find("default/app/app-20261202-010000.dump."), std::string::npos);
 }
 
 TEST_F(ReceiverS3, ALostBucketTurnsHealthDegraded) {

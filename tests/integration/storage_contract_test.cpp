@@ -298,6 +298,9 @@ TEST_P(StorageContract, AnAbandonedUploadLeavesNothing) {
       f.write(random_bytes(1 << 20, 10 + i), staged.get());
     if (s3()) {
       EXPECT_TRUE(wait_until([&] { return open_uploads() == 1; }, std::chrono::seconds(20)));
+      // Both 8 MiB parts are up by then and the shipper is idle: the abandon itself aborts
+      // (one abandoned mid-part is aborted by its pump: the hash-mismatch tests cover that).
+      std::this_thread::sleep_for(std::chrono::seconds(2));
     }
   }  // the upload failed: its staging goes
   if (s3()) {
