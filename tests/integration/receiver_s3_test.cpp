@@ -21,6 +21,7 @@
 #include "receiver_fixture.hpp"
 #include "s3/bucket.hpp"
 #include "s3_engine.hpp"
+#include "test_pki.hpp"
 
 namespace pgship::test {
 namespace {
@@ -321,6 +322,34 @@ TEST_F(ReceiverS3, TheScrubRehashesObjectsAndQuarantinesARottenOne) {
   ASSERT_FALSE(bucket().list(prefix_ + ".quarantine/", findings));
   ASSERT_EQ(findings.size(), 1u);
   EXPECT_NE(findings[0].key.find("default/app/app-20261202-010000.dump."), std::string::npos);
+}
+
+TEST_F(ReceiverS3, AnHttpsEndpointIsVerifiedAgainstS3CaFile) {
+  stdfs::create_directories(dir_ / "pki");
+  const test_pki pki(dir_ / "pki");
+  s3_engine own("swift", pki.dir);
+  ASSERT_TRUE(own.endpoint().starts_with("https://")) << own.endpoint();
+  auto e = own.receiver_env(prefix_);
+  e["S3_CA_FILE"] = pki.path("ca.crt");
+  auto& r = start(e);
+  const auto bytes = random_bytes(9 << 20, 8);  // a part and a PUT's worth, over TLS
+  const auto sha = to_hex(sha256_of(bytes));
+  ASSERT_EQ(raw_upload(r, "app-20261201-010000.dump", file_with(bytes), sha).status, 201);
+  auto down = curl({"-H", auth(), r.url("/api/backup/download/app-20261201-010000.dump")});
+  EXPECT_EQ(to_hex(sha256_of(down.body)), sha);
+  EXPECT_EQ(
+      to_hex(sha256_of(own.signed_curl(prefix_ + "default/app/app-20261201-010000.dump").body)),
+      sha);
+  r.stop();
+  // Without the CA (the system store does not know it), the receiver does not start.
+  e.erase("S3_CA_FILE");
+  e["BACKUP_API_TOKEN"] = token;
+  e["STORAGE_DIR"] = (dir_ / "spool2").string();
+  e["PORT"] = "0";
+  const auto refused =
+      run_process({receiver_binary()}, {.env = e, .timeout = std::chrono::seconds(60)});
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("certificate verify failed"), std::string::npos) << refused.err;
 }
 
 TEST_F(ReceiverS3, ALostBucketTurnsHealthDegraded) {

@@ -7,12 +7,18 @@ namespace pgship::test {
 
 namespace stdfs = std::filesystem;
 
-s3_engine::s3_engine(std::string kind) : kind_(std::move(kind)), dir_("pgship-s3") {
+s3_engine::s3_engine(std::string kind, std::optional<std::filesystem::path> tls)
+    : kind_(std::move(kind)), tls_(std::move(tls)), dir_("pgship-s3") {
   // As root the servers run as a service user, who must reach the directory.
   stdfs::permissions(dir_.path(), stdfs::perms::others_exec | stdfs::perms::group_exec,
                      stdfs::perm_options::add);
+  std::map<std::string, std::string> env;
+  if (tls_) {
+    env["SWIFT_TLS_CERT"] = (*tls_ / "server.crt").string();
+    env["SWIFT_TLS_KEY"] = (*tls_ / "server.key").string();
+  }
   const auto r = run_process({script(), "start", (dir_.path() / "engine").string()},
-                             {.timeout = std::chrono::seconds(120)});
+                             {.env = env, .timeout = std::chrono::seconds(120)});
   if (!r.ok()) throw std::runtime_error(kind_ + " did not start: " + r.describe() + r.out);
   for (std::size_t at = 0; at < r.out.size();) {
     const auto nl = r.out.find('\n', at);
@@ -68,6 +74,7 @@ curl_result s3_engine::signed_curl(const std::string& key, std::vector<std::stri
   // curl 7.88 signs but does not send x-amz-content-sha256, which both engines require.
   args.insert(args.begin(), {"-K", config.string(), "--aws-sigv4", "aws:amz:us-east-1:s3", "-H",
                              "x-amz-content-sha256: UNSIGNED-PAYLOAD"});
+  if (tls_) args.insert(args.begin(), {"--cacert", (*tls_ / "ca.crt").string()});
   args.push_back(endpoint() + "/" + bucket() + (key.empty() ? "" : "/" + key));
   return curl(std::move(args));
 }

@@ -4,8 +4,10 @@
 // (Ceph radosgw, bucket with object lock). One engine per test process, stopped at exit. The
 // bucket exists once shared() returns; it was made by curl --aws-sigv4, an independent client.
 
+#include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,8 +18,9 @@ namespace pgship::test {
 
 class s3_engine {
  public:
-  /// "swift" or "ceph". Throws when the engine does not come up.
-  explicit s3_engine(std::string kind);
+  /// "swift" or "ceph". With `tls` (a test_pki directory) Swift serves HTTPS with its server
+  /// certificate. Throws when the engine does not come up.
+  explicit s3_engine(std::string kind, std::optional<std::filesystem::path> tls = std::nullopt);
   ~s3_engine();
   s3_engine(const s3_engine&) = delete;
   s3_engine& operator=(const s3_engine&) = delete;
@@ -42,6 +45,7 @@ class s3_engine {
  private:
   std::string script() const;
   std::string kind_;
+  std::optional<std::filesystem::path> tls_;
   temp_dir dir_;
   std::map<std::string, std::string> env_;
 };

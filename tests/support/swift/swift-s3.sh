@@ -6,6 +6,9 @@
 #   swift-s3.sh start DIR    starts in DIR (created); prints S3_ENDPOINT, S3_ACCESS_KEY,
 #                            S3_SECRET_KEY, S3_BUCKET lines once a signed request succeeds
 #   swift-s3.sh stop DIR     ends the servers DIR/pids names and removes DIR
+#
+# With SWIFT_TLS_CERT and SWIFT_TLS_KEY (PEM files) the S3 port speaks HTTPS (the proxy's own
+# TLS, meant for tests), and S3_ENDPOINT says https.
 set -euo pipefail
 # Debian's own python: it has python3-swift (a pyenv or venv python on PATH would not).
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -48,6 +51,7 @@ server_conf() {  # name port pipeline app-sections...
   {
     printf '[DEFAULT]\nbind_ip = 127.0.0.1\nbind_port = %s\nworkers = 0\nuser = %s\n' "$port" "$user"
     printf 'swift_dir = %s/etc\ndevices = %s/srv\nmount_check = false\nlog_name = %s\n' "$dir" "$dir" "$name"
+    if [ "$name" = proxy ] && [ ${#proxy_tls[@]} -gt 0 ]; then printf '%s\n' "${proxy_tls[@]}"; fi
     printf '[pipeline:main]\npipeline = %s\n' "$pipeline"
     printf '%s\n' "$@"
   } > "$dir/etc/$name-server.conf"
@@ -56,6 +60,11 @@ for s in account container object; do
   eval "port=\$$s"
   server_conf "$s" "$port" "$s-server" "[app:$s-server]" "use = egg:swift#$s"
 done
+proxy_tls=()
+if [ -n "${SWIFT_TLS_CERT:-}" ]; then
+  cp "$SWIFT_TLS_CERT" "$dir/etc/proxy.crt"; cp "$SWIFT_TLS_KEY" "$dir/etc/proxy.key"
+  proxy_tls=("cert_file = $dir/etc/proxy.crt" "key_file = $dir/etc/proxy.key")
+fi
 server_conf proxy "$s3" "catch_errors gatekeeper healthcheck cache s3api tempauth slo proxy-server" \
   "[app:proxy-server]" "use = egg:swift#proxy" "account_autocreate = true" \
   "[filter:s3api]" "use = egg:swift#s3api" "location = us-east-1" "allow_multipart_uploads = true" \
@@ -76,12 +85,13 @@ for s in account container object proxy; do
   echo $! >> "$dir/pids"
 done
 
-endpoint="http://127.0.0.1:$s3"
+scheme=http; [ ${#proxy_tls[@]} -gt 0 ] && scheme=https
+endpoint="$scheme://127.0.0.1:$s3"
 printf 'S3_ENDPOINT=%s\nS3_ACCESS_KEY=%s\nS3_SECRET_KEY=%s\nS3_BUCKET=pgship-test\n' \
   "$endpoint" "$access" "$secret" > "$dir/env"
 # Ready once the S3 port answers (the bucket is made by the tests, signed by our own client).
 for _ in $(seq 200); do
-  curl -s -o /dev/null "$endpoint/healthcheck" && { cat "$dir/env"; exit 0; }
+  curl -sk -o /dev/null "$endpoint/healthcheck" && { cat "$dir/env"; exit 0; }
   sleep 0.05
 done
 echo "swift-s3: the proxy did not come up; its log:" >&2
