@@ -1,10 +1,13 @@
 #include "s3/bucket.hpp"
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <ctime>
+#include <vector>
 
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <pgship/common/base64.hpp>
 
@@ -67,6 +70,29 @@ std::string content_md5(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_md5(), nullptr);
+  return base64_encode(std::string_view(reinterpret_cast<const char*>(digest), len));
+}
+
+std::optional<std::string> content_md5(int fd, std::uint64_t offset, std::uint64_t length) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_md5(), nullptr);
+  std::vector<char> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(length, 1 << 20)));
+  for (std::uint64_t done = 0; done < length;) {
+    const auto want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), length - done));
+    const ssize_t n = ::pread(fd, buffer.data(), want, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      EVP_MD_CTX_free(ctx);
+      return std::nullopt;
+    }
+    EVP_DigestUpdate(ctx, buffer.data(), static_cast<std::size_t>(n));
+    done += static_cast<std::uint64_t>(n);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, digest, &len);
+  EVP_MD_CTX_free(ctx);
   return base64_encode(std::string_view(reinterpret_cast<const char*>(digest), len));
 }
 
@@ -264,6 +290,16 @@ std::error_code bucket::list_multipart(const std::string& prefix, std::vector<up
     id_marker = doc->text_of("NextUploadIdMarker");
     if (key_marker.empty()) return std::make_error_code(std::errc::bad_message);
   }
+}
+
+std::error_code bucket::put_retention(const std::string& key, const std::string& mode,
+                                      const std::string& until) {
+  const std::string body = "<Retention><Mode>" + mode + "</Mode><RetainUntilDate>" + until +
+                           "</RetainUntilDate></Retention>";
+  request req{http::verb::put, key, {{"retention", ""}}, {}, {.text = body}};
+  req.headers.emplace_back("content-md5", content_md5(body));
+  response res;
+  return call("PutObjectRetention", req, res);
 }
 
 std::error_code bucket::object_lock_enabled(bool& enabled) {

@@ -34,6 +34,9 @@ struct upload_entry {
 
 /// Content-MD5 of `bytes`: base64 of the MD5 digest.
 std::string content_md5(std::string_view bytes);
+/// Content-MD5 of `length` bytes of `fd` from `offset`, read 1 MiB at a time; nullopt when
+/// the file cannot be read that far.
+std::optional<std::string> content_md5(int fd, std::uint64_t offset, std::uint64_t length);
 
 class bucket {
  public:
@@ -67,6 +70,9 @@ class bucket {
   std::error_code abort_multipart(const std::string& key, const std::string& upload_id);
   std::error_code list_multipart(const std::string& prefix, std::vector<upload_entry>& out);
 
+  /// PutObjectRetention: `mode` (COMPLIANCE) until `until` (ISO 8601, UTC).
+  std::error_code put_retention(const std::string& key, const std::string& mode,
+                                const std::string& until);
   /// Whether the bucket was created with object lock (GET ?object-lock).
   std::error_code object_lock_enabled(bool& enabled);
 

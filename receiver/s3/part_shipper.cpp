@@ -3,11 +3,9 @@
 
 #include <boost/asio/post.hpp>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <pgship/common/base64.hpp>
 #include <pgship/common/fs.hpp>
 
 namespace pgship::receiver::s3 {
@@ -101,8 +99,6 @@ std::error_code part_shipper::ship(std::uint64_t offset, std::uint64_t length) {
   // Read once to hash (the part's signature needs its SHA-256 before the body goes), then
   // again as it is sent: both reads come from the page cache.
   sha256 part;
-  EVP_MD_CTX* md5 = md5_parts_ ? EVP_MD_CTX_new() : nullptr;
-  if (md5) EVP_DigestInit_ex(md5, EVP_md5(), nullptr);
   std::vector<char> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(length, 1 << 20)));
   for (std::uint64_t done = 0; done < length;) {
     const auto want =
@@ -110,23 +106,18 @@ std::error_code part_shipper::ship(std::uint64_t offset, std::uint64_t length) {
     const ssize_t n = ::pread(fd_, buffer.data(), want, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      if (md5) EVP_MD_CTX_free(md5);
       return n < 0 ? std::error_code{errno, std::generic_category()}
                    : std::make_error_code(std::errc::io_error);
     }
     part.update(buffer.data(), static_cast<std::size_t>(n));
     whole_.update(buffer.data(), static_cast<std::size_t>(n));
-    if (md5) EVP_DigestUpdate(md5, buffer.data(), static_cast<std::size_t>(n));
     done += static_cast<std::uint64_t>(n);
   }
   header_list headers;
-  if (md5) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(md5, digest, &len);
-    EVP_MD_CTX_free(md5);
-    headers.emplace_back(
-        "content-md5", base64_encode(std::string_view(reinterpret_cast<const char*>(digest), len)));
+  if (md5_parts_) {  // S3 wants Content-MD5 on writes with a retention
+    const auto md5 = content_md5(fd_, offset, length);
+    if (!md5) return std::make_error_code(std::errc::io_error);
+    headers.emplace_back("content-md5", *md5);
   }
   std::string etag;
   const auto number = static_cast<int>(etags_.size() + 1);

@@ -209,13 +209,13 @@ std::error_code s3_storage::upload(const stdfs::path& spooled, const std::string
   const int fd = ::open(spooled.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return {errno, std::generic_category()};
   auto headers = lock_headers();
-  if (cfg_.object_lock_days) {
-    std::string bytes(size, '\0');
-    if (::pread(fd, bytes.data(), size, 0) != static_cast<ssize_t>(size)) {
+  if (cfg_.object_lock_days) {  // S3 wants Content-MD5 on writes with a retention
+    const auto md5 = content_md5(fd, 0, size);
+    if (!md5) {
       ::close(fd);
       return std::make_error_code(std::errc::io_error);
     }
-    headers.emplace_back("content-md5", content_md5(bytes));
+    headers.emplace_back("content-md5", *md5);
   }
   const auto ec = bucket_.put_file(key, fd, 0, size, to_hex(digest), headers);
   ::close(fd);
@@ -246,7 +246,13 @@ std::error_code s3_storage::commit(const stdfs::path& spooled, const std::string
     stdfs::remove(spooled, ignored);
     return {};
   }
+  const auto headers = lock_headers();
   if (auto ec = upload(spooled, key, digest, size, std::move(staged))) return ec;
+  // Ceph RGW 16 keeps no retention given at CreateMultipartUpload: it is set again on the
+  // completed object, before the record makes the backup visible.
+  if (!headers.empty()) {
+    if (auto ec = bucket_.put_retention(key, headers[0].second, headers[1].second)) return ec;
+  }
   // What the engine holds now is what the record will say.
   std::optional<object_entry> stored;
   if (auto ec = bucket_.head(key, stored)) return ec;
@@ -255,7 +261,6 @@ std::error_code s3_storage::commit(const stdfs::path& spooled, const std::string
                   stored ? stored->size : 0, size);
     return std::make_error_code(std::errc::io_error);
   }
-  const auto headers = lock_headers();
   if (auto ec = bucket_.put(key + ".sha256", format_checksum_line(digest, file_name), headers)) {
     return ec;
   }

@@ -380,6 +380,10 @@ TEST_P(StorageContract, ObjectLockHoldsOrTheStoreRefusesToStart) {
   const auto get = engine.signed_curl(key + "?versionId=" + version);
   EXPECT_EQ(get.status, 200);
   EXPECT_EQ(get.body, "kept for a day");
+  // In parts too (each with the Content-MD5 a retention needs).
+  commit("app-20261202-030000.dump", random_bytes(70 << 20, 9));
+  const auto parts = engine.signed_curl(prefix_ + "app/app/app-20261202-030000.dump", {"-I"});
+  EXPECT_NE(parts.body.find("x-amz-object-lock-mode: COMPLIANCE"), std::string::npos) << parts.body;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StorageContract, ::testing::Values("fs", "swift", "ceph"),
