@@ -11,8 +11,8 @@
 namespace pgship::receiver::s3 {
 
 std::uint64_t part_size(std::size_t index) {
-  constexpr std::uint64_t first = 8ull << 20;
-  return first << std::min<std::size_t>(index / 1000, 9);
+  constexpr std::uint64_t first = 16ull << 20;
+  return first << std::min<std::size_t>(index / 1000, 8);
 }
 
 part_shipper::part_shipper(bucket& b, boost::asio::thread_pool& pool, std::string key,
@@ -33,11 +33,10 @@ part_shipper::~part_shipper() {
 bool part_shipper::next_part(std::uint64_t& offset, std::uint64_t& length) const {
   if (done_ || failed_) return false;
   const auto size = part_size(etags_.size());
-  const auto left = available_ - shipped_;
-  // A part that is not the last must be whole; the last one may be short (or empty, for an
-  // upload that never started).
+  const auto left = available_ - prepared_;
+  // A part that is not the last must be whole; the last one may be short.
   if (left < size && !(finishing_ && left > 0)) return false;
-  offset = shipped_;
+  offset = prepared_;
   length = std::min(size, left);
   return true;
 }
@@ -46,105 +45,129 @@ void part_shipper::grew(std::uint64_t size) {
   std::lock_guard lock(mutex_);
   available_ = std::max(available_, size);
   std::uint64_t offset = 0, length = 0;
-  if (busy_ || !next_part(offset, length)) return;
-  busy_ = true;
+  if (preparing_ || finishing_ || in_flight_ >= parts_in_flight || !next_part(offset, length)) {
+    return;
+  }
+  preparing_ = true;
   boost::asio::post(pool_, [self = shared_from_this()] { self->pump(); });
 }
 
 bool part_shipper::started() const {
   std::lock_guard lock(mutex_);
-  // A pump at work counts: its multipart upload may be on its way.
-  return started_ || busy_;
+  return !upload_id_.empty() || preparing_;
 }
 
 void part_shipper::pump() {
   std::unique_lock lock(mutex_);
-  std::uint64_t offset = 0, length = 0;
-  // finish() takes over from a pump once it runs: the remaining parts go up on its thread.
-  while (!finishing_ && next_part(offset, length)) {
-    lock.unlock();
-    const auto ec = ship(offset, length);
-    lock.lock();
-    if (ec) failed_ = ec;
-  }
-  busy_ = false;
-  idle_.notify_all();
-  if (abort_when_idle_) {
-    abort_when_idle_ = false;
+  prepare_ready(lock);
+  preparing_ = false;
+  changed_.notify_all();
+  if (abort_due()) {
     lock.unlock();
     abort_upload();
   }
 }
 
-void part_shipper::abort_upload() {
-  if (upload_id_.empty()) return;
-  if (!bucket_.abort_multipart(key_, upload_id_)) {
-    std::error_code ignored;
-    std::filesystem::remove(journal_, ignored);
+void part_shipper::prepare_ready(std::unique_lock<std::mutex>& lock) {
+  part p;
+  while (in_flight_ < parts_in_flight && next_part(p.offset, p.length)) {
+    p.index = etags_.size();
+    etags_.emplace_back();
+    prepared_ += p.length;
+    ++in_flight_;
+    lock.unlock();
+    auto ec = prepare(p);
+    lock.lock();
+    if (ec) {
+      failed_ = ec;
+      --in_flight_;
+      break;
+    }
+    boost::asio::post(pool_, [self = shared_from_this(), p] { self->send(p); });
   }
 }
 
-std::error_code part_shipper::ship(std::uint64_t offset, std::uint64_t length) {
+std::error_code part_shipper::prepare(part& p) {
   // Opened here, not before: the spool file may not exist yet when the upload begins.
   if (fd_ < 0 && (fd_ = ::open(spooled_.c_str(), O_RDONLY | O_CLOEXEC)) < 0) {
     return {errno, std::generic_category()};
   }
   if (upload_id_.empty()) {
-    if (auto ec = bucket_.create_multipart(key_, create_headers_, upload_id_)) return ec;
+    std::string id;
+    if (auto ec = bucket_.create_multipart(key_, create_headers_, id)) return ec;
     // A receiver killed from here on aborts this upload at its next start.
-    fs::write_file_atomically(journal_, key_ + "\n" + upload_id_ + "\n");
+    fs::write_file_atomically(journal_, key_ + "\n" + id + "\n");
     std::lock_guard lock(mutex_);
-    started_ = true;
+    upload_id_ = id;
   }
   // Read once to hash (the part's signature needs its SHA-256 before the body goes), then
   // again as it is sent: both reads come from the page cache.
-  sha256 part;
-  std::vector<char> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(length, 1 << 20)));
-  for (std::uint64_t done = 0; done < length;) {
+  sha256 part_hash;
+  std::vector<char> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(p.length, 1 << 20)));
+  for (std::uint64_t done = 0; done < p.length;) {
     const auto want =
-        static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), length - done));
-    const ssize_t n = ::pread(fd_, buffer.data(), want, static_cast<off_t>(offset + done));
+        static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), p.length - done));
+    const ssize_t n = ::pread(fd_, buffer.data(), want, static_cast<off_t>(p.offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       return n < 0 ? std::error_code{errno, std::generic_category()}
                    : std::make_error_code(std::errc::io_error);
     }
-    part.update(buffer.data(), static_cast<std::size_t>(n));
+    part_hash.update(buffer.data(), static_cast<std::size_t>(n));
     whole_.update(buffer.data(), static_cast<std::size_t>(n));
     done += static_cast<std::uint64_t>(n);
   }
-  header_list headers;
+  p.sha256 = to_hex(part_hash.finish());
   if (md5_parts_) {  // S3 wants Content-MD5 on writes with a retention
-    const auto md5 = content_md5(fd_, offset, length);
+    const auto md5 = content_md5(fd_, p.offset, p.length);
     if (!md5) return std::make_error_code(std::errc::io_error);
-    headers.emplace_back("content-md5", *md5);
+    p.md5 = *md5;
   }
-  std::string etag;
-  const auto number = static_cast<int>(etags_.size() + 1);
-  if (auto ec = bucket_.upload_part(key_, upload_id_, number, fd_, offset, length,
-                                    to_hex(part.finish()), headers, etag)) {
-    return ec;
-  }
-  etags_.push_back(etag);
-  std::lock_guard lock(mutex_);
-  shipped_ += length;
   return {};
+}
+
+void part_shipper::send(const part& p) {
+  header_list headers;
+  if (!p.md5.empty()) headers.emplace_back("content-md5", p.md5);
+  std::string etag;
+  std::error_code ec;
+  {
+    std::lock_guard lock(mutex_);
+    if (abandoned_) ec = std::make_error_code(std::errc::operation_canceled);
+  }
+  if (!ec) {
+    ec = bucket_.upload_part(key_, upload_id_, static_cast<int>(p.index + 1), fd_, p.offset,
+                             p.length, p.sha256, headers, etag);
+  }
+  std::unique_lock lock(mutex_);
+  --in_flight_;
+  if (ec && !failed_) failed_ = ec;
+  if (!ec) etags_[p.index] = etag;
+  changed_.notify_all();
+  // A slot is free: the next ready part goes, unless finish() prepares them itself.
+  std::uint64_t offset = 0, length = 0;
+  if (!preparing_ && !finishing_ && next_part(offset, length)) {
+    preparing_ = true;
+    boost::asio::post(pool_, [self = shared_from_this()] { self->pump(); });
+  } else if (abort_due()) {
+    lock.unlock();
+    abort_upload();
+  }
 }
 
 std::error_code part_shipper::finish(std::uint64_t size, const sha256_digest& digest) {
   std::unique_lock lock(mutex_);
   finishing_ = true;
   available_ = size;
-  idle_.wait(lock, [this] { return !busy_; });
-  busy_ = true;  // ours from here on
-  std::uint64_t offset = 0, length = 0;
-  while (next_part(offset, length)) {
-    lock.unlock();
-    const auto ec = ship(offset, length);
-    lock.lock();
-    if (ec) failed_ = ec;
+  changed_.wait(lock, [this] { return !preparing_; });
+  preparing_ = true;  // ours from here on
+  for (;;) {
+    prepare_ready(lock);
+    if (failed_ || prepared_ == available_) break;
+    changed_.wait(lock, [this] { return in_flight_ < parts_in_flight || failed_; });
   }
-  busy_ = false;
+  changed_.wait(lock, [this] { return in_flight_ == 0; });
+  preparing_ = false;
   if (failed_) return failed_;
   lock.unlock();
   // The bytes that went up are the ones hashed on arrival, or nothing is completed.
@@ -155,22 +178,39 @@ std::error_code part_shipper::finish(std::uint64_t size, const sha256_digest& di
   if (auto ec = bucket_.complete_multipart(key_, upload_id_, etags_)) return ec;
   lock.lock();
   done_ = true;
+  aborted_ = true;  // nothing left to abort
   std::error_code ignored;
   std::filesystem::remove(journal_, ignored);
   return {};
+}
+
+bool part_shipper::abort_due() const {
+  return abandoned_ && !aborted_ && !preparing_ && in_flight_ == 0;
 }
 
 void part_shipper::abandon() {
   std::lock_guard lock(mutex_);
   if (done_) return;
   done_ = true;  // no more parts
-  // A pump at work aborts when its part is done; otherwise the pool does it now. Nobody
-  // waits on the pool for a pump (a full pool would wait on itself).
-  if (busy_) {
-    abort_when_idle_ = true;
-    return;
+  abandoned_ = true;
+  // Whoever finishes the last piece of work aborts; with none at work the pool does it now.
+  // Nobody waits on the pool for another job (a full pool would wait on itself).
+  if (abort_due()) {
+    boost::asio::post(pool_, [self = shared_from_this()] { self->abort_upload(); });
   }
-  boost::asio::post(pool_, [self = shared_from_this()] { self->abort_upload(); });
+}
+
+void part_shipper::abort_upload() {
+  {
+    std::lock_guard lock(mutex_);
+    if (aborted_) return;
+    aborted_ = true;
+  }
+  if (upload_id_.empty()) return;
+  if (!bucket_.abort_multipart(key_, upload_id_)) {
+    std::error_code ignored;
+    std::filesystem::remove(journal_, ignored);
+  }
 }
 
 }  // namespace pgship::receiver::s3

@@ -1,13 +1,15 @@
 #pragma once
 // A multipart upload fed from a spool file while the file is still being written: each part
-// goes up as soon as its bytes have arrived, on the parts pool, one part at a time and in
-// order, so a commit after the last byte waits for the last part only. Parts are read back
-// from the spool (page cache, 1 MiB at a time: memory stays flat), their SHA-256 is signed
-// (the engine refuses a part that does not match), and the same read feeds a whole-file
-// SHA-256 that must equal the hash taken on arrival before the upload is completed.
+// goes up as soon as its bytes have arrived, so a commit after the last byte waits for the
+// last part only. Parts are read back from the spool (page cache, 1 MiB at a time: memory
+// stays flat) in order by one preparer, which hashes each (the part's SHA-256 is signed, and
+// the engine refuses a part that does not match) and feeds the same bytes to a whole-file
+// SHA-256 that must equal the hash taken on arrival before the upload is completed. Up to
+// `parts_in_flight` prepared parts are sent at once: an engine's per-request cost (~30 ms for
+// Swift) is paid side by side, not one part after the other.
 //
-// Part sizes grow: 8 MiB for the first 1000 parts, doubling every 1000 parts after, so that
-// 10,000 parts hold 7.9 TiB (S3 objects end at 5 TiB) and no part passes 5 GiB.
+// Part sizes grow: 16 MiB for the first 1000 parts, doubling every 1000 parts up to 4 GiB, so
+// 10,000 parts hold 11.9 TiB (S3 objects end at 5 TiB) and no part passes S3's 5 GiB.
 //
 // The upload id is written to a journal file in the spool while the upload is open, so a
 // receiver killed mid-upload aborts it at its next start.
@@ -34,6 +36,8 @@ std::uint64_t part_size(std::size_t index);
 
 class part_shipper : public std::enable_shared_from_this<part_shipper> {
  public:
+  static constexpr int parts_in_flight = 3;
+
   /// `create_headers` go on CreateMultipartUpload (object lock); `md5_parts` adds Content-MD5
   /// to each part (object lock needs it). `spooled` need not exist yet.
   part_shipper(bucket& b, boost::asio::thread_pool& pool, std::string key,
@@ -54,10 +58,22 @@ class part_shipper : public std::enable_shared_from_this<part_shipper> {
   void abandon();
 
  private:
-  void pump();
-  // With the lock held: the next part to ship, if one is ready.
+  struct part {
+    std::size_t index = 0;
+    std::uint64_t offset = 0, length = 0;
+    std::string sha256, md5;
+  };
+  // Prepares and dispatches parts while some are ready and fewer than parts_in_flight are
+  // out. Called with the lock held by the thread that set preparing_; returns with it held.
+  void prepare_ready(std::unique_lock<std::mutex>& lock);
+  // With the lock held: the next part to prepare, if one is ready.
   bool next_part(std::uint64_t& offset, std::uint64_t& length) const;
-  std::error_code ship(std::uint64_t offset, std::uint64_t length);
+  // Reads and hashes one part (without the lock: only the preparer touches whole_).
+  std::error_code prepare(part& p);
+  void send(const part& p);
+  void pump();
+  // With the lock held: abandoned and nothing at work any more.
+  bool abort_due() const;
   void abort_upload();
 
   bucket& bucket_;
@@ -70,20 +86,19 @@ class part_shipper : public std::enable_shared_from_this<part_shipper> {
   int fd_ = -1;
 
   mutable std::mutex mutex_;
-  std::condition_variable idle_;
+  std::condition_variable changed_;
   std::uint64_t available_ = 0;  // stable bytes in the spool file
-  std::uint64_t shipped_ = 0;    // bytes in parts that went up
-  bool busy_ = false;            // a thread is shipping
-  bool finishing_ = false;
-  bool done_ = false;     // completed or aborted: nothing more to do
-  bool started_ = false;  // the multipart upload exists
-  bool abort_when_idle_ = false;
+  std::uint64_t prepared_ = 0;   // bytes in parts prepared (hashed and sent or being sent)
+  int in_flight_ = 0;            // parts being sent
+  bool preparing_ = false;       // a thread prepares parts
+  bool finishing_ = false;       // finish() prepares the rest itself
+  bool done_ = false;            // completed or abandoned: nothing more to ship
+  bool abandoned_ = false;
+  bool aborted_ = false;
   std::error_code failed_;
-
-  // Touched only by the thread that is busy_.
-  std::string upload_id_;
-  std::vector<std::string> etags_;
-  sha256 whole_;
+  std::string upload_id_;           // set by the first preparer, before any send
+  std::vector<std::string> etags_;  // by part index
+  sha256 whole_;                    // only the preparer touches it
 };
 
 }  // namespace pgship::receiver::s3

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Checks deploy/ manifests without a cluster or a Docker engine: every YAML and JSON file
 parses, Kubernetes objects carry what production needs (probes, resources, non-root, read-only
-root, no capabilities, one Recreate agent), compose keeps secrets in *_FILE keys and gates
+root, no capabilities, one Recreate agent; the S3 receiver Deployment with keys from files, an
+emptyDir spool and ClientIP affinity), compose keeps secrets in *_FILE keys and gates
 start-up on health, and the dashboard only queries metrics the programs export.
 Usage: check_manifests.py SOURCE_DIR"""
 import json
@@ -21,7 +22,8 @@ def fail(where, what):
 
 
 def secretish(name):
-    return ("PASSWORD" in name or "TOKEN" in name) and not name.endswith("_FILE")
+    return (any(word in name for word in ("PASSWORD", "TOKEN", "SECRET", "ACCESS_KEY"))
+            and not name.endswith("_FILE"))
 
 
 # --- Kubernetes ---------------------------------------------------------------------------
@@ -44,8 +46,13 @@ for res in kustomization.get("resources", []):
         fail("kustomization.yaml", f"resource {res} does not exist")
 
 workloads = [(w, d) for w, d in objects if d.get("kind") in ("Deployment", "StatefulSet")]
-if {d["metadata"]["name"] for _, d in workloads} != {"pgship-agent", "pgship-receiver"}:
-    fail("k8s", "expected the pgship-agent Deployment and pgship-receiver StatefulSet")
+# The receiver comes two ways: a StatefulSet with a volume (receiver.yaml, the default) and,
+# for STORAGE_BACKEND=s3, a Deployment of stateless replicas (receiver-s3.yaml).
+if {(d["kind"], d["metadata"]["name"]) for _, d in workloads} != {
+        ("Deployment", "pgship-agent"), ("StatefulSet", "pgship-receiver"),
+        ("Deployment", "pgship-receiver")}:
+    fail("k8s", "expected the pgship-agent Deployment, the pgship-receiver StatefulSet and "
+         "the pgship-receiver Deployment (S3)")
 for where, d in workloads:
     spec = d["spec"]
     pod = spec["template"]["spec"]
@@ -71,12 +78,36 @@ for where, d in workloads:
         for e in c.get("env", []):
             if secretish(e["name"]) and "value" in e:
                 fail(cw, f"{e['name']} carries a secret in an environment value")
-    if d["kind"] == "Deployment":
+    if d["metadata"]["name"] == "pgship-agent":
         if spec.get("replicas") != 1 or spec.get("strategy", {}).get("type") != "Recreate":
             fail(where, "the agent must run one replica with strategy Recreate")
         probes = {c["livenessProbe"]["httpGet"]["path"] for c in pod["containers"]}
         if probes != {"/livez"}:
             fail(where, "the agent's liveness probe must be /livez")
+# The S3 receiver: keys from files, the spool on an emptyDir, and a Service that keeps a
+# client on one replica (a tus upload's spool is on the replica that took its first PATCH).
+for where, d in workloads:
+    if d["kind"] != "Deployment" or d["metadata"]["name"] != "pgship-receiver":
+        continue
+    pod = d["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for c in pod["containers"] for e in c.get("env", [])}
+    if env.get("STORAGE_BACKEND") != "s3":
+        fail(where, "a receiver Deployment must set STORAGE_BACKEND=s3 (its disk is not kept)")
+    for key in ("S3_ACCESS_KEY_ID_FILE", "S3_SECRET_ACCESS_KEY_FILE"):
+        if key not in env:
+            fail(where, f"no {key}")
+    mounts = {m["mountPath"]: m["name"] for c in pod["containers"] for m in c["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    spool = volumes.get(mounts.get(env.get("STORAGE_DIR")), {})
+    if "emptyDir" not in spool:
+        fail(where, "STORAGE_DIR (the spool) is not an emptyDir")
+    file = where.split(":")[0]
+    services = [o for w, o in objects if w.split(":")[0] == file and o.get("kind") == "Service"]
+    if not services or any(o["spec"].get("sessionAffinity") != "ClientIP" for o in services):
+        fail(where, "its Service needs sessionAffinity: ClientIP (tus resumes)")
+# receiver.yaml and receiver-s3.yaml both define the Service pgship-receiver: one at a time.
+if {"receiver.yaml", "receiver-s3.yaml"} <= set(kustomization.get("resources", [])):
+    fail("kustomization.yaml", "lists both receiver.yaml and receiver-s3.yaml")
 for where, d in objects:
     if d.get("kind") == "ConfigMap":
         for key in d.get("data", {}):

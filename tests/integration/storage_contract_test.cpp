@@ -265,7 +265,7 @@ struct growing_file {
 };
 
 TEST_P(StorageContract, PartsGoUpWhileTheBytesArrive) {
-  const auto bytes = random_bytes(21 << 20, 5);  // two whole parts and a short last one
+  const auto bytes = random_bytes(21 << 20, 5);  // a whole 16 MiB part and a short last one
   const auto p = spool_dir() / "upload-staged.part";
   auto staged = store_->begin(p, "app", "app-20261201-030000.dump");
   EXPECT_EQ(staged != nullptr, store_->capabilities().streams_parts);
@@ -298,7 +298,7 @@ TEST_P(StorageContract, AnAbandonedUploadLeavesNothing) {
       f.write(random_bytes(1 << 20, 10 + i), staged.get());
     if (s3()) {
       EXPECT_TRUE(wait_until([&] { return open_uploads() == 1; }, std::chrono::seconds(20)));
-      // Both 8 MiB parts are up by then and the shipper is idle: the abandon itself aborts
+      // The 16 MiB part is up by then and the shipper is idle: the abandon itself aborts
       // (one abandoned mid-part is aborted by its pump: the hash-mismatch tests cover that).
       std::this_thread::sleep_for(std::chrono::seconds(2));
     }
