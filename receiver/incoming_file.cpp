@@ -26,6 +26,7 @@ incoming_file::incoming_file(incoming_file&& other) noexcept
       size_(other.size_),
       written_back_(other.written_back_),
       keep_(other.keep_),
+      write_back_(other.write_back_),
       staged_(std::move(other.staged_)) {}
 
 incoming_file& incoming_file::operator=(incoming_file&& other) noexcept {
@@ -68,7 +69,7 @@ std::error_code incoming_file::write(std::string_view data) {
   // Start writeback as we go, so the fsync at commit has little left to flush and does not
   // stall the server for the whole file.
   constexpr std::uint64_t writeback_step = 32ull * 1024 * 1024;
-  if (size_ - written_back_ >= writeback_step) {
+  if (write_back_ && size_ - written_back_ >= writeback_step) {
     ::sync_file_range(fd_, static_cast<off_t>(written_back_),
                       static_cast<off_t>(size_ - written_back_), SYNC_FILE_RANGE_WRITE);
     written_back_ = size_;

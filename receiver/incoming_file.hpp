@@ -38,6 +38,9 @@ class incoming_file {
   const std::filesystem::path& path() const { return path_; }
   /// Whether the file survives destruction.
   void keep(bool keep = true) { keep_ = keep; }
+  /// Whether the kernel is asked to write the file back as it grows, so the fsync at commit
+  /// has little left (on by default; off for a spool file that never needs to reach disk).
+  void write_back(bool on) { write_back_ = on; }
   /// Tells `staged` about every byte written from now on (storage::begin).
   void stage(std::unique_ptr<staged_upload> staged) { staged_ = std::move(staged); }
   std::unique_ptr<staged_upload> take_staged() { return std::move(staged_); }
@@ -48,6 +51,7 @@ class incoming_file {
   std::uint64_t size_ = 0;
   std::uint64_t written_back_ = 0;  // bytes handed to the kernel's writeback so far
   bool keep_ = false;
+  bool write_back_ = true;
   std::unique_ptr<staged_upload> staged_;
 };
 

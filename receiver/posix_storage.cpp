@@ -115,7 +115,7 @@ posix_storage::posix_storage(stdfs::path root) : root_(std::move(root)) {
 }
 
 storage_capabilities posix_storage::capabilities() const {
-  return {.backend = "fs"};
+  return {.backend = "fs", .keeps_spool_file = true};
 }
 
 std::error_code posix_storage::refresh() {

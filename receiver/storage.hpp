@@ -28,6 +28,9 @@ struct storage_capabilities {
   bool shared = false;         // other receivers may write the same store
   bool object_lock = false;    // objects carry a retention period nobody can shorten
   bool streams_parts = false;  // begin() ships bytes while they still arrive
+  /// The spool file itself becomes the stored backup, so it must be on disk before commit()
+  /// (POSIX). An S3 store copies it away and deletes it: flushing it would be wasted I/O.
+  bool keeps_spool_file = false;
 };
 
 /// Stored bytes and backup count per client.

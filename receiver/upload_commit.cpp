@@ -43,7 +43,10 @@ net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_con
                             to_hex(digest) + ", expected " + to_hex(*expected)));
     co_return upload_end::refused;
   }
-  if (auto ec = file.sync()) {
+  // The tus routes sync every PATCH (the offset must survive a crash); for a single upload
+  // only a store that keeps the spool file needs it on disk.
+  if (auto ec = resumable || ctx.store->capabilities().keeps_spool_file ? file.sync()
+                                                                        : std::error_code{}) {
     if (!resumable) file.discard();
     ctx.metrics.upload_finished(who.client, "failed");
     lg.error("upload failed: fsync: {}", ec.message());

@@ -140,6 +140,8 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
                       return false;
                     }
                     backup.stage(ctx.store->begin(incoming, who->client, name));
+                    backup.write_back(ctx.store->capabilities().keeps_spool_file);
+                    backup.write_back(ctx.store->capabilities().keeps_spool_file);
                     log::write(spdlog::level::info, "upload started",
                                {{"client", who->client}, {"backup", name}, {"form", "multipart"}});
                     current = part::file;
@@ -174,6 +176,7 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
       co_return;
     }
     backup.stage(ctx.store->begin(incoming, who->client, name));
+    backup.write_back(ctx.store->capabilities().keeps_spool_file);
     log::write(spdlog::level::info, "upload started",
                {{"client", who->client},
                 {"backup", name},

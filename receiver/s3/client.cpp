@@ -20,6 +20,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/optional/optional.hpp>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include <pgship/common/config.hpp>
@@ -243,6 +244,25 @@ std::error_code client::attempt(const request& req, response& out, bool stream_b
                            handler);
         });
       });
+      if (ec) return ec;
+    }
+  } else if (auto* plain = std::get_if<beast::tcp_stream>(&conn->stream)) {
+    // Plain TCP: the kernel copies file pages to the socket (sendfile), no pass through ours.
+    // The socket is non-blocking once async operations ran on it: wait until it is writable.
+    auto& socket = plain->socket();
+    for (std::uint64_t sent = 0; sent < length;) {
+      off_t at = static_cast<off_t>(req.body.offset + sent);
+      const ssize_t n = ::sendfile(
+          socket.native_handle(), req.body.fd, &at,
+          static_cast<std::size_t>(std::min<std::uint64_t>(length - sent, std::uint64_t{1} << 30)));
+      if (n > 0) {
+        sent += static_cast<std::uint64_t>(n);
+        continue;
+      }
+      if (n == 0) return std::make_error_code(std::errc::io_error);  // the file is shorter
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) return {errno, std::generic_category()};
+      ec = conn->run([&](auto handler) { socket.async_wait(tcp::socket::wait_write, handler); });
       if (ec) return ec;
     }
   } else {

@@ -34,7 +34,14 @@ s3_engine::s3_engine(std::string kind, std::optional<std::filesystem::path> tls)
   }
   // Ceph's fixture makes its bucket (with object lock); Swift's leaves it to us.
   if (kind_ == "swift") {
-    const auto made = signed_curl("", {"-X", "PUT"});
+    // The proxy answers before the servers behind it do: 503 for a moment.
+    curl_result made;
+    wait_until(
+        [&] {
+          made = signed_curl("", {"-X", "PUT"});
+          return made.status != 503 && made.status != 0;
+        },
+        std::chrono::seconds(20));
     if (made.status != 200) {
       throw std::runtime_error("cannot create the bucket: " + std::to_string(made.status) + " " +
                                made.body + made.error);

@@ -90,8 +90,15 @@ endpoint="$scheme://127.0.0.1:$s3"
 printf 'S3_ENDPOINT=%s\nS3_ACCESS_KEY=%s\nS3_SECRET_KEY=%s\nS3_BUCKET=pgship-test\n' \
   "$endpoint" "$access" "$secret" > "$dir/env"
 # Ready once the S3 port answers (the bucket is made by the tests, signed by our own client).
+# The proxy answers before the servers behind it listen (a request then gets 503): wait for
+# their ports too.
+listening() { (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
 for _ in $(seq 200); do
-  curl -sk -o /dev/null "$endpoint/healthcheck" && { cat "$dir/env"; exit 0; }
+  if curl -sk -o /dev/null "$endpoint/healthcheck" && listening "$account" &&
+    listening "$container" && listening "$object"; then
+    cat "$dir/env"
+    exit 0
+  fi
   sleep 0.05
 done
 echo "swift-s3: the proxy did not come up; its log:" >&2
