@@ -28,17 +28,24 @@ size_mib="${1:-${SIZE_MIB:-4096}}"
 build_dir="${2:-${BUILD_DIR:-build}}"
 runs="${RUNS:-3}"
 receiver="$build_dir/receiver/pgship-receiver"
-fixture=tests/support/swift/swift-s3.sh
+# S3_ENGINE=ceph runs the same against Ceph RGW (tests/support/ceph/ceph-rgw.sh), in a bucket
+# of its own without object lock (a locked bucket keeps every deleted version).
+engine="${S3_ENGINE:-swift}"
+case $engine in
+  swift) fixture=tests/support/swift/swift-s3.sh ;;
+  ceph) fixture=tests/support/ceph/ceph-rgw.sh ;;
+  *) echo "S3_ENGINE is swift or ceph" >&2; exit 2 ;;
+esac
 [ -x "$receiver" ] || { echo "build first: $receiver not found" >&2; exit 1; }
 
 work="$(mktemp -d "${BENCH_DIR:-/var/tmp}/pgship-bench-XXXXXX")"
 # As root the Swift servers run as the swift user, who must pass through the work dir.
 chmod 711 "$work"
 pid=""
-swift_started=false
+engine_started=false
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null
-  $swift_started && "$fixture" stop "$work/swift" > /dev/null 2>&1
+  $engine_started && "$fixture" stop "$work/engine" > /dev/null 2>&1
   wait 2>/dev/null
   rm -rf "$work"
 }
@@ -58,15 +65,16 @@ mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 sha256_of() { openssl dgst -sha256 -r "$@" | cut -d' ' -f1; }
 
-# --- Swift, its bucket, and a curl config holding the key pair (not on any command line) ---
-"$fixture" start "$work/swift" > /dev/null
-swift_started=true
-endpoint=$(sed -n 's/^S3_ENDPOINT=//p' "$work/swift/env")
-bucket=$(sed -n 's/^S3_BUCKET=//p' "$work/swift/env")
+# --- the engine, its bucket, and a curl config holding the key pair (not on any command line) ---
+"$fixture" start "$work/engine" > /dev/null
+engine_started=true
+endpoint=$(sed -n 's/^S3_ENDPOINT=//p' "$work/engine/env")
+bucket=$(sed -n 's/^S3_BUCKET=//p' "$work/engine/env")
+[ "$engine" = ceph ] && bucket=bench-unlocked
 (
   umask 077
-  sed -n 's/^S3_ACCESS_KEY=//p' "$work/swift/env" | tr -d '\n' > "$work/access_key"
-  sed -n 's/^S3_SECRET_KEY=//p' "$work/swift/env" | tr -d '\n' > "$work/secret_key"
+  sed -n 's/^S3_ACCESS_KEY=//p' "$work/engine/env" | tr -d '\n' > "$work/access_key"
+  sed -n 's/^S3_SECRET_KEY=//p' "$work/engine/env" | tr -d '\n' > "$work/secret_key"
   printf 'user = "%s:%s"\naws-sigv4 = "aws:amz:us-east-1:s3"\n' \
     "$(cat "$work/access_key")" "$(cat "$work/secret_key")" > "$work/s3.curlrc"
 )
@@ -86,10 +94,10 @@ for _ in $(seq 100); do
   code=$(s3 PUT "" "$empty_sha")
   case $code in 5*) sleep 0.2 ;; *) break ;; esac
 done
-[ "$code" = 200 ] || { echo "creating bucket $bucket: HTTP $code" >&2; tail -20 "$work/swift/log/proxy.log" >&2; exit 1; }
+[ "$code" = 200 ] || { echo "creating bucket $bucket: HTTP $code" >&2; tail -n 20 "$work"/engine/log/*  >&2; exit 1; }
 
 echo "# file: $size_mib MiB of random bytes in $work ($(df -h --output=source,fstype "$work" | tail -1))"
-echo "# engine: Swift s3api at $endpoint, bucket $bucket; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# engine: $engine at $endpoint, bucket $bucket; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom > "$work/src.bin"
 bytes=$(stat -c %s "$work/src.bin")
 file_sha=$(sha256_of "$work/src.bin")  # for the receiver's X-Content-SHA256 and the check
@@ -126,7 +134,7 @@ for run in $(seq "$runs"); do
   t1=$(seconds)
   code=$(s3 PUT "/$key" "$sha" -T "$work/src.bin")
   t2=$(seconds)
-  [ "$code" = 200 ] || { echo "direct PUT: HTTP $code" >&2; tail -20 "$work/swift/log/proxy.log" >&2; exit 1; }
+  [ "$code" = 200 ] || { echo "direct PUT: HTTP $code" >&2; tail -n 20 "$work"/engine/log/*  >&2; exit 1; }
   direct+=("$(mbps "$bytes" "$(elapsed "$t0" "$t2")")")
   put_only+=("$(mbps "$bytes" "$(elapsed "$t1" "$t2")")")
   remove_objects "$key"
@@ -162,7 +170,7 @@ put_med=$(printf '%s\n' "${put_only[@]}" | median)
 rx_med=$(printf '%s\n' "${rx[@]}" | median)
 rss_max=$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)
 echo
-echo "single upload of $size_mib MiB to Swift, median of $runs alternating runs:"
+echo "single upload of $size_mib MiB to $engine, median of $runs alternating runs:"
 printf '  %-34s %6s MB/s   runs: %s\n' "openssl dgst + curl PUT (direct)" "$direct_med" "${direct[*]}"
 printf '  %-34s %6s MB/s   runs: %s\n' "  the PUT alone" "$put_med" "${put_only[*]}"
 printf '  %-34s %6s MB/s   runs: %s\n' "curl -> pgship-receiver -> S3" "$rx_med" "${rx[*]}"
@@ -174,5 +182,7 @@ awk -v k="$rss_max" 'BEGIN {
   printf "  receiver peak RSS: %d KiB = %.1f MiB (max over runs; target <= 64 MiB: %s)\n",
     k, k / 1024, (k <= 65536) ? "met" : "MISSED"
 }'
-left=$(du -sm "$work/swift/srv" | cut -f1)
-echo "  Swift's disk after the deletes: $left MiB"
+if [ -d "$work/engine/srv" ]; then
+  left=$(du -sm "$work/engine/srv" | cut -f1)
+  echo "  Swift's disk after the deletes: $left MiB"
+fi

@@ -149,6 +149,12 @@ void scrubber::scrub_all(const std::string& trigger) {
       const std::string digest =
           read_ec ? "unreadable (" + read_ec.message() + ")" : to_hex(hash.finish());
       if (!read_ec && digest == record.sha256 && file_bytes == record.size) continue;
+      // Over the network a failed read is the network's, not the bytes': tried again next time.
+      if (read_ec && store.capabilities().shared) {
+        log::write(spdlog::level::warn, "scrub: cannot read: " + read_ec.message(),
+                   {{"client", record.client}, {"backup", record.id}});
+        continue;
+      }
       // Gone since it was listed (removed, replaced): nothing to say about it. quarantine()
       // checks that again under the storage lock.
       std::optional<backup_record> now_stored;

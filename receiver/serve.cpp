@@ -232,6 +232,9 @@ int serve(const settings& s, std::function<settings()> reload) {
   std::thread second([&io] { io.run(); });
   io.run();
   second.join();
+  // Storage work still running (an S3 commit) finishes while its io_context still exists.
+  ctx->storage_pool.join();
+  ctx->hash_pool.join();
   spdlog::info("pgship-receiver stopped");
   return 0;
 }

@@ -141,7 +141,6 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
                     }
                     backup.stage(ctx.store->begin(incoming, who->client, name));
                     backup.write_back(ctx.store->capabilities().keeps_spool_file);
-                    backup.write_back(ctx.store->capabilities().keeps_spool_file);
                     log::write(spdlog::level::info, "upload started",
                                {{"client", who->client}, {"backup", name}, {"form", "multipart"}});
                     current = part::file;

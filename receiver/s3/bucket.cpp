@@ -66,6 +66,40 @@ std::string xml_escape(std::string_view s) {
 
 }  // namespace
 
+std::string md5_hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_md5(), nullptr);
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(digits[digest[i] >> 4]);
+    out.push_back(digits[digest[i] & 15]);
+  }
+  return out;
+}
+
+std::optional<std::string> digest_from_hex_md5(std::string_view hex) {
+  if (hex.size() != 32) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < 32; i += 2) {
+    int v = 0;
+    for (const char c : hex.substr(i, 2)) {
+      v <<= 4;
+      if (c >= '0' && c <= '9')
+        v |= c - '0';
+      else if (c >= 'a' && c <= 'f')
+        v |= c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        v |= c - 'A' + 10;
+      else
+        return std::nullopt;
+    }
+    out.push_back(static_cast<char>(v));
+  }
+  return out;
+}
+
 std::string content_md5(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -153,14 +187,16 @@ std::error_code bucket::put(const std::string& key, std::string_view text,
 
 std::error_code bucket::put_file(const std::string& key, int fd, std::uint64_t offset,
                                  std::uint64_t length, const std::string& sha256_hex,
-                                 const header_list& headers) {
-  request req{http::verb::put,
-              key,
-              {},
-              headers,
-              {.fd = fd, .offset = offset, .length = length, .sha256 = sha256_hex}};
+                                 const header_list& headers, std::string& etag) {
+  const request req{http::verb::put,
+                    key,
+                    {},
+                    headers,
+                    {.fd = fd, .offset = offset, .length = length, .sha256 = sha256_hex}};
   response res;
-  return call("PUT", req, res);
+  if (auto ec = call("PUT", req, res)) return ec;
+  etag = res.etag();
+  return {};
 }
 
 std::error_code bucket::get_text(const std::string& key, std::optional<std::string>& out) {

@@ -32,6 +32,10 @@ struct upload_entry {
   std::chrono::system_clock::time_point initiated;
 };
 
+/// The lowercase hex MD5 of `bytes`.
+std::string md5_hex(std::string_view bytes);
+/// The 16 bytes of a hex MD5 (an ETag of a simple object); nullopt when it is not one.
+std::optional<std::string> digest_from_hex_md5(std::string_view hex);
 /// Content-MD5 of `bytes`: base64 of the MD5 digest.
 std::string content_md5(std::string_view bytes);
 /// Content-MD5 of `length` bytes of `fd` from `offset`, read 1 MiB at a time; nullopt when
@@ -52,7 +56,7 @@ class bucket {
   /// refuses a body that does not match).
   std::error_code put_file(const std::string& key, int fd, std::uint64_t offset,
                            std::uint64_t length, const std::string& sha256_hex,
-                           const header_list& headers);
+                           const header_list& headers, std::string& etag);
   /// `out` is nullopt when there is no such object.
   std::error_code get_text(const std::string& key, std::optional<std::string>& out);
   std::error_code head(const std::string& key, std::optional<object_entry>& out);

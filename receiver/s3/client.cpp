@@ -20,6 +20,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/optional/optional.hpp>
+#include <poll.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
 
@@ -43,6 +44,7 @@ struct connection {
   std::variant<std::monostate, beast::tcp_stream, tls_stream> stream;
   beast::flat_buffer buffer;
   std::chrono::seconds timeout{60};
+  std::chrono::steady_clock::time_point idle_since;
 
   beast::tcp_stream& lowest() {
     if (auto* t = std::get_if<tls_stream>(&stream)) return beast::get_lowest_layer(*t);
@@ -70,6 +72,7 @@ struct connection {
 namespace {
 
 constexpr std::size_t file_chunk = 1 << 20;
+constexpr auto max_idle = std::chrono::seconds(4);
 constexpr std::size_t max_answer = 16 << 20;  // XML listings and records are far smaller
 
 std::string encoded_query(const std::vector<std::pair<std::string, std::string>>& query) {
@@ -159,6 +162,10 @@ client::~client() = default;
 std::unique_ptr<connection> client::take_connection(std::error_code& ec) {
   {
     std::lock_guard lock(mutex_);
+    // Servers close idle connections after a few seconds (and a burst leaves several
+    // behind): an old one would only cost a failed attempt.
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(idle_, [&](const auto& c) { return now - c->idle_since > max_idle; });
     if (!idle_.empty()) {
       auto conn = std::move(idle_.back());
       idle_.pop_back();
@@ -199,6 +206,7 @@ std::unique_ptr<connection> client::take_connection(std::error_code& ec) {
 }
 
 void client::give_back(std::unique_ptr<connection> conn) {
+  conn->idle_since = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
   if (idle_.size() < 16) idle_.push_back(std::move(conn));
 }
@@ -262,8 +270,11 @@ std::error_code client::attempt(const request& req, response& out, bool stream_b
       if (n == 0) return std::make_error_code(std::errc::io_error);  // the file is shorter
       if (errno == EINTR) continue;
       if (errno != EAGAIN) return {errno, std::generic_category()};
-      ec = conn->run([&](auto handler) { socket.async_wait(tcp::socket::wait_write, handler); });
-      if (ec) return ec;
+      // An endpoint that stops reading must not hold this thread for ever.
+      pollfd writable{socket.native_handle(), POLLOUT, 0};
+      const int ready = ::poll(&writable, 1, static_cast<int>(conn->timeout.count() * 1000));
+      if (ready == 0) return std::make_error_code(std::errc::timed_out);
+      if (ready < 0 && errno != EINTR) return {errno, std::generic_category()};
     }
   } else {
     std::vector<char> chunk(static_cast<std::size_t>(std::min<std::uint64_t>(file_chunk, length)));

@@ -96,7 +96,12 @@ std::error_code part_shipper::prepare(part& p) {
     std::string id;
     if (auto ec = bucket_.create_multipart(key_, create_headers_, id)) return ec;
     // A receiver killed from here on aborts this upload at its next start.
-    fs::write_file_atomically(journal_, key_ + "\n" + id + "\n");
+    if (auto ec = fs::write_file_atomically(journal_, key_ + "\n" + id + "\n")) {
+      spdlog::warn(
+          "S3 upload {}: cannot journal its id ({}): a crash now would leave it open "
+          "until the weekly sweep",
+          key_, ec.message());
+    }
     std::lock_guard lock(mutex_);
     upload_id_ = id;
   }
@@ -155,20 +160,44 @@ void part_shipper::send(const part& p) {
   }
 }
 
-std::error_code part_shipper::finish(std::uint64_t size, const sha256_digest& digest) {
+namespace {
+
+// S3's ETag of a multipart object: the MD5 of the parts' binary MD5s, then "-<parts>".
+std::string multipart_etag(const std::vector<std::string>& part_etags) {
+  std::string md5s;
+  for (const auto& e : part_etags) {
+    const auto bytes = digest_from_hex_md5(e);
+    if (!bytes) return {};
+    md5s += *bytes;
+  }
+  return md5_hex(md5s) + "-" + std::to_string(part_etags.size());
+}
+
+}  // namespace
+
+std::error_code part_shipper::finish(std::uint64_t size, const sha256_digest& digest,
+                                     std::string& etag) {
   std::unique_lock lock(mutex_);
   finishing_ = true;
   available_ = size;
   changed_.wait(lock, [this] { return !preparing_; });
   preparing_ = true;  // ours from here on
   for (;;) {
+    if (abandoned_ && !failed_) failed_ = std::make_error_code(std::errc::operation_canceled);
     prepare_ready(lock);
     if (failed_ || prepared_ == available_) break;
     changed_.wait(lock, [this] { return in_flight_ < parts_in_flight || failed_; });
   }
   changed_.wait(lock, [this] { return in_flight_ == 0; });
   preparing_ = false;
-  if (failed_) return failed_;
+  if (failed_) {
+    const auto ec = failed_;
+    if (abort_due()) {  // abandoned meanwhile: nobody else is left to abort
+      lock.unlock();
+      abort_upload();
+    }
+    return ec;
+  }
   lock.unlock();
   // The bytes that went up are the ones hashed on arrival, or nothing is completed.
   if (whole_.finish() != digest) {
@@ -176,6 +205,7 @@ std::error_code part_shipper::finish(std::uint64_t size, const sha256_digest& di
     return std::make_error_code(std::errc::io_error);
   }
   if (auto ec = bucket_.complete_multipart(key_, upload_id_, etags_)) return ec;
+  etag = multipart_etag(etags_);
   lock.lock();
   done_ = true;
   aborted_ = true;  // nothing left to abort

@@ -53,7 +53,9 @@ class part_shipper : public std::enable_shared_from_this<part_shipper> {
   bool started() const;
   /// On the calling thread: ships what is left of `size` bytes, checks their SHA-256 against
   /// `digest` and completes the upload. Nothing is visible at `key` unless this succeeds.
-  std::error_code finish(std::uint64_t size, const sha256_digest& digest);
+  /// `etag`: what the completed object's ETag must be (md5 of the parts' MD5s, "-N"), or ""
+  /// when the engine's part ETags are not MD5s.
+  std::error_code finish(std::uint64_t size, const sha256_digest& digest, std::string& etag);
   /// Aborts the upload (on the pool, not blocking) unless finish() succeeded.
   void abandon();
 

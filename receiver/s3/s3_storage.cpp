@@ -57,7 +57,8 @@ class range_reader final : public object_reader {
     response head;
     if (auto ec = bucket_.http().get(key_, headers, head, body_)) return ec;
     if (head.status == 404) return std::make_error_code(std::errc::no_such_file_or_directory);
-    if (head.status != 206 && head.status != 200) {
+    // 200 is the whole object from its first byte: right only for a range that starts there.
+    if (head.status != 206 && !(head.status == 200 && offset_ == 0)) {
       spdlog::warn("S3 GET {}: {}", key_, head.describe());
       return std::make_error_code(std::errc::io_error);
     }
@@ -162,8 +163,13 @@ void s3_storage::abort_stale_uploads() {
     const auto key = text.substr(0, nl);
     const auto id = nl == std::string::npos ? std::string() : text.substr(nl + 1);
     const auto upload_id = id.substr(0, id.find('\n'));
-    if (!key.empty() && !upload_id.empty() && bucket_.abort_multipart(key, upload_id)) continue;
-    spdlog::info("aborted the S3 upload of {} that a stopped receiver left", key);
+    if (key.empty() || upload_id.empty()) {
+      spdlog::warn("ignoring the unreadable S3 upload journal {}", entry.path().string());
+    } else if (bucket_.abort_multipart(key, upload_id)) {
+      continue;  // kept for the next start
+    } else {
+      spdlog::info("aborted the S3 upload of {} that a stopped receiver left", key);
+    }
     std::error_code ignored;
     stdfs::remove(entry.path(), ignored);
   }
@@ -192,7 +198,7 @@ std::unique_ptr<staged_upload> s3_storage::begin(const stdfs::path& spooled,
 
 std::error_code s3_storage::upload(const stdfs::path& spooled, const std::string& key,
                                    const sha256_digest& digest, std::uint64_t size,
-                                   std::unique_ptr<staged_upload> staged) {
+                                   std::unique_ptr<staged_upload> staged, std::string& etag) {
   std::shared_ptr<part_shipper> shipper;
   if (auto* parts = dynamic_cast<staged_parts*>(staged.get())) shipper = parts->shipper;
   if ((shipper && shipper->started()) || size > single_put_limit) {
@@ -203,7 +209,7 @@ std::error_code s3_storage::upload(const stdfs::path& spooled, const std::string
           stdfs::path(spooled).replace_extension(".s3upload")));
       shipper = static_cast<staged_parts*>(staged.get())->shipper;
     }
-    return shipper->finish(size, digest);
+    return shipper->finish(size, digest, etag);
   }
   // One PUT, signed with the hash taken on arrival: the engine refuses other bytes.
   const int fd = ::open(spooled.c_str(), O_RDONLY | O_CLOEXEC);
@@ -217,9 +223,24 @@ std::error_code s3_storage::upload(const stdfs::path& spooled, const std::string
     }
     headers.emplace_back("content-md5", *md5);
   }
-  const auto ec = bucket_.put_file(key, fd, 0, size, to_hex(digest), headers);
+  const auto ec = bucket_.put_file(key, fd, 0, size, to_hex(digest), headers, etag);
   ::close(fd);
   return ec;
+}
+
+s3_storage::name_lock::name_lock(const s3_storage& s, std::string name)
+    : store(s), key(std::move(name)) {
+  std::unique_lock lock(store.mutex_);
+  store.name_free_.wait(lock, [&] { return !store.committing_.contains(key); });
+  store.committing_.insert(key);
+}
+
+s3_storage::name_lock::~name_lock() {
+  {
+    std::lock_guard lock(store.mutex_);
+    store.committing_.erase(key);
+  }
+  store.name_free_.notify_all();
 }
 
 std::error_code s3_storage::commit(const stdfs::path& spooled, const std::string& client,
@@ -233,6 +254,9 @@ std::error_code s3_storage::commit(const stdfs::path& spooled, const std::string
   const auto key = data_key(client, name->database, file_name);
   const auto record_key = key + std::string(record_suffix);
 
+  // One commit of a name at a time in this receiver (another replica's commit of the same name
+  // at the same moment is caught by the ETag check below).
+  const name_lock held(*this, key);
   // Nothing is overwritten: a stored record makes this identical or a conflict.
   std::optional<std::string> existing_text;
   if (auto ec = bucket_.get_text(record_key, existing_text)) return ec;
@@ -247,7 +271,8 @@ std::error_code s3_storage::commit(const stdfs::path& spooled, const std::string
     return {};
   }
   const auto headers = lock_headers();
-  if (auto ec = upload(spooled, key, digest, size, std::move(staged))) return ec;
+  std::string etag;
+  if (auto ec = upload(spooled, key, digest, size, std::move(staged), etag)) return ec;
   // Ceph RGW 16 keeps no retention given at CreateMultipartUpload: it is set again on the
   // completed object, before the record makes the backup visible.
   if (!headers.empty()) {
@@ -256,9 +281,11 @@ std::error_code s3_storage::commit(const stdfs::path& spooled, const std::string
   // What the engine holds now is what the record will say.
   std::optional<object_entry> stored;
   if (auto ec = bucket_.head(key, stored)) return ec;
-  if (!stored || stored->size != size) {
-    spdlog::error("S3 commit {}: the stored object has {} bytes, not {}", key,
-                  stored ? stored->size : 0, size);
+  if (!stored || stored->size != size || (!etag.empty() && stored->etag != etag)) {
+    spdlog::error(
+        "S3 commit {}: the stored object ({} bytes, ETag {}) is not the one written ({} bytes, "
+        "ETag {}): another upload of this name at the same time?",
+        key, stored ? stored->size : 0, stored ? stored->etag : "none", size, etag);
     return std::make_error_code(std::errc::io_error);
   }
   if (auto ec = bucket_.put(key + ".sha256", format_checksum_line(digest, file_name), headers)) {
@@ -269,6 +296,7 @@ std::error_code s3_storage::commit(const stdfs::path& spooled, const std::string
   std::lock_guard lock(mutex_);
   usage_[client].first += size;
   usage_[client].second += 1;
+  commits_since_.push_back({++generation_, client, size});
   outcome = commit_outcome::created;
   std::error_code ignored;
   stdfs::remove(spooled, ignored);
@@ -286,6 +314,12 @@ std::error_code s3_storage::list(const std::string& client,
   std::set<std::string> keys;
   for (const auto& o : objects)
     keys.insert(o.key);
+  if (!database) {  // the client's whole listing: forget records that are gone
+    std::lock_guard lock(mutex_);
+    std::erase_if(records_, [&](const auto& r) {
+      return r.first.starts_with(prefix) && !keys.contains(r.first);
+    });
+  }
   for (const auto& o : objects) {
     if (!o.key.ends_with(record_suffix)) continue;
     const auto data = o.key.substr(0, o.key.size() - record_suffix.size());
@@ -408,6 +442,11 @@ std::string s3_storage::problem() const {
 }
 
 std::error_code s3_storage::refresh() {
+  std::uint64_t listed_after = 0;
+  {
+    std::lock_guard lock(mutex_);
+    listed_after = generation_;
+  }
   std::vector<object_entry> objects;
   if (auto ec = bucket_.list(cfg_.prefix, objects)) {
     std::lock_guard lock(mutex_);
@@ -438,6 +477,13 @@ std::error_code s3_storage::refresh() {
     u.second += 1;
   }
   std::lock_guard lock(mutex_);
+  // A commit of this replica's that the listing may have missed still counts (a removal
+  // it missed counts until the next refresh: more, never less, than is stored).
+  std::erase_if(commits_since_, [&](const auto& c) { return c.generation <= listed_after; });
+  for (const auto& c : commits_since_) {
+    usage[c.client].first += c.bytes;
+    usage[c.client].second += 1;
+  }
   usage_ = std::move(usage);
   quarantined_ = quarantined;
   problem_.clear();

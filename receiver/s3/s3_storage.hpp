@@ -14,11 +14,14 @@
 // (refresh(), every few seconds) plus this replica's own commits and removals since.
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <boost/asio/thread_pool.hpp>
 
@@ -70,9 +73,25 @@ class s3_storage final : public storage {
   std::string data_key(const std::string& client, const std::string& database,
                        const std::string& id) const;
   header_list lock_headers() const;
+  // Puts the object; `etag` is what its ETag must be ("" when that cannot be known).
   std::error_code upload(const std::filesystem::path& spooled, const std::string& key,
                          const sha256_digest& digest, std::uint64_t size,
-                         std::unique_ptr<staged_upload> staged);
+                         std::unique_ptr<staged_upload> staged, std::string& etag);
+
+  // Holds a name for one commit in this process.
+  struct name_lock {
+    name_lock(const s3_storage& s, std::string name);
+    ~name_lock();
+    name_lock(const name_lock&) = delete;
+    name_lock& operator=(const name_lock&) = delete;
+    const s3_storage& store;
+    std::string key;
+  };
+  struct commit_delta {
+    std::uint64_t generation;
+    std::string client;
+    std::uint64_t bytes;
+  };
   void abort_stale_uploads();
 
   const s3_settings cfg_;
@@ -81,8 +100,12 @@ class s3_storage final : public storage {
   mutable std::map<std::string, std::pair<std::string, backup_record>> records_;  // key → ETag
   usage_map usage_;
   std::size_t quarantined_ = 0;
-  std::string problem_;                // why the last refresh failed
-  boost::asio::thread_pool parts_{4};  // declared last: joined before the rest goes
+  std::string problem_;  // why the last refresh failed
+  mutable std::set<std::string> committing_;
+  mutable std::condition_variable name_free_;
+  std::uint64_t generation_ = 0;             // counts this replica's commits
+  std::vector<commit_delta> commits_since_;  // since the last listing began
+  boost::asio::thread_pool parts_{4};        // declared last: joined before the rest goes
 };
 
 }  // namespace pgship::receiver::s3

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include <fcntl.h>
@@ -352,6 +353,29 @@ TEST_P(StorageContract, AnUploadLeftByAKilledReceiverIsAbortedAtStart) {
   std::vector<backup_record> seen;
   ASSERT_FALSE(restarted->list("app", std::nullopt, seen));
   EXPECT_TRUE(seen.empty());
+}
+
+TEST_P(StorageContract, TwoCommitsOfOneNameAtOnceLeaveOneConsistentBackup) {
+  // Both large enough to go in parts, so that each takes a while.
+  const auto a = random_bytes(20 << 20, 11), b = random_bytes(20 << 20, 12);
+  const auto pa = spool(a), pb = spool(b);
+  commit_outcome oa{}, ob{};
+  backup_record ra, rb;
+  std::error_code ea, eb;
+  std::thread other([&] {
+    eb = store_->commit(pb, "app", "app-20261201-030000.dump", sha256_of(b), b.size(), nullptr, ob,
+                        rb);
+  });
+  ea = store_->commit(pa, "app", "app-20261201-030000.dump", sha256_of(a), a.size(), nullptr, oa,
+                      ra);
+  other.join();
+  ASSERT_FALSE(ea) << ea.message();
+  ASSERT_FALSE(eb) << eb.message();
+  EXPECT_EQ((std::set{oa, ob}), (std::set{commit_outcome::created, commit_outcome::conflict}));
+  const auto r = find("app-20261201-030000.dump");
+  ASSERT_TRUE(r);
+  // Whichever won, the record describes the bytes that are stored.
+  EXPECT_EQ(to_hex(sha256_of(read(*r, 0, r->size))), r->sha256);
 }
 
 TEST_P(StorageContract, ObjectLockHoldsOrTheStoreRefusesToStart) {
