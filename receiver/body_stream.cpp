@@ -27,10 +27,13 @@ constexpr std::size_t buffer_size = 256 * 1024;
 // handed over: each hasher's jobs run in order, and a buffer is done once its last one is.
 class hash_jobs {
  public:
-  hash_jobs(net::any_io_executor io, net::thread_pool& pool, std::vector<sha256*> hashers)
+  hash_jobs(net::any_io_executor io, net::thread_pool& pool, std::vector<sha256*> hashers,
+            byte_observer observer)
       : shared_(std::make_shared<shared>(std::move(io))) {
     for (sha256* h : hashers)
-      hashers_.push_back({h, net::make_strand(pool)});
+      hashers_.push_back(
+          {[h](std::string_view piece) { h->update(piece); }, net::make_strand(pool)});
+    if (observer) hashers_.push_back({std::move(observer), net::make_strand(pool)});
   }
 
   // A coroutine torn down mid-stream must not free buffers a pool thread still reads: wait
@@ -66,9 +69,9 @@ class hash_jobs {
     };
     if (hashers_.empty()) return finish();
     for (auto& [hasher, strand] : hashers_) {
-      net::post(strand, [j, hasher = hasher, finish] {
+      net::post(strand, [j, hasher = &hasher, finish] {
         for (const auto piece : j->pieces)
-          hasher->update(piece);
+          (*hasher)(piece);
         if (--j->left == 0) finish();
       });
     }
@@ -89,7 +92,7 @@ class hash_jobs {
     int running = 0;
   };
   struct hasher_lane {
-    sha256* hasher;
+    byte_observer hasher;
     net::strand<net::thread_pool::executor_type> strand;
   };
 
@@ -102,14 +105,16 @@ class hash_jobs {
 
 net::awaitable<body_stream_result> stream_body(http_server::exchange& ex, net::thread_pool& pool,
                                                std::vector<sha256*> hashers, body_consumer consume,
-                                               std::shared_ptr<io::byte_rate_limiter> rate) {
+                                               std::shared_ptr<io::byte_rate_limiter> rate,
+                                               byte_observer observer) {
   // Under a rate, smaller reads: the wait after each stays short and the rate smooth.
   const std::size_t piece =
       rate ? std::clamp<std::size_t>(rate->rate() / 10, 16 * 1024, buffer_size) : buffer_size;
   // Declared before the jobs so that they outlive a job still running at teardown. Allocated
   // on first use and not zeroed: a small body (a tus commit retry, a form) takes one.
   std::vector<std::unique_ptr<char[]>> buffers(ring_size);
-  hash_jobs hashing(co_await net::this_coro::executor, pool, std::move(hashers));
+  hash_jobs hashing(co_await net::this_coro::executor, pool, std::move(hashers),
+                    std::move(observer));
 
   body_stream_result result;
   for (std::size_t turn = 0;; ++turn) {

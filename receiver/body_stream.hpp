@@ -34,11 +34,16 @@ struct body_stream_result {
   bool stopped = false;
 };
 
+/// Sees the hashed pieces in order, on a pool thread, beside the hashers (the S3 store hashes
+/// its parts there).
+using byte_observer = std::function<void(std::string_view)>;
+
 /// Reads the body of `ex` to its end (or an error, or until `consume` says stop). Every hasher
-/// has seen exactly the pieces `consume` named once this returns. With `rate` the body is
-/// read no faster than it allows (in pieces of a tenth of a second's worth).
+/// (and `observer`) has seen exactly the pieces `consume` named once this returns. With `rate`
+/// the body is read no faster than it allows (in pieces of a tenth of a second's worth).
 net::awaitable<body_stream_result> stream_body(
     http_server::exchange& ex, net::thread_pool& pool, std::vector<sha256*> hashers,
-    body_consumer consume, std::shared_ptr<io::byte_rate_limiter> rate = nullptr);
+    body_consumer consume, std::shared_ptr<io::byte_rate_limiter> rate = nullptr,
+    byte_observer observer = {});
 
 }  // namespace pgship::receiver

@@ -27,6 +27,7 @@ incoming_file::incoming_file(incoming_file&& other) noexcept
       written_back_(other.written_back_),
       keep_(other.keep_),
       write_back_(other.write_back_),
+      report_writes_(other.report_writes_),
       staged_(std::move(other.staged_)) {}
 
 incoming_file& incoming_file::operator=(incoming_file&& other) noexcept {
@@ -65,7 +66,7 @@ std::error_code incoming_file::write(std::string_view data) {
     return ec;
   }
   size_ += data.size();
-  if (staged_) staged_->grew(size_);
+  if (staged_ && report_writes_) staged_->grew(size_);
   // Start writeback as we go, so the fsync at commit has little left to flush and does not
   // stall the server for the whole file.
   constexpr std::uint64_t writeback_step = 32ull * 1024 * 1024;

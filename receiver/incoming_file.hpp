@@ -41,8 +41,13 @@ class incoming_file {
   /// Whether the kernel is asked to write the file back as it grows, so the fsync at commit
   /// has little left (on by default; off for a spool file that never needs to reach disk).
   void write_back(bool on) { write_back_ = on; }
-  /// Tells `staged` about every byte written from now on (storage::begin).
-  void stage(std::unique_ptr<staged_upload> staged) { staged_ = std::move(staged); }
+  /// Tells `staged` about every byte written from now on (storage::begin), by grew() when
+  /// `report_writes`; otherwise the caller feeds it (staged_upload::arrived).
+  void stage(std::unique_ptr<staged_upload> staged, bool report_writes = true) {
+    staged_ = std::move(staged);
+    report_writes_ = report_writes;
+  }
+  staged_upload* staged() const { return staged_.get(); }
   std::unique_ptr<staged_upload> take_staged() { return std::move(staged_); }
 
  private:
@@ -52,6 +57,7 @@ class incoming_file {
   std::uint64_t written_back_ = 0;  // bytes handed to the kernel's writeback so far
   bool keep_ = false;
   bool write_back_ = true;
+  bool report_writes_ = true;
   std::unique_ptr<staged_upload> staged_;
 };
 

@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -55,6 +56,10 @@ class staged_upload {
   virtual ~staged_upload() = default;
   /// The spool file now holds `size` bytes that will not change. Never blocks.
   virtual void grew(std::uint64_t size) = 0;
+  /// Instead of grew(): every byte of the upload, in order, once it is in the spool file, from
+  /// one thread at a time. The parts are then hashed from these bytes, not read back to be
+  /// hashed. Never blocks.
+  virtual void arrived(std::string_view bytes) = 0;
 };
 
 class storage {

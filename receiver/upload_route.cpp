@@ -139,7 +139,7 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
                       problem_status = http::status::internal_server_error;
                       return false;
                     }
-                    backup.stage(ctx.store->begin(incoming, who->client, name));
+                    backup.stage(ctx.store->begin(incoming, who->client, name), false);
                     backup.write_back(ctx.store->capabilities().keeps_spool_file);
                     log::write(spdlog::level::info, "upload started",
                                {{"client", who->client}, {"backup", name}, {"form", "multipart"}});
@@ -174,7 +174,7 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
       co_await ex.respond_error(http::status::internal_server_error, "storage_error", ec.message());
       co_return;
     }
-    backup.stage(ctx.store->begin(incoming, who->client, name));
+    backup.stage(ctx.store->begin(incoming, who->client, name), false);
     backup.write_back(ctx.store->capabilities().keeps_spool_file);
     log::write(spdlog::level::info, "upload started",
                {{"client", who->client},
@@ -209,8 +209,13 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
   };
   std::vector<sha256*> hashers{&hasher};
   auto rate = ctx.upload_rates.for_client(who->client);  // CLIENT_MAX_RATE
+  // The store's parts are hashed from the arriving bytes, beside the whole-file hash. The file
+  // (and its staging) is created on the first bytes of a form's file part: looked up then.
+  byte_observer parts = [&backup](std::string_view piece) {
+    if (auto* staged = backup.staged()) staged->arrived(piece);
+  };
   const auto body = co_await stream_body(ex, ctx.hash_pool, std::move(hashers), std::move(on_body),
-                                         std::move(rate));
+                                         std::move(rate), std::move(parts));
   if (body.read_error) {
     backup.discard();
     co_await answer_read_error(ex, ctx, who->client, body.read_error);

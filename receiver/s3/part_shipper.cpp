@@ -52,9 +52,82 @@ void part_shipper::grew(std::uint64_t size) {
   boost::asio::post(pool_, [self = shared_from_this()] { self->pump(); });
 }
 
+void part_shipper::arrived(std::string_view bytes) {
+  while (!bytes.empty()) {
+    const auto size = part_size(arrival_parts_);
+    const auto take =
+        static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), size - arrival_fill_));
+    arrival_part_.update(bytes.substr(0, take));
+    arrival_fill_ += take;
+    arrived_ += take;
+    bytes.remove_prefix(take);
+    if (arrival_fill_ < size) break;
+    part p{arrival_parts_++,
+           arrived_ - arrival_fill_,
+           arrival_fill_,
+           to_hex(arrival_part_.finish()),
+           {}};
+    arrival_part_ = sha256{};
+    arrival_fill_ = 0;
+    std::unique_lock lock(mutex_);
+    arrival_ = true;
+    hashed_.push_back(std::move(p));
+    dispatch_arrived(lock);
+  }
+}
+
+void part_shipper::dispatch_arrived(std::unique_lock<std::mutex>& lock) {
+  (void)lock;  // held by the caller
+  if (done_ || failed_) return;
+  if (upload_id_.empty()) {
+    if (!creating_ && !hashed_.empty()) {
+      creating_ = true;
+      boost::asio::post(pool_, [self = shared_from_this()] { self->create_upload(); });
+    }
+    return;
+  }
+  while (in_flight_ < parts_in_flight && !hashed_.empty()) {
+    auto p = std::move(hashed_.front());
+    hashed_.pop_front();
+    if (etags_.size() <= p.index) etags_.resize(p.index + 1);
+    ++in_flight_;
+    boost::asio::post(pool_, [self = shared_from_this(), p = std::move(p)] { self->send(p); });
+  }
+}
+
+void part_shipper::create_upload() {
+  std::error_code ec;
+  if (fd_ < 0 && (fd_ = ::open(spooled_.c_str(), O_RDONLY | O_CLOEXEC)) < 0) {
+    ec = {errno, std::generic_category()};
+  }
+  std::string id;
+  if (!ec) ec = bucket_.create_multipart(key_, create_headers_, id);
+  if (!ec) {
+    if (auto jec = fs::write_file_atomically(journal_, key_ + "\n" + id + "\n")) {
+      spdlog::warn(
+          "S3 upload {}: cannot journal its id ({}): a crash now would leave it open "
+          "until the weekly sweep",
+          key_, jec.message());
+    }
+  }
+  std::unique_lock lock(mutex_);
+  creating_ = false;
+  if (ec) {
+    if (!failed_) failed_ = ec;
+  } else {
+    upload_id_ = id;
+    dispatch_arrived(lock);
+  }
+  changed_.notify_all();
+  if (abort_due()) {
+    lock.unlock();
+    abort_upload();
+  }
+}
+
 bool part_shipper::started() const {
   std::lock_guard lock(mutex_);
-  return !upload_id_.empty() || preparing_;
+  return !upload_id_.empty() || preparing_ || arrival_;
 }
 
 void part_shipper::pump() {
@@ -134,6 +207,11 @@ std::error_code part_shipper::prepare(part& p) {
 void part_shipper::send(const part& p) {
   header_list headers;
   if (!p.md5.empty()) headers.emplace_back("content-md5", p.md5);
+  if (md5_parts_ && p.md5.empty()) {  // arrival mode: from the spool file
+    if (const auto md5 = content_md5(fd_, p.offset, p.length)) {
+      headers.emplace_back("content-md5", *md5);
+    }
+  }
   std::string etag;
   std::error_code ec;
   {
@@ -151,7 +229,13 @@ void part_shipper::send(const part& p) {
   changed_.notify_all();
   // A slot is free: the next ready part goes, unless finish() prepares them itself.
   std::uint64_t offset = 0, length = 0;
-  if (!preparing_ && !finishing_ && next_part(offset, length)) {
+  if (arrival_) {
+    dispatch_arrived(lock);
+    if (abort_due()) {
+      lock.unlock();
+      abort_upload();
+    }
+  } else if (!preparing_ && !finishing_ && next_part(offset, length)) {
     preparing_ = true;
     boost::asio::post(pool_, [self = shared_from_this()] { self->pump(); });
   } else if (abort_due()) {
@@ -177,6 +261,7 @@ std::string multipart_etag(const std::vector<std::string>& part_etags) {
 
 std::error_code part_shipper::finish(std::uint64_t size, const sha256_digest& digest,
                                      std::string& etag) {
+  if (arrived_ > 0) return finish_arrived(size, etag);
   std::unique_lock lock(mutex_);
   finishing_ = true;
   available_ = size;
@@ -214,8 +299,52 @@ std::error_code part_shipper::finish(std::uint64_t size, const sha256_digest& di
   return {};
 }
 
+std::error_code part_shipper::finish_arrived(std::uint64_t size, std::string& etag) {
+  // Every byte has been seen (the body's hashing ended before the commit): the last part is
+  // what is left over.
+  if (arrived_ != size) {
+    spdlog::error("S3 upload {}: {} bytes hashed for parts, the upload has {}", key_, arrived_,
+                  size);
+    return std::make_error_code(std::errc::io_error);
+  }
+  std::unique_lock lock(mutex_);
+  finishing_ = true;
+  if (arrival_fill_ > 0) {
+    hashed_.push_back({arrival_parts_++,
+                       arrived_ - arrival_fill_,
+                       arrival_fill_,
+                       to_hex(arrival_part_.finish()),
+                       {}});
+    arrival_fill_ = 0;
+  }
+  arrival_ = true;
+  dispatch_arrived(lock);
+  changed_.wait(lock, [this] {
+    return failed_ || abandoned_ || (hashed_.empty() && in_flight_ == 0 && !creating_);
+  });
+  if (abandoned_ && !failed_) failed_ = std::make_error_code(std::errc::operation_canceled);
+  if (failed_) {
+    changed_.wait(lock, [this] { return in_flight_ == 0 && !creating_; });
+    const auto ec = failed_;
+    if (abort_due()) {
+      lock.unlock();
+      abort_upload();
+    }
+    return ec;
+  }
+  lock.unlock();
+  if (auto ec = bucket_.complete_multipart(key_, upload_id_, etags_)) return ec;
+  etag = multipart_etag(etags_);
+  lock.lock();
+  done_ = true;
+  aborted_ = true;  // nothing left to abort
+  std::error_code ignored;
+  std::filesystem::remove(journal_, ignored);
+  return {};
+}
+
 bool part_shipper::abort_due() const {
-  return abandoned_ && !aborted_ && !preparing_ && in_flight_ == 0;
+  return abandoned_ && !aborted_ && !preparing_ && !creating_ && in_flight_ == 0;
 }
 
 void part_shipper::abandon() {

@@ -16,10 +16,12 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -49,6 +51,11 @@ class part_shipper : public std::enable_shared_from_this<part_shipper> {
 
   /// The spool file holds `size` stable bytes. Never blocks.
   void grew(std::uint64_t size);
+  /// Instead of grew(): the upload's bytes in order, once they are in the spool file, from one
+  /// thread at a time. Each part's SHA-256 is taken from them, so no part is read back to be
+  /// hashed; the engine's check of each part then ties the stored bytes to the arriving ones,
+  /// and the whole-file check is the arrival hash's. Never blocks.
+  void arrived(std::string_view bytes);
   /// Whether parts are going up (the object is being written as a multipart upload).
   bool started() const;
   /// On the calling thread: ships what is left of `size` bytes, checks their SHA-256 against
@@ -73,6 +80,11 @@ class part_shipper : public std::enable_shared_from_this<part_shipper> {
   // Reads and hashes one part (without the lock: only the preparer touches whole_).
   std::error_code prepare(part& p);
   void send(const part& p);
+  // Arrival mode, with the lock held: sends ready parts while there is room, creating the
+  // upload first.
+  void dispatch_arrived(std::unique_lock<std::mutex>& lock);
+  void create_upload();
+  std::error_code finish_arrived(std::uint64_t size, std::string& etag);
   void pump();
   // With the lock held: abandoned and nothing at work any more.
   bool abort_due() const;
@@ -101,6 +113,15 @@ class part_shipper : public std::enable_shared_from_this<part_shipper> {
   std::string upload_id_;           // set by the first preparer, before any send
   std::vector<std::string> etags_;  // by part index
   sha256 whole_;                    // only the preparer touches it
+
+  // Arrival mode (arrived() instead of grew()).
+  bool arrival_ = false;
+  bool creating_ = false;    // a job creates the multipart upload
+  std::deque<part> hashed_;  // hashed on arrival, not yet sent
+  sha256 arrival_part_;      // touched only by arrived() and, after the last byte, finish()
+  std::uint64_t arrival_fill_ = 0;
+  std::uint64_t arrived_ = 0;
+  std::size_t arrival_parts_ = 0;
 };
 
 }  // namespace pgship::receiver::s3

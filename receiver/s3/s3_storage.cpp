@@ -41,6 +41,7 @@ class staged_parts final : public staged_upload {
   staged_parts(const staged_parts&) = delete;
   staged_parts& operator=(const staged_parts&) = delete;
   void grew(std::uint64_t size) override { shipper->grew(size); }
+  void arrived(std::string_view bytes) override { shipper->arrived(bytes); }
   std::shared_ptr<part_shipper> shipper;
 };
 
