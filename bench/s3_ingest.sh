@@ -66,7 +66,13 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 sha256_of() { openssl dgst -sha256 -r "$@" | cut -d' ' -f1; }
 
 # --- the engine, its bucket, and a curl config holding the key pair (not on any command line) ---
-"$fixture" start "$work/engine" > /dev/null
+# ENGINE_CPUS / CLIENT_CPUS (taskset lists, e.g. 1 and 0): the engine on cores of its own, as
+# it is when it runs on other machines; the client side (curl, openssl, the receiver) on the
+# rest. Unset: everything shares every core.
+engine_cpus=(); client_cpus=()
+[ -n "${ENGINE_CPUS:-}" ] && engine_cpus=(taskset -c "$ENGINE_CPUS")
+[ -n "${CLIENT_CPUS:-}" ] && client_cpus=(taskset -c "$CLIENT_CPUS")
+"${engine_cpus[@]}" "$fixture" start "$work/engine" > /dev/null
 engine_started=true
 endpoint=$(sed -n 's/^S3_ENDPOINT=//p' "$work/engine/env")
 bucket=$(sed -n 's/^S3_BUCKET=//p' "$work/engine/env")
@@ -85,7 +91,9 @@ empty_sha=$(printf '' | sha256_of)
 # (403 SignatureDoesNotMatch); both paths keep curl's Expect: 100-continue, answered at once.
 s3() {
   local method=$1 path=$2 payload=$3; shift 3
-  curl -K "$work/s3.curlrc" -sS -o /dev/null -w '%{http_code}' -X "$method" \
+  local pin=()
+  [ -n "${client_cpus_prefix:-}" ] && pin=("${client_cpus[@]}")
+  "${pin[@]}" curl -K "$work/s3.curlrc" -sS -o /dev/null -w '%{http_code}' -X "$method" \
     -H "x-amz-content-sha256: $payload" "$@" "$endpoint/$bucket$path"
 }
 # The fixture is ready once the proxy answers; the account and container servers behind it
@@ -97,6 +105,7 @@ done
 [ "$code" = 200 ] || { echo "creating bucket $bucket: HTTP $code" >&2; tail -n 20 "$work"/engine/log/*  >&2; exit 1; }
 
 echo "# file: $size_mib MiB of random bytes in $work ($(df -h --output=source,fstype "$work" | tail -1))"
+echo "# cores: engine ${ENGINE_CPUS:-all}, client and receiver ${CLIENT_CPUS:-all}"
 echo "# engine: $engine at $endpoint, bucket $bucket; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom > "$work/src.bin"
 bytes=$(stat -c %s "$work/src.bin")
@@ -109,7 +118,7 @@ start_receiver() {
     MIN_FREE_BYTES=1M LOG_LEVEL=warn STORAGE_BACKEND=s3 S3_ENDPOINT="$endpoint" \
     S3_BUCKET="$bucket" S3_PREFIX="$prefix" S3_ACCESS_KEY_ID_FILE="$work/access_key" \
     S3_SECRET_ACCESS_KEY_FILE="$work/secret_key" \
-    "$receiver" > "$work/port.txt" 2> "$work/receiver.log" &
+    "${client_cpus[@]}" "$receiver" > "$work/port.txt" 2> "$work/receiver.log" &
   pid=$!
   for _ in $(seq 100); do grep -q listening "$work/port.txt" 2>/dev/null && break; sleep 0.1; done
   port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$work/port.txt")
@@ -130,9 +139,9 @@ for run in $(seq "$runs"); do
   # (a) direct: hash, then the signed PUT.
   key="direct/run$run.bin"
   sync; t0=$(seconds)
-  sha=$(sha256_of "$work/src.bin")
+  sha=$("${client_cpus[@]}" openssl dgst -sha256 -r "$work/src.bin" | cut -d' ' -f1)
   t1=$(seconds)
-  code=$(s3 PUT "/$key" "$sha" -T "$work/src.bin")
+  code=$(client_cpus_prefix=1 s3 PUT "/$key" "$sha" -T "$work/src.bin")
   t2=$(seconds)
   [ "$code" = 200 ] || { echo "direct PUT: HTTP $code" >&2; tail -n 20 "$work"/engine/log/*  >&2; exit 1; }
   direct+=("$(mbps "$bytes" "$(elapsed "$t0" "$t2")")")
@@ -143,7 +152,7 @@ for run in $(seq "$runs"); do
   name="app-20261201-0100$(printf %02d "$run").dump"
   start_receiver
   sync; t0=$(seconds)
-  code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -T "$work/src.bin" \
+  code=$("${client_cpus[@]}" curl -sS -o /dev/null -w '%{http_code}' -X POST -T "$work/src.bin" \
     -H "Authorization: Bearer bench" -H "X-Backup-Name: $name" -H "X-Content-SHA256: $file_sha" \
     "http://127.0.0.1:$port/api/backup/upload")
   t1=$(seconds)
