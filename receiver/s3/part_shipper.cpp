@@ -95,21 +95,25 @@ void part_shipper::dispatch_arrived(std::unique_lock<std::mutex>& lock) {
   }
 }
 
-void part_shipper::create_upload() {
-  std::error_code ec;
+std::error_code part_shipper::open_upload(std::string& id) {
+  // Opened here, not before: the spool file may not exist yet when the upload begins.
   if (fd_ < 0 && (fd_ = ::open(spooled_.c_str(), O_RDONLY | O_CLOEXEC)) < 0) {
-    ec = {errno, std::generic_category()};
+    return {errno, std::generic_category()};
   }
+  if (auto ec = bucket_.create_multipart(key_, create_headers_, id)) return ec;
+  // A receiver killed from here on aborts this upload at its next start.
+  if (auto ec = fs::write_file_atomically(journal_, key_ + "\n" + id + "\n")) {
+    spdlog::warn(
+        "S3 upload {}: cannot journal its id ({}): a crash now would leave it open until the "
+        "weekly sweep",
+        key_, ec.message());
+  }
+  return {};
+}
+
+void part_shipper::create_upload() {
   std::string id;
-  if (!ec) ec = bucket_.create_multipart(key_, create_headers_, id);
-  if (!ec) {
-    if (auto jec = fs::write_file_atomically(journal_, key_ + "\n" + id + "\n")) {
-      spdlog::warn(
-          "S3 upload {}: cannot journal its id ({}): a crash now would leave it open "
-          "until the weekly sweep",
-          key_, jec.message());
-    }
-  }
+  const auto ec = open_upload(id);
   std::unique_lock lock(mutex_);
   creating_ = false;
   if (ec) {
@@ -161,20 +165,9 @@ void part_shipper::prepare_ready(std::unique_lock<std::mutex>& lock) {
 }
 
 std::error_code part_shipper::prepare(part& p) {
-  // Opened here, not before: the spool file may not exist yet when the upload begins.
-  if (fd_ < 0 && (fd_ = ::open(spooled_.c_str(), O_RDONLY | O_CLOEXEC)) < 0) {
-    return {errno, std::generic_category()};
-  }
   if (upload_id_.empty()) {
     std::string id;
-    if (auto ec = bucket_.create_multipart(key_, create_headers_, id)) return ec;
-    // A receiver killed from here on aborts this upload at its next start.
-    if (auto ec = fs::write_file_atomically(journal_, key_ + "\n" + id + "\n")) {
-      spdlog::warn(
-          "S3 upload {}: cannot journal its id ({}): a crash now would leave it open "
-          "until the weekly sweep",
-          key_, ec.message());
-    }
+    if (auto ec = open_upload(id)) return ec;
     std::lock_guard lock(mutex_);
     upload_id_ = id;
   }

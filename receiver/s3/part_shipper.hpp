@@ -83,6 +83,8 @@ class part_shipper : public std::enable_shared_from_this<part_shipper> {
   // Arrival mode, with the lock held: sends ready parts while there is room, creating the
   // upload first.
   void dispatch_arrived(std::unique_lock<std::mutex>& lock);
+  // Opens the spool file and creates the multipart upload, journalling its id.
+  std::error_code open_upload(std::string& id);
   void create_upload();
   std::error_code finish_arrived(std::uint64_t size, std::string& etag);
   void pump();
