@@ -130,6 +130,18 @@ for name, svc in services.items():
     for secret in svc.get("secrets", []):
         if secret not in compose.get("secrets", {}):
             fail(f"compose/{name}", f"secret {secret} is not declared")
+# Published ports stay on loopback unless the operator says otherwise (the receiver's address
+# comes from RECEIVER_BIND_ADDR, loopback by default).
+for name, svc in services.items():
+    for port in svc.get("ports", []):
+        spec = str(port)
+        if not (spec.startswith("127.0.0.1:") or re.match(r"\$\{[A-Z_]+:-127\.0\.0\.1\}:", spec)):
+            fail(f"compose/{name}", f"port {spec} is published on every interface")
+# The secrets the README has operators create must reach neither git nor the build context.
+for ignore in (".gitignore", ".dockerignore"):
+    lines = [l.strip().strip("/") for l in (root / ignore).read_text().splitlines()]
+    if "deploy/secrets" not in lines:
+        fail(ignore, "does not exclude deploy/secrets/")
 for name in ("postgres", "receiver", "agent"):
     if "healthcheck" not in services.get(name, {}):
         fail(f"compose/{name}", "no healthcheck")
