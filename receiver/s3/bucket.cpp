@@ -146,11 +146,15 @@ std::error_code bucket::call(const char* what, const request& req, response& res
   return status_error(res.status);
 }
 
-std::error_code bucket::list(const std::string& prefix, std::vector<object_entry>& out) {
+std::error_code bucket::list(const std::string& prefix, std::vector<object_entry>& out, int page) {
   out.clear();
   std::string token;
   for (;;) {
-    request req{http::verb::get, "", {{"list-type", "2"}, {"prefix", prefix}}, {}, {}};
+    request req{http::verb::get,
+                "",
+                {{"list-type", "2"}, {"max-keys", std::to_string(page)}, {"prefix", prefix}},
+                {},
+                {}};
     if (!token.empty()) req.query.emplace_back("continuation-token", token);
     response res;
     if (auto ec = call("LIST", req, res)) return ec;

@@ -49,8 +49,8 @@ class bucket {
   client& http() { return http_; }
   const std::string& name() const { return http_.config().bucket; }
 
-  /// Every object under `prefix` (ListObjectsV2, all pages).
-  std::error_code list(const std::string& prefix, std::vector<object_entry>& out);
+  /// Every object under `prefix` (ListObjectsV2, all pages of up to `page` keys).
+  std::error_code list(const std::string& prefix, std::vector<object_entry>& out, int page = 1000);
   std::error_code put(const std::string& key, std::string_view text, const header_list& headers);
   /// `length` bytes of `fd` from `offset`, whose SHA-256 is `sha256_hex` (signed: the engine
   /// refuses a body that does not match).

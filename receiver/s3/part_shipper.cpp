@@ -62,18 +62,23 @@ void part_shipper::arrived(std::string_view bytes) {
     arrived_ += take;
     bytes.remove_prefix(take);
     if (arrival_fill_ < size) break;
-    part p{arrival_parts_++,
-           arrived_ - arrival_fill_,
-           arrival_fill_,
-           to_hex(arrival_part_.finish()),
-           {}};
-    arrival_part_ = sha256{};
-    arrival_fill_ = 0;
+    auto p = close_arrival_part();
     std::unique_lock lock(mutex_);
     arrival_ = true;
     hashed_.push_back(std::move(p));
     dispatch_arrived(lock);
   }
+}
+
+part_shipper::part part_shipper::close_arrival_part() {
+  part p{arrival_parts_++,
+         arrived_ - arrival_fill_,
+         arrival_fill_,
+         to_hex(arrival_part_.finish()),
+         {}};
+  arrival_part_ = sha256{};
+  arrival_fill_ = 0;
+  return p;
 }
 
 void part_shipper::dispatch_arrived(std::unique_lock<std::mutex>& lock) {
@@ -282,14 +287,7 @@ std::error_code part_shipper::finish(std::uint64_t size, const sha256_digest& di
     spdlog::error("S3 upload {}: the spool file no longer hashes to the upload's sha256", key_);
     return std::make_error_code(std::errc::io_error);
   }
-  if (auto ec = bucket_.complete_multipart(key_, upload_id_, etags_)) return ec;
-  etag = multipart_etag(etags_);
-  lock.lock();
-  done_ = true;
-  aborted_ = true;  // nothing left to abort
-  std::error_code ignored;
-  std::filesystem::remove(journal_, ignored);
-  return {};
+  return complete(etag);
 }
 
 std::error_code part_shipper::finish_arrived(std::uint64_t size, std::string& etag) {
@@ -302,14 +300,7 @@ std::error_code part_shipper::finish_arrived(std::uint64_t size, std::string& et
   }
   std::unique_lock lock(mutex_);
   finishing_ = true;
-  if (arrival_fill_ > 0) {
-    hashed_.push_back({arrival_parts_++,
-                       arrived_ - arrival_fill_,
-                       arrival_fill_,
-                       to_hex(arrival_part_.finish()),
-                       {}});
-    arrival_fill_ = 0;
-  }
+  if (arrival_fill_ > 0) hashed_.push_back(close_arrival_part());
   arrival_ = true;
   dispatch_arrived(lock);
   changed_.wait(lock, [this] {
@@ -326,9 +317,13 @@ std::error_code part_shipper::finish_arrived(std::uint64_t size, std::string& et
     return ec;
   }
   lock.unlock();
+  return complete(etag);
+}
+
+std::error_code part_shipper::complete(std::string& etag) {
   if (auto ec = bucket_.complete_multipart(key_, upload_id_, etags_)) return ec;
   etag = multipart_etag(etags_);
-  lock.lock();
+  std::lock_guard lock(mutex_);
   done_ = true;
   aborted_ = true;  // nothing left to abort
   std::error_code ignored;

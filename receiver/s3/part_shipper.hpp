@@ -87,6 +87,10 @@ class part_shipper : public std::enable_shared_from_this<part_shipper> {
   std::error_code open_upload(std::string& id);
   void create_upload();
   std::error_code finish_arrived(std::uint64_t size, std::string& etag);
+  // The part the arriving bytes filled so far (arrival thread, or finish() after the last byte).
+  part close_arrival_part();
+  // CompleteMultipartUpload once every part is up; the upload is then done.
+  std::error_code complete(std::string& etag);
   void pump();
   // With the lock held: abandoned and nothing at work any more.
   bool abort_due() const;

@@ -16,6 +16,7 @@
 #include <pgship/common/sha256.hpp>
 
 #include "curl.hpp"
+#include "fault_proxy.hpp"
 #include "http_client.hpp"
 #include "process.hpp"
 #include "receiver_fixture.hpp"
@@ -350,6 +351,35 @@ TEST_F(ReceiverS3, AnHttpsEndpointIsVerifiedAgainstS3CaFile) {
       run_process({receiver_binary()}, {.env = e, .timeout = std::chrono::seconds(60)});
   EXPECT_EQ(refused.exit_code, 2) << refused.err;
   EXPECT_NE(refused.err.find("certificate verify failed"), std::string::npos) << refused.err;
+}
+
+TEST_F(ReceiverS3, ListingsFollowEveryPage) {
+  auto b = bucket();
+  for (int i = 0; i < 5; ++i)
+    ASSERT_FALSE(b.put(prefix_ + "page/" + std::to_string(i), "x", {}));
+  std::vector<receiver::s3::object_entry> all;
+  ASSERT_FALSE(b.list(prefix_ + "page/", all, 2));  // three pages
+  ASSERT_EQ(all.size(), 5u);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(all[static_cast<std::size_t>(i)].key, prefix_ + "page/" + std::to_string(i));
+}
+
+TEST_F(ReceiverS3, AConnectionCutMidUploadIsRetried) {
+  // The engine behind a proxy that cuts connections after 100 kB of request bytes.
+  const auto& ep = engine().endpoint();
+  fault_proxy proxy(static_cast<unsigned short>(std::stoi(ep.substr(ep.rfind(':') + 1))));
+  auto e = env();
+  e["S3_ENDPOINT"] = "http://127.0.0.1:" + std::to_string(proxy.port());
+  // Planned before the start: a connection's fate is set when it is accepted, and the
+  // receiver keeps its first one for the upload's requests.
+  proxy.cut_after(100000, 2);
+  auto& r = start(e);
+  const auto bytes = random_bytes(3 << 20, 9);  // one PUT, sent again after each cut
+  const auto sha = to_hex(sha256_of(bytes));
+  const auto res = raw_upload(r, "app-20261201-010000.dump", file_with(bytes), sha);
+  EXPECT_EQ(res.status, 201) << res.body;
+  EXPECT_GE(proxy.connections_cut(), 1);
+  EXPECT_EQ(to_hex(sha256_of(object("default/app/app-20261201-010000.dump").body)), sha);
 }
 
 TEST_F(ReceiverS3, ALostBucketTurnsHealthDegraded) {
