@@ -74,11 +74,11 @@ sha256_digest sha256::finish() {
   return out;
 }
 
-std::string to_hex(const sha256_digest& digest) {
+std::string to_hex(std::span<const unsigned char> bytes) {
   static constexpr char digits[] = "0123456789abcdef";
   std::string out;
-  out.reserve(64);
-  for (auto b : digest) {
+  out.reserve(bytes.size() * 2);
+  for (auto b : bytes) {
     out.push_back(digits[b >> 4]);
     out.push_back(digits[b & 0xf]);
   }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <pgship/common/base64.hpp>
+#include <pgship/common/sha256.hpp>
 
 #include "s3/xml.hpp"
 
@@ -70,13 +71,7 @@ std::string md5_hex(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_md5(), nullptr);
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(digits[digest[i] >> 4]);
-    out.push_back(digits[digest[i] & 15]);
-  }
-  return out;
+  return to_hex(std::span<const unsigned char>(digest, len));
 }
 
 std::optional<std::string> digest_from_hex_md5(std::string_view hex) {

@@ -21,16 +21,6 @@ key hmac(const key& k, std::string_view data) {
   return key(out, out + len);
 }
 
-std::string hex(const key& k) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (const auto b : k) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 15]);
-  }
-  return out;
-}
-
 std::string lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out)
@@ -123,7 +113,7 @@ std::string authorization(const signable& req, const credentials& creds,
   k = hmac(k, creds.service);
   k = hmac(k, "aws4_request");
   return "AWS4-HMAC-SHA256 Credential=" + creds.access_key + "/" + scope +
-         ",SignedHeaders=" + signed_headers + ",Signature=" + hex(hmac(k, to_sign));
+         ",SignedHeaders=" + signed_headers + ",Signature=" + to_hex(hmac(k, to_sign));
 }
 
 }  // namespace pgship::receiver::s3

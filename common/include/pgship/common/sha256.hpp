@@ -44,8 +44,11 @@ class sha256 {
   std::uint64_t bytes_ = 0;
 };
 
-/// Lowercase hex of a digest.
-std::string to_hex(const sha256_digest& digest);
+/// Lowercase hex of a digest, or of any bytes (an MD5, an HMAC).
+std::string to_hex(std::span<const unsigned char> bytes);
+inline std::string to_hex(const sha256_digest& digest) {
+  return to_hex(std::span<const unsigned char>(digest));
+}
 /// Parses 64 hex digits (either case); nullopt otherwise.
 std::optional<sha256_digest> digest_from_hex(std::string_view hex);
 /// Base64 of a digest, as tus Upload-Checksum carries it.
