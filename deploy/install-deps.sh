@@ -2,7 +2,9 @@
 # Installs every Debian 12 package pgship needs. Idempotent and non-interactive.
 #
 #   deploy/install-deps.sh            build + runtime + test packages (developers, CI)
-#   deploy/install-deps.sh runtime    runtime packages only (container runtime stage)
+#   deploy/install-deps.sh runtime    runtime packages only (a host that runs the binaries)
+#   deploy/install-deps.sh runtime-libs  the runtime without postgresql-client-15 (the image,
+#                                        which carries only pg_dump and pg_restore from it)
 #   deploy/install-deps.sh build      build packages only (container build stage)
 #
 # The lists are the single source of truth: the Dockerfile calls this script too.
@@ -13,17 +15,19 @@ BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libboost-program-options1.81-dev libboost-filesystem1.81-dev
-  libssl-dev libpq-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libzstd-dev
+  libssl-dev libpq-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libzstd-dev libexpat1-dev
 )
 
-# Needed on a host or in an image that only runs the binaries.
-RUNTIME_PACKAGES=(
+# Needed on a host or in an image that only runs the binaries: the shared libraries (and
+# those of pg_dump and pg_restore: libpq5, liblz4-1, zlib1g), CA certificates, tzdata.
+RUNTIME_LIBS=(
   ca-certificates tzdata
   libboost-json1.81.0 libboost-url1.81.0 libboost-program-options1.81.0
   libboost-filesystem1.81.0
-  libssl3 libpq5 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libzstd1
-  postgresql-client-15
+  libssl3 libpq5 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libzstd1 libexpat1
+  liblz4-1 zlib1g
 )
+RUNTIME_PACKAGES=("${RUNTIME_LIBS[@]}" postgresql-client-15)
 
 # Needed only to run the test suite: a real PostgreSQL server, test frameworks,
 # prometheus + promtool (metrics format, alert rule tests, a real scrape), systemd-analyze
@@ -35,19 +39,23 @@ TEST_PACKAGES=(
   zlib1g-dev nodejs clang-14 libfuzzer-14-dev
   swift swift-proxy swift-object swift-container swift-account python3-swift
   ceph-mon ceph-osd radosgw ceph-common ceph-base
+  podman runc netavark aardvark-dns iptables catatonit mmdebstrap docker-compose
 )
 # nodejs and npm run the reference tus client (tus-js-client, from the npm registry, pinned by
 # tests/integration/tus-js/package-lock.json); clang-14 and libFuzzer build the fuzz targets;
 # OpenStack Swift with s3api is the real S3 engine (tests/support/swift/swift-s3.sh); Ceph's
-# radosgw the one with object lock (tests/support/ceph/ceph-rgw.sh).
+# radosgw the one with object lock (tests/support/ceph/ceph-rgw.sh); podman with runc,
+# mmdebstrap and docker-compose (v1) build and run the image and the compose stack without a
+# Docker engine (tests/image, label `image`).
 
 want="${1:-all}"
 case "$want" in
   all) packages=("${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
   build) packages=("${BUILD_PACKAGES[@]}") ;;
   runtime) packages=("${RUNTIME_PACKAGES[@]}") ;;
+  runtime-libs) packages=("${RUNTIME_LIBS[@]}") ;;
   test) packages=("${TEST_PACKAGES[@]}") ;;
-  *) echo "usage: $0 [all|build|runtime|test]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|build|runtime|runtime-libs|test]" >&2; exit 2 ;;
 esac
 
 missing=()

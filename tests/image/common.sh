@@ -1,0 +1,74 @@
+# Sourced by the image tests (label `image`): podman settings for a machine without systemd or
+# Docker, the image names, phase timings and cleanup. Needs root (podman's rootful storage).
+#   SRC   the project checkout        WORK   this test's scratch directory (wiped first)
+set -euo pipefail
+
+SRC="${SRC:?set SRC to the project checkout}"
+WORK="${WORK:?set WORK to a scratch directory}"
+IMAGE_STORE="${PGSHIP_IMAGE_STORE:-/var/tmp/pgship-image}"   # containers.conf, stamps
+IMAGE=localhost/pgship:test
+BASE_FULL=docker.io/library/debian:bookworm
+BASE_SLIM=docker.io/library/debian:bookworm-slim
+PG_BIN=/usr/lib/postgresql/15/bin
+LOG="$WORK/logs"
+export DEBIAN_FRONTEND=noninteractive
+export CONTAINERS_CONF="$IMAGE_STORE/containers.conf"
+
+[ "$(id -u)" = 0 ] || { echo "image tests: run as root (rootful podman)" >&2; exit 1; }
+for tool in podman runc mmdebstrap docker-compose curl /usr/bin/python3 "$PG_BIN/initdb"; do
+  command -v "$tool" > /dev/null || { echo "image tests: $tool is missing (deploy/install-deps.sh)" >&2; exit 1; }
+done
+rm -rf "$WORK"
+mkdir -p "$LOG" "$IMAGE_STORE"
+chmod 755 "$WORK"
+
+# This sandbox cannot raise rlimits, so podman's defaults (1048576) fail in runc with "setrlimit
+# RLIMIT_NOFILE: Operation not permitted": ask for what the host allows. crun refuses hybrid
+# cgroups, runc does not. Without systemd: cgroupfs, events to a file, healthchecks by hand.
+nofile=$(ulimit -Hn); [ "$nofile" = unlimited ] && nofile=1048576
+nproc=$(ulimit -Hu); { [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ]; } && nproc=32768
+cat > "$CONTAINERS_CONF" <<EOF
+[containers]
+default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+[network]
+network_backend = "netavark"
+EOF
+
+T_START=$(date +%s)
+PHASE="" PHASE_T=0
+end_phase() {
+  [ -n "$PHASE" ] || return 0
+  printf 'timing: %-34s %4ss\n' "$PHASE" $(( $(date +%s) - PHASE_T ))
+  PHASE=""
+}
+phase() { end_phase; PHASE="$1"; PHASE_T=$(date +%s); echo "== $1"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "   ok: $*"; }
+# podman prints "unable to get systemd connection" around every healthcheck: keep it in a log.
+prun() { podman "$@" 2>> "$LOG/podman-stderr.log"; }
+health() { podman inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null; }
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+image_mib() { echo $(( $(podman image inspect -f '{{.Size}}' "$1") / 1000000 )); }
+# The newest run in the agent's API answer: "<backup name> <sha256>".
+latest_backup() {
+  /usr/bin/python3 -c 'import json,sys; d=json.loads(sys.argv[1])[0]["databases"][0]; print(d["backup"], d["sha256"])' "$1"
+}
+
+# Cleanup runs the commands queued with on_exit, newest first, whatever the outcome.
+EXIT_HOOKS=()
+on_exit() { EXIT_HOOKS=("$1" "${EXIT_HOOKS[@]}"); }
+run_exit_hooks() {
+  local rc=$?
+  set +e
+  end_phase
+  for hook in "${EXIT_HOOKS[@]}"; do eval "$hook" >> "$LOG/cleanup.log" 2>&1; done
+  echo "timing: total $(( $(date +%s) - T_START ))s; $([ $rc = 0 ] && echo PASSED || echo "FAILED (rc $rc), logs in $LOG")"
+  [ $rc = 0 ] && rm -rf "$WORK"
+  exit $rc
+}
+trap run_exit_hooks EXIT
+trap 'exit 130' INT TERM

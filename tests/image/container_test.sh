@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The built image (build_images.sh) run as users run it (label `image`): a receiver container
+# and an agent container against a throwaway PostgreSQL 15 on 127.0.0.1, secrets as podman
+# secrets read through *_FILE. Checks what a user sees:
+#   - both HEALTHCHECKs pass, and the agent's start-up backup is on the receiver with the
+#     sha256 of the agent's own file, the list's sha256 and the downloaded bytes all equal;
+#   - the version in --version, pgship_build_info and the image's OCI label is one version;
+#   - with its database down, the agent's HEALTHCHECK turns the container unhealthy;
+#   - SIGTERM stops both with exit 0 within 10 s;
+#   - the image runs as a non-root user, has no compiler and holds no secret file, even though
+#     the build context had deploy/secrets/ in it.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+podman image exists "$IMAGE" || fail "$IMAGE is missing: run build_images.sh first"
+
+phase "throwaway PostgreSQL 15"
+mkdir -p "$WORK/pg" "$WORK/secrets"
+chown postgres: "$WORK/pg"
+head -c 24 /dev/urandom | base64 | tr -d '\n' > "$WORK/secrets/pg_password"
+head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '\n' > "$WORK/secrets/backup_token"
+install -o postgres -m 600 "$WORK/secrets/pg_password" "$WORK/pg/pwfile"
+PGPORT=$(free_port) RXPORT=$(free_port) AGPORT=$(free_port)
+runuser -u postgres -- "$PG_BIN/initdb" -D "$WORK/pg/data" -U postgres --auth=scram-sha-256 \
+  --pwfile="$WORK/pg/pwfile" --no-sync > "$LOG/initdb.log" 2>&1 || fail "initdb (see $LOG/initdb.log)"
+runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/server.log" -w \
+  -o "-p $PGPORT -k $WORK/pg -c listen_addresses=127.0.0.1" start > /dev/null || fail "pg_ctl start"
+on_exit "runuser -u postgres -- $PG_BIN/pg_ctl -D $WORK/pg/data -m immediate -w stop"
+PGPASSWORD="$(cat "$WORK/secrets/pg_password")" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 \
+  -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -f "$SRC/deploy/docker/sample-db.sql" \
+  > "$LOG/sample-db.log" 2>&1 || fail "sample database (see $LOG/sample-db.log)"
+ok "PostgreSQL on 127.0.0.1:$PGPORT with the sample database shop"
+
+phase "receiver and agent containers"
+sfx=$$
+for s in backup_token pg_password; do
+  podman secret create "pgship_${s}_$sfx" "$WORK/secrets/$s" > /dev/null
+  on_exit "podman secret rm pgship_${s}_$sfx"
+done
+token_secret=(--secret "pgship_backup_token_$sfx,target=backup_token")
+RX=$(prun run -d --name "pgship-rx-$sfx" --network=host "${token_secret[@]}" \
+  -e PGSHIP_ROLE=receiver -e LISTEN_ADDR=127.0.0.1 -e PORT="$RXPORT" -e MIN_FREE_BYTES=100M \
+  -e BACKUP_API_TOKEN_FILE=/run/secrets/backup_token "$IMAGE") || fail "podman run receiver"
+on_exit "podman rm -f -v -t 5 $RX"
+AG=$(prun run -d --name "pgship-agent-$sfx" --network=host "${token_secret[@]}" \
+  --secret "pgship_pg_password_$sfx,target=pg_password" \
+  -e POSTGRES_HOST=127.0.0.1 -e POSTGRES_PORT="$PGPORT" -e POSTGRES_DB=shop -e POSTGRES_USER=postgres \
+  -e POSTGRES_PASSWORD_FILE=/run/secrets/pg_password -e BACKUP_API_URL="http://127.0.0.1:$RXPORT" \
+  -e BACKUP_API_TOKEN_FILE=/run/secrets/backup_token -e SCHEDULE='0 3 * * *' -e RUN_ON_STARTUP=true \
+  -e LOG_FORMAT=json -e LISTEN_ADDR=127.0.0.1 -e HEALTHCHECK_PORT="$AGPORT" -e MAX_RETRIES=0 \
+  "$IMAGE") || fail "podman run agent"
+on_exit "podman rm -f -v -t 5 $AG"
+A="http://127.0.0.1:$AGPORT" R="http://127.0.0.1:$RXPORT"
+
+# The run whose result is in: "<result> <json>".
+wait_for_run() {
+  local run=""
+  for _ in $(seq 240); do
+    run=$(curl -sf "$A/api/v1/runs?limit=1" || true)
+    if grep -q '"result":"ok"' <<< "$run"; then echo "ok $run"; return; fi
+    if grep -q '"result":"failed"' <<< "$run"; then echo "failed $run"; return; fi
+    sleep 0.5
+  done
+  echo "none $run"
+}
+read -r result run < <(wait_for_run)
+[ "$result" = ok ] && grep -q '"uploaded":true' <<< "$run" ||
+  { podman logs "$AG" 2>&1 | tail -20 >&2; fail "the agent's start-up backup did not upload: $result $run"; }
+read -r name sha < <(latest_backup "$run")
+ok "the agent's start-up backup $name is uploaded (sha256 ${sha:0:16}...)"
+
+phase "the backup on the receiver"
+token=$(cat "$WORK/secrets/backup_token")
+auth=(-H "Authorization: Bearer $token")
+local_file=$(podman exec "$AG" find /var/backups/pgship -name "$name" -type f | head -1)
+[ -n "$local_file" ] || fail "the agent container has no file $name"
+agent_sha=$(podman exec "$AG" sha256sum "$local_file" | cut -d' ' -f1)
+list=$(curl -sf "${auth[@]}" "$R/api/backup/list?database=shop") || fail "receiver list"
+listed_sha=$(/usr/bin/python3 -c 'import json,sys; print(next(r["sha256"] for r in json.loads(sys.argv[1]) if r["name"] == sys.argv[2]))' "$list" "$name") ||
+  fail "the receiver does not list $name: $list"
+downloaded_sha=$(curl -sf "${auth[@]}" "$R/api/backup/download/$name" | sha256sum | cut -d' ' -f1)
+[ "$agent_sha" = "$sha" ] && [ "$listed_sha" = "$sha" ] && [ "$downloaded_sha" = "$sha" ] ||
+  fail "sha256: agent's file $agent_sha, agent's run $sha, receiver's list $listed_sha, download $downloaded_sha"
+ok "the agent's file, its run, the receiver's list and the downloaded bytes: sha256 $sha"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer wrong-$token" "$R/api/backup/list")
+[ "$code" = 401 ] || fail "a wrong token got $code, not 401"
+ok "a wrong token gets 401"
+
+phase "HEALTHCHECKs and the version"
+prun healthcheck run "$RX" > /dev/null || fail "the receiver's HEALTHCHECK failed"
+prun healthcheck run "$AG" > /dev/null || fail "the agent's HEALTHCHECK failed"
+[ "$(health "$RX")" = healthy ] && [ "$(health "$AG")" = healthy ] ||
+  fail "health: receiver $(health "$RX"), agent $(health "$AG")"
+ok "HEALTHCHECK: receiver healthy, agent healthy"
+label() { podman image inspect -f "{{index .Config.Labels \"org.opencontainers.image.$1\"}}" "$IMAGE"; }
+version=$(cmake -DSOURCE_DIR="$SRC" -P "$SRC/cmake/version.cmake" 2>&1)
+agent_version=$(prun run --rm "$IMAGE" --version)
+receiver_version=$(prun run --rm -e PGSHIP_ROLE=receiver "$IMAGE" --version)
+metric=$(curl -sf "$A/metrics" | sed -n 's/^pgship_build_info{version="\([^"]*\)"} 1$/\1/p')
+[ "$agent_version" = "pgship-agent $version" ] && [ "$receiver_version" = "pgship-receiver $version" ] &&
+  [ "$metric" = "$version" ] && [ "$(label version)" = "$version" ] ||
+  fail "versions: git $version, '$agent_version', '$receiver_version', build_info '$metric', label '$(label version)'"
+for l in source revision licenses; do [ -n "$(label $l)" ] || fail "no label org.opencontainers.image.$l"; done
+[ "$(label revision)" = "$(git -C "$SRC" rev-parse HEAD)" ] || fail "revision label $(label revision)"
+ok "version $version in --version, pgship_build_info and the label; source $(label source), licenses $(label licenses)"
+
+phase "agent with its database down"
+runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w stop > /dev/null
+curl -sf -X POST "$A/api/v1/backups" > /dev/null || fail "POST /api/v1/backups"
+read -r result run < <(wait_for_run)
+[ "$result" = failed ] || fail "a run with the database down did not fail: $result $run"
+# podman never schedules HEALTHCHECKs without systemd; this loop is the timer. The image's own
+# settings apply: failures count after the 30 s start period, three in a row make it unhealthy.
+for _ in $(seq 45); do
+  prun healthcheck run "$AG" > /dev/null || true
+  [ "$(health "$AG")" = unhealthy ] && break
+  sleep 2
+done
+[ "$(health "$AG")" = unhealthy ] || fail "the agent stayed $(health "$AG") with its database down"
+curl -s "$A/health" > "$LOG/agent-health.json" || true
+ok "the agent turned unhealthy: $(head -c 160 "$LOG/agent-health.json")"
+
+phase "SIGTERM"
+for c in "$AG" "$RX"; do
+  t0=$(date +%s%N)
+  podman kill --signal TERM "$c" > /dev/null
+  podman wait "$c" > /dev/null
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  code=$(podman inspect -f '{{.State.ExitCode}}' "$c")
+  [ "$code" = 0 ] && [ "$ms" -lt 10000 ] || fail "$(podman inspect -f '{{.Name}}' "$c"): exit $code after $ms ms"
+  ok "$(podman inspect -f '{{.Name}}' "$c") exited 0, $ms ms after SIGTERM"
+done
+
+phase "non-root, no compiler, no secrets"
+[ "$(podman image inspect -f '{{.Config.User}}' "$IMAGE")" = pgship ] || fail "the image's USER is not pgship"
+uid=$(prun run --rm --entrypoint id "$IMAGE" -u)
+[ "$uid" = 10001 ] || fail "the image runs as uid $uid"
+ok "runs as pgship (uid $uid)"
+prun create --name "pgship-fs-$sfx" "$IMAGE" > /dev/null
+on_exit "podman rm -f pgship-fs-$sfx"
+podman export "pgship-fs-$sfx" > "$WORK/rootfs.tar"
+tar -tf "$WORK/rootfs.tar" > "$LOG/rootfs.txt"
+compilers=$(grep -E '^(usr/)?bin/(cc|c\+\+|gcc|g\+\+|clang[^/]*|ld|as|make)$|^usr/lib/gcc/|/cc1(plus)?$' "$LOG/rootfs.txt" || true)
+[ -z "$compilers" ] || fail "the image has a compiler: $(echo $compilers | head -c 300)"
+# The build context held deploy/secrets/ with canaries (build_images.sh): not a byte of them.
+secret_names=$(grep -E '(^|/)(secrets/|pg_password$|backup_token$|\.env$|id_(rsa|ed25519)$)|\.key$|^src/' "$LOG/rootfs.txt" || true)
+[ -z "$secret_names" ] || fail "the image holds secret-looking files: $secret_names"
+canary=$(cat "$IMAGE_STORE/canary")
+! grep -qaF "$canary" "$WORK/rootfs.tar" || fail "the image holds the build context's secret canary"
+rm -f "$WORK/rootfs.tar"
+ok "no compiler, no secret file, no trace of the context's deploy/secrets/ ($(wc -l < "$LOG/rootfs.txt") paths)"
