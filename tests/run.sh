@@ -21,11 +21,17 @@ if [ ! -f "$build_dir/CMakeCache.txt" ]; then
   cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE="$build_type"
 fi
 
+# Paths relative to the checkout in ccache's keys: the image test's container build (sources
+# in /src, build in /src/build) then reuses this build's objects.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 start=$(date +%s)
 cmake --build "$build_dir" -j "$jobs"
 echo "tests/run.sh: build took $(( $(date +%s) - start )) s"
 
 (cd "$build_dir" && ctest --output-on-failure -j "$jobs" "$@")
+# What the image tests measured (phase times, the image size): ctest keeps passing output only
+# in its log.
+grep -hE '^(timing|image size):' "$build_dir/Testing/Temporary/LastTest.log" 2>/dev/null || true
 # The whole run also fuzzes: a clang build of the libFuzzer targets, each for 30 s.
 if [ $# -eq 0 ]; then
   JOBS="$jobs" tests/fuzz/run.sh

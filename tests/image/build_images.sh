@@ -47,8 +47,9 @@ fi
 ok "$BASE_FULL $(image_mib "$BASE_FULL") MB, $BASE_SLIM $(image_mib "$BASE_SLIM") MB"
 
 phase "podman build (deploy/docker/Dockerfile)"
-version=$(cmake -DSOURCE_DIR="$SRC" -P "$SRC/cmake/version.cmake" 2>&1)
-revision=$(git -C "$SRC" rev-parse HEAD 2>/dev/null || echo unknown)
+meta=$("$SRC/deploy/release/image-meta.sh")
+version=$(sed -n 's/^version=//p' <<< "$meta")
+revision=$(sed -n 's/^revision=//p' <<< "$meta")
 # The host build's ccache, when there is one, serves the container's compile too: the
 # Dockerfile compiles under CCACHE_BASEDIR=/src, as tests/run.sh does under the checkout.
 cache=()
@@ -71,7 +72,6 @@ stamp() { while IFS= read -r line; do printf '%(%s)T %s\n' -1 "$line"; done; }
 awk '/STEP [0-9]+\/[0-9]+:/ { if (n) printf "timing:   step %4ds %s\n", $1 - t, s; t = $1; s = substr($0, index($0, $2), 60); n = 1 }
      END { if (n) printf "timing:   step %4ds %s\n", last - t, s } { last = $1 }' "$LOG/build.log" |
   awk '$3 + 0 >= 5'
-grep -h 'ccache' "$LOG/build.log" | tail -1 || true
 ok "built $IMAGE ($version, $revision)"
 # The build stage holds the whole context: deploy/secrets/ must not have reached it either.
 (cd "$ctx" && podman build --pull=never --format docker --target build "${cache[@]}" \

@@ -75,7 +75,7 @@ local_file=$(podman exec "$AG" find /var/backups/pgship -name "$name" -type f | 
 [ -n "$local_file" ] || fail "the agent container has no file $name"
 agent_sha=$(podman exec "$AG" sha256sum "$local_file" | cut -d' ' -f1)
 list=$(curl -sf "${auth[@]}" "$R/api/backup/list?database=shop") || fail "receiver list"
-listed_sha=$(/usr/bin/python3 -c 'import json,sys; print(next(r["sha256"] for r in json.loads(sys.argv[1]) if r["name"] == sys.argv[2]))' "$list" "$name") ||
+listed_sha=$(/usr/bin/python3 -c 'import json,sys; print(next(r["sha256"] for r in json.loads(sys.argv[1]) if r["filename"] == sys.argv[2]))' "$list" "$name") ||
   fail "the receiver does not list $name: $list"
 downloaded_sha=$(curl -sf "${auth[@]}" "$R/api/backup/download/$name" | sha256sum | cut -d' ' -f1)
 [ "$agent_sha" = "$sha" ] && [ "$listed_sha" = "$sha" ] && [ "$downloaded_sha" = "$sha" ] ||

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The image's version and commit as build arguments, from the one place the version comes from
+# (cmake/version.cmake: git describe over vX.Y.Z tags). Prints key=value lines, as a GitHub
+# step appends to $GITHUB_OUTPUT and tests/image/build_images.sh reads:
+#   version=0.1.0-3-gabc1234
+#   revision=<40-hex commit>
+set -euo pipefail
+src="$(cd "$(dirname "$0")/../.." && pwd)"
+version=$(cmake -DSOURCE_DIR="$src" -P "$src/cmake/version.cmake" 2>&1)
+revision=$(git -C "$src" rev-parse HEAD 2>/dev/null || echo unknown)
+echo "version=$version"
+echo "revision=$revision"

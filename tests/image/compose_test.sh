@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# deploy/docker-compose.yml brought up as the README says, with docker-compose v1 (Debian 12's)
+# against `podman system service` (label `image`): postgres, receiver, agent and Prometheus,
+# from the images build_images.sh made (Grafana has no Debian package and is not started).
+# Checks that:
+#   - the file passes `docker-compose config`, and the project is named pgship by deploy/.env;
+#   - every service turns healthy through its own healthcheck;
+#   - the agent's start-up backup is on the receiver with the same sha256;
+#   - Prometheus scrapes both (up) and has the alert rules loaded;
+#   - every published port listens on 127.0.0.1 only;
+#   - `down -v` leaves no container, volume or network of the project behind.
+# The deploy/ directory is copied to the scratch directory, where the secrets are created, so
+# a developer's own deploy/secrets/ is never touched.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+for image in docker.io/library/pgship:latest docker.io/library/postgres:15 docker.io/prom/prometheus:v2.53.0; do
+  podman image exists "$image" || fail "$image is missing: run build_images.sh first"
+done
+project=pgship
+services=(postgres receiver agent prometheus)
+
+phase "compose file and secrets"
+cp -r "$SRC/deploy" "$WORK/deploy"
+rm -rf "$WORK/deploy/secrets"
+mkdir -p "$WORK/deploy/secrets"
+head -c 24 /dev/urandom | base64 > "$WORK/deploy/secrets/pg_password"
+head -c 24 /dev/urandom | base64 > "$WORK/deploy/secrets/backup_token"
+# compose v1 bind-mounts file secrets as they are; the containers run as other users.
+chmod 644 "$WORK/deploy/secrets/"*
+cd "$WORK"
+compose() { timeout 300 docker-compose -f deploy/docker-compose.yml "$@"; }
+for port in 8080 9101 9090; do
+  /usr/bin/python3 -c 'import socket,sys; socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2> /dev/null ||
+    fail "port $port is in use on this machine; the compose file publishes it"
+done
+
+export DOCKER_HOST="unix://$WORK/podman.sock"
+podman system service --time=0 "$DOCKER_HOST" > "$LOG/podman-service.log" 2>&1 &
+on_exit "kill $!"
+for _ in $(seq 50); do [ -S "$WORK/podman.sock" ] && break; sleep 0.2; done
+[ -S "$WORK/podman.sock" ] || fail "podman system service did not start"
+compose config -q > "$LOG/compose-config.log" 2>&1 || fail "docker-compose config (see $LOG/compose-config.log)"
+ok "docker-compose $(docker-compose version --short) accepts the file"
+
+phase "compose up"
+on_exit "cd $WORK && DOCKER_HOST=$DOCKER_HOST docker-compose -f deploy/docker-compose.yml down -v -t 10"
+# Podman runs HEALTHCHECKs from systemd timers; without systemd this loop is the timer, or
+# `condition: service_healthy` would wait forever.
+( while :; do
+    for c in $(podman ps -q --filter "label=com.docker.compose.project=$project"); do
+      podman healthcheck run "$c" > /dev/null 2>&1 || true
+    done
+    sleep 2
+  done ) &
+on_exit "kill $!"
+compose up -d "${services[@]}" > "$LOG/compose-up.log" 2>&1 ||
+  { tail -20 "$LOG/compose-up.log" >&2; fail "docker-compose up (see $LOG/compose-up.log)"; }
+declare -A cid
+for s in "${services[@]}"; do
+  cid[$s]=$(compose ps -q "$s")
+  [ -n "${cid[$s]}" ] || fail "no container for $s"
+  [ "$(podman inspect -f '{{index .Config.Labels "com.docker.compose.project"}}' "${cid[$s]}")" = "$project" ] ||
+    fail "$s is not in project $project: deploy/.env was not read"
+done
+states=""
+for _ in $(seq 90); do
+  all=1 states=""
+  for s in "${services[@]}"; do
+    h=$(health "${cid[$s]}")
+    states+="$s=$h "
+    [ "$h" = healthy ] || all=0
+  done
+  [ $all = 1 ] && break
+  sleep 2
+done
+[ $all = 1 ] || { compose logs --tail=20 > "$LOG/compose-logs.txt" 2>&1; fail "not all healthy: $states(see $LOG/compose-logs.txt)"; }
+ok "all healthy: $states"
+
+phase "backup, scrapes, ports"
+run=$(curl -sf "http://127.0.0.1:8080/api/v1/runs?limit=1") || fail "the agent's API on 127.0.0.1:8080"
+grep -q '"uploaded":true' <<< "$run" || fail "the agent's start-up backup did not upload: $run"
+read -r name sha < <(latest_backup "$run")
+token=$(cat deploy/secrets/backup_token)
+downloaded=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:9101/api/backup/download/$name" |
+  sha256sum | cut -d' ' -f1)
+[ "$downloaded" = "$sha" ] || fail "the receiver's $name hashes to $downloaded, the agent's to $sha"
+ok "the agent's backup $name is on the receiver (sha256 ${sha:0:16}...)"
+targets=""
+for _ in $(seq 45); do
+  targets=$(curl -sf "http://127.0.0.1:9090/api/v1/targets" | /usr/bin/python3 -c 'import json,sys
+print(" ".join(sorted(t["labels"]["job"] + "=" + t["health"] for t in json.load(sys.stdin)["data"]["activeTargets"])))' || true)
+  [ "$targets" = "pgship-agent=up pgship-receiver=up" ] && break
+  sleep 2
+done
+[ "$targets" = "pgship-agent=up pgship-receiver=up" ] || fail "Prometheus targets: $targets"
+rules=$(curl -sf "http://127.0.0.1:9090/api/v1/rules" | /usr/bin/python3 -c 'import json,sys
+print(sum(len(g["rules"]) for g in json.load(sys.stdin)["data"]["groups"]))')
+expected=$(grep -c '^ *- alert:' deploy/prometheus/alerts.yml)
+[ "$rules" = "$expected" ] || fail "Prometheus loaded $rules rules, alerts.yml has $expected"
+ok "Prometheus scrapes $targets, $rules alert rules loaded"
+published=$(for s in "${services[@]}"; do podman port "${cid[$s]}"; done | sed 's/.* -> //' | sort -u)
+[ -n "$published" ] || fail "no port is published"
+! grep -qv '^127\.0\.0\.1:' <<< "$published" || fail "a port is published beyond 127.0.0.1: $published"
+ok "published on $(echo $published)"
+
+phase "compose down -v"
+compose down -v -t 10 > "$LOG/compose-down.log" 2>&1 || fail "docker-compose down (see $LOG/compose-down.log)"
+left="$(podman ps -aq --filter "label=com.docker.compose.project=$project")"
+left+="$(podman volume ls -q --filter "label=com.docker.compose.project=$project")"
+left+="$(podman network ls -q --filter "label=com.docker.compose.project=$project")"
+[ -z "$left" ] || fail "docker-compose down -v left: $left"
+ok "no container, volume or network of project $project is left"
