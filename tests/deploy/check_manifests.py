@@ -137,6 +137,12 @@ for name, svc in services.items():
         spec = str(port)
         if not (spec.startswith("127.0.0.1:") or re.match(r"\$\{[A-Z_]+:-127\.0\.0\.1\}:", spec)):
             fail(f"compose/{name}", f"port {spec} is published on every interface")
+# Compose v1 (Debian 12's docker-compose) rejects a top-level `name:`; both read deploy/.env.
+if "name" in compose:
+    fail("compose", "top-level name: breaks compose v1; set COMPOSE_PROJECT_NAME in deploy/.env")
+dotenv = deploy / ".env"
+if not dotenv.exists() or "COMPOSE_PROJECT_NAME=pgship" not in dotenv.read_text().splitlines():
+    fail("deploy/.env", "does not set COMPOSE_PROJECT_NAME=pgship")
 # The secrets the README has operators create must reach neither git nor the build context.
 for ignore in (".gitignore", ".dockerignore"):
     lines = [l.strip().strip("/") for l in (root / ignore).read_text().splitlines()]
