@@ -66,7 +66,7 @@ run_exit_hooks() {
   set +e
   end_phase
   for hook in "${EXIT_HOOKS[@]}"; do eval "$hook" >> "$LOG/cleanup.log" 2>&1; done
-  echo "timing: total $(( $(date +%s) - T_START ))s; $([ $rc = 0 ] && echo PASSED || echo "FAILED (rc $rc), logs in $LOG")"
+  echo "timing: $(basename "$0" .sh) total $(( $(date +%s) - T_START ))s; $([ $rc = 0 ] && echo PASSED || echo "FAILED (rc $rc), logs in $LOG")"
   [ $rc = 0 ] && rm -rf "$WORK"
   exit $rc
 }
