@@ -21,8 +21,8 @@ if [ ! -f "$build_dir/CMakeCache.txt" ]; then
   cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE="$build_type"
 fi
 
-# Paths relative to the checkout in ccache's keys: the image test's container build (sources
-# in /src, build in /src/build) then reuses this build's objects.
+# Paths relative to the checkout in ccache's keys, so clones at other paths (and the image
+# test's container build in /src, when its packages are this host's versions) share entries.
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 start=$(date +%s)
 cmake --build "$build_dir" -j "$jobs"
