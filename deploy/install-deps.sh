@@ -19,13 +19,12 @@ BUILD_PACKAGES=(
 )
 
 # Needed on a host or in an image that only runs the binaries: the shared libraries (and
-# those of pg_dump and pg_restore: libpq5, liblz4-1, zlib1g), CA certificates, tzdata.
+# those of pg_dump and pg_restore: libpq5, zlib1g, libssl3), CA certificates, tzdata.
 RUNTIME_LIBS=(
   ca-certificates tzdata
   libboost-json1.81.0 libboost-url1.81.0 libboost-program-options1.81.0
   libboost-filesystem1.81.0
-  libssl3 libpq5 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libzstd1 libexpat1
-  liblz4-1 zlib1g
+  libssl3 libpq5 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libzstd1 libexpat1 zlib1g
 )
 RUNTIME_PACKAGES=("${RUNTIME_LIBS[@]}" postgresql-client-15)
 

@@ -28,10 +28,12 @@ start=$(date +%s)
 cmake --build "$build_dir" -j "$jobs"
 echo "tests/run.sh: build took $(( $(date +%s) - start )) s"
 
-(cd "$build_dir" && ctest --output-on-failure -j "$jobs" "$@")
+rc=0
+(cd "$build_dir" && ctest --output-on-failure -j "$jobs" "$@") || rc=$?
 # What the image tests measured (phase times, the image size): ctest keeps passing output only
 # in its log.
 grep -hE '^(timing|image size):' "$build_dir/Testing/Temporary/LastTest.log" 2>/dev/null || true
+[ $rc = 0 ] || exit $rc
 # The whole run also fuzzes: a clang build of the libFuzzer targets, each for 30 s.
 if [ $# -eq 0 ]; then
   JOBS="$jobs" tests/fuzz/run.sh

@@ -4,9 +4,10 @@
 # step appends to $GITHUB_OUTPUT and tests/image/build_images.sh reads:
 #   version=0.1.0-3-gabc1234
 #   revision=<40-hex commit>
+#   image=ghcr.io/<owner>/<repo>      (on GitHub: GITHUB_REPOSITORY, lower-cased for the registry)
 set -euo pipefail
 src="$(cd "$(dirname "$0")/../.." && pwd)"
-version=$(cmake -DSOURCE_DIR="$src" -P "$src/cmake/version.cmake" 2>&1)
-revision=$(git -C "$src" rev-parse HEAD 2>/dev/null || echo unknown)
-echo "version=$version"
-echo "revision=$revision"
+cmake -DSOURCE_DIR="$src" -P "$src/cmake/version.cmake"
+if [ -n "${GITHUB_REPOSITORY:-}" ]; then
+  echo "image=ghcr.io/${GITHUB_REPOSITORY,,}"
+fi

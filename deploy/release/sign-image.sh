@@ -8,4 +8,5 @@ case "$ref" in
   *@sha256:[0-9a-f]*) ;;
   *) echo "sign-image.sh: sign a digest (<image>@sha256:...), never a tag: $ref" >&2; exit 2 ;;
 esac
-cosign sign --yes "$ref"
+# Registries want lower-case repository names; github.repository keeps the owner's case.
+cosign sign --yes "${ref,,}"

@@ -9,7 +9,8 @@ repo="$1" agent="$2" receiver="$3"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-version() { cmake -DSOURCE_DIR="$1" "${@:2}" -P "$repo/cmake/version.cmake" 2>&1; }
+version() { cmake -DSOURCE_DIR="$1" "${@:2}" -P "$repo/cmake/version.cmake" | sed -n 's/^version=//p'; }
+revision() { cmake -DSOURCE_DIR="$1" "${@:2}" -P "$repo/cmake/version.cmake" | sed -n 's/^revision=//p'; }
 expect() {   # <what> <expected> <actual>
   [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
   echo "ok: $1 -> $3"
@@ -33,10 +34,18 @@ echo dirty > "$work/src/file"
 expect "uncommitted changes" "1.2.3-2-g$(g rev-parse --short HEAD)-dirty" "$(version "$work/src")"
 g checkout -q file
 expect "build arguments win" "9.9.9" "$(version "$work/src" -DPGSHIP_VERSION=9.9.9)"
+warning=$(cmake -DSOURCE_DIR="$work/src" -P "$repo/cmake/version.cmake" 2>&1 > /dev/null </dev/null; true)
+[ -z "$warning" ] || fail "a clean run printed on stderr: $warning"
+mv "$work/src/.git" "$work/src/.git-moved" && mkdir "$work/src/.git"
+warning=$(cmake -DSOURCE_DIR="$work/src" -P "$repo/cmake/version.cmake" 2>&1 > /dev/null)
+rmdir "$work/src/.git" && mv "$work/src/.git-moved" "$work/src/.git"
+grep -q "git rev-parse" <<< "$warning" || fail "a broken .git gave no warning: $warning"
+echo "ok: a .git that git cannot read is said on stderr"
 
 mkdir -p "$work/tarball"
 g archive HEAD | tar -xf - -C "$work/tarball"
 expect "git archive tarball (.git-archival.txt)" "1.2.3-2-g$(g rev-parse --short HEAD)" "$(version "$work/tarball")"
+expect "its revision" "$(g rev-parse HEAD)" "$(revision "$work/tarball")"
 rm "$work/tarball/.git-archival.txt"
 expect "no git, no archival file" "0.0.0-unknown" "$(version "$work/tarball")"
 

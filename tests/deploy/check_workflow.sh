@@ -37,5 +37,6 @@ set -e
 expect_rejected actionlint 'unexpected key "branchs"' 'needs job "tset" which does not exist' \
   'while lexing end marker' <<< "$lint_out"
 expect_rejected check_workflow.py 'runs tests/run-all.sh, which is not in the repository' \
-  "starts with 'make'" 'actions/checkout is not pinned' 'with.file deploy/Dockerfile is not in the repository' \
+  "starts with 'make'" 'actions/checkout is not pinned' 'docker/build-push-action@v6 is not pinned to a commit' \
+  'with.file deploy/Dockerfile is not in the repository' \
   <<< "$check_out"

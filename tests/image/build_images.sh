@@ -35,6 +35,7 @@ else
   mkdir -p "$WORK/base"
   mmdebstrap "${common[@]}" bookworm "$WORK/base/full.tar" "$sources" > "$LOG/mmdebstrap-full.log" 2>&1 &
   full=$!
+  on_exit "kill $full 2> /dev/null"
   mmdebstrap "${common[@]}" "${slim[@]}" bookworm "$WORK/base/slim.tar" "$sources" \
     > "$LOG/mmdebstrap-slim.log" 2>&1 || fail "mmdebstrap bookworm-slim (see $LOG/mmdebstrap-slim.log)"
   wait "$full" || fail "mmdebstrap bookworm (see $LOG/mmdebstrap-full.log)"

@@ -13,11 +13,17 @@
 # a developer's own deploy/secrets/ is never touched.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
-for image in docker.io/library/pgship:latest docker.io/library/postgres:15 docker.io/prom/prometheus:v2.53.0; do
-  podman image exists "$image" || fail "$image is missing: run build_images.sh first"
-done
 project=pgship
 services=(postgres receiver agent prometheus)
+for s in "${services[@]}"; do
+  image=$(/usr/bin/python3 -c 'import sys,yaml; print(yaml.safe_load(open(sys.argv[1]))["services"][sys.argv[2]]["image"])' \
+    "$SRC/deploy/docker-compose.yml" "$s")
+  podman image exists "$image" || fail "$image ($s) is missing: run build_images.sh first"
+done
+# The project is the one the README's users run; one that is up on this machine is theirs.
+[ -z "$(podman ps -aq --filter "label=com.docker.compose.project=$project")" ] ||
+  fail "a compose project $project already has containers here; 'docker-compose -p $project down -v' first"
+volumes_before=$(podman volume ls -q | sort)
 
 phase "compose file and secrets"
 cp -r "$SRC/deploy" "$WORK/deploy"
@@ -77,8 +83,16 @@ done
 ok "all healthy: $states"
 
 phase "backup, scrapes, ports"
-run=$(curl -sf "http://127.0.0.1:8080/api/v1/runs?limit=1") || fail "the agent's API on 127.0.0.1:8080"
-grep -q '"uploaded":true' <<< "$run" || fail "the agent's start-up backup did not upload: $run"
+# Healthy is not done: the agent answers /health while its start-up run still runs.
+run="" result=""
+for _ in $(seq 120); do
+  run=$(curl -sf "http://127.0.0.1:8080/api/v1/runs?limit=1" || true)
+  result=$(run_result "$run")
+  case "$result" in ok|failed) break ;; esac
+  sleep 0.5
+done
+[ "$result" = ok ] && grep -q '"uploaded":true' <<< "$run" ||
+  fail "the agent's start-up backup did not upload ($result): $run"
 read -r name sha < <(latest_backup "$run")
 token=$(cat deploy/secrets/backup_token)
 downloaded=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:9101/api/backup/download/$name" |
@@ -108,5 +122,7 @@ compose down -v -t 10 > "$LOG/compose-down.log" 2>&1 || fail "docker-compose dow
 left="$(podman ps -aq --filter "label=com.docker.compose.project=$project")"
 left+="$(podman volume ls -q --filter "label=com.docker.compose.project=$project")"
 left+="$(podman network ls -q --filter "label=com.docker.compose.project=$project")"
+# Anonymous volumes (the images' VOLUMEs) carry no project label: compare the whole list.
+left+="$(comm -13 <(echo "$volumes_before") <(podman volume ls -q | sort))"
 [ -z "$left" ] || fail "docker-compose down -v left: $left"
-ok "no container, volume or network of project $project is left"
+ok "no container, volume (named or anonymous) or network of project $project is left"

@@ -14,17 +14,18 @@ set -euo pipefail
 podman image exists "$IMAGE" || fail "$IMAGE is missing: run build_images.sh first"
 
 phase "throwaway PostgreSQL 15"
-mkdir -p "$WORK/pg" "$WORK/secrets"
-chown postgres: "$WORK/pg"
+mkdir -p "$PGDIR" "$WORK/secrets"
+chown postgres: "$PGDIR"
 head -c 24 /dev/urandom | base64 | tr -d '\n' > "$WORK/secrets/pg_password"
 head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '\n' > "$WORK/secrets/backup_token"
-install -o postgres -m 600 "$WORK/secrets/pg_password" "$WORK/pg/pwfile"
+install -o postgres -m 600 "$WORK/secrets/pg_password" "$PGDIR/pwfile"
 PGPORT=$(free_port) RXPORT=$(free_port) AGPORT=$(free_port)
-runuser -u postgres -- "$PG_BIN/initdb" -D "$WORK/pg/data" -U postgres --auth=scram-sha-256 \
-  --pwfile="$WORK/pg/pwfile" --no-sync > "$LOG/initdb.log" 2>&1 || fail "initdb (see $LOG/initdb.log)"
-runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/server.log" -w \
-  -o "-p $PGPORT -k $WORK/pg -c listen_addresses=127.0.0.1" start > /dev/null || fail "pg_ctl start"
-on_exit "runuser -u postgres -- $PG_BIN/pg_ctl -D $WORK/pg/data -m immediate -w stop"
+runuser -u postgres -- "$PG_BIN/initdb" -D "$PGDIR/data" -U postgres --auth=scram-sha-256 \
+  --pwfile="$PGDIR/pwfile" --no-sync > "$LOG/initdb.log" 2>&1 || fail "initdb (see $LOG/initdb.log)"
+runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w \
+  -o "-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1" start > /dev/null ||
+  { cp "$PGDIR/server.log" "$LOG/" 2> /dev/null; fail "pg_ctl start (see $LOG/server.log)"; }
+on_exit "runuser -u postgres -- $PG_BIN/pg_ctl -D $PGDIR/data -m immediate -w stop"
 PGPASSWORD="$(cat "$WORK/secrets/pg_password")" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 \
   -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -f "$SRC/deploy/docker/sample-db.sql" \
   > "$LOG/sample-db.log" 2>&1 || fail "sample database (see $LOG/sample-db.log)"
@@ -37,27 +38,28 @@ for s in backup_token pg_password; do
   on_exit "podman secret rm pgship_${s}_$sfx"
 done
 token_secret=(--secret "pgship_backup_token_$sfx,target=backup_token")
-RX=$(prun run -d --name "pgship-rx-$sfx" --network=host "${token_secret[@]}" \
+on_exit "podman rm -f -v -t 5 pgship-rx-$sfx"
+RX=$(prun run -d --name "pgship-rx-$sfx" --label "$TEST_LABEL=1" --network=host "${token_secret[@]}" \
   -e PGSHIP_ROLE=receiver -e LISTEN_ADDR=127.0.0.1 -e PORT="$RXPORT" -e MIN_FREE_BYTES=100M \
   -e BACKUP_API_TOKEN_FILE=/run/secrets/backup_token "$IMAGE") || fail "podman run receiver"
-on_exit "podman rm -f -v -t 5 $RX"
-AG=$(prun run -d --name "pgship-agent-$sfx" --network=host "${token_secret[@]}" \
+on_exit "podman rm -f -v -t 5 pgship-agent-$sfx"
+AG=$(prun run -d --name "pgship-agent-$sfx" --label "$TEST_LABEL=1" --network=host "${token_secret[@]}" \
   --secret "pgship_pg_password_$sfx,target=pg_password" \
   -e POSTGRES_HOST=127.0.0.1 -e POSTGRES_PORT="$PGPORT" -e POSTGRES_DB=shop -e POSTGRES_USER=postgres \
   -e POSTGRES_PASSWORD_FILE=/run/secrets/pg_password -e BACKUP_API_URL="http://127.0.0.1:$RXPORT" \
   -e BACKUP_API_TOKEN_FILE=/run/secrets/backup_token -e SCHEDULE='0 3 * * *' -e RUN_ON_STARTUP=true \
   -e LOG_FORMAT=json -e LISTEN_ADDR=127.0.0.1 -e HEALTHCHECK_PORT="$AGPORT" -e MAX_RETRIES=0 \
   "$IMAGE") || fail "podman run agent"
-on_exit "podman rm -f -v -t 5 $AG"
 A="http://127.0.0.1:$AGPORT" R="http://127.0.0.1:$RXPORT"
 
-# The run whose result is in: "<result> <json>".
+# The newest run once it has ended: "<its result> <json>" (the run's own result, not one of
+# its databases').
 wait_for_run() {
-  local run=""
+  local run="" result
   for _ in $(seq 240); do
     run=$(curl -sf "$A/api/v1/runs?limit=1" || true)
-    if grep -q '"result":"ok"' <<< "$run"; then echo "ok $run"; return; fi
-    if grep -q '"result":"failed"' <<< "$run"; then echo "failed $run"; return; fi
+    result=$(run_result "$run")
+    case "$result" in ok|failed) echo "$result $run"; return ;; esac
     sleep 0.5
   done
   echo "none $run"
@@ -92,7 +94,8 @@ prun healthcheck run "$AG" > /dev/null || fail "the agent's HEALTHCHECK failed"
   fail "health: receiver $(health "$RX"), agent $(health "$AG")"
 ok "HEALTHCHECK: receiver healthy, agent healthy"
 label() { podman image inspect -f "{{index .Config.Labels \"org.opencontainers.image.$1\"}}" "$IMAGE"; }
-version=$(cmake -DSOURCE_DIR="$SRC" -P "$SRC/cmake/version.cmake" 2>&1)
+meta=$("$SRC/deploy/release/image-meta.sh")
+version=$(sed -n 's/^version=//p' <<< "$meta")
 agent_version=$(prun run --rm "$IMAGE" --version)
 receiver_version=$(prun run --rm -e PGSHIP_ROLE=receiver "$IMAGE" --version)
 metric=$(curl -sf "$A/metrics" | sed -n 's/^pgship_build_info{version="\([^"]*\)"} 1$/\1/p')
@@ -100,11 +103,11 @@ metric=$(curl -sf "$A/metrics" | sed -n 's/^pgship_build_info{version="\([^"]*\)
   [ "$metric" = "$version" ] && [ "$(label version)" = "$version" ] ||
   fail "versions: git $version, '$agent_version', '$receiver_version', build_info '$metric', label '$(label version)'"
 for l in source revision licenses; do [ -n "$(label $l)" ] || fail "no label org.opencontainers.image.$l"; done
-[ "$(label revision)" = "$(git -C "$SRC" rev-parse HEAD)" ] || fail "revision label $(label revision)"
+[ "$(label revision)" = "$(sed -n 's/^revision=//p' <<< "$meta")" ] || fail "revision label $(label revision)"
 ok "version $version in --version, pgship_build_info and the label; source $(label source), licenses $(label licenses)"
 
 phase "agent with its database down"
-runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w stop > /dev/null
+runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop > /dev/null
 curl -sf -X POST "$A/api/v1/backups" > /dev/null || fail "POST /api/v1/backups"
 read -r result run < <(wait_for_run)
 [ "$result" = failed ] || fail "a run with the database down did not fail: $result $run"
@@ -135,16 +138,27 @@ phase "non-root, no compiler, no secrets"
 uid=$(prun run --rm --entrypoint id "$IMAGE" -u)
 [ "$uid" = 10001 ] || fail "the image runs as uid $uid"
 ok "runs as pgship (uid $uid)"
-prun create --name "pgship-fs-$sfx" "$IMAGE" > /dev/null
-on_exit "podman rm -f pgship-fs-$sfx"
+on_exit "podman rm -f -v pgship-fs-$sfx"
+prun create --name "pgship-fs-$sfx" --label "$TEST_LABEL=1" "$IMAGE" > /dev/null
 podman export "pgship-fs-$sfx" > "$WORK/rootfs.tar"
 tar -tf "$WORK/rootfs.tar" > "$LOG/rootfs.txt"
-compilers=$(grep -E '^(usr/)?bin/(cc|c\+\+|gcc|g\+\+|clang[^/]*|ld|as|make)$|^usr/lib/gcc/|/cc1(plus)?$' "$LOG/rootfs.txt" || true)
+compilers_in() { grep -E '^(\./)?(usr/)?bin/(cc|c\+\+|gcc|g\+\+|clang[^/]*|ld|as|make)$|^(\./)?usr/lib/gcc/|/cc1(plus)?$' "$1" || true; }
+compilers=$(compilers_in "$LOG/rootfs.txt")
 [ -z "$compilers" ] || fail "the image has a compiler: $(echo $compilers | head -c 300)"
-# The build context held deploy/secrets/ with canaries (build_images.sh): not a byte of them.
-secret_names=$(grep -E '(^|/)(secrets/|pg_password$|backup_token$|\.env$|id_(rsa|ed25519)$)|\.key$|^src/' "$LOG/rootfs.txt" || true)
+# The same pattern must find the build stage's compiler, or it is a check that cannot fail.
+prun create --name "pgship-buildfs-$sfx" --label "$TEST_LABEL=1" localhost/pgship-build:test > /dev/null
+on_exit "podman rm -f -v pgship-buildfs-$sfx"
+podman export "pgship-buildfs-$sfx" | tar -t > "$LOG/build-rootfs.txt"
+[ -n "$(compilers_in "$LOG/build-rootfs.txt")" ] || fail "the compiler pattern finds nothing in the build stage either"
+# The build context held deploy/secrets/ with canaries (build_images.sh): no such file in the
+# image, and not a byte of them in any layer (podman save keeps every layer, uncompressed).
+secret_names=$(grep -E '(^|/)(secrets/|pg_password$|backup_token$|\.env$|id_(rsa|ed25519)$)|\.key$|^(\./)?src/' "$LOG/rootfs.txt" || true)
 [ -z "$secret_names" ] || fail "the image holds secret-looking files: $secret_names"
 canary=$(cat "$IMAGE_STORE/canary")
-! grep -qaF "$canary" "$WORK/rootfs.tar" || fail "the image holds the build context's secret canary"
-rm -f "$WORK/rootfs.tar"
-ok "no compiler, no secret file, no trace of the context's deploy/secrets/ ($(wc -l < "$LOG/rootfs.txt") paths)"
+podman save --format docker-archive -o "$WORK/image.tar" "$IMAGE" 2>> "$LOG/podman-stderr.log"
+! grep -qaF "$canary" "$WORK/image.tar" || fail "a layer of the image holds the build context's secret canary"
+# ...and the same search finds a line of a file the image does hold: the layers are readable.
+grep -qaF "PGSHIP_ROLE must be agent or receiver" "$WORK/image.tar" ||
+  fail "the layer search cannot find the entrypoint's text either: the archive is not searchable"
+rm -f "$WORK/rootfs.tar" "$WORK/image.tar"
+ok "no compiler (the same pattern finds the build stage's), no secret file, no byte of the context's deploy/secrets/ in any layer"
