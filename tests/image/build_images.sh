@@ -111,3 +111,5 @@ podman build --pull=never --format docker -t "docker.io/$prom_image" "$standins/
 # The compose file's own image name, as Docker's API resolves it.
 podman tag "$IMAGE" docker.io/library/pgship:latest
 ok "docker.io/library/$pg_image, docker.io/$prom_image, docker.io/library/pgship:latest"
+# Earlier runs' images, untagged by this one's, would pile up a gigabyte a run.
+podman image prune -f > /dev/null 2>> "$LOG/podman-stderr.log" || true
