@@ -4,6 +4,7 @@
 # secrets read through *_FILE. Checks what a user sees:
 #   - both HEALTHCHECKs pass, and the agent's start-up backup is on the receiver with the
 #     sha256 of the agent's own file, the list's sha256 and the downloaded bytes all equal;
+#   - a restore drill (the image's pg_restore) brings the backup back with every row count;
 #   - the version in --version, pgship_build_info and the image's OCI label is one version;
 #   - with its database down, the agent's HEALTHCHECK turns the container unhealthy;
 #   - SIGTERM stops both with exit 0 within 10 s;
@@ -86,6 +87,18 @@ ok "the agent's file, its run, the receiver's list and the downloaded bytes: sha
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer wrong-$token" "$R/api/backup/list")
 [ "$code" = 401 ] || fail "a wrong token got $code, not 401"
 ok "a wrong token gets 401"
+
+phase "restore drill in the agent container"
+# The image's pg_restore, run by the daemon as users trigger it: the receiver's copy comes back
+# into a scratch database, every table's row count is compared, the scratch database dropped.
+curl -sf -X POST "$A/api/v1/drills" > /dev/null || fail "POST /api/v1/drills"
+read -r result run < <(wait_for_run)
+[ "$result" = ok ] && grep -q '"kind":"drill"' <<< "$run" ||
+  { podman logs "$AG" 2>&1 | tail -20 >&2; fail "the restore drill did not pass: $result $run"; }
+scratch=$(PGPASSWORD="$(cat "$WORK/secrets/pg_password")" "$PG_BIN/psql" -X -At -h 127.0.0.1 -p "$PGPORT" \
+  -U postgres -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = 'shop_pgship_drill'")
+[ "$scratch" = 0 ] || fail "the drill's scratch database was not dropped"
+ok "a restore drill with the image's pg_restore passed, and its scratch database is gone"
 
 phase "HEALTHCHECKs and the version"
 prun healthcheck run "$RX" > /dev/null || fail "the receiver's HEALTHCHECK failed"
