@@ -79,11 +79,18 @@ prun() { podman "$@" 2>> "$LOG/podman-stderr.log"; }
 health() { podman inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null; }
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 image_mib() { echo $(( $(podman image inspect -f '{{.Size}}' "$1") / 1000000 )); }
-# A run's own result in the agent's API answer (`running` while it runs).
+# A run's own result in the agent's API answer, a list of runs (the newest first) or one run
+# (`running` while it runs).
 run_result() {
   /usr/bin/python3 -c 'import json,sys
-try: print(json.loads(sys.argv[1])[0].get("result", ""))
+try:
+    d = json.loads(sys.argv[1])
+    print((d[0] if isinstance(d, list) else d).get("result", ""))
 except Exception: print("")' "$1"
+}
+# The run_id of a POST /api/v1/backups or /api/v1/drills answer.
+run_id_of() {
+  /usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["run_id"])' "$1"
 }
 # The newest run in the agent's API answer: "<backup name> <sha256>".
 latest_backup() {
