@@ -88,6 +88,19 @@ try:
     print((d[0] if isinstance(d, list) else d).get("result", ""))
 except Exception: print("")' "$1"
 }
+# A run of the agent at <base URL> once it has ended: "<its result> <json>" (the run's own
+# result, not one of its databases'). With a run_id that run, without one the newest.
+wait_for_run() {
+  local run="" result url="$1/api/v1/runs?limit=1"
+  [ -z "${2:-}" ] || url="$1/api/v1/runs/$2"
+  for _ in $(seq 240); do
+    run=$(curl -sf "$url" || true)
+    result=$(run_result "$run")
+    case "$result" in ok|failed) echo "$result $run"; return ;; esac
+    sleep 0.5
+  done
+  echo "none $run"
+}
 # The run_id of a POST /api/v1/backups or /api/v1/drills answer.
 run_id_of() {
   /usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["run_id"])' "$1"

@@ -84,13 +84,7 @@ ok "all healthy: $states"
 
 phase "backup, scrapes, ports"
 # Healthy is not done: the agent answers /health while its start-up run still runs.
-run="" result=""
-for _ in $(seq 120); do
-  run=$(curl -sf "http://127.0.0.1:8080/api/v1/runs?limit=1" || true)
-  result=$(run_result "$run")
-  case "$result" in ok|failed) break ;; esac
-  sleep 0.5
-done
+read -r result run < <(wait_for_run http://127.0.0.1:8080)
 [ "$result" = ok ] && grep -q '"uploaded":true' <<< "$run" ||
   fail "the agent's start-up backup did not upload ($result): $run"
 read -r name sha < <(latest_backup "$run")

@@ -53,20 +53,7 @@ AG=$(prun run -d --name "pgship-agent-$sfx" --label "$TEST_LABEL=1" --network=ho
   "$IMAGE") || fail "podman run agent"
 A="http://127.0.0.1:$AGPORT" R="http://127.0.0.1:$RXPORT"
 
-# A run once it has ended: "<its result> <json>" (the run's own result, not one of its
-# databases'). With a run_id that run, without one the newest.
-wait_for_run() {
-  local run="" result url="$A/api/v1/runs?limit=1"
-  [ -z "${1:-}" ] || url="$A/api/v1/runs/$1"
-  for _ in $(seq 240); do
-    run=$(curl -sf "$url" || true)
-    result=$(run_result "$run")
-    case "$result" in ok|failed) echo "$result $run"; return ;; esac
-    sleep 0.5
-  done
-  echo "none $run"
-}
-read -r result run < <(wait_for_run)
+read -r result run < <(wait_for_run "$A")
 [ "$result" = ok ] && grep -q '"uploaded":true' <<< "$run" ||
   { podman logs "$AG" 2>&1 | tail -20 >&2; fail "the agent's start-up backup did not upload: $result $run"; }
 read -r name sha < <(latest_backup "$run")
@@ -93,7 +80,7 @@ phase "restore drill in the agent container"
 # The image's pg_restore, run by the daemon as users trigger it: the receiver's copy comes back
 # into a scratch database, every table's row count is compared, the scratch database dropped.
 started=$(curl -sf -X POST "$A/api/v1/drills") || fail "POST /api/v1/drills"
-read -r result run < <(wait_for_run "$(run_id_of "$started")")
+read -r result run < <(wait_for_run "$A" "$(run_id_of "$started")")
 [ "$result" = ok ] && grep -q '"kind":"drill"' <<< "$run" ||
   { podman logs "$AG" 2>&1 | tail -20 >&2; fail "the restore drill did not pass: $result $run"; }
 scratch=$(PGPASSWORD="$(cat "$WORK/secrets/pg_password")" "$PG_BIN/psql" -X -At -h 127.0.0.1 -p "$PGPORT" \
@@ -123,7 +110,7 @@ ok "version $version in --version, pgship_build_info and the label; source $(lab
 phase "agent with its database down"
 runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop > /dev/null
 started=$(curl -sf -X POST "$A/api/v1/backups") || fail "POST /api/v1/backups"
-read -r result run < <(wait_for_run "$(run_id_of "$started")")
+read -r result run < <(wait_for_run "$A" "$(run_id_of "$started")")
 [ "$result" = failed ] || fail "a run with the database down did not fail: $result $run"
 # podman never schedules HEALTHCHECKs without systemd; this loop is the timer. The image's own
 # settings apply: failures count after the 30 s start period, three in a row make it unhealthy.
