@@ -110,6 +110,43 @@ std::string child_result::last_error_line() const {
   return {};
 }
 
+std::string child_result::postgres_error() const {
+  std::vector<std::string_view> lines;
+  for (std::string_view text(err); !text.empty();) {
+    const auto nl = text.find('\n');
+    lines.push_back(text.substr(0, nl));
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+  }
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const auto at = lines[i].find("ERROR:");
+    if (at == std::string_view::npos) continue;
+    std::string out(lines[i].substr(at));
+    std::string_view command;
+    for (std::size_t j = i + 1; j < lines.size(); ++j) {
+      const auto line = lines[j];
+      if (line.starts_with("DETAIL:") || line.starts_with("HINT:")) {
+        out += " ";
+        out += line;
+      } else if (line.starts_with("Command was: ")) {
+        command = line.substr(13);
+        break;
+      } else if (!line.starts_with("CONTEXT:") && !line.starts_with(" ") &&
+                 !line.starts_with("\t")) {
+        break;
+      }
+    }
+    // pg_restore names the statement that failed (a whole COPY header, a CREATE ...): enough
+    // of it to find the object.
+    if (!command.empty()) {
+      constexpr std::size_t shown = 160;
+      out += " (in: " + std::string(command.substr(0, shown)) +
+             (command.size() > shown ? "...)" : ")");
+    }
+    return out;
+  }
+  return last_error_line();
+}
+
 std::vector<std::string> child_environment(const std::map<std::string, std::string>& extra) {
   static const std::set<std::string_view> secrets = {"POSTGRES_PASSWORD",
                                                      "BACKUP_API_TOKEN",

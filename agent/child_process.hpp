@@ -45,6 +45,11 @@ struct child_result {
   std::string describe() const;
   /// The last non-empty stderr line, for one-line error messages.
   std::string last_error_line() const;
+  /// What PostgreSQL said when a client tool failed on a query: its first `ERROR:` line with
+  /// the `DETAIL:` and `HINT:` lines that follow it, and the start of the statement pg_restore
+  /// ran; the last line when there is no ERROR: (pg_restore's own last line is often a
+  /// `CONTEXT:` or `Command was:` line, which says little).
+  std::string postgres_error() const;
 };
 
 /// Lets another coroutine stop a running child (a run being cancelled).

@@ -61,7 +61,7 @@ void add_command_options(std::string_view command, po::options_description& desc
   } else if (command == "drill") {
     desc.add_options()("database", po::value<std::string>(), "only this database of POSTGRES_DB")(
         "id", po::value<std::string>(), "drill this backup instead of the newest")(
-        "jobs", po::value<int>(), "pg_restore -j N over a downloaded file (default 1: streamed)");
+        "jobs", po::value<int>(), "pg_restore -j N over a downloaded file (default DRILL_JOBS)");
   }
 }
 
@@ -98,7 +98,7 @@ int dispatch(std::string_view command, const pgship::agent::settings& settings,
   if (command == "drill") {
     return command_drill(
         settings, {value_or(vars, "database", std::string()), value_or(vars, "id", std::string()),
-                   value_or(vars, "jobs", 1)});
+                   value_or(vars, "jobs", settings.drill_jobs)});
   }
   std::cerr << "pgship-agent: '" << command << "' is not available in this build yet\n";
   return static_cast<int>(pgship::errc::internal);

@@ -73,6 +73,9 @@ constexpr key_spec schema[] = {
     {"DRILL_POSTGRES_USER", "", false, "its user, with CREATEDB (default: POSTGRES_USER)"},
     {"DRILL_POSTGRES_PASSWORD", "", true, "its password (default: POSTGRES_PASSWORD)"},
     {"DRILL_KEEP", "false", false, "keep the scratch database after a drill, for inspection"},
+    {"DRILL_JOBS", "1", false, "parallel pg_restore jobs of a scheduled drill (--jobs)"},
+    {"TIMESCALEDB_JOBS_DURING_DUMP", "pause", false,
+     "pause: TimescaleDB's jobs start no run while pg_dump holds its locks; run: left alone"},
     {"ARCHIVE_DIRS", "", false,
      "name=/path[,name2=/path2]: directories shipped as tar archives by every run"},
     {"ENCRYPT_RECIPIENTS", "", false,
@@ -250,6 +253,8 @@ settings read_settings(const config::config& cfg, settings_use use) {
                                 ? cfg.string("DRILL_POSTGRES_PASSWORD")
                                 : s.postgres_password;
   s.drill_keep = cfg.boolean("DRILL_KEEP");
+  s.drill_jobs = static_cast<int>(cfg.integer("DRILL_JOBS", 1, 64));
+  s.timescaledb_jobs_during_dump = cfg.choice("TIMESCALEDB_JOBS_DURING_DUMP", {"pause", "run"});
   // Only what backs up reads them: a recovery machine need not have the directories.
   for (const auto& item :
        use == settings_use::backup ? cfg.list("ARCHIVE_DIRS") : std::vector<std::string>{}) {

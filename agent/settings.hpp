@@ -77,6 +77,8 @@ struct settings {
   std::string drill_database = "{db}_pgship_drill";
   pg_server drill_server;  // DRILL_POSTGRES_*, each defaulting to POSTGRES_*
   bool drill_keep = false;
+  int drill_jobs = 1;  // DRILL_JOBS: pg_restore -j of scheduled drills
+  std::string timescaledb_jobs_during_dump = "pause";  // pause or run
   std::vector<archive_dir> archive_dirs;
   /// ENCRYPT_RECIPIENTS(_FILE): set, every backup is an age file to all of them.
   std::vector<age::recipient> encrypt_recipients;

@@ -1,7 +1,9 @@
 #include "posix_storage.hpp"
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <fstream>
+#include <vector>
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -11,6 +13,8 @@
 #include <pgship/common/backup_name.hpp>
 #include <pgship/common/checksum_line.hpp>
 #include <pgship/common/fs.hpp>
+#include <pgship/common/manifest_name.hpp>
+#include <pgship/common/wire.hpp>
 
 namespace pgship::receiver {
 namespace {
@@ -60,6 +64,42 @@ std::error_code make_durable_dirs(const stdfs::path& root, const stdfs::path& re
     current = next;
   }
   return {};
+}
+
+// The whole file when it has at most `limit` bytes (else EFBIG); ENOENT when there is none.
+std::optional<std::string> read_whole_file(const stdfs::path& p, std::uint64_t limit,
+                                           std::error_code& ec) {
+  ec.clear();
+  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    ec = {errno, std::generic_category()};
+    return std::nullopt;
+  }
+  std::string text;
+  std::vector<char> block(64 * 1024);
+  for (;;) {
+    const ssize_t n = ::read(fd, block.data(), block.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ec = {errno, std::generic_category()};
+    } else if (text.size() + static_cast<std::size_t>(n) > limit) {
+      ec = std::make_error_code(std::errc::file_too_large);
+    } else if (n > 0) {
+      text.append(block.data(), static_cast<std::size_t>(n));
+      continue;
+    }
+    break;
+  }
+  ::close(fd);
+  if (ec) return std::nullopt;
+  return text;
+}
+
+// Both names a backup's manifest may have, beside the dump: the encrypted one first.
+std::array<stdfs::path, 2> manifest_paths(const stdfs::path& dump) {
+  const auto id = dump.filename().string();
+  return {dump.parent_path() / format_manifest_name(id, true),
+          dump.parent_path() / format_manifest_name(id, false)};
 }
 
 std::optional<backup_record> read_record(const stdfs::path& dump) {
@@ -146,6 +186,15 @@ void posix_storage::scan(bool sweep) {
         if (name.starts_with(".") && name.find(".tmp") != std::string::npos) {
           std::error_code ignored;
           if (sweep) stdfs::remove(p, ignored);  // a sidecar write cut short by a crash
+          continue;
+        }
+        if (const auto manifest = parse_manifest_name(name)) {
+          // A backup's manifest is not a backup; one whose backup is gone is swept at start
+          // (a crash between the removals, or a removal racing its upload).
+          std::error_code ignored;
+          if (sweep && !stdfs::exists(db_dir.path() / manifest->backup, ignored)) {
+            stdfs::remove(p, ignored);
+          }
           continue;
         }
         if (name.ends_with(".json") || name.ends_with(".sha256")) {
@@ -277,6 +326,8 @@ std::error_code posix_storage::remove(const std::string& client, const std::stri
   std::error_code ignored;
   stdfs::remove(stdfs::path(dump).concat(".sha256"), ignored);
   stdfs::remove(stdfs::path(dump).replace_extension(".json"), ignored);
+  for (const auto& manifest : manifest_paths(dump))
+    stdfs::remove(manifest, ignored);
   fs::fsync_directory(dump.parent_path());
   auto& u = usage_[client];
   u.first -= std::min(u.first, record->size);
@@ -314,8 +365,10 @@ std::error_code posix_storage::quarantine(const backup_record& record,
   if (::rename(dump.c_str(), (dir / record.id).c_str()) != 0) {
     return {errno, std::generic_category()};
   }
+  const auto [sealed_manifest, plain_manifest] = manifest_paths(dump);
   for (const auto& side :
-       {stdfs::path(dump).concat(".sha256"), stdfs::path(dump).replace_extension(".json")}) {
+       {stdfs::path(dump).concat(".sha256"), stdfs::path(dump).replace_extension(".json"),
+        sealed_manifest, plain_manifest}) {
     std::error_code ignored;
     stdfs::rename(side, dir / side.filename(), ignored);
   }
@@ -324,6 +377,53 @@ std::error_code posix_storage::quarantine(const backup_record& record,
   auto& u = usage_[record.client];
   u.first -= std::min(u.first, record.size);
   u.second -= std::min<std::uint64_t>(u.second, 1);
+  return {};
+}
+
+manifest_put_result posix_storage::put_manifest(const backup_record& backup,
+                                                const stored_manifest& m, bool may_replace) {
+  const auto name = parse_manifest_name(m.name);
+  if (!name || name->backup != backup.id || !fs::is_safe_name(backup.client) ||
+      !fs::is_safe_name(backup.database)) {
+    return {std::make_error_code(std::errc::invalid_argument)};
+  }
+  const auto dump = path_of(backup);
+  const auto target = dump.parent_path() / m.name;
+  const auto other = dump.parent_path() / format_manifest_name(backup.id, !name->encrypted);
+  // Under the lock remove() deletes with: a manifest never outlives its backup.
+  std::lock_guard lock(mutex_);
+  std::error_code ec;
+  if (!stdfs::is_regular_file(dump, ec)) {
+    return {std::make_error_code(std::errc::no_such_file_or_directory)};
+  }
+  std::error_code read_ec;
+  const auto existing = read_whole_file(target, m.bytes.size(), read_ec);
+  if (existing && *existing == m.bytes) return {{}, manifest_outcome::identical};
+  const bool had_other = stdfs::exists(other, ec);
+  const bool had_one = had_other || read_ec != std::errc::no_such_file_or_directory;
+  if (had_one && !may_replace) return {{}, manifest_outcome::refused};
+  // As private as the backup's own bytes (incoming_file): it may name every table.
+  if ((ec = fs::write_file_atomically(target, m.bytes, 0640))) return {ec};
+  // The other name goes after the new one is in place: a crash between leaves two, never none.
+  if (had_other) {
+    stdfs::remove(other, ec);
+    if (auto sync_ec = fs::fsync_directory(dump.parent_path())) return {sync_ec};
+  }
+  return {{}, had_one ? manifest_outcome::replaced : manifest_outcome::created};
+}
+
+manifest_get_result posix_storage::get_manifest(const backup_record& backup) const {
+  if (!fs::is_safe_name(backup.client) || !fs::is_safe_name(backup.database) ||
+      !fs::is_safe_name(backup.id)) {
+    return {};
+  }
+  for (const auto& p : manifest_paths(path_of(backup))) {
+    std::error_code ec;
+    auto bytes = read_whole_file(p, wire::max_manifest_bytes, ec);
+    if (ec == std::errc::no_such_file_or_directory) continue;
+    if (ec) return {ec};
+    return {{}, stored_manifest{p.filename().string(), std::move(*bytes)}};
+  }
   return {};
 }
 

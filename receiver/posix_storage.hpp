@@ -1,8 +1,9 @@
 #pragma once
 // Committed backups on disk: STORAGE_DIR/<client>/<database>/<name>.dump beside
-// <name>.dump.sha256 (sha256sum -c format) and <name>.json (the record). Commit rule: the
-// caller has fsynced the spool file; sidecars are written atomically first, then the dump is
-// renamed into place and the directory synced, so a listed backup is never partial.
+// <name>.dump.sha256 (sha256sum -c format), <name>.json (the record) and, once the agent sent
+// it, <name>.dump.manifest.json[.age] (the backup's manifest). Commit rule: the caller has
+// fsynced the spool file; sidecars are written atomically first, then the dump is renamed into
+// place and the directory synced, so a listed backup is never partial.
 
 #include <mutex>
 
@@ -28,7 +29,11 @@ class posix_storage final : public storage {
   std::error_code open_range(const backup_record& record, std::uint64_t first, std::uint64_t length,
                              std::unique_ptr<object_reader>& out) const override;
   std::error_code remove(const std::string& client, const std::string& id) override;
-  /// Moves the dump and its sidecars to .quarantine/<client>/<database>/.
+  /// Written atomically (temp file, fsync, rename, directory fsync) beside the dump.
+  manifest_put_result put_manifest(const backup_record& backup, const stored_manifest& m,
+                                   bool may_replace) override;
+  manifest_get_result get_manifest(const backup_record& backup) const override;
+  /// Moves the dump and its sidecars (the manifest too) to .quarantine/<client>/<database>/.
   std::error_code quarantine(const backup_record& record, const std::string& identity) override;
   std::size_t quarantined() const override;
   usage_map usage() const override;

@@ -6,8 +6,10 @@
 #include <pgship/common/checksum_line.hpp>
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
+#include <pgship/common/wire.hpp>
 
 #include "conditional.hpp"
+#include "manifest_routes.hpp"
 
 namespace pgship::receiver {
 namespace {
@@ -137,9 +139,10 @@ net::awaitable<void> handle_download(exchange& ex, receiver_context& ctx) {
   if (!who) co_return;
   std::string id(ex.params().get("id"));
   if (co_await refuse_bad_id(ex, id)) co_return;
-  constexpr std::string_view checksum_suffix = ".sha256";
-  const bool checksum = id.ends_with(checksum_suffix);
-  if (checksum) id.resize(id.size() - checksum_suffix.size());
+  const bool checksum = id.ends_with(wire::download_checksum_suffix);
+  const bool manifest = id.ends_with(wire::download_manifest_suffix);
+  if (checksum) id.resize(id.size() - wire::download_checksum_suffix.size());
+  if (manifest) id.resize(id.size() - wire::download_manifest_suffix.size());
 
   // A token sees only its own client's backups: another client's id is simply not found.
   std::optional<backup_record> record;
@@ -160,6 +163,10 @@ net::awaitable<void> handle_download(exchange& ex, receiver_context& ctx) {
     res.set(http::field::content_type, "text/plain; charset=utf-8");
     res.body() = format_checksum_line(*digest_from_hex(record->sha256), record->id);
     co_await ex.respond(std::move(res));
+    co_return;
+  }
+  if (manifest) {
+    co_await send_manifest(ex, ctx, *record);
     co_return;
   }
   co_await send_backup(ex, ctx, *record);

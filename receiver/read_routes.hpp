@@ -1,6 +1,7 @@
 #pragma once
 // The read side and deletion: GET /api/backup/list, GET /api/backup/download/{id} (and
-// {id}.sha256), DELETE /api/backup/{id}.
+// {id}.sha256, and {id}.manifest: manifest_routes.hpp), DELETE /api/backup/{id} (the backup's
+// manifest goes with it).
 
 #include <memory>
 

@@ -37,6 +37,30 @@ struct storage_capabilities {
 /// Stored bytes and backup count per client.
 using usage_map = std::map<std::string, std::pair<std::uint64_t, std::uint64_t>>;
 
+/// A backup's manifest as the agent uploaded it: `name` is `<id>.manifest.json` or
+/// `<id>.manifest.json.age` (manifest_name.hpp); the bytes are opaque (maybe ciphertext).
+struct stored_manifest {
+  std::string name;
+  std::string bytes;
+};
+
+enum class manifest_outcome {
+  created,    // the backup had no manifest
+  identical,  // the same name and bytes were stored already: nothing changed
+  replaced,   // another manifest of the backup (other bytes, or the other name) was replaced
+  refused,    // another manifest is stored and `may_replace` was false: nothing changed
+};
+
+struct manifest_put_result {
+  std::error_code error;  // ENOENT: the backup is not stored (any more)
+  manifest_outcome outcome = manifest_outcome::created;
+};
+
+struct manifest_get_result {
+  std::error_code error;
+  std::optional<stored_manifest> manifest;  // nullopt: the backup has none
+};
+
 /// Reads bytes [first, first + length) of one stored backup.
 class object_reader {
  public:
@@ -93,9 +117,17 @@ class storage {
   virtual std::error_code open_range(const backup_record& record, std::uint64_t first,
                                      std::uint64_t length,
                                      std::unique_ptr<object_reader>& out) const = 0;
-  /// Deletes a backup, its record first (so it leaves every list at once). ENOENT when there
-  /// is no such backup.
+  /// Deletes a backup, its record first (so it leaves every list at once), and its manifest.
+  /// ENOENT when there is no such backup.
   virtual std::error_code remove(const std::string& client, const std::string& id) = 0;
+
+  /// Stores `m` beside `backup` (a record find() gave): never listed, counted or scrubbed as a
+  /// backup, and deleted with it by remove(). The backup keeps one manifest: another one is
+  /// replaced when `may_replace`, else refused.
+  virtual manifest_put_result put_manifest(const backup_record& backup, const stored_manifest& m,
+                                           bool may_replace) = 0;
+  /// The manifest stored beside `backup`.
+  virtual manifest_get_result get_manifest(const backup_record& backup) const = 0;
 
   /// Takes a backup whose stored bytes no longer match its sha256 out of the list, retention
   /// and usage, keeping the bytes for a person to look at. ENOENT when the object `identity`

@@ -10,9 +10,12 @@
 #include <pgship/common/config_values.hpp>
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
+#include <pgship/common/manifest_name.hpp>
+#include <pgship/common/wire.hpp>
 
 #include "body_stream.hpp"
 #include "incoming_file.hpp"
+#include "manifest_routes.hpp"
 #include "multipart.hpp"
 #include "upload_commit.hpp"
 
@@ -47,7 +50,7 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
 
   // Everything that can be refused is refused before the first body byte is read.
   std::optional<sha256_digest> expected;
-  if (const auto h = req["X-Content-SHA256"]; !h.empty()) {
+  if (const auto h = req[wire::content_sha256_header]; !h.empty()) {
     expected = digest_from_hex(h);
     if (!expected) {
       co_await ex.respond_error(http::status::bad_request, "bad_checksum",
@@ -56,7 +59,17 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
     }
   }
   const auto boundary = multipart_boundary(req[http::field::content_type]);
-  std::string name(req["X-Backup-Name"]);
+  std::string name(req[wire::backup_name_header]);
+  // A backup's manifest, raw, after its backup: stored beside it, not as a backup.
+  if (const auto manifest = parse_manifest_name(name)) {
+    if (boundary) {
+      co_await ex.respond_error(http::status::bad_request, "bad_request",
+                                "a manifest is sent as a raw body with X-Backup-Name");
+    } else {
+      co_await receive_manifest(ex, ctx, *who, *manifest, expected);
+    }
+    co_return;
+  }
   if (!boundary && name.empty()) {
     co_await ex.respond_error(http::status::bad_request, "missing_name",
                               "send X-Backup-Name with a raw body, or multipart/form-data with a "
@@ -246,7 +259,7 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
 }  // namespace
 
 void add_upload_route(http_server::router& routes, std::shared_ptr<receiver_context> ctx) {
-  routes.add(http::verb::post, "/api/backup/upload",
+  routes.add(http::verb::post, wire::upload_path,
              [ctx](exchange& ex) { return handle_upload(ex, *ctx); }, {.body_limit = std::nullopt});
 }
 

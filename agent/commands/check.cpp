@@ -15,6 +15,8 @@
 #include "pg_connection.hpp"
 #include "pg_tools.hpp"
 #include "pipeline/backup_dir.hpp"
+#include "pipeline/database_facts.hpp"
+#include "pipeline/timescaledb_restore.hpp"
 
 namespace pgship::agent {
 
@@ -58,6 +60,40 @@ stage_error check_backup_dir(const settings& cfg, std::string& detail) {
   return error;
 }
 
+// A TimescaleDB database: its version, whether this role can pause its jobs during a dump,
+// and whether the drill server could restore it (that version offered and preloaded).
+void check_timescaledb(const settings& cfg, const std::string& db, pg_connection& conn,
+                       checklist& list) {
+  stage_error error;
+  const auto version = installed_extension(conn, "timescaledb", error);
+  if (error) {
+    list.record("TimescaleDB in " + db, error, "");
+    return;
+  }
+  if (!version) return;
+  list.pass("TimescaleDB in " + db, *version);
+  if (cfg.timescaledb_jobs_during_dump == "pause") {
+    const auto foreign = conn.query_value(
+        "SELECT count(*) FROM timescaledb_information.jobs "
+        "WHERE NOT pg_has_role(current_user, owner::name, 'MEMBER')",
+        error);
+    if (!error && foreign != "0") {
+      error = fail(errc::check_failed,
+                   *foreign + " job(s) belong to roles " + cfg.postgres_user +
+                       " is not a member of, so they cannot be paused during the dump "
+                       "(TIMESCALEDB_JOBS_DURING_DUMP=pause; or set it to run)");
+    }
+    list.record("TimescaleDB jobs of " + db + " can be paused during the dump", error,
+                "TIMESCALEDB_JOBS_DURING_DUMP=pause");
+  }
+  const auto& d = cfg.drill_server;
+  auto admin = pg_connection::open({d.host, d.port, d.user, d.password, "postgres"}, error);
+  if (!error) error = check_timescaledb_offered(admin, *version);
+  list.record("drill server " + d.host + ":" + std::to_string(d.port) + " restores TimescaleDB " +
+                  *version + " (" + db + ")",
+              error, "offered and preloaded");
+}
+
 }  // namespace
 
 int command_check(const settings& cfg) {
@@ -83,6 +119,7 @@ int command_check(const settings& cfg) {
                              cfg.postgres_port, version_text(v), size.value_or("?"));
       }
       list.record("PostgreSQL database " + db, error, detail);
+      if (!error) check_timescaledb(cfg, db, conn, list);
     }
 
     pg_toolset tools;

@@ -17,6 +17,8 @@
 #include "net/receiver_api.hpp"
 #include "pg_connection.hpp"
 #include "pipeline/fetch_restore.hpp"
+#include "pipeline/manifest_source.hpp"
+#include "pipeline/timescaledb_restore.hpp"
 
 namespace pgship::agent {
 
@@ -57,10 +59,21 @@ pg_connection open_admin(const settings& cfg, stage_error& error) {
 // The target must exist (or --create it) and be empty unless --clean. Checked before the
 // download; a target this restore creates (`must_create`) is dropped again when the restore
 // does not complete, so a bad backup leaves no empty database behind.
-stage_error check_target(const settings& cfg, const restore_options& opts, bool& must_create) {
+stage_error check_target(const settings& cfg, const restore_options& opts,
+                         const std::string& timescaledb_version, bool& must_create) {
   stage_error error;
   auto admin = open_admin(cfg, error);
   if (error) return error;
+  if (!timescaledb_version.empty()) {
+    if (auto refused = check_timescaledb_offered(admin, timescaledb_version)) return refused;
+    if (opts.clean) {
+      // pg_restore --clean drops the objects, not the rows of TimescaleDB's catalog, which
+      // the restore would then insert a second time.
+      return fail(errc::restore_refused,
+                  "a TimescaleDB backup cannot be restored over a database with --clean; restore "
+                  "into a new one (--create), then swap the names");
+    }
+  }
   const auto exists = admin.query_value(
       "SELECT count(*) FROM pg_database WHERE datname = " + admin.quote_literal(opts.target_db),
       error);
@@ -141,8 +154,16 @@ int command_restore(const settings& cfg, const restore_options& opts) {
           std::cerr << "pgship-agent: " << error.message << "\n";
           co_return error.code.value();
         }
+        std::string note;
+        const auto m = co_await find_manifest(cfg, *client, backup, note);
+        std::string timescaledb_version;
+        if (m && m->timescaledb) timescaledb_version = m->timescaledb->version;
+        if (!m) {
+          log::write(spdlog::level::warn, "restoring " + backup.id + " without its manifest",
+                     {{"why", note}});
+        }
         bool must_create = false;
-        if (auto error = check_target(cfg, opts, must_create)) {
+        if (auto error = check_target(cfg, opts, timescaledb_version, must_create)) {
           std::cerr << "pgship-agent: " << error.message << "\n";
           co_return error.code.value();
         }
@@ -164,6 +185,7 @@ int command_restore(const settings& cfg, const restore_options& opts) {
           target.clean = opts.clean;
           target.no_owner = opts.no_owner;
           target.jobs = opts.jobs;
+          target.timescaledb_version = timescaledb_version;
           std::vector<stage_record> stages;
           error = co_await fetch_and_restore(io, backup, target, stages);
         }

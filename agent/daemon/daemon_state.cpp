@@ -168,6 +168,7 @@ std::optional<std::string> daemon_state::start_drill(const std::string& trigger,
   return start_job("drill", *request, active,
                    [request](const std::string& id, const settings& cfg, run_control& control) {
                      request->run_id = id;
+                     request->jobs = cfg.drill_jobs;
                      return run_drill(cfg, *request, control);
                    });
 }

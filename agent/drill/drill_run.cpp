@@ -13,7 +13,9 @@
 #include "pipeline/backup_run.hpp"
 #include "pipeline/fetch_restore.hpp"
 #include "pipeline/manifest.hpp"
+#include "pipeline/manifest_source.hpp"
 #include "pipeline/row_counts.hpp"
+#include "pipeline/timescaledb_restore.hpp"
 
 namespace pgship::agent {
 namespace {
@@ -38,11 +40,15 @@ stage_error drop_database(pg_connection& admin, const std::string& name) {
 
 // A database of that name left by an earlier drill (a crash, a second signal) carries the
 // marker and goes; any other is refused, never dropped.
-stage_error create_scratch(const settings& cfg, const std::string& name, const log::context& lg,
+stage_error create_scratch(const settings& cfg, const std::string& name,
+                           const std::string& timescaledb_version, const log::context& lg,
                            bool& made) {
   stage_error error;
   auto admin = pg_connection::open(drill_login(cfg, "postgres"), error);
   if (error) return error;
+  if (!timescaledb_version.empty()) {
+    if (auto refused = check_timescaledb_offered(admin, timescaledb_version)) return refused;
+  }
   const auto found = admin.query_rows(
       "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database "
       "WHERE datname = " +
@@ -80,30 +86,30 @@ stage_error drop_scratch(const settings& cfg, const std::string& name) {
   return drop_database(admin, name);
 }
 
-// The counts the dump's snapshot took, when this backup's manifest is here and has them.
-std::optional<manifest> counts_of(const settings& cfg, const remote_backup& backup,
-                                  std::string& note) {
-  auto m = read_manifest(manifest_path(cfg.backup_dir, backup.id));
-  if (!m) {
-    note = "no counts to compare: BACKUP_DIR has no manifest of " + backup.id;
-  } else if (m->sha256 != backup.sha256) {
-    note = "no counts to compare: the local manifest of " + backup.id + " is of other bytes";
-  } else if (m->row_counts.empty()) {
-    note = "no counts to compare: " + backup.id + " was taken without row counts";
-  } else {
-    return m;
-  }
-  return std::nullopt;
+// Why a manifest gives no counts to compare, or "" when it does.
+std::string no_counts_reason(const remote_backup& backup, const std::optional<manifest>& m,
+                             const std::string& not_found) {
+  if (!m) return "no counts to compare: " + not_found;
+  if (m->row_counts.empty())
+    return "no counts to compare: " + backup.id + " was taken without row counts";
+  return {};
 }
 
 net::awaitable<stage_error> count_restored(const settings& cfg, const std::string& scratch,
-                                           run_control& control, std::vector<table_rows>& out) {
+                                           run_control& control, std::vector<table_rows>& out,
+                                           database_facts& facts) {
   stage_error error;
   auto conn = pg_connection::open(drill_login(cfg, scratch), error);
   if (error) co_return error;
   control.cancel_query = conn.canceller();
   std::function<void()> work = [&] {
-    error = count_user_tables(conn, control.stop_requested, false, out);
+    // A TimescaleDB scratch copy stays in restore mode, so its scheduler starts no job; this
+    // session alone reads it as TimescaleDB does (compressed chunks included).
+    if (installed_extension(conn, "timescaledb", error)) {
+      error = conn.execute("SET timescaledb.restoring = off");
+    }
+    if (!error) error = read_database_facts(conn, facts);
+    if (!error) error = count_user_tables(conn, control.stop_requested, false, out);
   };
   co_await run_on_own_thread(std::move(work));
   control.cancel_query = nullptr;
@@ -141,15 +147,26 @@ class database_drill {
     lg_.info("drill of {}: restoring {} ({} bytes) into {}", backup.database, backup.id,
              backup.size, *scratch);
 
+    std::string not_found;
+    const auto expected = co_await find_manifest(cfg_, client_, backup, not_found);
+    std::string timescaledb_version;
+    if (expected && expected->timescaledb) timescaledb_version = expected->timescaledb->version;
+
     bool created = false;
-    auto error = create_scratch(cfg_, *scratch, lg_, created);
+    auto error = create_scratch(cfg_, *scratch, timescaledb_version, lg_, created);
     if (!error && control_.stopping()) error = fail(errc::cancelled, "the drill was stopped");
-    if (!error) error = co_await restore(backup, *scratch, outcome);
-    if (!error) error = co_await compare(backup, *scratch, outcome);
+    if (!error) error = co_await restore(backup, *scratch, timescaledb_version, outcome);
+    if (!error) error = co_await compare(backup, *scratch, expected, not_found, outcome);
     // Always, whatever failed before, unless DRILL_KEEP; never a database it did not make.
     if (created && cfg_.drill_keep) {
       outcome.kept = true;
       lg_.info("DRILL_KEEP: the scratch database {} stays for inspection", *scratch);
+      if (!timescaledb_version.empty()) {
+        lg_.info(
+            "{} is in TimescaleDB's restore mode (no job runs there); SET "
+            "timescaledb.restoring = off in a session to read it as TimescaleDB does",
+            *scratch);
+      }
     } else if (created) {
       stage_clock drop(run_.stages, "drop");
       auto dropped = drop_scratch(cfg_, *scratch);
@@ -181,6 +198,7 @@ class database_drill {
   }
 
   net::awaitable<stage_error> restore(const remote_backup& backup, const std::string& scratch,
+                                      const std::string& timescaledb_version,
                                       drill_outcome& outcome) {
     fetch_restore_io io{
         client_,        cfg_.backup_api_token, cfg_.pg_dump_path, cfg_.backup_dir / ".restore",
@@ -189,6 +207,8 @@ class database_drill {
     restore_target target;
     target.login = drill_login(cfg_, scratch);
     target.jobs = request_.jobs;
+    target.timescaledb_version = timescaledb_version;
+    target.timescaledb_post_restore = false;  // no job runs in a scratch copy
     const auto started = std::chrono::steady_clock::now();
     auto error = co_await fetch_and_restore(io, backup, target, run_.stages);
     outcome.recovery_seconds =
@@ -197,11 +217,13 @@ class database_drill {
   }
 
   net::awaitable<stage_error> compare(const remote_backup& backup, const std::string& scratch,
-                                      drill_outcome& outcome) {
+                                      const std::optional<manifest>& expected,
+                                      const std::string& not_found, drill_outcome& outcome) {
     stage_clock clock(run_.stages, "compare");
     control_.progress.begin(backup.database, "compare");
     std::vector<table_rows> restored;
-    auto error = co_await count_restored(cfg_, scratch, control_, restored);
+    database_facts facts;
+    auto error = co_await count_restored(cfg_, scratch, control_, restored, facts);
     if (error) {
       clock.done(0, false);
       co_return error;
@@ -209,8 +231,8 @@ class database_drill {
     outcome.tables = restored.size();
     for (const auto& t : restored)
       outcome.rows += t.rows;
-    const auto expected = counts_of(cfg_, backup, outcome.note);
-    if (!expected) {
+    outcome.note = no_counts_reason(backup, expected, not_found);
+    if (!outcome.note.empty()) {
       lg_.warn("drill of {}: {}", backup.database, outcome.note);
       clock.done(outcome.rows, true);
       co_return stage_error{};
@@ -218,13 +240,30 @@ class database_drill {
     outcome.row_counts = expected->row_counts;
     const bool exact = expected->row_counts == "exact";
     if (!exact) outcome.note = "estimated counts: only the set of tables is compared";
+    std::vector<std::string> uncounted;
+    for (const auto& t : expected->tables)
+      if (!t.error.empty()) uncounted.push_back(t.schema + "." + t.name);
+    if (!uncounted.empty()) {
+      outcome.note = std::to_string(uncounted.size()) +
+                     " table(s) could not be counted when the backup was taken, so their rows "
+                     "are not compared: " +
+                     join_mismatches(uncounted);
+      lg_.warn("drill of {}: {}", backup.database, outcome.note);
+    }
     for (const auto& m : compare_rows(expected->tables, restored, exact))
       outcome.mismatches.push_back(describe(m));
+    if (expected->timescaledb && facts.timescaledb) {
+      for (auto& m : compare_timescaledb(*expected->timescaledb, *facts.timescaledb))
+        outcome.mismatches.push_back(std::move(m));
+    } else if (expected->timescaledb) {
+      outcome.mismatches.push_back("the restored copy has no TimescaleDB");
+    }
     clock.done(outcome.rows, outcome.mismatches.empty());
     if (!outcome.mismatches.empty()) {
       co_return fail(errc::drill_mismatch,
-                     std::to_string(outcome.mismatches.size()) + " table(s) of " + backup.id +
-                         " differ from the backup: " + join_mismatches(outcome.mismatches));
+                     std::to_string(outcome.mismatches.size()) + " difference(s) between " +
+                         backup.id +
+                         " and its restored copy: " + join_mismatches(outcome.mismatches));
     }
     lg_.info("drill of {}: {} tables, {} rows, as the backup counted them", backup.database,
              outcome.tables, outcome.rows);
@@ -265,6 +304,8 @@ net::awaitable<run_record> run_drill(const settings& cfg, const drill_request& r
                           "a drill restores the receiver's copy, but UPLOAD=off: there is none"));
   }
   // The lock backups take: a drill never runs while a backup does, whoever started either.
+  // A new host's empty BACKUP_DIR is prepared first: the lock lives in it.
+  if (auto error = prepare_backup_dir(cfg.backup_dir)) co_return finish(std::move(error));
   run_lock lock;
   if (auto error = lock.acquire(cfg.backup_dir)) co_return finish(std::move(error));
   auto client = make_receiver_client(co_await net::this_coro::executor, cfg);

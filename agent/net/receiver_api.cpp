@@ -6,8 +6,12 @@
 #include <boost/url/rfc/unreserved_chars.hpp>
 
 #include <pgship/common/fs.hpp>
+#include <pgship/common/manifest_name.hpp>
+#include <pgship/common/sha256.hpp>
+#include <pgship/common/wire.hpp>
 
 #include "net/rate_limit.hpp"
+#include "net/retry_policy.hpp"
 
 namespace pgship::agent {
 namespace net = boost::asio;
@@ -96,6 +100,67 @@ net::awaitable<stage_error> list_remote_backups(http_client& client, const std::
   }
   out = std::move(*parsed);
   if (raw_json != nullptr) *raw_json = reply.response.body();
+  co_return stage_error{};
+}
+
+net::awaitable<stage_error> upload_manifest(http_client& client, const std::string& token,
+                                            const std::string& backup_id,
+                                            const std::string& stored_name,
+                                            const std::string& bytes) {
+  const auto name = parse_manifest_name(stored_name);
+  if (!name || name->backup != backup_id) {
+    co_return fail(errc::internal, "'" + stored_name + "' is not a manifest name of " + backup_id);
+  }
+  http_request r{http::verb::post, client.endpoint().target(wire::upload_path), 11};
+  r.set(http::field::authorization, "Bearer " + token);
+  r.set(wire::backup_name_header, stored_name);
+  r.set(wire::content_sha256_header, to_hex(sha256_of(bytes)));
+  r.set(http::field::content_type, "application/octet-stream");
+  r.body() = bytes;
+  const auto reply = co_await client.send(std::move(r));
+  if (!reply.ok()) co_return fail(reply.failure, "uploading the manifest: " + reply.message);
+  if (reply.status() == 200 || reply.status() == 201) co_return stage_error{};
+  // A passing refusal (503 busy, 429, 5xx) is receiver_unhealthy: worth another try.
+  const auto error = error_field(reply.response);
+  const auto code = classify_reply(reply.status(), error) == reply_class::retry
+                        ? errc::receiver_unhealthy
+                        : refusal_code(reply.status(), error);
+  co_return fail(
+      code, "uploading the manifest " + stored_name + ": " + describe_response(reply.response));
+}
+
+net::awaitable<stage_error> download_manifest(http_client& client, const std::string& token,
+                                              const std::string& backup_id, std::string& bytes,
+                                              std::string& stored_name) {
+  bytes.clear();
+  stored_name.clear();
+  // The id becomes a path segment: the receiver's names only (as it lists them).
+  if (!fs::is_safe_name(backup_id)) {
+    co_return fail(errc::config_invalid, "'" + backup_id + "' is not a backup id");
+  }
+  std::string target(wire::download_prefix);
+  target += backup_id;
+  target += wire::download_manifest_suffix;
+  http_request r{http::verb::get, client.endpoint().target(target), 11};
+  r.set(http::field::authorization, "Bearer " + token);
+  const auto reply = co_await client.send(std::move(r));
+  if (!reply.ok()) co_return fail(reply.failure, "downloading the manifest: " + reply.message);
+  if (reply.status() == 404) co_return stage_error{};
+  if (reply.status() != 200) {
+    co_return fail(
+        reply.status() == 401 || reply.status() == 403 ? errc::receiver_auth_failed
+                                                       : errc::receiver_unhealthy,
+        "downloading the manifest of " + backup_id + ": " + describe_response(reply.response));
+  }
+  // The name the receiver stored it under, which must be this backup's.
+  const std::string name(reply.response[wire::manifest_name_header]);
+  const auto parsed = parse_manifest_name(name);
+  if (!parsed || parsed->backup != backup_id) {
+    co_return fail(errc::receiver_unhealthy, "downloading the manifest of " + backup_id +
+                                                 ": the receiver named it '" + name + "'");
+  }
+  bytes = reply.response.body();
+  stored_name = name;
   co_return stage_error{};
 }
 

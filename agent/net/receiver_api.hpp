@@ -1,6 +1,7 @@
 #pragma once
 // The receiver's read-side API as the agent uses it: health, the list of stored backups, and
-// a download streamed to a sink. Uploads live in pipeline/upload (tus).
+// a download streamed to a sink; and a backup's manifest, up and down. Backup uploads live in
+// pipeline/upload (tus).
 
 #include <chrono>
 #include <cstdint>
@@ -37,6 +38,25 @@ boost::asio::awaitable<stage_error> list_remote_backups(http_client& client,
                                                         const std::string& database,
                                                         std::vector<remote_backup>& out,
                                                         std::string* raw_json = nullptr);
+
+/// POST /api/backup/upload of the manifest of the stored backup `backup_id`, raw, as
+/// `stored_name` (`<backup_id>.manifest.json`, or `.manifest.json.age` when `bytes` are
+/// encrypted) with its X-Content-SHA256. 200 and 201 are success; a passing refusal (429, 5xx)
+/// is receiver_unhealthy, a lasting one upload_rejected (404: the receiver has no such backup;
+/// 403 conflict: an APPEND_ONLY receiver keeps another manifest), receiver_auth_failed or
+/// hash_mismatch.
+boost::asio::awaitable<stage_error> upload_manifest(http_client& client, const std::string& token,
+                                                    const std::string& backup_id,
+                                                    const std::string& stored_name,
+                                                    const std::string& bytes);
+
+/// GET /api/backup/download/{backup_id}.manifest. `stored_name` (X-Manifest-Name) says whether
+/// `bytes` are encrypted (`.manifest.json.age`). A 404 (no such backup, or one uploaded without
+/// its manifest) is no error: `stored_name` and `bytes` are left empty, for the caller to fall
+/// back on what it has.
+boost::asio::awaitable<stage_error> download_manifest(http_client& client, const std::string& token,
+                                                      const std::string& backup_id,
+                                                      std::string& bytes, std::string& stored_name);
 
 /// Parses the list body; nullopt when it is not the receiver's JSON array of records.
 std::optional<std::vector<remote_backup>> parse_backup_list(std::string_view json);

@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <pgship/common/wire.hpp>
+
 namespace pgship::agent {
 
 reply_class classify_reply(unsigned status, std::string_view error) {
@@ -22,7 +24,9 @@ reply_class classify_reply(unsigned status, std::string_view error) {
 }
 
 errc refusal_code(unsigned status, std::string_view error) {
-  if (status == 401 || (status == 403 && error != "conflict")) return errc::receiver_auth_failed;
+  if (status == 401 || (status == 403 && error != wire::error::conflict)) {
+    return errc::receiver_auth_failed;
+  }
   if (status == 422) return errc::hash_mismatch;
   return errc::upload_rejected;
 }

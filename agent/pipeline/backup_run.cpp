@@ -28,8 +28,10 @@
 #include "pipeline/dump.hpp"
 #include "pipeline/local_commit.hpp"
 #include "pipeline/manifest.hpp"
+#include "pipeline/manifest_upload.hpp"
 #include "pipeline/rotate.hpp"
 #include "pipeline/row_counts.hpp"
+#include "pipeline/timescaledb_pause.hpp"
 #include "pipeline/stream_upload.hpp"
 #include "pipeline/verify.hpp"
 
@@ -206,6 +208,9 @@ class database_backup {
       dr.format = stored_format_of(cfg_);
       if (follower_) dr.on_stored = [f = follower_.get()](std::uint64_t n) { f->grew(n); };
       dr.list_with = pre.tools.restore;
+      if (cfg_.timescaledb_jobs_during_dump == "pause") {
+        pause_ = co_await timescaledb_pause::begin(login, log_);
+      }
       // Exact counts come from the snapshot pg_dump dumps, counted while it runs.
       std::unique_ptr<snapshot_counter> counter;
       if (cfg_.row_counts == "exact") {
@@ -224,21 +229,22 @@ class database_backup {
       if (counter) {
         if (error) counter->cancel();
         std::vector<table_rows> counted;
-        const auto count_error = co_await counter->finish(counted);
+        database_facts facts;
+        const auto count_error = co_await counter->finish(counted, facts);
         if (!error && count_error) {
           // The backup stands; only the counts a drill would compare with are missing.
           log_.warn("no row counts in the manifest: {}", count_error.message);
         } else if (!error) {
           m.row_counts = "exact";
           m.tables = std::move(counted);
-        }
-      } else if (cfg_.row_counts == "estimate" && !error) {
-        if (const auto est_error = estimate_rows(login, m.tables)) {
-          log_.warn("no row estimates in the manifest: {}", est_error.message);
-        } else {
-          m.row_counts = "estimate";
+          m.extensions = std::move(facts.extensions);
+          m.timescaledb = std::move(facts.timescaledb);
+          for (const auto& t : m.tables) {
+            if (!t.error.empty()) log_.warn("cannot count {}.{}: {}", t.schema, t.name, t.error);
+          }
         }
       }
+      if (!error && m.extensions.empty()) describe_without_snapshot(login, m);
       clock.done(dumped.bytes, !error);
       if (error) co_return error;
     }
@@ -298,12 +304,33 @@ class database_backup {
     co_return commit_local_backup(cfg_.backup_dir, partial, m, log_);
   }
 
+  // Estimated counts (ROW_COUNTS=estimate) and the extensions, read after the dump when no
+  // snapshot of it was held open.
+  void describe_without_snapshot(const pg_login& login, manifest& m) {
+    stage_error error;
+    auto conn = pg_connection::open(login, error);
+    database_facts facts;
+    if (!error) error = read_database_facts(conn, facts);
+    if (error) {
+      log_.warn("the manifest lacks the database's extensions: {}", error.message);
+    } else {
+      m.extensions = std::move(facts.extensions);
+      m.timescaledb = std::move(facts.timescaledb);
+    }
+    if (cfg_.row_counts != "estimate" || error) return;
+    if (const auto est_error = estimate_rows(conn, m.tables)) {
+      log_.warn("no row estimates in the manifest: {}", est_error.message);
+    } else {
+      m.row_counts = "estimate";
+    }
+  }
+
   // The dump, and the upload following it when there is one.
   net::awaitable<stage_error> dump_with_follower(const dump_request& dr, dump_output& dumped) {
-    if (!follower_) co_return co_await run_dump(dr, dumped);
+    if (!follower_) co_return co_await dump_then_resume_jobs(dr, dumped);
     auto* follower = follower_.get();
     auto dump_task = [&]() -> net::awaitable<stage_error> {
-      auto error = co_await run_dump(dr, dumped);
+      auto error = co_await dump_then_resume_jobs(dr, dumped);
       follower->dump_ended();
       co_return error;
     };
@@ -317,6 +344,13 @@ class database_backup {
     (void)order;
     if (e1) std::rethrow_exception(e1);
     if (e2) std::rethrow_exception(e2);
+    co_return error;
+  }
+
+  // pg_dump's locks go when it exits: TimescaleDB's jobs may start again from then on.
+  net::awaitable<stage_error> dump_then_resume_jobs(const dump_request& dr, dump_output& dumped) {
+    auto error = co_await run_dump(dr, dumped);
+    if (pause_) co_await pause_->end();
     co_return error;
   }
 
@@ -373,6 +407,13 @@ class database_backup {
       // will treat it as not uploaded, which errs on the safe side.
       log_.warn("cannot record the upload of {} in its manifest: {}", m.name, ec.message());
     }
+    // The manifest goes up beside the backup, for restores and drills on any host; the backup
+    // stands without it.
+    if (!error) {
+      if (const auto manifest_error = co_await ship_manifest(*client_, cfg_.backup_api_token, m)) {
+        log_.warn("the manifest of {} is not on the receiver: {}", m.name, manifest_error.message);
+      }
+    }
     co_return error;
   }
 
@@ -426,6 +467,7 @@ class database_backup {
   database_run& run_;
   log::context log_;
   std::unique_ptr<follow_upload> follower_;  // the upload running while this backup dumps
+  std::shared_ptr<timescaledb_pause> pause_;  // TimescaleDB jobs held off while pg_dump runs
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "pipeline/fetch_restore.hpp"
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <optional>
 
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 
 #include "pg_tools.hpp"
 #include "pipeline/pipe_feed.hpp"
+#include "pipeline/timescaledb_restore.hpp"
 
 namespace pgship::agent {
 
@@ -91,7 +93,7 @@ stage_error judge_restore(const child_result& result, const restore_target& targ
                                        "committed)");
   }
   if (!result.ok()) {
-    const auto why = result.last_error_line();
+    const auto why = result.postgres_error();
     return fail(errc::restore_failed,
                 "pg_restore failed (" + result.describe() + ")" + (why.empty() ? "" : ": " + why));
   }
@@ -216,6 +218,80 @@ net::awaitable<stage_error> streamed(const fetch_restore_io& io, const remote_ba
   co_return error;
 }
 
+stage_error write_list(const stdfs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return fail(errc::local_io_failed, "cannot write " + path.string());
+  return {};
+}
+
+net::awaitable<stage_error> run_pg_restore(const fetch_restore_io& io, const pg_tool& tool,
+                                           const restore_target& target,
+                                           std::vector<std::string> args, const stdfs::path& file) {
+  auto spec = pg_restore_spec(tool, target);
+  spec.args.insert(spec.args.end(), args.begin(), args.end());
+  spec.args.push_back(file.string());
+  const auto result = co_await run_child(spec, nullptr, io.child);
+  co_return judge_restore(result, target);
+}
+
+// TimescaleDB's procedure over a spooled archive (pipeline/timescaledb_restore.hpp).
+net::awaitable<stage_error> restore_timescaledb(const fetch_restore_io& io,
+                                                const restore_target& target, const pg_tool& tool,
+                                                const stdfs::path& file) {
+  child_spec list_spec;
+  list_spec.program = tool.path;
+  list_spec.args = {"--list", file.string()};
+  std::string listing;
+  const auto listed = co_await run_child_capture(list_spec, listing);
+  if (!listed.ok()) {
+    co_return fail(errc::restore_list_failed, "pg_restore --list failed (" + listed.describe() +
+                                                  "): " + listed.last_error_line());
+  }
+  const auto toc = split_timescaledb_toc(listing);
+  const auto all_list = stdfs::path(file.string() + ".list");
+  const auto first_list = stdfs::path(file.string() + ".first.list");
+  const auto second_list = stdfs::path(file.string() + ".second.list");
+  stage_error error = write_list(all_list, toc.all);
+  if (!error) error = write_list(first_list, toc.first);
+  if (!error) error = write_list(second_list, toc.second);
+  if (!error) error = prepare_timescaledb_target(target.login, target.timescaledb_version);
+  if (!error && target.jobs <= 1) {
+    std::vector<std::string> args;
+    args.push_back("--use-list=" + all_list.string());
+    error = co_await run_pg_restore(io, tool, target, std::move(args), file);
+  } else if (!error) {
+    // The schema and TimescaleDB's catalog first, in one transaction; then the rows of every
+    // other table and what comes after them (indexes, constraints) in parallel.
+    auto first = target;
+    first.jobs = 1;
+    // Named first: GCC 12 mishandles braced lists inside co_await.
+    std::vector<std::string> first_args;
+    first_args.push_back("--section=pre-data");
+    first_args.push_back("--section=data");
+    first_args.push_back("--use-list=" + first_list.string());
+    error = co_await run_pg_restore(io, tool, first, std::move(first_args), file);
+    auto second = target;
+    second.clean = false;  // cleaned by the first phase
+    if (!error) {
+      std::vector<std::string> second_args;
+      second_args.push_back("--section=data");
+      second_args.push_back("--section=post-data");
+      second_args.push_back("--use-list=" + second_list.string());
+      error = co_await run_pg_restore(io, tool, second, std::move(second_args), file);
+    }
+  }
+  if (!error && target.timescaledb_post_restore) {
+    error = finish_timescaledb_target(target.login);
+  }
+  std::error_code ec;
+  stdfs::remove(all_list, ec);
+  stdfs::remove(first_list, ec);
+  stdfs::remove(second_list, ec);
+  co_return error;
+}
+
 net::awaitable<stage_error> spooled(const fetch_restore_io& io, const remote_backup& backup,
                                     const restore_target& target, const pg_tool& tool,
                                     std::vector<stage_record>& stages) {
@@ -269,10 +345,14 @@ net::awaitable<stage_error> spooled(const fetch_restore_io& io, const remote_bac
   if (!error) {
     stage_clock restore(stages, "restore");
     begin_progress(io, "restore");
-    auto spec = pg_restore_spec(tool, target);
-    spec.args.push_back(file.string());
-    const auto result = co_await run_child(spec, nullptr, io.child);
-    error = judge_restore(result, target);
+    if (target.timescaledb_version.empty()) {
+      auto spec = pg_restore_spec(tool, target);
+      spec.args.push_back(file.string());
+      const auto result = co_await run_child(spec, nullptr, io.child);
+      error = judge_restore(result, target);
+    } else {
+      error = co_await restore_timescaledb(io, target, tool, file);
+    }
     restore.done(0, !error);
   }
   stdfs::remove(file, ec);
@@ -292,7 +372,9 @@ net::awaitable<stage_error> fetch_and_restore(fetch_restore_io io, const remote_
   }
   pg_tool tool;
   if (auto error = co_await pick_pg_restore(io, target.login, tool)) co_return error;
-  if (target.jobs > 1) co_return co_await spooled(io, backup, target, tool, stages);
+  if (target.jobs > 1 || !target.timescaledb_version.empty()) {
+    co_return co_await spooled(io, backup, target, tool, stages);
+  }
   co_return co_await streamed(io, backup, target, tool, stages);
 }
 

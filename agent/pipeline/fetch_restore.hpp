@@ -36,6 +36,13 @@ struct restore_target {
   /// 1: streamed, one transaction. Above 1: pg_restore -j over a spooled file; no longer one
   /// transaction (pg_restore cannot combine the two), so a failure leaves what was restored.
   int jobs = 1;
+  /// The backup's TimescaleDB version, when it has the extension: restored by TimescaleDB's
+  /// procedure (pipeline/timescaledb_restore.hpp) from a spooled file, whose listing leaves
+  /// out the extension's own entry.
+  std::string timescaledb_version;
+  /// Ends with timescaledb_post_restore(). A drill's scratch copy stays in TimescaleDB's
+  /// restore mode instead, in which its scheduler starts no job there.
+  bool timescaledb_post_restore = true;
 };
 
 struct fetch_restore_io {

@@ -50,7 +50,91 @@ std::uint64_t number_of(const json::object& o, std::string_view key) {
   return 0;
 }
 
+std::int64_t signed_of(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (v == nullptr) return 0;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
+  return 0;
+}
+
+bool flag_of(const json::object& o, std::string_view key, bool otherwise) {
+  const auto* v = o.if_contains(key);
+  return v != nullptr && v->is_bool() ? v->get_bool() : otherwise;
+}
+
+const json::array* array_of(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v != nullptr && v->is_array() ? &v->get_array() : nullptr;
+}
+
+json::object table_json(const table_rows& t) {
+  json::object o{{"schema", t.schema}, {"name", t.name}, {"kind", t.kind}};
+  if (t.error.empty()) {
+    o["rows"] = t.rows;
+  } else {
+    o["rows"] = nullptr;
+    o["error"] = t.error;
+  }
+  return o;
+}
+
+table_rows table_of(const json::object& o) {
+  table_rows t{text_of(o, "schema"), text_of(o, "name"), number_of(o, "rows"), text_of(o, "kind"),
+               text_of(o, "error")};
+  if (t.kind.empty()) t.kind = "table";  // manifests from before kinds
+  return t;
+}
+
+json::object timescaledb_json(const timescaledb_facts& ts) {
+  json::array hypertables;
+  for (const auto& h : ts.hypertables) {
+    hypertables.push_back(json::object{{"schema", h.schema},
+                                       {"name", h.name},
+                                       {"chunks", h.chunks},
+                                       {"compressed_chunks", h.compressed_chunks}});
+  }
+  json::array jobs;
+  for (const auto& j : ts.jobs) {
+    json::object o{{"id", j.id}, {"proc", j.proc}};
+    o["hypertable"] = j.hypertable.empty() ? json::value(nullptr) : json::value(j.hypertable);
+    o["schedule_interval"] = j.schedule_interval;
+    o["scheduled"] = j.scheduled;
+    jobs.push_back(std::move(o));
+  }
+  return json::object{
+      {"version", ts.version}, {"hypertables", std::move(hypertables)}, {"jobs", std::move(jobs)}};
+}
+
+timescaledb_facts timescaledb_of(const json::object& o) {
+  timescaledb_facts ts;
+  ts.version = text_of(o, "version");
+  if (const auto* list = array_of(o, "hypertables")) {
+    for (const auto& item : *list) {
+      if (!item.is_object()) continue;
+      const auto& h = item.get_object();
+      ts.hypertables.push_back({text_of(h, "schema"), text_of(h, "name"), number_of(h, "chunks"),
+                                number_of(h, "compressed_chunks")});
+    }
+  }
+  if (const auto* list = array_of(o, "jobs")) {
+    for (const auto& item : *list) {
+      if (!item.is_object()) continue;
+      const auto& j = item.get_object();
+      ts.jobs.push_back({signed_of(j, "id"), text_of(j, "proc"), text_of(j, "hypertable"),
+                         text_of(j, "schedule_interval"), flag_of(j, "scheduled", true)});
+    }
+  }
+  return ts;
+}
+
 }  // namespace
+
+std::optional<std::string> extension_of(const manifest& m, std::string_view name) {
+  for (const auto& e : m.extensions)
+    if (e.name == name) return e.version;
+  return std::nullopt;
+}
 
 std::string to_json(const manifest& m) {
   json::object up;
@@ -92,9 +176,16 @@ std::string to_json(const manifest& m) {
     o["row_counts"] = m.row_counts;
     json::array tables;
     for (const auto& t : m.tables)
-      tables.push_back(json::object{{"schema", t.schema}, {"name", t.name}, {"rows", t.rows}});
+      tables.push_back(table_json(t));
     o["tables"] = std::move(tables);
   }
+  if (!m.extensions.empty()) {
+    json::array extensions;
+    for (const auto& e : m.extensions)
+      extensions.push_back(json::object{{"name", e.name}, {"version", e.version}});
+    o["extensions"] = std::move(extensions);
+  }
+  if (m.timescaledb) o["timescaledb"] = timescaledb_json(*m.timescaledb);
   o["upload"] = std::move(up);
   return json::serialize(o) + "\n";
 }
@@ -131,12 +222,19 @@ std::optional<manifest> parse_manifest(std::string_view text) {
     m.adopted = a->get_bool();
   }
   m.row_counts = text_of(o, "row_counts");
-  if (const auto* t = o.if_contains("tables"); t != nullptr && t->is_array()) {
-    for (const auto& item : t->get_array()) {
+  if (const auto* list = array_of(o, "tables")) {
+    for (const auto& item : *list)
+      if (item.is_object()) m.tables.push_back(table_of(item.get_object()));
+  }
+  if (const auto* list = array_of(o, "extensions")) {
+    for (const auto& item : *list) {
       if (!item.is_object()) continue;
-      const auto& to = item.get_object();
-      m.tables.push_back({text_of(to, "schema"), text_of(to, "name"), number_of(to, "rows")});
+      m.extensions.push_back(
+          {text_of(item.get_object(), "name"), text_of(item.get_object(), "version")});
     }
+  }
+  if (const auto* ts = o.if_contains("timescaledb"); ts != nullptr && ts->is_object()) {
+    m.timescaledb = timescaledb_of(ts->get_object());
   }
   if (const auto* up = o.if_contains("upload"); up != nullptr && up->is_object()) {
     const auto& u = up->get_object();

@@ -30,11 +30,41 @@ struct upload_record {
   std::string resume_at;
 };
 
-/// One table's rows as the dump holds them (ROW_COUNTS).
+/// One table's rows as the dump holds them (ROW_COUNTS). `kind` is "table", "hypertable"
+/// (counted at its root, so every chunk's rows once) or "continuous_aggregate" (counted
+/// through its view). A count that failed keeps its reason in `error` and no rows.
 struct table_rows {
   std::string schema;
   std::string name;
   std::uint64_t rows = 0;
+  std::string kind = "table";
+  std::string error;
+};
+
+/// An extension of the dumped database, at the version it was installed in.
+struct extension_version {
+  std::string name;
+  std::string version;
+};
+
+/// What TimescaleDB kept in the dumped database (DESIGN: the `timescaledb` section).
+struct timescaledb_facts {
+  struct hypertable {
+    std::string schema;
+    std::string name;
+    std::uint64_t chunks = 0;
+    std::uint64_t compressed_chunks = 0;
+  };
+  struct job {
+    std::int64_t id = 0;
+    std::string proc;        // schema.name
+    std::string hypertable;  // schema.name, or empty
+    std::string schedule_interval;
+    bool scheduled = true;
+  };
+  std::string version;
+  std::vector<hypertable> hypertables;
+  std::vector<job> jobs;
 };
 
 struct manifest {
@@ -62,8 +92,15 @@ struct manifest {
   /// "exact" (counted in the dump's snapshot), "estimate" (pg_class.reltuples) or empty.
   std::string row_counts;
   std::vector<table_rows> tables;
+  std::vector<extension_version> extensions;
+  /// Present when the database has the timescaledb extension.
+  std::optional<timescaledb_facts> timescaledb;
   upload_record upload;
 };
+
+/// The version of extension `name` the backup was taken with; nullopt when it has none (or
+/// the manifest predates the `extensions` list).
+std::optional<std::string> extension_of(const manifest& m, std::string_view name);
 
 std::string to_json(const manifest& m);
 std::optional<manifest> parse_manifest(std::string_view json);

@@ -3,12 +3,14 @@
 // transaction, exports its snapshot for `pg_dump --snapshot`, and counts every user table in
 // it while pg_dump runs, so each count is the number of rows the archive holds, whatever
 // writes happen meanwhile; `estimate` reads pg_class.reltuples (no scan). A restore drill
-// compares a restored database with these.
+// compares a restored database with these. What is counted follows DESIGN's count rules for
+// TimescaleDB: hypertables at their root, continuous aggregates through their view.
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +19,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "pg_connection.hpp"
+#include "pipeline/database_facts.hpp"
 #include "pipeline/manifest.hpp"
 #include "stage_error.hpp"
 
@@ -24,14 +27,21 @@ namespace pgship::agent {
 
 enum class row_count_mode { exact, estimate, off };
 
-/// The user tables pg_dump dumps the data of (plain tables and partitions; no catalogs), with
-/// pg_class.reltuples, the planner's estimate of their rows.
-inline constexpr std::string_view user_tables_sql =
-    "SELECT n.nspname, c.relname, c.reltuples FROM pg_class c "
-    "JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-    "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' "
-    "ORDER BY 1, 2";
+/// What the manifest lists and a drill compares: the user's plain tables (and partitions), its
+/// hypertables and continuous aggregates. Never catalogs, extensions' own tables, or
+/// TimescaleDB's storage (chunks, compressed chunks, materialization tables, the
+/// `_timescaledb_*` schemas): a hypertable's rows are counted once, at its root.
+struct countable {
+  std::string schema;
+  std::string name;
+  std::string kind;      // table, hypertable, continuous_aggregate
+  std::string estimate;  // the planner's (or approximate_row_count()'s) idea of its rows
+};
+
+/// The countables of the database `conn` is on; `with_estimates` also asks for their
+/// estimated rows (pg_class.reltuples; approximate_row_count() for TimescaleDB's objects).
+std::optional<std::vector<countable>> list_countables(pg_connection& conn, bool with_estimates,
+                                                      stage_error& error);
 
 /// Holds the exporting transaction from begin() until finish(): pg_dump must have imported
 /// the snapshot before it ends, and the counts run in it. Counting runs on its own thread,
@@ -50,8 +60,9 @@ class snapshot_counter {
   void start(const boost::asio::any_io_executor& ex);
   /// Stops a count in progress (the dump failed, or the run was cancelled).
   void cancel();
-  /// Waits (without blocking the executor) for the counts and ends the transaction.
-  boost::asio::awaitable<stage_error> finish(std::vector<table_rows>& out);
+  /// Waits (without blocking the executor) for the counts and the facts read in the same
+  /// snapshot, and ends the transaction.
+  boost::asio::awaitable<stage_error> finish(std::vector<table_rows>& out, database_facts& facts);
 
  private:
   explicit snapshot_counter(pg_connection conn);
@@ -65,16 +76,18 @@ class snapshot_counter {
   std::string snapshot_;
   std::thread thread_;
   std::vector<table_rows> rows_;
+  database_facts facts_;
   stage_error error_;
 };
 
-/// count(*) of every user table on `conn`, in user_tables_sql order, until `stop` is set
-/// (cancelled). `in_savepoints`: each count in its own savepoint, so a failed count does not
-/// abort the transaction it runs in. Blocks: call on a thread of its own.
+/// count(*) of every countable on `conn`, in schema and name order, until `stop` is set
+/// (cancelled). A count that fails is recorded with its reason and the others go on.
+/// `in_savepoints`: each count in its own savepoint, so a failed count does not abort the
+/// transaction it runs in. Blocks: call on a thread of its own.
 stage_error count_user_tables(pg_connection& conn, const std::atomic<bool>& stop,
                               bool in_savepoints, std::vector<table_rows>& out);
 
-/// pg_class.reltuples of every user table (-1, never analysed, reads as 0).
-stage_error estimate_rows(const pg_login& login, std::vector<table_rows>& out);
+/// The estimated rows of every countable (-1, never analysed, reads as 0).
+stage_error estimate_rows(pg_connection& conn, std::vector<table_rows>& out);
 
 }  // namespace pgship::agent

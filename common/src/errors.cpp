@@ -69,6 +69,8 @@ class category final : public boost::system::error_category {
         return "restored rows differ from the backup's";
       case errc::drill_refused:
         return "drill scratch database refused";
+      case errc::restore_refused:
+        return "the restore target cannot take this backup";
     }
     return "unknown pgship error " + std::to_string(value);
   }
@@ -145,6 +147,8 @@ std::string_view error_name(errc e) noexcept {
       return "drill_mismatch";
     case errc::drill_refused:
       return "drill_refused";
+    case errc::restore_refused:
+      return "restore_refused";
   }
   return "unknown";
 }

@@ -25,11 +25,12 @@ std::error_code fsync_directory(const std::filesystem::path& dir) {
   return ec;
 }
 
-std::error_code write_file_atomically(const std::filesystem::path& path, std::string_view content) {
+std::error_code write_file_atomically(const std::filesystem::path& path, std::string_view content,
+                                      unsigned mode) {
   const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   std::random_device rd;
   const auto temp = dir / ("." + path.filename().string() + ".tmp" + std::to_string(rd()));
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return last_error();
   std::error_code ec = io::write_all(fd, content);
   if (!ec && ::fsync(fd) != 0) ec = last_error();

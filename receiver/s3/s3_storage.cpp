@@ -15,6 +15,7 @@
 #include <pgship/common/checksum_line.hpp>
 #include <pgship/common/config.hpp>
 #include <pgship/common/fs.hpp>
+#include <pgship/common/manifest_name.hpp>
 #include <pgship/common/time_text.hpp>
 
 #include "s3/part_shipper.hpp"
@@ -396,8 +397,59 @@ std::error_code s3_storage::remove(const std::string& client, const std::string&
     u.first -= std::min(u.first, record->size);
     u.second -= std::min<std::uint64_t>(u.second, 1);
   }
-  if (auto ec = bucket_.remove({key, key + ".sha256"})) {
+  if (auto ec = bucket_.remove({key, key + ".sha256", format_manifest_name(key, true),
+                                format_manifest_name(key, false)})) {
     spdlog::warn("S3: {} is out of the list but its bytes were not deleted: {}", key, ec.message());
+  }
+  return {};
+}
+
+manifest_put_result s3_storage::put_manifest(const backup_record& backup, const stored_manifest& m,
+                                             bool may_replace) {
+  const auto name = parse_manifest_name(m.name);
+  if (!name || name->backup != backup.id || !fs::is_safe_name(backup.client) ||
+      !fs::is_safe_name(backup.database)) {
+    return {std::make_error_code(std::errc::invalid_argument)};
+  }
+  const auto key = data_key(backup.client, backup.database, m.name);
+  const auto other =
+      data_key(backup.client, backup.database, format_manifest_name(backup.id, !name->encrypted));
+  // One manifest put of a backup at a time in this receiver.
+  const name_lock held(*this, data_key(backup.client, backup.database, backup.id) + ".manifest");
+  std::optional<backup_record> current;
+  if (auto ec = find(backup.client, backup.id, current)) return {ec};
+  if (!current) return {std::make_error_code(std::errc::no_such_file_or_directory)};
+  std::optional<std::string> existing;
+  if (auto ec = bucket_.get_text(key, existing)) return {ec};
+  if (existing && *existing == m.bytes) return {{}, manifest_outcome::identical};
+  std::optional<object_entry> other_stored;
+  if (auto ec = bucket_.head(other, other_stored)) return {ec};
+  const bool had_one = existing || other_stored;
+  if (had_one && !may_replace) return {{}, manifest_outcome::refused};
+  if (auto ec = bucket_.put(key, m.bytes, lock_headers())) return {ec};
+  if (other_stored) {
+    if (auto ec = bucket_.remove({other})) return {ec};
+  }
+  // A removal of the backup (by another replica) while this went up takes the manifest too.
+  if (auto ec = find(backup.client, backup.id, current); !ec && !current) {
+    bucket_.remove({key});
+    return {std::make_error_code(std::errc::no_such_file_or_directory)};
+  }
+  return {{}, had_one ? manifest_outcome::replaced : manifest_outcome::created};
+}
+
+manifest_get_result s3_storage::get_manifest(const backup_record& backup) const {
+  if (!fs::is_safe_name(backup.client) || !fs::is_safe_name(backup.database) ||
+      !fs::is_safe_name(backup.id)) {
+    return {};
+  }
+  for (const bool encrypted : {true, false}) {
+    const auto name = format_manifest_name(backup.id, encrypted);
+    std::optional<std::string> bytes;
+    if (auto ec = bucket_.get_text(data_key(backup.client, backup.database, name), bytes)) {
+      return {ec};
+    }
+    if (bytes) return {{}, stored_manifest{name, std::move(*bytes)}};
   }
   return {};
 }

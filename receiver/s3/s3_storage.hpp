@@ -6,6 +6,9 @@
 //   <prefix><client>/<database>/<name>.sha256   sha256sum -c format
 //   <prefix><client>/<database>/<name>.json     the record, written last: a backup exists
 //                                               once its record does, and not before
+//   <prefix><client>/<database>/<name>.manifest.json[.age]   the backup's manifest, put by
+//                                               the agent after the commit (not a backup:
+//                                               its name is no backup name + ".json")
 //   <prefix>.quarantine/<client>/<database>/<name>.<unix time>.json   scrub findings
 //
 // Nothing is overwritten: a commit whose record exists is identical or a conflict. With
@@ -63,6 +66,9 @@ class s3_storage final : public storage {
   std::error_code open_range(const backup_record& record, std::uint64_t first, std::uint64_t length,
                              std::unique_ptr<object_reader>& out) const override;
   std::error_code remove(const std::string& client, const std::string& id) override;
+  manifest_put_result put_manifest(const backup_record& backup, const stored_manifest& m,
+                                   bool may_replace) override;
+  manifest_get_result get_manifest(const backup_record& backup) const override;
   std::error_code quarantine(const backup_record& record, const std::string& identity) override;
   std::size_t quarantined() const override;
   usage_map usage() const override;

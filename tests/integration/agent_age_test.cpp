@@ -163,6 +163,36 @@ TEST_F(AgentAge, BackupsAreAgeFilesEveryRecipientDecryptsAndTheyRestoreIdentical
                               (dir_ / "nope").string(), (stored_dir() / name).string()})
                      .ok());
 
+    // Its manifest travels with it, encrypted to the same recipients: `.manifest.json.age`,
+    // which the reference tool decrypts into the backup's manifest.
+    const auto sealed = stored_dir() / (name + ".manifest.json.age");
+    ASSERT_TRUE(stdfs::exists(sealed));
+    EXPECT_FALSE(stdfs::exists(stored_dir() / (name + ".manifest.json")));
+    const auto sealed_bytes = read_file(sealed);
+    EXPECT_TRUE(sealed_bytes.starts_with("age-encryption.org/v1\n"));
+    EXPECT_EQ(sealed_bytes.find("trades"), std::string::npos) << "table names stay private";
+    for (const auto& key : {drill_key_, offline_key_}) {
+      const auto d = run_process({"age", "-d", "-i", key.string(), sealed.string()});
+      ASSERT_TRUE(d.ok()) << d.describe();
+      const auto shipped = json::parse(d.out).as_object();
+      EXPECT_EQ(shipped.at("name").as_string(), name);
+      EXPECT_EQ(shipped.at("sha256").as_string(), stored_sha);
+      EXPECT_EQ(shipped.at("plaintext_sha256"), m.at("plaintext_sha256"));
+      EXPECT_NE(d.out.find("\"trades\""), std::string::npos) << d.out;
+    }
+    EXPECT_FALSE(run_process({"age", "-d", "-i", stranger_key_.string(), sealed.string()}).ok());
+    // Served as it is stored, named so a client knows to decrypt it.
+    const auto served =
+        run_process({"curl", "-sS", "--fail-with-body", "-D", (dir_ / "headers").string(), "-H",
+                     "Authorization: Bearer agent-token-5d1c",
+                     receiver_->url("/api/backup/download/" + name + ".manifest")});
+    ASSERT_TRUE(served.ok()) << served.describe() << served.out;
+    EXPECT_EQ(served.out, sealed_bytes);
+    const auto headers = read_file(dir_ / "headers");
+    EXPECT_NE(headers.find("X-Manifest-Name: " + name + ".manifest.json.age"), std::string::npos)
+        << headers;
+    EXPECT_NE(headers.find("Content-Type: application/octet-stream"), std::string::npos) << headers;
+
     // Restore and drill decrypt with AGE_IDENTITY_FILE; the database host needs none.
     auto with_key = encrypted_config({{"COMPRESSION", compression}});
     with_key["AGE_IDENTITY_FILE"] = offline_key_.string();

@@ -6,6 +6,7 @@
 #include <regex>
 #include <thread>
 
+#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
 #include <pgship/common/checksum_line.hpp>
@@ -89,6 +90,49 @@ TEST_F(AgentBackup, RoundTripBackupThenRestoreLatestGivesTheSameRows) {
   EXPECT_EQ(list.exit_code, 0) << list.err;
   EXPECT_NE(list.out.find(local[0]), std::string::npos) << list.out;
   EXPECT_NE(list.out.find(local_sha.substr(0, 16)), std::string::npos) << list.out;
+}
+
+// DESIGN.md "The manifest travels with the backup": beside the backup on the receiver, served
+// to a host that has no BACKUP_DIR, never listed as a backup, deleted with it.
+TEST_F(AgentBackup, TheManifestTravelsWithTheBackup) {
+  start();
+  const auto config = write_config(agent_config("agent_a"));
+  const auto backup = run_agent({"backup", "--config", config.string()});
+  ASSERT_EQ(backup.exit_code, 0) << backup.out << backup.err;
+  const auto stored = stored_dumps("agent_a");
+  ASSERT_EQ(stored.size(), 1u);
+  const auto& id = stored[0];
+  const auto dir = receiver_->storage_dir() / "default" / "agent_a";
+  EXPECT_TRUE(stdfs::exists(dir / (id + ".manifest.json")));
+
+  const std::map<std::string, std::string> auth{{"Authorization", "Bearer " + token_}};
+  const auto got = http_send(
+      receiver_->port(), {.target = "/api/backup/download/" + id + ".manifest", .headers = auth});
+  ASSERT_EQ(got.result_int(), 200) << got.body();
+  EXPECT_EQ(got["X-Manifest-Name"], id + ".manifest.json");
+  EXPECT_EQ(got["Content-Type"], "application/json");
+  // The manifest of this very backup: its sha256 is of the bytes the receiver holds.
+  boost::system::error_code ec;
+  const auto m = boost::json::parse(got.body(), ec);
+  ASSERT_FALSE(ec) << got.body();
+  EXPECT_EQ(m.at("name").as_string(), id);
+  EXPECT_EQ(m.at("sha256").as_string(), sha256_hex(dir / id));
+  EXPECT_EQ(m.at("database").as_string(), "agent_a");
+  EXPECT_FALSE(m.at("tables").as_array().empty()) << got.body();
+
+  const auto list = http_send(receiver_->port(), {.target = "/api/backup/list", .headers = auth});
+  EXPECT_NE(list.body().find(id), std::string::npos) << list.body();
+  EXPECT_EQ(list.body().find("manifest"), std::string::npos) << list.body();
+
+  const auto del = http_send(receiver_->port(), {.method = boost::beast::http::verb::delete_,
+                                                 .target = "/api/backup/" + id,
+                                                 .headers = auth});
+  ASSERT_EQ(del.result_int(), 204) << del.body();
+  EXPECT_FALSE(stdfs::exists(dir / (id + ".manifest.json")));
+  EXPECT_EQ(http_send(receiver_->port(),
+                      {.target = "/api/backup/download/" + id + ".manifest", .headers = auth})
+                .result_int(),
+            404);
 }
 
 TEST_F(AgentBackup, TheOldToolsConfigFileBacksUpSeveralDatabasesInOneRun) {
@@ -262,6 +306,12 @@ TEST_F(AgentBackup, BackupsWhoseUploadFailedStayUntilALaterRunShipsThem) {
   for (const auto& name : waiting)
     EXPECT_NE(r.err.find("uploaded earlier backup " + name), std::string::npos) << r.err;
   EXPECT_EQ(stored_dumps("agent_a").size(), 4u);
+  // Those shipped late carry their manifests too.
+  for (const auto& name : stored_dumps("agent_a")) {
+    EXPECT_TRUE(
+        stdfs::exists(receiver_->storage_dir() / "default" / "agent_a" / (name + ".manifest.json")))
+        << name;
+  }
   now = local_dumps();
   ASSERT_EQ(now.size(), 1u);
   EXPECT_EQ(std::count(waiting.begin(), waiting.end(), now[0]), 0);

@@ -3,7 +3,8 @@
 // an independent client (curl --aws-sigv4) reads back with the listed sha256; list, ranged
 // download and delete go through the bucket; a hash mismatch and a receiver killed with -9
 // mid-upload leave nothing visible; two receivers on one bucket serve each other's backups;
-// a bucket that cannot work as configured stops the receiver at start.
+// a bucket that cannot work as configured stops the receiver at start; a backup's manifest is
+// an object beside it, served, never listed or counted, and deleted with it.
 
 #include <chrono>
 #include <csignal>
@@ -168,6 +169,48 @@ TEST_F(ReceiverS3, ListRangeDownloadAndDeleteGoThroughTheBucket) {
     EXPECT_EQ(object("default/app/app-20261201-010000.dump" + std::string(suffix)).status, 404)
         << "deleted from the bucket: " << suffix;
   }
+}
+
+TEST_F(ReceiverS3, AManifestIsAnObjectBesideItsBackupAndGoesWithIt) {
+  auto& r = start(env());
+  const std::string id = "app-20261201-010000.dump.age";
+  const std::string name = id + ".manifest.json.age";
+  const std::string manifest = "age-encryption.org/v1\n-> X25519 abc\n--- sealed";
+  const auto manifest_sha = to_hex(sha256_of(manifest));
+  auto missing = raw_upload(r, name, file_with(manifest), manifest_sha);
+  EXPECT_EQ(missing.status, 404) << "no backup yet: " << missing.body;
+  EXPECT_NE(missing.body.find("\"error\":\"not_found\""), std::string::npos) << missing.body;
+  ASSERT_EQ(raw_upload(r, id, file_with("ciphertext"), to_hex(sha256_of(std::string("ciphertext"))))
+                .status,
+            201);
+  EXPECT_EQ(raw_upload(r, name, file_with(manifest), to_hex(sha256_of(std::string("x")))).status,
+            422);
+  EXPECT_EQ(object("default/app/" + name).status, 404) << "a mismatch keeps nothing";
+  auto up = raw_upload(r, name, file_with(manifest), manifest_sha);
+  ASSERT_EQ(up.status, 201) << up.body;
+  EXPECT_EQ(raw_upload(r, name, file_with(manifest), manifest_sha).status, 200);
+
+  // An object beside the backup's, as sent; served back; never listed or counted.
+  const auto stored = object("default/app/" + name);
+  EXPECT_EQ(stored.status, 200);
+  EXPECT_EQ(stored.body, manifest);
+  auto got = curl({"-i", "-H", auth(), r.url("/api/backup/download/" + id + ".manifest")});
+  EXPECT_EQ(got.status, 200);
+  EXPECT_TRUE(got.body.ends_with("\r\n\r\n" + manifest)) << got.body;
+  EXPECT_NE(got.body.find("X-Manifest-Name: " + name), std::string::npos) << got.body;
+  auto list = curl({"-H", auth(), r.url("/api/backup/list")});
+  EXPECT_NE(list.body.find(id), std::string::npos) << list.body;
+  EXPECT_EQ(list.body.find("manifest"), std::string::npos) << list.body;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        const auto m = curl({r.url("/metrics")});
+        return m.body.find("pgship_receiver_backups{client=\"default\"} 1\n") != std::string::npos;
+      },
+      std::chrono::seconds(30)));
+
+  ASSERT_EQ(curl({"-X", "DELETE", "-H", auth(), r.url("/api/backup/" + id)}).status, 204);
+  EXPECT_EQ(object("default/app/" + name).status, 404) << "deleted with its backup";
+  EXPECT_EQ(curl({"-H", auth(), r.url("/api/backup/download/" + id + ".manifest")}).status, 404);
 }
 
 TEST_F(ReceiverS3, AHashMismatchCommitsNothing) {

@@ -3,8 +3,10 @@
 // the storage interface only, must hold on each: commit makes a backup visible all at once,
 // names are never overwritten, reads return the stored bytes (ranges too), remove and
 // quarantine take a backup out of every list, usage follows, a second instance sees the same
-// store, and an upload abandoned or killed midway leaves nothing visible.
+// store, an upload abandoned or killed midway leaves nothing visible, and a backup's manifest
+// lives beside it without ever being a backup, and goes with it.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -31,7 +33,9 @@ namespace {
 namespace stdfs = std::filesystem;
 using receiver::backup_record;
 using receiver::commit_outcome;
+using receiver::manifest_outcome;
 using receiver::storage;
+using receiver::stored_manifest;
 
 std::string backends_under_test() {
   const char* v = std::getenv("PGSHIP_STORAGE_BACKENDS");
@@ -120,6 +124,30 @@ class StorageContract : public ::testing::TestWithParam<std::string> {
     std::optional<backup_record> out;
     EXPECT_FALSE(store_->find(client, id, out));
     return out;
+  }
+
+  // The names stored for `client`'s database `db`, as the file system or the engine lists them.
+  std::vector<std::string> stored_names(const std::string& client = "app",
+                                        const std::string& db = "app") {
+    std::vector<std::string> out;
+    if (!s3()) {
+      std::error_code ec;
+      for (const auto& e : stdfs::directory_iterator(dir_.path() / client / db, ec))
+        out.push_back(e.path().filename().string());
+    } else {
+      receiver::s3::bucket b(s3_config().client);
+      std::vector<receiver::s3::object_entry> objects;
+      EXPECT_FALSE(b.list(prefix_ + client + "/" + db + "/", objects));
+      for (const auto& o : objects)
+        out.push_back(o.key.substr(o.key.rfind('/') + 1));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  std::vector<std::string> stored_manifests() {
+    auto names = stored_names();
+    std::erase_if(names, [](const auto& n) { return n.find(".manifest.") == std::string::npos; });
+    return names;
   }
 
   // Multipart uploads the engine holds under this test's prefix.
@@ -238,6 +266,8 @@ TEST_P(StorageContract, QuarantineTakesOnlyTheObjectThatWasRead) {
   commit("app-20261201-030000.dump", "rotten");
   const auto r = find("app-20261201-030000.dump");
   ASSERT_TRUE(r);
+  // Its manifest is no second backup to quarantine or count.
+  ASSERT_FALSE(store_->put_manifest(*r, {r->id + ".manifest.json", "{}"}, true).error);
   std::unique_ptr<receiver::object_reader> reader;
   ASSERT_FALSE(store_->open_range(*r, 0, r->size, reader));
   EXPECT_EQ(store_->quarantine(*r, reader->identity() + "-other"),
@@ -249,6 +279,103 @@ TEST_P(StorageContract, QuarantineTakesOnlyTheObjectThatWasRead) {
   EXPECT_EQ(store_->quarantined(), 1u);
   EXPECT_EQ(store_->usage()["app"].second, 0u);
   EXPECT_EQ(open()->quarantined(), 1u);
+}
+
+TEST_P(StorageContract, AManifestTravelsWithItsBackup) {
+  commit("app-20261201-030000.dump", "the backup");
+  const auto r = find("app-20261201-030000.dump");
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(store_->get_manifest(*r).manifest) << "none before the agent sends it";
+  const stored_manifest m{"app-20261201-030000.dump.manifest.json", "{\"tables\":[]}\n"};
+  const auto put = store_->put_manifest(*r, m, false);
+  ASSERT_FALSE(put.error) << put.error.message();
+  EXPECT_EQ(put.outcome, manifest_outcome::created);
+  EXPECT_EQ(store_->put_manifest(*r, m, false).outcome, manifest_outcome::identical);
+  const auto got = store_->get_manifest(*r);
+  ASSERT_FALSE(got.error) << got.error.message();
+  ASSERT_TRUE(got.manifest);
+  EXPECT_EQ(got.manifest->name, m.name);
+  EXPECT_EQ(got.manifest->bytes, m.bytes);
+  EXPECT_EQ(stored_manifests(), std::vector<std::string>{m.name});
+
+  // Not a backup: not listed, not found by its name, not counted.
+  ASSERT_EQ(list().size(), 1u);
+  EXPECT_FALSE(find(m.name));
+  EXPECT_FALSE(find("app-20261201-030000.dump.manifest"));
+  EXPECT_EQ(store_->usage()["app"], std::make_pair(std::uint64_t{10}, std::uint64_t{1}));
+  // Another instance (a restart, which sweeps what a crash left) keeps and serves it.
+  const auto second = open();
+  EXPECT_EQ(second->usage()["app"], std::make_pair(std::uint64_t{10}, std::uint64_t{1}));
+  std::vector<backup_record> seen;
+  ASSERT_FALSE(second->list("app", std::nullopt, seen));
+  EXPECT_EQ(seen.size(), 1u);
+  const auto again = second->get_manifest(*r);
+  ASSERT_TRUE(again.manifest);
+  EXPECT_EQ(again.manifest->bytes, m.bytes);
+
+  // It goes with its backup, and the name committed again starts without one.
+  ASSERT_FALSE(store_->remove("app", r->id));
+  EXPECT_FALSE(store_->get_manifest(*r).manifest);
+  EXPECT_TRUE(stored_manifests().empty());
+  commit(r->id, "the backup");
+  const auto recommitted = find(r->id);
+  ASSERT_TRUE(recommitted);
+  EXPECT_FALSE(store_->get_manifest(*recommitted).manifest);
+}
+
+TEST_P(StorageContract, AManifestNeedsItsBackup) {
+  backup_record ghost;
+  ghost.id = "app-20261201-030000.dump";
+  ghost.client = "app";
+  ghost.database = "app";
+  const stored_manifest m{"app-20261201-030000.dump.manifest.json", "{}"};
+  EXPECT_EQ(store_->put_manifest(ghost, m, true).error, std::errc::no_such_file_or_directory);
+  EXPECT_FALSE(store_->get_manifest(ghost).manifest);
+  EXPECT_TRUE(stored_manifests().empty());
+  // Only a name of this backup's manifest is taken.
+  commit("app-20261201-030000.dump", "b");
+  const auto r = find("app-20261201-030000.dump");
+  ASSERT_TRUE(r);
+  for (const char* name : {"app-20261202-030000.dump.manifest.json",
+                           "app-20261201-030000.dump.json", "app-20261201-030000.dump"}) {
+    EXPECT_EQ(store_->put_manifest(*r, {name, "{}"}, true).error, std::errc::invalid_argument)
+        << name;
+  }
+  EXPECT_TRUE(stored_manifests().empty());
+  EXPECT_EQ(list().size(), 1u);
+  if (!s3()) {
+    // A manifest whose backup is gone (a crash between the removals) is swept at start.
+    write_file(dir_.path() / "app" / "app" / "app-20261203-030000.dump.manifest.json.age", "x");
+    ASSERT_FALSE(store_->put_manifest(*r, m, true).error);
+    open();
+    EXPECT_EQ(stored_manifests(), std::vector<std::string>{m.name});
+  }
+}
+
+TEST_P(StorageContract, AnotherManifestReplacesTheStoredOneOnlyWhenAllowed) {
+  commit("app-20261201-030000.dump.age", "ciphertext");
+  const auto r = find("app-20261201-030000.dump.age");
+  ASSERT_TRUE(r);
+  const stored_manifest a{r->id + ".manifest.json", "first"};
+  const stored_manifest b{r->id + ".manifest.json", "second"};
+  const stored_manifest sealed{r->id + ".manifest.json.age", "age-encryption.org/v1\n..."};
+  const auto holds = [&](const stored_manifest& m) {
+    const auto got = store_->get_manifest(*r);
+    return got.manifest && got.manifest->name == m.name && got.manifest->bytes == m.bytes &&
+           stored_manifests() == std::vector<std::string>{m.name};
+  };
+  EXPECT_EQ(store_->put_manifest(*r, a, false).outcome, manifest_outcome::created);
+  // APPEND_ONLY: other bytes, or the other name, leave the first one as it is.
+  EXPECT_EQ(store_->put_manifest(*r, b, false).outcome, manifest_outcome::refused);
+  EXPECT_EQ(store_->put_manifest(*r, sealed, false).outcome, manifest_outcome::refused);
+  EXPECT_TRUE(holds(a));
+  EXPECT_EQ(store_->put_manifest(*r, b, true).outcome, manifest_outcome::replaced);
+  EXPECT_TRUE(holds(b));
+  // The encrypted name replaces the plain one: one manifest per backup.
+  EXPECT_EQ(store_->put_manifest(*r, sealed, true).outcome, manifest_outcome::replaced);
+  EXPECT_TRUE(holds(sealed));
+  EXPECT_EQ(store_->put_manifest(*r, sealed, false).outcome, manifest_outcome::identical);
+  EXPECT_EQ(list().size(), 1u);
 }
 
 // Bytes written in pieces, the store told after each, as the upload routes do.

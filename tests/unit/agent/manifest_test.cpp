@@ -66,6 +66,54 @@ TEST(Manifest, RowCountsAndAdoptionRoundTrip) {
   EXPECT_EQ(to_json(plain).find("tables"), std::string::npos);
 }
 
+TEST(Manifest, KindsFailedCountsExtensionsAndTimescaleDBRoundTrip) {
+  manifest m;
+  m.name = "market-20261206-030000.dump";
+  m.sha256 = std::string(64, 'd');
+  m.row_counts = "exact";
+  m.tables = {{"public", "trades", 200000, "hypertable", ""},
+              {"public", "trades_1h", 24050, "continuous_aggregate", ""},
+              {"public", "quotes", 0, "hypertable", "chunk 3 has no dimension slices"}};
+  m.extensions = {{"plpgsql", "1.0"}, {"timescaledb", "2.28.3"}};
+  timescaledb_facts ts;
+  ts.version = "2.28.3";
+  ts.hypertables = {{"public", "trades", 21, 13}};
+  ts.jobs = {
+      {1001, "_timescaledb_functions.policy_compression", "public.trades", "12:00:00", false},
+      {1, "_timescaledb_functions.policy_telemetry", "", "24:00:00", true}};
+  m.timescaledb = ts;
+  const auto text = to_json(m);
+  // A failed count has no number, so nothing can mistake it for zero rows.
+  EXPECT_NE(text.find(R"("rows":null,"error":"chunk 3 has no dimension slices")"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"("hypertable":null)"), std::string::npos) << text;
+  const auto back = parse_manifest(text);
+  ASSERT_TRUE(back);
+  ASSERT_EQ(back->tables.size(), 3u);
+  EXPECT_EQ(back->tables[0].kind, "hypertable");
+  EXPECT_EQ(back->tables[1].kind, "continuous_aggregate");
+  EXPECT_EQ(back->tables[2].error, "chunk 3 has no dimension slices");
+  EXPECT_EQ(extension_of(*back, "timescaledb"), "2.28.3");
+  EXPECT_FALSE(extension_of(*back, "postgis"));
+  ASSERT_TRUE(back->timescaledb);
+  EXPECT_EQ(back->timescaledb->version, "2.28.3");
+  ASSERT_EQ(back->timescaledb->hypertables.size(), 1u);
+  EXPECT_EQ(back->timescaledb->hypertables[0].compressed_chunks, 13u);
+  ASSERT_EQ(back->timescaledb->jobs.size(), 2u);
+  EXPECT_EQ(back->timescaledb->jobs[0].id, 1001);
+  EXPECT_FALSE(back->timescaledb->jobs[0].scheduled);
+  EXPECT_EQ(back->timescaledb->jobs[1].hypertable, "");
+  // Older manifests: no kind means a plain table, no section means no TimescaleDB.
+  const auto old = parse_manifest(
+      R"({"name":"a-20261121-030000.dump","sha256":")" + std::string(64, 'e') +
+      R"(","row_counts":"exact","tables":[{"schema":"public","name":"t","rows":3}]})");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->tables.at(0).kind, "table");
+  EXPECT_FALSE(old->timescaledb);
+  EXPECT_TRUE(old->extensions.empty());
+}
+
 TEST(Manifest, ChecksumFileIsInSha256sumFormat) {
   test::temp_dir dir;
   const std::string hex(64, 'c');

@@ -83,3 +83,61 @@ TEST(row_compare_test, EveryKindIsReportedTogetherInTableOrder) {
 
 }  // namespace
 }  // namespace pgship::agent
+
+namespace pgship::agent {
+namespace {
+
+TEST(row_compare_test, ACountTheBackupCouldNotTakeIsOnlyCheckedToBeThere) {
+  const std::vector<table_rows> expected = {
+      {"public", "trades", 0, "hypertable", "chunk 12 has no dimension slices"},
+      {"public", "accounts", 100}};
+  std::vector<table_rows> restored = {{"public", "trades", 4242, "hypertable"},
+                                      {"public", "accounts", 100}};
+  EXPECT_TRUE(compare_rows(expected, restored).empty());
+  restored.erase(restored.begin());
+  const auto found = compare_rows(expected, restored);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].what, row_mismatch::kind::missing);
+}
+
+TEST(row_compare_test, ARestoredTableThatCannotBeCountedIsADifference) {
+  const std::vector<table_rows> expected = {{"public", "trades", 10, "hypertable"}};
+  const std::vector<table_rows> restored = {
+      {"public", "trades", 0, "hypertable", "permission denied for table trades"}};
+  const auto found = compare_rows(expected, restored);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].what, row_mismatch::kind::uncounted);
+  EXPECT_EQ(describe(found[0]),
+            "public.trades: 10 rows in the backup, and the restored copy cannot be counted: "
+            "permission denied for table trades");
+}
+
+timescaledb_facts platform() {
+  timescaledb_facts ts;
+  ts.version = "2.28.3";
+  ts.hypertables = {{"public", "trades", 21, 13}, {"public", "quotes", 21, 0}};
+  ts.jobs = {{1000, "_timescaledb_functions.policy_compression", "public.trades", "12:00:00", true},
+             {1001, "_timescaledb_functions.policy_retention", "public.trades", "1 day", false}};
+  return ts;
+}
+
+TEST(row_compare_test, TimescaleDBFactsRestoredAsTheyWereMatch) {
+  EXPECT_TRUE(compare_timescaledb(platform(), platform()).empty());
+}
+
+TEST(row_compare_test, ChunksDecompressedOrJobsRescheduledAreDifferences) {
+  auto got = platform();
+  got.hypertables[0].compressed_chunks = 0;  // restored uncompressed
+  got.jobs[1].scheduled = true;              // a paused job came back running
+  got.hypertables.pop_back();
+  const auto found = compare_timescaledb(platform(), got);
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_EQ(found[0], "public.trades: 21 chunks (13 compressed) in the backup, 21 (0) restored");
+  EXPECT_EQ(found[1], "public.quotes: a hypertable in the backup, not in the restored copy");
+  EXPECT_EQ(found[2],
+            "TimescaleDB job 1001 (_timescaledb_functions.policy_retention) is not restored as "
+            "the backup had it");
+}
+
+}  // namespace
+}  // namespace pgship::agent

@@ -48,6 +48,7 @@ constexpr catalogue_entry catalogue[] = {
     {errc::check_failed, 43, "check_failed"},
     {errc::drill_mismatch, 50, "drill_mismatch"},
     {errc::drill_refused, 51, "drill_refused"},
+    {errc::restore_refused, 52, "restore_refused"},
 };
 
 TEST(errors_test, category_is_named_pgship) {

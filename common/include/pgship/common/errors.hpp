@@ -43,8 +43,9 @@ enum class errc : int {
   run_in_progress = 42,
   check_failed = 43,
   // Restore drills.
-  drill_mismatch = 50,  // the restored database's tables or row counts differ from the dump's
-  drill_refused = 51,   // the drill's scratch database is not one a drill may use
+  drill_mismatch = 50,   // the restored database's tables or row counts differ from the dump's
+  drill_refused = 51,    // the drill's scratch database is not one a drill may use
+  restore_refused = 52,  // the target server cannot take this backup (an extension's version)
 };
 
 /// The category behind every pgship::errc. Thread-safe (stateless).
