@@ -31,8 +31,8 @@
 #include "pipeline/manifest_upload.hpp"
 #include "pipeline/rotate.hpp"
 #include "pipeline/row_counts.hpp"
-#include "pipeline/timescaledb_pause.hpp"
 #include "pipeline/stream_upload.hpp"
+#include "pipeline/timescaledb_pause.hpp"
 #include "pipeline/verify.hpp"
 
 namespace pgship::agent {
@@ -466,7 +466,7 @@ class database_backup {
   std::map<int, pg_toolset>& tools_by_major_;
   database_run& run_;
   log::context log_;
-  std::unique_ptr<follow_upload> follower_;  // the upload running while this backup dumps
+  std::unique_ptr<follow_upload> follower_;   // the upload running while this backup dumps
   std::shared_ptr<timescaledb_pause> pause_;  // TimescaleDB jobs held off while pg_dump runs
 };
 
