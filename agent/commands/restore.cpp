@@ -92,7 +92,11 @@ stage_error check_target(const settings& cfg, const restore_options& opts,
   if (error) return error;
   const auto relations = target.query_value(
       "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-      "WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'",
+      "WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' "
+      "AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') "
+      // An extension created ahead (TimescaleDB at the backup's version) is not content.
+      "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
+      "AND d.objid = c.oid AND d.deptype = 'e')",
       error);
   if (error) return error;
   if (*relations != "0" && !opts.clean) {
