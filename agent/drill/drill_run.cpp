@@ -162,10 +162,13 @@ class database_drill {
       outcome.kept = true;
       lg_.info("DRILL_KEEP: the scratch database {} stays for inspection", *scratch);
       if (!timescaledb_version.empty()) {
-        lg_.info(
-            "{} is in TimescaleDB's restore mode (no job runs there); SET "
-            "timescaledb.restoring = off in a session to read it as TimescaleDB does",
-            *scratch);
+        if (auto released = release_kept_timescaledb_copy(drill_login(cfg_, *scratch))) {
+          lg_.warn("{} stays in TimescaleDB's restore mode (SET timescaledb.restoring = off in a "
+                   "session to read it): {}",
+                   *scratch, released.message);
+        } else {
+          lg_.info("{}: TimescaleDB's jobs are unscheduled there, so none runs", *scratch);
+        }
       }
     } else if (created) {
       stage_clock drop(run_.stages, "drop");

@@ -100,6 +100,27 @@ stage_error finish_timescaledb_target(const pg_login& target) {
   return {};
 }
 
+stage_error release_kept_timescaledb_copy(const pg_login& target) {
+  stage_error error;
+  auto conn = pg_connection::open(target, error);
+  if (error) return error;
+  // Still in restore mode for the database: no scheduler runs there until post_restore, and
+  // by then no job is scheduled.
+  error = conn.execute("SET timescaledb.restoring = off");
+  if (!error) {
+    conn.query_rows(
+        "SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs "
+        "WHERE scheduled",
+        error);
+  }
+  if (error) {
+    return fail(errc::restore_failed,
+                "cannot unschedule the jobs of the kept copy " + target.database + ": " +
+                    error.message);
+  }
+  return finish_timescaledb_target(target);
+}
+
 timescaledb_toc split_timescaledb_toc(std::string_view listing) {
   timescaledb_toc out;
   while (!listing.empty()) {

@@ -28,6 +28,11 @@ stage_error prepare_timescaledb_target(const pg_login& target, const std::string
 /// timescaledb_post_restore(): the database's workers and jobs run again.
 stage_error finish_timescaledb_target(const pg_login& target);
 
+/// A drill's scratch copy kept for inspection (DRILL_KEEP): every job unscheduled, then
+/// timescaledb_post_restore(), so it reads as TimescaleDB does in any session (compressed
+/// chunks included) while its scheduler still has nothing to run.
+stage_error release_kept_timescaledb_copy(const pg_login& target);
+
 /// `pg_restore --list` of the archive, split for the restore: `all` without the extension's
 /// own entries (CREATE EXTENSION and its comment); `first` all but the rows of tables outside
 /// TimescaleDB's catalog, `_timescaledb_catalog` and `_timescaledb_config` (so with

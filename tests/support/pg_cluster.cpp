@@ -56,7 +56,11 @@ std::string random_password() {
 
 }  // namespace
 
-pg_cluster::pg_cluster() : bin_dir_(find_bin_dir()), password_(random_password()) {
+pg_cluster::pg_cluster() : pg_cluster(pg_cluster_options{}) {}
+
+pg_cluster::pg_cluster(const pg_cluster_options& options)
+    : bin_dir_(options.bin_dir.empty() ? find_bin_dir() : options.bin_dir),
+      password_(random_password()) {
   // initdb refuses to run as root: then the cluster belongs to the postgres user, in a
   // directory outside /root that it can reach.
   as_postgres_user_ = ::geteuid() == 0;
@@ -90,6 +94,14 @@ pg_cluster::pg_cluster() : bin_dir_(find_bin_dir()), password_(random_password()
                 "--no-sync", "-E", "UTF8", "--locale=C"}),
       {.timeout = std::chrono::seconds(120)});
   if (!init.ok()) throw std::runtime_error("initdb failed: " + init.describe() + init.out);
+  if (!options.settings.empty()) {
+    // Appending keeps the file's owner (the postgres user when running as root).
+    std::ofstream conf(dir_ / "data" / "postgresql.conf", std::ios::app);
+    conf << "\n# pg_cluster_options\n";
+    for (const auto& line : options.settings)
+      conf << line << "\n";
+    if (!conf) throw std::runtime_error("cannot write postgresql.conf");
+  }
 
   // A port can be taken between free_port() and the bind: try a few.
   for (int attempt = 0; attempt < 5; ++attempt) {

@@ -10,13 +10,24 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pgship::test {
+
+/// How a cluster differs from the default one (which is what `pg_cluster()` starts).
+struct pg_cluster_options {
+  /// The server's programs (initdb, pg_ctl, postgres); empty: the system's PostgreSQL 15.
+  std::filesystem::path bin_dir;
+  /// `name = value` lines added to postgresql.conf before the first start, e.g.
+  /// `shared_preload_libraries = 'timescaledb'`.
+  std::vector<std::string> settings;
+};
 
 class pg_cluster {
  public:
   /// Starts a new cluster. Throws std::runtime_error with the tools' output on failure.
   pg_cluster();
+  explicit pg_cluster(const pg_cluster_options& options);
   ~pg_cluster();
   pg_cluster(const pg_cluster&) = delete;
   pg_cluster& operator=(const pg_cluster&) = delete;
