@@ -163,9 +163,10 @@ class database_drill {
       lg_.info("DRILL_KEEP: the scratch database {} stays for inspection", *scratch);
       if (!timescaledb_version.empty()) {
         if (auto released = release_kept_timescaledb_copy(drill_login(cfg_, *scratch))) {
-          lg_.warn("{} stays in TimescaleDB's restore mode (SET timescaledb.restoring = off in a "
-                   "session to read it): {}",
-                   *scratch, released.message);
+          lg_.warn(
+              "{} stays in TimescaleDB's restore mode (SET timescaledb.restoring = off in a "
+              "session to read it): {}",
+              *scratch, released.message);
         } else {
           lg_.info("{}: TimescaleDB's jobs are unscheduled there, so none runs", *scratch);
         }
