@@ -52,7 +52,7 @@ TEST_F(TimescaleDrill, AOneShotDrillComparesEveryCountAndDropsItsScratchCopy) {
   EXPECT_FALSE(database_exists(ts(), source_db + "_pgship_drill"));
 }
 
-TEST_F(TimescaleDrill, AKeptScratchCopyRunsNoJob) {
+TEST_F(TimescaleDrill, AKeptScratchCopyRunsNoJobAndReadsLikeItsSource) {
   start();
   ASSERT_FALSE(backup(ts_config(source_db)).empty());
   const auto keep = write_config(
@@ -82,19 +82,6 @@ TEST_F(TimescaleDrill, AKeptScratchCopyRunsNoJob) {
                           "SELECT string_agg(job_id || ' ' || coalesce(total_runs, 0), ', ') "
                           "FROM timescaledb_information.job_stats WHERE total_runs > 0");
   ts().drop_database("tsdb_control");
-  ts().drop_database(scratch);
-}
-
-TEST_F(TimescaleDrill, AKeptScratchCopyReadsLikeItsSource) {
-  start();
-  ASSERT_FALSE(backup(ts_config(source_db)).empty());
-  const auto keep = write_config(
-      ts_config(source_db, {{"DRILL_KEEP", "true"}, {"DRILL_DATABASE", "{db}_inspect"}}),
-      "keep.env");
-  const auto kept = run_agent({"drill", "--config", keep.string()});
-  expect_drill_compared_counts(kept);
-  const std::string scratch = source_db + "_inspect";
-  ASSERT_TRUE(database_exists(ts(), scratch));
   // What an operator inspecting it sees in a plain session: the source's rows, compressed
   // chunks included (a copy left in TimescaleDB's restore mode reads those as empty, and its
   // hypertables put new rows into their root tables).
@@ -112,7 +99,7 @@ TEST_F(TimescaleDrill, AScheduledDrillRestoresInParallelAndComparesEveryCount) {
   // A backup on the receiver first, so the first scheduled drill has one to restore: its
   // result is the verdict, whatever it is.
   ASSERT_FALSE(backup(ts_config(source_db)).empty());
-  start_ts_daemon({{"DRILL_SCHEDULE", "*/5 * * * * *"}, {"DRILL_JOBS", "2"}}, source_db);
+  start_daemon({{"DRILL_SCHEDULE", "*/5 * * * * *"}, {"DRILL_JOBS", "2"}}, source_db);
   std::string drill_id;
   ASSERT_TRUE(wait_until(
       [&] {

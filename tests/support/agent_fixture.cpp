@@ -26,13 +26,15 @@ std::vector<std::string> files_in(const stdfs::path& dir, std::string_view suffi
 }  // namespace
 
 std::map<std::string, std::string> agent_fixture::agent_config(
-    const std::string& databases, const std::map<std::string, std::string>& overrides) {
+    const std::string& databases, const std::map<std::string, std::string>& overrides,
+    pg_cluster* server) {
+  auto& db = server != nullptr ? *server : database_server();
   std::map<std::string, std::string> c = {
-      {"POSTGRES_HOST", pg().host()},
-      {"POSTGRES_PORT", std::to_string(pg().port())},
+      {"POSTGRES_HOST", db.host()},
+      {"POSTGRES_PORT", std::to_string(db.port())},
       {"POSTGRES_DB", databases},
-      {"POSTGRES_USER", pg().user()},
-      {"POSTGRES_PASSWORD", pg().password()},
+      {"POSTGRES_USER", db.user()},
+      {"POSTGRES_PASSWORD", db.password()},
       {"BACKUP_DIR", backup_dir().string()},
       {"KEEP_LOCAL_BACKUPS", "3"},
       {"MAX_RETRIES", "3"},

@@ -21,12 +21,15 @@ class agent_fixture : public receiver_fixture {
   agent_fixture() : receiver_fixture("agent-token-5d1c") {}
 
   pg_cluster& pg() { return pg_cluster::shared(); }
+  /// The server agent_config points the agent at (a fixture of another cluster overrides it).
+  virtual pg_cluster& database_server() { return pg(); }
   std::filesystem::path backup_dir() const { return dir_ / "backups"; }
 
-  /// The agent's settings for `databases` against the running receiver (or UPLOAD=off when
-  /// none runs), with `overrides` on top.
+  /// The agent's settings for `databases` of `server` (default: database_server()) against
+  /// the running receiver (or UPLOAD=off when none runs), with `overrides` on top.
   std::map<std::string, std::string> agent_config(
-      const std::string& databases, const std::map<std::string, std::string>& overrides = {});
+      const std::string& databases, const std::map<std::string, std::string>& overrides = {},
+      pg_cluster* server = nullptr);
   /// Writes `config` as an env file and returns its path.
   std::filesystem::path write_config(const std::map<std::string, std::string>& config,
                                      const std::string& file_name = "agent.env");

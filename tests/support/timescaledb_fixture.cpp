@@ -39,41 +39,7 @@ void timescaledb_fixture::create_fixture_database(const std::string& name,
 std::map<std::string, std::string> timescaledb_fixture::ts_config(
     const std::string& databases, const std::map<std::string, std::string>& overrides,
     pg_cluster* server) {
-  auto& pg = server != nullptr ? *server : ts();
-  std::map<std::string, std::string> c = {
-      {"POSTGRES_HOST", pg.host()},
-      {"POSTGRES_PORT", std::to_string(pg.port())},
-      {"POSTGRES_DB", databases},
-      {"POSTGRES_USER", pg.user()},
-      {"POSTGRES_PASSWORD", pg.password()},
-      {"BACKUP_DIR", backup_dir().string()},
-      {"KEEP_LOCAL_BACKUPS", "3"},
-      {"MAX_RETRIES", "3"},
-      {"RETRY_DELAY", "100ms"},
-      {"LOG_LEVEL", "info"},
-  };
-  if (receiver_) {
-    c["BACKUP_API_URL"] = receiver_->url();
-    c["BACKUP_API_TOKEN"] = token_;
-  } else {
-    c["UPLOAD"] = "off";
-  }
-  for (const auto& [k, v] : overrides)
-    c[k] = v;
-  return c;
-}
-
-void timescaledb_fixture::start_ts_daemon(const std::map<std::string, std::string>& overrides,
-                                          const std::string& databases) {
-  auto config = ts_config(databases, overrides);
-  config.try_emplace("HEALTHCHECK_PORT", "0");
-  config.try_emplace("LISTEN_ADDR", "127.0.0.1");
-  config.try_emplace("SCHEDULE", "0 0 1 1 *");
-  config_ = write_config(config, "daemon.env");
-  auto argv = agent_argv({"run", "--config", config_.string()});
-  const auto binary = argv.front();
-  argv.erase(argv.begin());
-  daemon_ = start_listening_process(binary, argv, {}, dir_ / "agent.log");
+  return agent_config(databases, overrides, server);
 }
 
 std::string timescaledb_fixture::backup(const std::map<std::string, std::string>& config,

@@ -22,6 +22,7 @@ class timescaledb_fixture : public daemon_fixture {
   void TearDown() override;
 
   static pg_cluster& ts() { return timescaledb_cluster(); }
+  pg_cluster& database_server() override { return ts(); }
   /// Creates the platform-shaped database `name` once per test binary (call from
   /// SetUpTestSuite; does nothing without TimescaleDB: SetUp skips every test then).
   static void create_fixture_database(const std::string& name,
@@ -32,10 +33,6 @@ class timescaledb_fixture : public daemon_fixture {
   std::map<std::string, std::string> ts_config(
       const std::string& databases, const std::map<std::string, std::string>& overrides = {},
       pg_cluster* server = nullptr);
-  /// `pgship-agent run` with ts_config (HEALTHCHECK_PORT 0 on loopback, a schedule that does
-  /// not fire unless `overrides` set one); its log goes to dir_/agent.log.
-  void start_ts_daemon(const std::map<std::string, std::string>& overrides,
-                       const std::string& databases);
   /// `pgship-agent backup` with `config` (written as `file`); expects exit 0 and returns the
   /// name of the backup file it wrote to config's BACKUP_DIR. Each backup gets a second of its
   /// own (names have seconds), as scheduled backups do.
