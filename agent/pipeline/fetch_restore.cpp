@@ -306,9 +306,11 @@ net::awaitable<stage_error> spooled(const fetch_restore_io& io, const remote_bac
     co_return fail(errc::local_io_failed,
                    "cannot create " + file.string() + ": " + std::strerror(errno));
   }
-  // download → [age -d] → [zstd -d] → the spool file pg_restore -j seeks in.
+  // download → [age -d] → [zstd -d] → the spool file pg_restore reads (-j, or -L for TimescaleDB).
   download_tally tally(io);
-  io::file_writer spool(fd, false);
+  // Written back while it arrives and synced at the end, as a file restored by hand would be
+  // on disk: otherwise the kernel flushes the download while pg_restore reads it.
+  io::file_writer spool(fd, true);
   restore_chain decode(io, backup, spool);
   io::sink& chain = decode.input();
   stage_error write_error;
