@@ -256,7 +256,11 @@ net::awaitable<stage_error> restore_timescaledb(const fetch_restore_io& io,
   stage_error error = write_list(all_list, toc.all);
   if (!error) error = write_list(first_list, toc.first);
   if (!error) error = write_list(second_list, toc.second);
-  if (!error) error = prepare_timescaledb_target(target.login, target.timescaledb_version);
+  bool prepared = false;
+  if (!error) {
+    error = prepare_timescaledb_target(target.login, target.timescaledb_version);
+    prepared = !error;
+  }
   if (!error && target.jobs <= 1) {
     std::vector<std::string> args;
     args.push_back("--use-list=" + all_list.string());
@@ -282,8 +286,11 @@ net::awaitable<stage_error> restore_timescaledb(const fetch_restore_io& io,
       error = co_await run_pg_restore(io, tool, second, std::move(second_args), file);
     }
   }
-  if (!error && target.timescaledb_post_restore) {
-    error = finish_timescaledb_target(target.login);
+  if (prepared && target.timescaledb_post_restore) {
+    // Also after a failure: a database left in restore mode would hide compressed rows and
+    // run no job for whoever uses it next.
+    auto finished = finish_timescaledb_target(target.login);
+    if (!error) error = std::move(finished);
   }
   std::error_code ec;
   stdfs::remove(all_list, ec);
