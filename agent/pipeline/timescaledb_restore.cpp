@@ -114,9 +114,8 @@ stage_error release_kept_timescaledb_copy(const pg_login& target) {
         error);
   }
   if (error) {
-    return fail(errc::restore_failed,
-                "cannot unschedule the jobs of the kept copy " + target.database + ": " +
-                    error.message);
+    return fail(errc::restore_failed, "cannot unschedule the jobs of the kept copy " +
+                                          target.database + ": " + error.message);
   }
   return finish_timescaledb_target(target);
 }
