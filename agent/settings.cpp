@@ -28,6 +28,8 @@ constexpr key_spec schema[] = {
     {"BACKUP_DIR", "/var/backups/pgship", false,
      "local backups; .partial/ holds in-progress files"},
     {"KEEP_LOCAL_BACKUPS", "3", false, "newest local backups kept per database"},
+    {"BACKUP_DIR_MIN_FREE", "1G", false,
+     "a dump that would leave BACKUP_DIR's file system below this is refused (0: no floor)"},
     {"BACKUP_API_URL", "", false, "receiver base URL, http:// or https://"},
     {"BACKUP_API_TOKEN", "", true, "bearer token for the receiver"},
     {"MAX_RETRIES", "3", false, "upload attempts after the first"},
@@ -166,6 +168,7 @@ settings read_settings(const config::config& cfg, settings_use use) {
   s.postgres_password = cfg.string("POSTGRES_PASSWORD");
   s.backup_dir = cfg.required_string("BACKUP_DIR");
   s.keep_local_backups = static_cast<int>(cfg.integer("KEEP_LOCAL_BACKUPS", 1, 100000));
+  s.backup_dir_min_free = cfg.size("BACKUP_DIR_MIN_FREE");
   s.upload = cfg.boolean("UPLOAD");
   if (s.upload) {
     if (!cfg.raw("BACKUP_API_URL")) {

@@ -62,7 +62,8 @@ struct settings {
   std::optional<std::int64_t> keep_days, keep_weeks, keep_months;
   std::optional<std::filesystem::path> metrics_textfile;
   std::uint64_t upload_chunk_size = 16 * 1024 * 1024;
-  std::uint64_t upload_rate_limit = 0;  // bytes/s for all uploads together; 0: unlimited
+  std::uint64_t backup_dir_min_free = 1ull << 30;  // BACKUP_DIR_MIN_FREE
+  std::uint64_t upload_rate_limit = 0;             // bytes/s for all uploads together; 0: unlimited
   std::optional<std::filesystem::path> pg_dump_path;  // nullopt: auto
   std::optional<std::filesystem::path> ca_file, client_cert_file, client_key_file;
   std::chrono::milliseconds schedule_jitter{0};

@@ -40,11 +40,69 @@ class checklist {
       pass(item, detail);
     }
   }
+  void note(std::string_view item, std::string_view detail) {
+    std::cout << "- " << item << ": " << detail << "\n";
+  }
   int failures() const { return failures_; }
 
  private:
   int failures_ = 0;
 };
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items)
+    out += (out.empty() ? "" : ",") + item;
+  return out.empty() ? "none" : out;
+}
+
+// What a run needs of the receiver, judged by the token's own scopes: an upload-only token
+// (what the README recommends for agents) passes; only what would fail a run fails here.
+net::awaitable<void> check_receiver(const settings& cfg, http_client& client, checklist& list) {
+  wire::whoami_reply who;
+  const auto asked = co_await ask_whoami(client, cfg.backup_api_token, who);
+  if (asked) {
+    list.fail_item(asked.code == make_error_code(errc::receiver_auth_failed)
+                       ? "receiver accepts BACKUP_API_TOKEN for uploads"
+                       : "receiver " + client.endpoint().origin(),
+                   asked.message);
+    co_return;
+  }
+  if (who.client.empty()) {
+    // A receiver from before whoami answered /health instead.
+    list.record("receiver " + client.endpoint().origin(),
+                who.can_upload ? stage_error{} : fail(errc::receiver_unhealthy, who.reason),
+                "healthy (it does not say which scopes the token has)");
+    co_return;
+  }
+  const auto scopes = joined(who.scopes);
+  if (!who.has_scope("upload")) {
+    list.fail_item("receiver accepts BACKUP_API_TOKEN for uploads",
+                   "client " + who.client + " has scopes " + scopes + ", not upload");
+  } else {
+    list.pass("receiver accepts BACKUP_API_TOKEN for uploads",
+              "client " + who.client + ", scopes " + scopes);
+  }
+  if (who.can_upload) {
+    list.pass("receiver takes uploads of client " + who.client,
+              who.free_bytes ? fmt::format("{} bytes free", *who.free_bytes) : std::string("yes"));
+  } else if (who.has_scope("upload")) {
+    list.fail_item("receiver takes uploads of client " + who.client, who.reason);
+  }
+  if (!who.has_scope("read")) {
+    const std::string why = "the token has no read scope: drills and restores need one";
+    if (cfg.drill_schedule.empty()) {
+      list.note("listing and downloading backups", why);
+    } else {
+      list.fail_item("DRILL_SCHEDULE can download backups", why);
+    }
+    co_return;
+  }
+  std::vector<remote_backup> backups;
+  const auto listed = co_await list_remote_backups(client, cfg.backup_api_token, "", backups);
+  list.record("receiver lists this client's backups", listed,
+              fmt::format("{} backup(s) visible", backups.size()));
+}
 
 // What a run really does there: create, lock and remove in .partial/ (as this user: files
 // another user left, root's after a run by hand, show up here, not in the next run).
@@ -138,12 +196,7 @@ int command_check(const settings& cfg) {
       list.pass("receiver", "not used (UPLOAD=off)");
     } else {
       auto client = make_receiver_client(co_await net::this_coro::executor, cfg);
-      const auto health = co_await check_receiver_health(*client);
-      list.record("receiver health", health, client->endpoint().origin() + "/health is ok");
-      std::vector<remote_backup> backups;
-      const auto listed = co_await list_remote_backups(*client, cfg.backup_api_token, "", backups);
-      list.record("receiver accepts BACKUP_API_TOKEN", listed,
-                  fmt::format("{} backup(s) visible", backups.size()));
+      co_await check_receiver(cfg, *client, list);
     }
 
     if (list.failures() > 0) {

@@ -3,6 +3,7 @@
 // in one transaction, never over a non-empty database unless asked to (--clean).
 
 #include <iostream>
+#include <set>
 
 #include <boost/asio/this_coro.hpp>
 #include <fmt/format.h>
@@ -33,11 +34,28 @@ net::awaitable<stage_error> find_backup(http_client& client, const settings& cfg
   if (auto error = co_await list_remote_backups(client, cfg.backup_api_token, database, backups)) {
     co_return error;
   }
-  for (const auto& b : backups) {
-    // The newest pg_dump archive: an ARCHIVE_DIRS tarball is not restored with pg_restore.
+  // Only pg_dump archives: an ARCHIVE_DIRS tarball is not restored with pg_restore.
+  const auto is_dump = [](const remote_backup& b) {
     const auto parsed = parse_backup_name(b.id);
-    const bool archive = parsed && parsed->extension.starts_with(".tar");
-    if ((opts.latest && !archive) || b.id == opts.id) {  // the list is newest first
+    return parsed && parsed->extension.starts_with(".dump");
+  };
+  if (opts.latest && database.empty()) {
+    // The newest backup of whichever database would restore the wrong one into the target.
+    std::set<std::string> databases;
+    for (const auto& b : backups)
+      if (is_dump(b)) databases.insert(b.database);
+    if (databases.size() > 1) {
+      std::string names;
+      for (const auto& name : databases)
+        names += (names.empty() ? "" : ", ") + name;
+      co_return fail(errc::config_invalid,
+                     "restore --latest needs --database: the receiver holds backups of " +
+                         std::to_string(databases.size()) + " databases for this token (" + names +
+                         ")");
+    }
+  }
+  for (const auto& b : backups) {
+    if ((opts.latest && is_dump(b)) || b.id == opts.id) {  // the list is newest first
       out = b;
       co_return stage_error{};
     }

@@ -46,6 +46,50 @@ net::awaitable<stage_error> check_receiver_health(http_client& client) {
   co_return stage_error{};
 }
 
+net::awaitable<stage_error> ask_whoami(http_client& client, const std::string& token,
+                                       wire::whoami_reply& out) {
+  http_request r{http::verb::get, client.endpoint().target(wire::whoami_path), 11};
+  r.set(http::field::authorization, "Bearer " + token);
+  const auto reply = co_await client.send(std::move(r));
+  if (!reply.ok()) co_return fail(reply.failure, "asking the receiver: " + reply.message);
+  if (reply.status() == 404 || reply.status() == 405) {
+    // A receiver from before whoami: its /health is the best answer it has.
+    auto error = co_await check_receiver_health(client);
+    out = wire::whoami_reply{};
+    out.can_upload = !error;
+    out.reason = error.message;
+    co_return stage_error{};
+  }
+  if (reply.status() == 401 || reply.status() == 403) {
+    co_return fail(errc::receiver_auth_failed,
+                   "the receiver refuses the token: " + describe_response(reply.response));
+  }
+  auto parsed = reply.status() == 200 ? wire::parse_whoami(reply.response.body()) : std::nullopt;
+  if (!parsed) {
+    co_return fail(errc::receiver_unhealthy,
+                   "asking the receiver " + client.endpoint().origin() +
+                       " who this token is: " + describe_response(reply.response));
+  }
+  out = std::move(*parsed);
+  co_return stage_error{};
+}
+
+net::awaitable<stage_error> check_receiver_takes_uploads(http_client& client,
+                                                         const std::string& token) {
+  wire::whoami_reply who;
+  if (auto error = co_await ask_whoami(client, token, who)) co_return error;
+  if (!who.client.empty() && !who.has_scope("upload")) {
+    co_return fail(errc::receiver_auth_failed,
+                   "the token of client " + who.client + " has no upload scope");
+  }
+  if (!who.can_upload) {
+    co_return fail(errc::receiver_unhealthy,
+                   "receiver " + client.endpoint().origin() + " cannot take uploads now: " +
+                       (who.reason.empty() ? std::string("no reason given") : who.reason));
+  }
+  co_return stage_error{};
+}
+
 std::optional<std::vector<remote_backup>> parse_backup_list(std::string_view text) {
   boost::system::error_code ec;
   const auto value = json::parse(text, ec);

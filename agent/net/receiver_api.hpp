@@ -10,6 +10,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <pgship/common/whoami.hpp>
+
 #include "net/http_client.hpp"
 #include "settings.hpp"
 #include "stage_error.hpp"
@@ -31,6 +33,20 @@ std::unique_ptr<http_client> make_receiver_client(boost::asio::any_io_executor e
 
 /// GET /health must answer 200 {"status":"ok"}: receiver_unreachable or receiver_unhealthy.
 boost::asio::awaitable<stage_error> check_receiver_health(http_client& client);
+
+/// GET /api/backup/whoami with `token`: what the token is and whether this client can upload
+/// now. receiver_unreachable, receiver_auth_failed (401/403), or receiver_unhealthy (another
+/// answer). A receiver older than the route (404) is asked GET /health instead, and `out` then
+/// says only whether that was ok.
+boost::asio::awaitable<stage_error> ask_whoami(http_client& client, const std::string& token,
+                                               wire::whoami_reply& out);
+
+/// Whether this client may upload now: ask_whoami's errors, receiver_auth_failed when the
+/// token lacks the upload scope, receiver_unhealthy with the receiver's reason when it cannot
+/// take this client's uploads (storage, free space, quota). Another client's trouble, or a
+/// scrub finding, is not this client's.
+boost::asio::awaitable<stage_error> check_receiver_takes_uploads(http_client& client,
+                                                                 const std::string& token);
 
 /// GET /api/backup/list[?database=], newest first.
 boost::asio::awaitable<stage_error> list_remote_backups(http_client& client,

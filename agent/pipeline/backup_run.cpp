@@ -27,6 +27,7 @@
 #include "pipeline/backup_prep.hpp"
 #include "pipeline/dump.hpp"
 #include "pipeline/local_commit.hpp"
+#include "pipeline/local_room.hpp"
 #include "pipeline/manifest.hpp"
 #include "pipeline/manifest_upload.hpp"
 #include "pipeline/rotate.hpp"
@@ -45,13 +46,14 @@ using sys_clock = std::chrono::system_clock;
 class database_backup {
  public:
   database_backup(const settings& cfg, const run_request& request, run_control& control,
-                  const std::string& run_id, http_client* client,
+                  const std::string& run_id, http_client* client, const stage_error& upload_blocked,
                   std::map<int, pg_toolset>& tools_by_major, database_run& run)
       : cfg_(cfg),
         request_(request),
         control_(control),
         run_id_(run_id),
         client_(client),
+        upload_blocked_(upload_blocked),
         tools_by_major_(tools_by_major),
         run_(run),
         log_{{"run_id", run_id}, {"database", run.database}} {}
@@ -70,6 +72,8 @@ class database_backup {
     log_.info("database {} is {} bytes on PostgreSQL {}; dumping with pg_dump {}", run_.database,
               pre.database_size, pre.server_version, pre.tools.dump.version);
     if (control_.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
+    if (auto error = check_local_room(cfg_.backup_dir, run_.database, cfg_.backup_dir_min_free))
+      co_return error;
 
     manifest m;
     const auto extension = stored_format_of(cfg_).extension(".dump");
@@ -87,7 +91,7 @@ class database_backup {
     const auto partial = cfg_.backup_dir / ".partial" / m.name;
 
     // The upload runs while pg_dump writes, and commits only once the dump verified.
-    if (cfg_.upload && client_ != nullptr) {
+    if (cfg_.upload && client_ != nullptr && !upload_blocked_) {
       const auto executor = co_await net::this_coro::executor;
       follower_ = std::make_unique<follow_upload>(
           *client_, upload_request_for(cfg_, m, partial, log_), control_, executor);
@@ -142,6 +146,8 @@ class database_backup {
     m.agent_host = host_name();
     m.run_id = run_id_;
     m.started = format_utc(sys_clock::now());
+    if (auto error = check_local_room(cfg_.backup_dir, dir.name, cfg_.backup_dir_min_free))
+      co_return error;
     const auto partial = cfg_.backup_dir / ".partial" / m.name;
     archive_output out;
     {
@@ -361,6 +367,20 @@ class database_backup {
 
   net::awaitable<stage_error> upload(manifest& m) {
     auto clock = start_stage("upload");
+    if (upload_blocked_) {
+      // The backup stands locally, unshipped and so never rotated away; the next run that
+      // reaches the receiver ships it. The run still fails, so alerts fire.
+      clock.done(0, false);
+      m.upload.state = upload_state::failed;
+      m.upload.error = upload_blocked_.message;
+      if (const auto ec = write_manifest(cfg_.backup_dir, m)) {
+        log_.warn("cannot record the failed upload of {} in its manifest: {}", m.name,
+                  ec.message());
+      }
+      log_.warn("{} is kept locally and not uploaded: {}; a later run ships it", m.name,
+                upload_blocked_.message);
+      co_return upload_blocked_;
+    }
     auto error = co_await ship(m, run_.upload);
     clock.done(run_.upload.bytes_sent, !error);
     if (!error) {
@@ -463,6 +483,7 @@ class database_backup {
   run_control& control_;
   const std::string& run_id_;
   http_client* client_;
+  const stage_error& upload_blocked_;  // why this run cannot upload; empty when it can
   std::map<int, pg_toolset>& tools_by_major_;
   database_run& run_;
   log::context log_;
@@ -497,17 +518,17 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
     lg.warn("removed {} leftover file(s) of interrupted runs from {}", stale, partial_dir.string());
 
   std::unique_ptr<http_client> client;
+  stage_error upload_blocked;
   if (cfg.upload) {
     client = make_receiver_client(co_await net::this_coro::executor, cfg);
     if (!client) {
       co_return finish(fail(errc::config_invalid, "BACKUP_API_URL is not an http(s) URL"));
     }
-    // The old tool's rule: no dump while the receiver is not ready to take it.
-    auto health = co_await check_receiver_health(*client);
-    if (health) {
-      for (auto& d : run.databases)
-        d.error = health;
-      co_return finish(std::move(health));
+    // Asked for this client, not receiver-wide /health: another client's trouble or a scrub
+    // finding must not stop this one. Whatever the answer, the local backups are made.
+    upload_blocked = co_await check_receiver_takes_uploads(*client, cfg.backup_api_token);
+    if (upload_blocked) {
+      lg.warn("backups stay local this run: {}", upload_blocked.message);
     }
   }
 
@@ -516,7 +537,8 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
     if (control.stopping()) {
       d.error = fail(errc::cancelled, "the run was cancelled");
     } else {
-      database_backup backup(cfg, request, control, run.run_id, client.get(), tools_by_major, d);
+      database_backup backup(cfg, request, control, run.run_id, client.get(), upload_blocked,
+                             tools_by_major, d);
       d.error = co_await backup.go();
     }
     note_database_error(run, d, lg, "backup");
@@ -530,7 +552,8 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
     if (control.stopping()) {
       d.error = fail(errc::cancelled, "the run was cancelled");
     } else {
-      database_backup backup(cfg, request, control, run.run_id, client.get(), tools_by_major, d);
+      database_backup backup(cfg, request, control, run.run_id, client.get(), upload_blocked,
+                             tools_by_major, d);
       d.error = co_await backup.go_archive(dir);
     }
     note_database_error(run, d, lg, "archive");
