@@ -106,6 +106,11 @@ if [ "$result" != ok ]; then
   tail -20 "$work/agent.log" >&2
   exit 1
 fi
+first_db="${POSTGRES_DB%%,*}"
+restored_db="${first_db}_restored"
+psql_bin=$(command -v psql || echo "$pg_bin/psql")
+# Host, port and user only: the password (if any) stays in PGPASSWORD or ~/.pgpass, never argv.
+psql_line="$psql_bin -h $(printf %q "$POSTGRES_HOST") -p ${POSTGRES_PORT:-5432} -U $(printf %q "$POSTGRES_USER") -d $restored_db"
 stored=$(find "$work/storage" -name '*.dump' | head -1)
 name=$(basename "$stored")
 sha=$(cut -c1-64 "$stored.sha256")
@@ -126,8 +131,11 @@ Look around:
   curl -H "Authorization: Bearer \$(cat $work/token)" $R/api/backup/list
   curl -H "Authorization: Bearer \$(cat $work/token)" -O $R/api/backup/download/$name
 
-Restore it into a new database:
-  $agent restore --config $work/agent.env --latest --target-db ${POSTGRES_DB}_restored --create
+PostgreSQL:       $POSTGRES_HOST, port ${POSTGRES_PORT:-5432}, user $POSTGRES_USER
+
+Restore it into a new database, then look at it:
+  $agent restore --config $work/agent.env --latest --database $first_db --target-db $restored_db --create
+  $psql_line -c '\dt+'
 
 Press Ctrl-C to stop everything and remove $work.
 TEXT
@@ -145,6 +153,12 @@ if [ "$stay" = 0 ]; then
   downloaded=$(curl -sf -H "Authorization: Bearer $token" "$R/api/backup/download/$name" |
     sha256sum) || check "download"
   [ "${downloaded%% *}" = "$sha" ] || check "the download's sha256 differs"
+  "$agent" restore --config "$work/agent.env" --latest --database "$first_db" \
+    --target-db "$restored_db" --create > "$work/restore.log" 2>&1 ||
+    { cat "$work/restore.log" >&2; check "the printed restore"; }
+  tables=$(eval "$psql_line -X -At -c 'select count(*) from pg_tables where schemaname = current_schema()'") ||
+    check "the printed psql line"
+  [ "${tables:-0}" -gt 0 ] || check "$restored_db has no tables"
   echo "quickstart: the commands above answered as expected"
 else
   while kill -0 "${pids[-1]}" 2>/dev/null; do sleep 1; done

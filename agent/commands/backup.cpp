@@ -18,21 +18,15 @@ namespace {
 
 // A systemd-timer setup like the old tool's never runs the daemon: each one-shot run writes
 // METRICS_TEXTFILE itself. The last success of each database comes from BACKUP_DIR (the
-// newest backup that reached the receiver, or any with UPLOAD=off), so a run of one database
-// keeps the others' series; counters count this run only.
+// newest backup that reached the receiver, or any with UPLOAD=off), and so do the unshipped
+// backups and the newest local one, so a run of one database keeps the others' series;
+// counters count this run only.
 void write_run_metrics(const settings& cfg, const run_record& record) {
   // Refused because another run holds BACKUP_DIR: that run writes the textfile.
   if (!cfg.metrics_textfile || record.error.code == make_error_code(errc::run_in_progress)) return;
   agent_metrics metrics(cfg.databases, cfg.legacy_metrics);
-  for (const auto& db : cfg.databases) {
-    std::optional<std::chrono::system_clock::time_point> newest;
-    for (const auto& b : list_local_backups(cfg.backup_dir, db)) {
-      const bool shipped =
-          b.upload == upload_state::uploaded || (!cfg.upload && b.upload == upload_state::skipped);
-      if (b.has_manifest && shipped && (!newest || b.taken > *newest)) newest = b.taken;
-    }
-    if (newest) metrics.last_success(db, *newest);
-  }
+  for (const auto& db : cfg.databases)
+    metrics.local_backups_known(db, summarize_local_backups(cfg.backup_dir, db, cfg.upload));
   metrics.run_finished(record);
   metrics.repo_size(local_backup_bytes(cfg.backup_dir));
   metrics.write_textfile(*cfg.metrics_textfile);
@@ -84,6 +78,7 @@ int command_backup(const settings& cfg, const backup_options& opts) {
                              static_cast<double>(d.size) / 1048576.0, where);
   }
   write_run_metrics(cfg, record);
+  add_to_run_history(cfg, record);
   if (record.error && !reason_shown) {
     std::cout << fmt::format("FAILED  run refused: {}: {}\n",
                              error_name(static_cast<errc>(record.error.code.value())),

@@ -6,11 +6,14 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
 
 #include <pgship/common/errors.hpp>
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/stop_signals.hpp>
+
+#include "daemon/run_history.hpp"
 
 namespace pgship::agent {
 
@@ -26,6 +29,17 @@ int check_id_and_jobs(const std::string& id, int jobs) {
     return static_cast<int>(errc::config_invalid);
   }
   return 0;
+}
+
+void add_to_run_history(const settings& cfg, const run_record& record) {
+  if (record.error.code == make_error_code(errc::run_in_progress)) return;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(cfg.backup_dir, ec)) return;
+  boost::system::error_code jec;
+  auto value = boost::json::parse(to_json(record), jec);
+  if (jec || !value.is_object()) return;
+  run_history history(cfg.backup_dir / run_history_file);
+  history.put(std::move(value.as_object()));
 }
 
 int run_command(std::function<net::awaitable<int>()> body, std::function<void()> on_stop) {

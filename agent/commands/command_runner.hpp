@@ -7,11 +7,19 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "pipeline/run_record.hpp"
+#include "settings.hpp"
+
 namespace pgship::agent {
 
 /// Checks the options `restore` and `drill` share: --id a backup name (when given) and --jobs
 /// from 1 to 64. Prints what is wrong and returns config_invalid's exit code, or 0.
 int check_id_and_jobs(const std::string& id, int jobs);
+
+/// Adds a one-shot command's finished run to BACKUP_DIR's run history, so that a daemon beside
+/// it (same BACKUP_DIR) lists it in /api/v1/runs and counts it for /health. Nothing for a run
+/// refused because another held BACKUP_DIR, nor without a BACKUP_DIR.
+void add_to_run_history(const settings& cfg, const run_record& record);
 
 int run_command(std::function<boost::asio::awaitable<int>()> body,
                 std::function<void()> on_stop = nullptr);

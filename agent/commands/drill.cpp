@@ -34,6 +34,7 @@ int command_drill(const settings& cfg, const drill_options& opts) {
         co_return exit_code_for(record.error.code);
       },
       [&control] { control.request_stop(); });
+  add_to_run_history(cfg, record);
 
   for (const auto& d : record.databases) {
     if (d.error) {

@@ -19,6 +19,7 @@ const prometheus::Histogram::BucketBoundaries stage_buckets{0.1, 0.5, 1,    5,  
 
 agent_metrics::agent_metrics(const std::vector<std::string>& databases, bool legacy)
     : registry_(std::make_shared<prometheus::Registry>()),
+      age_registry_(std::make_shared<prometheus::Registry>()),
       runs_(prometheus::BuildCounter()
                 .Name("pgship_backup_runs_total")
                 .Help("Backup runs per database by result (ok, failed, cancelled)")
@@ -75,7 +76,7 @@ agent_metrics::agent_metrics(const std::vector<std::string>& databases, bool leg
       success_age_(prometheus::BuildGauge()
                        .Name("pgship_backup_last_success_age_seconds")
                        .Help("Seconds since the last successful backup (at scrape time)")
-                       .Register(*registry_)),
+                       .Register(*age_registry_)),
       skipped_(prometheus::BuildCounter()
                    .Name("pgship_backup_skipped_total")
                    .Help("Scheduled fires (backups and drills) skipped because a job was active")
@@ -106,7 +107,17 @@ agent_metrics::agent_metrics(const std::vector<std::string>& databases, bool leg
                             .Name("pgship_drill_row_mismatches")
                             .Help("Tables whose rows differed from the backup's counts in the "
                                   "last restore drill")
-                            .Register(*registry_)) {
+                            .Register(*registry_)),
+      unshipped_(prometheus::BuildGauge()
+                     .Name("pgship_backup_unshipped")
+                     .Help("Local backups in BACKUP_DIR the receiver does not have yet (upload "
+                           "pending or failed); 0 with UPLOAD=off")
+                     .Register(*registry_)),
+      last_local_(prometheus::BuildGauge()
+                      .Name("pgship_backup_last_local_timestamp_seconds")
+                      .Help("When the newest local backup of the database was taken, shipped "
+                            "or not")
+                      .Register(*registry_)) {
   prometheus::BuildGauge()
       .Name("pgship_build_info")
       .Help("Always 1; the version as a label")
@@ -119,6 +130,8 @@ agent_metrics::agent_metrics(const std::vector<std::string>& databases, bool leg
     for (const char* result : {"ok", "failed"})
       runs_.Add({{"database", db}, {"result", result}});
     last_status_.Add({{"database", db}});
+    unshipped_.Add({{"database", db}});
+    last_local_.Add({{"database", db}});
   }
 }
 
@@ -180,6 +193,10 @@ void agent_metrics::drill_finished(const run_record& run) {
   }
 }
 
+void agent_metrics::backup_known(const std::string& database, bool ok) {
+  last_status_.Add({{"database", database}}).Set(ok ? 1 : 0);
+}
+
 void agent_metrics::drill_known(const std::string& database, bool ok,
                                 std::optional<std::chrono::system_clock::time_point> last_success) {
   drill_last_status_.Add({{"database", database}}).Set(ok ? 1 : 0);
@@ -198,10 +215,22 @@ void agent_metrics::next_run(std::chrono::system_clock::time_point at) {
 
 void agent_metrics::last_success(const std::string& database,
                                  std::chrono::system_clock::time_point at) {
+  {
+    std::lock_guard lock(mutex_);
+    auto [known, fresh] = last_success_at_.try_emplace(database, at);
+    if (!fresh && known->second >= at) return;
+    known->second = at;
+  }
   last_success_.Add({{"database", database}}).Set(seconds_since_epoch(at));
   if (legacy_) legacy_->last_success(database, at);
-  std::lock_guard lock(mutex_);
-  last_success_at_[database] = at;
+}
+
+void agent_metrics::local_backups_known(const std::string& database,
+                                        const local_backup_summary& local) {
+  unshipped_.Add({{"database", database}}).Set(local.unshipped);
+  if (local.newest)
+    last_local_.Add({{"database", database}}).Set(seconds_since_epoch(*local.newest));
+  if (local.newest_shipped) last_success(database, *local.newest_shipped);
 }
 
 void agent_metrics::repo_size(std::uint64_t bytes) {
@@ -209,7 +238,7 @@ void agent_metrics::repo_size(std::uint64_t bytes) {
 }
 
 void agent_metrics::write_textfile(const std::filesystem::path& path) {
-  if (const auto ec = fs::write_file_atomically(path, render(std::chrono::system_clock::now()))) {
+  if (const auto ec = fs::write_file_atomically(path, render_metrics(*registry_))) {
     log::write(spdlog::level::warn,
                "cannot write METRICS_TEXTFILE " + path.string() + ": " + ec.message(), {});
   }
@@ -222,7 +251,7 @@ std::string agent_metrics::render(std::chrono::system_clock::time_point now) {
       success_age_.Add({{"database", db}}).Set(std::chrono::duration<double>(now - at).count());
     }
   }
-  return render_metrics(*registry_);
+  return render_metrics(*registry_) + render_metrics(*age_registry_);
 }
 
 }  // namespace pgship::agent

@@ -18,6 +18,7 @@
 #include <prometheus/registry.h>
 
 #include "daemon/legacy_metrics.hpp"
+#include "pipeline/rotate.hpp"
 #include "pipeline/run_record.hpp"
 
 namespace pgship::agent {
@@ -33,8 +34,17 @@ class agent_metrics {
   void run_finished(const run_record& run);
   void skipped();
   void next_run(std::chrono::system_clock::time_point at);
-  /// The last success of `database` known from history (start-up), for the age gauge.
+  /// A success of `database` known from history or BACKUP_DIR: the last success timestamp and
+  /// age move to it unless a later one is known already.
   void last_success(const std::string& database, std::chrono::system_clock::time_point at);
+
+  /// What BACKUP_DIR holds of `database` (its manifests): pgship_backup_unshipped, the newest
+  /// local backup, and the newest shipped one as a success (UPLOAD=on: shipped means success).
+  void local_backups_known(const std::string& database, const local_backup_summary& local);
+
+  /// The last backup result of `database` known from history (start-up, a one-shot run beside
+  /// the daemon): pgship_backup_last_status.
+  void backup_known(const std::string& database, bool ok);
 
   /// The last drill of `database` known from history (start-up): status and last success.
   void drill_known(const std::string& database, bool ok,
@@ -43,15 +53,18 @@ class agent_metrics {
   /// Bytes of the local backups (for mt5_backup_repo_size_bytes).
   void repo_size(std::uint64_t bytes);
 
-  /// The exposition text, with the age gauges computed for `now`.
+  /// The exposition text for /metrics, with the age gauges computed for `now`.
   std::string render(std::chrono::system_clock::time_point now);
-  /// Writes render() to `path` atomically (METRICS_TEXTFILE); a failure is logged.
+  /// Writes the exposition text to `path` atomically (METRICS_TEXTFILE); a failure is logged.
+  /// Without pgship_backup_last_success_age_seconds: an age written once would read as fresh
+  /// for as long as the file stays unchanged; alerts take time() - the timestamp instead.
   void write_textfile(const std::filesystem::path& path);
 
  private:
   void drill_finished(const run_record& run);
 
   std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<prometheus::Registry> age_registry_;  // scrape-time only: not in the textfile
   prometheus::Family<prometheus::Counter>& runs_;
   prometheus::Family<prometheus::Gauge>& last_status_;
   prometheus::Family<prometheus::Gauge>& last_success_;
@@ -72,6 +85,8 @@ class agent_metrics {
   prometheus::Family<prometheus::Gauge>& drill_duration_;
   prometheus::Family<prometheus::Gauge>& archive_size_;
   prometheus::Family<prometheus::Gauge>& drill_mismatches_;
+  prometheus::Family<prometheus::Gauge>& unshipped_;
+  prometheus::Family<prometheus::Gauge>& last_local_;
   std::unique_ptr<legacy_metrics> legacy_;
   std::mutex mutex_;
   std::map<std::string, std::chrono::system_clock::time_point> last_success_at_;

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include <pgship/common/http/exchange.hpp>
+#include <pgship/common/json_text.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/metrics_text.hpp>
 
@@ -110,14 +111,18 @@ net::awaitable<void> handle_runs(exchange& ex, daemon_state& state) {
     }
     limit = std::clamp<std::size_t>(n, 1, 500);
   }
+  state.sync();
   json::array runs;
   for (auto& r : state.history().newest(limit))
     runs.push_back(std::move(r));
-  co_await ex.respond_json(http::status::ok, json::serialize(runs));
+  // Named first: GCC 12 and temporaries inside co_await.
+  const auto text = json_text(runs);
+  co_await ex.respond_json(http::status::ok, text);
 }
 
 net::awaitable<void> handle_run(exchange& ex, daemon_state& state) {
   const std::string id(ex.params().get("id"));
+  state.sync();
   auto run = state.history().find(id);
   if (run && id == state.active_run()) {
     if (auto progress = state.live_progress()) (*run)["progress"] = std::move(*progress);
@@ -126,16 +131,19 @@ net::awaitable<void> handle_run(exchange& ex, daemon_state& state) {
     co_await ex.respond_error(http::status::not_found, "not_found", "no run " + id);
     co_return;
   }
-  co_await ex.respond_json(http::status::ok, json::serialize(*run));
+  const auto text = json_text(*run);
+  co_await ex.respond_json(http::status::ok, text);
 }
 
 net::awaitable<void> handle_health(exchange& ex, daemon_state& state) {
+  state.sync();
   const auto report = state.health(std::chrono::system_clock::now());
   co_await ex.respond_json(report.healthy ? http::status::ok : http::status::service_unavailable,
                            report.json);
 }
 
 net::awaitable<void> handle_metrics(exchange& ex, daemon_state& state) {
+  state.sync();
   http_server::string_response res{http::status::ok, 11};
   res.set(http::field::content_type, metrics_content_type);
   res.body() = state.metrics().render(std::chrono::system_clock::now());

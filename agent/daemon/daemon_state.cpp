@@ -1,5 +1,6 @@
 #include "daemon/daemon_state.hpp"
 #include <algorithm>
+#include <cmath>
 #include <functional>
 
 #include <boost/asio/co_spawn.hpp>
@@ -11,6 +12,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <pgship/common/fs.hpp>
+#include <pgship/common/json_text.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/time_text.hpp>
 
@@ -29,7 +31,7 @@ daemon_state::daemon_state(net::any_io_executor ex, settings cfg, cron_expr cron
       cfg_(std::make_shared<const settings>(std::move(cfg))),
       cron_(std::make_shared<const cron_expr>(std::move(cron))),
       metrics_(cfg_->databases, cfg_->legacy_metrics),
-      history_(cfg_->backup_dir / "runs.jsonl") {
+      history_(cfg_->backup_dir / run_history_file) {
   for (const auto& db : cfg_->databases)
     health_[db];
 }
@@ -56,6 +58,24 @@ void daemon_state::restore_from_history() {
                    "last time: recorded as interrupted",
                {});
   }
+  apply_history();
+  refresh_local_backups();
+}
+
+void daemon_state::sync() {
+  history_.reload_if_changed();
+  if (history_.generation() != applied_generation_) apply_history();
+  refresh_local_backups();
+}
+
+void daemon_state::refresh_local_backups() {
+  for (const auto& db : cfg_->databases) {
+    metrics_.local_backups_known(db, summarize_local_backups(cfg_->backup_dir, db, cfg_->upload));
+  }
+}
+
+void daemon_state::apply_history() {
+  applied_generation_ = history_.generation();
   // Oldest first, so the newest result of each database wins.
   auto runs = history_.newest(500);
   for (auto it = runs.rbegin(); it != runs.rend(); ++it) {
@@ -91,9 +111,10 @@ void daemon_state::restore_from_history() {
       if (h.ok && at) h.last_success = *at;
       if (drill) {
         metrics_.drill_known(found->first, h.ok, h.last_success);
-      } else if (h.ok && at) {
-        metrics_.last_success(found->first, *at);
+        continue;
       }
+      metrics_.backup_known(found->first, h.ok);
+      if (h.ok && at) metrics_.last_success(found->first, *at);
     }
   }
 }
@@ -178,6 +199,7 @@ void daemon_state::finished(const run_record& run) {
   control_.reset();
   metrics_.run_finished(run);
   metrics_.repo_size(local_backup_bytes(cfg_->backup_dir));
+  refresh_local_backups();
   boost::system::error_code ec;
   auto value = json::parse(to_json(run), ec);
   if (!ec && value.is_object()) {
@@ -210,8 +232,8 @@ std::optional<json::object> daemon_state::live_progress() const {
   o["database"] = p.database;
   o["stage"] = p.stage;
   o["bytes"] = p.bytes;
-  o["stage_seconds"] = secs;
-  o["bytes_per_second"] = secs > 0 ? static_cast<double>(p.bytes) / secs : 0.0;
+  o["stage_seconds"] = round_to_millis(secs);
+  o["bytes_per_second"] = secs > 0 ? std::round(static_cast<double>(p.bytes) / secs) : 0.0;
   return o;
 }
 
@@ -282,7 +304,7 @@ health_report daemon_state::health(sys_clock::time_point now) const {
                     {"max_age_seconds", limit.count()}};
   if (!reason.empty()) body["reason"] = reason;
   if (running()) body["active_run"] = active_run_;
-  return {problems.empty(), json::serialize(body)};
+  return {problems.empty(), json_text(body)};
 }
 
 }  // namespace pgship::agent

@@ -41,8 +41,12 @@ class daemon_state {
   run_history& history() { return history_; }
 
   /// Loads the history (marking runs cut short by a crash as interrupted) and the health of
-  /// each database from it.
+  /// each database from it, and what BACKUP_DIR holds for the metrics.
   void restore_from_history();
+  /// Before answering /health, /metrics or the run history: takes in the runs one-shot
+  /// commands (`pgship-agent backup` beside the daemon) added to the history file, and
+  /// BACKUP_DIR's current backups (unshipped, newest local, newest shipped).
+  void sync();
 
   /// Starts a backup run unless a job (backup or drill) is active: its id, or nullopt (then
   /// `active` is the running one).
@@ -87,6 +91,9 @@ class daemon_state {
                         const std::vector<std::string>& databases);
   void finished(const run_record& run);
   void write_textfile();
+  /// Health and the last results' metrics from the history, newest result winning.
+  void apply_history();
+  void refresh_local_backups();
 
   boost::asio::any_io_executor ex_;
   std::shared_ptr<const settings> cfg_;
@@ -96,6 +103,7 @@ class daemon_state {
   std::string active_run_;
   std::shared_ptr<run_control> control_;
   std::map<std::string, database_health> health_;
+  std::uint64_t applied_generation_ = 0;  // the history's generation apply_history() saw
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
 };
 

@@ -5,11 +5,11 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 
 #include <pgship/common/backup_name.hpp>
 #include <pgship/common/checksum_line.hpp>
 #include <pgship/common/fs.hpp>
+#include <pgship/common/json_text.hpp>
 
 namespace pgship::agent {
 namespace json = boost::json;
@@ -187,7 +187,7 @@ std::string to_json(const manifest& m) {
   }
   if (m.timescaledb) o["timescaledb"] = timescaledb_json(*m.timescaledb);
   o["upload"] = std::move(up);
-  return json::serialize(o) + "\n";
+  return json_text(o) + "\n";
 }
 
 std::optional<manifest> parse_manifest(std::string_view text) {

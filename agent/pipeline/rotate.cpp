@@ -59,6 +59,25 @@ std::vector<local_backup> list_local_backups(const stdfs::path& dir, std::string
   return out;
 }
 
+local_backup_summary summarize_local_backups(const stdfs::path& dir, std::string_view database,
+                                             bool upload) {
+  local_backup_summary out;
+  const auto newer = [](auto& slot, auto at) {
+    if (!slot || at > *slot) slot = at;
+  };
+  for (const auto& b : list_local_backups(dir, database)) {
+    if (!b.has_manifest) continue;  // nothing vouches for it
+    newer(out.newest, b.taken);
+    const bool not_shipped = b.upload == upload_state::pending || b.upload == upload_state::failed;
+    if (upload && not_shipped) ++out.unshipped;
+    // With UPLOAD=off a local backup is all there is; one shipped earlier still counts.
+    if (b.upload == upload_state::uploaded || (!upload && b.upload == upload_state::skipped)) {
+      newer(out.newest_shipped, b.taken);
+    }
+  }
+  return out;
+}
+
 std::uint64_t local_backup_bytes(const stdfs::path& dir) {
   std::uint64_t total = 0;
   std::error_code ec;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,21 @@ std::vector<std::string> select_rotation(const std::vector<local_backup>& backup
 /// The backups of `database` in `dir` (by file name; the manifest gives the upload state).
 std::vector<local_backup> list_local_backups(const std::filesystem::path& dir,
                                              std::string_view database);
+
+/// What BACKUP_DIR holds of one database, for the metrics (read from the manifests, so it is
+/// right for one-shot runs and after restarts).
+struct local_backup_summary {
+  /// Backups whose upload is pending or failed (UPLOAD=on; 0 with UPLOAD=off).
+  int unshipped = 0;
+  /// The newest local backup, shipped or not.
+  std::optional<std::chrono::system_clock::time_point> newest;
+  /// The newest one on the receiver, or made with UPLOAD=off (its upload skipped).
+  std::optional<std::chrono::system_clock::time_point> newest_shipped;
+};
+
+/// Summarises the backups of `database` in `dir` (those with a manifest).
+local_backup_summary summarize_local_backups(const std::filesystem::path& dir,
+                                             std::string_view database, bool upload);
 
 /// Bytes of every local backup file in `dir` (dumps and their side files), all databases.
 std::uint64_t local_backup_bytes(const std::filesystem::path& dir);

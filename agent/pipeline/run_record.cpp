@@ -4,9 +4,9 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include <pgship/common/json_text.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/time_text.hpp>
 
@@ -71,7 +71,7 @@ std::string to_json(const run_record& run) {
     for (const auto& s : d.stages) {
       stages.push_back(json::object{{"name", s.name},
                                     {"started", format_utc(s.started, true)},
-                                    {"seconds", s.seconds},
+                                    {"seconds", round_to_millis(s.seconds)},
                                     {"bytes", s.bytes},
                                     {"ok", s.ok}});
     }
@@ -99,7 +99,7 @@ std::string to_json(const run_record& run) {
                                 {"tables", r.tables},
                                 {"rows", r.rows},
                                 {"mismatches", std::move(mismatches)},
-                                {"recovery_seconds", r.recovery_seconds},
+                                {"recovery_seconds", round_to_millis(r.recovery_seconds)},
                                 {"kept", r.kept}};
       if (!r.note.empty()) o["drill"].as_object()["note"] = r.note;
     }
@@ -111,12 +111,12 @@ std::string to_json(const run_record& run) {
                  {"trigger", run.trigger},
                  {"started", format_utc(run.started, true)},
                  {"finished", format_utc(run.finished, true)},
-                 {"seconds", run.seconds()},
+                 {"seconds", round_to_millis(run.seconds())},
                  {"result", result_name(run.error)},
                  {"databases", std::move(dbs)}};
   if (!run.log_file.empty()) o["log_file"] = run.log_file;
   if (run.error.failed()) o["error"] = error_object(run.error);
-  return json::serialize(o);
+  return json_text(o);
 }
 
 void log_summary(const run_record& run) {
@@ -127,9 +127,12 @@ void log_summary(const run_record& run) {
     if (!names.empty()) names += ",";
     names += d.database;
   }
-  std::vector<log::field> fields = {
-      {"run_id", run.run_id}, {"trigger", run.trigger}, {"result", result_name(run.error)},
-      {"databases", names},   {"bytes", bytes},         {"seconds", run.seconds()}};
+  std::vector<log::field> fields = {{"run_id", run.run_id},
+                                    {"trigger", run.trigger},
+                                    {"result", result_name(run.error)},
+                                    {"databases", names},
+                                    {"bytes", bytes},
+                                    {"seconds", round_to_millis(run.seconds())}};
   if (!run.log_file.empty()) fields.emplace_back("log_file", run.log_file);
   const std::string what = run.kind == "drill" ? "restore drill" : "backup run";
   if (run.ok()) {

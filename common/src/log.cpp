@@ -11,6 +11,7 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include <pgship/common/json_text.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/time_text.hpp>
 
@@ -176,9 +177,12 @@ const bool default_logger_installed = [] {
 
 }  // namespace
 
-// NaN and infinities are not JSON numbers, so they travel as strings.
+// NaN and infinities are not JSON numbers, so they travel as strings; the others as plain
+// decimals (fmt's shortest form alone writes 1e-05).
 field::field(std::string_view k, double v)
-    : key(k), value(fmt::format("{}", v)), quoted(!std::isfinite(v)) {}
+    : key(k),
+      value(std::isfinite(v) ? plain_decimal(v) : fmt::format("{}", v)),
+      quoted(!std::isfinite(v)) {}
 
 std::optional<format> parse_format(std::string_view text) {
   if (text == "text") return format::text;

@@ -248,6 +248,59 @@ TEST_F(AgentDaemon, HealthTurns503WhenTheLastSuccessIsOlderThanHealthMaxAge) {
   EXPECT_NE(stale.body().find("is older than 3 s"), std::string::npos) << stale.body();
 }
 
+// `pgship-agent backup` from a timer or by hand beside the daemon (same BACKUP_DIR): its run
+// is in the daemon's history and health, and the metrics read BACKUP_DIR's manifests.
+TEST_F(AgentDaemon, AOneShotBackupBesideTheDaemonCountsForItsHistoryHealthAndMetrics) {
+  start();
+  start_daemon({{"METRICS_TEXTFILE", (dir_ / "agent.prom").string()}}, "daemon_small");
+  const std::string db = "{database=\"daemon_small\"}";
+  EXPECT_NE(get("/health").body().find("\"status\":\"starting\""), std::string::npos);
+  EXPECT_EQ(metric("pgship_backup_unshipped" + db), 0) << "exists at zero from start-up";
+  EXPECT_EQ(metric("pgship_backup_last_local_timestamp_seconds" + db), 0);
+
+  const auto one_shot = run_agent({"backup", "--config", config_.string()});
+  ASSERT_EQ(one_shot.exit_code, 0) << one_shot.describe();
+
+  const auto listed = runs();
+  ASSERT_EQ(listed.size(), 1u) << json::serialize(listed);
+  const auto& run = listed.at(0).as_object();
+  EXPECT_EQ(run.at("trigger"), "manual");
+  EXPECT_EQ(run.at("kind"), "backup");
+  EXPECT_EQ(run.at("result"), "ok");
+  const auto body = get("/api/v1/runs").body();
+  EXPECT_EQ(body.find("E-"), std::string::npos) << "plain decimals: " << body;
+  const auto health = get("/health");
+  EXPECT_EQ(health.result_int(), 200) << health.body();
+  EXPECT_NE(health.body().find("\"status\":\"ok\""), std::string::npos) << health.body();
+
+  EXPECT_EQ(metric("pgship_backup_last_status" + db), 1);
+  EXPECT_GT(metric("pgship_backup_last_success_timestamp_seconds" + db), 1.7e9);
+  EXPECT_GT(metric("pgship_backup_last_local_timestamp_seconds" + db), 1.7e9);
+  EXPECT_EQ(metric("pgship_backup_unshipped" + db), 0);
+  // The one-shot wrote the textfile: the timestamps, no frozen age.
+  const auto textfile = read_file(dir_ / "agent.prom");
+  EXPECT_NE(textfile.find("pgship_backup_unshipped" + db + " 0"), std::string::npos) << textfile;
+  EXPECT_NE(textfile.find("pgship_backup_last_local_timestamp_seconds" + db), std::string::npos);
+  EXPECT_EQ(textfile.find("pgship_backup_last_success_age_seconds"), std::string::npos);
+
+  // A backup whose upload failed (as its manifest records) is unshipped at the next scrape.
+  const auto manifests = files_ending(backup_dir(), ".json");
+  ASSERT_EQ(manifests.size(), 1u);
+  auto manifest = read_file(backup_dir() / manifests.at(0));
+  const std::string uploaded = "\"status\":\"uploaded\"";
+  ASSERT_NE(manifest.find(uploaded), std::string::npos) << manifest;
+  manifest.replace(manifest.find(uploaded), uploaded.size(), "\"status\":\"failed\"");
+  write_file(backup_dir() / manifests.at(0), manifest);
+  EXPECT_EQ(metric("pgship_backup_unshipped" + db), 1);
+
+  // The daemon's own next run keeps the one-shot's record.
+  const auto started = post("/api/v1/backups");
+  ASSERT_EQ(started.result_int(), 202) << started.body();
+  const auto run_id = std::string(json::parse(started.body()).as_object().at("run_id").as_string());
+  ASSERT_TRUE(wait_until([&] { return result_of(run_id) != "running"; }, 60s));
+  EXPECT_EQ(runs().size(), 2u) << get("/api/v1/runs").body();
+}
+
 TEST_F(AgentDaemon, EachRunHasItsOwnLogFileNamedInItsRecord) {
   start();
   start_daemon({{"LOG_FORMAT", "json"}}, "daemon_small");

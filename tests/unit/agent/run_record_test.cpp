@@ -28,3 +28,31 @@ TEST(RunRecord, CancelledIsItsOwnResult) {
 
 }  // namespace
 }  // namespace pgship::agent
+
+namespace pgship::agent {
+namespace {
+
+// boost::json prints doubles as 6.10262209E-1; run records carry seconds as plain decimals
+// rounded to milliseconds.
+TEST(RunRecord, SecondsArePlainDecimalsWithoutExponents) {
+  run_record run;
+  run.kind = "drill";
+  run.started = std::chrono::system_clock::now();
+  run.finished = run.started + std::chrono::nanoseconds(610262209);
+  database_run d;
+  d.database = "db";
+  d.stages.push_back({"dump", run.started, 0.000012345, 1, true});
+  d.stages.push_back({"verify", run.started, 0.610262209, 1, true});
+  d.drill = drill_outcome{};
+  d.drill->recovery_seconds = 1234.5678912;
+  run.databases.push_back(d);
+  const auto text = to_json(run);
+  EXPECT_EQ(text.find("E-"), std::string::npos) << text;
+  EXPECT_EQ(text.find("e-"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"seconds\":0.61,"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"seconds\":0.0,"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"recovery_seconds\":1234.568"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace pgship::agent
