@@ -34,10 +34,15 @@ net::awaitable<stage_error> find_backup(http_client& client, const settings& cfg
     co_return error;
   }
   for (const auto& b : backups) {
-    // The newest pg_dump archive: an ARCHIVE_DIRS tarball is not restored with pg_restore.
-    const auto parsed = parse_backup_name(b.id);
-    const bool archive = parsed && parsed->extension.starts_with(".tar");
-    if ((opts.latest && !archive) || b.id == opts.id) {  // the list is newest first
+    // The newest pg_dump archive: an ARCHIVE_DIRS tarball or the globals (`restore --globals`)
+    // is not restored with pg_restore, also not when a database has their name.
+    if (b.kind != backup_kind::dump && (opts.latest || b.id == opts.id)) {
+      if (opts.latest) continue;
+      co_return fail(errc::restore_failed,
+                     b.id + " is not a database's dump" +
+                         (b.kind == backup_kind::globals ? " (restore it with --globals)" : ""));
+    }
+    if (opts.latest || b.id == opts.id) {  // the list is newest first
       out = b;
       co_return stage_error{};
     }
@@ -133,6 +138,7 @@ void drop_created_target(const settings& cfg, const std::string& name) {
 }  // namespace
 
 int command_restore(const settings& cfg, const restore_options& opts) {
+  if (opts.globals) return command_restore_globals(cfg, opts);
   if (!cfg.upload) {
     std::cerr << "pgship-agent: restore needs a receiver, but UPLOAD=off\n";
     return static_cast<int>(errc::config_invalid);

@@ -10,6 +10,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <pgship/common/backup_name.hpp>
+
 #include "net/http_client.hpp"
 #include "settings.hpp"
 #include "stage_error.hpp"
@@ -23,6 +25,8 @@ struct remote_backup {
   std::string sha256;
   std::string taken;     // UTC text
   std::string uploaded;  // UTC text
+  /// From the id, as both programs read it (a receiver from before kinds lists no `kind`).
+  backup_kind kind = backup_kind::dump;
 };
 
 /// A client for BACKUP_API_URL with the TLS files of `cfg`.
@@ -32,7 +36,8 @@ std::unique_ptr<http_client> make_receiver_client(boost::asio::any_io_executor e
 /// GET /health must answer 200 {"status":"ok"}: receiver_unreachable or receiver_unhealthy.
 boost::asio::awaitable<stage_error> check_receiver_health(http_client& client);
 
-/// GET /api/backup/list[?database=], newest first.
+/// GET /api/backup/list[?database=], newest first. A receiver that knows kinds leaves the
+/// globals out of `?database=globals`; callers still check each record's kind.
 boost::asio::awaitable<stage_error> list_remote_backups(http_client& client,
                                                         const std::string& token,
                                                         const std::string& database,
