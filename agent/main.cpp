@@ -57,7 +57,10 @@ void add_command_options(std::string_view command, po::options_description& desc
         "clean", po::bool_switch(), "drop objects the backup contains before restoring them")(
         "no-owner", po::bool_switch(), "do not restore object ownership")(
         "jobs", po::value<int>(),
-        "pg_restore -j N: restore N tables at a time (not one transaction)");
+        "pg_restore -j N: restore N tables at a time (not one transaction)")(
+        "globals", po::bool_switch(),
+        "the cluster's roles and tablespaces (GLOBALS): the newest globals backup (or --id) "
+        "applied to POSTGRES_HOST; roles it already has are left as they are");
   } else if (command == "drill") {
     desc.add_options()("database", po::value<std::string>(), "only this database of POSTGRES_DB")(
         "id", po::value<std::string>(), "drill this backup instead of the newest")(
@@ -93,6 +96,7 @@ int dispatch(std::string_view command, const pgship::agent::settings& settings,
     o.clean = value_or(vars, "clean", false);
     o.no_owner = value_or(vars, "no-owner", false);
     o.jobs = value_or(vars, "jobs", 1);
+    o.globals = value_or(vars, "globals", false);
     return command_restore(settings, o);
   }
   if (command == "drill") {

@@ -80,6 +80,9 @@ constexpr key_spec schema[] = {
      "pause: TimescaleDB's jobs start no run while pg_dump holds its locks; run: left alone"},
     {"ARCHIVE_DIRS", "", false,
      "name=/path[,name2=/path2]: directories shipped as tar archives by every run"},
+    {"GLOBALS", "on", false,
+     "on: every run (not backup --database) also ships pg_dumpall --globals-only (roles, "
+     "tablespaces) as globals-<stamp>.sql"},
     {"ENCRYPT_RECIPIENTS", "", false,
      "age X25519 recipients (age1...), comma-separated: every backup is an age file (.age)"},
     {"ENCRYPT_RECIPIENTS_FILE", "", false,
@@ -228,6 +231,7 @@ settings read_settings(const config::config& cfg, settings_use use) {
                       ? missed_run_policy::skip
                       : missed_run_policy::run_once;
   s.run_on_startup = cfg.boolean("RUN_ON_STARTUP");
+  s.globals = cfg.boolean("GLOBALS");
   if (cfg.raw("HEALTH_MAX_AGE")) s.health_max_age = cfg.duration("HEALTH_MAX_AGE");
   s.run_log_dir = cfg.string("RUN_LOG_DIR").empty()
                       ? s.backup_dir / "logs"

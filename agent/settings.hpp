@@ -81,6 +81,7 @@ struct settings {
   int drill_jobs = 1;  // DRILL_JOBS: pg_restore -j of scheduled drills
   std::string timescaledb_jobs_during_dump = "pause";  // pause or run
   std::vector<archive_dir> archive_dirs;
+  bool globals = true;  // GLOBALS: each full run also ships pg_dumpall --globals-only
   /// ENCRYPT_RECIPIENTS(_FILE): set, every backup is an age file to all of them.
   std::vector<age::recipient> encrypt_recipients;
   /// AGE_IDENTITY_FILE, read at start-up: what restores and drills decrypt with.

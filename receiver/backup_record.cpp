@@ -18,6 +18,7 @@ boost::json::object record_object(const backup_record& r) {
   o["filename"] = r.id;  // the field name the FastAPI receiver used
   o["client"] = r.client;
   o["database"] = r.database;
+  o["kind"] = to_string(kind_of(r));
   o["size"] = r.size;
   o["sha256"] = r.sha256;
   o["created_at"] = format_utc(r.taken);
@@ -26,6 +27,11 @@ boost::json::object record_object(const backup_record& r) {
 }
 
 }  // namespace
+
+backup_kind kind_of(const backup_record& record) {
+  const auto parsed = parse_backup_name(record.id);
+  return parsed ? parsed->kind : backup_kind::dump;
+}
 
 std::string to_json(const backup_record& record) {
   return boost::json::serialize(record_object(record));

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include <pgship/common/backup_name.hpp>
+
 namespace pgship::receiver {
 
 struct backup_record {
@@ -20,7 +22,10 @@ struct backup_record {
   std::chrono::system_clock::time_point uploaded;
 };
 
-/// The record as the API returns it (one JSON object), and as the stores keep it.
+/// What the backup holds, as its id (the file name) says: one rule for both programs.
+backup_kind kind_of(const backup_record& record);
+
+/// The record as the API returns it (with its `kind`) (one JSON object), and as the stores keep it.
 std::string to_json(const backup_record& record);
 std::string to_json(const std::vector<backup_record>& records);
 /// nullopt when `text` is not a complete record.

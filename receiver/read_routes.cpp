@@ -42,9 +42,24 @@ net::awaitable<void> handle_list(exchange& ex, receiver_context& ctx) {
     co_await ex.respond_error(http::status::bad_request, "invalid_database", "bad database name");
     co_return;
   }
+  const auto kind_text = ex.query_param("kind");
+  const auto kind = kind_text ? parse_backup_kind(*kind_text) : std::nullopt;
+  if (kind_text && !kind) {
+    co_await ex.respond_error(http::status::bad_request, "invalid_kind",
+                              "kind is one of dump, archive, globals");
+    co_return;
+  }
   std::vector<backup_record> records;
   std::error_code ec;
-  std::function<void()> work = [&] { ec = ctx.store->list(who->client, database, records); };
+  std::function<void()> work = [&] {
+    ec = ctx.store->list(who->client, database, records);
+    // ?database= names a database (or an archive): a database called globals is not the
+    // cluster's globals, which only ?kind=globals (or no filter) lists.
+    std::erase_if(records, [&](const backup_record& r) {
+      const auto k = kind_of(r);
+      return kind ? k != *kind : database && k == backup_kind::globals;
+    });
+  };
   co_await ctx.on_storage_thread(work);
   if (ec) {
     log::write(spdlog::level::err, "list failed: " + ec.message(), {{"client", who->client}});

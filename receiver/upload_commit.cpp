@@ -1,4 +1,5 @@
 #include "upload_commit.hpp"
+#include <map>
 
 #include <pgship/common/log.hpp>
 #include <pgship/common/retention.hpp>
@@ -127,14 +128,19 @@ void apply_retention_now(receiver_context& ctx, const std::string& client,
     spdlog::warn("retention: cannot list {}/{}: {}", client, database, ec.message());
     return;
   }
-  std::vector<retention_item> items;
+  // Per kind: the globals never count against a database called globals (nor an archive
+  // against a database of its name).
+  std::map<backup_kind, std::vector<retention_item>> by_kind;
   for (const auto& r : records)
-    items.push_back({r.id, r.taken});
-  for (const auto& id : select_expired(items, policy, std::chrono::system_clock::now())) {
-    if (auto ec = store.remove(client, id)) {
-      spdlog::warn("retention: could not remove {}/{}: {}", client, id, ec.message());
-    } else {
-      spdlog::info("retention: removed {}/{}", client, id);
+    by_kind[kind_of(r)].push_back({r.id, r.taken});
+  const auto now = std::chrono::system_clock::now();
+  for (const auto& [kind, items] : by_kind) {
+    for (const auto& id : select_expired(items, policy, now)) {
+      if (auto ec = store.remove(client, id)) {
+        spdlog::warn("retention: could not remove {}/{}: {}", client, id, ec.message());
+      } else {
+        spdlog::info("retention: removed {}/{}", client, id);
+      }
     }
   }
 }

@@ -16,6 +16,7 @@
 #include "pg_tools.hpp"
 #include "pipeline/backup_dir.hpp"
 #include "pipeline/database_facts.hpp"
+#include "pipeline/globals.hpp"
 #include "pipeline/timescaledb_restore.hpp"
 
 namespace pgship::agent {
@@ -191,6 +192,15 @@ int command_check(const settings& cfg) {
                     ? "pg_dump and pg_restore for PostgreSQL " + std::to_string(newest_server_major)
                     : std::string("pg_dump and pg_restore"),
                 chosen, tool_detail);
+    if (cfg.globals && !chosen) {
+      // GLOBALS: pg_dumpall beside that pg_dump.
+      pg_tool dumpall;
+      const auto found = co_await find_pg_dumpall(tools.dump, dumpall);
+      list.record("pg_dumpall for GLOBALS", found,
+                  found
+                      ? std::string()
+                      : fmt::format("pg_dumpall {} ({})", dumpall.version, dumpall.path.string()));
+    }
 
     if (!cfg.upload) {
       list.pass("receiver", "not used (UPLOAD=off)");

@@ -41,8 +41,12 @@ struct restore_options {
   /// pg_restore -j: parallel over the downloaded file. Above 1 the restore is no longer one
   /// transaction (pg_restore cannot combine the two): a failure leaves what was restored.
   int jobs = 1;
+  /// The cluster's roles and tablespaces (GLOBALS) instead of a database: the newest globals
+  /// backup, or `id`, applied to the target server.
+  bool globals = false;
 };
 int command_restore(const settings& cfg, const restore_options& opts);
+int command_restore_globals(const settings& cfg, const restore_options& opts);
 
 struct drill_options {
   std::string database;  // empty: every database of POSTGRES_DB

@@ -30,11 +30,13 @@ int command_list(const settings& cfg, const list_options& opts) {
       std::cout << raw << "\n";
       co_return 0;
     }
-    std::cout << fmt::format("{:<40} {:<20} {:>12}  {:<20}  {}\n", "ID", "DATABASE", "SIZE",
-                             "CREATED (UTC)", "SHA256");
+    std::cout << fmt::format("{:<40} {:<8} {:<20} {:>12}  {:<20}  {}\n", "ID", "KIND", "DATABASE",
+                             "SIZE", "CREATED (UTC)", "SHA256");
     for (const auto& b : backups) {
-      std::cout << fmt::format("{:<40} {:<20} {:>12}  {:<20}  {}\n", b.id, b.database, b.size,
-                               b.taken, b.sha256.substr(0, 16));
+      // The globals belong to the cluster, not to a database (one may be called globals).
+      const std::string database = b.kind == backup_kind::globals ? "-" : b.database;
+      std::cout << fmt::format("{:<40} {:<8} {:<20} {:>12}  {:<20}  {}\n", b.id, to_string(b.kind),
+                               database, b.size, b.taken, b.sha256.substr(0, 16));
     }
     if (backups.empty()) std::cout << "(no backups)\n";
     co_return 0;

@@ -34,16 +34,11 @@ net::awaitable<stage_error> find_backup(http_client& client, const settings& cfg
   if (auto error = co_await list_remote_backups(client, cfg.backup_api_token, database, backups)) {
     co_return error;
   }
-  // Only pg_dump archives: an ARCHIVE_DIRS tarball is not restored with pg_restore.
-  const auto is_dump = [](const remote_backup& b) {
-    const auto parsed = parse_backup_name(b.id);
-    return parsed && parsed->extension.starts_with(".dump");
-  };
   if (opts.latest && database.empty()) {
     // The newest backup of whichever database would restore the wrong one into the target.
     std::set<std::string> databases;
     for (const auto& b : backups)
-      if (is_dump(b)) databases.insert(b.database);
+      if (b.kind == backup_kind::dump) databases.insert(b.database);
     if (databases.size() > 1) {
       std::string names;
       for (const auto& name : databases)
@@ -55,7 +50,15 @@ net::awaitable<stage_error> find_backup(http_client& client, const settings& cfg
     }
   }
   for (const auto& b : backups) {
-    if ((opts.latest && is_dump(b)) || b.id == opts.id) {  // the list is newest first
+    // The newest pg_dump archive: an ARCHIVE_DIRS tarball or the globals (`restore --globals`)
+    // is not restored with pg_restore, also not when a database has their name.
+    if (b.kind != backup_kind::dump && (opts.latest || b.id == opts.id)) {
+      if (opts.latest) continue;
+      co_return fail(errc::restore_failed,
+                     b.id + " is not a database's dump" +
+                         (b.kind == backup_kind::globals ? " (restore it with --globals)" : ""));
+    }
+    if (opts.latest || b.id == opts.id) {  // the list is newest first
       out = b;
       co_return stage_error{};
     }
@@ -151,6 +154,7 @@ void drop_created_target(const settings& cfg, const std::string& name) {
 }  // namespace
 
 int command_restore(const settings& cfg, const restore_options& opts) {
+  if (opts.globals) return command_restore_globals(cfg, opts);
   if (!cfg.upload) {
     std::cerr << "pgship-agent: restore needs a receiver, but UPLOAD=off\n";
     return static_cast<int>(errc::config_invalid);

@@ -206,7 +206,8 @@ void daemon_state::finished(const run_record& run) {
     history_.put(std::move(value.as_object()));
   }
   for (const auto& d : run.databases) {
-    if (!counts_as_backup_result(d.error)) continue;
+    // The globals entry is not the health of a database that may also be called globals.
+    if (d.globals || !counts_as_backup_result(d.error)) continue;
     auto found = health_.find(d.database);
     if (found == health_.end()) continue;  // no longer configured (SIGHUP during the run)
     auto& h = run.kind == "drill" ? found->second.drill : found->second.backup;

@@ -29,7 +29,7 @@ legacy_metrics::legacy_metrics(prometheus::Registry& registry)
 
 void legacy_metrics::run_finished(const run_record& run) {
   for (const auto& d : run.databases) {
-    if (d.archive) continue;
+    if (d.archive || d.globals) continue;
     if (!counts_as_backup_result(d.error)) continue;
     status_.Add({{"database", d.database}}).Set(d.error ? 0 : 1);
     double seconds = 0;

@@ -189,6 +189,8 @@ class database_drill {
       co_return error;
     }
     for (const auto& b : backups) {  // newest first
+      // Only a database's dump is drilled: never an archive or the globals of its name.
+      if (request_.backup_id.empty() && b.kind != backup_kind::dump) continue;
       if (request_.backup_id.empty() || b.id == request_.backup_id) {
         out = b;
         co_return stage_error{};

@@ -114,6 +114,7 @@ std::optional<std::vector<remote_backup>> parse_backup_list(std::string_view tex
     // The id becomes a file name and a URL path segment here: the receiver is trusted with
     // backups, not with paths.
     if (!fs::is_safe_name(b.id)) return std::nullopt;
+    if (const auto parsed = parse_backup_name(b.id)) b.kind = parsed->kind;
     out.push_back(std::move(b));
   }
   return out;

@@ -10,6 +10,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <pgship/common/backup_name.hpp>
 #include <pgship/common/whoami.hpp>
 
 #include "net/http_client.hpp"
@@ -25,6 +26,8 @@ struct remote_backup {
   std::string sha256;
   std::string taken;     // UTC text
   std::string uploaded;  // UTC text
+  /// From the id, as both programs read it (a receiver from before kinds lists no `kind`).
+  backup_kind kind = backup_kind::dump;
 };
 
 /// A client for BACKUP_API_URL with the TLS files of `cfg`.
@@ -48,7 +51,8 @@ boost::asio::awaitable<stage_error> ask_whoami(http_client& client, const std::s
 boost::asio::awaitable<stage_error> check_receiver_takes_uploads(http_client& client,
                                                                  const std::string& token);
 
-/// GET /api/backup/list[?database=], newest first.
+/// GET /api/backup/list[?database=], newest first. A receiver that knows kinds leaves the
+/// globals out of `?database=globals`; callers still check each record's kind.
 boost::asio::awaitable<stage_error> list_remote_backups(http_client& client,
                                                         const std::string& token,
                                                         const std::string& database,

@@ -14,6 +14,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <pgship/common/backup_name.hpp>
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/time_text.hpp>
@@ -26,6 +27,7 @@
 #include "pipeline/backup_dir.hpp"
 #include "pipeline/backup_prep.hpp"
 #include "pipeline/dump.hpp"
+#include "pipeline/globals.hpp"
 #include "pipeline/local_commit.hpp"
 #include "pipeline/local_room.hpp"
 #include "pipeline/manifest.hpp"
@@ -200,6 +202,80 @@ class database_backup {
     co_return upload_error ? upload_error : rotate_error;
   }
 
+  // GLOBALS: the cluster's roles and tablespaces (pg_dumpall --globals-only, connected through
+  // `via`, a database of POSTGRES_DB), committed, uploaded with the earlier ones still
+  // unshipped, and rotated like a database's dumps: a kind of its own (`.sql`).
+  net::awaitable<stage_error> go_globals(const std::string& via) {
+    preflight_output pre;
+    pg_tool dumpall;
+    {
+      auto clock = start_stage("preflight");
+      auto error = co_await preflight(cfg_, via, tools_by_major_, pre);
+      if (!error) error = co_await find_pg_dumpall(pre.tools.dump, dumpall);
+      clock.done(0, !error);
+      if (error) co_return error;
+    }
+    run_.server_version = pre.server_version;
+    run_.pg_dump_version = dumpall.version;
+    const auto format = stored_format_of(cfg_);
+    manifest m;
+    const auto extension = format.extension(base_extension(backup_kind::globals));
+    m.name = co_await fresh_name(cfg_, run_.database, extension);
+    run_.backup = m.name;
+    m.database = run_.database;
+    m.kind = to_string(backup_kind::globals);
+    m.pg_dump_version = dumpall.version;
+    m.server_version = pre.server_version;
+    m.compression = format.zstd ? "zstd" : "none";
+    m.compress_level = 0;
+    m.agent_host = host_name();
+    m.run_id = run_id_;
+    m.started = format_utc(sys_clock::now());
+    const auto partial = cfg_.backup_dir / ".partial" / m.name;
+    globals_output out;
+    {
+      auto clock = start_stage("dump");
+      globals_request gr;
+      gr.login = {cfg_.postgres_host, cfg_.postgres_port, cfg_.postgres_user,
+                  cfg_.postgres_password, via};
+      gr.pg_dumpall = dumpall;
+      gr.output = partial;
+      gr.format = format;
+      gr.handle = control_.child;
+      gr.log = log_;
+      auto error = co_await run_globals(gr, out);
+      clock.done(out.bytes, !error);
+      if (error) co_return error;
+    }
+    // Checked as it passed (exit 0, the trailer), and hashed as written.
+    start_stage("verify").done(out.plain_bytes, true);
+    run_.size = out.bytes;
+    run_.sha256 = to_hex(out.digest);
+    log_.info("dumped the globals ({} roles, {} bytes), sha256 {}", out.roles.size(), out.bytes,
+              run_.sha256);
+    m.size = out.bytes;
+    m.sha256 = run_.sha256;
+    if (format.zstd || format.encrypted()) {
+      m.plaintext_sha256 = to_hex(out.plain_digest);
+      m.plaintext_size = out.plain_bytes;
+    }
+    m.roles = out.roles;
+    m.role_passwords = out.role_passwords;
+    m.encryption_recipients = recipient_texts(format);
+    m.finished = format_utc(sys_clock::now());
+    m.upload.state = cfg_.upload ? upload_state::pending : upload_state::skipped;
+    if (cfg_.upload) m.upload.receiver = cfg_.backup_api_url;
+    if (auto error = commit_local_backup(cfg_.backup_dir, partial, m, log_)) co_return error;
+    if (control_.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
+    stage_error upload_error;
+    if (cfg_.upload) {
+      upload_error = co_await upload(m);
+      if (!upload_error) co_await ship_earlier(m.name);
+    }
+    auto rotate_error = rotate();
+    co_return upload_error ? upload_error : rotate_error;
+  }
+
  private:
   // Dump (with the upload following it), verify, and commit locally.
   net::awaitable<stage_error> dump_verify_commit(const preflight_output& pre,
@@ -360,6 +436,12 @@ class database_backup {
     co_return error;
   }
 
+  // A database, an ARCHIVE_DIRS directory and the globals may share a name, never a kind.
+  backup_kind kind() const {
+    if (run_.globals) return backup_kind::globals;
+    return run_.archive ? backup_kind::archive : backup_kind::dump;
+  }
+
   stage_clock start_stage(const char* name) {
     control_.progress.begin(run_.database, name);
     return stage_clock(run_.stages, name);
@@ -441,7 +523,7 @@ class database_backup {
   // rejected) go now that the receiver takes uploads again, oldest first; the first failure
   // ends the catch-up until the next run.
   net::awaitable<void> ship_earlier(const std::string& current) {
-    auto waiting = list_local_backups(cfg_.backup_dir, run_.database);
+    auto waiting = list_local_backups(cfg_.backup_dir, run_.database, kind());
     std::sort(waiting.begin(), waiting.end(),
               [](const auto& a, const auto& b) { return a.taken < b.taken; });
     for (const auto& b : waiting) {
@@ -465,7 +547,7 @@ class database_backup {
     auto clock = start_stage("rotate");
     const auto rule = local_rotation_rule(cfg_);
     rotate_output out;
-    auto error = rotate_local(cfg_.backup_dir, run_.database, rule, sys_clock::now(), out);
+    auto error = rotate_local(cfg_.backup_dir, run_.database, kind(), rule, sys_clock::now(), out);
     clock.done(0, !error);
     run_.rotated = out.removed;
     run_.local_backups = out.kept;
@@ -542,6 +624,19 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
       d.error = co_await backup.go();
     }
     note_database_error(run, d, lg, "backup");
+  }
+  // GLOBALS (roles, tablespaces), when the run is for every database.
+  if (cfg.globals && request.databases.empty() && !databases.empty()) {
+    auto& d = run.databases.emplace_back(database_run{.database = std::string(globals_name)});
+    d.globals = true;
+    if (control.stopping()) {
+      d.error = fail(errc::cancelled, "the run was cancelled");
+    } else {
+      database_backup backup(cfg, request, control, run.run_id, client.get(), upload_blocked,
+                             tools_by_major, d);
+      d.error = co_await backup.go_globals(databases.front());
+    }
+    note_database_error(run, d, lg, "globals backup");
   }
   // The directories of ARCHIVE_DIRS, when the run is not for some databases only.
   // Named first: GCC 12 mishandles a temporary range across the co_await in the loop.

@@ -370,6 +370,44 @@ net::awaitable<stage_error> spooled(const fetch_restore_io& io, const remote_bac
 
 }  // namespace
 
+net::awaitable<stage_error> fetch_plaintext(fetch_restore_io io, const remote_backup& backup,
+                                            std::string& out, std::uint64_t limit) {
+  if (is_age(backup) && io.identities.empty()) {
+    co_return fail(errc::config_invalid,
+                   backup.id +
+                       " is encrypted with age and AGE_IDENTITY_FILE is not set (HINT: point it "
+                       "at an identity of one of the backup's recipients)");
+  }
+  // download → [age -d] → [zstd -d] → memory; nothing is used before the hash matched.
+  download_tally tally(io);
+  io::buffer_sink plain;
+  restore_chain decode(io, backup, plain);
+  io::sink& chain = decode.input();
+  std::string chain_problem;
+  body_sink sink = [&](std::span<const char> data) -> net::awaitable<std::error_code> {
+    if (tally.stop_requested()) co_return make_error_code(std::errc::operation_canceled);
+    tally.add(data);
+    if (!chain_problem.empty()) co_return std::error_code{};  // hashed on: a corrupt copy
+    if (const auto ec = chain.write(data)) chain_problem = decode.describe(ec);
+    if (plain.bytes().size() > limit) {
+      chain_problem = "its content is larger than " + std::to_string(limit) + " bytes";
+    }
+    co_return std::error_code{};
+  };
+  auto request = download_request(io, backup);
+  const auto reply = co_await io.client.download(std::move(request), std::move(sink));
+  if (auto error = judge_download(reply, backup, tally.hash)) co_return error;
+  if (chain_problem.empty()) {
+    if (const auto ec = chain.finish()) chain_problem = decode.describe(ec);
+  }
+  if (!chain_problem.empty()) {
+    co_return fail(errc::restore_failed,
+                   backup.id + " matches its sha256 but cannot be read: " + chain_problem);
+  }
+  out = plain.text();
+  co_return stage_error{};
+}
+
 net::awaitable<stage_error> fetch_and_restore(fetch_restore_io io, const remote_backup& backup,
                                               const restore_target& target,
                                               std::vector<stage_record>& stages) {

@@ -63,4 +63,10 @@ boost::asio::awaitable<stage_error> fetch_and_restore(fetch_restore_io io,
                                                       const restore_target& target,
                                                       std::vector<stage_record>& stages);
 
+/// Downloads a small backup (the globals) whole into `out`, decrypted and decompressed, after
+/// its sha256 matched the receiver's record; restore_failed beyond `limit` plaintext bytes.
+boost::asio::awaitable<stage_error> fetch_plaintext(fetch_restore_io io,
+                                                    const remote_backup& backup, std::string& out,
+                                                    std::uint64_t limit);
+
 }  // namespace pgship::agent

@@ -186,6 +186,15 @@ std::string to_json(const manifest& m) {
     o["extensions"] = std::move(extensions);
   }
   if (m.timescaledb) o["timescaledb"] = timescaledb_json(*m.timescaledb);
+  if (!m.kind.empty()) {
+    o["kind"] = m.kind;
+    o["pg_dumpall_version"] = m.pg_dump_version;
+    json::array roles;
+    for (const auto& r : m.roles)
+      roles.emplace_back(r);
+    o["roles"] = std::move(roles);
+    o["role_passwords"] = m.role_passwords;
+  }
   o["upload"] = std::move(up);
   return json_text(o) + "\n";
 }
@@ -236,6 +245,13 @@ std::optional<manifest> parse_manifest(std::string_view text) {
   if (const auto* ts = o.if_contains("timescaledb"); ts != nullptr && ts->is_object()) {
     m.timescaledb = timescaledb_of(ts->get_object());
   }
+  m.kind = text_of(o, "kind");
+  if (m.pg_dump_version.empty()) m.pg_dump_version = text_of(o, "pg_dumpall_version");
+  if (const auto* list = array_of(o, "roles")) {
+    for (const auto& r : *list)
+      if (r.is_string()) m.roles.emplace_back(r.get_string());
+  }
+  m.role_passwords = flag_of(o, "role_passwords", false);
   if (const auto* up = o.if_contains("upload"); up != nullptr && up->is_object()) {
     const auto& u = up->get_object();
     m.upload.state = parse_state(text_of(u, "status"));

@@ -95,6 +95,13 @@ struct manifest {
   std::vector<extension_version> extensions;
   /// Present when the database has the timescaledb extension.
   std::optional<timescaledb_facts> timescaledb;
+  /// "globals" for the cluster's roles and tablespaces (GLOBALS; `database` is then
+  /// "globals" and `pg_dump_version` is pg_dumpall's); empty for a database's dump or an
+  /// archive, as in every manifest from before.
+  std::string kind;
+  /// Globals: the roles the script creates, and whether it sets their passwords.
+  std::vector<std::string> roles;
+  bool role_passwords = false;
   upload_record upload;
 };
 

@@ -43,13 +43,14 @@ std::vector<std::string> select_rotation(const std::vector<local_backup>& all,
   return out;
 }
 
-std::vector<local_backup> list_local_backups(const stdfs::path& dir, std::string_view database) {
+std::vector<local_backup> list_local_backups(const stdfs::path& dir, std::string_view database,
+                                             backup_kind kind) {
   std::vector<local_backup> out;
   std::error_code ec;
   for (stdfs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const auto name = it->path().filename().string();
     const auto parsed = parse_backup_name(name);
-    if (!parsed || parsed->database != database) continue;
+    if (!parsed || parsed->database != database || parsed->kind != kind) continue;
     local_backup b{name, parsed->taken, upload_state::pending};
     const auto m = read_manifest(manifest_path(dir, name));
     if (m) b.upload = m->upload.state;
@@ -95,10 +96,10 @@ std::uint64_t local_backup_bytes(const stdfs::path& dir) {
   return total;
 }
 
-stage_error rotate_local(const stdfs::path& dir, std::string_view database,
+stage_error rotate_local(const stdfs::path& dir, std::string_view database, backup_kind kind,
                          const rotation_rule& rule, std::chrono::system_clock::time_point now,
                          rotate_output& out) {
-  const auto backups = list_local_backups(dir, database);
+  const auto backups = list_local_backups(dir, database, kind);
   const auto doomed = select_rotation(backups, rule, now);
   rotation_rule keep_all_shipped = rule;
   keep_all_shipped.upload_required = false;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <pgship/common/backup_name.hpp>
 #include <pgship/common/retention.hpp>
 
 #include "pipeline/manifest.hpp"
@@ -36,9 +37,11 @@ std::vector<std::string> select_rotation(const std::vector<local_backup>& backup
                                          const rotation_rule& rule,
                                          std::chrono::system_clock::time_point now);
 
-/// The backups of `database` in `dir` (by file name; the manifest gives the upload state).
+/// The backups of `database` of one kind in `dir` (by file name; the manifest gives the upload
+/// state): a database called `globals` and the globals backups are two separate sets.
 std::vector<local_backup> list_local_backups(const std::filesystem::path& dir,
-                                             std::string_view database);
+                                             std::string_view database,
+                                             backup_kind kind = backup_kind::dump);
 
 /// What BACKUP_DIR holds of one database, for the metrics (read from the manifests, so it is
 /// right for one-shot runs and after restarts).
@@ -64,10 +67,11 @@ struct rotate_output {
   int kept_not_uploaded = 0;  // beyond the rule, kept because their upload has not succeeded
 };
 
-/// Applies the rule to `database` in `dir`: removes `.dump`, `.dump.sha256` and `.json`.
+/// Applies the rule to the backups of `database` of `kind` in `dir`: removes the backup file,
+/// its `.sha256` and its `.json`.
 stage_error rotate_local(const std::filesystem::path& dir, std::string_view database,
-                         const rotation_rule& rule, std::chrono::system_clock::time_point now,
-                         rotate_output& out);
+                         backup_kind kind, const rotation_rule& rule,
+                         std::chrono::system_clock::time_point now, rotate_output& out);
 
 /// Removes files in `partial_dir` last modified before `before` (debris of crashed runs).
 int remove_stale_partials(const std::filesystem::path& partial_dir,

@@ -89,6 +89,9 @@ std::string to_json(const run_record& run) {
                    {"local_backups", d.local_backups},
                    {"result", result_name(d.error)},
                    {"stages", std::move(stages)}};
+    // What the entry backed up, when not a database: the same name may be both.
+    if (d.archive) o["kind"] = "archive";
+    if (d.globals) o["kind"] = "globals";
     if (d.drill) {
       const auto& r = *d.drill;
       json::array mismatches;

@@ -63,7 +63,8 @@ struct drill_outcome {
 struct database_run {
   std::string database;  // or the name of an ARCHIVE_DIRS directory, when `archive`
   bool archive = false;
-  std::string backup;  // file name, once dumped
+  bool globals = false;  // the cluster's roles and tablespaces (GLOBALS); database "globals"
+  std::string backup;    // file name, once dumped
   std::uint64_t database_size = 0;
   std::uint64_t size = 0;
   std::string sha256;

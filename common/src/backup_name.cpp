@@ -36,6 +36,43 @@ bool representable(std::chrono::sys_seconds t) {
 
 }  // namespace
 
+std::string_view to_string(backup_kind kind) {
+  switch (kind) {
+    case backup_kind::dump:
+      return "dump";
+    case backup_kind::archive:
+      return "archive";
+    case backup_kind::globals:
+      return "globals";
+  }
+  return "dump";
+}
+
+std::optional<backup_kind> parse_backup_kind(std::string_view text) {
+  for (const auto kind : {backup_kind::dump, backup_kind::archive, backup_kind::globals}) {
+    if (text == to_string(kind)) return kind;
+  }
+  return std::nullopt;
+}
+
+backup_kind kind_of_extension(std::string_view extension) {
+  if (extension.starts_with(".tar")) return backup_kind::archive;
+  if (extension.starts_with(".sql")) return backup_kind::globals;
+  return backup_kind::dump;
+}
+
+std::string_view base_extension(backup_kind kind) {
+  switch (kind) {
+    case backup_kind::dump:
+      return ".dump";
+    case backup_kind::archive:
+      return ".tar";
+    case backup_kind::globals:
+      return ".sql";
+  }
+  return ".dump";
+}
+
 std::string_view backup_stem(std::string_view name) {
   // The longest that matches, should one extension ever end another.
   std::string_view best;
@@ -70,7 +107,11 @@ std::optional<backup_name> parse_backup_name(std::string_view file_name) {
   const std::chrono::sys_seconds taken = std::chrono::sys_days{date} + std::chrono::hours{*hour} +
                                          std::chrono::minutes{*minute} + seconds{*second};
   if (!representable(taken)) return std::nullopt;
-  return backup_name{std::string(database), taken, std::string(file_name.substr(stem.size()))};
+  const auto extension = file_name.substr(stem.size());
+  const auto kind = kind_of_extension(extension);
+  // Only the globals step writes `.sql`: any other name with it is nobody's backup.
+  if (kind == backup_kind::globals && database != globals_name) return std::nullopt;
+  return backup_name{std::string(database), taken, std::string(extension), kind};
 }
 
 std::string format_backup_name(std::string_view database, system_clock::time_point taken,

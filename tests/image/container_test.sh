@@ -58,6 +58,9 @@ read -r result run < <(wait_for_run "$A")
   { podman logs "$AG" 2>&1 | tail -20 >&2; fail "the agent's start-up backup did not upload: $result $run"; }
 read -r name sha < <(latest_backup "$run")
 ok "the agent's start-up backup $name is uploaded (sha256 ${sha:0:16}...)"
+grep -q '"kind":"globals"' <<< "$run" ||
+  fail "the start-up run has no globals entry (GLOBALS=on needs the image's pg_dumpall): $run"
+ok "the start-up run also shipped the cluster's roles (the image's pg_dumpall)"
 
 phase "the backup on the receiver"
 token=$(cat "$WORK/secrets/backup_token")

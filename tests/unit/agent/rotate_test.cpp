@@ -109,7 +109,7 @@ TEST(RotateLocal, RemovesAllThreeFilesOfARotatedBackupAndLeavesOtherDatabases) {
   rotation_rule rule;
   rule.keep_newest = 1;
   rotate_output out;
-  ASSERT_FALSE(rotate_local(dir.path(), "db", rule, now, out));
+  ASSERT_FALSE(rotate_local(dir.path(), "db", backup_kind::dump, rule, now, out));
   EXPECT_EQ(out.removed, std::vector<std::string>{old.name});
   EXPECT_EQ(out.kept, 1);
   EXPECT_FALSE(std::filesystem::exists(dir / old.name));
@@ -132,11 +132,47 @@ TEST(RotateLocal, ABackupWithoutAManifestIsNeverRotated) {
     rule.keep_newest = 1;
     rule.upload_required = upload_required;
     rotate_output out;
-    ASSERT_FALSE(rotate_local(dir.path(), "db", rule, now, out));
+    ASSERT_FALSE(rotate_local(dir.path(), "db", backup_kind::dump, rule, now, out));
     EXPECT_TRUE(out.removed.empty());
     EXPECT_TRUE(std::filesystem::exists(dir / old.name));
     EXPECT_TRUE(std::filesystem::exists(dir / fresh.name));
   }
+}
+
+// A database called globals and the cluster's globals (`.sql`) are rotated apart: each keeps
+// its own newest, neither counts against the other.
+TEST(RotateLocal, TheGlobalsAndADatabaseCalledGlobalsAreRotatedApart) {
+  test::temp_dir dir;
+  std::vector<std::string> dumps, globals;
+  for (int i = 0; i < 3; ++i) {
+    const auto taken = now - std::chrono::hours(24 * (3 - i));
+    dumps.push_back(format_backup_name("globals", taken, ".dump"));
+    globals.push_back(format_backup_name("globals", taken + 1s, ".sql.zst"));
+  }
+  for (const auto& names : {dumps, globals}) {
+    for (const auto& name : names) {
+      test::write_file(dir / name, "x");
+      manifest m;
+      m.name = name;
+      m.sha256 = std::string(64, 'a');
+      m.upload.state = upload_state::uploaded;
+      ASSERT_FALSE(write_manifest(dir.path(), m));
+    }
+  }
+  EXPECT_EQ(list_local_backups(dir.path(), "globals", backup_kind::dump).size(), 3u);
+  EXPECT_EQ(list_local_backups(dir.path(), "globals", backup_kind::globals).size(), 3u);
+  rotation_rule rule;
+  rule.keep_newest = 2;
+  rotate_output out;
+  ASSERT_FALSE(rotate_local(dir.path(), "globals", backup_kind::globals, rule, now, out));
+  EXPECT_EQ(out.removed, std::vector<std::string>{globals[0]});
+  for (const auto& name : dumps)
+    EXPECT_TRUE(std::filesystem::exists(dir / name)) << name;
+  rotate_output out2;
+  ASSERT_FALSE(rotate_local(dir.path(), "globals", backup_kind::dump, rule, now, out2));
+  EXPECT_EQ(out2.removed, std::vector<std::string>{dumps[0]});
+  EXPECT_TRUE(std::filesystem::exists(dir / globals[1]));
+  EXPECT_TRUE(std::filesystem::exists(dir / globals[2]));
 }
 
 }  // namespace

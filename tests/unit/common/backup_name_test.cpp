@@ -157,5 +157,50 @@ TEST(format_backup_name_test, round_trips_through_parse) {
   }
 }
 
+TEST(backup_kind_test, the_extension_makes_the_kind) {
+  const std::pair<const char*, backup_kind> cases[] = {
+      {"app-20260101-030000.dump", backup_kind::dump},
+      {"app-20260101-030000.dump.zst.age", backup_kind::dump},
+      {"conf-20260101-030000.tar.zst", backup_kind::archive},
+      {"globals-20260101-030000.sql", backup_kind::globals},
+      {"globals-20260101-030000.sql.zst", backup_kind::globals},
+      {"globals-20260101-030000.sql.age", backup_kind::globals},
+      {"globals-20260101-030000.sql.zst.age", backup_kind::globals},
+      // A database called globals is a database.
+      {"globals-20260101-030000.dump", backup_kind::dump},
+      {"globals-20260101-030000.dump.age", backup_kind::dump},
+  };
+  for (const auto& [name, kind] : cases) {
+    const auto parsed = parse_backup_name(name);
+    ASSERT_TRUE(parsed.has_value()) << name;
+    EXPECT_EQ(parsed->kind, kind) << name;
+    if (kind == backup_kind::globals) {
+      EXPECT_EQ(parsed->database, globals_name) << name;
+    }
+  }
+  EXPECT_EQ(parse_backup_name("globals-20260101-030000.sql.zst")->database, "globals");
+  EXPECT_EQ(parse_backup_name("globals-20260101-030000.sql.zst")->extension, ".sql.zst");
+  EXPECT_EQ(backup_stem("globals-20260101-030000.sql.zst.age"), "globals-20260101-030000");
+}
+
+TEST(backup_kind_test, only_the_globals_are_sql) {
+  EXPECT_FALSE(parse_backup_name("app-20260101-030000.sql").has_value());
+  EXPECT_FALSE(parse_backup_name("my-globals-20260101-030000.sql").has_value());
+  EXPECT_FALSE(parse_backup_name("globals-20260101-030000.sql.gz").has_value());
+  EXPECT_FALSE(parse_backup_name("globals-20260101-030000.zst.sql").has_value());
+}
+
+TEST(backup_kind_test, names_round_trip) {
+  for (const auto kind : {backup_kind::dump, backup_kind::archive, backup_kind::globals}) {
+    EXPECT_EQ(parse_backup_kind(to_string(kind)), kind);
+    EXPECT_EQ(kind_of_extension(base_extension(kind)), kind);
+  }
+  EXPECT_FALSE(parse_backup_kind("Globals").has_value());
+  EXPECT_FALSE(parse_backup_kind("").has_value());
+  const auto name = format_backup_name(globals_name, at(2026y / 3 / 1, 12h), ".sql.zst.age");
+  EXPECT_EQ(name, "globals-20260301-120000.sql.zst.age");
+  EXPECT_EQ(parse_backup_name(name)->kind, backup_kind::globals);
+}
+
 }  // namespace
 }  // namespace pgship

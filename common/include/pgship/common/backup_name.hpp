@@ -1,8 +1,11 @@
 #pragma once
 // Backup file names: `<database>-<YYYYMMDD>-<HHMMSS>.<ext>` (UTC), `<ext>` one of `dump` (a
 // pg_dump custom archive), `dump.zst` (the same, zstd-compressed by the agent), and either of
-// them with `.age` (an age v1 file); archives are `tar[.zst][.age]`. The
-// database part may itself contain '-'; the timestamp is the last two dash-separated fields.
+// them with `.age` (an age v1 file); archives are `tar[.zst][.age]`; the cluster's globals
+// (`pg_dumpall --globals-only`: roles, memberships, tablespaces) are
+// `globals-<YYYYMMDD>-<HHMMSS>.sql[.zst][.age]`. The extension makes the kind, so a database
+// that is itself called `globals` never mixes with them. The database part may itself contain
+// '-'; the timestamp is the last two dash-separated fields.
 
 #include <chrono>
 #include <optional>
@@ -13,18 +16,36 @@ namespace pgship {
 
 /// The extensions a backup file may have, with their dot.
 inline constexpr std::string_view backup_extensions[] = {
-    ".dump", ".dump.zst", ".dump.age", ".dump.zst.age",
-    ".tar",  ".tar.zst",  ".tar.age",  ".tar.zst.age"};
+    ".dump",    ".dump.zst",    ".dump.age", ".dump.zst.age", ".tar",     ".tar.zst",
+    ".tar.age", ".tar.zst.age", ".sql",      ".sql.zst",      ".sql.age", ".sql.zst.age"};
+
+/// What a backup file holds: a database's pg_dump archive (`.dump*`), an ARCHIVE_DIRS tarball
+/// (`.tar*`), or the cluster's roles and tablespaces (`.sql*`, named `globals-...`).
+enum class backup_kind { dump, archive, globals };
+
+/// The name part of every globals backup (`globals-<stamp>.sql...`).
+inline constexpr std::string_view globals_name = "globals";
+
+/// "dump", "archive", "globals": as list records and manifests spell it.
+std::string_view to_string(backup_kind kind);
+/// nullopt for anything but those three words.
+std::optional<backup_kind> parse_backup_kind(std::string_view text);
+/// The kind an extension (one of backup_extensions) makes.
+backup_kind kind_of_extension(std::string_view extension);
+/// The base extension of a kind (".dump", ".tar", ".sql"), before ".zst" and ".age".
+std::string_view base_extension(backup_kind kind);
 
 struct backup_name {
-  std::string database;
+  std::string database;                         // `globals` for the globals kind
   std::chrono::system_clock::time_point taken;  // UTC, whole seconds
   std::string extension;                        // one of backup_extensions
+  backup_kind kind = backup_kind::dump;         // what the extension makes it
 };
 
 /// nullopt unless `file_name` is a safe name (fs::is_safe_name) of exactly that form with a
 /// valid calendar date and time (month 1-12, day valid for the month incl. leap years,
-/// hour < 24, minute < 60, second < 60) and a non-empty database part.
+/// hour < 24, minute < 60, second < 60) and a non-empty database part; a `.sql*` name's part
+/// must be `globals`.
 std::optional<backup_name> parse_backup_name(std::string_view file_name);
 
 /// The name for `database` at `taken` (truncated to seconds, UTC).
