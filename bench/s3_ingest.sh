@@ -114,7 +114,8 @@ file_sha=$(sha256_of "$work/src.bin")  # for the receiver's X-Content-SHA256 and
 prefix=bench/
 start_receiver() {
   rm -rf "$work/spool"
-  env BACKUP_API_TOKEN=bench STORAGE_DIR="$work/spool" PORT=0 LISTEN_ADDR=127.0.0.1 \
+  # S3_ENGINE carries a pgship prefix: it is this script's, not the receiver's.
+  env -u S3_ENGINE BACKUP_API_TOKEN=bench STORAGE_DIR="$work/spool" PORT=0 LISTEN_ADDR=127.0.0.1 \
     MIN_FREE_BYTES=1M LOG_LEVEL=warn STORAGE_BACKEND=s3 S3_ENDPOINT="$endpoint" \
     S3_BUCKET="$bucket" S3_PREFIX="$prefix" S3_ACCESS_KEY_ID_FILE="$work/access_key" \
     S3_SECRET_ACCESS_KEY_FILE="$work/secret_key" \

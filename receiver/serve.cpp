@@ -26,6 +26,7 @@
 #include <pgship/common/errors.hpp>
 #include <pgship/common/http/server.hpp>
 #include <pgship/common/log.hpp>
+#include <pgship/common/redact_url.hpp>
 #include <pgship/common/stop_signals.hpp>
 #include <pgship/common/version.hpp>
 
@@ -219,7 +220,7 @@ int serve(const settings& s, std::function<settings()> reload) {
   });
   // The actual listening port goes to stdout so scripts and tests can find it with PORT=0.
   const auto where = s.s3 ? "s3 bucket " + s.s3_bucket + (s.s3_prefix.empty() ? "" : "/") +
-                                s.s3_prefix + " at " + s.s3_endpoint + ", spool " +
+                                s.s3_prefix + " at " + redact_url(s.s3_endpoint) + ", spool " +
                                 s.storage_dir.string()
                           : s.storage_dir.string();
   spdlog::info("pgship-receiver {} listening on {}:{} ({}), storage {}", version,

@@ -23,7 +23,7 @@ struct adopt_request {
   std::string database;
   pg_tool pg_restore;
   bool upload = true;    // UPLOAD: pending (to be shipped) or skipped
-  std::string receiver;  // BACKUP_API_URL
+  std::string receiver;  // BACKUP_API_URL, its password redacted (redact_url)
   std::string run_id;
   log::context log;
   std::function<bool()> stopping;  // the run was asked to stop: adopt no more

@@ -17,6 +17,7 @@
 #include <pgship/common/backup_name.hpp>
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
+#include <pgship/common/redact_url.hpp>
 #include <pgship/common/time_text.hpp>
 
 #include "net/receiver_api.hpp"
@@ -58,6 +59,7 @@ class database_backup {
         upload_blocked_(upload_blocked),
         tools_by_major_(tools_by_major),
         run_(run),
+        receiver_(redact_url(cfg.backup_api_url)),
         log_{{"run_id", run_id}, {"database", run.database}} {}
 
   net::awaitable<stage_error> go() {
@@ -116,7 +118,7 @@ class database_backup {
     adopt.database = run_.database;
     adopt.pg_restore = pre.tools.restore;
     adopt.upload = cfg_.upload;
-    adopt.receiver = cfg_.backup_api_url;
+    adopt.receiver = receiver_;
     adopt.run_id = run_id_;
     adopt.log = log_;
     adopt.stopping = [this] { return control_.stopping(); };
@@ -193,7 +195,7 @@ class database_backup {
     m.encryption_recipients = recipient_texts(format);
     m.finished = format_utc(sys_clock::now());
     m.upload.state = cfg_.upload ? upload_state::pending : upload_state::skipped;
-    if (cfg_.upload) m.upload.receiver = cfg_.backup_api_url;
+    if (cfg_.upload) m.upload.receiver = receiver_;
     if (auto error = commit_local_backup(cfg_.backup_dir, partial, m, log_)) co_return error;
     if (control_.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
     stage_error upload_error;
@@ -379,7 +381,7 @@ class database_backup {
     m.encryption_recipients = recipient_texts(stored_format_of(cfg_));
     m.finished = format_utc(sys_clock::now());
     m.upload.state = cfg_.upload ? upload_state::pending : upload_state::skipped;
-    if (cfg_.upload) m.upload.receiver = cfg_.backup_api_url;
+    if (cfg_.upload) m.upload.receiver = receiver_;
     // Should the agent die before the upload that followed the dump ends, the next run goes
     // on with that upload from where the receiver stands.
     if (follower_ && !follower_->failed()) m.upload.resume_at = follower_->location();
@@ -478,7 +480,7 @@ class database_backup {
   net::awaitable<stage_error> ship(manifest& m, upload_output& out) {
     auto ur = upload_request_for(cfg_, m, cfg_.backup_dir / m.name, log_);
     // An upload left unfinished on this same receiver by an earlier run goes on from there.
-    if (m.upload.receiver == cfg_.backup_api_url) ur.resume_at = m.upload.resume_at;
+    if (m.upload.receiver == receiver_) ur.resume_at = m.upload.resume_at;
     // The upload that followed this backup's dump needs only its last piece; if that fails,
     // the regular upload (with its retries) sends the backup again.
     bool streamed = false;
@@ -490,7 +492,7 @@ class database_backup {
     }
     stage_error error;
     if (!streamed) error = co_await run_upload(*client_, ur, control_, out);
-    m.upload.receiver = cfg_.backup_api_url;
+    m.upload.receiver = receiver_;
     m.upload.bytes_sent = out.bytes_sent;
     m.upload.retries = out.retries;
     m.upload.resumes = out.resumes;
@@ -568,6 +570,8 @@ class database_backup {
   const stage_error& upload_blocked_;  // why this run cannot upload; empty when it can
   std::map<int, pg_toolset>& tools_by_major_;
   database_run& run_;
+  // BACKUP_API_URL as manifests record it (they are logged and shipped): no password in it.
+  const std::string receiver_;
   log::context log_;
   std::unique_ptr<follow_upload> follower_;   // the upload running while this backup dumps
   std::shared_ptr<timescaledb_pause> pause_;  // TimescaleDB jobs held off while pg_dump runs

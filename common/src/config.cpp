@@ -8,7 +8,9 @@
 #include <boost/url/parse.hpp>
 
 #include <pgship/common/config.hpp>
+#include <pgship/common/config_keys.hpp>
 #include <pgship/common/config_values.hpp>
+#include <pgship/common/redact_url.hpp>
 
 extern char** environ;
 
@@ -36,6 +38,70 @@ std::string lower(std::string_view text) {
   for (auto& c : out)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
+}
+
+// Names this schema reads: its keys and the K_FILE forms of its secrets.
+std::vector<std::string> names_of(std::span<const key_spec> schema) {
+  std::vector<std::string> names;
+  for (const auto& s : schema) {
+    names.emplace_back(s.name);
+    if (s.secret) names.push_back(std::string(s.name) + std::string(file_suffix));
+  }
+  return names;
+}
+
+// "did you mean X?" when X is a likely meaning (2 edits, or one in three characters:
+// ENCRYPTION_RECIPIENTS for ENCRYPT_RECIPIENTS); otherwise the nearest key, for orientation.
+std::string suggestion(std::string_view name, std::span<const std::string_view> candidates) {
+  const auto nearest = nearest_key(name, candidates);
+  if (nearest.empty()) return "no key is known";
+  const std::size_t distance = edit_distance(name, nearest);
+  if (distance <= 2 || distance * 3 <= name.size()) {
+    return "did you mean " + std::string(nearest) + "?";
+  }
+  return "the nearest known key is " + std::string(nearest);
+}
+
+// Unknown keys stop start-up. In the --config file every key must be one of this program's. In
+// the environment only names that look like pgship keys are judged (config_keys.hpp): the other
+// pgship program's keys, which a shared .env carries, are fine, and so is everything else.
+void check_names(std::span<const key_spec> schema, const std::optional<std::filesystem::path>& file,
+                 const std::map<std::string, std::string, std::less<>>& from_file,
+                 const environment& env) {
+  const auto own = names_of(schema);
+  const std::vector<std::string_view> own_views(own.begin(), own.end());
+  const auto all = pgship_key_names();
+  const auto is_own = [&](std::string_view name) {
+    return std::find(own_views.begin(), own_views.end(), name) != own_views.end();
+  };
+  const auto is_pgship = [&](std::string_view name) {
+    return std::find(all.begin(), all.end(), name) != all.end();
+  };
+
+  for (const auto& [key, value] : from_file) {
+    if (is_own(key)) continue;
+    const std::string where = "unknown key " + key + " in " + file->string();
+    if (is_pgship(key)) {
+      throw config_error(where + ": a key of the other pgship program, not of this one (" +
+                         suggestion(key, own_views) + ")");
+    }
+    throw config_error(where + ": " + suggestion(key, own_views));
+  }
+
+  std::vector<std::string_view> candidates(all.begin(), all.end());
+  for (const auto name : own_views) {
+    if (!is_pgship(name)) candidates.push_back(name);
+  }
+  const auto near_own = [&](std::string_view name) {
+    return std::any_of(own_views.begin(), own_views.end(),
+                       [&](std::string_view key) { return is_near_miss(name, key); });
+  };
+  for (const auto& [name, value] : env) {
+    if (is_own(name) || is_pgship(name)) continue;
+    if (!looks_like_pgship_key(name) && !near_own(name)) continue;
+    throw config_error("unknown key " + name +
+                       " in the environment: " + suggestion(name, candidates));
+  }
 }
 
 }  // namespace
@@ -68,17 +134,7 @@ config config::load(std::span<const key_spec> schema,
     from_file = parse_env_text(text, file->string());
   }
 
-  const auto known = [&](std::string_view key) {
-    return std::any_of(schema.begin(), schema.end(), [&](const key_spec& s) {
-      return s.name == key || (s.secret && key.size() == s.name.size() + file_suffix.size() &&
-                               key.starts_with(s.name) && key.ends_with(file_suffix));
-    });
-  };
-  for (const auto& [key, value] : from_file) {
-    if (!known(key)) {
-      cfg.warnings_.push_back("unknown key " + key + " in " + file->string() + " (ignored)");
-    }
-  }
+  check_names(schema, file, from_file, env);
 
   const auto lookup = [](const auto& map, const std::string& key) -> const std::string* {
     const auto it = map.find(key);
@@ -138,7 +194,7 @@ source config::source_of(std::string_view key) const {
 void config::fail(std::string_view key, std::string_view allowed) const {
   const auto& s = spec(key);
   const auto value = raw(key).value_or("");
-  const std::string shown = s.secret ? "<redacted>" : value;
+  const std::string shown = s.secret ? "<redacted>" : redact_url(value);
   throw config_error(std::string(key) + "=\"" + shown + "\" is invalid: expected " +
                      std::string(allowed));
 }
@@ -239,7 +295,7 @@ std::string config::redacted() const {
     const auto it = values_.find(s.name);
     const entry& e = it->second;
     out += std::string(s.name) + "=";
-    if (!e.value.empty()) out += s.secret ? std::string("<redacted>") : e.value;
+    if (!e.value.empty()) out += s.secret ? std::string("<redacted>") : redact_url(e.value);
     switch (e.from) {
       case source::unset:
         out += "  # unset";

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <pgship/common/config.hpp>
+#include <pgship/common/redact_url.hpp>
 #include <pgship/common/sha256.hpp>
 
 #include "s3/xml.hpp"
@@ -119,13 +120,21 @@ client::client(client_config cfg) : cfg_(std::move(cfg)) {
   } else if (url.starts_with("http://")) {
     url.remove_prefix(7);
   } else {
-    throw config::config_error("S3_ENDPOINT=\"" + cfg_.endpoint + "\" is not an http(s) URL");
+    throw config::config_error("S3_ENDPOINT=\"" + redact_url(cfg_.endpoint) +
+                               "\" is not an http(s) URL");
   }
   while (url.ends_with('/'))
     url.remove_suffix(1);
   if (url.empty() || url.find('/') != std::string_view::npos) {
-    throw config::config_error("S3_ENDPOINT=\"" + cfg_.endpoint +
+    throw config::config_error("S3_ENDPOINT=\"" + redact_url(cfg_.endpoint) +
                                "\" must be scheme://host[:port] without a path");
+  }
+  // Credentials belong in S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY; in the URL they would
+  // become part of the host name.
+  if (url.find('@') != std::string_view::npos) {
+    throw config::config_error("S3_ENDPOINT=\"" + redact_url(cfg_.endpoint) +
+                               "\" must not hold credentials (user:password@): set "
+                               "S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY instead");
   }
   const auto colon = url.rfind(':');
   const bool bracketed = url.front() == '[';

@@ -16,6 +16,7 @@
 #include <pgship/common/config.hpp>
 #include <pgship/common/fs.hpp>
 #include <pgship/common/manifest_name.hpp>
+#include <pgship/common/redact_url.hpp>
 #include <pgship/common/time_text.hpp>
 
 #include "s3/part_shipper.hpp"
@@ -114,7 +115,7 @@ std::string iso8601(sys_clock::time_point t) {
 }  // namespace
 
 s3_storage::s3_storage(s3_settings s) : cfg_(std::move(s)), bucket_(cfg_.client) {
-  const auto where = "bucket " + cfg_.client.bucket + " at " + cfg_.client.endpoint;
+  const auto where = "bucket " + cfg_.client.bucket + " at " + redact_url(cfg_.client.endpoint);
   if (auto ec = refresh()) {
     throw config::config_error("S3: cannot list " + where + ": " + ec.message() +
                                " (the log line before says what the engine answered)");

@@ -236,6 +236,49 @@ TEST_F(AgentBackup, UploadOffNeedsNoReceiver) {
   EXPECT_NE(ok.out.find("kept locally"), std::string::npos) << ok.out;
 }
 
+TEST_F(AgentBackup, APasswordInBackupApiUrlIsNeverShownNorWritten) {
+  start();
+  const auto port = std::to_string(receiver_->port());
+  const std::string secret = "url-secret-5e2b";
+  // Every file the agent wrote under BACKUP_DIR (manifests, run logs), searched for `secret`.
+  const auto files_with_secret = [&] {
+    std::vector<std::string> found;
+    for (const auto& e : stdfs::recursive_directory_iterator(backup_dir())) {
+      if (e.is_regular_file() && e.path().extension() != ".dump" &&
+          read_file(e.path()).find(secret) != std::string::npos) {
+        found.push_back(e.path().string());
+      }
+    }
+    return found;
+  };
+  // The agent sends no Basic auth: the userinfo is carried along, never printed.
+  const auto config = write_config(agent_config(
+      "agent_a", {{"BACKUP_API_URL", "http://pgship:" + secret + "@127.0.0.1:" + port}}));
+  const auto ok = run_agent({"backup", "--config", config.string()});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  ASSERT_EQ(local_dumps().size(), 1u);
+  const auto name = local_dumps()[0];
+  EXPECT_NE(read_file(backup_dir() / (name.substr(0, name.size() - 5) + ".json"))
+                .find("http://pgship:<redacted>@127.0.0.1:" + port),
+            std::string::npos)
+      << "the manifest records the receiver, redacted";
+
+  const auto shown = run_agent({"backup", "--print-config", "--config", config.string()});
+  EXPECT_NE(shown.out.find("BACKUP_API_URL=http://pgship:<redacted>@127.0.0.1:" + port),
+            std::string::npos)
+      << shown.out;
+
+  receiver_->stop();
+  const auto down = run_agent({"backup", "--config", config.string()});
+  EXPECT_EQ(down.exit_code, 20) << down.out << down.err;
+  EXPECT_NE(down.out.find("cannot connect"), std::string::npos) << down.out;
+  for (const auto* r : {&ok, &shown, &down}) {
+    EXPECT_EQ(r->out.find(secret), std::string::npos) << r->out;
+    EXPECT_EQ(r->err.find(secret), std::string::npos) << r->err;
+  }
+  EXPECT_EQ(files_with_secret(), std::vector<std::string>{});
+}
+
 TEST_F(AgentBackup, RejectedTokenFailsTheUploadAndKeepsTheLocalBackup) {
   start();
   const auto config = write_config(agent_config("agent_a", {{"BACKUP_API_TOKEN", "wrong-token"}}));

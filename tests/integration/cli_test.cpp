@@ -1,6 +1,11 @@
 // The programs as an operator meets them: --help, --version, configuration errors with exit
 // code 2, --print-config with secrets redacted.
 
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "process.hpp"
@@ -88,7 +93,6 @@ BACKUP_API_URL=https://backups.example.net
 BACKUP_API_TOKEN=token-from-file-456
 MAX_RETRIES=4
 RETRY_DELAY=10
-SOME_OLD_KEY=1
 )");
   write_file(dir / "token", "token-from-secret-file-789\n");
   auto r = run_process(
@@ -106,7 +110,165 @@ SOME_OLD_KEY=1
     EXPECT_EQ(r.out.find(secret), std::string::npos) << secret;
     EXPECT_EQ(r.err.find(secret), std::string::npos) << secret;
   }
-  EXPECT_NE(r.err.find("unknown key SOME_OLD_KEY"), std::string::npos) << r.err;
+}
+
+// --- unknown keys (DESIGN.md "Configuration") ----------------------------------------------
+
+const std::string age_recipient = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+
+// Exactly one line on stderr, naming `name` and suggesting `suggested`, exit code 2.
+void expect_unknown_key(const process_result& r, const std::string& name,
+                        const std::string& suggested) {
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+  const auto err = lines(r.err);
+  ASSERT_EQ(err.size(), 1u) << r.err;
+  EXPECT_NE(err[0].find("unknown key " + name), std::string::npos) << err[0];
+  EXPECT_NE(err[0].find("did you mean " + suggested + "?"), std::string::npos) << err[0];
+}
+
+// An agent configuration that would back up (UPLOAD=off, no receiver) into `backups`.
+std::string agent_file(const std::filesystem::path& backups, const std::string& extra) {
+  return "POSTGRES_HOST=127.0.0.1\nPOSTGRES_DB=app\nPOSTGRES_USER=u\nUPLOAD=off\nBACKUP_DIR=" +
+         backups.string() + "\n" + extra;
+}
+
+bool empty_or_missing(const std::filesystem::path& dir) {
+  return !std::filesystem::exists(dir) || std::filesystem::is_empty(dir);
+}
+
+TEST(Cli, AnUnknownKeyInTheConfigFileStopsTheAgentBeforeAnything) {
+  temp_dir dir;
+  const auto backups = dir / "backups";
+  write_file(dir / "agent.env", agent_file(backups, "ENCRYPT_RECIPIENT=" + age_recipient + "\n"));
+  const auto r = run_process({agent, "backup", "--config", (dir / "agent.env").string()});
+  expect_unknown_key(r, "ENCRYPT_RECIPIENT in " + (dir / "agent.env").string(),
+                     "ENCRYPT_RECIPIENTS");
+  EXPECT_TRUE(empty_or_missing(backups)) << "nothing is dumped, in clear or otherwise";
+
+  write_file(dir / "agent.env", agent_file(backups, "KEEP_LOCAL_BACKUP=7\n"));
+  expect_unknown_key(run_process({agent, "backup", "--config", (dir / "agent.env").string()}),
+                     "KEEP_LOCAL_BACKUP", "KEEP_LOCAL_BACKUPS");
+  // A receiver key is no agent key either (the nearest agent key is named).
+  write_file(dir / "agent.env", agent_file(backups, "STORAGE_DIR=/srv\n"));
+  const auto other =
+      run_process({agent, "--print-config", "--config", (dir / "agent.env").string()});
+  EXPECT_EQ(other.exit_code, 2) << other.describe();
+  EXPECT_NE(other.err.find("STORAGE_DIR in " + (dir / "agent.env").string() +
+                           ": a key of the other pgship program"),
+            std::string::npos)
+      << other.err;
+  EXPECT_EQ(other.out, "") << "nothing printed before the error";
+  EXPECT_TRUE(empty_or_missing(backups));
+}
+
+TEST(Cli, AMistakenPgshipKeyInTheEnvironmentStopsTheAgentBeforeAnything) {
+  temp_dir dir;
+  const auto backups = dir / "backups";
+  write_file(dir / "agent.env", agent_file(backups, ""));
+  const std::vector<std::string> argv = {agent, "backup", "--config", (dir / "agent.env").string()};
+  expect_unknown_key(run_process(argv, {.env = {{"ENCRYPT_RECIPIENT", age_recipient}}}),
+                     "ENCRYPT_RECIPIENT in the environment", "ENCRYPT_RECIPIENTS");
+  expect_unknown_key(run_process(argv, {.env = {{"ENCRYPTION_RECIPIENTS", age_recipient}}}),
+                     "ENCRYPTION_RECIPIENTS", "ENCRYPT_RECIPIENTS");
+  expect_unknown_key(run_process(argv, {.env = {{"KEEP_LOCAL_BACKUP", "7"}}}), "KEEP_LOCAL_BACKUP",
+                     "KEEP_LOCAL_BACKUPS");
+  EXPECT_TRUE(empty_or_missing(backups));
+}
+
+TEST(Cli, AMistakenPgshipKeyStopsTheReceiverToo) {
+  temp_dir dir;
+  const std::map<std::string, std::string> base = {{"STORAGE_DIR", (dir / "store").string()},
+                                                   {"BACKUP_API_TOKEN", "t"}};
+  auto env = base;
+  env["STORAGE_DIRR"] = "/srv";
+  expect_unknown_key(run_process({receiver, "--print-config"}, {.env = env}), "STORAGE_DIRR",
+                     "STORAGE_DIR");
+  env = base;
+  env["ENCRYPT_RECIPIENT"] = age_recipient;
+  expect_unknown_key(run_process({receiver, "--print-config"}, {.env = env}), "ENCRYPT_RECIPIENT",
+                     "ENCRYPT_RECIPIENTS");
+  write_file(dir / "receiver.env", "PORT=0\nKEEP_DAY=7\n");
+  expect_unknown_key(
+      run_process({receiver, "--config", (dir / "receiver.env").string()}, {.env = base}),
+      "KEEP_DAY", "KEEP_DAYS");
+  write_file(dir / "receiver.env", "PORT=0\nPOSTGRES_DB=app\n");
+  const auto other =
+      run_process({receiver, "--config", (dir / "receiver.env").string()}, {.env = base});
+  EXPECT_EQ(other.exit_code, 2) << other.describe();
+  EXPECT_NE(other.err.find("POSTGRES_DB in " + (dir / "receiver.env").string() +
+                           ": a key of the other pgship program"),
+            std::string::npos)
+      << other.err;
+  EXPECT_TRUE(empty_or_missing(dir / "store"));
+}
+
+// One .env for the postgres container, the agent and the receiver, given to each as its
+// environment, with what Docker and Kubernetes add.
+std::map<std::string, std::string> shared_env(const std::filesystem::path& dir) {
+  return {{"POSTGRES_INITDB_ARGS", "--data-checksums"},
+          {"POSTGRES_HOST_AUTH_METHOD", "scram-sha-256"},
+          {"PGDATA", "/var/lib/postgresql/data/pgdata"},
+          {"POSTGRES_DB", "app"},
+          {"POSTGRES_USER", "app"},
+          {"POSTGRES_PASSWORD", "pw"},
+          {"BACKUP_API_URL", "http://receiver:9101"},
+          {"BACKUP_API_TOKEN", "shared-token"},
+          {"BACKUP_DIR", (dir / "backups").string()},
+          {"STORAGE_DIR", (dir / "store").string()},
+          {"KEEP_DAYS", "7"},
+          {"SCRUB_INTERVAL", "1d"},
+          {"S3_REGION", "eu-central-1"},
+          {"ENCRYPT_RECIPIENTS", age_recipient},
+          {"PGSHIP_ROLE", "agent"},
+          {"PGSHIP_RECEIVER_PORT", "tcp://10.0.0.2:9101"},
+          {"PGSHIP_RECEIVER_PORT_9101_TCP_ADDR", "10.0.0.2"},
+          {"PGSHIP_RECEIVER_SERVICE_HOST", "10.0.0.2"},
+          {"KUBERNETES_SERVICE_HOST", "10.0.0.1"},
+          {"HOSTNAME", "pgship-agent-0"},
+          {"CI", "true"}};
+}
+
+TEST(Cli, ASharedEnvFileInTheEnvironmentStillStartsBothPrograms) {
+  temp_dir dir;
+  const auto env = shared_env(dir.path());
+  const auto a = run_process({agent, "--print-config"}, {.env = env});
+  EXPECT_EQ(a.exit_code, 0) << a.describe();
+  EXPECT_EQ(a.err, "");
+  EXPECT_NE(a.out.find("POSTGRES_DB=app  # environment"), std::string::npos) << a.out;
+  const auto r = run_process({receiver, "--print-config"}, {.env = env});
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("KEEP_DAYS=7  # environment"), std::string::npos) << r.out;
+}
+
+TEST(Cli, APasswordInAUrlIsRedactedInPrintConfigAndErrors) {
+  const std::string secret = "url-secret-91c4";
+  auto a = run_process({agent, "--print-config"},
+                       {.env = {{"POSTGRES_DB", "app"},
+                                {"POSTGRES_USER", "u"},
+                                {"BACKUP_API_URL", "http://pgship:" + secret + "@127.0.0.1:9"}}});
+  EXPECT_EQ(a.exit_code, 0) << a.describe();
+  EXPECT_NE(a.out.find("BACKUP_API_URL=http://pgship:<redacted>@127.0.0.1:9  # environment"),
+            std::string::npos)
+      << a.out;
+  auto bad = run_process({agent, "--print-config"},
+                         {.env = {{"POSTGRES_DB", "app"},
+                                  {"POSTGRES_USER", "u"},
+                                  {"BACKUP_API_URL", "ftp://pgship:" + secret + "@host"}}});
+  EXPECT_EQ(bad.exit_code, 2) << bad.describe();
+  EXPECT_NE(bad.err.find("BACKUP_API_URL=\"ftp://pgship:<redacted>@host\" is invalid"),
+            std::string::npos)
+      << bad.err;
+  auto s3 = run_process({receiver, "--print-config"},
+                        {.env = {{"STORAGE_BACKEND", "s3"},
+                                 {"S3_ENDPOINT", "http://key:" + secret + "@127.0.0.1:9"},
+                                 {"S3_BUCKET", "b"}}});
+  EXPECT_NE(s3.out.find("S3_ENDPOINT=http://key:<redacted>@127.0.0.1:9"), std::string::npos)
+      << s3.out;
+  for (const auto* r : {&a, &bad, &s3}) {
+    EXPECT_EQ(r->out.find(secret), std::string::npos) << r->out;
+    EXPECT_EQ(r->err.find(secret), std::string::npos) << r->err;
+  }
 }
 
 TEST(Cli, UnreadableConfigFileIsExit2) {

@@ -215,22 +215,73 @@ TEST(config_load_test, config_file_that_is_a_directory_is_an_error) {
   EXPECT_EQ(message, "cannot read config file " + dir.path().string() + ": Is a directory");
 }
 
-TEST(config_load_test, unknown_keys_in_the_file_are_warnings) {
+TEST(config_load_test, an_unknown_key_in_the_file_is_an_error_naming_the_nearest_key) {
   temp_dir dir;
   const auto path = dir / "pgship.env";
-  write_file(path, "PORT=1\nBOGUS=2\nPORT_FILE=/x\nTOKEN_FILE=\nTOKEN_FILEX=3\n");
-  const auto cfg = config::load(small_schema, path, {});
-  EXPECT_EQ(cfg.warnings(), (std::vector<std::string>{
-                                "unknown key BOGUS in " + path.string() + " (ignored)",
-                                "unknown key PORT_FILE in " + path.string() + " (ignored)",
-                                "unknown key TOKEN_FILEX in " + path.string() + " (ignored)",
-                            }));
-  EXPECT_EQ(cfg.string("PORT"), "1");
+  write_file(path, "PORT=1\nTOKEN_FILE=\nTOKEN_FILEX=3\n");
+  EXPECT_EQ(config_error_of([&] { config::load(small_schema, path, {}); }),
+            "unknown key TOKEN_FILEX in " + path.string() + ": did you mean TOKEN_FILE?");
+  write_file(path, "PORT_FILE=/x\n");  // PORT is no secret
+  EXPECT_EQ(config_error_of([&] { config::load(small_schema, path, {}); }),
+            "unknown key PORT_FILE in " + path.string() + ": the nearest known key is TOKEN_FILE");
+  write_file(path, "SOMETHING_ELSE_ENTIRELY=1\n");
+  EXPECT_EQ(config_error_of([&] { config::load(small_schema, path, {}); }),
+            "unknown key SOMETHING_ELSE_ENTIRELY in " + path.string() +
+                ": the nearest known key is TOKEN_FILE");
 }
 
-TEST(config_load_test, unknown_environment_variables_are_not_warnings) {
-  const auto cfg = config::load(small_schema, std::nullopt, {{"HOME", "/root"}, {"PATH", "/bin"}});
+TEST(config_load_test, a_key_of_the_other_program_in_the_file_is_an_error) {
+  temp_dir dir;
+  const auto path = dir / "pgship.env";
+  write_file(path, "STORAGE_DIR=/srv\n");
+  EXPECT_EQ(config_error_of([&] { config::load(small_schema, path, {}); }),
+            "unknown key STORAGE_DIR in " + path.string() +
+                ": a key of the other pgship program, not of this one (the nearest known key "
+                "is TOKEN)");
+}
+
+TEST(config_load_test, a_mistaken_pgship_key_in_the_environment_is_an_error) {
+  EXPECT_EQ(config_error_of([&] {
+              config::load(small_schema, std::nullopt, {{"ENCRYPT_RECIPIENT", "age1x"}});
+            }),
+            "unknown key ENCRYPT_RECIPIENT in the environment: did you mean ENCRYPT_RECIPIENTS?");
+  EXPECT_EQ(config_error_of([&] {
+              config::load(small_schema, std::nullopt, {{"ENCRYPTION_RECIPIENTS", "age1x"}});
+            }),
+            "unknown key ENCRYPTION_RECIPIENTS in the environment: did you mean "
+            "ENCRYPT_RECIPIENTS?");
+  EXPECT_EQ(config_error_of([&] {
+              config::load(small_schema, std::nullopt, {{"TOKEN_FIEL", "/x"}});
+            }),
+            "unknown key TOKEN_FIEL in the environment: did you mean TOKEN_FILE?");
+}
+
+TEST(config_load_test, other_environment_variables_are_ignored) {
+  // Ordinary environment, the postgres image's own names, and the other program's keys (an .env
+  // shared by the database, the agent and the receiver).
+  const auto cfg = config::load(small_schema, std::nullopt,
+                                {{"HOME", "/root"},
+                                 {"PATH", "/bin"},
+                                 {"_", "/usr/bin/env"},
+                                 {"PWD", "/"},
+                                 {"POSTGRES_INITDB_ARGS", "--data-checksums"},
+                                 {"PGDATA", "/var/lib/postgresql/data"},
+                                 {"STORAGE_DIR", "/srv"},
+                                 {"S3_SECRET_ACCESS_KEY_FILE", "/run/secrets/s3"},
+                                 {"PGSHIP_RECEIVER_PORT_9101_TCP", "tcp://10.0.0.2:9101"}});
   EXPECT_TRUE(cfg.warnings().empty());
+}
+
+TEST(config_load_test, passwords_in_urls_are_redacted_in_dumps_and_errors) {
+  const auto cfg = from_env({{"URL", "http://user:hunter2@host:9101"}});
+  EXPECT_NE(cfg.redacted().find("URL=http://user:<redacted>@host:9101  # environment"),
+            std::string::npos)
+      << cfg.redacted();
+  EXPECT_EQ(cfg.redacted().find("hunter2"), std::string::npos);
+  const auto bad = from_env({{"URL", "ftp://user:hunter2@host"}});
+  const std::string message = config_error_of([&] { bad.url("URL", {"http"}); });
+  EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
+  EXPECT_NE(message.find("ftp://user:<redacted>@host"), std::string::npos) << message;
 }
 
 TEST(config_load_test, keys_outside_the_schema_are_a_logic_error) {

@@ -32,8 +32,8 @@ void add_common_options(boost::program_options::options_description& desc);
 common_options parse(std::span<char*> args, const boost::program_options::options_description& desc,
                      boost::program_options::variables_map& vars);
 
-/// Loads the configuration for a program: file from --config, then the environment. Logs
-/// warnings (unknown keys) once logging is set up. Throws config_error.
+/// Loads the configuration for a program: file from --config, then the environment. Its
+/// warnings (K and K_FILE both set) are logged once logging is set up. Throws config_error.
 config::config load_config(std::span<const config::key_spec> schema, const common_options& opts);
 
 /// Sets up logging from LOG_FORMAT/LOG_LEVEL of `cfg`; throws config_error for bad values.

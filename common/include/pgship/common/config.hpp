@@ -44,8 +44,10 @@ enum class source { unset, default_value, file, env, secret_file };
 
 class config {
  public:
-  /// Loads and merges the layers. Throws config_error if the file cannot be read or has a
-  /// malformed line, or a *_FILE secret cannot be read.
+  /// Loads and merges the layers. Throws config_error if the file cannot be read, has a
+  /// malformed line or a key outside `schema`, if the environment has a name that looks like a
+  /// mistaken pgship key (config_keys.hpp), or if a *_FILE secret cannot be read. Both name
+  /// the nearest known key.
   static config load(std::span<const key_spec> schema,
                      const std::optional<std::filesystem::path>& file, const environment& env);
 
@@ -72,11 +74,11 @@ class config {
   /// The value, which must be one of `allowed` (compared case-insensitively, returned lowercase).
   std::string choice(std::string_view key, std::initializer_list<std::string_view> allowed) const;
 
-  /// Things worth a warning at start-up: unknown keys in the file, K and K_FILE both set.
+  /// Things worth a warning at start-up: K and K_FILE both set.
   const std::vector<std::string>& warnings() const { return warnings_; }
 
-  /// KEY=VALUE lines of the effective configuration, secrets replaced by <redacted>, each
-  /// followed by where it came from. For --print-config.
+  /// KEY=VALUE lines of the effective configuration, secrets and passwords inside URLs
+  /// replaced by <redacted>, each followed by where it came from. For --print-config.
   std::string redacted() const;
 
  private:
