@@ -124,6 +124,14 @@ std::optional<std::uint8_t> parse_scopes(std::string_view text) {
   return out;
 }
 
+std::vector<std::string> scope_names(std::uint8_t scopes) {
+  std::vector<std::string> out;
+  for (const auto* name : {"upload", "read", "delete", "admin"}) {
+    if ((scopes & static_cast<std::uint8_t>(*scope_named(name))) != 0) out.emplace_back(name);
+  }
+  return out;
+}
+
 token_store token_store::load(std::string_view all_scopes_token,
                               const std::optional<std::filesystem::path>& tokens_file) {
   token_store store;

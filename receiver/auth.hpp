@@ -53,5 +53,8 @@ class token_store {
 
 /// Parses "upload,read" etc.; nullopt for an unknown or empty scope list.
 std::optional<std::uint8_t> parse_scopes(std::string_view text);
+/// The names of `scopes` (bitwise OR of scope values) as API_TOKENS_FILE spells them, in the
+/// order upload, read, delete, admin.
+std::vector<std::string> scope_names(std::uint8_t scopes);
 
 }  // namespace pgship::receiver

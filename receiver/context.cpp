@@ -73,7 +73,7 @@ net::awaitable<void> refuse_rate(http_server::exchange& ex, receiver_context& ct
 }  // namespace
 
 net::awaitable<std::optional<principal>> authorize(http_server::exchange& ex, receiver_context& ctx,
-                                                   scope needed) {
+                                                   std::optional<scope> needed) {
   const auto peer = address_key(ex.peer_address());
   // An address that guessed tokens too often is refused whatever it sends now, a right token
   // included: a brute force learns nothing from the answers.
@@ -108,7 +108,7 @@ net::awaitable<std::optional<principal>> authorize(http_server::exchange& ex, re
     co_return std::nullopt;
   }
   ex.set_client(who->client);
-  if (!who->may(needed)) {
+  if (needed && !who->may(*needed)) {
     ctx.metrics.auth_failed();
     log::write(spdlog::level::warn, "auth failed from " + ex.peer_address() + ": scope missing",
                {{"peer", ex.peer_address()},

@@ -56,13 +56,13 @@ struct receiver_context {
   std::shared_ptr<const token_store> tokens_;
 };
 
-/// Checks the limits and the bearer token for `needed`: 429 + Retry-After while the client IP
-/// is blocked for failed logins or over RATE_LIMIT, or the token's client is; 401 (missing or
-/// unknown token, counted against the IP's AUTH_FAILURE_LIMIT) or 403 (token without that
-/// scope). Each refusal is counted and logged with the peer address, and nullopt returned.
-/// On success names the client in the access log.
+/// Checks the limits and the bearer token for `needed` (nullopt: any valid token): 429 +
+/// Retry-After while the client IP is blocked for failed logins or over RATE_LIMIT, or the
+/// token's client is; 401 (missing or unknown token, counted against the IP's
+/// AUTH_FAILURE_LIMIT) or 403 (token without that scope). Each refusal is counted and logged
+/// with the peer address, and nullopt returned. On success names the client in the access log.
 net::awaitable<std::optional<principal>> authorize(http_server::exchange& ex, receiver_context& ctx,
-                                                   scope needed);
+                                                   std::optional<scope> needed);
 
 /// Holds one of MAX_CONCURRENT_UPLOADS places while an upload runs.
 class upload_slot {

@@ -1,10 +1,11 @@
 // pgship-receiver: command-line entry. `serve` (the default) runs the server; `healthcheck`
-// asks a running one for /health.
+// asks a running one for /readyz (`--full`: /health).
 
 #include <iostream>
 #include <string_view>
 
 #include <boost/program_options/options_description.hpp>
+#include <boost/program_options/value_semantic.hpp>
 
 #include <pgship/common/cli.hpp>
 #include <pgship/common/errors.hpp>
@@ -20,13 +21,18 @@ void print_help(std::ostream& out, const boost::program_options::options_descrip
          "Receives streamed PostgreSQL backups, checks their SHA-256, stores and serves them.\n\n"
          "commands:\n"
          "  serve        run the server (default)\n"
-         "  healthcheck  exit 0 when the running server reports healthy\n\n"
+         "  healthcheck  exit 0 when the running server is ready (GET /readyz: serving, storage\n"
+         "               writable); with --full, when GET /health is ok (also fails on low free\n"
+         "               space and scrub findings)\n\n"
       << desc << "\nSettings come from --config FILE and the environment; see conf/receiver.env.\n";
 }
 
 int receiver_main(int argc, char** argv) {
   boost::program_options::options_description desc("options");
   pgship::cli::add_common_options(desc);
+  bool full = false;
+  desc.add_options()("full", boost::program_options::bool_switch(&full),
+                     "healthcheck: ask /health instead of /readyz");
 
   std::string_view command = "serve";
   std::span<char*> rest(argv, static_cast<std::size_t>(argc));
@@ -60,7 +66,8 @@ int receiver_main(int argc, char** argv) {
   }
   pgship::cli::setup_logging(cfg);
   const auto settings = pgship::receiver::read_settings(cfg);
-  if (command == "healthcheck") return pgship::receiver::healthcheck(settings);
+  if (command == "healthcheck") return pgship::receiver::healthcheck(settings, full);
+  if (full) throw pgship::config::config_error("--full belongs to healthcheck");
   // SIGHUP: the same file and environment, read again.
   auto reload = [opts] {
     return pgship::receiver::read_settings(

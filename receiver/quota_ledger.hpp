@@ -25,6 +25,9 @@ class quota_ledger {
             std::optional<std::uint64_t> quota);
   /// Ends the hold under `key` (no-op when there is none).
   void release(const std::string& key);
+  /// What `client` may still store under `quota`: the quota less its stored bytes and all it
+  /// holds (0 when over).
+  std::uint64_t left(const std::string& client, std::uint64_t quota);
 
  private:
   const storage& store_;
@@ -34,6 +37,10 @@ class quota_ledger {
     std::uint64_t bytes = 0;
   };
   std::map<std::string, held_bytes> held_;
+
+  // The client's stored bytes plus what it holds, but for `except_key`; under mutex_.
+  std::uint64_t used(const std::string& client, const usage_map& stored,
+                     const std::string& except_key) const;
 };
 
 }  // namespace pgship::receiver

@@ -29,6 +29,7 @@
 #include <pgship/common/redact_url.hpp>
 #include <pgship/common/stop_signals.hpp>
 #include <pgship/common/version.hpp>
+#include <pgship/common/whoami.hpp>
 
 #include "context.hpp"
 #include "read_routes.hpp"
@@ -37,6 +38,7 @@
 #include "tus_routes.hpp"
 #include "upload_commit.hpp"
 #include "upload_route.hpp"
+#include "whoami_route.hpp"
 
 namespace pgship::receiver {
 namespace {
@@ -168,6 +170,7 @@ int serve(const settings& s, std::function<settings()> reload) {
   add_upload_route(routes, ctx);
   auto uploads = add_tus_routes(routes, ctx);
   add_read_routes(routes, ctx);
+  add_whoami_route(routes, ctx);
   auto scrub = std::make_shared<scrubber>(ctx);
   add_scrub_route(routes, ctx, scrub);
 
@@ -242,9 +245,10 @@ int serve(const settings& s, std::function<settings()> reload) {
 
 namespace {
 
+// One GET on `stream`; prints the body, returns the status.
 template <class Stream>
-int ask_health(Stream& stream, const std::string& host) {
-  http::request<http::empty_body> req{http::verb::get, "/health", 11};
+http::status ask(Stream& stream, const std::string& host, std::string_view path) {
+  http::request<http::empty_body> req{http::verb::get, path, 11};
   // An IPv6 literal goes in brackets: our server refuses a Host that is not host[:port].
   req.set(http::field::host, host.find(':') == std::string::npos ? host : "[" + host + "]");
   http::write(stream, req);
@@ -252,32 +256,40 @@ int ask_health(Stream& stream, const std::string& host) {
   http::response<http::string_body> res;
   http::read(stream, buffer, res);
   std::printf("%s\n", res.body().c_str());
-  return res.result() == http::status::ok ? 0 : 1;
+  return res.result();
+}
+
+// GET `path` from the server `s` configures, over loopback, on a fresh connection.
+http::status ask_local(const settings& s, std::string_view path) {
+  net::io_context io;
+  const auto address = s.listen_addr == "0.0.0.0" ? std::string("127.0.0.1")
+                       : s.listen_addr == "::"    ? std::string("::1")
+                                                  : s.listen_addr;
+  beast::tcp_stream tcp(io);
+  tcp.expires_after(std::chrono::seconds(5));
+  tcp.connect(tcp::endpoint(net::ip::make_address(address), static_cast<unsigned short>(s.port)));
+  if (!s.tls_cert_file) return ask(tcp, address, path);
+  // Our own server on loopback: the point is liveness, not the certificate. With mutual TLS
+  // the server's own certificate is offered as the client certificate.
+  net::ssl::context tls(net::ssl::context::tls_client);
+  tls.set_verify_mode(net::ssl::verify_none);
+  if (s.tls_client_ca_file) {
+    tls.use_certificate_chain_file(s.tls_cert_file->string());
+    tls.use_private_key_file(s.tls_key_file->string(), net::ssl::context::pem);
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp), tls);
+  stream.handshake(net::ssl::stream_base::client);
+  return ask(stream, address, path);
 }
 
 }  // namespace
 
-int healthcheck(const settings& s) {
+int healthcheck(const settings& s, bool full) {
   try {
-    net::io_context io;
-    const auto address = s.listen_addr == "0.0.0.0" ? std::string("127.0.0.1")
-                         : s.listen_addr == "::"    ? std::string("::1")
-                                                    : s.listen_addr;
-    beast::tcp_stream tcp(io);
-    tcp.expires_after(std::chrono::seconds(5));
-    tcp.connect(tcp::endpoint(net::ip::make_address(address), static_cast<unsigned short>(s.port)));
-    if (!s.tls_cert_file) return ask_health(tcp, address);
-    // Our own server on loopback: the point is liveness, not the certificate. With mutual TLS
-    // the server's own certificate is offered as the client certificate.
-    net::ssl::context tls(net::ssl::context::tls_client);
-    tls.set_verify_mode(net::ssl::verify_none);
-    if (s.tls_client_ca_file) {
-      tls.use_certificate_chain_file(s.tls_cert_file->string());
-      tls.use_private_key_file(s.tls_key_file->string(), net::ssl::context::pem);
-    }
-    beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp), tls);
-    stream.handshake(net::ssl::stream_base::client);
-    return ask_health(stream, address);
+    auto status = ask_local(s, full ? "/health" : wire::readyz_path);
+    // A server older than /readyz answers 404 there: its /health is the question it can answer.
+    if (!full && status == http::status::not_found) status = ask_local(s, "/health");
+    return status == http::status::ok ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "pgship-receiver healthcheck: %s\n", e.what());
     return 1;

@@ -12,7 +12,10 @@ namespace pgship::receiver {
 /// SIGHUP calls `reload` (the configuration read again) and applies its tokens and TLS files.
 int serve(const settings& s, std::function<settings()> reload = nullptr);
 
-/// `pgship-receiver healthcheck`: GET /health on the configured port over loopback; 0 when ok.
-int healthcheck(const settings& s);
+/// `pgship-receiver healthcheck`: GET /readyz on the configured port over loopback (/health
+/// when the server is older than /readyz), or GET /health when `full`; 0 when that is 200.
+/// Readiness is what a container health check acts on (compose's `service_healthy`, a
+/// restart): a scrub finding or low free space must not take a serving receiver down.
+int healthcheck(const settings& s, bool full = false);
 
 }  // namespace pgship::receiver

@@ -1,5 +1,7 @@
 #pragma once
-// GET /health (ok 200 / degraded 503 with the reason) and GET /metrics. No token needed.
+// GET /health (ok 200 / degraded 503 with the reason), GET /readyz (200 while the storage takes
+// writes, 503 otherwise; a scrub finding or low free space never fails it) and GET /metrics.
+// No token needed.
 
 #include <memory>
 

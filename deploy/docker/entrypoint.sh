@@ -4,7 +4,8 @@
 #   docker run ... pgship                      # the agent daemon, settings from the environment
 #   docker run -e PGSHIP_ROLE=receiver ... pgship
 #   docker run ... pgship backup               # any pgship-agent command
-#   pgship-entrypoint healthcheck              # HEALTHCHECK: asks the running role's /health
+#   pgship-entrypoint healthcheck              # HEALTHCHECK: the agent's /health, the receiver's
+#                                              # /readyz (a scrub finding never fails it)
 # Settings come only from the environment (secrets as *_FILE, e.g. Docker secrets); a
 # config file can still be given with --config.
 set -eu

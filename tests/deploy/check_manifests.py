@@ -84,6 +84,15 @@ for where, d in workloads:
         probes = {c["livenessProbe"]["httpGet"]["path"] for c in pod["containers"]}
         if probes != {"/livez"}:
             fail(where, "the agent's liveness probe must be /livez")
+    if d["metadata"]["name"] == "pgship-receiver":
+        # /health turns 503 on a scrub finding (one client's backup) and on low free space: a
+        # probe on it would take a receiver that serves out of its Service, or restart it.
+        ready = {c["readinessProbe"].get("httpGet", {}).get("path") for c in pod["containers"]}
+        if ready != {"/readyz"}:
+            fail(where, "the receiver's readiness probe must be /readyz, not " + str(sorted(ready)))
+        alive = {c["livenessProbe"].get("httpGet", {}).get("path") for c in pod["containers"]}
+        if "/health" in alive:
+            fail(where, "the receiver's liveness probe must not be /health")
 # The S3 receiver: keys from files, the spool on an emptyDir, and a Service that keeps a
 # client on one replica (a tus upload's spool is on the replica that took its first PATCH).
 for where, d in workloads:
@@ -151,6 +160,15 @@ for ignore in (".gitignore", ".dockerignore"):
 for name in ("postgres", "receiver", "agent"):
     if "healthcheck" not in services.get(name, {}):
         fail(f"compose/{name}", "no healthcheck")
+# The receiver's healthcheck gates the agent (service_healthy): it must ask readiness
+# (`pgship-receiver healthcheck` asks /readyz), never /health, which a scrub finding or low free
+# space turns 503 and would then keep the whole stack from coming up.
+receiver_check = services.get("receiver", {}).get("healthcheck", {}).get("test", [])
+receiver_check_text = " ".join(receiver_check) if isinstance(receiver_check, list) else receiver_check
+if "/health" in receiver_check_text or "--full" in receiver_check_text or not (
+        "/readyz" in receiver_check_text or receiver_check_text.rstrip().endswith(" healthcheck")):
+    fail("compose/receiver", "healthcheck must ask readiness (/readyz or `healthcheck` without "
+         f"--full), not {receiver_check_text!r}")
 agent_deps = services["agent"].get("depends_on", {})
 for dep in ("postgres", "receiver"):
     if agent_deps.get(dep, {}).get("condition") != "service_healthy":
