@@ -84,6 +84,11 @@ for where, d in workloads:
         probes = {c["livenessProbe"]["httpGet"]["path"] for c in pod["containers"]}
         if probes != {"/livez"}:
             fail(where, "the agent's liveness probe must be /livez")
+        # A failed run or a receiver outage turns /health 503; a readiness probe on it would
+        # take the agent out of the Service Prometheus scrapes, just when its alerts matter.
+        ready = {c["readinessProbe"]["httpGet"]["path"] for c in pod["containers"]}
+        if "/health" in ready:
+            fail(where, "the agent's readiness probe must not be /health")
     if d["metadata"]["name"] == "pgship-receiver":
         # /health turns 503 on a scrub finding (one client's backup) and on low free space: a
         # probe on it would take a receiver that serves out of its Service, or restart it.
