@@ -38,6 +38,7 @@ class AgentPipeline : public agent_fixture {
       s.backup_api_token = token_;
     }
     s.retry_delay = std::chrono::milliseconds(100);
+    s.globals = false;  // these tests are about one database's pipeline (agent_globals_test)
     return s;
   }
 

@@ -14,6 +14,15 @@ struct new_process_group {
     ::setpgid(0, 0);
     return {};
   }
+  // Boost.Process 1.81 ends a child whose exec failed with exit(), which runs this program's
+  // atexit handlers and static destructors in the forked copy (a test's PostgreSQL cluster was
+  // stopped that way by probing a pg_dumpall that did not exist). The parent has already been
+  // told the errno; _exit ends the copy without them. Variadic because Boost's detection
+  // expression and its call disagree on the arguments.
+  template <class... Args>
+  void on_exec_error(Args&&...) {
+    ::_exit(127);
+  }
 };
 
 }  // namespace pgship
