@@ -117,7 +117,16 @@ agent_metrics::agent_metrics(const std::vector<std::string>& databases, bool leg
                       .Name("pgship_backup_last_local_timestamp_seconds")
                       .Help("When the newest local backup of the database was taken, shipped "
                             "or not")
-                      .Register(*registry_)) {
+                      .Register(*registry_)),
+      globals_status_(prometheus::BuildGauge()
+                          .Name("pgship_globals_last_status")
+                          .Help("1 when the last GLOBALS backup (pg_dumpall --globals-only: "
+                                "roles, tablespaces) succeeded, 0 when it failed")
+                          .Register(*registry_)),
+      globals_success_(prometheus::BuildGauge()
+                           .Name("pgship_globals_last_success_timestamp_seconds")
+                           .Help("When the last successful GLOBALS backup finished")
+                           .Register(*registry_)) {
   prometheus::BuildGauge()
       .Name("pgship_build_info")
       .Help("Always 1; the version as a label")
@@ -153,8 +162,13 @@ void agent_metrics::run_finished(const run_record& run) {
       if (!d.error) archive_size_.Add({{"archive", d.database}}).Set(static_cast<double>(d.size));
       continue;
     }
-    // The globals entry fails the run; its series would pass for a database called globals.
-    if (d.globals) continue;
+    // Series of their own: the globals' would pass for a database called globals.
+    if (d.globals) {
+      if (counts_as_backup_result(d.error)) {
+        globals_known(!d.error, d.error ? std::nullopt : std::optional(run.finished));
+      }
+      continue;
+    }
     runs_.Add({{"database", d.database}, {"result", std::string(result_name(d.error))}})
         .Increment();
     if (!counts_as_backup_result(d.error)) continue;
@@ -197,6 +211,15 @@ void agent_metrics::drill_finished(const run_record& run) {
 
 void agent_metrics::backup_known(const std::string& database, bool ok) {
   last_status_.Add({{"database", database}}).Set(ok ? 1 : 0);
+}
+
+void agent_metrics::globals_known(bool ok,
+                                  std::optional<std::chrono::system_clock::time_point> at) {
+  globals_status_.Add({}).Set(ok ? 1 : 0);
+  if (!ok || !at) return;
+  auto& g = globals_success_.Add({});
+  const double seconds = std::chrono::duration<double>(at->time_since_epoch()).count();
+  if (seconds > g.Value()) g.Set(seconds);
 }
 
 void agent_metrics::drill_known(const std::string& database, bool ok,

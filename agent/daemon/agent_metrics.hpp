@@ -46,6 +46,11 @@ class agent_metrics {
   /// the daemon): pgship_backup_last_status.
   void backup_known(const std::string& database, bool ok);
 
+  /// The last GLOBALS backup (roles, tablespaces) known from a run or history:
+  /// pgship_globals_last_status and, when it succeeded, its timestamp. Series of their own, so
+  /// a database called globals never reads as the globals' result.
+  void globals_known(bool ok, std::optional<std::chrono::system_clock::time_point> at);
+
   /// The last drill of `database` known from history (start-up): status and last success.
   void drill_known(const std::string& database, bool ok,
                    std::optional<std::chrono::system_clock::time_point> last_success);
@@ -87,6 +92,8 @@ class agent_metrics {
   prometheus::Family<prometheus::Gauge>& drill_mismatches_;
   prometheus::Family<prometheus::Gauge>& unshipped_;
   prometheus::Family<prometheus::Gauge>& last_local_;
+  prometheus::Family<prometheus::Gauge>& globals_status_;
+  prometheus::Family<prometheus::Gauge>& globals_success_;
   std::unique_ptr<legacy_metrics> legacy_;
   std::mutex mutex_;
   std::map<std::string, std::chrono::system_clock::time_point> last_success_at_;

@@ -74,6 +74,26 @@ void daemon_state::refresh_local_backups() {
   }
 }
 
+namespace {
+
+// The message of a run record entry's error object; "" without one.
+std::string error_message(const json::object& entry) {
+  const auto* e = entry.if_contains("error");
+  if (e == nullptr || !e->is_object()) return {};
+  const auto* m = e->get_object().if_contains("message");
+  return m != nullptr && m->is_string() ? std::string(m->get_string()) : std::string();
+}
+
+}  // namespace
+
+void daemon_state::note_result(result_health& h, bool ok, std::string error,
+                               std::optional<sys_clock::time_point> at) {
+  h.ran = true;
+  h.ok = ok;
+  h.error = ok ? std::string() : std::move(error);
+  if (ok && at) h.last_success = *at;
+}
+
 void daemon_state::apply_history() {
   applied_generation_ = history_.generation();
   // Oldest first, so the newest result of each database wins.
@@ -97,18 +117,21 @@ void daemon_state::apply_history() {
       }
       // A cancelled or skipped run is not a failed backup: health is the last finished one.
       if (result->get_string() == "cancelled" || result->get_string() == "skipped") continue;
+      // An archive or the globals may share a database's name, never its health.
+      const auto* entry_kind = o.if_contains("kind");
+      const bool is_globals =
+          entry_kind != nullptr && entry_kind->is_string() && entry_kind->get_string() == "globals";
+      if (entry_kind != nullptr && !is_globals) continue;
+      if (is_globals) {
+        if (drill) continue;
+        note_result(globals_, result->get_string() == "ok", error_message(o), at);
+        metrics_.globals_known(globals_.ok, at);
+        continue;
+      }
       auto found = health_.find(std::string(name->get_string()));
       if (found == health_.end()) continue;
       auto& h = drill ? found->second.drill : found->second.backup;
-      h.ran = true;
-      h.ok = result->get_string() == "ok";
-      h.error.clear();
-      if (const auto* e = o.if_contains("error"); e != nullptr && e->is_object()) {
-        if (const auto* m = e->get_object().if_contains("message"); m && m->is_string()) {
-          h.error = std::string(m->get_string());
-        }
-      }
-      if (h.ok && at) h.last_success = *at;
+      note_result(h, result->get_string() == "ok", error_message(o), at);
       if (drill) {
         metrics_.drill_known(found->first, h.ok, h.last_success);
         continue;
@@ -206,8 +229,12 @@ void daemon_state::finished(const run_record& run) {
     history_.put(std::move(value.as_object()));
   }
   for (const auto& d : run.databases) {
+    if (d.archive || !counts_as_backup_result(d.error)) continue;
     // The globals entry is not the health of a database that may also be called globals.
-    if (d.globals || !counts_as_backup_result(d.error)) continue;
+    if (d.globals) {
+      note_result(globals_, !d.error, d.error.message, run.finished);
+      continue;
+    }
     auto found = health_.find(d.database);
     if (found == health_.end()) continue;  // no longer configured (SIGHUP during the run)
     auto& h = run.kind == "drill" ? found->second.drill : found->second.backup;
@@ -294,6 +321,10 @@ health_report daemon_state::health(sys_clock::time_point now) const {
       problems.push_back("last restore drill of " + name + " failed: " + both.drill.error);
     }
   }
+  // Without the roles, scenario 1 (server lost) restores databases whose owners do not exist.
+  if (globals_.ran && !globals_.ok) {
+    problems.push_back("last GLOBALS backup (roles) failed: " + globals_.error);
+  }
   std::string reason;
   for (const auto& p : problems)
     reason += (reason.empty() ? "" : "; ") + p;
@@ -304,6 +335,12 @@ health_report daemon_state::health(sys_clock::time_point now) const {
                     {"run_in_progress", running()},
                     {"max_age_seconds", limit.count()}};
   if (!reason.empty()) body["reason"] = reason;
+  if (globals_.ran) {
+    json::object g{{"ok", globals_.ok}};
+    if (globals_.last_success) g["last_success"] = format_utc(*globals_.last_success);
+    if (!globals_.error.empty()) g["error"] = globals_.error;
+    body["globals"] = std::move(g);
+  }
   if (running()) body["active_run"] = active_run_;
   return {problems.empty(), json_text(body)};
 }

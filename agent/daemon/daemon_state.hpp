@@ -79,6 +79,8 @@ class daemon_state {
     result_health backup;
     result_health drill;
   };
+  static void note_result(result_health& h, bool ok, std::string error,
+                          std::optional<std::chrono::system_clock::time_point> at);
 
   /// Makes the job of `id` run with the settings and control it gets.
   using job_body = std::function<boost::asio::awaitable<run_record>(
@@ -103,6 +105,7 @@ class daemon_state {
   std::string active_run_;
   std::shared_ptr<run_control> control_;
   std::map<std::string, database_health> health_;
+  result_health globals_;  // GLOBALS: the cluster's roles, apart from any database's health
   std::uint64_t applied_generation_ = 0;  // the history's generation apply_history() saw
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
 };

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <random>
 #include <system_error>
 
 #include <boost/asio/co_spawn.hpp>
@@ -21,6 +22,7 @@
 #include <pgship/common/time_text.hpp>
 
 #include "net/receiver_api.hpp"
+#include "net/retry_policy.hpp"
 #include "pg_connection.hpp"
 #include "pg_tools.hpp"
 #include "pipeline/adopt.hpp"
@@ -37,6 +39,7 @@
 #include "pipeline/row_counts.hpp"
 #include "pipeline/stream_upload.hpp"
 #include "pipeline/timescaledb_pause.hpp"
+#include "pipeline/upload.hpp"
 #include "pipeline/verify.hpp"
 
 namespace pgship::agent {
@@ -76,8 +79,7 @@ class database_backup {
     log_.info("database {} is {} bytes on PostgreSQL {}; dumping with pg_dump {}", run_.database,
               pre.database_size, pre.server_version, pre.tools.dump.version);
     if (control_.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
-    if (auto error = check_local_room(cfg_.backup_dir, run_.database, cfg_.backup_dir_min_free))
-      co_return error;
+    if (auto error = co_await make_room()) co_return error;
 
     manifest m;
     const auto extension = stored_format_of(cfg_).extension(".dump");
@@ -150,8 +152,7 @@ class database_backup {
     m.agent_host = host_name();
     m.run_id = run_id_;
     m.started = format_utc(sys_clock::now());
-    if (auto error = check_local_room(cfg_.backup_dir, dir.name, cfg_.backup_dir_min_free))
-      co_return error;
+    if (auto error = co_await make_room()) co_return error;
     const auto partial = cfg_.backup_dir / ".partial" / m.name;
     archive_output out;
     {
@@ -199,7 +200,10 @@ class database_backup {
     if (auto error = commit_local_backup(cfg_.backup_dir, partial, m, log_)) co_return error;
     if (control_.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
     stage_error upload_error;
-    if (cfg_.upload) upload_error = co_await upload(m);
+    if (cfg_.upload) {
+      upload_error = co_await upload(m);
+      if (!upload_error) co_await ship_earlier(m.name);
+    }
     auto rotate_error = rotate();
     co_return upload_error ? upload_error : rotate_error;
   }
@@ -266,7 +270,7 @@ class database_backup {
     m.encryption_recipients = recipient_texts(format);
     m.finished = format_utc(sys_clock::now());
     m.upload.state = cfg_.upload ? upload_state::pending : upload_state::skipped;
-    if (cfg_.upload) m.upload.receiver = cfg_.backup_api_url;
+    if (cfg_.upload) m.upload.receiver = receiver_;
     if (auto error = commit_local_backup(cfg_.backup_dir, partial, m, log_)) co_return error;
     if (control_.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
     stage_error upload_error;
@@ -444,6 +448,17 @@ class database_backup {
     return run_.archive ? backup_kind::archive : backup_kind::dump;
   }
 
+  // BACKUP_DIR too full after a long outage: the backups waiting for the receiver go first, and
+  // rotation may then remove them, so a full disk never blocks the very catch-up that frees it.
+  net::awaitable<stage_error> make_room() {
+    auto error = check_local_room(cfg_.backup_dir, run_.database, kind(), cfg_.backup_dir_min_free);
+    if (!error || !cfg_.upload || client_ == nullptr || upload_blocked_) co_return error;
+    log_.warn("{}; shipping the backups that wait for the receiver first", error.message);
+    co_await ship_earlier("");
+    if (auto rotate_error = rotate()) co_return rotate_error;
+    co_return check_local_room(cfg_.backup_dir, run_.database, kind(), cfg_.backup_dir_min_free);
+  }
+
   stage_clock start_stage(const char* name) {
     control_.progress.begin(run_.database, name);
     return stage_clock(run_.stages, name);
@@ -577,6 +592,24 @@ class database_backup {
   std::shared_ptr<timescaledb_pause> pause_;  // TimescaleDB jobs held off while pg_dump runs
 };
 
+// Whether this client can upload now. A receiver restarting just as the run begins must not
+// keep the whole run local: an unreachable one is asked again with the upload's backoff.
+net::awaitable<stage_error> ask_until_answered(http_client& client, const settings& cfg,
+                                               run_control& control, const log::context& lg) {
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  for (int retry = 1;; ++retry) {
+    auto error = co_await check_receiver_takes_uploads(client, cfg.backup_api_token);
+    if (error.code != make_error_code(errc::receiver_unreachable) || retry > cfg.max_retries) {
+      co_return error;
+    }
+    const auto delay = backoff_delay(cfg.retry_delay, retry, unit(rng));
+    lg.warn("asking the receiver again, retry {} of {} in {:.1f} s: {}", retry, cfg.max_retries,
+            static_cast<double>(delay.count()) / 1000.0, error.message);
+    if (!co_await sleep_unless_stopped(delay, control)) co_return error;
+  }
+}
+
 }  // namespace
 
 net::awaitable<run_record> run_backup(const settings& cfg, const run_request& request,
@@ -612,7 +645,7 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
     }
     // Asked for this client, not receiver-wide /health: another client's trouble or a scrub
     // finding must not stop this one. Whatever the answer, the local backups are made.
-    upload_blocked = co_await check_receiver_takes_uploads(*client, cfg.backup_api_token);
+    upload_blocked = co_await ask_until_answered(*client, cfg, control, lg);
     if (upload_blocked) {
       lg.warn("backups stay local this run: {}", upload_blocked.message);
     }

@@ -9,8 +9,9 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
-std::uint64_t newest_backup_bytes(const stdfs::path& dir, std::string_view database) {
-  auto backups = list_local_backups(dir, database);
+std::uint64_t newest_backup_bytes(const stdfs::path& dir, std::string_view database,
+                                  backup_kind kind) {
+  auto backups = list_local_backups(dir, database, kind);
   const auto newest =
       std::max_element(backups.begin(), backups.end(),
                        [](const auto& a, const auto& b) { return a.taken < b.taken; });
@@ -22,7 +23,7 @@ std::uint64_t newest_backup_bytes(const stdfs::path& dir, std::string_view datab
 
 }  // namespace
 
-stage_error check_local_room(const stdfs::path& dir, std::string_view database,
+stage_error check_local_room(const stdfs::path& dir, std::string_view database, backup_kind kind,
                              std::uint64_t min_free) {
   if (min_free == 0) return {};
   std::error_code ec;
@@ -31,7 +32,7 @@ stage_error check_local_room(const stdfs::path& dir, std::string_view database,
     return fail(errc::local_io_failed,
                 "cannot read the free space of BACKUP_DIR " + dir.string() + ": " + ec.message());
   }
-  const std::uint64_t expected = newest_backup_bytes(dir, database);
+  const std::uint64_t expected = newest_backup_bytes(dir, database, kind);
   if (space.available >= min_free && space.available - min_free >= expected) return {};
   return fail(errc::disk_full,
               "not dumping " + std::string(database) + ": BACKUP_DIR " + dir.string() + " has " +

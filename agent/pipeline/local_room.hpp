@@ -8,14 +8,16 @@
 #include <filesystem>
 #include <string_view>
 
+#include <pgship/common/backup_name.hpp>
+
 #include "stage_error.hpp"
 
 namespace pgship::agent {
 
 /// disk_full when BACKUP_DIR's file system has less than `min_free` bytes free plus the size of
-/// the newest local backup of `database` (what the next one will roughly need); local_io_failed
-/// when the free space cannot be read.
+/// the newest local backup of `database` of `kind` (what the next one will roughly need);
+/// local_io_failed when the free space cannot be read.
 stage_error check_local_room(const std::filesystem::path& dir, std::string_view database,
-                             std::uint64_t min_free);
+                             backup_kind kind, std::uint64_t min_free);
 
 }  // namespace pgship::agent

@@ -229,6 +229,8 @@ class tus_upload {
   bool deferred_ = false;  // the receiver still waits for the length
 };
 
+}  // namespace
+
 net::awaitable<bool> sleep_unless_stopped(std::chrono::milliseconds delay, run_control& control) {
   net::steady_timer timer(co_await net::this_coro::executor);
   const auto until = clock::now() + delay;
@@ -240,8 +242,6 @@ net::awaitable<bool> sleep_unless_stopped(std::chrono::milliseconds delay, run_c
   }
   co_return !control.stopping();
 }
-
-}  // namespace
 
 net::awaitable<stage_error> run_upload(http_client& client, const upload_request& request,
                                        run_control& control, upload_output& out) {

@@ -45,6 +45,10 @@ struct upload_output {
   std::string location;
 };
 
+/// Waits `delay` unless the run is stopped meanwhile; false when it was.
+boost::asio::awaitable<bool> sleep_unless_stopped(std::chrono::milliseconds delay,
+                                                  run_control& control);
+
 boost::asio::awaitable<stage_error> run_upload(http_client& client, const upload_request& request,
                                                run_control& control, upload_output& out);
 

@@ -54,6 +54,32 @@ TEST(AgentMetrics, LocalBackupsSetUnshippedNewestLocalAndTheShippedOneAsLastSucc
                        "pgship_backup_last_success_timestamp_seconds{database=\"a\"} 1773575400"));
 }
 
+// The globals entry of a run has series of its own: a failing roles backup shows, and a
+// database that happens to be called globals is untouched by it.
+TEST(AgentMetrics, TheGlobalsHaveTheirOwnStatusApartFromADatabaseCalledGlobals) {
+  agent_metrics metrics({"globals"});
+  run_record run;
+  run.finished = noon;
+  database_run db;
+  db.database = "globals";
+  database_run roles;
+  roles.database = "globals";
+  roles.globals = true;
+  roles.error = fail(errc::pg_dump_not_found, "no pg_dumpall");
+  run.databases = {db, roles};
+  metrics.run_finished(run);
+  auto text = metrics.render(noon);
+  EXPECT_TRUE(has_line(text, "pgship_globals_last_status 0")) << text;
+  EXPECT_TRUE(has_line(text, "pgship_backup_last_status{database=\"globals\"} 1")) << text;
+
+  run.databases[1].error = {};
+  run.finished = noon + 1h;
+  metrics.run_finished(run);
+  text = metrics.render(noon + 1h);
+  EXPECT_TRUE(has_line(text, "pgship_globals_last_status 1")) << text;
+  EXPECT_TRUE(has_line(text, "pgship_globals_last_success_timestamp_seconds 1773579600")) << text;
+}
+
 // The textfile is read long after it was written (a timer that stopped): an age in it would
 // stay small forever. It carries the timestamps only.
 TEST(AgentMetrics, TheTextfileHasNoAgeGauge) {
