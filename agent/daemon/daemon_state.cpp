@@ -16,6 +16,7 @@
 #include <pgship/common/log.hpp>
 #include <pgship/common/time_text.hpp>
 
+#include "daemon/history_results.hpp"
 #include "drill/drill_run.hpp"
 #include "pipeline/backup_run.hpp"
 #include "pipeline/rotate.hpp"
@@ -74,18 +75,6 @@ void daemon_state::refresh_local_backups() {
   }
 }
 
-namespace {
-
-// The message of a run record entry's error object; "" without one.
-std::string error_message(const json::object& entry) {
-  const auto* e = entry.if_contains("error");
-  if (e == nullptr || !e->is_object()) return {};
-  const auto* m = e->get_object().if_contains("message");
-  return m != nullptr && m->is_string() ? std::string(m->get_string()) : std::string();
-}
-
-}  // namespace
-
 void daemon_state::note_result(result_health& h, bool ok, std::string error,
                                std::optional<sys_clock::time_point> at) {
   h.ran = true;
@@ -96,50 +85,18 @@ void daemon_state::note_result(result_health& h, bool ok, std::string error,
 
 void daemon_state::apply_history() {
   applied_generation_ = history_.generation();
-  // Oldest first, so the newest result of each database wins.
-  auto runs = history_.newest(500);
-  for (auto it = runs.rbegin(); it != runs.rend(); ++it) {
-    const auto* dbs = it->if_contains("databases");
-    const auto* finished = it->if_contains("finished");
-    if (dbs == nullptr || !dbs->is_array() || finished == nullptr || !finished->is_string()) {
+  const auto results = history_results(history_.newest(500));
+  for (const auto& r : results) {
+    if (r.of == history_result::subject::globals) {
+      note_result(globals_, r.ok, r.error, r.at);
       continue;
     }
-    const auto* kind = it->if_contains("kind");  // absent before drills existed: a backup
-    const bool drill = kind != nullptr && kind->is_string() && kind->get_string() == "drill";
-    const auto at = parse_utc(finished->get_string());
-    for (const auto& d : dbs->get_array()) {
-      if (!d.is_object()) continue;
-      const auto& o = d.get_object();
-      const auto* name = o.if_contains("database");
-      const auto* result = o.if_contains("result");
-      if (name == nullptr || !name->is_string() || result == nullptr || !result->is_string()) {
-        continue;
-      }
-      // A cancelled or skipped run is not a failed backup: health is the last finished one.
-      if (result->get_string() == "cancelled" || result->get_string() == "skipped") continue;
-      // An archive or the globals may share a database's name, never its health.
-      const auto* entry_kind = o.if_contains("kind");
-      const bool is_globals =
-          entry_kind != nullptr && entry_kind->is_string() && entry_kind->get_string() == "globals";
-      if (entry_kind != nullptr && !is_globals) continue;
-      if (is_globals) {
-        if (drill) continue;
-        note_result(globals_, result->get_string() == "ok", error_message(o), at);
-        metrics_.globals_known(globals_.ok, at);
-        continue;
-      }
-      auto found = health_.find(std::string(name->get_string()));
-      if (found == health_.end()) continue;
-      auto& h = drill ? found->second.drill : found->second.backup;
-      note_result(h, result->get_string() == "ok", error_message(o), at);
-      if (drill) {
-        metrics_.drill_known(found->first, h.ok, h.last_success);
-        continue;
-      }
-      metrics_.backup_known(found->first, h.ok);
-      if (h.ok && at) metrics_.last_success(found->first, *at);
-    }
+    auto found = health_.find(r.database);
+    if (found == health_.end()) continue;
+    note_result(r.of == history_result::subject::drill ? found->second.drill : found->second.backup,
+                r.ok, r.error, r.at);
   }
+  apply_history_results(results, cfg_->databases, metrics_);
 }
 
 std::string daemon_state::begin_job(const std::string& kind, const std::string& trigger,

@@ -67,6 +67,13 @@ int run_history::read_locked(bool mark_interrupted) {
   ++generation_;
   std::ifstream in(file_);
   int interrupted = 0;
+  std::error_code exists_ec;
+  if (!in && std::filesystem::exists(file_, exists_ec)) {
+    // There but unreadable (permissions after a run as another user): the runs in memory
+    // stay, or the next save would write an empty history over the file.
+    log::write(spdlog::level::warn, "cannot read the run history " + file_.string(), {});
+    return 0;
+  }
   runs_.clear();
   for (std::string line; std::getline(in, line);) {
     boost::system::error_code ec;

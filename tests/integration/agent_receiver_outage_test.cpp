@@ -4,6 +4,8 @@
 // PostgreSQL, real pg_dump, real receiver processes on loopback.
 
 #include <fstream>
+#include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -58,6 +60,53 @@ TEST_F(AgentReceiverOutage, ReceiverDownKeepsTheBackupLocallyAndTheNextRunShipsI
   EXPECT_NE(ok.err.find("uploaded earlier backup " + waiting[0]), std::string::npos) << ok.err;
   EXPECT_EQ(stored_dumps("outage_a").size(), 2u) << "the waiting backup shipped too";
   EXPECT_NE(manifest_of(waiting[0]).find("\"status\":\"uploaded\""), std::string::npos);
+}
+
+// The value of `sample` ("name{labels}") in Prometheus text; -1 when absent.
+double sample_value(const std::string& text, const std::string& sample) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with(sample + " ")) return std::stod(line.substr(sample.size() + 1));
+  }
+  return -1;
+}
+
+// A systemd timer's METRICS_TEXTFILE through an outage: BackupTooOld reads the last shipped
+// success, which must stay there even after rotation removed that backup locally.
+TEST_F(AgentReceiverOutage, TheTextfileKeepsTheLastShippedSuccessThroughAnOutage) {
+  start();
+  const auto textfile = dir_ / "pgship.prom";
+  const std::map<std::string, std::string> timer = {{"METRICS_TEXTFILE", textfile.string()},
+                                                    {"KEEP_LOCAL_BACKUPS", "1"}};
+  const auto up = write_config(agent_config("outage_a", timer), "up.env");
+  ASSERT_EQ(run_agent({"backup", "--config", up.string()}).exit_code, 0);
+  const std::string label = "{database=\"outage_a\"}";
+  const double shipped =
+      sample_value(read_file(textfile), "pgship_backup_last_success_timestamp_seconds" + label);
+  ASSERT_GT(shipped, 0);
+
+  const double outage_began =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto port = receiver_->port();
+  receiver_->stop();
+  auto down_config = agent_config("outage_a", timer);
+  down_config["BACKUP_API_URL"] = "http://127.0.0.1:" + std::to_string(port);
+  const auto down = write_config(down_config, "down.env");
+  for (int i = 0; i < 2; ++i) {
+    std::this_thread::sleep_for(1100ms);  // backup names are per second
+    ASSERT_EQ(run_agent({"backup", "--config", down.string()}).exit_code, 20);
+  }
+  ASSERT_EQ(local_dumps().size(), 2u) << "the shipped one rotated away, the unshipped kept";
+  const auto text = read_file(textfile);
+  // The shipped run's success (its backup or its run's end), not 0 and not an outage run.
+  const double last_success =
+      sample_value(text, "pgship_backup_last_success_timestamp_seconds" + label);
+  EXPECT_GT(last_success, shipped - 2) << text;  // the history keeps whole seconds
+  EXPECT_LT(last_success, outage_began) << text;
+  EXPECT_EQ(sample_value(text, "pgship_backup_unshipped" + label), 2) << text;
+  EXPECT_GT(sample_value(text, "pgship_backup_last_local_timestamp_seconds" + label), shipped)
+      << text;
+  EXPECT_EQ(sample_value(text, "pgship_backup_last_status" + label), 0) << text;
 }
 
 TEST_F(AgentReceiverOutage, ReceiverFullKeepsTheBackupLocallyAndTheNextRunShipsIt) {
