@@ -97,7 +97,7 @@ void check_names(std::span<const key_spec> schema, const std::optional<std::file
                        [&](std::string_view key) { return is_near_miss(name, key); });
   };
   for (const auto& [name, value] : env) {
-    if (is_own(name) || is_pgship(name)) continue;
+    if (is_own(name) || is_pgship(name) || is_service_link(name, value)) continue;
     if (!looks_like_pgship_key(name) && !near_own(name)) continue;
     throw config_error("unknown key " + name +
                        " in the environment: " + suggestion(name, candidates));

@@ -186,6 +186,28 @@ std::string_view nearest_key(std::string_view name, std::span<const std::string_
   return best;
 }
 
+bool is_service_link(std::string_view name, std::string_view value) {
+  // Kubernetes (enableServiceLinks, on by default) gives every pod <SVC>_SERVICE_HOST,
+  // <SVC>_SERVICE_PORT[_<port name>], <SVC>_PORT=tcp://... and <SVC>_PORT_<n>_<PROTO>[_...] for
+  // every Service in the namespace; a Service called s3 or webhook must not stop the agent.
+  if (name.ends_with("_SERVICE_HOST") || name.ends_with("_SERVICE_PORT") ||
+      name.find("_SERVICE_PORT_") != std::string_view::npos) {
+    return true;
+  }
+  const bool link_value =
+      value.starts_with("tcp://") || value.starts_with("udp://") || value.starts_with("sctp://");
+  if (name.ends_with("_PORT") && link_value) return true;
+  const auto port = name.find("_PORT_");
+  if (port == std::string_view::npos) return false;
+  std::size_t i = port + 6;
+  const std::size_t digits = i;
+  while (i < name.size() && name[i] >= '0' && name[i] <= '9')
+    ++i;
+  if (i == digits) return false;
+  const auto proto = name.substr(i);
+  return proto.starts_with("_TCP") || proto.starts_with("_UDP") || proto.starts_with("_SCTP");
+}
+
 bool looks_like_pgship_key(std::string_view name) {
   const auto prefixed = [name](std::string_view prefix) { return carries_prefix(name, prefix); };
   const auto near = [name](std::string_view key) { return is_near_miss(name, key); };

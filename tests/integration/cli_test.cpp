@@ -224,6 +224,11 @@ std::map<std::string, std::string> shared_env(const std::filesystem::path& dir) 
           {"PGSHIP_RECEIVER_PORT_9101_TCP_ADDR", "10.0.0.2"},
           {"PGSHIP_RECEIVER_SERVICE_HOST", "10.0.0.2"},
           {"KUBERNETES_SERVICE_HOST", "10.0.0.1"},
+          // Service links of Services named s3 and webhook in the same namespace.
+          {"S3_SERVICE_HOST", "10.0.0.3"},
+          {"S3_PORT", "tcp://10.0.0.3:9000"},
+          {"S3_PORT_9000_TCP_ADDR", "10.0.0.3"},
+          {"WEBHOOK_SERVICE_PORT_HTTP", "80"},
           {"HOSTNAME", "pgship-agent-0"},
           {"CI", "true"}};
 }

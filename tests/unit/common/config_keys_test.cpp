@@ -116,6 +116,22 @@ TEST(config_keys_test, the_usual_environment_is_not_taken_for_pgship_keys) {
   }
 }
 
+// Kubernetes service links of Services called s3, webhook, uploads or wal: every pod in the
+// namespace gets them, so they must not stop an agent or receiver started there.
+TEST(config_keys_test, kubernetes_service_links_are_never_pgship_keys) {
+  EXPECT_TRUE(is_service_link("S3_SERVICE_HOST", "10.96.0.12"));
+  EXPECT_TRUE(is_service_link("WEBHOOK_SERVICE_PORT", "80"));
+  EXPECT_TRUE(is_service_link("UPLOADS_SERVICE_PORT_HTTP", "8080"));
+  EXPECT_TRUE(is_service_link("S3_PORT", "tcp://10.96.0.12:9000"));
+  EXPECT_TRUE(is_service_link("WAL_PORT_5432_TCP", "tcp://10.96.0.13:5432"));
+  EXPECT_TRUE(is_service_link("WAL_PORT_5432_TCP_ADDR", "10.96.0.13"));
+  EXPECT_TRUE(is_service_link("S3_PORT_9000_TCP_PROTO", "tcp"));
+  // Not links: a typo of a key that happens to end in _PORT, or a port-ish value.
+  EXPECT_FALSE(is_service_link("DRILL_POSTGRES_PROT", "5432"));
+  EXPECT_FALSE(is_service_link("DRILL_POSTGERS_PORT", "5432"));
+  EXPECT_FALSE(is_service_link("S3_PORT_X_TCP", "tcp"));
+}
+
 TEST(config_keys_test, nearest_key_takes_the_smallest_distance) {
   const std::string_view keys[] = {"KEEP_DAYS", "KEEP_LOCAL_BACKUPS", "ENCRYPT_RECIPIENTS"};
   EXPECT_EQ(nearest_key("KEEP_LOCAL_BACKUP", keys), "KEEP_LOCAL_BACKUPS");

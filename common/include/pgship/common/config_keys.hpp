@@ -30,6 +30,10 @@ bool is_near_miss(std::string_view name, std::string_view key);
 /// is no candidate.
 std::string_view nearest_key(std::string_view name, std::span<const std::string_view> candidates);
 
+/// A variable Kubernetes' service links put in every pod (`<SVC>_SERVICE_HOST`,
+/// `<SVC>_PORT=tcp://...`, `<SVC>_PORT_<n>_TCP...`): never a pgship key, whatever <SVC> is.
+bool is_service_link(std::string_view name, std::string_view value);
+
 /// Whether `name`, found in the environment and not a pgship key, is a mistaken pgship key: it
 /// carries one of pgship_key_prefixes(), or is_near_miss() of one of pgship_key_names().
 bool looks_like_pgship_key(std::string_view name);
