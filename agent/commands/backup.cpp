@@ -39,6 +39,15 @@ void write_run_metrics(const settings& cfg, const run_record& record) {
   metrics.write_textfile(*cfg.metrics_textfile);
 }
 
+// Dumped, verified and committed in BACKUP_DIR, whatever happened to the upload after.
+bool kept_locally(const database_run& d) {
+  const bool verified = std::any_of(d.stages.begin(), d.stages.end(),
+                                    [](const auto& s) { return s.name == "verify" && s.ok; });
+  const bool upload_failed = std::any_of(d.stages.begin(), d.stages.end(),
+                                         [](const auto& s) { return s.name == "upload" && !s.ok; });
+  return verified && upload_failed && !d.backup.empty();
+}
+
 }  // namespace
 
 int command_backup(const settings& cfg, const backup_options& opts) {
@@ -69,6 +78,11 @@ int command_backup(const settings& cfg, const backup_options& opts) {
       std::cout << fmt::format(
           "{:<8}{}  {}: {}\n", counts_as_backup_result(d.error) ? "FAILED" : "NOT RUN", d.database,
           error_name(static_cast<errc>(d.error.code.value())), d.error.message);
+      // The backup was made and is kept: only its shipping failed (a later run ships it).
+      if (kept_locally(d)) {
+        std::cout << fmt::format("{:<8}{}  kept locally as {}, not uploaded\n", "", d.database,
+                                 d.backup);
+      }
       reason_shown = reason_shown || d.error.code == record.error.code;
       continue;
     }

@@ -17,6 +17,7 @@
 #include "pipeline/backup_dir.hpp"
 #include "pipeline/database_facts.hpp"
 #include "pipeline/globals.hpp"
+#include "pipeline/local_room.hpp"
 #include "pipeline/timescaledb_restore.hpp"
 
 namespace pgship::agent {
@@ -161,6 +162,15 @@ int command_check(const settings& cfg) {
     std::string dir_detail;
     const auto dir_error = check_backup_dir(cfg, dir_detail);
     list.record("BACKUP_DIR usable (create, lock, remove in .partial/)", dir_error, dir_detail);
+    if (!dir_error) {
+      // What a run refuses before dumping: the same judgement, per database.
+      for (const auto& db : cfg.databases) {
+        const auto room =
+            check_local_room(cfg.backup_dir, db, backup_kind::dump, cfg.backup_dir_min_free);
+        list.record("BACKUP_DIR has room for a backup of " + db, room,
+                    fmt::format("above BACKUP_DIR_MIN_FREE ({} bytes)", cfg.backup_dir_min_free));
+      }
+    }
 
     int newest_server_major = 0;
     for (const auto& db : cfg.databases) {

@@ -50,6 +50,8 @@ TEST_F(AgentReceiverOutage, ReceiverDownKeepsTheBackupLocallyAndTheNextRunShipsI
   EXPECT_NE(r.err.find("kept locally and not uploaded"), std::string::npos) << r.err;
   const auto waiting = local_dumps();
   ASSERT_EQ(waiting.size(), 1u) << "dumped, verified and committed while the receiver is down";
+  EXPECT_NE(r.out.find("kept locally as " + waiting[0] + ", not uploaded"), std::string::npos)
+      << r.out;
   EXPECT_NE(manifest_of(waiting[0]).find("\"status\":\"failed\""), std::string::npos);
   EXPECT_TRUE(partial_files().empty());
 
@@ -180,6 +182,12 @@ TEST_F(AgentReceiverOutage, ADumpThatWouldFillBackupDirIsRefusedBeforeItStarts) 
   EXPECT_TRUE(local_dumps().empty());
   EXPECT_TRUE(partial_files().empty());
   EXPECT_TRUE(stored_dumps("outage_a").empty());
+
+  const auto checked = run_agent({"check", "--config", config.string()});
+  EXPECT_EQ(checked.exit_code, 43) << checked.out << checked.err;
+  EXPECT_NE(checked.out.find("\u2717 BACKUP_DIR has room for a backup of outage_a"),
+            std::string::npos)
+      << checked.out;
 }
 
 TEST_F(AgentReceiverOutage, CheckPassesWithAnUploadOnlyTokenAndNamesItsScopes) {
