@@ -70,6 +70,9 @@ void daemon_state::sync() {
 }
 
 void daemon_state::refresh_local_backups() {
+  // While a run uploads, its own backup is pending for as long as the upload takes (hours for
+  // a large one under UPLOAD_RATE_LIMIT): the gauges keep what the last finished run left.
+  if (running()) return;
   for (const auto& db : cfg_->databases) {
     metrics_.local_backups_known(db, summarize_local_backups(cfg_->backup_dir, db, cfg_->upload));
   }
