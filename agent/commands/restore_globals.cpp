@@ -68,6 +68,10 @@ int command_restore_globals(const settings& cfg, const restore_options& opts) {
                  "POSTGRES_HOST/POSTGRES_PORT; it takes --id or --latest only\n";
     return static_cast<int>(errc::config_invalid);
   }
+  if (opts.latest && !opts.id.empty()) {
+    std::cerr << "pgship-agent: restore --globals takes --id ID or --latest, not both\n";
+    return static_cast<int>(errc::config_invalid);
+  }
   if (const int bad = check_id_and_jobs(opts.id, 1)) return bad;
   const auto child = std::make_shared<child_handle>();
   return run_command(
