@@ -6,9 +6,6 @@
 
 #include "commands/command_runner.hpp"
 #include "commands/commands.hpp"
-#include "daemon/agent_metrics.hpp"
-#include "daemon/history_results.hpp"
-#include "daemon/run_history.hpp"
 #include "pipeline/backup_run.hpp"
 #include "pipeline/rotate.hpp"
 
@@ -17,27 +14,6 @@ namespace pgship::agent {
 namespace net = boost::asio;
 
 namespace {
-
-// A systemd-timer setup like the old tool's never runs the daemon: each one-shot run writes
-// METRICS_TEXTFILE itself. The last success of each database comes from BACKUP_DIR (the
-// newest backup that reached the receiver, or any with UPLOAD=off), and so do the unshipped
-// backups and the newest local one, so a run of one database keeps the others' series;
-// counters count this run only.
-// After add_to_run_history: the history (this run included) gives the last results, so a
-// shipped backup that rotation removed during an outage still counts as the last success.
-void write_run_metrics(const settings& cfg, const run_record& record) {
-  // Refused because another run holds BACKUP_DIR: that run writes the textfile.
-  if (!cfg.metrics_textfile || record.error.code == make_error_code(errc::run_in_progress)) return;
-  agent_metrics metrics(cfg.databases, cfg.legacy_metrics);
-  run_history history(cfg.backup_dir / run_history_file);
-  history.reload_if_changed();  // not load(): that marks a daemon's active run interrupted
-  apply_history_results(history_results(history.newest(500)), cfg.databases, metrics);
-  for (const auto& db : cfg.databases)
-    metrics.local_backups_known(db, summarize_local_backups(cfg.backup_dir, db, cfg.upload));
-  metrics.run_finished(record);
-  metrics.repo_size(local_backup_bytes(cfg.backup_dir));
-  metrics.write_textfile(*cfg.metrics_textfile);
-}
 
 // Dumped, verified and committed in BACKUP_DIR, whatever happened to the upload after.
 bool kept_locally(const database_run& d) {

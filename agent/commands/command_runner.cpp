@@ -13,7 +13,10 @@
 #include <pgship/common/log.hpp>
 #include <pgship/common/stop_signals.hpp>
 
+#include "daemon/agent_metrics.hpp"
+#include "daemon/history_results.hpp"
 #include "daemon/run_history.hpp"
+#include "pipeline/rotate.hpp"
 
 namespace pgship::agent {
 
@@ -40,6 +43,20 @@ void add_to_run_history(const settings& cfg, const run_record& record) {
   if (jec || !value.is_object()) return;
   run_history history(cfg.backup_dir / run_history_file);
   history.put(std::move(value.as_object()));
+}
+
+void write_run_metrics(const settings& cfg, const run_record& record) {
+  // Refused because another run holds BACKUP_DIR: that run writes the textfile.
+  if (!cfg.metrics_textfile || record.error.code == make_error_code(errc::run_in_progress)) return;
+  agent_metrics metrics(cfg.databases, cfg.legacy_metrics);
+  run_history history(cfg.backup_dir / run_history_file);
+  history.reload_if_changed();  // not load(): that marks a daemon's active run interrupted
+  apply_history_results(history_results(history.newest(500)), cfg.databases, metrics);
+  for (const auto& db : cfg.databases)
+    metrics.local_backups_known(db, summarize_local_backups(cfg.backup_dir, db, cfg.upload));
+  metrics.run_finished(record);
+  metrics.repo_size(local_backup_bytes(cfg.backup_dir));
+  metrics.write_textfile(*cfg.metrics_textfile);
 }
 
 int run_command(std::function<net::awaitable<int>()> body, std::function<void()> on_stop) {

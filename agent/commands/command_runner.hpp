@@ -21,6 +21,14 @@ int check_id_and_jobs(const std::string& id, int jobs);
 /// refused because another held BACKUP_DIR, nor without a BACKUP_DIR.
 void add_to_run_history(const settings& cfg, const run_record& record);
 
+/// A systemd-timer setup like the old tool's never runs the daemon: each one-shot run (backup
+/// or drill) writes METRICS_TEXTFILE itself. Call after add_to_run_history: the last results
+/// come from the history (this run included), so a shipped backup that rotation removed during
+/// an outage still counts as the last success; the unshipped and newest local backups come
+/// from BACKUP_DIR, so a run of one database keeps the others' series. Counters count this run
+/// only. Nothing for a run refused because another held BACKUP_DIR: that one writes it.
+void write_run_metrics(const settings& cfg, const run_record& record);
+
 int run_command(std::function<boost::asio::awaitable<int>()> body,
                 std::function<void()> on_stop = nullptr);
 

@@ -35,6 +35,7 @@ int command_drill(const settings& cfg, const drill_options& opts) {
       },
       [&control] { control.request_stop(); });
   add_to_run_history(cfg, record);
+  write_run_metrics(cfg, record);
 
   for (const auto& d : record.databases) {
     if (d.error) {

@@ -102,6 +102,28 @@ TEST_F(AgentDrill, RestoresTheReceiversCopyMatchesEveryCountAndDropsTheScratchDa
   EXPECT_FALSE(database_exists("drilled_pgship_drill"));
 }
 
+// A systemd timer runs `drill` too: its METRICS_TEXTFILE carries the drill's result beside the
+// backups' (what RestoreDrillFailed and RestoreDrillTooOld read), not only the daemon's /metrics.
+TEST_F(AgentDrill, AOneShotDrillWritesItsResultToTheTextfile) {
+  start();
+  const auto textfile = dir_ / "pgship.prom";
+  const auto cfg = backup_now({{"METRICS_TEXTFILE", textfile.string()}});
+  const auto r = run_agent({"drill", "--config", cfg.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto text = read_file(textfile);
+  EXPECT_NE(text.find("\npgship_drill_last_status{database=\"drilled\"} 1\n"), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("\npgship_drill_last_success_timestamp_seconds{database=\"drilled\"} 0\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\npgship_drill_last_success_timestamp_seconds{database=\"drilled\"} "),
+            std::string::npos)
+      << text;
+  // The backup's series stay, from the run history.
+  EXPECT_NE(text.find("\npgship_backup_last_status{database=\"drilled\"} 1\n"), std::string::npos)
+      << text;
+}
+
 TEST_F(AgentDrill, KeepLeavesTheRestoredScratchDatabaseForInspection) {
   start();
   const auto cfg = backup_now({{"DRILL_KEEP", "true"}, {"DRILL_DATABASE", "{db}_inspect"}});
