@@ -192,6 +192,10 @@ class database_drill {
       // Only a database's dump is drilled: never an archive or the globals of its name.
       if (request_.backup_id.empty() && b.kind != backup_kind::dump) continue;
       if (request_.backup_id.empty() || b.id == request_.backup_id) {
+        if (b.kind != backup_kind::dump) {
+          co_return fail(errc::drill_refused,
+                         b.id + " is not a database's dump: only a database's dump is drilled");
+        }
         out = b;
         co_return stage_error{};
       }

@@ -204,6 +204,10 @@ TEST_F(AgentGlobals, ADatabaseCalledGlobalsAndTheGlobalsNeverMix) {
       {"restore", "--id", sql.back(), "--target-db", "nope", "--create", "--config", cfg.string()});
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.err.find("restore it with --globals"), std::string::npos) << refused.err;
+  const auto drill = run_agent({"drill", "--id", sql.back(), "--config", cfg.string()});
+  EXPECT_EQ(drill.exit_code, 51) << drill.out << drill.err;
+  EXPECT_NE((drill.out + drill.err).find("not a database's dump"), std::string::npos)
+      << drill.out << drill.err;
   // `restore --globals` on the source itself: every role is there, nothing changes.
   const auto same = run_agent({"restore", "--globals", "--config", cfg.string()});
   ASSERT_EQ(same.exit_code, 0) << same.out << same.err;
