@@ -76,6 +76,14 @@ stage_error prepare_timescaledb_target(const pg_login& target, const std::string
                                            ", the backup needs " + version);
   }
   if (there->empty()) {
+    // CREATE EXTENSION wakes TimescaleDB's launcher, whose new scheduler could run a job in the
+    // moment before timescaledb_pre_restore(); one that starts with the database already in
+    // restore mode exits at once instead (a drill's scratch copy runs no job, not even then).
+    if (auto e = conn.execute("ALTER DATABASE " + conn.quote_identifier(target.database) +
+                              " SET timescaledb.restoring = 'on'")) {
+      return fail(errc::restore_failed,
+                  "cannot put " + target.database + " in restore mode: " + e.message);
+    }
     if (auto e =
             conn.execute("CREATE EXTENSION timescaledb VERSION " + conn.quote_literal(version))) {
       return fail(errc::restore_failed, "cannot create TimescaleDB " + version + " in " +

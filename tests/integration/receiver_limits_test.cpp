@@ -65,7 +65,9 @@ std::string header_value(const std::string& response, const std::string& name) {
 
 TEST_F(ReceiverLimits, RequestsBeyondTheBurstGet429WithRetryAfterAndPassOnceItDrains) {
   write_file(dir_ / "tokens", "other:read:other-token\n");
-  start({{"RATE_LIMIT", "2r/s"},
+  // One token every 15 s: the eight requests below must not see a refill, however slowly a
+  // busy machine runs them (at 2r/s a loaded loop of curl processes earned extra passes).
+  start({{"RATE_LIMIT", "4r/m"},
          {"RATE_BURST", "3"},
          {"AUTH_FAILURE_LIMIT", "off"},
          {"API_TOKENS_FILE", (dir_ / "tokens").string()}});
@@ -191,7 +193,8 @@ TEST_F(ReceiverLimits, TheAgentWaitsOutA429AndTheBackupLands) {
   auto& pg = pg_cluster::shared();
   pg.create_database("limits_src");
   pg.load_sample_data("limits_src", 3000);
-  start({{"RATE_LIMIT", "2r/s"}, {"RATE_BURST", "2"}});
+  // A token every 2 s: the agent's requests come faster than that however busy the machine.
+  start({{"RATE_LIMIT", "30r/m"}, {"RATE_BURST", "2"}});
   const auto cfg = write_config(
       agent_config("limits_src", {{"UPLOAD_CHUNK_SIZE", "64K"}, {"MAX_RETRIES", "0"}}));
   const auto r = run_agent({"backup", "--config", cfg.string()});
