@@ -9,7 +9,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -208,19 +207,20 @@ int serve(const settings& s, std::function<settings()> reload) {
                                ": " + e.code().message());
   }
   server.start();
-  net::co_spawn(io, housekeeping(ctx, uploads), net::detached);
-  if (ctx->store->capabilities().shared) {
-    net::co_spawn(io, refresh_shared_store(ctx), net::detached);
-  }
-  if (s.scrub_interval.count() > 0 && s.scrub_rate > 0) {
-    net::co_spawn(io, scrub_schedule(scrub, s.scrub_interval), net::detached);
-  }
-
-  net::co_spawn(io, reload_on_sighup(hup, ctx, server, s, reload), net::detached);
-  on_stop_signal(io.get_executor(), [&](int) -> net::awaitable<void> {
+  // SIGTERM/SIGINT, or a background loop that throws: in-flight requests finish, then run()
+  // returns; a loop that failed makes the exit code non-zero.
+  const stop_control stop(io, [&](int) -> net::awaitable<void> {
     co_await server.shutdown();
     io.stop();
   });
+  net::co_spawn(io, housekeeping(ctx, uploads), stop.supervise("housekeeping"));
+  if (ctx->store->capabilities().shared) {
+    net::co_spawn(io, refresh_shared_store(ctx), stop.supervise("shared store refresh"));
+  }
+  if (s.scrub_interval.count() > 0 && s.scrub_rate > 0) {
+    net::co_spawn(io, scrub_schedule(scrub, s.scrub_interval), stop.supervise("scrub schedule"));
+  }
+  net::co_spawn(io, reload_on_sighup(hup, ctx, server, s, reload), stop.supervise("SIGHUP reload"));
   // The actual listening port goes to stdout so scripts and tests can find it with PORT=0.
   const auto where = s.s3 ? "s3 bucket " + s.s3_bucket + (s.s3_prefix.empty() ? "" : "/") +
                                 s.s3_prefix + " at " + redact_url(s.s3_endpoint) + ", spool " +
@@ -240,7 +240,7 @@ int serve(const settings& s, std::function<settings()> reload) {
   ctx->storage_pool.join();
   ctx->hash_pool.join();
   spdlog::info("pgship-receiver stopped");
-  return 0;
+  return stop.exit_code();
 }
 
 namespace {

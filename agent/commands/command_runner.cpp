@@ -66,7 +66,8 @@ int run_command(std::function<net::awaitable<int>()> body, std::function<void()>
   net::io_context io;
   std::optional<int> result;
   std::exception_ptr failure;
-  on_stop_signal(io.get_executor(), [on_stop](int signal) -> net::awaitable<void> {
+  // The body's completion stops `io`; the graceful stop only asks the body to end.
+  const stop_control stop(io, [on_stop](int signal) -> net::awaitable<void> {
     log::write(spdlog::level::warn,
                "stop requested (signal " + std::to_string(signal) +
                    "); stopping the command, a second signal exits at once",

@@ -10,7 +10,6 @@
 #include <iostream>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -72,9 +71,25 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
   }
   server.start();
 
+  // SIGTERM/SIGINT, or a scheduler that throws: the active run is cancelled and waited for
+  // (bounded), the control API closes, run() returns; a failed scheduler makes the exit code
+  // non-zero.
+  auto stop = std::make_shared<bool>(false);
+  net::signal_set hangup(io, SIGHUP);
+  const stop_control daemon_stop(io, [&](int signal) -> net::awaitable<void> {
+    const auto cause =
+        signal == 0 ? std::string("a background task failed") : "signal " + std::to_string(signal);
+    log::write(spdlog::level::info, cause + ": stopping (a second signal exits at once)", {});
+    *stop = true;
+    hangup.cancel();
+    state.stop_active();
+    co_await state.wait_idle(std::chrono::seconds(7));
+    co_await server.shutdown();
+    io.stop();
+  });
+
   // One scheduler of each kind at a time; a reload stops the old ones (they notice at their
   // next wake-up, before they could fire) and starts them on the new schedules.
-  auto stop = std::make_shared<bool>(false);
   const auto start_schedulers = [&]() {
     *stop = true;
     stop = std::make_shared<bool>(false);
@@ -94,7 +109,7 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
     net::co_spawn(io,
                   run_scheduler(state.cron(), now_cfg.schedule_jitter, now_cfg.missed_runs,
                                 scheduler_clock::system(), std::move(hooks), stop),
-                  net::detached);
+                  daemon_stop.supervise("backup scheduler"));
     if (now_cfg.drill_schedule.empty()) return;
     std::string why;
     auto drill_cron = parse_cron(now_cfg.drill_schedule, why);  // validated with the settings
@@ -113,11 +128,10 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
         io,
         run_scheduler(std::move(*drill_cron), std::chrono::milliseconds(0), now_cfg.missed_runs,
                       scheduler_clock::system(), std::move(drill_hooks), stop),
-        net::detached);
+        daemon_stop.supervise("drill scheduler"));
   };
   start_schedulers();
 
-  net::signal_set hangup(io, SIGHUP);
   std::function<void(boost::system::error_code, int)> on_hangup =
       [&](boost::system::error_code wait_ec, int) {
         if (wait_ec) return;
@@ -150,18 +164,6 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
     state.start_run("startup", {}, active);
   }
 
-  on_stop_signal(io.get_executor(), [&](int signal) -> net::awaitable<void> {
-    log::write(spdlog::level::info,
-               "signal " + std::to_string(signal) + ": stopping (a second signal exits at once)",
-               {});
-    *stop = true;
-    hangup.cancel();
-    state.stop_active();
-    co_await state.wait_idle(std::chrono::seconds(7));
-    co_await server.shutdown();
-    io.stop();
-  });
-
   log::write(spdlog::level::info,
              "pgship-agent " + std::string(version) + " running: SCHEDULE \"" + cfg.schedule +
                  "\", DRILL_SCHEDULE \"" + cfg.drill_schedule + "\", databases " +
@@ -172,7 +174,7 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
   std::fflush(stdout);
   io.run();
   log::write(spdlog::level::info, "pgship-agent stopped", {});
-  return 0;
+  return daemon_stop.exit_code();
 }
 
 int command_healthcheck(const settings& cfg) {

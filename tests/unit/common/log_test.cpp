@@ -13,9 +13,10 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
 
 #include <pgship/common/log.hpp>
+
+#include "captured_log.hpp"
 
 namespace pgship::log {
 namespace {
@@ -218,27 +219,7 @@ TEST(log_format_test, incomplete_field_records_are_skipped) {
 
 // --- write() produces what format_line reads ---------------------------------------------------
 
-// Routes the default logger into a string for the lifetime of the object, keeping spdlog's
-// plain "%v" so the raw payload that write() hands to spdlog is visible.
-class captured_log {
- public:
-  explicit captured_log(spdlog::level::level_enum level) : previous_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
-    sink->set_pattern("%v");
-    auto logger = std::make_shared<spdlog::logger>("capture", std::move(sink));
-    logger->set_level(level);
-    spdlog::set_default_logger(std::move(logger));
-  }
-  ~captured_log() { spdlog::set_default_logger(previous_); }
-  captured_log(const captured_log&) = delete;
-  captured_log& operator=(const captured_log&) = delete;
-
-  std::string text() const { return out_.str(); }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
+using test::captured_log;
 
 TEST(log_write_test, payload_round_trips_through_format_line) {
   std::string payload;
