@@ -1,4 +1,5 @@
 #include "context.hpp"
+#include <algorithm>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -149,7 +150,7 @@ void upload_slot::release() {
 net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_context& ctx,
                                         const std::string& client,
                                         std::optional<std::uint64_t> declared,
-                                        const std::string& hold_key) {
+                                        const std::string& hold_key, std::uint64_t on_disk) {
   const std::uint64_t size = declared.value_or(0);
   if (size > ctx.cfg.max_upload_bytes) {
     co_await ex.respond_error(http::status::payload_too_large, "payload_too_large",
@@ -159,7 +160,7 @@ net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_cont
     co_return true;
   }
   const auto free = ctx.incoming.free_bytes();
-  if (!free || *free < ctx.cfg.min_free_bytes + size) {
+  if (!free || *free < ctx.cfg.min_free_bytes + (size - std::min(size, on_disk))) {
     spdlog::warn("refusing upload from {}: storage free space below MIN_FREE_BYTES", client);
     co_await ex.respond_error(http::status::insufficient_storage, "insufficient_storage",
                               "the receiver is low on disk space");
@@ -174,9 +175,10 @@ net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_cont
 }
 
 bool out_of_space_while_streaming(receiver_context& ctx, const std::string& client,
-                                  const std::string& hold_key, std::uint64_t received) {
+                                  const std::string& hold_key, std::uint64_t received,
+                                  std::uint64_t to_write) {
   const auto free = ctx.incoming.free_bytes();
-  if (!free || *free < ctx.cfg.min_free_bytes) return true;
+  if (!free || *free < ctx.cfg.min_free_bytes + to_write) return true;
   return !ctx.quota.hold(hold_key, client, received, ctx.cfg.quota_bytes);
 }
 

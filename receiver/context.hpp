@@ -106,17 +106,19 @@ class quota_hold {
 /// Refuses an upload of `declared` bytes (when known) for `client` if it would break
 /// MAX_UPLOAD_BYTES (413), MIN_FREE_BYTES (507) or QUOTA_BYTES (507), counting what the client
 /// has stored and every upload of its still arriving; otherwise holds `declared` for the upload
-/// `hold_key` (see quota_ledger::hold). Returns true when it answered (refused).
+/// `hold_key` (see quota_ledger::hold). `on_disk` of the bytes are written already (a resumable
+/// upload's offset): they took their free space. Returns true when it answered (refused).
 net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_context& ctx,
                                         const std::string& client,
                                         std::optional<std::uint64_t> declared,
-                                        const std::string& hold_key);
+                                        const std::string& hold_key, std::uint64_t on_disk = 0);
 
-/// While a body streams in: true when free space fell below MIN_FREE_BYTES, or `received`
-/// bytes for the upload `hold_key` would take the client over QUOTA_BYTES. Cheap enough to call
-/// every few MiB.
+/// While a body streams in: true when free space is below MIN_FREE_BYTES plus `to_write` (the
+/// bytes about to be written), or `received` bytes for the upload `hold_key` would take the
+/// client over QUOTA_BYTES. Cheap enough to call every few MiB.
 bool out_of_space_while_streaming(receiver_context& ctx, const std::string& client,
-                                  const std::string& hold_key, std::uint64_t received);
+                                  const std::string& hold_key, std::uint64_t received,
+                                  std::uint64_t to_write = 0);
 
 /// True when a write of `n` bytes that brought a stream to `total` crossed a 64 MiB mark.
 inline bool crossed_check_interval(std::uint64_t total, std::uint64_t n) {

@@ -1,4 +1,5 @@
 #include "tus_routes.hpp"
+#include <array>
 #include <charconv>
 #include <vector>
 
@@ -56,6 +57,23 @@ net::awaitable<std::optional<principal>> authorize_tus(exchange& ex, tus_state& 
   co_return who;
 }
 
+// A tus header given twice is two uploads at once: a proxy that reads the last field sees
+// another one than we would (we read the first). Refused, before anything is created or kept.
+net::awaitable<bool> refuse_repeated_fields(exchange& ex) {
+  constexpr std::array<std::pair<std::string_view, std::string_view>, 3> once{{
+      {"Upload-Length", "bad_upload_length"},
+      {"Upload-Defer-Length", "bad_upload_length"},
+      {"Upload-Offset", "bad_upload_offset"},
+  }};
+  for (const auto& [name, error] : once) {
+    if (ex.request().count(name) < 2) continue;
+    auto res = tus_error(http::status::bad_request, error, std::string(name) + " given twice");
+    co_await ex.respond(std::move(res));
+    co_return true;
+  }
+  co_return false;
+}
+
 // The upload named in the path, if it exists and belongs to the caller (else 404: another
 // client's upload is indistinguishable from none).
 net::awaitable<std::optional<upload_info>> find_upload(exchange& ex, tus_state& st,
@@ -85,6 +103,7 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   auto& ctx = *st.ctx;
   const auto who = co_await authorize_tus(ex, st);
   if (!who) co_return;
+  if (co_await refuse_repeated_fields(ex)) co_return;
 
   // creation-defer-length: the agent creates the upload before pg_dump has written a byte;
   // the length and the whole-file sha256 come with the PATCH that sets Upload-Length.
@@ -230,9 +249,19 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   auto& ctx = *st.ctx;
   const auto who = co_await authorize_tus(ex, st);
   if (!who) co_return;
+  if (co_await refuse_repeated_fields(ex)) co_return;
   const auto found = co_await find_upload(ex, st, *who);
   if (!found) co_return;
   auto info = std::make_optional(*found);  // a deferred length may be set below
+  // A length once set is final: a PATCH that says another one is refused whole (tusd: 400).
+  if (!info->deferred && ex.request().count("Upload-Length") > 0 &&
+      ex.header_u64("Upload-Length") != info->length) {
+    auto res =
+        tus_error(http::status::bad_request, "bad_upload_length",
+                  "Upload-Length differs from the upload's length " + std::to_string(info->length));
+    co_await ex.respond(std::move(res));
+    co_return;
+  }
   if (info->completed) {
     co_await answer_completed(ex, *info);
     co_return;
@@ -304,7 +333,8 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
     // The quota and free space, now that the length is known. A refusal is answered there,
     // under the upload's lock: it is final, no PATCH follows it at once.
     if (problem.empty()) {
-      const bool refused = co_await refuse_over_limits(ex, ctx, who->client, declared, info->uid);
+      const bool refused =
+          co_await refuse_over_limits(ex, ctx, who->client, declared, info->uid, offset);
       if (refused) co_return;
     }
     if (problem.empty()) {
@@ -323,6 +353,16 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
       co_await ex.respond(tus_error(status, "bad_upload_length", problem));
       co_return;
     }
+  }
+  // Still deferred, the upload holds no length: each PATCH holds the bytes so far plus its own
+  // against the quota and the free-space reserve before a byte of it is written (a chunked one
+  // write by write, in on_body). A refusal leaves the upload at its offset.
+  const auto sent_length = ex.header_u64("Content-Length");
+  const bool held_per_write = info->deferred && !sent_length;
+  if (info->deferred && sent_length) {
+    const bool refused =
+        co_await refuse_over_limits(ex, ctx, who->client, offset + *sent_length, info->uid, offset);
+    if (refused) co_return;
   }
   const auto room = ctx.cfg.max_upload_bytes > offset ? ctx.cfg.max_upload_bytes - offset : 0;
   ex.set_body_limit(info->deferred ? room : info->length - offset);
@@ -354,6 +394,11 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   sha256 chunk;
   // Bytes that arrived before a cut are kept too (without a chunk checksum they count).
   body_consumer on_body = [&](std::string_view bytes, hash_pieces& to_hash) {
+    if (held_per_write && out_of_space_while_streaming(ctx, who->client, info->uid,
+                                                       data.size() + bytes.size(), bytes.size())) {
+      ec = std::make_error_code(std::errc::no_space_on_device);
+      return false;
+    }
     if ((ec = data.write(bytes))) return false;
     to_hash.push_back(bytes);
     if (crossed_check_interval(data.size() - offset, bytes.size()) &&

@@ -227,8 +227,9 @@ void hold_unfinished_uploads(tus_uploads& st) {
   for (const auto& entry : stdfs::directory_iterator(st.ctx->incoming.dir(), ec)) {
     if (entry.path().extension() != ".tus") continue;
     if (const auto info = load_info(st, entry.path().stem().string()); info && !info->completed) {
-      // Already accepted: held whatever the quota says now.
-      st.ctx->quota.hold(info->uid, info->client, info->length, std::nullopt);
+      // Already accepted: held whatever the quota says now (a deferred one, what it has).
+      const auto held = info->deferred ? durable_offset(st, info->uid) : info->length;
+      st.ctx->quota.hold(info->uid, info->client, held, std::nullopt);
     }
   }
 }
