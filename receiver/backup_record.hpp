@@ -1,35 +1,18 @@
 #pragma once
-// One committed backup as the receiver records it and the API returns it, whatever stores it.
+// One committed backup as the receiver records it (wire/backup_record.hpp), its order, and what
+// committing one did.
 
-#include <chrono>
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
 #include <vector>
 
-#include <pgship/common/backup_name.hpp>
+#include <pgship/common/wire/backup_record.hpp>
 
 namespace pgship::receiver {
 
-struct backup_record {
-  std::string id;  // the file name, <database>-<YYYYMMDD>-<HHMMSS>.dump
-  std::string client;
-  std::string database;
-  std::uint64_t size = 0;
-  std::string sha256;  // lowercase hex
-  std::chrono::system_clock::time_point taken;
-  std::chrono::system_clock::time_point uploaded;
-};
-
-/// What the backup holds, as its id (the file name) says: one rule for both programs.
-backup_kind kind_of(const backup_record& record);
-
-/// The record as the API returns it (with its `kind`) (one JSON object), and as the stores keep it.
-std::string to_json(const backup_record& record);
-std::string to_json(const std::vector<backup_record>& records);
-/// nullopt when `text` is not a complete record.
-std::optional<backup_record> record_from_json(std::string_view text);
+// The record and its JSON codec are the wire's: one for both programs.
+using wire::backup_record;
+using wire::kind_of;
+using wire::record_from_json;
+using wire::to_json;
 
 /// Newest first (by backup timestamp, then name): the order of every list.
 void sort_newest_first(std::vector<backup_record>& records);

@@ -65,8 +65,8 @@ net::awaitable<void> refuse_rate(http_server::exchange& ex, receiver_context& ct
                 {"method", std::string(ex.request().method_string())},
                 {"path", std::string(ex.path())}});
   }
-  auto res =
-      http_server::make_error_response(http::status::too_many_requests, "rate_limited", detail);
+  auto res = http_server::make_error_response(http::status::too_many_requests,
+                                              wire::api_error::rate_limited, detail);
   res.set(http::field::retry_after, std::to_string(retry_after.count()));
   co_await ex.respond(std::move(res));
 }
@@ -102,8 +102,9 @@ net::awaitable<std::optional<principal>> authorize(http_server::exchange& ex, re
                 {"token", header.empty() ? "missing" : "unknown"},
                 {"method", std::string(ex.request().method_string())},
                 {"path", std::string(ex.path())}});
-    auto res = http_server::make_error_response(http::status::unauthorized, "unauthorized",
-                                                "a valid bearer token is required");
+    auto res =
+        http_server::make_error_response(http::status::unauthorized, wire::api_error::unauthorized,
+                                         "a valid bearer token is required");
     res.set(http::field::www_authenticate, "Bearer realm=\"pgship\"");
     co_await ex.respond(std::move(res));
     co_return std::nullopt;
@@ -116,7 +117,7 @@ net::awaitable<std::optional<principal>> authorize(http_server::exchange& ex, re
                 {"client", who->client},
                 {"method", std::string(ex.request().method_string())},
                 {"path", std::string(ex.path())}});
-    co_await ex.respond_error(http::status::forbidden, "forbidden",
+    co_await ex.respond_error(http::status::forbidden, wire::api_error::forbidden,
                               "this token does not allow this operation");
     co_return std::nullopt;
   }
@@ -153,7 +154,7 @@ net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_cont
                                         const std::string& hold_key, std::uint64_t on_disk) {
   const std::uint64_t size = declared.value_or(0);
   if (size > ctx.cfg.max_upload_bytes) {
-    co_await ex.respond_error(http::status::payload_too_large, "payload_too_large",
+    co_await ex.respond_error(http::status::payload_too_large, wire::api_error::payload_too_large,
                               "upload of " + std::to_string(size) +
                                   " bytes exceeds MAX_UPLOAD_BYTES (" +
                                   std::to_string(ctx.cfg.max_upload_bytes) + ")");
@@ -162,12 +163,13 @@ net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_cont
   const auto free = ctx.incoming.free_bytes();
   if (!free || *free < ctx.cfg.min_free_bytes + (size - std::min(size, on_disk))) {
     spdlog::warn("refusing upload from {}: storage free space below MIN_FREE_BYTES", client);
-    co_await ex.respond_error(http::status::insufficient_storage, "insufficient_storage",
+    co_await ex.respond_error(http::status::insufficient_storage,
+                              wire::api_error::insufficient_storage,
                               "the receiver is low on disk space");
     co_return true;
   }
   if (!ctx.quota.hold(hold_key, client, size, ctx.cfg.quota_bytes)) {
-    co_await ex.respond_error(http::status::insufficient_storage, "quota_exceeded",
+    co_await ex.respond_error(http::status::insufficient_storage, wire::api_error::quota_exceeded,
                               "client " + client + " would exceed its QUOTA_BYTES");
     co_return true;
   }

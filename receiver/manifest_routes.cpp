@@ -42,7 +42,7 @@ net::awaitable<void> receive_manifest(exchange& ex, receiver_context& ctx, const
       "a manifest has at most " + std::to_string(wire::max_manifest_bytes) + " bytes";
   if (const auto declared = ex.header_u64("Content-Length");
       declared && *declared > wire::max_manifest_bytes) {
-    co_await ex.respond_error(http::status::payload_too_large, wire::error::payload_too_large,
+    co_await ex.respond_error(http::status::payload_too_large, wire::api_error::payload_too_large,
                               too_large);
     co_return;
   }
@@ -53,13 +53,13 @@ net::awaitable<void> receive_manifest(exchange& ex, receiver_context& ctx, const
   co_await ctx.on_storage_thread(find);
   if (ec) {
     lg.error("manifest upload: cannot look the backup up: {}", ec.message());
-    co_await ex.respond_error(http::status::internal_server_error, "storage_error",
+    co_await ex.respond_error(http::status::internal_server_error, wire::api_error::storage_error,
                               "could not look the backup up");
     co_return;
   }
   const std::string no_backup = "no backup " + name.backup + ": a manifest follows its backup";
   if (!backup) {
-    co_await ex.respond_error(http::status::not_found, wire::error::not_found, no_backup);
+    co_await ex.respond_error(http::status::not_found, wire::api_error::not_found, no_backup);
     co_return;
   }
 
@@ -67,12 +67,13 @@ net::awaitable<void> receive_manifest(exchange& ex, receiver_context& ctx, const
   sha256 hasher;
   if (const auto read_ec = co_await read_manifest_body(ex, manifest.bytes, hasher)) {
     if (read_ec == http::error::body_limit) {
-      co_await ex.respond_error(http::status::payload_too_large, wire::error::payload_too_large,
+      co_await ex.respond_error(http::status::payload_too_large, wire::api_error::payload_too_large,
                                 too_large);
     } else {
       const std::string why = read_ec.message();
       lg.warn("manifest upload interrupted; nothing kept: {}", why);
-      co_await ex.respond_error(http::status::bad_request, "upload_interrupted", why);
+      co_await ex.respond_error(http::status::bad_request, wire::api_error::upload_interrupted,
+                                why);
     }
     co_return;
   }
@@ -82,12 +83,13 @@ net::awaitable<void> receive_manifest(exchange& ex, receiver_context& ctx, const
             to_hex(*expected), to_hex(digest));
     const std::string detail = "sha256 of the received " + std::to_string(manifest.bytes.size()) +
                                " bytes is " + to_hex(digest) + ", expected " + to_hex(*expected);
-    co_await ex.respond_error(http::status::unprocessable_entity, wire::error::hash_mismatch,
+    co_await ex.respond_error(http::status::unprocessable_entity, wire::api_error::hash_mismatch,
                               detail);
     co_return;
   }
   if (manifest.bytes.empty()) {
-    co_await ex.respond_error(http::status::bad_request, "bad_request", "the manifest is empty");
+    co_await ex.respond_error(http::status::bad_request, wire::api_error::bad_request,
+                              "the manifest is empty");
     co_return;
   }
 
@@ -97,12 +99,12 @@ net::awaitable<void> receive_manifest(exchange& ex, receiver_context& ctx, const
   };
   co_await ctx.on_storage_thread(store);
   if (put.error == std::errc::no_such_file_or_directory) {
-    co_await ex.respond_error(http::status::not_found, wire::error::not_found, no_backup);
+    co_await ex.respond_error(http::status::not_found, wire::api_error::not_found, no_backup);
     co_return;
   }
   if (put.error) {
     lg.error("manifest upload failed: {}", put.error.message());
-    co_await ex.respond_error(http::status::internal_server_error, "storage_error",
+    co_await ex.respond_error(http::status::internal_server_error, wire::api_error::storage_error,
                               "could not store the manifest");
     co_return;
   }
@@ -110,7 +112,7 @@ net::awaitable<void> receive_manifest(exchange& ex, receiver_context& ctx, const
     lg.warn("manifest refused: the backup has another one and the receiver is append-only");
     const std::string detail =
         "backup " + name.backup + " has another manifest, and this receiver is append-only";
-    co_await ex.respond_error(http::status::forbidden, wire::error::conflict, detail);
+    co_await ex.respond_error(http::status::forbidden, wire::api_error::conflict, detail);
     co_return;
   }
   const bool identical = put.outcome == manifest_outcome::identical;
@@ -138,13 +140,13 @@ net::awaitable<void> send_manifest(exchange& ex, receiver_context& ctx,
   if (got.error) {
     log::write(spdlog::level::err, "manifest download failed: " + got.error.message(),
                {{"client", backup.client}, {"backup", backup.id}});
-    co_await ex.respond_error(http::status::internal_server_error, "storage_error",
+    co_await ex.respond_error(http::status::internal_server_error, wire::api_error::storage_error,
                               "could not read the manifest");
     co_return;
   }
   if (!got.manifest) {
     const std::string detail = "backup " + backup.id + " has no manifest";
-    co_await ex.respond_error(http::status::not_found, wire::error::not_found, detail);
+    co_await ex.respond_error(http::status::not_found, wire::api_error::not_found, detail);
     co_return;
   }
   const bool encrypted = got.manifest->name.ends_with(encrypted_manifest_suffix);

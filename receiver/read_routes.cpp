@@ -29,7 +29,7 @@ std::optional<std::uint64_t> parse_u64(std::string_view text) {
 // Ids are validated before they come near the file system.
 net::awaitable<bool> refuse_bad_id(exchange& ex, std::string_view id) {
   if (fs::is_safe_name(id)) co_return false;
-  co_await ex.respond_error(http::status::bad_request, "invalid_id",
+  co_await ex.respond_error(http::status::bad_request, wire::api_error::invalid_id,
                             "backup ids contain only letters, digits, '.', '_' and '-'");
   co_return true;
 }
@@ -39,13 +39,14 @@ net::awaitable<void> handle_list(exchange& ex, receiver_context& ctx) {
   if (!who) co_return;
   const auto database = ex.query_param("database");
   if (database && !fs::is_safe_name(*database)) {
-    co_await ex.respond_error(http::status::bad_request, "invalid_database", "bad database name");
+    co_await ex.respond_error(http::status::bad_request, wire::api_error::invalid_database,
+                              "bad database name");
     co_return;
   }
   const auto kind_text = ex.query_param("kind");
   const auto kind = kind_text ? parse_backup_kind(*kind_text) : std::nullopt;
   if (kind_text && !kind) {
-    co_await ex.respond_error(http::status::bad_request, "invalid_kind",
+    co_await ex.respond_error(http::status::bad_request, wire::api_error::invalid_kind,
                               "kind is one of dump, archive, globals");
     co_return;
   }
@@ -63,7 +64,7 @@ net::awaitable<void> handle_list(exchange& ex, receiver_context& ctx) {
   co_await ctx.on_storage_thread(work);
   if (ec) {
     log::write(spdlog::level::err, "list failed: " + ec.message(), {{"client", who->client}});
-    co_await ex.respond_error(http::status::internal_server_error, "storage_error",
+    co_await ex.respond_error(http::status::internal_server_error, wire::api_error::storage_error,
                               "could not list the backups");
     co_return;
   }
@@ -82,7 +83,8 @@ net::awaitable<void> send_backup(exchange& ex, receiver_context& ctx, const back
     co_return;
   }
   if (pre == precondition::failed) {
-    co_await ex.respond_error(http::status::precondition_failed, "precondition_failed",
+    co_await ex.respond_error(http::status::precondition_failed,
+                              wire::api_error::precondition_failed,
                               "If-Match does not name this backup's ETag");
     co_return;
   }
@@ -93,7 +95,7 @@ net::awaitable<void> send_backup(exchange& ex, receiver_context& ctx, const back
                           : range_result::none;
   if (ranged == range_result::unsatisfiable) {
     auto res = http_server::make_error_response(
-        http::status::range_not_satisfiable, "range_not_satisfiable",
+        http::status::range_not_satisfiable, wire::api_error::range_not_satisfiable,
         "the file has " + std::to_string(record.size) + " bytes");
     res.set(http::field::content_range, "bytes */" + std::to_string(record.size));
     co_await ex.respond(std::move(res));
@@ -120,13 +122,14 @@ net::awaitable<void> send_backup(exchange& ex, receiver_context& ctx, const back
     };
     co_await ctx.on_storage_thread(open);
     if (ec == std::errc::no_such_file_or_directory) {
-      co_await ex.respond_error(http::status::not_found, "not_found", "no such backup");
+      co_await ex.respond_error(http::status::not_found, wire::api_error::not_found,
+                                "no such backup");
       co_return;
     }
     if (ec) {
       log::write(spdlog::level::err, "download failed: " + ec.message(),
                  {{"client", record.client}, {"backup", record.id}});
-      co_await ex.respond_error(http::status::internal_server_error, "storage_error",
+      co_await ex.respond_error(http::status::internal_server_error, wire::api_error::storage_error,
                                 "could not read the backup");
       co_return;
     }
@@ -165,12 +168,13 @@ net::awaitable<void> handle_download(exchange& ex, receiver_context& ctx) {
   std::function<void()> work = [&] { ec = ctx.store->find(who->client, id, record); };
   co_await ctx.on_storage_thread(work);
   if (ec) {
-    co_await ex.respond_error(http::status::internal_server_error, "storage_error",
+    co_await ex.respond_error(http::status::internal_server_error, wire::api_error::storage_error,
                               "could not look the backup up");
     co_return;
   }
   if (!record) {
-    co_await ex.respond_error(http::status::not_found, "not_found", "no backup " + id);
+    co_await ex.respond_error(http::status::not_found, wire::api_error::not_found,
+                              "no backup " + id);
     co_return;
   }
   if (checksum) {
@@ -195,7 +199,7 @@ net::awaitable<void> handle_delete(exchange& ex, receiver_context& ctx) {
   if (ctx.cfg.append_only) {
     log::write(spdlog::level::warn, "refused DELETE: APPEND_ONLY",
                {{"client", who->client}, {"backup", id}, {"peer", ex.peer_address()}});
-    co_await ex.respond_error(http::status::forbidden, "append_only",
+    co_await ex.respond_error(http::status::forbidden, wire::api_error::append_only,
                               "this receiver is append-only: backups cannot be deleted");
     co_return;
   }
@@ -204,9 +208,11 @@ net::awaitable<void> handle_delete(exchange& ex, receiver_context& ctx) {
   co_await ctx.on_storage_thread(work);
   if (ec) {
     if (ec == std::errc::no_such_file_or_directory) {
-      co_await ex.respond_error(http::status::not_found, "not_found", "no backup " + id);
+      co_await ex.respond_error(http::status::not_found, wire::api_error::not_found,
+                                "no backup " + id);
     } else {
-      co_await ex.respond_error(http::status::internal_server_error, "storage_error", ec.message());
+      co_await ex.respond_error(http::status::internal_server_error, wire::api_error::storage_error,
+                                ec.message());
     }
     co_return;
   }
@@ -250,12 +256,11 @@ range_result parse_range(std::string_view header, std::uint64_t size, byte_range
 }
 
 void add_read_routes(http_server::router& routes, std::shared_ptr<receiver_context> ctx) {
-  routes.add(http::verb::get, "/api/backup/list",
+  const std::string download = std::string(wire::download_prefix) + "{id}";
+  routes.add(http::verb::get, wire::list_path,
              [ctx](exchange& ex) { return handle_list(ex, *ctx); });
-  routes.add(http::verb::get, "/api/backup/download/{id}",
-             [ctx](exchange& ex) { return handle_download(ex, *ctx); });
-  routes.add(http::verb::head, "/api/backup/download/{id}",
-             [ctx](exchange& ex) { return handle_download(ex, *ctx); });
+  routes.add(http::verb::get, download, [ctx](exchange& ex) { return handle_download(ex, *ctx); });
+  routes.add(http::verb::head, download, [ctx](exchange& ex) { return handle_download(ex, *ctx); });
   routes.add(http::verb::delete_, "/api/backup/{id}",
              [ctx](exchange& ex) { return handle_delete(ex, *ctx); });
 }

@@ -29,6 +29,7 @@
 #include <pgship/common/stop_signals.hpp>
 #include <pgship/common/version.hpp>
 #include <pgship/common/whoami.hpp>
+#include <pgship/common/wire/paths.hpp>
 
 #include "context.hpp"
 #include "read_routes.hpp"
@@ -286,9 +287,9 @@ http::status ask_local(const settings& s, std::string_view path) {
 
 int healthcheck(const settings& s, bool full) {
   try {
-    auto status = ask_local(s, full ? "/health" : wire::readyz_path);
+    auto status = ask_local(s, full ? wire::health_path : wire::readyz_path);
     // A server older than /readyz answers 404 there: its /health is the question it can answer.
-    if (!full && status == http::status::not_found) status = ask_local(s, "/health");
+    if (!full && status == http::status::not_found) status = ask_local(s, wire::health_path);
     return status == http::status::ok ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "pgship-receiver healthcheck: %s\n", e.what());

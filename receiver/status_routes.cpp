@@ -6,6 +6,7 @@
 #include <pgship/common/metrics_text.hpp>
 #include <pgship/common/version.hpp>
 #include <pgship/common/whoami.hpp>
+#include <pgship/common/wire/paths.hpp>
 
 #include "storage_state.hpp"
 
@@ -58,7 +59,8 @@ net::awaitable<void> handle_metrics(exchange& ex, receiver_context& ctx) {
 }  // namespace
 
 void add_status_routes(http_server::router& routes, std::shared_ptr<receiver_context> ctx) {
-  routes.add(http::verb::get, "/health", [ctx](exchange& ex) { return handle_health(ex, *ctx); });
+  routes.add(http::verb::get, wire::health_path,
+             [ctx](exchange& ex) { return handle_health(ex, *ctx); });
   routes.add(http::verb::get, wire::readyz_path,
              [ctx](exchange& ex) { return handle_readyz(ex, *ctx); });
   routes.add(http::verb::get, "/metrics", [ctx](exchange& ex) { return handle_metrics(ex, *ctx); });

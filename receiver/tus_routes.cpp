@@ -8,8 +8,10 @@
 #include <boost/beast/http/error.hpp>
 
 #include <pgship/common/backup_name.hpp>
-#include <pgship/common/base64.hpp>
 #include <pgship/common/log.hpp>
+#include <pgship/common/wire/headers.hpp>
+#include <pgship/common/wire/paths.hpp>
+#include <pgship/common/wire/tus.hpp>
 
 #include "body_stream.hpp"
 #include "incoming_file.hpp"
@@ -20,31 +22,33 @@ namespace {
 
 using http_server::exchange;
 
-constexpr std::string_view tus_version = "1.0.0";
-constexpr std::string_view base_path = "/api/backup/uploads";
-constexpr auto checksum_mismatch = static_cast<http::status>(460);
+namespace tus = wire::tus;
+namespace tus_header = wire::tus::header;
+using wire::api_error;
+constexpr std::string_view base_path = wire::uploads_path;
+constexpr auto checksum_mismatch = static_cast<http::status>(tus::checksum_mismatch_status);
 
 using tus_state = tus_uploads;
 
 http_server::string_response tus_response(http::status status) {
   http_server::string_response res{status, 11};
-  res.set("Tus-Resumable", tus_version);
+  res.set(tus_header::resumable, tus::version);
   return res;
 }
 
-http_server::string_response tus_error(http::status status, std::string_view error,
+http_server::string_response tus_error(http::status status, api_error error,
                                        std::string_view detail) {
   auto res = http_server::make_error_response(status, error, detail);
-  res.set("Tus-Resumable", tus_version);
+  res.set(tus_header::resumable, tus::version);
   return res;
 }
 
 // Every tus request but OPTIONS must say which protocol version it speaks.
 net::awaitable<bool> refuse_wrong_version(exchange& ex) {
-  if (ex.request()["Tus-Resumable"] == tus_version) co_return false;
-  auto res = tus_error(http::status::precondition_failed, "unsupported_tus_version",
-                       "Tus-Resumable: 1.0.0 is required");
-  res.set("Tus-Version", tus_version);
+  if (ex.request()[tus_header::resumable] == tus::version) co_return false;
+  auto res = tus_error(http::status::precondition_failed, api_error::unsupported_tus_version,
+                       "Tus-Resumable: " + std::string(tus::version) + " is required");
+  res.set(tus_header::version, tus::version);
   co_await ex.respond(std::move(res));
   co_return true;
 }
@@ -60,10 +64,10 @@ net::awaitable<std::optional<principal>> authorize_tus(exchange& ex, tus_state& 
 // A tus header given twice is two uploads at once: a proxy that reads the last field sees
 // another one than we would (we read the first). Refused, before anything is created or kept.
 net::awaitable<bool> refuse_repeated_fields(exchange& ex) {
-  constexpr std::array<std::pair<std::string_view, std::string_view>, 3> once{{
-      {"Upload-Length", "bad_upload_length"},
-      {"Upload-Defer-Length", "bad_upload_length"},
-      {"Upload-Offset", "bad_upload_offset"},
+  constexpr std::array<std::pair<std::string_view, api_error>, 3> once{{
+      {wire::tus::header::upload_length, api_error::bad_upload_length},
+      {wire::tus::header::upload_defer_length, api_error::bad_upload_length},
+      {wire::tus::header::upload_offset, api_error::bad_upload_offset},
   }};
   for (const auto& [name, error] : once) {
     if (ex.request().count(name) < 2) continue;
@@ -84,7 +88,7 @@ net::awaitable<std::optional<upload_info>> find_upload(exchange& ex, tus_state& 
   // Committed, but its state not updated (a failed write): answered as finished all the same.
   if (info && info->client == who.client) settle_if_committed(st, *info);
   if (!info || info->client != who.client) {
-    co_await ex.respond(tus_error(http::status::not_found, "not_found", "no such upload"));
+    co_await ex.respond(tus_error(http::status::not_found, api_error::not_found, "no such upload"));
     co_return std::nullopt;
   }
   co_return info;
@@ -92,10 +96,10 @@ net::awaitable<std::optional<upload_info>> find_upload(exchange& ex, tus_state& 
 
 net::awaitable<void> handle_options(exchange& ex, tus_state& st) {
   auto res = tus_response(http::status::no_content);
-  res.set("Tus-Version", tus_version);
-  res.set("Tus-Extension", "creation,creation-defer-length,checksum,termination,expiration");
-  res.set("Tus-Checksum-Algorithm", "sha256");
-  res.set("Tus-Max-Size", std::to_string(st.ctx->cfg.max_upload_bytes));
+  res.set(tus_header::version, tus::version);
+  res.set(tus_header::extension, tus::extensions);
+  res.set(tus_header::checksum_algorithm, tus::checksum_algorithm);
+  res.set(tus_header::max_size, std::to_string(st.ctx->cfg.max_upload_bytes));
   co_await ex.respond(std::move(res));
 }
 
@@ -107,36 +111,36 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
 
   // creation-defer-length: the agent creates the upload before pg_dump has written a byte;
   // the length and the whole-file sha256 come with the PATCH that sets Upload-Length.
-  const bool deferred = ex.request()["Upload-Defer-Length"] == "1";
-  const auto length = ex.header_u64("Upload-Length");
+  const bool deferred = ex.request()[tus_header::upload_defer_length] == tus::defer_length_value;
+  const auto length = ex.header_u64(tus_header::upload_length);
   if (!length && !deferred) {
-    co_await ex.respond(tus_error(http::status::bad_request, "bad_upload_length",
+    co_await ex.respond(tus_error(http::status::bad_request, api_error::bad_upload_length,
                                   "Upload-Length or Upload-Defer-Length: 1 is required"));
     co_return;
   }
   if (length && deferred) {
-    co_await ex.respond(tus_error(http::status::bad_request, "bad_upload_length",
+    co_await ex.respond(tus_error(http::status::bad_request, api_error::bad_upload_length,
                                   "Upload-Length and Upload-Defer-Length exclude each other"));
     co_return;
   }
-  const auto metadata = parse_upload_metadata(ex.request()["Upload-Metadata"]);
+  const auto metadata = parse_upload_metadata(ex.request()[tus_header::upload_metadata]);
   if (!metadata) {
     co_await ex.respond(
-        tus_error(http::status::bad_request, "bad_metadata", "malformed Upload-Metadata"));
+        tus_error(http::status::bad_request, api_error::bad_metadata, "malformed Upload-Metadata"));
     co_return;
   }
-  const auto file_name = metadata->find("filename");
-  const auto sha = metadata->find("sha256");
+  const auto file_name = metadata->find(std::string(tus::metadata::filename));
+  const auto sha = metadata->find(std::string(tus::metadata::sha256));
   if (file_name == metadata->end() || !parse_backup_name(file_name->second)) {
     co_await ex.respond(
-        tus_error(http::status::bad_request, "invalid_name",
+        tus_error(http::status::bad_request, api_error::invalid_name,
                   "metadata filename must be <database>-<YYYYMMDD>-<HHMMSS>.dump[.zst][.age] or "
                   ".tar[.zst][.age]"));
     co_return;
   }
   const auto expected = sha == metadata->end() ? std::nullopt : digest_from_hex(sha->second);
   if (!expected && (!deferred || sha != metadata->end())) {
-    co_await ex.respond(tus_error(http::status::bad_request, "bad_checksum",
+    co_await ex.respond(tus_error(http::status::bad_request, api_error::bad_checksum,
                                   "metadata sha256 (64 hex digits) is required"));
     co_return;
   }
@@ -149,7 +153,7 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   };
   co_await ctx.on_storage_thread(find);
   if (find_ec) {
-    co_await ex.respond(tus_error(http::status::internal_server_error, "storage_error",
+    co_await ex.respond(tus_error(http::status::internal_server_error, api_error::storage_error,
                                   "could not look the backup up"));
     co_return;
   }
@@ -162,7 +166,7 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
       co_return;
     }
     co_await ex.respond(tus_error(
-        ctx.cfg.append_only ? http::status::forbidden : http::status::conflict, "conflict",
+        ctx.cfg.append_only ? http::status::forbidden : http::status::conflict, api_error::conflict,
         "a backup named " + file_name->second + " with a different sha256 is stored"));
     co_return;
   }
@@ -188,7 +192,7 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   if (ec) {
     remove_upload(st, info.uid);
     co_await ex.respond(
-        tus_error(http::status::internal_server_error, "storage_error", ec.message()));
+        tus_error(http::status::internal_server_error, api_error::storage_error, ec.message()));
     co_return;
   }
   data.keep();
@@ -201,8 +205,8 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   }
   auto res = tus_response(http::status::created);
   res.set(http::field::location, std::string(base_path) + "/" + info.uid);
-  res.set("Upload-Offset", "0");
-  res.set("Upload-Expires", expires_at(st, info.uid));
+  res.set(tus_header::upload_offset, "0");
+  res.set(tus_header::upload_expires, expires_at(st, info.uid));
   co_await ex.respond(std::move(res));
 }
 
@@ -213,16 +217,17 @@ net::awaitable<void> handle_head(exchange& ex, tus_state& st) {
   if (!info) co_return;
   auto res = tus_response(http::status::ok);
   const auto offset = info->completed ? info->length : durable_offset(st, info->uid);
-  res.set("Upload-Offset", std::to_string(offset));
+  res.set(tus_header::upload_offset, std::to_string(offset));
   if (info->deferred) {
-    res.set("Upload-Defer-Length", "1");
+    res.set(tus_header::upload_defer_length, tus::defer_length_value);
   } else {
-    res.set("Upload-Length", std::to_string(info->length));
+    res.set(tus_header::upload_length, std::to_string(info->length));
   }
-  std::string metadata = "filename " + base64_encode(info->file_name);
-  if (info->has_expected) metadata += ",sha256 " + base64_encode(to_hex(info->expected));
-  res.set("Upload-Metadata", metadata);
-  res.set("Upload-Expires", expires_at(st, info->uid));
+  const std::string sha = info->has_expected ? to_hex(info->expected) : std::string();
+  const std::string metadata = tus::encode_metadata(
+      info->file_name, info->has_expected ? std::optional<std::string_view>(sha) : std::nullopt);
+  res.set(tus_header::upload_metadata, metadata);
+  res.set(tus_header::upload_expires, expires_at(st, info->uid));
   res.set(http::field::cache_control, "no-store");
   co_await ex.respond(std::move(res));
 }
@@ -230,18 +235,18 @@ net::awaitable<void> handle_head(exchange& ex, tus_state& st) {
 // A PATCH to an upload already committed: a client that missed the final answer asks again
 // with zero bytes at the full offset, and learns that the backup is stored.
 net::awaitable<void> answer_completed(exchange& ex, const upload_info& info) {
-  const auto client_offset = ex.header_u64("Upload-Offset");
+  const auto client_offset = ex.header_u64(tus_header::upload_offset);
   const bool has_body = ex.header_u64("Content-Length").value_or(0) > 0 ||
                         ex.request().count(http::field::transfer_encoding) > 0;
-  auto res = !client_offset ? tus_error(http::status::bad_request, "bad_upload_offset",
+  auto res = !client_offset ? tus_error(http::status::bad_request, api_error::bad_upload_offset,
                                         "Upload-Offset is required")
              : client_offset != info.length
-                 ? tus_error(http::status::conflict, "offset_mismatch",
+                 ? tus_error(http::status::conflict, api_error::offset_mismatch,
                              "the upload is complete at offset " + std::to_string(info.length))
-             : has_body ? tus_error(http::status::payload_too_large, "upload_complete",
+             : has_body ? tus_error(http::status::payload_too_large, api_error::upload_complete,
                                     "the upload is complete: no more bytes are taken")
                         : tus_response(http::status::no_content);
-  res.set("Upload-Offset", std::to_string(info.length));
+  res.set(tus_header::upload_offset, std::to_string(info.length));
   co_await ex.respond(std::move(res));
 }
 
@@ -254,10 +259,10 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   if (!found) co_return;
   auto info = std::make_optional(*found);  // a deferred length may be set below
   // A length once set is final: a PATCH that says another one is refused whole (tusd: 400).
-  if (!info->deferred && ex.request().count("Upload-Length") > 0 &&
-      ex.header_u64("Upload-Length") != info->length) {
+  if (!info->deferred && ex.request().count(wire::tus::header::upload_length) > 0 &&
+      ex.header_u64(wire::tus::header::upload_length) != info->length) {
     auto res =
-        tus_error(http::status::bad_request, "bad_upload_length",
+        tus_error(http::status::bad_request, api_error::bad_upload_length,
                   "Upload-Length differs from the upload's length " + std::to_string(info->length));
     co_await ex.respond(std::move(res));
     co_return;
@@ -266,45 +271,46 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
     co_await answer_completed(ex, *info);
     co_return;
   }
-  if (ex.request()[http::field::content_type] != "application/offset+octet-stream") {
-    co_await ex.respond(tus_error(http::status::unsupported_media_type, "bad_content_type",
+  if (ex.request()[http::field::content_type] != tus::patch_content_type) {
+    co_await ex.respond(tus_error(http::status::unsupported_media_type, api_error::bad_content_type,
                                   "PATCH bodies are application/offset+octet-stream"));
     co_return;
   }
   std::optional<sha256_digest> chunk_expected;
-  if (const auto c = ex.request()["Upload-Checksum"]; !c.empty()) {
-    if (!c.starts_with("sha256 ")) {
-      co_await ex.respond(tus_error(http::status::bad_request, "unsupported_checksum",
+  if (const auto c = ex.request()[tus_header::upload_checksum]; !c.empty()) {
+    if (!c.starts_with(std::string(tus::checksum_algorithm) + " ")) {
+      co_await ex.respond(tus_error(http::status::bad_request, api_error::unsupported_checksum,
                                     "only the sha256 Upload-Checksum algorithm is supported"));
       co_return;
     }
-    chunk_expected = digest_from_base64(c.substr(7));
+    chunk_expected = digest_from_base64(c.substr(tus::checksum_algorithm.size() + 1));
     if (!chunk_expected) {
-      co_await ex.respond(tus_error(http::status::bad_request, "bad_checksum",
+      co_await ex.respond(tus_error(http::status::bad_request, api_error::bad_checksum,
                                     "Upload-Checksum: sha256 <base64 of 32 bytes>"));
       co_return;
     }
   }
   upload_slot slot(ctx);
   if (!slot.acquired()) {
-    auto res = tus_error(http::status::service_unavailable, "busy",
+    auto res = tus_error(http::status::service_unavailable, api_error::busy,
                          "too many concurrent uploads; retry later");
     res.set(http::field::retry_after, "5");
     co_await ex.respond(std::move(res));
     co_return;
   }
   if (!st.busy.try_lock(info->uid)) {
-    co_await ex.respond(tus_error(http::status::locked, "locked", "another PATCH is in progress"));
+    co_await ex.respond(
+        tus_error(http::status::locked, api_error::locked, "another PATCH is in progress"));
     co_return;
   }
   busy_guard guard{st.busy, info->uid};
 
   const std::uint64_t offset = durable_offset(st, info->uid);
-  const auto client_offset = ex.header_u64("Upload-Offset");
+  const auto client_offset = ex.header_u64(tus_header::upload_offset);
   if (!client_offset || *client_offset != offset) {
-    auto res = tus_error(http::status::conflict, "offset_mismatch",
+    auto res = tus_error(http::status::conflict, api_error::offset_mismatch,
                          "Upload-Offset must be the current offset " + std::to_string(offset));
-    res.set("Upload-Offset", std::to_string(offset));
+    res.set(tus_header::upload_offset, std::to_string(offset));
     guard.release();
     slot.release();
     co_await ex.respond(std::move(res));
@@ -312,9 +318,9 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   }
   // The PATCH that ends a deferred upload says how long it is and what its sha256 must be
   // (X-Content-SHA256, as on a raw upload, unless the metadata had it).
-  if (info->deferred && ex.request().count("Upload-Length") > 0) {
-    const auto declared = ex.header_u64("Upload-Length");
-    const auto said = ex.request()["X-Content-SHA256"];
+  if (info->deferred && ex.request().count(tus_header::upload_length) > 0) {
+    const auto declared = ex.header_u64(tus_header::upload_length);
+    const auto said = ex.request()[wire::content_sha256_header];
     const auto sha = said.empty() ? std::nullopt : digest_from_hex(said);
     std::string problem;
     auto status = http::status::bad_request;
@@ -350,7 +356,7 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
     if (!problem.empty()) {
       guard.release();
       slot.release();
-      co_await ex.respond(tus_error(status, "bad_upload_length", problem));
+      co_await ex.respond(tus_error(status, api_error::bad_upload_length, problem));
       co_return;
     }
   }
@@ -386,7 +392,7 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
     guard.release();
     slot.release();
     co_await ex.respond(
-        tus_error(http::status::internal_server_error, "storage_error", ec.message()));
+        tus_error(http::status::internal_server_error, api_error::storage_error, ec.message()));
     co_return;
   }
   // Snapshot for rolling the chunk back if its checksum fails.
@@ -430,9 +436,9 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
     st.hashes.put(info->uid, std::move(before));
     if (bad_chunk) {
       lg.warn("PATCH checksum mismatch at offset {}: {} bytes discarded", offset, received);
-      auto res = tus_error(checksum_mismatch, "checksum_mismatch",
+      auto res = tus_error(checksum_mismatch, api_error::checksum_mismatch,
                            "Upload-Checksum does not match the body");
-      res.set("Upload-Offset", std::to_string(offset));
+      res.set(tus_header::upload_offset, std::to_string(offset));
       guard.release();
       slot.release();
       co_await ex.respond(std::move(res));
@@ -457,7 +463,7 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
                                    ? std::string("PATCH goes beyond Upload-Length")
                                : read_ec ? read_ec.message()
                                          : ec.message();
-    auto res = tus_error(status, "upload_interrupted", detail);
+    auto res = tus_error(status, api_error::upload_interrupted, detail);
     guard.release();
     slot.release();
     co_await ex.respond(std::move(res));
@@ -467,8 +473,8 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   const std::uint64_t new_offset = data.size();
   if (info->deferred || new_offset < info->length) {
     auto res = tus_response(http::status::no_content);
-    res.set("Upload-Offset", std::to_string(new_offset));
-    res.set("Upload-Expires", expires_at(st, info->uid));
+    res.set(tus_header::upload_offset, std::to_string(new_offset));
+    res.set(tus_header::upload_expires, expires_at(st, info->uid));
     guard.release();
     slot.release();
     co_await ex.respond(std::move(res));
@@ -478,8 +484,8 @@ net::awaitable<void> handle_patch(exchange& ex, tus_state& st) {
   // Complete: check the whole file and commit. The upload's state goes only once the outcome
   // is final; after a storage error a PATCH of zero bytes at the full offset tries again.
   http::fields extra;
-  extra.set("Tus-Resumable", tus_version);
-  extra.set("Upload-Offset", std::to_string(new_offset));
+  extra.set(tus_header::resumable, tus::version);
+  extra.set(tus_header::upload_offset, std::to_string(new_offset));
   const auto digest = whole->finish();
   data.stage(st.staging.take(info->uid));
   co_await commit_upload(ex, ctx, *who, info->file_name, data, digest, info->expected, extra,
@@ -505,7 +511,8 @@ net::awaitable<void> handle_delete(exchange& ex, tus_state& st) {
   const auto info = co_await find_upload(ex, st, *who);
   if (!info) co_return;
   if (!st.busy.try_lock(info->uid)) {
-    co_await ex.respond(tus_error(http::status::locked, "locked", "a PATCH is in progress"));
+    co_await ex.respond(
+        tus_error(http::status::locked, api_error::locked, "a PATCH is in progress"));
     co_return;
   }
   busy_guard guard{st.busy, info->uid};

@@ -39,7 +39,7 @@ net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_con
             to_hex(*expected), to_hex(digest), size);
     co_await answer(upload_end::refused,
                     http_server::make_error_response(
-                        http::status::unprocessable_entity, "hash_mismatch",
+                        http::status::unprocessable_entity, wire::api_error::hash_mismatch,
                         "sha256 of the received " + std::to_string(size) + " bytes is " +
                             to_hex(digest) + ", expected " + to_hex(*expected)));
     co_return upload_end::refused;
@@ -51,10 +51,10 @@ net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_con
     if (!resumable) file.discard();
     ctx.metrics.upload_finished(who.client, "failed");
     lg.error("upload failed: fsync: {}", ec.message());
-    co_await answer(
-        upload_end::storage_error,
-        http_server::make_error_response(http::status::internal_server_error, "storage_error",
-                                         "could not write the backup to disk"));
+    co_await answer(upload_end::storage_error,
+                    http_server::make_error_response(http::status::internal_server_error,
+                                                     wire::api_error::storage_error,
+                                                     "could not write the backup to disk"));
     co_return upload_end::storage_error;
   }
   file.close();
@@ -72,9 +72,10 @@ net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_con
     if (!resumable) file.discard();
     ctx.metrics.upload_finished(who.client, "failed");
     lg.error("upload failed: commit: {}", ec.message());
-    co_await answer(upload_end::storage_error, http_server::make_error_response(
-                                                   http::status::internal_server_error,
-                                                   "storage_error", "could not commit the backup"));
+    co_await answer(upload_end::storage_error,
+                    http_server::make_error_response(http::status::internal_server_error,
+                                                     wire::api_error::storage_error,
+                                                     "could not commit the backup"));
     co_return upload_end::storage_error;
   }
   file.keep();  // renamed into place, or already removed by commit()
@@ -96,10 +97,10 @@ net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_con
       lg.warn("upload refused: a different backup with this name is stored");
       // Under APPEND_ONLY an overwrite is a forbidden operation, not merely a conflict.
       const auto status = ctx.cfg.append_only ? http::status::forbidden : http::status::conflict;
-      co_await answer(
-          upload_end::refused,
-          http_server::make_error_response(
-              status, "conflict", "a backup named " + name + " with a different sha256 is stored"));
+      co_await answer(upload_end::refused,
+                      http_server::make_error_response(
+                          status, wire::api_error::conflict,
+                          "a backup named " + name + " with a different sha256 is stored"));
       co_return upload_end::refused;
     }
   }

@@ -33,14 +33,15 @@ net::awaitable<void> answer_read_error(exchange& ex, receiver_context& ctx,
                                        const std::string& client, const error_code& ec) {
   if (ec == http::error::body_limit) {
     ctx.metrics.upload_finished(client, "rejected");
-    co_await ex.respond_error(http::status::payload_too_large, "payload_too_large",
+    co_await ex.respond_error(http::status::payload_too_large, wire::api_error::payload_too_large,
                               "upload exceeds MAX_UPLOAD_BYTES");
     co_return;
   }
   ctx.metrics.upload_finished(client, "failed");
   log::write(spdlog::level::warn, "upload interrupted; nothing kept",
              {{"peer", ex.peer_address()}, {"client", client}, {"reason", ec.message()}});
-  co_await ex.respond_error(http::status::bad_request, "upload_interrupted", ec.message());
+  co_await ex.respond_error(http::status::bad_request, wire::api_error::upload_interrupted,
+                            ec.message());
 }
 
 net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
@@ -53,7 +54,7 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
   if (const auto h = req[wire::content_sha256_header]; !h.empty()) {
     expected = digest_from_hex(h);
     if (!expected) {
-      co_await ex.respond_error(http::status::bad_request, "bad_checksum",
+      co_await ex.respond_error(http::status::bad_request, wire::api_error::bad_checksum,
                                 "X-Content-SHA256 must be 64 hex digits");
       co_return;
     }
@@ -63,7 +64,7 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
   // A backup's manifest, raw, after its backup: stored beside it, not as a backup.
   if (const auto manifest = parse_manifest_name(name)) {
     if (boundary) {
-      co_await ex.respond_error(http::status::bad_request, "bad_request",
+      co_await ex.respond_error(http::status::bad_request, wire::api_error::bad_request,
                                 "a manifest is sent as a raw body with X-Backup-Name");
     } else {
       co_await receive_manifest(ex, ctx, *who, *manifest, expected);
@@ -71,22 +72,23 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
     co_return;
   }
   if (!boundary && name.empty()) {
-    co_await ex.respond_error(http::status::bad_request, "missing_name",
+    co_await ex.respond_error(http::status::bad_request, wire::api_error::missing_name,
                               "send X-Backup-Name with a raw body, or multipart/form-data with a "
                               "file part");
     co_return;
   }
   if (!name.empty() && !parse_backup_name(name)) {
     co_await ex.respond_error(
-        http::status::bad_request, "invalid_name",
+        http::status::bad_request, wire::api_error::invalid_name,
         "backup names look like <database>-<YYYYMMDD>-<HHMMSS>.dump[.zst][.age] or "
         ".tar[.zst][.age]");
     co_return;
   }
   upload_slot slot(ctx);
   if (!slot.acquired()) {
-    auto res = http_server::make_error_response(http::status::service_unavailable, "busy",
-                                                "too many concurrent uploads; retry later");
+    auto res =
+        http_server::make_error_response(http::status::service_unavailable, wire::api_error::busy,
+                                         "too many concurrent uploads; retry later");
     res.set(http::field::retry_after, "5");
     co_await ex.respond(std::move(res));
     co_return;
@@ -184,7 +186,8 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
 
   if (!boundary) {
     if (auto ec = backup.create(incoming)) {
-      co_await ex.respond_error(http::status::internal_server_error, "storage_error", ec.message());
+      co_await ex.respond_error(http::status::internal_server_error, wire::api_error::storage_error,
+                                ec.message());
       co_return;
     }
     backup.stage(ctx.store->begin(incoming, who->client, name), false);
@@ -240,8 +243,8 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
     ctx.metrics.upload_finished(who->client, "rejected");
     log::write(spdlog::level::warn, "upload refused",
                {{"peer", ex.peer_address()}, {"client", who->client}, {"reason", problem}});
-    const std::string_view error =
-        problem_status == http::status::bad_request ? "bad_request" : "storage_error";
+    const auto error = problem_status == http::status::bad_request ? wire::api_error::bad_request
+                                                                   : wire::api_error::storage_error;
     co_await ex.respond_error(problem_status, error, problem);
     co_return;
   }

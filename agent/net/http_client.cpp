@@ -98,12 +98,13 @@ std::string describe_response(const http_response& response) {
   return s;
 }
 
-std::string error_field(const http_response& response) {
+std::optional<wire::api_error> error_field(const http_response& response) {
   error_code ec;
   const auto value = boost::json::parse(response.body(), ec);
-  if (ec || !value.is_object()) return {};
+  if (ec || !value.is_object()) return std::nullopt;
   const auto* error = value.get_object().if_contains("error");
-  return error != nullptr && error->is_string() ? std::string(error->get_string()) : std::string();
+  if (error == nullptr || !error->is_string()) return std::nullopt;
+  return wire::parse_api_error(error->get_string());
 }
 
 struct http_client::impl {

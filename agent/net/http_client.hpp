@@ -22,6 +22,7 @@
 
 #include <pgship/common/errors.hpp>
 #include <pgship/common/io/byte_rate_limiter.hpp>
+#include <pgship/common/wire/errors.hpp>
 
 namespace pgship::agent {
 
@@ -99,7 +100,8 @@ class http_client {
 /// "HTTP 401 Unauthorized: invalid token" from the status and the receiver's JSON error.
 std::string describe_response(const http_response& response);
 
-/// The `error` field of the receiver's JSON error body ("" when there is none).
-std::string error_field(const http_response& response);
+/// The `error` field of the receiver's JSON error body as a catalogue entry; nullopt when there
+/// is none or it names no entry.
+std::optional<wire::api_error> error_field(const http_response& response);
 
 }  // namespace pgship::agent

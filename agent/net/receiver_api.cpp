@@ -8,7 +8,9 @@
 #include <pgship/common/fs.hpp>
 #include <pgship/common/manifest_name.hpp>
 #include <pgship/common/sha256.hpp>
+#include <pgship/common/time_text.hpp>
 #include <pgship/common/wire.hpp>
+#include <pgship/common/wire/backup_record.hpp>
 
 #include "net/rate_limit.hpp"
 #include "net/retry_policy.hpp"
@@ -29,7 +31,7 @@ std::unique_ptr<http_client> make_receiver_client(boost::asio::any_io_executor e
 }
 
 net::awaitable<stage_error> check_receiver_health(http_client& client) {
-  http_request r{http::verb::get, client.endpoint().target("/health"), 11};
+  http_request r{http::verb::get, client.endpoint().target(wire::health_path), 11};
   const auto reply = co_await client.send(std::move(r));
   const std::string where = client.endpoint().origin();
   if (!reply.ok()) co_return fail(reply.failure, "receiver health check: " + reply.message);
@@ -91,30 +93,21 @@ net::awaitable<stage_error> check_receiver_takes_uploads(http_client& client,
 }
 
 std::optional<std::vector<remote_backup>> parse_backup_list(std::string_view text) {
-  boost::system::error_code ec;
-  const auto value = json::parse(text, ec);
-  if (ec || !value.is_array()) return std::nullopt;
+  const auto records = wire::records_from_json(text);
+  if (!records) return std::nullopt;
   std::vector<remote_backup> out;
-  for (const auto& item : value.get_array()) {
-    if (!item.is_object()) return std::nullopt;
-    const auto& o = item.get_object();
-    const auto text_of = [&o](std::string_view k) {
-      const auto* v = o.if_contains(k);
-      return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
-    };
-    remote_backup b;
-    b.id = text_of("id");
-    b.database = text_of("database");
-    b.sha256 = text_of("sha256");
-    b.taken = text_of("created_at");
-    b.uploaded = text_of("uploaded_at");
-    if (const auto* s = o.if_contains("size"); s != nullptr && s->is_number()) {
-      b.size = s->to_number<std::uint64_t>(ec);
-    }
+  for (const auto& r : *records) {
     // The id becomes a file name and a URL path segment here: the receiver is trusted with
     // backups, not with paths.
-    if (!fs::is_safe_name(b.id)) return std::nullopt;
-    if (const auto parsed = parse_backup_name(b.id)) b.kind = parsed->kind;
+    if (!fs::is_safe_name(r.id)) return std::nullopt;
+    remote_backup b;
+    b.id = r.id;
+    b.database = r.database;
+    b.size = r.size;
+    b.sha256 = r.sha256;
+    b.taken = format_utc(r.taken);
+    b.uploaded = format_utc(r.uploaded);
+    b.kind = wire::kind_of(r);
     out.push_back(std::move(b));
   }
   return out;
@@ -124,7 +117,7 @@ net::awaitable<stage_error> list_remote_backups(http_client& client, const std::
                                                 const std::string& database,
                                                 std::vector<remote_backup>& out,
                                                 std::string* raw_json) {
-  std::string target = client.endpoint().target("/api/backup/list");
+  std::string target = client.endpoint().target(wire::list_path);
   if (!database.empty()) {
     target += "?database=" + boost::urls::encode(database, boost::urls::unreserved_chars);
   }

@@ -2,20 +2,21 @@
 #include <algorithm>
 #include <cmath>
 
-#include <pgship/common/wire.hpp>
+#include <pgship/common/wire/tus.hpp>
 
 namespace pgship::agent {
 
-reply_class classify_reply(unsigned status, std::string_view error) {
+reply_class classify_reply(unsigned status, std::optional<wire::api_error> error) {
   if (status / 100 == 2) return reply_class::success;
   switch (status) {
     case 408:  // request timeout
     case 423:  // locked: the receiver still finishes a PATCH from a cut connection
     case 429:
-    case 460:  // checksum mismatch: damaged on the way, send it again
+    case wire::tus::checksum_mismatch_status:  // damaged on the way: send it again
       return reply_class::retry;
     case 409:
-      return error == "offset_mismatch" ? reply_class::retry : reply_class::permanent;
+      return error == wire::api_error::offset_mismatch ? reply_class::retry
+                                                       : reply_class::permanent;
     case 507:  // insufficient storage will not fix itself within a backoff
       return reply_class::permanent;
     default:
@@ -23,8 +24,8 @@ reply_class classify_reply(unsigned status, std::string_view error) {
   }
 }
 
-errc refusal_code(unsigned status, std::string_view error) {
-  if (status == 401 || (status == 403 && error != wire::error::conflict)) {
+errc refusal_code(unsigned status, std::optional<wire::api_error> error) {
+  if (status == 401 || (status == 403 && error != wire::api_error::conflict)) {
     return errc::receiver_auth_failed;
   }
   if (status == 422) return errc::hash_mismatch;

@@ -13,6 +13,7 @@
 #include <pgship/common/io/zstd_filters.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/sha256.hpp>
+#include <pgship/common/wire/paths.hpp>
 
 #include "pg_tools.hpp"
 #include "pipeline/pipe_feed.hpp"
@@ -63,8 +64,8 @@ child_spec pg_restore_spec(const pg_tool& tool, const restore_target& target) {
 }
 
 http_request download_request(const fetch_restore_io& io, const remote_backup& backup) {
-  http_request r{http::verb::get, io.client.endpoint().target("/api/backup/download/" + backup.id),
-                 11};
+  http_request r{http::verb::get,
+                 io.client.endpoint().target(std::string(wire::download_prefix) + backup.id), 11};
   r.set(http::field::authorization, "Bearer " + io.token);
   return r;
 }

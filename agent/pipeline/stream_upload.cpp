@@ -7,8 +7,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <pgship/common/base64.hpp>
-
 #include "pipeline/tus_wire.hpp"
 
 namespace pgship::agent {
@@ -32,10 +30,9 @@ bool follow_upload::open_file(const std::filesystem::path& path) {
 }
 
 net::awaitable<bool> follow_upload::begin() {
-  auto r =
-      tus_request(http::verb::post, client_.endpoint().target("/api/backup/uploads"), req_.token);
-  r.set("Upload-Defer-Length", "1");
-  r.set("Upload-Metadata", "filename " + base64_encode(req_.name));
+  auto r = tus_request(http::verb::post, client_.endpoint().target(wire::uploads_path), req_.token);
+  r.set(tus::header::upload_defer_length, tus::defer_length_value);
+  r.set(tus::header::upload_metadata, tus::encode_metadata(req_.name, std::nullopt));
   const auto reply = co_await client_.send(std::move(r));
   if (reply.ok() && reply.status() == 201) {
     location_ = location_target(reply.response[http::field::location], client_.endpoint());
@@ -88,18 +85,20 @@ net::awaitable<bool> follow_upload::patch(std::uint64_t length, bool last, std::
     co_return false;
   }
   auto r = tus_request(http::verb::patch, location_, req_.token);
-  r.set("Upload-Offset", std::to_string(offset_));
+  r.set(tus::header::upload_offset, std::to_string(offset_));
   r.set(http::field::content_type, "application/offset+octet-stream");
-  r.set("Upload-Checksum", "sha256 " + to_base64(*digest));
+  r.set(tus::header::upload_checksum,
+        std::string(tus::checksum_algorithm) + " " + to_base64(*digest));
   if (last) {
-    r.set("Upload-Length", std::to_string(size));
-    r.set("X-Content-SHA256", sha256_hex);
+    r.set(tus::header::upload_length, std::to_string(size));
+    r.set(wire::content_sha256_header, sha256_hex);
   }
   std::function<void(std::size_t)> on_sent = [this](std::size_t n) { bytes_sent_ += n; };
   // A refusal of any kind, a 429 included, ends the streaming: the regular upload takes over
   // after the commit, with its retries and its waits (which a stop interrupts).
   const auto reply = co_await client_.send_file_range(std::move(r), fd_, offset_, length, on_sent);
-  const auto next = reply.ok() ? header_u64(reply.response, "Upload-Offset") : std::nullopt;
+  const auto next =
+      reply.ok() ? header_u64(reply.response, tus::header::upload_offset) : std::nullopt;
   if (!reply.ok() || reply.status() / 100 != 2 || !next || *next != offset_ + length) {
     const std::string why = !reply.ok() ? reply.message : describe_response(reply.response);
     req_.log.warn("streaming upload stopped at offset {}: {}", offset_, why);

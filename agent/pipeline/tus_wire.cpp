@@ -51,7 +51,7 @@ http_request tus_request(boost::beast::http::verb method, std::string target,
                          const std::string& token) {
   http_request r{method, target, 11};
   r.set(boost::beast::http::field::authorization, "Bearer " + token);
-  r.set("Tus-Resumable", tus_version);
+  r.set(tus::header::resumable, tus::version);
   return r;
 }
 
@@ -74,7 +74,9 @@ std::string location_target(std::string_view location, const receiver_endpoint& 
   } else if (location.starts_with("/")) {
     path = location;
   } else {
-    path = "/api/backup/" + std::string(location);  // relative to .../api/backup/uploads
+    // Relative to the uploads collection, .../api/backup/uploads.
+    const auto collection = wire::uploads_path.substr(0, wire::uploads_path.rfind('/') + 1);
+    path = std::string(collection) + std::string(location);
   }
   if (!ep.base_path.empty() && !path.starts_with(ep.base_path + "/")) path = ep.base_path + path;
   return path;

@@ -1,6 +1,7 @@
 #pragma once
-// What the agent's two tus uploaders share: the wire's version, how a reply is judged
-// (retry, or give up with which code), the headers they read, and the checksum of a range.
+// What the agent's two tus uploaders share: how a reply is judged (retry, or give up with which
+// code), the headers they read, and the checksum of a range. The protocol's spelling (version,
+// header names) is the wire's (wire/tus.hpp).
 
 #include <chrono>
 #include <cstdint>
@@ -9,13 +10,16 @@
 #include <string_view>
 
 #include <pgship/common/sha256.hpp>
+#include <pgship/common/wire/headers.hpp>
+#include <pgship/common/wire/paths.hpp>
+#include <pgship/common/wire/tus.hpp>
 
 #include "net/http_client.hpp"
 #include "stage_error.hpp"
 
 namespace pgship::agent {
 
-inline constexpr std::string_view tus_version = "1.0.0";
+namespace tus = wire::tus;
 
 /// What one attempt ended with: done, or an error that is retryable or not.
 struct attempt_end {

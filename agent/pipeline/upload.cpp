@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <pgship/common/base64.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/sha256.hpp>
 
@@ -106,10 +105,9 @@ class tus_upload {
   }
 
   net::awaitable<attempt_end> create() {
-    auto r = base(http::verb::post, client_.endpoint().target("/api/backup/uploads"));
-    r.set("Upload-Length", std::to_string(out_.size));
-    r.set("Upload-Metadata",
-          "filename " + base64_encode(req_.name) + ",sha256 " + base64_encode(req_.sha256_hex));
+    auto r = base(http::verb::post, client_.endpoint().target(wire::uploads_path));
+    r.set(tus::header::upload_length, std::to_string(out_.size));
+    r.set(tus::header::upload_metadata, tus::encode_metadata(req_.name, req_.sha256_hex));
     const auto reply = co_await client_.send(std::move(r));
     if (reply.ok() && reply.status() == 200) {
       // The receiver already stores this very backup (same name, same sha256).
@@ -141,10 +139,10 @@ class tus_upload {
       co_return attempt_end{};
     }
     if (!reply.ok() || reply.status() != 200) co_return from_reply(reply, "asking for the offset");
-    const auto offset = header_u64(reply.response, "Upload-Offset");
-    const auto length = header_u64(reply.response, "Upload-Length");
+    const auto offset = header_u64(reply.response, tus::header::upload_offset);
+    const auto length = header_u64(reply.response, tus::header::upload_length);
     // One created while pg_dump ran: its PATCHes say the length and the sha256 it must have.
-    deferred_ = reply.response["Upload-Defer-Length"] == "1";
+    deferred_ = reply.response[tus::header::upload_defer_length] == tus::defer_length_value;
     if (length && *length != out_.size) {
       // Not an upload of this file (a resume_at kept from elsewhere): make a new one.
       req_.log.warn("the receiver's upload {} is {} bytes long, the file {}; starting over",
@@ -179,12 +177,13 @@ class tus_upload {
                         "cannot read " + req_.file.string() + ": " + std::strerror(errno));
     }
     auto r = base(http::verb::patch, location_);
-    r.set("Upload-Offset", std::to_string(offset_));
+    r.set(tus::header::upload_offset, std::to_string(offset_));
     r.set(http::field::content_type, "application/offset+octet-stream");
-    r.set("Upload-Checksum", "sha256 " + to_base64(*digest));
+    r.set(tus::header::upload_checksum,
+          std::string(tus::checksum_algorithm) + " " + to_base64(*digest));
     if (deferred_) {
-      r.set("Upload-Length", std::to_string(out_.size));
-      r.set("X-Content-SHA256", req_.sha256_hex);
+      r.set(tus::header::upload_length, std::to_string(out_.size));
+      r.set(wire::content_sha256_header, req_.sha256_hex);
     }
     std::function<void(std::size_t)> on_sent = [this](std::size_t n) {
       out_.bytes_sent += n;
@@ -201,7 +200,7 @@ class tus_upload {
                                                     std::to_string(reply.status()) + ")");
     }
     if (!reply.ok() || reply.status() / 100 != 2) co_return from_reply(reply, "sending a chunk");
-    const auto next = header_u64(reply.response, "Upload-Offset");
+    const auto next = header_u64(reply.response, tus::header::upload_offset);
     if (!next || *next != offset_ + length) {
       // Out of step with the receiver: ask it where it stands.
       const std::string reported = next ? std::to_string(*next) : std::string("none");

@@ -193,8 +193,7 @@ TEST_F(ReceiverLimits, TheAgentWaitsOutA429AndTheBackupLands) {
   auto& pg = pg_cluster::shared();
   pg.create_database("limits_src");
   pg.load_sample_data("limits_src", 3000);
-  // A token every 2 s: the agent's requests come faster than that however busy the machine.
-  start({{"RATE_LIMIT", "30r/m"}, {"RATE_BURST", "2"}});
+  start({{"RATE_LIMIT", "2r/s"}, {"RATE_BURST", "2"}});
   const auto cfg = write_config(
       agent_config("limits_src", {{"UPLOAD_CHUNK_SIZE", "64K"}, {"MAX_RETRIES", "0"}}));
   const auto r = run_agent({"backup", "--config", cfg.string()});

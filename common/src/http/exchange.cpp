@@ -52,6 +52,16 @@ string_response make_error_response(http::status status, std::string_view error,
   return res;
 }
 
+string_response make_error_response(http::status status, wire::api_error error,
+                                    std::string_view detail) {
+  return make_error_response(status, wire::to_string(error), detail);
+}
+
+net::awaitable<error_code> exchange::respond_error(http::status status, wire::api_error error,
+                                                   std::string_view detail) {
+  co_return co_await respond(make_error_response(status, error, detail));
+}
+
 net::awaitable<error_code> exchange::respond_error(http::status status, std::string_view error,
                                                    std::string_view detail) {
   co_return co_await respond(make_error_response(status, error, detail));

@@ -9,6 +9,8 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
+#include <pgship/common/wire/errors.hpp>
+
 #include "server_state.hpp"
 
 namespace pgship::http_server {
@@ -27,7 +29,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
  private:
   net::awaitable<bool> serve_one();
   /// Answers a request that cannot be served and closes the connection.
-  net::awaitable<void> refuse(http::status status, std::string_view error,
+  net::awaitable<void> refuse(http::status status, wire::api_error error,
                               const std::string& detail);
   net::awaitable<void> close(bool drain);
   void close_socket();

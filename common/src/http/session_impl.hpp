@@ -114,7 +114,7 @@ net::awaitable<bool> session<Stream>::serve_one() {
                     : read_ec.message();
       co_await refuse(
           too_large ? http::status::request_header_fields_too_large : http::status::bad_request,
-          too_large ? "header_too_large" : "bad_request", detail);
+          too_large ? wire::api_error::header_too_large : wire::api_error::bad_request, detail);
     } else if (read_ec == beast::error::timeout && buffer_.size() > 0) {
       spdlog::info("dropped {}: request header not complete within the idle timeout", peer_);
     }
@@ -125,7 +125,7 @@ net::awaitable<bool> session<Stream>::serve_one() {
   auto problem = http_framing::framing_problem(parser.get(), parser.get().version());
   if (!problem) problem = http_framing::host_problem(parser.get(), parser.get().version());
   if (problem) {
-    co_await refuse(http::status::bad_request, "bad_request", *problem);
+    co_await refuse(http::status::bad_request, wire::api_error::bad_request, *problem);
     co_return false;
   }
 
@@ -145,23 +145,23 @@ net::awaitable<bool> session<Stream>::serve_one() {
 
   error_code write_ec;
   if (!target) {
-    write_ec = co_await ex.respond_error(http::status::bad_request, "bad_request",
+    write_ec = co_await ex.respond_error(http::status::bad_request, wire::api_error::bad_request,
                                          "request target is not a valid path");
   } else if (match.result == route_match::outcome::not_found) {
-    write_ec =
-        co_await ex.respond_error(http::status::not_found, "not_found", "no route for " + path);
+    write_ec = co_await ex.respond_error(http::status::not_found, wire::api_error::not_found,
+                                         "no route for " + path);
   } else if (match.result == route_match::outcome::method_not_allowed) {
     auto res =
-        make_error_response(http::status::method_not_allowed, "method_not_allowed",
+        make_error_response(http::status::method_not_allowed, wire::api_error::method_not_allowed,
                             std::string(header.method_string()) + " is not allowed on " + path);
     res.set(http::field::allow, match.allow);
     write_ec = co_await ex.respond(std::move(res));
   } else if (const auto length = parser.content_length();
              match.options.body_limit && length && *length > *match.options.body_limit) {
-    write_ec = co_await ex.respond_error(http::status::payload_too_large, "payload_too_large",
-                                         "body of " + std::to_string(*length) +
-                                             " bytes exceeds the limit of " +
-                                             std::to_string(*match.options.body_limit));
+    write_ec = co_await ex.respond_error(
+        http::status::payload_too_large, wire::api_error::payload_too_large,
+        "body of " + std::to_string(*length) + " bytes exceeds the limit of " +
+            std::to_string(*match.options.body_limit));
   } else {
     ex.set_body_limit(match.options.body_limit);
     bool failed = false;
@@ -177,7 +177,7 @@ net::awaitable<bool> session<Stream>::serve_one() {
                       path);
       }
       write_ec = co_await ex.respond_error(
-          http::status::internal_server_error, "internal",
+          http::status::internal_server_error, wire::api_error::internal,
           failed ? "unexpected server error" : "the handler sent no response");
     } else if (failed) {
       write_ec = net::error::connection_aborted;  // a half-written response: close
@@ -209,7 +209,7 @@ net::awaitable<bool> session<Stream>::serve_one() {
 }
 
 template <class Stream>
-net::awaitable<void> session<Stream>::refuse(http::status status, std::string_view error,
+net::awaitable<void> session<Stream>::refuse(http::status status, wire::api_error error,
                                              const std::string& detail) {
   auto res = make_error_response(status, error, detail);
   res.set(http::field::server, state_->options.server_header);

@@ -2,31 +2,38 @@
 
 #include <gtest/gtest.h>
 
+#include <pgship/common/wire/tus.hpp>
+
 namespace pgship::agent {
 namespace {
 
 using namespace std::chrono_literals;
 
 TEST(ClassifyReply, SuccessRetryAndPermanent) {
-  EXPECT_EQ(classify_reply(201, ""), reply_class::success);
-  EXPECT_EQ(classify_reply(204, ""), reply_class::success);
+  EXPECT_EQ(classify_reply(201, std::nullopt), reply_class::success);
+  EXPECT_EQ(classify_reply(204, std::nullopt), reply_class::success);
   for (unsigned s : {408u, 423u, 429u, 460u, 500u, 502u, 503u}) {
-    EXPECT_EQ(classify_reply(s, ""), reply_class::retry) << s;
+    EXPECT_EQ(classify_reply(s, std::nullopt), reply_class::retry) << s;
   }
-  EXPECT_EQ(classify_reply(409, "offset_mismatch"), reply_class::retry);
-  EXPECT_EQ(classify_reply(409, "conflict"), reply_class::permanent);
+  EXPECT_EQ(classify_reply(409, wire::api_error::offset_mismatch), reply_class::retry);
+  EXPECT_EQ(classify_reply(409, wire::api_error::conflict), reply_class::permanent);
   for (unsigned s : {400u, 401u, 403u, 404u, 413u, 422u, 507u}) {
-    EXPECT_EQ(classify_reply(s, ""), reply_class::permanent) << s;
+    EXPECT_EQ(classify_reply(s, std::nullopt), reply_class::permanent) << s;
   }
+  EXPECT_EQ(classify_reply(wire::tus::checksum_mismatch_status, std::nullopt), reply_class::retry);
+  // The receiver's body, as the agent parses it.
+  EXPECT_EQ(classify_reply(409, wire::parse_api_error("offset_mismatch")), reply_class::retry);
+  EXPECT_EQ(classify_reply(409, wire::parse_api_error("no_such_name")), reply_class::permanent);
 }
 
 TEST(RefusalCode, NamesTheCause) {
-  EXPECT_EQ(refusal_code(401, ""), errc::receiver_auth_failed);
-  EXPECT_EQ(refusal_code(403, ""), errc::receiver_auth_failed);
-  EXPECT_EQ(refusal_code(403, "conflict"), errc::upload_rejected) << "APPEND_ONLY overwrite";
-  EXPECT_EQ(refusal_code(422, ""), errc::hash_mismatch);
-  EXPECT_EQ(refusal_code(507, ""), errc::upload_rejected);
-  EXPECT_EQ(refusal_code(413, ""), errc::upload_rejected);
+  EXPECT_EQ(refusal_code(401, std::nullopt), errc::receiver_auth_failed);
+  EXPECT_EQ(refusal_code(403, std::nullopt), errc::receiver_auth_failed);
+  EXPECT_EQ(refusal_code(403, wire::api_error::conflict), errc::upload_rejected)
+      << "APPEND_ONLY overwrite";
+  EXPECT_EQ(refusal_code(422, std::nullopt), errc::hash_mismatch);
+  EXPECT_EQ(refusal_code(507, std::nullopt), errc::upload_rejected);
+  EXPECT_EQ(refusal_code(413, std::nullopt), errc::upload_rejected);
 }
 
 TEST(BackoffDelay, DoublesWithJitterBetweenHalfAndFull) {

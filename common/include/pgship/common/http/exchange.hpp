@@ -13,6 +13,7 @@
 
 #include <pgship/common/http/net.hpp>
 #include <pgship/common/http/router.hpp>
+#include <pgship/common/wire/errors.hpp>
 
 namespace pgship::http_server {
 
@@ -66,6 +67,9 @@ class exchange {
   /// {"error": error, "detail": detail} with the given status.
   net::awaitable<error_code> respond_error(http::status status, std::string_view error,
                                            std::string_view detail);
+  /// The receiver's answers name an entry of the wire's error catalogue.
+  net::awaitable<error_code> respond_error(http::status status, wire::api_error error,
+                                           std::string_view detail);
   /// A JSON body (already serialised) with the given status.
   net::awaitable<error_code> respond_json(http::status status, std::string body);
 
@@ -97,6 +101,8 @@ class exchange {
 
 /// A string_response with the JSON error body the whole API uses.
 string_response make_error_response(http::status status, std::string_view error,
+                                    std::string_view detail);
+string_response make_error_response(http::status status, wire::api_error error,
                                     std::string_view detail);
 
 }  // namespace pgship::http_server
