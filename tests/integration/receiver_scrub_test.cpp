@@ -134,7 +134,10 @@ TEST_F(ReceiverScrub, ScheduledScrubRunsByItselfAndOnlyAdminMayStartOne) {
   ASSERT_TRUE(
       wait_until([&] { return metric(r.port(), "pgship_receiver_corrupt_backups") == 1; }, 30s))
       << r.log();
-  EXPECT_GT(metric(r.port(), "pgship_receiver_scrub_last_completed_timestamp_seconds"), first);
+  // Not necessarily later: on a busy machine `first` may already be a scheduled scrub's, in the
+  // same second; that the schedule found the rot is what the log line shows.
+  EXPECT_GE(metric(r.port(), "pgship_receiver_scrub_last_completed_timestamp_seconds"), first);
+  EXPECT_GT(first, 0);
   EXPECT_NE(r.log().find("trigger=schedule"), std::string::npos) << r.log();
   EXPECT_FALSE(stdfs::exists(stored(older)));
 }
