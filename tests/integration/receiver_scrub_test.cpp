@@ -134,10 +134,13 @@ TEST_F(ReceiverScrub, ScheduledScrubRunsByItselfAndOnlyAdminMayStartOne) {
   ASSERT_TRUE(
       wait_until([&] { return metric(r.port(), "pgship_receiver_corrupt_backups") == 1; }, 30s))
       << r.log();
-  // Not necessarily later: on a busy machine `first` may already be a scheduled scrub's, in the
-  // same second; that the schedule found the rot is what the log line shows.
-  EXPECT_GE(metric(r.port(), "pgship_receiver_scrub_last_completed_timestamp_seconds"), first);
+  // The rot is counted when found, the completion when that scrub ends: wait for the end.
   EXPECT_GT(first, 0);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return metric(r.port(), "pgship_receiver_scrub_last_completed_timestamp_seconds") > first;
+      },
+      30s));
   EXPECT_NE(r.log().find("trigger=schedule"), std::string::npos) << r.log();
   EXPECT_FALSE(stdfs::exists(stored(older)));
 }
