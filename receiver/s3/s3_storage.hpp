@@ -24,6 +24,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/thread_pool.hpp>
@@ -79,6 +80,8 @@ class s3_storage final : public storage {
   std::string data_key(const std::string& client, const std::string& database,
                        const std::string& id) const;
   header_list lock_headers() const;
+  // A backup's record is its data key with this suffix, beside its bytes.
+  static constexpr std::string_view record_suffix = ".json";
   // Puts the object; `etag` is what its ETag must be ("" when that cannot be known).
   std::error_code upload(const std::filesystem::path& spooled, const std::string& key,
                          const sha256_digest& digest, std::uint64_t size,
