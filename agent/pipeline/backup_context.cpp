@@ -1,0 +1,31 @@
+#include "pipeline/backup_context.hpp"
+
+#include <pgship/common/redact_url.hpp>
+
+namespace pgship::agent {
+
+backup_context::backup_context(const settings& config, const run_request& req, run_control& ctl,
+                               const std::string& id, http_client* http, const stage_error& blocked,
+                               std::map<int, pg_toolset>& tools, database_run& record)
+    : cfg(config),
+      request(req),
+      control(ctl),
+      run_id(id),
+      client(http),
+      upload_blocked(blocked),
+      tools_by_major(tools),
+      run(record),
+      receiver(redact_url(config.backup_api_url)),
+      log{{"run_id", id}, {"database", record.database}} {}
+
+stage_clock backup_context::start_stage(const char* name) {
+  control.progress.begin(run.database, name);
+  return stage_clock(run.stages, name);
+}
+
+backup_kind backup_context::kind() const {
+  if (run.globals) return backup_kind::globals;
+  return run.archive ? backup_kind::archive : backup_kind::dump;
+}
+
+}  // namespace pgship::agent

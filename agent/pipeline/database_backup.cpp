@@ -1,0 +1,86 @@
+#include "pipeline/database_backup.hpp"
+#include <chrono>
+#include <memory>
+
+#include <boost/asio/this_coro.hpp>
+
+#include <pgship/common/time_text.hpp>
+
+#include "pipeline/adopt.hpp"
+#include "pipeline/backup_prep.hpp"
+#include "pipeline/dump_stage.hpp"
+#include "pipeline/local_stages.hpp"
+#include "pipeline/manifest.hpp"
+#include "pipeline/stream_upload.hpp"
+
+namespace pgship::agent {
+
+namespace net = boost::asio;
+using sys_clock = std::chrono::system_clock;
+
+net::awaitable<stage_error> backup_database(backup_context& ctx) {
+  preflight_output pre;
+  {
+    auto clock = ctx.start_stage("preflight");
+    auto error = co_await preflight(ctx.cfg, ctx.run.database, ctx.tools_by_major, pre);
+    clock.done(0, !error);
+    if (error) co_return error;
+  }
+  ctx.run.server_version = pre.server_version;
+  ctx.run.pg_dump_version = pre.tools.dump.version;
+  ctx.run.database_size = pre.database_size;
+  ctx.log.info("database {} is {} bytes on PostgreSQL {}; dumping with pg_dump {}",
+               ctx.run.database, pre.database_size, pre.server_version, pre.tools.dump.version);
+  if (ctx.control.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
+  if (auto error = co_await make_room(ctx)) co_return error;
+
+  manifest m;
+  const auto extension = stored_format_of(ctx.cfg).extension(".dump");
+  m.name = co_await fresh_name(ctx.cfg, ctx.run.database, extension);
+  ctx.run.backup = m.name;
+  m.database = ctx.run.database;
+  m.pg_dump_version = pre.tools.dump.version;
+  m.server_version = pre.server_version;
+  m.database_size = pre.database_size;
+  m.compression = ctx.cfg.compression;
+  m.compress_level = ctx.cfg.compression == "pg_dump" ? ctx.cfg.compress_level : 0;
+  m.agent_host = host_name();
+  m.run_id = ctx.run_id;
+  m.started = format_utc(sys_clock::now());
+  const auto partial = ctx.cfg.backup_dir / ".partial" / m.name;
+
+  // The upload runs while pg_dump writes, and commits only once the dump verified.
+  if (ctx.cfg.upload && ctx.client != nullptr && !ctx.upload_blocked) {
+    const auto executor = co_await net::this_coro::executor;
+    ctx.follower = std::make_unique<follow_upload>(
+        *ctx.client, upload_request_for(ctx.cfg, m, partial, ctx.log), ctx.control, executor);
+    const bool following = co_await ctx.follower->begin();
+    if (!following) ctx.follower.reset();
+  }
+  if (auto error = co_await dump_verify_commit(ctx, pre, partial, m)) {
+    if (ctx.follower) co_await ctx.follower->abandon();  // nothing of it is committed
+    co_return error;
+  }
+  if (ctx.control.stopping()) {
+    if (ctx.follower) co_await ctx.follower->abandon();
+    co_return fail(errc::cancelled, "the run was cancelled");
+  }
+
+  // The old tool's dumps of this database join the backups to ship and rotate.
+  // Named first: GCC 12 destroys an aggregate temporary inside co_await twice.
+  adopt_request adopt;
+  adopt.dir = ctx.cfg.backup_dir;
+  adopt.database = ctx.run.database;
+  adopt.pg_restore = pre.tools.restore;
+  adopt.upload = ctx.cfg.upload;
+  adopt.receiver = ctx.receiver;
+  adopt.run_id = ctx.run_id;
+  adopt.log = ctx.log;
+  adopt.stopping = [&ctx] { return ctx.control.stopping(); };
+  adopt_output adopted;
+  co_await adopt_old_backups(adopt, adopted);
+
+  co_return co_await ship_then_rotate(ctx, m);
+}
+
+}  // namespace pgship::agent

@@ -1,0 +1,117 @@
+#include "pipeline/ship.hpp"
+#include <algorithm>
+#include <chrono>
+
+#include <pgship/common/time_text.hpp>
+
+#include "pipeline/backup_prep.hpp"
+#include "pipeline/manifest_upload.hpp"
+#include "pipeline/rotate.hpp"
+#include "pipeline/upload.hpp"
+
+namespace pgship::agent {
+namespace {
+
+namespace net = boost::asio;
+using sys_clock = std::chrono::system_clock;
+
+// Uploads one local backup and records the outcome in its manifest.
+net::awaitable<stage_error> ship(backup_context& ctx, manifest& m, upload_output& out) {
+  auto ur = upload_request_for(ctx.cfg, m, ctx.cfg.backup_dir / m.name, ctx.log);
+  // An upload left unfinished on this same receiver by an earlier run goes on from there.
+  if (m.upload.receiver == ctx.receiver) ur.resume_at = m.upload.resume_at;
+  // The upload that followed this backup's dump needs only its last piece; if that fails,
+  // the regular upload (with its retries) sends the backup again.
+  bool streamed = false;
+  if (ctx.follower && m.name == ctx.run.backup) {
+    streamed = co_await ctx.follower->finish(ur.file, m.size, m.sha256, out);
+    ctx.follower.reset();
+    if (streamed) ctx.log.info("uploaded while dumping; committed after verify");
+    if (!streamed && !out.location.empty()) ur.resume_at = out.location;
+  }
+  stage_error error;
+  if (!streamed) error = co_await run_upload(*ctx.client, ur, ctx.control, out);
+  m.upload.receiver = ctx.receiver;
+  m.upload.bytes_sent = out.bytes_sent;
+  m.upload.retries = out.retries;
+  m.upload.resumes = out.resumes;
+  if (error) {
+    m.upload.state = upload_state::failed;
+    m.upload.error = error.message;
+    m.upload.resume_at = out.location;
+  } else {
+    m.upload.state = upload_state::uploaded;
+    m.upload.finished = format_utc(sys_clock::now());
+    m.upload.error.clear();
+    m.upload.resume_at.clear();
+  }
+  if (const auto ec = write_manifest(ctx.cfg.backup_dir, m); ec && !error) {
+    // The backup is on the receiver; only the local record of that is missing. Rotation
+    // will treat it as not uploaded, which errs on the safe side.
+    ctx.log.warn("cannot record the upload of {} in its manifest: {}", m.name, ec.message());
+  }
+  // The manifest goes up beside the backup, for restores and drills on any host; the backup
+  // stands without it.
+  if (!error) {
+    if (const auto manifest_error =
+            co_await ship_manifest(*ctx.client, ctx.cfg.backup_api_token, m)) {
+      ctx.log.warn("the manifest of {} is not on the receiver: {}", m.name, manifest_error.message);
+    }
+  }
+  co_return error;
+}
+
+}  // namespace
+
+net::awaitable<stage_error> upload_stage(backup_context& ctx, manifest& m) {
+  auto clock = ctx.start_stage("upload");
+  if (ctx.upload_blocked) {
+    // The backup stands locally, unshipped and so never rotated away; the next run that
+    // reaches the receiver ships it. The run still fails, so alerts fire.
+    clock.done(0, false);
+    m.upload.state = upload_state::failed;
+    m.upload.error = ctx.upload_blocked.message;
+    if (const auto ec = write_manifest(ctx.cfg.backup_dir, m)) {
+      ctx.log.warn("cannot record the failed upload of {} in its manifest: {}", m.name,
+                   ec.message());
+    }
+    ctx.log.warn("{} is kept locally and not uploaded: {}; a later run ships it", m.name,
+                 ctx.upload_blocked.message);
+    co_return ctx.upload_blocked;
+  }
+  auto& run = ctx.run;
+  auto error = co_await ship(ctx, m, run.upload);
+  clock.done(run.upload.bytes_sent, !error);
+  if (!error) {
+    run.uploaded = true;
+    ctx.log.info("uploaded to {}: {} bytes sent, {} retries, {} resumes{}",
+                 ctx.client->endpoint().origin(), run.upload.bytes_sent, run.upload.retries,
+                 run.upload.resumes, run.upload.already_stored ? " (already stored)" : "");
+  }
+  co_return error;
+}
+
+// Backups of this database whose upload failed in earlier runs (receiver down, token
+// rejected) go now that the receiver takes uploads again, oldest first; the first failure
+// ends the catch-up until the next run.
+net::awaitable<void> ship_earlier(backup_context& ctx, const std::string& current) {
+  auto waiting = list_local_backups(ctx.cfg.backup_dir, ctx.run.database, ctx.kind());
+  std::sort(waiting.begin(), waiting.end(),
+            [](const auto& a, const auto& b) { return a.taken < b.taken; });
+  for (const auto& b : waiting) {
+    const bool not_shipped = b.upload == upload_state::pending || b.upload == upload_state::failed;
+    if (b.name == current || !not_shipped || ctx.control.stopping()) continue;
+    auto m = read_manifest(manifest_path(ctx.cfg.backup_dir, b.name));
+    if (!m) continue;  // without its manifest its checksum is unknown: left for a person
+    upload_output out;
+    const auto error = co_await ship(ctx, *m, out);
+    if (error) {
+      ctx.log.warn("earlier backup {} is still not uploaded: {}", b.name, error.message);
+      co_return;
+    }
+    ctx.run.shipped_late.push_back(b.name);
+    ctx.log.info("uploaded earlier backup {} ({} bytes sent)", b.name, out.bytes_sent);
+  }
+}
+
+}  // namespace pgship::agent
