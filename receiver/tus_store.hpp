@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <pgship/common/sha256.hpp>
 
@@ -53,6 +54,12 @@ class busy_set {
 // Holds an upload's lock. Released before the answer is sent: a client that gets the answer
 // may send its next PATCH at once, on another connection and thread.
 struct busy_guard {
+  // A constructor, not an aggregate: optional::emplace needs one under clang 14 (the fuzz build),
+  // which has no parenthesised aggregate initialisation.
+  busy_guard(busy_set& s, std::string id) : set(s), uid(std::move(id)) {}
+  busy_guard(const busy_guard&) = delete;
+  busy_guard& operator=(const busy_guard&) = delete;
+
   busy_set& set;
   std::string uid;
   bool held = true;
