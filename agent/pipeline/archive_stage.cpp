@@ -2,6 +2,7 @@
 #include <chrono>
 #include <system_error>
 
+#include <pgship/common/backup_name.hpp>
 #include <pgship/common/time_text.hpp>
 
 #include "pipeline/archive.hpp"
@@ -17,13 +18,13 @@ using sys_clock = std::chrono::system_clock;
 
 net::awaitable<stage_error> backup_archive_dir(backup_context& ctx, const archive_dir& dir) {
   const auto format = stored_format_of(ctx.cfg);
-  const bool zstd = format.zstd;
+  const auto codec = codec_settings_of(ctx.cfg);
   manifest m;
-  const auto extension = format.extension(".tar");
+  const auto extension = io::stored_extension(base_extension(backup_kind::archive), format);
   m.name = co_await fresh_name(ctx.cfg, dir.name, extension);
   ctx.run.backup = m.name;
   m.database = dir.name;
-  m.compression = zstd ? "zstd" : "none";
+  m.compression = io::to_string(format.compress);
   m.compress_level = 0;
   m.agent_host = host_name();
   m.run_id = ctx.run_id;
@@ -37,6 +38,7 @@ net::awaitable<stage_error> backup_archive_dir(backup_context& ctx, const archiv
     ar.directory = dir.path;
     ar.output = partial;
     ar.format = format;
+    ar.codec = codec;
     ar.handle = ctx.control.child;
     ar.log = ctx.log;
     auto error = co_await run_archive(ar, out);
@@ -48,7 +50,7 @@ net::awaitable<stage_error> backup_archive_dir(backup_context& ctx, const archiv
     // An encrypted archive was listed from a tee while written; the agent cannot read it.
     stage_error error;
     if (!format.encrypted()) {
-      error = co_await verify_archive(partial, zstd, out.digest, out);
+      error = co_await verify_archive(partial, format, out.digest, out);
     } else if (!out.listed) {
       error = fail(errc::verify_failed, out.list_problem);
     }
@@ -63,13 +65,7 @@ net::awaitable<stage_error> backup_archive_dir(backup_context& ctx, const archiv
   ctx.run.sha256 = to_hex(out.digest);
   ctx.log.info("archived {} ({} entries, {} bytes), sha256 {}", dir.path.string(), out.entries,
                out.bytes, ctx.run.sha256);
-  m.size = out.bytes;
-  m.sha256 = ctx.run.sha256;
-  if (zstd || format.encrypted()) {
-    m.plaintext_sha256 = to_hex(out.plain_digest);
-    m.plaintext_size = out.plain_bytes;
-  }
-  m.encryption_recipients = recipient_texts(format);
+  describe_stored(m, out, format, codec);
   co_return co_await commit_ship_rotate(ctx, partial, m);
 }
 

@@ -24,20 +24,34 @@ std::string host_name() {
   return buf;
 }
 
-stored_format stored_format_of(const settings& cfg) {
-  stored_format f;
-  f.zstd = cfg.compression == "zstd";
-  f.zstd_level = cfg.zstd_level;
-  f.zstd_threads = cfg.zstd_threads;
-  f.recipients = cfg.encrypt_recipients;
+io::stored_format stored_format_of(const settings& cfg) {
+  io::stored_format f;
+  f.compress = io::compression_named(cfg.compression);
+  if (!cfg.encrypt_recipients.empty()) f.encrypt = io::encryption::age;
   return f;
 }
 
-std::vector<std::string> recipient_texts(const stored_format& format) {
-  std::vector<std::string> out;
-  for (const auto& r : format.recipients)
-    out.push_back(r.text);
-  return out;
+io::codec_settings codec_settings_of(const settings& cfg) {
+  io::codec_settings c;
+  c.zstd_level = cfg.zstd_level;
+  c.zstd_threads = cfg.zstd_threads;
+  c.recipients = cfg.encrypt_recipients;
+  return c;
+}
+
+void describe_stored(manifest& m, const stored_sums& sums, const io::stored_format& format,
+                     const io::codec_settings& codec) {
+  m.size = sums.bytes;
+  m.sha256 = to_hex(sums.digest);
+  if (!format.as_produced()) {
+    m.plaintext_sha256 = to_hex(sums.plain_digest);
+    m.plaintext_size = sums.plain_bytes;
+  }
+  m.encryption_recipients.clear();
+  if (format.encrypted()) {
+    for (const auto& r : codec.recipients)
+      m.encryption_recipients.push_back(r.text);
+  }
 }
 
 net::awaitable<stage_error> preflight(const settings& cfg, const std::string& database,

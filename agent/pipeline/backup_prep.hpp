@@ -23,9 +23,14 @@ namespace pgship::agent {
 
 std::string host_name();
 
-stored_format stored_format_of(const settings& cfg);
-/// The recipients as the manifest lists them (age1…).
-std::vector<std::string> recipient_texts(const stored_format& format);
+/// How the settings store a backup's bytes: COMPRESSION=zstd, ENCRYPT_RECIPIENTS.
+io::stored_format stored_format_of(const settings& cfg);
+/// The codecs' levels and keys as the settings give them.
+io::codec_settings codec_settings_of(const settings& cfg);
+/// What the manifest says of the stored file: its size and sha256, the plain bytes' when the
+/// format changed them, the recipients (age1…) it is encrypted to.
+void describe_stored(manifest& m, const stored_sums& sums, const io::stored_format& format,
+                     const io::codec_settings& codec);
 
 struct preflight_output {
   pg_toolset tools;

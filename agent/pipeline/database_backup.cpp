@@ -4,6 +4,7 @@
 
 #include <boost/asio/this_coro.hpp>
 
+#include <pgship/common/backup_name.hpp>
 #include <pgship/common/time_text.hpp>
 
 #include "pipeline/adopt.hpp"
@@ -35,7 +36,8 @@ net::awaitable<stage_error> backup_database(backup_context& ctx) {
   if (auto error = co_await make_room(ctx)) co_return error;
 
   manifest m;
-  const auto extension = stored_format_of(ctx.cfg).extension(".dump");
+  const auto extension =
+      io::stored_extension(base_extension(backup_kind::dump), stored_format_of(ctx.cfg));
   m.name = co_await fresh_name(ctx.cfg, ctx.run.database, extension);
   ctx.run.backup = m.name;
   m.database = ctx.run.database;

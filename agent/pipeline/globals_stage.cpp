@@ -27,15 +27,16 @@ net::awaitable<stage_error> backup_globals(backup_context& ctx, const std::strin
   ctx.run.server_version = pre.server_version;
   ctx.run.pg_dump_version = dumpall.version;
   const auto format = stored_format_of(ctx.cfg);
+  const auto codec = codec_settings_of(ctx.cfg);
   manifest m;
-  const auto extension = format.extension(base_extension(backup_kind::globals));
+  const auto extension = io::stored_extension(base_extension(backup_kind::globals), format);
   m.name = co_await fresh_name(ctx.cfg, ctx.run.database, extension);
   ctx.run.backup = m.name;
   m.database = ctx.run.database;
   m.kind = to_string(backup_kind::globals);
   m.pg_dump_version = dumpall.version;
   m.server_version = pre.server_version;
-  m.compression = format.zstd ? "zstd" : "none";
+  m.compression = io::to_string(format.compress);
   m.compress_level = 0;
   m.agent_host = host_name();
   m.run_id = ctx.run_id;
@@ -50,6 +51,7 @@ net::awaitable<stage_error> backup_globals(backup_context& ctx, const std::strin
     gr.pg_dumpall = dumpall;
     gr.output = partial;
     gr.format = format;
+    gr.codec = codec;
     gr.handle = ctx.control.child;
     gr.log = ctx.log;
     auto error = co_await run_globals(gr, out);
@@ -62,15 +64,9 @@ net::awaitable<stage_error> backup_globals(backup_context& ctx, const std::strin
   ctx.run.sha256 = to_hex(out.digest);
   ctx.log.info("dumped the globals ({} roles, {} bytes), sha256 {}", out.roles.size(), out.bytes,
                ctx.run.sha256);
-  m.size = out.bytes;
-  m.sha256 = ctx.run.sha256;
-  if (format.zstd || format.encrypted()) {
-    m.plaintext_sha256 = to_hex(out.plain_digest);
-    m.plaintext_size = out.plain_bytes;
-  }
+  describe_stored(m, out, format, codec);
   m.roles = out.roles;
   m.role_passwords = out.role_passwords;
-  m.encryption_recipients = recipient_texts(format);
   co_return co_await commit_ship_rotate(ctx, partial, m);
 }
 
