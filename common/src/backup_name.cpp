@@ -62,15 +62,7 @@ backup_kind kind_of_extension(std::string_view extension) {
 }
 
 std::string_view base_extension(backup_kind kind) {
-  switch (kind) {
-    case backup_kind::dump:
-      return ".dump";
-    case backup_kind::archive:
-      return ".tar";
-    case backup_kind::globals:
-      return ".sql";
-  }
-  return ".dump";
+  return detail::base_extensions[static_cast<std::size_t>(kind)];
 }
 
 std::string_view backup_stem(std::string_view name) {
