@@ -83,7 +83,7 @@ net::awaitable<void> hash_body(exchange& ex) {
   while (true) {
     auto [ec, n] = co_await ex.read_body(net::buffer(chunk));
     if (ec) {
-      co_await ex.respond_error(http::status::bad_request, "bad_body", ec.message());
+      co_await ex.respond_error(http::status::bad_request, wire::api_error::bad_body, ec.message());
       co_return;
     }
     if (n == 0) break;
