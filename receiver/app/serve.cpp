@@ -84,13 +84,13 @@ int serve(const settings& s, std::function<settings()> reload) {
     throw config::config_error("cannot listen on " + s.listen_addr + ":" + std::to_string(s.port) +
                                ": " + e.code().message());
   }
-  server.start();
   // SIGTERM/SIGINT, or a background loop that throws: in-flight requests finish, then run()
   // returns; a loop that failed makes the exit code non-zero.
   const stop_control stop(io, [&](int) -> net::awaitable<void> {
     co_await server.shutdown();
     io.stop();
   });
+  server.start(stop.supervise("http server"));
   net::co_spawn(io, housekeeping(ctx, uploads), stop.supervise("housekeeping"));
   if (ctx->store->capabilities().shared) {
     net::co_spawn(io, refresh_shared_store(ctx), stop.supervise("shared store refresh"));

@@ -25,6 +25,7 @@ enum class api_error : std::uint8_t {
   unauthorized,          // 401: no token or an unknown one
   forbidden,             // 403: the token lacks the scope
   rate_limited,          // 429: too many requests or failed tokens; Retry-After says when
+  too_many_connections,  // 429: past MAX_CONNECTIONS_PER_IP (then the connection closes)
   busy,                  // 503: too many concurrent uploads; Retry-After says when
   insufficient_storage,  // 507: not enough free space above MIN_FREE_BYTES
   quota_exceeded,        // 507: the client's QUOTA_BYTES would be exceeded
@@ -76,6 +77,7 @@ inline constexpr std::array api_errors{
     api_error_entry{api_error::unauthorized, "unauthorized"},
     api_error_entry{api_error::forbidden, "forbidden"},
     api_error_entry{api_error::rate_limited, "rate_limited"},
+    api_error_entry{api_error::too_many_connections, "too_many_connections"},
     api_error_entry{api_error::busy, "busy"},
     api_error_entry{api_error::insufficient_storage, "insufficient_storage"},
     api_error_entry{api_error::quota_exceeded, "quota_exceeded"},
