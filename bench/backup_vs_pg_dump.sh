@@ -29,6 +29,9 @@
 # which is a's time (target <= 1.15; a dump, then an upload, would take about 2x). Needs the PostgreSQL 15 server tools in
 # /usr/lib/postgresql/15/bin; as root the cluster runs as the postgres user. Needs ~3x SIZE_GB
 # free on the disk holding BENCH_DIR (default: a temp dir under /var/tmp, not tmpfs).
+# OLD_BUILD_DIR=DIR adds (co), the agent built there (another commit), right after (c) in every
+# run, and prints (c) against (co): wall seconds and CPU seconds (user + system of the agent and
+# its children, the CPU-bound figure) as new / old medians (a refactoring's target: within 3 %).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +49,13 @@ agent="$build_dir/agent/pgship-agent"
 [ -x "$receiver" ] || { echo "build first: $receiver not found" >&2; exit 1; }
 [ "$skip_agent" = 1 ] || [ -x "$agent" ] || { echo "build first: $agent not found" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time not found (apt-get install time)" >&2; exit 1; }
+old_agent=""
+if [ -n "${OLD_BUILD_DIR:-}" ]; then
+  old_agent="$OLD_BUILD_DIR/agent/pgship-agent"
+  [ -x "$old_agent" ] || { echo "build first: $old_agent not found" >&2; exit 1; }
+fi
+# User + system seconds from a /usr/bin/time -v report.
+cpu_of() { awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$1"; }
 
 # shellcheck source=bench/lib/trading_db.sh
 . bench/lib/trading_db.sh
@@ -68,6 +78,7 @@ echo "ROW_COUNTS=exact" >> "$work/agent.env"
 
 c0_secs=(); a_secs=(); b_secs=(); c_secs=(); d_secs=(); d_bytes=(); rss=(); dump_rss=(); agent_failures=0
 z0_secs=(); cz_secs=(); cz_bytes=(); cz_rss=(); cr_secs=()
+c_cpu=(); co_secs=(); co_cpu=()
 sed 's/^COMPRESS_LEVEL=.*/COMPRESSION=zstd/' "$work/agent.env" > "$work/agent-zstd.env"
 [ -z "${ZSTD_THREADS:-}" ] || echo "ZSTD_THREADS=$ZSTD_THREADS" >> "$work/agent-zstd.env"
 for run in $(seq "$runs"); do
@@ -152,6 +163,7 @@ for run in $(seq "$runs"); do
        "$agent" backup --config "$work/agent.env" > "$work/agent.out" 2> "$work/agent.err"; then
     t1=$(seconds)
     c_secs+=("$(elapsed "$t0" "$t1")")
+    c_cpu+=("$(cpu_of "$work/time.txt")")
     rss+=("$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/time.txt")")
   else
     agent_failures=$((agent_failures + 1))
@@ -160,11 +172,24 @@ for run in $(seq "$runs"); do
     echo "agent failed (run $run, exit ${status:-?}): ${first:-no output}" >&2
   fi
   sleep 1  # the agent names its backup by the second: two in one second would collide
+  if [ -n "$old_agent" ]; then
+    sync; t0=$(seconds)
+    if env -i PATH="$PATH" /usr/bin/time -v -o "$work/time-old.txt" \
+         "$old_agent" backup --config "$work/agent.env" > "$work/agento.out" 2> "$work/agento.err"; then
+      t1=$(seconds)
+      co_secs+=("$(elapsed "$t0" "$t1")")
+      co_cpu+=("$(cpu_of "$work/time-old.txt")")
+    else
+      agent_failures=$((agent_failures + 1))
+      echo "old agent failed (run $run): $(head -1 "$work/agento.err")" >&2
+    fi
+    sleep 1
+  fi
 done
 
 # A run of (c) that exits 0 without uploading would look fast: count what the receiver holds.
 stored=$(find "$work/storage" -name '*.dump' -o -name '*.dump.zst' | wc -l)
-expected=$((runs + ${#c_secs[@]} + ${#c0_secs[@]} + ${#cz_secs[@]} + ${#cr_secs[@]}))
+expected=$((runs + ${#c_secs[@]} + ${#c0_secs[@]} + ${#cz_secs[@]} + ${#cr_secs[@]} + ${#co_secs[@]}))
 [ "$stored" -eq "$expected" ] ||
   echo "warning: the receiver holds $stored backups, expected $expected ($runs from b)" >&2
 
@@ -227,5 +252,18 @@ if [ ${#cr_secs[@]} -gt 0 ]; then
   printf '  %-40s %7s s   runs: %s\n' "(cr) agent, UPLOAD_RATE_LIMIT=dump rate" "$cr_med" "${cr_secs[*]}"
   awk -v r="$cr_med" -v a="$a_med" 'BEGIN { x = r / a
     printf "  cr / max(dump, transfer) = cr / a: %.3f   (target <= 1.15: %s)\n", x, x <= 1.15 ? "met" : "MISSED" }'
+fi
+if [ ${#co_secs[@]} -gt 0 ] && [ ${#c_secs[@]} -gt 0 ]; then
+  co_med=$(printf '%s\n' "${co_secs[@]}" | median)
+  c_cpu_med=$(printf '%s\n' "${c_cpu[@]}" | median)
+  co_cpu_med=$(printf '%s\n' "${co_cpu[@]}" | median)
+  echo
+  echo "new ($build_dir) against old ($OLD_BUILD_DIR), alternating, medians:"
+  printf '  %-40s %7s s   runs: %s\n' "(c) new agent, wall" "$c_med" "${c_secs[*]}"
+  printf '  %-40s %7s s   runs: %s\n' "(co) old agent, wall" "$co_med" "${co_secs[*]}"
+  printf '  %-40s %7s s   runs: %s\n' "(c) new agent + children, CPU" "$c_cpu_med" "${c_cpu[*]}"
+  printf '  %-40s %7s s   runs: %s\n' "(co) old agent + children, CPU" "$co_cpu_med" "${co_cpu[*]}"
+  awk -v a="$c_med" -v b="$co_med" -v c="$c_cpu_med" -v d="$co_cpu_med" 'BEGIN {
+    printf "  wall new / old: %.3f; CPU new / old: %.3f (target: within 3 %%)\n", a / b, c / d }'
 fi
 [ "$agent_failures" -eq 0 ]

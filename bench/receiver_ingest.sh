@@ -9,6 +9,11 @@
 #
 # Runs alternately RUNS times (default 3) and reports medians. Needs ~3x SIZE free on the disk
 # holding BENCH_DIR (default: a temp dir under /var/tmp, not tmpfs).
+#
+# OLD_BUILD_DIR=DIR adds the receiver built there (another commit) to the alternation: each run
+# then uploads with the new and the old receiver one after the other, and the medians of both,
+# in MB/s and in the receiver's CPU seconds (user + system, the CPU-bound figure; this disk's
+# throughput swings twofold), are printed as new / old. BENCH_DIR=/dev/shm takes the disk out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +22,11 @@ build_dir="${2:-build}"
 runs="${RUNS:-3}"
 receiver="$build_dir/receiver/pgship-receiver"
 [ -x "$receiver" ] || { echo "build first: $receiver not found" >&2; exit 1; }
+old_receiver=""
+if [ -n "${OLD_BUILD_DIR:-}" ]; then
+  old_receiver="$OLD_BUILD_DIR/receiver/pgship-receiver"
+  [ -x "$old_receiver" ] || { echo "build first: $old_receiver not found" >&2; exit 1; }
+fi
 
 work="$(mktemp -d "${BENCH_DIR:-/var/tmp}/pgship-bench-XXXXXX")"
 pid=""
@@ -32,11 +42,11 @@ echo "# file: $size_mib MiB of random bytes in $work ($(df -h --output=source,fs
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom > "$work/src.bin"
 bytes=$(stat -c %s "$work/src.bin")
 
-start_receiver() {  # extra KEY=VALUE arguments go to its environment
+start_receiver() {  # extra KEY=VALUE arguments go to its environment; RECEIVER= picks the binary
   rm -rf "$work/storage"
   env BACKUP_API_TOKEN=bench STORAGE_DIR="$work/storage" PORT=0 LISTEN_ADDR=127.0.0.1 \
     MIN_FREE_BYTES=1M LOG_LEVEL=warn MAX_CONCURRENT_UPLOADS=64 "$@" \
-    "$receiver" > "$work/port.txt" 2> "$work/receiver.log" &
+    "${RECEIVER:-$receiver}" > "$work/port.txt" 2> "$work/receiver.log" &
   pid=$!
   for _ in $(seq 50); do grep -q listening "$work/port.txt" 2>/dev/null && break; sleep 0.1; done
   port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$work/port.txt")
@@ -76,12 +86,28 @@ CONF
 }
 stop_receiver() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$pid/status"; }
+# The receiver's CPU seconds so far (utime + stime; the name field has no spaces here).
+cpu_seconds() {
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$pid/stat"
+}
+# One raw upload of src.bin as backup number $1 to the running receiver; prints MB/s.
+upload_once() {
+  local t0 t1 code
+  sync; t0=$(seconds)
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -T "$work/src.bin" \
+    -H "Authorization: Bearer bench" -H "X-Backup-Name: bench-20260101-00$1.dump" \
+    "http://127.0.0.1:$port/api/backup/upload")
+  t1=$(seconds)
+  [ "$code" = 201 ] || { echo "upload failed: HTTP $code" >&2; cat "$work/receiver.log" >&2; exit 1; }
+  mbps "$bytes" "$(elapsed "$t0" "$t1")"
+}
 seconds() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 dd_rates=(); sha_rates=(); rx_rates=(); ngx_rates=(); rss=(); off_rates=()
+new_rates=(); old_rates=(); new_cpu=(); old_cpu=()
 have_nginx=false
 start_nginx && have_nginx=true
 for run in $(seq "$runs"); do
@@ -117,6 +143,19 @@ for run in $(seq "$runs"); do
   [ "$code" = 201 ] || { echo "upload failed: HTTP $code" >&2; cat "$work/receiver.log" >&2; exit 1; }
   off_rates+=("$(mbps "$bytes" "$(elapsed "$t0" "$t1")")")
   stop_receiver
+
+  if [ -n "$old_receiver" ]; then
+    # New, then old, then new again in the next run: each build gets the same share of the
+    # disk's and the CPU's moods.
+    for which in new old; do
+      if [ "$which" = old ]; then RECEIVER="$old_receiver" start_receiver; else start_receiver; fi
+      rate=$(upload_once "02$(printf %02d "$run")")
+      cpu=$(cpu_seconds)
+      stop_receiver
+      if [ "$which" = old ]; then old_rates+=("$rate"); old_cpu+=("$cpu")
+      else new_rates+=("$rate"); new_cpu+=("$cpu"); fi
+    done
+  fi
 
   if $have_nginx; then
     # nginx does not fsync the body file: `sync` of its file system stands in for that.
@@ -156,6 +195,19 @@ if $have_nginx; then
   awk -v a="$rx_med" -v b="$ngx_med" 'BEGIN { printf "  receiver / nginx: %.0f %%\n", 100 * a / b }'
 fi
 echo "  receiver peak RSS: $(printf '%s\n' "${rss[@]}" | sort -n | tail -1) KiB (max over runs)"
+if [ -n "$old_receiver" ]; then
+  nr=$(printf '%s\n' "${new_rates[@]}" | median); or=$(printf '%s\n' "${old_rates[@]}" | median)
+  nc=$(printf '%s\n' "${new_cpu[@]}" | median); oc=$(printf '%s\n' "${old_cpu[@]}" | median)
+  echo
+  echo "new ($build_dir) against old ($OLD_BUILD_DIR), alternating, medians of $runs:"
+  printf '  %-28s %6s MB/s   runs: %s\n' "new receiver" "$nr" "${new_rates[*]}"
+  printf '  %-28s %6s MB/s   runs: %s\n' "old receiver" "$or" "${old_rates[*]}"
+  printf '  %-28s %6s s      runs: %s\n' "new receiver CPU" "$nc" "${new_cpu[*]}"
+  printf '  %-28s %6s s      runs: %s\n' "old receiver CPU" "$oc" "${old_cpu[*]}"
+  awk -v a="$nr" -v b="$or" -v c="$nc" -v d="$oc" 'BEGIN {
+    printf "  throughput new / old: %.3f; CPU seconds new / old: %.3f (target: within 3 %%)\n", a / b, c / d
+  }'
+fi
 
 # 16 concurrent uploads of SIZE/16 each.
 part_mib=$((size_mib / 16))

@@ -7,6 +7,9 @@
 #
 #   deploy/quickstart.sh            (as root, or a user with sudo for the packages)
 #   deploy/quickstart.sh --exit     (stop after printing, for scripts and CI)
+#
+# SKIP_BUILD=1 uses the programs already in BUILD_DIR (the test suite sets it: a build started
+# by one test while others run the same binaries would replace them under their feet).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,11 +18,16 @@ stay=1
 [ "${1:-}" = "--exit" ] && stay=0
 
 deploy/install-deps.sh
-[ -f "$build_dir/CMakeCache.txt" ] || cmake -S . -B "$build_dir" -G Ninja > /dev/null
-cmake --build "$build_dir" -j2 --target pgship-agent pgship-receiver | tail -1
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  [ -f "$build_dir/CMakeCache.txt" ] || cmake -S . -B "$build_dir" -G Ninja > /dev/null
+  cmake --build "$build_dir" -j2 --target pgship-agent pgship-receiver | tail -1
+fi
 build_dir="$(cd "$build_dir" && pwd)"
 agent="$build_dir/agent/pgship-agent"
 receiver="$build_dir/receiver/pgship-receiver"
+for program in "$agent" "$receiver"; do
+  [ -x "$program" ] || { echo "quickstart: $program is not built" >&2; exit 1; }
+done
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/pgship-quickstart-XXXXXX")"
 chmod 755 "$work"

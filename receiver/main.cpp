@@ -11,8 +11,9 @@
 #include <pgship/common/errors.hpp>
 #include <pgship/common/version.hpp>
 
-#include "serve.hpp"
-#include "settings.hpp"
+#include "app/healthcheck.hpp"
+#include "app/serve.hpp"
+#include "state/settings.hpp"
 
 namespace {
 

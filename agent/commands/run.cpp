@@ -69,8 +69,6 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
     throw config::config_error("cannot listen on " + cfg.listen_addr + ":" +
                                std::to_string(cfg.healthcheck_port) + ": " + e.code().message());
   }
-  server.start();
-
   // SIGTERM/SIGINT, or a scheduler that throws: the active run is cancelled and waited for
   // (bounded), the control API closes, run() returns; a failed scheduler makes the exit code
   // non-zero.
@@ -87,6 +85,7 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
     co_await server.shutdown();
     io.stop();
   });
+  server.start(daemon_stop.supervise("http server"));
 
   // One scheduler of each kind at a time; a reload stops the old ones (they notice at their
   // next wake-up, before they could fire) and starts them on the new schedules.

@@ -12,6 +12,7 @@
 #include <pgship/common/json_text.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/metrics_text.hpp>
+#include <pgship/common/wire/errors.hpp>
 
 namespace pgship::agent {
 namespace {
@@ -29,7 +30,7 @@ net::awaitable<bool> refuse_unauthorised(exchange& ex, const settings& cfg) {
     if (ex.peer_is_loopback()) co_return false;
     log::write(spdlog::level::warn, "control request refused: not from loopback",
                {{"peer", ex.peer_address()}});
-    co_await ex.respond_error(http::status::forbidden, "forbidden",
+    co_await ex.respond_error(http::status::forbidden, wire::api_error::forbidden,
                               "set CONTROL_TOKEN to allow control requests from other hosts");
     co_return true;
   }
@@ -40,7 +41,7 @@ net::awaitable<bool> refuse_unauthorised(exchange& ex, const settings& cfg) {
   if (ok) co_return false;
   log::write(spdlog::level::warn, "control request refused: missing or wrong token",
              {{"peer", ex.peer_address()}});
-  co_await ex.respond_error(http::status::unauthorized, "unauthorized",
+  co_await ex.respond_error(http::status::unauthorized, wire::api_error::unauthorized,
                             "Authorization: Bearer <CONTROL_TOKEN> is required");
   co_return true;
 }
@@ -52,7 +53,7 @@ net::awaitable<void> handle_start(exchange& ex, daemon_state& state, job what) {
   std::vector<char> buffer(16 * 1024);
   auto [ec, n] = co_await ex.read_body_full(net::buffer(buffer));
   if (ec) {
-    co_await ex.respond_error(http::status::bad_request, "bad_body", ec.message());
+    co_await ex.respond_error(http::status::bad_request, wire::api_error::bad_body, ec.message());
     co_return;
   }
   std::vector<std::string> databases;
@@ -62,7 +63,7 @@ net::awaitable<void> handle_start(exchange& ex, daemon_state& state, job what) {
     const auto* list =
         !jec && body.is_object() ? body.get_object().if_contains("databases") : nullptr;
     if (jec || !body.is_object() || (list != nullptr && !list->is_array())) {
-      co_await ex.respond_error(http::status::bad_request, "bad_body",
+      co_await ex.respond_error(http::status::bad_request, wire::api_error::bad_body,
                                 "expected {\"databases\": [\"name\", ...]} or no body");
       co_return;
     }
@@ -71,7 +72,7 @@ net::awaitable<void> handle_start(exchange& ex, daemon_state& state, job what) {
         const auto& known = state.cfg().databases;
         const std::string name = v.is_string() ? std::string(v.get_string()) : std::string();
         if (std::find(known.begin(), known.end(), name) == known.end()) {
-          co_await ex.respond_error(http::status::bad_request, "unknown_database",
+          co_await ex.respond_error(http::status::bad_request, wire::api_error::unknown_database,
                                     "not one of POSTGRES_DB: " + json::serialize(v));
           co_return;
         }
@@ -106,7 +107,8 @@ net::awaitable<void> handle_runs(exchange& ex, daemon_state& state) {
     std::size_t n = 0;
     const auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), n);
     if (ec != std::errc() || p != l->data() + l->size()) {
-      co_await ex.respond_error(http::status::bad_request, "bad_limit", "limit must be a number");
+      co_await ex.respond_error(http::status::bad_request, wire::api_error::bad_limit,
+                                "limit must be a number");
       co_return;
     }
     limit = std::clamp<std::size_t>(n, 1, 500);
@@ -128,7 +130,7 @@ net::awaitable<void> handle_run(exchange& ex, daemon_state& state) {
     if (auto progress = state.live_progress()) (*run)["progress"] = std::move(*progress);
   }
   if (!run) {
-    co_await ex.respond_error(http::status::not_found, "not_found", "no run " + id);
+    co_await ex.respond_error(http::status::not_found, wire::api_error::not_found, "no run " + id);
     co_return;
   }
   const auto text = json_text(*run);

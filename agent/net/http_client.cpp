@@ -20,8 +20,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/url/parse.hpp>
 #include <openssl/ssl.h>
 #include <unistd.h>
 
@@ -55,58 +53,6 @@ http_outcome transport_failure(errc kind, std::string message) {
 
 }  // namespace
 
-std::optional<receiver_endpoint> receiver_endpoint::parse(std::string_view url) {
-  const auto parsed = boost::urls::parse_absolute_uri(url);
-  if (!parsed) return std::nullopt;
-  receiver_endpoint ep;
-  const auto scheme = parsed->scheme();
-  if (scheme != "http" && scheme != "https") return std::nullopt;
-  ep.tls = scheme == "https";
-  ep.host = parsed->host_address();
-  if (ep.host.empty()) return std::nullopt;
-  ep.port = parsed->has_port() ? std::string(parsed->port()) : (ep.tls ? "443" : "80");
-  ep.base_path = parsed->encoded_path();
-  while (!ep.base_path.empty() && ep.base_path.back() == '/')
-    ep.base_path.pop_back();
-  return ep;
-}
-
-std::string receiver_endpoint::target(std::string_view path) const {
-  return base_path + std::string(path);
-}
-
-std::string receiver_endpoint::origin() const {
-  return (tls ? "https://" : "http://") + host + ":" + port;
-}
-
-std::string describe_response(const http_response& response) {
-  std::string s = "HTTP " + std::to_string(response.result_int());
-  const auto reason = response.reason();
-  if (!reason.empty()) s += " " + std::string(reason);
-  error_code ec;
-  const auto value = boost::json::parse(response.body(), ec);
-  if (!ec && value.is_object()) {
-    const auto& o = value.get_object();
-    const auto* detail = o.if_contains("detail");
-    const auto* error = o.if_contains("error");
-    if (detail != nullptr && detail->is_string() && !detail->get_string().empty()) {
-      s += ": " + std::string(detail->get_string());
-    } else if (error != nullptr && error->is_string()) {
-      s += ": " + std::string(error->get_string());
-    }
-  }
-  return s;
-}
-
-std::optional<wire::api_error> error_field(const http_response& response) {
-  error_code ec;
-  const auto value = boost::json::parse(response.body(), ec);
-  if (ec || !value.is_object()) return std::nullopt;
-  const auto* error = value.get_object().if_contains("error");
-  if (error == nullptr || !error->is_string()) return std::nullopt;
-  return wire::parse_api_error(error->get_string());
-}
-
 struct http_client::impl {
   net::any_io_executor ex;
   receiver_endpoint ep;
@@ -132,23 +78,9 @@ struct http_client::impl {
   // Start-up style mistakes in the TLS files are reported per run, not thrown.
   std::optional<std::string> make_ssl_context() {
     if (ssl_ctx) return std::nullopt;
-    try {
-      ssl::context ctx(ssl::context::tls_client);
-      SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
-      ctx.set_verify_mode(ssl::verify_peer);
-      if (tls.ca_file) {
-        ctx.load_verify_file(tls.ca_file->string());
-      } else {
-        ctx.set_default_verify_paths();
-      }
-      if (tls.client_cert_file && tls.client_key_file) {
-        ctx.use_certificate_chain_file(tls.client_cert_file->string());
-        ctx.use_private_key_file(tls.client_key_file->string(), ssl::context::pem);
-      }
-      ssl_ctx.emplace(std::move(ctx));
-    } catch (const boost::system::system_error& e) {
-      return "TLS set-up (CA_FILE / CLIENT_CERT_FILE / CLIENT_KEY_FILE): " + e.code().message();
-    }
+    auto made = make_client_tls_context(tls);
+    if (!made) return made.error();
+    ssl_ctx.emplace(std::move(*made));
     return std::nullopt;
   }
 

@@ -24,30 +24,11 @@
 #include <pgship/common/io/byte_rate_limiter.hpp>
 #include <pgship/common/wire/errors.hpp>
 
+#include "net/error_reply.hpp"
+#include "net/receiver_endpoint.hpp"
+#include "net/tls_client.hpp"
+
 namespace pgship::agent {
-
-using http_request = boost::beast::http::request<boost::beast::http::string_body>;
-using http_response = boost::beast::http::response<boost::beast::http::string_body>;
-
-struct receiver_endpoint {
-  bool tls = false;
-  std::string host;
-  std::string port;
-  std::string base_path;  // no trailing '/'
-
-  /// Parses BACKUP_API_URL (`http[s]://host[:port][/base]`); nullopt when it is not one.
-  static std::optional<receiver_endpoint> parse(std::string_view url);
-  /// base_path + path
-  std::string target(std::string_view path) const;
-  /// "https://backup.example:9101" for messages.
-  std::string origin() const;
-};
-
-struct tls_files {
-  std::optional<std::filesystem::path> ca_file;
-  std::optional<std::filesystem::path> client_cert_file;
-  std::optional<std::filesystem::path> client_key_file;
-};
 
 struct http_outcome {
   /// Transport failure: receiver_unreachable (resolve, connect, reset, timeout) or tls_failed.
@@ -96,12 +77,5 @@ class http_client {
   struct impl;
   std::unique_ptr<impl> impl_;
 };
-
-/// "HTTP 401 Unauthorized: invalid token" from the status and the receiver's JSON error.
-std::string describe_response(const http_response& response);
-
-/// The `error` field of the receiver's JSON error body as a catalogue entry; nullopt when there
-/// is none or it names no entry.
-std::optional<wire::api_error> error_field(const http_response& response);
 
 }  // namespace pgship::agent

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "multipart.hpp"
+#include "ingest/raw/multipart.hpp"
 
 namespace {
 

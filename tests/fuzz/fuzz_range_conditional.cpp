@@ -10,8 +10,8 @@
 
 #include <pgship/common/http/framing.hpp>
 
-#include "conditional.hpp"
-#include "read_routes.hpp"
+#include "api/conditional.hpp"
+#include "api/read_routes.hpp"
 
 namespace {
 

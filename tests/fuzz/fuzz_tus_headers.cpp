@@ -12,7 +12,7 @@
 #include <pgship/common/base64.hpp>
 #include <pgship/common/sha256.hpp>
 
-#include "tus_store.hpp"
+#include "ingest/tus/tus_store.hpp"
 
 namespace {
 

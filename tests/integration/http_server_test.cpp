@@ -37,7 +37,10 @@ class running_server {
   running_server(router routes, server_options options = {}) {
     server_ = std::make_unique<server>(io_.get_executor(), std::move(routes), std::move(options));
     port_ = server_->listen({net::ip::make_address("127.0.0.1"), 0}).port();
-    server_->start();
+    // A test server whose accept loop dies fails the test at once.
+    server_->start([](std::exception_ptr e) {
+      if (e) std::terminate();
+    });
     thread_ = std::thread([this] { io_.run(); });
   }
   ~running_server() {
@@ -83,7 +86,7 @@ net::awaitable<void> hash_body(exchange& ex) {
   while (true) {
     auto [ec, n] = co_await ex.read_body(net::buffer(chunk));
     if (ec) {
-      co_await ex.respond_error(http::status::bad_request, "bad_body", ec.message());
+      co_await ex.respond_error(http::status::bad_request, wire::api_error::bad_body, ec.message());
       co_return;
     }
     if (n == 0) break;

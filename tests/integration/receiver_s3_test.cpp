@@ -21,7 +21,7 @@
 #include "http_client.hpp"
 #include "process.hpp"
 #include "receiver_fixture.hpp"
-#include "s3/bucket.hpp"
+#include "storage/s3/bucket.hpp"
 #include "s3_engine.hpp"
 #include "test_pki.hpp"
 

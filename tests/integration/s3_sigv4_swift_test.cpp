@@ -11,7 +11,7 @@
 
 #include "http_client.hpp"
 #include "process.hpp"
-#include "s3/sigv4.hpp"
+#include "storage/s3/sigv4.hpp"
 #include "temp_dir.hpp"
 
 namespace pgship::test {

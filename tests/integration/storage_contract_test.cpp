@@ -20,10 +20,10 @@
 #include <pgship/common/config.hpp>
 #include <pgship/common/sha256.hpp>
 
-#include "posix_storage.hpp"
+#include "storage/posix/posix_storage.hpp"
 #include "process.hpp"
-#include "s3/part_shipper.hpp"
-#include "s3/s3_storage.hpp"
+#include "storage/s3/part_shipper.hpp"
+#include "storage/s3/s3_storage.hpp"
 #include "s3_engine.hpp"
 #include "temp_dir.hpp"
 

@@ -36,10 +36,12 @@ ROOMS = {
         "main": ["main.cpp"],
     },
     "receiver": {
-        # The storage interface and the record it stores: what a backend may see of the rest.
-        "storage": ["storage.hpp", "storage.cpp", "backup_record.hpp", "backup_record.cpp"],
-        "s3": ["s3/"],
-        "flat": ["*"],  # routes, policy, context and wiring, not yet in rooms of their own
+        "storage": ["storage/"],  # the storage interface, its backends, the spool
+        "state": ["state/"],  # what every route shares: settings, tokens, ledgers, metrics
+        "policy": ["policy/"],  # access, admission, retention, scrub, storage state
+        "ingest": ["ingest/"],  # uploads: raw/multipart, tus, manifests, the commit
+        "api": ["api/"],  # reads, status, whoami, scrub trigger
+        "app": ["app/"],  # wiring, background loops, SIGHUP reload, healthcheck
         "main": ["main.cpp"],
     },
 }
@@ -48,7 +50,7 @@ ROOMS = {
 LAYERS = {
     "agent": [["schedule"], ["base"], ["net"], ["pipeline"], ["drill"], ["daemon"], ["commands"],
               ["main"]],
-    "receiver": [["storage"], ["s3"], ["flat"], ["main"]],
+    "receiver": [["storage"], ["state"], ["policy"], ["ingest", "api"], ["app"], ["main"]],
 }
 
 PROGRAMS = ("agent", "receiver")

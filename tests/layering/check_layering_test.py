@@ -30,15 +30,17 @@ def run(root):
     return r.returncode, r.stderr
 
 
-# A tree that keeps every rule: pipeline on net on the base, s3 on the storage interface.
+# A tree that keeps every rule: pipeline on net on the base; s3 on the storage interface, the
+# context on storage, a route on the context.
 CLEAN = {
     "agent/settings.hpp": "#pragma once\n",
     "agent/net/http_client.hpp": '#pragma once\n#include "settings.hpp"\n',
     "agent/pipeline/upload.hpp": '#pragma once\n#include "net/http_client.hpp"\n',
     "agent/pipeline/upload.cpp": '#include "upload.hpp"\n#include <pgship/common/log.hpp>\n',
-    "receiver/storage.hpp": "#pragma once\n",
-    "receiver/context.hpp": '#pragma once\n#include "storage.hpp"\n',
-    "receiver/s3/s3_storage.hpp": '#pragma once\n#include "storage.hpp"\n',
+    "receiver/storage/storage.hpp": "#pragma once\n",
+    "receiver/storage/s3/s3_storage.hpp": '#pragma once\n#include "storage/storage.hpp"\n',
+    "receiver/state/context.hpp": '#pragma once\n#include "storage/storage.hpp"\n',
+    "receiver/api/read_routes.cpp": '#include "state/context.hpp"\n',
     "common/include/pgship/common/log.hpp": "#pragma once\n#include <string>\n",
 }
 
@@ -63,20 +65,33 @@ class CheckLayering(unittest.TestCase):
         self.assertIn('agent/net/http_client.cpp:2: agent net -> pipeline: "pipeline/upload.hpp" '
                       "(pipeline is a higher layer;", err)
 
-    def test_s3_including_the_flat_receiver_fails(self):
-        code, err = self.check({"receiver/s3/bucket.cpp": '#include "context.hpp"\n'})
+    def test_a_storage_backend_including_the_context_fails(self):
+        code, err = self.check({"receiver/storage/s3/bucket.cpp": '#include "state/context.hpp"\n'})
         self.assertEqual(code, 1)
-        self.assertIn('receiver/s3/bucket.cpp:1: receiver s3 -> flat: "context.hpp"', err)
+        self.assertIn('receiver/storage/s3/bucket.cpp:1: receiver storage -> state: '
+                      '"state/context.hpp"', err)
+
+    def test_the_context_including_a_policy_fails(self):
+        code, err = self.check({"receiver/state/context.cpp": '#include "policy/access.hpp"\n',
+                                "receiver/policy/access.hpp": '#pragma once\n'})
+        self.assertEqual(code, 1)
+        self.assertIn('receiver/state/context.cpp:1: receiver state -> policy', err)
+
+    def test_an_upload_route_including_a_read_route_fails(self):
+        code, err = self.check({"receiver/ingest/u.cpp": '#include "api/read_routes.hpp"\n',
+                                "receiver/api/read_routes.hpp": '#pragma once\n'})
+        self.assertEqual(code, 1)
+        self.assertIn('receiver/ingest/u.cpp:1: receiver ingest -> api', err)
 
     def test_the_programs_never_include_each_other(self):
         code, err = self.check({
-            "agent/net/x.cpp": '#include "../../receiver/storage.hpp"\n',
-            "receiver/y.cpp": '#include "agent/settings.hpp"\n',
+            "agent/net/x.cpp": '#include "../../receiver/storage/storage.hpp"\n',
+            "receiver/app/y.cpp": '#include "agent/settings.hpp"\n',
         })
         self.assertEqual(code, 1)
-        self.assertIn('agent/net/x.cpp:1: agent -> receiver: "../../receiver/storage.hpp" '
+        self.assertIn('agent/net/x.cpp:1: agent -> receiver: "../../receiver/storage/storage.hpp" '
                       "(agent/ and receiver/ never include each other)", err)
-        self.assertIn('receiver/y.cpp:1: receiver -> agent: "agent/settings.hpp"', err)
+        self.assertIn('receiver/app/y.cpp:1: receiver -> agent: "agent/settings.hpp"', err)
 
     def test_common_includes_neither_program(self):
         code, err = self.check({

@@ -41,10 +41,10 @@ net::awaitable<std::pair<error_code, std::size_t>> exchange::read_body_full(
   co_return std::pair{error_code{}, filled};
 }
 
-string_response make_error_response(http::status status, std::string_view error,
+string_response make_error_response(http::status status, wire::api_error error,
                                     std::string_view detail) {
   boost::json::object body;
-  body["error"] = error;
+  body["error"] = wire::to_string(error);
   body["detail"] = detail;
   string_response res{status, 11};
   res.set(http::field::content_type, "application/json");
@@ -52,17 +52,7 @@ string_response make_error_response(http::status status, std::string_view error,
   return res;
 }
 
-string_response make_error_response(http::status status, wire::api_error error,
-                                    std::string_view detail) {
-  return make_error_response(status, wire::to_string(error), detail);
-}
-
 net::awaitable<error_code> exchange::respond_error(http::status status, wire::api_error error,
-                                                   std::string_view detail) {
-  co_return co_await respond(make_error_response(status, error, detail));
-}
-
-net::awaitable<error_code> exchange::respond_error(http::status status, std::string_view error,
                                                    std::string_view detail) {
   co_return co_await respond(make_error_response(status, error, detail));
 }

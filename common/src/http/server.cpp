@@ -1,3 +1,5 @@
+#include <sstream>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -6,8 +8,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <pgship/common/http/exchange.hpp>
 #include <pgship/common/http/server.hpp>
 #include <pgship/common/log.hpp>
 
@@ -52,10 +56,17 @@ void spawn_session(const std::shared_ptr<server::state>& state, Stream stream, s
 // Past MAX_CONNECTIONS_PER_IP: a plain-HTTP client is told why, then the socket closes.
 void refuse_connection(tcp::socket socket, bool plain) {
   if (plain) {
-    static constexpr std::string_view answer =
-        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: application/json\r\n"
-        "Content-Length: 78\r\nConnection: close\r\n\r\n"
-        "{\"error\":\"too_many_connections\",\"detail\":\"too many open connections from you\"}";
+    static const std::string answer = [] {
+      auto res = make_error_response(http::status::too_many_requests,
+                                     wire::api_error::too_many_connections,
+                                     "too many open connections from you");
+      res.set(http::field::retry_after, "1");
+      res.keep_alive(false);
+      res.prepare_payload();
+      std::ostringstream out;
+      out << res;
+      return out.str();
+    }();
     error_code ignored;
     socket.non_blocking(true, ignored);
     socket.write_some(net::buffer(answer), ignored);  // one try: never wait on this client
@@ -127,15 +138,8 @@ tcp::endpoint server::listen(const tcp::endpoint& endpoint) {
   return acceptor.local_endpoint();
 }
 
-void server::start() {
-  net::co_spawn(state_->strand, accept_loop(state_), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      spdlog::critical("http accept loop failed: {}", ex.what());
-    }
-  });
+void server::start(std::function<void(std::exception_ptr)> on_failure) {
+  net::co_spawn(state_->strand, accept_loop(state_), std::move(on_failure));
 }
 
 net::awaitable<void> server::shutdown() {

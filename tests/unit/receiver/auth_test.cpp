@@ -10,7 +10,7 @@
 #include <pgship/common/config.hpp>
 #include <pgship/common/sha256.hpp>
 
-#include "auth.hpp"
+#include "state/tokens.hpp"
 #include "temp_dir.hpp"
 
 namespace pgship::receiver {

@@ -1,7 +1,7 @@
 // RFC 9110's comparisons for conditional downloads: If-None-Match compares weakly, If-Match
 // and If-Range strongly, lists and * are understood, and anything malformed never matches.
 
-#include "conditional.hpp"
+#include "api/conditional.hpp"
 
 #include <gtest/gtest.h>
 

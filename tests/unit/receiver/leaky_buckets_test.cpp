@@ -1,7 +1,7 @@
 // nginx limit_req arithmetic as RATE_LIMIT / RATE_BURST use it, failed-login blocking as
 // AUTH_FAILURE_LIMIT uses it, and the bound on the state a flood of addresses can create.
 
-#include "leaky_buckets.hpp"
+#include "state/leaky_buckets.hpp"
 
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "multipart.hpp"
+#include "ingest/raw/multipart.hpp"
 
 namespace pgship::receiver {
 namespace {

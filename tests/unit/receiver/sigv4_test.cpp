@@ -2,7 +2,7 @@
 // Authorization Header: Transferring Payload in a Single Chunk", GET Object with a Range),
 // the encoding rules it spells out, and the canonical form's sorting and trimming.
 
-#include "s3/sigv4.hpp"
+#include "storage/s3/sigv4.hpp"
 
 #include <gtest/gtest.h>
 

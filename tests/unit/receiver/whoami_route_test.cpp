@@ -1,6 +1,6 @@
 // whoami_of: which reason wins, and that the reply carries what the agent logs.
 
-#include "whoami_route.hpp"
+#include "api/whoami_route.hpp"
 
 #include <gtest/gtest.h>
 

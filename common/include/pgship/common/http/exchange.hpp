@@ -64,10 +64,8 @@ class exchange {
   virtual net::awaitable<error_code> respond_header(header_response response) = 0;
   virtual net::awaitable<error_code> write_body(net::const_buffer data) = 0;
 
-  /// {"error": error, "detail": detail} with the given status.
-  net::awaitable<error_code> respond_error(http::status status, std::string_view error,
-                                           std::string_view detail);
-  /// The receiver's answers name an entry of the wire's error catalogue.
+  /// {"error": error, "detail": detail} with the given status. The error is an entry of the
+  /// wire's catalogue: no route can send a name the other side does not know.
   net::awaitable<error_code> respond_error(http::status status, wire::api_error error,
                                            std::string_view detail);
   /// A JSON body (already serialised) with the given status.
@@ -100,8 +98,6 @@ class exchange {
 };
 
 /// A string_response with the JSON error body the whole API uses.
-string_response make_error_response(http::status status, std::string_view error,
-                                    std::string_view detail);
 string_response make_error_response(http::status status, wire::api_error error,
                                     std::string_view detail);
 

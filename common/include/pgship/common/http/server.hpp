@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -59,7 +60,9 @@ class server {
   /// Binds and listens; returns the bound endpoint (port 0 picks a free port).
   /// Throws boost::system::system_error when the address cannot be bound.
   tcp::endpoint listen(const tcp::endpoint& endpoint);
-  void start();
+  /// Starts accepting. `on_failure` gets the exception should the accept loop ever throw (a
+  /// server that no longer accepts must not run on silently): pass stop_control::supervise.
+  void start(std::function<void(std::exception_ptr)> on_failure);
 
   /// Stops accepting, closes idle connections, lets in-flight requests finish within
   /// shutdown_grace, then closes what is left. Completes when every session has ended.

@@ -1,6 +1,6 @@
 #pragma once
-// The catalogue of error names the receiver sends: the `error` field of its JSON error body
-// ({"error": name, "detail": text}). One enum and one table for both programs: the receiver
+// The catalogue of error names our HTTP servers send (the receiver's API and the agent's control
+// API): the `error` field of the JSON error body ({"error": name, "detail": text}). One enum and one table for both programs: the receiver
 // answers with an entry, the agent parses the field back into one and decides on it. Renaming
 // an entry's string changes both sides; removing an entry fails to compile where it is used.
 // README.md ("Receiver HTTP API") lists each with its statuses and meaning.
@@ -25,6 +25,7 @@ enum class api_error : std::uint8_t {
   unauthorized,          // 401: no token or an unknown one
   forbidden,             // 403: the token lacks the scope
   rate_limited,          // 429: too many requests or failed tokens; Retry-After says when
+  too_many_connections,  // 429: past MAX_CONNECTIONS_PER_IP (then the connection closes)
   busy,                  // 503: too many concurrent uploads; Retry-After says when
   insufficient_storage,  // 507: not enough free space above MIN_FREE_BYTES
   quota_exceeded,        // 507: the client's QUOTA_BYTES would be exceeded
@@ -54,6 +55,10 @@ enum class api_error : std::uint8_t {
   unsupported_checksum,     // 400: an Upload-Checksum algorithm other than sha256
   locked,                   // 423: another PATCH of this upload is in progress
   checksum_mismatch,        // 460: the PATCH body does not match Upload-Checksum
+  // The agent's control API.
+  bad_body,          // 400: a POST body that is not the JSON object the route takes
+  unknown_database,  // 400: a database the agent is not configured for
+  bad_limit,         // 400: a ?limit= that is not a number
 };
 
 struct api_error_entry {
@@ -72,6 +77,7 @@ inline constexpr std::array api_errors{
     api_error_entry{api_error::unauthorized, "unauthorized"},
     api_error_entry{api_error::forbidden, "forbidden"},
     api_error_entry{api_error::rate_limited, "rate_limited"},
+    api_error_entry{api_error::too_many_connections, "too_many_connections"},
     api_error_entry{api_error::busy, "busy"},
     api_error_entry{api_error::insufficient_storage, "insufficient_storage"},
     api_error_entry{api_error::quota_exceeded, "quota_exceeded"},
@@ -98,6 +104,9 @@ inline constexpr std::array api_errors{
     api_error_entry{api_error::unsupported_checksum, "unsupported_checksum"},
     api_error_entry{api_error::locked, "locked"},
     api_error_entry{api_error::checksum_mismatch, "checksum_mismatch"},
+    api_error_entry{api_error::bad_body, "bad_body"},
+    api_error_entry{api_error::unknown_database, "unknown_database"},
+    api_error_entry{api_error::bad_limit, "bad_limit"},
 };
 
 namespace detail {
@@ -108,7 +117,7 @@ constexpr bool in_enum_order() {
     }
   }
   // The last enumerator has the last row: an enumerator added without its row fails here.
-  return static_cast<std::size_t>(api_error::checksum_mismatch) + 1 == api_errors.size();
+  return static_cast<std::size_t>(api_error::bad_limit) + 1 == api_errors.size();
 }
 }  // namespace detail
 static_assert(detail::in_enum_order(), "api_errors must list every api_error in enum order");

@@ -1,0 +1,120 @@
+#pragma once
+// Committed backups in an S3-compatible bucket, for stateless receivers: all state is in the
+// bucket, so replicas behind a load balancer see and serve the same backups.
+//
+//   <prefix><client>/<database>/<name>          the backup's bytes
+//   <prefix><client>/<database>/<name>.sha256   sha256sum -c format
+//   <prefix><client>/<database>/<name>.json     the record, written last: a backup exists
+//                                               once its record does, and not before
+//   <prefix><client>/<database>/<name>.manifest.json[.age]   the backup's manifest, put by
+//                                               the agent after the commit (not a backup:
+//                                               its name is no backup name + ".json")
+//   <prefix>.quarantine/<client>/<database>/<name>.<unix time>.json   scrub findings
+//
+// Nothing is overwritten: a commit whose record exists is identical or a conflict. With
+// S3_OBJECT_LOCK_DAYS every object carries a COMPLIANCE retention period. Records are
+// immutable, so they are cached by key and ETag; usage() comes from the last full listing
+// (refresh(), every few seconds) plus this replica's own commits and removals since.
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/thread_pool.hpp>
+
+#include "storage/s3/bucket.hpp"
+#include "storage/storage.hpp"
+
+namespace pgship::receiver::s3 {
+
+struct s3_settings {
+  client_config client;
+  std::string prefix;  // "" or ending in '/'
+  std::optional<int> object_lock_days;
+  std::filesystem::path spool_dir;  // where the multipart journals live
+  /// Multipart uploads under the prefix older than this are aborted at start-up (whichever
+  /// replica began them: no upload of ours lives that long).
+  std::chrono::hours stale_upload_age{24 * 7};
+};
+
+class s3_storage final : public storage {
+ public:
+  /// Checks that the bucket answers (and has object lock when it must), aborts this replica's
+  /// multipart uploads left by a crash, and reads the listing. Throws config_error when the
+  /// store cannot work as configured.
+  explicit s3_storage(s3_settings s);
+  ~s3_storage() override;
+
+  storage_capabilities capabilities() const override;
+  std::unique_ptr<staged_upload> begin(const std::filesystem::path& spooled,
+                                       const std::string& client,
+                                       const std::string& file_name) override;
+  std::error_code commit(const std::filesystem::path& spooled, const std::string& client,
+                         const std::string& file_name, const sha256_digest& digest,
+                         std::uint64_t size, std::unique_ptr<staged_upload> staged,
+                         commit_outcome& outcome, backup_record& record) override;
+  std::error_code list(const std::string& client, const std::optional<std::string>& database,
+                       std::vector<backup_record>& out) const override;
+  std::error_code find(const std::string& client, const std::string& id,
+                       std::optional<backup_record>& out) const override;
+  std::error_code open_range(const backup_record& record, std::uint64_t first, std::uint64_t length,
+                             std::unique_ptr<object_reader>& out) const override;
+  std::error_code remove(const std::string& client, const std::string& id) override;
+  manifest_put_result put_manifest(const backup_record& backup, const stored_manifest& m,
+                                   bool may_replace) override;
+  manifest_get_result get_manifest(const backup_record& backup) const override;
+  std::error_code quarantine(const backup_record& record, const std::string& identity) override;
+  std::size_t quarantined() const override;
+  usage_map usage() const override;
+  std::error_code refresh() override;
+  std::string problem() const override;
+
+ private:
+  std::string data_key(const std::string& client, const std::string& database,
+                       const std::string& id) const;
+  header_list lock_headers() const;
+  // A backup's record is its data key with this suffix, beside its bytes.
+  static constexpr std::string_view record_suffix = ".json";
+  // Puts the object; `etag` is what its ETag must be ("" when that cannot be known).
+  std::error_code upload(const std::filesystem::path& spooled, const std::string& key,
+                         const sha256_digest& digest, std::uint64_t size,
+                         std::unique_ptr<staged_upload> staged, std::string& etag);
+
+  // Holds a name for one commit in this process.
+  struct name_lock {
+    name_lock(const s3_storage& s, std::string name);
+    ~name_lock();
+    name_lock(const name_lock&) = delete;
+    name_lock& operator=(const name_lock&) = delete;
+    const s3_storage& store;
+    std::string key;
+  };
+  struct commit_delta {
+    std::uint64_t generation;
+    std::string client;
+    std::uint64_t bytes;
+  };
+  void abort_stale_uploads();
+
+  const s3_settings cfg_;
+  mutable bucket bucket_;
+  mutable std::mutex mutex_;
+  mutable std::map<std::string, std::pair<std::string, backup_record>> records_;  // key → ETag
+  usage_map usage_;
+  std::size_t quarantined_ = 0;
+  std::string problem_;  // why the last refresh failed
+  mutable std::set<std::string> committing_;
+  mutable std::condition_variable name_free_;
+  std::uint64_t generation_ = 0;             // counts this replica's commits
+  std::vector<commit_delta> commits_since_;  // since the last listing began
+  boost::asio::thread_pool parts_{4};        // declared last: joined before the rest goes
+};
+
+}  // namespace pgship::receiver::s3
