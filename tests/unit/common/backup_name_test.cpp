@@ -212,5 +212,10 @@ TEST(backup_kind_test, the_extensions_are_every_kind_in_every_stored_format) {
             expected);
 }
 
+TEST(backup_kind_test, the_upload_forms_are_named_from_the_codecs) {
+  EXPECT_EQ(backup_name_forms(),
+            "<database>-<YYYYMMDD>-<HHMMSS>.dump[.zst][.age] or .tar[.zst][.age]");
+}
+
 }  // namespace
 }  // namespace pgship

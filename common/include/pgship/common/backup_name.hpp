@@ -95,6 +95,10 @@ std::string format_backup_name(std::string_view database,
                                std::chrono::system_clock::time_point taken,
                                std::string_view extension = ".dump");
 
+/// The names a backup upload may have, for error messages:
+/// "<database>-<YYYYMMDD>-<HHMMSS>.dump[.zst][.age] or .tar[.zst][.age]".
+std::string backup_name_forms();
+
 /// `name` without its backup extension ("app-20261121-030000" of "...030000.dump.zst"); the
 /// name itself when it has none.
 std::string_view backup_stem(std::string_view name);
