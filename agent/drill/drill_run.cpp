@@ -9,13 +9,13 @@
 #include "drill/row_compare.hpp"
 #include "net/receiver_api.hpp"
 #include "pg_connection.hpp"
-#include "pipeline/backup_dir.hpp"
 #include "pipeline/backup_run.hpp"
 #include "pipeline/fetch_restore.hpp"
-#include "pipeline/manifest.hpp"
 #include "pipeline/manifest_source.hpp"
 #include "pipeline/row_counts.hpp"
 #include "pipeline/timescaledb_restore.hpp"
+#include "repository/backup_dir.hpp"
+#include "repository/manifest.hpp"
 
 namespace pgship::agent {
 namespace {

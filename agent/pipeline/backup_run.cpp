@@ -13,10 +13,10 @@
 #include "pg_tools.hpp"
 #include "pipeline/archive_stage.hpp"
 #include "pipeline/backup_context.hpp"
-#include "pipeline/backup_dir.hpp"
 #include "pipeline/database_backup.hpp"
 #include "pipeline/globals_stage.hpp"
-#include "pipeline/rotate.hpp"
+#include "repository/backup_dir.hpp"
+#include "repository/rotation.hpp"
 
 namespace pgship::agent {
 namespace {

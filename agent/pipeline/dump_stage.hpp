@@ -9,7 +9,7 @@
 
 #include "pipeline/backup_context.hpp"
 #include "pipeline/backup_prep.hpp"
-#include "pipeline/manifest.hpp"
+#include "repository/manifest.hpp"
 #include "stage_error.hpp"
 
 namespace pgship::agent {
