@@ -14,7 +14,7 @@
 
 #include "pg_tools.hpp"
 #include "pipeline/output_file.hpp"
-#include "pipeline/upload.hpp"
+#include "net/tus_upload.hpp"
 #include "repository/manifest.hpp"
 #include "repository/manifest_builder.hpp"
 #include "repository/rotation.hpp"

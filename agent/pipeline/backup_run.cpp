@@ -14,6 +14,7 @@
 #include "pipeline/database_backup.hpp"
 #include "pipeline/globals_stage.hpp"
 #include "pipeline/run_skeleton.hpp"
+#include "pipeline/upload.hpp"
 #include "repository/rotation.hpp"
 
 namespace pgship::agent {

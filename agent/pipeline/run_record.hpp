@@ -11,7 +11,7 @@
 
 #include <pgship/common/log.hpp>
 
-#include "pipeline/upload.hpp"
+#include "net/tus_upload.hpp"
 #include "stage_error.hpp"
 
 namespace pgship::agent {
