@@ -12,7 +12,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "net/http_client.hpp"
-#include "net/tus_upload.hpp"
+#include "net/upload_job.hpp"
 
 namespace pgship::agent {
 

@@ -220,19 +220,6 @@ class tus_upload {
 
 }  // namespace
 
-net::awaitable<bool> sleep_unless(std::chrono::milliseconds delay,
-                                  const std::function<bool()>& stopping) {
-  net::steady_timer timer(co_await net::this_coro::executor);
-  const auto until = clock::now() + delay;
-  while (clock::now() < until) {
-    if (stopping()) co_return false;
-    timer.expires_after(
-        std::min<clock::duration>(until - clock::now(), std::chrono::milliseconds(200)));
-    co_await timer.async_wait(net::use_awaitable);
-  }
-  co_return !stopping();
-}
-
 net::awaitable<stage_error> tus_upload_file(http_client& client, const upload_request& request,
                                             const upload_watch& watch, upload_output& out) {
   const int fd = ::open(request.file.c_str(), O_RDONLY | O_CLOEXEC);

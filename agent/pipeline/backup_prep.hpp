@@ -12,9 +12,9 @@
 #include <pgship/common/log.hpp>
 #include <pgship/common/sha256.hpp>
 
+#include "net/upload_job.hpp"
 #include "pg_tools.hpp"
 #include "pipeline/output_file.hpp"
-#include "net/tus_upload.hpp"
 #include "repository/manifest.hpp"
 #include "repository/manifest_builder.hpp"
 #include "repository/rotation.hpp"

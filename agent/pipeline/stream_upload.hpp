@@ -16,7 +16,7 @@
 
 #include "net/http_client.hpp"
 #include "net/tus_deferred.hpp"
-#include "net/tus_upload.hpp"
+#include "net/upload_job.hpp"
 #include "pipeline/run_control.hpp"
 
 namespace pgship::agent {
