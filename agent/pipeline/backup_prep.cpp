@@ -10,7 +10,7 @@
 #include <pgship/common/backup_name.hpp>
 
 #include "pg_connection.hpp"
-#include "pipeline/manifest.hpp"
+#include "repository/manifest.hpp"
 
 namespace pgship::agent {
 
@@ -33,10 +33,18 @@ stored_format stored_format_of(const settings& cfg) {
   return f;
 }
 
-std::vector<std::string> recipient_texts(const stored_format& format) {
-  std::vector<std::string> out;
+stored_bytes stored_bytes_of(const stored_format& format, std::uint64_t size,
+                             const sha256_digest& digest, std::uint64_t plain_size,
+                             const sha256_digest& plain_digest) {
+  stored_bytes out;
+  out.size = size;
+  out.sha256 = to_hex(digest);
+  if (format.zstd || format.encrypted()) {
+    out.plaintext_sha256 = to_hex(plain_digest);
+    out.plaintext_size = plain_size;
+  }
   for (const auto& r : format.recipients)
-    out.push_back(r.text);
+    out.recipients.push_back(r.text);
   return out;
 }
 

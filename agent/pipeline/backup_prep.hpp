@@ -10,12 +10,14 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <pgship/common/log.hpp>
+#include <pgship/common/sha256.hpp>
 
+#include "net/upload_job.hpp"
 #include "pg_tools.hpp"
-#include "pipeline/manifest.hpp"
 #include "pipeline/output_file.hpp"
-#include "pipeline/rotate.hpp"
-#include "pipeline/upload.hpp"
+#include "repository/manifest.hpp"
+#include "repository/manifest_builder.hpp"
+#include "repository/rotation.hpp"
 #include "settings.hpp"
 #include "stage_error.hpp"
 
@@ -24,8 +26,11 @@ namespace pgship::agent {
 std::string host_name();
 
 stored_format stored_format_of(const settings& cfg);
-/// The recipients as the manifest lists them (age1…).
-std::vector<std::string> recipient_texts(const stored_format& format);
+/// What the manifest records of bytes stored in `format` (`size` of them, hashing to
+/// `digest`): the plaintext's size and digest too when the agent compressed or encrypted them.
+stored_bytes stored_bytes_of(const stored_format& format, std::uint64_t size,
+                             const sha256_digest& digest, std::uint64_t plain_size,
+                             const sha256_digest& plain_digest);
 
 struct preflight_output {
   pg_toolset tools;

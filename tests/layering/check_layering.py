@@ -28,6 +28,7 @@ ROOMS = {
     "agent": {
         "schedule": ["schedule/"],
         "base": ["*"],  # settings, child processes, the PostgreSQL connection and tools
+        "repository": ["repository/"],  # BACKUP_DIR: manifests, commit, upload marks, rotation
         "net": ["net/"],
         "pipeline": ["pipeline/"],
         "drill": ["drill/"],
@@ -48,8 +49,8 @@ ROOMS = {
 
 # Lowest layer first. A layer is a list of peer rooms: peers may not include each other.
 LAYERS = {
-    "agent": [["schedule"], ["base"], ["net"], ["pipeline"], ["drill"], ["daemon"], ["commands"],
-              ["main"]],
+    "agent": [["schedule"], ["base"], ["repository"], ["net"], ["pipeline"], ["drill"], ["daemon"],
+              ["commands"], ["main"]],
     "receiver": [["storage"], ["state"], ["policy"], ["ingest", "api"], ["app"], ["main"]],
 }
 
