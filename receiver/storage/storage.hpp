@@ -1,13 +1,13 @@
 #pragma once
 // Where committed backups live, restic-style: one interface with a POSIX directory tree
-// (posix_storage) and an S3-compatible bucket (s3::s3_storage) behind it. Uploads
-// arrive in the local spool first (spool.hpp); commit() makes a backup visible all at once, and
-// only once its stored bytes are known to be the ones hashed on arrival. Operations return
-// their result (a value or an error_code), never through out-parameters. Usage and quarantine
-// are counted here (usage_ledger), the same way for every backend: a backend implements the
-// private do_* operations and reports facts. Implementations are thread-safe and blocking: the
-// routes call them on the storage threads (receiver_context::on_storage_thread), the scrub on
-// its own.
+// (posix_storage), an S3-compatible bucket (s3::s3_storage) and, for tests, memory
+// (memory_storage) behind it. Uploads arrive in the local spool first (spool.hpp); commit() makes a
+// backup visible all at once, and only once its stored bytes are known to be the ones hashed on
+// arrival. Operations return their result (a value or an error_code), never through out-parameters.
+// Usage and quarantine are counted here (usage_ledger), the same way for every backend: a backend
+// implements the private do_* operations and reports facts. Implementations are thread-safe and
+// blocking: the routes call them on the storage threads (receiver_context::on_storage_thread), the
+// scrub on its own.
 
 #include <cstdint>
 #include <filesystem>
@@ -34,13 +34,13 @@ template <class T>
 using result = boost::system::result<T, std::error_code>;
 
 struct storage_capabilities {
-  std::string backend;         // "fs" or "s3"
+  std::string backend;         // "fs", "s3" or "memory"
   bool shared = false;         // other receivers may write the same store
   bool object_lock = false;    // objects carry a retention period nobody can shorten
   bool streams_parts = false;  // begin() ships bytes while they still arrive
   /// The spool file itself becomes the stored backup, so it must be on disk before commit()
   /// (POSIX), and its bytes are trusted as hashed while they were written. A store that copies
-  /// it away (S3) deletes it, so flushing it would be wasted I/O, and refuses a copy
+  /// it away (S3, memory) deletes it, so flushing it would be wasted I/O, and refuses a copy
   /// whose bytes do not match the digest.
   bool keeps_spool_file = false;
   /// An upload under way holds something in the store itself, outside the spool (S3: an open

@@ -36,7 +36,9 @@ ROOMS = {
         "main": ["main.cpp"],
     },
     "receiver": {
-        "storage": ["storage/"],  # the storage interface, its backends, the spool
+        # The storage interface, the usage ledger, the spool and the backends: posix/, s3/ and
+        # memory/ (for tests).
+        "storage": ["storage/", "storage/posix/", "storage/s3/", "storage/memory/"],
         "state": ["state/"],  # what every route shares: settings, tokens, ledgers, metrics
         "policy": ["policy/"],  # access, admission, retention, scrub, storage state
         "ingest": ["ingest/"],  # uploads: raw/multipart, tus, manifests, the commit

@@ -7,7 +7,7 @@
 // beside it without ever being a backup, and goes with it. Where backends differ, a test asks
 // capabilities(), never the backend's name.
 //
-// Included by tests/unit/receiver/storage_contract_test.cpp (POSIX, label `unit`)
+// Included by tests/unit/receiver/storage_contract_test.cpp (POSIX and memory, label `unit`)
 // and tests/integration/storage_contract_test.cpp (S3 on real engines), each of which defines
 // its contract_backend kinds and instantiates the suite with them.
 

@@ -1,9 +1,10 @@
-// The storage contract (tests/support/storage_contract.hpp) on the backend that needs no
-// network: the POSIX directory tree. The S3 engines run it as integration tests.
+// The storage contract (tests/support/storage_contract.hpp) on the backends that need no
+// network: the POSIX directory tree and memory. The S3 engines run it as integration tests.
 // Also what only the POSIX tree does: sweep at start what a crash left.
 
 #include "storage_contract.hpp"
 
+#include "storage/memory/memory_storage.hpp"
 #include "storage/posix/posix_storage.hpp"
 
 namespace pgship::test {
@@ -30,9 +31,26 @@ class posix_backend final : public contract_backend {
   stdfs::path dir_;
 };
 
+class memory_backend final : public contract_backend {
+ public:
+  std::unique_ptr<receiver::storage> open() override {
+    return std::make_unique<receiver::memory_storage>(bucket_);
+  }
+  std::vector<std::string> stored_names(const std::string& client, const std::string& db) override {
+    return bucket_->names(client, db);
+  }
+
+ private:
+  std::shared_ptr<receiver::memory_bucket> bucket_ = std::make_shared<receiver::memory_bucket>();
+};
+
 const contract_param posix{
     "fs", "fs", [](const stdfs::path& dir) { return std::make_unique<posix_backend>(dir); }};
-INSTANTIATE_TEST_SUITE_P(Backends, StorageContract, ::testing::Values(posix), contract_param_name);
+const contract_param memory{"memory", "memory",
+                            [](const stdfs::path&) { return std::make_unique<memory_backend>(); }};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StorageContract, ::testing::Values(posix, memory),
+                         contract_param_name);
 
 TEST(PosixStorage, AManifestWhoseBackupIsGoneIsSweptAtStart) {
   temp_dir dir;
