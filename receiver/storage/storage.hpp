@@ -1,13 +1,14 @@
 #pragma once
 // Where committed backups live, restic-style: one interface with a POSIX directory tree
 // (posix_storage), an S3-compatible bucket (s3::s3_storage) and, for tests, memory
-// (memory_storage) behind it. Uploads arrive in the local spool first (spool.hpp); commit() makes a
-// backup visible all at once, and only once its stored bytes are known to be the ones hashed on
-// arrival. Operations return their result (a value or an error_code), never through out-parameters.
-// Usage and quarantine are counted here (usage_ledger), the same way for every backend: a backend
-// implements the private do_* operations and reports facts. Implementations are thread-safe and
-// blocking: the routes call them on the storage threads (receiver_context::on_storage_thread), the
-// scrub on its own.
+// (memory_storage) behind it; faulty_storage wraps any of them to fail on demand. Uploads
+// arrive in the local spool first (spool.hpp); commit() makes a backup visible all at once, and
+// only once its stored bytes are known to be the ones hashed on arrival. Operations return
+// their result (a value or an error_code), never through out-parameters. Usage and quarantine
+// are counted here (usage_ledger), the same way for every backend: a backend implements the
+// private do_* operations and reports facts. Implementations are thread-safe and blocking: the
+// routes call them on the storage threads (receiver_context::on_storage_thread), the scrub on
+// its own.
 
 #include <cstdint>
 #include <filesystem>
