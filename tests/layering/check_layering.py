@@ -37,7 +37,10 @@ ROOMS = {
         "main": ["main.cpp"],
     },
     "receiver": {
-        "storage": ["storage/"],  # the storage interface, its backends, the spool
+        # The storage interface, the usage ledger, the spool and the backends: posix/, s3/,
+        # memory/ (for tests) and fault/ (a wrapper that fails on demand, for tests).
+        "storage": ["storage/", "storage/posix/", "storage/s3/", "storage/memory/",
+                    "storage/fault/"],
         "state": ["state/"],  # what every route shares: settings, tokens, ledgers, metrics
         "policy": ["policy/"],  # access, admission, retention, scrub, storage state
         "ingest": ["ingest/"],  # uploads: raw/multipart, tus, manifests, the commit
