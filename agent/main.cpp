@@ -15,7 +15,7 @@
 #include <pgship/common/version.hpp>
 
 #include "commands/commands.hpp"
-#include "pipeline/backup_dir.hpp"
+#include "repository/backup_dir.hpp"
 #include "settings.hpp"
 
 namespace {

@@ -7,7 +7,6 @@
 #include "commands/command_runner.hpp"
 #include "commands/commands.hpp"
 #include "pipeline/backup_run.hpp"
-#include "pipeline/rotate.hpp"
 
 namespace pgship::agent {
 

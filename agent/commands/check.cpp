@@ -14,11 +14,11 @@
 #include "net/receiver_api.hpp"
 #include "pg_connection.hpp"
 #include "pg_tools.hpp"
-#include "pipeline/backup_dir.hpp"
 #include "pipeline/database_facts.hpp"
 #include "pipeline/globals.hpp"
-#include "pipeline/local_room.hpp"
 #include "pipeline/timescaledb_restore.hpp"
+#include "repository/backup_dir.hpp"
+#include "repository/local_room.hpp"
 
 namespace pgship::agent {
 

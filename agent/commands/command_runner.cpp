@@ -16,7 +16,7 @@
 #include "daemon/agent_metrics.hpp"
 #include "daemon/history_results.hpp"
 #include "daemon/run_history.hpp"
-#include "pipeline/rotate.hpp"
+#include "repository/local_listing.hpp"
 
 namespace pgship::agent {
 

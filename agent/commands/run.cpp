@@ -26,7 +26,7 @@
 #include "daemon/daemon_state.hpp"
 #include "daemon/scheduler.hpp"
 #include "net/receiver_api.hpp"
-#include "pipeline/rotate.hpp"
+#include "repository/rotation.hpp"
 
 namespace pgship::agent {
 

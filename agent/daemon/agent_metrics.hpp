@@ -18,8 +18,8 @@
 #include <prometheus/registry.h>
 
 #include "daemon/legacy_metrics.hpp"
-#include "pipeline/rotate.hpp"
 #include "pipeline/run_record.hpp"
+#include "repository/local_listing.hpp"
 
 namespace pgship::agent {
 

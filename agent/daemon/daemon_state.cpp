@@ -19,7 +19,7 @@
 #include "daemon/history_results.hpp"
 #include "drill/drill_run.hpp"
 #include "pipeline/backup_run.hpp"
-#include "pipeline/rotate.hpp"
+#include "repository/local_listing.hpp"
 
 namespace pgship::agent {
 

@@ -1,27 +1,23 @@
 #include "drill/drill_run.hpp"
 #include <algorithm>
 
-#include <boost/asio/this_coro.hpp>
-
 #include <pgship/common/log.hpp>
 
 #include "blocking_call.hpp"
 #include "drill/row_compare.hpp"
 #include "net/receiver_api.hpp"
 #include "pg_connection.hpp"
-#include "pipeline/backup_dir.hpp"
-#include "pipeline/backup_run.hpp"
 #include "pipeline/fetch_restore.hpp"
-#include "pipeline/manifest.hpp"
 #include "pipeline/manifest_source.hpp"
 #include "pipeline/row_counts.hpp"
+#include "pipeline/run_skeleton.hpp"
 #include "pipeline/timescaledb_restore.hpp"
+#include "repository/manifest.hpp"
 
 namespace pgship::agent {
 namespace {
 
 namespace net = boost::asio;
-using sys_clock = std::chrono::system_clock;
 
 pg_login drill_login(const settings& cfg, const std::string& database) {
   const auto& s = cfg.drill_server;
@@ -292,13 +288,9 @@ class database_drill {
 
 net::awaitable<run_record> run_drill(const settings& cfg, const drill_request& request,
                                      run_control& control) {
-  run_record run;
-  run.kind = "drill";
-  run.started = sys_clock::now();
-  run.run_id = request.run_id.empty() ? new_run_id(run.started) : request.run_id;
-  run.trigger = request.trigger;
-  const log::context lg{{"run_id", run.run_id}};
-  const auto run_log = open_run_log(cfg, run.run_id, run.log_file);
+  run_skeleton skeleton(cfg, control, "drill", request.run_id, request.trigger);
+  auto& run = skeleton.record();
+  const auto& lg = skeleton.log();
   if (!request.backup_id.empty()) {
     run.databases.push_back(database_run{});
   } else {
@@ -307,30 +299,23 @@ net::awaitable<run_record> run_drill(const settings& cfg, const drill_request& r
   }
   lg.info("restore drill started ({}): {} database(s)", run.trigger, run.databases.size());
 
-  const auto finish = [&run](stage_error error) { return finish_run(run, std::move(error)); };
-
   if (!cfg.upload) {
-    co_return finish(fail(errc::config_invalid,
-                          "a drill restores the receiver's copy, but UPLOAD=off: there is none"));
+    co_return skeleton.finish(
+        fail(errc::config_invalid,
+             "a drill restores the receiver's copy, but UPLOAD=off: there is none"));
   }
-  // The lock backups take: a drill never runs while a backup does, whoever started either.
-  // A new host's empty BACKUP_DIR is prepared first: the lock lives in it.
-  if (auto error = prepare_backup_dir(cfg.backup_dir)) co_return finish(std::move(error));
-  run_lock lock;
-  if (auto error = lock.acquire(cfg.backup_dir)) co_return finish(std::move(error));
-  auto client = make_receiver_client(co_await net::this_coro::executor, cfg);
-  if (!client) co_return finish(fail(errc::config_invalid, "BACKUP_API_URL is not an http(s) URL"));
+  if (auto error = skeleton.lock_backup_dir()) co_return skeleton.finish(std::move(error));
+  std::unique_ptr<http_client> client;
+  if (auto error = co_await skeleton.open_receiver(client)) {
+    co_return skeleton.finish(std::move(error));
+  }
 
   for (auto& d : run.databases) {
-    if (control.stopping()) {
-      d.error = fail(errc::cancelled, "the drill was cancelled");
-    } else {
-      database_drill drill(cfg, request, control, *client, d, lg);
-      d.error = co_await drill.go();
-    }
-    note_database_error(run, d, lg, "drill");
+    database_drill drill(cfg, request, control, *client, d, lg);
+    auto work = drill.go();
+    co_await skeleton.step(d, "drill", std::move(work));
   }
-  co_return finish(stage_error{});
+  co_return skeleton.finish();
 }
 
 }  // namespace pgship::agent

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/manifest.hpp"
+#include "repository/manifest.hpp"
 
 namespace pgship::agent {
 

@@ -4,11 +4,10 @@
 
 #include <pgship/common/backup_name.hpp>
 #include <pgship/common/checksum_line.hpp>
-#include <pgship/common/time_text.hpp>
 
-#include "pipeline/manifest.hpp"
-#include "pipeline/rotate.hpp"
 #include "pipeline/verify.hpp"
+#include "repository/local_listing.hpp"
+#include "repository/manifest_builder.hpp"
 
 namespace pgship::agent {
 namespace {
@@ -72,18 +71,19 @@ boost::asio::awaitable<void> adopt_old_backups(const adopt_request& req, adopt_o
       out.refused.push_back(b.name);
       continue;
     }
-    manifest m;
-    m.name = b.name;
-    m.database = req.database;
-    m.size = verified.bytes_read;
-    m.sha256 = to_hex(*digest);
-    m.started = format_utc(b.taken);
-    m.finished = format_utc(b.taken);
-    m.run_id = req.run_id;
-    m.compress_level = -1;  // unknown: the old tool's choice
-    m.adopted = true;
-    m.upload.state = req.upload ? upload_state::pending : upload_state::skipped;
-    if (req.upload) m.upload.receiver = req.receiver;
+    manifest_start start;
+    start.name = b.name;
+    start.database = req.database;
+    start.run_id = req.run_id;
+    start.started = b.taken;
+    start.compress_level = -1;  // unknown: the old tool's choice
+    start.adopted = true;
+    if (req.upload) start.receiver = req.receiver;
+    auto m = new_manifest(start);
+    stored_bytes stored;
+    stored.size = verified.bytes_read;
+    stored.sha256 = to_hex(*digest);
+    record_stored(m, stored, b.taken);
     if (const auto wec = write_manifest(req.dir, m)) {
       req.log.warn("cannot adopt the old backup {}: writing its manifest: {}", b.name,
                    wec.message());

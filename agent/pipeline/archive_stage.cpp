@@ -3,12 +3,11 @@
 #include <system_error>
 
 #include <pgship/common/backup_name.hpp>
-#include <pgship/common/time_text.hpp>
 
 #include "pipeline/archive.hpp"
 #include "pipeline/backup_prep.hpp"
 #include "pipeline/local_stages.hpp"
-#include "pipeline/manifest.hpp"
+#include "repository/manifest_builder.hpp"
 
 namespace pgship::agent {
 
@@ -19,16 +18,13 @@ using sys_clock = std::chrono::system_clock;
 net::awaitable<stage_error> backup_archive_dir(backup_context& ctx, const archive_dir& dir) {
   const auto format = stored_format_of(ctx.cfg);
   const auto codec = codec_settings_of(ctx.cfg);
-  manifest m;
   const auto extension = io::stored_extension(base_extension(backup_kind::archive), format);
-  m.name = co_await fresh_name(ctx.cfg, dir.name, extension);
+  auto name = co_await fresh_name(ctx.cfg, dir.name, extension);
+  auto start = ctx.start_manifest(std::move(name));
+  start.compression = io::to_string(format.compress);
+  start.compress_level = 0;
+  auto m = new_manifest(start);
   ctx.run.backup = m.name;
-  m.database = dir.name;
-  m.compression = io::to_string(format.compress);
-  m.compress_level = 0;
-  m.agent_host = host_name();
-  m.run_id = ctx.run_id;
-  m.started = format_utc(sys_clock::now());
   if (auto error = co_await make_room(ctx)) co_return error;
   const auto partial = ctx.cfg.backup_dir / ".partial" / m.name;
   archive_output out;
@@ -65,7 +61,7 @@ net::awaitable<stage_error> backup_archive_dir(backup_context& ctx, const archiv
   ctx.run.sha256 = to_hex(out.digest);
   ctx.log.info("archived {} ({} entries, {} bytes), sha256 {}", dir.path.string(), out.entries,
                out.bytes, ctx.run.sha256);
-  describe_stored(m, out, format, codec);
+  record_stored(m, stored_bytes_of(format, codec, out), sys_clock::now());
   co_return co_await commit_ship_rotate(ctx, partial, m);
 }
 

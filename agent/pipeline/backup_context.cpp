@@ -1,6 +1,9 @@
 #include "pipeline/backup_context.hpp"
+#include <chrono>
 
 #include <pgship/common/redact_url.hpp>
+
+#include "pipeline/backup_prep.hpp"
 
 namespace pgship::agent {
 
@@ -26,6 +29,17 @@ stage_clock backup_context::start_stage(const char* name) {
 backup_kind backup_context::kind() const {
   if (run.globals) return backup_kind::globals;
   return run.archive ? backup_kind::archive : backup_kind::dump;
+}
+
+manifest_start backup_context::start_manifest(std::string name) const {
+  manifest_start start;
+  start.name = std::move(name);
+  start.database = run.database;
+  start.run_id = run_id;
+  start.agent_host = host_name();
+  start.started = std::chrono::system_clock::now();
+  if (cfg.upload) start.receiver = receiver;
+  return start;
 }
 
 }  // namespace pgship::agent

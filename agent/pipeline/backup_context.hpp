@@ -16,6 +16,7 @@
 #include "pipeline/run_control.hpp"
 #include "pipeline/run_record.hpp"
 #include "pipeline/stream_upload.hpp"
+#include "repository/manifest_builder.hpp"
 #include "settings.hpp"
 #include "stage_error.hpp"
 
@@ -30,6 +31,9 @@ struct backup_context {
   stage_clock start_stage(const char* name);
   /// A database, an ARCHIVE_DIRS directory and the globals may share a name, never a kind.
   backup_kind kind() const;
+  /// The start of this backup's manifest, named `name`: of this database, run and host,
+  /// started now, and waiting for the receiver when UPLOAD is set.
+  manifest_start start_manifest(std::string name) const;
 
   const settings& cfg;
   const run_request& request;

@@ -10,7 +10,7 @@
 #include <pgship/common/backup_name.hpp>
 
 #include "pg_connection.hpp"
-#include "pipeline/manifest.hpp"
+#include "repository/manifest.hpp"
 
 namespace pgship::agent {
 
@@ -39,19 +39,20 @@ io::codec_settings codec_settings_of(const settings& cfg) {
   return c;
 }
 
-void describe_stored(manifest& m, const stored_sums& sums, const io::stored_format& format,
-                     const io::codec_settings& codec) {
-  m.size = sums.bytes;
-  m.sha256 = to_hex(sums.digest);
+stored_bytes stored_bytes_of(const io::stored_format& format, const io::codec_settings& codec,
+                             const stored_sums& sums) {
+  stored_bytes out;
+  out.size = sums.bytes;
+  out.sha256 = to_hex(sums.digest);
   if (!format.as_produced()) {
-    m.plaintext_sha256 = to_hex(sums.plain_digest);
-    m.plaintext_size = sums.plain_bytes;
+    out.plaintext_sha256 = to_hex(sums.plain_digest);
+    out.plaintext_size = sums.plain_bytes;
   }
-  m.encryption_recipients.clear();
   if (format.encrypted()) {
     for (const auto& r : codec.recipients)
-      m.encryption_recipients.push_back(r.text);
+      out.recipients.push_back(r.text);
   }
+  return out;
 }
 
 net::awaitable<stage_error> preflight(const settings& cfg, const std::string& database,

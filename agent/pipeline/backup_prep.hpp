@@ -10,12 +10,14 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <pgship/common/log.hpp>
+#include <pgship/common/sha256.hpp>
 
+#include "net/upload_job.hpp"
 #include "pg_tools.hpp"
-#include "pipeline/manifest.hpp"
 #include "pipeline/output_file.hpp"
-#include "pipeline/rotate.hpp"
-#include "pipeline/upload.hpp"
+#include "repository/manifest.hpp"
+#include "repository/manifest_builder.hpp"
+#include "repository/rotation.hpp"
 #include "settings.hpp"
 #include "stage_error.hpp"
 
@@ -27,10 +29,10 @@ std::string host_name();
 io::stored_format stored_format_of(const settings& cfg);
 /// The codecs' levels and keys as the settings give them.
 io::codec_settings codec_settings_of(const settings& cfg);
-/// What the manifest says of the stored file: its size and sha256, the plain bytes' when the
-/// format changed them, the recipients (age1…) it is encrypted to.
-void describe_stored(manifest& m, const stored_sums& sums, const io::stored_format& format,
-                     const io::codec_settings& codec);
+/// What the manifest records of bytes stored in `format`: the plaintext's size and digest too
+/// when the format changed them, the recipients (age1…) when it is encrypted.
+stored_bytes stored_bytes_of(const io::stored_format& format, const io::codec_settings& codec,
+                             const stored_sums& sums);
 
 struct preflight_output {
   pg_toolset tools;

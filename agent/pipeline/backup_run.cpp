@@ -4,8 +4,6 @@
 #include <memory>
 #include <random>
 
-#include <boost/asio/this_coro.hpp>
-
 #include <pgship/common/backup_name.hpp>
 
 #include "net/receiver_api.hpp"
@@ -13,17 +11,17 @@
 #include "pg_tools.hpp"
 #include "pipeline/archive_stage.hpp"
 #include "pipeline/backup_context.hpp"
-#include "pipeline/backup_dir.hpp"
 #include "pipeline/database_backup.hpp"
 #include "pipeline/globals_stage.hpp"
-#include "pipeline/rotate.hpp"
+#include "pipeline/run_skeleton.hpp"
+#include "pipeline/upload.hpp"
+#include "repository/rotation.hpp"
 
 namespace pgship::agent {
 namespace {
 
 namespace net = boost::asio;
 namespace stdfs = std::filesystem;
-using sys_clock = std::chrono::system_clock;
 
 // Whether this client can upload now. A receiver restarting just as the run begins must not
 // keep the whole run local: an unreachable one is asked again with the upload's backoff.
@@ -47,22 +45,15 @@ net::awaitable<stage_error> ask_until_answered(http_client& client, const settin
 
 net::awaitable<run_record> run_backup(const settings& cfg, const run_request& request,
                                       run_control& control) {
-  run_record run;
-  run.started = sys_clock::now();
-  run.run_id = request.run_id.empty() ? new_run_id(run.started) : request.run_id;
-  run.trigger = request.trigger;
+  run_skeleton skeleton(cfg, control, "backup", request.run_id, request.trigger);
+  auto& run = skeleton.record();
+  const auto& lg = skeleton.log();
   const auto databases = request.databases.empty() ? cfg.databases : request.databases;
-  const log::context lg{{"run_id", run.run_id}};
-  const auto run_log = open_run_log(cfg, run.run_id, run.log_file);
   lg.info("backup run started ({}): {} database(s)", run.trigger, databases.size());
   for (const auto& db : databases)
     run.databases.push_back(database_run{.database = db});
 
-  const auto finish = [&run](stage_error error) { return finish_run(run, std::move(error)); };
-
-  if (auto error = prepare_backup_dir(cfg.backup_dir)) co_return finish(std::move(error));
-  run_lock lock;
-  if (auto error = lock.acquire(cfg.backup_dir)) co_return finish(std::move(error));
+  if (auto error = skeleton.lock_backup_dir()) co_return skeleton.finish(std::move(error));
 
   const auto partial_dir = cfg.backup_dir / ".partial";
   const int stale = remove_stale_partials(partial_dir, stdfs::file_time_type::clock::now());
@@ -72,9 +63,8 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
   std::unique_ptr<http_client> client;
   stage_error upload_blocked;
   if (cfg.upload) {
-    client = make_receiver_client(co_await net::this_coro::executor, cfg);
-    if (!client) {
-      co_return finish(fail(errc::config_invalid, "BACKUP_API_URL is not an http(s) URL"));
+    if (auto error = co_await skeleton.open_receiver(client)) {
+      co_return skeleton.finish(std::move(error));
     }
     // Asked for this client, not receiver-wide /health: another client's trouble or a scrub
     // finding must not stop this one. Whatever the answer, the local backups are made.
@@ -85,28 +75,22 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
   }
 
   std::map<int, pg_toolset> tools_by_major;
+  const auto context_for = [&](database_run& d) {
+    return backup_context(cfg, request, control, run.run_id, client.get(), upload_blocked,
+                          tools_by_major, d);
+  };
   for (auto& d : run.databases) {
-    if (control.stopping()) {
-      d.error = fail(errc::cancelled, "the run was cancelled");
-    } else {
-      backup_context ctx(cfg, request, control, run.run_id, client.get(), upload_blocked,
-                         tools_by_major, d);
-      d.error = co_await backup_database(ctx);
-    }
-    note_database_error(run, d, lg, "backup");
+    auto ctx = context_for(d);
+    auto work = backup_database(ctx);
+    co_await skeleton.step(d, "backup", std::move(work));
   }
   // GLOBALS (roles, tablespaces), when the run is for every database.
   if (cfg.globals && request.databases.empty() && !databases.empty()) {
     auto& d = run.databases.emplace_back(database_run{.database = std::string(globals_name)});
     d.globals = true;
-    if (control.stopping()) {
-      d.error = fail(errc::cancelled, "the run was cancelled");
-    } else {
-      backup_context ctx(cfg, request, control, run.run_id, client.get(), upload_blocked,
-                         tools_by_major, d);
-      d.error = co_await backup_globals(ctx, databases.front());
-    }
-    note_database_error(run, d, lg, "globals backup");
+    auto ctx = context_for(d);
+    auto work = backup_globals(ctx, databases.front());
+    co_await skeleton.step(d, "globals backup", std::move(work));
   }
   // The directories of ARCHIVE_DIRS, when the run is not for some databases only.
   // Named first: GCC 12 mishandles a temporary range across the co_await in the loop.
@@ -114,16 +98,11 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
   for (const auto& dir : archives) {
     auto& d = run.databases.emplace_back(database_run{.database = dir.name});
     d.archive = true;
-    if (control.stopping()) {
-      d.error = fail(errc::cancelled, "the run was cancelled");
-    } else {
-      backup_context ctx(cfg, request, control, run.run_id, client.get(), upload_blocked,
-                         tools_by_major, d);
-      d.error = co_await backup_archive_dir(ctx, dir);
-    }
-    note_database_error(run, d, lg, "archive");
+    auto ctx = context_for(d);
+    auto work = backup_archive_dir(ctx, dir);
+    co_await skeleton.step(d, "archive", std::move(work));
   }
-  co_return finish(stage_error{});
+  co_return skeleton.finish();
 }
 
 }  // namespace pgship::agent

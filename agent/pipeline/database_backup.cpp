@@ -1,23 +1,20 @@
 #include "pipeline/database_backup.hpp"
-#include <chrono>
 #include <memory>
 
 #include <boost/asio/this_coro.hpp>
 
 #include <pgship/common/backup_name.hpp>
-#include <pgship/common/time_text.hpp>
 
 #include "pipeline/adopt.hpp"
 #include "pipeline/backup_prep.hpp"
 #include "pipeline/dump_stage.hpp"
 #include "pipeline/local_stages.hpp"
-#include "pipeline/manifest.hpp"
 #include "pipeline/stream_upload.hpp"
+#include "repository/manifest_builder.hpp"
 
 namespace pgship::agent {
 
 namespace net = boost::asio;
-using sys_clock = std::chrono::system_clock;
 
 net::awaitable<stage_error> backup_database(backup_context& ctx) {
   preflight_output pre;
@@ -35,20 +32,17 @@ net::awaitable<stage_error> backup_database(backup_context& ctx) {
   if (ctx.control.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
   if (auto error = co_await make_room(ctx)) co_return error;
 
-  manifest m;
   const auto extension =
       io::stored_extension(base_extension(backup_kind::dump), stored_format_of(ctx.cfg));
-  m.name = co_await fresh_name(ctx.cfg, ctx.run.database, extension);
+  auto name = co_await fresh_name(ctx.cfg, ctx.run.database, extension);
+  auto start = ctx.start_manifest(std::move(name));
+  start.pg_dump_version = pre.tools.dump.version;
+  start.server_version = pre.server_version;
+  start.database_size = pre.database_size;
+  start.compression = ctx.cfg.compression;
+  start.compress_level = ctx.cfg.compression == "pg_dump" ? ctx.cfg.compress_level : 0;
+  auto m = new_manifest(start);
   ctx.run.backup = m.name;
-  m.database = ctx.run.database;
-  m.pg_dump_version = pre.tools.dump.version;
-  m.server_version = pre.server_version;
-  m.database_size = pre.database_size;
-  m.compression = ctx.cfg.compression;
-  m.compress_level = ctx.cfg.compression == "pg_dump" ? ctx.cfg.compress_level : 0;
-  m.agent_host = host_name();
-  m.run_id = ctx.run_id;
-  m.started = format_utc(sys_clock::now());
   const auto partial = ctx.cfg.backup_dir / ".partial" / m.name;
 
   // The upload runs while pg_dump writes, and commits only once the dump verified.

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "pg_connection.hpp"
-#include "pipeline/manifest.hpp"
+#include "repository/manifest.hpp"
 #include "stage_error.hpp"
 
 namespace pgship::agent {

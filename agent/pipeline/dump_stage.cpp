@@ -11,15 +11,14 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <pgship/common/time_text.hpp>
-
 #include "pg_connection.hpp"
 #include "pipeline/database_facts.hpp"
 #include "pipeline/dump.hpp"
-#include "pipeline/local_commit.hpp"
 #include "pipeline/row_counts.hpp"
 #include "pipeline/timescaledb_pause.hpp"
 #include "pipeline/verify.hpp"
+#include "repository/commit.hpp"
+#include "repository/manifest_builder.hpp"
 
 namespace pgship::agent {
 namespace {
@@ -184,10 +183,8 @@ net::awaitable<stage_error> dump_verify_commit(backup_context& ctx, const prefli
     }
   }
 
-  describe_stored(m, dumped, stored_format_of(ctx.cfg), codec_settings_of(ctx.cfg));
-  m.finished = format_utc(sys_clock::now());
-  m.upload.state = ctx.cfg.upload ? upload_state::pending : upload_state::skipped;
-  if (ctx.cfg.upload) m.upload.receiver = ctx.receiver;
+  record_stored(m, stored_bytes_of(stored_format_of(ctx.cfg), codec_settings_of(ctx.cfg), dumped),
+                sys_clock::now());
   // Should the agent die before the upload that followed the dump ends, the next run goes
   // on with that upload from where the receiver stands.
   if (ctx.follower && !ctx.follower->failed()) m.upload.resume_at = ctx.follower->location();

@@ -9,13 +9,14 @@
 
 #include "pipeline/backup_context.hpp"
 #include "pipeline/backup_prep.hpp"
-#include "pipeline/manifest.hpp"
+#include "repository/manifest.hpp"
 #include "stage_error.hpp"
 
 namespace pgship::agent {
 
 /// The "dump" and "verify" stages of `m` (named, started) written to `partial`, then its local
-/// commit; `m` gains what they learnt (size, digests, counts, extensions, upload state).
+/// commit; `m` gains what they learnt (size, digests, counts, extensions, and where the upload
+/// that followed the dump stands).
 boost::asio::awaitable<stage_error> dump_verify_commit(backup_context& ctx,
                                                        const preflight_output& pre,
                                                        const std::filesystem::path& partial,

@@ -2,12 +2,11 @@
 #include <chrono>
 
 #include <pgship/common/backup_name.hpp>
-#include <pgship/common/time_text.hpp>
 
 #include "pipeline/backup_prep.hpp"
 #include "pipeline/globals.hpp"
 #include "pipeline/local_stages.hpp"
-#include "pipeline/manifest.hpp"
+#include "repository/manifest_builder.hpp"
 
 namespace pgship::agent {
 
@@ -28,19 +27,16 @@ net::awaitable<stage_error> backup_globals(backup_context& ctx, const std::strin
   ctx.run.pg_dump_version = dumpall.version;
   const auto format = stored_format_of(ctx.cfg);
   const auto codec = codec_settings_of(ctx.cfg);
-  manifest m;
   const auto extension = io::stored_extension(base_extension(backup_kind::globals), format);
-  m.name = co_await fresh_name(ctx.cfg, ctx.run.database, extension);
+  auto name = co_await fresh_name(ctx.cfg, ctx.run.database, extension);
+  auto start = ctx.start_manifest(std::move(name));
+  start.kind = to_string(backup_kind::globals);
+  start.pg_dump_version = dumpall.version;
+  start.server_version = pre.server_version;
+  start.compression = io::to_string(format.compress);
+  start.compress_level = 0;
+  auto m = new_manifest(start);
   ctx.run.backup = m.name;
-  m.database = ctx.run.database;
-  m.kind = to_string(backup_kind::globals);
-  m.pg_dump_version = dumpall.version;
-  m.server_version = pre.server_version;
-  m.compression = io::to_string(format.compress);
-  m.compress_level = 0;
-  m.agent_host = host_name();
-  m.run_id = ctx.run_id;
-  m.started = format_utc(sys_clock::now());
   const auto partial = ctx.cfg.backup_dir / ".partial" / m.name;
   globals_output out;
   {
@@ -64,9 +60,9 @@ net::awaitable<stage_error> backup_globals(backup_context& ctx, const std::strin
   ctx.run.sha256 = to_hex(out.digest);
   ctx.log.info("dumped the globals ({} roles, {} bytes), sha256 {}", out.roles.size(), out.bytes,
                ctx.run.sha256);
-  describe_stored(m, out, format, codec);
   m.roles = out.roles;
   m.role_passwords = out.role_passwords;
+  record_stored(m, stored_bytes_of(format, codec, out), sys_clock::now());
   co_return co_await commit_ship_rotate(ctx, partial, m);
 }
 

@@ -1,13 +1,11 @@
 #include "pipeline/local_stages.hpp"
 #include <chrono>
 
-#include <pgship/common/time_text.hpp>
-
 #include "pipeline/backup_prep.hpp"
-#include "pipeline/local_commit.hpp"
-#include "pipeline/local_room.hpp"
-#include "pipeline/rotate.hpp"
 #include "pipeline/ship.hpp"
+#include "repository/commit.hpp"
+#include "repository/local_room.hpp"
+#include "repository/rotation.hpp"
 
 namespace pgship::agent {
 
@@ -58,9 +56,6 @@ net::awaitable<stage_error> ship_then_rotate(backup_context& ctx, manifest& m) {
 
 net::awaitable<stage_error> commit_ship_rotate(backup_context& ctx,
                                                const std::filesystem::path& partial, manifest& m) {
-  m.finished = format_utc(std::chrono::system_clock::now());
-  m.upload.state = ctx.cfg.upload ? upload_state::pending : upload_state::skipped;
-  if (ctx.cfg.upload) m.upload.receiver = ctx.receiver;
   if (auto error = commit_local_backup(ctx.cfg.backup_dir, partial, m, ctx.log)) co_return error;
   if (ctx.control.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
   co_return co_await ship_then_rotate(ctx, m);

@@ -7,7 +7,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "pipeline/backup_context.hpp"
-#include "pipeline/manifest.hpp"
+#include "repository/manifest.hpp"
 #include "stage_error.hpp"
 
 namespace pgship::agent {
@@ -23,8 +23,8 @@ stage_error rotate_stage(backup_context& ctx);
 /// rotates. The upload's error wins over rotation's.
 boost::asio::awaitable<stage_error> ship_then_rotate(backup_context& ctx, manifest& m);
 
-/// Commits the producer's `partial` as `m` (finished now; its upload pending when UPLOAD is
-/// set), then ships and rotates unless the run was cancelled.
+/// Commits the producer's `partial` as `m` (its stored bytes recorded), then ships and rotates
+/// unless the run was cancelled.
 boost::asio::awaitable<stage_error> commit_ship_rotate(backup_context& ctx,
                                                        const std::filesystem::path& partial,
                                                        manifest& m);

@@ -12,7 +12,7 @@
 
 #include "net/http_client.hpp"
 #include "net/receiver_api.hpp"
-#include "pipeline/manifest.hpp"
+#include "repository/manifest.hpp"
 #include "settings.hpp"
 
 namespace pgship::agent {

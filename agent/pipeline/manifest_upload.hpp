@@ -9,7 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "net/http_client.hpp"
-#include "pipeline/manifest.hpp"
+#include "repository/manifest.hpp"
 #include "stage_error.hpp"
 
 namespace pgship::agent {

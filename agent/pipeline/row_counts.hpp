@@ -20,7 +20,7 @@
 
 #include "pg_connection.hpp"
 #include "pipeline/database_facts.hpp"
-#include "pipeline/manifest.hpp"
+#include "repository/manifest.hpp"
 #include "stage_error.hpp"
 
 namespace pgship::agent {

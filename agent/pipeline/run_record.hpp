@@ -11,7 +11,7 @@
 
 #include <pgship/common/log.hpp>
 
-#include "pipeline/upload.hpp"
+#include "net/upload_job.hpp"
 #include "stage_error.hpp"
 
 namespace pgship::agent {

@@ -1,19 +1,15 @@
 #include "pipeline/ship.hpp"
-#include <algorithm>
-#include <chrono>
-
-#include <pgship/common/time_text.hpp>
 
 #include "pipeline/backup_prep.hpp"
 #include "pipeline/manifest_upload.hpp"
-#include "pipeline/rotate.hpp"
 #include "pipeline/upload.hpp"
+#include "repository/local_listing.hpp"
+#include "repository/upload_marks.hpp"
 
 namespace pgship::agent {
 namespace {
 
 namespace net = boost::asio;
-using sys_clock = std::chrono::system_clock;
 
 // Uploads one local backup and records the outcome in its manifest.
 net::awaitable<stage_error> ship(backup_context& ctx, manifest& m, upload_output& out) {
@@ -31,21 +27,16 @@ net::awaitable<stage_error> ship(backup_context& ctx, manifest& m, upload_output
   }
   stage_error error;
   if (!streamed) error = co_await run_upload(*ctx.client, ur, ctx.control, out);
-  m.upload.receiver = ctx.receiver;
-  m.upload.bytes_sent = out.bytes_sent;
-  m.upload.retries = out.retries;
-  m.upload.resumes = out.resumes;
-  if (error) {
-    m.upload.state = upload_state::failed;
-    m.upload.error = error.message;
-    m.upload.resume_at = out.location;
-  } else {
-    m.upload.state = upload_state::uploaded;
-    m.upload.finished = format_utc(sys_clock::now());
-    m.upload.error.clear();
-    m.upload.resume_at.clear();
-  }
-  if (const auto ec = write_manifest(ctx.cfg.backup_dir, m); ec && !error) {
+  upload_attempt attempt;
+  attempt.receiver = ctx.receiver;
+  attempt.bytes_sent = out.bytes_sent;
+  attempt.retries = out.retries;
+  attempt.resumes = out.resumes;
+  attempt.resume_at = out.location;
+  const auto& dir = ctx.cfg.backup_dir;
+  const auto ec =
+      error ? mark_failed(dir, m, error.message, &attempt) : mark_shipped(dir, m, attempt);
+  if (ec && !error) {
     // The backup is on the receiver; only the local record of that is missing. Rotation
     // will treat it as not uploaded, which errs on the safe side.
     ctx.log.warn("cannot record the upload of {} in its manifest: {}", m.name, ec.message());
@@ -69,9 +60,7 @@ net::awaitable<stage_error> upload_stage(backup_context& ctx, manifest& m) {
     // The backup stands locally, unshipped and so never rotated away; the next run that
     // reaches the receiver ships it. The run still fails, so alerts fire.
     clock.done(0, false);
-    m.upload.state = upload_state::failed;
-    m.upload.error = ctx.upload_blocked.message;
-    if (const auto ec = write_manifest(ctx.cfg.backup_dir, m)) {
+    if (const auto ec = mark_failed(ctx.cfg.backup_dir, m, ctx.upload_blocked.message, nullptr)) {
       ctx.log.warn("cannot record the failed upload of {} in its manifest: {}", m.name,
                    ec.message());
     }
@@ -95,22 +84,17 @@ net::awaitable<stage_error> upload_stage(backup_context& ctx, manifest& m) {
 // rejected) go now that the receiver takes uploads again, oldest first; the first failure
 // ends the catch-up until the next run.
 net::awaitable<void> ship_earlier(backup_context& ctx, const std::string& current) {
-  auto waiting = list_local_backups(ctx.cfg.backup_dir, ctx.run.database, ctx.kind());
-  std::sort(waiting.begin(), waiting.end(),
-            [](const auto& a, const auto& b) { return a.taken < b.taken; });
-  for (const auto& b : waiting) {
-    const bool not_shipped = b.upload == upload_state::pending || b.upload == upload_state::failed;
-    if (b.name == current || !not_shipped || ctx.control.stopping()) continue;
-    auto m = read_manifest(manifest_path(ctx.cfg.backup_dir, b.name));
-    if (!m) continue;  // without its manifest its checksum is unknown: left for a person
+  auto waiting = pending_uploads(ctx.cfg.backup_dir, ctx.run.database, ctx.kind());
+  for (auto& m : waiting) {
+    if (m.name == current || ctx.control.stopping()) continue;
     upload_output out;
-    const auto error = co_await ship(ctx, *m, out);
+    const auto error = co_await ship(ctx, m, out);
     if (error) {
-      ctx.log.warn("earlier backup {} is still not uploaded: {}", b.name, error.message);
+      ctx.log.warn("earlier backup {} is still not uploaded: {}", m.name, error.message);
       co_return;
     }
-    ctx.run.shipped_late.push_back(b.name);
-    ctx.log.info("uploaded earlier backup {} ({} bytes sent)", b.name, out.bytes_sent);
+    ctx.run.shipped_late.push_back(m.name);
+    ctx.log.info("uploaded earlier backup {} ({} bytes sent)", m.name, out.bytes_sent);
   }
 }
 

@@ -7,7 +7,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "pipeline/backup_context.hpp"
-#include "pipeline/manifest.hpp"
+#include "repository/manifest.hpp"
 #include "stage_error.hpp"
 
 namespace pgship::agent {

@@ -15,8 +15,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "net/http_client.hpp"
+#include "net/tus_deferred.hpp"
+#include "net/upload_job.hpp"
 #include "pipeline/run_control.hpp"
-#include "pipeline/upload.hpp"
 
 namespace pgship::agent {
 
@@ -29,7 +30,7 @@ class follow_upload {
   ~follow_upload();
 
   /// Creates the upload; false (logged) when the receiver refused or is unreachable.
-  boost::asio::awaitable<bool> begin();
+  boost::asio::awaitable<bool> begin() { return tus_.create(); }
   /// PATCHes whole chunks as the file grows, until dump_ended() (or a failure).
   boost::asio::awaitable<void> follow();
   /// From the dump: the file now holds `bytes`.
@@ -42,25 +43,20 @@ class follow_upload {
   boost::asio::awaitable<bool> finish(const std::filesystem::path& file, std::uint64_t size,
                                       const std::string& sha256_hex, upload_output& out);
   /// Ends the upload on the receiver (DELETE): a failed dump or verify leaves nothing open.
-  boost::asio::awaitable<void> abandon();
+  boost::asio::awaitable<void> abandon() { return tus_.remove(); }
   bool failed() const { return failed_; }
   /// The upload's target on the receiver (empty before begin() or after finish()).
-  const std::string& location() const { return location_; }
+  const std::string& location() const { return tus_.location(); }
 
  private:
-  boost::asio::awaitable<bool> patch(std::uint64_t length, bool last, std::uint64_t size,
-                                     const std::string& sha256_hex);
   bool open_file(const std::filesystem::path& path);
 
-  http_client& client_;
   upload_request req_;
   run_control& control_;
   boost::asio::steady_timer wake_;
-  std::string location_;
+  tus_deferred tus_;  // on req_
   int fd_ = -1;
   std::uint64_t written_ = 0;  // what the dump has written so far
-  std::uint64_t offset_ = 0;   // what the receiver holds
-  std::uint64_t bytes_sent_ = 0;
   bool dump_done_ = false;
   bool failed_ = false;
   bool waiting_ = false;

@@ -51,25 +51,27 @@ net::awaitable<void> handle_list(exchange& ex, receiver_context& ctx) {
                               "kind is one of dump, archive, globals");
     co_return;
   }
-  std::vector<backup_record> records;
-  std::error_code ec;
+  result<std::vector<backup_record>> records;
   std::function<void()> work = [&] {
-    ec = ctx.store->list(who->client, database, records);
+    records = ctx.store->list(who->client, database);
     // ?database= names a database (or an archive): a database called globals is not the
     // cluster's globals, which only ?kind=globals (or no filter) lists.
-    std::erase_if(records, [&](const backup_record& r) {
-      const auto k = kind_of(r);
-      return kind ? k != *kind : database && k == backup_kind::globals;
-    });
+    if (records) {
+      std::erase_if(*records, [&](const backup_record& r) {
+        const auto k = kind_of(r);
+        return kind ? k != *kind : database && k == backup_kind::globals;
+      });
+    }
   };
   co_await ctx.on_storage_thread(work);
-  if (ec) {
-    log::write(spdlog::level::err, "list failed: " + ec.message(), {{"client", who->client}});
+  if (!records) {
+    log::write(spdlog::level::err, "list failed: " + records.error().message(),
+               {{"client", who->client}});
     co_await ex.respond_error(http::status::internal_server_error, wire::api_error::storage_error,
                               "could not list the backups");
     co_return;
   }
-  co_await ex.respond_json(http::status::ok, to_json(records));
+  co_await ex.respond_json(http::status::ok, to_json(*records));
 }
 
 net::awaitable<void> send_backup(exchange& ex, receiver_context& ctx, const backup_record& record) {
@@ -119,7 +121,12 @@ net::awaitable<void> send_backup(exchange& ex, receiver_context& ctx, const back
   std::error_code ec;
   if (!head) {
     std::function<void()> open = [&] {
-      ec = ctx.store->open_range(record, range.first, range.length, reader);
+      auto opened = ctx.store->open_range(record, range.first, range.length);
+      if (opened) {
+        reader = std::move(*opened);
+      } else {
+        ec = opened.error();
+      }
     };
     co_await ctx.on_storage_thread(open);
     if (ec == std::errc::no_such_file_or_directory) {
@@ -164,15 +171,15 @@ net::awaitable<void> handle_download(exchange& ex, receiver_context& ctx) {
   if (manifest) id.resize(id.size() - wire::download_manifest_suffix.size());
 
   // A token sees only its own client's backups: another client's id is simply not found.
-  std::optional<backup_record> record;
-  std::error_code ec;
-  std::function<void()> work = [&] { ec = ctx.store->find(who->client, id, record); };
+  result<std::optional<backup_record>> found;
+  std::function<void()> work = [&] { found = ctx.store->find(who->client, id); };
   co_await ctx.on_storage_thread(work);
-  if (ec) {
+  if (!found) {
     co_await ex.respond_error(http::status::internal_server_error, wire::api_error::storage_error,
                               "could not look the backup up");
     co_return;
   }
+  const auto& record = *found;
   if (!record) {
     co_await ex.respond_error(http::status::not_found, wire::api_error::not_found,
                               "no backup " + id);

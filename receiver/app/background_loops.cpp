@@ -21,10 +21,10 @@ net::awaitable<void> apply_all_retention(receiver_context& ctx) {
   std::function<void()> work = [&ctx] {
     ctx.store->refresh();
     for (const auto& [client, usage] : ctx.store->usage()) {
-      std::vector<backup_record> records;
-      if (ctx.store->list(client, std::nullopt, records)) continue;
+      const auto records = ctx.store->list(client, std::nullopt);
+      if (!records) continue;
       std::set<std::string> databases;
-      for (const auto& r : records)
+      for (const auto& r : *records)
         databases.insert(r.database);
       for (const auto& db : databases)
         apply_retention_now(ctx, client, db);

@@ -47,17 +47,17 @@ net::awaitable<void> receive_manifest(exchange& ex, receiver_context& ctx, const
     co_return;
   }
   // Refused before a body byte is read: a manifest belongs to a backup of this client.
-  std::optional<backup_record> backup;
-  std::error_code ec;
-  std::function<void()> find = [&] { ec = ctx.store->find(who.client, name.backup, backup); };
+  result<std::optional<backup_record>> found;
+  std::function<void()> find = [&] { found = ctx.store->find(who.client, name.backup); };
   co_await ctx.on_storage_thread(find);
-  if (ec) {
-    lg.error("manifest upload: cannot look the backup up: {}", ec.message());
+  if (!found) {
+    lg.error("manifest upload: cannot look the backup up: {}", found.error().message());
     co_await ex.respond_error(http::status::internal_server_error, wire::api_error::storage_error,
                               "could not look the backup up");
     co_return;
   }
   const std::string no_backup = "no backup " + name.backup + ": a manifest follows its backup";
+  const auto& backup = *found;
   if (!backup) {
     co_await ex.respond_error(http::status::not_found, wire::api_error::not_found, no_backup);
     co_return;
@@ -93,35 +93,35 @@ net::awaitable<void> receive_manifest(exchange& ex, receiver_context& ctx, const
     co_return;
   }
 
-  manifest_put_result put;
+  result<manifest_outcome> put;
   std::function<void()> store = [&] {
     put = ctx.store->put_manifest(*backup, manifest, !ctx.cfg.append_only);
   };
   co_await ctx.on_storage_thread(store);
-  if (put.error == std::errc::no_such_file_or_directory) {
+  if (!put && put.error() == std::errc::no_such_file_or_directory) {
     co_await ex.respond_error(http::status::not_found, wire::api_error::not_found, no_backup);
     co_return;
   }
-  if (put.error) {
-    lg.error("manifest upload failed: {}", put.error.message());
+  if (!put) {
+    lg.error("manifest upload failed: {}", put.error().message());
     co_await ex.respond_error(http::status::internal_server_error, wire::api_error::storage_error,
                               "could not store the manifest");
     co_return;
   }
-  if (put.outcome == manifest_outcome::refused) {
+  if (*put == manifest_outcome::refused) {
     lg.warn("manifest refused: the backup has another one and the receiver is append-only");
     const std::string detail =
         "backup " + name.backup + " has another manifest, and this receiver is append-only";
     co_await ex.respond_error(http::status::forbidden, wire::api_error::conflict, detail);
     co_return;
   }
-  const bool identical = put.outcome == manifest_outcome::identical;
+  const bool identical = *put == manifest_outcome::identical;
   if (identical) {
     lg.info("manifest matched the stored one: nothing changed");
   } else {
     lg.info("manifest {}: {} bytes, sha256 {}",
-            put.outcome == manifest_outcome::replaced ? "replaced" : "stored",
-            manifest.bytes.size(), to_hex(digest));
+            *put == manifest_outcome::replaced ? "replaced" : "stored", manifest.bytes.size(),
+            to_hex(digest));
   }
   boost::json::object body;
   body["backup"] = name.backup;

@@ -61,19 +61,14 @@ net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_con
   }
   file.close();
 
-  commit_outcome outcome{};
-  backup_record record;
-  std::error_code ec;
-  auto staged = file.take_staged();
-  std::function<void()> work = [&] {
-    ec = ctx.store->commit(file.path(), who.client, name, digest, size, std::move(staged), outcome,
-                           record);
-  };
+  commit_request request{file.path(), who.client, name, digest, size, file.take_staged()};
+  result<commit_result> committed;
+  std::function<void()> work = [&] { committed = ctx.store->commit(std::move(request)); };
   co_await ctx.on_storage_thread(work);
-  if (ec) {
+  if (!committed) {
     if (!resumable) file.discard();
     ctx.metrics.upload_finished(who.client, "failed");
-    lg.error("upload failed: commit: {}", ec.message());
+    lg.error("upload failed: commit: {}", committed.error().message());
     co_await answer(upload_end::storage_error,
                     http_server::make_error_response(http::status::internal_server_error,
                                                      wire::api_error::storage_error,
@@ -81,6 +76,7 @@ net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_con
     co_return upload_end::storage_error;
   }
   file.keep();  // renamed into place, or already removed by commit()
+  const auto& [outcome, record] = *committed;
   switch (outcome) {
     case commit_outcome::created:
       ctx.metrics.upload_finished(who.client, "created");

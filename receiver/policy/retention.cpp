@@ -27,16 +27,16 @@ void apply_retention_now(receiver_context& ctx, const std::string& client,
                                 narrow(ctx.cfg.keep_months)};
   if (ctx.cfg.append_only || !policy.enabled()) return;
   auto& store = *ctx.store;
-  std::vector<backup_record> records;
   // Nothing is removed on a list that failed: it may be missing the newest backups.
-  if (const auto ec = store.list(client, database, records)) {
-    spdlog::warn("retention: cannot list {}/{}: {}", client, database, ec.message());
+  const auto records = store.list(client, database);
+  if (!records) {
+    spdlog::warn("retention: cannot list {}/{}: {}", client, database, records.error().message());
     return;
   }
   // Per kind: the globals never count against a database called globals (nor an archive
   // against a database of its name).
   std::map<backup_kind, std::vector<retention_item>> by_kind;
-  for (const auto& r : records)
+  for (const auto& r : *records)
     by_kind[kind_of(r)].push_back({r.id, r.taken});
   const auto now = std::chrono::system_clock::now();
   for (const auto& [kind, items] : by_kind) {

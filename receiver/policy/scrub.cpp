@@ -102,14 +102,16 @@ void scrubber::scrub_all(const std::string& trigger) {
   auto& store = *ctx_->store;
   store.refresh();
   for (const auto& [client, usage] : store.usage()) {
-    std::vector<backup_record> records;
-    if (const auto ec = store.list(client, std::nullopt, records)) {
-      log::write(spdlog::level::warn, "scrub: cannot list: " + ec.message(), {{"client", client}});
+    const auto records = store.list(client, std::nullopt);
+    if (!records) {
+      log::write(spdlog::level::warn, "scrub: cannot list: " + records.error().message(),
+                 {{"client", client}});
       continue;
     }
-    for (const auto& record : records) {
-      std::unique_ptr<object_reader> reader;
-      if (store.open_range(record, 0, record.size, reader)) continue;  // removed meanwhile
+    for (const auto& record : *records) {
+      auto opened = store.open_range(record, 0, record.size);
+      if (!opened) continue;  // removed meanwhile
+      const auto reader = std::move(*opened);
       sha256 hash;
       std::uint64_t file_bytes = 0;
       std::error_code read_ec;
@@ -152,11 +154,8 @@ void scrubber::scrub_all(const std::string& trigger) {
       }
       // Gone since it was listed (removed, replaced): nothing to say about it. quarantine()
       // checks that again under the storage lock.
-      std::optional<backup_record> now_stored;
-      if (store.find(record.client, record.id, now_stored) || !now_stored ||
-          now_stored->sha256 != record.sha256) {
-        continue;
-      }
+      const auto now_stored = store.find(record.client, record.id);
+      if (!now_stored || !*now_stored || (*now_stored)->sha256 != record.sha256) continue;
       const auto ec = store.quarantine(record, reader->identity());
       if (ec == std::errc::no_such_file_or_directory) continue;
       ++corrupt;

@@ -28,6 +28,7 @@ ROOMS = {
     "agent": {
         "schedule": ["schedule/"],
         "base": ["*"],  # settings, child processes, the PostgreSQL connection and tools
+        "repository": ["repository/"],  # BACKUP_DIR: manifests, commit, upload marks, rotation
         "net": ["net/"],
         "pipeline": ["pipeline/"],
         "drill": ["drill/"],
@@ -36,7 +37,10 @@ ROOMS = {
         "main": ["main.cpp"],
     },
     "receiver": {
-        "storage": ["storage/"],  # the storage interface, its backends, the spool
+        # The storage interface, the usage ledger, the spool and the backends: posix/, s3/,
+        # memory/ (for tests) and fault/ (a wrapper that fails on demand, for tests).
+        "storage": ["storage/", "storage/posix/", "storage/s3/", "storage/memory/",
+                    "storage/fault/"],
         "state": ["state/"],  # what every route shares: settings, tokens, ledgers, metrics
         "policy": ["policy/"],  # access, admission, retention, scrub, storage state
         "ingest": ["ingest/"],  # uploads: raw/multipart, tus, manifests, the commit
@@ -48,8 +52,8 @@ ROOMS = {
 
 # Lowest layer first. A layer is a list of peer rooms: peers may not include each other.
 LAYERS = {
-    "agent": [["schedule"], ["base"], ["net"], ["pipeline"], ["drill"], ["daemon"], ["commands"],
-              ["main"]],
+    "agent": [["schedule"], ["base"], ["repository"], ["net"], ["pipeline"], ["drill"], ["daemon"],
+              ["commands"], ["main"]],
     "receiver": [["storage"], ["state"], ["policy"], ["ingest", "api"], ["app"], ["main"]],
 }
 

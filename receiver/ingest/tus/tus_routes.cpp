@@ -71,18 +71,15 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   }
   // Retry-safe: the same backup is already stored, so there is nothing to upload (answered
   // before the limits: a client at its quota still learns its backup arrived).
-  std::optional<backup_record> stored;
-  std::error_code find_ec;
-  std::function<void()> find = [&] {
-    find_ec = ctx.store->find(who->client, file_name->second, stored);
-  };
+  result<std::optional<backup_record>> found;
+  std::function<void()> find = [&] { found = ctx.store->find(who->client, file_name->second); };
   co_await ctx.on_storage_thread(find);
-  if (find_ec) {
+  if (!found) {
     co_await ex.respond(tus_error(http::status::internal_server_error, api_error::storage_error,
                                   "could not look the backup up"));
     co_return;
   }
-  if (stored) {
+  if (const auto& stored = *found) {
     if (expected && stored->sha256 == to_hex(*expected)) {
       auto res = tus_response(http::status::ok);
       res.set(http::field::content_type, "application/json");

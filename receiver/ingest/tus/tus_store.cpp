@@ -191,10 +191,10 @@ bool settle_if_committed(tus_state& st, upload_info& info) {
   if (info.completed || stdfs::exists(st.data_path(info.uid), ec)) return false;
   // The commit renames the data into place (or removes it when the same backup is stored),
   // then updates the state: data gone means the commit ran, if the store agrees.
-  std::optional<backup_record> stored;
-  if (st.ctx->store->find(info.client, info.file_name, stored) || !stored || !info.has_expected ||
-      stored->sha256 != to_hex(info.expected))
+  const auto stored = st.ctx->store->find(info.client, info.file_name);
+  if (!stored || !*stored || !info.has_expected || (*stored)->sha256 != to_hex(info.expected)) {
     return false;
+  }
   if (const auto save_ec = mark_completed(st, info)) {
     spdlog::warn("resumable upload {}: cannot record its completion: {}", info.uid,
                  save_ec.message());

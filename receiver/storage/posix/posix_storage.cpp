@@ -106,6 +106,17 @@ std::optional<backup_record> read_record(const stdfs::path& dump) {
   return record_from_json(*json_text);
 }
 
+// The backups in STORAGE_DIR/.quarantine/ (a second finding of a name is in a subdirectory).
+std::size_t count_quarantined(const stdfs::path& root) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (stdfs::recursive_directory_iterator it(root / ".quarantine", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (parse_backup_name(it->path().filename().string())) ++n;
+  }
+  return n;
+}
+
 // Reads one open dump from `first` for `length` bytes; the file is named by its inode.
 class file_reader final : public object_reader {
  public:
@@ -137,26 +148,25 @@ class file_reader final : public object_reader {
 
 posix_storage::posix_storage(stdfs::path root) : root_(std::move(root)) {
   stdfs::create_directories(root_);
-  scan(true);
+  auto found = scan(true);
+  if (!found) throw std::system_error(found.error(), "cannot read " + root_.string());
+  counted(std::move(*found));
 }
 
 storage_capabilities posix_storage::capabilities() const {
   return {.backend = "fs", .keeps_spool_file = true};
 }
 
-std::error_code posix_storage::refresh() {
-  scan(false);
-  return {};
+result<store_count> posix_storage::do_count() {
+  return scan(false);
 }
 
-void posix_storage::scan(bool sweep) {
-  usage_map usage;
+result<store_count> posix_storage::scan(bool sweep) const {
+  store_count found;
+  auto& usage = found.usage;
   std::error_code root_ec;
   stdfs::directory_iterator top(root_, root_ec);
-  if (root_ec) {
-    if (sweep) throw std::system_error(root_ec, "cannot read " + root_.string());
-    return;
-  }
+  if (root_ec) return root_ec;
   for (const auto& client_dir : top) {
     const auto client = client_dir.path().filename().string();
     // .incoming/, .quarantine/ and state files are not clients.
@@ -200,19 +210,19 @@ void posix_storage::scan(bool sweep) {
       }
     }
   }
-  std::lock_guard lock(mutex_);
-  usage_ = std::move(usage);
+  found.quarantined = count_quarantined(root_);
+  return found;
 }
 
-std::error_code posix_storage::commit(const stdfs::path& spooled, const std::string& client,
-                                      const std::string& file_name, const sha256_digest& digest,
-                                      std::uint64_t size, std::unique_ptr<staged_upload>,
-                                      commit_outcome& outcome, backup_record& record) {
+result<commit_result> posix_storage::do_commit(commit_request request) {
+  const auto& [spooled, client, file_name, digest, size, staged] = request;
   const auto name = parse_backup_name(file_name);
   if (!name || !fs::is_safe_name(client)) return std::make_error_code(std::errc::invalid_argument);
 
-  record = backup_record{file_name,      client,      name->database, size,
-                         to_hex(digest), name->taken, clock::now()};
+  commit_result done{commit_outcome::created,
+                     backup_record{file_name, client, name->database, size, to_hex(digest),
+                                   name->taken, clock::now()}};
+  auto& [outcome, record] = done;
   const stdfs::path relative = stdfs::path(client) / name->database;
   const stdfs::path dir = root_ / relative;
   const stdfs::path target = dir / file_name;
@@ -226,7 +236,7 @@ std::error_code posix_storage::commit(const stdfs::path& spooled, const std::str
                                                             : commit_outcome::conflict;
     if (existing) record = *existing;
     stdfs::remove(spooled, ec);
-    return {};
+    return done;
   }
   // x.dump.age and x.dump.zst would share the record x.dump.json: the second one is refused
   // (a record left by a commit cut short, with no file of its own, is overwritten).
@@ -234,7 +244,7 @@ std::error_code posix_storage::commit(const stdfs::path& spooled, const std::str
       other && other->id != file_name && stdfs::exists(dir / other->id, ec)) {
     outcome = commit_outcome::conflict;
     stdfs::remove(spooled, ec);
-    return {};
+    return done;
   }
   if ((ec = make_durable_dirs(root_, relative))) return ec;
   if ((ec = fs::write_file_atomically(stdfs::path(target).concat(".sha256"),
@@ -245,21 +255,19 @@ std::error_code posix_storage::commit(const stdfs::path& spooled, const std::str
                                       to_json(record) + "\n"))) {
     return ec;
   }
-  if (::rename(spooled.c_str(), target.c_str()) != 0) return {errno, std::generic_category()};
+  if (::rename(spooled.c_str(), target.c_str()) != 0) {
+    return std::error_code{errno, std::generic_category()};
+  }
   if ((ec = fs::fsync_directory(dir))) return ec;
-  usage_[client].first += size;
-  usage_[client].second += 1;
-  outcome = commit_outcome::created;
-  return {};
+  return done;
 }
 
-std::error_code posix_storage::list(const std::string& client,
-                                    const std::optional<std::string>& database,
-                                    std::vector<backup_record>& out) const {
-  out.clear();
+result<std::vector<backup_record>> posix_storage::list(
+    const std::string& client, const std::optional<std::string>& database) const {
+  std::vector<backup_record> out;
   const stdfs::path client_dir = root_ / client;
   std::error_code ec;
-  if (!fs::is_safe_name(client) || !stdfs::is_directory(client_dir, ec)) return {};
+  if (!fs::is_safe_name(client) || !stdfs::is_directory(client_dir, ec)) return out;
   for (const auto& db_dir : stdfs::directory_iterator(client_dir, ec)) {
     const auto db = db_dir.path().filename().string();
     if (database && db != *database) continue;
@@ -270,7 +278,7 @@ std::error_code posix_storage::list(const std::string& client,
     }
   }
   sort_newest_first(out);
-  return {};
+  return out;
 }
 
 std::optional<backup_record> posix_storage::find_unlocked(const std::string& client,
@@ -283,46 +291,41 @@ std::optional<backup_record> posix_storage::find_unlocked(const std::string& cli
   return read_record(dump);
 }
 
-std::error_code posix_storage::find(const std::string& client, const std::string& id,
-                                    std::optional<backup_record>& out) const {
-  out = find_unlocked(client, id);
-  return {};
+result<std::optional<backup_record>> posix_storage::find(const std::string& client,
+                                                         const std::string& id) const {
+  return find_unlocked(client, id);
 }
 
-std::error_code posix_storage::open_range(const backup_record& record, std::uint64_t first,
-                                          std::uint64_t length,
-                                          std::unique_ptr<object_reader>& out) const {
+result<std::unique_ptr<object_reader>> posix_storage::open_range(const backup_record& record,
+                                                                 std::uint64_t first,
+                                                                 std::uint64_t length) const {
   const int fd = ::open(path_of(record).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {errno, std::generic_category()};
-  out = std::make_unique<file_reader>(fd, first, length);
-  return {};
+  if (fd < 0) return std::error_code{errno, std::generic_category()};
+  return std::make_unique<file_reader>(fd, first, length);
 }
 
 stdfs::path posix_storage::path_of(const backup_record& record) const {
   return root_ / record.client / record.database / record.id;
 }
 
-std::error_code posix_storage::remove(const std::string& client, const std::string& id) {
-  const auto record = find_unlocked(client, id);
+result<backup_record> posix_storage::do_remove(const std::string& client, const std::string& id) {
+  auto record = find_unlocked(client, id);
   if (!record) return std::make_error_code(std::errc::no_such_file_or_directory);
   const auto dump = path_of(*record);
   std::lock_guard lock(mutex_);
   // The dump goes first: without it the sidecars are ignored (and swept at start-up).
-  if (::unlink(dump.c_str()) != 0) return {errno, std::generic_category()};
+  if (::unlink(dump.c_str()) != 0) return std::error_code{errno, std::generic_category()};
   std::error_code ignored;
   stdfs::remove(stdfs::path(dump).concat(".sha256"), ignored);
   stdfs::remove(stdfs::path(dump).replace_extension(".json"), ignored);
   for (const auto& manifest : manifest_paths(dump))
     stdfs::remove(manifest, ignored);
   fs::fsync_directory(dump.parent_path());
-  auto& u = usage_[client];
-  u.first -= std::min(u.first, record->size);
-  u.second -= std::min<std::uint64_t>(u.second, 1);
-  return {};
+  return std::move(*record);
 }
 
-std::error_code posix_storage::quarantine(const backup_record& record,
-                                          const std::string& identity) {
+std::error_code posix_storage::do_quarantine(const backup_record& record,
+                                             const std::string& identity) {
   const auto dump = path_of(record);
   const stdfs::path relative = stdfs::path(record.client) / record.database;
   const stdfs::path quarantine_dir = root_ / ".quarantine";
@@ -360,19 +363,13 @@ std::error_code posix_storage::quarantine(const backup_record& record,
   }
   fs::fsync_directory(dump.parent_path());
   fs::fsync_directory(dir);
-  auto& u = usage_[record.client];
-  u.first -= std::min(u.first, record.size);
-  u.second -= std::min<std::uint64_t>(u.second, 1);
   return {};
 }
 
-manifest_put_result posix_storage::put_manifest(const backup_record& backup,
-                                                const stored_manifest& m, bool may_replace) {
-  const auto name = parse_manifest_name(m.name);
-  if (!name || name->backup != backup.id || !fs::is_safe_name(backup.client) ||
-      !fs::is_safe_name(backup.database)) {
-    return {std::make_error_code(std::errc::invalid_argument)};
-  }
+result<manifest_outcome> posix_storage::put_manifest(const backup_record& backup,
+                                                     const stored_manifest& m, bool may_replace) {
+  const auto name = manifest_name_beside(backup, m);
+  if (!name) return std::make_error_code(std::errc::invalid_argument);
   const auto dump = path_of(backup);
   const auto target = dump.parent_path() / m.name;
   const auto other = dump.parent_path() / format_manifest_name(backup.id, !name->encrypted);
@@ -380,52 +377,35 @@ manifest_put_result posix_storage::put_manifest(const backup_record& backup,
   std::lock_guard lock(mutex_);
   std::error_code ec;
   if (!stdfs::is_regular_file(dump, ec)) {
-    return {std::make_error_code(std::errc::no_such_file_or_directory)};
+    return std::make_error_code(std::errc::no_such_file_or_directory);
   }
   std::error_code read_ec;
   const auto existing = read_whole_file(target, m.bytes.size(), read_ec);
-  if (existing && *existing == m.bytes) return {{}, manifest_outcome::identical};
+  if (existing && *existing == m.bytes) return manifest_outcome::identical;
   const bool had_other = stdfs::exists(other, ec);
   const bool had_one = had_other || read_ec != std::errc::no_such_file_or_directory;
-  if (had_one && !may_replace) return {{}, manifest_outcome::refused};
+  if (had_one && !may_replace) return manifest_outcome::refused;
   // As private as the backup's own bytes (incoming_file): it may name every table.
-  if ((ec = fs::write_file_atomically(target, m.bytes, 0640))) return {ec};
+  if ((ec = fs::write_file_atomically(target, m.bytes, 0640))) return ec;
   // The other name goes after the new one is in place: a crash between leaves two, never none.
   if (had_other) {
     stdfs::remove(other, ec);
-    if (auto sync_ec = fs::fsync_directory(dump.parent_path())) return {sync_ec};
+    if (auto sync_ec = fs::fsync_directory(dump.parent_path())) return sync_ec;
   }
-  return {{}, had_one ? manifest_outcome::replaced : manifest_outcome::created};
+  return had_one ? manifest_outcome::replaced : manifest_outcome::created;
 }
 
-manifest_get_result posix_storage::get_manifest(const backup_record& backup) const {
-  if (!fs::is_safe_name(backup.client) || !fs::is_safe_name(backup.database) ||
-      !fs::is_safe_name(backup.id)) {
-    return {};
-  }
+result<std::optional<stored_manifest>> posix_storage::get_manifest(
+    const backup_record& backup) const {
+  if (!may_hold_manifest(backup)) return std::nullopt;
   for (const auto& p : manifest_paths(path_of(backup))) {
     std::error_code ec;
     auto bytes = read_whole_file(p, wire::max_manifest_bytes, ec);
     if (ec == std::errc::no_such_file_or_directory) continue;
-    if (ec) return {ec};
-    return {{}, stored_manifest{p.filename().string(), std::move(*bytes)}};
+    if (ec) return ec;
+    return stored_manifest{p.filename().string(), std::move(*bytes)};
   }
-  return {};
-}
-
-std::size_t posix_storage::quarantined() const {
-  std::size_t n = 0;
-  std::error_code ec;
-  for (stdfs::recursive_directory_iterator it(root_ / ".quarantine", ec), end; !ec && it != end;
-       it.increment(ec)) {
-    if (parse_backup_name(it->path().filename().string())) ++n;
-  }
-  return n;
-}
-
-usage_map posix_storage::usage() const {
-  std::lock_guard lock(mutex_);
-  return usage_;
+  return std::nullopt;
 }
 
 }  // namespace pgship::receiver

@@ -15,7 +15,7 @@
 
 // The write side of s3_storage: a backup's bytes go up (in parts while they arrive, or in one
 // PUT), then its checksum and last its record; uploads a stopped receiver left are aborted.
-// Listing, reading, removal, manifests and usage are in s3_storage.cpp.
+// Listing, reading, removal, manifests and the count of the bucket are in s3_storage.cpp.
 
 namespace pgship::receiver::s3 {
 namespace {
@@ -134,14 +134,14 @@ s3_storage::name_lock::~name_lock() {
   store.name_free_.notify_all();
 }
 
-std::error_code s3_storage::commit(const stdfs::path& spooled, const std::string& client,
-                                   const std::string& file_name, const sha256_digest& digest,
-                                   std::uint64_t size, std::unique_ptr<staged_upload> staged,
-                                   commit_outcome& outcome, backup_record& record) {
+result<commit_result> s3_storage::do_commit(commit_request request) {
+  auto& [spooled, client, file_name, digest, size, staged] = request;
   const auto name = parse_backup_name(file_name);
   if (!name || !fs::is_safe_name(client)) return std::make_error_code(std::errc::invalid_argument);
-  record = backup_record{file_name,      client,      name->database,  size,
-                         to_hex(digest), name->taken, sys_clock::now()};
+  commit_result done{commit_outcome::created,
+                     backup_record{file_name, client, name->database, size, to_hex(digest),
+                                   name->taken, sys_clock::now()}};
+  auto& [outcome, record] = done;
   const auto key = data_key(client, name->database, file_name);
   const auto record_key = key + std::string(record_suffix);
 
@@ -159,7 +159,7 @@ std::error_code s3_storage::commit(const stdfs::path& spooled, const std::string
     staged.reset();
     std::error_code ignored;
     stdfs::remove(spooled, ignored);
-    return {};
+    return done;
   }
   const auto headers = lock_headers();
   std::string etag;
@@ -184,13 +184,8 @@ std::error_code s3_storage::commit(const stdfs::path& spooled, const std::string
   }
   // Last: from here on the backup is listed.
   if (auto ec = bucket_.put(record_key, to_json(record) + "\n", headers)) return ec;
-  std::lock_guard lock(mutex_);
-  usage_[client].first += size;
-  usage_[client].second += 1;
-  commits_since_.push_back({++generation_, client, size});
-  outcome = commit_outcome::created;
   std::error_code ignored;
   stdfs::remove(spooled, ignored);
-  return {};
+  return done;
 }
 }  // namespace pgship::receiver::s3

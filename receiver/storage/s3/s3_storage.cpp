@@ -112,7 +112,8 @@ storage_capabilities s3_storage::capabilities() const {
   return {.backend = "s3",
           .shared = true,
           .object_lock = cfg_.object_lock_days.has_value(),
-          .streams_parts = true};
+          .streams_parts = true,
+          .stages_outside_spool = true};
 }
 
 std::string s3_storage::data_key(const std::string& client, const std::string& database,
@@ -127,11 +128,10 @@ header_list s3_storage::lock_headers() const {
           {"x-amz-object-lock-retain-until-date", iso8601(until)}};
 }
 
-std::error_code s3_storage::list(const std::string& client,
-                                 const std::optional<std::string>& database,
-                                 std::vector<backup_record>& out) const {
-  out.clear();
-  if (!fs::is_safe_name(client) || (database && !fs::is_safe_name(*database))) return {};
+result<std::vector<backup_record>> s3_storage::list(
+    const std::string& client, const std::optional<std::string>& database) const {
+  std::vector<backup_record> out;
+  if (!fs::is_safe_name(client) || (database && !fs::is_safe_name(*database))) return out;
   const auto prefix = cfg_.prefix + client + "/" + (database ? *database + "/" : "");
   std::vector<object_entry> objects;
   if (auto ec = bucket_.list(prefix, objects)) return ec;
@@ -172,118 +172,105 @@ std::error_code s3_storage::list(const std::string& client,
     out.push_back(std::move(*r));
   }
   sort_newest_first(out);
-  return {};
+  return out;
 }
 
-std::error_code s3_storage::find(const std::string& client, const std::string& id,
-                                 std::optional<backup_record>& out) const {
-  out.reset();
+result<std::optional<backup_record>> s3_storage::find(const std::string& client,
+                                                      const std::string& id) const {
   const auto name = parse_backup_name(id);
-  if (!name || !fs::is_safe_name(client)) return {};
+  if (!name || !fs::is_safe_name(client)) return std::nullopt;
   std::optional<std::string> text;
   if (auto ec = bucket_.get_text(data_key(client, name->database, id) + std::string(record_suffix),
                                  text)) {
     return ec;
   }
-  if (!text) return {};
-  out = record_from_json(*text);
+  if (!text) return std::nullopt;
+  auto out = record_from_json(*text);
   if (out && (out->client != client || out->id != id)) out.reset();
-  return {};
+  return out;
 }
 
-std::error_code s3_storage::open_range(const backup_record& record, std::uint64_t first,
-                                       std::uint64_t length,
-                                       std::unique_ptr<object_reader>& out) const {
-  if (length == 0) {
-    out = std::make_unique<empty_reader>();
-    return {};
-  }
+result<std::unique_ptr<object_reader>> s3_storage::open_range(const backup_record& record,
+                                                              std::uint64_t first,
+                                                              std::uint64_t length) const {
+  if (length == 0) return std::make_unique<empty_reader>();
   auto reader = std::make_unique<range_reader>(
       bucket_, data_key(record.client, record.database, record.id), first, length);
   if (auto ec = reader->open()) return ec;
-  out = std::move(reader);
-  return {};
+  return reader;
 }
 
-std::error_code s3_storage::remove(const std::string& client, const std::string& id) {
-  std::optional<backup_record> record;
-  if (auto ec = find(client, id, record)) return ec;
-  if (!record) return std::make_error_code(std::errc::no_such_file_or_directory);
-  const auto key = data_key(client, record->database, id);
+result<backup_record> s3_storage::do_remove(const std::string& client, const std::string& id) {
+  auto record = find(client, id);
+  if (!record) return record.error();
+  if (!*record) return std::make_error_code(std::errc::no_such_file_or_directory);
+  const auto key = data_key(client, (*record)->database, id);
   // The record first: the backup leaves every list at once, and what follows cannot be seen.
   if (auto ec = bucket_.remove({key + std::string(record_suffix)})) return ec;
   {
     std::lock_guard lock(mutex_);
     records_.erase(key + std::string(record_suffix));
-    auto& u = usage_[client];
-    u.first -= std::min(u.first, record->size);
-    u.second -= std::min<std::uint64_t>(u.second, 1);
   }
   if (auto ec = bucket_.remove({key, key + ".sha256", format_manifest_name(key, true),
                                 format_manifest_name(key, false)})) {
     spdlog::warn("S3: {} is out of the list but its bytes were not deleted: {}", key, ec.message());
   }
-  return {};
+  return std::move(**record);
 }
 
-manifest_put_result s3_storage::put_manifest(const backup_record& backup, const stored_manifest& m,
-                                             bool may_replace) {
-  const auto name = parse_manifest_name(m.name);
-  if (!name || name->backup != backup.id || !fs::is_safe_name(backup.client) ||
-      !fs::is_safe_name(backup.database)) {
-    return {std::make_error_code(std::errc::invalid_argument)};
-  }
+result<manifest_outcome> s3_storage::put_manifest(const backup_record& backup,
+                                                  const stored_manifest& m, bool may_replace) {
+  const auto name = manifest_name_beside(backup, m);
+  if (!name) return std::make_error_code(std::errc::invalid_argument);
   const auto key = data_key(backup.client, backup.database, m.name);
   const auto other =
       data_key(backup.client, backup.database, format_manifest_name(backup.id, !name->encrypted));
   // One manifest put of a backup at a time in this receiver.
   const name_lock held(*this, data_key(backup.client, backup.database, backup.id) + ".manifest");
-  std::optional<backup_record> current;
-  if (auto ec = find(backup.client, backup.id, current)) return {ec};
-  if (!current) return {std::make_error_code(std::errc::no_such_file_or_directory)};
+  const auto current = find(backup.client, backup.id);
+  if (!current) return current.error();
+  if (!*current) return std::make_error_code(std::errc::no_such_file_or_directory);
   std::optional<std::string> existing;
-  if (auto ec = bucket_.get_text(key, existing)) return {ec};
-  if (existing && *existing == m.bytes) return {{}, manifest_outcome::identical};
+  if (auto ec = bucket_.get_text(key, existing)) return ec;
+  if (existing && *existing == m.bytes) return manifest_outcome::identical;
   std::optional<object_entry> other_stored;
-  if (auto ec = bucket_.head(other, other_stored)) return {ec};
+  if (auto ec = bucket_.head(other, other_stored)) return ec;
   const bool had_one = existing || other_stored;
-  if (had_one && !may_replace) return {{}, manifest_outcome::refused};
-  if (auto ec = bucket_.put(key, m.bytes, lock_headers())) return {ec};
+  if (had_one && !may_replace) return manifest_outcome::refused;
+  if (auto ec = bucket_.put(key, m.bytes, lock_headers())) return ec;
   if (other_stored) {
-    if (auto ec = bucket_.remove({other})) return {ec};
+    if (auto ec = bucket_.remove({other})) return ec;
   }
   // A removal of the backup (by another replica) while this went up takes the manifest too.
-  if (auto ec = find(backup.client, backup.id, current); !ec && !current) {
+  if (const auto after = find(backup.client, backup.id); after && !*after) {
     bucket_.remove({key});
-    return {std::make_error_code(std::errc::no_such_file_or_directory)};
+    return std::make_error_code(std::errc::no_such_file_or_directory);
   }
-  return {{}, had_one ? manifest_outcome::replaced : manifest_outcome::created};
+  return had_one ? manifest_outcome::replaced : manifest_outcome::created;
 }
 
-manifest_get_result s3_storage::get_manifest(const backup_record& backup) const {
-  if (!fs::is_safe_name(backup.client) || !fs::is_safe_name(backup.database) ||
-      !fs::is_safe_name(backup.id)) {
-    return {};
-  }
+result<std::optional<stored_manifest>> s3_storage::get_manifest(const backup_record& backup) const {
+  if (!may_hold_manifest(backup)) return std::nullopt;
   for (const bool encrypted : {true, false}) {
     const auto name = format_manifest_name(backup.id, encrypted);
     std::optional<std::string> bytes;
     if (auto ec = bucket_.get_text(data_key(backup.client, backup.database, name), bytes)) {
-      return {ec};
+      return ec;
     }
-    if (bytes) return {{}, stored_manifest{name, std::move(*bytes)}};
+    if (bytes) return stored_manifest{name, std::move(*bytes)};
   }
-  return {};
+  return std::nullopt;
 }
 
-std::error_code s3_storage::quarantine(const backup_record& record, const std::string& identity) {
+std::error_code s3_storage::do_quarantine(const backup_record& record,
+                                          const std::string& identity) {
   const auto key = data_key(record.client, record.database, record.id);
   std::optional<object_entry> stored;
-  std::optional<backup_record> current;
   if (auto ec = bucket_.head(key, stored)) return ec;
-  if (auto ec = find(record.client, record.id, current)) return ec;
+  const auto current = find(record.client, record.id);
+  if (!current) return current.error();
   // Still the object the scrub read, under the same record.
-  if (!stored || stored->etag != identity || !current || current->sha256 != record.sha256) {
+  if (!stored || stored->etag != identity || !*current || (*current)->sha256 != record.sha256) {
     return std::make_error_code(std::errc::no_such_file_or_directory);
   }
   const auto stamp =
@@ -293,22 +280,7 @@ std::error_code s3_storage::quarantine(const backup_record& record, const std::s
   if (auto ec = bucket_.put(finding, to_json(record) + "\n", lock_headers())) return ec;
   // The bytes stay for a person to look at; without its record the backup is not listed.
   if (auto ec = bucket_.remove({key + std::string(record_suffix)})) return ec;
-  std::lock_guard lock(mutex_);
-  ++quarantined_;
-  auto& u = usage_[record.client];
-  u.first -= std::min(u.first, record.size);
-  u.second -= std::min<std::uint64_t>(u.second, 1);
   return {};
-}
-
-std::size_t s3_storage::quarantined() const {
-  std::lock_guard lock(mutex_);
-  return quarantined_;
-}
-
-usage_map s3_storage::usage() const {
-  std::lock_guard lock(mutex_);
-  return usage_;
 }
 
 std::string s3_storage::problem() const {
@@ -316,12 +288,7 @@ std::string s3_storage::problem() const {
   return problem_;
 }
 
-std::error_code s3_storage::refresh() {
-  std::uint64_t listed_after = 0;
-  {
-    std::lock_guard lock(mutex_);
-    listed_after = generation_;
-  }
+result<store_count> s3_storage::do_count() {
   std::vector<object_entry> objects;
   if (auto ec = bucket_.list(cfg_.prefix, objects)) {
     std::lock_guard lock(mutex_);
@@ -331,12 +298,11 @@ std::error_code s3_storage::refresh() {
   std::map<std::string, std::uint64_t> sizes;
   for (const auto& o : objects)
     sizes[o.key] = o.size;
-  usage_map usage;
-  std::size_t quarantined = 0;
+  store_count found;
   const auto quarantine_prefix = cfg_.prefix + ".quarantine/";
   for (const auto& o : objects) {
     if (o.key.starts_with(quarantine_prefix)) {
-      if (o.key.ends_with(record_suffix)) ++quarantined;
+      if (o.key.ends_with(record_suffix)) ++found.quarantined;
       continue;
     }
     if (!o.key.ends_with(record_suffix)) continue;
@@ -347,22 +313,13 @@ std::error_code s3_storage::refresh() {
     const auto it = sizes.find(data);
     if (slash == std::string_view::npos || it == sizes.end()) continue;
     if (!parse_backup_name(rel.substr(rel.rfind('/') + 1))) continue;
-    auto& u = usage[std::string(rel.substr(0, slash))];
+    auto& u = found.usage[std::string(rel.substr(0, slash))];
     u.first += it->second;
     u.second += 1;
   }
   std::lock_guard lock(mutex_);
-  // A commit of this replica's that the listing may have missed still counts (a removal
-  // it missed counts until the next refresh: more, never less, than is stored).
-  std::erase_if(commits_since_, [&](const auto& c) { return c.generation <= listed_after; });
-  for (const auto& c : commits_since_) {
-    usage[c.client].first += c.bytes;
-    usage[c.client].second += 1;
-  }
-  usage_ = std::move(usage);
-  quarantined_ = quarantined;
   problem_.clear();
-  return {};
+  return found;
 }
 
 }  // namespace pgship::receiver::s3

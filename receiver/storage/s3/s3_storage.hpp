@@ -14,7 +14,8 @@
 // Nothing is overwritten: a commit whose record exists is identical or a conflict. With
 // S3_OBJECT_LOCK_DAYS every object carries a COMPLIANCE retention period. Records are
 // immutable, so they are cached by key and ETag; usage() comes from the last full listing
-// (refresh(), every few seconds) plus this replica's own commits and removals since.
+// (refresh(), every few seconds) plus this replica's own commits and removals since
+// (usage_ledger).
 
 #include <chrono>
 #include <condition_variable>
@@ -56,27 +57,25 @@ class s3_storage final : public storage {
   std::unique_ptr<staged_upload> begin(const std::filesystem::path& spooled,
                                        const std::string& client,
                                        const std::string& file_name) override;
-  std::error_code commit(const std::filesystem::path& spooled, const std::string& client,
-                         const std::string& file_name, const sha256_digest& digest,
-                         std::uint64_t size, std::unique_ptr<staged_upload> staged,
-                         commit_outcome& outcome, backup_record& record) override;
-  std::error_code list(const std::string& client, const std::optional<std::string>& database,
-                       std::vector<backup_record>& out) const override;
-  std::error_code find(const std::string& client, const std::string& id,
-                       std::optional<backup_record>& out) const override;
-  std::error_code open_range(const backup_record& record, std::uint64_t first, std::uint64_t length,
-                             std::unique_ptr<object_reader>& out) const override;
-  std::error_code remove(const std::string& client, const std::string& id) override;
-  manifest_put_result put_manifest(const backup_record& backup, const stored_manifest& m,
-                                   bool may_replace) override;
-  manifest_get_result get_manifest(const backup_record& backup) const override;
-  std::error_code quarantine(const backup_record& record, const std::string& identity) override;
-  std::size_t quarantined() const override;
-  usage_map usage() const override;
-  std::error_code refresh() override;
+  result<std::vector<backup_record>> list(
+      const std::string& client, const std::optional<std::string>& database) const override;
+  result<std::optional<backup_record>> find(const std::string& client,
+                                            const std::string& id) const override;
+  result<std::unique_ptr<object_reader>> open_range(const backup_record& record,
+                                                    std::uint64_t first,
+                                                    std::uint64_t length) const override;
+  result<manifest_outcome> put_manifest(const backup_record& backup, const stored_manifest& m,
+                                        bool may_replace) override;
+  result<std::optional<stored_manifest>> get_manifest(const backup_record& backup) const override;
   std::string problem() const override;
 
  private:
+  result<commit_result> do_commit(commit_request request) override;
+  result<backup_record> do_remove(const std::string& client, const std::string& id) override;
+  std::error_code do_quarantine(const backup_record& record, const std::string& identity) override;
+  /// Lists the whole bucket (every few seconds: other replicas write it too).
+  result<store_count> do_count() override;
+
   std::string data_key(const std::string& client, const std::string& database,
                        const std::string& id) const;
   header_list lock_headers() const;
@@ -96,25 +95,16 @@ class s3_storage final : public storage {
     const s3_storage& store;
     std::string key;
   };
-  struct commit_delta {
-    std::uint64_t generation;
-    std::string client;
-    std::uint64_t bytes;
-  };
   void abort_stale_uploads();
 
   const s3_settings cfg_;
   mutable bucket bucket_;
   mutable std::mutex mutex_;
   mutable std::map<std::string, std::pair<std::string, backup_record>> records_;  // key → ETag
-  usage_map usage_;
-  std::size_t quarantined_ = 0;
   std::string problem_;  // why the last refresh failed
   mutable std::set<std::string> committing_;
   mutable std::condition_variable name_free_;
-  std::uint64_t generation_ = 0;             // counts this replica's commits
-  std::vector<commit_delta> commits_since_;  // since the last listing began
-  boost::asio::thread_pool parts_{4};        // declared last: joined before the rest goes
+  boost::asio::thread_pool parts_{4};  // declared last: joined before the rest goes
 };
 
 }  // namespace pgship::receiver::s3

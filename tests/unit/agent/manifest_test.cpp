@@ -1,4 +1,4 @@
-#include "pipeline/manifest.hpp"
+#include "repository/manifest.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 #pragma once
 // What the agent's two tus uploaders share: how a reply is judged (retry, or give up with which
-// code), the headers they read, and the checksum of a range. The protocol's spelling (version,
-// header names) is the wire's (wire/tus.hpp).
+// code), the requests they make, the headers they read, and the checksum of a range. The
+// protocol's spelling (version, header names) is the wire's (wire/tus.hpp).
 
 #include <chrono>
 #include <cstdint>
@@ -42,6 +42,13 @@ std::optional<std::chrono::seconds> retry_after(const http_outcome& reply);
 /// A tus request to `target` with the token and Tus-Resumable set.
 http_request tus_request(boost::beast::http::verb method, std::string target,
                          const std::string& token);
+
+/// A PATCH to `target` of the bytes at `offset` whose SHA-256 is `digest` (Upload-Checksum).
+http_request tus_patch(std::string target, const std::string& token, std::uint64_t offset,
+                       const sha256_digest& digest);
+/// Tells an upload created without its length (creation-defer-length) the whole file's length
+/// and sha256, on a PATCH.
+void set_final_length(http_request& r, std::uint64_t size, const std::string& sha256_hex);
 
 std::optional<std::uint64_t> header_u64(const http_response& r, std::string_view name);
 

@@ -1,8 +1,8 @@
-#include "pipeline/local_room.hpp"
+#include "repository/local_room.hpp"
 #include <algorithm>
 #include <string>
 
-#include "pipeline/rotate.hpp"
+#include "repository/local_listing.hpp"
 
 namespace pgship::agent {
 namespace stdfs = std::filesystem;

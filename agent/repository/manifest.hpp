@@ -17,6 +17,8 @@ namespace pgship::agent {
 enum class upload_state { pending, uploaded, failed, skipped };
 
 std::string_view to_string(upload_state s);
+/// Pending or failed: the backup is not on the receiver (yet); with UPLOAD=on it stays.
+bool unshipped(upload_state s);
 
 struct upload_record {
   upload_state state = upload_state::pending;

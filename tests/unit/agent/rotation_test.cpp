@@ -1,4 +1,4 @@
-#include "pipeline/rotate.hpp"
+#include "repository/rotation.hpp"
 #include <chrono>
 
 #include <gtest/gtest.h>
@@ -173,48 +173,6 @@ TEST(RotateLocal, TheGlobalsAndADatabaseCalledGlobalsAreRotatedApart) {
   EXPECT_EQ(out2.removed, std::vector<std::string>{dumps[0]});
   EXPECT_TRUE(std::filesystem::exists(dir / globals[1]));
   EXPECT_TRUE(std::filesystem::exists(dir / globals[2]));
-}
-
-}  // namespace
-}  // namespace pgship::agent
-
-namespace pgship::agent {
-namespace {
-
-// The metrics' view of BACKUP_DIR: unshipped = pending or failed uploads (UPLOAD=on only),
-// the newest local backup whatever its state, the newest shipped one as the last success.
-TEST(SummarizeLocalBackups, CountsUnshippedAndTellsNewestLocalFromNewestShipped) {
-  test::temp_dir dir;
-  const auto t0 = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  const std::vector<std::pair<std::chrono::system_clock::time_point, upload_state>> backups = {
-      {t0 - 72h, upload_state::uploaded},
-      {t0 - 48h, upload_state::failed},
-      {t0 - 24h, upload_state::pending}};
-  for (const auto& [taken, state] : backups) {
-    manifest m;
-    m.name = format_backup_name("db", taken);
-    m.sha256 = std::string(64, 'a');
-    m.upload.state = state;
-    test::write_file(dir / m.name, "PGDMP");
-    ASSERT_FALSE(write_manifest(dir.path(), m));
-  }
-  // Another database's and a dump without a manifest do not count.
-  test::write_file(dir / format_backup_name("db", t0), "PGDMP");
-  test::write_file(dir / format_backup_name("db-other", t0), "PGDMP");
-
-  const auto on = summarize_local_backups(dir.path(), "db", true);
-  EXPECT_EQ(on.unshipped, 2);
-  EXPECT_EQ(on.newest, t0 - 24h);
-  EXPECT_EQ(on.newest_shipped, t0 - 72h);
-
-  const auto off = summarize_local_backups(dir.path(), "db", false);
-  EXPECT_EQ(off.unshipped, 0) << "with UPLOAD=off nothing waits for the receiver";
-  EXPECT_EQ(off.newest, t0 - 24h);
-
-  const auto none = summarize_local_backups(dir.path(), "db-none", true);
-  EXPECT_EQ(none.unshipped, 0);
-  EXPECT_FALSE(none.newest);
-  EXPECT_FALSE(none.newest_shipped);
 }
 
 }  // namespace

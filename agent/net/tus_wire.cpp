@@ -1,4 +1,4 @@
-#include "pipeline/tus_wire.hpp"
+#include "net/tus_wire.hpp"
 #include <algorithm>
 #include <charconv>
 
@@ -53,6 +53,21 @@ http_request tus_request(boost::beast::http::verb method, std::string target,
   r.set(boost::beast::http::field::authorization, "Bearer " + token);
   r.set(tus::header::resumable, tus::version);
   return r;
+}
+
+http_request tus_patch(std::string target, const std::string& token, std::uint64_t offset,
+                       const sha256_digest& digest) {
+  auto r = tus_request(boost::beast::http::verb::patch, std::move(target), token);
+  r.set(tus::header::upload_offset, std::to_string(offset));
+  r.set(boost::beast::http::field::content_type, "application/offset+octet-stream");
+  r.set(tus::header::upload_checksum,
+        std::string(tus::checksum_algorithm) + " " + to_base64(digest));
+  return r;
+}
+
+void set_final_length(http_request& r, std::uint64_t size, const std::string& sha256_hex) {
+  r.set(tus::header::upload_length, std::to_string(size));
+  r.set(wire::content_sha256_header, sha256_hex);
 }
 
 std::optional<std::uint64_t> header_u64(const http_response& r, std::string_view name) {

@@ -7,7 +7,7 @@
 
 #include <pgship/common/log.hpp>
 
-#include "pipeline/manifest.hpp"
+#include "repository/manifest.hpp"
 #include "stage_error.hpp"
 
 namespace pgship::agent {

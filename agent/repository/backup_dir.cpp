@@ -1,4 +1,4 @@
-#include "pipeline/backup_dir.hpp"
+#include "repository/backup_dir.hpp"
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "pipeline/manifest.hpp"
+#include "repository/manifest.hpp"
 #include <fstream>
 #include <sstream>
 
@@ -26,6 +26,10 @@ std::string_view to_string(upload_state s) {
       return "skipped";
   }
   return "pending";
+}
+
+bool unshipped(upload_state s) {
+  return s == upload_state::pending || s == upload_state::failed;
 }
 
 namespace {

@@ -1,4 +1,4 @@
-#include "pipeline/local_commit.hpp"
+#include "repository/commit.hpp"
 
 #include <pgship/common/fs.hpp>
 
