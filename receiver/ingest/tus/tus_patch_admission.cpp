@@ -70,7 +70,7 @@ net::awaitable<std::optional<patch_admitted>> check_headers(exchange& ex, const 
 }
 
 // A place among the concurrent uploads, then the upload's lock. False when refused (answered).
-net::awaitable<bool> take_locks(exchange& ex, tus_uploads& st, const upload_info& info,
+net::awaitable<bool> take_locks(exchange& ex, tus_service& st, const upload_info& info,
                                 patch_locks& locks) {
   locks.slot.emplace(*st.ctx);
   if (!locks.slot->acquired()) {
@@ -92,7 +92,7 @@ net::awaitable<bool> take_locks(exchange& ex, tus_uploads& st, const upload_info
 // The PATCH that ends a deferred upload says how long it is and what its sha256 must be
 // (X-Content-SHA256, as on a raw upload, unless the metadata had it). False when refused
 // (answered); else `info` holds the length, saved.
-net::awaitable<bool> set_deferred_length(exchange& ex, tus_uploads& st, const principal& who,
+net::awaitable<bool> set_deferred_length(exchange& ex, tus_service& st, const principal& who,
                                          upload_info& info, std::uint64_t offset,
                                          patch_locks& locks) {
   auto& ctx = *st.ctx;
@@ -140,7 +140,7 @@ net::awaitable<bool> set_deferred_length(exchange& ex, tus_uploads& st, const pr
 
 }  // namespace
 
-net::awaitable<std::optional<patch_admitted>> admit_patch(exchange& ex, tus_uploads& st,
+net::awaitable<std::optional<patch_admitted>> admit_patch(exchange& ex, tus_service& st,
                                                           const principal& who, upload_info& info,
                                                           patch_locks& locks) {
   auto admitted = co_await check_headers(ex, info);

@@ -11,6 +11,7 @@
 #include <pgship/common/http/exchange.hpp>
 #include <pgship/common/sha256.hpp>
 
+#include "ingest/tus/tus_reply.hpp"
 #include "ingest/tus/tus_store.hpp"
 #include "policy/admission.hpp"
 #include "state/context.hpp"
@@ -43,7 +44,7 @@ struct patch_admitted {
 /// Admits a PATCH to `info` (whose deferred length it may set), or answers the refusal and
 /// returns nothing. `locks` hold what it took until the PATCH is answered.
 net::awaitable<std::optional<patch_admitted>> admit_patch(http_server::exchange& ex,
-                                                          tus_uploads& st, const principal& who,
+                                                          tus_service& st, const principal& who,
                                                           upload_info& info, patch_locks& locks);
 
 }  // namespace pgship::receiver

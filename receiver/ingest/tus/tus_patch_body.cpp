@@ -25,7 +25,7 @@ constexpr auto checksum_mismatch = static_cast<http::status>(tus::checksum_misma
 
 // The running whole-file hash at `offset`: kept from the last PATCH, or after a restart re-read
 // from what is on disk, on the hash pool, not on an I/O thread.
-net::awaitable<std::optional<sha256>> whole_hash_at(tus_uploads& st, const std::string& uid,
+net::awaitable<std::optional<sha256>> whole_hash_at(tus_service& st, const std::string& uid,
                                                     std::uint64_t offset) {
   auto whole = st.hashes.take(uid, offset);
   if (whole) co_return std::move(whole);
@@ -37,7 +37,7 @@ net::awaitable<std::optional<sha256>> whole_hash_at(tus_uploads& st, const std::
 }
 
 // The PATCH was cut short or its body refused: what is kept stays, the answer says why.
-net::awaitable<void> answer_interrupted(exchange& ex, tus_uploads& st, const upload_info& info,
+net::awaitable<void> answer_interrupted(exchange& ex, tus_service& st, const upload_info& info,
                                         error_code read_ec, std::error_code ec,
                                         const log::context& lg, patch_locks& locks) {
   const std::string why = read_ec ? read_ec.message() : ec.message();
@@ -57,7 +57,7 @@ net::awaitable<void> answer_interrupted(exchange& ex, tus_uploads& st, const upl
 
 }  // namespace
 
-net::awaitable<void> receive_patch(exchange& ex, tus_uploads& st, const principal& who,
+net::awaitable<void> receive_patch(exchange& ex, tus_service& st, const principal& who,
                                    upload_info& info, const patch_admitted& admitted,
                                    patch_locks& locks) {
   auto& ctx = *st.ctx;

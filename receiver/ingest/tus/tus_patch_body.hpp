@@ -6,6 +6,7 @@
 #include <pgship/common/http/exchange.hpp>
 
 #include "ingest/tus/tus_patch_admission.hpp"
+#include "ingest/tus/tus_reply.hpp"
 #include "ingest/tus/tus_store.hpp"
 #include "state/tokens.hpp"
 
@@ -13,7 +14,7 @@ namespace pgship::receiver {
 
 /// Receives the body of an admitted PATCH to `info`, answers it, and commits the upload when it
 /// is complete. `locks` are released before each answer.
-net::awaitable<void> receive_patch(http_server::exchange& ex, tus_uploads& st, const principal& who,
+net::awaitable<void> receive_patch(http_server::exchange& ex, tus_service& st, const principal& who,
                                    upload_info& info, const patch_admitted& admitted,
                                    patch_locks& locks);
 

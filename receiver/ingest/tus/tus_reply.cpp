@@ -37,7 +37,7 @@ http_server::string_response tus_error(http::status status, api_error error,
   return res;
 }
 
-net::awaitable<std::optional<principal>> authorize_tus(exchange& ex, tus_uploads& st) {
+net::awaitable<std::optional<principal>> authorize_tus(exchange& ex, tus_service& st) {
   auto who = co_await authorize(ex, *st.ctx, scope::upload);
   if (!who) co_return std::nullopt;
   if (co_await refuse_wrong_version(ex)) co_return std::nullopt;
@@ -62,7 +62,7 @@ net::awaitable<bool> refuse_repeated_fields(exchange& ex) {
 }
 
 // Another client's upload is indistinguishable from none.
-net::awaitable<std::optional<upload_info>> find_upload(exchange& ex, tus_uploads& st,
+net::awaitable<std::optional<upload_info>> find_upload(exchange& ex, tus_service& st,
                                                        const principal& who) {
   const std::string uid(ex.params().get("uid"));
   std::optional<upload_info> info;

@@ -12,6 +12,7 @@
 #include <pgship/common/wire/tus.hpp>
 
 #include "ingest/tus/tus_store.hpp"
+#include "state/context.hpp"
 #include "state/tokens.hpp"
 
 namespace pgship::receiver {
@@ -19,6 +20,15 @@ namespace pgship::receiver {
 // The tus spellings (common/wire), as the tus routes name them.
 namespace tus = wire::tus;
 namespace tus_header = wire::tus::header;
+
+/// What the tus routes work with: the uploads' state and the context every route shares.
+struct tus_service : tus_uploads {
+  explicit tus_service(std::shared_ptr<receiver_context> shared)
+      : tus_uploads(shared->incoming.dir(), shared->cfg.upload_expiry, shared->quota,
+                    *shared->store),
+        ctx(std::move(shared)) {}
+  std::shared_ptr<receiver_context> ctx;
+};
 
 /// An answer with Tus-Resumable set.
 http_server::string_response tus_response(http::status status);
@@ -29,13 +39,13 @@ http_server::string_response tus_error(http::status status, wire::api_error erro
 
 /// A token with the upload scope, and the protocol version (every tus request but OPTIONS);
 /// nothing when the refusal has been answered.
-net::awaitable<std::optional<principal>> authorize_tus(http_server::exchange& ex, tus_uploads& st);
+net::awaitable<std::optional<principal>> authorize_tus(http_server::exchange& ex, tus_service& st);
 
 /// Answers 400 when Upload-Length, Upload-Defer-Length or Upload-Offset is given twice.
 net::awaitable<bool> refuse_repeated_fields(http_server::exchange& ex);
 
 /// The upload named in the path, if it exists and belongs to the caller; else answered 404.
-net::awaitable<std::optional<upload_info>> find_upload(http_server::exchange& ex, tus_uploads& st,
+net::awaitable<std::optional<upload_info>> find_upload(http_server::exchange& ex, tus_service& st,
                                                        const principal& who);
 
 }  // namespace pgship::receiver

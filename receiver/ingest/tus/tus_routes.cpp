@@ -18,7 +18,7 @@ using http_server::exchange;
 using wire::api_error;
 constexpr std::string_view base_path = wire::uploads_path;
 
-using tus_state = tus_uploads;
+using tus_state = tus_service;
 
 net::awaitable<void> handle_options(exchange& ex, tus_state& st) {
   auto res = tus_response(http::status::no_content);
@@ -190,8 +190,7 @@ net::awaitable<void> handle_delete(exchange& ex, tus_state& st) {
 
 std::shared_ptr<tus_uploads> add_tus_routes(http_server::router& routes,
                                             std::shared_ptr<receiver_context> ctx) {
-  auto st = std::make_shared<tus_uploads>();
-  st->ctx = std::move(ctx);
+  auto st = std::make_shared<tus_service>(std::move(ctx));
   remove_orphaned_data(*st);
   discard_unverified_chunks(*st);
   settle_interrupted_commits(*st);

@@ -92,7 +92,7 @@ void remove_upload(tus_state& st, const std::string& uid) {
   clear_unverified(st, uid);
   st.hashes.drop(uid);
   st.staging.drop(uid);
-  st.ctx->quota.release(uid);
+  st.quota.release(uid);
 }
 
 std::error_code mark_completed(tus_state& st, upload_info info) {
@@ -103,7 +103,7 @@ std::error_code mark_completed(tus_state& st, upload_info info) {
   clear_unverified(st, info.uid);
   st.hashes.drop(info.uid);
   st.staging.drop(info.uid);
-  st.ctx->quota.release(info.uid);
+  st.quota.release(info.uid);
   return ec;
 }
 
@@ -114,8 +114,7 @@ std::string expires_at(const tus_state& st, const std::string& uid) {
   if (::stat(st.data_path(uid).c_str(), &s) == 0 || ::stat(st.info_path(uid).c_str(), &s) == 0) {
     base = s.st_mtime;
   }
-  const std::time_t t =
-      base + std::chrono::duration_cast<std::chrono::seconds>(st.ctx->cfg.upload_expiry).count();
+  const std::time_t t = base + std::chrono::duration_cast<std::chrono::seconds>(st.expiry).count();
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[64];
@@ -154,13 +153,12 @@ std::optional<std::map<std::string, std::string>> parse_upload_metadata(std::str
 }
 
 void expire_tus_uploads(tus_uploads& st) {
-  auto& ctx = *st.ctx;
-  const auto cutoff = stdfs::file_time_type::clock::now() - ctx.cfg.upload_expiry;
+  const auto cutoff = stdfs::file_time_type::clock::now() - st.expiry;
   std::error_code ec;
-  for (const auto& entry : stdfs::directory_iterator(ctx.incoming.dir(), ec)) {
+  for (const auto& entry : stdfs::directory_iterator(st.dir, ec)) {
     if (entry.path().extension() != ".tus") continue;
     const std::string uid = entry.path().stem().string();
-    const auto data = ctx.incoming.dir() / (uid + ".data");
+    const auto data = st.dir / (uid + ".data");
     std::error_code tec;
     auto touched = stdfs::last_write_time(data, tec);
     if (tec) touched = stdfs::last_write_time(entry.path(), tec);
@@ -175,7 +173,7 @@ void expire_tus_uploads(tus_uploads& st) {
 void remove_orphaned_data(tus_uploads& st) {
   // Data whose .tus state is gone (a crash between the two removals) can never resume.
   std::error_code ec;
-  for (const auto& entry : stdfs::directory_iterator(st.ctx->incoming.dir(), ec)) {
+  for (const auto& entry : stdfs::directory_iterator(st.dir, ec)) {
     const auto ext = entry.path().extension();
     if (ext != ".data" && ext != ".unverified") continue;
     if (!stdfs::exists(st.info_path(entry.path().stem().string()))) {
@@ -191,7 +189,7 @@ bool settle_if_committed(tus_state& st, upload_info& info) {
   if (info.completed || stdfs::exists(st.data_path(info.uid), ec)) return false;
   // The commit renames the data into place (or removes it when the same backup is stored),
   // then updates the state: data gone means the commit ran, if the store agrees.
-  const auto stored = st.ctx->store->find(info.client, info.file_name);
+  const auto stored = st.store.find(info.client, info.file_name);
   if (!stored || !*stored || !info.has_expected || (*stored)->sha256 != to_hex(info.expected)) {
     return false;
   }
@@ -206,7 +204,7 @@ bool settle_if_committed(tus_state& st, upload_info& info) {
 void settle_interrupted_commits(tus_uploads& st) {
   std::vector<std::string> uids;
   std::error_code ec;
-  for (const auto& entry : stdfs::directory_iterator(st.ctx->incoming.dir(), ec)) {
+  for (const auto& entry : stdfs::directory_iterator(st.dir, ec)) {
     if (entry.path().extension() == ".tus") uids.push_back(entry.path().stem().string());
   }
   for (const auto& uid : uids) {
@@ -224,12 +222,12 @@ void settle_interrupted_commits(tus_uploads& st) {
 
 void hold_unfinished_uploads(tus_uploads& st) {
   std::error_code ec;
-  for (const auto& entry : stdfs::directory_iterator(st.ctx->incoming.dir(), ec)) {
+  for (const auto& entry : stdfs::directory_iterator(st.dir, ec)) {
     if (entry.path().extension() != ".tus") continue;
     if (const auto info = load_info(st, entry.path().stem().string()); info && !info->completed) {
       // Already accepted: held whatever the quota says now (a deferred one, what it has).
       const auto held = info->deferred ? durable_offset(st, info->uid) : info->length;
-      st.ctx->quota.hold(info->uid, info->client, held, std::nullopt);
+      st.quota.hold(info->uid, info->client, held, std::nullopt);
     }
   }
 }
@@ -249,7 +247,7 @@ void clear_unverified(const tus_uploads& st, const std::string& uid) {
 
 void discard_unverified_chunks(tus_uploads& st) {
   std::error_code ec;
-  for (const auto& entry : stdfs::directory_iterator(st.ctx->incoming.dir(), ec)) {
+  for (const auto& entry : stdfs::directory_iterator(st.dir, ec)) {
     if (entry.path().extension() != ".unverified") continue;
     const std::string uid = entry.path().stem().string();
     std::ifstream in(entry.path());

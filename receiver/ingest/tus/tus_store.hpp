@@ -3,6 +3,7 @@
 // file name, length or deferred, expected sha256) beside <uid>.data, whose size is the durable
 // offset; which uploads have a PATCH running; the running hash of each between PATCHes.
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -15,7 +16,8 @@
 
 #include <pgship/common/sha256.hpp>
 
-#include "state/context.hpp"
+#include "state/quota_ledger.hpp"
+#include "storage/storage.hpp"
 
 namespace pgship::receiver {
 
@@ -126,22 +128,29 @@ class staging_cache {
   std::map<std::string, std::unique_ptr<staged_upload>> staged_;
 };
 
-/// Shared by the tus handlers and the housekeeping sweep. Thread-safe.
+/// Shared by the tus handlers and the housekeeping sweep. Thread-safe. Holds only what the
+/// uploads' state needs: where it lies, how long it lives, the quota it holds and the store
+/// that decides whether an interrupted commit happened.
 struct tus_uploads {
-  std::shared_ptr<receiver_context> ctx;
+  tus_uploads(std::filesystem::path incoming_dir, std::chrono::milliseconds expiry,
+              quota_ledger& quota, storage& store)
+      : dir(std::move(incoming_dir)), expiry(expiry), quota(quota), store(store) {}
+  tus_uploads(const tus_uploads&) = delete;
+  tus_uploads& operator=(const tus_uploads&) = delete;
+
+  const std::filesystem::path dir;         // the spool's .incoming/
+  const std::chrono::milliseconds expiry;  // UPLOAD_EXPIRY
+  quota_ledger& quota;
+  storage& store;
   busy_set busy;
   hash_cache hashes;
   staging_cache staging;
 
-  std::filesystem::path info_path(const std::string& uid) const {
-    return ctx->incoming.dir() / (uid + ".tus");
-  }
-  std::filesystem::path data_path(const std::string& uid) const {
-    return ctx->incoming.dir() / (uid + ".data");
-  }
+  std::filesystem::path info_path(const std::string& uid) const { return dir / (uid + ".tus"); }
+  std::filesystem::path data_path(const std::string& uid) const { return dir / (uid + ".data"); }
   /// Present while a PATCH with Upload-Checksum streams: the offset it started at.
   std::filesystem::path unverified_path(const std::string& uid) const {
-    return ctx->incoming.dir() / (uid + ".unverified");
+    return dir / (uid + ".unverified");
   }
 };
 
