@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <pgship/common/fs.hpp>
+#include <pgship/common/io/stored_format.hpp>
 #include <pgship/common/log.hpp>
 
 #include "schedule/cron.hpp"
@@ -103,6 +104,17 @@ std::string read_key_file(const std::filesystem::path& path, const char* key) {
 
 // An encryption key that is configured and cannot be used stops start-up: a backup written in
 // clear, or a drill that cannot decrypt, would be doing less than asked.
+// COMPRESSION: pg_dump (which compresses itself), each compression of io/stored_format.hpp,
+// none.
+std::vector<std::string_view> compression_choices() {
+  std::vector<std::string_view> out{"pg_dump"};
+  for (const auto& c : io::compressions) {
+    if (c.name != io::to_string(io::compression::none)) out.push_back(c.name);
+  }
+  out.push_back(io::to_string(io::compression::none));
+  return out;
+}
+
 void read_encryption(const config::config& cfg, settings& s) {
   try {
     s.encrypt_recipients = age::parse_recipient_list(cfg.string("ENCRYPT_RECIPIENTS"));
@@ -202,7 +214,7 @@ settings read_settings(const config::config& cfg, settings_use use) {
     ::tzset();
   }
   s.compress_level = static_cast<int>(cfg.integer("COMPRESS_LEVEL", 0, 9));
-  s.compression = cfg.choice("COMPRESSION", {"pg_dump", "zstd", "none"});
+  s.compression = cfg.choice("COMPRESSION", compression_choices());
   s.zstd_level = static_cast<int>(cfg.integer("ZSTD_LEVEL", 1, 19));
   s.zstd_threads = static_cast<int>(cfg.integer("ZSTD_THREADS", 0, 64));
   if (s.zstd_threads == 0)

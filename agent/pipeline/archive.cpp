@@ -7,9 +7,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <pgship/common/io/file_io.hpp>
+#include <pgship/common/io/codec_chain.hpp>
 #include <pgship/common/io/filters.hpp>
-#include <pgship/common/io/zstd_filters.hpp>
 
 #include "pipeline/list_tee.hpp"
 #include "pipeline/output_file.hpp"
@@ -33,14 +32,14 @@ stdout_sink count_lines(std::uint64_t& lines) {
 
 net::awaitable<stage_error> run_archive(const archive_request& request, archive_output& out) {
   stage_error create_error;
-  output_file output(request.output, request.format, create_error);
+  output_file output(request.output, request.format, request.codec, create_error);
   if (create_error) co_return create_error;
-  // tar's bytes → hash (plain) → [tee to tar --list] → [zstd] → [age] → hash (stored) → file.
-  std::optional<list_tee> tee;
+  // tar's bytes → [tee to tar --list] → hash (plain) → [zstd] → [age] → hash (stored) → file.
+  io::filter_group& chain = output.chain();
+  list_tee* tee = nullptr;
   const auto executor = co_await net::this_coro::executor;
-  if (request.format.encrypted()) tee.emplace(output.input(), executor);
-  io::hash_filter plain(tee ? static_cast<io::sink&>(*tee) : output.input());
-  stdout_sink sink = [&plain](std::span<const char> data) { return plain.write(data); };
+  if (request.format.encrypted()) tee = &chain.push_front<list_tee>(executor);
+  stdout_sink sink = [&chain](std::span<const char> data) { return chain.write(data); };
 
   child_spec spec;
   spec.program = "/bin/tar";
@@ -71,35 +70,28 @@ net::awaitable<stage_error> run_archive(const archive_request& request, archive_
   } else {
     result = co_await run_child(spec, std::move(sink), request.handle);
   }
-  auto error = producer_failure(result, "tar of " + request.directory.string(), request.output);
-  if (!error) {
-    if (const auto ec = plain.finish()) {
-      error = io_failure("finishing " + request.output.string(), ec);
-    }
-  }
-  if (output.close(error)) co_return error;
-  out.bytes = output.stored().bytes();
-  out.digest = output.stored().digest();
-  out.plain_bytes = plain.bytes();
-  out.plain_digest = plain.digest();
-  co_return stage_error{};
+  const auto error =
+      producer_failure(result, "tar of " + request.directory.string(), request.output);
+  co_return output.close(error, out);
 }
 
-net::awaitable<stage_error> verify_archive(const std::filesystem::path& file, bool zstd,
+net::awaitable<stage_error> verify_archive(const std::filesystem::path& file,
+                                           const io::stored_format& format,
                                            const sha256_digest& expected, archive_output& out) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     co_return io_failure("cannot read back " + file.string(), {errno, std::generic_category()});
   }
-  // file → hash → [zstd -d] → tar --list's stdin.
+  // file → hash → [read stages: zstd -d] → tar --list's stdin.
   io::buffer_sink to_pipe;
-  std::optional<io::zstd_decompressor> unzstd;
-  if (zstd) unzstd.emplace(to_pipe);
-  io::hash_filter stored(unzstd ? static_cast<io::sink&>(*unzstd) : to_pipe);
+  io::filter_group chain(to_pipe);
+  const io::codec_settings no_keys;
+  io::push_read_stages(chain, format, no_keys);
+  auto& stored = chain.push_front<io::hash_filter>();
   std::error_code read_ec;
   std::error_code pipe_ec;
   stdin_feeder feeder = [&](net::writable_pipe& in) -> net::awaitable<std::error_code> {
-    read_ec = co_await feed_file(fd, stored, to_pipe, in, pipe_ec);
+    read_ec = co_await feed_file(fd, chain, to_pipe, in, pipe_ec);
     co_return read_ec;
   };
   std::uint64_t entries = 0;
@@ -109,8 +101,7 @@ net::awaitable<stage_error> verify_archive(const std::filesystem::path& file, bo
   spec.args = {"--list", "--file=-"};
   const auto result = co_await run_child(spec, std::move(count), nullptr, std::move(feeder));
   ::close(fd);
-  if (read_ec && read_ec != std::errc::illegal_byte_sequence &&
-      read_ec != std::errc::message_size) {
+  if (read_ec && !io::is_codec_error(read_ec)) {
     co_return io_failure("reading back " + file.string(), read_ec);
   }
   if (stored.digest() != expected) {
@@ -119,7 +110,7 @@ net::awaitable<stage_error> verify_archive(const std::filesystem::path& file, bo
                                             "writing it");
   }
   if (read_ec || !result.ok()) {
-    const auto why = read_ec ? read_ec.message() : result.last_error_line();
+    const auto why = read_ec ? chain.describe(read_ec) : result.last_error_line();
     co_return fail(errc::verify_failed,
                    "tar --list rejected " + file.filename().string() + ": " + why);
   }

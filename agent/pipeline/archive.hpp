@@ -1,9 +1,9 @@
 #pragma once
 // ARCHIVE_DIRS: a directory shipped beside the databases, as `<name>-<stamp>.tar[.zst][.age]`.
-// GNU tar, run as a child like pg_dump, streams the tree through the same chain (zstd when
-// COMPRESSION=zstd, age when encrypting, the hash, the file writer). Verification lists the
-// archive again with tar, reading the stored file back through the decompressor; an encrypted
-// archive, which the agent cannot read back, is listed from a tee while it is written.
+// GNU tar, run as a child like pg_dump, streams the tree through the same chain (the format's
+// codecs, the hash, the file writer). Verification lists the archive again with tar, reading
+// the stored file back through the format's read stages; an encrypted archive, which the agent
+// cannot read back, is listed from a tee while it is written.
 
 #include <cstdint>
 #include <filesystem>
@@ -24,16 +24,14 @@ namespace pgship::agent {
 struct archive_request {
   std::filesystem::path directory;  // what is archived (its contents, relative to it)
   std::filesystem::path output;     // created; must not exist
-  stored_format format;             // [zstd] [age]
+  io::stored_format format;         // [zstd] [age]
+  io::codec_settings codec;
   std::shared_ptr<child_handle> handle;
   log::context log;
 };
 
-struct archive_output {
-  std::uint64_t bytes = 0;  // stored
-  sha256_digest digest{};
-  std::uint64_t plain_bytes = 0;  // the tar stream itself
-  sha256_digest plain_digest{};
+/// The sums' plain bytes are the tar stream itself.
+struct archive_output : stored_sums {
   std::uint64_t entries = 0;  // what `tar --list` names
   /// Encrypted archives: `tar --list` of the tee read it all (else `list_problem` says why).
   bool listed = false;
@@ -45,9 +43,10 @@ struct archive_output {
 boost::asio::awaitable<stage_error> run_archive(const archive_request& request,
                                                 archive_output& out);
 
-/// `tar --list` of the stored file (decompressed when zstd), which must hash as written:
-/// verify_failed otherwise.
-boost::asio::awaitable<stage_error> verify_archive(const std::filesystem::path& file, bool zstd,
+/// `tar --list` of the stored file (read through the format's read stages), which must hash
+/// as written: verify_failed otherwise. Not for an encrypted format (no identity to read it).
+boost::asio::awaitable<stage_error> verify_archive(const std::filesystem::path& file,
+                                                   const io::stored_format& format,
                                                    const sha256_digest& stored,
                                                    archive_output& out);
 

@@ -24,27 +24,34 @@ std::string host_name() {
   return buf;
 }
 
-stored_format stored_format_of(const settings& cfg) {
-  stored_format f;
-  f.zstd = cfg.compression == "zstd";
-  f.zstd_level = cfg.zstd_level;
-  f.zstd_threads = cfg.zstd_threads;
-  f.recipients = cfg.encrypt_recipients;
+io::stored_format stored_format_of(const settings& cfg) {
+  io::stored_format f;
+  f.compress = io::compression_named(cfg.compression);
+  if (!cfg.encrypt_recipients.empty()) f.encrypt = io::encryption::age;
   return f;
 }
 
-stored_bytes stored_bytes_of(const stored_format& format, std::uint64_t size,
-                             const sha256_digest& digest, std::uint64_t plain_size,
-                             const sha256_digest& plain_digest) {
+io::codec_settings codec_settings_of(const settings& cfg) {
+  io::codec_settings c;
+  c.zstd_level = cfg.zstd_level;
+  c.zstd_threads = cfg.zstd_threads;
+  c.recipients = cfg.encrypt_recipients;
+  return c;
+}
+
+stored_bytes stored_bytes_of(const io::stored_format& format, const io::codec_settings& codec,
+                             const stored_sums& sums) {
   stored_bytes out;
-  out.size = size;
-  out.sha256 = to_hex(digest);
-  if (format.zstd || format.encrypted()) {
-    out.plaintext_sha256 = to_hex(plain_digest);
-    out.plaintext_size = plain_size;
+  out.size = sums.bytes;
+  out.sha256 = to_hex(sums.digest);
+  if (!format.as_produced()) {
+    out.plaintext_sha256 = to_hex(sums.plain_digest);
+    out.plaintext_size = sums.plain_bytes;
   }
-  for (const auto& r : format.recipients)
-    out.recipients.push_back(r.text);
+  if (format.encrypted()) {
+    for (const auto& r : codec.recipients)
+      out.recipients.push_back(r.text);
+  }
   return out;
 }
 

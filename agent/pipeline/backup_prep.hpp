@@ -25,12 +25,14 @@ namespace pgship::agent {
 
 std::string host_name();
 
-stored_format stored_format_of(const settings& cfg);
-/// What the manifest records of bytes stored in `format` (`size` of them, hashing to
-/// `digest`): the plaintext's size and digest too when the agent compressed or encrypted them.
-stored_bytes stored_bytes_of(const stored_format& format, std::uint64_t size,
-                             const sha256_digest& digest, std::uint64_t plain_size,
-                             const sha256_digest& plain_digest);
+/// How the settings store a backup's bytes: COMPRESSION=zstd, ENCRYPT_RECIPIENTS.
+io::stored_format stored_format_of(const settings& cfg);
+/// The codecs' levels and keys as the settings give them.
+io::codec_settings codec_settings_of(const settings& cfg);
+/// What the manifest records of bytes stored in `format`: the plaintext's size and digest too
+/// when the format changed them, the recipients (age1…) when it is encrypted.
+stored_bytes stored_bytes_of(const io::stored_format& format, const io::codec_settings& codec,
+                             const stored_sums& sums);
 
 struct preflight_output {
   pg_toolset tools;

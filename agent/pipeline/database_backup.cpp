@@ -3,6 +3,8 @@
 
 #include <boost/asio/this_coro.hpp>
 
+#include <pgship/common/backup_name.hpp>
+
 #include "pipeline/adopt.hpp"
 #include "pipeline/backup_prep.hpp"
 #include "pipeline/dump_stage.hpp"
@@ -30,7 +32,8 @@ net::awaitable<stage_error> backup_database(backup_context& ctx) {
   if (ctx.control.stopping()) co_return fail(errc::cancelled, "the run was cancelled");
   if (auto error = co_await make_room(ctx)) co_return error;
 
-  const auto extension = stored_format_of(ctx.cfg).extension(".dump");
+  const auto extension =
+      io::stored_extension(base_extension(backup_kind::dump), stored_format_of(ctx.cfg));
   auto name = co_await fresh_name(ctx.cfg, ctx.run.database, extension);
   auto start = ctx.start_manifest(std::move(name));
   start.pg_dump_version = pre.tools.dump.version;

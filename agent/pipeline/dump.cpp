@@ -32,22 +32,22 @@ void log_stderr(const std::string& text, const log::context& lg) {
 
 boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_output& out) {
   stage_error create_error;
-  output_file output(request.output, request.format, create_error);
+  output_file output(request.output, request.format, request.codec, create_error);
   if (create_error) co_return create_error;
 
-  // pg_dump's bytes → magic check → count → hash (plain) → tee to pg_restore --list →
+  // pg_dump's bytes → magic check → count → tee to pg_restore --list → hash (plain) →
   // [zstd] → [age] → hash (stored) → file.
-  io::sink& compressed = output.input();
+  io::filter_group& chain = output.chain();
   const auto executor = co_await boost::asio::this_coro::executor;
-  std::optional<list_tee> tee;
-  if (request.list_with) tee.emplace(compressed, executor);
-  io::hash_filter plain(tee ? static_cast<io::sink&>(*tee) : compressed);
-  io::count_filter count(plain, [&request](std::uint64_t n) {
+  list_tee* tee = nullptr;
+  if (request.list_with) tee = &chain.push_front<list_tee>(executor);
+  std::function<void(std::uint64_t)> progress = [&request](std::uint64_t n) {
     if (request.progress != nullptr) *request.progress = n;
-  });
-  io::head_filter head(count, archive_magic.size());
+  };
+  const auto& count = chain.push_front<io::count_filter>(std::move(progress));
+  const auto& head = chain.push_front<io::head_filter>(archive_magic.size());
   stdout_sink sink = [&](std::span<const char> data) {
-    const auto ec = head.write(data);
+    const auto ec = chain.write(data);
     if (!ec && request.on_stored) request.on_stored(output.stored().bytes());
     return ec;
   };
@@ -55,13 +55,14 @@ boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_o
   const auto& login = request.login;
   child_spec spec;
   spec.program = request.pg_dump.path;
-  spec.args = {"--format=custom",
-               "--compress=" + std::to_string(request.format.zstd ? 0 : request.compress_level),
-               "--no-password",
-               "--host=" + login.host,
-               "--port=" + std::to_string(login.port),
-               "--username=" + login.user,
-               "--dbname=" + login.database};
+  spec.args = {
+      "--format=custom",
+      "--compress=" + std::to_string(request.format.compressed() ? 0 : request.compress_level),
+      "--no-password",
+      "--host=" + login.host,
+      "--port=" + std::to_string(login.port),
+      "--username=" + login.user,
+      "--dbname=" + login.database};
   if (!request.snapshot.empty()) spec.args.push_back("--snapshot=" + request.snapshot);
   spec.env = {{"PGAPPNAME", "pgship-agent"}};
   if (!login.password.empty()) spec.env["PGPASSWORD"] = login.password;
@@ -83,16 +84,8 @@ boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_o
     error =
         fail(errc::dump_too_small, "pg_dump exited 0 but wrote " + std::to_string(count.bytes()) +
                                        " bytes, which is not a custom-format archive");
-  } else if (!error) {
-    if (const auto ec = head.finish()) {  // zstd's last frame, then fdatasync
-      error = io_failure("finishing " + request.output.string(), ec);
-    }
   }
-  if (output.close(error)) co_return error;
-  out.bytes = output.stored().bytes();
-  out.digest = output.stored().digest();
-  out.plain_bytes = plain.bytes();
-  out.plain_digest = plain.digest();
+  if (auto closed = output.close(std::move(error), out)) co_return closed;
   if (tee) {
     out.listed = tee->listed();
     out.list_gave_up = tee->gave_up();

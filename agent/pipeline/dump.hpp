@@ -1,8 +1,9 @@
 #pragma once
 // Stage 1: pg_dump -Fc streamed through an async pipe and the filter chain into
-// `.partial/<name>`: the archive's magic checked, hashed, compressed by libzstd for
-// COMPRESSION=zstd (hashed again as stored), written and fsynced. Memory stays flat: one
-// 256 KiB buffer and zstd's windows whatever the database size.
+// `.partial/<name>`: the archive's magic checked, hashed, stored in the format's codecs
+// (libzstd for COMPRESSION=zstd, age with ENCRYPT_RECIPIENTS; hashed again as stored), written
+// and fsynced. Memory stays flat: one 256 KiB buffer and zstd's windows whatever the database
+// size.
 
 #include <cstdint>
 #include <filesystem>
@@ -37,14 +38,12 @@ struct dump_request {
   std::function<void(std::uint64_t)> on_stored;
   /// pg_restore to list a tee of the archive while it is written (verify without a re-read).
   std::optional<pg_tool> list_with;
-  stored_format format;  // [zstd] [age]
+  io::stored_format format;  // [zstd] [age]
+  io::codec_settings codec;
 };
 
-struct dump_output {
-  std::uint64_t bytes = 0;  // stored
-  sha256_digest digest{};
-  std::uint64_t plain_bytes = 0;  // pg_dump's archive itself (the same unless zstd)
-  sha256_digest plain_digest{};
+/// The sums' plain bytes are pg_dump's archive itself.
+struct dump_output : stored_sums {
   /// With list_with: pg_restore --list read the tee's table of contents (else `list_problem`
   /// says why; `list_gave_up` when verify must read the file back instead).
   bool listed = false;

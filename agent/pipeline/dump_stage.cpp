@@ -99,6 +99,7 @@ net::awaitable<stage_error> dump_verify_commit(backup_context& ctx, const prefli
                     ctx.log,
                     &ctx.control.progress.bytes};
     dr.format = stored_format_of(ctx.cfg);
+    dr.codec = codec_settings_of(ctx.cfg);
     if (ctx.follower) dr.on_stored = [f = ctx.follower.get()](std::uint64_t n) { f->grew(n); };
     dr.list_with = pre.tools.restore;
     if (ctx.cfg.timescaledb_jobs_during_dump == "pause") {
@@ -150,8 +151,9 @@ net::awaitable<stage_error> dump_verify_commit(backup_context& ctx, const prefli
     auto clock = ctx.start_stage("verify");
     verify_output verified;
     verify_expect expect;
+    expect.format = stored_format_of(ctx.cfg);
     expect.stored = dumped.digest;
-    if (ctx.cfg.compression == "zstd") expect.plain = dumped.plain_digest;
+    expect.plain = dumped.plain_digest;
     stage_error error;
     // Listed from the tee while dumping, and hashed as written: nothing is read again
     // (the receiver checks the same sha256 before it commits). Only a tee that could not
@@ -160,7 +162,7 @@ net::awaitable<stage_error> dump_verify_commit(backup_context& ctx, const prefli
       verified.toc_entries = dumped.toc_entries;
     } else if (!dumped.list_gave_up) {
       error = fail(errc::restore_list_failed, dumped.list_problem);
-    } else if (!ctx.cfg.encrypt_recipients.empty()) {
+    } else if (expect.format.encrypted()) {
       error = fail(errc::restore_list_failed,
                    dumped.list_problem +
                        ", and the agent holds no identity to read the encrypted file back");
@@ -181,9 +183,7 @@ net::awaitable<stage_error> dump_verify_commit(backup_context& ctx, const prefli
     }
   }
 
-  record_stored(m,
-                stored_bytes_of(stored_format_of(ctx.cfg), dumped.bytes, dumped.digest,
-                                dumped.plain_bytes, dumped.plain_digest),
+  record_stored(m, stored_bytes_of(stored_format_of(ctx.cfg), codec_settings_of(ctx.cfg), dumped),
                 sys_clock::now());
   // Should the agent die before the upload that followed the dump ends, the next run goes
   // on with that upload from where the receiver stands.

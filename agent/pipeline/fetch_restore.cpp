@@ -2,15 +2,12 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <optional>
 
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <pgship/common/age/age_errors.hpp>
-#include <pgship/common/io/age_filters.hpp>
+#include <pgship/common/io/codec_chain.hpp>
 #include <pgship/common/io/file_io.hpp>
-#include <pgship/common/io/zstd_filters.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/sha256.hpp>
 #include <pgship/common/wire/paths.hpp>
@@ -121,44 +118,17 @@ void begin_progress(const fetch_restore_io& io, const char* stage) {
   if (io.progress != nullptr) io.progress->begin(io.progress_label, stage);
 }
 
-bool is_age(const remote_backup& backup) {
-  return backup.id.ends_with(".age");
+bool is_encrypted(const remote_backup& backup) {
+  return io::format_of_name(backup.id).encrypted();
 }
 
-bool is_zstd(const remote_backup& backup) {
-  return backup.id.ends_with(".zst") || backup.id.ends_with(".zst.age");
-}
-
-// What a download goes through before pg_restore or the spool: [age -d] → [zstd -d] → `out`.
-class restore_chain {
- public:
-  restore_chain(const fetch_restore_io& io, const remote_backup& backup, io::sink& out)
-      : out_(out) {
-    if (is_zstd(backup)) unzstd_.emplace(out);
-    io::sink& after = unzstd_ ? static_cast<io::sink&>(*unzstd_) : out;
-    if (is_age(backup)) unage_.emplace(after, io::age_secrets{io.identities, {}});
-  }
-  io::sink& input() {
-    if (unage_) return *unage_;
-    if (unzstd_) return *unzstd_;
-    return out_;
-  }
-  /// What a failed write or finish of the chain says, for the error message.
-  std::string describe(const std::error_code& ec) const {
-    if (unage_ && age::is_age_error(ec)) return unage_->problem();
-    return ec.message();
-  }
-
- private:
-  io::sink& out_;
-  std::optional<io::zstd_decompressor> unzstd_;
-  std::optional<io::age_decryptor> unage_;
-};
-
-// Bytes that are not what the backup should hold, as opposed to a disk that failed.
-bool is_content_error(const std::error_code& ec) {
-  return age::is_age_error(ec) || ec == std::errc::illegal_byte_sequence ||
-         ec == std::errc::message_size;
+// What a download goes through before pg_restore or the spool: the read stages of the format
+// its name says ([age -d] → [zstd -d]), in front of `chain`'s end.
+void push_read_stages(io::filter_group& chain, const fetch_restore_io& io,
+                      const remote_backup& backup) {
+  io::codec_settings keys;
+  keys.secrets.identities = io.identities;
+  io::push_read_stages(chain, io::format_of_name(backup.id), keys);
 }
 
 net::awaitable<stage_error> streamed(const fetch_restore_io& io, const remote_backup& backup,
@@ -173,8 +143,8 @@ net::awaitable<stage_error> streamed(const fetch_restore_io& io, const remote_ba
     download_tally tally(io);
     // held piece → [age -d] → [zstd -d] → to_pipe → pg_restore's stdin.
     io::buffer_sink to_pipe;
-    restore_chain decode(io, backup, to_pipe);
-    io::sink& chain = decode.input();
+    io::filter_group chain(to_pipe);
+    push_read_stages(chain, io, backup);
     std::vector<char> held;  // the newest piece: pg_restore gets it once the hash matched
     std::error_code pipe_ec;
     std::error_code chain_ec;
@@ -201,10 +171,11 @@ net::awaitable<stage_error> streamed(const fetch_restore_io& io, const remote_ba
     if (!chain_ec) chain_ec = chain.write(held);
     if (!chain_ec) chain_ec = chain.finish();
     if (chain_ec) {
-      download_error = fail(errc::restore_failed,
-                            backup.id + " matches its sha256 but " +
-                                (is_age(backup) ? "does not decrypt: " : "does not decompress: ") +
-                                decode.describe(chain_ec));
+      download_error =
+          fail(errc::restore_failed,
+               backup.id + " matches its sha256 but " +
+                   (is_encrypted(backup) ? "does not decrypt: " : "does not decompress: ") +
+                   chain.describe(chain_ec));
       co_return chain_ec;
     }
     co_await drain_to_pipe(to_pipe, in, pipe_ec);
@@ -319,8 +290,8 @@ net::awaitable<stage_error> spooled(const fetch_restore_io& io, const remote_bac
   // Written back while it arrives and synced at the end, as a file restored by hand would be
   // on disk: otherwise the kernel flushes the download while pg_restore reads it.
   io::file_writer spool(fd, true);
-  restore_chain decode(io, backup, spool);
-  io::sink& chain = decode.input();
+  io::filter_group chain(spool);
+  push_read_stages(chain, io, backup);
   stage_error write_error;
   body_sink sink = [&](std::span<const char> data) -> net::awaitable<std::error_code> {
     if (tally.stop_requested()) {
@@ -330,9 +301,9 @@ net::awaitable<stage_error> spooled(const fetch_restore_io& io, const remote_bac
     tally.add(data);
     if (write_error) co_return std::error_code{};  // bytes that do not decompress: hash on
     if (const auto wec = chain.write(data)) {
-      const bool disk = !is_content_error(wec);
+      const bool disk = !io::is_codec_error(wec);
       write_error = fail(disk ? errc::local_io_failed : errc::restore_failed,
-                         "writing the download of " + backup.id + ": " + decode.describe(wec));
+                         "writing the download of " + backup.id + ": " + chain.describe(wec));
       // A disk error ends the download; bytes zstd or age refuse are hashed to the end, so a
       // corrupt copy is named as what it is.
       if (disk) co_return wec;
@@ -347,7 +318,7 @@ net::awaitable<stage_error> spooled(const fetch_restore_io& io, const remote_bac
   if (!error) {
     if (const auto fec = chain.finish()) {
       error = fail(errc::restore_failed,
-                   "finishing the download of " + backup.id + ": " + decode.describe(fec));
+                   "finishing the download of " + backup.id + ": " + chain.describe(fec));
     }
   }
   ::close(fd);
@@ -373,7 +344,7 @@ net::awaitable<stage_error> spooled(const fetch_restore_io& io, const remote_bac
 
 net::awaitable<stage_error> fetch_plaintext(fetch_restore_io io, const remote_backup& backup,
                                             std::string& out, std::uint64_t limit) {
-  if (is_age(backup) && io.identities.empty()) {
+  if (is_encrypted(backup) && io.identities.empty()) {
     co_return fail(errc::config_invalid,
                    backup.id +
                        " is encrypted with age and AGE_IDENTITY_FILE is not set (HINT: point it "
@@ -382,14 +353,14 @@ net::awaitable<stage_error> fetch_plaintext(fetch_restore_io io, const remote_ba
   // download → [age -d] → [zstd -d] → memory; nothing is used before the hash matched.
   download_tally tally(io);
   io::buffer_sink plain;
-  restore_chain decode(io, backup, plain);
-  io::sink& chain = decode.input();
+  io::filter_group chain(plain);
+  push_read_stages(chain, io, backup);
   std::string chain_problem;
   body_sink sink = [&](std::span<const char> data) -> net::awaitable<std::error_code> {
     if (tally.stop_requested()) co_return make_error_code(std::errc::operation_canceled);
     tally.add(data);
     if (!chain_problem.empty()) co_return std::error_code{};  // hashed on: a corrupt copy
-    if (const auto ec = chain.write(data)) chain_problem = decode.describe(ec);
+    if (const auto ec = chain.write(data)) chain_problem = chain.describe(ec);
     if (plain.bytes().size() > limit) {
       chain_problem = "its content is larger than " + std::to_string(limit) + " bytes";
     }
@@ -399,7 +370,7 @@ net::awaitable<stage_error> fetch_plaintext(fetch_restore_io io, const remote_ba
   const auto reply = co_await io.client.download(std::move(request), std::move(sink));
   if (auto error = judge_download(reply, backup, tally.hash)) co_return error;
   if (chain_problem.empty()) {
-    if (const auto ec = chain.finish()) chain_problem = decode.describe(ec);
+    if (const auto ec = chain.finish()) chain_problem = chain.describe(ec);
   }
   if (!chain_problem.empty()) {
     co_return fail(errc::restore_failed,
@@ -412,7 +383,7 @@ net::awaitable<stage_error> fetch_plaintext(fetch_restore_io io, const remote_ba
 net::awaitable<stage_error> fetch_and_restore(fetch_restore_io io, const remote_backup& backup,
                                               const restore_target& target,
                                               std::vector<stage_record>& stages) {
-  if (is_age(backup) && io.identities.empty()) {
+  if (is_encrypted(backup) && io.identities.empty()) {
     co_return fail(errc::config_invalid,
                    backup.id +
                        " is encrypted with age and AGE_IDENTITY_FILE is not set (HINT: point it "

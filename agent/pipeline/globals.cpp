@@ -97,12 +97,12 @@ net::awaitable<stage_error> run_globals(const globals_request& request, globals_
   }
 
   stage_error create_error;
-  output_file output(request.output, request.format, create_error);
+  output_file output(request.output, request.format, request.codec, create_error);
   if (create_error) co_return create_error;
   // pg_dumpall's script → read (roles, tail) → hash (plain) → [zstd] → [age] → hash → file.
-  io::hash_filter plain(output.input());
-  script_reader reader(plain);
-  stdout_sink sink = [&reader](std::span<const char> data) { return reader.write(data); };
+  io::filter_group& chain = output.chain();
+  const auto& reader = chain.push_front<script_reader>();
+  stdout_sink sink = [&chain](std::span<const char> data) { return chain.write(data); };
 
   const auto& login = request.login;
   child_spec spec;
@@ -120,16 +120,8 @@ net::awaitable<stage_error> run_globals(const globals_request& request, globals_
   if (!error && !globals_script_complete(reader.tail())) {
     error = fail(errc::verify_failed, "pg_dumpall exited 0 but its script does not end with \"" +
                                           std::string(globals_trailer) + "\"");
-  } else if (!error) {
-    if (const auto ec = reader.finish()) {  // zstd's last frame, then fdatasync
-      error = io_failure("finishing " + request.output.string(), ec);
-    }
   }
-  if (output.close(error)) co_return error;
-  out.bytes = output.stored().bytes();
-  out.digest = output.stored().digest();
-  out.plain_bytes = plain.bytes();
-  out.plain_digest = plain.digest();
+  if (auto closed = output.close(std::move(error), out)) co_return closed;
   out.role_passwords = passwords;
   out.roles = reader.roles();
   co_return stage_error{};

@@ -30,16 +30,14 @@ struct globals_request {
   pg_login login;  // the server; `database`: one the role may connect to
   pg_tool pg_dumpall;
   std::filesystem::path output;  // created; must not exist
-  stored_format format;
+  io::stored_format format;
+  io::codec_settings codec;
   std::shared_ptr<child_handle> handle;
   log::context log;
 };
 
-struct globals_output {
-  std::uint64_t bytes = 0;  // stored
-  sha256_digest digest{};
-  std::uint64_t plain_bytes = 0;  // the script itself
-  sha256_digest plain_digest{};
+/// The sums' plain bytes are the script itself.
+struct globals_output : stored_sums {
   bool role_passwords = false;     // pg_authid was readable: the script sets them
   std::vector<std::string> roles;  // the roles the script creates, in its order
 };

@@ -26,13 +26,14 @@ net::awaitable<stage_error> backup_globals(backup_context& ctx, const std::strin
   ctx.run.server_version = pre.server_version;
   ctx.run.pg_dump_version = dumpall.version;
   const auto format = stored_format_of(ctx.cfg);
-  const auto extension = format.extension(base_extension(backup_kind::globals));
+  const auto codec = codec_settings_of(ctx.cfg);
+  const auto extension = io::stored_extension(base_extension(backup_kind::globals), format);
   auto name = co_await fresh_name(ctx.cfg, ctx.run.database, extension);
   auto start = ctx.start_manifest(std::move(name));
   start.kind = to_string(backup_kind::globals);
   start.pg_dump_version = dumpall.version;
   start.server_version = pre.server_version;
-  start.compression = format.zstd ? "zstd" : "none";
+  start.compression = io::to_string(format.compress);
   start.compress_level = 0;
   auto m = new_manifest(start);
   ctx.run.backup = m.name;
@@ -46,6 +47,7 @@ net::awaitable<stage_error> backup_globals(backup_context& ctx, const std::strin
     gr.pg_dumpall = dumpall;
     gr.output = partial;
     gr.format = format;
+    gr.codec = codec;
     gr.handle = ctx.control.child;
     gr.log = ctx.log;
     auto error = co_await run_globals(gr, out);
@@ -60,9 +62,7 @@ net::awaitable<stage_error> backup_globals(backup_context& ctx, const std::strin
                ctx.run.sha256);
   m.roles = out.roles;
   m.role_passwords = out.role_passwords;
-  record_stored(m,
-                stored_bytes_of(format, out.bytes, out.digest, out.plain_bytes, out.plain_digest),
-                sys_clock::now());
+  record_stored(m, stored_bytes_of(format, codec, out), sys_clock::now());
   co_return co_await commit_ship_rotate(ctx, partial, m);
 }
 

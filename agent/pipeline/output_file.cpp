@@ -1,8 +1,6 @@
 #include "pipeline/output_file.hpp"
-#include <cerrno>
 
-#include <fcntl.h>
-#include <unistd.h>
+#include <pgship/common/io/file_io.hpp>
 
 namespace pgship::agent {
 
@@ -25,37 +23,37 @@ stage_error producer_failure(const child_result& result, const std::string& what
 
 namespace {
 
-int create_exclusive(const std::filesystem::path& path, stage_error& error) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0)
-    error = io_failure("cannot create " + path.string(), {errno, std::generic_category()});
-  return fd;
+std::unique_ptr<io::sink> create_exclusive(const std::filesystem::path& path, stage_error& error) {
+  std::error_code ec;
+  auto file = std::make_unique<io::new_file>(path, ec);
+  if (ec) error = io_failure("cannot create " + path.string(), ec);
+  return file;
 }
 
 }  // namespace
 
-output_file::output_file(std::filesystem::path path, const stored_format& format,
-                         stage_error& error)
-    : path_(std::move(path)), fd_(create_exclusive(path_, error)), file_(fd_), stored_(file_) {
-  if (format.encrypted()) age_.emplace(stored_, format.recipients);
-  if (format.zstd) {
-    zstd_.emplace(age_ ? static_cast<io::sink&>(*age_) : stored_, format.zstd_level,
-                  format.zstd_threads);
+output_file::output_file(std::filesystem::path path, const io::stored_format& format,
+                         const io::codec_settings& codec, stage_error& error)
+    : path_(std::move(path)), chain_(create_exclusive(path_, error)) {
+  // Built from the file backwards: stored hash, the codecs, plain hash.
+  stored_ = &chain_.push_front<io::hash_filter>();
+  io::push_write_stages(chain_, format, codec);
+  plain_ = &chain_.push_front<io::hash_filter>();
+}
+
+stage_error output_file::close(stage_error error, stored_sums& out) {
+  if (!error) {
+    if (const auto ec = chain_.finish()) error = io_failure("finishing " + path_.string(), ec);
   }
-}
-
-output_file::~output_file() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-stage_error output_file::close(stage_error error) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
   if (error) {
-    std::error_code ignored;
-    std::filesystem::remove(path_, ignored);
+    chain_.abort();
+    return error;
   }
-  return error;
+  out.bytes = stored_->bytes();
+  out.digest = stored_->digest();
+  out.plain_bytes = plain_->bytes();
+  out.plain_digest = plain_->digest();
+  return {};
 }
 
 }  // namespace pgship::agent

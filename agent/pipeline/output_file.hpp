@@ -1,21 +1,18 @@
 #pragma once
-// The stored end of the dump and archive stages: [zstd] → [age] → hash of the stored bytes →
-// the file in .partial/, created exclusively, fsynced when the chain finishes, removed on
-// failure. Compression comes before encryption (ciphertext does not compress), the hash after
-// it: the sidecar and the receiver check what is stored.
+// The stored end of the dump, archive and globals stages: hash of the plain bytes → the
+// format's write stages (io/codec_chain.hpp: [zstd] → [age]) → hash of the stored bytes → the
+// file in .partial/, created exclusively, fsynced when the chain finishes, removed on failure.
+// The hash of the stored bytes is the one the sidecar lists and the receiver checks.
 
+#include <cstdint>
 #include <filesystem>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <system_error>
-#include <vector>
 
-#include <pgship/common/age/age_keys.hpp>
-#include <pgship/common/io/age_filters.hpp>
-#include <pgship/common/io/file_io.hpp>
+#include <pgship/common/io/codec_chain.hpp>
+#include <pgship/common/io/filter_group.hpp>
 #include <pgship/common/io/filters.hpp>
-#include <pgship/common/io/zstd_filters.hpp>
+#include <pgship/common/sha256.hpp>
 
 #include "child_process.hpp"
 #include "stage_error.hpp"
@@ -31,45 +28,34 @@ stage_error io_failure(const std::string& what, const std::error_code& ec);
 stage_error producer_failure(const child_result& result, const std::string& what,
                              const std::filesystem::path& output);
 
-/// How a backup's bytes are stored.
-struct stored_format {
-  bool zstd = false;  // compressed in-process with libzstd
-  int zstd_level = 3;
-  int zstd_threads = 0;
-  std::vector<age::recipient> recipients;  // set: an age file to each of them
-
-  bool encrypted() const { return !recipients.empty(); }
-  /// `base` (".dump", ".tar") with ".zst" and ".age" as they apply.
-  std::string extension(std::string_view base) const {
-    return std::string(base) + (zstd ? ".zst" : "") + (encrypted() ? ".age" : "");
-  }
+/// What a backup file's manifest says of its bytes.
+struct stored_sums {
+  std::uint64_t bytes = 0;  // stored
+  sha256_digest digest{};
+  std::uint64_t plain_bytes = 0;  // as the producer wrote them (the same when stored so)
+  sha256_digest plain_digest{};
 };
 
 class output_file {
  public:
   /// Creates `path` (it must not exist); `error` says why not.
-  output_file(std::filesystem::path path, const stored_format& format, stage_error& error);
-  ~output_file();
-  output_file(const output_file&) = delete;
-  output_file& operator=(const output_file&) = delete;
+  output_file(std::filesystem::path path, const io::stored_format& format,
+              const io::codec_settings& codec, stage_error& error);
 
-  /// Where the bytes to store go: the first of compressor, encryptor and stored hash.
-  io::sink& input() {
-    if (zstd_) return *zstd_;
-    if (age_) return *age_;
-    return stored_;
-  }
-  const io::hash_filter& stored() const { return stored_; }
-  /// Closes the file; when `error` is set the file is removed. Returns `error`.
-  stage_error close(stage_error error);
+  /// Where the producer's bytes go. Stages pushed in front of it (a tee, a check) see them
+  /// before they are hashed as plain.
+  io::filter_group& chain() { return chain_; }
+  const io::hash_filter& stored() const { return *stored_; }
+  /// Ends the file. Without `error`, the chain finishes (the codecs' last bytes, fdatasync),
+  /// and the sums go into `out`; a failure there becomes the error. With one, the stream is
+  /// abandoned and the file removed. Returns the error.
+  stage_error close(stage_error error, stored_sums& out);
 
  private:
   std::filesystem::path path_;
-  int fd_ = -1;
-  io::file_writer file_;
-  io::hash_filter stored_;
-  std::optional<io::age_encryptor> age_;
-  std::optional<io::zstd_compressor> zstd_;
+  io::filter_group chain_;
+  io::hash_filter* stored_ = nullptr;
+  io::hash_filter* plain_ = nullptr;
 };
 
 }  // namespace pgship::agent

@@ -1,10 +1,11 @@
 #include "pipeline/pipe_feed.hpp"
-#include <vector>
+#include <optional>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <unistd.h>
+
+#include <pgship/common/io/async_pump.hpp>
 
 namespace pgship::agent {
 
@@ -23,17 +24,13 @@ net::awaitable<void> drain_to_pipe(io::buffer_sink& out, net::writable_pipe& pip
 
 net::awaitable<std::error_code> feed_file(int fd, io::sink& chain, io::buffer_sink& out,
                                           net::writable_pipe& pipe, std::error_code& pipe_ec) {
-  std::vector<char> block(256 * 1024);
-  for (std::uint64_t offset = 0;;) {
-    const ssize_t n = ::pread(fd, block.data(), block.size(), static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) co_return std::error_code(errno, std::generic_category());
-    if (n == 0) break;
-    offset += static_cast<std::uint64_t>(n);
-    const std::span<const char> piece(block.data(), static_cast<std::size_t>(n));
+  io::async_block_sink step = [&](std::span<const char> piece) -> net::awaitable<std::error_code> {
     if (auto ec = chain.write(piece)) co_return ec;
     co_await drain_to_pipe(out, pipe, pipe_ec);
-  }
+    co_return std::error_code{};
+  };
+  const std::optional<std::uint64_t> to_the_end;
+  if (auto ec = co_await io::pump_file_async(fd, 0, to_the_end, step)) co_return ec;
   auto ec = chain.finish();
   co_await drain_to_pipe(out, pipe, pipe_ec);
   co_return ec;

@@ -1,13 +1,12 @@
 #include "pipeline/verify.hpp"
-#include <optional>
 #include <system_error>
 
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <pgship/common/io/codec_chain.hpp>
 #include <pgship/common/io/file_io.hpp>
 #include <pgship/common/io/filters.hpp>
-#include <pgship/common/io/zstd_filters.hpp>
 
 #include "child_process.hpp"
 #include "pipeline/pipe_feed.hpp"
@@ -56,36 +55,34 @@ boost::asio::awaitable<stage_error> run_verify(const std::filesystem::path& file
   spec.program = pg_restore.path;
   spec.args = {"--list"};
 
-  // file → hash (stored) → [zstd -d → hash (plain)] → pg_restore --list's stdin, one read.
-  io::buffer_sink to_pipe;
-  io::discard_sink nowhere;
-  std::optional<io::hash_filter> plain;
-  std::optional<io::zstd_decompressor> unzstd;
-  if (expected.plain) {
-    plain.emplace(to_pipe);
-    unzstd.emplace(*plain);
-  }
-  io::hash_filter stored(unzstd ? static_cast<io::sink&>(*unzstd) : nowhere);
-  std::error_code read_ec;
-  std::error_code pipe_ec;
-  stdin_feeder feeder =
-      [&](boost::asio::writable_pipe& in) -> boost::asio::awaitable<std::error_code> {
-    read_ec = co_await feed_file(fd, stored, to_pipe, in, pipe_ec);
-    co_return std::error_code{};  // pg_restore stops reading once it has the list
-  };
-  if (expected.plain) {
+  if (!expected.format.as_produced()) {
+    // file → hash (stored) → read stages (zstd -d) → hash (plain) → pg_restore --list's stdin,
+    // one read.
+    io::buffer_sink to_pipe;
+    io::filter_group chain(to_pipe);
+    const auto& plain = chain.push_front<io::hash_filter>();
+    const io::codec_settings no_keys;
+    io::push_read_stages(chain, expected.format, no_keys);
+    const auto& stored = chain.push_front<io::hash_filter>();
+    std::error_code read_ec;
+    std::error_code pipe_ec;
+    stdin_feeder feeder =
+        [&](boost::asio::writable_pipe& in) -> boost::asio::awaitable<std::error_code> {
+      read_ec = co_await feed_file(fd, chain, to_pipe, in, pipe_ec);
+      co_return std::error_code{};  // pg_restore stops reading once it has the list
+    };
     const auto result = co_await run_child(spec, std::move(sink), nullptr, std::move(feeder));
     ::close(fd);
     if (read_ec) {
       co_return fail(read_ec == std::errc::io_error ? errc::local_io_failed : errc::verify_failed,
-                     "reading back " + file.filename().string() + ": " + read_ec.message());
+                     "reading back " + file.filename().string() + ": " + chain.describe(read_ec));
     }
     out.bytes_read = stored.bytes();
     if (stored.digest() != expected.stored) {
       co_return differs(file, "", stored.digest(), expected.stored);
     }
-    if (plain->digest() != *expected.plain) {
-      co_return differs(file, "the archive inside ", plain->digest(), *expected.plain);
+    if (plain.digest() != expected.plain) {
+      co_return differs(file, "the archive inside ", plain.digest(), expected.plain);
     }
     if (!result.ok()) {
       co_return list_rejected(file, result);
@@ -94,7 +91,10 @@ boost::asio::awaitable<stage_error> run_verify(const std::filesystem::path& file
     co_return stage_error{};
   }
 
-  read_ec = io::pump_file(fd, stored);
+  // file → hash (stored); pg_restore --list reads the file itself.
+  io::discard_sink nowhere;
+  io::hash_filter stored(nowhere);
+  const auto read_ec = io::pump_file(fd, stored);
   ::close(fd);
   if (read_ec) {
     co_return fail(errc::local_io_failed,

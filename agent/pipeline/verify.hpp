@@ -1,16 +1,16 @@
 #pragma once
 // Stage 2: prove the file on disk is the archive pg_dump wrote, before it is kept or shipped:
 // its SHA-256 read back from disk must match the one computed while dumping, and pg_restore
-// must be able to read its table of contents. A zstd file is decompressed on the way (one
-// read): the archive inside must hash as pg_dump's output did, and pg_restore --list reads it
-// from its stdin.
+// must be able to read its table of contents. A compressed file is read through its format's
+// read stages on the way (one read): the archive inside must hash as pg_dump's output did, and
+// pg_restore --list reads it from its stdin.
 
 #include <cstdint>
 #include <filesystem>
-#include <optional>
 
 #include <boost/asio/awaitable.hpp>
 
+#include <pgship/common/io/stored_format.hpp>
 #include <pgship/common/sha256.hpp>
 
 #include "child_process.hpp"
@@ -29,8 +29,9 @@ struct verify_output {
 stdout_sink count_toc_entries(std::uint64_t& entries);
 
 struct verify_expect {
-  sha256_digest stored;                // of the file's bytes
-  std::optional<sha256_digest> plain;  // set for a zstd file: of the archive inside
+  io::stored_format format;  // not encrypted: the agent holds no identity to read it
+  sha256_digest stored;      // of the file's bytes
+  sha256_digest plain;       // of the archive inside, when the format is not as produced
 };
 
 /// verify_failed when the bytes differ, restore_list_failed when pg_restore rejects it.

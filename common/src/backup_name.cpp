@@ -34,7 +34,22 @@ bool representable(std::chrono::sys_seconds t) {
          t <= std::chrono::floor<seconds>(system_clock::time_point::max());
 }
 
+// "[.zst]" of a codec table: its extensions, each optional ("[.a|.b]" should there be two).
+template <std::size_t N>
+std::string optional_extensions(const io::codec_name (&table)[N]) {
+  std::string out = "[";
+  for (std::size_t i = 1; i < N; ++i)
+    out += std::string(i > 1 ? "|" : "") + std::string(table[i].extension);
+  return out + "]";
+}
+
 }  // namespace
+
+std::string backup_name_forms() {
+  const auto codecs = optional_extensions(io::compressions) + optional_extensions(io::encryptions);
+  return "<database>-<YYYYMMDD>-<HHMMSS>" + std::string(base_extension(backup_kind::dump)) +
+         codecs + " or " + std::string(base_extension(backup_kind::archive)) + codecs;
+}
 
 std::string_view to_string(backup_kind kind) {
   switch (kind) {
@@ -62,15 +77,7 @@ backup_kind kind_of_extension(std::string_view extension) {
 }
 
 std::string_view base_extension(backup_kind kind) {
-  switch (kind) {
-    case backup_kind::dump:
-      return ".dump";
-    case backup_kind::archive:
-      return ".tar";
-    case backup_kind::globals:
-      return ".sql";
-  }
-  return ".dump";
+  return detail::base_extensions[static_cast<std::size_t>(kind)];
 }
 
 std::string_view backup_stem(std::string_view name) {

@@ -281,6 +281,10 @@ std::string config::ip_address(std::string_view key) const {
 
 std::string config::choice(std::string_view key,
                            std::initializer_list<std::string_view> allowed) const {
+  return choice(key, std::span<const std::string_view>(allowed.begin(), allowed.size()));
+}
+
+std::string config::choice(std::string_view key, std::span<const std::string_view> allowed) const {
   const std::string value = lower(string(key));
   if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return value;
   std::string text = "one of";

@@ -46,25 +46,62 @@ std::error_code file_writer::finish() {
   return {};
 }
 
+new_file::new_file(std::filesystem::path path, std::error_code& ec)
+    : path_(std::move(path)),
+      fd_(::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)),
+      writer_(fd_) {
+  if (fd_ < 0) ec = last_error();
+}
+
+new_file::~new_file() {
+  close();
+}
+
+void new_file::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+std::error_code new_file::finish() {
+  const auto ec = writer_.finish();
+  close();
+  return ec;
+}
+
+void new_file::abort() {
+  close();
+  std::error_code ignored;
+  std::filesystem::remove(path_, ignored);
+}
+
+std::error_code range_reader::read(std::span<char> buffer, std::size_t& got) {
+  got = 0;
+  const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left_, buffer.size()));
+  if (want == 0) return {};
+  for (;;) {
+    const ssize_t n = ::pread(fd_, buffer.data(), want, static_cast<off_t>(offset_));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return last_error();
+    if (n == 0) {
+      if (exact_) return std::make_error_code(std::errc::io_error);  // shorter than asked
+      left_ = 0;
+      return {};
+    }
+    got = static_cast<std::size_t>(n);
+    offset_ += got;
+    left_ -= got;
+    return {};
+  }
+}
+
 std::error_code pump_file(int fd, sink& out, std::uint64_t offset,
                           std::optional<std::uint64_t> length, std::size_t block) {
   std::vector<char> buffer(block);
-  std::uint64_t left = length.value_or(UINT64_MAX);
-  while (left > 0) {
-    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buffer.size()));
-    const ssize_t n = ::pread(fd, buffer.data(), want, static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return last_error();
-    }
-    if (n == 0) {
-      if (length) return std::make_error_code(std::errc::io_error);  // shorter than asked
-      break;
-    }
-    const std::span<const char> piece(buffer.data(), static_cast<std::size_t>(n));
-    if (auto ec = out.write(piece)) return ec;
-    offset += static_cast<std::uint64_t>(n);
-    left -= static_cast<std::uint64_t>(n);
+  range_reader reader(fd, offset, length);
+  for (std::size_t n = 0;;) {
+    if (auto ec = reader.read(buffer, n)) return ec;
+    if (n == 0) break;
+    if (auto ec = out.write({buffer.data(), n})) return ec;
   }
   return out.finish();
 }

@@ -80,10 +80,8 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
     co_return;
   }
   if (!name.empty() && !parse_backup_name(name)) {
-    co_await ex.respond_error(
-        http::status::bad_request, wire::api_error::invalid_name,
-        "backup names look like <database>-<YYYYMMDD>-<HHMMSS>.dump[.zst][.age] or "
-        ".tar[.zst][.age]");
+    const auto why = "backup names look like " + backup_name_forms();
+    co_await ex.respond_error(http::status::bad_request, wire::api_error::invalid_name, why);
     co_return;
   }
   upload_slot slot(ctx);
@@ -146,9 +144,7 @@ net::awaitable<void> handle_upload(exchange& ex, receiver_context& ctx) {
                     saw_file = true;
                     if (name.empty()) name = p.filename.value_or("");
                     if (!parse_backup_name(name)) {
-                      problem = "file name '" + name +
-                                "' is not <database>-<YYYYMMDD>-<HHMMSS>.dump[.zst][.age] or "
-                                ".tar[.zst][.age]";
+                      problem = "file name '" + name + "' is not " + backup_name_forms();
                       return false;
                     }
                     if (auto ec = backup.create(incoming)) {

@@ -58,10 +58,9 @@ net::awaitable<void> handle_create(exchange& ex, tus_state& st) {
   const auto file_name = metadata->find(std::string(tus::metadata::filename));
   const auto sha = metadata->find(std::string(tus::metadata::sha256));
   if (file_name == metadata->end() || !parse_backup_name(file_name->second)) {
-    co_await ex.respond(
-        tus_error(http::status::bad_request, api_error::invalid_name,
-                  "metadata filename must be <database>-<YYYYMMDD>-<HHMMSS>.dump[.zst][.age] or "
-                  ".tar[.zst][.age]"));
+    auto refusal = tus_error(http::status::bad_request, api_error::invalid_name,
+                             "metadata filename must be " + backup_name_forms());
+    co_await ex.respond(std::move(refusal));
     co_return;
   }
   const auto expected = sha == metadata->end() ? std::nullopt : digest_from_hex(sha->second);

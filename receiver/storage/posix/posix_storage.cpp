@@ -13,6 +13,7 @@
 #include <pgship/common/backup_name.hpp>
 #include <pgship/common/checksum_line.hpp>
 #include <pgship/common/fs.hpp>
+#include <pgship/common/io/file_io.hpp>
 #include <pgship/common/manifest_name.hpp>
 #include <pgship/common/wire.hpp>
 
@@ -77,18 +78,15 @@ std::optional<std::string> read_whole_file(const stdfs::path& p, std::uint64_t l
   }
   std::string text;
   std::vector<char> block(64 * 1024);
-  for (;;) {
-    const ssize_t n = ::read(fd, block.data(), block.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ec = {errno, std::generic_category()};
-    } else if (text.size() + static_cast<std::size_t>(n) > limit) {
+  io::range_reader reader(fd, 0, std::nullopt);
+  for (std::size_t n = 0;;) {
+    ec = reader.read(block, n);
+    if (ec || n == 0) break;
+    if (text.size() + n > limit) {
       ec = std::make_error_code(std::errc::file_too_large);
-    } else if (n > 0) {
-      text.append(block.data(), static_cast<std::size_t>(n));
-      continue;
+      break;
     }
-    break;
+    text.append(block.data(), n);
   }
   ::close(fd);
   if (ec) return std::nullopt;
@@ -123,7 +121,7 @@ std::size_t count_quarantined(const stdfs::path& root) {
 class file_reader final : public object_reader {
  public:
   file_reader(int fd, std::uint64_t first, std::uint64_t length)
-      : fd_(fd), offset_(first), left_(length) {
+      : fd_(fd), range_(fd, first, length) {
     struct stat st {};
     ::fstat(fd_, &st);
     identity_ = fmt::format("{}:{}", st.st_dev, st.st_ino);
@@ -134,27 +132,15 @@ class file_reader final : public object_reader {
   file_reader(const file_reader&) = delete;
   file_reader& operator=(const file_reader&) = delete;
 
+  // A file shorter than the record says (it was cut) is io_error.
   std::error_code read(std::span<char> buf, std::size_t& got) override {
-    got = 0;
-    if (left_ == 0) return {};
-    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), left_));
-    for (;;) {
-      const ssize_t n = ::pread(fd_, buf.data(), want, static_cast<off_t>(offset_));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return {errno, std::generic_category()};
-      // Shorter than the record says: the file was cut.
-      if (n == 0) return std::make_error_code(std::errc::io_error);
-      got = static_cast<std::size_t>(n);
-      offset_ += got;
-      left_ -= got;
-      return {};
-    }
+    return range_.read(buf, got);
   }
   std::string identity() const override { return identity_; }
 
  private:
   int fd_;
-  std::uint64_t offset_, left_;
+  io::range_reader range_;
   std::string identity_;
 };
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <pgship/common/base64.hpp>
+#include <pgship/common/io/file_io.hpp>
 #include <pgship/common/sha256.hpp>
 
 #include "storage/s3/xml.hpp"
@@ -106,17 +107,14 @@ std::optional<std::string> content_md5(int fd, std::uint64_t offset, std::uint64
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_DigestInit_ex(ctx, EVP_md5(), nullptr);
   std::vector<char> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(length, 1 << 20)));
-  for (std::uint64_t done = 0; done < length;) {
-    const auto want =
-        static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), length - done));
-    const ssize_t n = ::pread(fd, buffer.data(), want, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
+  io::range_reader range(fd, offset, length);
+  for (std::size_t n = 0;;) {
+    if (range.read(buffer, n)) {
       EVP_MD_CTX_free(ctx);
       return std::nullopt;
     }
-    EVP_DigestUpdate(ctx, buffer.data(), static_cast<std::size_t>(n));
-    done += static_cast<std::uint64_t>(n);
+    if (n == 0) break;
+    EVP_DigestUpdate(ctx, buffer.data(), n);
   }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <pgship/common/config.hpp>
+#include <pgship/common/io/file_io.hpp>
 #include <pgship/common/redact_url.hpp>
 #include <pgship/common/sha256.hpp>
 
@@ -287,21 +288,15 @@ std::error_code client::attempt(const request& req, response& out, bool stream_b
     }
   } else {
     std::vector<char> chunk(static_cast<std::size_t>(std::min<std::uint64_t>(file_chunk, length)));
-    for (std::uint64_t sent = 0; sent < length;) {
-      const auto want =
-          static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), length - sent));
-      const ssize_t n =
-          ::pread(req.body.fd, chunk.data(), want, static_cast<off_t>(req.body.offset + sent));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return {errno, std::generic_category()};
-      if (n == 0) return std::make_error_code(std::errc::io_error);  // the file is shorter
+    io::range_reader range(req.body.fd, req.body.offset, length);
+    for (std::size_t n = 0;;) {
+      if (auto rec = range.read(chunk, n)) return rec;  // io_error: the file is shorter
+      if (n == 0) break;
       ec = conn->on_stream([&](auto& stream) {
-        return conn->run([&](auto handler) {
-          net::async_write(stream, net::buffer(chunk.data(), static_cast<std::size_t>(n)), handler);
-        });
+        return conn->run(
+            [&](auto handler) { net::async_write(stream, net::buffer(chunk.data(), n), handler); });
       });
       if (ec) return ec;
-      sent += static_cast<std::uint64_t>(n);
     }
   }
 

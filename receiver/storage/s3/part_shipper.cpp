@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <pgship/common/fs.hpp>
+#include <pgship/common/io/file_io.hpp>
 
 namespace pgship::receiver::s3 {
 
@@ -180,18 +181,12 @@ std::error_code part_shipper::prepare(part& p) {
   // again as it is sent: both reads come from the page cache.
   sha256 part_hash;
   std::vector<char> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(p.length, 1 << 20)));
-  for (std::uint64_t done = 0; done < p.length;) {
-    const auto want =
-        static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), p.length - done));
-    const ssize_t n = ::pread(fd_, buffer.data(), want, static_cast<off_t>(p.offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      return n < 0 ? std::error_code{errno, std::generic_category()}
-                   : std::make_error_code(std::errc::io_error);
-    }
-    part_hash.update(buffer.data(), static_cast<std::size_t>(n));
-    whole_.update(buffer.data(), static_cast<std::size_t>(n));
-    done += static_cast<std::uint64_t>(n);
+  io::range_reader range(fd_, p.offset, p.length);
+  for (std::size_t n = 0;;) {
+    if (auto ec = range.read(buffer, n)) return ec;  // io_error: the spool file is shorter
+    if (n == 0) break;
+    part_hash.update(buffer.data(), n);
+    whole_.update(buffer.data(), n);
   }
   p.sha256 = to_hex(part_hash.finish());
   if (md5_parts_) {  // S3 wants Content-MD5 on writes with a retention

@@ -2,6 +2,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -200,6 +201,20 @@ TEST(backup_kind_test, names_round_trip) {
   const auto name = format_backup_name(globals_name, at(2026y / 3 / 1, 12h), ".sql.zst.age");
   EXPECT_EQ(name, "globals-20260301-120000.sql.zst.age");
   EXPECT_EQ(parse_backup_name(name)->kind, backup_kind::globals);
+}
+
+TEST(backup_kind_test, the_extensions_are_every_kind_in_every_stored_format) {
+  // Made from the codecs' table (io/stored_format.hpp): the twelve names there always were.
+  const std::vector<std::string_view> expected = {
+      ".dump",    ".dump.zst",    ".dump.age", ".dump.zst.age", ".tar",     ".tar.zst",
+      ".tar.age", ".tar.zst.age", ".sql",      ".sql.zst",      ".sql.age", ".sql.zst.age"};
+  EXPECT_EQ(std::vector<std::string_view>(backup_extensions.begin(), backup_extensions.end()),
+            expected);
+}
+
+TEST(backup_kind_test, the_upload_forms_are_named_from_the_codecs) {
+  EXPECT_EQ(backup_name_forms(),
+            "<database>-<YYYYMMDD>-<HHMMSS>.dump[.zst][.age] or .tar[.zst][.age]");
 }
 
 }  // namespace

@@ -52,6 +52,12 @@ std::string zstd_of(const std::string& data, int level = 3, int workers = 0) {
   return out.text();
 }
 
+// Writes `data` to `path` and opens it for reading.
+int open_written(const std::filesystem::path& path, const std::string& data) {
+  write_file(path, data);
+  return ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+}
+
 TEST(io_chain_test, HashFilterAgreesWithOneShotSha256WhateverThePieces) {
   const auto data = random_bytes(1000003, 7);
   for (const std::size_t piece : {1ul, 4096ul, 65537ul, 2000000ul}) {
@@ -102,8 +108,7 @@ TEST(io_chain_test, FileWriterReportsTheSystemsError) {
 TEST(io_chain_test, PumpFileSendsARangeAndRefusesOneTheFileDoesNotHave) {
   temp_dir dir;
   const auto data = random_bytes(700000, 3);
-  write_file(dir / "f", data);
-  const int fd = ::open((dir / "f").c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = open_written(dir / "f", data);
   ASSERT_GE(fd, 0);
   buffer_sink part;
   ASSERT_FALSE(pump_file(fd, part, 1000, 300000, 4096));
@@ -115,6 +120,34 @@ TEST(io_chain_test, PumpFileSendsARangeAndRefusesOneTheFileDoesNotHave) {
   ASSERT_FALSE(pump_file(dir / "f", whole));
   EXPECT_EQ(whole.text(), data);
   EXPECT_EQ(pump_file(dir / "missing", whole), std::errc::no_such_file_or_directory);
+}
+
+TEST(io_chain_test, ARangeReaderReadsToTheEndOrRefusesARangeTheFileDoesNotHold) {
+  temp_dir dir;
+  const auto data = random_bytes(10000, 8);
+  const int fd = open_written(dir / "f", data);
+  ASSERT_GE(fd, 0);
+  std::vector<char> block(3000);
+  std::string got;
+  range_reader to_end(fd, 500, std::nullopt);
+  for (std::size_t n = 1; n > 0;) {
+    ASSERT_FALSE(to_end.read(block, n));
+    got.append(block.data(), n);
+  }
+  EXPECT_EQ(got, data.substr(500));
+  EXPECT_EQ(to_end.offset(), data.size());
+  range_reader exact(fd, 9000, 1000);
+  std::size_t n = 0;
+  ASSERT_FALSE(exact.read(block, n));
+  EXPECT_EQ(n, 1000u);
+  ASSERT_FALSE(exact.read(block, n));
+  EXPECT_EQ(n, 0u) << "the range is read";
+  range_reader beyond(fd, 9000, 2000);
+  ASSERT_FALSE(beyond.read(block, n));
+  EXPECT_EQ(beyond.read(block, n), std::errc::io_error);
+  ::close(fd);
+  range_reader closed(fd, 0, std::nullopt);
+  EXPECT_EQ(closed.read(block, n), std::errc::bad_file_descriptor);
 }
 
 // Runs pump_file_async to its end on an io_context of its own.
@@ -135,8 +168,7 @@ std::error_code pump_async(int fd, std::uint64_t offset, std::uint64_t length,
 TEST(io_chain_test, TheAsyncPumpAwaitsEachBlockAndStopsWhenTheConsumerFails) {
   temp_dir dir;
   const auto data = random_bytes(100000, 5);
-  write_file(dir / "f", data);
-  const int fd = ::open((dir / "f").c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = open_written(dir / "f", data);
   ASSERT_GE(fd, 0);
   std::string got;
   int blocks = 0;

@@ -7,17 +7,59 @@
 // that is itself called `globals` never mixes with them. The database part may itself contain
 // '-'; the timestamp is the last two dash-separated fields.
 
+#include <array>
 #include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include <pgship/common/io/stored_format.hpp>
+
 namespace pgship {
 
-/// The extensions a backup file may have, with their dot.
-inline constexpr std::string_view backup_extensions[] = {
-    ".dump",    ".dump.zst",    ".dump.age", ".dump.zst.age", ".tar",     ".tar.zst",
-    ".tar.age", ".tar.zst.age", ".sql",      ".sql.zst",      ".sql.age", ".sql.zst.age"};
+namespace detail {
+
+/// In backup_kind's order.
+inline constexpr std::string_view base_extensions[] = {".dump", ".tar", ".sql"};
+
+struct extension_text {
+  char text[32] = {};
+  std::size_t size = 0;
+};
+
+// Every base extension with every stored format's (io/stored_format.hpp), in that order.
+constexpr auto make_extension_texts() {
+  std::array<extension_text,
+             std::size(base_extensions) * std::size(io::encryptions) * std::size(io::compressions)>
+      out{};
+  std::size_t i = 0;
+  for (const auto base : base_extensions) {
+    for (const auto& e : io::encryptions) {
+      for (const auto& c : io::compressions) {
+        auto& t = out[i++];
+        for (const auto part : {base, c.extension, e.extension}) {
+          for (const char ch : part)
+            t.text[t.size++] = ch;
+        }
+      }
+    }
+  }
+  return out;
+}
+inline constexpr auto extension_texts = make_extension_texts();
+
+constexpr auto make_extension_views() {
+  std::array<std::string_view, extension_texts.size()> out{};
+  for (std::size_t i = 0; i < out.size(); ++i)
+    out[i] = std::string_view(extension_texts[i].text, extension_texts[i].size);
+  return out;
+}
+
+}  // namespace detail
+
+/// The extensions a backup file may have, with their dot: ".dump", ".dump.zst", ".dump.age",
+/// ".dump.zst.age", ".tar", ...
+inline constexpr auto backup_extensions = detail::make_extension_views();
 
 /// What a backup file holds: a database's pg_dump archive (`.dump*`), an ARCHIVE_DIRS tarball
 /// (`.tar*`), or the cluster's roles and tablespaces (`.sql*`, named `globals-...`).
@@ -52,6 +94,10 @@ std::optional<backup_name> parse_backup_name(std::string_view file_name);
 std::string format_backup_name(std::string_view database,
                                std::chrono::system_clock::time_point taken,
                                std::string_view extension = ".dump");
+
+/// The names a backup upload may have, for error messages:
+/// "<database>-<YYYYMMDD>-<HHMMSS>.dump[.zst][.age] or .tar[.zst][.age]".
+std::string backup_name_forms();
 
 /// `name` without its backup extension ("app-20261121-030000" of "...030000.dump.zst"); the
 /// name itself when it has none.

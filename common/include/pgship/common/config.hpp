@@ -73,6 +73,7 @@ class config {
   std::string ip_address(std::string_view key) const;
   /// The value, which must be one of `allowed` (compared case-insensitively, returned lowercase).
   std::string choice(std::string_view key, std::initializer_list<std::string_view> allowed) const;
+  std::string choice(std::string_view key, std::span<const std::string_view> allowed) const;
 
   /// Things worth a warning at start-up: K and K_FILE both set.
   const std::vector<std::string>& warnings() const { return warnings_; }

@@ -46,6 +46,9 @@ class age_decryptor final : public filter {
   std::error_code finish() override;
   /// The error's message with its detail ("chunk 12 of the payload ..."); empty when none.
   std::string problem() const;
+  std::string describe(const std::error_code& ec) const override {
+    return age::is_age_error(ec) ? problem() : next_.describe(ec);
+  }
   /// Plaintext bytes passed on so far (each of them authenticated).
   std::uint64_t released() const;
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <system_error>
 
@@ -16,11 +17,11 @@ namespace pgship::io {
 using async_block_sink =
     std::function<boost::asio::awaitable<std::error_code>(std::span<const char>)>;
 
-/// Reads bytes [offset, offset + length) of `fd` with pread (EINTR retried) in blocks of
-/// `block` bytes and awaits `out` with each. A file shorter than asked is
-/// std::errc::io_error; a read failure is its errno.
+/// Reads bytes [offset, offset + length) of `fd` (to its end when `length` is nullopt) with
+/// range_reader in blocks of `block` bytes and awaits `out` with each. A file shorter than
+/// asked is std::errc::io_error; a read failure is its errno.
 boost::asio::awaitable<std::error_code> pump_file_async(int fd, std::uint64_t offset,
-                                                        std::uint64_t length,
+                                                        std::optional<std::uint64_t> length,
                                                         const async_block_sink& out,
                                                         std::size_t block = 256 * 1024);
 

@@ -3,7 +3,8 @@
 // source pushes pieces into the first stage; a filter passes them on, changed (zstd) or not
 // (SHA-256, byte counts, progress), to the next; a sink ends the chain (a file, a buffer an
 // async writer drains). finish() ends the stream: a filter flushes what it holds back, then
-// finishes its next stage. Every stage reports failure as an error code, never by throwing.
+// finishes its next stage; abort() abandons it instead, down to the end (a new file is
+// removed). Every stage reports failure as an error code, never by throwing.
 
 #include <span>
 #include <string>
@@ -19,6 +20,12 @@ class sink {
   virtual std::error_code write(std::span<const char> data) = 0;
   /// The stream ended: flush and end the stages after this one.
   virtual std::error_code finish() = 0;
+  /// The stream is abandoned (nothing more is written, nothing finished): drop what is held,
+  /// and so do the stages after this one.
+  virtual void abort() {}
+  /// What a failure `ec` of this stage or a later one says: the failing stage's own detail
+  /// (which age chunk) when it has one, else ec.message().
+  virtual std::string describe(const std::error_code& ec) const { return ec.message(); }
 };
 
 /// A stage that passes bytes on to the next one.
@@ -26,6 +33,8 @@ class filter : public sink {
  public:
   explicit filter(sink& next) : next_(next) {}
   std::error_code finish() override { return next_.finish(); }
+  void abort() override { next_.abort(); }
+  std::string describe(const std::error_code& ec) const override { return next_.describe(ec); }
 
  protected:
   sink& next_;
