@@ -132,9 +132,9 @@ class staging_cache {
 /// uploads' state needs: where it lies, how long it lives, the quota it holds and the store
 /// that decides whether an interrupted commit happened.
 struct tus_uploads {
-  tus_uploads(std::filesystem::path incoming_dir, std::chrono::milliseconds expiry,
-              quota_ledger& quota, storage& store)
-      : dir(std::move(incoming_dir)), expiry(expiry), quota(quota), store(store) {}
+  tus_uploads(std::filesystem::path incoming_dir, std::chrono::milliseconds upload_expiry,
+              quota_ledger& ledger, storage& backend)
+      : dir(std::move(incoming_dir)), expiry(upload_expiry), quota(ledger), store(backend) {}
   tus_uploads(const tus_uploads&) = delete;
   tus_uploads& operator=(const tus_uploads&) = delete;
 
