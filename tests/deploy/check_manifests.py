@@ -192,7 +192,7 @@ for path in (deploy / "grafana" / "provisioning").rglob("*.yml"):
     yaml.safe_load(path.read_text())
 
 exported = set()
-for source in ("agent/daemon/agent_metrics.cpp", "receiver/metrics.cpp"):
+for source in ("agent/daemon/agent_metrics.cpp", "receiver/state/metrics.cpp"):
     exported |= set(re.findall(r'\.Name\("([a-z_]+)"\)', (root / source).read_text()))
 dashboard = json.loads((deploy / "grafana" / "dashboards" / "pgship.json").read_text())
 for panel in dashboard["panels"]:
