@@ -3,6 +3,7 @@
 // MIN_FREE_BYTES and QUOTA_BYTES, for single-request and resumable uploads alike.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -58,10 +59,13 @@ class quota_hold {
 /// has stored and every upload of its still arriving; otherwise holds `declared` for the upload
 /// `hold_key` (see quota_ledger::hold). `on_disk` of the bytes are written already (a resumable
 /// upload's offset): they took their free space. Returns true when it answered (refused).
+/// `before_answer` runs before a refusal is sent: a tus PATCH gives its upload's lock back
+/// there, since the client may send the next PATCH the moment it reads the answer.
 net::awaitable<bool> refuse_over_limits(http_server::exchange& ex, receiver_context& ctx,
                                         const std::string& client,
                                         std::optional<std::uint64_t> declared,
-                                        const std::string& hold_key, std::uint64_t on_disk = 0);
+                                        const std::string& hold_key, std::uint64_t on_disk = 0,
+                                        const std::function<void()>& before_answer = {});
 
 /// While a body streams in: true when free space is below MIN_FREE_BYTES plus `to_write` (the
 /// bytes about to be written), or `received` bytes for the upload `hold_key` would take the

@@ -145,6 +145,29 @@ TEST_F(TusHostile, DeferredUploadIsHeldToTheQuotaBeforeEachPatchIsWritten) {
   EXPECT_EQ(read_file(stored(name)), kept);
 }
 
+// A PATCH refused for the quota gives the upload's lock back before its answer: the client's
+// next PATCH, sent the moment it reads the 507, gets the quota's answer again, never 423 Locked
+// (the agent retried a 423 and so retried a final refusal).
+TEST_F(TusHostile, APatchRefusedForTheQuotaIsNotFollowedByLocked) {
+  start({{"QUOTA_BYTES", "64K"}, {"RATE_LIMIT", "off"}});
+  const auto location = create_deferred("app-20261201-040000.dump");
+  ASSERT_FALSE(location.empty());
+  const std::string chunk(128 * kib, 'x');
+  // The race is one scheduling slice wide: many rounds make the old order fail nearly surely.
+  for (int i = 0; i < 200; ++i) {
+    http_connection first(receiver_->port(), 20s);
+    first.write_raw("PATCH " + location + " HTTP/1.1\r\n" + common() +
+                    "Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n"
+                    "Expect: 100-continue\r\nContent-Length: " +
+                    std::to_string(chunk.size()) + "\r\n\r\n");
+    // The whole answer, its JSON body included, while the connection stays open.
+    const auto refused = first.read_until("}\n");
+    ASSERT_EQ(status_of(refused), 507) << refused;
+    const auto next = patch(location, 0, chunk);
+    ASSERT_EQ(status_of(next), 507) << "round " << i << ": " << next.substr(0, 300);
+  }
+}
+
 // F1 for a chunked PATCH (no Content-Length): stopped before the byte that crosses the quota.
 TEST_F(TusHostile, ChunkedPatchOfADeferredUploadStopsAtTheQuota) {
   start({{"QUOTA_BYTES", "1M"}});

@@ -113,11 +113,12 @@ net::awaitable<bool> set_deferred_length(exchange& ex, tus_service& st, const pr
   } else if (sha && info.has_expected && *sha != info.expected) {
     problem = "X-Content-SHA256 differs from the metadata's sha256";
   }
-  // The quota and free space, now that the length is known. A refusal is answered there,
-  // under the upload's lock: it is final, no PATCH follows it at once.
+  // The quota and free space, now that the length is known. The upload's lock is given back
+  // before a refusal is sent: the client may try again (or otherwise) the moment it reads it.
+  const std::function<void()> release_locks = [&locks] { locks.release(); };
   if (problem.empty()) {
     const bool refused =
-        co_await refuse_over_limits(ex, ctx, who.client, declared, info.uid, offset);
+        co_await refuse_over_limits(ex, ctx, who.client, declared, info.uid, offset, release_locks);
     if (refused) co_return false;
   }
   if (problem.empty()) {
@@ -167,8 +168,9 @@ net::awaitable<std::optional<patch_admitted>> admit_patch(exchange& ex, tus_serv
   const auto sent_length = ex.header_u64("Content-Length");
   admitted->held_per_write = info.deferred && !sent_length;
   if (info.deferred && sent_length) {
+    const std::function<void()> release_locks = [&locks] { locks.release(); };
     const bool refused = co_await refuse_over_limits(ex, *st.ctx, who.client, offset + *sent_length,
-                                                     info.uid, offset);
+                                                     info.uid, offset, release_locks);
     if (refused) co_return std::nullopt;
   }
   co_return admitted;
