@@ -21,8 +21,8 @@
 #include "http_client.hpp"
 #include "process.hpp"
 #include "receiver_fixture.hpp"
-#include "storage/s3/bucket.hpp"
 #include "s3_engine.hpp"
+#include "storage/s3/bucket.hpp"
 #include "test_pki.hpp"
 
 namespace pgship::test {

@@ -1,9 +1,10 @@
 #pragma once
 // The catalogue of error names our HTTP servers send (the receiver's API and the agent's control
-// API): the `error` field of the JSON error body ({"error": name, "detail": text}). One enum and one table for both programs: the receiver
-// answers with an entry, the agent parses the field back into one and decides on it. Renaming
-// an entry's string changes both sides; removing an entry fails to compile where it is used.
-// README.md ("Receiver HTTP API") lists each with its statuses and meaning.
+// API): the `error` field of the JSON error body ({"error": name, "detail": text}). One enum and
+// one table for both programs: the receiver answers with an entry, the agent parses the field back
+// into one and decides on it. Renaming an entry's string changes both sides; removing an entry
+// fails to compile where it is used. README.md ("Receiver HTTP API") lists each with its statuses
+// and meaning.
 
 #include <array>
 #include <cstddef>
