@@ -1,0 +1,107 @@
+#pragma once
+// The physical archive's routes as both programs speak them (README "Physical archive"): the
+// agent PUTs sealed units (wal/wal_names.hpp) in WAL order; restore_command lists a segment's
+// units and fetches them; the agent reads the archive's state to know where to resume.
+//
+//   PUT  /api/wal/{system}/units/{name}      upload: one sealed unit (or a history file)
+//   GET  /api/wal/{system}/units/{name}      read:   its stored bytes
+//   GET  /api/wal/{system}/segments/{file}   read:   the units restore_command joins (list_body)
+//   GET  /api/wal/{system}                   read:   the archive's state (archive_state)
+//
+// {system} is the cluster's system identifier (IDENTIFY_SYSTEM), in decimal.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <pgship/common/wal/wal_names.hpp>
+
+namespace pgship::wire::wal {
+
+inline constexpr std::string_view prefix = "/api/wal/";
+inline constexpr std::string_view units_part = "/units/";
+inline constexpr std::string_view segments_part = "/segments/";
+
+/// The largest unit body the receiver takes (a whole 1 GiB segment is shipped in pieces).
+inline constexpr std::uint64_t max_unit_bytes = 64ull << 20;
+
+/// A system identifier: 1 to 20 decimal digits.
+bool is_system_id(std::string_view text);
+
+std::string system_path(std::string_view system);
+std::string unit_path(std::string_view system, std::string_view unit_file_name);
+std::string segment_path(std::string_view system, std::string_view segment_or_history);
+
+/// Headers of a unit PUT (X-Content-SHA256, the stored bytes' hash, is required too).
+namespace header {
+/// The plaintext's SHA-256 (64 hex): with the stem, the unit's identity.
+inline constexpr std::string_view plaintext_sha256 = "X-Wal-Plaintext-SHA256";
+/// The plaintext's size, which must equal end - start of the name.
+inline constexpr std::string_view plaintext_size = "X-Wal-Plaintext-Size";
+/// The cluster's wal_segment_size; every unit of a system must say the same.
+inline constexpr std::string_view segment_size = "X-Wal-Segment-Size";
+/// Server time against position: "<unix ms>@<X/X>,..." (time_sample), oldest first.
+inline constexpr std::string_view time_map = "X-Wal-Time-Map";
+}  // namespace header
+
+/// One point of the time map: the primary's clock when it sent WAL up to `position`.
+struct time_sample {
+  std::int64_t unix_ms = 0;
+  pgship::wal::lsn position = 0;
+  bool operator==(const time_sample&) const = default;
+};
+std::string encode_time_map(const std::vector<time_sample>& samples);
+/// nullopt for malformed text; an empty text is an empty map.
+std::optional<std::vector<time_sample>> decode_time_map(std::string_view text);
+
+/// GET segments/{file}: line 1 "pgship-wal-list 1 <segment size> <state>", then one
+/// "<unit file name> <start offset>" line per unit, in the order to join them (a unit may start
+/// before the previous one ends: restore_command cuts back to its start first).
+inline constexpr std::string_view list_magic = "pgship-wal-list 1";
+enum class list_state { complete, partial, history };
+std::string_view to_string(list_state state);
+struct list_entry {
+  std::string unit;     // stored file name
+  std::uint32_t start;  // offset in the segment (0 for a history file)
+  bool operator==(const list_entry&) const = default;
+};
+struct segment_list {
+  std::uint64_t segment_size = 0;
+  list_state state = list_state::complete;
+  std::vector<list_entry> units;
+  bool operator==(const segment_list&) const = default;
+};
+std::string encode_list(const segment_list& list);
+std::optional<segment_list> decode_list(std::string_view body);
+
+/// GET /api/wal/{system}: what the receiver holds for one system.
+struct lsn_range {
+  pgship::wal::lsn from = 0;  // first byte held
+  pgship::wal::lsn to = 0;    // past the last byte held
+  bool operator==(const lsn_range&) const = default;
+};
+struct timeline_state {
+  pgship::wal::timeline_id timeline = 0;
+  std::vector<lsn_range> ranges;  // merged, ascending
+  bool history = false;           // its history file is stored (timelines > 1)
+  bool operator==(const timeline_state&) const = default;
+};
+struct archive_state {
+  std::string system;
+  std::uint64_t segment_size = 0;
+  std::vector<timeline_state> timelines;  // ascending
+  /// The end of the newest timeline's last range: where a stream resumes.
+  struct position {
+    pgship::wal::timeline_id timeline = 0;
+    pgship::wal::lsn at = 0;
+    bool operator==(const position&) const = default;
+  };
+  std::optional<position> durable_end() const;
+  bool operator==(const archive_state&) const = default;
+};
+std::string encode_state(const archive_state& state);
+std::optional<archive_state> decode_state(std::string_view json);
+
+}  // namespace pgship::wire::wal

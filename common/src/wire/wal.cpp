@@ -1,0 +1,192 @@
+#include <charconv>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value_to.hpp>
+
+#include <pgship/common/wire/wal.hpp>
+
+namespace pgship::wire::wal {
+
+namespace lsns = pgship::wal;
+
+namespace {
+
+template <class Int>
+std::optional<Int> parse_decimal(std::string_view text) {
+  Int value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+bool is_system_id(std::string_view text) {
+  if (text.empty() || text.size() > 20) return false;
+  for (char c : text)
+    if (c < '0' || c > '9') return false;
+  return parse_decimal<std::uint64_t>(text).has_value();
+}
+
+std::string system_path(std::string_view system) {
+  return std::string(prefix) + std::string(system);
+}
+
+std::string unit_path(std::string_view system, std::string_view unit_file_name) {
+  return system_path(system) + std::string(units_part) + std::string(unit_file_name);
+}
+
+std::string segment_path(std::string_view system, std::string_view segment_or_history) {
+  return system_path(system) + std::string(segments_part) + std::string(segment_or_history);
+}
+
+std::string encode_time_map(const std::vector<time_sample>& samples) {
+  std::string out;
+  for (const auto& s : samples) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(s.unix_ms) + '@' + lsns::format_lsn(s.position);
+  }
+  return out;
+}
+
+std::optional<std::vector<time_sample>> decode_time_map(std::string_view text) {
+  std::vector<time_sample> samples;
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    auto at = item.find('@');
+    if (at == std::string_view::npos) return std::nullopt;
+    auto ms = parse_decimal<std::int64_t>(item.substr(0, at));
+    auto position = lsns::parse_lsn(item.substr(at + 1));
+    if (!ms || !position) return std::nullopt;
+    samples.push_back({*ms, *position});
+    if (comma != std::string_view::npos && text.empty()) return std::nullopt;
+  }
+  return samples;
+}
+
+std::string_view to_string(list_state state) {
+  switch (state) {
+    case list_state::complete:
+      return "complete";
+    case list_state::partial:
+      return "partial";
+    case list_state::history:
+      return "history";
+  }
+  return "complete";
+}
+
+std::string encode_list(const segment_list& list) {
+  std::string out = std::string(list_magic) + ' ' + std::to_string(list.segment_size) + ' ' +
+                    std::string(to_string(list.state)) + '\n';
+  for (const auto& u : list.units)
+    out += u.unit + ' ' + std::to_string(u.start) + '\n';
+  return out;
+}
+
+std::optional<segment_list> decode_list(std::string_view body) {
+  segment_list list;
+  bool first = true;
+  while (!body.empty()) {
+    auto newline = body.find('\n');
+    if (newline == std::string_view::npos) return std::nullopt;
+    std::string_view line = body.substr(0, newline);
+    body.remove_prefix(newline + 1);
+    if (first) {
+      first = false;
+      if (!line.starts_with(list_magic) || line.size() <= list_magic.size() ||
+          line[list_magic.size()] != ' ')
+        return std::nullopt;
+      line.remove_prefix(list_magic.size() + 1);
+      auto space = line.find(' ');
+      if (space == std::string_view::npos) return std::nullopt;
+      auto size = parse_decimal<std::uint64_t>(line.substr(0, space));
+      std::string_view state = line.substr(space + 1);
+      if (!size) return std::nullopt;
+      list.segment_size = *size;
+      if (state == "complete")
+        list.state = list_state::complete;
+      else if (state == "partial")
+        list.state = list_state::partial;
+      else if (state == "history")
+        list.state = list_state::history;
+      else
+        return std::nullopt;
+      continue;
+    }
+    auto space = line.find(' ');
+    if (space == std::string_view::npos || space == 0) return std::nullopt;
+    auto start = parse_decimal<std::uint32_t>(line.substr(space + 1));
+    if (!start) return std::nullopt;
+    list.units.push_back({std::string(line.substr(0, space)), *start});
+  }
+  if (first) return std::nullopt;
+  return list;
+}
+
+std::optional<archive_state::position> archive_state::durable_end() const {
+  for (auto t = timelines.rbegin(); t != timelines.rend(); ++t)
+    if (!t->ranges.empty()) return position{t->timeline, t->ranges.back().to};
+  return std::nullopt;
+}
+
+std::string encode_state(const archive_state& state) {
+  boost::json::object o;
+  o["system"] = state.system;
+  o["segment_size"] = state.segment_size;
+  boost::json::array timelines;
+  for (const auto& t : state.timelines) {
+    boost::json::object tj;
+    tj["timeline"] = t.timeline;
+    tj["history"] = t.history;
+    boost::json::array ranges;
+    for (const auto& r : t.ranges)
+      ranges.push_back(
+          boost::json::object{{"from", lsns::format_lsn(r.from)}, {"to", lsns::format_lsn(r.to)}});
+    tj["ranges"] = std::move(ranges);
+    timelines.push_back(std::move(tj));
+  }
+  o["timelines"] = std::move(timelines);
+  if (auto end = state.durable_end())
+    o["durable"] =
+        boost::json::object{{"timeline", end->timeline}, {"lsn", lsns::format_lsn(end->at)}};
+  else
+    o["durable"] = nullptr;
+  return boost::json::serialize(o);
+}
+
+std::optional<archive_state> decode_state(std::string_view json) {
+  boost::system::error_code ec;
+  auto value = boost::json::parse(json, ec);
+  if (ec || !value.is_object()) return std::nullopt;
+  try {
+    const auto& o = value.get_object();
+    archive_state state;
+    state.system = boost::json::value_to<std::string>(o.at("system"));
+    state.segment_size = boost::json::value_to<std::uint64_t>(o.at("segment_size"));
+    for (const auto& tv : o.at("timelines").as_array()) {
+      const auto& tj = tv.as_object();
+      timeline_state t;
+      t.timeline = boost::json::value_to<std::uint32_t>(tj.at("timeline"));
+      t.history = tj.at("history").as_bool();
+      for (const auto& rv : tj.at("ranges").as_array()) {
+        const auto& rj = rv.as_object();
+        auto from = lsns::parse_lsn(boost::json::value_to<std::string>(rj.at("from")));
+        auto to = lsns::parse_lsn(boost::json::value_to<std::string>(rj.at("to")));
+        if (!from || !to || *from >= *to) return std::nullopt;
+        t.ranges.push_back({*from, *to});
+      }
+      state.timelines.push_back(std::move(t));
+    }
+    return state;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace pgship::wire::wal
