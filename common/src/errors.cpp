@@ -71,6 +71,14 @@ class category final : public boost::system::error_category {
         return "drill scratch database refused";
       case errc::restore_refused:
         return "the restore target cannot take this backup";
+      case errc::replication_unavailable:
+        return "the WAL stream is not available";
+      case errc::wal_conflict:
+        return "the receiver holds other WAL under the same name";
+      case errc::wal_gap:
+        return "the WAL archive has a gap";
+      case errc::basebackup_incomplete:
+        return "the base backup's WAL is not durable on the receiver";
     }
     return "unknown pgship error " + std::to_string(value);
   }
@@ -149,6 +157,14 @@ std::string_view error_name(errc e) noexcept {
       return "drill_refused";
     case errc::restore_refused:
       return "restore_refused";
+    case errc::replication_unavailable:
+      return "replication_unavailable";
+    case errc::wal_conflict:
+      return "wal_conflict";
+    case errc::wal_gap:
+      return "wal_gap";
+    case errc::basebackup_incomplete:
+      return "basebackup_incomplete";
   }
   return "unknown";
 }

@@ -30,6 +30,7 @@ ROOMS = {
         "base": ["*"],  # settings, child processes, the PostgreSQL connection and tools
         "repository": ["repository/"],  # BACKUP_DIR: manifests, commit, upload marks, rotation
         "net": ["net/"],
+        "wal": ["wal/"],  # the WAL stream: replication client, sealed units, the ship queue
         "pipeline": ["pipeline/"],
         "drill": ["drill/"],
         "daemon": ["daemon/"],
@@ -52,7 +53,7 @@ ROOMS = {
 
 # Lowest layer first. A layer is a list of peer rooms: peers may not include each other.
 LAYERS = {
-    "agent": [["schedule"], ["base"], ["repository"], ["net"], ["pipeline"], ["drill"], ["daemon"],
+    "agent": [["schedule"], ["base"], ["repository"], ["net"], ["wal"], ["pipeline"], ["drill"], ["daemon"],
               ["commands"], ["main"]],
     "receiver": [["storage"], ["state"], ["policy"], ["ingest", "api"], ["app"], ["main"]],
 }

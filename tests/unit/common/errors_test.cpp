@@ -49,6 +49,10 @@ constexpr catalogue_entry catalogue[] = {
     {errc::drill_mismatch, 50, "drill_mismatch"},
     {errc::drill_refused, 51, "drill_refused"},
     {errc::restore_refused, 52, "restore_refused"},
+    {errc::replication_unavailable, 60, "replication_unavailable"},
+    {errc::wal_conflict, 61, "wal_conflict"},
+    {errc::wal_gap, 62, "wal_gap"},
+    {errc::basebackup_incomplete, 63, "basebackup_incomplete"},
 };
 
 TEST(errors_test, category_is_named_pgship) {

@@ -46,6 +46,11 @@ enum class errc : int {
   drill_mismatch = 50,   // the restored database's tables or row counts differ from the dump's
   drill_refused = 51,    // the drill's scratch database is not one a drill may use
   restore_refused = 52,  // the target server cannot take this backup (an extension's version)
+  // Physical archive.
+  replication_unavailable = 60,  // no replication connection, slot or WAL stream
+  wal_conflict = 61,             // the receiver holds other WAL under the same name (409)
+  wal_gap = 62,                  // the archive misses WAL between two positions
+  basebackup_incomplete = 63,    // the WAL up to a base backup's stop point is not durable
 };
 
 /// The category behind every pgship::errc. Thread-safe (stateless).

@@ -1,0 +1,53 @@
+#pragma once
+// The receiver's physical-archive routes (common/wire/wal.hpp) as the agent calls them: a
+// sealed unit up, the archive's state down.
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <pgship/common/wire/wal.hpp>
+
+#include "net/http_client.hpp"
+#include "stage_error.hpp"
+
+namespace pgship::agent {
+
+namespace wal {
+struct sealed_unit;
+}
+
+class wal_api {
+ public:
+  /// `client` is the agent's connection to BACKUP_API_URL (its own: units go one after the
+  /// other on it), `token` its BACKUP_API_TOKEN, `system` the cluster's system identifier.
+  wal_api(std::unique_ptr<http_client> client, std::string token, std::string system);
+  ~wal_api();
+
+  const std::string& system() const { return system_; }
+
+  struct put_outcome {
+    /// ok on 201 (stored) or 200 (the same identity was already stored); receiver_unreachable
+    /// on transport failures; otherwise the receiver's answer: receiver_auth_failed (401/403),
+    /// wal_conflict (409), upload_rejected (another 4xx), receiver_unhealthy (5xx, 507, 429).
+    stage_error error;
+    /// Retrying cannot help (409, 4xx other than 408/429).
+    bool permanent = false;
+    /// What the receiver's Retry-After said.
+    std::optional<std::chrono::seconds> retry_after;
+  };
+  /// PUT units/{name} with the unit's headers (wire::wal::header, X-Content-SHA256).
+  boost::asio::awaitable<put_outcome> put_unit(const wal::sealed_unit& unit);
+  /// GET /api/wal/{system}: the archive's state; an empty state (no timelines) on 404.
+  boost::asio::awaitable<stage_error> get_state(wire::wal::archive_state& out);
+
+ private:
+  std::unique_ptr<http_client> client_;
+  std::string token_;
+  std::string system_;
+};
+
+}  // namespace pgship::agent

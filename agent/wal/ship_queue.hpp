@@ -1,0 +1,73 @@
+#pragma once
+// Ships sealed units to the receiver in WAL order on one connection, one at a time, and knows
+// the durable position: the end of the last unit the receiver acknowledged (2xx after its
+// fsync or its store's PUT). Units are acknowledged in order, so everything before that
+// position is durable too: it is what the replication client reports as flushed, and so the
+// only position the slot may release. A failed PUT is retried with backoff for as long as it
+// takes (the slot keeps the WAL meanwhile); a 409 (other bytes under the same name, or another
+// segment size) stops the queue with an error, since retrying cannot help.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "wal/sealed_unit.hpp"
+
+namespace pgship::agent {
+class wal_api;
+}
+
+namespace pgship::agent::wal {
+
+struct ship_position {
+  timeline_id timeline = 0;
+  lsn end = 0;  // 0: nothing acknowledged yet
+};
+
+class ship_queue {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  /// `budget`: the most stored bytes queued (not yet acknowledged) before over_budget() says
+  /// the reader must stop draining the stream.
+  ship_queue(boost::asio::any_io_executor ex, wal_api& api, std::uint64_t budget);
+  ~ship_queue();
+  ship_queue(const ship_queue&) = delete;
+  ship_queue& operator=(const ship_queue&) = delete;
+
+  /// Queues a unit behind the others. Never waits.
+  void push(sealed_unit unit);
+  bool over_budget() const;
+  std::uint64_t queued_bytes() const;
+  std::size_t queued_units() const;
+  /// The end of the last acknowledged unit.
+  ship_position durable() const;
+  /// Of the units not yet acknowledged, when the oldest first byte was received; nullopt when
+  /// all are (the lag in seconds is the age of this).
+  std::optional<clock::time_point> oldest_pending() const;
+  /// Units acknowledged that end a segment, since start.
+  std::uint64_t segments_shipped() const;
+  /// Why the queue stopped (409), or the last failed attempt's message while it retries.
+  std::string last_error() const;
+  /// True once a PUT was refused for good (409): nothing more is shipped.
+  bool failed() const;
+  /// Called (on the executor) whenever durable() advances or the budget frees up.
+  void on_progress(std::function<void()> callback);
+
+  /// The upload loop: ships queued units until cancelled (per-operation cancellation) or
+  /// failed(). Retries 0.25 s doubling to 5 s, with jitter, honouring Retry-After.
+  boost::asio::awaitable<void> run();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace pgship::agent::wal
