@@ -6,6 +6,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -16,9 +18,16 @@
 
 namespace pgship::agent {
 
-namespace wal {
-struct sealed_unit;
-}
+/// One unit's PUT as the wire carries it (the wal room's sealed_unit, seen from below).
+struct wal_unit_put {
+  std::string file_name;  // the unit's stored name (wal_names.hpp)
+  std::string_view stored;
+  std::string stored_sha256;
+  std::string plaintext_sha256;
+  std::uint64_t plaintext_size = 0;
+  std::uint64_t segment_size = 0;
+  std::vector<wire::wal::time_sample> time_map;
+};
 
 class wal_api {
  public:
@@ -40,7 +49,7 @@ class wal_api {
     std::optional<std::chrono::seconds> retry_after;
   };
   /// PUT units/{name} with the unit's headers (wire::wal::header, X-Content-SHA256).
-  boost::asio::awaitable<put_outcome> put_unit(const wal::sealed_unit& unit);
+  boost::asio::awaitable<put_outcome> put_unit(const wal_unit_put& unit);
   /// GET /api/wal/{system}: the archive's state; an empty state (no timelines) on 404.
   boost::asio::awaitable<stage_error> get_state(wire::wal::archive_state& out);
 

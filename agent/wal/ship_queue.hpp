@@ -18,11 +18,8 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include "net/wal_api.hpp"
 #include "wal/sealed_unit.hpp"
-
-namespace pgship::agent {
-class wal_api;
-}
 
 namespace pgship::agent::wal {
 
@@ -35,9 +32,12 @@ class ship_queue {
  public:
   using clock = std::chrono::steady_clock;
 
+  /// Sends one unit: wal_api::put_unit in the agent, a scripted receiver in unit tests.
+  using sender = std::function<boost::asio::awaitable<wal_api::put_outcome>(const sealed_unit&)>;
+
   /// `budget`: the most stored bytes queued (not yet acknowledged) before over_budget() says
   /// the reader must stop draining the stream.
-  ship_queue(boost::asio::any_io_executor ex, wal_api& api, std::uint64_t budget);
+  ship_queue(boost::asio::any_io_executor ex, sender send, std::uint64_t budget);
   ~ship_queue();
   ship_queue(const ship_queue&) = delete;
   ship_queue& operator=(const ship_queue&) = delete;
