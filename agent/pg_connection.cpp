@@ -38,13 +38,21 @@ errc classify(const std::string& message) {
 
 pg_connection pg_connection::open(const pg_login& login, stage_error& error) {
   const std::string port = std::to_string(login.port);
-  const std::array<const char*, 8> keys = {
-      "host", "port", "user", "password", "dbname", "connect_timeout", "application_name", nullptr};
-  const std::array<const char*, 8> values = {
+  const std::array<const char*, 9> keys = {"host",
+                                           "port",
+                                           "user",
+                                           "password",
+                                           "dbname",
+                                           "connect_timeout",
+                                           "application_name",
+                                           login.replication ? "replication" : nullptr,
+                                           nullptr};
+  const std::array<const char*, 9> values = {
       login.host.c_str(),     port.c_str(),
       login.user.c_str(),     login.password.empty() ? nullptr : login.password.c_str(),
       login.database.c_str(), "10",
-      "pgship-agent",         nullptr};
+      "pgship-agent",         "true",
+      nullptr};
   ::pg_conn* c = PQconnectdbParams(keys.data(), values.data(), 0);
   if (c == nullptr) {
     error = fail(errc::internal, "libpq could not allocate a connection");
