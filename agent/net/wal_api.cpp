@@ -45,8 +45,9 @@ wal_api::put_outcome judge_unit_reply(const http_outcome& reply, std::string_vie
   } else if (status == 401 || status == 403) {
     out.error = fail(errc::receiver_auth_failed, message);
     out.permanent = true;
-  } else if (status == 408 || status == 429 || status / 100 == 5) {
-    // Busy, throttled, out of space, restarting: the slot keeps the WAL until it passes.
+  } else if (status == 408 || status == 422 || status == 429 || status / 100 == 5) {
+    // Busy, throttled, out of space, restarting: the slot keeps the WAL until it passes. A 422
+    // is bytes damaged on the way (the unit's hash is of the bytes held here): send them again.
     out.error = fail(errc::receiver_unhealthy, message);
     out.retry_after = retry_after(reply);
   } else {
