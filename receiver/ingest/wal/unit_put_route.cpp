@@ -193,14 +193,11 @@ net::awaitable<void> handle_put(exchange& ex, receiver_context& ctx) {
                               "could not write the unit to disk");
     co_return;
   }
-  std::string problem;
+  std::error_code write_failed;
   body_consumer consume = [&](std::string_view data, hash_pieces& to_hash) {
     to_hash.push_back(data);
-    if (auto ec = file.write(data)) {
-      problem = "storage: " + ec.message();
-      return false;
-    }
-    return true;
+    write_failed = file.write(data);
+    return !write_failed;
   };
   sha256 hasher;
   std::vector<sha256*> hashers{&hasher};
@@ -220,11 +217,15 @@ net::awaitable<void> handle_put(exchange& ex, receiver_context& ctx) {
     co_await ex.respond_error(http::status::bad_request, wire::api_error::upload_interrupted, why);
     co_return;
   }
-  if (!problem.empty()) {
+  if (write_failed) {
     file.discard();
-    lg.error("WAL unit failed: {}", problem);
-    co_await ex.respond_error(http::status::insufficient_storage, wire::api_error::storage_error,
-                              problem);
+    lg.error("WAL unit failed: spool write: {}", write_failed.message());
+    // A full disk is the 507 an upload gets; the agent retries once there is room.
+    const bool full = write_failed == std::errc::no_space_on_device;
+    co_await ex.respond_error(
+        full ? http::status::insufficient_storage : http::status::internal_server_error,
+        full ? wire::api_error::insufficient_storage : wire::api_error::storage_error,
+        "could not write the unit to disk");
     co_return;
   }
   ctx.metrics.bytes_received(who->client, file.size());
