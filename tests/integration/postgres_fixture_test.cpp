@@ -90,3 +90,27 @@ TEST(ProcessRunner, CapturesOutputExitCodeAndTimesOut) {
 
 }  // namespace
 }  // namespace pgship::test
+
+namespace pgship::test {
+namespace {
+
+// WAL tests need small segments, commits that wait for their WAL, and a server that crashes
+// and comes back on the same port with its data.
+TEST(PgClusterOptions, SmallSegmentsDurableCommitsAndACrashThatKeepsCommittedRows) {
+  pg_cluster server(
+      pg_cluster_options{.initdb_args = {"--wal-segsize=1"}, .durable_commits = true});
+  EXPECT_EQ(server.query_value("postgres", "SHOW wal_segment_size"), "1MB");
+  EXPECT_EQ(server.query_value("postgres", "SHOW synchronous_commit"), "on");
+  EXPECT_EQ(server.query_value("postgres", "SHOW fsync"), "on");
+  server.execute("postgres", "CREATE TABLE t AS SELECT 42 AS answer");
+  const auto port = server.port();
+  server.kill9();
+  EXPECT_FALSE(server.ready());
+  server.start();
+  EXPECT_TRUE(server.ready());
+  EXPECT_EQ(server.port(), port);
+  EXPECT_EQ(server.query_value("postgres", "SELECT answer FROM t"), "42");
+}
+
+}  // namespace
+}  // namespace pgship::test

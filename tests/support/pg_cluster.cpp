@@ -60,72 +60,68 @@ pg_cluster::pg_cluster() : pg_cluster(pg_cluster_options{}) {}
 
 pg_cluster::pg_cluster(const pg_cluster_options& options)
     : bin_dir_(options.bin_dir.empty() ? find_bin_dir() : options.bin_dir),
-      password_(random_password()) {
+      durable_commits_(options.durable_commits),
+      password_(options.password.empty() ? random_password() : options.password) {
   // initdb refuses to run as root: then the cluster belongs to the postgres user, in a
   // directory outside /root that it can reach.
   as_postgres_user_ = ::geteuid() == 0;
   std::string pattern = "/tmp/pgship-pg-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = pattern;
+  data_dir_ = dir_ / "data";
   std::filesystem::create_directories(dir_ / "socket");
   const auto pwfile = dir_ / "pwfile";
   std::ofstream(pwfile) << password_ << "\n";
 
-  std::vector<std::string> prefix;
+  if (options.populate) {
+    std::filesystem::create_directory(data_dir_);
+    std::filesystem::permissions(data_dir_, std::filesystem::perms::owner_all);
+    options.populate(data_dir_);
+  }
   if (as_postgres_user_) {
     const passwd* pw = ::getpwnam("postgres");
     if (pw == nullptr) throw std::runtime_error("running as root but there is no postgres user");
     for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_)) {
-      if (::chown(entry.path().c_str(), pw->pw_uid, pw->pw_gid) != 0)
+      if (::lchown(entry.path().c_str(), pw->pw_uid, pw->pw_gid) != 0)
         throw std::runtime_error("chown failed");
     }
     if (::chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0)
       throw std::runtime_error("chown failed");
-    prefix = {"runuser", "-u", "postgres", "--"};
   }
-  const auto as_owner = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), prefix.begin(), prefix.end());
-    return args;
-  };
 
-  auto init = run_process(
-      as_owner({(bin_dir_ / "initdb").string(), "-D", (dir_ / "data").string(), "-U", user_,
-                "--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile=" + pwfile.string(),
-                "--no-sync", "-E", "UTF8", "--locale=C"}),
-      {.timeout = std::chrono::seconds(120)});
-  if (!init.ok()) throw std::runtime_error("initdb failed: " + init.describe() + init.out);
+  if (!options.populate) {
+    std::vector<std::string> initdb = {(bin_dir_ / "initdb").string(),
+                                       "-D",
+                                       data_dir_.string(),
+                                       "-U",
+                                       user_,
+                                       "--auth-local=trust",
+                                       "--auth-host=scram-sha-256",
+                                       "--pwfile=" + pwfile.string(),
+                                       "--no-sync",
+                                       "-E",
+                                       "UTF8",
+                                       "--locale=C"};
+    initdb.insert(initdb.end(), options.initdb_args.begin(), options.initdb_args.end());
+    auto init = run_process(as_owner(initdb), {.timeout = std::chrono::seconds(120)});
+    if (!init.ok()) throw std::runtime_error("initdb failed: " + init.describe() + init.out);
+  }
   if (!options.settings.empty()) {
     // Appending keeps the file's owner (the postgres user when running as root).
-    std::ofstream conf(dir_ / "data" / "postgresql.conf", std::ios::app);
+    std::ofstream conf(data_dir_ / "postgresql.conf", std::ios::app);
     conf << "\n# pg_cluster_options\n";
     for (const auto& line : options.settings)
       conf << line << "\n";
     if (!conf) throw std::runtime_error("cannot write postgresql.conf");
   }
 
-  // A port can be taken between free_port() and the bind: try a few.
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    port_ = free_port();
-    const std::string opts = "-p " + std::to_string(port_) + " -k " + (dir_ / "socket").string() +
-                             " -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
-                             " -c full_page_writes=off -c max_connections=50";
-    auto start = run_process(
-        as_owner({(bin_dir_ / "pg_ctl").string(), "-D", (dir_ / "data").string(), "-l",
-                  (dir_ / "server.log").string(), "-w", "-t", "60", "-o", opts, "start"}),
-        {.timeout = std::chrono::seconds(90)});
-    if (start.ok()) break;
-    if (attempt == 4) {
-      std::ifstream log(dir_ / "server.log");
-      std::string text((std::istreambuf_iterator<char>(log)), {});
-      throw std::runtime_error("pg_ctl start failed: " + start.describe() + "\n" + text);
-    }
-  }
+  start();
 
   // The watchdog stops and removes the cluster if this process dies without the destructor.
   const std::string script = "while [ -d /proc/" + std::to_string(::getpid()) +
                              " ]; do sleep 1; done; " + (bin_dir_ / "pg_ctl").string() + " -D " +
-                             (dir_ / "data").string() +
-                             " stop -m immediate >/dev/null 2>&1; rm -rf " + dir_.string();
+                             data_dir_.string() + " stop -m immediate >/dev/null 2>&1; rm -rf " +
+                             dir_.string();
   const pid_t child = ::fork();
   if (child == 0) {
     ::setsid();
@@ -139,16 +135,57 @@ pg_cluster::pg_cluster(const pg_cluster_options& options)
   watchdog_pid_ = child;
 }
 
-pg_cluster::~pg_cluster() {
-  std::vector<std::string> args = {(bin_dir_ / "pg_ctl").string(),
-                                   "-D",
-                                   (dir_ / "data").string(),
-                                   "stop",
-                                   "-m",
-                                   "immediate",
-                                   "-w"};
+std::vector<std::string> pg_cluster::as_owner(std::vector<std::string> args) const {
   if (as_postgres_user_) args.insert(args.begin(), {"runuser", "-u", "postgres", "--"});
-  run_process(args, {.timeout = std::chrono::seconds(30)});
+  return args;
+}
+
+void pg_cluster::start() {
+  // A port can be taken between free_port() and the bind: try a few. The first start picks
+  // the port; a restart keeps it (clients and the agent under test know it).
+  const bool first = port_ == 0;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (first) port_ = free_port();
+    std::string opts = "-p " + std::to_string(port_) + " -k " + (dir_ / "socket").string() +
+                       " -c listen_addresses=127.0.0.1 -c full_page_writes=off"
+                       " -c max_connections=50";
+    if (!durable_commits_) opts += " -c fsync=off -c synchronous_commit=off";
+    auto started = run_process(
+        as_owner({(bin_dir_ / "pg_ctl").string(), "-D", data_dir_.string(), "-l",
+                  (dir_ / "server.log").string(), "-w", "-t", "120", "-o", opts, "start"}),
+        {.timeout = std::chrono::seconds(150)});
+    if (started.ok()) return;
+    if (attempt == 4 || !first)
+      throw std::runtime_error("pg_ctl start failed: " + started.describe() + "\n" + server_log());
+  }
+}
+
+std::string pg_cluster::server_log() const {
+  std::ifstream log(dir_ / "server.log");
+  return std::string((std::istreambuf_iterator<char>(log)), {});
+}
+
+void pg_cluster::kill9() {
+  std::ifstream pidfile(data_dir_ / "postmaster.pid");
+  pid_t pid = 0;
+  if (!(pidfile >> pid) || pid <= 0) throw std::runtime_error("no postmaster.pid");
+  ::kill(pid, SIGKILL);
+  // The postmaster is gone; its children notice and exit. Wait for the pid to go.
+  for (int i = 0; i < 600 && ::kill(pid, 0) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+bool pg_cluster::ready() const {
+  auto r = run_process(
+      {(bin_dir_ / "pg_isready").string(), "-h", host_, "-p", std::to_string(port_), "-t", "5"},
+      {.timeout = std::chrono::seconds(10)});
+  return r.ok();
+}
+
+pg_cluster::~pg_cluster() {
+  run_process(as_owner({(bin_dir_ / "pg_ctl").string(), "-D", data_dir_.string(), "stop", "-m",
+                        "immediate", "-w"}),
+              {.timeout = std::chrono::seconds(30)});
   if (watchdog_pid_ > 0) ::kill(-watchdog_pid_, SIGKILL);
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);

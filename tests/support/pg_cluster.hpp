@@ -7,6 +7,7 @@
 // socket directory trusts local connections, for fixture setup.
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,6 +22,17 @@ struct pg_cluster_options {
   /// `name = value` lines added to postgresql.conf before the first start, e.g.
   /// `shared_preload_libraries = 'timescaledb'`.
   std::vector<std::string> settings;
+  /// Added to initdb's arguments, e.g. `--wal-segsize=1` (1 MiB segments: WAL tests fill and
+  /// switch segments cheaply).
+  std::vector<std::string> initdb_args;
+  /// Commits wait for their WAL to be flushed (synchronous_commit on, the server's default):
+  /// what a commit's acknowledgement promises is then what a WAL stream can see. Off, the
+  /// fixture trades that for speed.
+  bool durable_commits = false;
+  /// Instead of initdb: fills the (empty, existing) data directory, e.g. from a base backup.
+  /// The cluster's roles are then the copy's: `password` must be its superuser's.
+  std::function<void(const std::filesystem::path& data_dir)> populate;
+  std::string password;
 };
 
 class pg_cluster {
@@ -40,6 +52,15 @@ class pg_cluster {
   const std::string& user() const { return user_; }
   const std::string& password() const { return password_; }
   const std::filesystem::path& bin_dir() const { return bin_dir_; }
+  const std::filesystem::path& data_dir() const { return data_dir_; }
+  /// The server's log (what recovery says, restore_command's failures).
+  std::string server_log() const;
+
+  /// Stops the server at once (SIGKILL to the postmaster: a crash), or starts it again.
+  void kill9();
+  void start();
+  /// Whether the server answers (pg_isready).
+  bool ready() const;
   /// A libpq connection string over TCP, password included (for the fixture's own use).
   std::string conninfo(std::string_view database = "postgres") const;
 
@@ -55,8 +76,12 @@ class pg_cluster {
   void load_sample_data(std::string_view database, int trades = 200000);
 
  private:
+  std::vector<std::string> as_owner(std::vector<std::string> args) const;
+
   std::filesystem::path dir_;
+  std::filesystem::path data_dir_;
   std::filesystem::path bin_dir_;
+  bool durable_commits_ = false;
   std::string host_ = "127.0.0.1";
   unsigned short port_ = 0;
   std::string user_ = "postgres";

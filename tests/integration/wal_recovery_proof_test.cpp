@@ -1,0 +1,202 @@
+// The physical archive's proof that does not trust pgship: a fresh cluster recovers with
+// PostgreSQL alone from what the receiver holds. Its restore_command is
+// deploy/pgship-restore-wal.sh (curl, age, zstd, truncate); its base backup is one the test
+// takes itself with pg_basebackup. The recovered cluster must hold every transaction whose
+// commit the server acknowledged before the agent reported the receiver's last durable
+// acknowledgement, and the receiver must hold only ciphertext that the reference age CLI
+// decrypts.
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <pgship/common/wal/wal_names.hpp>
+
+#include "curl.hpp"
+#include "daemon_fixture.hpp"
+#include "pg_cluster.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
+
+namespace pgship::test {
+namespace {
+
+namespace stdfs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr std::string_view marker = "pgship-proof-marker-7f3a";
+
+// A directory every user can read, for what the recovered cluster's restore_command (run as
+// the postgres user when the tests run as root) must reach.
+class shared_dir {
+ public:
+  shared_dir() {
+    std::string pattern = "/tmp/pgship-restore-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+    ::chmod(path_.c_str(), 0755);
+  }
+  ~shared_dir() {
+    std::error_code ignored;
+    stdfs::remove_all(path_, ignored);
+  }
+  stdfs::path put(const std::string& name, const std::string& content, mode_t mode = 0644) {
+    write_file(path_ / name, content);
+    ::chmod((path_ / name).c_str(), mode);
+    return path_ / name;
+  }
+
+ private:
+  stdfs::path path_;
+};
+
+class WalRecoveryProof : public daemon_fixture {
+ protected:
+  pg_cluster& database_server() override { return *source_; }
+
+  void TearDown() override {
+    if (HasFailure()) {
+      std::cerr << "agent log:\n" << read_file(dir_ / "agent.log");
+      if (recovered_) std::cerr << "recovered server log:\n" << recovered_->server_log();
+    }
+    daemon_fixture::TearDown();
+  }
+
+  std::string sql(pg_cluster& server, const std::string& query) {
+    return server.query_value("postgres", query);
+  }
+
+  std::string new_identity(const std::string& name) {
+    const auto r = run_process({"age-keygen", "-o", (dir_ / name).string()});
+    if (!r.ok()) throw std::runtime_error("age-keygen failed: " + r.out);
+    return read_file(dir_ / name);
+  }
+
+  double durable_lsn() { return metric("pgship_wal_durable_lsn_bytes"); }
+
+  std::unique_ptr<pg_cluster> source_;
+  std::unique_ptr<pg_cluster> recovered_;
+};
+
+TEST_F(WalRecoveryProof, PostgresAloneRecoversEveryAcknowledgedCommitFromTheReceiver) {
+  source_ = std::make_unique<pg_cluster>(
+      pg_cluster_options{.initdb_args = {"--wal-segsize=1"}, .durable_commits = true});
+  start();
+  const auto identity = new_identity("wal.key");
+  const auto recipient = run_process({"age-keygen", "-y", (dir_ / "wal.key").string()});
+  ASSERT_TRUE(recipient.ok()) << recipient.out;
+
+  start_daemon({{"WAL_STREAM", "on"},
+                {"WAL_ACK_INTERVAL", "200ms"},
+                {"COMPRESSION", "zstd"},
+                {"ENCRYPT_RECIPIENTS", recipient.out.substr(0, recipient.out.find('\n'))}},
+               "postgres");
+  ASSERT_TRUE(wait_until([&] { return metric("pgship_wal_stream_up") == 1; }, 120s))
+      << "the WAL stream did not come up";
+
+  // The base backup the copy starts from. The agent's slot existed before it started, so the
+  // WAL from its start point on is streamed.
+  const auto base = dir_ / "base";
+  const auto basebackup =
+      run_process({(source_->bin_dir() / "pg_basebackup").string(), "-h", source_->host(), "-p",
+                   std::to_string(source_->port()), "-U", source_->user(), "-D", base.string(),
+                   "-Ft", "-X", "none", "-c", "fast", "--no-sync"},
+                  {.env = {{"PGPASSWORD", source_->password()}}, .timeout = 300s});
+  ASSERT_TRUE(basebackup.ok()) << basebackup.out;
+
+  // Committed after the base backup: only the WAL archive has these. Several segments fill
+  // (1 MiB each), and the last commit lands in one that stays far from full.
+  source_->execute("postgres", "CREATE TABLE proof (id int PRIMARY KEY, note text)");
+  for (int batch = 0; batch < 6; ++batch) {
+    source_->execute("postgres", "INSERT INTO proof SELECT g, '" + std::string(marker) +
+                                     "' || repeat(md5(g::text), 8) FROM generate_series(" +
+                                     std::to_string(batch * 2000 + 1) + ", " +
+                                     std::to_string(batch * 2000 + 2000) + ") g");
+  }
+  source_->execute("postgres", "INSERT INTO proof VALUES (999999, 'the last commit')");
+  const auto last_commit =
+      pgship::wal::parse_lsn(sql(*source_, "SELECT pg_current_wal_flush_lsn()"));
+  ASSERT_TRUE(last_commit);
+  const auto expected_rows = sql(*source_, "SELECT count(*) FROM proof");
+  const auto expected_sum = sql(*source_, "SELECT sum(hashtext(note)::bigint + id) FROM proof");
+  const auto system = sql(*source_, "SELECT system_identifier FROM pg_control_system()");
+  const auto segment_size = std::stoull(
+      sql(*source_, "SELECT setting::bigint * 1 FROM pg_settings WHERE name = 'wal_segment_size'"));
+  ASSERT_EQ(segment_size, 1u << 20);
+
+  // The agent reports the receiver's acknowledgement; from then on the source may be lost.
+  ASSERT_TRUE(wait_until([&] { return durable_lsn() >= static_cast<double>(*last_commit); }, 120s))
+      << "durable " << durable_lsn() << " never reached the last commit " << *last_commit;
+  source_->kill9();
+  EXPECT_EQ(stop_daemon(), 0);
+
+  // What the receiver holds is ciphertext: no unit shows the marker.
+  const auto wal_root = receiver_->storage_dir() / ".wal";
+  ASSERT_TRUE(stdfs::exists(wal_root));
+  std::vector<stdfs::path> units;
+  for (const auto& entry : stdfs::recursive_directory_iterator(wal_root))
+    if (entry.is_regular_file() && pgship::wal::parse_unit_name(entry.path().filename().string()))
+      units.push_back(entry.path());
+  ASSERT_GE(units.size(), 4u) << "6 batches of ~1 MiB of WAL make several segments";
+  bool marker_in_plaintext = false;
+  for (const auto& unit : units) {
+    EXPECT_TRUE(unit.filename().string().ends_with(".zst.age")) << unit;
+    EXPECT_EQ(read_file(unit).find(marker), std::string::npos) << unit << " holds plaintext";
+    // The reference age CLI and zstd read every unit alone.
+    const auto plain = run_process({"sh", "-c", "age -d -i \"$1\" \"$2\" | zstd -dqc", "sh",
+                                    (dir_ / "wal.key").string(), unit.string()});
+    ASSERT_TRUE(plain.ok()) << unit << ": " << plain.out;
+    if (plain.out.find(marker) != std::string::npos) marker_in_plaintext = true;
+  }
+  EXPECT_TRUE(marker_in_plaintext) << "the rows' WAL decrypts from the units";
+
+  // The newest segment is partial, and the receiver says so.
+  const auto last_segment = pgship::wal::segment_name(
+      pgship::wal::segment_of(1, *last_commit - 1, segment_size), segment_size);
+  const auto list = curl({"-H", "Authorization: Bearer " + token_,
+                          receiver_->url("/api/wal/" + system + "/segments/" + last_segment)});
+  ASSERT_EQ(list.status, 200) << list.error << list.body;
+  EXPECT_TRUE(list.body.starts_with("pgship-wal-list 1 1048576 partial\n")) << list.body;
+
+  // Recovery with PostgreSQL alone.
+  shared_dir restore;
+  const auto script = stdfs::path(PGSHIP_SOURCE_DIR) / "deploy" / "pgship-restore-wal.sh";
+  const auto token_file = restore.put("token", token_);
+  const auto key_file = restore.put("wal.key", identity);
+  const auto restore_command = "env PGSHIP_URL=" + receiver_->url() + " PGSHIP_SYSTEM=" + system +
+                               " PGSHIP_TOKEN_FILE=" + token_file.string() +
+                               " PGSHIP_IDENTITY=" + key_file.string() + " " + script.string() +
+                               " %f %p";
+  recovered_ = std::make_unique<pg_cluster>(pg_cluster_options{
+      .durable_commits = true,
+      .populate =
+          [&](const stdfs::path& data) {
+            const auto untar =
+                run_process({"tar", "-xf", (base / "base.tar").string(), "-C", data.string()});
+            if (!untar.ok()) throw std::runtime_error("tar: " + untar.out);
+            write_file(data / "recovery.signal", "");
+            std::ofstream(data / "postgresql.auto.conf", std::ios::app)
+                << "restore_command = '" << restore_command << "'\n";
+          },
+      .password = source_->password()});
+  ASSERT_TRUE(
+      wait_until([&] { return sql(*recovered_, "SELECT pg_is_in_recovery()") == "f"; }, 180s))
+      << "recovery did not finish";
+  EXPECT_EQ(sql(*recovered_, "SELECT count(*) FROM proof"), expected_rows);
+  EXPECT_EQ(sql(*recovered_, "SELECT sum(hashtext(note)::bigint + id) FROM proof"), expected_sum);
+  EXPECT_EQ(sql(*recovered_, "SELECT note FROM proof WHERE id = 999999"), "the last commit");
+  const auto log = recovered_->server_log();
+  EXPECT_NE(log.find("restored log file \"" + last_segment + "\" from archive"), std::string::npos)
+      << "the last, partial segment came from the archive";
+  EXPECT_EQ(log.find("restore_command"), std::string::npos) << "no restore_command failed";
+}
+
+}  // namespace
+}  // namespace pgship::test
