@@ -87,6 +87,13 @@ struct settings {
   /// AGE_IDENTITY_FILE, read at start-up: what restores and drills decrypt with.
   std::optional<std::filesystem::path> age_identity_file;
   std::vector<age::identity> age_identities;
+  /// WAL_STREAM: the physical archive's stream (agent/wal/); needs UPLOAD=on.
+  bool wal_stream = false;
+  std::string wal_slot = "pgship";
+  std::chrono::milliseconds wal_ack_interval{1000};
+  std::chrono::milliseconds wal_max_lag{60000};
+  std::string replication_user;      // REPLICATION_USER, else POSTGRES_USER
+  std::string replication_password;  // REPLICATION_PASSWORD(_FILE), else POSTGRES_PASSWORD
 };
 
 /// DRILL_DATABASE for `database` ({db} replaced by it). Refused (nullopt, `why` says it) when
