@@ -45,10 +45,14 @@ pg_connection pg_connection::open(const pg_login& login, stage_error& error) {
                                            login.replication ? "replication" : nullptr,
                                            nullptr};
   const std::array<const char*, 9> values = {
-      login.host.c_str(),     port.c_str(),
-      login.user.c_str(),     login.password.empty() ? nullptr : login.password.c_str(),
-      login.database.c_str(), "10",
-      "pgship-agent",         "true",
+      login.host.c_str(),
+      port.c_str(),
+      login.user.c_str(),
+      login.password.empty() ? nullptr : login.password.c_str(),
+      login.database.c_str(),
+      "10",
+      "pgship-agent",
+      "true",
       nullptr};
   ::pg_conn* c = PQconnectdbParams(keys.data(), values.data(), 0);
   if (c == nullptr) {
@@ -58,9 +62,11 @@ pg_connection pg_connection::open(const pg_login& login, stage_error& error) {
   if (PQstatus(c) != CONNECTION_OK) {
     const std::string why = libpq_reason(PQerrorMessage(c));
     PQfinish(c);
-    error = fail(classify_connect_failure(why), "cannot connect to database \"" + login.database +
-                                                    "\" at " + login.host + ":" + port + " as \"" +
-                                                    login.user + "\": " + why);
+    const std::string what = login.replication
+                                 ? std::string("cannot open a replication connection")
+                                 : "cannot connect to database \"" + login.database + "\"";
+    error = fail(classify_connect_failure(why),
+                 what + " at " + login.host + ":" + port + " as \"" + login.user + "\": " + why);
     return pg_connection(nullptr);
   }
   error = {};

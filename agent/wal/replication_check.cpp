@@ -32,9 +32,10 @@ std::string hba_line(pg_connection& conn, const std::string& user) {
 void check_role(pg_connection& conn, const settings& cfg, findings& out) {
   const std::string item = "role " + cfg.replication_user + " may replicate";
   stage_error error;
-  const auto rows = conn.query_rows("SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = " +
-                                        conn.quote_literal(cfg.replication_user),
-                                    error);
+  const auto rows =
+      conn.query_rows("SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = " +
+                          conn.quote_literal(cfg.replication_user),
+                      error);
   if (!rows) return out.add(level::fail, item, error.message);
   if (rows->empty()) return out.add(level::fail, item, "no such role (REPLICATION_USER)");
   if ((*rows)[0][0] != "t")
@@ -47,10 +48,10 @@ void check_role(pg_connection& conn, const settings& cfg, findings& out) {
 void check_connection(pg_connection& conn, const settings& cfg, findings& out) {
   const std::string item = "replication connection as " + cfg.replication_user;
   stage_error error;
-  auto replication = pg_connection::open({cfg.postgres_host, cfg.postgres_port,
-                                          cfg.replication_user, cfg.replication_password,
-                                          "replication", true},
-                                         error);
+  auto replication =
+      pg_connection::open({cfg.postgres_host, cfg.postgres_port, cfg.replication_user,
+                           cfg.replication_password, "replication", true},
+                          error);
   if (error) {
     if (error.message.find("no pg_hba.conf entry for replication connection") !=
         std::string::npos) {
@@ -138,10 +139,10 @@ void check_slot(pg_connection& conn, const settings& cfg, findings& out) {
 std::vector<check_finding> check_replication(const settings& cfg) {
   findings out;
   stage_error error;
-  auto conn = pg_connection::open({cfg.postgres_host, cfg.postgres_port, cfg.postgres_user,
-                                   cfg.postgres_password,
-                                   cfg.databases.empty() ? "postgres" : cfg.databases.front()},
-                                  error);
+  auto conn = pg_connection::open(
+      {cfg.postgres_host, cfg.postgres_port, cfg.postgres_user, cfg.postgres_password,
+       cfg.databases.empty() ? "postgres" : cfg.databases.front()},
+      error);
   if (error) {
     out.add(level::fail, "server for the WAL stream", error.message);
     return out.items;
