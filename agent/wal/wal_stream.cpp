@@ -1,5 +1,6 @@
 #include "wal/wal_stream.hpp"
 #include <algorithm>
+#include <set>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -10,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <pgship/common/log.hpp>
+#include <pgship/common/time_text.hpp>
 
 #include "net/receiver_api.hpp"
 #include "net/wal_api.hpp"
@@ -74,6 +76,11 @@ struct receiver_link {
   }
 };
 
+net::awaitable<stage_error> post_gap_of(std::shared_ptr<receiver_link> link, std::string system,
+                                        wire::wal::gap_record gap) {
+  co_return co_await link->for_system(system).post_gap(gap);
+}
+
 net::awaitable<stage_error> get_state_of(std::shared_ptr<receiver_link> link, std::string system,
                                          wire::wal::archive_state* state) {
   co_return co_await link->for_system(system).get_state(*state);
@@ -88,6 +95,9 @@ wal_receiver receiver_of(net::any_io_executor ex, const settings& cfg) {
   wal_receiver r;
   r.get_state = [link](std::string system, wire::wal::archive_state& state) {
     return get_state_of(link, std::move(system), &state);
+  };
+  r.post_gap = [link](std::string system, wire::wal::gap_record gap) {
+    return post_gap_of(link, std::move(system), std::move(gap));
   };
   r.sender_for = [link](std::string system) {
     auto& api = link->for_system(system);
@@ -117,6 +127,9 @@ struct wal_stream::impl final : unit_sink {
   bool queue_running = false;
   net::steady_timer queue_done;
   ship_position tail_;
+  std::set<timeline_id> histories;  // stored on the receiver or queued, for `system`
+  std::uint64_t gaps_recorded = 0;
+  wal_stream::gap_callback gap_hook;
   lsn archive_end = 0;  // the receiver's durable end when the session opened, on tail_'s timeline
   milliseconds ship_first{250}, ship_cap{5000};
 
@@ -142,6 +155,7 @@ struct wal_stream::impl final : unit_sink {
     }
     queue_.reset();
     tail_ = {};
+    histories.clear();
     archive_end = 0;
   }
 
@@ -179,6 +193,8 @@ struct wal_stream::impl final : unit_sink {
                       }
                     }));
     }
+    for (const auto& t : state.timelines)
+      if (t.history) histories.insert(t.timeline);
     if (const auto end = state.durable_end()) {
       if (tail_.timeline == 0 || tail_.timeline == end->timeline) {
         archive_end = end->at;
@@ -189,8 +205,37 @@ struct wal_stream::impl final : unit_sink {
   }
 
   void ship(sealed_unit unit) override {
-    tail_ = {unit.timeline, unit.end};
+    if (unit.history) {
+      histories.insert(unit.timeline);
+    } else {
+      tail_ = {unit.timeline, unit.end};
+    }
     queue_->push(std::move(unit));
+  }
+  bool holds_history(timeline_id t) const override { return histories.contains(t); }
+
+  net::awaitable<stage_error> record_gap(const wal_gap_range& gap, std::string reason) override {
+    wire::wal::gap_record record;
+    record.timeline = gap.timeline;
+    record.from = gap.from;
+    record.to = gap.to;
+    record.reason = std::move(reason);
+    record.detected_at = format_utc(std::chrono::system_clock::now(), true);
+    if (receiver.post_gap) {
+      if (auto e = co_await receiver.post_gap(system, record)) co_return e;
+    }
+    ++gaps_recorded;
+    log::write(spdlog::level::err,
+               "WAL gap recorded: the archive of system " + system + " misses [" +
+                   pgship::wal::format_lsn(gap.from) + ", " + pgship::wal::format_lsn(gap.to) +
+                   ") (" + record.reason + "); recovery cannot cross it: a base backup is needed",
+               {{"system", system},
+                {"timeline", std::to_string(gap.timeline)},
+                {"from", pgship::wal::format_lsn(gap.from)},
+                {"to", pgship::wal::format_lsn(gap.to)},
+                {"reason", record.reason}});
+    if (gap_hook) gap_hook(system, record);
+    co_return stage_error{};
   }
   ship_position tail() const override { return tail_; }
   ship_queue& queue() override { return *queue_; }
@@ -279,6 +324,7 @@ wal_status wal_stream::status(clock::time_point now) const {
   st.system_id = s.progress.system_id;
   st.timeline = s.progress.timeline;
   st.slot = s.config.slot;
+  st.gaps_recorded = s.gaps_recorded;
   st.server_lsn = s.progress.server_lsn;
   st.received_lsn = s.progress.received_lsn;
   st.durable_lsn = s.durable();
@@ -298,6 +344,10 @@ wal_status wal_stream::status(clock::time_point now) const {
   if (!st.up && now > s.down_since)
     st.down_for = std::chrono::duration_cast<std::chrono::seconds>(now - s.down_since);
   return st;
+}
+
+void wal_stream::on_gap(gap_callback callback) {
+  impl_->gap_hook = std::move(callback);
 }
 
 void wal_stream::set_backoff(milliseconds first, milliseconds cap) {

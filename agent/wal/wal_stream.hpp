@@ -41,6 +41,9 @@ struct wal_receiver {
       get_state;
   /// Sends units of `system`; called only after get_state for the same system.
   std::function<ship_queue::sender(std::string system)> sender_for;
+  /// Records a gap of `system` (POST gaps); unset: gaps are only logged and announced.
+  std::function<boost::asio::awaitable<stage_error>(std::string system, wire::wal::gap_record gap)>
+      post_gap;
 };
 wal_receiver receiver_of(boost::asio::any_io_executor ex, const settings& cfg);
 
@@ -57,6 +60,8 @@ struct wal_status {
   std::uint64_t segments_shipped = 0;
   std::uint64_t queued_bytes = 0;
   std::string last_error;
+  /// Gaps this stream recorded since it started (the archive cannot be recovered across them).
+  std::uint64_t gaps_recorded = 0;
   /// How long the stream has been down (0 while up).
   std::chrono::seconds down_for{0};
 };
@@ -78,6 +83,11 @@ class wal_stream {
   boost::asio::awaitable<void> wait_stopped(std::chrono::milliseconds limit);
 
   wal_status status(clock::time_point now = clock::now()) const;
+
+  /// Called (on the executor) once a gap is recorded on the receiver: WAL alone no longer
+  /// recovers past it, a base backup is needed (the base-backup runner subscribes).
+  using gap_callback = std::function<void(const std::string& system, const wire::wal::gap_record&)>;
+  void on_gap(gap_callback callback);
 
   /// The reconnect backoff: `first` doubling to `cap` (0.5 s and 10 s unless set).
   void set_backoff(std::chrono::milliseconds first, std::chrono::milliseconds cap);
