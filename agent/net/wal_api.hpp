@@ -59,4 +59,14 @@ class wal_api {
   std::string system_;
 };
 
+/// The PUT put_unit sends for `unit` (path, token, X-Content-SHA256, the X-Wal-* headers, the
+/// stored bytes as its body).
+http_request wal_unit_request(const receiver_endpoint& endpoint, const std::string& token,
+                              std::string_view system, const wal_unit_put& unit);
+/// What the receiver's answer to a unit PUT (or its transport failure) means for the queue.
+wal_api::put_outcome judge_unit_reply(const http_outcome& reply, std::string_view file_name);
+/// What the answer to GET /api/wal/{system} says: the state, empty on 404.
+stage_error judge_state_reply(const http_outcome& reply, std::string_view system,
+                              wire::wal::archive_state& out);
+
 }  // namespace pgship::agent

@@ -19,6 +19,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "net/wal_api.hpp"
+#include "stage_error.hpp"
 #include "wal/sealed_unit.hpp"
 
 namespace pgship::agent::wal {
@@ -58,11 +59,22 @@ class ship_queue {
   std::string last_error() const;
   /// True once a PUT was refused for good (409): nothing more is shipped.
   bool failed() const;
-  /// Called (on the executor) whenever durable() advances or the budget frees up.
+  /// The refusal that stopped the queue (its code is the exit code: wal_conflict for a 409);
+  /// no error while it has not failed.
+  stage_error failure() const;
+  /// Called (on the executor) whenever durable() advances or the budget frees up, and once
+  /// when the queue fails.
   void on_progress(std::function<void()> callback);
+  /// Called before each wait after a failed attempt, with its error and the wait (for the log).
+  void on_retry(std::function<void(const stage_error&, std::chrono::milliseconds)> callback);
+  /// The backoff: `first` doubling up to `cap`, each scaled by a jitter in [0.5, 1]. 0.25 s and
+  /// 5 s unless set (tests shorten it).
+  void set_backoff(std::chrono::milliseconds first, std::chrono::milliseconds cap);
 
-  /// The upload loop: ships queued units until cancelled (per-operation cancellation) or
-  /// failed(). Retries 0.25 s doubling to 5 s, with jitter, honouring Retry-After.
+  /// The upload loop: ships queued units until cancelled (per-operation cancellation:
+  /// co_spawn it with a bound cancellation slot and emit terminal cancellation) or failed().
+  /// Retries 0.25 s doubling to 5 s, with jitter, honouring Retry-After. Run one at a time; the
+  /// queue must outlive it (destroy the queue only after run() has completed).
   boost::asio::awaitable<void> run();
 
  private:

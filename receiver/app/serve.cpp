@@ -21,6 +21,7 @@
 #include "api/read_routes.hpp"
 #include "api/scrub_route.hpp"
 #include "api/status_routes.hpp"
+#include "api/wal/wal_read_routes.hpp"
 #include "api/whoami_route.hpp"
 #include "app/background_loops.hpp"
 #include "app/open_storage.hpp"
@@ -28,6 +29,7 @@
 #include "app/tls_context.hpp"
 #include "ingest/raw/upload_route.hpp"
 #include "ingest/tus/tus_routes.hpp"
+#include "ingest/wal/unit_put_route.hpp"
 #include "policy/scrub.hpp"
 #include "state/context.hpp"
 
@@ -48,6 +50,8 @@ int serve(const settings& s, std::function<settings()> reload) {
   auto uploads = add_tus_routes(routes, ctx);
   add_read_routes(routes, ctx);
   add_whoami_route(routes, ctx);
+  add_wal_put_route(routes, ctx);
+  add_wal_read_routes(routes, ctx);
   auto scrub = std::make_shared<scrubber>(ctx);
   add_scrub_route(routes, ctx, scrub);
 

@@ -19,6 +19,7 @@
 #include "state/quota_ledger.hpp"
 #include "state/settings.hpp"
 #include "state/tokens.hpp"
+#include "state/wal_index.hpp"
 #include "storage/spool.hpp"
 #include "storage/storage.hpp"
 
@@ -39,6 +40,8 @@ struct receiver_context {
   std::unique_ptr<leaky_buckets> ip_requests, client_requests, auth_failures;
   /// CLIENT_MAX_RATE: one byte bucket per client, shared by all its uploads.
   client_byte_rates upload_rates;
+  /// What the physical archive (store->wal()) holds; call it on a storage thread.
+  wal_index wal_ranges;
 
   /// Thread-safe: the tokens now in force (SIGHUP replaces them; a request keeps the ones
   /// it started with).

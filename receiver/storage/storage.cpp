@@ -68,6 +68,10 @@ std::string storage::problem() const {
   return {};
 }
 
+wal_store* storage::wal() {
+  return nullptr;
+}
+
 void storage::counted(store_count found) {
   ledger_.recounted(ledger_.count_begins(), std::move(found));
 }

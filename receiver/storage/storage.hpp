@@ -30,6 +30,8 @@
 
 namespace pgship::receiver {
 
+class wal_store;
+
 /// A value, or the error_code that says why there is none.
 template <class T>
 using result = boost::system::result<T, std::error_code>;
@@ -165,6 +167,10 @@ class storage {
   std::error_code refresh();
   /// Why the store cannot serve right now (the last refresh failed), for /health; "" when fine.
   virtual std::string problem() const;
+
+  /// The physical archive (storage/wal_store.hpp) kept beside the backups; nullptr when this
+  /// backend keeps none (S3, for now). Never counted in usage() or listed as backups.
+  virtual wal_store* wal();
 
  protected:
   /// A backend's constructor reports what it found when it first counted its store (without

@@ -130,6 +130,25 @@ TEST_F(ReceiverS3, EveryUploadFormLandsAsObjectsAnIndependentClientReads) {
   EXPECT_EQ(list.body.find(".incoming"), std::string::npos);
 }
 
+TEST_F(ReceiverS3, ThePhysicalArchiveIsNotKeptOnS3Yet) {
+  auto& r = start(env());
+  const std::string system = "/api/wal/7291436153284653321";
+  const auto unit = system + "/units/000000010000000000000003.00000000-00001000";
+  const std::map<std::string, std::string> bearer{
+      {"Authorization", std::string("Bearer ") + token}};
+  for (const auto& [method, target] : std::vector<std::pair<verb, std::string>>{
+           {verb::put, unit},
+           {verb::get, unit},
+           {verb::get, system},
+           {verb::get, system + "/segments/000000010000000000000003"}}) {
+    const auto res = http_send(r.port(), {.method = method, .target = target, .headers = bearer});
+    EXPECT_EQ(res.result_int(), 501) << target << " " << res.body();
+    EXPECT_NE(res.body().find("\"wal_unsupported\""), std::string::npos) << res.body();
+  }
+  EXPECT_EQ(http_send(r.port(), {.method = verb::put, .target = unit}).result_int(), 401)
+      << "the token is checked first";
+}
+
 TEST_F(ReceiverS3, ListRangeDownloadAndDeleteGoThroughTheBucket) {
   auto& r = start(env());
   const auto bytes = random_bytes(3 << 20, 2);

@@ -53,6 +53,8 @@ class faulty_storage final : public storage {
                                         bool may_replace) override;
   result<std::optional<stored_manifest>> get_manifest(const backup_record& backup) const override;
   std::string problem() const override;
+  /// The inner store's, without faults (none are injected into the archive yet).
+  wal_store* wal() override { return inner_->wal(); }
 
  private:
   class faulty_reader;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/memory/memory_wal_store.hpp"
 #include "storage/storage.hpp"
 
 namespace pgship::receiver {
@@ -37,6 +38,7 @@ class memory_bucket {
   std::map<std::string, object> backups_;  // by key(): ids are unique per client
   std::vector<object> quarantine_;
   std::uint64_t serial_ = 0;  // makes identities
+  memory_wal_store wal_;      // thread-safe on its own
 };
 
 class memory_storage final : public storage {
@@ -59,6 +61,7 @@ class memory_storage final : public storage {
   result<manifest_outcome> put_manifest(const backup_record& backup, const stored_manifest& m,
                                         bool may_replace) override;
   result<std::optional<stored_manifest>> get_manifest(const backup_record& backup) const override;
+  wal_store* wal() override { return &bucket_->wal_; }
 
  private:
   result<commit_result> do_commit(commit_request request) override;

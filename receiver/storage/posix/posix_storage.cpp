@@ -13,14 +13,18 @@
 #include <pgship/common/backup_name.hpp>
 #include <pgship/common/checksum_line.hpp>
 #include <pgship/common/fs.hpp>
-#include <pgship/common/io/file_io.hpp>
 #include <pgship/common/manifest_name.hpp>
 #include <pgship/common/wire.hpp>
+
+#include "storage/posix/posix_files.hpp"
 
 namespace pgship::receiver {
 namespace {
 
 namespace stdfs = std::filesystem;
+using posix_files::make_durable_dirs;
+using posix_files::open_file_range;
+using posix_files::read_whole_file;
 
 // Whether the sidecar `name` belongs to a backup file in `dir`: `<file>.sha256`, or the record
 // named as replace_extension(".json") names it (x.dump → x.json, x.dump.zst → x.dump.json).
@@ -50,49 +54,6 @@ std::optional<std::string> read_small_file(const stdfs::path& p) {
   return text;
 }
 
-// Creates each missing directory of `dir` below `root` and syncs its parent, so the new
-// directory entry survives a crash.
-std::error_code make_durable_dirs(const stdfs::path& root, const stdfs::path& relative) {
-  stdfs::path current = root;
-  for (const auto& part : relative) {
-    const stdfs::path next = current / part;
-    std::error_code ec;
-    if (stdfs::create_directory(next, ec)) {
-      if (auto sync_ec = fs::fsync_directory(current)) return sync_ec;
-    } else if (ec) {
-      return ec;
-    }
-    current = next;
-  }
-  return {};
-}
-
-// The whole file when it has at most `limit` bytes (else EFBIG); ENOENT when there is none.
-std::optional<std::string> read_whole_file(const stdfs::path& p, std::uint64_t limit,
-                                           std::error_code& ec) {
-  ec.clear();
-  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    ec = {errno, std::generic_category()};
-    return std::nullopt;
-  }
-  std::string text;
-  std::vector<char> block(64 * 1024);
-  io::range_reader reader(fd, 0, std::nullopt);
-  for (std::size_t n = 0;;) {
-    ec = reader.read(block, n);
-    if (ec || n == 0) break;
-    if (text.size() + n > limit) {
-      ec = std::make_error_code(std::errc::file_too_large);
-      break;
-    }
-    text.append(block.data(), n);
-  }
-  ::close(fd);
-  if (ec) return std::nullopt;
-  return text;
-}
-
 // Both names a backup's manifest may have, beside the dump: the encrypted one first.
 std::array<stdfs::path, 2> manifest_paths(const stdfs::path& dump) {
   const auto id = dump.filename().string();
@@ -116,33 +77,6 @@ std::size_t count_quarantined(const stdfs::path& root) {
   }
   return n;
 }
-
-// Reads one open dump from `first` for `length` bytes; the file is named by its inode.
-class file_reader final : public object_reader {
- public:
-  file_reader(int fd, std::uint64_t first, std::uint64_t length)
-      : fd_(fd), range_(fd, first, length) {
-    struct stat st {};
-    ::fstat(fd_, &st);
-    identity_ = fmt::format("{}:{}", st.st_dev, st.st_ino);
-    ::posix_fadvise(fd_, static_cast<off_t>(first), static_cast<off_t>(length),
-                    POSIX_FADV_SEQUENTIAL);
-  }
-  ~file_reader() override { ::close(fd_); }
-  file_reader(const file_reader&) = delete;
-  file_reader& operator=(const file_reader&) = delete;
-
-  // A file shorter than the record says (it was cut) is io_error.
-  std::error_code read(std::span<char> buf, std::size_t& got) override {
-    return range_.read(buf, got);
-  }
-  std::string identity() const override { return identity_; }
-
- private:
-  int fd_;
-  io::range_reader range_;
-  std::string identity_;
-};
 
 }  // namespace
 
@@ -299,9 +233,7 @@ result<std::optional<backup_record>> posix_storage::find(const std::string& clie
 result<std::unique_ptr<object_reader>> posix_storage::open_range(const backup_record& record,
                                                                  std::uint64_t first,
                                                                  std::uint64_t length) const {
-  const int fd = ::open(path_of(record).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::error_code{errno, std::generic_category()};
-  return std::make_unique<file_reader>(fd, first, length);
+  return open_file_range(path_of(record), first, length);
 }
 
 stdfs::path posix_storage::path_of(const backup_record& record) const {

@@ -7,6 +7,7 @@
 
 #include <mutex>
 
+#include "storage/posix/posix_wal_store.hpp"
 #include "storage/storage.hpp"
 
 namespace pgship::receiver {
@@ -29,6 +30,8 @@ class posix_storage final : public storage {
   result<manifest_outcome> put_manifest(const backup_record& backup, const stored_manifest& m,
                                         bool may_replace) override;
   result<std::optional<stored_manifest>> get_manifest(const backup_record& backup) const override;
+  /// STORAGE_DIR/.wal/, which scan() and list() never enter (a dot directory is no client).
+  wal_store* wal() override { return &wal_; }
 
  private:
   result<commit_result> do_commit(commit_request request) override;
@@ -46,6 +49,7 @@ class posix_storage final : public storage {
 
   std::filesystem::path root_;
   mutable std::mutex mutex_;
+  posix_wal_store wal_{root_};
 };
 
 }  // namespace pgship::receiver

@@ -56,6 +56,12 @@ enum class api_error : std::uint8_t {
   unsupported_checksum,     // 400: an Upload-Checksum algorithm other than sha256
   locked,                   // 423: another PATCH of this upload is in progress
   checksum_mismatch,        // 460: the PATCH body does not match Upload-Checksum
+  // The physical archive (wire/wal.hpp).
+  invalid_system,         // 400: a system identifier that is not 1 to 20 decimal digits
+  invalid_wal_name,       // 400: not a sealed unit's or history file's name (wal/wal_names.hpp)
+  segment_size_mismatch,  // 409: X-Wal-Segment-Size is not the system's
+  wal_gap,                // 409: a segment's units leave a hole while later WAL exists
+  wal_unsupported,        // 501: this receiver's storage keeps no physical archive
   // The agent's control API.
   bad_body,          // 400: a POST body that is not the JSON object the route takes
   unknown_database,  // 400: a database the agent is not configured for
@@ -105,6 +111,11 @@ inline constexpr std::array api_errors{
     api_error_entry{api_error::unsupported_checksum, "unsupported_checksum"},
     api_error_entry{api_error::locked, "locked"},
     api_error_entry{api_error::checksum_mismatch, "checksum_mismatch"},
+    api_error_entry{api_error::invalid_system, "invalid_system"},
+    api_error_entry{api_error::invalid_wal_name, "invalid_wal_name"},
+    api_error_entry{api_error::segment_size_mismatch, "segment_size_mismatch"},
+    api_error_entry{api_error::wal_gap, "wal_gap"},
+    api_error_entry{api_error::wal_unsupported, "wal_unsupported"},
     api_error_entry{api_error::bad_body, "bad_body"},
     api_error_entry{api_error::unknown_database, "unknown_database"},
     api_error_entry{api_error::bad_limit, "bad_limit"},

@@ -1,0 +1,113 @@
+#include "net/wal_api.hpp"
+
+#include <pgship/common/fs.hpp>
+#include <pgship/common/wire/headers.hpp>
+
+#include "net/tus_wire.hpp"
+
+namespace pgship::agent {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+
+http_request wal_unit_request(const receiver_endpoint& endpoint, const std::string& token,
+                              std::string_view system, const wal_unit_put& unit) {
+  http_request r{http::verb::put, endpoint.target(wire::wal::unit_path(system, unit.file_name)),
+                 11};
+  r.set(http::field::authorization, "Bearer " + token);
+  r.set(http::field::content_type, "application/octet-stream");
+  r.set(wire::content_sha256_header, unit.stored_sha256);
+  r.set(wire::wal::header::plaintext_sha256, unit.plaintext_sha256);
+  r.set(wire::wal::header::plaintext_size, std::to_string(unit.plaintext_size));
+  r.set(wire::wal::header::segment_size, std::to_string(unit.segment_size));
+  if (!unit.time_map.empty()) {
+    r.set(wire::wal::header::time_map, wire::wal::encode_time_map(unit.time_map));
+  }
+  r.body().assign(unit.stored.data(), unit.stored.size());
+  r.prepare_payload();
+  return r;
+}
+
+wal_api::put_outcome judge_unit_reply(const http_outcome& reply, std::string_view file_name) {
+  const std::string what = "shipping WAL unit " + std::string(file_name) + ": ";
+  wal_api::put_outcome out;
+  if (!reply.ok()) {
+    out.error = fail(reply.failure, what + reply.message);
+    return out;
+  }
+  const auto status = reply.status();
+  if (status == 200 || status == 201) return out;
+  const std::string message = what + describe_response(reply.response);
+  if (status == 409) {
+    // Other bytes under the same name, or another segment size: the stream must stop.
+    out.error = fail(errc::wal_conflict, message);
+    out.permanent = true;
+  } else if (status == 401 || status == 403) {
+    out.error = fail(errc::receiver_auth_failed, message);
+    out.permanent = true;
+  } else if (status == 408 || status == 422 || status == 429 || status / 100 == 5) {
+    // Busy, throttled, out of space, restarting: the slot keeps the WAL until it passes. A 422
+    // is bytes damaged on the way (the unit's hash is of the bytes held here): send them again.
+    out.error = fail(errc::receiver_unhealthy, message);
+    out.retry_after = retry_after(reply);
+  } else {
+    out.error = fail(errc::upload_rejected, message);
+    out.permanent = true;
+  }
+  return out;
+}
+
+stage_error judge_state_reply(const http_outcome& reply, std::string_view system,
+                              wire::wal::archive_state& out) {
+  const std::string what = "reading the WAL archive of system " + std::string(system) + ": ";
+  if (!reply.ok()) return fail(reply.failure, what + reply.message);
+  const auto status = reply.status();
+  if (status == 404) {
+    out = wire::wal::archive_state{};
+    out.system = std::string(system);
+    return {};
+  }
+  if (status == 401 || status == 403) {
+    return fail(errc::receiver_auth_failed, what + describe_response(reply.response));
+  }
+  if (status != 200) {
+    return fail(errc::receiver_unhealthy, what + describe_response(reply.response));
+  }
+  auto state = wire::wal::decode_state(reply.response.body());
+  if (!state) {
+    return fail(errc::receiver_unhealthy,
+                what + "the receiver's answer is not an archive state this agent reads");
+  }
+  if (state->system != system) {
+    return fail(errc::receiver_unhealthy,
+                what + "the receiver answered for system '" + state->system + "'");
+  }
+  out = std::move(*state);
+  return {};
+}
+
+wal_api::wal_api(std::unique_ptr<http_client> client, std::string token, std::string system)
+    : client_(std::move(client)), token_(std::move(token)), system_(std::move(system)) {}
+
+wal_api::~wal_api() = default;
+
+net::awaitable<wal_api::put_outcome> wal_api::put_unit(const wal_unit_put& unit) {
+  if (!fs::is_safe_name(unit.file_name)) {
+    put_outcome refused;
+    refused.error = fail(errc::internal, "'" + unit.file_name + "' is not a WAL unit name");
+    refused.permanent = true;
+    co_return refused;
+  }
+  auto request = wal_unit_request(client_->endpoint(), token_, system_, unit);
+  const auto reply = co_await client_->send(std::move(request));
+  co_return judge_unit_reply(reply, unit.file_name);
+}
+
+net::awaitable<stage_error> wal_api::get_state(wire::wal::archive_state& out) {
+  http_request r{http::verb::get, client_->endpoint().target(wire::wal::system_path(system_)), 11};
+  r.set(http::field::authorization, "Bearer " + token_);
+  const auto reply = co_await client_->send(std::move(r));
+  co_return judge_state_reply(reply, system_, out);
+}
+
+}  // namespace pgship::agent

@@ -1,0 +1,227 @@
+#include "api/wal/wal_read_routes.hpp"
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <pgship/common/log.hpp>
+#include <pgship/common/wal/wal_names.hpp>
+#include <pgship/common/wire/wal.hpp>
+
+#include "api/send_stored.hpp"
+#include "api/wal/segment_chain.hpp"
+#include "policy/access.hpp"
+#include "storage/wal_store.hpp"
+
+namespace pgship::receiver {
+namespace {
+
+using http_server::exchange;
+namespace wal_wire = wire::wal;
+
+// The token's client's archive of the route's system, after the checks every route shares;
+// nullptr when it answered (401/403/429, 501 without an archive, 400 for a bad system).
+net::awaitable<wal_store*> open_archive(exchange& ex, receiver_context& ctx, wal_key& key) {
+  const auto who = co_await authorize(ex, ctx, scope::read);
+  if (!who) co_return nullptr;
+  wal_store* archive = ctx.store->wal();
+  if (!archive) {
+    co_await ex.respond_error(http::status::not_implemented, wire::api_error::wal_unsupported,
+                              "this receiver's storage does not keep a physical archive yet");
+    co_return nullptr;
+  }
+  key = {who->client, std::string(ex.params().get("system"))};
+  if (!wal_wire::is_system_id(key.system)) {
+    co_await ex.respond_error(http::status::bad_request, wire::api_error::invalid_system,
+                              "a system identifier is 1 to 20 decimal digits (IDENTIFY_SYSTEM)");
+    co_return nullptr;
+  }
+  co_return archive;
+}
+
+net::awaitable<void> storage_failed(exchange& ex, const wal_key& key, const std::error_code& ec) {
+  log::write(spdlog::level::err, "WAL read failed: " + ec.message(),
+             {{"client", key.client}, {"system", key.system}});
+  co_await ex.respond_error(http::status::internal_server_error, wire::api_error::storage_error,
+                            "could not read the physical archive");
+}
+
+net::awaitable<void> handle_unit(exchange& ex, receiver_context& ctx) {
+  wal_key key;
+  wal_store* archive = co_await open_archive(ex, ctx, key);
+  if (!archive) co_return;
+  const auto name = parse_wal_file_name(ex.params().get("name"));
+  if (!name) {
+    co_await ex.respond_error(http::status::bad_request, wire::api_error::invalid_wal_name,
+                              "not a unit's or history file's name");
+    co_return;
+  }
+  result<std::optional<wal_stored_file>> found = std::nullopt;
+  std::function<void()> look = [&] { found = archive->find(key, *name); };
+  co_await ctx.on_storage_thread(look);
+  if (!found) {
+    co_await storage_failed(ex, key, found.error());
+    co_return;
+  }
+  if (!*found) {
+    const std::string detail = "no WAL file " + name->file + " of system " + key.system;
+    co_await ex.respond_error(http::status::not_found, wire::api_error::not_found, detail);
+    co_return;
+  }
+  const auto& file = **found;
+  stored_object object;
+  object.what = "WAL file";
+  object.file_name = file.name;
+  object.sha256 = to_hex(file.meta.stored_sha256);
+  object.size = file.meta.stored_size;
+  object.open = [archive, &key, &name](std::uint64_t first, std::uint64_t length) {
+    return archive->open_range(key, *name, first, length);
+  };
+  object.extra_headers.emplace_back(wal_wire::header::plaintext_sha256,
+                                    to_hex(file.meta.plaintext_sha256));
+  object.log_client = key.client;
+  co_await send_stored(ex, ctx, object);
+}
+
+// The body of a segment's list, or the refusal (status, error, detail).
+struct list_answer {
+  std::optional<wal_wire::segment_list> list;
+  http::status status = http::status::ok;
+  wire::api_error error = wire::api_error::not_found;
+  std::string detail;
+  std::error_code failed;  // the store failed
+};
+
+void list_segment(receiver_context& ctx, const wal_store& archive, const wal_key& key,
+                  const std::string& file, list_answer& out) {
+  const auto not_found = [&] {
+    out.status = http::status::not_found;
+    out.detail = "no WAL of " + file + " is stored for system " + key.system;
+  };
+  const auto meta = archive.system_meta(key);
+  if (!meta) {
+    out.failed = meta.error();
+    return;
+  }
+  if (!*meta) return not_found();
+  const auto segment_size = (*meta)->segment_size;
+  if (const auto timeline = wal::parse_history_name(file)) {
+    const auto stored = archive.list_dir(key, wal_history_dir);
+    if (!stored) {
+      out.failed = stored.error();
+      return;
+    }
+    for (const auto& f : *stored) {
+      const auto parsed = wal::parse_history_file(f.name);
+      if (parsed && parsed->timeline == *timeline) {
+        out.list = {segment_size, wal_wire::list_state::history, {{f.name, 0}}};
+        return;
+      }
+    }
+    return not_found();
+  }
+  const auto segment = wal::parse_segment_name(file, segment_size);
+  if (!segment) return not_found();
+  const auto stored = archive.list_dir(key, file);
+  if (!stored) {
+    out.failed = stored.error();
+    return;
+  }
+  std::vector<chain_unit> units;
+  for (const auto& f : *stored) {
+    if (const auto unit = wal::parse_unit_name(f.name)) {
+      units.push_back({f.name, unit->start, unit->end});
+    }
+  }
+  if (units.empty()) return not_found();
+  const auto segment_end = segment->start(segment_size) + segment_size;
+  const auto beyond = ctx.wal_ranges.holds_from(archive, key, segment->timeline, segment_end);
+  if (!beyond) {
+    out.failed = beyond.error();
+    return;
+  }
+  const auto chain = choose_chain(std::move(units), segment_size, *beyond);
+  if (chain.verdict == chain_verdict::gap) {
+    out.status = http::status::conflict;
+    out.error = wire::api_error::wal_gap;
+    out.detail = chain.units.empty()
+                     ? "the units of " + file + " do not start at its offset 0"
+                     : "the units of " + file + " stop at offset " + std::to_string(chain.end) +
+                           " while later WAL of timeline " + std::to_string(segment->timeline) +
+                           " is stored";
+    return;
+  }
+  wal_wire::segment_list list;
+  list.segment_size = segment_size;
+  list.state = chain.verdict == chain_verdict::complete ? wal_wire::list_state::complete
+                                                        : wal_wire::list_state::partial;
+  for (const auto& u : chain.units)
+    list.units.push_back({u.file, u.start});
+  out.list = std::move(list);
+}
+
+net::awaitable<void> handle_segment(exchange& ex, receiver_context& ctx) {
+  wal_key key;
+  wal_store* archive = co_await open_archive(ex, ctx, key);
+  if (!archive) co_return;
+  const std::string file(ex.params().get("file"));
+  if (!wal::is_segment_name(file) && !wal::parse_history_name(file)) {
+    co_await ex.respond_error(http::status::bad_request, wire::api_error::invalid_wal_name,
+                              "a segment's name is 24 hex digits; a history file's "
+                              "<timeline>.history");
+    co_return;
+  }
+  list_answer answer;
+  std::function<void()> work = [&] { list_segment(ctx, *archive, key, file, answer); };
+  co_await ctx.on_storage_thread(work);
+  if (answer.failed) {
+    co_await storage_failed(ex, key, answer.failed);
+    co_return;
+  }
+  if (!answer.list) {
+    if (answer.error == wire::api_error::wal_gap) {
+      log::write(spdlog::level::warn, "WAL segment asked for has a gap: " + answer.detail,
+                 {{"client", key.client}, {"system", key.system}});
+    }
+    co_await ex.respond_error(answer.status, answer.error, answer.detail);
+    co_return;
+  }
+  http_server::string_response res{http::status::ok, 11};
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  res.body() = wal_wire::encode_list(*answer.list);
+  co_await ex.respond(std::move(res));
+}
+
+net::awaitable<void> handle_state(exchange& ex, receiver_context& ctx) {
+  wal_key key;
+  wal_store* archive = co_await open_archive(ex, ctx, key);
+  if (!archive) co_return;
+  result<std::optional<wal_wire::archive_state>> state = std::nullopt;
+  std::function<void()> work = [&] { state = ctx.wal_ranges.state(*archive, key); };
+  co_await ctx.on_storage_thread(work);
+  if (!state) {
+    co_await storage_failed(ex, key, state.error());
+    co_return;
+  }
+  if (!*state) {
+    const std::string detail = "no physical archive of system " + key.system;
+    co_await ex.respond_error(http::status::not_found, wire::api_error::not_found, detail);
+    co_return;
+  }
+  co_await ex.respond_json(http::status::ok, wal_wire::encode_state(**state));
+}
+
+}  // namespace
+
+void add_wal_read_routes(http_server::router& routes, std::shared_ptr<receiver_context> ctx) {
+  const std::string system = std::string(wal_wire::prefix) + "{system}";
+  const std::string unit = system + std::string(wal_wire::units_part) + "{name}";
+  const std::string segment = system + std::string(wal_wire::segments_part) + "{file}";
+  routes.add(http::verb::get, unit, [ctx](exchange& ex) { return handle_unit(ex, *ctx); });
+  routes.add(http::verb::head, unit, [ctx](exchange& ex) { return handle_unit(ex, *ctx); });
+  routes.add(http::verb::get, segment, [ctx](exchange& ex) { return handle_segment(ex, *ctx); });
+  routes.add(http::verb::get, system, [ctx](exchange& ex) { return handle_state(ex, *ctx); });
+}
+
+}  // namespace pgship::receiver

@@ -1,0 +1,183 @@
+#include "storage/posix/posix_wal_store.hpp"
+#include <algorithm>
+#include <cerrno>
+
+#include <pgship/common/fs.hpp>
+#include <pgship/common/wal/wal_names.hpp>
+#include <pgship/common/wire/wal.hpp>
+
+#include "storage/posix/posix_files.hpp"
+
+namespace pgship::receiver {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+constexpr std::uint64_t sidecar_limit = 1024 * 1024;
+constexpr std::string_view sidecar_suffix = ".json";
+
+bool is_wal_dir(std::string_view dir) {
+  return dir == wal_history_dir || wal::is_segment_name(dir);
+}
+
+std::error_code errno_code() {
+  return {errno, std::generic_category()};
+}
+
+}  // namespace
+
+posix_wal_store::posix_wal_store(stdfs::path storage_dir) : root_(std::move(storage_dir)) {}
+
+std::optional<stdfs::path> posix_wal_store::system_relative(const wal_key& key) const {
+  if (!fs::is_safe_name(key.client) || !wire::wal::is_system_id(key.system)) return std::nullopt;
+  return stdfs::path(".wal") / key.client / key.system;
+}
+
+result<std::optional<wal_system_meta>> posix_wal_store::read_meta(
+    const stdfs::path& system_dir) const {
+  std::error_code ec;
+  const auto text = posix_files::read_whole_file(system_dir / "meta.json", sidecar_limit, ec);
+  if (ec == std::errc::no_such_file_or_directory) return std::nullopt;
+  if (ec) return ec;
+  auto meta = wal_system_meta_from_json(*text);
+  if (!meta) return std::make_error_code(std::errc::illegal_byte_sequence);
+  return meta;
+}
+
+result<wal_system_meta> posix_wal_store::claim_system(const wal_key& key,
+                                                      std::uint64_t segment_size) {
+  const auto relative = system_relative(key);
+  if (!relative || !wal::valid_segment_size(segment_size)) {
+    return std::make_error_code(std::errc::invalid_argument);
+  }
+  const auto dir = root_ / *relative;
+  std::lock_guard lock(mutex_);
+  auto existing = read_meta(dir);
+  if (!existing) return existing.error();
+  if (*existing) return **existing;
+  if (auto ec = posix_files::make_durable_dirs(root_, *relative)) return ec;
+  const wal_system_meta meta{segment_size, std::chrono::system_clock::now()};
+  if (auto ec = fs::write_file_atomically(dir / "meta.json", to_json(meta) + "\n")) return ec;
+  return meta;
+}
+
+result<std::optional<wal_system_meta>> posix_wal_store::system_meta(const wal_key& key) const {
+  const auto relative = system_relative(key);
+  if (!relative) return std::nullopt;
+  return read_meta(root_ / *relative);
+}
+
+std::optional<wal_stored_file> posix_wal_store::read_file(const stdfs::path& dir,
+                                                          const std::string& name) const {
+  std::error_code ec;
+  if (!stdfs::is_regular_file(dir / name, ec)) return std::nullopt;
+  const auto text =
+      posix_files::read_whole_file(dir / (name + std::string(sidecar_suffix)), sidecar_limit, ec);
+  if (!text) return std::nullopt;
+  auto meta = wal_unit_meta_from_json(*text);
+  if (!meta) return std::nullopt;
+  return wal_stored_file{name, std::move(*meta)};
+}
+
+result<wal_put_result> posix_wal_store::put(wal_put_request request) {
+  const auto relative = system_relative(request.key);
+  const auto parsed = parse_wal_file_name(request.name.file);
+  if (!relative || !parsed || *parsed != request.name) {
+    return std::make_error_code(std::errc::invalid_argument);
+  }
+  const auto dir_relative = *relative / request.name.dir;
+  const auto dir = root_ / dir_relative;
+  wal_put_result done{wal_put_outcome::created, {request.name.file, request.meta}};
+
+  std::lock_guard lock(mutex_);
+  // Any codec variant of the stem holds the same WAL: the first one stored stays.
+  for (const auto& variant : wal_codec_variants(request.name.stem)) {
+    std::error_code ec;
+    if (!stdfs::exists(dir / variant, ec)) continue;
+    const auto existing = read_file(dir, variant);
+    if (!existing) return std::make_error_code(std::errc::io_error);
+    done.outcome = existing->meta.plaintext_sha256 == request.meta.plaintext_sha256
+                       ? wal_put_outcome::identical
+                       : wal_put_outcome::conflict;
+    done.stored = *existing;
+    stdfs::remove(request.spooled, ec);
+    return done;
+  }
+  if (auto ec = posix_files::make_durable_dirs(root_, dir_relative)) return ec;
+  const auto target = dir / request.name.file;
+  if (auto ec = fs::write_file_atomically(stdfs::path(target).concat(std::string(sidecar_suffix)),
+                                          to_json(request.meta) + "\n")) {
+    return ec;
+  }
+  if (::rename(request.spooled.c_str(), target.c_str()) != 0) return errno_code();
+  if (auto ec = fs::fsync_directory(dir)) return ec;
+  return done;
+}
+
+result<std::vector<wal_stored_file>> posix_wal_store::list_dir(const wal_key& key,
+                                                               std::string_view dir) const {
+  std::vector<wal_stored_file> out;
+  const auto relative = system_relative(key);
+  if (!relative || !is_wal_dir(dir)) return out;
+  const auto path = root_ / *relative / dir;
+  std::error_code ec;
+  stdfs::directory_iterator it(path, ec);
+  if (ec == std::errc::no_such_file_or_directory) return out;
+  if (ec) return ec;
+  for (const auto& entry : it) {
+    const auto name = entry.path().filename().string();
+    const auto parsed = parse_wal_file_name(name);
+    if (!parsed || parsed->dir != dir) continue;  // sidecars, temp files
+    if (auto file = read_file(path, name)) out.push_back(std::move(*file));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const wal_stored_file& a, const wal_stored_file& b) { return a.name < b.name; });
+  return out;
+}
+
+result<std::vector<std::string>> posix_wal_store::list_names(const wal_key& key) const {
+  std::vector<std::string> out;
+  const auto relative = system_relative(key);
+  if (!relative) return out;
+  std::error_code ec;
+  stdfs::directory_iterator top(root_ / *relative, ec);
+  if (ec == std::errc::no_such_file_or_directory) return out;
+  if (ec) return ec;
+  for (const auto& dir_entry : top) {
+    const auto dir = dir_entry.path().filename().string();
+    if (!is_wal_dir(dir) || !dir_entry.is_directory()) continue;
+    for (const auto& entry : stdfs::directory_iterator(dir_entry.path(), ec)) {
+      const auto name = entry.path().filename().string();
+      const auto parsed = parse_wal_file_name(name);
+      std::error_code side_ec;
+      // A data file without its sidecar cannot be: the sidecar goes first.
+      if (parsed && parsed->dir == dir &&
+          stdfs::exists(dir_entry.path() / (name + std::string(sidecar_suffix)), side_ec)) {
+        out.push_back(name);
+      }
+    }
+    if (ec) return ec;
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+result<std::optional<wal_stored_file>> posix_wal_store::find(const wal_key& key,
+                                                             const wal_file_name& name) const {
+  const auto relative = system_relative(key);
+  if (!relative || !is_wal_dir(name.dir)) return std::nullopt;
+  return read_file(root_ / *relative / name.dir, name.file);
+}
+
+result<std::unique_ptr<object_reader>> posix_wal_store::open_range(const wal_key& key,
+                                                                   const wal_file_name& name,
+                                                                   std::uint64_t first,
+                                                                   std::uint64_t length) const {
+  const auto relative = system_relative(key);
+  if (!relative || !is_wal_dir(name.dir)) {
+    return std::make_error_code(std::errc::no_such_file_or_directory);
+  }
+  return posix_files::open_file_range(root_ / *relative / name.dir / name.file, first, length);
+}
+
+}  // namespace pgship::receiver

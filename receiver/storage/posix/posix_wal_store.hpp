@@ -1,0 +1,44 @@
+#pragma once
+// The physical archive on disk under STORAGE_DIR/.wal/ (layout in storage/wal_store.hpp). A
+// file counts as stored once its data file is in place: the sidecar is written atomically
+// first, then the spool file is renamed beside it and the directory synced, so a listed unit
+// is never partial; a sidecar whose data never arrived (a crash between the renames) is
+// ignored and overwritten by the next put of that name. `.wal/` starts with a dot, so the
+// backup scan and listing never see it.
+
+#include <mutex>
+
+#include "storage/wal_store.hpp"
+
+namespace pgship::receiver {
+
+class posix_wal_store final : public wal_store {
+ public:
+  /// `storage_dir` is STORAGE_DIR (the archive lives in its `.wal/`, created on first put).
+  explicit posix_wal_store(std::filesystem::path storage_dir);
+
+  result<wal_system_meta> claim_system(const wal_key& key, std::uint64_t segment_size) override;
+  result<std::optional<wal_system_meta>> system_meta(const wal_key& key) const override;
+  result<wal_put_result> put(wal_put_request request) override;
+  result<std::vector<wal_stored_file>> list_dir(const wal_key& key,
+                                                std::string_view dir) const override;
+  result<std::vector<std::string>> list_names(const wal_key& key) const override;
+  result<std::optional<wal_stored_file>> find(const wal_key& key,
+                                              const wal_file_name& name) const override;
+  result<std::unique_ptr<object_reader>> open_range(const wal_key& key, const wal_file_name& name,
+                                                    std::uint64_t first,
+                                                    std::uint64_t length) const override;
+
+ private:
+  /// `.wal/<client>/<system>` relative to the storage dir; nullopt for unsafe names.
+  std::optional<std::filesystem::path> system_relative(const wal_key& key) const;
+  result<std::optional<wal_system_meta>> read_meta(const std::filesystem::path& system_dir) const;
+  std::optional<wal_stored_file> read_file(const std::filesystem::path& dir,
+                                           const std::string& name) const;
+
+  std::filesystem::path root_;
+  // Puts one at a time: the existence check by stem and the rename must not interleave.
+  mutable std::mutex mutex_;
+};
+
+}  // namespace pgship::receiver

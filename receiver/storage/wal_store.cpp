@@ -1,0 +1,104 @@
+#include "storage/wal_store.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value_to.hpp>
+
+#include <pgship/common/io/stored_format.hpp>
+#include <pgship/common/time_text.hpp>
+#include <pgship/common/wal/wal_names.hpp>
+
+namespace pgship::receiver {
+namespace {
+
+namespace json = boost::json;
+
+std::optional<sha256_digest> digest_at(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (!v || !v->is_string()) return std::nullopt;
+  return digest_from_hex(v->get_string());
+}
+
+}  // namespace
+
+std::optional<wal_file_name> parse_wal_file_name(std::string_view name) {
+  if (const auto unit = wal::parse_unit_name(name)) {
+    return wal_file_name{unit->segment, unit->stem(), std::string(name)};
+  }
+  if (const auto history = wal::parse_history_file(name)) {
+    return wal_file_name{std::string(wal_history_dir), wal::history_name(history->timeline),
+                         std::string(name)};
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> wal_codec_variants(std::string_view stem) {
+  std::vector<std::string> out;
+  for (const auto c : {io::compression::none, io::compression::zstd}) {
+    for (const auto e : {io::encryption::none, io::encryption::age}) {
+      out.push_back(io::stored_extension(stem, io::stored_format{c, e}));
+    }
+  }
+  return out;
+}
+
+std::string to_json(const wal_unit_meta& meta) {
+  json::object o;
+  o["plaintext_sha256"] = to_hex(meta.plaintext_sha256);
+  o["plaintext_size"] = meta.plaintext_size;
+  o["stored_sha256"] = to_hex(meta.stored_sha256);
+  o["stored_size"] = meta.stored_size;
+  o["time_map"] = meta.time_map;
+  o["received_at"] = format_utc(meta.received_at, true);
+  return json::serialize(o);
+}
+
+std::optional<wal_unit_meta> wal_unit_meta_from_json(std::string_view text) {
+  boost::system::error_code ec;
+  const auto value = json::parse(text, ec);
+  if (ec || !value.is_object()) return std::nullopt;
+  const auto& o = value.get_object();
+  try {
+    wal_unit_meta meta;
+    const auto plain = digest_at(o, "plaintext_sha256");
+    const auto stored = digest_at(o, "stored_sha256");
+    const auto received = parse_utc(json::value_to<std::string>(o.at("received_at")));
+    if (!plain || !stored || !received) return std::nullopt;
+    meta.plaintext_sha256 = *plain;
+    meta.stored_sha256 = *stored;
+    meta.plaintext_size = json::value_to<std::uint64_t>(o.at("plaintext_size"));
+    meta.stored_size = json::value_to<std::uint64_t>(o.at("stored_size"));
+    meta.time_map = json::value_to<std::string>(o.at("time_map"));
+    meta.received_at = *received;
+    return meta;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::string to_json(const wal_system_meta& meta) {
+  json::object o;
+  o["segment_size"] = meta.segment_size;
+  o["first_seen"] = format_utc(meta.first_seen);
+  return json::serialize(o);
+}
+
+std::optional<wal_system_meta> wal_system_meta_from_json(std::string_view text) {
+  boost::system::error_code ec;
+  const auto value = json::parse(text, ec);
+  if (ec || !value.is_object()) return std::nullopt;
+  const auto& o = value.get_object();
+  try {
+    wal_system_meta meta;
+    meta.segment_size = json::value_to<std::uint64_t>(o.at("segment_size"));
+    const auto first_seen = parse_utc(json::value_to<std::string>(o.at("first_seen")));
+    if (!first_seen || !wal::valid_segment_size(meta.segment_size)) return std::nullopt;
+    meta.first_seen = *first_seen;
+    return meta;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace pgship::receiver
