@@ -69,6 +69,10 @@ constexpr key_spec schema[] = {
     {"ROW_COUNTS", "exact", false,
      "exact: count(*) per table in the dump's own snapshot; estimate: reltuples; off"},
     {"DRILL_SCHEDULE", "", false, "cron for restore drills (e.g. 0 4 * * 0); unset: none"},
+    {"BASEBACKUP_SCHEDULE", "", false,
+     "cron for physical base backups (needs WAL_STREAM=on); unset: none scheduled"},
+    {"BASEBACKUP_WAL_TIMEOUT", "10m", false,
+     "how long a base backup waits for the receiver to hold the WAL up to its stop point"},
     {"DRILL_DATABASE", "{db}_pgship_drill", false,
      "scratch database of a drill ({db}: the source database); never a source database"},
     {"DRILL_POSTGRES_HOST", "", false, "server drills restore into (default: POSTGRES_HOST)"},
@@ -160,6 +164,10 @@ void read_encryption(const config::config& cfg, settings& s) {
 
 std::span<const config::key_spec> config_schema() {
   return schema;
+}
+
+replication_login replication_credentials(const settings& s) {
+  return {s.postgres_user, s.postgres_password};
 }
 
 settings read_settings(const config::config& cfg, settings_use use) {
@@ -255,6 +263,15 @@ settings read_settings(const config::config& cfg, settings_use use) {
   if (std::string error; !s.drill_schedule.empty() && !parse_cron(s.drill_schedule, error)) {
     throw config::config_error("DRILL_SCHEDULE=\"" + s.drill_schedule + "\" is invalid: " + error);
   }
+  s.basebackup_schedule = cfg.string("BASEBACKUP_SCHEDULE");
+  if (std::string error;
+      !s.basebackup_schedule.empty() && !parse_cron(s.basebackup_schedule, error)) {
+    throw config::config_error("BASEBACKUP_SCHEDULE=\"" + s.basebackup_schedule +
+                               "\" is invalid: " + error);
+  }
+  // TODO(i28-repl): with WAL_STREAM in the settings, BASEBACKUP_SCHEDULE without
+  // WAL_STREAM=on stops start-up here: nothing would complete the scheduled base backups.
+  s.basebackup_wal_timeout = cfg.duration("BASEBACKUP_WAL_TIMEOUT");
   s.drill_database = cfg.required_string("DRILL_DATABASE");
   for (const auto& db : s.databases) {
     if (std::string why; !drill_database_for(s, db, why)) {
