@@ -167,7 +167,9 @@ std::vector<std::string> child_environment(const std::map<std::string, std::stri
                                                      "POSTGRES_PASSWORD_FILE",
                                                      "BACKUP_API_TOKEN_FILE",
                                                      "CONTROL_TOKEN_FILE",
-                                                     "DRILL_POSTGRES_PASSWORD_FILE"};
+                                                     "DRILL_POSTGRES_PASSWORD_FILE",
+                                                     "REPLICATION_PASSWORD",
+                                                     "REPLICATION_PASSWORD_FILE"};
   std::map<std::string, std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     const std::string_view entry(*e);

@@ -5,9 +5,8 @@
 #include <libpq-fe.h>
 
 namespace pgship::agent {
-namespace {
 
-std::string first_line(const char* text) {
+std::string libpq_reason(const char* text) {
   std::string s = text == nullptr ? "" : text;
   while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
     s.pop_back();
@@ -20,7 +19,7 @@ std::string first_line(const char* text) {
   return s;
 }
 
-errc classify(const std::string& message) {
+errc classify_connect_failure(const std::string& message) {
   if (message.find("password authentication failed") != std::string::npos ||
       message.find("no password supplied") != std::string::npos ||
       message.find("authentication failed") != std::string::npos ||
@@ -33,8 +32,6 @@ errc classify(const std::string& message) {
   }
   return errc::database_unreachable;
 }
-
-}  // namespace
 
 pg_connection pg_connection::open(const pg_login& login, stage_error& error) {
   const std::string port = std::to_string(login.port);
@@ -51,10 +48,11 @@ pg_connection pg_connection::open(const pg_login& login, stage_error& error) {
     return pg_connection(nullptr);
   }
   if (PQstatus(c) != CONNECTION_OK) {
-    const std::string why = first_line(PQerrorMessage(c));
+    const std::string why = libpq_reason(PQerrorMessage(c));
     PQfinish(c);
-    error = fail(classify(why), "cannot connect to database \"" + login.database + "\" at " +
-                                    login.host + ":" + port + " as \"" + login.user + "\": " + why);
+    error = fail(classify_connect_failure(why), "cannot connect to database \"" + login.database +
+                                                    "\" at " + login.host + ":" + port + " as \"" +
+                                                    login.user + "\": " + why);
     return pg_connection(nullptr);
   }
   error = {};
@@ -90,7 +88,8 @@ std::optional<std::string> pg_connection::query_value(std::string_view sql, stag
                 : std::string();
     error = {};
   } else {
-    error = fail(errc::database_unreachable, "query failed: " + first_line(PQerrorMessage(conn_)));
+    error =
+        fail(errc::database_unreachable, "query failed: " + libpq_reason(PQerrorMessage(conn_)));
   }
   PQclear(r);
   return value;
@@ -110,7 +109,8 @@ std::optional<std::vector<std::vector<std::string>>> pg_connection::query_rows(s
     }
     error = {};
   } else {
-    error = fail(errc::database_unreachable, "query failed: " + first_line(PQerrorMessage(conn_)));
+    error =
+        fail(errc::database_unreachable, "query failed: " + libpq_reason(PQerrorMessage(conn_)));
   }
   PQclear(r);
   return rows;
@@ -134,7 +134,7 @@ stage_error pg_connection::execute(std::string_view sql) {
   stage_error error;
   const auto status = PQresultStatus(r);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    error = fail(errc::database_unreachable, first_line(PQerrorMessage(conn_)));
+    error = fail(errc::database_unreachable, libpq_reason(PQerrorMessage(conn_)));
   }
   PQclear(r);
   return error;

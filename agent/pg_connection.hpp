@@ -56,6 +56,13 @@ class pg_connection {
   ::pg_conn* conn_ = nullptr;
 };
 
+/// The reason in a libpq error message: its first line, without libpq's "connection to
+/// server at ... failed: " prefix.
+std::string libpq_reason(const char* text);
+/// database_auth_failed, database_missing or database_unreachable for a connection failure's
+/// reason.
+errc classify_connect_failure(const std::string& reason);
+
 /// "15.4" from 150004 (and "9.6.24" from 90624).
 std::string version_text(int version_num);
 /// 15 from 150004, 9 from 90624 (the old two-part majors count as their first part: pg_dump

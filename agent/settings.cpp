@@ -94,6 +94,16 @@ constexpr key_spec schema[] = {
      "file of age recipients, one per line (# comments), added to ENCRYPT_RECIPIENTS"},
     {"AGE_IDENTITY_FILE", "", false,
      "age identities (AGE-SECRET-KEY-1...) for restore and drills; never needed to back up"},
+    {"WAL_STREAM", "off", false,
+     "on: stream WAL over a replication connection and ship it to the receiver continuously"},
+    {"WAL_SLOT", "pgship", false,
+     "physical replication slot of the stream (created with RESERVE_WAL when missing)"},
+    {"WAL_ACK_INTERVAL", "1s", false,
+     "longest time received WAL waits before it is shipped (100ms-60s): the RPO while up"},
+    {"WAL_MAX_LAG", "60s", false, "/health turns 503 while pgship_wal_lag_seconds exceeds this"},
+    {"REPLICATION_USER", "", false,
+     "role with REPLICATION for the stream (default: POSTGRES_USER)"},
+    {"REPLICATION_PASSWORD", "", true, "its password (default: POSTGRES_PASSWORD)"},
 };
 
 std::string read_key_file(const std::filesystem::path& path, const char* key) {
@@ -117,6 +127,42 @@ std::vector<std::string_view> compression_choices() {
   }
   out.push_back(io::to_string(io::compression::none));
   return out;
+}
+
+// WAL_*: the physical archive's stream. It ships straight from the replication slot to the
+// receiver: without uploads there is nowhere for WAL to go (no local spool, by design).
+void read_wal_stream(const config::config& cfg, settings& s) {
+  s.wal_stream = cfg.boolean("WAL_STREAM");
+  s.wal_slot = cfg.required_string("WAL_SLOT");
+  const bool slot_ok =
+      s.wal_slot.size() <= 63 && std::all_of(s.wal_slot.begin(), s.wal_slot.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+      });
+  if (!slot_ok) {
+    throw config::config_error("WAL_SLOT=\"" + s.wal_slot +
+                               "\" is invalid: a replication slot name is 1 to 63 lower-case "
+                               "letters, digits and '_'");
+  }
+  s.wal_ack_interval = cfg.duration("WAL_ACK_INTERVAL");
+  if (s.wal_ack_interval < std::chrono::milliseconds(100) ||
+      s.wal_ack_interval > std::chrono::seconds(60)) {
+    throw config::config_error("WAL_ACK_INTERVAL=\"" + cfg.string("WAL_ACK_INTERVAL") +
+                               "\" is invalid: expected 100ms to 60s");
+  }
+  s.wal_max_lag = cfg.duration("WAL_MAX_LAG");
+  if (s.wal_max_lag < std::chrono::seconds(1)) {
+    throw config::config_error("WAL_MAX_LAG=\"" + cfg.string("WAL_MAX_LAG") +
+                               "\" is invalid: expected 1s or more");
+  }
+  s.replication_user =
+      cfg.raw("REPLICATION_USER") ? cfg.required_string("REPLICATION_USER") : s.postgres_user;
+  s.replication_password =
+      cfg.raw("REPLICATION_PASSWORD") ? cfg.string("REPLICATION_PASSWORD") : s.postgres_password;
+  if (s.wal_stream && !s.upload) {
+    throw config::config_error(
+        "WAL_STREAM=on needs UPLOAD=on and BACKUP_API_URL: WAL goes from the replication slot "
+        "straight to the receiver, there is no local spool");
+  }
 }
 
 void read_encryption(const config::config& cfg, settings& s) {
@@ -167,7 +213,7 @@ std::span<const config::key_spec> config_schema() {
 }
 
 replication_login replication_credentials(const settings& s) {
-  return {s.postgres_user, s.postgres_password};
+  return {s.replication_user, s.replication_password};
 }
 
 settings read_settings(const config::config& cfg, settings_use use) {
@@ -269,8 +315,6 @@ settings read_settings(const config::config& cfg, settings_use use) {
     throw config::config_error("BASEBACKUP_SCHEDULE=\"" + s.basebackup_schedule +
                                "\" is invalid: " + error);
   }
-  // TODO(i28-repl): with WAL_STREAM in the settings, BASEBACKUP_SCHEDULE without
-  // WAL_STREAM=on stops start-up here: nothing would complete the scheduled base backups.
   s.basebackup_wal_timeout = cfg.duration("BASEBACKUP_WAL_TIMEOUT");
   s.drill_database = cfg.required_string("DRILL_DATABASE");
   for (const auto& db : s.databases) {
@@ -317,6 +361,14 @@ settings read_settings(const config::config& cfg, settings_use use) {
     s.archive_dirs.push_back(std::move(a));
   }
   read_encryption(cfg, s);
+  read_wal_stream(cfg, s);
+  // A scheduled base backup is complete only once its WAL is on the receiver: without the
+  // stream, every one would fail after BASEBACKUP_WAL_TIMEOUT.
+  if (!s.basebackup_schedule.empty() && !s.wal_stream) {
+    throw config::config_error(
+        "BASEBACKUP_SCHEDULE is set but WAL_STREAM is not on: a base backup is complete only "
+        "once the receiver holds its WAL, which the stream ships (set WAL_STREAM=on)");
+  }
   return s;
 }
 

@@ -91,6 +91,13 @@ struct settings {
   /// AGE_IDENTITY_FILE, read at start-up: what restores and drills decrypt with.
   std::optional<std::filesystem::path> age_identity_file;
   std::vector<age::identity> age_identities;
+  /// WAL_STREAM: the physical archive's stream (agent/wal/); needs UPLOAD=on.
+  bool wal_stream = false;
+  std::string wal_slot = "pgship";
+  std::chrono::milliseconds wal_ack_interval{1000};
+  std::chrono::milliseconds wal_max_lag{60000};
+  std::string replication_user;      // REPLICATION_USER, else POSTGRES_USER
+  std::string replication_password;  // REPLICATION_PASSWORD(_FILE), else POSTGRES_PASSWORD
 };
 
 /// DRILL_DATABASE for `database` ({db} replaced by it). Refused (nullopt, `why` says it) when
@@ -99,9 +106,8 @@ struct settings {
 std::optional<std::string> drill_database_for(const settings& s, const std::string& database,
                                               std::string& why);
 
-/// The role and password a base backup connects with for replication.
-/// TODO(i28-repl): REPLICATION_USER / REPLICATION_PASSWORD once they are settings; until then
-/// POSTGRES_USER / POSTGRES_PASSWORD, their documented defaults.
+/// The role and password a base backup connects with for replication: REPLICATION_USER and
+/// REPLICATION_PASSWORD (each defaulting to POSTGRES_USER / POSTGRES_PASSWORD).
 struct replication_login {
   std::string user;
   std::string password;

@@ -27,6 +27,7 @@
 #include "daemon/scheduler.hpp"
 #include "net/receiver_api.hpp"
 #include "repository/rotation.hpp"
+#include "wal/wal_stream.hpp"
 
 namespace pgship::agent {
 
@@ -54,6 +55,13 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
   net::io_context io;
   daemon_state state(io.get_executor(), cfg, *cron);
   state.restore_from_history();
+  // WAL_STREAM: started once with the daemon's first settings (a reload does not restart it).
+  std::unique_ptr<wal::wal_stream> wal_stream;
+  if (cfg.wal_stream) {
+    wal_stream = std::make_unique<wal::wal_stream>(io.get_executor(), wal::stream_config_of(cfg),
+                                                   wal::receiver_of(io.get_executor(), cfg));
+    state.attach_wal(wal_stream.get());
+  }
 
   http_server::router routes;
   add_control_routes(routes, state);
@@ -81,7 +89,9 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
     *stop = true;
     hangup.cancel();
     state.stop_active();
+    if (wal_stream) wal_stream->stop();
     co_await state.wait_idle(std::chrono::seconds(7));
+    if (wal_stream) co_await wal_stream->wait_stopped(std::chrono::seconds(5));
     co_await server.shutdown();
     io.stop();
   });
@@ -150,6 +160,7 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
         daemon_stop.supervise("drill scheduler"));
   };
   start_schedulers();
+  if (wal_stream) net::co_spawn(io, wal_stream->run(), daemon_stop.supervise("WAL stream"));
 
   std::function<void(boost::system::error_code, int)> on_hangup =
       [&](boost::system::error_code wait_ec, int) {
@@ -185,7 +196,8 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
 
   log::write(spdlog::level::info,
              "pgship-agent " + std::string(version) + " running: SCHEDULE \"" + cfg.schedule +
-                 "\", DRILL_SCHEDULE \"" + cfg.drill_schedule + "\", databases " +
+                 "\", DRILL_SCHEDULE \"" + cfg.drill_schedule + "\", WAL_STREAM " +
+                 (cfg.wal_stream ? "on" : "off") + ", databases " +
                  std::to_string(cfg.databases.size()) + ", control API on " +
                  bound.address().to_string() + ":" + std::to_string(bound.port()),
              {});

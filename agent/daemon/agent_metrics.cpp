@@ -17,6 +17,55 @@ const prometheus::Histogram::BucketBoundaries stage_buckets{0.1, 0.5, 1,    5,  
 
 }  // namespace
 
+struct agent_metrics::wal_series {
+  explicit wal_series(prometheus::Registry& r)
+      : up(prometheus::BuildGauge()
+               .Name("pgship_wal_stream_up")
+               .Help("1 while WAL streams from the server, else 0")
+               .Register(r)
+               .Add({})),
+        server(prometheus::BuildGauge()
+                   .Name("pgship_wal_server_lsn_bytes")
+                   .Help("The server's end of WAL, as it last said")
+                   .Register(r)
+                   .Add({})),
+        received(prometheus::BuildGauge()
+                     .Name("pgship_wal_received_lsn_bytes")
+                     .Help("Past the last WAL byte received")
+                     .Register(r)
+                     .Add({})),
+        durable(prometheus::BuildGauge()
+                    .Name("pgship_wal_durable_lsn_bytes")
+                    .Help("Past the last WAL byte the receiver made durable")
+                    .Register(r)
+                    .Add({})),
+        lag_bytes(prometheus::BuildGauge()
+                      .Name("pgship_wal_lag_bytes")
+                      .Help("WAL the server has and the receiver not yet")
+                      .Register(r)
+                      .Add({})),
+        lag_seconds(
+            prometheus::BuildGauge()
+                .Name("pgship_wal_lag_seconds")
+                .Help("Age of the oldest WAL the receiver does not hold durably: the RPO now")
+                .Register(r)
+                .Add({})),
+        shipped(prometheus::BuildCounter()
+                    .Name("pgship_wal_segments_shipped_total")
+                    .Help("WAL segments whose last unit the receiver made durable")
+                    .Register(r)
+                    .Add({})) {}
+
+  prometheus::Gauge& up;
+  prometheus::Gauge& server;
+  prometheus::Gauge& received;
+  prometheus::Gauge& durable;
+  prometheus::Gauge& lag_bytes;
+  prometheus::Gauge& lag_seconds;
+  prometheus::Counter& shipped;
+  std::uint64_t shipped_seen = 0;  // the stream's count the counter has taken in
+};
+
 agent_metrics::agent_metrics(const std::vector<std::string>& databases, bool legacy)
     : registry_(std::make_shared<prometheus::Registry>()),
       age_registry_(std::make_shared<prometheus::Registry>()),
@@ -293,6 +342,22 @@ void agent_metrics::write_textfile(const std::filesystem::path& path) {
     log::write(spdlog::level::warn,
                "cannot write METRICS_TEXTFILE " + path.string() + ": " + ec.message(), {});
   }
+}
+
+void agent_metrics::wal_known(const wal_metric_values& v) {
+  std::lock_guard lock(mutex_);
+  if (!wal_) wal_ = std::make_unique<wal_series>(*age_registry_);
+  wal_->up.Set(v.up ? 1 : 0);
+  wal_->server.Set(v.server_lsn);
+  wal_->received.Set(v.received_lsn);
+  wal_->durable.Set(v.durable_lsn);
+  wal_->lag_bytes.Set(v.lag_bytes);
+  wal_->lag_seconds.Set(v.lag_seconds);
+  // The stream's count starts again with a new ship queue (another system): a counter only
+  // grows, so it takes in what is new since then.
+  if (v.segments_shipped < wal_->shipped_seen) wal_->shipped_seen = 0;
+  wal_->shipped.Increment(static_cast<double>(v.segments_shipped - wal_->shipped_seen));
+  wal_->shipped_seen = v.segments_shipped;
 }
 
 std::string agent_metrics::render(std::chrono::system_clock::time_point now) {

@@ -23,6 +23,14 @@
 
 namespace pgship::agent {
 
+/// The WAL stream's numbers at a scrape (WAL_STREAM=on only).
+struct wal_metric_values {
+  bool up = false;
+  double server_lsn = 0, received_lsn = 0, durable_lsn = 0;  // positions as byte counts
+  double lag_bytes = 0, lag_seconds = 0;
+  std::uint64_t segments_shipped = 0;  // since the stream's ship queue started
+};
+
 class agent_metrics {
  public:
   /// `legacy`: also the old tool's mt5_backup_* names (LEGACY_METRICS).
@@ -64,6 +72,10 @@ class agent_metrics {
   /// Bytes of the local backups (for mt5_backup_repo_size_bytes).
   void repo_size(std::uint64_t bytes);
 
+  /// The WAL stream's pgship_wal_* series, live values: they exist from the first call on (so
+  /// only with WAL_STREAM=on) and are scrape-time only, as the ages are.
+  void wal_known(const wal_metric_values& values);
+
   /// The exposition text for /metrics, with the age gauges computed for `now`.
   std::string render(std::chrono::system_clock::time_point now);
   /// Writes the exposition text to `path` atomically (METRICS_TEXTFILE); a failure is logged.
@@ -103,6 +115,8 @@ class agent_metrics {
   prometheus::Gauge& basebackup_success_;
   prometheus::Gauge& basebackup_size_;
   std::unique_ptr<legacy_metrics> legacy_;
+  struct wal_series;
+  std::unique_ptr<wal_series> wal_;
   std::mutex mutex_;
   std::map<std::string, std::chrono::system_clock::time_point> last_success_at_;
 };

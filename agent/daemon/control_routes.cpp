@@ -14,6 +14,8 @@
 #include <pgship/common/metrics_text.hpp>
 #include <pgship/common/wire/errors.hpp>
 
+#include "daemon/wal_report.hpp"
+
 namespace pgship::agent {
 namespace {
 
@@ -146,6 +148,16 @@ net::awaitable<void> handle_health(exchange& ex, daemon_state& state) {
                            report.json);
 }
 
+net::awaitable<void> handle_wal(exchange& ex, daemon_state& state) {
+  if (state.wal() == nullptr) {
+    co_await ex.respond_error(http::status::not_found, wire::api_error::not_found,
+                              "WAL_STREAM is off");
+    co_return;
+  }
+  const auto text = json_text(wal_status_json(state.wal()->status()));
+  co_await ex.respond_json(http::status::ok, text);
+}
+
 net::awaitable<void> handle_metrics(exchange& ex, daemon_state& state) {
   state.sync();
   http_server::string_response res{http::status::ok, 11};
@@ -173,6 +185,7 @@ void add_control_routes(http_server::router& routes, daemon_state& state) {
              [st](exchange& ex) { return handle_start(ex, *st, job::basebackup); },
              {.body_limit = 16 * 1024});
   routes.add(http::verb::get, "/api/v1/runs", [st](exchange& ex) { return handle_runs(ex, *st); });
+  routes.add(http::verb::get, "/api/v1/wal", [st](exchange& ex) { return handle_wal(ex, *st); });
   routes.add(http::verb::get, "/api/v1/runs/{id}",
              [st](exchange& ex) { return handle_run(ex, *st); });
 }

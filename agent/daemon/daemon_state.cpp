@@ -18,6 +18,7 @@
 #include <pgship/common/time_text.hpp>
 
 #include "daemon/history_results.hpp"
+#include "daemon/wal_report.hpp"
 #include "drill/drill_run.hpp"
 #include "pipeline/backup_run.hpp"
 #include "pipeline/basebackup_run.hpp"
@@ -69,6 +70,7 @@ void daemon_state::sync() {
   history_.reload_if_changed();
   if (history_.generation() != applied_generation_) apply_history();
   refresh_local_backups();
+  if (wal_ != nullptr) metrics_.wal_known(wal_metrics_of(wal_->status()));
 }
 
 void daemon_state::refresh_local_backups() {
@@ -305,6 +307,13 @@ health_report daemon_state::health(sys_clock::time_point now) const {
   if (globals_.ran && !globals_.ok) {
     problems.push_back("last GLOBALS backup (roles) failed: " + globals_.error);
   }
+  std::optional<json::object> wal_part;
+  if (wal_ != nullptr) {
+    const auto st = wal_->status();
+    for (auto& p : wal_problems(st, cfg_->wal_max_lag))
+      problems.push_back(std::move(p));
+    wal_part = wal_status_json(st);
+  }
   std::string reason;
   for (const auto& p : problems)
     reason += (reason.empty() ? "" : "; ") + p;
@@ -322,6 +331,7 @@ health_report daemon_state::health(sys_clock::time_point now) const {
     body["globals"] = std::move(g);
   }
   if (running()) body["active_run"] = active_run_;
+  if (wal_part) body["wal"] = std::move(*wal_part);
   return {problems.empty(), json_text(body)};
 }
 

@@ -24,6 +24,10 @@
 
 namespace pgship::agent {
 
+namespace wal {
+class wal_stream;
+}
+
 struct health_report {
   bool healthy = true;
   std::string json;
@@ -38,6 +42,10 @@ class daemon_state {
   /// New settings (SIGHUP) for the runs that start from now on; the active one keeps its own.
   void reconfigure(settings cfg, cron_expr cron);
   agent_metrics& metrics() { return metrics_; }
+  /// The WAL stream (WAL_STREAM=on) whose status /health, /metrics and /api/v1/wal show;
+  /// it must outlive this object's use.
+  void attach_wal(wal::wal_stream* stream) { wal_ = stream; }
+  wal::wal_stream* wal() const { return wal_; }
   run_history& history() { return history_; }
 
   /// Loads the history (marking runs cut short by a crash as interrupted) and the health of
@@ -110,6 +118,7 @@ class daemon_state {
   result_health globals_;  // GLOBALS: the cluster's roles, apart from any database's health
   std::uint64_t applied_generation_ = 0;  // the history's generation apply_history() saw
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
+  wal::wal_stream* wal_ = nullptr;
 };
 
 }  // namespace pgship::agent

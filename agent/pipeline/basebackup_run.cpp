@@ -5,6 +5,9 @@
 #include <pgship/common/backup_name.hpp>
 #include <pgship/common/redact_url.hpp>
 
+#include <boost/asio/this_coro.hpp>
+
+#include "net/receiver_api.hpp"
 #include "pg_connection.hpp"
 #include "pipeline/backup_prep.hpp"
 #include "pipeline/basebackup_stream.hpp"
@@ -143,13 +146,15 @@ net::awaitable<stage_error> take_basebackup(const settings& cfg, run_control& co
   {
     control.progress.begin(d.database, "wal");
     stage_clock clock(d.stages, "wal");
+    // Its own connection, as the stream's wal_api has: the archive's state is small and asked
+    // every few seconds.
+    wal_api archive(make_receiver_client(co_await net::this_coro::executor, cfg),
+                    cfg.backup_api_token, facts.system_identifier);
     wal_wait_request wr;
-    wr.system = facts.system_identifier;
-    wr.token = cfg.backup_api_token;
     wr.span = {pos.timeline, *pos.start, *pos.stop};
     wr.timeout = cfg.basebackup_wal_timeout;
     wr.stopping = [&control] { return control.stopping(); };
-    auto error = co_await wait_for_wal(client, wr);
+    auto error = co_await wait_for_wal(archive, wr);
     clock.done(0, !error);
     if (error) co_return error;
   }

@@ -8,7 +8,6 @@
 namespace pgship::agent {
 
 namespace net = boost::asio;
-namespace http = boost::beast::http;
 namespace wal_wire = wire::wal;
 
 bool archive_covers(const wal_wire::archive_state& state, const wal_span& span) {
@@ -33,46 +32,18 @@ std::string describe_holdings(const wal_wire::archive_state& state, wal::timelin
   return "timeline " + std::to_string(timeline) + " holds " + out;
 }
 
-namespace {
 
-// The archive's state; an archive the receiver does not know yet (404) is an empty one.
-net::awaitable<stage_error> fetch_state(http_client& client, const wal_wait_request& request,
-                                        wal_wire::archive_state& out) {
-  http_request r{http::verb::get, client.endpoint().target(wal_wire::system_path(request.system)),
-                 11};
-  r.set(http::field::authorization, "Bearer " + request.token);
-  const auto reply = co_await client.send(std::move(r));
-  if (!reply.ok()) co_return fail(reply.failure, reply.message);
-  if (reply.status() == 404) {
-    out = wal_wire::archive_state{};
-    out.system = request.system;
-    co_return stage_error{};
-  }
-  if (reply.status() != 200) {
-    const auto code = reply.status() == 401 || reply.status() == 403 ? errc::receiver_auth_failed
-                                                                     : errc::receiver_unhealthy;
-    co_return fail(code, "asking for the WAL archive: " + describe_response(reply.response));
-  }
-  const auto state = wal_wire::decode_state(reply.response.body());
-  if (!state)
-    co_return fail(errc::receiver_unhealthy, "the receiver's WAL archive state is unreadable");
-  out = *state;
-  co_return stage_error{};
-}
-
-}  // namespace
-
-net::awaitable<stage_error> wait_for_wal(http_client& client, const wal_wait_request& request) {
+net::awaitable<stage_error> wait_for_wal(wal_api& archive, const wal_wait_request& request) {
   const auto deadline = std::chrono::steady_clock::now() + request.timeout;
   net::steady_timer timer(co_await net::this_coro::executor);
   std::string last;
   for (;;) {
     wal_wire::archive_state state;
-    const auto asked = co_await fetch_state(client, request, state);
+    const auto asked = co_await archive.get_state(state);
     if (asked.code == make_error_code(errc::receiver_auth_failed)) co_return asked;
     if (!asked) {
       if (archive_covers(state, request.span)) co_return stage_error{};
-      last = "the receiver's archive of system " + request.system + ": " +
+      last = "the receiver's archive of system " + archive.system() + ": " +
              describe_holdings(state, request.span.timeline);
     } else {
       last = asked.message;

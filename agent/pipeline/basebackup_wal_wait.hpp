@@ -14,7 +14,7 @@
 #include <pgship/common/wal/wal_names.hpp>
 #include <pgship/common/wire/wal.hpp>
 
-#include "net/http_client.hpp"
+#include "net/wal_api.hpp"
 #include "stage_error.hpp"
 
 namespace pgship::agent {
@@ -34,8 +34,6 @@ bool archive_covers(const wire::wal::archive_state& state, const wal_span& span)
 std::string describe_holdings(const wire::wal::archive_state& state, wal::timeline_id timeline);
 
 struct wal_wait_request {
-  std::string system;  // decimal system identifier
-  std::string token;
   wal_span span;
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};
   std::chrono::milliseconds poll{std::chrono::seconds(2)};
@@ -45,7 +43,7 @@ struct wal_wait_request {
 /// Asks until the archive covers the span: ok; basebackup_incomplete naming the positions and
 /// what the receiver holds when the deadline passed; cancelled when stopping. A receiver that
 /// cannot be asked for a while is asked again until the deadline.
-boost::asio::awaitable<stage_error> wait_for_wal(http_client& client,
+boost::asio::awaitable<stage_error> wait_for_wal(wal_api& archive,
                                                  const wal_wait_request& request);
 
 }  // namespace pgship::agent

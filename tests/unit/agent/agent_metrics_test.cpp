@@ -17,6 +17,38 @@ bool has_line(const std::string& text, const std::string& line) {
   return text.find("\n" + line + "\n") != std::string::npos;
 }
 
+TEST(AgentMetrics, WalSeriesExistOnlyOnceTheStreamReportsAndTheCounterOnlyGrows) {
+  agent_metrics metrics({"a"});
+  EXPECT_EQ(metrics.render(noon).find("pgship_wal_"), std::string::npos);
+  wal_metric_values v;
+  v.up = true;
+  v.server_lsn = 3000;
+  v.received_lsn = 2500;
+  v.durable_lsn = 2000;
+  v.lag_bytes = 1000;
+  v.lag_seconds = 0.5;
+  v.segments_shipped = 4;
+  metrics.wal_known(v);
+  auto text = metrics.render(noon);
+  EXPECT_TRUE(has_line(text, "pgship_wal_stream_up 1")) << text;
+  EXPECT_TRUE(has_line(text, "pgship_wal_server_lsn_bytes 3000")) << text;
+  EXPECT_TRUE(has_line(text, "pgship_wal_received_lsn_bytes 2500")) << text;
+  EXPECT_TRUE(has_line(text, "pgship_wal_durable_lsn_bytes 2000")) << text;
+  EXPECT_TRUE(has_line(text, "pgship_wal_lag_bytes 1000")) << text;
+  EXPECT_TRUE(has_line(text, "pgship_wal_lag_seconds 0.5")) << text;
+  EXPECT_TRUE(has_line(text, "pgship_wal_segments_shipped_total 4")) << text;
+  v.segments_shipped = 6;
+  metrics.wal_known(v);
+  EXPECT_TRUE(has_line(metrics.render(noon), "pgship_wal_segments_shipped_total 6"));
+  // A new ship queue counts from 0 again: the counter goes on from where it was.
+  v.segments_shipped = 1;
+  v.up = false;
+  metrics.wal_known(v);
+  text = metrics.render(noon);
+  EXPECT_TRUE(has_line(text, "pgship_wal_segments_shipped_total 7")) << text;
+  EXPECT_TRUE(has_line(text, "pgship_wal_stream_up 0")) << text;
+}
+
 TEST(AgentMetrics, UnshippedAndLastLocalExistAtZeroForEveryDatabaseFromStartUp) {
   agent_metrics metrics({"a", "b"});
   const auto text = metrics.render(noon);
