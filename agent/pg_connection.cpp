@@ -35,13 +35,25 @@ errc classify_connect_failure(const std::string& message) {
 
 pg_connection pg_connection::open(const pg_login& login, stage_error& error) {
   const std::string port = std::to_string(login.port);
-  const std::array<const char*, 8> keys = {
-      "host", "port", "user", "password", "dbname", "connect_timeout", "application_name", nullptr};
-  const std::array<const char*, 8> values = {
-      login.host.c_str(),     port.c_str(),
-      login.user.c_str(),     login.password.empty() ? nullptr : login.password.c_str(),
-      login.database.c_str(), "10",
-      "pgship-agent",         nullptr};
+  const std::array<const char*, 9> keys = {"host",
+                                           "port",
+                                           "user",
+                                           "password",
+                                           "dbname",
+                                           "connect_timeout",
+                                           "application_name",
+                                           login.replication ? "replication" : nullptr,
+                                           nullptr};
+  const std::array<const char*, 9> values = {
+      login.host.c_str(),
+      port.c_str(),
+      login.user.c_str(),
+      login.password.empty() ? nullptr : login.password.c_str(),
+      login.database.c_str(),
+      "10",
+      "pgship-agent",
+      "true",
+      nullptr};
   ::pg_conn* c = PQconnectdbParams(keys.data(), values.data(), 0);
   if (c == nullptr) {
     error = fail(errc::internal, "libpq could not allocate a connection");
@@ -50,9 +62,11 @@ pg_connection pg_connection::open(const pg_login& login, stage_error& error) {
   if (PQstatus(c) != CONNECTION_OK) {
     const std::string why = libpq_reason(PQerrorMessage(c));
     PQfinish(c);
-    error = fail(classify_connect_failure(why), "cannot connect to database \"" + login.database +
-                                                    "\" at " + login.host + ":" + port + " as \"" +
-                                                    login.user + "\": " + why);
+    const std::string what = login.replication
+                                 ? std::string("cannot open a replication connection")
+                                 : "cannot connect to database \"" + login.database + "\"";
+    error = fail(classify_connect_failure(why),
+                 what + " at " + login.host + ":" + port + " as \"" + login.user + "\": " + why);
     return pg_connection(nullptr);
   }
   error = {};

@@ -22,6 +22,8 @@ struct pg_login {
   std::string user;
   std::string password;
   std::string database;
+  /// A physical replication connection (replication=true): only replication commands.
+  bool replication = false;
 };
 
 class pg_connection {

@@ -19,6 +19,7 @@
 #include "pipeline/timescaledb_restore.hpp"
 #include "repository/backup_dir.hpp"
 #include "repository/local_room.hpp"
+#include "wal/replication_check.hpp"
 
 namespace pgship::agent {
 
@@ -44,6 +45,10 @@ class checklist {
   }
   void note(std::string_view item, std::string_view detail) {
     std::cout << "- " << item << ": " << detail << "\n";
+  }
+  // Works today, but an operator should change it: not a failure.
+  void warn(std::string_view item, std::string_view detail) {
+    std::cout << "\u26a0 " << item << ": " << detail << "\n";
   }
   int failures() const { return failures_; }
 
@@ -210,6 +215,26 @@ int command_check(const settings& cfg) {
                   found
                       ? std::string()
                       : fmt::format("pg_dumpall {} ({})", dumpall.version, dumpall.path.string()));
+    }
+
+    if (cfg.wal_stream) {
+      using level = wal::check_finding::level;
+      for (const auto& finding : wal::check_replication(cfg)) {
+        switch (finding.verdict) {
+          case level::pass:
+            list.pass(finding.item, finding.detail);
+            break;
+          case level::fail:
+            list.fail_item(finding.item, finding.detail);
+            break;
+          case level::warn:
+            list.warn(finding.item, finding.detail);
+            break;
+          case level::note:
+            list.note(finding.item, finding.detail);
+            break;
+        }
+      }
     }
 
     if (!cfg.upload) {
