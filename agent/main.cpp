@@ -20,8 +20,8 @@
 
 namespace {
 
-constexpr std::array<std::string_view, 7> commands = {"run",     "backup", "check",      "list",
-                                                      "restore", "drill",  "healthcheck"};
+constexpr std::array<std::string_view, 8> commands = {
+    "run", "backup", "basebackup", "check", "list", "restore", "drill", "healthcheck"};
 
 void print_help(std::ostream& out, const boost::program_options::options_description& desc) {
   out << "usage: pgship-agent COMMAND [options]\n\n"
@@ -29,6 +29,8 @@ void print_help(std::ostream& out, const boost::program_options::options_descrip
          "commands:\n"
          "  run          the daemon: scheduler, /health, /metrics and the control API\n"
          "  backup       one backup run now\n"
+         "  basebackup   one physical base backup now, streamed to the receiver (complete once\n"
+         "               the receiver holds its WAL: WAL_STREAM=on on a running daemon)\n"
          "  check        check tools, database, backup directory and receiver\n"
          "  list         backups stored on the receiver\n"
          "  restore      restore a backup into a database\n"
@@ -79,6 +81,7 @@ int dispatch(std::string_view command, const pgship::agent::settings& settings,
   if (command == "backup") {
     return command_backup(settings, {value_or(vars, "database", std::vector<std::string>{})});
   }
+  if (command == "basebackup") return command_basebackup(settings);
   if (command == "check") return command_check(settings);
   if (command == "run") return command_run(settings, std::move(reload));
   if (command == "healthcheck") return command_healthcheck(settings);
@@ -151,8 +154,8 @@ int agent_main(int argc, char** argv) {
   const auto settings = pgship::agent::read_settings(cfg, use);
   // Root (the old tool's config is root's, so people run `backup` by hand as root) works in
   // BACKUP_DIR as its owner: what it leaves there stays usable by the service.
-  if (command == "backup" || command == "check" || command == "restore" || command == "drill" ||
-      command == "run") {
+  if (command == "backup" || command == "basebackup" || command == "check" ||
+      command == "restore" || command == "drill" || command == "run") {
     try {
       if (const auto user = pgship::agent::become_backup_dir_owner(settings.backup_dir);
           !user.empty()) {
