@@ -67,39 +67,27 @@ class BaseBackup : public daemon_fixture {
   }
 };
 
-TEST_F(BaseBackup, WithoutTheWalItIsStoredButIncompleteAndReadsBackWithTheReferenceTools) {
+TEST_F(BaseBackup, AStreamThatCannotStartStopsTheBackupBeforeItUploadsAnything) {
   start();
-  const auto key = new_identity();
-  const auto config =
-      write_config(agent_config("postgres", {{"COMPRESSION", "zstd"},
-                                             {"ENCRYPT_RECIPIENTS", recipient_of(key)},
-                                             {"BASEBACKUP_WAL_TIMEOUT", "3s"}}));
-  const auto started = std::chrono::steady_clock::now();
+  // The receiver already knows this system with another segment size: the stream refuses to
+  // ship into it, so the one-shot command, which needs its own stream, never starts pg_basebackup.
+  const auto system =
+      pg().query_value("postgres", "SELECT system_identifier FROM pg_control_system()");
+  write_file(receiver_->storage_dir() / ".wal" / "default" / system / "meta.json",
+             R"({"segment_size":1048576,"first_seen":"2026-12-01T00:00:00Z"})");
+  const auto config = write_config(agent_config("postgres", {{"WAL_STREAM", "on"},
+                                                             {"WAL_SLOT", "pgship_cannot_start"},
+                                                             {"BASEBACKUP_WAL_TIMEOUT", "3s"}}));
   const auto r = run_agent({"basebackup", "--config", config.string()});
-  // No WAL stream runs: the upload commits, the completion does not come.
-  EXPECT_EQ(r.exit_code, 63) << r.out << r.err;
-  EXPECT_NE(r.out.find("basebackup_incomplete"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("timeline 1"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("WAL_STREAM=on"), std::string::npos) << r.out;
-  EXPECT_GE(std::chrono::steady_clock::now() - started, 3s) << "it waited for its deadline";
-
-  const auto stored = stored_base_backups(".base.tar.zst.age");
-  ASSERT_EQ(stored.size(), 1u);
-  EXPECT_TRUE(files_ending(stored_dir(), ".manifest.json.age").empty())
-      << "no manifest: the backup is not complete";
-  expect_nothing_staged();
-  expect_verifies(stored_dir() / stored[0], key, dir_ / "restored");
-
-  // The receiver lists it under its kind, never under a database of its name.
-  http_request list;
-  list.target = "/api/backup/list?kind=basebackup";
-  list.headers["Authorization"] = "Bearer " + token_;
-  const auto listed = http_send(receiver_->port(), list);
-  EXPECT_EQ(listed.result_int(), 200);
-  EXPECT_NE(listed.body().find(stored[0]), std::string::npos) << listed.body();
-  EXPECT_NE(listed.body().find("\"kind\":\"basebackup\""), std::string::npos) << listed.body();
-  list.target = "/api/backup/list?database=pgdata";
-  EXPECT_EQ(http_send(receiver_->port(), list).body().find(stored[0]), std::string::npos);
+  EXPECT_EQ(r.exit_code, 60) << r.out << r.err;
+  EXPECT_NE(r.err.find("the WAL stream the base backup needs did not start within 3 s"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("segments of 1048576 bytes"), std::string::npos) << r.err;
+  EXPECT_FALSE(stdfs::exists(stored_dir())) << "nothing uploaded";
+  pg().execute("postgres",
+               "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE "
+               "slot_name = 'pgship_cannot_start'");
 }
 
 TEST_F(BaseBackup, WithTheDaemonsStreamTheRunIsOkOnceTheArchiveHoldsItsWal) {
@@ -143,6 +131,52 @@ TEST_F(BaseBackup, WithTheDaemonsStreamTheRunIsOkOnceTheArchiveHoldsItsWal) {
       },
       30s);
   pg().execute("postgres", "SELECT pg_drop_replication_slot('pgship_basebackup_test')");
+}
+
+// Without a daemon, the one-shot command streams the WAL its backup needs itself, on WAL_SLOT,
+// for as long as the backup takes.
+TEST_F(BaseBackup, TheOneShotCommandStreamsItsOwnWalWhenNoDaemonDoes) {
+  start();
+  const auto key = new_identity();
+  const auto config =
+      write_config(agent_config("postgres", {{"WAL_STREAM", "on"},
+                                             {"WAL_SLOT", "pgship_one_shot"},
+                                             {"WAL_ACK_INTERVAL", "200ms"},
+                                             {"COMPRESSION", "zstd"},
+                                             {"ENCRYPT_RECIPIENTS", recipient_of(key)}}));
+  const auto r = run_agent({"basebackup", "--config", config.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("streamed by this command"), std::string::npos) << r.out;
+  EXPECT_EQ(files_ending(stored_dir(), ".manifest.json.age").size(), 1u)
+      << "complete: the manifest went up";
+  const auto stored = stored_base_backups(".base.tar.zst.age");
+  ASSERT_EQ(stored.size(), 1u);
+  expect_nothing_staged();
+  expect_verifies(stored_dir() / stored[0], key, dir_ / "restored");
+
+  // The receiver lists it under its kind, never under a database of its name.
+  http_request list;
+  list.target = "/api/backup/list?kind=basebackup";
+  list.headers["Authorization"] = "Bearer " + token_;
+  const auto listed = http_send(receiver_->port(), list);
+  EXPECT_EQ(listed.result_int(), 200);
+  EXPECT_NE(listed.body().find(stored[0]), std::string::npos) << listed.body();
+  EXPECT_NE(listed.body().find("\"kind\":\"basebackup\""), std::string::npos) << listed.body();
+  list.target = "/api/backup/list?database=pgdata";
+  EXPECT_EQ(http_send(receiver_->port(), list).body().find(stored[0]), std::string::npos);
+
+  EXPECT_EQ(pg().query_value("postgres",
+                             "SELECT active FROM pg_replication_slots WHERE slot_name = "
+                             "'pgship_one_shot'"),
+            "f")
+      << "the slot stays for the daemon, no longer streamed";
+  pg().execute("postgres", "SELECT pg_drop_replication_slot('pgship_one_shot')");
+
+  // Without WAL_STREAM the command refuses before anything starts.
+  const auto off = run_agent(
+      {"basebackup", "--config", write_config(agent_config("postgres"), "off.env").string()});
+  EXPECT_EQ(off.exit_code, 2) << off.out << off.err;
+  EXPECT_NE(off.err.find("basebackup needs WAL_STREAM=on"), std::string::npos) << off.err;
 }
 
 }  // namespace
