@@ -8,12 +8,12 @@
 // One object per file, no sidecar: its metadata travels with it, so a listed unit always has
 // its meta. A put is create-only by stem: the stem's codec variants are looked up (HEAD) under
 // a per-stem lock of this receiver, then the object is PUT with If-None-Match: * where the
-// engine has it (Ceph RGW). Where it does not (Swift's s3api answers 501; found out on the
-// first put), two replicas racing on one stem may both write: the agent sent each the same
-// WAL, so the loser's object holds another encryption of the same plaintext, which is
-// harmless. The engine's 2xx to the PUT, signed with the stored bytes' SHA-256 (the engine
-// checks it), is the durability point. Objects are never rewritten, so the meta read by HEAD
-// is cached by key and ETag.
+// engine takes it (Swift's s3api answers 501, found out on the first put; Ceph RGW 16 takes
+// it, but in a versioned bucket, as object lock makes it, was seen to write anyway). Without
+// it, two replicas racing on one stem may both write: the agent sent each the same WAL, so the
+// loser's object holds another encryption of the same plaintext, which is harmless. The engine's
+// 2xx to the PUT, signed with the stored bytes' SHA-256 (the engine checks it), is the durability
+// point. Objects are never rewritten, so the meta read by HEAD is cached by key and ETag.
 
 #include <atomic>
 #include <map>
