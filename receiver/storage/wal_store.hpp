@@ -1,7 +1,7 @@
 #pragma once
 // The physical archive (issue 28): each client's WAL as sealed units (wal/wal_names.hpp) and
-// timeline history files, per system identifier. Reached through storage::wal(); a backend that
-// keeps no physical archive yet (S3) has none. On disk (posix/posix_wal_store.hpp):
+// timeline history files, per system identifier. Reached through storage::wal(). On disk
+// (posix/posix_wal_store.hpp; S3 keeps the same keys under <prefix>.wal/, s3/s3_wal_store.hpp):
 //
 //   STORAGE_DIR/.wal/<client>/<system>/meta.json                  segment size (create-only)
 //                                     /<segment24>/<unit>          stored bytes
