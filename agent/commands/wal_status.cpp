@@ -9,9 +9,9 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include <pgship/common/json_text.hpp>
 #include <pgship/common/wal/wal_names.hpp>
 
 #include "commands/command_runner.hpp"
@@ -57,12 +57,12 @@ std::string text_of(const json::value& v) {
   if (v.is_string()) return std::string(v.get_string());
   if (v.is_bool()) return v.get_bool() ? "yes" : "no";
   if (v.is_double()) return fmt::format("{:.3f}", v.get_double());
-  return json::serialize(v);
+  return json_text(v);
 }
 
 void print(const json::object& o, bool as_json) {
   if (as_json) {
-    std::cout << json::serialize(o) << "\n";
+    std::cout << json_text(o) << "\n";
     return;
   }
   for (const auto& [key, label] : fields) {

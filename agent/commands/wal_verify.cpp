@@ -7,8 +7,8 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 
+#include <pgship/common/json_text.hpp>
 #include <pgship/common/wal/wal_names.hpp>
 #include <pgship/common/wire/wal.hpp>
 
@@ -117,7 +117,7 @@ int command_wal_verify(const settings& cfg, const wal_options& opts) {
     }
     const auto verdict = wal::check_continuity(state);
     if (opts.json) {
-      std::cout << json::serialize(report_json(system, verdict)) << "\n";
+      std::cout << json_text(report_json(system, verdict)) << "\n";
     } else {
       print_report(system, verdict);
     }
