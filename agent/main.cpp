@@ -20,8 +20,8 @@
 
 namespace {
 
-constexpr std::array<std::string_view, 8> commands = {"run",     "backup", "check",       "list",
-                                                      "restore", "drill",  "healthcheck", "wal"};
+constexpr std::array<std::string_view, 9> commands = {
+    "run", "backup", "basebackup", "check", "list", "restore", "drill", "healthcheck", "wal"};
 constexpr std::array<std::string_view, 3> wal_commands = {"status", "verify", "drop-slot"};
 
 void print_help(std::ostream& out, const boost::program_options::options_description& desc) {
@@ -30,6 +30,8 @@ void print_help(std::ostream& out, const boost::program_options::options_descrip
          "commands:\n"
          "  run          the daemon: scheduler, /health, /metrics and the control API\n"
          "  backup       one backup run now\n"
+         "  basebackup   one physical base backup now, streamed to the receiver (complete once\n"
+         "               the receiver holds its WAL: WAL_STREAM=on on a running daemon)\n"
          "  check        check tools, database, backup directory and receiver\n"
          "  list         backups stored on the receiver\n"
          "  restore      restore a backup into a database\n"
@@ -101,6 +103,7 @@ int dispatch(std::string_view command, std::string_view subcommand,
   if (command == "backup") {
     return command_backup(settings, {value_or(vars, "database", std::vector<std::string>{})});
   }
+  if (command == "basebackup") return command_basebackup(settings);
   if (command == "check") return command_check(settings);
   if (command == "run") return command_run(settings, std::move(reload));
   if (command == "healthcheck") return command_healthcheck(settings);
@@ -188,8 +191,8 @@ int agent_main(int argc, char** argv) {
   const auto settings = pgship::agent::read_settings(cfg, use);
   // Root (the old tool's config is root's, so people run `backup` by hand as root) works in
   // BACKUP_DIR as its owner: what it leaves there stays usable by the service.
-  if (command == "backup" || command == "check" || command == "restore" || command == "drill" ||
-      command == "run") {
+  if (command == "backup" || command == "basebackup" || command == "check" ||
+      command == "restore" || command == "drill" || command == "run") {
     try {
       if (const auto user = pgship::agent::become_backup_dir_owner(settings.backup_dir);
           !user.empty()) {

@@ -15,6 +15,9 @@ struct backup_options {
 };
 int command_backup(const settings& cfg, const backup_options& opts);
 
+/// One physical base backup now (README "Base backups").
+int command_basebackup(const settings& cfg);
+
 int command_check(const settings& cfg);
 
 /// The daemon: scheduler, control API, metrics; returns 0 after SIGTERM/SIGINT. On SIGHUP

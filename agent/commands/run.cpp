@@ -120,6 +120,26 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
                   run_scheduler(state.cron(), now_cfg.schedule_jitter, now_cfg.missed_runs,
                                 scheduler_clock::system(), std::move(hooks), stop),
                   daemon_stop.supervise("backup scheduler"));
+    if (!now_cfg.basebackup_schedule.empty()) {
+      std::string bad;
+      auto base_cron = parse_cron(now_cfg.basebackup_schedule, bad);  // validated with the settings
+      scheduler_hooks base_hooks;
+      base_hooks.fire = [&state](std::chrono::system_clock::time_point) {
+        std::string active;
+        if (state.start_basebackup("schedule", active)) return true;
+        log::write(spdlog::level::warn,
+                   "scheduled base backup skipped: run " + active + " is active",
+                   {{"run_id", active}});
+        return false;
+      };
+      base_hooks.next_run = [](std::chrono::system_clock::time_point) {};
+      base_hooks.skipped = [&state] { state.metrics().skipped(); };
+      net::co_spawn(
+          io,
+          run_scheduler(std::move(*base_cron), std::chrono::milliseconds(0), now_cfg.missed_runs,
+                        scheduler_clock::system(), std::move(base_hooks), stop),
+          daemon_stop.supervise("base backup scheduler"));
+    }
     if (now_cfg.drill_schedule.empty()) return;
     std::string why;
     auto drill_cron = parse_cron(now_cfg.drill_schedule, why);  // validated with the settings
