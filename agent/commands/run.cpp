@@ -22,6 +22,7 @@
 
 #include "commands/command_runner.hpp"
 #include "commands/commands.hpp"
+#include "commands/daemon_client.hpp"
 #include "daemon/control_routes.hpp"
 #include "daemon/daemon_state.hpp"
 #include "daemon/scheduler.hpp"
@@ -209,18 +210,9 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
 }
 
 int command_healthcheck(const settings& cfg) {
-  // Named outside the coroutine: GCC 12 double-frees string temporaries of a ?: or of an
-  // aggregate built in the same full-expression as a co_await.
-  receiver_endpoint daemon;
-  daemon.host = cfg.listen_addr == "0.0.0.0" ? "127.0.0.1"
-                : cfg.listen_addr == "::"    ? "::1"
-                                             : cfg.listen_addr;
-  daemon.port = std::to_string(cfg.healthcheck_port);
+  const std::string target = "/health";
   return run_command([&]() -> net::awaitable<int> {
-    const auto ex = co_await net::this_coro::executor;
-    http_client client(ex, daemon, {}, std::chrono::seconds(5));
-    http_request r{http::verb::get, "/health", 11};
-    const auto reply = co_await client.send(std::move(r));
+    const auto reply = co_await get_from_daemon(cfg, target);
     if (!reply.ok()) {
       std::cerr << "pgship-agent healthcheck: " << reply.message << "\n";
       co_return 1;

@@ -37,9 +37,9 @@ class receiver_metrics {
   void bytes_received(const std::string& client, std::uint64_t n);
   void auth_failed();
   void request(std::string_view method, unsigned status, double seconds);
-  /// Refreshes the gauges that mirror storage state (per-client bytes and counts, free space,
-  /// backups in quarantine).
-  void refresh(const storage& store, const spool& incoming);
+  /// Refreshes the gauges that mirror storage state (per-client bytes and counts, the physical
+  /// archive's bytes, free space, backups in quarantine).
+  void refresh(storage& store, const spool& incoming);
   void scrub_bytes(std::uint64_t n);
   void scrub_completed(std::chrono::system_clock::time_point at);
 
@@ -49,6 +49,7 @@ class receiver_metrics {
   prometheus::Family<prometheus::Counter>& bytes_;
   prometheus::Family<prometheus::Gauge>& backups_;
   prometheus::Family<prometheus::Gauge>& stored_bytes_;
+  prometheus::Family<prometheus::Gauge>& wal_bytes_;
   prometheus::Gauge& free_bytes_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Histogram& duration_;

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -123,6 +124,11 @@ class wal_store {
                                                             const wal_file_name& name,
                                                             std::uint64_t first,
                                                             std::uint64_t length) const = 0;
+
+  /// Stored bytes (units and history files as stored, sidecars aside) per client: counted once
+  /// when the store opens, then kept current by put(). They count against QUOTA_BYTES beside
+  /// the backups and are pgship_receiver_wal_bytes.
+  virtual std::map<std::string, std::uint64_t> usage() const = 0;
 };
 
 }  // namespace pgship::receiver

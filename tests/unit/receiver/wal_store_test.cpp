@@ -24,6 +24,36 @@
 namespace pgship::test {
 namespace wal_contract {
 
+TEST_P(WalStoreContract, UsageCountsEachStoredFileOncePerClientAndSurvivesARestart) {
+  const auto usage_of = [this](const std::string& client) -> std::uint64_t {
+    const auto usage = store_->wal()->usage();
+    const auto it = usage.find(client);
+    return it == usage.end() ? 0 : it->second;
+  };
+  EXPECT_EQ(usage_of("app"), 0u);
+  ASSERT_EQ(put(seg1 + ".00000000-00001000.zst", "12345", "plain")->outcome,
+            wal_put_outcome::created);
+  ASSERT_EQ(put(seg1 + ".00001000-00002000", "1234567", "other")->outcome,
+            wal_put_outcome::created);
+  ASSERT_EQ(put("00000002.history", "1\t0/3000000\tx\n", "1\t0/3000000\tx\n")->outcome,
+            wal_put_outcome::created);
+  EXPECT_EQ(usage_of("app"), 5u + 7u + 14u);
+  // The same stem again, identical or not, stores nothing.
+  EXPECT_EQ(put(seg1 + ".00000000-00001000", "plain", "plain")->outcome,
+            wal_put_outcome::identical);
+  EXPECT_EQ(put(seg1 + ".00000000-00001000", "bad", "bad")->outcome, wal_put_outcome::conflict);
+  EXPECT_EQ(usage_of("app"), 26u);
+  ASSERT_TRUE(put(seg1 + ".00000000-00001000", "abc", "abc", "beta"));
+  EXPECT_EQ(usage_of("beta"), 3u);
+  EXPECT_EQ(usage_of("app"), 26u);
+
+  store_ = GetParam().open(dir_.path());
+  EXPECT_EQ(usage_of("app"), 26u) << "counted again from what is stored";
+  EXPECT_EQ(usage_of("beta"), 3u);
+  // The backups' usage never holds the archive.
+  EXPECT_TRUE(store_->usage().empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Backends, WalStoreContract,
     ::testing::Values(wal_backend{"fs",
@@ -85,6 +115,18 @@ TEST(PosixWalStore, ASidecarWithoutItsDataIsNoUnit) {
   ASSERT_TRUE(put);
   EXPECT_EQ(put->outcome, wal_put_outcome::created) << "the stale sidecar is overwritten";
   EXPECT_EQ(store.wal()->list_dir(key, seg1).value().size(), 1u);
+}
+
+TEST(PosixWalStore, UsageAtStartCountsOnlyDataFilesWithTheirSidecar) {
+  temp_dir dir;
+  const auto unit_dir = dir.path() / ".wal" / "app" / "7000000000000000001" / seg1;
+  write_file(unit_dir / (seg1 + ".00000000-00001000.json"), "{}");  // sidecar without data
+  write_file(unit_dir / (seg1 + ".00001000-00002000"), "12345");    // data without sidecar
+  write_file(unit_dir / (seg1 + ".00002000-00003000"), "123");
+  write_file(unit_dir / (seg1 + ".00002000-00003000.json"), "{}");
+  write_file(unit_dir / "stray.tmp", "123456789");
+  posix_storage store(dir.path());
+  EXPECT_EQ(store.wal()->usage().at("app"), 3u);
 }
 
 TEST(PosixWalStore, TheArchiveIsNoBackupAndUsesNoBackupUsage) {
