@@ -177,7 +177,33 @@ result<wal_put_result> s3_wal_store::put(wal_put_request request) {
   }
   std::error_code ignored;
   stdfs::remove(request.spooled, ignored);
+  {
+    std::lock_guard lock(mutex_);
+    if (usage_) (*usage_)[request.key.client] += request.meta.stored_size;
+  }
   return done;
+}
+
+std::map<std::string, std::uint64_t> s3_wal_store::usage() const {
+  {
+    std::lock_guard lock(mutex_);
+    if (usage_) return *usage_;
+  }
+  // `<root>/<client>/<system>/<dir>/<file>`: the data objects (meta.json aside).
+  std::vector<object_entry> objects;
+  const auto root_key = root(prefix_);
+  std::map<std::string, std::uint64_t> counted;
+  if (bucket_.list(root_key, objects)) return counted;  // unreachable: asked again next time
+  for (const auto& o : objects) {
+    const std::string_view rest = std::string_view(o.key).substr(root_key.size());
+    const auto slash = rest.find('/');
+    const auto last = rest.rfind('/');
+    if (slash == std::string_view::npos || !parse_wal_file_name(rest.substr(last + 1))) continue;
+    counted[std::string(rest.substr(0, slash))] += o.size;
+  }
+  std::lock_guard lock(mutex_);
+  if (!usage_) usage_ = std::move(counted);
+  return *usage_;
 }
 
 result<std::vector<wal_stored_file>> s3_wal_store::list_dir(const wal_key& key,

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "storage/s3/bucket.hpp"
@@ -42,6 +43,10 @@ class s3_wal_store final : public wal_store {
   result<std::unique_ptr<object_reader>> open_range(const wal_key& key, const wal_file_name& name,
                                                     std::uint64_t first,
                                                     std::uint64_t length) const override;
+  /// Counted by one listing of `<prefix>.wal/` when first asked (the bucket may hold another
+  /// replica's WAL from before this receiver started), then kept current by put(). Another
+  /// replica's puts since then show after a restart.
+  std::map<std::string, std::uint64_t> usage() const override;
 
   /// Where every archive key starts: `<prefix>.wal/` (the backups' listing skips it).
   static std::string root(const std::string& prefix) { return prefix + ".wal/"; }
@@ -62,6 +67,7 @@ class s3_wal_store final : public wal_store {
   std::atomic<bool> conditional_put_{true};  // until the engine answers 501 to one
   mutable std::mutex mutex_;
   mutable std::map<std::string, std::pair<std::string, wal_unit_meta>> metas_;  // key → ETag
+  mutable std::optional<std::map<std::string, std::uint64_t>> usage_;           // client → bytes
 };
 
 }  // namespace pgship::receiver::s3
