@@ -43,15 +43,26 @@ void kill_group(pid_t pid) {
   ::kill(-pid, SIGKILL);
 }
 
-net::awaitable<std::error_code> pump_stdout(net::readable_pipe& out, const stdout_sink& sink,
+// Exactly one of the two sinks is called (or none: stdout is discarded).
+struct stdout_sinks {
+  stdout_sink now;
+  async_stdout_sink waits;
+};
+
+net::awaitable<std::error_code> pump_stdout(net::readable_pipe& out, const stdout_sinks& sinks,
                                             pid_t pid) {
   std::vector<char> buffer(256 * 1024);
   std::error_code sink_ec;
   for (;;) {
     auto [ec, n] =
         co_await out.async_read_some(net::buffer(buffer), net::as_tuple(net::use_awaitable));
-    if (n > 0 && sink && !sink_ec) {
-      sink_ec = sink(std::span<const char>(buffer.data(), n));
+    if (n > 0 && !sink_ec && (sinks.now || sinks.waits)) {
+      const std::span<const char> piece(buffer.data(), n);
+      if (sinks.waits) {
+        sink_ec = co_await sinks.waits(piece);
+      } else {
+        sink_ec = sinks.now(piece);
+      }
       // Keep draining after killing it, so the child never blocks on a full pipe.
       if (sink_ec) kill_group(pid);
     }
@@ -175,8 +186,11 @@ std::vector<std::string> child_environment(const std::map<std::string, std::stri
   return out;
 }
 
-net::awaitable<child_result> run_child(const child_spec& spec, stdout_sink sink,
-                                       std::shared_ptr<child_handle> handle, stdin_feeder feeder) {
+namespace {
+
+net::awaitable<child_result> run_child_with(const child_spec& spec, stdout_sinks sinks,
+                                            std::shared_ptr<child_handle> handle,
+                                            stdin_feeder feeder) {
   // A child that stops reading its stdin (pg_restore --list once it has the table of
   // contents, a pg_restore that failed) must be an EPIPE the feeder handles, not a signal
   // that ends the agent: whoever runs a child with input gets SIGPIPE ignored.
@@ -226,7 +240,7 @@ net::awaitable<child_result> run_child(const child_spec& spec, stdout_sink sink,
     });
   }
 
-  auto stdout_task = net::co_spawn(ex, pump_stdout(out, sink, pid), net::deferred);
+  auto stdout_task = net::co_spawn(ex, pump_stdout(out, sinks, pid), net::deferred);
   auto stderr_task = net::co_spawn(ex, collect_stderr(err, result.err), net::deferred);
   auto stdin_task = net::co_spawn(ex, feed_stdin(in, feeder, pid), net::deferred);
   auto [order, e1, sink_ec, e2, e3, feed_ec] =
@@ -258,6 +272,20 @@ net::awaitable<child_result> run_child(const child_spec& spec, stdout_sink sink,
     result.exit_code = WEXITSTATUS(status);
   }
   co_return result;
+}
+
+}  // namespace
+
+net::awaitable<child_result> run_child(const child_spec& spec, stdout_sink sink,
+                                       std::shared_ptr<child_handle> handle, stdin_feeder feeder) {
+  stdout_sinks sinks{std::move(sink), nullptr};
+  co_return co_await run_child_with(spec, std::move(sinks), std::move(handle), std::move(feeder));
+}
+
+net::awaitable<child_result> run_child_paced(const child_spec& spec, async_stdout_sink sink,
+                                             std::shared_ptr<child_handle> handle) {
+  stdout_sinks sinks{nullptr, std::move(sink)};
+  co_return co_await run_child_with(spec, std::move(sinks), std::move(handle), nullptr);
 }
 
 net::awaitable<child_result> run_child_capture(const child_spec& spec, std::string& out) {

@@ -67,6 +67,12 @@ class child_handle {
 /// Receives stdout as it arrives; an error stops the child (SIGKILL) and is reported.
 using stdout_sink = std::function<std::error_code(std::span<const char>)>;
 
+/// The same, for a consumer that may wait (an upload): the next read of the pipe waits for it,
+/// so a slow consumer fills the pipe and blocks the child instead of filling memory. The bytes
+/// are valid until its awaitable completes.
+using async_stdout_sink =
+    std::function<boost::asio::awaitable<std::error_code>(std::span<const char>)>;
+
 /// Writes the child's stdin and returns when it has written all of it (the pipe is then
 /// closed: end of input). An error kills the child before the pipe closes, so the child
 /// never mistakes a cut-short input for a complete one.
@@ -78,6 +84,10 @@ using stdin_feeder =
 boost::asio::awaitable<child_result> run_child(const child_spec& spec, stdout_sink sink,
                                                std::shared_ptr<child_handle> handle = nullptr,
                                                stdin_feeder feeder = nullptr);
+/// run_child with a sink that may wait (backpressure down to the child); its own name, so a
+/// `nullptr` sink stays unambiguous.
+boost::asio::awaitable<child_result> run_child_paced(
+    const child_spec& spec, async_stdout_sink sink, std::shared_ptr<child_handle> handle = nullptr);
 
 /// Runs the child and returns its stdout as text (small outputs: versions, listings).
 boost::asio::awaitable<child_result> run_child_capture(const child_spec& spec, std::string& out);

@@ -20,8 +20,9 @@
 
 namespace {
 
-constexpr std::array<std::string_view, 7> commands = {"run",     "backup", "check",      "list",
-                                                      "restore", "drill",  "healthcheck"};
+constexpr std::array<std::string_view, 9> commands = {
+    "run", "backup", "basebackup", "check", "list", "restore", "drill", "healthcheck", "wal"};
+constexpr std::array<std::string_view, 3> wal_commands = {"status", "verify", "drop-slot"};
 
 void print_help(std::ostream& out, const boost::program_options::options_description& desc) {
   out << "usage: pgship-agent COMMAND [options]\n\n"
@@ -29,12 +30,20 @@ void print_help(std::ostream& out, const boost::program_options::options_descrip
          "commands:\n"
          "  run          the daemon: scheduler, /health, /metrics and the control API\n"
          "  backup       one backup run now\n"
+         "  basebackup   one physical base backup now, streamed to the receiver (complete once\n"
+         "               the receiver holds its WAL: WAL_STREAM=on on a running daemon)\n"
          "  check        check tools, database, backup directory and receiver\n"
          "  list         backups stored on the receiver\n"
          "  restore      restore a backup into a database\n"
          "  drill        restore the receiver's newest backup into a scratch database, compare\n"
          "               every table's rows with the backup's counts, drop it\n"
-         "  healthcheck  exit 0 when the running daemon reports healthy\n\n"
+         "  healthcheck  exit 0 when the running daemon reports healthy\n"
+         "  wal status   the WAL stream: slot, timeline, server, received and receiver-durable\n"
+         "               positions, lag (the running daemon's view, else PostgreSQL's and the\n"
+         "               receiver's) [--json]\n"
+         "  wal verify   the receiver's WAL archive of this cluster has no gaps (exit 0), or\n"
+         "               names each one (exit 62) [--json] [--system ID]\n"
+         "  wal drop-slot  drop WAL_SLOT on the server (decommissioning; stop the daemon first)\n\n"
       << desc << "\nSettings come from --config FILE and the environment; see conf/agent.env.\n";
 }
 
@@ -65,6 +74,10 @@ void add_command_options(std::string_view command, po::options_description& desc
     desc.add_options()("database", po::value<std::string>(), "only this database of POSTGRES_DB")(
         "id", po::value<std::string>(), "drill this backup instead of the newest")(
         "jobs", po::value<int>(), "pg_restore -j N over a downloaded file (default DRILL_JOBS)");
+  } else if (command == "wal") {
+    desc.add_options()("json", po::bool_switch(), "wal status, wal verify: one JSON object")(
+        "system", po::value<std::string>(),
+        "wal verify: the archive of this system identifier (default: the server's)");
   }
 }
 
@@ -73,12 +86,24 @@ T value_or(const po::variables_map& vars, const char* name, T fallback) {
   return vars.count(name) ? vars[name].as<T>() : fallback;
 }
 
-int dispatch(std::string_view command, const pgship::agent::settings& settings,
-             const po::variables_map& vars, std::function<pgship::agent::settings()> reload) {
+int dispatch_wal(std::string_view subcommand, const pgship::agent::settings& settings,
+                 const po::variables_map& vars) {
   using namespace pgship::agent;
+  const wal_options o{value_or(vars, "json", false), value_or(vars, "system", std::string())};
+  if (subcommand == "status") return command_wal_status(settings, o);
+  if (subcommand == "verify") return command_wal_verify(settings, o);
+  return command_wal_drop_slot(settings);
+}
+
+int dispatch(std::string_view command, std::string_view subcommand,
+             const pgship::agent::settings& settings, const po::variables_map& vars,
+             std::function<pgship::agent::settings()> reload) {
+  using namespace pgship::agent;
+  if (command == "wal") return dispatch_wal(subcommand, settings, vars);
   if (command == "backup") {
     return command_backup(settings, {value_or(vars, "database", std::vector<std::string>{})});
   }
+  if (command == "basebackup") return command_basebackup(settings);
   if (command == "check") return command_check(settings);
   if (command == "run") return command_run(settings, std::move(reload));
   if (command == "healthcheck") return command_healthcheck(settings);
@@ -123,6 +148,16 @@ int agent_main(int argc, char** argv) {
     }
     add_command_options(command, desc);
   }
+  // `wal` takes its own command: wal status|verify|drop-slot.
+  std::string_view subcommand;
+  if (command == "wal" && rest.size() > 1 && rest[1][0] != '-') {
+    subcommand = rest[1];
+    rest = rest.subspan(1);
+    if (std::find(wal_commands.begin(), wal_commands.end(), subcommand) == wal_commands.end()) {
+      throw pgship::config::config_error("unknown command 'wal " + std::string(subcommand) +
+                                         "' (wal status, wal verify or wal drop-slot)");
+    }
+  }
 
   boost::program_options::variables_map vars;
   const auto opts = pgship::cli::parse(rest, desc, vars);
@@ -134,12 +169,17 @@ int agent_main(int argc, char** argv) {
     std::cout << "pgship-agent " << pgship::version << "\n";
     return 0;
   }
+  if (command == "wal" && subcommand.empty() && !opts.print_config) {
+    throw pgship::config::config_error(
+        "wal needs a command: wal status, wal verify or wal drop-slot");
+  }
 
   const auto cfg = pgship::cli::load_config(pgship::agent::config_schema(), opts);
   using pgship::agent::settings_use;
-  const auto use = command == "list"      ? settings_use::list
-                   : command == "restore" ? settings_use::restore
-                                          : settings_use::backup;
+  // The wal commands back nothing up: like restore, they need no POSTGRES_DB or ARCHIVE_DIRS.
+  const auto use = command == "list"                          ? settings_use::list
+                   : command == "restore" || command == "wal" ? settings_use::restore
+                                                              : settings_use::backup;
   if (opts.print_config) {
     for (const auto& w : cfg.warnings())
       std::cerr << "warning: " << w << "\n";
@@ -151,8 +191,8 @@ int agent_main(int argc, char** argv) {
   const auto settings = pgship::agent::read_settings(cfg, use);
   // Root (the old tool's config is root's, so people run `backup` by hand as root) works in
   // BACKUP_DIR as its owner: what it leaves there stays usable by the service.
-  if (command == "backup" || command == "check" || command == "restore" || command == "drill" ||
-      command == "run") {
+  if (command == "backup" || command == "basebackup" || command == "check" ||
+      command == "restore" || command == "drill" || command == "run") {
     try {
       if (const auto user = pgship::agent::become_backup_dir_owner(settings.backup_dir);
           !user.empty()) {
@@ -169,7 +209,7 @@ int agent_main(int argc, char** argv) {
     return pgship::agent::read_settings(
         pgship::cli::load_config(pgship::agent::config_schema(), opts));
   };
-  return dispatch(command, settings, vars, reload);
+  return dispatch(command, subcommand, settings, vars, reload);
 }
 
 }  // namespace

@@ -105,3 +105,26 @@ boost::asio::awaitable<stage_error> choose_tools(std::optional<fs::path> configu
 }
 
 }  // namespace pgship::agent
+
+namespace pgship::agent {
+
+boost::asio::awaitable<stage_error> find_tool_beside(const pg_tool& pg_dump, std::string name,
+                                                     std::string needed_for, pg_tool& out) {
+  std::optional<pg_tool> tool = co_await probe_tool(pg_dump.path.parent_path() / name);
+  if (!tool || tool->major < pg_dump.major) {
+    const std::filesystem::path on_path(
+        boost::process::v2::environment::find_executable(name).string());
+    if (!on_path.empty()) tool = co_await probe_tool(on_path);
+  }
+  if (!tool || tool->major < pg_dump.major) {
+    co_return fail(errc::pg_dump_not_found,
+                   "no " + name + " of version " + std::to_string(pg_dump.major) +
+                       " or newer found beside " + pg_dump.path.string() + " or on PATH (" +
+                       needed_for + " needs it; it comes with postgresql-client-" +
+                       std::to_string(pg_dump.major) + ")");
+  }
+  out = *tool;
+  co_return stage_error{};
+}
+
+}  // namespace pgship::agent

@@ -38,6 +38,12 @@ std::vector<std::filesystem::path> pg_dump_candidates(
 /// Runs `<program> --version`; nullopt when it does not run or prints something else.
 boost::asio::awaitable<std::optional<pg_tool>> probe_tool(std::filesystem::path program);
 
+/// `name` (pg_dumpall, pg_basebackup) beside `pg_dump`, else on PATH, of pg_dump's major
+/// version or newer: pg_dump_not_found otherwise, saying it is needed for `needed_for`
+/// ("GLOBALS=on", "base backups").
+boost::asio::awaitable<stage_error> find_tool_beside(const pg_tool& pg_dump, std::string name,
+                                                     std::string needed_for, pg_tool& out);
+
 /// Picks pg_dump (major >= server_major) and the pg_restore beside it (or on PATH).
 /// Fails with pg_dump_not_found or pg_dump_version_mismatch naming both versions.
 boost::asio::awaitable<stage_error> choose_tools(std::optional<std::filesystem::path> configured,

@@ -69,6 +69,10 @@ constexpr key_spec schema[] = {
     {"ROW_COUNTS", "exact", false,
      "exact: count(*) per table in the dump's own snapshot; estimate: reltuples; off"},
     {"DRILL_SCHEDULE", "", false, "cron for restore drills (e.g. 0 4 * * 0); unset: none"},
+    {"BASEBACKUP_SCHEDULE", "", false,
+     "cron for physical base backups (needs WAL_STREAM=on); unset: none scheduled"},
+    {"BASEBACKUP_WAL_TIMEOUT", "10m", false,
+     "how long a base backup waits for the receiver to hold the WAL up to its stop point"},
     {"DRILL_DATABASE", "{db}_pgship_drill", false,
      "scratch database of a drill ({db}: the source database); never a source database"},
     {"DRILL_POSTGRES_HOST", "", false, "server drills restore into (default: POSTGRES_HOST)"},
@@ -208,6 +212,10 @@ std::span<const config::key_spec> config_schema() {
   return schema;
 }
 
+replication_login replication_credentials(const settings& s) {
+  return {s.replication_user, s.replication_password};
+}
+
 settings read_settings(const config::config& cfg, settings_use use) {
   settings s;
   s.postgres_host = cfg.required_string("POSTGRES_HOST");
@@ -301,6 +309,13 @@ settings read_settings(const config::config& cfg, settings_use use) {
   if (std::string error; !s.drill_schedule.empty() && !parse_cron(s.drill_schedule, error)) {
     throw config::config_error("DRILL_SCHEDULE=\"" + s.drill_schedule + "\" is invalid: " + error);
   }
+  s.basebackup_schedule = cfg.string("BASEBACKUP_SCHEDULE");
+  if (std::string error;
+      !s.basebackup_schedule.empty() && !parse_cron(s.basebackup_schedule, error)) {
+    throw config::config_error("BASEBACKUP_SCHEDULE=\"" + s.basebackup_schedule +
+                               "\" is invalid: " + error);
+  }
+  s.basebackup_wal_timeout = cfg.duration("BASEBACKUP_WAL_TIMEOUT");
   s.drill_database = cfg.required_string("DRILL_DATABASE");
   for (const auto& db : s.databases) {
     if (std::string why; !drill_database_for(s, db, why)) {
@@ -347,6 +362,13 @@ settings read_settings(const config::config& cfg, settings_use use) {
   }
   read_encryption(cfg, s);
   read_wal_stream(cfg, s);
+  // A scheduled base backup is complete only once its WAL is on the receiver: without the
+  // stream, every one would fail after BASEBACKUP_WAL_TIMEOUT.
+  if (!s.basebackup_schedule.empty() && !s.wal_stream) {
+    throw config::config_error(
+        "BASEBACKUP_SCHEDULE is set but WAL_STREAM is not on: a base backup is complete only "
+        "once the receiver holds its WAL, which the stream ships (set WAL_STREAM=on)");
+  }
   return s;
 }
 

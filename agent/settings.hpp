@@ -75,6 +75,10 @@ struct settings {
   bool legacy_metrics = false;
   std::string row_counts = "exact";  // exact, estimate or off
   std::string drill_schedule;        // empty: no scheduled drills
+  std::string basebackup_schedule;   // empty: no scheduled base backups
+  /// How long a base backup waits, after its upload, for the receiver's archive to hold its
+  /// WAL (BASEBACKUP_WAL_TIMEOUT).
+  std::chrono::milliseconds basebackup_wal_timeout{std::chrono::minutes(10)};
   std::string drill_database = "{db}_pgship_drill";
   pg_server drill_server;  // DRILL_POSTGRES_*, each defaulting to POSTGRES_*
   bool drill_keep = false;
@@ -101,6 +105,14 @@ struct settings {
 /// `postgres`, or is not a plain database name.
 std::optional<std::string> drill_database_for(const settings& s, const std::string& database,
                                               std::string& why);
+
+/// The role and password a base backup connects with for replication: REPLICATION_USER and
+/// REPLICATION_PASSWORD (each defaulting to POSTGRES_USER / POSTGRES_PASSWORD).
+struct replication_login {
+  std::string user;
+  std::string password;
+};
+replication_login replication_credentials(const settings& s);
 
 /// Reads and validates every key `use` needs. Throws config_error naming the first bad key.
 settings read_settings(const config::config& cfg, settings_use use = settings_use::backup);

@@ -36,6 +36,8 @@ owner=()
 install -d "$root/usr/local/bin" "$root/etc/systemd/system" "$root/etc/pgship"
 install -m 0755 "$build_dir/agent/pgship-agent" "$build_dir/receiver/pgship-receiver" \
   "$root/usr/local/bin/"
+# The restore_command that recovers from the physical archive without pgship (README).
+install -m 0755 deploy/pgship-restore-wal.sh "$root/usr/local/bin/pgship-restore-wal"
 install -m 0644 deploy/systemd/pgship-agent.service deploy/systemd/pgship-receiver.service \
   "$root/etc/systemd/system/"
 for program in agent receiver; do

@@ -15,6 +15,9 @@ struct backup_options {
 };
 int command_backup(const settings& cfg, const backup_options& opts);
 
+/// One physical base backup now (README "Base backups").
+int command_basebackup(const settings& cfg);
+
 int command_check(const settings& cfg);
 
 /// The daemon: scheduler, control API, metrics; returns 0 after SIGTERM/SIGINT. On SIGHUP
@@ -54,5 +57,16 @@ struct drill_options {
   int jobs = 1;
 };
 int command_drill(const settings& cfg, const drill_options& opts);
+
+struct wal_options {
+  bool json = false;
+  std::string system;  // wal verify: this system identifier's archive instead of the server's
+};
+/// The WAL stream: the daemon's view (GET /api/v1/wal), else PostgreSQL's and the receiver's.
+int command_wal_status(const settings& cfg, const wal_options& opts);
+/// Continuity of the receiver's archive per timeline: 0, or wal_gap naming each hole.
+int command_wal_verify(const settings& cfg, const wal_options& opts);
+/// Drops WAL_SLOT (decommissioning); run_in_progress while a stream holds it.
+int command_wal_drop_slot(const settings& cfg);
 
 }  // namespace pgship::agent

@@ -22,6 +22,7 @@
 
 #include "commands/command_runner.hpp"
 #include "commands/commands.hpp"
+#include "commands/daemon_client.hpp"
 #include "daemon/control_routes.hpp"
 #include "daemon/daemon_state.hpp"
 #include "daemon/scheduler.hpp"
@@ -119,6 +120,26 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
                   run_scheduler(state.cron(), now_cfg.schedule_jitter, now_cfg.missed_runs,
                                 scheduler_clock::system(), std::move(hooks), stop),
                   daemon_stop.supervise("backup scheduler"));
+    if (!now_cfg.basebackup_schedule.empty()) {
+      std::string bad;
+      auto base_cron = parse_cron(now_cfg.basebackup_schedule, bad);  // validated with the settings
+      scheduler_hooks base_hooks;
+      base_hooks.fire = [&state](std::chrono::system_clock::time_point) {
+        std::string active;
+        if (state.start_basebackup("schedule", active)) return true;
+        log::write(spdlog::level::warn,
+                   "scheduled base backup skipped: run " + active + " is active",
+                   {{"run_id", active}});
+        return false;
+      };
+      base_hooks.next_run = [](std::chrono::system_clock::time_point) {};
+      base_hooks.skipped = [&state] { state.metrics().skipped(); };
+      net::co_spawn(
+          io,
+          run_scheduler(std::move(*base_cron), std::chrono::milliseconds(0), now_cfg.missed_runs,
+                        scheduler_clock::system(), std::move(base_hooks), stop),
+          daemon_stop.supervise("base backup scheduler"));
+    }
     if (now_cfg.drill_schedule.empty()) return;
     std::string why;
     auto drill_cron = parse_cron(now_cfg.drill_schedule, why);  // validated with the settings
@@ -189,18 +210,9 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
 }
 
 int command_healthcheck(const settings& cfg) {
-  // Named outside the coroutine: GCC 12 double-frees string temporaries of a ?: or of an
-  // aggregate built in the same full-expression as a co_await.
-  receiver_endpoint daemon;
-  daemon.host = cfg.listen_addr == "0.0.0.0" ? "127.0.0.1"
-                : cfg.listen_addr == "::"    ? "::1"
-                                             : cfg.listen_addr;
-  daemon.port = std::to_string(cfg.healthcheck_port);
+  const std::string target = "/health";
   return run_command([&]() -> net::awaitable<int> {
-    const auto ex = co_await net::this_coro::executor;
-    http_client client(ex, daemon, {}, std::chrono::seconds(5));
-    http_request r{http::verb::get, "/health", 11};
-    const auto reply = co_await client.send(std::move(r));
+    const auto reply = co_await get_from_daemon(cfg, target);
     if (!reply.ok()) {
       std::cerr << "pgship-agent healthcheck: " << reply.message << "\n";
       co_return 1;

@@ -175,7 +175,18 @@ agent_metrics::agent_metrics(const std::vector<std::string>& databases, bool leg
       globals_success_(prometheus::BuildGauge()
                            .Name("pgship_globals_last_success_timestamp_seconds")
                            .Help("When the last successful GLOBALS backup finished")
-                           .Register(*registry_)) {
+                           .Register(*registry_)),
+      basebackup_success_(prometheus::BuildGauge()
+                              .Name("pgship_basebackup_last_success_timestamp_seconds")
+                              .Help("When the last complete base backup finished (its WAL "
+                                    "durable on the receiver); 0: none yet")
+                              .Register(*registry_)
+                              .Add({})),
+      basebackup_size_(prometheus::BuildGauge()
+                           .Name("pgship_basebackup_last_size_bytes")
+                           .Help("Stored bytes of the last complete base backup")
+                           .Register(*registry_)
+                           .Add({})) {
   prometheus::BuildGauge()
       .Name("pgship_build_info")
       .Help("Always 1; the version as a label")
@@ -203,6 +214,13 @@ void agent_metrics::run_finished(const run_record& run) {
   in_progress_.Set(0);
   if (run.kind == "drill") {
     drill_finished(run);
+    return;
+  }
+  // A base backup's entry (pgdata) is no database's backup, whatever the databases are called.
+  if (run.kind == "basebackup") {
+    for (const auto& d : run.databases) {
+      if (!d.error) basebackup_known(run.finished, d.size);
+    }
     return;
   }
   if (legacy_) legacy_->run_finished(run);
@@ -269,6 +287,14 @@ void agent_metrics::globals_known(bool ok,
   auto& g = globals_success_.Add({});
   const double seconds = std::chrono::duration<double>(at->time_since_epoch()).count();
   if (seconds > g.Value()) g.Set(seconds);
+}
+
+void agent_metrics::basebackup_known(std::chrono::system_clock::time_point at,
+                                     std::optional<std::uint64_t> size) {
+  const double seconds = std::chrono::duration<double>(at.time_since_epoch()).count();
+  if (seconds < basebackup_success_.Value()) return;
+  basebackup_success_.Set(seconds);
+  if (size) basebackup_size_.Set(static_cast<double>(*size));
 }
 
 void agent_metrics::drill_known(const std::string& database, bool ok,

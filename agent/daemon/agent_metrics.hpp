@@ -59,6 +59,12 @@ class agent_metrics {
   /// a database called globals never reads as the globals' result.
   void globals_known(bool ok, std::optional<std::chrono::system_clock::time_point> at);
 
+  /// A base backup that completed at `at` (its WAL durable on the receiver), `size` stored
+  /// bytes when known: pgship_basebackup_last_success_timestamp_seconds (never moved back) and
+  /// pgship_basebackup_last_size_bytes.
+  void basebackup_known(std::chrono::system_clock::time_point at,
+                        std::optional<std::uint64_t> size);
+
   /// The last drill of `database` known from history (start-up): status and last success.
   void drill_known(const std::string& database, bool ok,
                    std::optional<std::chrono::system_clock::time_point> last_success);
@@ -106,6 +112,8 @@ class agent_metrics {
   prometheus::Family<prometheus::Gauge>& last_local_;
   prometheus::Family<prometheus::Gauge>& globals_status_;
   prometheus::Family<prometheus::Gauge>& globals_success_;
+  prometheus::Gauge& basebackup_success_;
+  prometheus::Gauge& basebackup_size_;
   std::unique_ptr<legacy_metrics> legacy_;
   struct wal_series;
   std::unique_ptr<wal_series> wal_;

@@ -48,7 +48,7 @@ net::awaitable<bool> refuse_unauthorised(exchange& ex, const settings& cfg) {
   co_return true;
 }
 
-enum class job { backup, drill };
+enum class job { backup, drill, basebackup };
 
 net::awaitable<void> handle_start(exchange& ex, daemon_state& state, job what) {
   if (co_await refuse_unauthorised(ex, state.cfg())) co_return;
@@ -59,7 +59,8 @@ net::awaitable<void> handle_start(exchange& ex, daemon_state& state, job what) {
     co_return;
   }
   std::vector<std::string> databases;
-  if (n > 0) {
+  // A base backup is of the whole cluster: its body, if any, says nothing.
+  if (n > 0 && what != job::basebackup) {
     boost::system::error_code jec;
     const auto body = json::parse(std::string_view(buffer.data(), n), jec);
     const auto* list =
@@ -83,13 +84,14 @@ net::awaitable<void> handle_start(exchange& ex, daemon_state& state, job what) {
     }
   }
   std::string active;
-  const auto started = what == job::drill ? state.start_drill("api", databases, active)
-                                          : state.start_run("api", databases, active);
+  const auto started = what == job::drill        ? state.start_drill("api", databases, active)
+                       : what == job::basebackup ? state.start_basebackup("api", active)
+                                                 : state.start_run("api", databases, active);
   if (!started) {
     // Built outside the co_await: GCC 12 cannot keep this initializer list in the frame.
     json::object conflict;
     conflict["error"] = "run_in_progress";
-    conflict["detail"] = "a backup run or a restore drill is active";
+    conflict["detail"] = "a job (a backup run, a restore drill or a base backup) is active";
     conflict["run_id"] = active;
     co_await ex.respond_json(http::status::conflict, json::serialize(conflict));
     co_return;
@@ -178,6 +180,9 @@ void add_control_routes(http_server::router& routes, daemon_state& state) {
              {.body_limit = 16 * 1024});
   routes.add(http::verb::post, "/api/v1/drills",
              [st](exchange& ex) { return handle_start(ex, *st, job::drill); },
+             {.body_limit = 16 * 1024});
+  routes.add(http::verb::post, "/api/v1/basebackups",
+             [st](exchange& ex) { return handle_start(ex, *st, job::basebackup); },
              {.body_limit = 16 * 1024});
   routes.add(http::verb::get, "/api/v1/runs", [st](exchange& ex) { return handle_runs(ex, *st); });
   routes.add(http::verb::get, "/api/v1/wal", [st](exchange& ex) { return handle_wal(ex, *st); });

@@ -11,6 +11,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <pgship/common/backup_name.hpp>
 #include <pgship/common/fs.hpp>
 #include <pgship/common/json_text.hpp>
 #include <pgship/common/log.hpp>
@@ -20,6 +21,7 @@
 #include "daemon/wal_report.hpp"
 #include "drill/drill_run.hpp"
 #include "pipeline/backup_run.hpp"
+#include "pipeline/basebackup_run.hpp"
 #include "repository/local_listing.hpp"
 
 namespace pgship::agent {
@@ -96,6 +98,7 @@ void daemon_state::apply_history() {
       note_result(globals_, r.ok, r.error, r.at);
       continue;
     }
+    if (r.of == history_result::subject::basebackup) continue;
     auto found = health_.find(r.database);
     if (found == health_.end()) continue;
     note_result(r.of == history_result::subject::drill ? found->second.drill : found->second.backup,
@@ -179,6 +182,22 @@ std::optional<std::string> daemon_state::start_drill(const std::string& trigger,
                    });
 }
 
+std::optional<std::string> daemon_state::start_basebackup(const std::string& trigger,
+                                                          std::string& active) {
+  // What start_job records of the job: its trigger, and the cluster as what it backs up.
+  struct job_start {
+    std::string trigger;
+    std::vector<std::string> databases{std::string(basebackup_name)};
+  };
+  auto request = std::make_shared<basebackup_request>();
+  request->trigger = trigger;
+  return start_job("basebackup", job_start{trigger}, active,
+                   [request](const std::string& id, const settings& cfg, run_control& control) {
+                     request->run_id = id;
+                     return run_basebackup(cfg, *request, control);
+                   });
+}
+
 void daemon_state::finished(const run_record& run) {
   active_run_.clear();
   control_.reset();
@@ -191,6 +210,7 @@ void daemon_state::finished(const run_record& run) {
     history_.put(std::move(value.as_object()));
   }
   for (const auto& d : run.databases) {
+    if (run.kind == "basebackup") break;  // its entry is the cluster's, no database's
     if (d.archive || !counts_as_backup_result(d.error)) continue;
     // The globals entry is not the health of a database that may also be called globals.
     if (d.globals) {

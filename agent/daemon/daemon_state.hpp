@@ -63,6 +63,8 @@ class daemon_state {
   /// Starts a restore drill the same way: a drill and a backup never run together.
   std::optional<std::string> start_drill(const std::string& trigger,
                                          std::vector<std::string> databases, std::string& active);
+  /// Starts a physical base backup the same way: one job at a time, whatever its kind.
+  std::optional<std::string> start_basebackup(const std::string& trigger, std::string& active);
   bool running() const { return !active_run_.empty(); }
   const std::string& active_run() const { return active_run_; }
   /// The active run's current database, stage, bytes and rate; nullopt when idle.

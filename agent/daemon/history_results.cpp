@@ -45,6 +45,18 @@ std::vector<history_result> history_results(const std::vector<json::object>& run
       if (result->get_string() == "cancelled" || result->get_string() == "skipped") continue;
       // An archive or the globals may share a database's name, never its results.
       const bool globals = is(o, "kind", "globals");
+      if (is(o, "kind", "basebackup")) {
+        history_result r;
+        r.of = history_result::subject::basebackup;
+        r.ok = result->get_string() == "ok";
+        r.error = r.ok ? std::string() : error_message(o);
+        r.at = at;
+        if (const auto* size = o.if_contains("size"); size != nullptr && size->is_number()) {
+          r.size = size->to_number<std::uint64_t>();
+        }
+        out.push_back(std::move(r));
+        continue;
+      }
       if (o.if_contains("kind") != nullptr && !globals) continue;
       if (globals && drill) continue;
       history_result r;
@@ -71,6 +83,10 @@ void apply_history_results(const std::vector<history_result>& results,
   for (const auto& r : results) {
     if (r.of == history_result::subject::globals) {
       metrics.globals_known(r.ok, r.at);
+      continue;
+    }
+    if (r.of == history_result::subject::basebackup) {
+      if (r.ok && r.at) metrics.basebackup_known(*r.at, r.size);
       continue;
     }
     if (std::find(databases.begin(), databases.end(), r.database) == databases.end()) continue;

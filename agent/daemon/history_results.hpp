@@ -15,9 +15,10 @@
 namespace pgship::agent {
 
 struct history_result {
-  enum class subject { backup, drill, globals };
+  enum class subject { backup, drill, globals, basebackup };
   subject of = subject::backup;
-  std::string database;  // empty for the globals
+  std::string database;    // empty for the globals and base backups
+  std::uint64_t size = 0;  // a base backup's stored bytes
   bool ok = false;
   std::string error;
   std::optional<std::chrono::system_clock::time_point> at;  // when the run finished

@@ -1,4 +1,5 @@
 #include "net/http_client.hpp"
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -49,6 +50,17 @@ http_outcome transport_failure(errc kind, std::string message) {
   out.failure = kind;
   out.message = std::move(message);
   return out;
+}
+
+// Memory's body pump: piece_size slices, each awaited, as pump_file_async sends a file's.
+net::awaitable<std::error_code> send_in_pieces(std::span<const char> body,
+                                               const io::async_block_sink& send) {
+  while (!body.empty()) {
+    const auto piece = body.first(std::min<std::size_t>(body.size(), piece_size));
+    if (const auto ec = co_await send(piece)) co_return ec;
+    body = body.subspan(piece.size());
+  }
+  co_return std::error_code{};
 }
 
 }  // namespace
@@ -205,10 +217,24 @@ struct http_client::impl {
     co_return co_await read_response(stream, request.method() == http::verb::head);
   }
 
+  // What sends a body through `send`, one piece at a time: a file range or bytes in memory.
+  // Its own failure (not the socket's) is a local_io_failed with its message.
+  using body_pump = std::function<net::awaitable<std::error_code>(const io::async_block_sink&)>;
+
   template <class Stream>
   net::awaitable<http_outcome> send_range_on(Stream& stream, http_request& request, int fd,
                                              std::uint64_t offset, std::uint64_t length,
                                              const std::function<void(std::size_t)>& on_sent) {
+    body_pump pump = [fd, offset, length](const io::async_block_sink& send) {
+      return io::pump_file_async(fd, offset, length, send, piece_size);
+    };
+    co_return co_await send_body_on(stream, request, length, pump, on_sent);
+  }
+
+  template <class Stream>
+  net::awaitable<http_outcome> send_body_on(Stream& stream, http_request& request,
+                                            std::uint64_t length, const body_pump& pump,
+                                            const std::function<void(std::size_t)>& on_sent) {
     arm_timer();
     request.set(http::field::expect, "100-continue");
     request.content_length(length);
@@ -244,7 +270,7 @@ struct http_client::impl {
       if (on_sent) on_sent(wn);
       co_return std::error_code{};
     };
-    const auto read_ec = co_await io::pump_file_async(fd, offset, length, send, piece_size);
+    const auto read_ec = co_await pump(send);
     if (write_ec) {
       // The receiver may have answered (507 out of space, 413) and closed before taking
       // the whole body: its answer says more than the broken pipe does.
@@ -363,6 +389,21 @@ net::awaitable<http_outcome> http_client::send_file_range(
     co_return co_await impl_->send_range_on(*impl_->secure, request, fd, offset, length, on_sent);
   }
   co_return co_await impl_->send_range_on(*impl_->plain, request, fd, offset, length, on_sent);
+}
+
+net::awaitable<http_outcome> http_client::send_bytes(http_request request,
+                                                     std::span<const char> body,
+                                                     std::function<void(std::size_t)> on_sent) {
+  impl_->prepare(request);
+  auto connected = co_await impl_->connect();
+  if (!connected.ok()) co_return connected;
+  impl::body_pump pump = [body](const io::async_block_sink& send) {
+    return send_in_pieces(body, send);
+  };
+  if (impl_->secure) {
+    co_return co_await impl_->send_body_on(*impl_->secure, request, body.size(), pump, on_sent);
+  }
+  co_return co_await impl_->send_body_on(*impl_->plain, request, body.size(), pump, on_sent);
 }
 
 net::awaitable<http_outcome> http_client::download(http_request request, body_sink sink) {

@@ -66,6 +66,11 @@ class http_client {
                                                        std::uint64_t offset, std::uint64_t length,
                                                        std::function<void(std::size_t)> on_sent);
 
+  /// The same with a body in memory (`body` must stay valid until it completes): a tus PATCH
+  /// of a chunk the agent made itself.
+  boost::asio::awaitable<http_outcome> send_bytes(http_request request, std::span<const char> body,
+                                                  std::function<void(std::size_t)> on_sent);
+
   /// A GET whose 2xx body goes to `sink` (response.body() stays empty); other statuses keep
   /// their (small) body in the response for the error message.
   boost::asio::awaitable<http_outcome> download(http_request request, body_sink sink);

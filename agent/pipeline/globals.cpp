@@ -1,7 +1,5 @@
 #include "pipeline/globals.hpp"
 
-#include <boost/process/v2/environment.hpp>
-
 #include <pgship/common/io/filters.hpp>
 
 #include "pipeline/globals_script.hpp"
@@ -69,21 +67,7 @@ stage_error may_read_passwords(const pg_login& login, bool& may) {
 }  // namespace
 
 net::awaitable<stage_error> find_pg_dumpall(const pg_tool& pg_dump, pg_tool& out) {
-  std::optional<pg_tool> tool = co_await probe_tool(pg_dump.path.parent_path() / "pg_dumpall");
-  if (!tool || tool->major < pg_dump.major) {
-    const std::filesystem::path on_path(
-        boost::process::v2::environment::find_executable("pg_dumpall").string());
-    if (!on_path.empty()) tool = co_await probe_tool(on_path);
-  }
-  if (!tool || tool->major < pg_dump.major) {
-    co_return fail(errc::pg_dump_not_found,
-                   "no pg_dumpall of version " + std::to_string(pg_dump.major) +
-                       " or newer found beside " + pg_dump.path.string() +
-                       " or on PATH (GLOBALS=on needs it; it comes with postgresql-client-" +
-                       std::to_string(pg_dump.major) + ")");
-  }
-  out = *tool;
-  co_return stage_error{};
+  co_return co_await find_tool_beside(pg_dump, "pg_dumpall", "GLOBALS=on", out);
 }
 
 net::awaitable<stage_error> run_globals(const globals_request& request, globals_output& out) {

@@ -92,6 +92,7 @@ std::string to_json(const run_record& run) {
     // What the entry backed up, when not a database: the same name may be both.
     if (d.archive) o["kind"] = "archive";
     if (d.globals) o["kind"] = "globals";
+    if (run.kind == "basebackup") o["kind"] = "basebackup";
     if (d.drill) {
       const auto& r = *d.drill;
       json::array mismatches;

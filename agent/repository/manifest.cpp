@@ -190,8 +190,19 @@ std::string to_json(const manifest& m) {
     o["extensions"] = std::move(extensions);
   }
   if (m.timescaledb) o["timescaledb"] = timescaledb_json(*m.timescaledb);
-  if (!m.kind.empty()) {
-    o["kind"] = m.kind;
+  if (!m.kind.empty()) o["kind"] = m.kind;
+  if (m.physical) {
+    const auto& p = *m.physical;
+    o["physical"] = json::object{{"system_identifier", p.system_identifier},
+                                 {"timeline", p.timeline},
+                                 {"start_lsn", p.start_lsn},
+                                 {"stop_lsn", p.stop_lsn},
+                                 {"start_time", p.start_time},
+                                 {"segment_size", p.segment_size},
+                                 {"pg_basebackup_version", p.pg_basebackup_version},
+                                 {"backup_manifest_sha256", p.backup_manifest_sha256}};
+  }
+  if (m.kind == "globals") {
     o["pg_dumpall_version"] = m.pg_dump_version;
     json::array roles;
     for (const auto& r : m.roles)
@@ -250,6 +261,17 @@ std::optional<manifest> parse_manifest(std::string_view text) {
     m.timescaledb = timescaledb_of(ts->get_object());
   }
   m.kind = text_of(o, "kind");
+  if (const auto* ph = o.if_contains("physical"); ph != nullptr && ph->is_object()) {
+    const auto& p = ph->get_object();
+    m.physical = physical_facts{text_of(p, "system_identifier"),
+                                static_cast<std::uint32_t>(number_of(p, "timeline")),
+                                text_of(p, "start_lsn"),
+                                text_of(p, "stop_lsn"),
+                                text_of(p, "start_time"),
+                                number_of(p, "segment_size"),
+                                text_of(p, "pg_basebackup_version"),
+                                text_of(p, "backup_manifest_sha256")};
+  }
   if (m.pg_dump_version.empty()) m.pg_dump_version = text_of(o, "pg_dumpall_version");
   if (const auto* list = array_of(o, "roles")) {
     for (const auto& r : *list)

@@ -69,6 +69,19 @@ struct timescaledb_facts {
   std::vector<job> jobs;
 };
 
+/// What a physical base backup's manifest says of it (kind "basebackup"): which cluster, and
+/// the WAL it needs, from its start to its stop position on its timeline.
+struct physical_facts {
+  std::string system_identifier;  // decimal, as pg_control_system() gives it
+  std::uint32_t timeline = 0;
+  std::string start_lsn;  // "0/2000028"
+  std::string stop_lsn;
+  std::string start_time;  // backup_label's START TIME
+  std::uint64_t segment_size = 0;
+  std::string pg_basebackup_version;
+  std::string backup_manifest_sha256;  // PostgreSQL's backup_manifest inside the tar
+};
+
 struct manifest {
   std::string name;  // <database>-<YYYYMMDD>-<HHMMSS>.dump
   std::string database;
@@ -98,9 +111,12 @@ struct manifest {
   /// Present when the database has the timescaledb extension.
   std::optional<timescaledb_facts> timescaledb;
   /// "globals" for the cluster's roles and tablespaces (GLOBALS; `database` is then
-  /// "globals" and `pg_dump_version` is pg_dumpall's); empty for a database's dump or an
-  /// archive, as in every manifest from before.
+  /// "globals" and `pg_dump_version` is pg_dumpall's), "basebackup" for a physical base backup
+  /// (`database` "pgdata", `physical` set); empty for a database's dump or an archive, as in
+  /// every manifest from before.
   std::string kind;
+  /// Base backups: the cluster and the WAL the backup needs.
+  std::optional<physical_facts> physical;
   /// Globals: the roles the script creates, and whether it sets their passwords.
   std::vector<std::string> roles;
   bool role_passwords = false;

@@ -317,6 +317,10 @@ net::awaitable<void> wal_stream::wait_stopped(milliseconds limit) {
   }
 }
 
+bool wal_stream::running() const {
+  return impl_->running;
+}
+
 wal_status wal_stream::status(clock::time_point now) const {
   const auto& s = *impl_;
   wal_status st;

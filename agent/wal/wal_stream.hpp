@@ -81,6 +81,8 @@ class wal_stream {
   void stop();
   /// Returns once run() has returned, or after `limit`.
   boost::asio::awaitable<void> wait_stopped(std::chrono::milliseconds limit);
+  /// Whether run() is still running (its coroutine refers to this object).
+  bool running() const;
 
   wal_status status(clock::time_point now = clock::now()) const;
 

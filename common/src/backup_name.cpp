@@ -59,18 +59,22 @@ std::string_view to_string(backup_kind kind) {
       return "archive";
     case backup_kind::globals:
       return "globals";
+    case backup_kind::basebackup:
+      return "basebackup";
   }
   return "dump";
 }
 
 std::optional<backup_kind> parse_backup_kind(std::string_view text) {
-  for (const auto kind : {backup_kind::dump, backup_kind::archive, backup_kind::globals}) {
+  for (const auto kind : backup_kinds) {
     if (text == to_string(kind)) return kind;
   }
   return std::nullopt;
 }
 
 backup_kind kind_of_extension(std::string_view extension) {
+  // Before ".tar": a base backup's extension is a tar's with ".base" in front.
+  if (extension.starts_with(".base.tar")) return backup_kind::basebackup;
   if (extension.starts_with(".tar")) return backup_kind::archive;
   if (extension.starts_with(".sql")) return backup_kind::globals;
   return backup_kind::dump;
@@ -118,6 +122,8 @@ std::optional<backup_name> parse_backup_name(std::string_view file_name) {
   const auto kind = kind_of_extension(extension);
   // Only the globals step writes `.sql`: any other name with it is nobody's backup.
   if (kind == backup_kind::globals && database != globals_name) return std::nullopt;
+  // Only the base backup writes `.base.tar`, always as pgdata.
+  if (kind == backup_kind::basebackup && database != basebackup_name) return std::nullopt;
   return backup_name{std::string(database), taken, std::string(extension), kind};
 }
 

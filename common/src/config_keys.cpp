@@ -23,6 +23,8 @@ constexpr std::string_view key_names[] = {
     "BACKUP_KEEP_DAYS",
     "BACKUP_KEEP_MONTHS",
     "BACKUP_KEEP_WEEKS",
+    "BASEBACKUP_SCHEDULE",
+    "BASEBACKUP_WAL_TIMEOUT",
     "CA_FILE",
     "CLIENT_CERT_FILE",
     "CLIENT_KEY_FILE",

@@ -46,18 +46,20 @@ net::awaitable<void> handle_list(exchange& ex, receiver_context& ctx) {
   const auto kind = kind_text ? parse_backup_kind(*kind_text) : std::nullopt;
   if (kind_text && !kind) {
     co_await ex.respond_error(http::status::bad_request, wire::api_error::invalid_kind,
-                              "kind is one of dump, archive, globals");
+                              "kind is one of dump, archive, globals, basebackup");
     co_return;
   }
   result<std::vector<backup_record>> records;
   std::function<void()> work = [&] {
     records = ctx.store->list(who->client, database);
     // ?database= names a database (or an archive): a database called globals is not the
-    // cluster's globals, which only ?kind=globals (or no filter) lists.
+    // cluster's globals, nor one called pgdata its base backups, which only their ?kind= (or
+    // no filter) lists.
     if (records) {
       std::erase_if(*records, [&](const backup_record& r) {
         const auto k = kind_of(r);
-        return kind ? k != *kind : database && k == backup_kind::globals;
+        return kind ? k != *kind
+                    : database && (k == backup_kind::globals || k == backup_kind::basebackup);
       });
     }
   };

@@ -34,7 +34,7 @@ struct receiver_context {
   spool incoming;
   /// Committed backups (STORAGE_BACKEND); call it through on_storage_thread from a coroutine.
   std::unique_ptr<storage> store;
-  quota_ledger quota{*store};
+  quota_ledger quota{*store, store->wal()};
   receiver_metrics metrics;
   /// RATE_LIMIT per client IP and per token's client, AUTH_FAILURE_LIMIT per IP (null: off).
   std::unique_ptr<leaky_buckets> ip_requests, client_requests, auth_failures;

@@ -24,6 +24,11 @@ receiver_metrics::receiver_metrics()
                         .Name("pgship_receiver_stored_bytes")
                         .Help("Bytes of committed backups stored, by client")
                         .Register(*registry_)),
+      wal_bytes_(prometheus::BuildGauge()
+                     .Name("pgship_receiver_wal_bytes")
+                     .Help("Bytes of the physical archive (WAL units, history files) stored, by "
+                           "client")
+                     .Register(*registry_)),
       free_bytes_(prometheus::BuildGauge()
                       .Name("pgship_receiver_storage_free_bytes")
                       .Help("Free bytes on the storage file system")
@@ -79,6 +84,7 @@ void receiver_metrics::register_clients(const std::vector<std::string>& clients)
     bytes_.Add({{"client", client}});
     backups_.Add({{"client", client}});
     stored_bytes_.Add({{"client", client}});
+<<<<<<< HEAD
     wal_gaps_.Add({{"client", client}});
   }
   std::lock_guard lock(clients_mutex_);
@@ -94,6 +100,9 @@ void receiver_metrics::refresh_wal(const wal_store& archive) {
   for (const auto& client : clients) {
     const auto n = archive.count_gaps(client);
     if (n) wal_gaps_.Add({{"client", client}}).Set(static_cast<double>(*n));
+=======
+    wal_bytes_.Add({{"client", client}});
+>>>>>>> main
   }
 }
 
@@ -118,10 +127,14 @@ void receiver_metrics::request(std::string_view method, unsigned status, double 
   duration_.Observe(seconds);
 }
 
-void receiver_metrics::refresh(const storage& store, const spool& incoming) {
+void receiver_metrics::refresh(storage& store, const spool& incoming) {
   for (const auto& [client, usage] : store.usage()) {
     stored_bytes_.Add({{"client", client}}).Set(static_cast<double>(usage.first));
     backups_.Add({{"client", client}}).Set(static_cast<double>(usage.second));
+  }
+  if (const auto* archive = store.wal()) {
+    for (const auto& [client, bytes] : archive->usage())
+      wal_bytes_.Add({{"client", client}}).Set(static_cast<double>(bytes));
   }
   if (auto free = incoming.free_bytes()) free_bytes_.Set(static_cast<double>(*free));
   corrupt_backups_.Set(static_cast<double>(store.quarantined()));

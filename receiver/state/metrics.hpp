@@ -39,12 +39,18 @@ class receiver_metrics {
   void bytes_received(const std::string& client, std::uint64_t n);
   void auth_failed();
   void request(std::string_view method, unsigned status, double seconds);
+<<<<<<< HEAD
   /// Refreshes the gauges that mirror storage state (per-client bytes and counts, free space,
   /// backups in quarantine).
   void refresh(const storage& store, const spool& incoming);
   /// pgship_receiver_wal_gaps{client}: gaps recorded in each registered client's physical
   /// archive (until base backups are marked complete, every recorded gap counts).
   void refresh_wal(const wal_store& archive);
+=======
+  /// Refreshes the gauges that mirror storage state (per-client bytes and counts, the physical
+  /// archive's bytes, free space, backups in quarantine).
+  void refresh(storage& store, const spool& incoming);
+>>>>>>> main
   void scrub_bytes(std::uint64_t n);
   void scrub_completed(std::chrono::system_clock::time_point at);
 
@@ -54,6 +60,7 @@ class receiver_metrics {
   prometheus::Family<prometheus::Counter>& bytes_;
   prometheus::Family<prometheus::Gauge>& backups_;
   prometheus::Family<prometheus::Gauge>& stored_bytes_;
+  prometheus::Family<prometheus::Gauge>& wal_bytes_;
   prometheus::Gauge& free_bytes_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Histogram& duration_;

@@ -30,6 +30,10 @@ std::uint64_t quota_ledger::used(const std::string& client, const usage_map& sto
                                  const std::string& except_key) const {
   const auto it = stored.find(client);
   std::uint64_t total = it == stored.end() ? 0 : it->second.first;
+  if (wal_) {
+    const auto wal_usage = wal_->usage();
+    if (const auto w = wal_usage.find(client); w != wal_usage.end()) total += w->second;
+  }
   for (const auto& [key, h] : held_) {
     if (key != except_key && h.client == client) total += h.bytes;
   }

@@ -1,7 +1,7 @@
 #pragma once
 // QUOTA_BYTES across uploads running at once: each holds the bytes it will store, so that
 // together they cannot take a client over its quota. Stored bytes come from the storage's
-// usage(); a commit counts its bytes there before its upload releases the hold, so a backup is
+// usage() plus its physical archive's (WAL units count like any upload); a commit counts its bytes there before its upload releases the hold, so a backup is
 // never counted zero times (for a moment it may count twice: the safe side). Thread-safe.
 
 #include <cstdint>
@@ -11,12 +11,14 @@
 #include <string>
 
 #include "storage/storage.hpp"
+#include "storage/wal_store.hpp"
 
 namespace pgship::receiver {
 
 class quota_ledger {
  public:
-  explicit quota_ledger(const storage& store) : store_(store) {}
+  /// `wal` is the store's physical archive (nullptr when it keeps none).
+  quota_ledger(const storage& store, const wal_store* wal) : store_(store), wal_(wal) {}
 
   /// Holds `bytes` for the upload `key` (its spool file or tus id): false, and nothing held,
   /// when the client's stored bytes plus all it holds would exceed `quota`. Holding again
@@ -31,6 +33,7 @@ class quota_ledger {
 
  private:
   const storage& store_;
+  const wal_store* wal_;
   std::mutex mutex_;
   struct held_bytes {
     std::string client;

@@ -169,7 +169,8 @@ class storage {
   virtual std::string problem() const;
 
   /// The physical archive (storage/wal_store.hpp) kept beside the backups; nullptr when this
-  /// backend keeps none (S3, for now). Never counted in usage() or listed as backups.
+  /// backend keeps none (the WAL routes answer 501). Never counted in usage() or listed as
+  /// backups.
   virtual wal_store* wal();
 
  protected:

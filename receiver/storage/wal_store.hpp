@@ -1,7 +1,7 @@
 #pragma once
 // The physical archive (issue 28): each client's WAL as sealed units (wal/wal_names.hpp) and
-// timeline history files, per system identifier. Reached through storage::wal(); a backend that
-// keeps no physical archive yet (S3) has none. On disk (posix/posix_wal_store.hpp):
+// timeline history files, per system identifier. Reached through storage::wal(). On disk
+// (posix/posix_wal_store.hpp; S3 keeps the same keys under <prefix>.wal/, s3/s3_wal_store.hpp):
 //
 //   STORAGE_DIR/.wal/<client>/<system>/meta.json                  segment size (create-only)
 //                                     /<segment24>/<unit>          stored bytes
@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -138,6 +139,11 @@ class wal_store {
                                                             const wal_file_name& name,
                                                             std::uint64_t first,
                                                             std::uint64_t length) const = 0;
+
+  /// Stored bytes (units and history files as stored, sidecars aside) per client: counted once
+  /// when the store opens, then kept current by put(). They count against QUOTA_BYTES beside
+  /// the backups and are pgship_receiver_wal_bytes.
+  virtual std::map<std::string, std::uint64_t> usage() const = 0;
 };
 
 }  // namespace pgship::receiver

@@ -11,7 +11,7 @@ mkdir -p "$root/etc/default"
 printf 'POSTGRES_DB=mt5\nBACKUP_DIR="/var/backups/mt5"  # old tool\n' > "$root/etc/default/mt5-backup"
 BUILD_DIR="$build_dir" "$source_dir/deploy/install.sh" --root "$root" --no-user \
   --agent-env /etc/default/mt5-backup
-for f in usr/local/bin/pgship-agent usr/local/bin/pgship-receiver \
+for f in usr/local/bin/pgship-agent usr/local/bin/pgship-receiver usr/local/bin/pgship-restore-wal \
          etc/systemd/system/pgship-agent.service etc/systemd/system/pgship-receiver.service \
          etc/pgship/agent.env etc/pgship/receiver.env var/backups/mt5 var/lib/pgship; do
   [ -e "$root/$f" ] || { echo "missing: $f"; exit 1; }

@@ -4,7 +4,10 @@
 // download and delete go through the bucket; a hash mismatch and a receiver killed with -9
 // mid-upload leave nothing visible; two receivers on one bucket serve each other's backups;
 // a bucket that cannot work as configured stops the receiver at start; a backup's manifest is
-// an object beside it, served, never listed or counted, and deleted with it.
+// an object beside it, served, never listed or counted, and deleted with it; the physical
+// archive's units go into the bucket under .wal/ (created, identical, conflict), are read back,
+// listed for restore and counted in the state by this receiver and a second one, and are no
+// backups.
 
 #include <chrono>
 #include <csignal>
@@ -15,6 +18,7 @@
 
 #include <pgship/common/base64.hpp>
 #include <pgship/common/sha256.hpp>
+#include <pgship/common/wire/wal.hpp>
 
 #include "curl.hpp"
 #include "fault_proxy.hpp"
@@ -130,22 +134,77 @@ TEST_F(ReceiverS3, EveryUploadFormLandsAsObjectsAnIndependentClientReads) {
   EXPECT_EQ(list.body.find(".incoming"), std::string::npos);
 }
 
-TEST_F(ReceiverS3, ThePhysicalArchiveIsNotKeptOnS3Yet) {
+TEST_F(ReceiverS3, ThePhysicalArchiveIsKeptInTheBucket) {
   auto& r = start(env());
-  const std::string system = "/api/wal/7291436153284653321";
-  const auto unit = system + "/units/000000010000000000000003.00000000-00001000";
-  const std::map<std::string, std::string> bearer{
-      {"Authorization", std::string("Bearer ") + token}};
-  for (const auto& [method, target] : std::vector<std::pair<verb, std::string>>{
-           {verb::put, unit},
-           {verb::get, unit},
-           {verb::get, system},
-           {verb::get, system + "/segments/000000010000000000000003"}}) {
-    const auto res = http_send(r.port(), {.method = method, .target = target, .headers = bearer});
-    EXPECT_EQ(res.result_int(), 501) << target << " " << res.body();
-    EXPECT_NE(res.body().find("\"wal_unsupported\""), std::string::npos) << res.body();
+  namespace wal_wire = wire::wal;
+  const std::string sys = "7291436153284653321";
+  const std::string seg = "000000010000000000000003";
+  const std::string first = seg + ".00000000-00001000";
+  const std::string second = seg + ".00001000-00002000.age";
+  const auto plain1 = random_bytes(0x1000, 31);
+  const auto plain2 = random_bytes(0x1000, 32);
+  // A unit as the agent sends it: stored bytes and the plaintext they hold.
+  const auto put = [&](receiver_process& to, const std::string& name, const std::string& stored,
+                       const std::string& plain) {
+    return http_send(
+        to.port(),
+        {.method = verb::put,
+         .target = wal_wire::unit_path(sys, name),
+         .headers = {{"Authorization", std::string("Bearer ") + token},
+                     {"X-Content-SHA256", to_hex(sha256_of(stored))},
+                     {std::string(wal_wire::header::plaintext_sha256), to_hex(sha256_of(plain))},
+                     {std::string(wal_wire::header::plaintext_size), std::to_string(plain.size())},
+                     {std::string(wal_wire::header::segment_size), std::to_string(1 << 20)},
+                     {std::string(wal_wire::header::time_map), "1765000000000@0/300000"}},
+         .body = stored});
+  };
+  const auto get = [&](receiver_process& from, const std::string& target) {
+    return http_send(from.port(), {.target = target,
+                                   .headers = {{"Authorization", std::string("Bearer ") + token}}});
+  };
+  const auto created = put(r, first, plain1, plain1);
+  ASSERT_EQ(created.result_int(), 201) << created.body();
+  ASSERT_EQ(put(r, second, "sealed-" + plain2, plain2).result_int(), 201);
+  // The same WAL again, encrypted anew or with other codecs: identical; other WAL: a conflict.
+  EXPECT_EQ(put(r, second, "sealed-again-" + plain2, plain2).result_int(), 200);
+  EXPECT_EQ(put(r, first + ".zst", "z", plain1).result_int(), 200);
+  const auto clash = put(r, first, plain2, plain2);
+  EXPECT_EQ(clash.result_int(), 409) << clash.body();
+  // One object per unit under the prefix's .wal/, holding the first bytes stored.
+  // (BACKUP_API_TOKEN's client is "default".)
+  const auto dir = ".wal/default/" + sys + "/" + seg + "/";
+  EXPECT_TRUE(object(dir + first).body == plain1);
+  EXPECT_TRUE(object(dir + second).body == "sealed-" + plain2);
+  EXPECT_EQ(object(dir + first + ".zst").status, 404);
+
+  // Read back, listed for restore, and the state, from this receiver and from a second one on
+  // the same bucket (which loads its index from the listing).
+  auto e = env();
+  e["BACKUP_API_TOKEN"] = token;
+  receiver_process other(e);
+  for (receiver_process* from : {&r, &other}) {
+    const auto unit = get(*from, wal_wire::unit_path(sys, second));
+    EXPECT_EQ(unit.result_int(), 200);
+    EXPECT_TRUE(unit.body() == "sealed-" + plain2);
+    EXPECT_EQ(unit[std::string(wal_wire::header::plaintext_sha256)], to_hex(sha256_of(plain2)));
+    const auto list = get(*from, wal_wire::segment_path(sys, seg));
+    ASSERT_EQ(list.result_int(), 200) << list.body();
+    EXPECT_EQ(wal_wire::decode_list(list.body()),
+              (wal_wire::segment_list{
+                  1 << 20, wal_wire::list_state::partial, {{first, 0}, {second, 0x1000}}}));
+    const auto state = get(*from, wal_wire::system_path(sys));
+    ASSERT_EQ(state.result_int(), 200) << state.body();
+    const auto decoded = wal_wire::decode_state(state.body());
+    ASSERT_TRUE(decoded) << state.body();
+    EXPECT_EQ(decoded->durable_end(), (wal_wire::archive_state::position{1, 0x300000 + 0x2000}));
   }
-  EXPECT_EQ(http_send(r.port(), {.method = verb::put, .target = unit}).result_int(), 401)
+  // Never a backup: not listed, not counted.
+  const auto listed = curl({"-H", auth(), r.url("/api/backup/list")});
+  EXPECT_EQ(listed.body.find(".wal"), std::string::npos) << listed.body;
+  EXPECT_EQ(listed.body.find(seg), std::string::npos) << listed.body;
+  EXPECT_EQ(http_send(r.port(), {.method = verb::put, .target = wal_wire::unit_path(sys, first)})
+                .result_int(),
+            401)
       << "the token is checked first";
 }
 

@@ -368,6 +368,63 @@ TEST_F(ReceiverWalRoutes, UnitsAreAdmittedLikeUploads) {
   EXPECT_TRUE(spool_files().empty());
 }
 
+// The value of `pgship_receiver_wal_bytes{client="<client>"}`; -1 when absent.
+double wal_bytes_metric(unsigned short port, const std::string& client) {
+  const auto body = http_send(port, {.target = "/metrics"}).body();
+  const std::string sample = "pgship_receiver_wal_bytes{client=\"" + client + "\"} ";
+  const auto at = body.find(sample);
+  if (at == std::string::npos) return -1;
+  return std::stod(body.substr(at + sample.size()));
+}
+
+TEST_F(ReceiverWalRoutes, StoredWalBytesAreAMetricPerClientThatSurvivesARestart) {
+  EXPECT_EQ(wal_bytes_metric(receiver_->port(), "alpha"), 0) << "every token's client, from start";
+  EXPECT_EQ(wal_bytes_metric(receiver_->port(), "gamma"), 0);
+  ASSERT_EQ(put(plain_unit(seg3, 0, 0x1000)).result_int(), 201);
+  ASSERT_EQ(put(plain_unit(seg3, 0x1000, 0x3000)).result_int(), 201);
+  EXPECT_EQ(wal_bytes_metric(receiver_->port(), "alpha"), 0x3000);
+  // The same unit again stores nothing.
+  ASSERT_EQ(put(plain_unit(seg3, 0, 0x1000)).result_int(), 200);
+  EXPECT_EQ(wal_bytes_metric(receiver_->port(), "alpha"), 0x3000);
+  ASSERT_EQ(put(plain_unit(seg4, 0, 0x800), beta).result_int(), 201);
+  EXPECT_EQ(wal_bytes_metric(receiver_->port(), "beta"), 0x800);
+
+  receiver_->restart();
+  EXPECT_EQ(wal_bytes_metric(receiver_->port(), "alpha"), 0x3000) << "counted from the store";
+  EXPECT_EQ(wal_bytes_metric(receiver_->port(), "beta"), 0x800);
+  // The archive is no backup.
+  const auto metrics = http_send(receiver_->port(), {.target = "/metrics"}).body();
+  EXPECT_NE(metrics.find("pgship_receiver_stored_bytes{client=\"alpha\"} 0\n"), std::string::npos)
+      << metrics;
+}
+
+TEST_F(ReceiverWalRoutes, UnitsCountAgainstTheClientsQuota) {
+  start({{"API_TOKENS_FILE", (dir_ / "tokens").string()}, {"QUOTA_BYTES", "10000"}});
+  ASSERT_EQ(put(plain_unit(seg3, 0, 0x1000)).result_int(), 201);
+  ASSERT_EQ(put(plain_unit(seg3, 0x1000, 0x2000)).result_int(), 201);
+  const auto before = stored_files();
+  // 8192 stored: another 4096 would take alpha past 10000.
+  const auto res = put(plain_unit(seg3, 0x2000, 0x3000));
+  EXPECT_EQ(res.result_int(), 507) << res.body();
+  EXPECT_EQ(error_of(res), "quota_exceeded");
+  EXPECT_EQ(stored_files(), before) << "nothing stored";
+  EXPECT_TRUE(spool_files().empty());
+  EXPECT_EQ(state()->durable_end(), (wal_wire::archive_state::position{1, 0x302000}));
+  // Another client's quota is its own.
+  EXPECT_EQ(put(plain_unit(seg3, 0x2000, 0x3000), beta).result_int(), 201);
+  // A backup of alpha's counts the WAL too.
+  const std::string dump(4096, 'x');
+  const auto upload =
+      http_send(receiver_->port(), {.method = verb::post,
+                                    .target = "/api/backup/upload",
+                                    .headers = {{"Authorization", "Bearer " + alpha},
+                                                {"X-Backup-Name", "app-20261201-030000.dump"},
+                                                {"X-Content-SHA256", to_hex(sha256_of(dump))}},
+                                    .body = dump});
+  EXPECT_EQ(upload.result_int(), 507) << upload.body();
+  EXPECT_EQ(error_of(upload), "quota_exceeded");
+}
+
 TEST_F(ReceiverWalRoutes, AClientNeverSeesAnothersWal) {
   const auto u = plain_unit(seg3, 0, 0x1000);
   ASSERT_EQ(put(u).result_int(), 201);

@@ -1,9 +1,13 @@
-// The storage contract (tests/support/storage_contract.hpp) on S3, on real engines: Swift's
-// s3api here, Ceph RGW under the ceph label (PGSHIP_STORAGE_BACKENDS picks them; the POSIX
-// tree and memory run it as unit tests). Also what only S3 does: abort at start the multipart
-// uploads a killed receiver left, and hold objects under object lock.
+// The storage contract (tests/support/storage_contract.hpp) and the physical archive's
+// (tests/support/wal_store_contract.hpp) on S3, on real engines: Swift's s3api here, Ceph RGW
+// under the ceph label (PGSHIP_STORAGE_BACKENDS picks them; the POSIX tree and memory run both
+// as unit tests). Also what only S3 does: abort at start the multipart uploads a killed
+// receiver left, hold objects under object lock, keep the archive's files as objects with
+// their meta in headers, out of the backups' listing and usage, and put create-only with
+// If-None-Match: * where the engine has it.
 
 #include <cstdlib>
+#include <map>
 
 #include <pgship/common/config.hpp>
 
@@ -11,6 +15,7 @@
 #include "storage/s3/part_shipper.hpp"
 #include "storage/s3/s3_storage.hpp"
 #include "storage_contract.hpp"
+#include "wal_store_contract.hpp"
 
 namespace pgship::test {
 namespace {
@@ -82,6 +87,31 @@ INSTANTIATE_TEST_SUITE_P(Backends, StorageContract,
                          ::testing::Values(on_engine("swift"), on_engine("ceph")),
                          contract_param_name);
 
+}  // namespace
+
+namespace wal_contract {
+
+// One prefix per test directory: a second open() of the same directory is another instance on
+// the same archive.
+wal_backend wal_on_engine(const std::string& engine) {
+  return {engine, [engine](const stdfs::path& dir) -> std::unique_ptr<receiver::storage> {
+            if (!under_test(engine)) return nullptr;
+            static std::map<std::string, std::string> prefixes;
+            auto& prefix = prefixes[dir.string()];
+            if (prefix.empty()) prefix = fresh_prefix();
+            return std::make_unique<receiver::s3::s3_storage>(
+                s3_config(engine, prefix, dir / ".incoming"));
+          }};
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, WalStoreContract,
+                         ::testing::Values(wal_on_engine("swift"), wal_on_engine("ceph")),
+                         wal_backend_name);
+
+}  // namespace wal_contract
+
+namespace {
+
 // What only an S3 store has: a bucket with multipart uploads and object lock.
 class S3Store : public ::testing::TestWithParam<std::string> {
  protected:
@@ -149,6 +179,80 @@ TEST_P(S3Store, ObjectLockHoldsOrTheStoreRefusesToStart) {
   commit("app-20261202-030000.dump", random_bytes(70 << 20, 9));
   const auto parts = engine.signed_curl(cfg.prefix + "app/app/app-20261202-030000.dump", {"-I"});
   EXPECT_NE(parts.body.find("x-amz-object-lock-mode: COMPLIANCE"), std::string::npos) << parts.body;
+}
+
+TEST_P(S3Store, TheArchiveIsObjectsWithTheirMetaAndNoBackup) {
+  receiver::s3::s3_storage store(cfg_);
+  auto& wal = *store.wal();
+  const receiver::wal_key key{"app", "7000000000000000001"};
+  ASSERT_TRUE(wal.claim_system(key, 1 << 20));
+  const auto spooled = spool_dir() / "wal-1.part";
+  write_file(spooled, "sealed");
+  const receiver::wal_unit_meta meta{sha256_of("plain"),        5,
+                                     sha256_of("sealed"),       6,
+                                     "1765000000000@0/3000000", std::chrono::system_clock::now()};
+  const auto seg = "000000010000000000000003";
+  const auto unit = std::string(seg) + ".00000000-00100000.zst.age";
+  ASSERT_TRUE(wal.put({key, *receiver::parse_wal_file_name(unit), spooled, meta}));
+  EXPECT_FALSE(stdfs::exists(spooled));
+  // A backup's name under the archive's prefix must not be picked up either.
+  receiver::s3::bucket b(cfg_.client);
+  const auto wal_root = cfg_.prefix + ".wal/";
+  ASSERT_FALSE(b.put(wal_root + "app/app/app-20261201-030000.dump", "x", {}));
+  ASSERT_FALSE(b.put(wal_root + "app/app/app-20261201-030000.dump.json", "{}", {}));
+
+  // As an independent client sees it: one object, its meta in its headers, no sidecar.
+  const auto& engine = s3_engine::shared(GetParam());
+  const auto object = wal_root + "app/7000000000000000001/" + seg + "/" + unit;
+  const auto head = engine.signed_curl(object, {"-I"});
+  ASSERT_EQ(head.status, 200) << head.body;
+  EXPECT_NE(head.body.find("x-amz-meta-plaintext-sha256: " + to_hex(sha256_of("plain"))),
+            std::string::npos)
+      << head.body;
+  EXPECT_NE(head.body.find("x-amz-meta-time-map-0: 1765000000000@0/3000000"), std::string::npos)
+      << head.body;
+  EXPECT_EQ(engine.signed_curl(object).body, "sealed");
+  EXPECT_EQ(engine.signed_curl(object + ".json").status, 404);
+  EXPECT_EQ(engine.signed_curl(wal_root + "app/7000000000000000001/meta.json").status, 200);
+
+  // Never a backup, never backup usage: not at start, not after a refresh.
+  receiver::s3::s3_storage restarted(cfg_);
+  EXPECT_TRUE(restarted.usage().empty());
+  EXPECT_TRUE(restarted.list("app", std::nullopt).value().empty());
+  EXPECT_TRUE(restarted.list(".wal", std::nullopt).value().empty());
+  EXPECT_FALSE(restarted.find(".wal", "app-20261201-030000.dump").value());
+  ASSERT_FALSE(restarted.refresh());
+  EXPECT_TRUE(restarted.usage().empty());
+  EXPECT_EQ(restarted.quarantined(), 0u);
+  // A backup beside it counts as one.
+  const auto dump = spool_dir() / "dump.part";
+  write_file(dump, "dump");
+  ASSERT_TRUE(restarted.commit(
+      {dump, "app", "app-20261202-030000.dump", sha256_of(std::string("dump")), 4, nullptr}));
+  ASSERT_FALSE(restarted.refresh());
+  EXPECT_EQ(restarted.usage()["app"], (std::pair<std::uint64_t, std::uint64_t>{4, 1}));
+}
+
+TEST_P(S3Store, AConditionalPutIsRefusedOnlyWhereTheEngineHasNone) {
+  // Swift's s3api refuses If-None-Match: * on PUT (501): the store then looks before it puts.
+  // Ceph RGW takes the header; in this versioned (object-lock) bucket RGW 16 was seen to write a
+  // new version anyway, so across replicas the stem's lookup is what keeps a name create-only
+  // there too (within one receiver, the per-stem lock).
+  receiver::s3::bucket b(cfg_.client);
+  const auto key = cfg_.prefix + "taken";
+  ASSERT_FALSE(b.put(key, "first", {}));
+  std::string etag;
+  const std::string text = "second";
+  const auto ec = b.put_if_absent(key, {.text = text}, {}, etag);
+  if (GetParam() == "ceph") {
+    EXPECT_TRUE(!ec || ec == std::errc::file_exists) << ec.message();
+    EXPECT_FALSE(b.put_if_absent(cfg_.prefix + "free", {.text = text}, {}, etag));
+  } else {
+    EXPECT_EQ(ec, std::errc::not_supported) << ec.message();
+    std::optional<std::string> kept;
+    ASSERT_FALSE(b.get_text(key, kept));
+    EXPECT_EQ(kept, "first");
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, S3Store, ::testing::Values("swift", "ceph"),

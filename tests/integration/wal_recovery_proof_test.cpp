@@ -196,6 +196,31 @@ TEST_F(WalRecoveryProof, PostgresAloneRecoversEveryAcknowledgedCommitFromTheRece
   EXPECT_NE(log.find("restored log file \"" + last_segment + "\" from archive"), std::string::npos)
       << "the last, partial segment came from the archive";
   EXPECT_EQ(log.find("restore_command"), std::string::npos) << "no restore_command failed";
+
+  // The script's verdicts, asked directly: a segment comes back whole (padded), one the archive
+  // never had is 1 (recovery may end there), and a unit whose bytes changed on the receiver
+  // is 126 (recovery stops) rather than a shorter file.
+  const auto out = dir_ / "segment";
+  const auto fetch = [&](const std::string& segment) {
+    return run_process({script.string(), segment, out.string()},
+                       {.env = {{"PGSHIP_URL", receiver_->url()},
+                                {"PGSHIP_SYSTEM", system},
+                                {"PGSHIP_TOKEN_FILE", token_file.string()},
+                                {"PGSHIP_IDENTITY", key_file.string()}}});
+  };
+  const auto whole = fetch(last_segment);
+  EXPECT_EQ(whole.exit_code, 0) << whole.out;
+  EXPECT_EQ(stdfs::file_size(out), segment_size);
+  EXPECT_EQ(fetch("0000000100000000000000FF").exit_code, 1);
+  EXPECT_EQ(run_process({script.string(), last_segment, out.string()}).exit_code, 126)
+      << "no settings";
+  const auto victim = units.back();
+  auto bytes = read_file(victim);
+  bytes[bytes.size() / 2] ^= 0x01;
+  write_file(victim, bytes);
+  const auto segment_of_victim = victim.parent_path().filename().string();
+  const auto broken = fetch(segment_of_victim);
+  EXPECT_EQ(broken.exit_code, 126) << broken.out;
 }
 
 }  // namespace

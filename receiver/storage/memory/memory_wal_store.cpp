@@ -102,6 +102,7 @@ result<wal_put_result> memory_wal_store::put(wal_put_request request) {
   }
   if (done.outcome == wal_put_outcome::created) {
     dir[request.name.file] = {request.meta, std::move(bytes)};
+    usage_[request.key.client] += request.meta.stored_size;
   }
   std::error_code ignored;
   std::filesystem::remove(request.spooled, ignored);
@@ -162,6 +163,11 @@ result<std::unique_ptr<object_reader>> memory_wal_store::open_range(const wal_ke
     }
   }
   return std::make_error_code(std::errc::no_such_file_or_directory);
+}
+
+std::map<std::string, std::uint64_t> memory_wal_store::usage() const {
+  std::lock_guard lock(mutex_);
+  return usage_;
 }
 
 }  // namespace pgship::receiver

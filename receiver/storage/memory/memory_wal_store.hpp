@@ -25,6 +25,7 @@ class memory_wal_store final : public wal_store {
   result<std::unique_ptr<object_reader>> open_range(const wal_key& key, const wal_file_name& name,
                                                     std::uint64_t first,
                                                     std::uint64_t length) const override;
+  std::map<std::string, std::uint64_t> usage() const override;
 
  private:
   struct kept_file {
@@ -42,6 +43,7 @@ class memory_wal_store final : public wal_store {
 
   mutable std::mutex mutex_;
   std::map<std::string, kept_system> systems_;
+  std::map<std::string, std::uint64_t> usage_;
 };
 
 }  // namespace pgship::receiver

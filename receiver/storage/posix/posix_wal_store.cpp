@@ -27,7 +27,45 @@ std::error_code errno_code() {
 
 }  // namespace
 
-posix_wal_store::posix_wal_store(stdfs::path storage_dir) : root_(std::move(storage_dir)) {}
+posix_wal_store::posix_wal_store(stdfs::path storage_dir) : root_(std::move(storage_dir)) {
+  usage_ = count_usage();
+}
+
+std::map<std::string, std::uint64_t> posix_wal_store::count_usage() const {
+  // What list_names() would list for every system of every client: data files with their
+  // sidecar. Unreadable directories count as empty (the routes report them when used).
+  std::map<std::string, std::uint64_t> out;
+  std::error_code ec;
+  try {
+    for (const auto& client : stdfs::directory_iterator(root_ / ".wal", ec)) {
+      if (!client.is_directory(ec)) continue;
+      auto& total = out[client.path().filename().string()];
+      for (const auto& system : stdfs::directory_iterator(client.path(), ec)) {
+        if (!system.is_directory(ec)) continue;
+        for (const auto& dir : stdfs::directory_iterator(system.path(), ec)) {
+          if (!is_wal_dir(dir.path().filename().string()) || !dir.is_directory(ec)) continue;
+          for (const auto& entry : stdfs::directory_iterator(dir.path(), ec)) {
+            const auto name = entry.path().filename().string();
+            if (!parse_wal_file_name(name)) continue;
+            std::error_code side_ec;
+            if (!stdfs::exists(dir.path() / (name + std::string(sidecar_suffix)), side_ec))
+              continue;
+            const auto size = entry.file_size(side_ec);
+            if (!side_ec) total += size;
+          }
+        }
+      }
+    }
+  } catch (const stdfs::filesystem_error&) {
+    // A directory that went away or could not be read while walking: counted as far as read.
+  }
+  return out;
+}
+
+std::map<std::string, std::uint64_t> posix_wal_store::usage() const {
+  std::lock_guard lock(mutex_);
+  return usage_;
+}
 
 std::optional<stdfs::path> posix_wal_store::system_relative(const wal_key& key) const {
   if (!fs::is_safe_name(key.client) || !wire::wal::is_system_id(key.system)) return std::nullopt;
@@ -111,6 +149,7 @@ result<wal_put_result> posix_wal_store::put(wal_put_request request) {
     return ec;
   }
   if (::rename(request.spooled.c_str(), target.c_str()) != 0) return errno_code();
+  usage_[request.key.client] += request.meta.stored_size;  // in place: listed from now on
   if (auto ec = fs::fsync_directory(dir)) return ec;
   return done;
 }

@@ -6,6 +6,7 @@
 // ignored and overwritten by the next put of that name. `.wal/` starts with a dot, so the
 // backup scan and listing never see it.
 
+#include <map>
 #include <mutex>
 
 #include "storage/wal_store.hpp"
@@ -31,8 +32,11 @@ class posix_wal_store final : public wal_store {
   result<std::unique_ptr<object_reader>> open_range(const wal_key& key, const wal_file_name& name,
                                                     std::uint64_t first,
                                                     std::uint64_t length) const override;
+  std::map<std::string, std::uint64_t> usage() const override;
 
  private:
+  // Every stored file's size per client, from a walk of `.wal/` (at construction).
+  std::map<std::string, std::uint64_t> count_usage() const;
   /// `.wal/<client>/<system>` relative to the storage dir; nullopt for unsafe names.
   std::optional<std::filesystem::path> system_relative(const wal_key& key) const;
   result<std::optional<wal_system_meta>> read_meta(const std::filesystem::path& system_dir) const;
@@ -42,6 +46,7 @@ class posix_wal_store final : public wal_store {
   std::filesystem::path root_;
   // Puts one at a time: the existence check by stem and the rename must not interleave.
   mutable std::mutex mutex_;
+  std::map<std::string, std::uint64_t> usage_;  // under mutex_
 };
 
 }  // namespace pgship::receiver

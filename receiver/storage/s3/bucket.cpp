@@ -174,6 +174,31 @@ std::error_code bucket::list(const std::string& prefix, std::vector<object_entry
   }
 }
 
+std::error_code bucket::list_dirs(const std::string& prefix, std::vector<std::string>& out) {
+  out.clear();
+  std::string token;
+  for (;;) {
+    request req{
+        http::verb::get, "", {{"list-type", "2"}, {"delimiter", "/"}, {"prefix", prefix}}, {}, {}};
+    if (!token.empty()) req.query.emplace_back("continuation-token", token);
+    response res;
+    if (auto ec = call("LIST", req, res)) return ec;
+    const auto doc = parse_xml(res.body);
+    if (!doc || doc->name != "ListBucketResult") {
+      spdlog::warn("S3 LIST {}: the answer is not a ListBucketResult", prefix);
+      return std::make_error_code(std::errc::bad_message);
+    }
+    for (const auto* c : doc->all("CommonPrefixes"))
+      out.push_back(c->text_of("Prefix"));
+    if (doc->text_of("IsTruncated") != "true") return {};
+    token = doc->text_of("NextContinuationToken");
+    if (token.empty()) {
+      spdlog::warn("S3 LIST {}: truncated without a continuation token", prefix);
+      return std::make_error_code(std::errc::bad_message);
+    }
+  }
+}
+
 std::error_code bucket::put(const std::string& key, std::string_view text,
                             const header_list& headers) {
   request req{http::verb::put, key, {}, headers, {.text = text}};
@@ -192,6 +217,18 @@ std::error_code bucket::put_file(const std::string& key, int fd, std::uint64_t o
                     {.fd = fd, .offset = offset, .length = length, .sha256 = sha256_hex}};
   response res;
   if (auto ec = call("PUT", req, res)) return ec;
+  etag = res.etag();
+  return {};
+}
+
+std::error_code bucket::put_if_absent(const std::string& key, const body_source& body,
+                                      const header_list& headers, std::string& etag) {
+  request req{http::verb::put, key, {}, headers, body};
+  req.headers.emplace_back("if-none-match", "*");
+  response res;
+  const auto ec = call("PUT", req, res, {412, 501});
+  if (res.status == 501) return std::make_error_code(std::errc::not_supported);
+  if (ec) return ec;
   etag = res.etag();
   return {};
 }
@@ -219,6 +256,12 @@ std::error_code bucket::head(const std::string& key, std::optional<object_entry>
   e.size =
       std::strtoull(std::string(res.headers[http::field::content_length]).c_str(), nullptr, 10);
   e.etag = res.etag();
+  for (const auto& field : res.headers) {
+    std::string name(field.name_string());
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    if (name.starts_with("x-amz-meta-")) e.metadata.emplace_back(name, field.value());
+  }
   out = std::move(e);
   return {};
 }

@@ -24,6 +24,8 @@ struct object_entry {
   std::uint64_t size = 0;
   std::string etag;  // without quotes
   std::chrono::system_clock::time_point modified;
+  /// From head() only: the object's x-amz-meta-* headers, names in lower case.
+  header_list metadata;
 };
 
 struct upload_entry {
@@ -51,12 +53,19 @@ class bucket {
 
   /// Every object under `prefix` (ListObjectsV2, all pages of up to `page` keys).
   std::error_code list(const std::string& prefix, std::vector<object_entry>& out, int page = 1000);
+  /// The "directories" right under `prefix` (ListObjectsV2 with delimiter '/'), each ending in
+  /// '/': a listing that skips whole subtrees.
+  std::error_code list_dirs(const std::string& prefix, std::vector<std::string>& out);
   std::error_code put(const std::string& key, std::string_view text, const header_list& headers);
   /// `length` bytes of `fd` from `offset`, whose SHA-256 is `sha256_hex` (signed: the engine
   /// refuses a body that does not match).
   std::error_code put_file(const std::string& key, int fd, std::uint64_t offset,
                            std::uint64_t length, const std::string& sha256_hex,
                            const header_list& headers, std::string& etag);
+  /// A PUT of `body` only where `key` does not exist yet (If-None-Match: *): EEXIST when it
+  /// does, ENOTSUP when the engine cannot make a PUT conditional (Swift's s3api answers 501).
+  std::error_code put_if_absent(const std::string& key, const body_source& body,
+                                const header_list& headers, std::string& etag);
   /// `out` is nullopt when there is no such object.
   std::error_code get_text(const std::string& key, std::optional<std::string>& out);
   std::error_code head(const std::string& key, std::optional<object_entry>& out);

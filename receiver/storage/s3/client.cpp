@@ -312,7 +312,9 @@ std::error_code client::attempt(const request& req, response& out, bool stream_b
   auto res = parser.release();
   out.status = res.result_int();
   out.body = std::move(res.body());
-  const bool keep = res.keep_alive();
+  // Swift's s3api answers a HEAD 404 with a chunked body ("0\r\n\r\n") that a HEAD must not
+  // have: the connection would start the next answer with it, so it is not reused.
+  const bool keep = res.keep_alive() && !(req.method == http::verb::head && res.chunked());
   out.headers = std::move(res.base());
   if (keep) give_back(std::move(conn));
   conn.reset();

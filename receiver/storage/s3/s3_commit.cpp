@@ -119,21 +119,6 @@ std::error_code s3_storage::upload(const stdfs::path& spooled, const std::string
   return ec;
 }
 
-s3_storage::name_lock::name_lock(const s3_storage& s, std::string name)
-    : store(s), key(std::move(name)) {
-  std::unique_lock lock(store.mutex_);
-  store.name_free_.wait(lock, [&] { return !store.committing_.contains(key); });
-  store.committing_.insert(key);
-}
-
-s3_storage::name_lock::~name_lock() {
-  {
-    std::lock_guard lock(store.mutex_);
-    store.committing_.erase(key);
-  }
-  store.name_free_.notify_all();
-}
-
 result<commit_result> s3_storage::do_commit(commit_request request) {
   auto& [spooled, client, file_name, digest, size, staged] = request;
   const auto name = parse_backup_name(file_name);
@@ -147,7 +132,7 @@ result<commit_result> s3_storage::do_commit(commit_request request) {
 
   // One commit of a name at a time in this receiver (another replica's commit of the same name
   // at the same moment is caught by the ETag check below).
-  const name_lock held(*this, key);
+  const key_locks::held held(writing_, key);
   // Nothing is overwritten: a stored record makes this identical or a conflict.
   std::optional<std::string> existing_text;
   if (auto ec = bucket_.get_text(record_key, existing_text)) return ec;

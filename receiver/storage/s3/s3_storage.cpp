@@ -1,5 +1,6 @@
 #include "storage/s3/s3_storage.hpp"
 #include <algorithm>
+#include <iterator>
 #include <set>
 
 #include <fmt/format.h>
@@ -14,70 +15,12 @@
 #include <pgship/common/redact_url.hpp>
 #include <pgship/common/time_text.hpp>
 
+#include "storage/s3/object_range.hpp"
+
 namespace pgship::receiver::s3 {
 namespace {
 
 using sys_clock = std::chrono::system_clock;
-
-// Reads a range of an object from one GET; a connection lost midway is resumed from where it
-// stopped, as long as the object is still the one first read (If-Match).
-class range_reader final : public object_reader {
- public:
-  range_reader(bucket& b, std::string key, std::uint64_t first, std::uint64_t length)
-      : bucket_(b), key_(std::move(key)), offset_(first), left_(length) {}
-
-  std::error_code open() {
-    header_list headers{{"range", fmt::format("bytes={}-{}", offset_, offset_ + left_ - 1)}};
-    if (!etag_.empty()) headers.emplace_back("if-match", "\"" + etag_ + "\"");
-    response head;
-    if (auto ec = bucket_.http().get(key_, headers, head, body_)) return ec;
-    if (head.status == 404) return std::make_error_code(std::errc::no_such_file_or_directory);
-    // 200 is the whole object from its first byte: right only for a range that starts there.
-    if (head.status != 206 && !(head.status == 200 && offset_ == 0)) {
-      spdlog::warn("S3 GET {}: {}", key_, head.describe());
-      return std::make_error_code(std::errc::io_error);
-    }
-    if (etag_.empty()) etag_ = head.etag();
-    return {};
-  }
-
-  std::error_code read(std::span<char> buf, std::size_t& got) override {
-    got = 0;
-    if (left_ == 0) return {};
-    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), left_));
-    for (int tries = 0;; ++tries) {
-      std::error_code ec;
-      if (!body_) {
-        ec = open();
-      }
-      if (!ec) ec = body_->read(buf.first(want), got);
-      if (!ec && got == 0) ec = std::make_error_code(std::errc::io_error);  // ended early
-      if (!ec) break;
-      body_.reset();
-      if (tries >= 3 || ec == std::errc::no_such_file_or_directory) return ec;
-    }
-    offset_ += got;
-    left_ -= got;
-    return {};
-  }
-  std::string identity() const override { return etag_; }
-
- private:
-  bucket& bucket_;
-  std::string key_;
-  std::uint64_t offset_, left_;
-  std::string etag_;
-  std::unique_ptr<body_reader> body_;
-};
-
-class empty_reader final : public object_reader {
- public:
-  std::error_code read(std::span<char>, std::size_t& got) override {
-    got = 0;
-    return {};
-  }
-  std::string identity() const override { return {}; }
-};
 
 std::string iso8601(sys_clock::time_point t) {
   const auto secs = std::chrono::floor<std::chrono::seconds>(t);
@@ -86,7 +29,8 @@ std::string iso8601(sys_clock::time_point t) {
 
 }  // namespace
 
-s3_storage::s3_storage(s3_settings s) : cfg_(std::move(s)), bucket_(cfg_.client) {
+s3_storage::s3_storage(s3_settings s)
+    : cfg_(std::move(s)), bucket_(cfg_.client), wal_(bucket_, cfg_.prefix) {
   const auto where = "bucket " + cfg_.client.bucket + " at " + redact_url(cfg_.client.endpoint);
   if (auto ec = refresh()) {
     throw config::config_error("S3: cannot list " + where + ": " + ec.message() +
@@ -193,11 +137,8 @@ result<std::optional<backup_record>> s3_storage::find(const std::string& client,
 result<std::unique_ptr<object_reader>> s3_storage::open_range(const backup_record& record,
                                                               std::uint64_t first,
                                                               std::uint64_t length) const {
-  if (length == 0) return std::make_unique<empty_reader>();
-  auto reader = std::make_unique<range_reader>(
-      bucket_, data_key(record.client, record.database, record.id), first, length);
-  if (auto ec = reader->open()) return ec;
-  return reader;
+  return open_object_range(bucket_, data_key(record.client, record.database, record.id), first,
+                           length);
 }
 
 result<backup_record> s3_storage::do_remove(const std::string& client, const std::string& id) {
@@ -226,7 +167,8 @@ result<manifest_outcome> s3_storage::put_manifest(const backup_record& backup,
   const auto other =
       data_key(backup.client, backup.database, format_manifest_name(backup.id, !name->encrypted));
   // One manifest put of a backup at a time in this receiver.
-  const name_lock held(*this, data_key(backup.client, backup.database, backup.id) + ".manifest");
+  const key_locks::held held(writing_,
+                             data_key(backup.client, backup.database, backup.id) + ".manifest");
   const auto current = find(backup.client, backup.id);
   if (!current) return current.error();
   if (!*current) return std::make_error_code(std::errc::no_such_file_or_directory);
@@ -289,8 +231,20 @@ std::string s3_storage::problem() const {
 }
 
 result<store_count> s3_storage::do_count() {
+  // Client by client (and the quarantine), never the physical archive: its many small
+  // objects are no backups, and listing them every few seconds would cost more than the rest.
+  std::vector<std::string> dirs;
   std::vector<object_entry> objects;
-  if (auto ec = bucket_.list(cfg_.prefix, objects)) {
+  auto ec = bucket_.list_dirs(cfg_.prefix, dirs);
+  for (const auto& dir : dirs) {
+    if (ec) break;
+    if (dir == s3_wal_store::root(cfg_.prefix)) continue;
+    std::vector<object_entry> more;
+    ec = bucket_.list(dir, more);
+    objects.insert(objects.end(), std::make_move_iterator(more.begin()),
+                   std::make_move_iterator(more.end()));
+  }
+  if (ec) {
     std::lock_guard lock(mutex_);
     problem_ = "cannot list S3 bucket " + cfg_.client.bucket + ": " + ec.message();
     return ec;

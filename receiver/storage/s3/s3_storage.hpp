@@ -10,6 +10,8 @@
 //                                               the agent after the commit (not a backup:
 //                                               its name is no backup name + ".json")
 //   <prefix>.quarantine/<client>/<database>/<name>.<unix time>.json   scrub findings
+//   <prefix>.wal/<client>/<system>/...          the physical archive (s3_wal_store.hpp): never
+//                                               listed, counted or scrubbed as backups
 //
 // Nothing is overwritten: a commit whose record exists is identical or a conflict. With
 // S3_OBJECT_LOCK_DAYS every object carries a COMPLIANCE retention period. Records are
@@ -18,12 +20,10 @@
 // (usage_ledger).
 
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +31,8 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "storage/s3/bucket.hpp"
+#include "storage/s3/key_locks.hpp"
+#include "storage/s3/s3_wal_store.hpp"
 #include "storage/storage.hpp"
 
 namespace pgship::receiver::s3 {
@@ -68,12 +70,13 @@ class s3_storage final : public storage {
                                         bool may_replace) override;
   result<std::optional<stored_manifest>> get_manifest(const backup_record& backup) const override;
   std::string problem() const override;
+  wal_store* wal() override { return &wal_; }
 
  private:
   result<commit_result> do_commit(commit_request request) override;
   result<backup_record> do_remove(const std::string& client, const std::string& id) override;
   std::error_code do_quarantine(const backup_record& record, const std::string& identity) override;
-  /// Lists the whole bucket (every few seconds: other replicas write it too).
+  /// Lists the bucket but the physical archive (every few seconds: other replicas write it).
   result<store_count> do_count() override;
 
   std::string data_key(const std::string& client, const std::string& database,
@@ -86,15 +89,6 @@ class s3_storage final : public storage {
                          const sha256_digest& digest, std::uint64_t size,
                          std::unique_ptr<staged_upload> staged, std::string& etag);
 
-  // Holds a name for one commit in this process.
-  struct name_lock {
-    name_lock(const s3_storage& s, std::string name);
-    ~name_lock();
-    name_lock(const name_lock&) = delete;
-    name_lock& operator=(const name_lock&) = delete;
-    const s3_storage& store;
-    std::string key;
-  };
   void abort_stale_uploads();
 
   const s3_settings cfg_;
@@ -102,8 +96,8 @@ class s3_storage final : public storage {
   mutable std::mutex mutex_;
   mutable std::map<std::string, std::pair<std::string, backup_record>> records_;  // key → ETag
   std::string problem_;  // why the last refresh failed
-  mutable std::set<std::string> committing_;
-  mutable std::condition_variable name_free_;
+  key_locks writing_;    // one commit (or manifest put) of a name at a time in this receiver
+  s3_wal_store wal_;
   boost::asio::thread_pool parts_{4};  // declared last: joined before the rest goes
 };
 

@@ -170,6 +170,12 @@ TEST(backup_kind_test, the_extension_makes_the_kind) {
       // A database called globals is a database.
       {"globals-20260101-030000.dump", backup_kind::dump},
       {"globals-20260101-030000.dump.age", backup_kind::dump},
+      {"pgdata-20260101-030000.base.tar", backup_kind::basebackup},
+      {"pgdata-20260101-030000.base.tar.zst", backup_kind::basebackup},
+      {"pgdata-20260101-030000.base.tar.age", backup_kind::basebackup},
+      {"pgdata-20260101-030000.base.tar.zst.age", backup_kind::basebackup},
+      // An archive called pgdata is an archive.
+      {"pgdata-20260101-030000.tar.zst", backup_kind::archive},
   };
   for (const auto& [name, kind] : cases) {
     const auto parsed = parse_backup_name(name);
@@ -182,6 +188,20 @@ TEST(backup_kind_test, the_extension_makes_the_kind) {
   EXPECT_EQ(parse_backup_name("globals-20260101-030000.sql.zst")->database, "globals");
   EXPECT_EQ(parse_backup_name("globals-20260101-030000.sql.zst")->extension, ".sql.zst");
   EXPECT_EQ(backup_stem("globals-20260101-030000.sql.zst.age"), "globals-20260101-030000");
+  // ".base.tar" is matched before ".tar".
+  EXPECT_EQ(parse_backup_name("pgdata-20260101-030000.base.tar.zst")->database, "pgdata");
+  EXPECT_EQ(parse_backup_name("pgdata-20260101-030000.base.tar.zst")->extension, ".base.tar.zst");
+  EXPECT_EQ(backup_stem("pgdata-20260101-030000.base.tar.zst.age"), "pgdata-20260101-030000");
+}
+
+TEST(backup_kind_test, only_pgdata_is_a_base_backup) {
+  EXPECT_FALSE(parse_backup_name("app-20260101-030000.base.tar").has_value());
+  EXPECT_FALSE(parse_backup_name("my-pgdata-20260101-030000.base.tar").has_value());
+  EXPECT_FALSE(parse_backup_name("pgdata-20260101-030000.base.tar.gz").has_value());
+  EXPECT_FALSE(parse_backup_name("pgdata-20260101-030000.zst.base.tar").has_value());
+  EXPECT_FALSE(parse_backup_name("pgdata-20260101-030000.base").has_value());
+  // An archive whose name ends in ".base" keeps its stamp before the extension.
+  EXPECT_FALSE(parse_backup_name("pgdata.base-20260101-030000.base.tar").has_value());
 }
 
 TEST(backup_kind_test, only_the_globals_are_sql) {
@@ -192,7 +212,7 @@ TEST(backup_kind_test, only_the_globals_are_sql) {
 }
 
 TEST(backup_kind_test, names_round_trip) {
-  for (const auto kind : {backup_kind::dump, backup_kind::archive, backup_kind::globals}) {
+  for (const auto kind : backup_kinds) {
     EXPECT_EQ(parse_backup_kind(to_string(kind)), kind);
     EXPECT_EQ(kind_of_extension(base_extension(kind)), kind);
   }
@@ -201,13 +221,19 @@ TEST(backup_kind_test, names_round_trip) {
   const auto name = format_backup_name(globals_name, at(2026y / 3 / 1, 12h), ".sql.zst.age");
   EXPECT_EQ(name, "globals-20260301-120000.sql.zst.age");
   EXPECT_EQ(parse_backup_name(name)->kind, backup_kind::globals);
+  EXPECT_EQ(to_string(backup_kind::basebackup), "basebackup");
+  const auto base = format_backup_name(basebackup_name, at(2026y / 3 / 1, 12h), ".base.tar.zst");
+  EXPECT_EQ(base, "pgdata-20260301-120000.base.tar.zst");
+  EXPECT_EQ(parse_backup_name(base)->kind, backup_kind::basebackup);
 }
 
 TEST(backup_kind_test, the_extensions_are_every_kind_in_every_stored_format) {
-  // Made from the codecs' table (io/stored_format.hpp): the twelve names there always were.
+  // Made from the codecs' table (io/stored_format.hpp): the twelve names there always were, and
+  // the base backups' four.
   const std::vector<std::string_view> expected = {
-      ".dump",    ".dump.zst",    ".dump.age", ".dump.zst.age", ".tar",     ".tar.zst",
-      ".tar.age", ".tar.zst.age", ".sql",      ".sql.zst",      ".sql.age", ".sql.zst.age"};
+      ".dump",     ".dump.zst",     ".dump.age",     ".dump.zst.age",    ".tar",     ".tar.zst",
+      ".tar.age",  ".tar.zst.age",  ".sql",          ".sql.zst",         ".sql.age", ".sql.zst.age",
+      ".base.tar", ".base.tar.zst", ".base.tar.age", ".base.tar.zst.age"};
   EXPECT_EQ(std::vector<std::string_view>(backup_extensions.begin(), backup_extensions.end()),
             expected);
 }

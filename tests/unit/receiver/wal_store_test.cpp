@@ -1,11 +1,11 @@
-// The physical archive's store contract (storage/wal_store.hpp) on the POSIX tree and in memory,
-// reached as the routes reach it, through storage::wal(): create-only by stem across codecs,
-// identical and conflicting copies, listings, reads, the system's meta; and, on disk, the
-// layout, the files present once put() returned, and that `.wal/` is no client's backups.
+// The physical archive's store contract (tests/support/wal_store_contract.hpp) on the POSIX tree
+// and in memory; and, on disk, the layout, the files present once put() returned, and that
+// `.wal/` is no client's backups; and how S3 carries a file's meta in its object's headers.
 
 #include <algorithm>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,181 +16,42 @@
 
 #include "storage/memory/memory_storage.hpp"
 #include "storage/posix/posix_storage.hpp"
+#include "storage/s3/wal_object_meta.hpp"
 #include "storage/wal_store.hpp"
 #include "temp_dir.hpp"
+#include "wal_store_contract.hpp"
 
 namespace pgship::test {
-namespace {
+namespace wal_contract {
 
-namespace stdfs = std::filesystem;
-using namespace receiver;
-
-constexpr std::uint64_t mib = 1024 * 1024;
-const std::string seg1 = "000000010000000000000003";
-
-struct wal_backend {
-  std::string name;
-  std::function<std::unique_ptr<storage>(const stdfs::path&)> open;
-};
-
-void PrintTo(const wal_backend& b, std::ostream* os) {
-  *os << b.name;
-}
-
-std::string wal_backend_name(const ::testing::TestParamInfo<wal_backend>& param_info) {
-  return param_info.param.name;
-}
-
-class WalStoreContract : public ::testing::TestWithParam<wal_backend> {
- protected:
-  void SetUp() override {
-    stdfs::create_directories(dir_.path() / ".incoming");
-    store_ = GetParam().open(dir_.path());
-    ASSERT_NE(store_->wal(), nullptr);
-  }
-  wal_store& wal() { return *store_->wal(); }
-
-  // Puts `stored` bytes as `file` of (client, system), a plaintext of hash sha256(plain).
-  result<wal_put_result> put(const std::string& file, const std::string& stored,
-                             const std::string& plain, const std::string& client = "app",
-                             const std::string& system = "7000000000000000001") {
-    const auto spooled = dir_.path() / ".incoming" / ("wal-" + std::to_string(++serial_) + ".part");
-    write_file(spooled, stored);
-    const auto name = parse_wal_file_name(file);
-    EXPECT_TRUE(name) << file;
-    wal_unit_meta meta;
-    meta.plaintext_sha256 = sha256_of(plain);
-    meta.plaintext_size = plain.size();
-    meta.stored_sha256 = sha256_of(stored);
-    meta.stored_size = stored.size();
-    meta.time_map = "1700000000000@0/3000000";
-    meta.received_at = std::chrono::system_clock::now();
-    last_spooled_ = spooled;
-    return wal().put({{client, system}, *name, spooled, meta});
-  }
-  std::string read_all(const std::string& file, const std::string& client = "app",
-                       std::uint64_t first = 0, std::optional<std::uint64_t> length = {}) {
-    const wal_key key{client, "7000000000000000001"};
-    const auto name = *parse_wal_file_name(file);
-    const auto found = wal().find(key, name);
-    if (!found || !*found) return "<missing>";
-    auto reader = wal().open_range(key, name, first, length.value_or((*found)->meta.stored_size));
-    if (!reader) return "<" + reader.error().message() + ">";
-    std::string out;
-    std::vector<char> buf(7);
-    for (std::size_t got = 0;;) {
-      if ((*reader)->read(buf, got)) return "<read error>";
-      if (got == 0) break;
-      out.append(buf.data(), got);
-    }
-    return out;
-  }
-  std::vector<std::string> names_in(const std::string& dir) {
-    std::vector<std::string> out;
-    const auto listed = wal().list_dir({"app", "7000000000000000001"}, dir);
-    EXPECT_TRUE(listed);
-    if (listed) {
-      for (const auto& f : *listed)
-        out.push_back(f.name);
-    }
-    return out;
-  }
-
-  temp_dir dir_;
-  std::unique_ptr<storage> store_;
-  stdfs::path last_spooled_;
-  int serial_ = 0;
-};
-
-TEST_P(WalStoreContract, AStemIsStoredOnceWhateverItsCodecs) {
-  const auto first = put(seg1 + ".00000000-00100000.zst.age", "cipher-1", "wal bytes");
-  ASSERT_TRUE(first) << first.error().message();
-  EXPECT_EQ(first->outcome, wal_put_outcome::created);
-  EXPECT_FALSE(stdfs::exists(last_spooled_)) << "the spool file is taken";
-
-  // The same WAL encrypted again (other stored bytes), or sent with other codecs: identical,
-  // and the first copy stays.
-  for (const auto& other : {seg1 + ".00000000-00100000.zst.age", seg1 + ".00000000-00100000",
-                            seg1 + ".00000000-00100000.age"}) {
-    const auto again = put(other, "cipher-2 " + other, "wal bytes");
-    ASSERT_TRUE(again) << other;
-    EXPECT_EQ(again->outcome, wal_put_outcome::identical) << other;
-    EXPECT_EQ(again->stored.name, seg1 + ".00000000-00100000.zst.age");
-    EXPECT_FALSE(stdfs::exists(last_spooled_)) << "an identical copy's spool file is removed";
-  }
-  EXPECT_EQ(read_all(seg1 + ".00000000-00100000.zst.age"), "cipher-1");
-
-  // Other plaintext under the stem: a conflict naming what is stored; nothing changes.
-  const auto clash = put(seg1 + ".00000000-00100000.zst", "x", "other wal");
-  ASSERT_TRUE(clash);
-  EXPECT_EQ(clash->outcome, wal_put_outcome::conflict);
-  EXPECT_EQ(clash->stored.name, seg1 + ".00000000-00100000.zst.age");
-  EXPECT_EQ(clash->stored.meta.plaintext_sha256, sha256_of("wal bytes"));
-  EXPECT_EQ(names_in(seg1), std::vector<std::string>{seg1 + ".00000000-00100000.zst.age"});
-}
-
-TEST_P(WalStoreContract, OverlappingStemsAreDifferentUnits) {
-  ASSERT_TRUE(put(seg1 + ".00000000-00001000", "a", "a"));
-  ASSERT_TRUE(put(seg1 + ".00000000-00002000", "ab", "ab"));
-  ASSERT_TRUE(put(seg1 + ".00001000-00100000.zst", "c", "c"));
-  EXPECT_EQ(names_in(seg1),
-            (std::vector<std::string>{seg1 + ".00000000-00001000", seg1 + ".00000000-00002000",
-                                      seg1 + ".00001000-00100000.zst"}));
-  const auto listed = wal().list_dir({"app", "7000000000000000001"}, seg1);
-  ASSERT_TRUE(listed);
-  EXPECT_EQ(listed->at(1).meta.plaintext_sha256, sha256_of("ab"));
-  EXPECT_EQ(listed->at(1).meta.stored_size, 2u);
-  EXPECT_EQ(listed->at(1).meta.time_map, "1700000000000@0/3000000");
-}
-
-TEST_P(WalStoreContract, ReadsReturnTheStoredBytesAndRanges) {
-  ASSERT_TRUE(put(seg1 + ".00000000-00100000.age", "0123456789abcdef", "plain"));
-  EXPECT_EQ(read_all(seg1 + ".00000000-00100000.age"), "0123456789abcdef");
-  EXPECT_EQ(read_all(seg1 + ".00000000-00100000.age", "app", 3, 5), "34567");
-  EXPECT_EQ(read_all(seg1 + ".00000000-00100000"), "<missing>") << "find is by exact name";
-  EXPECT_EQ(read_all(seg1 + ".00000000-00100000.age", "other-client"), "<missing>");
-}
-
-TEST_P(WalStoreContract, HistoryFilesLiveInTheirOwnDirectory) {
-  const auto h = put("00000002.history.age", "sealed", "1\t0/5000000\tno recovery target\n");
-  ASSERT_TRUE(h);
-  EXPECT_EQ(h->outcome, wal_put_outcome::created);
-  EXPECT_EQ(put("00000002.history", "plain", "1\t0/5000000\tno recovery target\n")->outcome,
+TEST_P(WalStoreContract, UsageCountsEachStoredFileOncePerClientAndSurvivesARestart) {
+  const auto usage_of = [this](const std::string& client) -> std::uint64_t {
+    const auto usage = store_->wal()->usage();
+    const auto it = usage.find(client);
+    return it == usage.end() ? 0 : it->second;
+  };
+  EXPECT_EQ(usage_of("app"), 0u);
+  ASSERT_EQ(put(seg1 + ".00000000-00001000.zst", "12345", "plain")->outcome,
+            wal_put_outcome::created);
+  ASSERT_EQ(put(seg1 + ".00001000-00002000", "1234567", "other")->outcome,
+            wal_put_outcome::created);
+  ASSERT_EQ(put("00000002.history", "1\t0/3000000\tx\n", "1\t0/3000000\tx\n")->outcome,
+            wal_put_outcome::created);
+  EXPECT_EQ(usage_of("app"), 5u + 7u + 14u);
+  // The same stem again, identical or not, stores nothing.
+  EXPECT_EQ(put(seg1 + ".00000000-00001000", "plain", "plain")->outcome,
             wal_put_outcome::identical);
-  EXPECT_EQ(names_in("history"), std::vector<std::string>{"00000002.history.age"});
-  ASSERT_TRUE(put("000000020000000000000005.00000000-00010000", "u", "u"));
-  const auto all = wal().list_names({"app", "7000000000000000001"});
-  ASSERT_TRUE(all);
-  EXPECT_EQ(*all, (std::vector<std::string>{"00000002.history.age",
-                                            "000000020000000000000005.00000000-00010000"}));
-}
+  EXPECT_EQ(put(seg1 + ".00000000-00001000", "bad", "bad")->outcome, wal_put_outcome::conflict);
+  EXPECT_EQ(usage_of("app"), 26u);
+  ASSERT_TRUE(put(seg1 + ".00000000-00001000", "abc", "abc", "beta"));
+  EXPECT_EQ(usage_of("beta"), 3u);
+  EXPECT_EQ(usage_of("app"), 26u);
 
-TEST_P(WalStoreContract, TheSystemsMetaIsCreateOnly) {
-  const wal_key key{"app", "42"};
-  EXPECT_FALSE(wal().system_meta(key).value());
-  const auto first = wal().claim_system(key, 16 * mib);
-  ASSERT_TRUE(first);
-  EXPECT_EQ(first->segment_size, 16 * mib);
-  const auto second = wal().claim_system(key, mib);
-  ASSERT_TRUE(second);
-  EXPECT_EQ(second->segment_size, 16 * mib) << "the first size stays; the caller compares";
-  EXPECT_EQ(wal().system_meta(key).value()->segment_size, 16 * mib);
-  EXPECT_FALSE(wal().system_meta({"other", "42"}).value()) << "per client";
-  EXPECT_FALSE(wal().claim_system(key, 3 * mib)) << "not a segment size";
-}
-
-TEST_P(WalStoreContract, ClientsDoNotSeeEachOthersWal) {
-  ASSERT_TRUE(put(seg1 + ".00000000-00100000", "a", "a", "alpha"));
-  EXPECT_EQ(put(seg1 + ".00000000-00100000", "b", "b", "beta")->outcome, wal_put_outcome::created);
-  EXPECT_EQ(wal().list_names({"gamma", "7000000000000000001"}).value(), std::vector<std::string>{});
-}
-
-TEST_P(WalStoreContract, ASecondInstanceSeesTheArchive) {
-  ASSERT_TRUE(wal().claim_system({"app", "7000000000000000001"}, mib));
-  ASSERT_TRUE(put(seg1 + ".00000000-00100000", "kept", "kept"));
   store_ = GetParam().open(dir_.path());
-  EXPECT_EQ(store_->wal()->system_meta({"app", "7000000000000000001"}).value()->segment_size, mib);
-  EXPECT_EQ(read_all(seg1 + ".00000000-00100000"), "kept");
+  EXPECT_EQ(usage_of("app"), 26u) << "counted again from what is stored";
+  EXPECT_EQ(usage_of("beta"), 3u);
+  // The backups' usage never holds the archive.
+  EXPECT_TRUE(store_->usage().empty());
 }
 
 TEST_P(WalStoreContract, GapsAreRecordedOnceAndListedInOrder) {
@@ -230,6 +91,12 @@ INSTANTIATE_TEST_SUITE_P(
                           }}),
     wal_backend_name);
 
+}  // namespace wal_contract
+
+namespace {
+
+using namespace wal_contract;
+
 TEST(PosixWalStore, LaysFilesOutAndTheyAreThereOncePutReturns) {
   temp_dir dir;
   posix_storage store(dir.path());
@@ -268,6 +135,18 @@ TEST(PosixWalStore, ASidecarWithoutItsDataIsNoUnit) {
   ASSERT_TRUE(put);
   EXPECT_EQ(put->outcome, wal_put_outcome::created) << "the stale sidecar is overwritten";
   EXPECT_EQ(store.wal()->list_dir(key, seg1).value().size(), 1u);
+}
+
+TEST(PosixWalStore, UsageAtStartCountsOnlyDataFilesWithTheirSidecar) {
+  temp_dir dir;
+  const auto unit_dir = dir.path() / ".wal" / "app" / "7000000000000000001" / seg1;
+  write_file(unit_dir / (seg1 + ".00000000-00001000.json"), "{}");  // sidecar without data
+  write_file(unit_dir / (seg1 + ".00001000-00002000"), "12345");    // data without sidecar
+  write_file(unit_dir / (seg1 + ".00002000-00003000"), "123");
+  write_file(unit_dir / (seg1 + ".00002000-00003000.json"), "{}");
+  write_file(unit_dir / "stray.tmp", "123456789");
+  posix_storage store(dir.path());
+  EXPECT_EQ(store.wal()->usage().at("app"), 3u);
 }
 
 TEST(PosixWalStore, TheArchiveIsNoBackupAndUsesNoBackupUsage) {
@@ -323,6 +202,55 @@ TEST(WalUnitMeta, RoundTripsThroughItsSidecar) {
   const wal_system_meta system{16 * mib,
                                std::chrono::system_clock::time_point(std::chrono::seconds(5))};
   EXPECT_EQ(wal_system_meta_from_json(to_json(system)), system);
+}
+
+TEST(S3WalObjectMeta, RoundTripsThroughHeadersAndFitsTheEnginesLimits) {
+  wal_unit_meta meta{sha256_of("p"),
+                     1,
+                     sha256_of("s"),
+                     2,
+                     "",
+                     std::chrono::system_clock::time_point(std::chrono::seconds(1765000000))};
+  EXPECT_EQ(s3::wal_unit_meta_from_object(s3::to_object_metadata(meta)), meta) << "no time map";
+  std::string map;
+  for (int i = 0; i < 8; ++i)
+    map += (i ? "," : "") + std::to_string(1765000000000 + i * 1000) + "@FFFFFFFF/FF00000" +
+           std::to_string(i);
+  meta.time_map = map;  // 8 samples of the widest positions, as the agent sends at most
+  const auto headers = s3::to_object_metadata(meta);
+  std::size_t total = 0;
+  for (const auto& [name, value] : headers) {
+    EXPECT_TRUE(name.starts_with("x-amz-meta-")) << name;
+    EXPECT_LE(value.size(), 200u) << name << ": Swift keeps at most 256 bytes a value";
+    total += name.size() + value.size();
+  }
+  EXPECT_LT(total, 2048u) << "AWS keeps at most 2 KiB of metadata";
+  EXPECT_EQ(s3::wal_unit_meta_from_object(headers), meta);
+
+  // Headers come back in any order; a missing piece or field is no meta.
+  auto shuffled = headers;
+  std::reverse(shuffled.begin(), shuffled.end());
+  EXPECT_EQ(s3::wal_unit_meta_from_object(shuffled), meta);
+  auto missing_piece = headers;
+  std::erase_if(missing_piece, [](const auto& h) { return h.first == "x-amz-meta-time-map-0"; });
+  EXPECT_FALSE(s3::wal_unit_meta_from_object(missing_piece));
+  auto missing_field = headers;
+  std::erase_if(missing_field,
+                [](const auto& h) { return h.first == "x-amz-meta-plaintext-sha256"; });
+  EXPECT_FALSE(s3::wal_unit_meta_from_object(missing_field));
+  EXPECT_FALSE(s3::wal_unit_meta_from_object({}));
+}
+
+TEST(S3WalObjectMeta, ALongTimeMapKeepsItsEndsAndFits) {
+  std::string map;
+  for (int i = 0; i < 200; ++i)
+    map += (i ? "," : "") + std::to_string(1765000000000 + i * 1000) + "@0/" +
+           std::to_string(3000000 + i);
+  const auto kept = s3::fitted_time_map(map);
+  EXPECT_LE(kept.size(), 1024u);
+  EXPECT_TRUE(kept.starts_with("1765000000000@0/3000000,")) << kept;
+  EXPECT_TRUE(kept.ends_with(",1765000199000@0/3000199")) << kept;
+  EXPECT_EQ(s3::fitted_time_map("1765000000000@0/3000000"), "1765000000000@0/3000000");
 }
 
 }  // namespace

@@ -3,9 +3,11 @@
 // pg_dump custom archive), `dump.zst` (the same, zstd-compressed by the agent), and either of
 // them with `.age` (an age v1 file); archives are `tar[.zst][.age]`; the cluster's globals
 // (`pg_dumpall --globals-only`: roles, memberships, tablespaces) are
-// `globals-<YYYYMMDD>-<HHMMSS>.sql[.zst][.age]`. The extension makes the kind, so a database
-// that is itself called `globals` never mixes with them. The database part may itself contain
-// '-'; the timestamp is the last two dash-separated fields.
+// `globals-<YYYYMMDD>-<HHMMSS>.sql[.zst][.age]`; physical base backups (pg_basebackup's tar of
+// the whole cluster) are `pgdata-<YYYYMMDD>-<HHMMSS>.base.tar[.zst][.age]`. The extension
+// makes the kind, so a database that is itself called `globals` (or an archive called
+// `pgdata`) never mixes with them. The database part may itself contain '-'; the timestamp is
+// the last two dash-separated fields.
 
 #include <array>
 #include <chrono>
@@ -20,7 +22,7 @@ namespace pgship {
 namespace detail {
 
 /// In backup_kind's order.
-inline constexpr std::string_view base_extensions[] = {".dump", ".tar", ".sql"};
+inline constexpr std::string_view base_extensions[] = {".dump", ".tar", ".sql", ".base.tar"};
 
 struct extension_text {
   char text[32] = {};
@@ -62,19 +64,27 @@ constexpr auto make_extension_views() {
 inline constexpr auto backup_extensions = detail::make_extension_views();
 
 /// What a backup file holds: a database's pg_dump archive (`.dump*`), an ARCHIVE_DIRS tarball
-/// (`.tar*`), or the cluster's roles and tablespaces (`.sql*`, named `globals-...`).
-enum class backup_kind { dump, archive, globals };
+/// (`.tar*`), the cluster's roles and tablespaces (`.sql*`, named `globals-...`), or a
+/// physical base backup of the whole cluster (`.base.tar*`, named `pgdata-...`).
+enum class backup_kind { dump, archive, globals, basebackup };
+
+/// Every kind, in order.
+inline constexpr backup_kind backup_kinds[] = {backup_kind::dump, backup_kind::archive,
+                                               backup_kind::globals, backup_kind::basebackup};
 
 /// The name part of every globals backup (`globals-<stamp>.sql...`).
 inline constexpr std::string_view globals_name = "globals";
+/// The name part of every base backup (`pgdata-<stamp>.base.tar...`).
+inline constexpr std::string_view basebackup_name = "pgdata";
 
-/// "dump", "archive", "globals": as list records and manifests spell it.
+/// "dump", "archive", "globals", "basebackup": as list records and manifests spell it.
 std::string_view to_string(backup_kind kind);
-/// nullopt for anything but those three words.
+/// nullopt for anything but those four words.
 std::optional<backup_kind> parse_backup_kind(std::string_view text);
 /// The kind an extension (one of backup_extensions) makes.
 backup_kind kind_of_extension(std::string_view extension);
-/// The base extension of a kind (".dump", ".tar", ".sql"), before ".zst" and ".age".
+/// The base extension of a kind (".dump", ".tar", ".sql", ".base.tar"), before ".zst" and
+/// ".age".
 std::string_view base_extension(backup_kind kind);
 
 struct backup_name {
@@ -87,7 +97,7 @@ struct backup_name {
 /// nullopt unless `file_name` is a safe name (fs::is_safe_name) of exactly that form with a
 /// valid calendar date and time (month 1-12, day valid for the month incl. leap years,
 /// hour < 24, minute < 60, second < 60) and a non-empty database part; a `.sql*` name's part
-/// must be `globals`.
+/// must be `globals`, a `.base.tar*` name's `pgdata`.
 std::optional<backup_name> parse_backup_name(std::string_view file_name);
 
 /// The name for `database` at `taken` (truncated to seconds, UTC).

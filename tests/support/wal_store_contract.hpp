@@ -1,0 +1,206 @@
+#pragma once
+// The physical archive's store contract (storage/wal_store.hpp), reached as the routes reach
+// it, through storage::wal(): create-only by stem across codecs, identical and conflicting
+// copies, listings, reads, the system's meta, clients kept apart, and a second instance
+// seeing the archive. Included by tests/unit/receiver/wal_store_test.cpp (POSIX tree and
+// memory, label `unit`) and tests/integration/storage_contract_test.cpp (S3 on Swift and
+// Ceph), each of which instantiates WalStoreContract with its wal_backend kinds.
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <pgship/common/sha256.hpp>
+
+#include "process.hpp"
+#include "storage/storage.hpp"
+#include "storage/wal_store.hpp"
+#include "temp_dir.hpp"
+
+namespace pgship::test {
+namespace wal_contract {
+
+namespace stdfs = std::filesystem;
+using namespace receiver;
+
+inline constexpr std::uint64_t mib = 1024 * 1024;
+inline const std::string seg1 = "000000010000000000000003";
+
+/// A kind of backend: `open(dir)` opens an instance on the store that belongs to `dir` (a
+/// second call with the same `dir` is a restart, or another replica); nullptr skips it.
+struct wal_backend {
+  std::string name;
+  std::function<std::unique_ptr<storage>(const stdfs::path&)> open;
+};
+
+inline void PrintTo(const wal_backend& b, std::ostream* os) {
+  *os << b.name;
+}
+
+inline std::string wal_backend_name(const ::testing::TestParamInfo<wal_backend>& param_info) {
+  return param_info.param.name;
+}
+
+class WalStoreContract : public ::testing::TestWithParam<wal_backend> {
+ protected:
+  void SetUp() override {
+    stdfs::create_directories(dir_.path() / ".incoming");
+    store_ = GetParam().open(dir_.path());
+    if (!store_) GTEST_SKIP() << GetParam().name << " is not among the backends under test";
+    ASSERT_NE(store_->wal(), nullptr);
+  }
+  wal_store& wal() { return *store_->wal(); }
+
+  // Puts `stored` bytes as `file` of (client, system), a plaintext of hash sha256(plain).
+  result<wal_put_result> put(const std::string& file, const std::string& stored,
+                             const std::string& plain, const std::string& client = "app",
+                             const std::string& system = "7000000000000000001") {
+    const auto spooled = dir_.path() / ".incoming" / ("wal-" + std::to_string(++serial_) + ".part");
+    write_file(spooled, stored);
+    const auto name = parse_wal_file_name(file);
+    EXPECT_TRUE(name) << file;
+    wal_unit_meta meta;
+    meta.plaintext_sha256 = sha256_of(plain);
+    meta.plaintext_size = plain.size();
+    meta.stored_sha256 = sha256_of(stored);
+    meta.stored_size = stored.size();
+    meta.time_map = "1700000000000@0/3000000";
+    meta.received_at = std::chrono::system_clock::now();
+    last_spooled_ = spooled;
+    return wal().put({{client, system}, *name, spooled, meta});
+  }
+  std::string read_all(const std::string& file, const std::string& client = "app",
+                       std::uint64_t first = 0, std::optional<std::uint64_t> length = {}) {
+    const wal_key key{client, "7000000000000000001"};
+    const auto name = *parse_wal_file_name(file);
+    const auto found = wal().find(key, name);
+    if (!found || !*found) return "<missing>";
+    auto reader = wal().open_range(key, name, first, length.value_or((*found)->meta.stored_size));
+    if (!reader) return "<" + reader.error().message() + ">";
+    std::string out;
+    std::vector<char> buf(7);
+    for (std::size_t got = 0;;) {
+      if ((*reader)->read(buf, got)) return "<read error>";
+      if (got == 0) break;
+      out.append(buf.data(), got);
+    }
+    return out;
+  }
+  std::vector<std::string> names_in(const std::string& dir) {
+    std::vector<std::string> out;
+    const auto listed = wal().list_dir({"app", "7000000000000000001"}, dir);
+    EXPECT_TRUE(listed);
+    if (listed) {
+      for (const auto& f : *listed)
+        out.push_back(f.name);
+    }
+    return out;
+  }
+
+  temp_dir dir_;
+  std::unique_ptr<storage> store_;
+  stdfs::path last_spooled_;
+  int serial_ = 0;
+};
+
+TEST_P(WalStoreContract, AStemIsStoredOnceWhateverItsCodecs) {
+  const auto first = put(seg1 + ".00000000-00100000.zst.age", "cipher-1", "wal bytes");
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(first->outcome, wal_put_outcome::created);
+  EXPECT_FALSE(stdfs::exists(last_spooled_)) << "the spool file is taken";
+
+  // The same WAL encrypted again (other stored bytes), or sent with other codecs: identical,
+  // and the first copy stays.
+  for (const auto& other : {seg1 + ".00000000-00100000.zst.age", seg1 + ".00000000-00100000",
+                            seg1 + ".00000000-00100000.age"}) {
+    const auto again = put(other, "cipher-2 " + other, "wal bytes");
+    ASSERT_TRUE(again) << other;
+    EXPECT_EQ(again->outcome, wal_put_outcome::identical) << other;
+    EXPECT_EQ(again->stored.name, seg1 + ".00000000-00100000.zst.age");
+    EXPECT_FALSE(stdfs::exists(last_spooled_)) << "an identical copy's spool file is removed";
+  }
+  EXPECT_EQ(read_all(seg1 + ".00000000-00100000.zst.age"), "cipher-1");
+
+  // Other plaintext under the stem: a conflict naming what is stored; nothing changes.
+  const auto clash = put(seg1 + ".00000000-00100000.zst", "x", "other wal");
+  ASSERT_TRUE(clash);
+  EXPECT_EQ(clash->outcome, wal_put_outcome::conflict);
+  EXPECT_EQ(clash->stored.name, seg1 + ".00000000-00100000.zst.age");
+  EXPECT_EQ(clash->stored.meta.plaintext_sha256, sha256_of("wal bytes"));
+  EXPECT_EQ(names_in(seg1), std::vector<std::string>{seg1 + ".00000000-00100000.zst.age"});
+}
+
+TEST_P(WalStoreContract, OverlappingStemsAreDifferentUnits) {
+  ASSERT_TRUE(put(seg1 + ".00000000-00001000", "a", "a"));
+  ASSERT_TRUE(put(seg1 + ".00000000-00002000", "ab", "ab"));
+  ASSERT_TRUE(put(seg1 + ".00001000-00100000.zst", "c", "c"));
+  EXPECT_EQ(names_in(seg1),
+            (std::vector<std::string>{seg1 + ".00000000-00001000", seg1 + ".00000000-00002000",
+                                      seg1 + ".00001000-00100000.zst"}));
+  const auto listed = wal().list_dir({"app", "7000000000000000001"}, seg1);
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->at(1).meta.plaintext_sha256, sha256_of("ab"));
+  EXPECT_EQ(listed->at(1).meta.stored_size, 2u);
+  EXPECT_EQ(listed->at(1).meta.time_map, "1700000000000@0/3000000");
+}
+
+TEST_P(WalStoreContract, ReadsReturnTheStoredBytesAndRanges) {
+  ASSERT_TRUE(put(seg1 + ".00000000-00100000.age", "0123456789abcdef", "plain"));
+  EXPECT_EQ(read_all(seg1 + ".00000000-00100000.age"), "0123456789abcdef");
+  EXPECT_EQ(read_all(seg1 + ".00000000-00100000.age", "app", 3, 5), "34567");
+  EXPECT_EQ(read_all(seg1 + ".00000000-00100000"), "<missing>") << "find is by exact name";
+  EXPECT_EQ(read_all(seg1 + ".00000000-00100000.age", "other-client"), "<missing>");
+}
+
+TEST_P(WalStoreContract, HistoryFilesLiveInTheirOwnDirectory) {
+  const auto h = put("00000002.history.age", "sealed", "1\t0/5000000\tno recovery target\n");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->outcome, wal_put_outcome::created);
+  EXPECT_EQ(put("00000002.history", "plain", "1\t0/5000000\tno recovery target\n")->outcome,
+            wal_put_outcome::identical);
+  EXPECT_EQ(names_in("history"), std::vector<std::string>{"00000002.history.age"});
+  ASSERT_TRUE(put("000000020000000000000005.00000000-00010000", "u", "u"));
+  const auto all = wal().list_names({"app", "7000000000000000001"});
+  ASSERT_TRUE(all);
+  EXPECT_EQ(*all, (std::vector<std::string>{"00000002.history.age",
+                                            "000000020000000000000005.00000000-00010000"}));
+}
+
+TEST_P(WalStoreContract, TheSystemsMetaIsCreateOnly) {
+  const wal_key key{"app", "42"};
+  EXPECT_FALSE(wal().system_meta(key).value());
+  const auto first = wal().claim_system(key, 16 * mib);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->segment_size, 16 * mib);
+  const auto second = wal().claim_system(key, mib);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->segment_size, 16 * mib) << "the first size stays; the caller compares";
+  EXPECT_EQ(wal().system_meta(key).value()->segment_size, 16 * mib);
+  EXPECT_FALSE(wal().system_meta({"other", "42"}).value()) << "per client";
+  EXPECT_FALSE(wal().claim_system(key, 3 * mib)) << "not a segment size";
+}
+
+TEST_P(WalStoreContract, ClientsDoNotSeeEachOthersWal) {
+  ASSERT_TRUE(put(seg1 + ".00000000-00100000", "a", "a", "alpha"));
+  EXPECT_EQ(put(seg1 + ".00000000-00100000", "b", "b", "beta")->outcome, wal_put_outcome::created);
+  EXPECT_EQ(wal().list_names({"gamma", "7000000000000000001"}).value(), std::vector<std::string>{});
+}
+
+TEST_P(WalStoreContract, ASecondInstanceSeesTheArchive) {
+  ASSERT_TRUE(wal().claim_system({"app", "7000000000000000001"}, mib));
+  ASSERT_TRUE(put(seg1 + ".00000000-00100000", "kept", "kept"));
+  store_ = GetParam().open(dir_.path());
+  EXPECT_EQ(store_->wal()->system_meta({"app", "7000000000000000001"}).value()->segment_size, mib);
+  EXPECT_EQ(read_all(seg1 + ".00000000-00100000"), "kept");
+}
+
+}  // namespace wal_contract
+}  // namespace pgship::test
