@@ -84,7 +84,7 @@ void receiver_metrics::register_clients(const std::vector<std::string>& clients)
     bytes_.Add({{"client", client}});
     backups_.Add({{"client", client}});
     stored_bytes_.Add({{"client", client}});
-<<<<<<< HEAD
+    wal_bytes_.Add({{"client", client}});
     wal_gaps_.Add({{"client", client}});
   }
   std::lock_guard lock(clients_mutex_);
@@ -100,9 +100,6 @@ void receiver_metrics::refresh_wal(const wal_store& archive) {
   for (const auto& client : clients) {
     const auto n = archive.count_gaps(client);
     if (n) wal_gaps_.Add({{"client", client}}).Set(static_cast<double>(*n));
-=======
-    wal_bytes_.Add({{"client", client}});
->>>>>>> main
   }
 }
 

@@ -39,18 +39,12 @@ class receiver_metrics {
   void bytes_received(const std::string& client, std::uint64_t n);
   void auth_failed();
   void request(std::string_view method, unsigned status, double seconds);
-<<<<<<< HEAD
-  /// Refreshes the gauges that mirror storage state (per-client bytes and counts, free space,
-  /// backups in quarantine).
-  void refresh(const storage& store, const spool& incoming);
-  /// pgship_receiver_wal_gaps{client}: gaps recorded in each registered client's physical
-  /// archive (until base backups are marked complete, every recorded gap counts).
-  void refresh_wal(const wal_store& archive);
-=======
   /// Refreshes the gauges that mirror storage state (per-client bytes and counts, the physical
   /// archive's bytes, free space, backups in quarantine).
   void refresh(storage& store, const spool& incoming);
->>>>>>> main
+  /// pgship_receiver_wal_gaps{client}: gaps recorded in each registered client's physical
+  /// archive (until base backups are marked complete, every recorded gap counts).
+  void refresh_wal(const wal_store& archive);
   void scrub_bytes(std::uint64_t n);
   void scrub_completed(std::chrono::system_clock::time_point at);
 
