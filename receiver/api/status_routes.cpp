@@ -1,4 +1,5 @@
 #include "api/status_routes.hpp"
+#include <functional>
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -51,7 +52,10 @@ net::awaitable<void> handle_readyz(exchange& ex, receiver_context& ctx) {
 
 net::awaitable<void> handle_metrics(exchange& ex, receiver_context& ctx) {
   ctx.metrics.refresh(*ctx.store, ctx.incoming);
-  if (const auto* archive = ctx.store->wal()) ctx.metrics.refresh_wal(*archive);
+  if (const auto* archive = ctx.store->wal()) {
+    std::function<void()> work = [&] { ctx.metrics.refresh_wal(*archive, ctx.wal_ranges); };
+    co_await ctx.on_storage_thread(work);
+  }
   http_server::string_response res{http::status::ok, 11};
   res.set(http::field::content_type, metrics_content_type);
   res.body() = render_metrics(ctx.metrics.registry());

@@ -1,5 +1,6 @@
 #include "state/metrics.hpp"
 
+#include "state/wal_index.hpp"
 #include "storage/spool.hpp"
 #include "storage/storage.hpp"
 #include "storage/wal_store.hpp"
@@ -70,8 +71,19 @@ receiver_metrics::receiver_metrics()
                         .Register(*registry_)),
       wal_gaps_(prometheus::BuildGauge()
                     .Name("pgship_receiver_wal_gaps")
-                    .Help("Gaps recorded in the physical archive (WAL the server lost), by client")
-                    .Register(*registry_)) {
+                    .Help("Gaps recorded in the physical archive (WAL the server lost) after "
+                          "the newest complete base backup, by client")
+                    .Register(*registry_)),
+      pitr_oldest_(prometheus::BuildGauge()
+                       .Name("pgship_receiver_pitr_oldest_timestamp_seconds")
+                       .Help("Oldest recovery target time the physical archive can reach (0: no "
+                             "complete base backup), by client")
+                       .Register(*registry_)),
+      pitr_newest_(prometheus::BuildGauge()
+                       .Name("pgship_receiver_pitr_newest_timestamp_seconds")
+                       .Help("Newest recovery target time the physical archive can reach (0: no "
+                             "complete base backup), by client")
+                       .Register(*registry_)) {
   for (const auto* reason : rate_limit_reasons)
     rate_limited_.Add({{"reason", reason}});
 }
@@ -91,15 +103,22 @@ void receiver_metrics::register_clients(const std::vector<std::string>& clients)
   clients_ = clients;
 }
 
-void receiver_metrics::refresh_wal(const wal_store& archive) {
+void receiver_metrics::refresh_wal(const wal_store& archive, wal_index& index) {
   std::vector<std::string> clients;
   {
     std::lock_guard lock(clients_mutex_);
     clients = clients_;
   }
   for (const auto& client : clients) {
-    const auto n = archive.count_gaps(client);
-    if (n) wal_gaps_.Add({{"client", client}}).Set(static_cast<double>(*n));
+    const auto summary = index.summary(archive, client);
+    if (!summary) continue;  // the gauges keep their last values
+    wal_gaps_.Add({{"client", client}}).Set(static_cast<double>(summary->limiting_gaps));
+    if (!summary->has_archive) continue;
+    const auto seconds = [](std::int64_t unix_ms) { return static_cast<double>(unix_ms) / 1000; };
+    pitr_oldest_.Add({{"client", client}})
+        .Set(summary->pitr ? seconds(summary->pitr->oldest_ms) : 0);
+    pitr_newest_.Add({{"client", client}})
+        .Set(summary->pitr ? seconds(summary->pitr->newest_ms) : 0);
   }
 }
 

@@ -19,6 +19,7 @@ namespace pgship::receiver {
 class storage;
 class spool;
 class wal_store;
+class wal_index;
 
 class receiver_metrics {
  public:
@@ -42,9 +43,12 @@ class receiver_metrics {
   /// Refreshes the gauges that mirror storage state (per-client bytes and counts, the physical
   /// archive's bytes, free space, backups in quarantine).
   void refresh(storage& store, const spool& incoming);
-  /// pgship_receiver_wal_gaps{client}: gaps recorded in each registered client's physical
-  /// archive (until base backups are marked complete, every recorded gap counts).
-  void refresh_wal(const wal_store& archive);
+  /// From each registered client's physical archive (on a storage thread: the first call
+  /// lists the archive): pgship_receiver_wal_gaps{client}, the recorded gaps after each
+  /// system's newest complete base backup (those that limit recovery to latest), and the PITR
+  /// window pgship_receiver_pitr_{oldest,newest}_timestamp_seconds{client} (only for clients
+  /// with an archive; 0 while it has no complete base backup).
+  void refresh_wal(const wal_store& archive, wal_index& index);
   void scrub_bytes(std::uint64_t n);
   void scrub_completed(std::chrono::system_clock::time_point at);
 
@@ -64,6 +68,8 @@ class receiver_metrics {
   prometheus::Gauge& scrub_completed_;
   prometheus::Family<prometheus::Counter>& rate_limited_;
   prometheus::Family<prometheus::Gauge>& wal_gaps_;
+  prometheus::Family<prometheus::Gauge>& pitr_oldest_;
+  prometheus::Family<prometheus::Gauge>& pitr_newest_;
   std::mutex clients_mutex_;  // register_clients runs again on SIGHUP
   std::vector<std::string> clients_;
 };

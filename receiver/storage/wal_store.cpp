@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_to.hpp>
 
+#include <pgship/common/backup_name.hpp>
 #include <pgship/common/io/stored_format.hpp>
 #include <pgship/common/time_text.hpp>
 #include <pgship/common/wal/wal_names.hpp>
@@ -52,6 +53,26 @@ result<std::vector<wire::wal::gap_record>> wal_store::list_gaps(const wal_key&) 
 
 result<std::uint64_t> wal_store::count_gaps(const std::string&) const {
   return std::uint64_t{0};
+}
+
+std::optional<std::string> wal_mark_file_name(std::string_view backup_id) {
+  const auto name = parse_backup_name(backup_id);
+  if (!name || name->kind != backup_kind::basebackup) return std::nullopt;
+  return std::string(backup_id) + ".json";
+}
+
+result<wal_put_outcome> wal_store::put_basebackup_mark(const wal_key&,
+                                                       const wire::wal::basebackup_mark&) {
+  return std::make_error_code(std::errc::operation_not_supported);
+}
+
+result<std::vector<wire::wal::basebackup_mark>> wal_store::list_basebackup_marks(
+    const wal_key&) const {
+  return std::vector<wire::wal::basebackup_mark>{};
+}
+
+result<std::vector<std::string>> wal_store::systems(const std::string&) const {
+  return std::make_error_code(std::errc::operation_not_supported);
 }
 
 std::vector<std::string> wal_codec_variants(std::string_view stem) {

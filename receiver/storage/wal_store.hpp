@@ -8,6 +8,7 @@
 //                                     /<segment24>/<unit>.json     their sidecar (wal_unit_meta)
 //                                     /history/<tli>.history[.zst][.age](.json)
 //                                     /gaps/<tli>-<from16hex>-<to16hex>.json   (gap_record)
+//                                     /basebackups/<backup id>.json   (basebackup_mark, clear)
 //
 // A file is stored create-only by its stem: any codec variant of the same stem is the same WAL,
 // so a second copy with the same plaintext SHA-256 is `identical` (the first one stays) and one
@@ -75,6 +76,10 @@ struct wal_key {
 /// A gap's record name: "<tli>-<from>-<to>.json", positions as 16 hex digits.
 std::string wal_gap_file_name(const wire::wal::gap_record& gap);
 inline constexpr std::string_view wal_gaps_dir = "gaps";
+/// A completion mark's record name: "<backup id>.json"; nullopt unless the id is a base
+/// backup's name (backup_name.hpp, kind basebackup).
+std::optional<std::string> wal_mark_file_name(std::string_view backup_id);
+inline constexpr std::string_view wal_marks_dir = "basebackups";
 
 struct wal_stored_file {
   std::string name;
@@ -133,6 +138,19 @@ class wal_store {
   virtual result<std::vector<wire::wal::gap_record>> list_gaps(const wal_key& key) const;
   /// How many gaps are recorded over all of `client`'s systems.
   virtual result<std::uint64_t> count_gaps(const std::string& client) const;
+
+  /// Records a base backup's completion mark (create-only by backup id, durable before it
+  /// returns): `created`; `identical` when the same mark is recorded; `conflict` when another
+  /// mark of that id is (the first stays). EINVAL for an id that is not a base backup's name. A
+  /// backend without marks answers operation_not_supported.
+  virtual result<wal_put_outcome> put_basebackup_mark(const wal_key& key,
+                                                      const wire::wal::basebackup_mark& mark);
+  /// The system's marks, by id.
+  virtual result<std::vector<wire::wal::basebackup_mark>> list_basebackup_marks(
+      const wal_key& key) const;
+  /// `client`'s systems (those with a meta); operation_not_supported where listing them costs
+  /// more than /metrics may spend (S3).
+  virtual result<std::vector<std::string>> systems(const std::string& client) const;
 
   /// Bytes [first, first + length) of a stored file; ENOENT when it is gone.
   virtual result<std::unique_ptr<object_reader>> open_range(const wal_key& key,

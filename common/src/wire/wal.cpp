@@ -1,4 +1,5 @@
 #include <charconv>
+#include <limits>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -6,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_to.hpp>
 
+#include <pgship/common/time_text.hpp>
 #include <pgship/common/wire/wal.hpp>
 
 namespace pgship::wire::wal {
@@ -45,6 +47,10 @@ std::string segment_path(std::string_view system, std::string_view segment_or_hi
 
 std::string gaps_path(std::string_view system) {
   return system_path(system) + std::string(gaps_part);
+}
+
+std::string basebackup_mark_path(std::string_view system, std::string_view backup_id) {
+  return system_path(system) + std::string(basebackups_part) + std::string(backup_id);
 }
 
 std::string encode_time_map(const std::vector<time_sample>& samples) {
@@ -177,6 +183,83 @@ std::optional<gap_record> decode_gap(std::string_view json) {
   return gap_of(value);
 }
 
+namespace {
+
+std::string utc_of_ms(std::int64_t unix_ms) {
+  return format_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(unix_ms)),
+                    true);
+}
+
+// "YYYY-MM-DDTHH:MM:SS[.fff...]Z" to unix ms (parse_utc drops the fraction; it is kept here).
+std::optional<std::int64_t> ms_of_utc(std::string_view text) {
+  const auto whole = parse_utc(text);
+  if (!whole) return std::nullopt;
+  std::int64_t ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(whole->time_since_epoch()).count();
+  if (const auto dot = text.find('.'); dot != std::string_view::npos) {
+    std::int64_t scale = 100;
+    for (auto i = dot + 1; i < text.size() && text[i] >= '0' && text[i] <= '9' && scale; ++i) {
+      ms += (text[i] - '0') * scale;
+      scale /= 10;
+    }
+  }
+  return ms;
+}
+
+std::optional<std::int64_t> ms_of(const boost::json::value& v) {
+  if (v.is_int64()) return v.get_int64();
+  if (v.is_uint64() &&
+      v.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+    return static_cast<std::int64_t>(v.get_uint64());
+  if (v.is_string()) return ms_of_utc(v.get_string());
+  return std::nullopt;
+}
+
+boost::json::object mark_json(const basebackup_mark& mark) {
+  return boost::json::object{{"id", mark.id},
+                             {"timeline", mark.timeline},
+                             {"start_lsn", lsns::format_lsn(mark.start_lsn)},
+                             {"stop_lsn", lsns::format_lsn(mark.stop_lsn)},
+                             {"stop_time", mark.stop_time_ms},
+                             {"stop_time_utc", utc_of_ms(mark.stop_time_ms)},
+                             {"complete", true}};
+}
+
+std::optional<basebackup_mark> mark_of(const boost::json::value& value) {
+  if (!value.is_object()) return std::nullopt;
+  const auto& o = value.get_object();
+  try {
+    basebackup_mark mark;
+    if (const auto* id = o.if_contains("id")) mark.id = boost::json::value_to<std::string>(*id);
+    mark.timeline = boost::json::value_to<std::uint32_t>(o.at("timeline"));
+    const auto start = lsns::parse_lsn(boost::json::value_to<std::string>(o.at("start_lsn")));
+    const auto stop = lsns::parse_lsn(boost::json::value_to<std::string>(o.at("stop_lsn")));
+    const auto stop_time = ms_of(o.at("stop_time"));
+    if (!start || !stop || *start > *stop || mark.timeline == 0 || !stop_time ||
+        mark.id.size() > 255)
+      return std::nullopt;
+    mark.start_lsn = *start;
+    mark.stop_lsn = *stop;
+    mark.stop_time_ms = *stop_time;
+    return mark;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::string encode_mark(const basebackup_mark& mark) {
+  return boost::json::serialize(mark_json(mark));
+}
+
+std::optional<basebackup_mark> decode_mark(std::string_view json) {
+  boost::system::error_code ec;
+  const auto value = boost::json::parse(json, ec);
+  if (ec) return std::nullopt;
+  return mark_of(value);
+}
+
 std::optional<archive_state::position> archive_state::durable_end() const {
   for (auto t = timelines.rbegin(); t != timelines.rend(); ++t)
     if (!t->ranges.empty()) return position{t->timeline, t->ranges.back().to};
@@ -204,6 +287,17 @@ std::string encode_state(const archive_state& state) {
   for (const auto& g : state.gaps)
     gaps.push_back(gap_json(g));
   o["gaps"] = std::move(gaps);
+  boost::json::array backups;
+  for (const auto& b : state.basebackups)
+    backups.push_back(mark_json(b));
+  o["basebackups"] = std::move(backups);
+  if (state.pitr)
+    o["pitr"] = boost::json::object{{"oldest", state.pitr->oldest_ms},
+                                    {"newest", state.pitr->newest_ms},
+                                    {"oldest_utc", utc_of_ms(state.pitr->oldest_ms)},
+                                    {"newest_utc", utc_of_ms(state.pitr->newest_ms)}};
+  else
+    o["pitr"] = nullptr;
   if (auto end = state.durable_end())
     o["durable"] =
         boost::json::object{{"timeline", end->timeline}, {"lsn", lsns::format_lsn(end->at)}};
@@ -242,6 +336,20 @@ std::optional<archive_state> decode_state(std::string_view json) {
         if (!gap) return std::nullopt;
         state.gaps.push_back(std::move(*gap));
       }
+    }
+    // Receivers before completion marks answer without base backups and window.
+    if (const auto* backups = o.if_contains("basebackups")) {
+      for (const auto& bv : backups->as_array()) {
+        auto mark = mark_of(bv);
+        if (!mark) return std::nullopt;
+        state.basebackups.push_back(std::move(*mark));
+      }
+    }
+    if (const auto* pitr = o.if_contains("pitr"); pitr && pitr->is_object()) {
+      const auto oldest = ms_of(pitr->as_object().at("oldest"));
+      const auto newest = ms_of(pitr->as_object().at("newest"));
+      if (!oldest || !newest) return std::nullopt;
+      state.pitr = pitr_window{*oldest, *newest};
     }
     return state;
   } catch (const std::exception&) {

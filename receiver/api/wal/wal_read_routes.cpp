@@ -198,14 +198,10 @@ net::awaitable<void> handle_state(exchange& ex, receiver_context& ctx) {
   wal_store* archive = co_await open_archive(ex, ctx, key);
   if (!archive) co_return;
   result<std::optional<wal_wire::archive_state>> state = std::nullopt;
-  result<std::vector<wal_wire::gap_record>> gaps = std::vector<wal_wire::gap_record>{};
-  std::function<void()> work = [&] {
-    state = ctx.wal_ranges.state(*archive, key);
-    if (state && *state) gaps = archive->list_gaps(key);
-  };
+  std::function<void()> work = [&] { state = ctx.wal_ranges.state(*archive, key); };
   co_await ctx.on_storage_thread(work);
-  if (!state || !gaps) {
-    co_await storage_failed(ex, key, !state ? state.error() : gaps.error());
+  if (!state) {
+    co_await storage_failed(ex, key, state.error());
     co_return;
   }
   if (!*state) {
@@ -213,7 +209,6 @@ net::awaitable<void> handle_state(exchange& ex, receiver_context& ctx) {
     co_await ex.respond_error(http::status::not_found, wire::api_error::not_found, detail);
     co_return;
   }
-  (*state)->gaps = std::move(*gaps);
   co_await ex.respond_json(http::status::ok, wal_wire::encode_state(**state));
 }
 

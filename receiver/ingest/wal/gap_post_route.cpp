@@ -56,6 +56,7 @@ net::awaitable<void> handle_post(exchange& ex, receiver_context& ctx) {
   std::function<void()> work = [&] {
     step.system = archive->system_meta(key);
     if (step.system && *step.system) step.put = archive->put_gap(key, *gap);
+    if (step.put) ctx.wal_ranges.gap_recorded(key, *gap);
   };
   co_await ctx.on_storage_thread(work);
   const log::context lg{

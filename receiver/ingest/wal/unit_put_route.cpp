@@ -120,7 +120,7 @@ void store_unit(receiver_context& ctx, wal_store& archive, const unit_request& u
   if (!out.system || out.system->segment_size != unit.segment_size) return;
   out.put = archive.put({unit.key, unit.name, spooled, unit.meta});
   if (out.put && out.put->outcome == wal_put_outcome::created) {
-    ctx.wal_ranges.stored(unit.key, unit.segment_size, unit.name.file);
+    ctx.wal_ranges.stored(unit.key, unit.segment_size, unit.name.file, unit.meta.time_map);
   }
 }
 

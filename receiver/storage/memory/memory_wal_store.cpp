@@ -75,6 +75,35 @@ result<std::uint64_t> memory_wal_store::count_gaps(const std::string& client) co
   return n;
 }
 
+result<wal_put_outcome> memory_wal_store::put_basebackup_mark(
+    const wal_key& key, const wire::wal::basebackup_mark& mark) {
+  if (!wal_mark_file_name(mark.id)) return std::make_error_code(std::errc::invalid_argument);
+  std::lock_guard lock(mutex_);
+  const auto [it, created] = marks_[key_of(key)].try_emplace(mark.id, mark);
+  if (created) return wal_put_outcome::created;
+  return it->second == mark ? wal_put_outcome::identical : wal_put_outcome::conflict;
+}
+
+result<std::vector<wire::wal::basebackup_mark>> memory_wal_store::list_basebackup_marks(
+    const wal_key& key) const {
+  std::lock_guard lock(mutex_);
+  std::vector<wire::wal::basebackup_mark> out;
+  if (const auto it = marks_.find(key_of(key)); it != marks_.end()) {
+    for (const auto& [id, mark] : it->second)
+      out.push_back(mark);
+  }
+  return out;
+}
+
+result<std::vector<std::string>> memory_wal_store::systems(const std::string& client) const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  const auto prefix = client + '/';
+  for (const auto& [k, system] : systems_)
+    if (k.starts_with(prefix)) out.push_back(k.substr(prefix.size()));
+  return out;
+}
+
 result<wal_put_result> memory_wal_store::put(wal_put_request request) {
   const auto parsed = parse_wal_file_name(request.name.file);
   if (!parsed || *parsed != request.name) return std::make_error_code(std::errc::invalid_argument);

@@ -22,6 +22,11 @@ class memory_wal_store final : public wal_store {
   result<wal_put_outcome> put_gap(const wal_key& key, const wire::wal::gap_record& gap) override;
   result<std::vector<wire::wal::gap_record>> list_gaps(const wal_key& key) const override;
   result<std::uint64_t> count_gaps(const std::string& client) const override;
+  result<wal_put_outcome> put_basebackup_mark(const wal_key& key,
+                                              const wire::wal::basebackup_mark& mark) override;
+  result<std::vector<wire::wal::basebackup_mark>> list_basebackup_marks(
+      const wal_key& key) const override;
+  result<std::vector<std::string>> systems(const std::string& client) const override;
   result<std::unique_ptr<object_reader>> open_range(const wal_key& key, const wal_file_name& name,
                                                     std::uint64_t first,
                                                     std::uint64_t length) const override;
@@ -39,6 +44,8 @@ class memory_wal_store final : public wal_store {
   };
   // Gap records by client/system key, then by record name.
   std::map<std::string, std::map<std::string, wire::wal::gap_record>> gaps_;
+  // Completion marks by client/system key, then by backup id.
+  std::map<std::string, std::map<std::string, wire::wal::basebackup_mark>> marks_;
   static std::string key_of(const wal_key& key) { return key.client + '/' + key.system; }
 
   mutable std::mutex mutex_;

@@ -262,6 +262,64 @@ result<std::uint64_t> posix_wal_store::count_gaps(const std::string& client) con
   return n;
 }
 
+result<wal_put_outcome> posix_wal_store::put_basebackup_mark(
+    const wal_key& key, const wire::wal::basebackup_mark& mark) {
+  const auto relative = system_relative(key);
+  const auto file = wal_mark_file_name(mark.id);
+  if (!relative || !file) return std::make_error_code(std::errc::invalid_argument);
+  const auto dir_relative = *relative / wal_marks_dir;
+  const auto target = root_ / dir_relative / *file;
+  std::lock_guard lock(mutex_);
+  std::error_code ec;
+  const auto text = posix_files::read_whole_file(target, sidecar_limit, ec);
+  if (text) {
+    const auto stored = wire::wal::decode_mark(*text);
+    return stored && *stored == mark ? wal_put_outcome::identical : wal_put_outcome::conflict;
+  }
+  if (ec != std::errc::no_such_file_or_directory) return ec;
+  if (auto made = posix_files::make_durable_dirs(root_, dir_relative)) return made;
+  if (auto written = fs::write_file_atomically(target, wire::wal::encode_mark(mark) + "\n"))
+    return written;
+  return wal_put_outcome::created;
+}
+
+result<std::vector<wire::wal::basebackup_mark>> posix_wal_store::list_basebackup_marks(
+    const wal_key& key) const {
+  std::vector<wire::wal::basebackup_mark> out;
+  const auto relative = system_relative(key);
+  if (!relative) return out;
+  std::error_code ec;
+  stdfs::directory_iterator it(root_ / *relative / wal_marks_dir, ec);
+  if (ec == std::errc::no_such_file_or_directory) return out;
+  if (ec) return ec;
+  for (const auto& entry : it) {
+    const auto name = entry.path().filename().string();
+    if (!name.ends_with(sidecar_suffix) || name.starts_with(".")) continue;  // temp files
+    std::error_code read_ec;
+    const auto text = posix_files::read_whole_file(entry.path(), sidecar_limit, read_ec);
+    if (!text) continue;
+    auto mark = wire::wal::decode_mark(*text);
+    if (mark && wal_mark_file_name(mark->id) == name) out.push_back(std::move(*mark));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return out;
+}
+
+result<std::vector<std::string>> posix_wal_store::systems(const std::string& client) const {
+  std::vector<std::string> out;
+  if (!fs::is_safe_name(client)) return out;
+  std::error_code ec;
+  stdfs::directory_iterator it(root_ / ".wal" / client, ec);
+  if (ec == std::errc::no_such_file_or_directory) return out;
+  if (ec) return ec;
+  for (const auto& entry : it) {
+    auto name = entry.path().filename().string();
+    if (wire::wal::is_system_id(name)) out.push_back(std::move(name));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 result<std::unique_ptr<object_reader>> posix_wal_store::open_range(const wal_key& key,
                                                                    const wal_file_name& name,
                                                                    std::uint64_t first,

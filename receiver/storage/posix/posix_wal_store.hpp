@@ -29,6 +29,11 @@ class posix_wal_store final : public wal_store {
   result<wal_put_outcome> put_gap(const wal_key& key, const wire::wal::gap_record& gap) override;
   result<std::vector<wire::wal::gap_record>> list_gaps(const wal_key& key) const override;
   result<std::uint64_t> count_gaps(const std::string& client) const override;
+  result<wal_put_outcome> put_basebackup_mark(const wal_key& key,
+                                              const wire::wal::basebackup_mark& mark) override;
+  result<std::vector<wire::wal::basebackup_mark>> list_basebackup_marks(
+      const wal_key& key) const override;
+  result<std::vector<std::string>> systems(const std::string& client) const override;
   result<std::unique_ptr<object_reader>> open_range(const wal_key& key, const wal_file_name& name,
                                                     std::uint64_t first,
                                                     std::uint64_t length) const override;

@@ -245,6 +245,64 @@ result<std::vector<std::string>> s3_wal_store::list_names(const wal_key& key) co
   return out;
 }
 
+result<wal_put_outcome> s3_wal_store::put_basebackup_mark(const wal_key& key,
+                                                          const wire::wal::basebackup_mark& mark) {
+  const auto system = system_prefix(key);
+  const auto file = wal_mark_file_name(mark.id);
+  if (!system || !file) return std::make_error_code(std::errc::invalid_argument);
+  const auto object_key = *system + std::string(wal_marks_dir) + "/" + *file;
+  const key_locks::held held(stems_, object_key);
+  const auto judge = [&]() -> result<std::optional<wal_put_outcome>> {
+    std::optional<std::string> text;
+    if (auto ec = bucket_.get_text(object_key, text)) return ec;
+    if (!text) return std::nullopt;
+    const auto stored = wire::wal::decode_mark(*text);
+    return stored && *stored == mark ? wal_put_outcome::identical : wal_put_outcome::conflict;
+  };
+  const auto existing = judge();
+  if (!existing) return existing.error();
+  if (*existing) return **existing;
+  const auto text = wire::wal::encode_mark(mark) + "\n";
+  std::error_code ec = std::make_error_code(std::errc::not_supported);
+  if (conditional_put_) {
+    std::string etag;
+    ec = bucket_.put_if_absent(object_key, {.text = text}, {}, etag);
+    if (ec == std::errc::file_exists) {
+      // Another replica recorded it first: its mark holds.
+      const auto theirs = judge();
+      if (!theirs) return theirs.error();
+      if (*theirs) return **theirs;
+      return std::make_error_code(std::errc::io_error);
+    }
+  }
+  if (ec == std::errc::not_supported) {
+    conditional_put_ = false;
+    ec = bucket_.put(object_key, text, {});
+  }
+  if (ec) return ec;
+  return wal_put_outcome::created;
+}
+
+result<std::vector<wire::wal::basebackup_mark>> s3_wal_store::list_basebackup_marks(
+    const wal_key& key) const {
+  std::vector<wire::wal::basebackup_mark> out;
+  const auto system = system_prefix(key);
+  if (!system) return out;
+  const auto dir_prefix = *system + std::string(wal_marks_dir) + "/";
+  std::vector<object_entry> objects;
+  if (auto ec = bucket_.list(dir_prefix, objects)) return ec;
+  for (const auto& o : objects) {
+    std::optional<std::string> text;
+    if (auto ec = bucket_.get_text(o.key, text)) return ec;
+    if (!text) continue;  // deleted since the listing
+    auto mark = wire::wal::decode_mark(*text);
+    if (mark && wal_mark_file_name(mark->id) == o.key.substr(dir_prefix.size()))
+      out.push_back(std::move(*mark));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return out;
+}
+
 result<std::optional<wal_stored_file>> s3_wal_store::find(const wal_key& key,
                                                           const wal_file_name& name) const {
   const auto system = system_prefix(key);

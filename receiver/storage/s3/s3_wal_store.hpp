@@ -4,6 +4,7 @@
 //   <prefix>.wal/<client>/<system>/meta.json              the system's meta (create-only)
 //   <prefix>.wal/<client>/<system>/<segment24>/<unit>     stored bytes, with the unit's meta
 //   <prefix>.wal/<client>/<system>/history/<tli>.history[.zst][.age]    as x-amz-meta-* headers
+//   <prefix>.wal/<client>/<system>/basebackups/<id>.json   a completion mark (clear JSON)
 //
 // One object per file, no sidecar: its metadata travels with it, so a listed unit always has
 // its meta. A put is create-only by stem: the stem's codec variants are looked up (HEAD) under
@@ -40,6 +41,12 @@ class s3_wal_store final : public wal_store {
   result<std::vector<std::string>> list_names(const wal_key& key) const override;
   result<std::optional<wal_stored_file>> find(const wal_key& key,
                                               const wal_file_name& name) const override;
+  /// `<system>/basebackups/<id>.json`, create-only under the id's lock (If-None-Match: *
+  /// where the engine takes it).
+  result<wal_put_outcome> put_basebackup_mark(const wal_key& key,
+                                              const wire::wal::basebackup_mark& mark) override;
+  result<std::vector<wire::wal::basebackup_mark>> list_basebackup_marks(
+      const wal_key& key) const override;
   result<std::unique_ptr<object_reader>> open_range(const wal_key& key, const wal_file_name& name,
                                                     std::uint64_t first,
                                                     std::uint64_t length) const override;

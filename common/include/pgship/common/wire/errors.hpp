@@ -62,6 +62,7 @@ enum class api_error : std::uint8_t {
   segment_size_mismatch,  // 409: X-Wal-Segment-Size is not the system's
   wal_gap,                // 409: a segment's units leave a hole while later WAL exists
   wal_unsupported,        // 501: this receiver's storage keeps no physical archive
+  wal_incomplete,         // 409: a base backup's mark before it is stored and its WAL held
   // The agent's control API.
   bad_body,          // 400: a POST body that is not the JSON object the route takes
   unknown_database,  // 400: a database the agent is not configured for
@@ -116,6 +117,7 @@ inline constexpr std::array api_errors{
     api_error_entry{api_error::segment_size_mismatch, "segment_size_mismatch"},
     api_error_entry{api_error::wal_gap, "wal_gap"},
     api_error_entry{api_error::wal_unsupported, "wal_unsupported"},
+    api_error_entry{api_error::wal_incomplete, "wal_incomplete"},
     api_error_entry{api_error::bad_body, "bad_body"},
     api_error_entry{api_error::unknown_database, "unknown_database"},
     api_error_entry{api_error::bad_limit, "bad_limit"},

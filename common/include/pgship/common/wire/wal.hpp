@@ -8,6 +8,9 @@
 //   GET  /api/wal/{system}/segments/{file}   read:   the units restore_command joins (list_body)
 //   GET  /api/wal/{system}                   read:   the archive's state (archive_state)
 //   POST /api/wal/{system}/gaps              upload: record WAL the server lost (gap_record)
+//   PUT  /api/wal/{system}/basebackups/{id}  upload: a base backup's completion mark
+//                                            (basebackup_mark; 409 wal_incomplete unless the
+//                                            backup is stored and its WAL is held)
 //
 // {system} is the cluster's system identifier (IDENTIFY_SYSTEM), in decimal.
 
@@ -25,6 +28,7 @@ inline constexpr std::string_view prefix = "/api/wal/";
 inline constexpr std::string_view units_part = "/units/";
 inline constexpr std::string_view segments_part = "/segments/";
 inline constexpr std::string_view gaps_part = "/gaps";
+inline constexpr std::string_view basebackups_part = "/basebackups/";
 
 /// The largest unit body the receiver takes (a whole 1 GiB segment is shipped in pieces).
 inline constexpr std::uint64_t max_unit_bytes = 64ull << 20;
@@ -36,6 +40,7 @@ std::string system_path(std::string_view system);
 std::string unit_path(std::string_view system, std::string_view unit_file_name);
 std::string segment_path(std::string_view system, std::string_view segment_or_history);
 std::string gaps_path(std::string_view system);
+std::string basebackup_mark_path(std::string_view system, std::string_view backup_id);
 
 /// Headers of a unit PUT (X-Content-SHA256, the stored bytes' hash, is required too).
 namespace header {
@@ -110,11 +115,42 @@ std::string encode_gap(const gap_record& gap);
 /// nullopt for anything else (and for from >= to, timeline 0, an empty or long reason).
 std::optional<gap_record> decode_gap(std::string_view json);
 
+/// A base backup's completion mark: the receiver accepted it because the backup is stored and
+/// its archive holds the WAL from start_lsn to stop_lsn on `timeline`. A base backup without
+/// one restores nothing (its files are torn without that WAL).
+struct basebackup_mark {
+  std::string id;                         // the backup's name, pgdata-<stamp>.base.tar[...]
+  pgship::wal::timeline_id timeline = 0;  // the timeline of its WAL
+  pgship::wal::lsn start_lsn = 0;
+  pgship::wal::lsn stop_lsn = 0;  // start_lsn <= stop_lsn
+  /// The primary's time at the stop position as the agent knows it (pg_basebackup's end on the
+  /// agent's clock: the stop checkpoint is behind it), unix ms: the oldest recovery target.
+  std::int64_t stop_time_ms = 0;
+  bool operator==(const basebackup_mark&) const = default;
+};
+/// {"id":"...","timeline":1,"start_lsn":"0/2000028","stop_lsn":"0/2000100",
+///  "stop_time":1767225600123,"stop_time_utc":"2026-01-01T00:00:00.123Z"}
+std::string encode_mark(const basebackup_mark& mark);
+/// nullopt for anything else; "id" may be absent (the route's {id} names it), "stop_time" is
+/// unix ms or UTC text ("YYYY-MM-DDTHH:MM:SS[.mmm]Z").
+std::optional<basebackup_mark> decode_mark(std::string_view json);
+
+/// The point-in-time recovery window of a system: recovery targets from `oldest` (the stop time
+/// of the oldest complete base backup from whose start the WAL is contiguous to the newest
+/// run's end) to `newest` (the newest time-map sample inside that run), unix ms.
+struct pitr_window {
+  std::int64_t oldest_ms = 0;
+  std::int64_t newest_ms = 0;
+  bool operator==(const pitr_window&) const = default;
+};
+
 struct archive_state {
   std::string system;
   std::uint64_t segment_size = 0;
-  std::vector<timeline_state> timelines;  // ascending
-  std::vector<gap_record> gaps;           // recorded gaps, by timeline and position
+  std::vector<timeline_state> timelines;     // ascending
+  std::vector<gap_record> gaps;              // recorded gaps, by timeline and position
+  std::vector<basebackup_mark> basebackups;  // complete base backups, oldest stop first
+  std::optional<pitr_window> pitr;           // none without a complete base backup
   /// The end of the newest timeline's last range: where a stream resumes.
   struct position {
     pgship::wal::timeline_id timeline = 0;
