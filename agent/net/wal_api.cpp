@@ -97,6 +97,29 @@ stage_error judge_gap_reply(const http_outcome& reply, std::string_view system) 
   return fail(errc::receiver_unhealthy, what + describe_response(reply.response));
 }
 
+wal_api::put_outcome judge_mark_reply(const http_outcome& reply, std::string_view backup_id) {
+  const std::string what = "completion mark of base backup " + std::string(backup_id) + ": ";
+  wal_api::put_outcome out;
+  if (!reply.ok()) {
+    out.error = fail(reply.failure, what + reply.message);
+    return out;
+  }
+  const auto status = reply.status();
+  if (status == 200 || status == 201) return out;
+  out.permanent = status >= 400 && status < 500 && status != 408 && status != 429;
+  if (status == 409) {
+    out.error = fail(errc::basebackup_incomplete,
+                     what + "the receiver refused it: " + describe_response(reply.response));
+  } else if (status == 401 || status == 403) {
+    out.error = fail(errc::receiver_auth_failed, what + describe_response(reply.response));
+  } else if (out.permanent) {
+    out.error = fail(errc::upload_rejected, what + describe_response(reply.response));
+  } else {
+    out.error = fail(errc::receiver_unhealthy, what + describe_response(reply.response));
+  }
+  return out;
+}
+
 wal_api::wal_api(std::unique_ptr<http_client> client, std::string token, std::string system)
     : client_(std::move(client)), token_(std::move(token)), system_(std::move(system)) {}
 
@@ -129,6 +152,23 @@ net::awaitable<stage_error> wal_api::post_gap(const wire::wal::gap_record& gap) 
   r.prepare_payload();
   const auto reply = co_await client_->send(std::move(r));
   co_return judge_gap_reply(reply, system_);
+}
+
+net::awaitable<wal_api::put_outcome> wal_api::put_mark(const wire::wal::basebackup_mark& mark) {
+  if (!fs::is_safe_name(mark.id)) {
+    put_outcome refused;
+    refused.error = fail(errc::internal, "'" + mark.id + "' is not a base backup name");
+    refused.permanent = true;
+    co_return refused;
+  }
+  http_request r{http::verb::put,
+                 client_->endpoint().target(wire::wal::basebackup_mark_path(system_, mark.id)), 11};
+  r.set(http::field::authorization, "Bearer " + token_);
+  r.set(http::field::content_type, "application/json");
+  r.body() = wire::wal::encode_mark(mark);
+  r.prepare_payload();
+  const auto reply = co_await client_->send(std::move(r));
+  co_return judge_mark_reply(reply, mark.id);
 }
 
 }  // namespace pgship::agent

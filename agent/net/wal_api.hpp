@@ -54,6 +54,9 @@ class wal_api {
   boost::asio::awaitable<stage_error> get_state(wire::wal::archive_state& out);
   /// POST /api/wal/{system}/gaps: records `gap` (201, or 200 when it was recorded before).
   boost::asio::awaitable<stage_error> post_gap(const wire::wal::gap_record& gap);
+  /// PUT /api/wal/{system}/basebackups/{id}: the base backup's completion mark (201, or 200
+  /// for the same mark again). `permanent` when the receiver refused it (409).
+  boost::asio::awaitable<put_outcome> put_mark(const wire::wal::basebackup_mark& mark);
 
  private:
   std::unique_ptr<http_client> client_;
@@ -69,6 +72,9 @@ http_request wal_unit_request(const receiver_endpoint& endpoint, const std::stri
 wal_api::put_outcome judge_unit_reply(const http_outcome& reply, std::string_view file_name);
 /// What the answer to POST gaps says: ok on 200/201.
 stage_error judge_gap_reply(const http_outcome& reply, std::string_view system);
+/// What the answer to a completion mark says: ok on 200/201; basebackup_incomplete (permanent)
+/// on 409 (the receiver does not hold the backup or its WAL), else what put_unit says.
+wal_api::put_outcome judge_mark_reply(const http_outcome& reply, std::string_view backup_id);
 /// What the answer to GET /api/wal/{system} says: the state, empty on 404.
 stage_error judge_state_reply(const http_outcome& reply, std::string_view system,
                               wire::wal::archive_state& out);

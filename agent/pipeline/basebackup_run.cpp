@@ -1,11 +1,12 @@
 #include "pipeline/basebackup_run.hpp"
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
+#include <boost/asio/this_coro.hpp>
+
 #include <pgship/common/backup_name.hpp>
 #include <pgship/common/redact_url.hpp>
-
-#include <boost/asio/this_coro.hpp>
 
 #include "net/receiver_api.hpp"
 #include "pg_connection.hpp"
@@ -132,6 +133,10 @@ net::awaitable<stage_error> take_basebackup(const settings& cfg, run_control& co
     d.upload.resumes = streamed.resumes;
     if (error) co_return error;
   }
+  // The mark's stop time: pg_basebackup's end on this host's clock. The stop position was
+  // written before it exited, so every recovery target from here on is past it (the agent
+  // runs beside the database: its clock is the primary's, as the time map's is).
+  const auto stopped_at = sys_clock::now();
   d.size = streamed.bytes;
   d.sha256 = to_hex(streamed.digest);
   d.uploaded = true;
@@ -180,8 +185,28 @@ net::awaitable<stage_error> take_basebackup(const settings& cfg, run_control& co
     clock.done(0, !error);
     if (error) co_return error;
   }
-  lg.info("base backup {} complete: the receiver holds its WAL up to {}", d.backup,
-          wal::format_lsn(*pos.stop));
+  {
+    control.progress.begin(d.database, "mark");
+    stage_clock clock(d.stages, "mark");
+    wal_api archive(make_receiver_client(co_await net::this_coro::executor, cfg),
+                    cfg.backup_api_token, facts.system_identifier);
+    mark_request mr;
+    mr.mark.id = d.backup;
+    mr.mark.timeline = pos.timeline;
+    mr.mark.start_lsn = *pos.start;
+    mr.mark.stop_lsn = *pos.stop;
+    mr.mark.stop_time_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(stopped_at.time_since_epoch())
+            .count();
+    mr.attempts = std::max(1, cfg.max_retries + 1);
+    mr.delay = cfg.retry_delay;
+    mr.stopping = [&control] { return control.stopping(); };
+    auto error = co_await mark_complete(archive, mr);
+    clock.done(0, !error);
+    if (error) co_return error;
+  }
+  lg.info("base backup {} complete: the receiver holds its WAL up to {} and accepted its mark",
+          d.backup, wal::format_lsn(*pos.stop));
   co_return stage_error{};
 }
 

@@ -32,7 +32,6 @@ std::string describe_holdings(const wal_wire::archive_state& state, wal::timelin
   return "timeline " + std::to_string(timeline) + " holds " + out;
 }
 
-
 net::awaitable<stage_error> wait_for_wal(wal_api& archive, const wal_wait_request& request) {
   const auto deadline = std::chrono::steady_clock::now() + request.timeout;
   net::steady_timer timer(co_await net::this_coro::executor);
@@ -66,6 +65,26 @@ net::awaitable<stage_error> wait_for_wal(wal_api& archive, const wal_wait_reques
               std::chrono::duration_cast<std::chrono::seconds>(request.timeout).count()) +
           " s: " + last +
           " (is a daemon with WAL_STREAM=on streaming this cluster to the receiver?)");
+}
+
+net::awaitable<stage_error> mark_complete(wal_api& archive, const mark_request& request) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  stage_error last;
+  for (int attempt = 1;; ++attempt) {
+    const auto put = co_await archive.put_mark(request.mark);
+    if (!put.error || put.permanent) co_return put.error;
+    last = put.error;
+    if (attempt >= request.attempts) break;
+    if (request.stopping && request.stopping()) {
+      co_return fail(errc::cancelled, "the base backup was cancelled before its completion mark");
+    }
+    if (put.retry_after)
+      timer.expires_after(*put.retry_after);
+    else
+      timer.expires_after(request.delay);
+    co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+  }
+  co_return last;
 }
 
 }  // namespace pgship::agent

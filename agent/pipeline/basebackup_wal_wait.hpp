@@ -3,7 +3,8 @@
 // start to its stop position (DESIGN "Physical archive"): without that WAL the copied files
 // are torn and recover to nothing. After the upload, the receiver's archive state
 // (GET /api/wal/{system}) is asked until one of the timeline's ranges covers the backup's, or
-// the deadline passes.
+// the deadline passes. After the pgship manifest, the completion mark is PUT; the receiver
+// checks the same coverage itself, and only its 2xx makes the base backup complete.
 
 #include <chrono>
 #include <functional>
@@ -40,10 +41,20 @@ struct wal_wait_request {
   std::function<bool()> stopping;
 };
 
+/// The completion mark's PUT (wal_api::put_mark), tried again on transport failures and 5xx
+/// up to `attempts` times `delay` apart: ok once accepted; basebackup_incomplete when the
+/// receiver refused it (409: it does not hold the backup or its WAL); the last failure else.
+struct mark_request {
+  wire::wal::basebackup_mark mark;
+  int attempts = 4;
+  std::chrono::milliseconds delay{std::chrono::seconds(2)};
+  std::function<bool()> stopping;
+};
+boost::asio::awaitable<stage_error> mark_complete(wal_api& archive, const mark_request& request);
+
 /// Asks until the archive covers the span: ok; basebackup_incomplete naming the positions and
 /// what the receiver holds when the deadline passed; cancelled when stopping. A receiver that
 /// cannot be asked for a while is asked again until the deadline.
-boost::asio::awaitable<stage_error> wait_for_wal(wal_api& archive,
-                                                 const wal_wait_request& request);
+boost::asio::awaitable<stage_error> wait_for_wal(wal_api& archive, const wal_wait_request& request);
 
 }  // namespace pgship::agent
