@@ -49,7 +49,7 @@ class wal_index {
   /// X-Wal-Time-Map: counted when the system is loaded already (otherwise its first use lists
   /// it, this file included).
   void stored(const wal_key& key, std::uint64_t segment_size, std::string_view file_name,
-              std::string_view time_map);
+              std::string_view time_map = {});
   /// A gap was recorded for `key`.
   void gap_recorded(const wal_key& key, const wire::wal::gap_record& gap);
   /// A completion mark was accepted for `key`.

@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include <pgship/common/sha256.hpp>
+#include <pgship/common/wire/wal.hpp>
 
 #include "process.hpp"
 #include "storage/storage.hpp"
@@ -200,6 +201,30 @@ TEST_P(WalStoreContract, ASecondInstanceSeesTheArchive) {
   store_ = GetParam().open(dir_.path());
   EXPECT_EQ(store_->wal()->system_meta({"app", "7000000000000000001"}).value()->segment_size, mib);
   EXPECT_EQ(read_all(seg1 + ".00000000-00100000"), "kept");
+}
+
+TEST_P(WalStoreContract, BaseBackupMarksAreCreateOnlyClearRecords) {
+  const wal_key key{"app", "7000000000000000001"};
+  ASSERT_TRUE(wal().claim_system(key, mib));
+  const wire::wal::basebackup_mark mark{"pgdata-20260102-030405.base.tar.zst.age", 1, 0x3000028,
+                                        0x3000100, 1767323045123};
+  EXPECT_EQ(wal().put_basebackup_mark(key, mark).value(), wal_put_outcome::created);
+  EXPECT_EQ(wal().put_basebackup_mark(key, mark).value(), wal_put_outcome::identical);
+  auto other = mark;
+  other.stop_lsn = 0x3000200;
+  EXPECT_EQ(wal().put_basebackup_mark(key, other).value(), wal_put_outcome::conflict);
+  auto not_a_base_backup = mark;
+  not_a_base_backup.id = "app-20260102-030405.dump";
+  EXPECT_FALSE(wal().put_basebackup_mark(key, not_a_base_backup));
+  auto second = mark;
+  second.id = "pgdata-20260101-000000.base.tar";
+  EXPECT_EQ(wal().put_basebackup_mark(key, second).value(), wal_put_outcome::created);
+  const std::vector<wire::wal::basebackup_mark> both{second, mark};
+  EXPECT_EQ(wal().list_basebackup_marks(key).value(), both) << "by id; the first mark stays";
+  EXPECT_TRUE(wal().list_basebackup_marks({"other", key.system}).value().empty());
+  EXPECT_EQ(wal().list_names(key).value(), std::vector<std::string>{}) << "marks are not WAL files";
+  store_ = GetParam().open(dir_.path());
+  EXPECT_EQ(store_->wal()->list_basebackup_marks(key).value(), both) << "after a restart";
 }
 
 }  // namespace wal_contract

@@ -145,3 +145,46 @@ TEST(WalWireGaps, GapsRoundTripInTheStateAndAlone) {
 
 }  // namespace
 }  // namespace pgship
+
+namespace pgship {
+namespace {
+
+TEST(WalWireMarks, MarksAndTheWindowRoundTrip) {
+  const wire::wal::basebackup_mark mark{"pgdata-20260102-030405.base.tar.zst", 2, 0x3000028,
+                                        0x3000100, 1767323045123};
+  EXPECT_EQ(wire::wal::decode_mark(wire::wal::encode_mark(mark)), mark);
+  EXPECT_EQ(wire::wal::basebackup_mark_path("7", mark.id),
+            "/api/wal/7/basebackups/pgdata-20260102-030405.base.tar.zst");
+  // The agent's body: no id, the stop time as UTC text with milliseconds.
+  const auto body =
+      wire::wal::decode_mark(R"({"timeline":2,"start_lsn":"0/3000028","stop_lsn":"0/3000100",)"
+                             R"("stop_time":"2026-01-02T03:04:05.123Z"})");
+  ASSERT_TRUE(body);
+  EXPECT_EQ(body->id, "");
+  EXPECT_EQ(body->stop_time_ms, 1767323045123);
+  EXPECT_FALSE(wire::wal::decode_mark(
+      R"({"timeline":2,"start_lsn":"0/3000200","stop_lsn":"0/3000100","stop_time":1})"))
+      << "start after stop";
+  EXPECT_FALSE(
+      wire::wal::decode_mark(R"({"timeline":0,"start_lsn":"0/1","stop_lsn":"0/2","stop_time":1})"));
+  EXPECT_FALSE(wire::wal::decode_mark(
+      R"({"timeline":1,"start_lsn":"0/1","stop_lsn":"0/2","stop_time":"yesterday"})"));
+
+  wire::wal::archive_state state{"7311234567890123456",
+                                 1 << 20,
+                                 {},
+                                 {},
+                                 {mark},
+                                 wire::wal::pitr_window{1767323045123, 1767323099000}};
+  EXPECT_EQ(wire::wal::decode_state(wire::wal::encode_state(state)), state);
+  state.pitr.reset();
+  EXPECT_EQ(wire::wal::decode_state(wire::wal::encode_state(state)), state);
+  const auto old =
+      wire::wal::decode_state(R"({"system":"7","segment_size":1048576,"timelines":[],"gaps":[]})");
+  ASSERT_TRUE(old);
+  EXPECT_TRUE(old->basebackups.empty());
+  EXPECT_FALSE(old->pitr);
+}
+
+}  // namespace
+}  // namespace pgship
