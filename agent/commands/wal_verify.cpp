@@ -1,5 +1,6 @@
 // `pgship-agent wal verify`: whether the receiver's archive of this cluster is one contiguous
-// run per timeline, from its oldest WAL to its newest durable point.
+// run per timeline, from the oldest complete base backup's start (else its oldest WAL) to its
+// newest durable point; recorded gaps are named with their reason.
 
 #include <iostream>
 
@@ -59,6 +60,13 @@ json::object report_json(const std::string& system, const wal::continuity& c) {
     gaps.push_back(std::move(g));
   }
   o["gaps"] = std::move(gaps);
+  if (c.from_backup) {
+    o["from_basebackup"] = json::object{{"id", c.from_backup->id},
+                                        {"timeline", c.from_backup->timeline},
+                                        {"start_lsn", format_lsn(c.from_backup->start_lsn)}};
+  } else {
+    o["from_basebackup"] = nullptr;
+  }
   return o;
 }
 
@@ -71,6 +79,10 @@ void print_report(const std::string& system, const wal::continuity& c) {
   for (const auto& s : c.spans) {
     if (!spans.empty()) spans += ", ";
     spans += wal::describe(s);
+  }
+  if (c.from_backup) {
+    spans +=
+        "; from base backup " + c.from_backup->id + " at " + format_lsn(c.from_backup->start_lsn);
   }
   if (c.ok()) {
     std::cout << "no gaps (" << spans << ")\n";

@@ -1,9 +1,12 @@
 #pragma once
 // What `wal verify` judges in the receiver's archive state: per timeline, the WAL from its
-// oldest held byte to its newest must be one contiguous run; every hole between two held
-// ranges is a gap. Timelines are judged apart: a new timeline's copy starts at or before its
-// parent's switch point, so the step from one timeline to the next is never a hole. Pure.
+// oldest held byte (from the oldest complete base backup's start when there is one: older WAL
+// restores nothing) to its newest must be one contiguous run; every hole between two held
+// ranges is a gap, and so is every gap the agent recorded there (a lost slot), with its
+// reason. Timelines are judged apart: a new timeline's copy starts at or before its parent's
+// switch point, so the step from one timeline to the next is never a hole. Pure.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +31,8 @@ struct timeline_span {
 };
 
 struct continuity {
+  /// The oldest complete base backup, where the check starts; none: from the oldest WAL.
+  std::optional<wire::wal::basebackup_mark> from_backup;
   std::vector<timeline_span> spans;  // timelines holding WAL, ascending
   std::vector<wal_hole> holes;       // ascending by timeline, then position
   bool ok() const { return holes.empty() && !spans.empty(); }

@@ -70,5 +70,27 @@ TEST(ArchiveContinuity, AHoleWithAReasonSaysIt) {
             "timeline 1: 0/5000000 \u2013 0/5800000 (slot lost WAL)");
 }
 
+TEST(ArchiveContinuity, StartsAtTheOldestCompleteBaseBackupAndNamesRecordedGaps) {
+  auto state = state_of({{1, {{0x1000000, 0x2000000}, {0x2400000, 0x6000000}}, false}});
+  // A base backup after the hole: the hole before it restores nothing and is not judged.
+  state.basebackups = {{"pgdata-20260101-000200.base.tar", 1, 0x5000000, 0x5100000, 2},
+                       {"pgdata-20260101-000100.base.tar", 1, 0x3000000, 0x3100000, 1}};
+  auto c = check_continuity(state);
+  EXPECT_TRUE(c.ok());
+  ASSERT_TRUE(c.from_backup);
+  EXPECT_EQ(c.from_backup->id, "pgdata-20260101-000100.base.tar");
+  EXPECT_EQ(c.spans.at(0), (timeline_span{1, 0x3000000, 0x6000000}));
+  // A gap recorded after it, where the ranges show a hole, names the hole's reason; one the
+  // ranges cannot show (on a timeline with no WAL yet) is listed on its own.
+  state.timelines[0].ranges = {{0x1000000, 0x4000000}, {0x4400000, 0x6000000}};
+  state.gaps = {{1, 0x4000000, 0x4400000, "slot_lost", "2026-01-01T00:00:00Z"},
+                {1, 0x1800000, 0x1900000, "wal_removed", "2026-01-01T00:00:00Z"},
+                {2, 0x7000000, 0x7100000, "wal_removed", "2026-01-01T00:00:00Z"}};
+  c = check_continuity(state);
+  ASSERT_EQ(c.holes.size(), 2u) << "the gap before the base backup is not judged";
+  EXPECT_EQ(c.holes[0], (wal_hole{1, 0x4000000, 0x4400000, "slot_lost"}));
+  EXPECT_EQ(c.holes[1], (wal_hole{2, 0x7000000, 0x7100000, "wal_removed"}));
+}
+
 }  // namespace
 }  // namespace pgship::test
