@@ -19,6 +19,8 @@
 #include <pgship/common/log.hpp>
 #include <pgship/common/stop_signals.hpp>
 #include <pgship/common/version.hpp>
+#include <pgship/common/wal/wal_names.hpp>
+#include <pgship/common/wire/wal.hpp>
 
 #include "commands/command_runner.hpp"
 #include "commands/commands.hpp"
@@ -62,6 +64,13 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
     wal_stream = std::make_unique<wal::wal_stream>(io.get_executor(), wal::stream_config_of(cfg),
                                                    wal::receiver_of(io.get_executor(), cfg));
     state.attach_wal(wal_stream.get());
+    // WAL alone no longer recovers past a gap: a base backup after it, at once.
+    wal_stream->on_gap([&state](const std::string& system, const wire::wal::gap_record& gap) {
+      state.want_basebackup("wal-gap", "system " + system + " lost WAL " +
+                                           pgship::wal::format_lsn(gap.from) + " to " +
+                                           pgship::wal::format_lsn(gap.to) + " of timeline " +
+                                           std::to_string(gap.timeline) + " (" + gap.reason + ")");
+    });
   }
 
   http_server::router routes;

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -198,9 +199,50 @@ std::optional<std::string> daemon_state::start_basebackup(const std::string& tri
                    });
 }
 
+void daemon_state::want_basebackup(const std::string& trigger, const std::string& why) {
+  std::string active;
+  if (const auto id = start_basebackup(trigger, active)) {
+    log::write(spdlog::level::warn, "base backup " + *id + " started (" + trigger + "): " + why,
+               {{"run_id", *id}, {"trigger", trigger}});
+    return;
+  }
+  wanted_basebackup_ = std::make_pair(trigger, why);
+  log::write(
+      spdlog::level::warn,
+      "base backup wanted (" + trigger + "): " + why + "; queued until run " + active + " ends",
+      {{"trigger", trigger}, {"active_run", active}});
+}
+
+void daemon_state::retry_wanted(const run_record& run) {
+  const bool wanted = run.trigger == "wal-gap" || run.trigger == "wal-start";
+  const bool failed = run.databases.empty() || static_cast<bool>(run.databases.front().error);
+  if (run.kind != "basebackup" || !wanted || !failed) return;
+  const auto why =
+      run.databases.empty() ? std::string("it did not run") : run.databases.front().error.message;
+  log::write(spdlog::level::warn,
+             "base backup " + run.run_id + " (" + run.trigger + ") failed: " + why +
+                 "; trying again in " + std::to_string(basebackup_retry.count()) + " s",
+             {{"run_id", run.run_id}, {"trigger", run.trigger}});
+  auto timer = std::make_shared<net::steady_timer>(ex_, basebackup_retry);
+  timer->async_wait([this, timer, trigger = run.trigger](boost::system::error_code ec) {
+    if (ec) return;
+    if (!wanted_basebackup_) want_basebackup(trigger, "retry after a failed base backup");
+  });
+}
+
 void daemon_state::finished(const run_record& run) {
   active_run_.clear();
   control_.reset();
+  retry_wanted(run);
+  if (wanted_basebackup_) {
+    // Started once this job's completion has run to its end.
+    net::post(ex_, [this] {
+      if (!wanted_basebackup_) return;
+      const auto [trigger, why] = *wanted_basebackup_;
+      wanted_basebackup_.reset();
+      want_basebackup(trigger, why);
+    });
+  }
   metrics_.run_finished(run);
   metrics_.repo_size(local_backup_bytes(cfg_->backup_dir));
   refresh_local_backups();

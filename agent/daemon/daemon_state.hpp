@@ -65,6 +65,12 @@ class daemon_state {
                                          std::vector<std::string> databases, std::string& active);
   /// Starts a physical base backup the same way: one job at a time, whatever its kind.
   std::optional<std::string> start_basebackup(const std::string& trigger, std::string& active);
+  /// A base backup is needed now (trigger "wal-gap": the server lost WAL the archive needed;
+  /// "wal-start": a system with no complete base backup): started at once, else queued behind
+  /// the active job and started when it ends; one that fails is tried again after
+  /// `basebackup_retry`. Every step is logged: a wanted base backup is never dropped silently.
+  void want_basebackup(const std::string& trigger, const std::string& why);
+  static constexpr std::chrono::seconds basebackup_retry{60};
   bool running() const { return !active_run_.empty(); }
   const std::string& active_run() const { return active_run_; }
   /// The active run's current database, stage, bytes and rate; nullopt when idle.
@@ -119,6 +125,10 @@ class daemon_state {
   std::uint64_t applied_generation_ = 0;  // the history's generation apply_history() saw
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
   wal::wal_stream* wal_ = nullptr;
+  // A base backup want_basebackup() queued behind the active job: its trigger and reason.
+  std::optional<std::pair<std::string, std::string>> wanted_basebackup_;
+  // Triggers whose base backup is running or failed and waits for its retry.
+  void retry_wanted(const run_record& run);
 };
 
 }  // namespace pgship::agent
