@@ -8,7 +8,9 @@
 #       stanza is set up on the bench cluster with archive_mode=on and `archive_command =
 #       pgbackrest archive-push` (one restart at set-up), and archive-check=y (its default): a
 #       pgBackRest backup, like pgship's, ends only once its archive holds the WAL up to the
-#       backup's stop point, so both wait for their own WAL archive.
+#       backup's stop point, so both wait for their own WAL archive. With archive_mode on, the
+#       server also makes pg_basebackup -X none wait until the archiver has pushed the stop
+#       segment, in (f) and (s) alike (about one segment's archive-push).
 #   (f) the floor of a streamed base backup:
 #       `pg_basebackup -Ft -D - -X none -c fast | zstd -3 -T0 > FILE` (FILE on the same disk,
 #       deleted after the run; the default CRC32C manifest checksums).
@@ -30,6 +32,9 @@
 #
 #   SIZE_GB=1 ITERATIONS=3 BUILD_DIR=build bench/basebackup.sh
 #
+# SHA256_FLOOR=1 adds (m), the floor with pgship's own manifest option
+# (`--manifest-checksums=SHA256`, which the walsender computes while it reads: about 2 s per
+# GiB here), to the rotation and prints s/m: pgship's cost beyond the command it runs.
 # SIZE_GB (default 1, fractions fine): the table data the generator loads (about 20 s per
 # 0.2 GiB on 2 cores). ITERATIONS (default 3). PAUSE (default 5) seconds after `sync` before
 # each run. ZSTD_THREADS=N sets the agent's zstd workers (default: one per core).
@@ -146,6 +151,17 @@ run_f() {
   fi
   rm -f "$work/floor.tar.zst"
 }
+run_m() {
+  sync; sleep "$pause"; local t0; t0=$(seconds)
+  if PGPASSWORD="$password" "$pg_bin/pg_basebackup" -h 127.0.0.1 -p "$port" -U postgres \
+       -Ft -D - -X none -c fast --manifest-checksums=SHA256 2> "$work/m.err" |
+       zstd -3 -T0 -q > "$work/floor.tar.zst"; then
+    secs=$(elapsed "$t0" "$(seconds)")
+  else
+    secs=""; failures=$((failures + 1)); echo "the SHA-256 floor failed: $(head -3 "$work/m.err")" >&2
+  fi
+  rm -f "$work/floor.tar.zst"
+}
 run_s() {
   sync; sleep "$pause"; local t0 tpid apid="" k v rest
   hwm=""; t0=$(seconds)
@@ -181,23 +197,29 @@ print(", ".join(out))' 2> /dev/null || true
 }
 
 ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }' || echo "-"; }
-sp=(); sf=(); hwms=(); trees=(); p_all=(); f_all=(); s_all=()
-orders=("p f s" "f s p" "s p f")
+sp=(); sf=(); sm=(); hwms=(); trees=(); p_all=(); f_all=(); s_all=(); m_all=()
+runs=(p f s); with_m=""
+[ "${SHA256_FLOOR:-0}" != 1 ] || { runs+=(m); with_m=1; }
 echo
-printf '%-4s %-7s %8s %8s %8s %7s %7s   %s\n' iter order "p (s)" "f (s)" "s (s)" s/p s/f "pgship stages (s); agent VmHWM / tree max RSS"
+printf '%-4s %-7s %8s %8s %8s %7s %7s   %s\n' iter order "p (s)" "f (s)" "s (s)" s/p s/f "pgship stages (s); agent VmHWM / tree max RSS${with_m:+; m (s), s/m}"
 for i in $(seq "$iterations"); do
-  order=${orders[$(( (i - 1) % 3 ))]}
-  p=""; f=""; s=""; hwm=""; tree_rss=""
+  # Rotated by one each iteration: p f s, f s p, s p f, ...
+  shift_by=$(( (i - 1) % ${#runs[@]} ))
+  order="${runs[*]:$shift_by} ${runs[*]:0:$shift_by}"
+  p=""; f=""; s=""; m=""; hwm=""; tree_rss=""
   for who in $order; do
     "run_$who"
-    case $who in p) p=$secs ;; f) f=$secs ;; s) s=$secs ;; esac
+    case $who in p) p=$secs ;; f) f=$secs ;; s) s=$secs ;; m) m=$secs ;; esac
   done
+  [ -z "$m" ] || m_all+=("$m")
+  r_sm=$(ratio "$s" "$m"); [ "$r_sm" = - ] || sm+=("$r_sm")
   [ -z "$p" ] || p_all+=("$p"); [ -z "$f" ] || f_all+=("$f"); [ -z "$s" ] || s_all+=("$s")
   r_sp=$(ratio "$s" "$p"); r_sf=$(ratio "$s" "$f")
   [ "$r_sp" = - ] || sp+=("$r_sp"); [ "$r_sf" = - ] || sf+=("$r_sf")
   [ -z "$s" ] || { hwms+=("$hwm"); trees+=("$tree_rss"); }
-  printf '%-4s %-7s %8s %8s %8s %7s %7s   %s; %s / %s KiB\n' "$i" "${order// /}" "${p:--}" "${f:--}" \
-    "${s:--}" "$r_sp" "$r_sf" "$(stages_of_last_run)" "${hwm:--}" "${tree_rss:--}"
+  printf '%-4s %-7s %8s %8s %8s %7s %7s   %s; %s / %s KiB%s\n' "$i" "${order// /}" "${p:--}" "${f:--}" \
+    "${s:--}" "$r_sp" "$r_sf" "$(stages_of_last_run)" "${hwm:--}" "${tree_rss:--}" \
+    "${with_m:+; ${m:--}, $r_sm}"
 done
 
 stored=$(find "$work/storage" -name 'pgdata-*.base.tar.zst.age' | wc -l)
@@ -209,6 +231,8 @@ echo "base backup of $(mib "$db_bytes") MiB, $iterations iteration(s), medians:"
   "p $(med "${p_all[@]}") s, f $(med "${f_all[@]}") s, s $(med "${s_all[@]}") s"
 echo "  s/p $(med "${sp[@]}") (target <= 1.0)   s/f $(med "${sf[@]}") (target <= 1.15)" \
   "  [ratios within each iteration, then the median]"
+[ -z "$with_m" ] ||
+  echo "  s/m $(med "${sm[@]}") (m: the floor with --manifest-checksums=SHA256, median $(med "${m_all[@]}") s)"
 echo "  agent peak RSS during its base backup: VmHWM of the agent process $(med "${hwms[@]}") KiB" \
   "(target <= 65536), /usr/bin/time max RSS of the agent and its children $(med "${trees[@]}") KiB"
 echo "  stored: pgship $stored base backup(s) with $manifests manifest(s) on the receiver," \
