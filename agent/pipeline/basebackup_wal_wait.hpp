@@ -36,6 +36,8 @@ std::string describe_holdings(const wire::wal::archive_state& state, wal::timeli
 struct wal_wait_request {
   wal_span span;
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};
+  /// Asked again after 100 ms, doubling up to this: the stop point's WAL usually arrives
+  /// within WAL_ACK_INTERVAL, and a fixed 2 s would add up to 2 s to every base backup.
   std::chrono::milliseconds poll{std::chrono::seconds(2)};
   std::function<bool()> stopping;
 };
@@ -43,7 +45,6 @@ struct wal_wait_request {
 /// Asks until the archive covers the span: ok; basebackup_incomplete naming the positions and
 /// what the receiver holds when the deadline passed; cancelled when stopping. A receiver that
 /// cannot be asked for a while is asked again until the deadline.
-boost::asio::awaitable<stage_error> wait_for_wal(wal_api& archive,
-                                                 const wal_wait_request& request);
+boost::asio::awaitable<stage_error> wait_for_wal(wal_api& archive, const wal_wait_request& request);
 
 }  // namespace pgship::agent
