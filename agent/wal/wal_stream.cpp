@@ -115,6 +115,7 @@ struct wal_stream::impl final : unit_sink {
         receiver(std::move(r)),
         queue_done(executor),
         backoff_timer(executor),
+        room_timer(executor),
         stopped_timer(executor) {}
 
   net::any_io_executor ex;
@@ -141,6 +142,7 @@ struct wal_stream::impl final : unit_sink {
   std::string last_error;
   clock::time_point down_since = clock::now();
   net::steady_timer backoff_timer;
+  net::steady_timer room_timer;  // cancelled by the queue's progress
   net::steady_timer stopped_timer;
   milliseconds first_backoff{500}, max_backoff{10000};
 
@@ -170,6 +172,7 @@ struct wal_stream::impl final : unit_sink {
       queue_->set_backoff(ship_first, ship_cap);
       queue_->on_progress([this] {
         if (session != nullptr) session->wake();
+        room_timer.cancel();
       });
       queue_->on_retry([](const stage_error& error, milliseconds wait) {
         log::write(spdlog::level::warn,
@@ -288,6 +291,11 @@ net::awaitable<void> wal_stream::run() {
     s.backoff_timer.expires_after(backoff);
     co_await s.backoff_timer.async_wait(net::as_tuple(net::use_awaitable));
     backoff = std::min(backoff * 2, s.max_backoff);
+    // A session that hung up over a full queue comes back once the receiver took some.
+    while (!s.stopping && s.queue_ && s.queue_->over_budget() && !s.queue_->failed()) {
+      s.room_timer.expires_after(s.max_backoff);
+      co_await s.room_timer.async_wait(net::as_tuple(net::use_awaitable));
+    }
   }
   co_await s.retire_queue();
   s.running = false;
@@ -299,6 +307,7 @@ void wal_stream::stop() {
   auto& s = *impl_;
   s.stopping = true;
   s.backoff_timer.cancel();
+  s.room_timer.cancel();
   if (s.session != nullptr) {
     if (s.session->streaming()) {
       s.session->stop();
