@@ -86,6 +86,8 @@ TEST_F(WalGap, ALostSlotIsRecordedRecreatedAndStreamingResumes) {
   start_daemon({{"WAL_STREAM", "on"}, {"WAL_ACK_INTERVAL", "200ms"}, {"COMPRESSION", "none"}},
                "postgres");
   ASSERT_TRUE(wait_until([&] { return metric("pgship_wal_stream_up") == 1; }, 120s));
+  // The slot watch reads the slot from a normal connection as soon as the stream runs.
+  EXPECT_TRUE(wait_until([&] { return metric("pgship_wal_slot_retained_bytes") >= 0; }, 60s));
 
   server_->execute("postgres", "CREATE TABLE g (id int PRIMARY KEY, note text)");
   server_->execute("postgres",
