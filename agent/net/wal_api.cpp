@@ -86,6 +86,17 @@ stage_error judge_state_reply(const http_outcome& reply, std::string_view system
   return {};
 }
 
+stage_error judge_gap_reply(const http_outcome& reply, std::string_view system) {
+  const std::string what = "recording a WAL gap of system " + std::string(system) + ": ";
+  if (!reply.ok()) return fail(reply.failure, what + reply.message);
+  const auto status = reply.status();
+  if (status == 200 || status == 201) return {};
+  if (status == 401 || status == 403) {
+    return fail(errc::receiver_auth_failed, what + describe_response(reply.response));
+  }
+  return fail(errc::receiver_unhealthy, what + describe_response(reply.response));
+}
+
 wal_api::wal_api(std::unique_ptr<http_client> client, std::string token, std::string system)
     : client_(std::move(client)), token_(std::move(token)), system_(std::move(system)) {}
 
@@ -108,6 +119,16 @@ net::awaitable<stage_error> wal_api::get_state(wire::wal::archive_state& out) {
   r.set(http::field::authorization, "Bearer " + token_);
   const auto reply = co_await client_->send(std::move(r));
   co_return judge_state_reply(reply, system_, out);
+}
+
+net::awaitable<stage_error> wal_api::post_gap(const wire::wal::gap_record& gap) {
+  http_request r{http::verb::post, client_->endpoint().target(wire::wal::gaps_path(system_)), 11};
+  r.set(http::field::authorization, "Bearer " + token_);
+  r.set(http::field::content_type, "application/json");
+  r.body() = wire::wal::encode_gap(gap);
+  r.prepare_payload();
+  const auto reply = co_await client_->send(std::move(r));
+  co_return judge_gap_reply(reply, system_);
 }
 
 }  // namespace pgship::agent

@@ -52,6 +52,8 @@ class wal_api {
   boost::asio::awaitable<put_outcome> put_unit(const wal_unit_put& unit);
   /// GET /api/wal/{system}: the archive's state; an empty state (no timelines) on 404.
   boost::asio::awaitable<stage_error> get_state(wire::wal::archive_state& out);
+  /// POST /api/wal/{system}/gaps: records `gap` (201, or 200 when it was recorded before).
+  boost::asio::awaitable<stage_error> post_gap(const wire::wal::gap_record& gap);
 
  private:
   std::unique_ptr<http_client> client_;
@@ -65,6 +67,8 @@ http_request wal_unit_request(const receiver_endpoint& endpoint, const std::stri
                               std::string_view system, const wal_unit_put& unit);
 /// What the receiver's answer to a unit PUT (or its transport failure) means for the queue.
 wal_api::put_outcome judge_unit_reply(const http_outcome& reply, std::string_view file_name);
+/// What the answer to POST gaps says: ok on 200/201.
+stage_error judge_gap_reply(const http_outcome& reply, std::string_view system);
 /// What the answer to GET /api/wal/{system} says: the state, empty on 404.
 stage_error judge_state_reply(const http_outcome& reply, std::string_view system,
                               wire::wal::archive_state& out);

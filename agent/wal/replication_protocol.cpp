@@ -226,6 +226,14 @@ std::optional<timeline_end> parse_timeline_end(const pg_table& table) {
   return timeline_end{static_cast<timeline_id>(*next), *position};
 }
 
+std::optional<std::pair<std::string, std::string>> parse_timeline_history_result(
+    const pg_table& table) {
+  const auto* name = column(table, "filename");
+  const auto* content = column(table, "content");
+  if (name == nullptr || content == nullptr || !*name || !*content) return std::nullopt;
+  return std::make_pair(**name, **content);
+}
+
 std::string start_replication_command(std::string_view slot, lsn start, timeline_id timeline) {
   return "START_REPLICATION SLOT " + quoted(slot) + " PHYSICAL " + pgship::wal::format_lsn(start) +
          " TIMELINE " + std::to_string(timeline);
@@ -233,6 +241,10 @@ std::string start_replication_command(std::string_view slot, lsn start, timeline
 
 std::string read_slot_command(std::string_view slot) {
   return "READ_REPLICATION_SLOT " + quoted(slot);
+}
+
+std::string drop_slot_command(std::string_view slot) {
+  return "DROP_REPLICATION_SLOT " + quoted(slot);
 }
 
 std::string create_slot_command(std::string_view slot) {

@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <pgship/common/wal/wal_names.hpp>
 
@@ -99,9 +100,14 @@ struct timeline_end {
 };
 std::optional<timeline_end> parse_timeline_end(const pg_table& table);
 
+/// TIMELINE_HISTORY's row: (file name, content).
+std::optional<std::pair<std::string, std::string>> parse_timeline_history_result(
+    const pg_table& table);
+
 /// The replication commands, quoted as the replication grammar wants.
 std::string start_replication_command(std::string_view slot, lsn start, timeline_id timeline);
 std::string read_slot_command(std::string_view slot);
 std::string create_slot_command(std::string_view slot);
+std::string drop_slot_command(std::string_view slot);
 
 }  // namespace pgship::agent::wal

@@ -29,8 +29,14 @@ struct sealed_unit {
   std::vector<wire::wal::time_sample> time_map;  // server time against position, oldest first
   /// When the agent received the unit's first byte: its age is the RPO at risk.
   std::chrono::steady_clock::time_point first_received;
+  /// A timeline history file instead of WAL (`history_file` is its stored name): shipped
+  /// before the timeline's first unit, it moves no position.
+  bool history = false;
+  std::string history_file;
   /// The end reaches the segment's end: the segment is whole on the receiver once this is.
-  bool ends_segment() const { return name.end == segment_size; }
+  bool ends_segment() const { return !history && name.end == segment_size; }
+  /// The name it is stored under.
+  std::string file_name() const { return history ? history_file : name.file_name(); }
 };
 
 }  // namespace pgship::agent::wal

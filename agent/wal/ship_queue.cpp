@@ -59,7 +59,7 @@ struct ship_queue::impl {
   void acknowledged() {
     const auto& head = units.front();
     queued_bytes -= head.stored.size();
-    durable = {head.timeline, head.end};
+    if (!head.history) durable = {head.timeline, head.end};
     if (head.ends_segment()) ++segments_shipped;
     units.pop_front();
     last_error.clear();

@@ -29,6 +29,8 @@ namespace {
 constexpr auto stop_ship_grace = 3s;
 // Status updates at least this often, and at least twice per wal_sender_timeout.
 constexpr auto longest_status_interval = 10s;
+// Over the ship budget this long, the session hangs up (the server must not wait on us).
+constexpr auto longest_full = 10s;
 
 stage_error unavailable(std::string message) {
   return fail(errc::replication_unavailable, std::move(message));
@@ -57,9 +59,10 @@ struct stream_session::impl {
   std::unique_ptr<unit_builder> builder;
   std::uint64_t segment_size = 0;
   timeline_id timeline = 0;
-  lsn slot_restart = 0;   // flush is reported only from here on (never behind the slot)
-  lsn known_durable = 0;  // the receiver's durable end this session started from, if it did
-  lsn expected = 0;       // where the next XLogData must start
+  timeline_history history;  // the server's, for the timeline being streamed
+  lsn slot_restart = 0;      // flush is reported only from here on (never behind the slot)
+  lsn known_durable = 0;     // the receiver's durable end this session started from, if it did
+  lsn expected = 0;          // where the next XLogData must start
   lsn reported_flush = 0;
   bool reply_now = false;
   std::optional<clock::time_point> last_status;
@@ -68,6 +71,8 @@ struct stream_session::impl {
   // only while we listen.
   clock::time_point heard;
   clock::time_point last_probe;
+  // Since when the queue has been too full to read the server.
+  std::optional<clock::time_point> full_since;
 
   void ship_all(std::vector<sealed_unit> units) {
     for (auto& u : units)
@@ -92,10 +97,11 @@ struct stream_session::impl {
   }
 
   lsn flush_position() const {
-    const auto durable =
-        sink.tail().timeline == timeline ? sink.queue().durable() : ship_position{};
-    const lsn d =
-        durable.timeline == timeline ? std::max(durable.end, known_durable) : known_durable;
+    // Units are acknowledged in order: what ends an acknowledged unit of this timeline, or
+    // of one it descends from (units before the switch), is durable with all before it.
+    const auto durable = sink.queue().durable();
+    lsn d = known_durable;
+    if (durable.timeline != 0 && history.knows(durable.timeline)) d = std::max(d, durable.end);
     return d >= slot_restart && d > 0 ? d : 0;
   }
 
@@ -149,14 +155,20 @@ struct stream_session::impl {
   }
 
   net::awaitable<stage_error> prepare(std::optional<lsn>& start);
+  net::awaitable<stage_error> read_slot(std::optional<slot_state>& out);
+  net::awaitable<stage_error> create_slot();
+  net::awaitable<stage_error> fetch_history(timeline_id t, std::string& content);
+  void queue_history(timeline_id t, const std::string& content);
+  net::awaitable<stage_error> start_streaming(timeline_id t, lsn from);
+  void note_removed(lsn from, const std::string& message);
   net::awaitable<stage_error> stream();
   net::awaitable<stage_error> finish_cleanly();
-  net::awaitable<stage_error> copy_ended();
+  net::awaitable<stage_error> copy_ended(bool& followed);
   net::awaitable<void> wait(bool for_server, clock::time_point until);
 };
 
-// IDENTIFY_SYSTEM, the settings that time the loop, the slot, the receiver's state: where to
-// start. nullopt start with no error: nothing to do (stopped).
+// IDENTIFY_SYSTEM, the settings that time the loop, the slot, the receiver's state, the
+// histories: where to start. nullopt start with no error: nothing to do (stopped).
 net::awaitable<stage_error> stream_session::impl::prepare(std::optional<lsn>& start) {
   pg_async_options options;
   options.replication = true;
@@ -178,34 +190,20 @@ net::awaitable<stage_error> stream_session::impl::prepare(std::optional<lsn>& st
     co_return unavailable("wal_segment_size is \"" + size_text.value_or("") + "\"");
   segment_size = *size;
 
-  if (auto e = co_await query(read_slot_command(config.slot), r)) co_return e;
-  auto slot = r.empty() ? std::nullopt : parse_read_replication_slot(r[0], why);
-  if (!slot) co_return unavailable(why);
+  std::optional<slot_state> slot;
+  if (auto e = co_await read_slot(slot)) co_return e;
   if (!slot->exists) {
-    if (auto e = co_await query(create_slot_command(config.slot), r);
-        e && link.last_sqlstate() != "42710") {  // 42710: created meanwhile, fine
-      co_return e;
-    }
-    log::write(spdlog::level::info,
-               "created the physical replication slot \"" + config.slot + "\" (RESERVE_WAL)",
-               {{"slot", config.slot}});
-    if (auto e = co_await query(read_slot_command(config.slot), r)) co_return e;
-    slot = r.empty() ? std::nullopt : parse_read_replication_slot(r[0], why);
-    if (!slot || !slot->exists)
-      co_return unavailable("the new slot \"" + config.slot + "\" is gone");
+    if (auto e = co_await create_slot()) co_return e;
+    if (auto e = co_await read_slot(slot)) co_return e;
+    if (!slot->exists) co_return unavailable("the new slot \"" + config.slot + "\" is gone");
   }
   if (slot->type != "physical") {
     co_return fail(errc::config_invalid,
                    "WAL_SLOT=\"" + config.slot + "\" names a " + slot->type +
                        " slot; the stream needs a physical one (choose another name)");
   }
-  if (!slot->restart_lsn) {
-    co_return fail(errc::wal_gap, "the slot \"" + config.slot +
-                                      "\" has lost its WAL (max_slot_wal_keep_size): drop it "
-                                      "(pgship-agent wal drop-slot) to start again from now");
-  }
-  slot_restart = *slot->restart_lsn;
-
+  // The receiver's state before anything changes on the server: with the receiver away,
+  // a lost slot stays as it is (and is recorded as such once it is back).
   wire::wal::archive_state state;
   if (auto e = co_await sink.open(id->system_id, state)) co_return e;
   if (state.segment_size != 0 && state.segment_size != segment_size) {
@@ -214,45 +212,153 @@ net::awaitable<stage_error> stream_session::impl::prepare(std::optional<lsn>& st
                        std::to_string(state.segment_size) + " bytes; the server's are " +
                        std::to_string(segment_size));
   }
-  const auto end = state.durable_end();
-  if (end && end->timeline != timeline) {
-    co_return unavailable("the receiver's newest WAL is on timeline " +
-                          std::to_string(end->timeline) + ", the server is on timeline " +
-                          std::to_string(timeline) +
-                          ": following a timeline switch is not supported yet");
+  const bool slot_lost = !slot->restart_lsn;
+  if (slot_lost) {
+    // Past max_slot_wal_keep_size the server removed WAL the slot was keeping for us: the
+    // archive has a gap whatever we do. A new slot keeps WAL from now on.
+    log::write(spdlog::level::err,
+               "the slot \"" + config.slot +
+                   "\" has lost its WAL (max_slot_wal_keep_size): dropping it and creating it "
+                   "again; the archive will have a gap",
+               {{"slot", config.slot}});
+    if (auto e = co_await query(drop_slot_command(config.slot), r)) co_return e;
+    if (auto e = co_await create_slot()) co_return e;
+    if (auto e = co_await read_slot(slot)) co_return e;
+    if (!slot->exists || !slot->restart_lsn)
+      co_return unavailable("the slot \"" + config.slot + "\" reserves no WAL after creating it");
   }
-  if (end && end->at > id->xlog_pos) {
-    co_return fail(errc::wal_conflict, "the receiver holds WAL of system " + id->system_id +
-                                           " up to " + format_lsn(end->at) +
-                                           ", beyond the server's " + format_lsn(id->xlog_pos) +
-                                           ": another history under the same system identifier");
-  }
-  const auto tail = sink.tail();
-  const lsn segment_start = slot_restart - slot_restart % segment_size;
-  if (tail.timeline == timeline && tail.end >= slot_restart && tail.end > 0 &&
-      (!end || tail.end >= end->at)) {
-    start = tail.end;  // units of an earlier session are still queued: go on after them
-    if (end) known_durable = end->at;
-  } else if (end && end->at >= slot_restart) {
-    start = end->at;
-    known_durable = end->at;
+  slot_restart = *slot->restart_lsn;
+
+  if (timeline > 1) {
+    std::string content;
+    if (auto e = co_await fetch_history(timeline, content)) co_return e;
+    auto parsed = parse_timeline_history(timeline, content, why);
+    if (!parsed) co_return unavailable(why);
+    history = std::move(*parsed);
   } else {
-    start = segment_start;
-    if (end) {
-      log::write(spdlog::level::err,
-                 "the slot no longer holds the WAL after the receiver's durable end: the "
-                 "archive misses [" +
-                     format_lsn(end->at) + ", " + format_lsn(segment_start) + ") of timeline " +
-                     std::to_string(timeline) + "; take a base backup",
-                 {{"from", format_lsn(end->at)}, {"to", format_lsn(segment_start)}});
-    }
+    history = timeline_history{};
   }
+
+  // Where the archive ends: what the receiver holds, or what an earlier session queued.
+  const auto end = state.durable_end();
+  const auto tail = sink.tail();
+  start_inputs in;
+  in.server = history;
+  in.server_end = id->xlog_pos;
+  in.segment_size = segment_size;
+  in.slot_restart = slot_restart;
+  if (end) in.archived = resume_point{end->timeline, end->at};
+  if (tail.end > 0 && (!end || tail.timeline > end->timeline ||
+                       (tail.timeline == end->timeline && tail.end >= end->at))) {
+    in.archived = resume_point{tail.timeline, tail.end};
+  }
+  const auto decision = choose_start(in);
+  if (!decision.conflict.empty()) {
+    co_return fail(errc::wal_conflict, "system " + id->system_id + ": " + decision.conflict);
+  }
+  // Every history the archive lacks goes first, oldest first: the ordered queue makes the
+  // receiver hold it before any WAL of its timeline.
+  for (timeline_id t = 2; t <= timeline; ++t) {
+    if (sink.holds_history(t)) continue;
+    std::string content;
+    if (auto e = co_await fetch_history(t, content)) {
+      if (t > decision.timeline) co_return e;
+      log::write(spdlog::level::warn,
+                 "the history of timeline " + std::to_string(t) +
+                     " is not on the server; the archive goes on without it: " + e.message,
+                 {{"timeline", std::to_string(t)}});
+      continue;
+    }
+    queue_history(t, content);
+  }
+  if (decision.gap) {
+    if (auto e = co_await sink.record_gap(*decision.gap, slot_lost ? "slot_lost" : "wal_removed"))
+      co_return e;
+  }
+  if (end) known_durable = end->at;
+  timeline = decision.timeline;
+  start = decision.start;
 
   if (auto e = co_await query("SHOW wal_sender_timeout", r)) co_return e;
   const auto timeout_text = r.empty() ? std::nullopt : single_value(r[0]);
   sender_timeout = timeout_text ? parse_time_setting(*timeout_text) : std::nullopt;
   if (!sender_timeout)
     co_return unavailable("wal_sender_timeout is \"" + timeout_text.value_or("") + "\"");
+  co_return stage_error{};
+}
+
+net::awaitable<stage_error> stream_session::impl::read_slot(std::optional<slot_state>& out) {
+  std::vector<pg_table> r;
+  std::string why;
+  if (auto e = co_await query(read_slot_command(config.slot), r)) co_return e;
+  out = r.empty() ? std::nullopt : parse_read_replication_slot(r[0], why);
+  if (!out) co_return unavailable(why);
+  co_return stage_error{};
+}
+
+net::awaitable<stage_error> stream_session::impl::create_slot() {
+  std::vector<pg_table> r;
+  if (auto e = co_await query(create_slot_command(config.slot), r);
+      e && link.last_sqlstate() != "42710") {  // 42710: created meanwhile, fine
+    co_return e;
+  }
+  log::write(spdlog::level::info,
+             "created the physical replication slot \"" + config.slot + "\" (RESERVE_WAL)",
+             {{"slot", config.slot}});
+  co_return stage_error{};
+}
+
+// TIMELINE_HISTORY: the history file of `t` as the server keeps it.
+net::awaitable<stage_error> stream_session::impl::fetch_history(timeline_id t,
+                                                                std::string& content) {
+  std::vector<pg_table> r;
+  if (auto e = co_await query("TIMELINE_HISTORY " + std::to_string(t), r)) co_return e;
+  const auto file = r.empty() ? std::nullopt : parse_timeline_history_result(r[0]);
+  if (!file || file->first != pgship::wal::history_name(t)) {
+    co_return unavailable("TIMELINE_HISTORY " + std::to_string(t) +
+                          " did not answer that timeline's history file");
+  }
+  content = std::move(file->second);
+  co_return stage_error{};
+}
+
+void stream_session::impl::queue_history(timeline_id t, const std::string& content) {
+  sink.ship(seal_history_file(t, content, config.format, config.codec, segment_size, clock::now()));
+  log::write(spdlog::level::info,
+             "queued the history of timeline " + std::to_string(t) + " before its WAL",
+             {{"timeline", std::to_string(t)}});
+}
+
+// SQLSTATE 58P01, "requested WAL segment ... has already been removed": the server dropped
+// WAL the archive needs (the slot was invalidated meanwhile). The next session reads the slot
+// lost, records the gap and starts again where the server's WAL begins.
+void stream_session::impl::note_removed(lsn from, const std::string& message) {
+  log::write(spdlog::level::err,
+             "the server no longer has WAL from " + format_lsn(from) + " of timeline " +
+                 std::to_string(timeline) + ": " + message,
+             {{"start", format_lsn(from)}});
+}
+
+// START_REPLICATION at `from` on `t`: the COPY the loop reads.
+net::awaitable<stage_error> stream_session::impl::start_streaming(timeline_id t, lsn from) {
+  std::vector<pg_table> r;
+  const auto command = start_replication_command(config.slot, from, t);
+  auto e = co_await link.exec(command, r);
+  if (e || r.empty() || r.back().status != pg_table::state::copy_both) {
+    if (e && link.last_sqlstate() == "58P01") note_removed(from, e.message);
+    co_return unavailable("START_REPLICATION at " + format_lsn(from) + " on timeline " +
+                          std::to_string(t) +
+                          " failed: " + (e ? e.message : std::string("no COPY BOTH")));
+  }
+  timeline = t;
+  progress.timeline = t;
+  expected = from;
+  progress.received_lsn = from;
+  streaming = progress.streaming = true;
+  log::write(spdlog::level::info,
+             "streaming WAL of system " + progress.system_id + " from " + format_lsn(from) +
+                 " on timeline " + std::to_string(t) + " (slot \"" + config.slot + "\")",
+             {{"system", progress.system_id}, {"start", format_lsn(from)}});
   co_return stage_error{};
 }
 
@@ -276,25 +382,44 @@ net::awaitable<void> stream_session::impl::wait(bool for_server, clock::time_poi
   // A failed wait shows again as a failed read, with libpq's words.
 }
 
-// The server ended the COPY: a timeline's end (slice 1 stops there) or its shutdown.
-net::awaitable<stage_error> stream_session::impl::copy_ended() {
+// The server ended the COPY: a timeline's end (pg_receivewal's HandleEndOfCopyStream: the
+// result rows name the next timeline and where it begins) or its shutdown. `followed`: the
+// session goes on, streaming the next timeline.
+net::awaitable<stage_error> stream_session::impl::copy_ended(bool& followed) {
+  followed = false;
   streaming = progress.streaming = false;
   seal_open();
   std::vector<pg_table> results;
   auto e = co_await link.end_copy(results);
   if (e) co_return unavailable("the server ended the stream: " + e.message);
-  for (const auto& t : results) {
-    if (const auto next = parse_timeline_end(t)) {
-      log::write(spdlog::level::err,
-                 "timeline " + std::to_string(timeline) + " ended; the server continues on " +
-                     "timeline " + std::to_string(next->next_timeline) + " from " +
-                     format_lsn(next->next_start) +
-                     ": following a timeline switch is not supported yet",
-                 {{"timeline", std::to_string(timeline)}});
-      co_return unavailable("timeline " + std::to_string(timeline) + " ended");
-    }
+  std::optional<timeline_end> next;
+  for (const auto& t : results)
+    if (!next) next = parse_timeline_end(t);
+  if (!next) co_return unavailable("the server ended the stream (shut down?)");
+  const auto ended = timeline;
+  if (next->next_timeline <= ended || next->next_start > expected) {
+    co_return unavailable("the server ended timeline " + std::to_string(ended) + " at " +
+                          format_lsn(expected) + " and named timeline " +
+                          std::to_string(next->next_timeline) + " from " +
+                          format_lsn(next->next_start) + " next");
   }
-  co_return unavailable("the server ended the stream (shut down?)");
+  log::write(spdlog::level::info,
+             "timeline " + std::to_string(ended) + " ended at " + format_lsn(next->next_start) +
+                 "; following timeline " + std::to_string(next->next_timeline),
+             {{"timeline", std::to_string(next->next_timeline)}});
+  std::string content;
+  if (auto fe = co_await fetch_history(next->next_timeline, content)) co_return fe;
+  std::string why;
+  auto parsed = parse_timeline_history(next->next_timeline, content, why);
+  if (!parsed) co_return unavailable(why);
+  // What was acknowledged on the old timeline stays durable: flush goes on from there.
+  known_durable = std::max(known_durable, flush_position());
+  history = std::move(*parsed);
+  if (!sink.holds_history(next->next_timeline)) queue_history(next->next_timeline, content);
+  const lsn from = next->next_start - next->next_start % segment_size;
+  if (auto se = co_await start_streaming(next->next_timeline, from)) co_return se;
+  followed = true;
+  co_return stage_error{};
 }
 
 // The clean stop: nothing received is dropped that the queue can still ship in time, and
@@ -342,17 +467,38 @@ net::awaitable<stage_error> stream_session::impl::stream() {
         break;
       }
       if (state == pg_async::copy_read::failed) {
+        if (error.message.find("has already been removed") != std::string::npos)
+          note_removed(expected, error.message);
         seal_open();
         co_return unavailable("the WAL stream failed: " + error.message);
       }
-      if (state == pg_async::copy_read::ended) co_return co_await copy_ended();
+      if (state == pg_async::copy_read::ended) {
+        bool followed = false;
+        auto e = co_await copy_ended(followed);
+        if (!followed) co_return e;
+        continue;
+      }
       now = clock::now();
       if (auto e = handle(message, now)) {
         seal_open();
         co_return e;
       }
     }
-    if (!drained) heard = now;
+    if (!drained) {
+      heard = now;
+      if (!full_since) full_since = now;
+    } else {
+      full_since.reset();
+    }
+    if (full_since && now - *full_since >= longest_full) {
+      // A walsender blocked writing to us cannot even die: the checkpointer that invalidates
+      // a slot past max_slot_wal_keep_size waits for it. Hang up until the queue has room.
+      seal_open();
+      co_return unavailable(
+          "the receiver has not taken the queued WAL for " +
+          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(longest_full).count()) +
+          " s: hanging up until the queue has room (the slot keeps the WAL)");
+    }
     if (auto u = builder->seal_if_due(now)) sink.ship(std::move(*u));
     note_open_unit();
     if (sink.queue().failed()) {
@@ -381,6 +527,7 @@ net::awaitable<stage_error> stream_session::impl::stream() {
     auto until = std::min({*last_status + status_interval, heard + dead_after,
                            std::max(heard, last_probe) + status_interval});
     if (const auto due = builder->deadline()) until = std::min(until, *due);
+    if (full_since) until = std::min(until, *full_since + longest_full);
     co_await wait(drained, until);
   }
 }
@@ -400,24 +547,10 @@ net::awaitable<stage_error> stream_session::run() {
     co_return e;
   }
   if (s.stopping) co_return stage_error{};
-  std::vector<pg_table> r;
-  const auto command = start_replication_command(s.config.slot, *start, s.timeline);
-  e = co_await s.link.exec(command, r);
-  if (e || r.empty() || r.back().status != pg_table::state::copy_both) {
-    s.link.close();
-    co_return unavailable("START_REPLICATION at " + format_lsn(*start) +
-                          " failed: " + (e ? e.message : std::string("no COPY BOTH")));
-  }
-  s.expected = *start;
-  s.progress.received_lsn = *start;
   s.builder =
       std::make_unique<unit_builder>(s.config.format, s.config.codec, s.segment_size, s.max_wait());
-  s.streaming = s.progress.streaming = true;
-  log::write(spdlog::level::info,
-             "streaming WAL of system " + s.progress.system_id + " from " + format_lsn(*start) +
-                 " on timeline " + std::to_string(s.timeline) + " (slot \"" + s.config.slot + "\")",
-             {{"system", s.progress.system_id}, {"start", format_lsn(*start)}});
-  e = co_await s.stream();
+  e = co_await s.start_streaming(s.timeline, *start);
+  if (!e) e = co_await s.stream();
   s.streaming = s.progress.streaming = false;
   s.progress.open_since.reset();
   s.link.close();

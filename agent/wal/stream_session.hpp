@@ -6,7 +6,14 @@
 // tells the server what it received (write) and what the receiver made durable (flush, the
 // only position the slot may release).
 //
-// Slice 1 follows one timeline: a timeline switch ends the session with a log line.
+// Timelines: before any WAL of a timeline the archive lacks, its history file is fetched
+// (TIMELINE_HISTORY) and queued; the start point follows the server's history
+// (start_point.hpp); when the server ends a timeline inside the COPY, the session queues the
+// next one's history and goes on at the segment start of the switch on the new timeline.
+//
+// Gaps: when the server no longer has WAL the archive needs (a lost slot, WAL removed before
+// the start point), the gap is recorded on the receiver before streaming resumes where the
+// server's WAL begins; a lost slot is dropped and created again (RESERVE_WAL).
 
 #include <chrono>
 #include <memory>
@@ -23,12 +30,15 @@
 #include "pg_connection.hpp"
 #include "stage_error.hpp"
 #include "wal/ship_queue.hpp"
+#include "wal/start_point.hpp"
 
 namespace pgship::agent::wal {
 
 struct stream_config {
   pg_login login;  // REPLICATION_USER/PASSWORD on the agent's PostgreSQL host and port
   std::string slot = "pgship";
+  /// A database for slot_watch's normal connection; empty: no watch.
+  std::string watch_database;
   std::chrono::milliseconds ack_interval{1000};
   io::stored_format format;
   io::codec_settings codec;
@@ -42,7 +52,14 @@ class unit_sink {
   /// Readies shipping for `system` and reads the receiver's state of its archive.
   virtual boost::asio::awaitable<stage_error> open(const std::string& system,
                                                    wire::wal::archive_state& state) = 0;
+  /// Queues a unit (or a history file) behind the others.
   virtual void ship(sealed_unit unit) = 0;
+  /// Whether the history file of `timeline` is stored on the receiver or queued for it.
+  virtual bool holds_history(timeline_id timeline) const = 0;
+  /// Records on the receiver that `gap` will never be archived (and tells whoever subscribed:
+  /// a base backup is needed). An error: it was not recorded, the session must not go on.
+  virtual boost::asio::awaitable<stage_error> record_gap(const wal_gap_range& gap,
+                                                         std::string reason) = 0;
   /// The end of the last unit shipped (queued or acknowledged) for the open system.
   virtual ship_position tail() const = 0;
   virtual ship_queue& queue() = 0;

@@ -224,3 +224,35 @@ std::uint64_t unit_builder::held_bytes() const {
 }
 
 }  // namespace pgship::agent::wal
+
+namespace pgship::agent::wal {
+
+sealed_unit seal_history_file(timeline_id timeline, std::string_view content,
+                              const io::stored_format& format, const io::codec_settings& codec,
+                              std::uint64_t segment_size, unit_builder::clock::time_point now) {
+  auto single_threaded = codec;
+  single_threaded.zstd_threads = 0;
+  open_unit file(format, single_threaded, std::chrono::milliseconds(1000));
+  if (auto ec = file.chain.write(std::span<const char>(content.data(), content.size()))) {
+    const auto why = file.chain.describe(ec);
+    file.chain.abort();
+    throw std::system_error(ec, "sealing a timeline history: " + why);
+  }
+  if (auto ec = file.chain.finish()) {
+    throw std::system_error(ec, "sealing a timeline history: " + file.chain.describe(ec));
+  }
+  sealed_unit sealed;
+  sealed.history = true;
+  sealed.history_file = io::stored_extension(pgship::wal::history_name(timeline), format);
+  sealed.name.format = format;
+  sealed.timeline = timeline;
+  sealed.stored = std::move(file.out.bytes());
+  sealed.stored_sha256 = to_hex(file.stored_hash->digest());
+  sealed.plaintext_sha256 = to_hex(file.plain_hash->digest());
+  sealed.plaintext_size = file.plain_hash->bytes();
+  sealed.segment_size = segment_size;
+  sealed.first_received = now;
+  return sealed;
+}
+
+}  // namespace pgship::agent::wal

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include <pgship/common/io/codec_chain.hpp>
@@ -53,5 +54,11 @@ class unit_builder {
   struct impl;
   std::unique_ptr<impl> impl_;
 };
+
+/// A timeline history file (TIMELINE_HISTORY's content) through the same chain as a unit,
+/// named `<tli>.history` plus the format's extensions.
+sealed_unit seal_history_file(timeline_id timeline, std::string_view content,
+                              const io::stored_format& format, const io::codec_settings& codec,
+                              std::uint64_t segment_size, unit_builder::clock::time_point now);
 
 }  // namespace pgship::agent::wal

@@ -6,7 +6,7 @@ namespace net = boost::asio;
 
 wal_unit_put to_put(const sealed_unit& unit) {
   wal_unit_put put;
-  put.file_name = unit.name.file_name();
+  put.file_name = unit.file_name();
   put.stored = unit.stored;
   put.stored_sha256 = unit.stored_sha256;
   put.plaintext_sha256 = unit.plaintext_sha256;

@@ -1,5 +1,6 @@
 #include "wal/wal_stream.hpp"
 #include <algorithm>
+#include <set>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -10,9 +11,11 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <pgship/common/log.hpp>
+#include <pgship/common/time_text.hpp>
 
 #include "net/receiver_api.hpp"
 #include "net/wal_api.hpp"
+#include "wal/slot_watch.hpp"
 #include "wal/unit_shipping.hpp"
 
 namespace pgship::agent::wal {
@@ -51,6 +54,7 @@ stream_config stream_config_of(const settings& cfg) {
   c.login.user = cfg.replication_user;
   c.login.password = cfg.replication_password;
   c.slot = cfg.wal_slot;
+  if (!cfg.databases.empty()) c.watch_database = cfg.databases.front();
   c.ack_interval = cfg.wal_ack_interval;
   c.format = wal_format(cfg);
   c.codec = wal_codec(cfg);
@@ -74,6 +78,11 @@ struct receiver_link {
   }
 };
 
+net::awaitable<stage_error> post_gap_of(std::shared_ptr<receiver_link> link, std::string system,
+                                        wire::wal::gap_record gap) {
+  co_return co_await link->for_system(system).post_gap(gap);
+}
+
 net::awaitable<stage_error> get_state_of(std::shared_ptr<receiver_link> link, std::string system,
                                          wire::wal::archive_state* state) {
   co_return co_await link->for_system(system).get_state(*state);
@@ -88,6 +97,9 @@ wal_receiver receiver_of(net::any_io_executor ex, const settings& cfg) {
   wal_receiver r;
   r.get_state = [link](std::string system, wire::wal::archive_state& state) {
     return get_state_of(link, std::move(system), &state);
+  };
+  r.post_gap = [link](std::string system, wire::wal::gap_record gap) {
+    return post_gap_of(link, std::move(system), std::move(gap));
   };
   r.sender_for = [link](std::string system) {
     auto& api = link->for_system(system);
@@ -105,7 +117,9 @@ struct wal_stream::impl final : unit_sink {
         receiver(std::move(r)),
         queue_done(executor),
         backoff_timer(executor),
-        stopped_timer(executor) {}
+        room_timer(executor),
+        stopped_timer(executor),
+        watch_done(executor) {}
 
   net::any_io_executor ex;
   stream_config config;
@@ -117,8 +131,15 @@ struct wal_stream::impl final : unit_sink {
   bool queue_running = false;
   net::steady_timer queue_done;
   ship_position tail_;
+  std::set<timeline_id> histories;  // stored on the receiver or queued, for `system`
+  std::uint64_t gaps_recorded = 0;
+  wal_stream::gap_callback gap_hook;
   lsn archive_end = 0;  // the receiver's durable end when the session opened, on tail_'s timeline
   milliseconds ship_first{250}, ship_cap{5000};
+
+  std::unique_ptr<slot_watch> watch;
+  net::cancellation_signal watch_cancel;
+  bool watch_running = false;
 
   session_progress progress;
   stream_session* session = nullptr;
@@ -128,7 +149,9 @@ struct wal_stream::impl final : unit_sink {
   std::string last_error;
   clock::time_point down_since = clock::now();
   net::steady_timer backoff_timer;
+  net::steady_timer room_timer;  // cancelled by the queue's progress
   net::steady_timer stopped_timer;
+  net::steady_timer watch_done;
   milliseconds first_backoff{500}, max_backoff{10000};
 
   net::awaitable<void> retire_queue() {
@@ -142,6 +165,7 @@ struct wal_stream::impl final : unit_sink {
     }
     queue_.reset();
     tail_ = {};
+    histories.clear();
     archive_end = 0;
   }
 
@@ -156,6 +180,7 @@ struct wal_stream::impl final : unit_sink {
       queue_->set_backoff(ship_first, ship_cap);
       queue_->on_progress([this] {
         if (session != nullptr) session->wake();
+        room_timer.cancel();
       });
       queue_->on_retry([](const stage_error& error, milliseconds wait) {
         log::write(spdlog::level::warn,
@@ -179,6 +204,8 @@ struct wal_stream::impl final : unit_sink {
                       }
                     }));
     }
+    for (const auto& t : state.timelines)
+      if (t.history) histories.insert(t.timeline);
     if (const auto end = state.durable_end()) {
       if (tail_.timeline == 0 || tail_.timeline == end->timeline) {
         archive_end = end->at;
@@ -189,8 +216,37 @@ struct wal_stream::impl final : unit_sink {
   }
 
   void ship(sealed_unit unit) override {
-    tail_ = {unit.timeline, unit.end};
+    if (unit.history) {
+      histories.insert(unit.timeline);
+    } else {
+      tail_ = {unit.timeline, unit.end};
+    }
     queue_->push(std::move(unit));
+  }
+  bool holds_history(timeline_id t) const override { return histories.contains(t); }
+
+  net::awaitable<stage_error> record_gap(const wal_gap_range& gap, std::string reason) override {
+    wire::wal::gap_record record;
+    record.timeline = gap.timeline;
+    record.from = gap.from;
+    record.to = gap.to;
+    record.reason = std::move(reason);
+    record.detected_at = format_utc(std::chrono::system_clock::now(), true);
+    if (receiver.post_gap) {
+      if (auto e = co_await receiver.post_gap(system, record)) co_return e;
+    }
+    ++gaps_recorded;
+    log::write(spdlog::level::err,
+               "WAL gap recorded: the archive of system " + system + " misses [" +
+                   pgship::wal::format_lsn(gap.from) + ", " + pgship::wal::format_lsn(gap.to) +
+                   ") (" + record.reason + "); recovery cannot cross it: a base backup is needed",
+               {{"system", system},
+                {"timeline", std::to_string(gap.timeline)},
+                {"from", pgship::wal::format_lsn(gap.from)},
+                {"to", pgship::wal::format_lsn(gap.to)},
+                {"reason", record.reason}});
+    if (gap_hook) gap_hook(system, record);
+    co_return stage_error{};
   }
   ship_position tail() const override { return tail_; }
   ship_queue& queue() override { return *queue_; }
@@ -225,6 +281,23 @@ wal_stream::~wal_stream() = default;
 net::awaitable<void> wal_stream::run() {
   auto& s = *impl_;
   s.running = true;
+  if (!s.config.watch_database.empty()) {
+    auto login = s.config.login;
+    login.database = s.config.watch_database;
+    s.watch = std::make_unique<slot_watch>(s.ex, login, s.config.slot);
+    s.watch_running = true;
+    auto on_lost = [&s] {
+      // The server removed the slot's WAL: reconnect now, so the gap is recorded and a new
+      // slot made, rather than stream on until the server ends the connection.
+      if (s.session != nullptr && s.session->streaming()) s.session->stop();
+    };
+    net::co_spawn(s.ex, s.watch->run(on_lost),
+                  net::bind_cancellation_slot(s.watch_cancel.slot(), [&s](std::exception_ptr x) {
+                    s.watch_running = false;
+                    s.watch_done.cancel();
+                    if (x) log::write(spdlog::level::err, "the slot watch failed", {});
+                  }));
+  }
   auto backoff = s.first_backoff;
   while (!s.stopping) {
     s.progress.last_message = {};
@@ -243,8 +316,20 @@ net::awaitable<void> wal_stream::run() {
     s.backoff_timer.expires_after(backoff);
     co_await s.backoff_timer.async_wait(net::as_tuple(net::use_awaitable));
     backoff = std::min(backoff * 2, s.max_backoff);
+    // A session that hung up over a full queue comes back once the receiver took some.
+    while (!s.stopping && s.queue_ && s.queue_->over_budget() && !s.queue_->failed()) {
+      s.room_timer.expires_after(s.max_backoff);
+      co_await s.room_timer.async_wait(net::as_tuple(net::use_awaitable));
+    }
   }
   co_await s.retire_queue();
+  if (s.watch_running) {
+    s.watch_cancel.emit(net::cancellation_type::terminal);
+    while (s.watch_running) {
+      s.watch_done.expires_after(std::chrono::seconds(1));
+      co_await s.watch_done.async_wait(net::as_tuple(net::use_awaitable));
+    }
+  }
   s.running = false;
   s.stopped_timer.cancel();
   log::write(spdlog::level::info, "WAL stream stopped", {});
@@ -254,6 +339,7 @@ void wal_stream::stop() {
   auto& s = *impl_;
   s.stopping = true;
   s.backoff_timer.cancel();
+  s.room_timer.cancel();
   if (s.session != nullptr) {
     if (s.session->streaming()) {
       s.session->stop();
@@ -283,6 +369,11 @@ wal_status wal_stream::status(clock::time_point now) const {
   st.system_id = s.progress.system_id;
   st.timeline = s.progress.timeline;
   st.slot = s.config.slot;
+  st.gaps_recorded = s.gaps_recorded;
+  if (s.watch && s.watch->last()) {
+    st.slot_retained_bytes = s.watch->last()->retained_bytes;
+    st.slot_wal_status = s.watch->last()->wal_status;
+  }
   st.server_lsn = s.progress.server_lsn;
   st.received_lsn = s.progress.received_lsn;
   st.durable_lsn = s.durable();
@@ -302,6 +393,10 @@ wal_status wal_stream::status(clock::time_point now) const {
   if (!st.up && now > s.down_since)
     st.down_for = std::chrono::duration_cast<std::chrono::seconds>(now - s.down_since);
   return st;
+}
+
+void wal_stream::on_gap(gap_callback callback) {
+  impl_->gap_hook = std::move(callback);
 }
 
 void wal_stream::set_backoff(milliseconds first, milliseconds cap) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -41,6 +42,9 @@ struct wal_receiver {
       get_state;
   /// Sends units of `system`; called only after get_state for the same system.
   std::function<ship_queue::sender(std::string system)> sender_for;
+  /// Records a gap of `system` (POST gaps); unset: gaps are only logged and announced.
+  std::function<boost::asio::awaitable<stage_error>(std::string system, wire::wal::gap_record gap)>
+      post_gap;
 };
 wal_receiver receiver_of(boost::asio::any_io_executor ex, const settings& cfg);
 
@@ -57,6 +61,12 @@ struct wal_status {
   std::uint64_t segments_shipped = 0;
   std::uint64_t queued_bytes = 0;
   std::string last_error;
+  /// Gaps this stream recorded since it started (the archive cannot be recovered across them).
+  std::uint64_t gaps_recorded = 0;
+  /// What slot_watch last read: WAL the slot keeps on the server (nullopt: not read yet, or
+  /// the slot lost its WAL), its wal_status.
+  std::optional<std::uint64_t> slot_retained_bytes;
+  std::string slot_wal_status;
   /// How long the stream has been down (0 while up).
   std::chrono::seconds down_for{0};
 };
@@ -80,6 +90,11 @@ class wal_stream {
   bool running() const;
 
   wal_status status(clock::time_point now = clock::now()) const;
+
+  /// Called (on the executor) once a gap is recorded on the receiver: WAL alone no longer
+  /// recovers past it, a base backup is needed (the base-backup runner subscribes).
+  using gap_callback = std::function<void(const std::string& system, const wire::wal::gap_record&)>;
+  void on_gap(gap_callback callback);
 
   /// The reconnect backoff: `first` doubling to `cap` (0.5 s and 10 s unless set).
   void set_backoff(std::chrono::milliseconds first, std::chrono::milliseconds cap);

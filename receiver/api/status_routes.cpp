@@ -9,6 +9,7 @@
 #include <pgship/common/wire/paths.hpp>
 
 #include "policy/storage_state.hpp"
+#include "storage/wal_store.hpp"
 
 namespace pgship::receiver {
 namespace {
@@ -50,6 +51,7 @@ net::awaitable<void> handle_readyz(exchange& ex, receiver_context& ctx) {
 
 net::awaitable<void> handle_metrics(exchange& ex, receiver_context& ctx) {
   ctx.metrics.refresh(*ctx.store, ctx.incoming);
+  if (const auto* archive = ctx.store->wal()) ctx.metrics.refresh_wal(*archive);
   http_server::string_response res{http::status::ok, 11};
   res.set(http::field::content_type, metrics_content_type);
   res.body() = render_metrics(ctx.metrics.registry());

@@ -29,6 +29,7 @@
 #include "app/tls_context.hpp"
 #include "ingest/raw/upload_route.hpp"
 #include "ingest/tus/tus_routes.hpp"
+#include "ingest/wal/gap_post_route.hpp"
 #include "ingest/wal/unit_put_route.hpp"
 #include "policy/scrub.hpp"
 #include "state/context.hpp"
@@ -51,6 +52,7 @@ int serve(const settings& s, std::function<settings()> reload) {
   add_read_routes(routes, ctx);
   add_whoami_route(routes, ctx);
   add_wal_put_route(routes, ctx);
+  add_wal_gap_route(routes, ctx);
   add_wal_read_routes(routes, ctx);
   auto scrub = std::make_shared<scrubber>(ctx);
   add_scrub_route(routes, ctx, scrub);

@@ -67,7 +67,11 @@ receiver_metrics::receiver_metrics()
       rate_limited_(prometheus::BuildCounter()
                         .Name("pgship_receiver_rate_limited_total")
                         .Help("Requests and connections refused by a limit, by reason")
-                        .Register(*registry_)) {
+                        .Register(*registry_)),
+      wal_gaps_(prometheus::BuildGauge()
+                    .Name("pgship_receiver_wal_gaps")
+                    .Help("Gaps recorded in the physical archive (WAL the server lost), by client")
+                    .Register(*registry_)) {
   for (const auto* reason : rate_limit_reasons)
     rate_limited_.Add({{"reason", reason}});
 }
@@ -81,6 +85,21 @@ void receiver_metrics::register_clients(const std::vector<std::string>& clients)
     backups_.Add({{"client", client}});
     stored_bytes_.Add({{"client", client}});
     wal_bytes_.Add({{"client", client}});
+    wal_gaps_.Add({{"client", client}});
+  }
+  std::lock_guard lock(clients_mutex_);
+  clients_ = clients;
+}
+
+void receiver_metrics::refresh_wal(const wal_store& archive) {
+  std::vector<std::string> clients;
+  {
+    std::lock_guard lock(clients_mutex_);
+    clients = clients_;
+  }
+  for (const auto& client : clients) {
+    const auto n = archive.count_gaps(client);
+    if (n) wal_gaps_.Add({{"client", client}}).Set(static_cast<double>(*n));
   }
 }
 

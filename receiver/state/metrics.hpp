@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,7 @@ namespace pgship::receiver {
 
 class storage;
 class spool;
+class wal_store;
 
 class receiver_metrics {
  public:
@@ -40,6 +42,9 @@ class receiver_metrics {
   /// Refreshes the gauges that mirror storage state (per-client bytes and counts, the physical
   /// archive's bytes, free space, backups in quarantine).
   void refresh(storage& store, const spool& incoming);
+  /// pgship_receiver_wal_gaps{client}: gaps recorded in each registered client's physical
+  /// archive (until base backups are marked complete, every recorded gap counts).
+  void refresh_wal(const wal_store& archive);
   void scrub_bytes(std::uint64_t n);
   void scrub_completed(std::chrono::system_clock::time_point at);
 
@@ -58,6 +63,9 @@ class receiver_metrics {
   prometheus::Counter& scrub_bytes_;
   prometheus::Gauge& scrub_completed_;
   prometheus::Family<prometheus::Counter>& rate_limited_;
+  prometheus::Family<prometheus::Gauge>& wal_gaps_;
+  std::mutex clients_mutex_;  // register_clients runs again on SIGHUP
+  std::vector<std::string> clients_;
 };
 
 }  // namespace pgship::receiver

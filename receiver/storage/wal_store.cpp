@@ -1,4 +1,5 @@
 #include "storage/wal_store.hpp"
+#include <cstdio>
 
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -31,6 +32,26 @@ std::optional<wal_file_name> parse_wal_file_name(std::string_view name) {
                          std::string(name)};
   }
   return std::nullopt;
+}
+
+std::string wal_gap_file_name(const wire::wal::gap_record& gap) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%08X-%016llX-%016llX.json",
+                static_cast<unsigned>(gap.timeline), static_cast<unsigned long long>(gap.from),
+                static_cast<unsigned long long>(gap.to));
+  return buffer;
+}
+
+result<wal_put_outcome> wal_store::put_gap(const wal_key&, const wire::wal::gap_record&) {
+  return std::make_error_code(std::errc::operation_not_supported);
+}
+
+result<std::vector<wire::wal::gap_record>> wal_store::list_gaps(const wal_key&) const {
+  return std::vector<wire::wal::gap_record>{};
+}
+
+result<std::uint64_t> wal_store::count_gaps(const std::string&) const {
+  return std::uint64_t{0};
 }
 
 std::vector<std::string> wal_codec_variants(std::string_view stem) {

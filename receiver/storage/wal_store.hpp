@@ -7,6 +7,7 @@
 //                                     /<segment24>/<unit>          stored bytes
 //                                     /<segment24>/<unit>.json     their sidecar (wal_unit_meta)
 //                                     /history/<tli>.history[.zst][.age](.json)
+//                                     /gaps/<tli>-<from16hex>-<to16hex>.json   (gap_record)
 //
 // A file is stored create-only by its stem: any codec variant of the same stem is the same WAL,
 // so a second copy with the same plaintext SHA-256 is `identical` (the first one stays) and one
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include <pgship/common/sha256.hpp>
+#include <pgship/common/wire/wal.hpp>
 
 #include "storage/storage.hpp"
 
@@ -70,6 +72,10 @@ struct wal_key {
 };
 
 /// A stored file with what is known of it.
+/// A gap's record name: "<tli>-<from>-<to>.json", positions as 16 hex digits.
+std::string wal_gap_file_name(const wire::wal::gap_record& gap);
+inline constexpr std::string_view wal_gaps_dir = "gaps";
+
 struct wal_stored_file {
   std::string name;
   wal_unit_meta meta;
@@ -119,6 +125,15 @@ class wal_store {
   /// One file; nullopt when there is none of that exact name.
   virtual result<std::optional<wal_stored_file>> find(const wal_key& key,
                                                       const wal_file_name& name) const = 0;
+  /// Records a gap of the system (create-only by timeline and range, durable before it
+  /// returns): `created`, or `identical` when that gap was recorded before (the first record
+  /// stays). A backend without gap records answers operation_not_supported.
+  virtual result<wal_put_outcome> put_gap(const wal_key& key, const wire::wal::gap_record& gap);
+  /// The system's recorded gaps, by timeline and position.
+  virtual result<std::vector<wire::wal::gap_record>> list_gaps(const wal_key& key) const;
+  /// How many gaps are recorded over all of `client`'s systems.
+  virtual result<std::uint64_t> count_gaps(const std::string& client) const;
+
   /// Bytes [first, first + length) of a stored file; ENOENT when it is gone.
   virtual result<std::unique_ptr<object_reader>> open_range(const wal_key& key,
                                                             const wal_file_name& name,

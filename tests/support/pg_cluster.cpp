@@ -175,6 +175,46 @@ void pg_cluster::kill9() {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
 }
 
+void pg_cluster::stop() {
+  auto stopped = run_process(as_owner({(bin_dir_ / "pg_ctl").string(), "-D", data_dir_.string(),
+                                       "stop", "-m", "fast", "-w", "-t", "120"}),
+                             {.timeout = std::chrono::seconds(150)});
+  if (!stopped.ok()) throw std::runtime_error("pg_ctl stop failed: " + stopped.describe());
+}
+
+void pg_cluster::promote() {
+  auto promoted = run_process(as_owner({(bin_dir_ / "pg_ctl").string(), "-D", data_dir_.string(),
+                                        "promote", "-w", "-t", "120"}),
+                              {.timeout = std::chrono::seconds(150)});
+  if (!promoted.ok()) throw std::runtime_error("pg_ctl promote failed: " + promoted.describe());
+}
+
+pg_cluster_options standby_of(const pg_cluster& primary, std::vector<std::string> settings) {
+  pg_cluster_options o;
+  o.settings = {"hot_standby = on"};
+  o.settings.insert(o.settings.end(), settings.begin(), settings.end());
+  o.durable_commits = true;
+  o.password = primary.password();
+  const std::filesystem::path bin = primary.bin_dir();
+  const std::string host = primary.host();
+  const std::string port = std::to_string(primary.port());
+  const std::string user = primary.user();
+  const std::string password = primary.password();
+  o.populate = [bin, host, port, user, password](const std::filesystem::path& data) {
+    auto copied =
+        run_process({(bin / "pg_basebackup").string(), "-h", host, "-p", port, "-U", user, "-D",
+                     data.string(), "-X", "stream", "-c", "fast", "-R", "--no-sync"},
+                    {.env = {{"PGPASSWORD", password}}, .timeout = std::chrono::seconds(300)});
+    if (!copied.ok()) throw std::runtime_error("pg_basebackup -R failed: " + copied.out);
+    // -R wrote standby.signal; the conninfo is spelled out so it holds the password whatever
+    // pg_basebackup chose to copy.
+    std::ofstream(data / "postgresql.auto.conf", std::ios::app)
+        << "primary_conninfo = 'host=" << host << " port=" << port << " user=" << user
+        << " password=" << password << " application_name=pgship-test-standby'\n";
+  };
+  return o;
+}
+
 bool pg_cluster::ready() const {
   auto r = run_process(
       {(bin_dir_ / "pg_isready").string(), "-h", host_, "-p", std::to_string(port_), "-t", "5"},

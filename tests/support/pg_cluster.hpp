@@ -35,6 +35,13 @@ struct pg_cluster_options {
   std::string password;
 };
 
+class pg_cluster;
+
+/// Options for a streaming standby of `primary`: its data directory from `pg_basebackup -R`
+/// (standby.signal, primary_conninfo with the primary's superuser and password), hot_standby
+/// on, commits as `primary`'s. `settings` go on top.
+pg_cluster_options standby_of(const pg_cluster& primary, std::vector<std::string> settings = {});
+
 class pg_cluster {
  public:
   /// Starts a new cluster. Throws std::runtime_error with the tools' output on failure.
@@ -59,6 +66,11 @@ class pg_cluster {
   /// Stops the server at once (SIGKILL to the postmaster: a crash), or starts it again.
   void kill9();
   void start();
+  /// Stops the server cleanly (pg_ctl stop -m fast: a shutdown checkpoint its standbys get).
+  void stop();
+  /// Ends recovery of a standby (pg_ctl promote, waiting until it accepts writes): it goes
+  /// on on a new timeline.
+  void promote();
   /// Whether the server answers (pg_isready).
   bool ready() const;
   /// A libpq connection string over TCP, password included (for the fixture's own use).

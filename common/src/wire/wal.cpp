@@ -43,6 +43,10 @@ std::string segment_path(std::string_view system, std::string_view segment_or_hi
   return system_path(system) + std::string(segments_part) + std::string(segment_or_history);
 }
 
+std::string gaps_path(std::string_view system) {
+  return system_path(system) + std::string(gaps_part);
+}
+
 std::string encode_time_map(const std::vector<time_sample>& samples) {
   std::string out;
   for (const auto& s : samples) {
@@ -129,6 +133,50 @@ std::optional<segment_list> decode_list(std::string_view body) {
   return list;
 }
 
+namespace {
+
+boost::json::object gap_json(const gap_record& gap) {
+  return boost::json::object{{"timeline", gap.timeline},
+                             {"from", lsns::format_lsn(gap.from)},
+                             {"to", lsns::format_lsn(gap.to)},
+                             {"reason", gap.reason},
+                             {"detected_at", gap.detected_at}};
+}
+
+std::optional<gap_record> gap_of(const boost::json::value& value) {
+  if (!value.is_object()) return std::nullopt;
+  const auto& o = value.get_object();
+  try {
+    gap_record gap;
+    gap.timeline = boost::json::value_to<std::uint32_t>(o.at("timeline"));
+    const auto from = lsns::parse_lsn(boost::json::value_to<std::string>(o.at("from")));
+    const auto to = lsns::parse_lsn(boost::json::value_to<std::string>(o.at("to")));
+    gap.reason = boost::json::value_to<std::string>(o.at("reason"));
+    gap.detected_at = boost::json::value_to<std::string>(o.at("detected_at"));
+    if (!from || !to || *from >= *to || gap.timeline == 0 || gap.reason.empty() ||
+        gap.reason.size() > 200 || gap.detected_at.size() > 64)
+      return std::nullopt;
+    gap.from = *from;
+    gap.to = *to;
+    return gap;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::string encode_gap(const gap_record& gap) {
+  return boost::json::serialize(gap_json(gap));
+}
+
+std::optional<gap_record> decode_gap(std::string_view json) {
+  boost::system::error_code ec;
+  const auto value = boost::json::parse(json, ec);
+  if (ec) return std::nullopt;
+  return gap_of(value);
+}
+
 std::optional<archive_state::position> archive_state::durable_end() const {
   for (auto t = timelines.rbegin(); t != timelines.rend(); ++t)
     if (!t->ranges.empty()) return position{t->timeline, t->ranges.back().to};
@@ -152,6 +200,10 @@ std::string encode_state(const archive_state& state) {
     timelines.push_back(std::move(tj));
   }
   o["timelines"] = std::move(timelines);
+  boost::json::array gaps;
+  for (const auto& g : state.gaps)
+    gaps.push_back(gap_json(g));
+  o["gaps"] = std::move(gaps);
   if (auto end = state.durable_end())
     o["durable"] =
         boost::json::object{{"timeline", end->timeline}, {"lsn", lsns::format_lsn(end->at)}};
@@ -182,6 +234,14 @@ std::optional<archive_state> decode_state(std::string_view json) {
         t.ranges.push_back({*from, *to});
       }
       state.timelines.push_back(std::move(t));
+    }
+    // Receivers before gaps were recorded answer without them.
+    if (const auto* gaps = o.if_contains("gaps")) {
+      for (const auto& gv : gaps->as_array()) {
+        auto gap = gap_of(gv);
+        if (!gap) return std::nullopt;
+        state.gaps.push_back(std::move(*gap));
+      }
     }
     return state;
   } catch (const std::exception&) {

@@ -133,8 +133,27 @@ void list_segment(receiver_context& ctx, const wal_store& archive, const wal_key
       units.push_back({f.name, unit->start, unit->end});
     }
   }
-  if (units.empty()) return not_found();
   const auto segment_end = segment->start(segment_size) + segment_size;
+  if (units.empty()) {
+    // A segment the server lost before it was streamed: recovery must stop here loudly (409),
+    // not end as at the archive's end (404) and go on without the WAL after the gap.
+    const auto gaps = archive.list_gaps(key);
+    if (!gaps) {
+      out.failed = gaps.error();
+      return;
+    }
+    for (const auto& gap : *gaps) {
+      if (gap.timeline >= segment->timeline && gap.from < segment_end &&
+          gap.to > segment->start(segment_size)) {
+        out.status = http::status::conflict;
+        out.error = wire::api_error::wal_gap;
+        out.detail = file + " lies in a recorded gap [" + wal::format_lsn(gap.from) + ", " +
+                     wal::format_lsn(gap.to) + ") (" + gap.reason + ")";
+        return;
+      }
+    }
+    return not_found();
+  }
   const auto beyond = ctx.wal_ranges.holds_from(archive, key, segment->timeline, segment_end);
   if (!beyond) {
     out.failed = beyond.error();
@@ -198,10 +217,14 @@ net::awaitable<void> handle_state(exchange& ex, receiver_context& ctx) {
   wal_store* archive = co_await open_archive(ex, ctx, key);
   if (!archive) co_return;
   result<std::optional<wal_wire::archive_state>> state = std::nullopt;
-  std::function<void()> work = [&] { state = ctx.wal_ranges.state(*archive, key); };
+  result<std::vector<wal_wire::gap_record>> gaps = std::vector<wal_wire::gap_record>{};
+  std::function<void()> work = [&] {
+    state = ctx.wal_ranges.state(*archive, key);
+    if (state && *state) gaps = archive->list_gaps(key);
+  };
   co_await ctx.on_storage_thread(work);
-  if (!state) {
-    co_await storage_failed(ex, key, state.error());
+  if (!state || !gaps) {
+    co_await storage_failed(ex, key, !state ? state.error() : gaps.error());
     co_return;
   }
   if (!*state) {
@@ -209,6 +232,7 @@ net::awaitable<void> handle_state(exchange& ex, receiver_context& ctx) {
     co_await ex.respond_error(http::status::not_found, wire::api_error::not_found, detail);
     co_return;
   }
+  (*state)->gaps = std::move(*gaps);
   co_await ex.respond_json(http::status::ok, wal_wire::encode_state(**state));
 }
 

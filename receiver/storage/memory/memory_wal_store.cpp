@@ -50,6 +50,31 @@ result<std::optional<wal_system_meta>> memory_wal_store::system_meta(const wal_k
   return it->second.meta;
 }
 
+result<wal_put_outcome> memory_wal_store::put_gap(const wal_key& key,
+                                                  const wire::wal::gap_record& gap) {
+  std::lock_guard lock(mutex_);
+  const bool created = gaps_[key_of(key)].try_emplace(wal_gap_file_name(gap), gap).second;
+  return created ? wal_put_outcome::created : wal_put_outcome::identical;
+}
+
+result<std::vector<wire::wal::gap_record>> memory_wal_store::list_gaps(const wal_key& key) const {
+  std::lock_guard lock(mutex_);
+  std::vector<wire::wal::gap_record> out;
+  if (const auto it = gaps_.find(key_of(key)); it != gaps_.end()) {
+    for (const auto& [name, gap] : it->second)
+      out.push_back(gap);  // names sort as timeline, from, to (fixed-width hex)
+  }
+  return out;
+}
+
+result<std::uint64_t> memory_wal_store::count_gaps(const std::string& client) const {
+  std::lock_guard lock(mutex_);
+  std::uint64_t n = 0;
+  for (const auto& [key, records] : gaps_)
+    if (key.starts_with(client + '/')) n += records.size();
+  return n;
+}
+
 result<wal_put_result> memory_wal_store::put(wal_put_request request) {
   const auto parsed = parse_wal_file_name(request.name.file);
   if (!parsed || *parsed != request.name) return std::make_error_code(std::errc::invalid_argument);

@@ -19,6 +19,9 @@ class memory_wal_store final : public wal_store {
   result<std::vector<std::string>> list_names(const wal_key& key) const override;
   result<std::optional<wal_stored_file>> find(const wal_key& key,
                                               const wal_file_name& name) const override;
+  result<wal_put_outcome> put_gap(const wal_key& key, const wire::wal::gap_record& gap) override;
+  result<std::vector<wire::wal::gap_record>> list_gaps(const wal_key& key) const override;
+  result<std::uint64_t> count_gaps(const std::string& client) const override;
   result<std::unique_ptr<object_reader>> open_range(const wal_key& key, const wal_file_name& name,
                                                     std::uint64_t first,
                                                     std::uint64_t length) const override;
@@ -34,6 +37,8 @@ class memory_wal_store final : public wal_store {
     // By directory, then by file name.
     std::map<std::string, std::map<std::string, kept_file>, std::less<>> dirs;
   };
+  // Gap records by client/system key, then by record name.
+  std::map<std::string, std::map<std::string, wire::wal::gap_record>> gaps_;
   static std::string key_of(const wal_key& key) { return key.client + '/' + key.system; }
 
   mutable std::mutex mutex_;

@@ -1,6 +1,7 @@
 #include "storage/posix/posix_wal_store.hpp"
 #include <algorithm>
 #include <cerrno>
+#include <tuple>
 
 #include <pgship/common/fs.hpp>
 #include <pgship/common/wal/wal_names.hpp>
@@ -206,6 +207,59 @@ result<std::optional<wal_stored_file>> posix_wal_store::find(const wal_key& key,
   const auto relative = system_relative(key);
   if (!relative || !is_wal_dir(name.dir)) return std::nullopt;
   return read_file(root_ / *relative / name.dir, name.file);
+}
+
+result<wal_put_outcome> posix_wal_store::put_gap(const wal_key& key,
+                                                 const wire::wal::gap_record& gap) {
+  const auto relative = system_relative(key);
+  if (!relative) return std::make_error_code(std::errc::invalid_argument);
+  const auto dir_relative = *relative / wal_gaps_dir;
+  const auto target = root_ / dir_relative / wal_gap_file_name(gap);
+  std::lock_guard lock(mutex_);
+  std::error_code ec;
+  if (stdfs::exists(target, ec)) return wal_put_outcome::identical;
+  if (auto made = posix_files::make_durable_dirs(root_, dir_relative)) return made;
+  if (auto written = fs::write_file_atomically(target, wire::wal::encode_gap(gap) + "\n"))
+    return written;
+  return wal_put_outcome::created;
+}
+
+result<std::vector<wire::wal::gap_record>> posix_wal_store::list_gaps(const wal_key& key) const {
+  std::vector<wire::wal::gap_record> out;
+  const auto relative = system_relative(key);
+  if (!relative) return out;
+  const auto dir = root_ / *relative / wal_gaps_dir;
+  std::error_code ec;
+  stdfs::directory_iterator it(dir, ec);
+  if (ec == std::errc::no_such_file_or_directory) return out;
+  if (ec) return ec;
+  for (const auto& entry : it) {
+    const auto name = entry.path().filename().string();
+    if (!name.ends_with(sidecar_suffix) || name.starts_with(".")) continue;  // temp files
+    std::error_code read_ec;
+    const auto text = posix_files::read_whole_file(entry.path(), sidecar_limit, read_ec);
+    if (!text) continue;
+    if (auto gap = wire::wal::decode_gap(*text)) out.push_back(std::move(*gap));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.timeline, a.from, a.to) < std::tie(b.timeline, b.from, b.to);
+  });
+  return out;
+}
+
+result<std::uint64_t> posix_wal_store::count_gaps(const std::string& client) const {
+  std::uint64_t n = 0;
+  if (!fs::is_safe_name(client)) return n;
+  std::error_code ec;
+  stdfs::directory_iterator systems(root_ / ".wal" / client, ec);
+  if (ec == std::errc::no_such_file_or_directory) return n;
+  if (ec) return ec;
+  for (const auto& system : systems) {
+    const auto gaps = list_gaps({client, system.path().filename().string()});
+    if (!gaps) return gaps.error();
+    n += gaps->size();
+  }
+  return n;
 }
 
 result<std::unique_ptr<object_reader>> posix_wal_store::open_range(const wal_key& key,

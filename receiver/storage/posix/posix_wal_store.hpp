@@ -26,6 +26,9 @@ class posix_wal_store final : public wal_store {
   result<std::vector<std::string>> list_names(const wal_key& key) const override;
   result<std::optional<wal_stored_file>> find(const wal_key& key,
                                               const wal_file_name& name) const override;
+  result<wal_put_outcome> put_gap(const wal_key& key, const wire::wal::gap_record& gap) override;
+  result<std::vector<wire::wal::gap_record>> list_gaps(const wal_key& key) const override;
+  result<std::uint64_t> count_gaps(const std::string& client) const override;
   result<std::unique_ptr<object_reader>> open_range(const wal_key& key, const wal_file_name& name,
                                                     std::uint64_t first,
                                                     std::uint64_t length) const override;

@@ -121,3 +121,27 @@ TEST(WireWal, StateRoundTripsAndNamesTheDurableEnd) {
 
 }  // namespace
 }  // namespace pgship::wal
+
+namespace pgship {
+namespace {
+
+TEST(WalWireGaps, GapsRoundTripInTheStateAndAlone) {
+  wire::wal::gap_record gap{1, 0x3000000, 0x5000000, "slot_lost", "2026-01-02T03:04:05.000Z"};
+  EXPECT_EQ(wire::wal::decode_gap(wire::wal::encode_gap(gap)), gap);
+  wire::wal::archive_state state{"7311234567890123456", 1 << 20, {}, {gap}};
+  EXPECT_EQ(wire::wal::decode_state(wire::wal::encode_state(state)), state);
+  EXPECT_EQ(wire::wal::gaps_path("7"), "/api/wal/7/gaps");
+  // from must be below to; a reason is required.
+  EXPECT_FALSE(wire::wal::decode_gap(
+      R"({"timeline":1,"from":"0/5000000","to":"0/3000000","reason":"x","detected_at":""})"));
+  EXPECT_FALSE(wire::wal::decode_gap(
+      R"({"timeline":1,"from":"0/3000000","to":"0/5000000","reason":"","detected_at":""})"));
+  EXPECT_FALSE(wire::wal::decode_gap("[]"));
+  // A state without gaps (an older receiver) reads as none.
+  auto old = wire::wal::decode_state(R"({"system":"7","segment_size":1048576,"timelines":[]})");
+  ASSERT_TRUE(old);
+  EXPECT_TRUE(old->gaps.empty());
+}
+
+}  // namespace
+}  // namespace pgship

@@ -54,6 +54,26 @@ TEST_P(WalStoreContract, UsageCountsEachStoredFileOncePerClientAndSurvivesAResta
   EXPECT_TRUE(store_->usage().empty());
 }
 
+TEST_P(WalStoreContract, GapsAreRecordedOnceAndListedInOrder) {
+  const wal_key key{"app", "7000000000000000001"};
+  ASSERT_TRUE(wal().claim_system(key, mib));
+  const wire::wal::gap_record later{2, 0x9000000, 0xA000000, "slot_lost", "2026-01-02T00:00:00Z"};
+  const wire::wal::gap_record first{1, 0x3000000, 0x5000000, "wal_removed", "2026-01-01T00:00:00Z"};
+  EXPECT_EQ(wal().put_gap(key, later).value(), wal_put_outcome::created);
+  EXPECT_EQ(wal().put_gap(key, first).value(), wal_put_outcome::created);
+  auto again = first;
+  again.reason = "slot_lost";
+  again.detected_at = "2026-01-03T00:00:00Z";
+  EXPECT_EQ(wal().put_gap(key, again).value(), wal_put_outcome::identical) << "same range";
+  EXPECT_EQ(wal().list_gaps(key).value(), (std::vector<wire::wal::gap_record>{first, later}))
+      << "the first record stays";
+  EXPECT_EQ(wal().count_gaps("app").value(), 2u);
+  EXPECT_EQ(wal().count_gaps("other").value(), 0u);
+  EXPECT_TRUE(wal().list_gaps({"other", key.system}).value().empty());
+  EXPECT_EQ(wal().list_names(key).value(), std::vector<std::string>{})
+      << "gap records are not WAL files";
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Backends, WalStoreContract,
     ::testing::Values(wal_backend{"fs",

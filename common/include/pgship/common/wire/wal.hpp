@@ -7,6 +7,7 @@
 //   GET  /api/wal/{system}/units/{name}      read:   its stored bytes
 //   GET  /api/wal/{system}/segments/{file}   read:   the units restore_command joins (list_body)
 //   GET  /api/wal/{system}                   read:   the archive's state (archive_state)
+//   POST /api/wal/{system}/gaps              upload: record WAL the server lost (gap_record)
 //
 // {system} is the cluster's system identifier (IDENTIFY_SYSTEM), in decimal.
 
@@ -23,6 +24,7 @@ namespace pgship::wire::wal {
 inline constexpr std::string_view prefix = "/api/wal/";
 inline constexpr std::string_view units_part = "/units/";
 inline constexpr std::string_view segments_part = "/segments/";
+inline constexpr std::string_view gaps_part = "/gaps";
 
 /// The largest unit body the receiver takes (a whole 1 GiB segment is shipped in pieces).
 inline constexpr std::uint64_t max_unit_bytes = 64ull << 20;
@@ -33,6 +35,7 @@ bool is_system_id(std::string_view text);
 std::string system_path(std::string_view system);
 std::string unit_path(std::string_view system, std::string_view unit_file_name);
 std::string segment_path(std::string_view system, std::string_view segment_or_history);
+std::string gaps_path(std::string_view system);
 
 /// Headers of a unit PUT (X-Content-SHA256, the stored bytes' hash, is required too).
 namespace header {
@@ -88,10 +91,30 @@ struct timeline_state {
   bool history = false;           // its history file is stored (timelines > 1)
   bool operator==(const timeline_state&) const = default;
 };
+/// WAL the archive will never hold: the server removed it before it was streamed (a lost
+/// slot). Recovery cannot cross it; a base backup taken after `to` is the way on.
+struct gap_record {
+  pgship::wal::timeline_id timeline = 0;  // the timeline streaming resumed on
+  pgship::wal::lsn from = 0;              // the first byte missing
+  pgship::wal::lsn to = 0;                // where streaming resumed; from < to
+  std::string reason;                     // "slot_lost", "wal_removed"
+  std::string detected_at;                // UTC, RFC 3339
+  bool operator==(const gap_record&) const = default;
+  /// Two records of the same timeline and range are the same gap.
+  bool same_gap(const gap_record& other) const {
+    return timeline == other.timeline && from == other.from && to == other.to;
+  }
+};
+/// {"timeline":1,"from":"0/3000000","to":"0/5000000","reason":"...","detected_at":"..."}
+std::string encode_gap(const gap_record& gap);
+/// nullopt for anything else (and for from >= to, timeline 0, an empty or long reason).
+std::optional<gap_record> decode_gap(std::string_view json);
+
 struct archive_state {
   std::string system;
   std::uint64_t segment_size = 0;
   std::vector<timeline_state> timelines;  // ascending
+  std::vector<gap_record> gaps;           // recorded gaps, by timeline and position
   /// The end of the newest timeline's last range: where a stream resumes.
   struct position {
     pgship::wal::timeline_id timeline = 0;
