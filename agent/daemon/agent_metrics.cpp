@@ -54,7 +54,11 @@ struct agent_metrics::wal_series {
                     .Name("pgship_wal_segments_shipped_total")
                     .Help("WAL segments whose last unit the receiver made durable")
                     .Register(r)
-                    .Add({})) {}
+                    .Add({})),
+        slot_retained(prometheus::BuildGauge()
+                          .Name("pgship_wal_slot_retained_bytes")
+                          .Help("WAL the stream's replication slot keeps on the server")
+                          .Register(r)) {}
 
   prometheus::Gauge& up;
   prometheus::Gauge& server;
@@ -63,6 +67,7 @@ struct agent_metrics::wal_series {
   prometheus::Gauge& lag_bytes;
   prometheus::Gauge& lag_seconds;
   prometheus::Counter& shipped;
+  prometheus::Family<prometheus::Gauge>& slot_retained;  // one series once it has a reading
   std::uint64_t shipped_seen = 0;  // the stream's count the counter has taken in
 };
 
@@ -353,6 +358,7 @@ void agent_metrics::wal_known(const wal_metric_values& v) {
   wal_->durable.Set(v.durable_lsn);
   wal_->lag_bytes.Set(v.lag_bytes);
   wal_->lag_seconds.Set(v.lag_seconds);
+  if (v.slot_retained_bytes) wal_->slot_retained.Add({}).Set(*v.slot_retained_bytes);
   // The stream's count starts again with a new ship queue (another system): a counter only
   // grows, so it takes in what is new since then.
   if (v.segments_shipped < wal_->shipped_seen) wal_->shipped_seen = 0;

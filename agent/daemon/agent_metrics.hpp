@@ -28,7 +28,8 @@ struct wal_metric_values {
   bool up = false;
   double server_lsn = 0, received_lsn = 0, durable_lsn = 0;  // positions as byte counts
   double lag_bytes = 0, lag_seconds = 0;
-  std::uint64_t segments_shipped = 0;  // since the stream's ship queue started
+  std::uint64_t segments_shipped = 0;         // since the stream's ship queue started
+  std::optional<double> slot_retained_bytes;  // slot_watch's last reading
 };
 
 class agent_metrics {

@@ -18,6 +18,9 @@ boost::json::object wal_status_json(const wal::wal_status& s) {
   o["lag_seconds"] = s.lag_seconds;
   o["segments_shipped"] = s.segments_shipped;
   o["queued_bytes"] = s.queued_bytes;
+  o["gaps_recorded"] = s.gaps_recorded;
+  if (s.slot_retained_bytes) o["slot_retained_bytes"] = *s.slot_retained_bytes;
+  if (!s.slot_wal_status.empty()) o["slot_wal_status"] = s.slot_wal_status;
   if (!s.up) o["down_seconds"] = s.down_for.count();
   if (!s.last_error.empty()) o["last_error"] = s.last_error;
   return o;
@@ -32,6 +35,7 @@ wal_metric_values wal_metrics_of(const wal::wal_status& s) {
   v.lag_bytes = static_cast<double>(s.lag_bytes);
   v.lag_seconds = s.lag_seconds;
   v.segments_shipped = s.segments_shipped;
+  if (s.slot_retained_bytes) v.slot_retained_bytes = static_cast<double>(*s.slot_retained_bytes);
   return v;
 }
 

@@ -37,13 +37,21 @@ tus_stream::tus_stream(net::any_io_executor ex, http_client& client, tus_stream_
       watch_(watch),
       sink_(std::make_unique<chunk_sink>(*this)),
       wake_(ex) {
-  filling_.reserve(req_.chunk_size);
+  reserve_filling();
 }
 
 tus_stream::~tus_stream() = default;
 
 io::sink& tus_stream::sink() {
   return *sink_;
+}
+
+// A write that crosses the chunk's end lands whole in it: room for one more write beyond the
+// chunk keeps the vector from growing, which would copy it and briefly hold it twice. Only the
+// bytes written are ever touched, so the headroom costs address space, not memory.
+void tus_stream::reserve_filling() {
+  constexpr std::size_t write_headroom = 1024 * 1024;
+  filling_.reserve(req_.chunk_size + write_headroom);
 }
 
 void tus_stream::note_held() {
@@ -92,6 +100,7 @@ net::awaitable<void> tus_stream::wait_in_flight() {
 void tus_stream::start_send(bool last) {
   in_flight_.swap(filling_);
   filling_.clear();
+  reserve_filling();
   in_flight_at_ = offset_;
   sending_ = true;
   net::co_spawn(ex_, send_chunk(last), [this](std::exception_ptr e, stage_error error) {

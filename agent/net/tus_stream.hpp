@@ -33,7 +33,8 @@ namespace pgship::agent {
 struct tus_stream_request {
   std::string name;   // the backup's file name, as the receiver will store it
   std::string token;  // BACKUP_API_TOKEN
-  std::size_t chunk_size = 8 * 1024 * 1024;
+  // Memory holds two: 4 MiB keeps a base backup's agent within 64 MiB beside zstd's workers.
+  std::size_t chunk_size = 4 * 1024 * 1024;
   int max_retries = 3;
   std::chrono::milliseconds retry_delay{5000};
   log::context log;
@@ -80,6 +81,7 @@ class tus_stream {
   boost::asio::awaitable<attempt_end> patch_once(std::size_t skip, bool last);
   boost::asio::awaitable<stage_error> resync(std::size_t& skip, bool last, bool& done);
   void note_held();
+  void reserve_filling();
 
   boost::asio::any_io_executor ex_;
   http_client& client_;

@@ -36,6 +36,7 @@ net::awaitable<stage_error> wait_for_wal(wal_api& archive, const wal_wait_reques
   const auto deadline = std::chrono::steady_clock::now() + request.timeout;
   net::steady_timer timer(co_await net::this_coro::executor);
   std::string last;
+  auto pause = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(100), request.poll);
   for (;;) {
     wal_wire::archive_state state;
     const auto asked = co_await archive.get_state(state);
@@ -52,8 +53,9 @@ net::awaitable<stage_error> wait_for_wal(wal_api& archive, const wal_wait_reques
     }
     if (std::chrono::steady_clock::now() >= deadline) break;
     timer.expires_after(std::min<std::chrono::steady_clock::duration>(
-        request.poll, deadline - std::chrono::steady_clock::now()));
+        pause, deadline - std::chrono::steady_clock::now()));
     co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+    pause = std::min(pause * 2, request.poll);
   }
   const auto& s = request.span;
   co_return fail(

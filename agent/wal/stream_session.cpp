@@ -29,6 +29,8 @@ namespace {
 constexpr auto stop_ship_grace = 3s;
 // Status updates at least this often, and at least twice per wal_sender_timeout.
 constexpr auto longest_status_interval = 10s;
+// Over the ship budget this long, the session hangs up (the server must not wait on us).
+constexpr auto longest_full = 10s;
 
 stage_error unavailable(std::string message) {
   return fail(errc::replication_unavailable, std::move(message));
@@ -69,6 +71,8 @@ struct stream_session::impl {
   // only while we listen.
   clock::time_point heard;
   clock::time_point last_probe;
+  // Since when the queue has been too full to read the server.
+  std::optional<clock::time_point> full_since;
 
   void ship_all(std::vector<sealed_unit> units) {
     for (auto& u : units)
@@ -198,8 +202,18 @@ net::awaitable<stage_error> stream_session::impl::prepare(std::optional<lsn>& st
                    "WAL_SLOT=\"" + config.slot + "\" names a " + slot->type +
                        " slot; the stream needs a physical one (choose another name)");
   }
-  bool slot_lost = false;
-  if (!slot->restart_lsn) {
+  // The receiver's state before anything changes on the server: with the receiver away,
+  // a lost slot stays as it is (and is recorded as such once it is back).
+  wire::wal::archive_state state;
+  if (auto e = co_await sink.open(id->system_id, state)) co_return e;
+  if (state.segment_size != 0 && state.segment_size != segment_size) {
+    co_return fail(errc::wal_conflict,
+                   "the receiver holds WAL of system " + id->system_id + " with segments of " +
+                       std::to_string(state.segment_size) + " bytes; the server's are " +
+                       std::to_string(segment_size));
+  }
+  const bool slot_lost = !slot->restart_lsn;
+  if (slot_lost) {
     // Past max_slot_wal_keep_size the server removed WAL the slot was keeping for us: the
     // archive has a gap whatever we do. A new slot keeps WAL from now on.
     log::write(spdlog::level::err,
@@ -212,18 +226,9 @@ net::awaitable<stage_error> stream_session::impl::prepare(std::optional<lsn>& st
     if (auto e = co_await read_slot(slot)) co_return e;
     if (!slot->exists || !slot->restart_lsn)
       co_return unavailable("the slot \"" + config.slot + "\" reserves no WAL after creating it");
-    slot_lost = true;
   }
   slot_restart = *slot->restart_lsn;
 
-  wire::wal::archive_state state;
-  if (auto e = co_await sink.open(id->system_id, state)) co_return e;
-  if (state.segment_size != 0 && state.segment_size != segment_size) {
-    co_return fail(errc::wal_conflict,
-                   "the receiver holds WAL of system " + id->system_id + " with segments of " +
-                       std::to_string(state.segment_size) + " bytes; the server's are " +
-                       std::to_string(segment_size));
-  }
   if (timeline > 1) {
     std::string content;
     if (auto e = co_await fetch_history(timeline, content)) co_return e;
@@ -479,7 +484,21 @@ net::awaitable<stage_error> stream_session::impl::stream() {
         co_return e;
       }
     }
-    if (!drained) heard = now;
+    if (!drained) {
+      heard = now;
+      if (!full_since) full_since = now;
+    } else {
+      full_since.reset();
+    }
+    if (full_since && now - *full_since >= longest_full) {
+      // A walsender blocked writing to us cannot even die: the checkpointer that invalidates
+      // a slot past max_slot_wal_keep_size waits for it. Hang up until the queue has room.
+      seal_open();
+      co_return unavailable(
+          "the receiver has not taken the queued WAL for " +
+          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(longest_full).count()) +
+          " s: hanging up until the queue has room (the slot keeps the WAL)");
+    }
     if (auto u = builder->seal_if_due(now)) sink.ship(std::move(*u));
     note_open_unit();
     if (sink.queue().failed()) {
@@ -508,6 +527,7 @@ net::awaitable<stage_error> stream_session::impl::stream() {
     auto until = std::min({*last_status + status_interval, heard + dead_after,
                            std::max(heard, last_probe) + status_interval});
     if (const auto due = builder->deadline()) until = std::min(until, *due);
+    if (full_since) until = std::min(until, *full_since + longest_full);
     co_await wait(drained, until);
   }
 }

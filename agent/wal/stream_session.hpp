@@ -37,6 +37,8 @@ namespace pgship::agent::wal {
 struct stream_config {
   pg_login login;  // REPLICATION_USER/PASSWORD on the agent's PostgreSQL host and port
   std::string slot = "pgship";
+  /// A database for slot_watch's normal connection; empty: no watch.
+  std::string watch_database;
   std::chrono::milliseconds ack_interval{1000};
   io::stored_format format;
   io::codec_settings codec;

@@ -15,6 +15,7 @@
 
 #include "net/receiver_api.hpp"
 #include "net/wal_api.hpp"
+#include "wal/slot_watch.hpp"
 #include "wal/unit_shipping.hpp"
 
 namespace pgship::agent::wal {
@@ -53,6 +54,7 @@ stream_config stream_config_of(const settings& cfg) {
   c.login.user = cfg.replication_user;
   c.login.password = cfg.replication_password;
   c.slot = cfg.wal_slot;
+  if (!cfg.databases.empty()) c.watch_database = cfg.databases.front();
   c.ack_interval = cfg.wal_ack_interval;
   c.format = wal_format(cfg);
   c.codec = wal_codec(cfg);
@@ -115,7 +117,9 @@ struct wal_stream::impl final : unit_sink {
         receiver(std::move(r)),
         queue_done(executor),
         backoff_timer(executor),
-        stopped_timer(executor) {}
+        room_timer(executor),
+        stopped_timer(executor),
+        watch_done(executor) {}
 
   net::any_io_executor ex;
   stream_config config;
@@ -133,6 +137,10 @@ struct wal_stream::impl final : unit_sink {
   lsn archive_end = 0;  // the receiver's durable end when the session opened, on tail_'s timeline
   milliseconds ship_first{250}, ship_cap{5000};
 
+  std::unique_ptr<slot_watch> watch;
+  net::cancellation_signal watch_cancel;
+  bool watch_running = false;
+
   session_progress progress;
   stream_session* session = nullptr;
   net::cancellation_signal session_cancel;
@@ -141,7 +149,9 @@ struct wal_stream::impl final : unit_sink {
   std::string last_error;
   clock::time_point down_since = clock::now();
   net::steady_timer backoff_timer;
+  net::steady_timer room_timer;  // cancelled by the queue's progress
   net::steady_timer stopped_timer;
+  net::steady_timer watch_done;
   milliseconds first_backoff{500}, max_backoff{10000};
 
   net::awaitable<void> retire_queue() {
@@ -170,6 +180,7 @@ struct wal_stream::impl final : unit_sink {
       queue_->set_backoff(ship_first, ship_cap);
       queue_->on_progress([this] {
         if (session != nullptr) session->wake();
+        room_timer.cancel();
       });
       queue_->on_retry([](const stage_error& error, milliseconds wait) {
         log::write(spdlog::level::warn,
@@ -270,6 +281,23 @@ wal_stream::~wal_stream() = default;
 net::awaitable<void> wal_stream::run() {
   auto& s = *impl_;
   s.running = true;
+  if (!s.config.watch_database.empty()) {
+    auto login = s.config.login;
+    login.database = s.config.watch_database;
+    s.watch = std::make_unique<slot_watch>(s.ex, login, s.config.slot);
+    s.watch_running = true;
+    auto on_lost = [&s] {
+      // The server removed the slot's WAL: reconnect now, so the gap is recorded and a new
+      // slot made, rather than stream on until the server ends the connection.
+      if (s.session != nullptr && s.session->streaming()) s.session->stop();
+    };
+    net::co_spawn(s.ex, s.watch->run(on_lost),
+                  net::bind_cancellation_slot(s.watch_cancel.slot(), [&s](std::exception_ptr x) {
+                    s.watch_running = false;
+                    s.watch_done.cancel();
+                    if (x) log::write(spdlog::level::err, "the slot watch failed", {});
+                  }));
+  }
   auto backoff = s.first_backoff;
   while (!s.stopping) {
     s.progress.last_message = {};
@@ -288,8 +316,20 @@ net::awaitable<void> wal_stream::run() {
     s.backoff_timer.expires_after(backoff);
     co_await s.backoff_timer.async_wait(net::as_tuple(net::use_awaitable));
     backoff = std::min(backoff * 2, s.max_backoff);
+    // A session that hung up over a full queue comes back once the receiver took some.
+    while (!s.stopping && s.queue_ && s.queue_->over_budget() && !s.queue_->failed()) {
+      s.room_timer.expires_after(s.max_backoff);
+      co_await s.room_timer.async_wait(net::as_tuple(net::use_awaitable));
+    }
   }
   co_await s.retire_queue();
+  if (s.watch_running) {
+    s.watch_cancel.emit(net::cancellation_type::terminal);
+    while (s.watch_running) {
+      s.watch_done.expires_after(std::chrono::seconds(1));
+      co_await s.watch_done.async_wait(net::as_tuple(net::use_awaitable));
+    }
+  }
   s.running = false;
   s.stopped_timer.cancel();
   log::write(spdlog::level::info, "WAL stream stopped", {});
@@ -299,6 +339,7 @@ void wal_stream::stop() {
   auto& s = *impl_;
   s.stopping = true;
   s.backoff_timer.cancel();
+  s.room_timer.cancel();
   if (s.session != nullptr) {
     if (s.session->streaming()) {
       s.session->stop();
@@ -329,6 +370,10 @@ wal_status wal_stream::status(clock::time_point now) const {
   st.timeline = s.progress.timeline;
   st.slot = s.config.slot;
   st.gaps_recorded = s.gaps_recorded;
+  if (s.watch && s.watch->last()) {
+    st.slot_retained_bytes = s.watch->last()->retained_bytes;
+    st.slot_wal_status = s.watch->last()->wal_status;
+  }
   st.server_lsn = s.progress.server_lsn;
   st.received_lsn = s.progress.received_lsn;
   st.durable_lsn = s.durable();

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -62,6 +63,10 @@ struct wal_status {
   std::string last_error;
   /// Gaps this stream recorded since it started (the archive cannot be recovered across them).
   std::uint64_t gaps_recorded = 0;
+  /// What slot_watch last read: WAL the slot keeps on the server (nullopt: not read yet, or
+  /// the slot lost its WAL), its wal_status.
+  std::optional<std::uint64_t> slot_retained_bytes;
+  std::string slot_wal_status;
   /// How long the stream has been down (0 while up).
   std::chrono::seconds down_for{0};
 };

@@ -227,5 +227,55 @@ TEST_P(WalStoreContract, BaseBackupMarksAreCreateOnlyClearRecords) {
   EXPECT_EQ(store_->wal()->list_basebackup_marks(key).value(), both) << "after a restart";
 }
 
+TEST_P(WalStoreContract, UsageCountsEachStoredFileOncePerClientAndSurvivesARestart) {
+  const auto usage_of = [this](const std::string& client) -> std::uint64_t {
+    const auto usage = store_->wal()->usage();
+    const auto it = usage.find(client);
+    return it == usage.end() ? 0 : it->second;
+  };
+  EXPECT_EQ(usage_of("app"), 0u);
+  ASSERT_EQ(put(seg1 + ".00000000-00001000.zst", "12345", "plain")->outcome,
+            wal_put_outcome::created);
+  ASSERT_EQ(put(seg1 + ".00001000-00002000", "1234567", "other")->outcome,
+            wal_put_outcome::created);
+  ASSERT_EQ(put("00000002.history", "1\t0/3000000\tx\n", "1\t0/3000000\tx\n")->outcome,
+            wal_put_outcome::created);
+  EXPECT_EQ(usage_of("app"), 5u + 7u + 14u);
+  // The same stem again, identical or not, stores nothing.
+  EXPECT_EQ(put(seg1 + ".00000000-00001000", "plain", "plain")->outcome,
+            wal_put_outcome::identical);
+  EXPECT_EQ(put(seg1 + ".00000000-00001000", "bad", "bad")->outcome, wal_put_outcome::conflict);
+  EXPECT_EQ(usage_of("app"), 26u);
+  ASSERT_TRUE(put(seg1 + ".00000000-00001000", "abc", "abc", "beta"));
+  EXPECT_EQ(usage_of("beta"), 3u);
+  EXPECT_EQ(usage_of("app"), 26u);
+
+  store_ = GetParam().open(dir_.path());
+  EXPECT_EQ(usage_of("app"), 26u) << "counted again from what is stored";
+  EXPECT_EQ(usage_of("beta"), 3u);
+  // The backups' usage never holds the archive.
+  EXPECT_TRUE(store_->usage().empty());
+}
+
+TEST_P(WalStoreContract, GapsAreRecordedOnceAndListedInOrder) {
+  const wal_key key{"app", "7000000000000000001"};
+  ASSERT_TRUE(wal().claim_system(key, mib));
+  const wire::wal::gap_record later{2, 0x9000000, 0xA000000, "slot_lost", "2026-01-02T00:00:00Z"};
+  const wire::wal::gap_record first{1, 0x3000000, 0x5000000, "wal_removed", "2026-01-01T00:00:00Z"};
+  EXPECT_EQ(wal().put_gap(key, later).value(), wal_put_outcome::created);
+  EXPECT_EQ(wal().put_gap(key, first).value(), wal_put_outcome::created);
+  auto again = first;
+  again.reason = "slot_lost";
+  again.detected_at = "2026-01-03T00:00:00Z";
+  EXPECT_EQ(wal().put_gap(key, again).value(), wal_put_outcome::identical) << "same range";
+  EXPECT_EQ(wal().list_gaps(key).value(), (std::vector<wire::wal::gap_record>{first, later}))
+      << "the first record stays";
+  EXPECT_EQ(wal().count_gaps("app").value(), 2u);
+  EXPECT_EQ(wal().count_gaps("other").value(), 0u);
+  EXPECT_TRUE(wal().list_gaps({"other", key.system}).value().empty());
+  EXPECT_EQ(wal().list_names(key).value(), std::vector<std::string>{})
+      << "gap records are not WAL files";
+}
+
 }  // namespace wal_contract
 }  // namespace pgship::test

@@ -19,7 +19,8 @@ void push_write_stages(filter_group& chain, const stored_format& format,
     case compression::none:
       break;
     case compression::zstd:
-      chain.push_front<zstd_compressor>(settings.zstd_level, settings.zstd_threads);
+      chain.push_front<zstd_compressor>(settings.zstd_level, settings.zstd_threads,
+                                        settings.zstd_job_size);
       break;
   }
 }

@@ -24,7 +24,7 @@ namespace {
 
 // Each worker holds about two jobs of input and output: libzstd's default for level 3 (8 MiB)
 // puts two workers at 65 MiB; 4 MiB jobs halve that for a ratio within 0.01 %.
-constexpr int job_size = 4 * 1024 * 1024;
+constexpr int default_job_size = 4 * 1024 * 1024;
 
 std::error_code zstd_failure() {
   return std::make_error_code(std::errc::illegal_byte_sequence);
@@ -32,14 +32,15 @@ std::error_code zstd_failure() {
 
 }  // namespace
 
-zstd_compressor::zstd_compressor(sink& next, int level, int workers)
+zstd_compressor::zstd_compressor(sink& next, int level, int workers, int job_size)
     : filter(next), impl_(std::make_unique<impl>()) {
   if (impl_->ctx == nullptr ||
       ZSTD_isError(ZSTD_CCtx_setParameter(impl_->ctx, ZSTD_c_compressionLevel, level)) ||
       ZSTD_isError(ZSTD_CCtx_setParameter(impl_->ctx, ZSTD_c_checksumFlag, 1)) ||
       (workers > 0 &&
        (ZSTD_isError(ZSTD_CCtx_setParameter(impl_->ctx, ZSTD_c_nbWorkers, workers)) ||
-        ZSTD_isError(ZSTD_CCtx_setParameter(impl_->ctx, ZSTD_c_jobSize, job_size))))) {
+        ZSTD_isError(ZSTD_CCtx_setParameter(impl_->ctx, ZSTD_c_jobSize,
+                                            job_size > 0 ? job_size : default_job_size))))) {
     impl_->error = std::make_error_code(std::errc::invalid_argument);
   }
 }

@@ -133,8 +133,27 @@ void list_segment(receiver_context& ctx, const wal_store& archive, const wal_key
       units.push_back({f.name, unit->start, unit->end});
     }
   }
-  if (units.empty()) return not_found();
   const auto segment_end = segment->start(segment_size) + segment_size;
+  if (units.empty()) {
+    // A segment the server lost before it was streamed: recovery must stop here loudly (409),
+    // not end as at the archive's end (404) and go on without the WAL after the gap.
+    const auto gaps = archive.list_gaps(key);
+    if (!gaps) {
+      out.failed = gaps.error();
+      return;
+    }
+    for (const auto& gap : *gaps) {
+      if (gap.timeline >= segment->timeline && gap.from < segment_end &&
+          gap.to > segment->start(segment_size)) {
+        out.status = http::status::conflict;
+        out.error = wire::api_error::wal_gap;
+        out.detail = file + " lies in a recorded gap [" + wal::format_lsn(gap.from) + ", " +
+                     wal::format_lsn(gap.to) + ") (" + gap.reason + ")";
+        return;
+      }
+    }
+    return not_found();
+  }
   const auto beyond = ctx.wal_ranges.holds_from(archive, key, segment->timeline, segment_end);
   if (!beyond) {
     out.failed = beyond.error();

@@ -184,6 +184,50 @@ result<wal_put_result> s3_wal_store::put(wal_put_request request) {
   return done;
 }
 
+result<wal_put_outcome> s3_wal_store::put_gap(const wal_key& key,
+                                              const wire::wal::gap_record& gap) {
+  const auto system = system_prefix(key);
+  if (!system) return std::make_error_code(std::errc::invalid_argument);
+  const auto object_key = *system + std::string(wal_gaps_dir) + "/" + wal_gap_file_name(gap);
+  const key_locks::held held(stems_, object_key);
+  std::optional<object_entry> existing;
+  if (auto ec = bucket_.head(object_key, existing)) return ec;
+  if (existing) return wal_put_outcome::identical;
+  if (auto ec = bucket_.put(object_key, wire::wal::encode_gap(gap) + "\n", {})) return ec;
+  return wal_put_outcome::created;
+}
+
+result<std::vector<wire::wal::gap_record>> s3_wal_store::list_gaps(const wal_key& key) const {
+  std::vector<wire::wal::gap_record> out;
+  const auto system = system_prefix(key);
+  if (!system) return out;
+  std::vector<object_entry> objects;
+  if (auto ec = bucket_.list(*system + std::string(wal_gaps_dir) + "/", objects)) return ec;
+  for (const auto& o : objects) {
+    std::optional<std::string> text;
+    if (auto ec = bucket_.get_text(o.key, text)) return ec;
+    if (!text) continue;  // removed since the listing
+    if (auto gap = wire::wal::decode_gap(*text)) out.push_back(std::move(*gap));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.timeline, a.from, a.to) < std::tie(b.timeline, b.from, b.to);
+  });
+  return out;
+}
+
+result<std::uint64_t> s3_wal_store::count_gaps(const std::string& client) const {
+  std::uint64_t n = 0;
+  if (!fs::is_safe_name(client)) return n;
+  std::vector<std::string> systems;
+  if (auto ec = bucket_.list_dirs(root(prefix_) + client + "/", systems)) return ec;
+  for (const auto& dir : systems) {
+    std::vector<object_entry> objects;
+    if (auto ec = bucket_.list(dir + std::string(wal_gaps_dir) + "/", objects)) return ec;
+    n += objects.size();
+  }
+  return n;
+}
+
 std::map<std::string, std::uint64_t> s3_wal_store::usage() const {
   {
     std::lock_guard lock(mutex_);

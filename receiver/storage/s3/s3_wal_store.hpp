@@ -54,6 +54,11 @@ class s3_wal_store final : public wal_store {
   /// replica's WAL from before this receiver started), then kept current by put(). Another
   /// replica's puts since then show after a restart.
   std::map<std::string, std::uint64_t> usage() const override;
+  /// One object per gap under `<system>/gaps/`: HEAD then PUT under the name's lock (an equal
+  /// record from another replica in between is the same gap).
+  result<wal_put_outcome> put_gap(const wal_key& key, const wire::wal::gap_record& gap) override;
+  result<std::vector<wire::wal::gap_record>> list_gaps(const wal_key& key) const override;
+  result<std::uint64_t> count_gaps(const std::string& client) const override;
 
   /// Where every archive key starts: `<prefix>.wal/` (the backups' listing skips it).
   static std::string root(const std::string& prefix) { return prefix + ".wal/"; }

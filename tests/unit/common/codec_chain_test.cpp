@@ -97,6 +97,31 @@ TEST(codec_chain_test, TheWriteStagesStoreWhatTheCodecsThemselvesStore) {
   EXPECT_EQ(both.size(), write_as(all_formats[2], k.settings, zst).size());
 }
 
+// Base backups ask for smaller zstd jobs than dumps (memory): the setting reaches the workers,
+// which split the stream where it says, and the bytes still read back.
+TEST(codec_chain_test, TheZstdJobSizeReachesTheWorkers) {
+  std::string plain;
+  for (int i = 0; i < 6; ++i)
+    plain += random_bytes(512 * 1024, i) + std::string(512 * 1024, 'z');
+  codec_settings settings;
+  settings.zstd_threads = 2;
+  const auto usual = write_as(all_formats[1], settings, plain);
+  settings.zstd_job_size = 1024 * 1024;
+  const auto small_jobs = write_as(all_formats[1], settings, plain);
+  buffer_sink direct;
+  zstd_compressor z(direct, settings.zstd_level, 2, 1024 * 1024);
+  ASSERT_FALSE(feed(z, plain, 100000));
+  EXPECT_EQ(small_jobs, direct.text());
+  EXPECT_NE(small_jobs, usual) << "1 MiB jobs cut the 6 MiB stream where 4 MiB jobs do not";
+  for (const auto* stored : {&usual, &small_jobs}) {
+    buffer_sink out;
+    filter_group chain(out);
+    push_read_stages(chain, all_formats[1], settings);
+    ASSERT_FALSE(feed(chain, *stored, 65537));
+    EXPECT_EQ(out.text(), plain);
+  }
+}
+
 TEST(codec_chain_test, TheReadStagesGiveThePlainBytesBackForEveryFormat) {
   const auto plain = random_bytes(200000, 4) + std::string(500000, 'y');
   keys k;

@@ -17,6 +17,7 @@ namespace pgship::io {
 struct codec_settings {
   int zstd_level = 3;  // 1-19
   int zstd_threads = 0;
+  int zstd_job_size = 0;  // bytes per zstd worker job; 0: zstd_compressor's default
   std::vector<age::recipient> recipients;  // to write an encrypted format (not empty then)
   age_secrets secrets;                     // to read one
 };

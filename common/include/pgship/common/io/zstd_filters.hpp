@@ -13,8 +13,9 @@ namespace pgship::io {
 /// stream that ends inside a frame (a truncated file) is message_size.
 class zstd_compressor final : public filter {
  public:
-  /// `level` 1-19; `workers` 0 compresses on the calling thread.
-  zstd_compressor(sink& next, int level, int workers);
+  /// `level` 1-19; `workers` 0 compresses on the calling thread; `job_size`: bytes of input
+  /// per worker job (0: 4 MiB). Each worker holds about two jobs of input and output.
+  zstd_compressor(sink& next, int level, int workers, int job_size = 0);
   ~zstd_compressor() override;
   std::error_code write(std::span<const char> data) override;
   std::error_code finish() override;
