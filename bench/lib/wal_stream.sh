@@ -19,8 +19,9 @@ for _ in 1 2 3 4 5; do
 done
 rx_pid=""
 start_wal_receiver() {
-  BACKUP_API_TOKEN=bench STORAGE_DIR="$work/storage" PORT=$rx_port LISTEN_ADDR=127.0.0.1 \
-    MIN_FREE_BYTES=1M LOG_LEVEL=warn "$receiver" >> "$work/receiver.port" 2>> "$work/receiver.log" &
+  # An empty environment: the receiver refuses unknown keys that look like its own (WAL_MB).
+  env -i PATH="$PATH" BACKUP_API_TOKEN=bench STORAGE_DIR="$work/storage" PORT=$rx_port \
+    LISTEN_ADDR=127.0.0.1 MIN_FREE_BYTES=1M LOG_LEVEL=warn "$receiver" >> "$work/receiver.port" 2>> "$work/receiver.log" &
   rx_pid=$!
   bench_pids+=("$rx_pid")
   for _ in $(seq 100); do
