@@ -13,26 +13,36 @@ start_pg -c max_wal_size=8GB -c max_connections=50
 age-keygen -o "$work/wal.key" 2> /dev/null
 recipient=$(age-keygen -y "$work/wal.key")
 
-for _ in 1 2 3 4 5; do
-  rx_port=$((20000 + RANDOM % 40000))
-  ss -Htln "sport = :$rx_port" | grep -q . || break
-done
-rx_pid=""
+pick_rx_port() {
+  for _ in 1 2 3 4 5; do
+    rx_port=$((20000 + RANDOM % 40000))
+    ss -Htln "sport = :$rx_port" | grep -q . || return 0
+  done
+}
+pick_rx_port
+rx_pid=""; agent_pid=""; agent_port=""
+# The first start may lose its port to another process between the check and the bind: then it
+# takes another. Later starts keep the port (the agent's BACKUP_API_URL names it).
 start_wal_receiver() {
-  # An empty environment: the receiver refuses unknown keys that look like its own (WAL_MB).
-  env -i PATH="$PATH" BACKUP_API_TOKEN=bench STORAGE_DIR="$work/storage" PORT=$rx_port \
-    LISTEN_ADDR=127.0.0.1 MIN_FREE_BYTES=1M LOG_LEVEL=warn "$receiver" >> "$work/receiver.port" 2>> "$work/receiver.log" &
-  rx_pid=$!
-  bench_pids+=("$rx_pid")
-  for _ in $(seq 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$rx_port/health" && return
-    sleep 0.1
+  for _ in 1 2 3 4 5; do
+    # An empty environment: the receiver refuses unknown keys that look like its own (WAL_MB).
+    env -i PATH="$PATH" BACKUP_API_TOKEN=bench STORAGE_DIR="$work/storage" PORT=$rx_port \
+      LISTEN_ADDR=127.0.0.1 MIN_FREE_BYTES=1M LOG_LEVEL=warn "$receiver" \
+      >> "$work/receiver.port" 2>> "$work/receiver.log" &
+    rx_pid=$!
+    bench_pids+=("$rx_pid")
+    for _ in $(seq 100); do
+      curl -s -o /dev/null "http://127.0.0.1:$rx_port/health" && return
+      kill -0 "$rx_pid" 2> /dev/null || break
+      sleep 0.1
+    done
+    [ -z "$agent_pid" ] && tail -3 "$work/receiver.log" | grep -q "Address already in use" || break
+    pick_rx_port
   done
   echo "receiver did not start:" >&2; tail -20 "$work/receiver.log" >&2; exit 1
 }
 stop_wal_receiver() { kill "$rx_pid"; wait "$rx_pid" 2> /dev/null || true; rx_pid=""; }
 
-agent_pid=""; agent_port=""
 start_wal_agent() {
   write_agent_env "$work/agent.env"
   cat >> "$work/agent.env" <<ENV
