@@ -154,6 +154,10 @@ TEST_F(WalRecoveryProof, PostgresAloneRecoversEveryAcknowledgedCommitFromTheRece
   // The script's verdicts, asked directly: a segment comes back whole (padded), one the archive
   // never had is 1 (recovery may end there), and a unit whose bytes changed on the receiver
   // is 126 (recovery stops) rather than a shorter file.
+  shared_dir settings;
+  const auto script = stdfs::path(PGSHIP_SOURCE_DIR) / "deploy" / "pgship-restore-wal.sh";
+  const auto token_file = settings.put("token", token_);
+  const auto key_file = settings.put("wal.key", identity);
   const auto out = dir_ / "segment";
   const auto fetch = [&](const std::string& segment) {
     return run_process({script.string(), segment, out.string()},
