@@ -39,9 +39,15 @@ api="${PGSHIP_URL%/}/api/wal/$PGSHIP_SYSTEM"
 token=$(<"$PGSHIP_TOKEN_FILE") || exit 126
 # The token goes to curl on its standard input as a header file, never on a command line.
 curl_get() { curl -sS ${PGSHIP_CURL:-} -H @- "$@" <<< "Authorization: Bearer $token"; }
+unit_get() { curl_get -f --retry 10 "$api/units/$1"; }
 
-out=$(curl_get -w '\n%{http_code}' "$api/segments/$f") || exit 126
-code=${out##*$'\n'}
+# Recovery asks faster than the receiver's RATE_LIMIT allows: a 429 (or a 503) is waited out
+# and asked again, here and (curl --retry, which honours Retry-After) for each unit.
+for attempt in 1 2 3 4 5 6 7 8 9 10; do
+  out=$(curl_get -w '\n%{http_code}' "$api/segments/$f") || exit 126
+  code=${out##*$'\n'}
+  case $code in 429 | 503) sleep "$attempt" ;; *) break ;; esac
+done
 list=${out%$'\n'*}
 [ "$code" = 404 ] && exit 1
 if [ "$code" != 200 ]; then
@@ -62,10 +68,10 @@ fi
     # where this one starts.
     truncate -s "$start" "$p" || exit 126
     case $unit in
-      *.zst.age) curl_get -f "$api/units/$unit" | age -d -i "$PGSHIP_IDENTITY" | zstd -dqc >> "$p" ;;
-      *.age) curl_get -f "$api/units/$unit" | age -d -i "$PGSHIP_IDENTITY" >> "$p" ;;
-      *.zst) curl_get -f "$api/units/$unit" | zstd -dqc >> "$p" ;;
-      *) curl_get -f "$api/units/$unit" >> "$p" ;;
+      *.zst.age) unit_get "$unit" | age -d -i "$PGSHIP_IDENTITY" | zstd -dqc >> "$p" ;;
+      *.age) unit_get "$unit" | age -d -i "$PGSHIP_IDENTITY" >> "$p" ;;
+      *.zst) unit_get "$unit" | zstd -dqc >> "$p" ;;
+      *) unit_get "$unit" >> "$p" ;;
     esac || { echo "pgship-restore-wal: $f: unit $unit failed" >&2; exit 126; }
   done
   if [ "$state" != history ]; then

@@ -21,7 +21,7 @@ fi
 pg_ctl() { "${as_owner[@]}" "$pg_bin/pg_ctl" -D "$work/data" "$@"; }
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null
-  for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null || true; done  # some are gone already
   [ -f "$work/data/postmaster.pid" ] && pg_ctl stop -m immediate -w > /dev/null 2>&1
   wait 2>/dev/null
   if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "BENCH_KEEP=1: kept $work" >&2; else rm -rf "$work"; fi

@@ -24,6 +24,7 @@
 #include "pg_cluster.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
+#include "wal_recovery.hpp"
 
 namespace pgship::test {
 namespace {
@@ -33,30 +34,6 @@ using namespace std::chrono_literals;
 
 constexpr std::string_view marker = "pgship-proof-marker-7f3a";
 
-// A directory every user can read, for what the recovered cluster's restore_command (run as
-// the postgres user when the tests run as root) must reach.
-class shared_dir {
- public:
-  shared_dir() {
-    std::string pattern = "/tmp/pgship-restore-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-    ::chmod(path_.c_str(), 0755);
-  }
-  ~shared_dir() {
-    std::error_code ignored;
-    stdfs::remove_all(path_, ignored);
-  }
-  stdfs::path put(const std::string& name, const std::string& content, mode_t mode = 0644) {
-    write_file(path_ / name, content);
-    ::chmod((path_ / name).c_str(), mode);
-    return path_ / name;
-  }
-
- private:
-  stdfs::path path_;
-};
-
 class WalRecoveryProof : public daemon_fixture {
  protected:
   pg_cluster& database_server() override { return *source_; }
@@ -64,7 +41,7 @@ class WalRecoveryProof : public daemon_fixture {
   void TearDown() override {
     if (HasFailure()) {
       std::cerr << "agent log:\n" << read_file(dir_ / "agent.log");
-      if (recovered_) std::cerr << "recovered server log:\n" << recovered_->server_log();
+      if (recovered_) std::cerr << "recovered server log:\n" << recovered_->cluster().server_log();
     }
     daemon_fixture::TearDown();
   }
@@ -82,7 +59,7 @@ class WalRecoveryProof : public daemon_fixture {
   double durable_lsn() { return metric("pgship_wal_durable_lsn_bytes"); }
 
   std::unique_ptr<pg_cluster> source_;
-  std::unique_ptr<pg_cluster> recovered_;
+  std::unique_ptr<wal_recovery> recovered_;
 };
 
 TEST_F(WalRecoveryProof, PostgresAloneRecoversEveryAcknowledgedCommitFromTheReceiver) {
@@ -103,13 +80,7 @@ TEST_F(WalRecoveryProof, PostgresAloneRecoversEveryAcknowledgedCommitFromTheRece
 
   // The base backup the copy starts from. The agent's slot existed before it started, so the
   // WAL from its start point on is streamed.
-  const auto base = dir_ / "base";
-  const auto basebackup =
-      run_process({(source_->bin_dir() / "pg_basebackup").string(), "-h", source_->host(), "-p",
-                   std::to_string(source_->port()), "-U", source_->user(), "-D", base.string(),
-                   "-Ft", "-X", "none", "-c", "fast", "--no-sync"},
-                  {.env = {{"PGPASSWORD", source_->password()}}, .timeout = 300s});
-  ASSERT_TRUE(basebackup.ok()) << basebackup.out;
+  const auto base_tar = take_tar_base_backup(*source_, dir_ / "base");
 
   // Committed after the base backup: only the WAL archive has these. Several segments fill
   // (1 MiB each), and the last commit lands in one that stays far from full.
@@ -166,33 +137,16 @@ TEST_F(WalRecoveryProof, PostgresAloneRecoversEveryAcknowledgedCommitFromTheRece
   EXPECT_TRUE(list.body.starts_with("pgship-wal-list 1 1048576 partial\n")) << list.body;
 
   // Recovery with PostgreSQL alone.
-  shared_dir restore;
-  const auto script = stdfs::path(PGSHIP_SOURCE_DIR) / "deploy" / "pgship-restore-wal.sh";
-  const auto token_file = restore.put("token", token_);
-  const auto key_file = restore.put("wal.key", identity);
-  const auto restore_command = "env PGSHIP_URL=" + receiver_->url() + " PGSHIP_SYSTEM=" + system +
-                               " PGSHIP_TOKEN_FILE=" + token_file.string() +
-                               " PGSHIP_IDENTITY=" + key_file.string() + " " + script.string() +
-                               " %f %p";
-  recovered_ = std::make_unique<pg_cluster>(pg_cluster_options{
-      .durable_commits = true,
-      .populate =
-          [&](const stdfs::path& data) {
-            const auto untar =
-                run_process({"tar", "-xf", (base / "base.tar").string(), "-C", data.string()});
-            if (!untar.ok()) throw std::runtime_error("tar: " + untar.out);
-            write_file(data / "recovery.signal", "");
-            std::ofstream(data / "postgresql.auto.conf", std::ios::app)
-                << "restore_command = '" << restore_command << "'\n";
-          },
-      .password = source_->password()});
-  ASSERT_TRUE(
-      wait_until([&] { return sql(*recovered_, "SELECT pg_is_in_recovery()") == "f"; }, 180s))
-      << "recovery did not finish";
-  EXPECT_EQ(sql(*recovered_, "SELECT count(*) FROM proof"), expected_rows);
-  EXPECT_EQ(sql(*recovered_, "SELECT sum(hashtext(note)::bigint + id) FROM proof"), expected_sum);
-  EXPECT_EQ(sql(*recovered_, "SELECT note FROM proof WHERE id = 999999"), "the last commit");
-  const auto log = recovered_->server_log();
+  recovered_ = std::make_unique<wal_recovery>(
+      base_tar, wal_archive_access{receiver_->url(), system, token_, identity},
+      source_->password());
+  ASSERT_TRUE(recovered_->wait_promoted(180s)) << "recovery did not finish";
+  EXPECT_EQ(sql(recovered_->cluster(), "SELECT count(*) FROM proof"), expected_rows);
+  EXPECT_EQ(sql(recovered_->cluster(), "SELECT sum(hashtext(note)::bigint + id) FROM proof"),
+            expected_sum);
+  EXPECT_EQ(sql(recovered_->cluster(), "SELECT note FROM proof WHERE id = 999999"),
+            "the last commit");
+  const auto log = recovered_->cluster().server_log();
   EXPECT_NE(log.find("restored log file \"" + last_segment + "\" from archive"), std::string::npos)
       << "the last, partial segment came from the archive";
   EXPECT_EQ(log.find("restore_command"), std::string::npos) << "no restore_command failed";
@@ -200,6 +154,10 @@ TEST_F(WalRecoveryProof, PostgresAloneRecoversEveryAcknowledgedCommitFromTheRece
   // The script's verdicts, asked directly: a segment comes back whole (padded), one the archive
   // never had is 1 (recovery may end there), and a unit whose bytes changed on the receiver
   // is 126 (recovery stops) rather than a shorter file.
+  shared_dir settings;
+  const auto script = stdfs::path(PGSHIP_SOURCE_DIR) / "deploy" / "pgship-restore-wal.sh";
+  const auto token_file = settings.put("token", token_);
+  const auto key_file = settings.put("wal.key", identity);
   const auto out = dir_ / "segment";
   const auto fetch = [&](const std::string& segment) {
     return run_process({script.string(), segment, out.string()},

@@ -1,0 +1,83 @@
+#include "wal_recovery.hpp"
+#include <fstream>
+#include <stdexcept>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "process.hpp"
+#include "temp_dir.hpp"
+
+namespace pgship::test {
+
+namespace stdfs = std::filesystem;
+
+shared_dir::shared_dir() {
+  std::string pattern = "/tmp/pgship-restore-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+  ::chmod(path_.c_str(), 0755);
+}
+
+shared_dir::~shared_dir() {
+  std::error_code ignored;
+  stdfs::remove_all(path_, ignored);
+}
+
+stdfs::path shared_dir::put(const std::string& name, const std::string& content, mode_t mode) {
+  write_file(path_ / name, content);
+  ::chmod((path_ / name).c_str(), mode);
+  return path_ / name;
+}
+
+stdfs::path take_tar_base_backup(const pg_cluster& server, const stdfs::path& dir) {
+  const auto r = run_process(
+      {(server.bin_dir() / "pg_basebackup").string(), "-h", server.host(), "-p",
+       std::to_string(server.port()), "-U", server.user(), "-D", dir.string(), "-Ft", "-X", "none",
+       "-c", "fast", "--no-sync"},
+      {.env = {{"PGPASSWORD", server.password()}}, .timeout = std::chrono::seconds(300)});
+  if (!r.ok()) throw std::runtime_error("pg_basebackup failed: " + r.describe() + r.out);
+  return dir / "base.tar";
+}
+
+wal_recovery::wal_recovery(const stdfs::path& base_tar, const wal_archive_access& archive,
+                           const std::string& password) {
+  const auto script = stdfs::path(PGSHIP_SOURCE_DIR) / "deploy" / "pgship-restore-wal.sh";
+  std::string restore_command =
+      "env PGSHIP_URL=" + archive.receiver_url + " PGSHIP_SYSTEM=" + archive.system_id +
+      " PGSHIP_TOKEN_FILE=" + restore_dir_.put("token", archive.token).string();
+  if (!archive.identity.empty())
+    restore_command += " PGSHIP_IDENTITY=" + restore_dir_.put("wal.key", archive.identity).string();
+  restore_command += " " + script.string() + " %f %p";
+  cluster_ = std::make_unique<pg_cluster>(pg_cluster_options{
+      .durable_commits = true,
+      .populate =
+          [&](const stdfs::path& data) {
+            const auto untar = run_process({"tar", "-xf", base_tar.string(), "-C", data.string()},
+                                           {.timeout = std::chrono::seconds(300)});
+            if (!untar.ok()) throw std::runtime_error("tar: " + untar.out);
+            write_file(data / "recovery.signal", "");
+            std::ofstream(data / "postgresql.auto.conf", std::ios::app)
+                << "restore_command = '" << restore_command << "'\n";
+          },
+      .password = password});
+}
+
+bool wal_recovery::wait_promoted(std::chrono::milliseconds limit) {
+  bool gave_up = false;
+  const bool promoted = wait_until(
+      [&] {
+        // A recovery that failed (a restore_command refused, the startup process died) shuts
+        // the server down: no use waiting out the limit.
+        if (!stdfs::exists(cluster_->data_dir() / "postmaster.pid")) return gave_up = true;
+        try {
+          return cluster_->query_value("postgres", "SELECT pg_is_in_recovery()") == "f";
+        } catch (const std::exception&) {
+          return false;  // between recovery's end and the promoted server accepting connections
+        }
+      },
+      limit);
+  return promoted && !gave_up;
+}
+
+}  // namespace pgship::test
