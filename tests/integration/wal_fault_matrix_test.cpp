@@ -7,7 +7,7 @@
 // stopped, the switches move to B). A sampler reads B's slot restart_lsn THEN the receiver's
 // contiguous durable end every 100 ms: the slot must never be ahead of what the receiver holds
 // (durable only grows, so that order makes the check race-free). At the end `wal verify` finds
-// no gap.
+// no gap, and PostgreSQL alone recovers A's base backup across the switch to B's last row.
 
 #include <algorithm>
 #include <atomic>
@@ -36,6 +36,7 @@
 #include "pg_cluster.hpp"
 #include "process.hpp"
 #include "small_tmpfs.hpp"
+#include "wal_recovery.hpp"
 
 namespace pgship::test {
 namespace {
@@ -271,6 +272,8 @@ TEST_F(WalFaultMatrix, ThousandSegmentsThroughKillsCutsAFullDiskAndAPromotion) {
       << "the WAL stream from the standby did not come up";
   primary_->execute("postgres", "CREATE TABLE fm (id bigint)");
   ASSERT_TRUE(caught_up(120s)) << "the first WAL never reached the receiver";
+  // A's base backup, taken once the slot on B holds the WAL from its start on.
+  const auto base_tar = take_tar_base_backup(*primary_, dir_ / "base");
 
   start_sampler();
   start_load();
@@ -383,6 +386,15 @@ TEST_F(WalFaultMatrix, ThousandSegmentsThroughKillsCutsAFullDiskAndAPromotion) {
   EXPECT_EQ(verify.exit_code, 0) << verify.describe() << verify.out;
   EXPECT_TRUE(verify.out.starts_with("no gaps")) << verify.out;
 
+  // PostgreSQL alone recovers A's base backup across the switch to B's last rows.
+  const std::string rows_query = "SELECT count(*) || ' ' || max(id) FROM fm";
+  const auto rows_on_b = standby_->query_value("postgres", rows_query);
+  wal_recovery recovered(base_tar, wal_archive_access{receiver_->url(), system_, token_, ""},
+                         primary_->password());
+  EXPECT_TRUE(recovered.wait_promoted(300s)) << "recovery did not finish";
+  const auto recovered_rows = recovered.cluster().query_value("postgres", rows_query);
+  EXPECT_EQ(recovered_rows, rows_on_b) << "rows (count, last id) recovered vs on B";
+
   {
     std::lock_guard lock(violations_mutex_);
     EXPECT_EQ(violation_count_, 0) << "first violations:\n"
@@ -406,7 +418,8 @@ TEST_F(WalFaultMatrix, ThousandSegmentsThroughKillsCutsAFullDiskAndAPromotion) {
             << std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
                                                                 started)
                    .count()
-            << " s\nwal verify: " << verify.out;
+            << " s\nrecovered rows (count, last id): " << recovered_rows
+            << "\nwal verify: " << verify.out;
 }
 
 }  // namespace
