@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -14,6 +16,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -86,6 +89,9 @@ struct fault_proxy::state {
   std::uint64_t cut_bytes = 0;  // guarded by mu
   int cuts_left = 0;            // guarded by mu
 
+  // The connections relayed now, for cut_open; only the io thread touches it.
+  std::vector<std::weak_ptr<link>> open_links;
+
   std::atomic<std::uint64_t> bytes_to_upstream{0};
   std::atomic<int> accepted{0};
   std::atomic<int> cut{0};
@@ -114,6 +120,8 @@ net::awaitable<void> fault_proxy::state::serve(tcp::socket client,
                                                std::optional<std::uint64_t> cut_at) {
   auto l = std::make_shared<link>(std::move(client), io);
   l->cut_at = cut_at;
+  std::erase_if(open_links, [](const std::weak_ptr<link>& w) { return w.expired(); });
+  open_links.push_back(l);
   const tcp::endpoint target(net::ip::address_v4::loopback(), upstream_port);
   auto [ec] = co_await l->upstream.async_connect(target, net::as_tuple(net::use_awaitable));
   if (ec) {
@@ -194,6 +202,24 @@ void fault_proxy::cut_after(std::uint64_t bytes, int connections) {
   const std::lock_guard lock(state_->mu);
   state_->cut_bytes = bytes;
   state_->cuts_left = connections;
+}
+
+int fault_proxy::cut_open() {
+  std::promise<int> done;
+  auto count = done.get_future();
+  net::post(state_->io, [s = state_.get(), &done] {
+    int n = 0;
+    for (const auto& weak : s->open_links) {
+      const auto l = weak.lock();
+      if (!l || !l->client.is_open()) continue;
+      ++n;
+      ++s->cut;
+      close_both(*l);
+    }
+    s->open_links.clear();
+    done.set_value(n);
+  });
+  return count.get();
 }
 
 std::uint64_t fault_proxy::bytes_to_upstream() const {

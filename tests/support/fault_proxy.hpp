@@ -27,10 +27,14 @@ class fault_proxy {
   /// early still uses up its turn. Replaces any plan not yet used up; callable from any thread.
   void cut_after(std::uint64_t bytes, int connections);
 
+  /// Cuts every connection relayed now (both sockets shut down and closed), as a network
+  /// failure would mid-stream; returns how many. Callable from any thread.
+  int cut_open();
+
   /// Client->upstream bytes written upstream, over all connections.
   std::uint64_t bytes_to_upstream() const;
   int connections_accepted() const;
-  /// Connections cut by a cut_after plan; counted before their sockets close.
+  /// Connections cut by a cut_after plan or by cut_open; counted before their sockets close.
   int connections_cut() const;
 
  private:
