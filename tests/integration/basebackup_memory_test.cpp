@@ -93,7 +93,9 @@ TEST_F(BaseBackupMemory, ABaseBackupWithZstdAndAgeStaysWithin64MiB) {
       << "the WAL stream did not come up";
 
   // ZSTD_THREADS=2 whatever the machine: the workers are what the limit is about.
-  const auto config = write_config(agent_config("postgres", {{"COMPRESSION", "zstd"},
+  // WAL_STREAM=on on the daemon's slot: the daemon's stream completes the backup.
+  const auto config = write_config(agent_config("postgres", {{"WAL_STREAM", "on"},
+                                                             {"COMPRESSION", "zstd"},
                                                              {"ZSTD_THREADS", "2"},
                                                              {"ENCRYPT_RECIPIENTS", recipient}}),
                                    "oneshot.env");
