@@ -80,7 +80,10 @@ TEST_F(WalGap, ALostSlotIsRecordedRecreatedAndStreamingResumes) {
                          .initdb_args = {"--wal-segsize=1"},
                          .durable_commits = true});
   // A fixed port: the agent finds the receiver again after its restart.
-  start({{"PORT", std::to_string(free_port())}});
+  // After the outage the agent's backlog, the gap's base backup and this test's own requests
+  // all arrive at once: the default RATE_LIMIT (20/s) would turn some into 429s, which is not
+  // what this test is about (wal_rpo_kill_test covers recovering through the limit).
+  start({{"PORT", std::to_string(free_port())}, {"RATE_LIMIT", "2000r/s"}});
   // Units as received: the agent's 32 MiB ship budget then holds 32 MiB of WAL, and past it
   // the server keeps the rest under the slot (up to max_slot_wal_keep_size).
   start_daemon({{"WAL_STREAM", "on"}, {"WAL_ACK_INTERVAL", "200ms"}, {"COMPRESSION", "none"}},
