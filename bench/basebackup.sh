@@ -107,14 +107,15 @@ start_receiver
 age-keygen -o "$work/base.key" 2> /dev/null
 recipient=$(age-keygen -y "$work/base.key")
 write_agent_env "$work/agent.env"
+# WAL_STREAM=on on the daemon's slot: the daemon's stream completes the one-shot's backup.
 cat >> "$work/agent.env" <<EOF
 COMPRESSION=zstd
 ENCRYPT_RECIPIENTS=$recipient
+WAL_STREAM=on
 EOF
 [ -z "${ZSTD_THREADS:-}" ] || echo "ZSTD_THREADS=$ZSTD_THREADS" >> "$work/agent.env"
 sed "s|^BACKUP_DIR=.*|BACKUP_DIR=$work/daemon-backups|" "$work/agent.env" > "$work/daemon.env"
 cat >> "$work/daemon.env" <<EOF
-WAL_STREAM=on
 HEALTHCHECK_PORT=0
 LISTEN_ADDR=127.0.0.1
 SCHEDULE=0 0 1 1 *
