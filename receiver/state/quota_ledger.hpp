@@ -1,8 +1,9 @@
 #pragma once
 // QUOTA_BYTES across uploads running at once: each holds the bytes it will store, so that
 // together they cannot take a client over its quota. Stored bytes come from the storage's
-// usage() plus its physical archive's (WAL units count like any upload); a commit counts its bytes there before its upload releases the hold, so a backup is
-// never counted zero times (for a moment it may count twice: the safe side). Thread-safe.
+// usage() plus its physical archive's (WAL units count like any upload); a commit counts its bytes
+// there before its upload releases the hold, so a backup is never counted zero times (for a moment
+// it may count twice: the safe side). Thread-safe.
 
 #include <cstdint>
 #include <map>
