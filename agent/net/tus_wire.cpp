@@ -55,11 +55,16 @@ http_request tus_request(boost::beast::http::verb method, std::string target,
   return r;
 }
 
-http_request tus_patch(std::string target, const std::string& token, std::uint64_t offset,
-                       const sha256_digest& digest) {
+http_request tus_patch(std::string target, const std::string& token, std::uint64_t offset) {
   auto r = tus_request(boost::beast::http::verb::patch, std::move(target), token);
   r.set(tus::header::upload_offset, std::to_string(offset));
   r.set(boost::beast::http::field::content_type, "application/offset+octet-stream");
+  return r;
+}
+
+http_request tus_patch(std::string target, const std::string& token, std::uint64_t offset,
+                       const sha256_digest& digest) {
+  auto r = tus_patch(std::move(target), token, offset);
   r.set(tus::header::upload_checksum,
         std::string(tus::checksum_algorithm) + " " + to_base64(digest));
   return r;

@@ -43,7 +43,9 @@ std::optional<std::chrono::seconds> retry_after(const http_outcome& reply);
 http_request tus_request(boost::beast::http::verb method, std::string target,
                          const std::string& token);
 
-/// A PATCH to `target` of the bytes at `offset` whose SHA-256 is `digest` (Upload-Checksum).
+/// A PATCH to `target` of the bytes at `offset`.
+http_request tus_patch(std::string target, const std::string& token, std::uint64_t offset);
+/// The same, for bytes whose SHA-256 is `digest` (Upload-Checksum).
 http_request tus_patch(std::string target, const std::string& token, std::uint64_t offset,
                        const sha256_digest& digest);
 /// Tells an upload created without its length (creation-defer-length) the whole file's length

@@ -45,7 +45,7 @@ stored_bytes stored_bytes_of(const io::stored_format& format, const io::codec_se
   out.size = sums.bytes;
   out.sha256 = to_hex(sums.digest);
   if (!format.as_produced()) {
-    out.plaintext_sha256 = to_hex(sums.plain_digest);
+    if (sums.plain_digest) out.plaintext_sha256 = to_hex(*sums.plain_digest);
     out.plaintext_size = sums.plain_bytes;
   }
   if (format.encrypted()) {

@@ -1,7 +1,7 @@
 #pragma once
 // A base backup from pg_basebackup to the receiver, never staged on local disk:
 //   pg_basebackup -Ft -D - (a child, its stdout awaited: a slow upload blocks it, not memory)
-//   → the tar tap (backup_label, backup_manifest) → hash (plain) → [zstd] → [age]
+//   → the tar tap (backup_label, backup_manifest) → [zstd] → [age]
 //   → hash (stored) → the tus upload fed from memory (net/tus_stream).
 // The upload commits only after pg_basebackup exited 0 and the tar ended whole with its
 // manifest; any failure abandons it (nothing is committed on the receiver).

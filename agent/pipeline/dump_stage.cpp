@@ -153,7 +153,7 @@ net::awaitable<stage_error> dump_verify_commit(backup_context& ctx, const prefli
     verify_expect expect;
     expect.format = stored_format_of(ctx.cfg);
     expect.stored = dumped.digest;
-    expect.plain = dumped.plain_digest;
+    expect.plain = *dumped.plain_digest;
     stage_error error;
     // Listed from the tee while dumping, and hashed as written: nothing is read again
     // (the receiver checks the same sha256 before it commits). Only a tee that could not

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -33,7 +34,9 @@ struct stored_sums {
   std::uint64_t bytes = 0;  // stored
   sha256_digest digest{};
   std::uint64_t plain_bytes = 0;  // as the producer wrote them (the same when stored so)
-  sha256_digest plain_digest{};
+  // Absent where something else vouches for the plaintext: a base backup's files are each
+  // in PostgreSQL's backup manifest with their SHA-256.
+  std::optional<sha256_digest> plain_digest;
 };
 
 class output_file {
