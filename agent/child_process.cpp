@@ -30,11 +30,6 @@ namespace pgship::agent {
 namespace net = boost::asio;
 namespace bp = boost::process::v2;
 
-struct child_runner {
-  static void attach(child_handle& h, std::function<void()> kill) { h.kill_ = std::move(kill); }
-  static void detach(child_handle& h) { h.kill_ = nullptr; }
-};
-
 namespace {
 
 constexpr std::size_t stderr_keep = 64 * 1024;
@@ -220,7 +215,7 @@ net::awaitable<child_result> run_child_with(const child_spec& spec, stdout_sinks
   const pid_t pid = proc->id();
   if (handle) {
     if (handle->kill_requested()) kill_group(pid);
-    child_runner::attach(*handle, [pid] { kill_group(pid); });
+    handle->attach([pid] { kill_group(pid); });
   }
 
   // The timer's handler may run after this frame is gone (cancel only queues it), so what it
@@ -261,7 +256,7 @@ net::awaitable<child_result> run_child_with(const child_spec& spec, stdout_sinks
   deadline.cancel();
   if (handle) {
     result.stopped = handle->kill_requested();
-    child_runner::detach(*handle);
+    handle->detach();
   }
   const int status = proc->native_exit_code();
   if (wait_ec) {

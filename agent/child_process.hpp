@@ -57,9 +57,12 @@ class child_handle {
  public:
   void kill();
   bool kill_requested() const { return kill_requested_; }
+  /// For work that is not a child (a replication connection): what kill() does while it
+  /// runs. detach() once it ended.
+  void attach(std::function<void()> stop) { kill_ = std::move(stop); }
+  void detach() { kill_ = nullptr; }
 
  private:
-  friend struct child_runner;
   std::function<void()> kill_;
   bool kill_requested_ = false;
 };

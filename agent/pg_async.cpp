@@ -214,6 +214,12 @@ int pg_async::server_version_num() const {
   return impl_->conn == nullptr ? 0 : PQserverVersion(impl_->conn);
 }
 
+void pg_async::cancel() {
+  auto& s = *impl_;
+  if (s.socket.is_open()) s.socket.cancel();
+  s.timer.cancel();
+}
+
 void pg_async::close() {
   impl_->close();
 }
@@ -252,7 +258,7 @@ net::awaitable<stage_error> pg_async::connect(pg_login login, pg_async_options o
     keys.push_back(key);
     values.push_back(value.c_str());
   };
-  const std::string yes = "1", idle = "60", app = "pgship-agent", replication = "true";
+  const std::string yes = "1", idle = "60", replication = "true";
   add("host", login.host);
   add("hostaddr", hostaddr);
   add("port", port);
@@ -263,7 +269,7 @@ net::awaitable<stage_error> pg_async::connect(pg_login login, pg_async_options o
   } else {
     add("dbname", login.database);
   }
-  add("application_name", app);
+  add("application_name", options.application_name);
   add("keepalives", yes);
   add("keepalives_idle", idle);
   keys.push_back(nullptr);

@@ -39,6 +39,8 @@ struct pg_async_options {
   /// A walsender connection (replication=true): replication commands, COPY BOTH.
   bool replication = false;
   std::chrono::milliseconds connect_timeout{10000};
+  /// As pg_stat_activity and pg_stat_replication show the connection.
+  std::string application_name = "pgship-agent";
 };
 
 class pg_async {
@@ -86,6 +88,9 @@ class pg_async {
   const std::string& last_sqlstate() const { return sqlstate_; }
   /// libpq's PQserverVersion (150004), 0 when not connected.
   int server_version_num() const;
+  /// Ends the waits in progress now, as their cancellation slots would (errc::cancelled): for
+  /// a stop that comes from outside the awaiting coroutine.
+  void cancel();
   /// Releases the descriptor (without closing libpq's socket) and closes the connection.
   void close();
 

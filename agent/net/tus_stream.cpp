@@ -5,7 +5,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-
 #include "net/retry_policy.hpp"
 
 namespace pgship::agent {

@@ -47,6 +47,11 @@ stage_error read_cluster(const settings& cfg, cluster_facts& out) {
   const int version = conn.server_version_num();
   out.server_version = version_text(version);
   out.major = major_version(version);
+  if (out.major < 15) {
+    // BASE_BACKUP's option list and its one COPY stream for every archive came with 15.
+    return fail(errc::dump_failed,
+                "base backups need PostgreSQL 15 or newer; the server is " + out.server_version);
+  }
   const auto rows = conn.query_rows(
       "SELECT (SELECT system_identifier FROM pg_control_system())::text, "
       "pg_size_bytes(current_setting('wal_segment_size'))::text, "
@@ -60,7 +65,7 @@ stage_error read_cluster(const settings& cfg, cluster_facts& out) {
   out.segment_size = std::stoull(row.at(1));
   out.size = std::stoull(row.at(2));
   if (!row.at(3).empty()) {
-    // pg_basebackup writes one tar per tablespace, and only one can go to stdout.
+    // BASE_BACKUP sends one tar per tablespace, and only the base one is shipped.
     return fail(errc::dump_failed,
                 "the cluster has tablespaces besides pg_default (" + row.at(3) +
                     "): pgship's base backups copy clusters without extra tablespaces only");
@@ -72,20 +77,14 @@ net::awaitable<stage_error> take_basebackup(const settings& cfg, run_control& co
                                             http_client& client, const std::string& run_id,
                                             const log::context& lg, database_run& d) {
   cluster_facts facts;
-  pg_tool tool;
   {
     control.progress.begin(d.database, "preflight");
     stage_clock clock(d.stages, "preflight");
     auto error = read_cluster(cfg, facts);
-    pg_toolset tools;
-    if (!error) error = co_await choose_tools(cfg.pg_dump_path, facts.major, tools);
-    if (!error)
-      error = co_await find_tool_beside(tools.dump, "pg_basebackup", "base backups", tool);
     clock.done(0, !error);
     if (error) co_return error;
   }
   d.server_version = facts.server_version;
-  d.pg_dump_version = tool.version;
   d.database_size = facts.size;
 
   const auto format = stored_format_of(cfg);
@@ -103,7 +102,6 @@ net::awaitable<stage_error> take_basebackup(const settings& cfg, run_control& co
   start.started = sys_clock::now();
   start.compression = io::to_string(format.compress);
   start.compress_level = format.compress == io::compression::none ? 0 : cfg.zstd_level;
-  start.pg_dump_version = tool.version;
   start.server_version = facts.server_version;
   start.database_size = facts.size;
   start.receiver = redact_url(cfg.backup_api_url);
@@ -116,7 +114,7 @@ net::awaitable<stage_error> take_basebackup(const settings& cfg, run_control& co
     control.progress.begin(d.database, "stream");
     stage_clock clock(d.stages, "stream");
     basebackup_stream_request sr;
-    sr.pg_basebackup = tool;
+    sr.label = "pgship " + d.backup;
     sr.host = cfg.postgres_host;
     sr.port = cfg.postgres_port;
     sr.login = replication_credentials(cfg);
@@ -139,7 +137,7 @@ net::awaitable<stage_error> take_basebackup(const settings& cfg, run_control& co
     d.upload.resumes = streamed.resumes;
     if (error) co_return error;
   }
-  // The mark's stop time: pg_basebackup's end on this host's clock. The stop position was
+  // The mark's stop time: the COPY's end on this host's clock. The stop position was
   // written before it exited, so every recovery target from here on is past it (the agent
   // runs beside the database: its clock is the primary's, as the time map's is).
   const auto stopped_at = sys_clock::now();
@@ -170,14 +168,10 @@ net::awaitable<stage_error> take_basebackup(const settings& cfg, run_control& co
     if (error) co_return error;
   }
 
-  m.physical = physical_facts{facts.system_identifier,
-                              pos.timeline,
-                              wal::format_lsn(*pos.start),
-                              wal::format_lsn(*pos.stop),
-                              pos.start_time,
-                              facts.segment_size,
-                              tool.version,
-                              pos.manifest_sha256};
+  m.physical =
+      physical_facts{facts.system_identifier,    pos.timeline,   wal::format_lsn(*pos.start),
+                     wal::format_lsn(*pos.stop), pos.start_time, facts.segment_size,
+                     pos.manifest_sha256};
   record_stored(m, stored_bytes_of(format, codec, streamed), sys_clock::now());
   m.upload.state = upload_state::uploaded;
   m.upload.finished = m.finished;

@@ -4,65 +4,89 @@
 
 #include <pgship/common/io/filters.hpp>
 
+#include "pg_async.hpp"
+#include "pipeline/basebackup_copy_stream.hpp"
+
 namespace pgship::agent {
 
 namespace net = boost::asio;
 
 namespace {
 
-// A libpq conninfo value, quoted: 'it''s' is written 'it\'s'.
-std::string conninfo_value(const std::string& value) {
-  std::string out = "'";
-  for (const char c : value) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
+// The checkpoint BASE_BACKUP starts with may take long on a busy server (a fast checkpoint
+// still writes every dirty buffer): the COPY has begun long before this, or something is
+// wrong.
+constexpr auto checkpoint_wait = std::chrono::hours(2);
+
+// The tablespaces BASE_BACKUP lists before its COPY: a row with an OID is one besides
+// pg_default, whose archive would be a second tar.
+bool has_other_tablespaces(const std::vector<pg_table>& results) {
+  for (const auto& r : results) {
+    if (r.columns.empty() || r.columns[0] != "spcoid") continue;
+    for (const auto& row : r.rows)
+      if (!row.empty() && row[0]) return true;
   }
-  return out + "'";
+  return false;
 }
 
-// The child's bytes into the chain, then the upload's pace: a full chunk waits for the one in
-// flight before pg_basebackup's pipe is read again.
-net::awaitable<std::error_code> feed_chain(io::sink& chain, tus_stream& upload,
-                                           std::span<const char> data) {
-  if (const auto ec = chain.write(data)) co_return ec;
-  if (co_await upload.pace()) co_return std::make_error_code(std::errc::connection_aborted);
-  co_return std::error_code{};
+// A failure of the server's, with its own words, as a dump's is; the connection's own
+// failures (auth, unreachable) keep their codes.
+stage_error server_failure(stage_error e, const pg_async& conn) {
+  if (e.code == errc::cancelled || conn.last_sqlstate().empty()) return e;
+  return fail(errc::dump_failed, "BASE_BACKUP failed: " + e.message);
 }
 
-void log_stderr(const std::string& text, const log::context& lg) {
-  const auto tool = lg.with({{"tool", "pg_basebackup"}});
-  std::string_view rest(text);
-  while (!rest.empty()) {
-    const auto nl = rest.find('\n');
-    const auto line = rest.substr(0, nl);
-    if (!line.empty()) tool.warn("{}", line);
-    if (nl == std::string_view::npos) break;
-    rest.remove_prefix(nl + 1);
+struct copy_outcome {
+  stage_error error;
+  bool stopped = false;
+};
+
+// The COPY's messages into the tar builder, each followed by the upload's pace: a full chunk
+// waits for the one in flight before the socket is read again, so a slow receiver slows the
+// server down instead of filling memory.
+net::awaitable<copy_outcome> copy_into(pg_async& conn, basebackup_copy_stream& tar,
+                                       io::filter_group& chain, tus_stream& upload,
+                                       const child_handle* handle) {
+  copy_outcome out;
+  std::string message;
+  for (;;) {
+    if (handle && handle->kill_requested()) {
+      out.stopped = true;
+      co_return out;
+    }
+    bool ended = false;
+    if (auto e = co_await conn.read_copy(message, ended)) {
+      out.stopped = handle && handle->kill_requested();
+      out.error = server_failure(std::move(e), conn);
+      co_return out;
+    }
+    if (ended) co_return out;
+    if (const auto ec = tar.take(message)) {
+      if (!tar.problem().empty()) {
+        out.error = fail(errc::dump_failed, tar.problem());
+      } else {
+        // The upload's own failure says more than the sink's code.
+        out.error = co_await upload.pace();
+        if (!out.error)
+          out.error = fail(errc::internal,
+                           "compressing or encrypting the base backup: " + chain.describe(ec));
+      }
+      co_return out;
+    }
+    if (auto e = co_await upload.pace()) {
+      out.error = std::move(e);
+      co_return out;
+    }
   }
 }
 
 }  // namespace
 
-std::vector<std::string> pg_basebackup_args(const std::string& host, int port,
-                                            const std::string& user) {
-  const std::string conninfo = "host=" + conninfo_value(host) + " port=" + std::to_string(port) +
-                               " user=" + conninfo_value(user) +
-                               " application_name=pgship-basebackup";
-  return {"-d",
-          conninfo,
-          "--no-password",
-          "--format=tar",
-          "--pgdata=-",
-          "--wal-method=none",
-          "--checkpoint=fast",
-          "--manifest-checksums=SHA256",
-          "--no-sync"};
-}
-
 net::awaitable<stage_error> stream_basebackup(http_client& client,
                                               const basebackup_stream_request& request,
                                               basebackup_stream_output& out) {
-  tus_stream upload(co_await net::this_coro::executor, client, request.upload, request.watch);
+  const auto ex = co_await net::this_coro::executor;
+  tus_stream upload(ex, client, request.upload, request.watch);
   if (auto created = co_await upload.create()) co_return created;
 
   // Built from the upload backwards: stored hash, the codecs, progress, the tap. No hash of
@@ -74,30 +98,60 @@ net::awaitable<stage_error> stream_basebackup(http_client& client,
   io::push_write_stages(chain, request.format, request.codec);
   const auto& plain = chain.push_front<io::count_filter>(request.on_bytes);
   const auto& tap = chain.push_front<basebackup_tar_tap>();
+  basebackup_copy_stream tar(chain);
 
-  child_spec spec;
-  spec.program = request.pg_basebackup.path;
-  spec.args = pg_basebackup_args(request.host, request.port, request.login.user);
-  if (!request.login.password.empty()) spec.env["PGPASSWORD"] = request.login.password;
-  async_stdout_sink sink = [&chain, &upload](std::span<const char> data) {
-    return feed_chain(chain, upload, data);
-  };
-  const auto result = co_await run_child_paced(spec, std::move(sink), request.handle);
-  log_stderr(result.err, request.log);
-
+  pg_async conn(ex);
+  const std::shared_ptr<child_handle> handle = request.handle;
+  if (handle) handle->attach([&conn] { conn.cancel(); });
   stage_error error;
-  if (result.stopped) {
-    error = fail(errc::cancelled, "pg_basebackup stopped: the run was cancelled");
-  } else if (result.sink_error) {
-    // The upload's own failure says more than the sink's code.
-    error = co_await upload.pace();
-    if (!error)
-      error = fail(errc::internal, "compressing or encrypting the base backup: " +
-                                       chain.describe(result.sink_error));
-  } else if (!result.ok()) {
-    const auto why = result.last_error_line();
-    error = fail(errc::dump_failed, "pg_basebackup failed (" + result.describe() + ")" +
-                                        (why.empty() ? "" : ": " + why));
+  bool stopped = handle && handle->kill_requested();
+  if (!stopped) {
+    pg_async_options options;
+    options.replication = true;
+    options.application_name = "pgship-basebackup";
+    pg_login login;
+    login.host = request.host;
+    login.port = request.port;
+    login.user = request.login.user;
+    login.password = request.login.password;
+    login.replication = true;
+    error = co_await conn.connect(login, options);
+  }
+  std::vector<pg_table> results;
+  if (!error && !stopped) {
+    request.log.debug("{}", base_backup_command(request.label));
+    error = server_failure(
+        co_await conn.exec(base_backup_command(request.label), results, checkpoint_wait), conn);
+    if (!error && (results.empty() || results.back().status != pg_table::state::copy_out))
+      error = fail(errc::dump_failed, "BASE_BACKUP did not start its COPY");
+    if (!error && has_other_tablespaces(results)) {
+      // Only one tar is shipped, and only the base archive holds the cluster's own files.
+      error = fail(errc::dump_failed,
+                   "the cluster has tablespaces besides pg_default: pgship's base backups copy "
+                   "clusters without extra tablespaces only");
+    }
+  }
+  if (!error && !stopped) {
+    auto copied = co_await copy_into(conn, tar, chain, upload, handle.get());
+    error = std::move(copied.error);
+    stopped = copied.stopped;
+  }
+  // The end position's result and the command's completion; a server error in the middle of
+  // the COPY arrives here too.
+  if (!error && !stopped) error = server_failure(co_await conn.end_copy(results), conn);
+  if (handle) {
+    stopped = stopped || handle->kill_requested();
+    handle->detach();
+  }
+  conn.close();
+
+  if (stopped) error = fail(errc::cancelled, "the base backup stopped: the run was cancelled");
+  if (!error) {
+    if (const auto ec = tar.finish()) {
+      error = tar.problem().empty()
+                  ? fail(errc::internal, "finishing the base backup's tar: " + chain.describe(ec))
+                  : fail(errc::dump_failed, tar.problem());
+    }
   }
   if (!error) {
     if (const auto ec = chain.finish()) {

@@ -1,10 +1,13 @@
 #pragma once
-// A base backup from pg_basebackup to the receiver, never staged on local disk:
-//   pg_basebackup -Ft -D - (a child, its stdout awaited: a slow upload blocks it, not memory)
-//   → the tar tap (backup_label, backup_manifest) → [zstd] → [age]
-//   → hash (stored) → the tus upload fed from memory (net/tus_stream).
-// The upload commits only after pg_basebackup exited 0 and the tar ended whole with its
-// manifest; any failure abandons it (nothing is committed on the receiver).
+// A base backup from the server to the receiver, never staged on local disk: the BASE_BACKUP
+// replication command on the agent's io_context (pg_async), its COPY made into one tar
+// (basebackup_copy_stream, backup_manifest as its last member) → the tar tap (backup_label,
+// backup_manifest) → [zstd] → [age] → hash (stored) → the tus upload fed from memory
+// (net/tus_stream). The socket is read only as fast as the upload goes: a slow receiver slows
+// the server's walsender down, not memory. The upload commits only after the COPY ended
+// without error and the tar ended whole with its manifest; any failure abandons it (nothing
+// is committed on the receiver). No child process: pg_basebackup would add a process and a
+// pipe copy of every byte to a backup that is CPU-bound on small hosts.
 
 #include <cstdint>
 #include <functional>
@@ -20,7 +23,6 @@
 #include "net/http_client.hpp"
 #include "net/tus_stream.hpp"
 #include "net/upload_job.hpp"
-#include "pg_tools.hpp"
 #include "pipeline/basebackup_tar_tap.hpp"
 #include "pipeline/output_file.hpp"
 #include "settings.hpp"
@@ -29,14 +31,14 @@
 namespace pgship::agent {
 
 struct basebackup_stream_request {
-  pg_tool pg_basebackup;
+  std::string label;  // backup_label's LABEL
   std::string host;
   int port = 5432;
   replication_login login;
   io::stored_format format;
   io::codec_settings codec;
   tus_stream_request upload;
-  std::shared_ptr<child_handle> handle;
+  std::shared_ptr<child_handle> handle;  // its kill() stops the backup
   upload_watch watch;
   std::function<void(std::uint64_t)> on_bytes;  // plain bytes so far (live progress)
   log::context log;
@@ -50,13 +52,10 @@ struct basebackup_stream_output : stored_sums {
   std::size_t peak_held = 0;  // the upload's largest buffer use
 };
 
-/// pg_basebackup's command line (the password is never on it: PGPASSWORD).
-std::vector<std::string> pg_basebackup_args(const std::string& host, int port,
-                                            const std::string& user);
-
 /// Streams one base backup into the committed upload `request.upload.name`. Fails with
-/// dump_failed (pg_basebackup failed, or its tar is incomplete), upload_* / receiver_* (the
-/// upload), cancelled.
+/// database_* (the replication connection), dump_failed (BASE_BACKUP failed, with the
+/// server's ERROR line, or its stream is not what PostgreSQL sends), upload_* / receiver_*
+/// (the upload), cancelled.
 boost::asio::awaitable<stage_error> stream_basebackup(http_client& client,
                                                       const basebackup_stream_request& request,
                                                       basebackup_stream_output& out);

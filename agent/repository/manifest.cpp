@@ -199,7 +199,6 @@ std::string to_json(const manifest& m) {
                                  {"stop_lsn", p.stop_lsn},
                                  {"start_time", p.start_time},
                                  {"segment_size", p.segment_size},
-                                 {"pg_basebackup_version", p.pg_basebackup_version},
                                  {"backup_manifest_sha256", p.backup_manifest_sha256}};
   }
   if (m.kind == "globals") {
@@ -269,7 +268,6 @@ std::optional<manifest> parse_manifest(std::string_view text) {
                                 text_of(p, "stop_lsn"),
                                 text_of(p, "start_time"),
                                 number_of(p, "segment_size"),
-                                text_of(p, "pg_basebackup_version"),
                                 text_of(p, "backup_manifest_sha256")};
   }
   if (m.pg_dump_version.empty()) m.pg_dump_version = text_of(o, "pg_dumpall_version");

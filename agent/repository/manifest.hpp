@@ -78,7 +78,6 @@ struct physical_facts {
   std::string stop_lsn;
   std::string start_time;  // backup_label's START TIME
   std::uint64_t segment_size = 0;
-  std::string pg_basebackup_version;
   std::string backup_manifest_sha256;  // PostgreSQL's backup_manifest inside the tar
 };
 

@@ -57,7 +57,8 @@ net::awaitable<void> slot_watch::run(std::function<void()> on_lost) {
   for (;;) {
     pg_async link(ex_);
     std::vector<pg_table> r;
-    auto e = co_await link.connect(login_, pg_async_options{});
+    const pg_async_options options;
+    auto e = co_await link.connect(login_, options);
     if (!e) e = co_await link.exec(slot_watch_query(slot_), r, std::chrono::seconds(10));
     link.close();
     if ((co_await net::this_coro::cancellation_state).cancelled() != net::cancellation_type::none)

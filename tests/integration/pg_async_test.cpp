@@ -80,7 +80,8 @@ TEST(PgAsync, IdentifiesTheSystemOverAReplicationConnection) {
 
 net::awaitable<void> plain_statements(const pg_cluster& pg) {
   pg_async conn(co_await net::this_coro::executor);
-  auto e = co_await conn.connect(login_of(pg), {});
+  const agent::pg_async_options options;
+  auto e = co_await conn.connect(login_of(pg), options);
   EXPECT_FALSE(e) << e.message;
   std::vector<pg_table> results;
   e = co_await conn.exec("SELECT 1 AS one, NULL::text AS nothing; SELECT 'two'", results);
@@ -234,7 +235,8 @@ net::awaitable<void> unreachable(unsigned short port) {
   login.host = "localhost";  // resolved by Asio
   login.port = port;
   login.user = "nobody";
-  const auto e = co_await conn.connect(login, {});
+  const agent::pg_async_options options;
+  const auto e = co_await conn.connect(login, options);
   EXPECT_EQ(e.code, errc::database_unreachable) << e.message;
   EXPECT_NE(e.message.find("localhost:" + std::to_string(port)), std::string::npos) << e.message;
 }
