@@ -1,10 +1,11 @@
-// Physical base backups against real PostgreSQL 15 and a real receiver: pg_basebackup streamed
+// Physical base backups against real PostgreSQL 15 and a real receiver: BASE_BACKUP streamed
 // through zstd and age into the receiver (never a file in BACKUP_DIR); the stored bytes are
 // what the reference tools read back (age -d | zstd -d | tar -x, then pg_verifybackup); the
 // run is ok only once the receiver's archive holds the WAL up to the backup's stop point.
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -177,6 +178,48 @@ TEST_F(BaseBackup, TheOneShotCommandStreamsItsOwnWalWhenNoDaemonDoes) {
       {"basebackup", "--config", write_config(agent_config("postgres"), "off.env").string()});
   EXPECT_EQ(off.exit_code, 2) << off.out << off.err;
   EXPECT_NE(off.err.find("basebackup needs WAL_STREAM=on"), std::string::npos) << off.err;
+}
+
+// A file the server cannot read fails BASE_BACKUP in the middle of its COPY: the run says
+// PostgreSQL's own ERROR line, and the receiver keeps nothing of the half-sent upload.
+TEST_F(BaseBackup, AServerErrorIsReportedInItsOwnWordsAndNothingIsCommitted) {
+  start();
+  const auto unreadable = pg().data_dir() / "pgship_unreadable";
+  { std::ofstream(unreadable) << "the walsender cannot open this\n"; }
+  stdfs::permissions(unreadable, stdfs::perms::none);
+  struct remove_after {
+    stdfs::path path;
+    ~remove_after() {
+      std::error_code ec;
+      stdfs::remove(path, ec);
+    }
+  } cleanup{unreadable};
+
+  const auto config =
+      write_config(agent_config("postgres", {{"WAL_STREAM", "on"},
+                                             {"WAL_SLOT", "pgship_server_error"},
+                                             {"WAL_ACK_INTERVAL", "200ms"},
+                                             {"COMPRESSION", "zstd"}}));
+  const auto r = run_agent({"basebackup", "--config", config.string()});
+  EXPECT_EQ(r.exit_code, 15) << r.out << r.err;  // dump_failed
+  const auto said = r.out + r.err;
+  EXPECT_NE(said.find("BASE_BACKUP failed: ERROR:"), std::string::npos) << said;
+  EXPECT_NE(said.find("pgship_unreadable"), std::string::npos) << said;
+  EXPECT_TRUE(stored_base_backups(".base.tar.zst").empty());
+  EXPECT_TRUE(files_ending(stored_dir(), ".manifest.json").empty());
+  expect_nothing_staged();
+  // The abandoned upload was deleted: the receiver's spool holds no part of it.
+  const auto spool = receiver_->storage_dir() / ".incoming";
+  if (stdfs::exists(spool)) {
+    for (const auto& e : stdfs::recursive_directory_iterator(spool))
+      EXPECT_FALSE(e.is_regular_file()) << e.path();
+  }
+  EXPECT_EQ(pg().query_value("postgres",
+                             "SELECT count(*) FROM pg_stat_replication WHERE application_name = "
+                             "'pgship-basebackup'"),
+            "0")
+      << "no walsender is left sending the backup";
+  pg().execute("postgres", "SELECT pg_drop_replication_slot('pgship_server_error')");
 }
 
 }  // namespace
