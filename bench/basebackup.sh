@@ -10,14 +10,15 @@
 #       pgBackRest backup, like pgship's, ends only once its archive holds the WAL up to the
 #       backup's stop point, so both wait for their own WAL archive. With archive_mode on, the
 #       server also makes pg_basebackup -X none wait until the archiver has pushed the stop
-#       segment, in (f) and (s) alike (about one segment's archive-push).
+#       segment (in (f)); it checks once a second. pgship sends BASE_BACKUP with WAIT false
+#       and waits for its own archive instead, so (s) has no such wait.
 #   (f) the floor of a streamed base backup:
 #       `pg_basebackup -Ft -D - -X none -c fast | zstd -3 -T0 > FILE` (FILE on the same disk,
 #       deleted after the run; the default CRC32C manifest checksums).
 #   (s) pgship: `pgship-agent basebackup` (one-shot) with COMPRESSION=zstd (ZSTD_LEVEL 3) and
-#       age encryption (ENCRYPT_RECIPIENTS), uploaded to pgship-receiver on loopback; it runs
-#       pg_basebackup ... --manifest-checksums=SHA256 as a child and ends once the receiver's
-#       WAL archive covers the backup's stop LSN. The WAL comes from a daemon
+#       age encryption (ENCRYPT_RECIPIENTS), uploaded to pgship-receiver on loopback; it sends
+#       BASE_BACKUP (MANIFEST_CHECKSUMS 'SHA256', WAIT false) on its own replication connection
+#       and ends once the receiver's WAL archive covers the backup's stop LSN. The WAL comes from a daemon
 #       (`pgship-agent run`, WAL_STREAM=on, zstd + age, WAL_ACK_INTERVAL 1s, the default),
 #       started before the first iteration and streaming the same cluster to the same receiver
 #       for the whole bench (so it runs during (p) and (f) too).
@@ -27,8 +28,8 @@
 # pgship run's stages (stream, wal wait) and the agent's peak RSS during its base backup
 # (target <= 64 MiB): VmHWM of the one-shot agent process itself, read from /proc every 0.1 s
 # while it runs (its high-water mark, so the last reading is its peak up to then), and beside
-# it /usr/bin/time -v's maximum RSS, which is the largest of the agent and its children
-# (pg_basebackup among them). Not a pass/fail test; exits 1 if a run failed.
+# it /usr/bin/time -v's maximum RSS, which is the largest of the agent and its children (it
+# has none during a base backup). Not a pass/fail test; exits 1 if a run failed.
 #
 #   SIZE_GB=1 ITERATIONS=3 BUILD_DIR=build bench/basebackup.sh
 #

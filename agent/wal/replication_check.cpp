@@ -75,6 +75,15 @@ void check_settings(pg_connection& conn, const settings& cfg, findings& out) {
       "current_setting('synchronous_standby_names')",
       error);
   if (!rows || rows->empty()) return out.add(level::fail, "server settings", error.message);
+  const int version = conn.server_version_num();
+  if (major_version(version) < 15) {
+    out.add(level::fail, "base backups",
+            "PostgreSQL " + version_text(version) +
+                ": the agent's BASE_BACKUP needs 15 or newer (the WAL it streams cannot be "
+                "recovered without one)");
+  } else {
+    out.add(level::pass, "base backups", "PostgreSQL " + version_text(version));
+  }
   const auto& row = (*rows)[0];
   if (row[0] == "minimal") {
     out.add(level::fail, "wal_level", "minimal: set wal_level = replica (needs a restart)");
