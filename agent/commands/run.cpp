@@ -8,6 +8,8 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <set>
+#include <string>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -71,6 +73,25 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
                                            pgship::wal::format_lsn(gap.to) + " of timeline " +
                                            std::to_string(gap.timeline) + " (" + gap.reason + ")");
     });
+    // WAL with no complete base backup before it recovers nothing. With BASEBACKUP_SCHEDULE
+    // one is taken now rather than at the schedule's next time; without, the operator takes
+    // them, and is told. Once per system while the daemon runs (a failed one is retried).
+    wal_stream->on_archive_opened(
+        [&state, scheduled = !cfg.basebackup_schedule.empty(), told = std::set<std::string>()](
+            const std::string& system, const wire::wal::archive_state& archive) mutable {
+          if (!archive.basebackups.empty() || !told.insert(system).second) return;
+          const std::string why =
+              "the archive of system " + system + " has no complete base backup";
+          if (scheduled) {
+            state.want_basebackup("wal-start", why);
+          } else {
+            log::write(spdlog::level::warn,
+                       why +
+                           ": the WAL streamed into it recovers nothing until one is taken "
+                           "(pgship-agent basebackup, or BASEBACKUP_SCHEDULE)",
+                       {{"system", system}});
+          }
+        });
   }
 
   http_server::router routes;

@@ -9,24 +9,13 @@
 
 #include "pipeline/list_tee.hpp"
 #include "pipeline/output_file.hpp"
+#include "pipeline/tool_stderr.hpp"
 
 namespace pgship::agent {
 namespace {
 
 // A custom-format archive starts with this magic; anything shorter is not an archive.
 constexpr std::string_view archive_magic = "PGDMP";
-
-void log_stderr(const std::string& text, const log::context& lg) {
-  const auto tool = lg.with({{"tool", "pg_dump"}});
-  std::string_view rest(text);
-  while (!rest.empty()) {
-    const auto nl = rest.find('\n');
-    const auto line = rest.substr(0, nl);
-    if (!line.empty()) tool.warn("{}", line);
-    if (nl == std::string_view::npos) break;
-    rest.remove_prefix(nl + 1);
-  }
-}
 
 }  // namespace
 
@@ -77,7 +66,7 @@ boost::asio::awaitable<stage_error> run_dump(const dump_request& request, dump_o
   } else {
     result = co_await run_child(spec, std::move(sink), request.handle);
   }
-  log_stderr(result.err, request.log);
+  log_tool_stderr(result.err, "pg_dump", request.log);
 
   auto error = producer_failure(result, "pg_dump", request.output);
   if (!error && head.head() != archive_magic) {

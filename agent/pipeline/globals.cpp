@@ -3,6 +3,7 @@
 #include <pgship/common/io/filters.hpp>
 
 #include "pipeline/globals_script.hpp"
+#include "pipeline/tool_stderr.hpp"
 
 namespace pgship::agent {
 
@@ -38,18 +39,6 @@ class script_reader final : public io::filter {
   std::string tail_;
   std::vector<std::string> roles_;
 };
-
-void log_stderr(const std::string& text, const log::context& lg) {
-  const auto tool = lg.with({{"tool", "pg_dumpall"}});
-  std::string_view rest(text);
-  while (!rest.empty()) {
-    const auto nl = rest.find('\n');
-    const auto line = rest.substr(0, nl);
-    if (!line.empty()) tool.warn("{}", line);
-    if (nl == std::string_view::npos) break;
-    rest.remove_prefix(nl + 1);
-  }
-}
 
 // Whether the role may read pg_authid, where the password hashes are (a superuser may; since
 // PostgreSQL 10 nobody else by default).
@@ -98,7 +87,7 @@ net::awaitable<stage_error> run_globals(const globals_request& request, globals_
   spec.env = {{"PGAPPNAME", "pgship-agent"}};
   if (!login.password.empty()) spec.env["PGPASSWORD"] = login.password;
   const auto result = co_await run_child(spec, std::move(sink), request.handle);
-  log_stderr(result.err, request.log);
+  log_tool_stderr(result.err, "pg_dumpall", request.log);
 
   auto error = producer_failure(result, "pg_dumpall", request.output);
   if (!error && !globals_script_complete(reader.tail())) {

@@ -134,6 +134,7 @@ struct wal_stream::impl final : unit_sink {
   std::set<timeline_id> histories;  // stored on the receiver or queued, for `system`
   std::uint64_t gaps_recorded = 0;
   wal_stream::gap_callback gap_hook;
+  wal_stream::archive_callback archive_hook;
   lsn archive_end = 0;  // the receiver's durable end when the session opened, on tail_'s timeline
   milliseconds ship_first{250}, ship_cap{5000};
 
@@ -174,6 +175,7 @@ struct wal_stream::impl final : unit_sink {
     if (queue_ && (wanted != system || queue_->failed())) co_await retire_queue();
     auto e = co_await receiver.get_state(wanted, state);
     if (e) co_return e;
+    if (archive_hook) net::post(ex, [hook = archive_hook, wanted, state] { hook(wanted, state); });
     if (!queue_) {
       system = wanted;
       queue_ = std::make_unique<ship_queue>(ex, receiver.sender_for(wanted), ship_budget);
@@ -397,6 +399,10 @@ wal_status wal_stream::status(clock::time_point now) const {
 
 void wal_stream::on_gap(gap_callback callback) {
   impl_->gap_hook = std::move(callback);
+}
+
+void wal_stream::on_archive_opened(archive_callback callback) {
+  impl_->archive_hook = std::move(callback);
 }
 
 void wal_stream::set_backoff(milliseconds first, milliseconds cap) {

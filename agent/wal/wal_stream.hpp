@@ -95,6 +95,12 @@ class wal_stream {
   /// recovers past it, a base backup is needed (the base-backup runner subscribes).
   using gap_callback = std::function<void(const std::string& system, const wire::wal::gap_record&)>;
   void on_gap(gap_callback callback);
+  /// Called (on the executor) each time a session has read the receiver's state of the
+  /// archive it streams into, before streaming: whether the archive has a complete base backup
+  /// to recover from is the daemon's to act on.
+  using archive_callback =
+      std::function<void(const std::string& system, const wire::wal::archive_state& state)>;
+  void on_archive_opened(archive_callback callback);
 
   /// The reconnect backoff: `first` doubling to `cap` (0.5 s and 10 s unless set).
   void set_backoff(std::chrono::milliseconds first, std::chrono::milliseconds cap);

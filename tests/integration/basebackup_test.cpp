@@ -104,6 +104,14 @@ TEST_F(BaseBackup, WithTheDaemonsStreamTheRunIsOkOnceTheArchiveHoldsItsWal) {
   ASSERT_TRUE(location.starts_with("/api/v1/runs/")) << location;
   const auto run_id = location.substr(std::string("/api/v1/runs/").size());
   EXPECT_EQ(post("/api/v1/basebackups").result_int(), 409) << "one job at a time";
+  // Without BASEBACKUP_SCHEDULE the daemon takes none of its own, and says why one is needed.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return read_file(dir_ / "agent.log").find("has no complete base backup") !=
+               std::string::npos;
+      },
+      30s))
+      << read_file(dir_ / "agent.log");
 
   ASSERT_TRUE(wait_until([&] { return result_of(run_id) != "running"; }, 600s));
   EXPECT_EQ(result_of(run_id), "ok") << read_file(dir_ / "agent.log");
@@ -180,6 +188,32 @@ TEST_F(BaseBackup, TheOneShotCommandStreamsItsOwnWalWhenNoDaemonDoes) {
   EXPECT_NE(off.err.find("basebackup needs WAL_STREAM=on"), std::string::npos) << off.err;
 }
 
+// Streaming into an archive with no complete base backup recovers nothing: with
+// BASEBACKUP_SCHEDULE set, the daemon takes one at once instead of at the schedule's time.
+TEST_F(BaseBackup, AScheduledDaemonTakesABaseBackupAtOnceForAnArchiveWithoutOne) {
+  start();
+  start_daemon({{"WAL_STREAM", "on"},
+                {"WAL_SLOT", "pgship_wal_start"},
+                {"WAL_ACK_INTERVAL", "200ms"},
+                {"BASEBACKUP_SCHEDULE", "0 0 1 1 *"}},
+               "postgres");
+  ASSERT_TRUE(
+      wait_until([&] { return files_ending(stored_dir(), ".manifest.json").size() == 1; }, 300s))
+      << read_file(dir_ / "agent.log");
+  EXPECT_EQ(stored_base_backups(".base.tar").size(), 1u);
+  const auto runs = read_file(backup_dir() / "runs.jsonl");
+  EXPECT_NE(runs.find("\"trigger\":\"wal-start\""), std::string::npos) << runs;
+  EXPECT_EQ(stop_daemon(), 0);
+  wait_until(
+      [&] {
+        return pg().query_value("postgres",
+                                "SELECT count(*) FROM pg_replication_slots WHERE slot_name = "
+                                "'pgship_wal_start' AND active") == "0";
+      },
+      30s);
+  pg().execute("postgres", "SELECT pg_drop_replication_slot('pgship_wal_start')");
+}
+
 // A file the server cannot read fails BASE_BACKUP in the middle of its COPY: the run says
 // PostgreSQL's own ERROR line, and the receiver keeps nothing of the half-sent upload.
 TEST_F(BaseBackup, AServerErrorIsReportedInItsOwnWordsAndNothingIsCommitted) {
@@ -195,11 +229,10 @@ TEST_F(BaseBackup, AServerErrorIsReportedInItsOwnWordsAndNothingIsCommitted) {
     }
   } cleanup{unreadable};
 
-  const auto config =
-      write_config(agent_config("postgres", {{"WAL_STREAM", "on"},
-                                             {"WAL_SLOT", "pgship_server_error"},
-                                             {"WAL_ACK_INTERVAL", "200ms"},
-                                             {"COMPRESSION", "zstd"}}));
+  const auto config = write_config(agent_config("postgres", {{"WAL_STREAM", "on"},
+                                                             {"WAL_SLOT", "pgship_server_error"},
+                                                             {"WAL_ACK_INTERVAL", "200ms"},
+                                                             {"COMPRESSION", "zstd"}}));
   const auto r = run_agent({"basebackup", "--config", config.string()});
   EXPECT_EQ(r.exit_code, 15) << r.out << r.err;  // dump_failed
   const auto said = r.out + r.err;

@@ -10,7 +10,7 @@
 
 #include "api/send_stored.hpp"
 #include "api/wal/segment_chain.hpp"
-#include "policy/access.hpp"
+#include "policy/wal_access.hpp"
 #include "storage/wal_store.hpp"
 
 namespace pgship::receiver {
@@ -18,26 +18,6 @@ namespace {
 
 using http_server::exchange;
 namespace wal_wire = wire::wal;
-
-// The token's client's archive of the route's system, after the checks every route shares;
-// nullptr when it answered (401/403/429, 501 without an archive, 400 for a bad system).
-net::awaitable<wal_store*> open_archive(exchange& ex, receiver_context& ctx, wal_key& key) {
-  const auto who = co_await authorize(ex, ctx, scope::read);
-  if (!who) co_return nullptr;
-  wal_store* archive = ctx.store->wal();
-  if (!archive) {
-    co_await ex.respond_error(http::status::not_implemented, wire::api_error::wal_unsupported,
-                              "this receiver's storage does not keep a physical archive yet");
-    co_return nullptr;
-  }
-  key = {who->client, std::string(ex.params().get("system"))};
-  if (!wal_wire::is_system_id(key.system)) {
-    co_await ex.respond_error(http::status::bad_request, wire::api_error::invalid_system,
-                              "a system identifier is 1 to 20 decimal digits (IDENTIFY_SYSTEM)");
-    co_return nullptr;
-  }
-  co_return archive;
-}
 
 net::awaitable<void> storage_failed(exchange& ex, const wal_key& key, const std::error_code& ec) {
   log::write(spdlog::level::err, "WAL read failed: " + ec.message(),
@@ -48,7 +28,7 @@ net::awaitable<void> storage_failed(exchange& ex, const wal_key& key, const std:
 
 net::awaitable<void> handle_unit(exchange& ex, receiver_context& ctx) {
   wal_key key;
-  wal_store* archive = co_await open_archive(ex, ctx, key);
+  wal_store* archive = co_await open_wal_archive(ex, ctx, scope::read, key);
   if (!archive) co_return;
   const auto name = parse_wal_file_name(ex.params().get("name"));
   if (!name) {
@@ -181,7 +161,7 @@ void list_segment(receiver_context& ctx, const wal_store& archive, const wal_key
 
 net::awaitable<void> handle_segment(exchange& ex, receiver_context& ctx) {
   wal_key key;
-  wal_store* archive = co_await open_archive(ex, ctx, key);
+  wal_store* archive = co_await open_wal_archive(ex, ctx, scope::read, key);
   if (!archive) co_return;
   const std::string file(ex.params().get("file"));
   if (!wal::is_segment_name(file) && !wal::parse_history_name(file)) {
@@ -214,7 +194,7 @@ net::awaitable<void> handle_segment(exchange& ex, receiver_context& ctx) {
 
 net::awaitable<void> handle_state(exchange& ex, receiver_context& ctx) {
   wal_key key;
-  wal_store* archive = co_await open_archive(ex, ctx, key);
+  wal_store* archive = co_await open_wal_archive(ex, ctx, scope::read, key);
   if (!archive) co_return;
   result<std::optional<wal_wire::archive_state>> state = std::nullopt;
   std::function<void()> work = [&] { state = ctx.wal_ranges.state(*archive, key); };

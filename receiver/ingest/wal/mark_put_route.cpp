@@ -5,7 +5,7 @@
 #include <pgship/common/log.hpp>
 #include <pgship/common/wire/wal.hpp>
 
-#include "policy/access.hpp"
+#include "policy/wal_access.hpp"
 #include "storage/wal_store.hpp"
 
 namespace pgship::receiver {
@@ -60,20 +60,9 @@ void record_mark(receiver_context& ctx, wal_store& archive, const wal_key& key,
 }
 
 net::awaitable<void> handle_put(exchange& ex, receiver_context& ctx) {
-  const auto who = co_await authorize(ex, ctx, scope::upload);
-  if (!who) co_return;
-  wal_store* archive = ctx.store->wal();
-  if (!archive) {
-    co_await ex.respond_error(http::status::not_implemented, wire::api_error::wal_unsupported,
-                              "this receiver's storage does not keep a physical archive yet");
-    co_return;
-  }
-  const wal_key key{who->client, std::string(ex.params().get("system"))};
-  if (!wal_wire::is_system_id(key.system)) {
-    co_await ex.respond_error(http::status::bad_request, wire::api_error::invalid_system,
-                              "a system identifier is 1 to 20 decimal digits (IDENTIFY_SYSTEM)");
-    co_return;
-  }
+  wal_key key;
+  wal_store* archive = co_await open_wal_archive(ex, ctx, scope::upload, key);
+  if (!archive) co_return;
   const std::string id(ex.params().get("id"));
   if (!wal_mark_file_name(id)) {
     co_await ex.respond_error(http::status::bad_request, wire::api_error::invalid_name,

@@ -15,8 +15,8 @@
 
 #include "ingest/body_stream.hpp"
 #include "ingest/incoming_file.hpp"
-#include "policy/access.hpp"
 #include "policy/admission.hpp"
+#include "policy/wal_access.hpp"
 #include "storage/wal_store.hpp"
 
 namespace pgship::receiver {
@@ -42,17 +42,11 @@ struct refusal {
 };
 
 // Reads the route's parameters and headers into `out`; a refusal when they do not make a unit.
-std::optional<refusal> parse_request(const exchange& ex, const std::string& client,
-                                     unit_request& out) {
+std::optional<refusal> parse_request(const exchange& ex, unit_request& out) {
   const auto bad = [](wire::api_error error, std::string detail) {
     return refusal{http::status::bad_request, error, std::move(detail)};
   };
   const auto& req = ex.request();
-  out.key = {client, std::string(ex.params().get("system"))};
-  if (!wal_wire::is_system_id(out.key.system)) {
-    return bad(wire::api_error::invalid_system,
-               "a system identifier is 1 to 20 decimal digits (IDENTIFY_SYSTEM)");
-  }
   const std::string file(ex.params().get("name"));
   const auto name = parse_wal_file_name(file);
   if (!name) {
@@ -125,20 +119,14 @@ void store_unit(receiver_context& ctx, wal_store& archive, const unit_request& u
 }
 
 net::awaitable<void> handle_put(exchange& ex, receiver_context& ctx) {
-  const auto who = co_await authorize(ex, ctx, scope::upload);
-  if (!who) co_return;
-  wal_store* archive = ctx.store->wal();
-  if (!archive) {
-    co_await ex.respond_error(http::status::not_implemented, wire::api_error::wal_unsupported,
-                              "this receiver's storage does not keep a physical archive yet");
-    co_return;
-  }
   unit_request unit;
-  if (const auto refused = parse_request(ex, who->client, unit)) {
+  wal_store* archive = co_await open_wal_archive(ex, ctx, scope::upload, unit.key);
+  if (!archive) co_return;
+  if (const auto refused = parse_request(ex, unit)) {
     co_await ex.respond_error(refused->status, refused->error, refused->detail);
     co_return;
   }
-  const log::context lg{{"client", who->client},
+  const log::context lg{{"client", unit.key.client},
                         {"system", unit.key.system},
                         {"unit", unit.name.file},
                         {"peer", ex.peer_address()}};
@@ -183,7 +171,7 @@ net::awaitable<void> handle_put(exchange& ex, receiver_context& ctx) {
   }
   const auto spooled = ctx.incoming.new_path("wal");
   quota_hold hold(ctx.quota, spooled.filename().string());
-  if (co_await refuse_over_limits(ex, ctx, who->client, declared, hold.key())) co_return;
+  if (co_await refuse_over_limits(ex, ctx, unit.key.client, declared, hold.key())) co_return;
   ex.set_body_limit(wal_wire::max_unit_bytes);
 
   incoming_file file;
@@ -201,7 +189,7 @@ net::awaitable<void> handle_put(exchange& ex, receiver_context& ctx) {
   };
   sha256 hasher;
   std::vector<sha256*> hashers{&hasher};
-  auto rate = ctx.upload_rates.for_client(who->client);  // CLIENT_MAX_RATE caps WAL too
+  auto rate = ctx.upload_rates.for_client(unit.key.client);  // CLIENT_MAX_RATE caps WAL too
   const auto body =
       co_await stream_body(ex, ctx.hash_pool, std::move(hashers), std::move(consume), rate);
   if (body.read_error == http::error::body_limit) {
@@ -228,7 +216,7 @@ net::awaitable<void> handle_put(exchange& ex, receiver_context& ctx) {
         "could not write the unit to disk");
     co_return;
   }
-  ctx.metrics.bytes_received(who->client, file.size());
+  ctx.metrics.bytes_received(unit.key.client, file.size());
   const auto digest = hasher.finish();
   if (digest != unit.stored_sha256) {
     file.discard();
