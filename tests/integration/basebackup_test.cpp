@@ -55,6 +55,18 @@ class BaseBackup : public daemon_fixture {
     EXPECT_NE(verified.out.find("successfully verified"), std::string::npos) << verified.out;
   }
 
+  // The daemon's walsender goes a moment after the daemon; its slot is dropped then.
+  void drop_slot_once_idle(const std::string& slot) {
+    wait_until(
+        [&] {
+          return pg().query_value("postgres",
+                                  "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" +
+                                      slot + "' AND active") == "0";
+        },
+        30s);
+    pg().execute("postgres", "SELECT pg_drop_replication_slot('" + slot + "')");
+  }
+
   stdfs::path new_identity() {
     const auto path = dir_ / "base.key";
     const auto r = run_process({"age-keygen", "-o", path.string()});
@@ -132,14 +144,7 @@ TEST_F(BaseBackup, WithTheDaemonsStreamTheRunIsOkOnceTheArchiveHoldsItsWal) {
   expect_nothing_staged();
 
   EXPECT_EQ(stop_daemon(), 0);
-  wait_until(
-      [&] {
-        return pg().query_value("postgres",
-                                "SELECT count(*) FROM pg_replication_slots WHERE slot_name = "
-                                "'pgship_basebackup_test' AND active") == "0";
-      },
-      30s);
-  pg().execute("postgres", "SELECT pg_drop_replication_slot('pgship_basebackup_test')");
+  drop_slot_once_idle("pgship_basebackup_test");
 }
 
 // Without a daemon, the one-shot command streams the WAL its backup needs itself, on WAL_SLOT,
@@ -204,14 +209,7 @@ TEST_F(BaseBackup, AScheduledDaemonTakesABaseBackupAtOnceForAnArchiveWithoutOne)
   const auto runs = read_file(backup_dir() / "runs.jsonl");
   EXPECT_NE(runs.find("\"trigger\":\"wal-start\""), std::string::npos) << runs;
   EXPECT_EQ(stop_daemon(), 0);
-  wait_until(
-      [&] {
-        return pg().query_value("postgres",
-                                "SELECT count(*) FROM pg_replication_slots WHERE slot_name = "
-                                "'pgship_wal_start' AND active") == "0";
-      },
-      30s);
-  pg().execute("postgres", "SELECT pg_drop_replication_slot('pgship_wal_start')");
+  drop_slot_once_idle("pgship_wal_start");
 }
 
 // A file the server cannot read fails BASE_BACKUP in the middle of its COPY: the run says
