@@ -4,6 +4,7 @@
 // run is ok only once the receiver's archive holds the WAL up to the backup's stop point.
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -210,6 +211,50 @@ TEST_F(BaseBackup, AScheduledDaemonTakesABaseBackupAtOnceForAnArchiveWithoutOne)
   EXPECT_NE(runs.find("\"trigger\":\"wal-start\""), std::string::npos) << runs;
   EXPECT_EQ(stop_daemon(), 0);
   drop_slot_once_idle("pgship_wal_start");
+}
+
+// The slot is streamed, but not into this receiver: pg_receivewal holds it, so the one-shot
+// command leaves the WAL to that stream and it never reaches the archive. After
+// BASEBACKUP_WAL_TIMEOUT the run is basebackup_incomplete (exit 63): the tar stays stored,
+// without the manifest and the mark that would make it a starting point.
+TEST_F(BaseBackup, ABackupWhoseWalNeverReachesTheArchiveIsIncomplete) {
+  start();
+  pg().execute("postgres", "SELECT pg_create_physical_replication_slot('pgship_elsewhere', true)");
+  const auto wal_dir = dir_ / "receivewal";
+  stdfs::create_directories(wal_dir);
+  const auto held =
+      run_process({"bash", "-c",
+                   "'" + (pg().bin_dir() / "pg_receivewal").string() + "' -h '" + pg().host() +
+                       "' -p " + std::to_string(pg().port()) + " -U '" + pg().user() +
+                       "' -S pgship_elsewhere --no-loop -D '" + wal_dir.string() + "' > '" +
+                       (dir_ / "receivewal.log").string() + "' 2>&1 < /dev/null & echo $!"},
+                  {.env = {{"PGPASSWORD", pg().password()}}});
+  ASSERT_TRUE(held.ok()) << held.err;
+  const int receivewal = std::stoi(held.out);
+  struct stop_after {
+    int pid;
+    ~stop_after() { ::kill(pid, SIGTERM); }
+  } stop{receivewal};
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return pg().query_value("postgres",
+                                "SELECT count(*) FROM pg_replication_slots WHERE slot_name = "
+                                "'pgship_elsewhere' AND active") == "1";
+      },
+      30s))
+      << read_file(dir_ / "receivewal.log");
+
+  const auto config = write_config(agent_config(
+      "postgres",
+      {{"WAL_STREAM", "on"}, {"WAL_SLOT", "pgship_elsewhere"}, {"BASEBACKUP_WAL_TIMEOUT", "3s"}}));
+  const auto r = run_agent({"basebackup", "--config", config.string()});
+  EXPECT_EQ(r.exit_code, 63) << r.out << r.err;  // basebackup_incomplete
+  EXPECT_NE((r.out + r.err).find("0/"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(stored_base_backups(".base.tar").size(), 1u) << "the tar stays";
+  EXPECT_TRUE(files_ending(stored_dir(), ".manifest.json").empty()) << "but is no starting point";
+
+  ::kill(receivewal, SIGTERM);
+  drop_slot_once_idle("pgship_elsewhere");
 }
 
 // A file the server cannot read fails BASE_BACKUP in the middle of its COPY: the run says
