@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include <boost/program_options/options_description.hpp>
 
@@ -20,8 +21,9 @@
 
 namespace {
 
-constexpr std::array<std::string_view, 9> commands = {
-    "run", "backup", "basebackup", "check", "list", "restore", "drill", "healthcheck", "wal"};
+constexpr std::array<std::string_view, 10> commands = {
+    "run",     "backup", "basebackup",  "check", "list",
+    "restore", "drill",  "healthcheck", "wal",   "wal-fetch"};
 constexpr std::array<std::string_view, 3> wal_commands = {"status", "verify", "drop-slot"};
 
 void print_help(std::ostream& out, const boost::program_options::options_description& desc) {
@@ -43,7 +45,9 @@ void print_help(std::ostream& out, const boost::program_options::options_descrip
          "               receiver's) [--json]\n"
          "  wal verify   the receiver's WAL archive of this cluster has no gaps (exit 0), or\n"
          "               names each one (exit 62) [--json] [--system ID]\n"
-         "  wal drop-slot  drop WAL_SLOT on the server (decommissioning; stop the daemon first)\n\n"
+         "  wal drop-slot  drop WAL_SLOT on the server (decommissioning; stop the daemon first)\n"
+         "  wal-fetch FILE PATH  PostgreSQL's restore_command: FILE of PITR_SYSTEM's archive\n"
+         "               into PATH (exit 1: the archive has no such file; 126: any failure)\n\n"
       << desc << "\nSettings come from --config FILE and the environment; see conf/agent.env.\n";
 }
 
@@ -95,11 +99,18 @@ int dispatch_wal(std::string_view subcommand, const pgship::agent::settings& set
   return command_wal_drop_slot(settings);
 }
 
+// wal-fetch's FILE and PATH (%f %p), taken off the command line before the options.
+std::array<std::string_view, 2> wal_fetch_args;
+
 int dispatch(std::string_view command, std::string_view subcommand,
              const pgship::agent::settings& settings, const po::variables_map& vars,
              std::function<pgship::agent::settings()> reload) {
   using namespace pgship::agent;
   if (command == "wal") return dispatch_wal(subcommand, settings, vars);
+  if (command == "wal-fetch") {
+    return command_wal_fetch(settings,
+                             {std::string(wal_fetch_args[0]), std::string(wal_fetch_args[1])});
+  }
   if (command == "backup") {
     return command_backup(settings, {value_or(vars, "database", std::vector<std::string>{})});
   }
@@ -159,6 +170,18 @@ int agent_main(int argc, char** argv) {
     }
   }
 
+  // wal-fetch FILE PATH: PostgreSQL's %f and %p come first.
+  std::vector<char*> without_positionals;
+  if (command == "wal-fetch") {
+    if (rest.size() < 3 || rest[1][0] == '-' || rest[2][0] == '-') {
+      throw pgship::config::config_error("wal-fetch needs FILE and PATH (restore_command's %f %p)");
+    }
+    wal_fetch_args = {rest[1], rest[2]};
+    without_positionals.push_back(rest[0]);
+    without_positionals.insert(without_positionals.end(), rest.begin() + 3, rest.end());
+    rest = without_positionals;
+  }
+
   boost::program_options::variables_map vars;
   const auto opts = pgship::cli::parse(rest, desc, vars);
   if (opts.help || (command.empty() && !opts.version && !opts.print_config)) {
@@ -178,6 +201,7 @@ int agent_main(int argc, char** argv) {
   using pgship::agent::settings_use;
   // The wal commands back nothing up: like restore, they need no POSTGRES_DB or ARCHIVE_DIRS.
   const auto use = command == "list"                          ? settings_use::list
+                   : command == "wal-fetch"                   ? settings_use::fetch
                    : command == "restore" || command == "wal" ? settings_use::restore
                                                               : settings_use::backup;
   if (opts.print_config) {
@@ -215,5 +239,10 @@ int agent_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return pgship::cli::run_guarded("pgship-agent", [&] { return agent_main(argc, argv); });
+  const int code = pgship::cli::run_guarded("pgship-agent", [&] { return agent_main(argc, argv); });
+  // wal-fetch is PostgreSQL's restore_command: 1 says "the archive has no such file" and ends
+  // recovery there. Any other failure (settings, token, network, hash) must stop recovery
+  // instead, which PostgreSQL does for an exit code above 125.
+  if (argc > 1 && std::string_view(argv[1]) == "wal-fetch" && code != 0 && code != 1) return 126;
+  return code;
 }

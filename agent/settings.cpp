@@ -12,6 +12,7 @@
 #include <pgship/common/fs.hpp>
 #include <pgship/common/io/stored_format.hpp>
 #include <pgship/common/log.hpp>
+#include <pgship/common/wire/wal.hpp>
 
 #include "schedule/cron.hpp"
 
@@ -104,6 +105,10 @@ constexpr key_spec schema[] = {
     {"REPLICATION_USER", "", false,
      "role with REPLICATION for the stream (default: POSTGRES_USER)"},
     {"REPLICATION_PASSWORD", "", true, "its password (default: POSTGRES_PASSWORD)"},
+    {"PITR_SYSTEM", "", false,
+     "wal-fetch: the system identifier of the archive it reads (restore --pitr writes it)"},
+    {"PITR_SPOOL", "", false,
+     "wal-fetch: directory for the segments it fetches ahead (outside the data directory)"},
 };
 
 std::string read_key_file(const std::filesystem::path& path, const char* key) {
@@ -218,6 +223,8 @@ replication_login replication_credentials(const settings& s) {
 
 settings read_settings(const config::config& cfg, settings_use use) {
   settings s;
+  // wal-fetch runs from a recovering server's restore_command with a file of a few keys.
+  const bool fetch = use == settings_use::fetch;
   s.postgres_host = cfg.required_string("POSTGRES_HOST");
   s.postgres_port = static_cast<int>(cfg.integer("POSTGRES_PORT", 1, 65535));
   s.databases = cfg.list("POSTGRES_DB");
@@ -232,14 +239,14 @@ settings read_settings(const config::config& cfg, settings_use use) {
                                  "'.', '_' and '-', separated by commas");
     }
   }
-  s.postgres_user = use == settings_use::list ? cfg.string("POSTGRES_USER")
-                                              : cfg.required_string("POSTGRES_USER");
+  s.postgres_user = use == settings_use::list || fetch ? cfg.string("POSTGRES_USER")
+                                                       : cfg.required_string("POSTGRES_USER");
   s.postgres_password = cfg.string("POSTGRES_PASSWORD");
   s.backup_dir = cfg.required_string("BACKUP_DIR");
   s.keep_local_backups = static_cast<int>(cfg.integer("KEEP_LOCAL_BACKUPS", 1, 100000));
   s.backup_dir_min_free = cfg.size("BACKUP_DIR_MIN_FREE");
   s.upload = cfg.boolean("UPLOAD");
-  if (s.upload) {
+  if (s.upload || fetch) {
     if (!cfg.raw("BACKUP_API_URL")) {
       throw config::config_error("BACKUP_API_URL is required unless UPLOAD=off");
     }
@@ -316,6 +323,17 @@ settings read_settings(const config::config& cfg, settings_use use) {
                                "\" is invalid: " + error);
   }
   s.basebackup_wal_timeout = cfg.duration("BASEBACKUP_WAL_TIMEOUT");
+  s.pitr_system = cfg.string("PITR_SYSTEM");
+  if (!s.pitr_system.empty() && !wire::wal::is_system_id(s.pitr_system)) {
+    throw config::config_error("PITR_SYSTEM=\"" + s.pitr_system +
+                               "\" is invalid: a system identifier is 1 to 20 decimal digits");
+  }
+  if (fetch && s.pitr_system.empty()) {
+    throw config::config_error(
+        "PITR_SYSTEM is required by wal-fetch: the system identifier of the archive to read "
+        "(restore --pitr writes it; GET /api/wal on the receiver lists them)");
+  }
+  s.pitr_spool = cfg.optional_path("PITR_SPOOL");
   s.drill_database = cfg.required_string("DRILL_DATABASE");
   for (const auto& db : s.databases) {
     if (std::string why; !drill_database_for(s, db, why)) {

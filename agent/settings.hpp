@@ -21,7 +21,9 @@ enum class missed_run_policy { skip, run_once };
 
 /// What a command needs of the configuration: `list` only the receiver, `restore` the
 /// receiver and the target database's server, everything else all of it (POSTGRES_DB too).
-enum class settings_use { backup, list, restore };
+/// What the settings are read for: `fetch` is wal-fetch, which needs only the receiver, the
+/// archive's system and the keys (restore --pitr writes it a file with no more).
+enum class settings_use { backup, list, restore, fetch };
 
 /// Where a drill restores to (DRILL_POSTGRES_*).
 struct pg_server {
@@ -98,6 +100,10 @@ struct settings {
   std::chrono::milliseconds wal_max_lag{60000};
   std::string replication_user;      // REPLICATION_USER, else POSTGRES_USER
   std::string replication_password;  // REPLICATION_PASSWORD(_FILE), else POSTGRES_PASSWORD
+  /// PITR_SYSTEM: the system identifier of the archive wal-fetch reads.
+  std::string pitr_system;
+  /// PITR_SPOOL: where wal-fetch keeps the segments it fetched ahead; nullopt: none kept.
+  std::optional<std::filesystem::path> pitr_spool;
 };
 
 /// DRILL_DATABASE for `database` ({db} replaced by it). Refused (nullopt, `why` says it) when

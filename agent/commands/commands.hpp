@@ -69,4 +69,12 @@ int command_wal_verify(const settings& cfg, const wal_options& opts);
 /// Drops WAL_SLOT (decommissioning); run_in_progress while a stream holds it.
 int command_wal_drop_slot(const settings& cfg);
 
+struct wal_fetch_options {
+  std::string file;  // %f: the segment or history file recovery wants
+  std::string path;  // %p: where it wants it
+};
+/// PostgreSQL's restore_command: 0 (the file is at path), 1 (the archive does not have it), or
+/// an error's code (main turns every one into 126, which stops recovery).
+int command_wal_fetch(const settings& cfg, const wal_fetch_options& opts);
+
 }  // namespace pgship::agent

@@ -1,4 +1,9 @@
 #include "net/wal_api.hpp"
+#include <algorithm>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <pgship/common/fs.hpp>
 #include <pgship/common/wire/headers.hpp>
@@ -169,6 +174,89 @@ net::awaitable<wal_api::put_outcome> wal_api::put_mark(const wire::wal::baseback
   r.prepare_payload();
   const auto reply = co_await client_->send(std::move(r));
   co_return judge_mark_reply(reply, mark.id);
+}
+
+stage_error judge_read_reply(const http_outcome& reply, const std::string& what) {
+  if (!reply.ok()) return fail(reply.failure, what + ": " + reply.message);
+  const auto status = reply.status();
+  if (status / 100 == 2) return {};
+  const std::string said = what + ": " + describe_response(reply.response);
+  if (status == 409) return fail(errc::wal_gap, said);
+  if (status == 401 || status == 403) return fail(errc::receiver_auth_failed, said);
+  return fail(errc::receiver_unhealthy, said);
+}
+
+namespace {
+
+// How long a recovery read waits out a receiver that throttles (429) or is busy (503).
+constexpr auto read_patience = std::chrono::seconds(60);
+
+bool throttled(const http_outcome& reply) {
+  return reply.ok() && (reply.status() == 429 || reply.status() == 503);
+}
+
+// The pause before asking again: what Retry-After says (at most 10 s), else 1, 2, 4... s.
+std::chrono::milliseconds pause_after(const http_outcome& reply, int attempt) {
+  if (const auto said = retry_after(reply)) {
+    return std::min<std::chrono::milliseconds>(*said, std::chrono::seconds(10));
+  }
+  return std::chrono::milliseconds(std::min(1000 << std::min(attempt, 3), 8000));
+}
+
+http_request read_request(const http_client& client, const std::string& path,
+                          const std::string& token) {
+  http_request r{http::verb::get, client.endpoint().target(path), 11};
+  r.set(http::field::authorization, "Bearer " + token);
+  return r;
+}
+
+}  // namespace
+
+net::awaitable<stage_error> wal_api::get_list(std::string_view file,
+                                              std::optional<wire::wal::segment_list>& out) {
+  out.reset();
+  const std::string what = "listing " + std::string(file) + " of system " + system_;
+  const auto path = wire::wal::segment_path(system_, file);
+  const auto deadline = std::chrono::steady_clock::now() + read_patience;
+  net::steady_timer pause(co_await net::this_coro::executor);
+  for (int attempt = 0;; ++attempt) {
+    const auto reply = co_await client_->send(read_request(*client_, path, token_));
+    if (throttled(reply) && std::chrono::steady_clock::now() < deadline) {
+      pause.expires_after(pause_after(reply, attempt));
+      co_await pause.async_wait(net::use_awaitable);
+      continue;
+    }
+    if (reply.ok() && reply.status() == 404) co_return stage_error{};
+    if (auto e = judge_read_reply(reply, what)) co_return e;
+    out = wire::wal::decode_list(reply.response.body());
+    if (!out) co_return fail(errc::receiver_unhealthy, what + ": not a pgship WAL list");
+    co_return stage_error{};
+  }
+}
+
+net::awaitable<stage_error> wal_api::get_unit(std::string_view name, body_sink sink,
+                                              unit_digests& out) {
+  const std::string what = "WAL unit " + std::string(name) + " of system " + system_;
+  if (!fs::is_safe_name(name)) co_return fail(errc::internal, what + ": not a unit name");
+  const auto path = wire::wal::unit_path(system_, name);
+  const auto deadline = std::chrono::steady_clock::now() + read_patience;
+  net::steady_timer pause(co_await net::this_coro::executor);
+  for (int attempt = 0;; ++attempt) {
+    const auto reply = co_await client_->download(read_request(*client_, path, token_), sink);
+    if (throttled(reply) && std::chrono::steady_clock::now() < deadline) {
+      pause.expires_after(pause_after(reply, attempt));
+      co_await pause.async_wait(net::use_awaitable);
+      continue;
+    }
+    if (auto e = judge_read_reply(reply, what)) co_return e;
+    // The receiver's ETag of a stored object is its stored SHA-256, quoted.
+    std::string_view etag = reply.response[http::field::etag];
+    if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')
+      etag = etag.substr(1, etag.size() - 2);
+    out.stored = digest_from_hex(etag);
+    out.plain = digest_from_hex(reply.response[wire::wal::header::plaintext_sha256]);
+    co_return stage_error{};
+  }
 }
 
 }  // namespace pgship::agent

@@ -1,6 +1,7 @@
 #pragma once
 // The receiver's physical-archive routes (common/wire/wal.hpp) as the agent calls them: a
-// sealed unit up, the archive's state down.
+// sealed unit up, the archive's state down, and for recovery a segment's list of units and
+// the units themselves.
 
 #include <chrono>
 #include <memory>
@@ -11,6 +12,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <pgship/common/sha256.hpp>
 #include <pgship/common/wire/wal.hpp>
 
 #include "net/http_client.hpp"
@@ -58,6 +60,23 @@ class wal_api {
   /// for the same mark again). `permanent` when the receiver refused it (409).
   boost::asio::awaitable<put_outcome> put_mark(const wire::wal::basebackup_mark& mark);
 
+  /// GET segments/{file}: the units that make up a segment or a history file; `out` stays
+  /// empty when the archive has no such file (404). wal_gap (409: it lies in a hole),
+  /// receiver_auth_failed, receiver_unhealthy or receiver_unreachable otherwise. A 429 or 503
+  /// is waited out (its Retry-After, else a growing pause) for up to a minute.
+  boost::asio::awaitable<stage_error> get_list(std::string_view file,
+                                               std::optional<wire::wal::segment_list>& out);
+  /// What the receiver said of a unit it sent: the SHA-256 of the stored bytes (its ETag) and
+  /// of the plain ones (X-Wal-Plaintext-SHA256).
+  struct unit_digests {
+    std::optional<sha256_digest> stored;
+    std::optional<sha256_digest> plain;
+  };
+  /// GET units/{name}: its stored bytes into `sink`, its digests into `out`. Errors as
+  /// get_list's; a unit that is not there (404) is receiver_unhealthy (its list named it).
+  boost::asio::awaitable<stage_error> get_unit(std::string_view name, body_sink sink,
+                                               unit_digests& out);
+
  private:
   std::unique_ptr<http_client> client_;
   std::string token_;
@@ -76,6 +95,8 @@ stage_error judge_gap_reply(const http_outcome& reply, std::string_view system);
 /// on 409 (the receiver does not hold the backup or its WAL), else what put_unit says.
 wal_api::put_outcome judge_mark_reply(const http_outcome& reply, std::string_view backup_id);
 /// What the answer to GET /api/wal/{system} says: the state, empty on 404.
+/// What an answer to a recovery read (a list, a unit) means; 2xx is ok. `what` names it.
+stage_error judge_read_reply(const http_outcome& reply, const std::string& what);
 stage_error judge_state_reply(const http_outcome& reply, std::string_view system,
                               wire::wal::archive_state& out);
 

@@ -64,6 +64,8 @@ constexpr std::string_view key_names[] = {
     "MIN_FREE_BYTES",
     "MISSED_RUN_POLICY",
     "PG_DUMP_PATH",
+    "PITR_SPOOL",
+    "PITR_SYSTEM",
     "PORT",
     "POSTGRES_DB",
     "POSTGRES_HOST",

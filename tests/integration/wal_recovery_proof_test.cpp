@@ -20,11 +20,9 @@
 #include <pgship/common/wal/wal_names.hpp>
 
 #include "curl.hpp"
-#include "daemon_fixture.hpp"
-#include "pg_cluster.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
-#include "wal_recovery.hpp"
+#include "wal_source_fixture.hpp"
 
 namespace pgship::test {
 namespace {
@@ -34,49 +32,18 @@ using namespace std::chrono_literals;
 
 constexpr std::string_view marker = "pgship-proof-marker-7f3a";
 
-class WalRecoveryProof : public daemon_fixture {
+class WalRecoveryProof : public wal_source_fixture {
  protected:
-  pg_cluster& database_server() override { return *source_; }
-
-  void TearDown() override {
-    if (HasFailure()) {
-      std::cerr << "agent log:\n" << read_file(dir_ / "agent.log");
-      if (recovered_) std::cerr << "recovered server log:\n" << recovered_->cluster().server_log();
-    }
-    daemon_fixture::TearDown();
-  }
-
-  std::string sql(pg_cluster& server, const std::string& query) {
-    return server.query_value("postgres", query);
-  }
-
-  std::string new_identity(const std::string& name) {
-    const auto r = run_process({"age-keygen", "-o", (dir_ / name).string()});
-    if (!r.ok()) throw std::runtime_error("age-keygen failed: " + r.out);
-    return read_file(dir_ / name);
-  }
-
   double durable_lsn() { return metric("pgship_wal_durable_lsn_bytes"); }
-
-  std::unique_ptr<pg_cluster> source_;
-  std::unique_ptr<wal_recovery> recovered_;
 };
 
 TEST_F(WalRecoveryProof, PostgresAloneRecoversEveryAcknowledgedCommitFromTheReceiver) {
   source_ = std::make_unique<pg_cluster>(
       pg_cluster_options{.initdb_args = {"--wal-segsize=1"}, .durable_commits = true});
   start();
-  const auto identity = new_identity("wal.key");
-  const auto recipient = run_process({"age-keygen", "-y", (dir_ / "wal.key").string()});
-  ASSERT_TRUE(recipient.ok()) << recipient.out;
-
-  start_daemon({{"WAL_STREAM", "on"},
-                {"WAL_ACK_INTERVAL", "200ms"},
-                {"COMPRESSION", "zstd"},
-                {"ENCRYPT_RECIPIENTS", recipient.out.substr(0, recipient.out.find('\n'))}},
-               "postgres");
-  ASSERT_TRUE(wait_until([&] { return metric("pgship_wal_stream_up") == 1; }, 120s))
-      << "the WAL stream did not come up";
+  const auto recipient = new_wal_key();
+  const auto identity = read_file(dir_ / "wal.key");
+  ASSERT_TRUE(start_streaming(recipient)) << "the WAL stream did not come up";
 
   // The base backup the copy starts from. The agent's slot existed before it started, so the
   // WAL from its start point on is streamed.

@@ -30,6 +30,12 @@ stdfs::path shared_dir::put(const std::string& name, const std::string& content,
   return path_ / name;
 }
 
+stdfs::path shared_dir::writable_dir(const std::string& name) {
+  stdfs::create_directories(path_ / name);
+  ::chmod((path_ / name).c_str(), 01777);
+  return path_ / name;
+}
+
 stdfs::path take_tar_base_backup(const pg_cluster& server, const stdfs::path& dir) {
   const auto r = run_process(
       {(server.bin_dir() / "pg_basebackup").string(), "-h", server.host(), "-p",
@@ -40,15 +46,32 @@ stdfs::path take_tar_base_backup(const pg_cluster& server, const stdfs::path& di
   return dir / "base.tar";
 }
 
+namespace {
+
+std::string script_command(shared_dir& files, const wal_archive_access& archive) {
+  const auto script = stdfs::path(PGSHIP_SOURCE_DIR) / "deploy" / "pgship-restore-wal.sh";
+  std::string command = "env PGSHIP_URL=" + archive.receiver_url +
+                        " PGSHIP_SYSTEM=" + archive.system_id +
+                        " PGSHIP_TOKEN_FILE=" + files.put("token", archive.token).string();
+  if (!archive.identity.empty())
+    command += " PGSHIP_IDENTITY=" + files.put("wal.key", archive.identity).string();
+  return command + " " + script.string() + " %f %p";
+}
+
+}  // namespace
+
 wal_recovery::wal_recovery(const stdfs::path& base_tar, const wal_archive_access& archive,
                            const std::string& password) {
-  const auto script = stdfs::path(PGSHIP_SOURCE_DIR) / "deploy" / "pgship-restore-wal.sh";
-  std::string restore_command =
-      "env PGSHIP_URL=" + archive.receiver_url + " PGSHIP_SYSTEM=" + archive.system_id +
-      " PGSHIP_TOKEN_FILE=" + restore_dir_.put("token", archive.token).string();
-  if (!archive.identity.empty())
-    restore_command += " PGSHIP_IDENTITY=" + restore_dir_.put("wal.key", archive.identity).string();
-  restore_command += " " + script.string() + " %f %p";
+  start(base_tar, script_command(restore_dir_, archive), password);
+}
+
+wal_recovery::wal_recovery(const stdfs::path& base_tar, const std::string& restore_command,
+                           const std::string& password) {
+  start(base_tar, restore_command, password);
+}
+
+void wal_recovery::start(const stdfs::path& base_tar, const std::string& restore_command,
+                         const std::string& password) {
   cluster_ = std::make_unique<pg_cluster>(pg_cluster_options{
       .durable_commits = true,
       .populate =

@@ -27,6 +27,8 @@ class shared_dir {
   /// Writes `content` to `name` in the directory with `mode`; returns its path.
   std::filesystem::path put(const std::string& name, const std::string& content,
                             mode_t mode = 0644);
+  /// A directory `name` in it that every user may write (a restore_command's spool).
+  std::filesystem::path writable_dir(const std::string& name);
 
  private:
   std::filesystem::path path_;
@@ -52,12 +54,18 @@ class wal_recovery {
   /// Starts the copy; `password` is the source's superuser password (the copy's roles are its).
   wal_recovery(const std::filesystem::path& base_tar, const wal_archive_access& archive,
                const std::string& password);
+  /// The same with `restore_command` as it stands (pgship-agent wal-fetch ...).
+  wal_recovery(const std::filesystem::path& base_tar, const std::string& restore_command,
+               const std::string& password);
 
   /// Whether recovery ended (the copy was promoted) within `limit`.
   bool wait_promoted(std::chrono::milliseconds limit);
   pg_cluster& cluster() { return *cluster_; }
 
  private:
+  void start(const std::filesystem::path& base_tar, const std::string& restore_command,
+             const std::string& password);
+
   shared_dir restore_dir_;
   std::unique_ptr<pg_cluster> cluster_;
 };

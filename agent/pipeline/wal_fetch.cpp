@@ -1,0 +1,279 @@
+#include "pipeline/wal_fetch.hpp"
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <pgship/common/io/codec_chain.hpp>
+#include <pgship/common/io/file_io.hpp>
+#include <pgship/common/io/filters.hpp>
+#include <pgship/common/wal/wal_names.hpp>
+
+namespace pgship::agent {
+
+namespace net = boost::asio;
+namespace stdfs = std::filesystem;
+using wire::wal::list_state;
+
+namespace {
+
+struct fetched_file {
+  bool absent = false;
+  bool complete = false;  // a whole segment or a history file: never changes again
+  std::uint64_t segment_size = 0;
+};
+
+class fd_guard {
+ public:
+  explicit fd_guard(int fd) : fd_(fd) {}
+  ~fd_guard() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  fd_guard(const fd_guard&) = delete;
+  fd_guard& operator=(const fd_guard&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+stage_error io_failure(const std::string& what, int err) {
+  return fail(errc::local_io_failed, what + ": " + std::strerror(err));
+}
+
+std::optional<io::stored_format> format_of_unit(const std::string& name) {
+  if (const auto unit = wal::parse_unit_name(name)) return unit->format;
+  if (const auto history = wal::parse_history_file(name)) return history->format;
+  return std::nullopt;
+}
+
+// One unit at `start` of the file `fd`: decrypted and decompressed as its name says, both its
+// stored and its plain bytes hashed and held to the receiver's record.
+net::awaitable<stage_error> write_unit(wal_api& api, const wire::wal::list_entry& entry, int fd,
+                                       const io::age_secrets& secrets) {
+  const std::string what = "WAL unit " + entry.unit;
+  const auto format = format_of_unit(entry.unit);
+  if (!format) co_return fail(errc::receiver_unhealthy, what + ": not a unit name");
+  // Units may overlap (cut differently after a restart; the bytes are the same): cut back to
+  // where this one starts.
+  if (::ftruncate(fd, entry.start) != 0 || ::lseek(fd, entry.start, SEEK_SET) < 0)
+    co_return io_failure("writing " + what, errno);
+  io::file_writer file(fd, false);
+  io::filter_group chain(file);
+  const auto& plain = chain.push_front<io::hash_filter>();
+  io::codec_settings codec;
+  codec.secrets = secrets;
+  io::push_read_stages(chain, *format, codec);
+  const auto& stored = chain.push_front<io::hash_filter>();
+  std::error_code chain_ec;
+  body_sink sink = [&chain,
+                    &chain_ec](std::span<const char> data) -> net::awaitable<std::error_code> {
+    chain_ec = chain.write(data);
+    co_return chain_ec;
+  };
+  wal_api::unit_digests said;
+  auto error = co_await api.get_unit(entry.unit, std::move(sink), said);
+  if (!chain_ec && !error) chain_ec = chain.finish();
+  if (chain_ec) {
+    chain.abort();
+    if (io::is_codec_error(chain_ec)) {
+      co_return fail(errc::hash_mismatch, what +
+                                              " does not decrypt or decompress (its bytes are not "
+                                              "the ones the agent shipped): " +
+                                              chain.describe(chain_ec));
+    }
+    co_return fail(errc::local_io_failed, "writing " + what + ": " + chain.describe(chain_ec));
+  }
+  if (error) co_return error;
+  if (!said.stored || stored.digest() != *said.stored) {
+    co_return fail(errc::hash_mismatch,
+                   what + ": the stored bytes received have SHA-256 " + to_hex(stored.digest()) +
+                       ", the receiver's record says " +
+                       (said.stored ? to_hex(*said.stored) : std::string("nothing")));
+  }
+  if (!said.plain || plain.digest() != *said.plain) {
+    co_return fail(errc::hash_mismatch,
+                   what + ": its WAL has SHA-256 " + to_hex(plain.digest()) +
+                       ", the receiver's record says " +
+                       (said.plain ? to_hex(*said.plain) : std::string("nothing")));
+  }
+  co_return stage_error{};
+}
+
+// One file of the archive into `path`: written beside it, renamed there once whole and synced.
+net::awaitable<stage_error> fetch_into(wal_api& api, const std::string& file,
+                                       const stdfs::path& path, const io::age_secrets& secrets,
+                                       fetched_file& out) {
+  std::optional<wire::wal::segment_list> list;
+  if (auto e = co_await api.get_list(file, list)) co_return e;
+  if (!list) {
+    out.absent = true;
+    co_return stage_error{};
+  }
+  out.complete = list->state != list_state::partial;
+  out.segment_size = list->segment_size;
+  const auto part = stdfs::path(path).concat(".pgship-part");
+  const fd_guard fd(::open(part.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600));
+  if (fd.get() < 0) co_return io_failure("creating " + part.string(), errno);
+  stage_error error;
+  for (const auto& entry : list->units) {
+    error = co_await write_unit(api, entry, fd.get(), secrets);
+    if (error) break;
+  }
+  if (!error && list->state != list_state::history &&
+      ::ftruncate(fd.get(), static_cast<off_t>(list->segment_size)) != 0) {
+    error = io_failure("padding " + part.string(), errno);
+  }
+  if (!error && ::fdatasync(fd.get()) != 0) error = io_failure("syncing " + part.string(), errno);
+  if (!error && ::rename(part.c_str(), path.c_str()) != 0)
+    error = io_failure("renaming " + part.string(), errno);
+  if (error) {
+    std::error_code ignored;
+    stdfs::remove(part, ignored);
+  }
+  co_return error;
+}
+
+// A spooled file moved to where recovery wants it (copied when they are on two file systems).
+stage_error take_from_spool(const stdfs::path& spooled, const stdfs::path& target) {
+  if (::rename(spooled.c_str(), target.c_str()) == 0) return {};
+  if (errno != EXDEV) return io_failure("moving " + spooled.string(), errno);
+  std::error_code ec;
+  const auto part = stdfs::path(target).concat(".pgship-part");
+  stdfs::copy_file(spooled, part, stdfs::copy_options::overwrite_existing, ec);
+  if (!ec) {
+    const fd_guard fd(::open(part.c_str(), O_WRONLY | O_CLOEXEC));
+    if (fd.get() < 0 || ::fdatasync(fd.get()) != 0) ec = {errno, std::generic_category()};
+  }
+  if (!ec) stdfs::rename(part, target, ec);
+  if (ec) {
+    stdfs::remove(part, ec);
+    return fail(errc::local_io_failed, "copying " + spooled.string() + ": " + ec.message());
+  }
+  stdfs::remove(spooled, ec);
+  return {};
+}
+
+// One batch of prefetches: the segments still wanted, taken in order by a few workers, each
+// on its own connection.
+struct prefetch_batch {
+  const wal_api_factory& open;
+  const wal_fetch_request& request;
+  std::deque<std::string> wanted;
+  bool reached_end = false;  // the archive lacks a segment, or holds it only in part
+  int running = 0;
+};
+
+net::awaitable<void> prefetch_worker(prefetch_batch& batch) {
+  auto api = batch.open();
+  const auto& request = batch.request;
+  while (!batch.wanted.empty() && !batch.reached_end) {
+    const auto file = batch.wanted.front();
+    batch.wanted.pop_front();
+    fetched_file got;
+    const auto target = *request.spool / file;
+    const auto e = co_await fetch_into(*api, file, target, request.secrets, got);
+    if (e) {
+      // A failure here costs only the prefetch: the call that needs the file asks again.
+      request.log.debug("fetching {} ahead failed: {}", file, e.message);
+      batch.reached_end = true;
+    } else if (got.absent || !got.complete) {
+      // Past the archive's end, or its growing last segment: nothing after it is there.
+      batch.reached_end = true;
+      std::error_code ignored;
+      if (!got.absent) stdfs::remove(target, ignored);
+    }
+  }
+}
+
+// The next complete segments fetched into the spool, `parallel` requests at a time.
+net::awaitable<void> fill_spool(const wal_api_factory& open, const wal_fetch_request& request,
+                                std::deque<std::string> wanted) {
+  auto ex = co_await net::this_coro::executor;
+  prefetch_batch batch{open, request, std::move(wanted)};
+  net::steady_timer all_done(ex, net::steady_timer::time_point::max());
+  if (batch.wanted.empty()) co_return;
+  const auto workers = std::clamp<std::size_t>(request.parallel, 1, batch.wanted.size());
+  for (std::size_t i = 0; i < workers; ++i) {
+    ++batch.running;
+    net::co_spawn(ex, prefetch_worker(batch), [&batch, &all_done](std::exception_ptr e) {
+      if (e) batch.request.log.warn("a WAL prefetch worker stopped on an exception");
+      if (--batch.running == 0) all_done.cancel();
+    });
+  }
+  co_await all_done.async_wait(net::as_tuple(net::use_awaitable));
+}
+
+// The segments after `segment` the spool should hold but does not; empty while it holds at
+// least half of `ahead` of them (topped up in batches, not one per call).
+std::deque<std::string> missing_ahead(const wal_fetch_request& request,
+                                      const wal::segment_id& segment, std::uint64_t segment_size) {
+  std::deque<std::string> missing;
+  int held = 0;
+  for (int i = 1; i <= request.ahead; ++i) {
+    const auto name = wal::segment_name({segment.timeline, segment.number + i}, segment_size);
+    std::error_code ec;
+    if (stdfs::exists(*request.spool / name, ec)) {
+      ++held;
+    } else {
+      missing.push_back(name);
+    }
+  }
+  if (held * 2 >= request.ahead) missing.clear();
+  return missing;
+}
+
+}  // namespace
+
+bool is_archived_name(std::string_view file) {
+  return wal::is_segment_name(file) || wal::parse_history_name(file).has_value();
+}
+
+net::awaitable<stage_error> fetch_wal(const wal_api_factory& open, const wal_fetch_request& request,
+                                      wal_fetch_outcome& out) {
+  out = wal_fetch_outcome::absent;
+  if (!is_archived_name(request.file)) co_return stage_error{};
+  fetched_file got;
+  bool from_spool = false;
+  if (request.spool) {
+    std::error_code ec;
+    stdfs::create_directories(*request.spool, ec);
+    if (ec) co_return fail(errc::local_io_failed, "PITR_SPOOL: " + ec.message());
+    const auto spooled = *request.spool / request.file;
+    if (stdfs::exists(spooled, ec)) {
+      if (auto e = take_from_spool(spooled, request.target)) co_return e;
+      from_spool = true;
+    }
+  }
+  if (!from_spool) {
+    auto api = open();
+    if (auto e = co_await fetch_into(*api, request.file, request.target, request.secrets, got))
+      co_return e;
+    if (got.absent) co_return stage_error{};
+  }
+  out = wal_fetch_outcome::fetched;
+  if (!request.spool || !wal::is_segment_name(request.file)) co_return stage_error{};
+  // The segment size: the archive's (its list said it), else the spooled file's own size.
+  std::uint64_t segment_size = got.segment_size;
+  if (segment_size == 0) {
+    std::error_code ec;
+    segment_size = stdfs::file_size(request.target, ec);
+    if (ec) co_return stage_error{};
+  }
+  const auto segment = wal::parse_segment_name(request.file, segment_size);
+  if (!segment || (!from_spool && !got.complete)) co_return stage_error{};
+  auto wanted = missing_ahead(request, *segment, segment_size);
+  if (!wanted.empty()) co_await fill_spool(open, request, std::move(wanted));
+  co_return stage_error{};
+}
+
+}  // namespace pgship::agent
