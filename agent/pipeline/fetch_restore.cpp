@@ -131,11 +131,20 @@ void push_read_stages(io::filter_group& chain, const fetch_restore_io& io,
   io::push_read_stages(chain, io::format_of_name(backup.id), keys);
 }
 
-net::awaitable<stage_error> streamed(const fetch_restore_io& io, const remote_backup& backup,
-                                     const restore_target& target, const pg_tool& tool,
-                                     std::vector<stage_record>& stages) {
-  stage_clock download(stages, "download");
-  stage_clock restore(stages, "restore");
+// What a download streamed into a child's stdin came to: the download's verdict (its status,
+// its sha256, whether it decrypts and decompresses) and the child's.
+struct streamed_outcome {
+  stage_error download;
+  child_result child;
+};
+
+// The download streamed into `spec`'s stdin, decrypted and decompressed on the way; the last
+// piece is held back until the whole file's sha256 matched, so the child never sees the end
+// of a corrupt or cut copy.
+net::awaitable<streamed_outcome> stream_to_child(const fetch_restore_io& io,
+                                                 const remote_backup& backup,
+                                                 const child_spec& spec, stage_clock& download,
+                                                 const char* next_stage) {
   begin_progress(io, "download");
   stage_error download_error;
   bool download_done = false;
@@ -167,7 +176,7 @@ net::awaitable<stage_error> streamed(const fetch_restore_io& io, const remote_ba
     download_done = true;
     if (pipe_ec) co_return pipe_ec;
     if (download_error) co_return make_error_code(std::errc::operation_canceled);
-    begin_progress(io, "restore");
+    begin_progress(io, next_stage);
     if (!chain_ec) chain_ec = chain.write(held);
     if (!chain_ec) chain_ec = chain.finish();
     if (chain_ec) {
@@ -181,11 +190,23 @@ net::awaitable<stage_error> streamed(const fetch_restore_io& io, const remote_ba
     co_await drain_to_pipe(to_pipe, in, pipe_ec);
     co_return pipe_ec;
   };
-  auto spec = pg_restore_spec(tool, target);
-  const auto result = co_await run_child(spec, nullptr, io.child, std::move(feeder));
+  streamed_outcome out;
+  out.child = co_await run_child(spec, nullptr, io.child, std::move(feeder));
   if (!download_done) download.done(0, false);
+  out.download = std::move(download_error);
+  co_return out;
+}
+
+net::awaitable<stage_error> streamed(const fetch_restore_io& io, const remote_backup& backup,
+                                     const restore_target& target, const pg_tool& tool,
+                                     std::vector<stage_record>& stages) {
+  stage_clock download(stages, "download");
+  stage_clock restore(stages, "restore");
+  const auto outcome =
+      co_await stream_to_child(io, backup, pg_restore_spec(tool, target), download, "restore");
   // A stop request outranks what it caused (a cut download, a killed pg_restore).
-  auto error = !result.stopped && download_error ? download_error : judge_restore(result, target);
+  auto error = !outcome.child.stopped && outcome.download ? outcome.download
+                                                          : judge_restore(outcome.child, target);
   restore.done(0, !error);
   co_return error;
 }
@@ -395,6 +416,35 @@ net::awaitable<stage_error> fetch_and_restore(fetch_restore_io io, const remote_
     co_return co_await spooled(io, backup, target, tool, stages);
   }
   co_return co_await streamed(io, backup, target, tool, stages);
+}
+
+net::awaitable<stage_error> fetch_and_untar(fetch_restore_io io, const remote_backup& backup,
+                                            const stdfs::path& dir,
+                                            std::vector<stage_record>& stages) {
+  if (is_encrypted(backup) && io.identities.empty()) {
+    co_return fail(errc::config_invalid,
+                   backup.id +
+                       " is encrypted: set AGE_IDENTITY_FILE to an identity of one of "
+                       "its recipients");
+  }
+  stage_clock download(stages, "download");
+  stage_clock unpack(stages, "unpack");
+  child_spec tar;
+  tar.program = "tar";
+  tar.args = {"-x", "-f", "-", "-C", dir.string()};
+  const auto outcome = co_await stream_to_child(io, backup, tar, download, "unpack");
+  stage_error error;
+  if (outcome.child.stopped) {
+    error = fail(errc::cancelled, "unpacking " + backup.id + " stopped");
+  } else if (outcome.download) {
+    error = outcome.download;
+  } else if (!outcome.child.ok()) {
+    error = fail(errc::restore_failed, "tar could not unpack " + backup.id + " (" +
+                                           outcome.child.describe() +
+                                           "): " + outcome.child.last_error_line());
+  }
+  unpack.done(0, !error);
+  co_return error;
 }
 
 }  // namespace pgship::agent

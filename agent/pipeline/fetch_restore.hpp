@@ -63,6 +63,14 @@ boost::asio::awaitable<stage_error> fetch_and_restore(fetch_restore_io io,
                                                       const restore_target& target,
                                                       std::vector<stage_record>& stages);
 
+/// Downloads a base backup into `tar -x -C dir` as a restore streams into pg_restore: decrypted
+/// and decompressed on the way, the last piece held back until the sha256 matched. Appends the
+/// "download" and "unpack" stages. `dir` is what the caller removes on failure.
+boost::asio::awaitable<stage_error> fetch_and_untar(fetch_restore_io io,
+                                                    const remote_backup& backup,
+                                                    const std::filesystem::path& dir,
+                                                    std::vector<stage_record>& stages);
+
 /// Downloads a small backup (the globals) whole into `out`, decrypted and decompressed, after
 /// its sha256 matched the receiver's record; restore_failed beyond `limit` plaintext bytes.
 boost::asio::awaitable<stage_error> fetch_plaintext(fetch_restore_io io,

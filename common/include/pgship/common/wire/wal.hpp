@@ -123,8 +123,8 @@ struct basebackup_mark {
   pgship::wal::timeline_id timeline = 0;  // the timeline of its WAL
   pgship::wal::lsn start_lsn = 0;
   pgship::wal::lsn stop_lsn = 0;  // start_lsn <= stop_lsn
-  /// The primary's time at the stop position as the agent knows it (pg_basebackup's end on the
-  /// agent's clock: the stop checkpoint is behind it), unix ms: the oldest recovery target.
+  /// The primary's time at the stop position as the agent knows it (the base backup COPY's end on
+  /// the agent's clock: the stop checkpoint is behind it), unix ms: the oldest recovery target.
   std::int64_t stop_time_ms = 0;
   bool operator==(const basebackup_mark&) const = default;
 };
