@@ -2,6 +2,7 @@
 // validates the configuration, then hands over to the command.
 
 #include <array>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <string_view>
@@ -71,6 +72,12 @@ void add_command_options(std::string_view command, po::options_description& desc
         "no-owner", po::bool_switch(), "do not restore object ownership")(
         "jobs", po::value<int>(),
         "pg_restore -j N: restore N tables at a time (not one transaction)")(
+        "pitr", po::bool_switch(),
+        "point-in-time recovery from the physical archive into --target-dir (with --at)")(
+        "at", po::value<std::string>(), "with --pitr: latest, an LSN, or an RFC 3339 time")(
+        "target-dir", po::value<std::string>(), "with --pitr: the new data directory")(
+        "system", po::value<std::string>(),
+        "with --pitr: the archive's system identifier (default PITR_SYSTEM, else the server's)")(
         "globals", po::bool_switch(),
         "the cluster's roles and tablespaces (GLOBALS): the newest globals backup (or --id) "
         "applied to POSTGRES_HOST; roles it already has are left as they are");
@@ -121,6 +128,11 @@ int dispatch(std::string_view command, std::string_view subcommand,
   if (command == "list") {
     return command_list(settings,
                         {value_or(vars, "database", std::string()), value_or(vars, "json", false)});
+  }
+  if (command == "restore" && value_or(vars, "pitr", false)) {
+    return command_restore_pitr(settings, {value_or(vars, "at", std::string("latest")),
+                                           value_or(vars, "target-dir", std::string()),
+                                           value_or(vars, "system", std::string())});
   }
   if (command == "restore") {
     restore_options o;
@@ -215,8 +227,24 @@ int agent_main(int argc, char** argv) {
   const auto settings = pgship::agent::read_settings(cfg, use);
   // Root (the old tool's config is root's, so people run `backup` by hand as root) works in
   // BACKUP_DIR as its owner: what it leaves there stays usable by the service.
-  if (command == "backup" || command == "basebackup" || command == "check" ||
-      command == "restore" || command == "drill" || command == "run") {
+  const bool pitr = command == "restore" && value_or(vars, "pitr", false);
+  if (pitr && vars.count("target-dir")) {
+    // A recovered data directory must be its server's user's: run as the owner of DIR (or of
+    // its parent, when DIR is to be made).
+    std::filesystem::path dir = vars["target-dir"].as<std::string>();
+    std::error_code ec;
+    if (!std::filesystem::exists(dir, ec)) dir = std::filesystem::absolute(dir).parent_path();
+    try {
+      if (const auto user = pgship::agent::become_backup_dir_owner(dir); !user.empty()) {
+        pgship::log::write(spdlog::level::info,
+                           "running as " + user + ", the owner of " + dir.string(), {});
+      }
+    } catch (const std::system_error& e) {
+      std::cerr << "pgship-agent: " << e.what() << "\n";
+      return static_cast<int>(pgship::errc::local_io_failed);
+    }
+  } else if (command == "backup" || command == "basebackup" || command == "check" ||
+             command == "restore" || command == "drill" || command == "run") {
     try {
       if (const auto user = pgship::agent::become_backup_dir_owner(settings.backup_dir);
           !user.empty()) {

@@ -51,6 +51,15 @@ struct restore_options {
 int command_restore(const settings& cfg, const restore_options& opts);
 int command_restore_globals(const settings& cfg, const restore_options& opts);
 
+struct pitr_restore_options {
+  std::string at;          // latest, an LSN or an RFC 3339 time with its offset
+  std::string target_dir;  // empty or new
+  std::string system;      // the archive; default PITR_SYSTEM, else the server's
+};
+/// restore --pitr: a base backup unpacked and checked into target_dir, set up to recover to
+/// `at` with wal-fetch (commands/restore_pitr.cpp).
+int command_restore_pitr(const settings& cfg, const pitr_restore_options& opts);
+
 struct drill_options {
   std::string database;  // empty: every database of POSTGRES_DB
   std::string id;        // a backup instead of the newest

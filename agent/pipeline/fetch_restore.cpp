@@ -3,6 +3,7 @@
 #include <cstring>
 #include <fstream>
 
+#include <boost/process/v2/environment.hpp>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -430,7 +431,8 @@ net::awaitable<stage_error> fetch_and_untar(fetch_restore_io io, const remote_ba
   stage_clock download(stages, "download");
   stage_clock unpack(stages, "unpack");
   child_spec tar;
-  tar.program = "tar";
+  tar.program = boost::process::v2::environment::find_executable("tar").string();
+  if (tar.program.empty()) co_return fail(errc::restore_failed, "tar is not on PATH");
   tar.args = {"-x", "-f", "-", "-C", dir.string()};
   const auto outcome = co_await stream_to_child(io, backup, tar, download, "unpack");
   stage_error error;

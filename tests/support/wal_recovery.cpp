@@ -70,6 +70,21 @@ wal_recovery::wal_recovery(const stdfs::path& base_tar, const std::string& resto
   start(base_tar, restore_command, password);
 }
 
+std::unique_ptr<wal_recovery> wal_recovery::of_prepared(const stdfs::path& dir,
+                                                        const std::string& password) {
+  std::unique_ptr<wal_recovery> out(new wal_recovery());
+  out->cluster_ = std::make_unique<pg_cluster>(pg_cluster_options{
+      .durable_commits = true,
+      .populate =
+          [&](const stdfs::path& data) {
+            const auto copied = run_process({"cp", "-a", (dir / ".").string(), data.string()},
+                                            {.timeout = std::chrono::seconds(300)});
+            if (!copied.ok()) throw std::runtime_error("cp: " + copied.out);
+          },
+      .password = password});
+  return out;
+}
+
 void wal_recovery::start(const stdfs::path& base_tar, const std::string& restore_command,
                          const std::string& password) {
   cluster_ = std::make_unique<pg_cluster>(pg_cluster_options{

@@ -58,11 +58,17 @@ class wal_recovery {
   wal_recovery(const std::filesystem::path& base_tar, const std::string& restore_command,
                const std::string& password);
 
+  /// A copy of a data directory that `pgship-agent restore --pitr` prepared (recovery.signal
+  /// and its settings in it), started as it is.
+  static std::unique_ptr<wal_recovery> of_prepared(const std::filesystem::path& dir,
+                                                   const std::string& password);
+
   /// Whether recovery ended (the copy was promoted) within `limit`.
   bool wait_promoted(std::chrono::milliseconds limit);
   pg_cluster& cluster() { return *cluster_; }
 
  private:
+  wal_recovery() = default;
   void start(const std::filesystem::path& base_tar, const std::string& restore_command,
              const std::string& password);
 

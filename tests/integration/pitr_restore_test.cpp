@@ -1,0 +1,146 @@
+// `pgship-agent restore --pitr` (issue 29) against real PostgreSQL 15 and a real receiver: a
+// base backup the agent took and the WAL it streamed (zstd + age) are made into a data
+// directory set up to recover to a moment; PostgreSQL started on it recovers to exactly that
+// moment (with one serial writer: the last commit at or before the target is there, the first
+// after it is not), or to the end for `latest`. A target outside the window, a non-empty
+// directory and an unreadable --at are refused.
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include "process.hpp"
+#include "wal_source_fixture.hpp"
+
+namespace pgship::test {
+namespace {
+
+namespace stdfs = std::filesystem;
+using namespace std::chrono_literals;
+
+class PitrRestore : public wal_source_fixture {
+ protected:
+  // A directory the recovering server's user owns, in one of its own (the tests run as root,
+  // PostgreSQL as postgres): restore --pitr runs as DIR's owner and puts wal-fetch's settings
+  // beside it.
+  stdfs::path owned_dir(const std::string& name) {
+    const auto home = area_.writable_dir("pitr") / "home";
+    stdfs::create_directories(home / name);
+    if (::geteuid() == 0) {
+      if (const passwd* pg = ::getpwnam("postgres")) {
+        for (const auto& d : {home, home / name}) {
+          if (::chown(d.c_str(), pg->pw_uid, pg->pw_gid) != 0) ADD_FAILURE() << "chown " << d;
+        }
+      }
+    }
+    return home / name;
+  }
+
+  process_result restore(const std::string& at, const stdfs::path& dir) {
+    return run_agent({"restore", "--pitr", "--at", at, "--target-dir", dir.string(), "--config",
+                      config_.string()});
+  }
+
+  // The newest moment the receiver's PITR window reaches, in unix seconds (0 without one).
+  double window_newest() {
+    const auto r = run_process({"curl", "-fsS", receiver_->url("/metrics")});
+    const std::string name = "pgship_receiver_pitr_newest_timestamp_seconds{";
+    const auto at = r.out.find(name);
+    if (at == std::string::npos) return 0;
+    const auto value = r.out.find(' ', r.out.find('}', at));
+    return std::stod(r.out.substr(value + 1));
+  }
+
+  std::string max_id(pg_cluster& server) { return sql(server, "SELECT max(id) FROM ticks"); }
+
+  shared_dir area_;
+  stdfs::path config_;
+};
+
+TEST_F(PitrRestore, RecoversToTheMomentAskedAndNotPastIt) {
+  source_ = std::make_unique<pg_cluster>(
+      pg_cluster_options{.initdb_args = {"--wal-segsize=1"}, .durable_commits = true});
+  start();
+  const auto recipient = new_wal_key();
+  ASSERT_TRUE(start_streaming(recipient)) << "the WAL stream did not come up";
+  source_->execute("postgres", "CREATE TABLE ticks (id int PRIMARY KEY, at timestamptz)");
+  const auto started = post("/api/v1/basebackups");
+  ASSERT_EQ(started.result_int(), 202) << started.body();
+  const std::string location(started[boost::beast::http::field::location]);
+  const auto run_id = location.substr(std::string("/api/v1/runs/").size());
+  ASSERT_TRUE(wait_until([&] { return result_of(run_id) != "running"; }, 300s));
+  ASSERT_EQ(result_of(run_id), "ok");
+
+  // One serial writer; after each commit, the server's time in a zone that is not UTC, as
+  // an operator in it would write it.
+  std::vector<std::string> after;
+  for (int i = 1; i <= 30; ++i) {
+    source_->execute("postgres",
+                     "INSERT INTO ticks VALUES (" + std::to_string(i) + ", clock_timestamp())");
+    after.push_back(sql(*source_,
+                        "SELECT to_char(clock_timestamp() AT TIME ZONE 'Asia/Kolkata', "
+                        "'YYYY-MM-DD HH24:MI:SS.US') || '+05:30'"));
+    std::this_thread::sleep_for(20ms);
+  }
+  const auto flushed = sql(*source_, "SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn");
+  ASSERT_TRUE(wait_until(
+      [&] { return metric("pgship_wal_durable_lsn_bytes") >= std::stod(flushed); }, 120s));
+  const auto system = sql(*source_, "SELECT system_identifier FROM pg_control_system()");
+  const auto last_written =
+      std::stod(sql(*source_, "SELECT extract(epoch FROM max(at)) FROM ticks"));
+  ASSERT_TRUE(wait_until([&] { return window_newest() >= last_written; }, 60s))
+      << "the PITR window never reached the last write";
+
+  // The identity where the postgres user's wal-fetch can read it.
+  const auto key = area_.put("wal.key", read_file(dir_ / "wal.key"), 0644);
+  config_ = write_config(
+      agent_config("postgres", {{"AGE_IDENTITY_FILE", key.string()}, {"PITR_SYSTEM", system}}),
+      "restore.env");
+
+  // Between row 17's commit and row 18's.
+  const auto dir = owned_dir("at-17");
+  const auto r = restore(after[16], dir);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(stdfs::exists(dir / "recovery.signal"));
+  EXPECT_FALSE(stdfs::exists(dir / "fetch.env")) << "wal-fetch's settings live beside DIR";
+  EXPECT_TRUE(stdfs::exists(dir.parent_path() / "at-17.pgship-recovery" / "fetch.env"));
+  EXPECT_EQ(read_file(dir / "postgresql.auto.conf").find(token_), std::string::npos)
+      << "no token inside the data directory";
+  recovered_ = wal_recovery::of_prepared(dir, source_->password());
+  ASSERT_TRUE(recovered_->wait_promoted(180s)) << "recovery did not finish";
+  EXPECT_EQ(max_id(recovered_->cluster()), "17") << "the last commit at or before the target";
+  recovered_.reset();
+
+  // latest: everything the archive holds.
+  const auto all = owned_dir("latest");
+  const auto latest = restore("latest", all);
+  ASSERT_EQ(latest.exit_code, 0) << latest.out << latest.err;
+  recovered_ = wal_recovery::of_prepared(all, source_->password());
+  ASSERT_TRUE(recovered_->wait_promoted(180s)) << "recovery did not finish";
+  EXPECT_EQ(max_id(recovered_->cluster()), "30");
+  recovered_.reset();
+
+  // Refused, nothing made: a moment before the window, a directory that is not empty, --at
+  // that is no target.
+  const auto early = owned_dir("early");
+  const auto before = restore("2020-01-01T00:00:00Z", early);
+  EXPECT_EQ(before.exit_code, 52) << before.out << before.err;  // restore_refused
+  EXPECT_NE(before.err.find("the PITR window is"), std::string::npos) << before.err;
+  EXPECT_TRUE(stdfs::is_empty(early));
+  const auto full = restore("latest", all);
+  EXPECT_EQ(full.exit_code, 52) << full.out << full.err;
+  EXPECT_NE(full.err.find("is not empty"), std::string::npos) << full.err;
+  const auto vague = restore("yesterday", early);
+  EXPECT_EQ(vague.exit_code, 2) << vague.out << vague.err;
+  EXPECT_NE(vague.err.find("RFC 3339"), std::string::npos) << vague.err;
+}
+
+}  // namespace
+}  // namespace pgship::test
