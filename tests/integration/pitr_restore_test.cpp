@@ -8,6 +8,8 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,50 +62,67 @@ class PitrRestore : public wal_source_fixture {
 
   std::string max_id(pg_cluster& server) { return sql(server, "SELECT max(id) FROM ticks"); }
 
+  // A source streaming into the archive, a base backup the daemon took, then `rows` rows from
+  // one serial writer; returns, per row, the server's time just after its commit, written in
+  // a zone that is not UTC (as an operator in it would). Sets config_ for restore.
+  std::vector<std::string> write_after_base_backup(int rows) {
+    source_ = std::make_unique<pg_cluster>(
+        pg_cluster_options{.initdb_args = {"--wal-segsize=1"}, .durable_commits = true});
+    start();
+    const auto recipient = new_wal_key();
+    if (!start_streaming(recipient)) throw std::runtime_error("the WAL stream did not come up");
+    source_->execute("postgres", "CREATE TABLE ticks (id int PRIMARY KEY, at timestamptz)");
+    const auto started = post("/api/v1/basebackups");
+    if (started.result_int() != 202) throw std::runtime_error("no base backup: " + started.body());
+    const std::string location(started[boost::beast::http::field::location]);
+    const auto run_id = location.substr(std::string("/api/v1/runs/").size());
+    wait_until([&] { return result_of(run_id) != "running"; }, 300s);
+    if (result_of(run_id) != "ok") throw std::runtime_error("the base backup failed");
+
+    std::vector<std::string> after;
+    for (int i = 1; i <= rows; ++i) {
+      source_->execute("postgres",
+                       "INSERT INTO ticks VALUES (" + std::to_string(i) + ", clock_timestamp())");
+      after.push_back(sql(*source_,
+                          "SELECT to_char(clock_timestamp() AT TIME ZONE 'Asia/Kolkata', "
+                          "'YYYY-MM-DD HH24:MI:SS.US') || '+05:30'"));
+      std::this_thread::sleep_for(20ms);
+    }
+    const auto flushed = sql(*source_, "SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn");
+    if (!wait_until([&] { return metric("pgship_wal_durable_lsn_bytes") >= std::stod(flushed); },
+                    120s))
+      throw std::runtime_error("the WAL never became durable");
+    const auto last_written =
+        std::stod(sql(*source_, "SELECT extract(epoch FROM max(at)) FROM ticks"));
+    if (!wait_until([&] { return window_newest() >= last_written; }, 60s))
+      throw std::runtime_error("the PITR window never reached the last write");
+    const auto system = sql(*source_, "SELECT system_identifier FROM pg_control_system()");
+    // The identity where the postgres user's wal-fetch can read it.
+    const auto key = area_.put("wal.key", read_file(dir_ / "wal.key"), 0644);
+    config_ = write_config(
+        agent_config("postgres", {{"AGE_IDENTITY_FILE", key.string()}, {"PITR_SYSTEM", system}}),
+        "restore.env");
+    return after;
+  }
+
+  // restore --pitr to `at` into a new directory, then PostgreSQL recovers it: the newest row.
+  std::string recovered_max_id(const std::string& at, const std::string& name) {
+    const auto dir = owned_dir(name);
+    const auto r = restore(at, dir);
+    if (r.exit_code != 0) return "restore failed: " + r.out + r.err;
+    recovered_ = wal_recovery::of_prepared(dir, source_->password());
+    if (!recovered_->wait_promoted(180s)) return "recovery did not finish";
+    const auto id = max_id(recovered_->cluster());
+    recovered_.reset();
+    return id;
+  }
+
   shared_dir area_;
   stdfs::path config_;
 };
 
 TEST_F(PitrRestore, RecoversToTheMomentAskedAndNotPastIt) {
-  source_ = std::make_unique<pg_cluster>(
-      pg_cluster_options{.initdb_args = {"--wal-segsize=1"}, .durable_commits = true});
-  start();
-  const auto recipient = new_wal_key();
-  ASSERT_TRUE(start_streaming(recipient)) << "the WAL stream did not come up";
-  source_->execute("postgres", "CREATE TABLE ticks (id int PRIMARY KEY, at timestamptz)");
-  const auto started = post("/api/v1/basebackups");
-  ASSERT_EQ(started.result_int(), 202) << started.body();
-  const std::string location(started[boost::beast::http::field::location]);
-  const auto run_id = location.substr(std::string("/api/v1/runs/").size());
-  ASSERT_TRUE(wait_until([&] { return result_of(run_id) != "running"; }, 300s));
-  ASSERT_EQ(result_of(run_id), "ok");
-
-  // One serial writer; after each commit, the server's time in a zone that is not UTC, as
-  // an operator in it would write it.
-  std::vector<std::string> after;
-  for (int i = 1; i <= 30; ++i) {
-    source_->execute("postgres",
-                     "INSERT INTO ticks VALUES (" + std::to_string(i) + ", clock_timestamp())");
-    after.push_back(sql(*source_,
-                        "SELECT to_char(clock_timestamp() AT TIME ZONE 'Asia/Kolkata', "
-                        "'YYYY-MM-DD HH24:MI:SS.US') || '+05:30'"));
-    std::this_thread::sleep_for(20ms);
-  }
-  const auto flushed = sql(*source_, "SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn");
-  ASSERT_TRUE(wait_until(
-      [&] { return metric("pgship_wal_durable_lsn_bytes") >= std::stod(flushed); }, 120s));
-  const auto system = sql(*source_, "SELECT system_identifier FROM pg_control_system()");
-  const auto last_written =
-      std::stod(sql(*source_, "SELECT extract(epoch FROM max(at)) FROM ticks"));
-  ASSERT_TRUE(wait_until([&] { return window_newest() >= last_written; }, 60s))
-      << "the PITR window never reached the last write";
-
-  // The identity where the postgres user's wal-fetch can read it.
-  const auto key = area_.put("wal.key", read_file(dir_ / "wal.key"), 0644);
-  config_ = write_config(
-      agent_config("postgres", {{"AGE_IDENTITY_FILE", key.string()}, {"PITR_SYSTEM", system}}),
-      "restore.env");
-
+  const auto after = write_after_base_backup(30);
   // Between row 17's commit and row 18's.
   const auto dir = owned_dir("at-17");
   const auto r = restore(after[16], dir);
@@ -140,6 +159,21 @@ TEST_F(PitrRestore, RecoversToTheMomentAskedAndNotPastIt) {
   const auto vague = restore("yesterday", early);
   EXPECT_EQ(vague.exit_code, 2) << vague.out << vague.err;
   EXPECT_NE(vague.err.find("RFC 3339"), std::string::npos) << vague.err;
+}
+
+// Issue 29's proof: twenty random moments between the commits of one serial writer, each
+// recovered on its own; each copy holds the last commit at or before its target, not the next.
+TEST_F(PitrRestore, TwentyRandomTargetsEachRecoverExactlyTheirCommits) {
+  const auto after = write_after_base_backup(30);
+  const auto seed = std::random_device{}();
+  std::mt19937 random(seed);
+  std::uniform_int_distribution<int> row(1, 28);  // the window reaches past row 29's write
+  for (int i = 0; i < 20; ++i) {
+    const int k = row(random);
+    SCOPED_TRACE("seed " + std::to_string(seed) + ", target " + std::to_string(i) + ": after row " +
+                 std::to_string(k) + " (" + after[k - 1] + ")");
+    EXPECT_EQ(recovered_max_id(after[k - 1], "random-" + std::to_string(i)), std::to_string(k));
+  }
 }
 
 }  // namespace
