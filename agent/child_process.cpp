@@ -201,11 +201,11 @@ net::awaitable<child_result> run_child_with(const child_spec& spec, stdout_sinks
     if (feeder) {
       proc.emplace(ex, bp::filesystem::path(spec.program.string()), spec.args,
                    bp::process_stdio{in, out, err}, bp::process_environment(env),
-                   new_process_group{});
+                   new_process_group{}, only_stdio_inherited{});
     } else {
       proc.emplace(ex, bp::filesystem::path(spec.program.string()), spec.args,
                    bp::process_stdio{nullptr, out, err}, bp::process_environment(env),
-                   new_process_group{});
+                   new_process_group{}, only_stdio_inherited{});
     }
   } catch (const boost::system::system_error& e) {
     result.start_error = spec.program.string() + ": " + e.code().message();

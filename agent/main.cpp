@@ -76,6 +76,8 @@ void add_command_options(std::string_view command, po::options_description& desc
         "point-in-time recovery from the physical archive into --target-dir (with --at)")(
         "at", po::value<std::string>(), "with --pitr: latest, an LSN, or an RFC 3339 time")(
         "target-dir", po::value<std::string>(), "with --pitr: the new data directory")(
+        "start", po::bool_switch(),
+        "with --pitr: start PostgreSQL on it and wait until recovery reached the target")(
         "system", po::value<std::string>(),
         "with --pitr: the archive's system identifier (default PITR_SYSTEM, else the server's)")(
         "globals", po::bool_switch(),
@@ -132,7 +134,8 @@ int dispatch(std::string_view command, std::string_view subcommand,
   if (command == "restore" && value_or(vars, "pitr", false)) {
     return command_restore_pitr(settings, {value_or(vars, "at", std::string("latest")),
                                            value_or(vars, "target-dir", std::string()),
-                                           value_or(vars, "system", std::string())});
+                                           value_or(vars, "system", std::string()),
+                                           value_or(vars, "start", false)});
   }
   if (command == "restore") {
     restore_options o;

@@ -55,6 +55,7 @@ struct pitr_restore_options {
   std::string at;          // latest, an LSN or an RFC 3339 time with its offset
   std::string target_dir;  // empty or new
   std::string system;      // the archive; default PITR_SYSTEM, else the server's
+  bool start = false;      // start PostgreSQL on it and wait until recovery reached `at`
 };
 /// restore --pitr: a base backup unpacked and checked into target_dir, set up to recover to
 /// `at` with wal-fetch (commands/restore_pitr.cpp).

@@ -24,6 +24,7 @@
 #include "pg_tools.hpp"
 #include "pipeline/fetch_restore.hpp"
 #include "pipeline/pitr_plan.hpp"
+#include "pipeline/pitr_start.hpp"
 #include "wal/server_facts.hpp"
 
 namespace pgship::agent {
@@ -114,8 +115,10 @@ std::string fetch_settings(const settings& cfg, const std::string& system,
   return out;
 }
 
-// PostgreSQL's check of every file against the backup's manifest (-n: the WAL comes later).
-net::awaitable<stage_error> verify_files(const settings& cfg, const stdfs::path& dir) {
+// The client tools of the backup's major version: pg_dump's directory, where Debian's packages
+// also put pg_verifybackup, pg_ctl and pg_controldata.
+net::awaitable<stage_error> tools_for(const settings& cfg, const stdfs::path& dir,
+                                      pg_toolset& tools) {
   std::string version;
   {
     std::ifstream in(dir / "PG_VERSION");
@@ -127,8 +130,11 @@ net::awaitable<stage_error> verify_files(const settings& cfg, const stdfs::path&
   } catch (const std::exception&) {
     co_return fail(errc::restore_failed, "the base backup holds no PG_VERSION");
   }
-  pg_toolset tools;
-  if (auto e = co_await choose_tools(cfg.pg_dump_path, major, tools)) co_return e;
+  co_return co_await choose_tools(cfg.pg_dump_path, major, tools);
+}
+
+// PostgreSQL's check of every file against the backup's manifest (-n: the WAL comes later).
+net::awaitable<stage_error> verify_files(const pg_toolset& tools, const stdfs::path& dir) {
   pg_tool verifier;
   if (auto e = co_await find_tool_beside(tools.dump, "pg_verifybackup", "restore --pitr", verifier))
     co_return e;
@@ -194,7 +200,9 @@ int command_restore_pitr(const settings& cfg, const pitr_restore_options& opts) 
     fetch_restore_io io{*client, cfg.backup_api_token, cfg.pg_dump_path, {}, nullptr};
     io.identities = cfg.age_identities;
     stage_error error = co_await fetch_and_untar(io, *backup, dir, stages);
-    if (!error) error = co_await verify_files(cfg, dir);
+    pg_toolset tools;
+    if (!error) error = co_await tools_for(cfg, dir, tools);
+    if (!error) error = co_await verify_files(tools, dir);
 
     const auto side = side_dir_of(dir);
     const auto spool = side / "spool";
@@ -220,9 +228,20 @@ int command_restore_pitr(const settings& cfg, const pitr_restore_options& opts) 
       undo(dir, created);
       co_return failed(error);
     }
-    std::cout << "recovery to " << target->text << " is set up in " << dir.string()
-              << " (wal-fetch settings and spool in " << side.string()
-              << "); start PostgreSQL on it to recover: pg_ctl -D " << dir.string() << " start\n";
+    if (!opts.start) {
+      std::cout << "recovery to " << target->text << " is set up in " << dir.string()
+                << " (wal-fetch settings and spool in " << side.string()
+                << "); start PostgreSQL on it to recover: pg_ctl -D " << dir.string() << " start\n";
+      co_return 0;
+    }
+    recovery_outcome recovered;
+    if (auto e = co_await start_recovery(tools, dir, side, recovered)) co_return failed(e);
+    const auto& port = recovered.port;
+    std::cout << "recovered to " << target->text << ": "
+              << (recovered.said.empty() ? "(no word in the log)" : recovered.said)
+              << "\nthe server runs on " << dir.string() << ", socket " << side.string() << " port "
+              << port << " only (psql -h " << side.string() << " -p " << port
+              << "); restart it with its own settings when it is checked\n";
     co_return 0;
   });
 }

@@ -47,7 +47,7 @@ class PitrRestore : public wal_source_fixture {
 
   process_result restore(const std::string& at, const stdfs::path& dir) {
     return run_agent({"restore", "--pitr", "--at", at, "--target-dir", dir.string(), "--config",
-                      config_.string()});
+                      restore_config_.string()});
   }
 
   // The newest moment the receiver's PITR window reaches, in unix seconds (0 without one).
@@ -64,7 +64,7 @@ class PitrRestore : public wal_source_fixture {
 
   // A source streaming into the archive, a base backup the daemon took, then `rows` rows from
   // one serial writer; returns, per row, the server's time just after its commit, written in
-  // a zone that is not UTC (as an operator in it would). Sets config_ for restore.
+  // a zone that is not UTC (as an operator in it would). Sets restore_config_ for restore.
   std::vector<std::string> write_after_base_backup(int rows) {
     source_ = std::make_unique<pg_cluster>(
         pg_cluster_options{.initdb_args = {"--wal-segsize=1"}, .durable_commits = true});
@@ -99,7 +99,7 @@ class PitrRestore : public wal_source_fixture {
     const auto system = sql(*source_, "SELECT system_identifier FROM pg_control_system()");
     // The identity where the postgres user's wal-fetch can read it.
     const auto key = area_.put("wal.key", read_file(dir_ / "wal.key"), 0644);
-    config_ = write_config(
+    restore_config_ = write_config(
         agent_config("postgres", {{"AGE_IDENTITY_FILE", key.string()}, {"PITR_SYSTEM", system}}),
         "restore.env");
     return after;
@@ -118,7 +118,7 @@ class PitrRestore : public wal_source_fixture {
   }
 
   shared_dir area_;
-  stdfs::path config_;
+  stdfs::path restore_config_;
 };
 
 TEST_F(PitrRestore, RecoversToTheMomentAskedAndNotPastIt) {
@@ -159,6 +159,30 @@ TEST_F(PitrRestore, RecoversToTheMomentAskedAndNotPastIt) {
   const auto vague = restore("yesterday", early);
   EXPECT_EQ(vague.exit_code, 2) << vague.out << vague.err;
   EXPECT_NE(vague.err.find("RFC 3339"), std::string::npos) << vague.err;
+
+  // --start: the agent starts PostgreSQL, waits until it recovered to the target and was
+  // promoted, and says where it stopped; the server stays up on a socket beside DIR only.
+  const auto started = owned_dir("started");
+  const auto up = run_agent({"restore", "--pitr", "--at", after[9], "--target-dir",
+                             started.string(), "--start", "--config", restore_config_.string()},
+                            120s);
+  const auto side = started.parent_path() / "started.pgship-recovery";
+  ASSERT_EQ(up.exit_code, 0) << up.out << up.err << read_file(side / "server.log");
+  EXPECT_NE(up.out.find("recovered to " + after[9] + ": recovery stopping before commit"),
+            std::string::npos)
+      << up.out;
+  const auto port_at = up.out.find(" port ");
+  ASSERT_NE(port_at, std::string::npos) << up.out;
+  const auto port = up.out.substr(port_at + 6, up.out.find(' ', port_at + 6) - port_at - 6);
+  const auto asked =
+      run_process({(source_->bin_dir() / "psql").string(), "-h", side.string(), "-p", port, "-U",
+                   source_->user(), "-d", "postgres", "-XAtc", "SELECT max(id) FROM ticks"},
+                  {.env = {{"PGPASSWORD", source_->password()}}});
+  EXPECT_EQ(asked.out, "10\n") << asked.out << asked.err;
+  std::vector<std::string> stop = {
+      (source_->bin_dir() / "pg_ctl").string(), "-D", started.string(), "stop", "-m", "fast"};
+  if (::geteuid() == 0) stop.insert(stop.begin(), {"runuser", "-u", "postgres", "--"});
+  EXPECT_TRUE(run_process(stop).ok());
 }
 
 // Issue 29's proof: twenty random moments between the commits of one serial writer, each

@@ -71,7 +71,7 @@ process_result run_process(const std::vector<std::string>& argv, const process_o
 
   bp::process proc(io, exe, args, bp::process_stdio{in, out, err},
                    bp::process_environment(env_strings), bp::process_start_dir(cwd),
-                   new_process_group{});
+                   new_process_group{}, only_stdio_inherited{});
   const auto pid = proc.id();
 
   std::string input = options.stdin_data.value_or("");
