@@ -132,10 +132,10 @@ int dispatch(std::string_view command, std::string_view subcommand,
                         {value_or(vars, "database", std::string()), value_or(vars, "json", false)});
   }
   if (command == "restore" && value_or(vars, "pitr", false)) {
-    return command_restore_pitr(settings, {value_or(vars, "at", std::string("latest")),
-                                           value_or(vars, "target-dir", std::string()),
-                                           value_or(vars, "system", std::string()),
-                                           value_or(vars, "start", false)});
+    return command_restore_pitr(
+        settings,
+        {value_or(vars, "at", std::string("latest")), value_or(vars, "target-dir", std::string()),
+         value_or(vars, "system", std::string()), value_or(vars, "start", false)});
   }
   if (command == "restore") {
     restore_options o;
@@ -238,7 +238,8 @@ int agent_main(int argc, char** argv) {
     std::error_code ec;
     if (!std::filesystem::exists(dir, ec)) dir = std::filesystem::absolute(dir).parent_path();
     try {
-      if (const auto user = pgship::agent::become_backup_dir_owner(dir); !user.empty()) {
+      if (const auto user = pgship::agent::become_backup_dir_owner(dir, dir.string());
+          !user.empty()) {
         pgship::log::write(spdlog::level::info,
                            "running as " + user + ", the owner of " + dir.string(), {});
       }

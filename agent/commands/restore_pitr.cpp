@@ -7,8 +7,11 @@
 // it, so a later base backup of the recovered cluster does not carry them. Starting
 // PostgreSQL on DIR then recovers to the target. Anything that fails removes what it made.
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
+#include <utility>
 
 #include <boost/asio/this_coro.hpp>
 #include <unistd.h>
@@ -74,6 +77,19 @@ stage_error prepare_target(const stdfs::path& dir, bool& created) {
   return {};
 }
 
+// A word for the shell PostgreSQL runs restore_command with: 'it'\''s'.
+std::string shell_quoted(const std::string& text) {
+  std::string out = "'";
+  for (const char c : text) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
 // Leaves DIR as it was before (absent, or empty) and removes the side directory.
 void undo(const stdfs::path& dir, bool created) {
   std::error_code ec;
@@ -96,6 +112,23 @@ stage_error write_private(const stdfs::path& path, const std::string& text, bool
   }
   std::error_code ec;
   stdfs::permissions(path, stdfs::perms::owner_read | stdfs::perms::owner_write, ec);
+  return {};
+}
+
+// wal-fetch runs as this process's user (DIR's owner): the files its settings name must be
+// readable now, or recovery would stop at its first segment.
+stage_error check_readable_by_wal_fetch(const settings& cfg) {
+  for (const auto& [key, path] :
+       {std::pair{"AGE_IDENTITY_FILE", cfg.age_identity_file}, std::pair{"CA_FILE", cfg.ca_file},
+        std::pair{"CLIENT_CERT_FILE", cfg.client_cert_file},
+        std::pair{"CLIENT_KEY_FILE", cfg.client_key_file}}) {
+    if (path && ::access(path->c_str(), R_OK) != 0) {
+      return fail(errc::config_invalid, std::string(key) + "=\"" + path->string() +
+                                            "\" cannot be read by the user the " +
+                                            "recovered server runs as (" + std::strerror(errno) +
+                                            "): wal-fetch reads it during recovery");
+    }
+  }
   return {};
 }
 
@@ -171,6 +204,7 @@ int command_restore_pitr(const settings& cfg, const pitr_restore_options& opts) 
     };
     std::string system;
     if (auto e = system_to_restore(cfg, opts, system)) co_return failed(e);
+    if (auto e = check_readable_by_wal_fetch(cfg)) co_return failed(e);
     const auto ex = co_await net::this_coro::executor;
     wal_api archive(make_receiver_client(ex, cfg), cfg.backup_api_token, system);
     wire::wal::archive_state state;
@@ -208,7 +242,10 @@ int command_restore_pitr(const settings& cfg, const pitr_restore_options& opts) 
     const auto spool = side / "spool";
     const auto fetch_env = side / "fetch.env";
     if (!error) {
+      // A spool left by an earlier restore to the same DIR may hold another archive's
+      // segments: it goes with this restore.
       std::error_code ec;
+      stdfs::remove_all(side, ec);
       stdfs::create_directories(spool, ec);
       stdfs::permissions(side, stdfs::perms::owner_all, ec);
       if (ec)
@@ -218,8 +255,9 @@ int command_restore_pitr(const settings& cfg, const pitr_restore_options& opts) 
     if (!error) {
       std::error_code ec;
       const auto self = stdfs::read_symlink("/proc/self/exe", ec);
-      const std::string restore_command = (ec ? std::string("pgship-agent") : self.string()) +
-                                          " wal-fetch %f %p --config " + fetch_env.string();
+      const std::string restore_command =
+          shell_quoted(ec ? std::string("pgship-agent") : self.string()) +
+          " wal-fetch %f %p --config " + shell_quoted(fetch_env.string());
       error = write_private(dir / "postgresql.auto.conf",
                             "\n" + recovery_settings(*target, restore_command), true);
     }

@@ -110,9 +110,11 @@ net::awaitable<stage_error> write_unit(wal_api& api, const wire::wal::list_entry
 }
 
 // One file of the archive into `path`: written beside it, renamed there once whole and synced.
+// `complete_only` (the spool): a partial segment is not fetched at all, so no crash can leave
+// one under a name that later calls would take for a complete segment.
 net::awaitable<stage_error> fetch_into(wal_api& api, const std::string& file,
                                        const stdfs::path& path, const io::age_secrets& secrets,
-                                       fetched_file& out) {
+                                       fetched_file& out, bool complete_only = false) {
   std::optional<wire::wal::segment_list> list;
   if (auto e = co_await api.get_list(file, list)) co_return e;
   if (!list) {
@@ -121,6 +123,7 @@ net::awaitable<stage_error> fetch_into(wal_api& api, const std::string& file,
   }
   out.complete = list->state != list_state::partial;
   out.segment_size = list->segment_size;
+  if (complete_only && !out.complete) co_return stage_error{};
   const auto part = stdfs::path(path).concat(".pgship-part");
   const fd_guard fd(::open(part.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600));
   if (fd.get() < 0) co_return io_failure("creating " + part.string(), errno);
@@ -181,7 +184,7 @@ net::awaitable<void> prefetch_worker(prefetch_batch& batch) {
     batch.wanted.pop_front();
     fetched_file got;
     const auto target = *request.spool / file;
-    const auto e = co_await fetch_into(*api, file, target, request.secrets, got);
+    const auto e = co_await fetch_into(*api, file, target, request.secrets, got, true);
     if (e) {
       // A failure here costs only the prefetch: the call that needs the file asks again.
       request.log.debug("fetching {} ahead failed: {}", file, e.message);
@@ -189,8 +192,6 @@ net::awaitable<void> prefetch_worker(prefetch_batch& batch) {
     } else if (got.absent || !got.complete) {
       // Past the archive's end, or its growing last segment: nothing after it is there.
       batch.reached_end = true;
-      std::error_code ignored;
-      if (!got.absent) stdfs::remove(target, ignored);
     }
   }
 }

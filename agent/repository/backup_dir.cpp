@@ -58,7 +58,7 @@ stage_error run_lock::acquire(const stdfs::path& dir) {
   return {};
 }
 
-std::string become_backup_dir_owner(const stdfs::path& dir) {
+std::string become_backup_dir_owner(const stdfs::path& dir, const std::string& what) {
   if (::geteuid() != 0) return {};
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || st.st_uid == 0) return {};
@@ -67,9 +67,9 @@ std::string become_backup_dir_owner(const stdfs::path& dir) {
   const std::string home = user != nullptr && user->pw_dir != nullptr ? user->pw_dir : "/";
   // The user's own group, not the directory's (`install -d -o svc` leaves it root's).
   const gid_t gid = user != nullptr ? user->pw_gid : st.st_gid;
-  const auto failed = [&](const std::string& what) {
+  const auto failed = [&](const std::string& step) {
     throw std::system_error(errno, std::generic_category(),
-                            what + " to become " + name + ", BACKUP_DIR's owner");
+                            step + " to become " + name + ", " + what + "'s owner");
   };
   if (gid == 0) {
     errno = EPERM;

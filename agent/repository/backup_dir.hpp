@@ -36,6 +36,7 @@ class run_lock {
 /// could turn against /etc). Call before any thread starts. Returns the name (or uid) it
 /// switched to; empty when nothing changed (not root, BACKUP_DIR missing or root's). Throws
 /// std::system_error when the switch fails.
-std::string become_backup_dir_owner(const std::filesystem::path& dir);
+std::string become_backup_dir_owner(const std::filesystem::path& dir,
+                                    const std::string& what = "BACKUP_DIR");
 
 }  // namespace pgship::agent

@@ -96,11 +96,11 @@ class PitrRestore : public wal_source_fixture {
         std::stod(sql(*source_, "SELECT extract(epoch FROM max(at)) FROM ticks"));
     if (!wait_until([&] { return window_newest() >= last_written; }, 60s))
       throw std::runtime_error("the PITR window never reached the last write");
-    const auto system = sql(*source_, "SELECT system_identifier FROM pg_control_system()");
+    system_ = sql(*source_, "SELECT system_identifier FROM pg_control_system()");
     // The identity where the postgres user's wal-fetch can read it.
     const auto key = area_.put("wal.key", read_file(dir_ / "wal.key"), 0644);
     restore_config_ = write_config(
-        agent_config("postgres", {{"AGE_IDENTITY_FILE", key.string()}, {"PITR_SYSTEM", system}}),
+        agent_config("postgres", {{"AGE_IDENTITY_FILE", key.string()}, {"PITR_SYSTEM", system_}}),
         "restore.env");
     return after;
   }
@@ -118,6 +118,7 @@ class PitrRestore : public wal_source_fixture {
   }
 
   shared_dir area_;
+  std::string system_;
   stdfs::path restore_config_;
 };
 
@@ -159,6 +160,21 @@ TEST_F(PitrRestore, RecoversToTheMomentAskedAndNotPastIt) {
   const auto vague = restore("yesterday", early);
   EXPECT_EQ(vague.exit_code, 2) << vague.out << vague.err;
   EXPECT_NE(vague.err.find("RFC 3339"), std::string::npos) << vague.err;
+  if (::geteuid() == 0) {
+    // An identity only root reads: wal-fetch, run by the recovering server as postgres, could
+    // not decrypt the first segment. Refused before anything is made.
+    const auto root_only =
+        write_config(agent_config("postgres", {{"AGE_IDENTITY_FILE", (dir_ / "wal.key").string()},
+                                               {"PITR_SYSTEM", system_}}),
+                     "root-only.env");
+    const auto unreadable = run_agent({"restore", "--pitr", "--at", "latest", "--target-dir",
+                                       early.string(), "--config", root_only.string()});
+    EXPECT_EQ(unreadable.exit_code, 2) << unreadable.out << unreadable.err;
+    EXPECT_NE(unreadable.err.find("cannot be read by the user the recovered server runs as"),
+              std::string::npos)
+        << unreadable.err;
+    EXPECT_TRUE(stdfs::is_empty(early));
+  }
 
   // --start: the agent starts PostgreSQL, waits until it recovered to the target and was
   // promoted, and says where it stopped; the server stays up on a socket beside DIR only.
