@@ -1,6 +1,7 @@
 // pgship-agent: command-line entry. Parses the subcommand and shared options, loads and
 // validates the configuration, then hands over to the command.
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <functional>
@@ -188,13 +189,17 @@ int agent_main(int argc, char** argv) {
   // wal-fetch FILE PATH: PostgreSQL's %f and %p come first.
   std::vector<char*> without_positionals;
   if (command == "wal-fetch") {
-    if (rest.size() < 3 || rest[1][0] == '-' || rest[2][0] == '-') {
+    const bool asked_help = std::any_of(rest.begin(), rest.end(), [](const char* a) {
+      return std::string_view(a) == "--help" || std::string_view(a) == "-h";
+    });
+    if (rest.size() >= 3 && rest[1][0] != '-' && rest[2][0] != '-') {
+      wal_fetch_args = {rest[1], rest[2]};
+      without_positionals.push_back(rest[0]);
+      without_positionals.insert(without_positionals.end(), rest.begin() + 3, rest.end());
+      rest = without_positionals;
+    } else if (!asked_help) {
       throw pgship::config::config_error("wal-fetch needs FILE and PATH (restore_command's %f %p)");
     }
-    wal_fetch_args = {rest[1], rest[2]};
-    without_positionals.push_back(rest[0]);
-    without_positionals.insert(without_positionals.end(), rest.begin() + 3, rest.end());
-    rest = without_positionals;
   }
 
   boost::program_options::variables_map vars;
