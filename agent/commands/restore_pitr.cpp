@@ -25,7 +25,7 @@
 #include "net/receiver_api.hpp"
 #include "net/wal_api.hpp"
 #include "pg_tools.hpp"
-#include "pipeline/fetch_restore.hpp"
+#include "pipeline/basebackup_unpack.hpp"
 #include "pipeline/pitr_plan.hpp"
 #include "pipeline/pitr_start.hpp"
 #include "wal/server_facts.hpp"

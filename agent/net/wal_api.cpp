@@ -210,53 +210,54 @@ http_request read_request(const http_client& client, const std::string& path,
   return r;
 }
 
+// A GET of `path` (its body into `sink` when one is given), asked again while the receiver
+// throttles or is busy, for up to read_patience.
+net::awaitable<http_outcome> read_patiently(http_client& client, const std::string& path,
+                                            const std::string& token, const body_sink* sink) {
+  const auto deadline = std::chrono::steady_clock::now() + read_patience;
+  net::steady_timer pause(co_await net::this_coro::executor);
+  for (int attempt = 0;; ++attempt) {
+    http_outcome reply;
+    if (sink != nullptr) {
+      reply = co_await client.download(read_request(client, path, token), *sink);
+    } else {
+      reply = co_await client.send(read_request(client, path, token));
+    }
+    if (!throttled(reply) || std::chrono::steady_clock::now() >= deadline) co_return reply;
+    pause.expires_after(pause_after(reply, attempt));
+    co_await pause.async_wait(net::use_awaitable);
+  }
+}
+
 }  // namespace
 
 net::awaitable<stage_error> wal_api::get_list(std::string_view file,
                                               std::optional<wire::wal::segment_list>& out) {
   out.reset();
   const std::string what = "listing " + std::string(file) + " of system " + system_;
-  const auto path = wire::wal::segment_path(system_, file);
-  const auto deadline = std::chrono::steady_clock::now() + read_patience;
-  net::steady_timer pause(co_await net::this_coro::executor);
-  for (int attempt = 0;; ++attempt) {
-    const auto reply = co_await client_->send(read_request(*client_, path, token_));
-    if (throttled(reply) && std::chrono::steady_clock::now() < deadline) {
-      pause.expires_after(pause_after(reply, attempt));
-      co_await pause.async_wait(net::use_awaitable);
-      continue;
-    }
-    if (reply.ok() && reply.status() == 404) co_return stage_error{};
-    if (auto e = judge_read_reply(reply, what)) co_return e;
-    out = wire::wal::decode_list(reply.response.body());
-    if (!out) co_return fail(errc::receiver_unhealthy, what + ": not a pgship WAL list");
-    co_return stage_error{};
-  }
+  const auto reply =
+      co_await read_patiently(*client_, wire::wal::segment_path(system_, file), token_, nullptr);
+  if (reply.ok() && reply.status() == 404) co_return stage_error{};
+  if (auto e = judge_read_reply(reply, what)) co_return e;
+  out = wire::wal::decode_list(reply.response.body());
+  if (!out) co_return fail(errc::receiver_unhealthy, what + ": not a pgship WAL list");
+  co_return stage_error{};
 }
 
 net::awaitable<stage_error> wal_api::get_unit(std::string_view name, body_sink sink,
                                               unit_digests& out) {
   const std::string what = "WAL unit " + std::string(name) + " of system " + system_;
   if (!fs::is_safe_name(name)) co_return fail(errc::internal, what + ": not a unit name");
-  const auto path = wire::wal::unit_path(system_, name);
-  const auto deadline = std::chrono::steady_clock::now() + read_patience;
-  net::steady_timer pause(co_await net::this_coro::executor);
-  for (int attempt = 0;; ++attempt) {
-    const auto reply = co_await client_->download(read_request(*client_, path, token_), sink);
-    if (throttled(reply) && std::chrono::steady_clock::now() < deadline) {
-      pause.expires_after(pause_after(reply, attempt));
-      co_await pause.async_wait(net::use_awaitable);
-      continue;
-    }
-    if (auto e = judge_read_reply(reply, what)) co_return e;
-    // The receiver's ETag of a stored object is its stored SHA-256, quoted.
-    std::string_view etag = reply.response[http::field::etag];
-    if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')
-      etag = etag.substr(1, etag.size() - 2);
-    out.stored = digest_from_hex(etag);
-    out.plain = digest_from_hex(reply.response[wire::wal::header::plaintext_sha256]);
-    co_return stage_error{};
-  }
+  const auto reply =
+      co_await read_patiently(*client_, wire::wal::unit_path(system_, name), token_, &sink);
+  if (auto e = judge_read_reply(reply, what)) co_return e;
+  // The receiver's ETag of a stored object is its stored SHA-256, quoted.
+  std::string_view etag = reply.response[http::field::etag];
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')
+    etag = etag.substr(1, etag.size() - 2);
+  out.stored = digest_from_hex(etag);
+  out.plain = digest_from_hex(reply.response[wire::wal::header::plaintext_sha256]);
+  co_return stage_error{};
 }
 
 }  // namespace pgship::agent

@@ -3,7 +3,6 @@
 #include <cstring>
 #include <fstream>
 
-#include <boost/process/v2/environment.hpp>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -132,16 +131,8 @@ void push_read_stages(io::filter_group& chain, const fetch_restore_io& io,
   io::push_read_stages(chain, io::format_of_name(backup.id), keys);
 }
 
-// What a download streamed into a child's stdin came to: the download's verdict (its status,
-// its sha256, whether it decrypts and decompresses) and the child's.
-struct streamed_outcome {
-  stage_error download;
-  child_result child;
-};
+}  // namespace
 
-// The download streamed into `spec`'s stdin, decrypted and decompressed on the way; the last
-// piece is held back until the whole file's sha256 matched, so the child never sees the end
-// of a corrupt or cut copy.
 net::awaitable<streamed_outcome> stream_to_child(const fetch_restore_io& io,
                                                  const remote_backup& backup,
                                                  const child_spec& spec, stage_clock& download,
@@ -197,6 +188,8 @@ net::awaitable<streamed_outcome> stream_to_child(const fetch_restore_io& io,
   out.download = std::move(download_error);
   co_return out;
 }
+
+namespace {
 
 net::awaitable<stage_error> streamed(const fetch_restore_io& io, const remote_backup& backup,
                                      const restore_target& target, const pg_tool& tool,
@@ -417,36 +410,6 @@ net::awaitable<stage_error> fetch_and_restore(fetch_restore_io io, const remote_
     co_return co_await spooled(io, backup, target, tool, stages);
   }
   co_return co_await streamed(io, backup, target, tool, stages);
-}
-
-net::awaitable<stage_error> fetch_and_untar(fetch_restore_io io, const remote_backup& backup,
-                                            const stdfs::path& dir,
-                                            std::vector<stage_record>& stages) {
-  if (is_encrypted(backup) && io.identities.empty()) {
-    co_return fail(errc::config_invalid,
-                   backup.id +
-                       " is encrypted: set AGE_IDENTITY_FILE to an identity of one of "
-                       "its recipients");
-  }
-  stage_clock download(stages, "download");
-  stage_clock unpack(stages, "unpack");
-  child_spec tar;
-  tar.program = boost::process::v2::environment::find_executable("tar").string();
-  if (tar.program.empty()) co_return fail(errc::restore_failed, "tar is not on PATH");
-  tar.args = {"-x", "-f", "-", "-C", dir.string()};
-  const auto outcome = co_await stream_to_child(io, backup, tar, download, "unpack");
-  stage_error error;
-  if (outcome.child.stopped) {
-    error = fail(errc::cancelled, "unpacking " + backup.id + " stopped");
-  } else if (outcome.download) {
-    error = outcome.download;
-  } else if (!outcome.child.ok()) {
-    error = fail(errc::restore_failed, "tar could not unpack " + backup.id + " (" +
-                                           outcome.child.describe() +
-                                           "): " + outcome.child.last_error_line());
-  }
-  unpack.done(0, !error);
-  co_return error;
 }
 
 }  // namespace pgship::agent

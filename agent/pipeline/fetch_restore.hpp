@@ -63,13 +63,22 @@ boost::asio::awaitable<stage_error> fetch_and_restore(fetch_restore_io io,
                                                       const restore_target& target,
                                                       std::vector<stage_record>& stages);
 
-/// Downloads a base backup into `tar -x -C dir` as a restore streams into pg_restore: decrypted
-/// and decompressed on the way, the last piece held back until the sha256 matched. Appends the
-/// "download" and "unpack" stages. `dir` is what the caller removes on failure.
-boost::asio::awaitable<stage_error> fetch_and_untar(fetch_restore_io io,
-                                                    const remote_backup& backup,
-                                                    const std::filesystem::path& dir,
-                                                    std::vector<stage_record>& stages);
+/// What a download streamed into a child's stdin came to: the download's verdict (its status,
+/// its sha256, whether it decrypts and decompresses) and the child's.
+struct streamed_outcome {
+  stage_error download;
+  child_result child;
+};
+
+/// The download of `backup` streamed into `spec`'s stdin (pg_restore, tar), decrypted and
+/// decompressed on the way; the last piece is held back until the whole file's sha256 matched,
+/// so the child never sees the end of a corrupt or cut copy. `download` is closed when the
+/// download ends; progress then names `next_stage`.
+boost::asio::awaitable<streamed_outcome> stream_to_child(const fetch_restore_io& io,
+                                                         const remote_backup& backup,
+                                                         const child_spec& spec,
+                                                         stage_clock& download,
+                                                         const char* next_stage);
 
 /// Downloads a small backup (the globals) whole into `out`, decrypted and decompressed, after
 /// its sha256 matched the receiver's record; restore_failed beyond `limit` plaintext bytes.
