@@ -63,6 +63,31 @@ net::awaitable<std::error_code> send_in_pieces(std::span<const char> body,
   co_return std::error_code{};
 }
 
+// One connection carries one request at a time: a second caller while one is on it would read
+// the other's response. Callers that may overlap hold clients of their own; this turns one that
+// does not into an error of its own instead of a crossed answer.
+class exclusive_use {
+ public:
+  explicit exclusive_use(bool& busy) : busy_(busy), held_(!busy) { busy_ = true; }
+  ~exclusive_use() {
+    if (held_) busy_ = false;
+  }
+  exclusive_use(const exclusive_use&) = delete;
+  exclusive_use& operator=(const exclusive_use&) = delete;
+  bool held() const { return held_; }
+
+ private:
+  bool& busy_;
+  bool held_;
+};
+
+http_outcome overlapping_request() {
+  http_outcome out;
+  out.failure = errc::internal;
+  out.message = "a second request on a connection still busy with one (a bug in pgship)";
+  return out;
+}
+
 }  // namespace
 
 struct http_client::impl {
@@ -75,6 +100,7 @@ struct http_client::impl {
   std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
   std::shared_ptr<byte_rate_limiter> limiter;
+  bool busy = false;  // a request is on the connection
 
   bool connected() const { return plain.has_value() || secure.has_value(); }
 
@@ -362,6 +388,8 @@ void http_client::close() {
 }
 
 net::awaitable<http_outcome> http_client::send(http_request request) {
+  const exclusive_use use(impl_->busy);
+  if (!use.held()) co_return overlapping_request();
   impl_->prepare(request);
   // A kept-alive connection the receiver has since closed fails on first use: one retry on a
   // fresh connection covers that, and only that.
@@ -382,6 +410,8 @@ net::awaitable<http_outcome> http_client::send(http_request request) {
 net::awaitable<http_outcome> http_client::send_file_range(
     http_request request, int fd, std::uint64_t offset, std::uint64_t length,
     std::function<void(std::size_t)> on_sent) {
+  const exclusive_use use(impl_->busy);
+  if (!use.held()) co_return overlapping_request();
   impl_->prepare(request);
   auto connected = co_await impl_->connect();
   if (!connected.ok()) co_return connected;
@@ -394,6 +424,8 @@ net::awaitable<http_outcome> http_client::send_file_range(
 net::awaitable<http_outcome> http_client::send_bytes(http_request request,
                                                      std::span<const char> body,
                                                      std::function<void(std::size_t)> on_sent) {
+  const exclusive_use use(impl_->busy);
+  if (!use.held()) co_return overlapping_request();
   impl_->prepare(request);
   auto connected = co_await impl_->connect();
   if (!connected.ok()) co_return connected;
@@ -407,6 +439,8 @@ net::awaitable<http_outcome> http_client::send_bytes(http_request request,
 }
 
 net::awaitable<http_outcome> http_client::download(http_request request, body_sink sink) {
+  const exclusive_use use(impl_->busy);
+  if (!use.held()) co_return overlapping_request();
   impl_->prepare(request);
   auto connected = co_await impl_->connect();
   if (!connected.ok()) co_return connected;

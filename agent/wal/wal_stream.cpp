@@ -63,29 +63,31 @@ stream_config stream_config_of(const settings& cfg) {
 
 namespace {
 
-// One wal_api per system identifier, on a connection of its own (units go one after the
-// other on it, beside whatever a backup run uploads).
+// The session's reads of the archive and its gap records go on a connection of their own: the
+// queue's unit PUTs (retried with back-off while the receiver is away) hold theirs, and an
+// http_client carries one request at a time.
 struct receiver_link {
   net::any_io_executor ex;
   settings cfg;
-  std::unique_ptr<wal_api> api;
+  std::unique_ptr<wal_api> control;
 
-  wal_api& for_system(const std::string& system) {
-    if (!api || api->system() != system) {
-      api = std::make_unique<wal_api>(make_receiver_client(ex, cfg), cfg.backup_api_token, system);
-    }
-    return *api;
+  std::unique_ptr<wal_api> api_for(const std::string& system) const {
+    return std::make_unique<wal_api>(make_receiver_client(ex, cfg), cfg.backup_api_token, system);
+  }
+  wal_api& control_for(const std::string& system) {
+    if (!control || control->system() != system) control = api_for(system);
+    return *control;
   }
 };
 
 net::awaitable<stage_error> post_gap_of(std::shared_ptr<receiver_link> link, std::string system,
                                         wire::wal::gap_record gap) {
-  co_return co_await link->for_system(system).post_gap(gap);
+  co_return co_await link->control_for(system).post_gap(gap);
 }
 
 net::awaitable<stage_error> get_state_of(std::shared_ptr<receiver_link> link, std::string system,
                                          wire::wal::archive_state* state) {
-  co_return co_await link->for_system(system).get_state(*state);
+  co_return co_await link->control_for(system).get_state(*state);
 }
 
 }  // namespace
@@ -102,10 +104,10 @@ wal_receiver receiver_of(net::any_io_executor ex, const settings& cfg) {
     return post_gap_of(link, std::move(system), std::move(gap));
   };
   r.sender_for = [link](std::string system) {
-    auto& api = link->for_system(system);
-    // The link (and so the api) lives as long as the sender.
+    // Units go one after the other on the queue's own connection.
+    std::shared_ptr<wal_api> units = link->api_for(system);
     return ship_queue::sender(
-        [link, &api](const sealed_unit& unit) { return put_sealed_unit(api, unit); });
+        [units](const sealed_unit& unit) { return put_sealed_unit(*units, unit); });
   };
   return r;
 }

@@ -145,5 +145,39 @@ TEST_F(TusStream, ALastingFailureFailsTheStreamAndCommitsNothing) {
   EXPECT_FALSE(std::filesystem::exists(receiver_->storage_dir() / "default" / "pgdata" / name));
 }
 
+net::awaitable<void> get_whoami(agent::http_client& client, agent::http_outcome& out) {
+  agent::http_request r{boost::beast::http::verb::get, "/api/backup/whoami", 11};
+  r.set(boost::beast::http::field::authorization, "Bearer tus-stream-token");
+  out = co_await client.send(std::move(r));
+}
+
+void rethrow(std::exception_ptr e) {
+  if (e) std::rethrow_exception(e);
+}
+
+TEST_F(TusStream, OneConnectionCarriesOneRequestAtATime) {
+  // Two callers on one client would read each other's answers (a WAL session once read a unit
+  // PUT's 201 as the archive's state). The second is refused; the first is answered.
+  start();
+  net::io_context io;
+  auto ep =
+      agent::receiver_endpoint::parse("http://127.0.0.1:" + std::to_string(receiver_->port()));
+  agent::http_client client(io.get_executor(), *ep, {}, std::chrono::seconds(30));
+  agent::http_outcome first, second, third;
+  net::co_spawn(io, get_whoami(client, first), rethrow);
+  net::co_spawn(io, get_whoami(client, second), rethrow);
+  io.run();
+  ASSERT_TRUE(first.ok()) << first.message;
+  EXPECT_EQ(first.status(), 200u);
+  EXPECT_EQ(second.failure, errc::internal);
+  EXPECT_NE(second.message.find("busy"), std::string::npos) << second.message;
+  // Once the first is answered, the connection takes the next.
+  io.restart();
+  net::co_spawn(io, get_whoami(client, third), rethrow);
+  io.run();
+  ASSERT_TRUE(third.ok()) << third.message;
+  EXPECT_EQ(third.status(), 200u);
+}
+
 }  // namespace
 }  // namespace pgship::test
