@@ -87,7 +87,13 @@ void add_command_options(std::string_view command, po::options_description& desc
   } else if (command == "drill") {
     desc.add_options()("database", po::value<std::string>(), "only this database of POSTGRES_DB")(
         "id", po::value<std::string>(), "drill this backup instead of the newest")(
-        "jobs", po::value<int>(), "pg_restore -j N over a downloaded file (default DRILL_JOBS)");
+        "jobs", po::value<int>(), "pg_restore -j N over a downloaded file (default DRILL_JOBS)")(
+        "pitr", po::bool_switch(),
+        "a point-in-time recovery drill: base backup and WAL recovered into a scratch data "
+        "directory, started, checked with amcheck and counted, removed")(
+        "at", po::value<std::string>(),
+        "with --pitr: latest (default), random (a moment inside the PITR window), an LSN or an "
+        "RFC 3339 time");
   } else if (command == "wal") {
     desc.add_options()("json", po::bool_switch(), "wal status, wal verify: one JSON object")(
         "system", po::value<std::string>(),
@@ -150,6 +156,9 @@ int dispatch(std::string_view command, std::string_view subcommand,
     o.jobs = value_or(vars, "jobs", 1);
     o.globals = value_or(vars, "globals", false);
     return command_restore(settings, o);
+  }
+  if (command == "drill" && value_or(vars, "pitr", false)) {
+    return command_pitr_drill(settings, value_or(vars, "at", std::string("latest")));
   }
   if (command == "drill") {
     return command_drill(

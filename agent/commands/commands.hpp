@@ -67,6 +67,8 @@ struct drill_options {
   int jobs = 1;
 };
 int command_drill(const settings& cfg, const drill_options& opts);
+/// drill --pitr [--at TARGET]: one point-in-time recovery drill now (drill/pitr_drill.hpp).
+int command_pitr_drill(const settings& cfg, const std::string& at);
 
 struct wal_options {
   bool json = false;

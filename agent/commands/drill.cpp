@@ -9,6 +9,7 @@
 #include "commands/command_runner.hpp"
 #include "commands/commands.hpp"
 #include "drill/drill_run.hpp"
+#include "drill/pitr_drill.hpp"
 
 namespace pgship::agent {
 
@@ -52,6 +53,42 @@ int command_drill(const settings& cfg, const drill_options& opts) {
     std::cout << fmt::format("ok      {}  {}  restored in {:.1f} s into {}{}; {}\n", d.database,
                              d.backup, r.recovery_seconds, r.scratch_database,
                              r.kept ? " (kept)" : " (dropped)", checked);
+  }
+  if (record.error && record.databases.empty()) {
+    std::cout << fmt::format("FAILED  {}: {}\n",
+                             error_name(static_cast<errc>(record.error.code.value())),
+                             record.error.message);
+  }
+  return code;
+}
+
+int command_pitr_drill(const settings& cfg, const std::string& at) {
+  run_control control;
+  pitr_drill_request request;
+  request.at = at;
+  run_record record;
+  const int code = run_command(
+      [&]() -> net::awaitable<int> {
+        record = co_await run_pitr_drill(cfg, request, control);
+        co_return exit_code_for(record.error.code);
+      },
+      [&control] { control.request_stop(); });
+  add_to_run_history(cfg, record);
+  write_run_metrics(cfg, record);
+  for (const auto& d : record.databases) {
+    if (d.error) {
+      std::cout << fmt::format(
+          "{:<8}PITR drill  {}: {}\n", counts_as_backup_result(d.error) ? "FAILED" : "NOT RUN",
+          error_name(static_cast<errc>(d.error.code.value())), d.error.message);
+      continue;
+    }
+    const auto& r = d.drill.value();
+    std::cout << fmt::format(
+        "ok      PITR drill  {} to {}: writable in {:.1f} s ({}); {} indexes and every table "
+        "checked by amcheck; {}\n",
+        d.backup, r.target, r.recovery_seconds,
+        r.recovered_to.empty() ? "PostgreSQL named no point" : r.recovered_to, r.indexes_checked,
+        r.note);
   }
   if (record.error && record.databases.empty()) {
     std::cout << fmt::format("FAILED  {}: {}\n",

@@ -191,7 +191,26 @@ agent_metrics::agent_metrics(const std::vector<std::string>& databases, bool leg
                            .Name("pgship_basebackup_last_size_bytes")
                            .Help("Stored bytes of the last complete base backup")
                            .Register(*registry_)
-                           .Add({})) {
+                           .Add({})),
+      pitr_status_(prometheus::BuildGauge()
+                       .Name("pgship_pitr_drill_last_status")
+                       .Help("1 when the last point-in-time recovery drill succeeded, 0 when it "
+                             "failed")
+                       .Register(*registry_)),
+      pitr_success_(prometheus::BuildGauge()
+                        .Name("pgship_pitr_drill_last_success_timestamp_seconds")
+                        .Help("When the last successful PITR drill finished; 0: none yet")
+                        .Register(*registry_)),
+      pitr_duration_(prometheus::BuildGauge()
+                         .Name("pgship_pitr_drill_duration_seconds")
+                         .Help("Seconds the last successful PITR drill took from the start of "
+                               "the download to a writable server (the measured RTO)")
+                         .Register(*registry_)),
+      pitr_recovered_to_(prometheus::BuildGauge()
+                             .Name("pgship_pitr_drill_recovered_to_timestamp_seconds")
+                             .Help("The moment the last successful PITR drill recovered to, as "
+                                   "PostgreSQL reported it")
+                             .Register(*registry_)) {
   prometheus::BuildGauge()
       .Name("pgship_build_info")
       .Help("Always 1; the version as a label")
@@ -219,6 +238,14 @@ void agent_metrics::run_finished(const run_record& run) {
   in_progress_.Set(0);
   if (run.kind == "drill") {
     drill_finished(run);
+    return;
+  }
+  if (run.kind == "pitr_drill") {
+    for (const auto& d : run.databases) {
+      if (!counts_as_backup_result(d.error)) continue;
+      const double seconds = d.drill ? d.drill->recovery_seconds : run.seconds();
+      pitr_drill_known(!d.error, run.finished, seconds, d.drill ? d.drill->recovered_to_ms : 0);
+    }
     return;
   }
   // A base backup's entry (pgdata) is no database's backup, whatever the databases are called.
@@ -300,6 +327,20 @@ void agent_metrics::basebackup_known(std::chrono::system_clock::time_point at,
   if (seconds < basebackup_success_.Value()) return;
   basebackup_success_.Set(seconds);
   if (size) basebackup_size_.Set(static_cast<double>(*size));
+}
+
+void agent_metrics::pitr_drill_known(bool ok, std::chrono::system_clock::time_point at,
+                                     double seconds, std::int64_t recovered_to_ms) {
+  pitr_status_.Add({}).Set(ok ? 1 : 0);
+  if (!ok) return;
+  pitr_success_.Add({}).Set(std::chrono::duration<double>(at.time_since_epoch()).count());
+  pitr_duration_.Add({}).Set(seconds);
+  if (recovered_to_ms > 0)
+    pitr_recovered_to_.Add({}).Set(static_cast<double>(recovered_to_ms) / 1000);
+}
+
+void agent_metrics::pitr_drills_scheduled() {
+  pitr_success_.Add({});
 }
 
 void agent_metrics::drill_known(const std::string& database, bool ok,

@@ -66,6 +66,14 @@ class agent_metrics {
   void basebackup_known(std::chrono::system_clock::time_point at,
                         std::optional<std::uint64_t> size);
 
+  /// A PITR drill that ended (a run or history): pgship_pitr_drill_last_status, and when it
+  /// succeeded its end, its seconds and the moment it recovered to (0: PostgreSQL named none).
+  void pitr_drill_known(bool ok, std::chrono::system_clock::time_point at, double seconds,
+                        std::int64_t recovered_to_ms);
+  /// PITR_DRILL_SCHEDULE is set: the last-success series exists from the start (0 = never), so
+  /// PitrDrillTooOld fires for drills that never succeeded.
+  void pitr_drills_scheduled();
+
   /// The last drill of `database` known from history (start-up): status and last success.
   void drill_known(const std::string& database, bool ok,
                    std::optional<std::chrono::system_clock::time_point> last_success);
@@ -115,6 +123,10 @@ class agent_metrics {
   prometheus::Family<prometheus::Gauge>& globals_success_;
   prometheus::Gauge& basebackup_success_;
   prometheus::Gauge& basebackup_size_;
+  prometheus::Family<prometheus::Gauge>& pitr_status_;
+  prometheus::Family<prometheus::Gauge>& pitr_success_;
+  prometheus::Family<prometheus::Gauge>& pitr_duration_;
+  prometheus::Family<prometheus::Gauge>& pitr_recovered_to_;
   std::unique_ptr<legacy_metrics> legacy_;
   struct wal_series;
   std::unique_ptr<wal_series> wal_;

@@ -57,6 +57,22 @@ std::vector<history_result> history_results(const std::vector<json::object>& run
         out.push_back(std::move(r));
         continue;
       }
+      if (is(o, "kind", "pitr_drill")) {
+        history_result r;
+        r.of = history_result::subject::pitr_drill;
+        r.ok = result->get_string() == "ok";
+        r.error = r.ok ? std::string() : error_message(o);
+        r.at = at;
+        if (const auto* dr = o.if_contains("drill"); dr != nullptr && dr->is_object()) {
+          const auto& p = dr->get_object();
+          if (const auto* s = p.if_contains("recovery_seconds"); s != nullptr && s->is_number())
+            r.seconds = s->to_number<double>();
+          if (const auto* t = p.if_contains("recovered_to_ms"); t != nullptr && t->is_number())
+            r.recovered_to_ms = t->to_number<std::int64_t>();
+        }
+        out.push_back(std::move(r));
+        continue;
+      }
       if (o.if_contains("kind") != nullptr && !globals) continue;
       if (globals && drill) continue;
       history_result r;
@@ -87,6 +103,10 @@ void apply_history_results(const std::vector<history_result>& results,
     }
     if (r.of == history_result::subject::basebackup) {
       if (r.ok && r.at) metrics.basebackup_known(*r.at, r.size);
+      continue;
+    }
+    if (r.of == history_result::subject::pitr_drill) {
+      if (r.at) metrics.pitr_drill_known(r.ok, *r.at, r.seconds, r.recovered_to_ms);
       continue;
     }
     if (std::find(databases.begin(), databases.end(), r.database) == databases.end()) continue;

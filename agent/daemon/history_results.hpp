@@ -15,10 +15,12 @@
 namespace pgship::agent {
 
 struct history_result {
-  enum class subject { backup, drill, globals, basebackup };
+  enum class subject { backup, drill, globals, basebackup, pitr_drill };
   subject of = subject::backup;
-  std::string database;    // empty for the globals and base backups
-  std::uint64_t size = 0;  // a base backup's stored bytes
+  std::string database;              // empty for the globals and base backups
+  std::uint64_t size = 0;            // a base backup's stored bytes
+  double seconds = 0;                // a PITR drill's recovery seconds
+  std::int64_t recovered_to_ms = 0;  // and the moment it recovered to
   bool ok = false;
   std::string error;
   std::optional<std::chrono::system_clock::time_point> at;  // when the run finished

@@ -44,8 +44,14 @@ std::string recovery_end_of(const stdfs::path& log) {
 
 }  // namespace
 
+std::string restore_listen(const stdfs::path& socket_dir) {
+  return "-c listen_addresses='' -c unix_socket_directories='" + socket_dir.string() + "'";
+}
+
 net::awaitable<stage_error> start_recovery(const pg_toolset& tools, const stdfs::path& dir,
-                                           const stdfs::path& side, recovery_outcome& out) {
+                                           const stdfs::path& side,
+                                           const std::string& server_options, recovery_outcome& out,
+                                           std::shared_ptr<child_handle> child) {
   auto& port = out.port;
   pg_tool pg_ctl;
   if (auto e = co_await find_tool_beside(tools.dump, "pg_ctl", "restore --pitr --start", pg_ctl))
@@ -53,14 +59,7 @@ net::awaitable<stage_error> start_recovery(const pg_toolset& tools, const stdfs:
   const auto log = side / "server.log";
   child_spec start;
   start.program = pg_ctl.path;
-  start.args = {"-D",
-                dir.string(),
-                "-l",
-                log.string(),
-                "-W",
-                "-o",
-                "-c listen_addresses='' -c unix_socket_directories='" + side.string() + "'",
-                "start"};
+  start.args = {"-D", dir.string(), "-l", log.string(), "-W", "-o", server_options, "start"};
   std::string said;
   const auto started = co_await run_child_capture(start, said);
   if (!started.ok()) {
@@ -73,6 +72,10 @@ net::awaitable<stage_error> start_recovery(const pg_toolset& tools, const stdfs:
   net::steady_timer pause(co_await net::this_coro::executor);
   bool seen_running = false;
   for (int waited = 0;; ++waited) {
+    if (child && child->kill_requested()) {
+      co_await stop_server(tools, dir);
+      co_return fail(errc::cancelled, "recovery stopped");
+    }
     std::error_code ec;
     const auto pid_file = postmaster_pid(dir);
     if (!pid_file.empty()) seen_running = true;
@@ -98,6 +101,21 @@ net::awaitable<stage_error> start_recovery(const pg_toolset& tools, const stdfs:
   }
   out.said = recovery_end_of(log);
   co_return stage_error{};
+}
+
+net::awaitable<void> stop_server(const pg_toolset& tools, const stdfs::path& dir) {
+  if (postmaster_pid(dir).empty()) co_return;
+  pg_tool pg_ctl;
+  if (co_await find_tool_beside(tools.dump, "pg_ctl", "stopping a recovered server", pg_ctl))
+    co_return;
+  for (const char* mode : {"fast", "immediate"}) {
+    child_spec stop;
+    stop.program = pg_ctl.path;
+    stop.args = {"-D", dir.string(), "-m", mode, "-t", "60", "-w", "stop"};
+    std::string said;
+    const auto stopped = co_await run_child_capture(stop, said);
+    if (stopped.ok() || postmaster_pid(dir).empty()) co_return;
+  }
 }
 
 }  // namespace pgship::agent

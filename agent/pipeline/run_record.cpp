@@ -93,6 +93,7 @@ std::string to_json(const run_record& run) {
     if (d.archive) o["kind"] = "archive";
     if (d.globals) o["kind"] = "globals";
     if (run.kind == "basebackup") o["kind"] = "basebackup";
+    if (run.kind == "pitr_drill") o["kind"] = "pitr_drill";
     if (d.drill) {
       const auto& r = *d.drill;
       json::array mismatches;
@@ -106,6 +107,13 @@ std::string to_json(const run_record& run) {
                                 {"recovery_seconds", round_to_millis(r.recovery_seconds)},
                                 {"kept", r.kept}};
       if (!r.note.empty()) o["drill"].as_object()["note"] = r.note;
+      if (!r.target.empty()) {
+        auto& pitr = o["drill"].as_object();
+        pitr["target"] = r.target;
+        pitr["recovered_to"] = r.recovered_to;
+        if (r.recovered_to_ms > 0) pitr["recovered_to_ms"] = r.recovered_to_ms;
+        pitr["indexes_checked"] = r.indexes_checked;
+      }
     }
     if (d.error.failed()) o["error"] = error_object(d.error);
     dbs.push_back(std::move(o));
@@ -138,7 +146,9 @@ void log_summary(const run_record& run) {
                                     {"bytes", bytes},
                                     {"seconds", round_to_millis(run.seconds())}};
   if (!run.log_file.empty()) fields.emplace_back("log_file", run.log_file);
-  const std::string what = run.kind == "drill" ? "restore drill" : "backup run";
+  const std::string what = run.kind == "drill"        ? "restore drill"
+                           : run.kind == "pitr_drill" ? "PITR drill"
+                                                      : "backup run";
   if (run.ok()) {
     log::write(spdlog::level::info, what + " succeeded", fields);
     return;

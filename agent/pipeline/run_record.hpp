@@ -58,6 +58,13 @@ struct drill_outcome {
   /// Download + restore wall time: what recovering this database took.
   double recovery_seconds = 0;
   bool kept = false;  // DRILL_KEEP
+  // A PITR drill's, beside the counts: the target as asked, where PostgreSQL said recovery
+  // stopped (its own line) and that moment (unix ms, 0 when it named none), the indexes and
+  // tables amcheck checked.
+  std::string target;
+  std::string recovered_to;
+  std::int64_t recovered_to_ms = 0;
+  std::size_t indexes_checked = 0;
 };
 
 struct database_run {
