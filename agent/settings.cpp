@@ -72,6 +72,8 @@ constexpr key_spec schema[] = {
     {"DRILL_SCHEDULE", "", false, "cron for restore drills (e.g. 0 4 * * 0); unset: none"},
     {"BASEBACKUP_SCHEDULE", "", false,
      "cron for physical base backups (needs WAL_STREAM=on); unset: none scheduled"},
+    {"PITR_DRILL_SCHEDULE", "", false,
+     "cron for point-in-time recovery drills (needs the server binaries here); unset: none"},
     {"BASEBACKUP_WAL_TIMEOUT", "10m", false,
      "how long a base backup waits for the receiver to hold the WAL up to its stop point"},
     {"DRILL_DATABASE", "{db}_pgship_drill", false,
@@ -209,6 +211,11 @@ void read_encryption(const config::config& cfg, settings& s) {
         "DRILL_SCHEDULE is set and backups are encrypted, but AGE_IDENTITY_FILE is not: drills "
         "could not decrypt them (HINT: run drills on a host that holds an identity)");
   }
+  if (!s.pitr_drill_schedule.empty() && !s.encrypt_recipients.empty() && s.age_identities.empty()) {
+    throw config::config_error(
+        "PITR_DRILL_SCHEDULE is set and backups are encrypted, but AGE_IDENTITY_FILE is not: "
+        "PITR drills could not decrypt the base backups and WAL");
+  }
 }
 
 }  // namespace
@@ -323,6 +330,12 @@ settings read_settings(const config::config& cfg, settings_use use) {
                                "\" is invalid: " + error);
   }
   s.basebackup_wal_timeout = cfg.duration("BASEBACKUP_WAL_TIMEOUT");
+  s.pitr_drill_schedule = cfg.string("PITR_DRILL_SCHEDULE");
+  if (std::string error;
+      !s.pitr_drill_schedule.empty() && !parse_cron(s.pitr_drill_schedule, error)) {
+    throw config::config_error("PITR_DRILL_SCHEDULE=\"" + s.pitr_drill_schedule +
+                               "\" is invalid: " + error);
+  }
   s.pitr_system = cfg.string("PITR_SYSTEM");
   if (!s.pitr_system.empty() && !wire::wal::is_system_id(s.pitr_system)) {
     throw config::config_error("PITR_SYSTEM=\"" + s.pitr_system +
@@ -382,6 +395,11 @@ settings read_settings(const config::config& cfg, settings_use use) {
   read_wal_stream(cfg, s);
   // A scheduled base backup is complete only once its WAL is on the receiver: without the
   // stream, every one would fail after BASEBACKUP_WAL_TIMEOUT.
+  if (!s.pitr_drill_schedule.empty() && !s.upload) {
+    throw config::config_error(
+        "PITR_DRILL_SCHEDULE is set but UPLOAD=off: a PITR drill recovers from the receiver's "
+        "archive");
+  }
   if (!s.basebackup_schedule.empty() && !s.wal_stream) {
     throw config::config_error(
         "BASEBACKUP_SCHEDULE is set but WAL_STREAM is not on: a base backup is complete only "

@@ -78,6 +78,7 @@ struct settings {
   std::string row_counts = "exact";  // exact, estimate or off
   std::string drill_schedule;        // empty: no scheduled drills
   std::string basebackup_schedule;   // empty: no scheduled base backups
+  std::string pitr_drill_schedule;   // empty: no scheduled PITR drills
   /// How long a base backup waits, after its upload, for the receiver's archive to hold its
   /// WAL (BASEBACKUP_WAL_TIMEOUT).
   std::chrono::milliseconds basebackup_wal_timeout{std::chrono::minutes(10)};

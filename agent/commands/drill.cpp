@@ -63,6 +63,10 @@ int command_drill(const settings& cfg, const drill_options& opts) {
 }
 
 int command_pitr_drill(const settings& cfg, const std::string& at) {
+  if (const auto why = pitr_drill_unable(cfg); !why.empty()) {
+    std::cerr << "pgship-agent: drill --pitr cannot run here: " << why << "\n";
+    return static_cast<int>(errc::config_invalid);
+  }
   run_control control;
   pitr_drill_request request;
   request.at = at;

@@ -30,6 +30,7 @@
 #include "daemon/control_routes.hpp"
 #include "daemon/daemon_state.hpp"
 #include "daemon/scheduler.hpp"
+#include "drill/pitr_drill.hpp"
 #include "net/receiver_api.hpp"
 #include "repository/rotation.hpp"
 #include "wal/wal_stream.hpp"
@@ -44,6 +45,10 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
   auto cron = parse_cron(cfg.schedule, error);
   if (!cron) throw config::config_error("SCHEDULE=\"" + cfg.schedule + "\" is invalid: " + error);
 
+  if (!cfg.pitr_drill_schedule.empty()) {
+    if (const auto why = pitr_drill_unable(cfg); !why.empty())
+      throw config::config_error("PITR_DRILL_SCHEDULE is set, but " + why);
+  }
   std::error_code ec;
   std::filesystem::create_directories(cfg.backup_dir / ".partial", ec);
   if (ec) {
@@ -169,6 +174,33 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
           run_scheduler(std::move(*base_cron), std::chrono::milliseconds(0), now_cfg.missed_runs,
                         scheduler_clock::system(), std::move(base_hooks), stop),
           daemon_stop.supervise("base backup scheduler"));
+    }
+    if (!now_cfg.pitr_drill_schedule.empty()) {
+      state.metrics().pitr_drills_scheduled();
+      std::string bad;
+      auto pitr_cron = parse_cron(now_cfg.pitr_drill_schedule, bad);  // validated with the settings
+      scheduler_hooks pitr_hooks;
+      // Scheduled drills alternate: `latest` exercises the newest base backup and all WAL, a
+      // random moment of the window the older backups and the time map.
+      pitr_hooks.fire =
+          [&state, latest = std::make_shared<bool>(true)](std::chrono::system_clock::time_point) {
+            std::string active;
+            if (state.start_pitr_drill("schedule", *latest ? "latest" : "random", active)) {
+              *latest = !*latest;
+              return true;
+            }
+            log::write(spdlog::level::warn,
+                       "scheduled PITR drill skipped: run " + active + " is active",
+                       {{"run_id", active}});
+            return false;
+          };
+      pitr_hooks.next_run = [](std::chrono::system_clock::time_point) {};
+      pitr_hooks.skipped = [&state] { state.metrics().skipped(); };
+      net::co_spawn(
+          io,
+          run_scheduler(std::move(*pitr_cron), std::chrono::milliseconds(0), now_cfg.missed_runs,
+                        scheduler_clock::system(), std::move(pitr_hooks), stop),
+          daemon_stop.supervise("PITR drill scheduler"));
     }
     if (now_cfg.drill_schedule.empty()) return;
     std::string why;

@@ -59,6 +59,7 @@ net::awaitable<void> handle_start(exchange& ex, daemon_state& state, job what) {
     co_return;
   }
   std::vector<std::string> databases;
+  std::optional<std::string> pitr_at;  // a drill's {"pitr": true, "at": ...}
   // A base backup is of the whole cluster: its body, if any, says nothing.
   if (n > 0 && what != job::basebackup) {
     boost::system::error_code jec;
@@ -69,6 +70,17 @@ net::awaitable<void> handle_start(exchange& ex, daemon_state& state, job what) {
       co_await ex.respond_error(http::status::bad_request, wire::api_error::bad_body,
                                 "expected {\"databases\": [\"name\", ...]} or no body");
       co_return;
+    }
+    const auto& o = body.get_object();
+    if (what == job::drill && o.if_contains("pitr") != nullptr) {
+      const auto* pitr = o.if_contains("pitr");
+      const auto* at = o.if_contains("at");
+      if (!pitr->is_bool() || (at != nullptr && !at->is_string()) || list != nullptr) {
+        co_await ex.respond_error(http::status::bad_request, wire::api_error::bad_body,
+                                  "expected {\"pitr\": true, \"at\": \"latest|random|LSN|time\"}");
+        co_return;
+      }
+      if (pitr->get_bool()) pitr_at = at != nullptr ? std::string(at->get_string()) : "latest";
     }
     if (list != nullptr) {
       for (const auto& v : list->get_array()) {
@@ -84,7 +96,8 @@ net::awaitable<void> handle_start(exchange& ex, daemon_state& state, job what) {
     }
   }
   std::string active;
-  const auto started = what == job::drill        ? state.start_drill("api", databases, active)
+  const auto started = pitr_at                   ? state.start_pitr_drill("api", *pitr_at, active)
+                       : what == job::drill      ? state.start_drill("api", databases, active)
                        : what == job::basebackup ? state.start_basebackup("api", active)
                                                  : state.start_run("api", databases, active);
   if (!started) {

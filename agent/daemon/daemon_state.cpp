@@ -21,6 +21,7 @@
 #include "daemon/history_results.hpp"
 #include "daemon/wal_report.hpp"
 #include "drill/drill_run.hpp"
+#include "drill/pitr_drill.hpp"
 #include "pipeline/backup_run.hpp"
 #include "pipeline/basebackup_run.hpp"
 #include "repository/local_listing.hpp"
@@ -196,6 +197,23 @@ std::optional<std::string> daemon_state::start_basebackup(const std::string& tri
                    [request](const std::string& id, const settings& cfg, run_control& control) {
                      request->run_id = id;
                      return run_basebackup(cfg, *request, control);
+                   });
+}
+
+std::optional<std::string> daemon_state::start_pitr_drill(const std::string& trigger,
+                                                          const std::string& at,
+                                                          std::string& active) {
+  struct job_start {
+    std::string trigger;
+    std::vector<std::string> databases{std::string(basebackup_name)};
+  };
+  auto request = std::make_shared<pitr_drill_request>();
+  request->trigger = trigger;
+  request->at = at;
+  return start_job("pitr_drill", job_start{trigger}, active,
+                   [request](const std::string& id, const settings& cfg, run_control& control) {
+                     request->run_id = id;
+                     return run_pitr_drill(cfg, *request, control);
                    });
 }
 

@@ -65,6 +65,10 @@ class daemon_state {
                                          std::vector<std::string> databases, std::string& active);
   /// Starts a physical base backup the same way: one job at a time, whatever its kind.
   std::optional<std::string> start_basebackup(const std::string& trigger, std::string& active);
+  /// A PITR drill to `at` (latest, random, an LSN or a time): the run id, or nullopt with
+  /// `active` set while another job runs.
+  std::optional<std::string> start_pitr_drill(const std::string& trigger, const std::string& at,
+                                              std::string& active);
   /// A base backup is needed now (trigger "wal-gap": the server lost WAL the archive needed;
   /// "wal-start": a system with no complete base backup): started at once, else queued behind
   /// the active job and started when it ends; one that fails is tried again after

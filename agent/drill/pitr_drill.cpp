@@ -10,15 +10,18 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <unistd.h>
 
 #include <pgship/common/backup_name.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/time_text.hpp>
+#include <pgship/common/wal/wal_names.hpp>
 
 #include "blocking_call.hpp"
 #include "net/receiver_api.hpp"
 #include "net/wal_api.hpp"
 #include "pg_connection.hpp"
+#include "pg_tools.hpp"
 #include "pipeline/pitr_recovery.hpp"
 #include "pipeline/pitr_start.hpp"
 #include "pipeline/row_counts.hpp"
@@ -107,6 +110,32 @@ net::awaitable<stage_error> choose_target(const settings& cfg, const std::string
   out = std::move(*parsed);
   co_return stage_error{};
 }
+
+// Where recovery ended: the switch point the newest timeline history file in pg_wal records
+// (PostgreSQL writes one when it promotes); nullopt without one.
+std::optional<pgship::wal::lsn> recovery_end(const stdfs::path& dir) {
+  std::error_code ec;
+  stdfs::path newest;
+  for (const auto& e : stdfs::directory_iterator(dir / "pg_wal", ec)) {
+    const auto name = e.path().filename().string();
+    if (name.size() == 16 && name.ends_with(".history") && name > newest.filename().string())
+      newest = e.path();
+  }
+  if (newest.empty()) return std::nullopt;
+  std::ifstream in(newest);
+  std::optional<pgship::wal::lsn> end;
+  for (std::string line; std::getline(in, line);) {
+    const auto tab = line.find('\t');
+    if (tab == std::string::npos) continue;
+    const auto rest = line.substr(tab + 1);
+    if (const auto at = pgship::wal::parse_lsn(rest.substr(0, rest.find('\t')))) end = *at;
+  }
+  return end;
+}
+
+// Further than this short of the archive's end is WAL recovery did not get: a missing or
+// unreadable segment (PostgreSQL ends recovery to latest at the first it cannot have).
+constexpr pgship::wal::lsn end_tolerance = 64 * 1024;
 
 struct database_check {
   std::size_t indexes = 0;
@@ -219,6 +248,7 @@ class cluster_drill {
     request.say = [this](std::string_view text) { lg_.info("PITR drill: {}", text); };
     if (auto e = co_await choose_target(cfg_, system, request_.at, request.target)) co_return e;
     outcome.target = request.target.text;
+    request_target_latest_ = request.target.what == pitr_target::kind::latest;
     lg_.info("PITR drill of system {} to {}", system, outcome.target);
 
     const auto started = std::chrono::steady_clock::now();
@@ -264,6 +294,18 @@ class cluster_drill {
     if (error) co_return error;
     outcome.recovered_to = recovered.said;
     outcome.recovered_to_ms = moment_in(recovered.said);
+    if (request_target_latest_ && prepared.archive_end) {
+      const auto end = recovery_end(dir);
+      const auto& archive_end = *prepared.archive_end;
+      if (end && *end + end_tolerance < archive_end.at) {
+        co_return fail(errc::wal_gap,
+                       "recovery to latest ended at " + pgship::wal::format_lsn(*end) +
+                           ", but the archive holds WAL of timeline " +
+                           std::to_string(archive_end.timeline) + " to " +
+                           pgship::wal::format_lsn(archive_end.at) +
+                           ": a segment after it is missing or could not be fetched");
+      }
+    }
     lg_.info("PITR drill: recovered to {}: {}", outcome.target,
              recovered.said.empty() ? "(no word in the log)" : recovered.said);
     co_return stage_error{};
@@ -316,9 +358,29 @@ class cluster_drill {
   database_run& run_;
   const log::context& lg_;
   int port_ = 0;
+  bool request_target_latest_ = false;
 };
 
 }  // namespace
+
+std::string pitr_drill_unable(const settings& cfg) {
+  if (::geteuid() == 0) {
+    return "PITR drills start PostgreSQL, which refuses to run as root: give BACKUP_DIR to the "
+           "user the drills should run as (the agent becomes its owner)";
+  }
+  const auto candidates = pg_dump_candidates(cfg.pg_dump_path, 0);
+  if (candidates.empty()) return "no pg_dump found, and the server binaries sit beside it";
+  const auto bin = candidates.front().parent_path();
+  std::string missing;
+  for (const char* name : {"postgres", "pg_ctl", "pg_verifybackup"}) {
+    std::error_code ec;
+    if (!stdfs::exists(bin / name, ec))
+      missing += (missing.empty() ? "" : ", ") + std::string(name);
+  }
+  if (missing.empty()) return {};
+  return "the PostgreSQL server binaries are missing in " + bin.string() + " (" + missing +
+         "): PITR drills start a scratch server (install postgresql-<major> where they run)";
+}
 
 stdfs::path pitr_drill_dir(const settings& cfg) {
   return cfg.backup_dir / ".pitr-drill" / "pgdata";

@@ -31,6 +31,11 @@ struct pitr_drill_request {
 /// The scratch data directory a PITR drill recovers into.
 std::filesystem::path pitr_drill_dir(const settings& cfg);
 
+/// Why PITR drills cannot run here, or "": the server binaries (postgres, pg_ctl,
+/// pg_verifybackup beside the newest pg_dump) are missing, or this process is root (PostgreSQL
+/// refuses to run as root). PITR_DRILL_SCHEDULE stops start-up with it.
+std::string pitr_drill_unable(const settings& cfg);
+
 /// Runs to the end and returns the record (kind "pitr_drill", one entry "pgdata"); failures
 /// are in the record, never thrown.
 boost::asio::awaitable<run_record> run_pitr_drill(const settings& cfg,

@@ -177,6 +177,7 @@ net::awaitable<stage_error> prepare_recovery(const settings& cfg, const recovery
   const auto chosen = choose_base_backup(state, request.target, why);
   if (!chosen) co_return fail(errc::restore_refused, why);
   out.backup = *chosen;
+  out.archive_end = state.durable_end();
 
   auto client = make_receiver_client(ex, cfg);
   std::vector<remote_backup> listed;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +52,8 @@ struct recovery_prepared {
   pg_toolset tools;                   // of the backup's major version
   std::filesystem::path side;         // recovery_side_dir(dir)
   bool created = false;               // dir did not exist before
+  /// Where the archive's WAL ended when the recovery was set up (timeline and position).
+  std::optional<wire::wal::archive_state::position> archive_end;
 };
 
 /// Sets `request.dir` up to recover to the target; appends the download, unpack and verify

@@ -86,15 +86,18 @@ net::awaitable<stage_error> start_recovery(const pg_toolset& tools, const stdfs:
     }
     if (pid_file.empty() && (seen_running || waited > 240)) {
       // The server stopped (or never came up): recovery failed, PostgreSQL says why.
+      // PostgreSQL's last FATAL or PANIC, and what wal-fetch said before it (its stderr goes
+      // to the same log): why a segment could not be had.
       std::ifstream in(log);
-      std::string last, line;
-      while (std::getline(in, line))
+      std::string last, fetch_said, line;
+      while (std::getline(in, line)) {
         if (line.find("FATAL") != std::string::npos || line.find("PANIC") != std::string::npos)
           last = line;
+        if (line.find("pgship-agent wal-fetch: ") != std::string::npos) fetch_said = line;
+      }
       co_return fail(errc::restore_failed,
-                     "PostgreSQL stopped before recovery reached its "
-                     "target (" +
-                         log.string() + "): " + last);
+                     "PostgreSQL stopped before recovery reached its target (" + log.string() +
+                         "): " + last + (fetch_said.empty() ? "" : " (" + fetch_said + ")"));
     }
     pause.expires_after(std::chrono::milliseconds(250));
     co_await pause.async_wait(net::use_awaitable);

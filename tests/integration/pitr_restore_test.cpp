@@ -5,8 +5,10 @@
 // after it is not), or to the end for `latest`. A target outside the window, a non-empty
 // directory and an unreadable --at are refused.
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -17,6 +19,8 @@
 #include <gtest/gtest.h>
 #include <pwd.h>
 #include <unistd.h>
+
+#include <pgship/common/wal/wal_names.hpp>
 
 #include "process.hpp"
 #include "wal_source_fixture.hpp"
@@ -88,6 +92,20 @@ class PitrRestore : public wal_source_fixture {
                           "'YYYY-MM-DD HH24:MI:SS.US') || '+05:30'"));
       std::this_thread::sleep_for(20ms);
     }
+    wait_archived();
+    system_ = sql(*source_, "SELECT system_identifier FROM pg_control_system()");
+    // The identity where the postgres user's wal-fetch can read it.
+    identity_ = area_.put("wal.key", read_file(dir_ / "wal.key"), 0644);
+    restore_config_ = write_config(
+        agent_config("postgres",
+                     {{"AGE_IDENTITY_FILE", identity_.string()}, {"PITR_SYSTEM", system_}}),
+        "restore.env");
+    return after;
+  }
+
+  // Until the receiver holds every byte of WAL written so far, and its window reaches the
+  // newest tick.
+  void wait_archived() {
     const auto flushed = sql(*source_, "SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn");
     if (!wait_until([&] { return metric("pgship_wal_durable_lsn_bytes") >= std::stod(flushed); },
                     120s))
@@ -96,13 +114,33 @@ class PitrRestore : public wal_source_fixture {
         std::stod(sql(*source_, "SELECT extract(epoch FROM max(at)) FROM ticks"));
     if (!wait_until([&] { return window_newest() >= last_written; }, 60s))
       throw std::runtime_error("the PITR window never reached the last write");
-    system_ = sql(*source_, "SELECT system_identifier FROM pg_control_system()");
-    // The identity where the postgres user's wal-fetch can read it.
-    const auto key = area_.put("wal.key", read_file(dir_ / "wal.key"), 0644);
-    restore_config_ = write_config(
-        agent_config("postgres", {{"AGE_IDENTITY_FILE", key.string()}, {"PITR_SYSTEM", system_}}),
-        "restore.env");
-    return after;
+  }
+
+  // `drill --pitr --at at` as the postgres user (BACKUP_DIR's owner: PostgreSQL runs as no
+  // root), reading the archive restore --pitr reads.
+  process_result pitr_drill(const std::string& at) {
+    drill_backups_ = owned_dir("drill-backups");
+    const auto drill_config =
+        write_config(agent_config("postgres", {{"AGE_IDENTITY_FILE", identity_.string()},
+                                               {"PITR_SYSTEM", system_},
+                                               {"BACKUP_DIR", drill_backups_.string()}}),
+                     "drill.env");
+    return run_agent({"drill", "--pitr", "--at", at, "--config", drill_config.string()}, 300s);
+  }
+
+  // Nothing of a drill is left: no scratch directory, no server running on it.
+  void expect_drill_cleaned_up() {
+    const auto scratch = drill_backups_ / ".pitr-drill" / "pgdata";
+    EXPECT_FALSE(stdfs::exists(scratch)) << scratch;
+    EXPECT_FALSE(stdfs::exists(drill_backups_ / ".pitr-drill" / "pgdata.pgship-recovery"));
+    for (const auto& e : stdfs::directory_iterator("/proc")) {
+      const auto name = e.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream in(e.path() / "cmdline", std::ios::binary);
+      const std::string cmdline{std::istreambuf_iterator<char>(in), {}};
+      EXPECT_EQ(cmdline.find(scratch.string()), std::string::npos)
+          << "a process still runs on the scratch directory: " << e.path();
+    }
   }
 
   // restore --pitr to `at` into a new directory, then PostgreSQL recovers it: the newest row.
@@ -119,7 +157,9 @@ class PitrRestore : public wal_source_fixture {
 
   shared_dir area_;
   std::string system_;
+  stdfs::path identity_;
   stdfs::path restore_config_;
+  stdfs::path drill_backups_;
 };
 
 TEST_F(PitrRestore, RecoversToTheMomentAskedAndNotPastIt) {
@@ -214,6 +254,70 @@ TEST_F(PitrRestore, TwentyRandomTargetsEachRecoverExactlyTheirCommits) {
                  std::to_string(k) + " (" + after[k - 1] + ")");
     EXPECT_EQ(recovered_max_id(after[k - 1], "random-" + std::to_string(i)), std::to_string(k));
   }
+}
+
+// drill --pitr: recovered into a scratch directory, started, checked by amcheck and counted,
+// then stopped and removed; to a moment, and to latest.
+TEST_F(PitrRestore, APitrDrillRecoversChecksCountsAndLeavesNothing) {
+  const auto after = write_after_base_backup(30);
+  const auto at = pitr_drill(after[16]);
+  ASSERT_EQ(at.exit_code, 0) << at.out << at.err;
+  EXPECT_NE(at.out.find("ok      PITR drill"), std::string::npos) << at.out;
+  EXPECT_NE(at.out.find("postgres: 1 tables, 17 rows"), std::string::npos) << at.out;
+  EXPECT_NE(at.out.find("recovery stopping before commit"), std::string::npos) << at.out;
+  expect_drill_cleaned_up();
+  const auto history = read_file(drill_backups_ / "runs.jsonl");
+  EXPECT_NE(history.find("\"kind\":\"pitr_drill\""), std::string::npos) << history;
+  EXPECT_NE(history.find("\"recovered_to_ms\""), std::string::npos) << history;
+
+  const auto latest = pitr_drill("latest");
+  ASSERT_EQ(latest.exit_code, 0) << latest.out << latest.err;
+  EXPECT_NE(latest.out.find("postgres: 1 tables, 30 rows"), std::string::npos) << latest.out;
+  expect_drill_cleaned_up();
+}
+
+// Sabotage: a segment the archive lost, and one changed where it is stored, each fail the drill
+// with the reason named, and the drill still leaves nothing behind.
+TEST_F(PitrRestore, APitrDrillFailsOnAMissingOrChangedSegmentAndSaysWhy) {
+  write_after_base_backup(3);
+  // Some megabytes of WAL after the base backup (1 MiB segments), then one more tick.
+  source_->execute("postgres",
+                   "CREATE TABLE filler AS SELECT g, repeat('x', 400) AS pad "
+                   "FROM generate_series(1, 20000) g");
+  source_->execute("postgres", "INSERT INTO ticks VALUES (4, clock_timestamp())");
+  wait_archived();
+  std::vector<stdfs::path> segments;
+  for (const auto& e : stdfs::recursive_directory_iterator(receiver_->storage_dir() / ".wal")) {
+    if (e.is_directory() &&
+        pgship::wal::parse_segment_name(e.path().filename().string(), 1ull << 20))
+      segments.push_back(e.path());
+  }
+  std::sort(segments.begin(), segments.end(),
+            [](const auto& a, const auto& b) { return a.filename() < b.filename(); });
+  ASSERT_GE(segments.size(), 5u);
+  const auto victim = segments[segments.size() - 3];  // in the middle of the filler's WAL
+
+  const auto aside = area_.writable_dir("aside") / victim.filename();
+  stdfs::rename(victim, aside);
+  const auto missing = pitr_drill("latest");
+  EXPECT_EQ(missing.exit_code, 62) << missing.out << missing.err;  // wal_gap
+  EXPECT_NE(missing.out.find("missing or could not be fetched"), std::string::npos) << missing.out;
+  expect_drill_cleaned_up();
+  stdfs::rename(aside, victim);
+
+  for (const auto& e : stdfs::directory_iterator(victim)) {
+    if (!e.is_regular_file()) continue;
+    auto bytes = read_file(e.path());
+    bytes[bytes.size() / 2] ^= 0x01;
+    write_file(e.path(), bytes);
+    break;
+  }
+  const auto changed = pitr_drill("latest");
+  EXPECT_EQ(changed.exit_code, 19) << changed.out << changed.err;  // restore_failed
+  EXPECT_NE(changed.out.find("pgship-agent wal-fetch: " + victim.filename().string()),
+            std::string::npos)
+      << changed.out;
+  expect_drill_cleaned_up();
 }
 
 }  // namespace
