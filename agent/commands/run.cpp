@@ -155,72 +155,46 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
                   run_scheduler(state.cron(), now_cfg.schedule_jitter, now_cfg.missed_runs,
                                 scheduler_clock::system(), std::move(hooks), stop),
                   daemon_stop.supervise("backup scheduler"));
-    if (!now_cfg.basebackup_schedule.empty()) {
+    // A job on its own schedule (validated with the settings): `start` returns the run id, or
+    // nothing with `active` set while another job runs, and the fire is skipped.
+    const auto schedule_job = [&](const std::string& cron_text, const std::string& what,
+                                  std::function<bool(std::string&)> start) {
+      if (cron_text.empty()) return;
       std::string bad;
-      auto base_cron = parse_cron(now_cfg.basebackup_schedule, bad);  // validated with the settings
-      scheduler_hooks base_hooks;
-      base_hooks.fire = [&state](std::chrono::system_clock::time_point) {
+      auto job_cron = parse_cron(cron_text, bad);
+      scheduler_hooks job_hooks;
+      job_hooks.fire = [what, start](std::chrono::system_clock::time_point) {
         std::string active;
-        if (state.start_basebackup("schedule", active)) return true;
+        if (start(active)) return true;
         log::write(spdlog::level::warn,
-                   "scheduled base backup skipped: run " + active + " is active",
+                   "scheduled " + what + " skipped: run " + active + " is active",
                    {{"run_id", active}});
         return false;
       };
-      base_hooks.next_run = [](std::chrono::system_clock::time_point) {};
-      base_hooks.skipped = [&state] { state.metrics().skipped(); };
+      job_hooks.next_run = [](std::chrono::system_clock::time_point) {};
+      job_hooks.skipped = [&state] { state.metrics().skipped(); };
       net::co_spawn(
           io,
-          run_scheduler(std::move(*base_cron), std::chrono::milliseconds(0), now_cfg.missed_runs,
-                        scheduler_clock::system(), std::move(base_hooks), stop),
-          daemon_stop.supervise("base backup scheduler"));
-    }
-    if (!now_cfg.pitr_drill_schedule.empty()) {
-      state.metrics().pitr_drills_scheduled();
-      std::string bad;
-      auto pitr_cron = parse_cron(now_cfg.pitr_drill_schedule, bad);  // validated with the settings
-      scheduler_hooks pitr_hooks;
-      // Scheduled drills alternate: `latest` exercises the newest base backup and all WAL, a
-      // random moment of the window the older backups and the time map.
-      pitr_hooks.fire =
-          [&state, latest = std::make_shared<bool>(true)](std::chrono::system_clock::time_point) {
-            std::string active;
-            if (state.start_pitr_drill("schedule", *latest ? "latest" : "random", active)) {
-              *latest = !*latest;
-              return true;
-            }
-            log::write(spdlog::level::warn,
-                       "scheduled PITR drill skipped: run " + active + " is active",
-                       {{"run_id", active}});
-            return false;
-          };
-      pitr_hooks.next_run = [](std::chrono::system_clock::time_point) {};
-      pitr_hooks.skipped = [&state] { state.metrics().skipped(); };
-      net::co_spawn(
-          io,
-          run_scheduler(std::move(*pitr_cron), std::chrono::milliseconds(0), now_cfg.missed_runs,
-                        scheduler_clock::system(), std::move(pitr_hooks), stop),
-          daemon_stop.supervise("PITR drill scheduler"));
-    }
-    if (now_cfg.drill_schedule.empty()) return;
-    std::string why;
-    auto drill_cron = parse_cron(now_cfg.drill_schedule, why);  // validated with the settings
-    scheduler_hooks drill_hooks;
-    drill_hooks.fire = [&state](std::chrono::system_clock::time_point) {
-      std::string active;
-      if (state.start_drill("schedule", {}, active)) return true;
-      log::write(spdlog::level::warn,
-                 "scheduled restore drill skipped: run " + active + " is active",
-                 {{"run_id", active}});
-      return false;
+          run_scheduler(std::move(*job_cron), std::chrono::milliseconds(0), now_cfg.missed_runs,
+                        scheduler_clock::system(), std::move(job_hooks), stop),
+          daemon_stop.supervise(what + " scheduler"));
     };
-    drill_hooks.next_run = [](std::chrono::system_clock::time_point) {};
-    drill_hooks.skipped = [&state] { state.metrics().skipped(); };
-    net::co_spawn(
-        io,
-        run_scheduler(std::move(*drill_cron), std::chrono::milliseconds(0), now_cfg.missed_runs,
-                      scheduler_clock::system(), std::move(drill_hooks), stop),
-        daemon_stop.supervise("drill scheduler"));
+    schedule_job(now_cfg.basebackup_schedule, "base backup", [&state](std::string& active) {
+      return state.start_basebackup("schedule", active).has_value();
+    });
+    schedule_job(now_cfg.drill_schedule, "restore drill", [&state](std::string& active) {
+      return state.start_drill("schedule", {}, active).has_value();
+    });
+    if (!now_cfg.pitr_drill_schedule.empty()) state.metrics().pitr_drills_scheduled();
+    // Scheduled PITR drills alternate: `latest` exercises the newest base backup and all WAL,
+    // a random moment of the window the older backups and the time map.
+    schedule_job(now_cfg.pitr_drill_schedule, "PITR drill",
+                 [&state, latest = std::make_shared<bool>(true)](std::string& active) {
+                   if (!state.start_pitr_drill("schedule", *latest ? "latest" : "random", active))
+                     return false;
+                   *latest = !*latest;
+                   return true;
+                 });
   };
   start_schedulers();
   if (wal_stream) net::co_spawn(io, wal_stream->run(), daemon_stop.supervise("WAL stream"));

@@ -3,7 +3,10 @@
 // series exported only when it is on. (What it ships is wal_stream_test's and the recovery
 // proof's.)
 
+#include <filesystem>
+
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "daemon_fixture.hpp"
 #include "process.hpp"
@@ -22,6 +25,34 @@ TEST_F(AgentWalDaemon, StreamingWithoutUploadsStopsStartUpWithOneLine) {
   EXPECT_EQ(r.exit_code, 2) << r.describe() << r.out;
   EXPECT_NE((r.out + r.err).find("WAL_STREAM=on needs UPLOAD=on"), std::string::npos)
       << r.out << r.err;
+}
+
+TEST_F(AgentWalDaemon, PitrDrillsThatCannotRunHereStopStartUpSayingWhy) {
+  start();
+  // pg_dump alone, no server binaries beside it.
+  const auto bin = dir_ / "client-only";
+  std::filesystem::create_directories(bin);
+  std::filesystem::create_symlink(pg().bin_dir() / "pg_dump", bin / "pg_dump");
+  const auto config =
+      write_config(agent_config("postgres", {{"PITR_DRILL_SCHEDULE", "0 5 * * *"},
+                                             {"PG_DUMP_PATH", (bin / "pg_dump").string()}}));
+  const auto r = run_agent({"run", "--config", config.string()}, 60s);
+  EXPECT_EQ(r.exit_code, 2) << r.describe() << r.out;
+  const auto said = r.out + r.err;
+  EXPECT_NE(said.find("PITR_DRILL_SCHEDULE is set, but"), std::string::npos) << said;
+  // Root (PostgreSQL refuses it) is said first; otherwise the binaries, each by name.
+  if (::geteuid() == 0) {
+    EXPECT_NE(said.find("refuses to run as root"), std::string::npos) << said;
+  } else {
+    EXPECT_NE(said.find("postgres, pg_ctl, pg_verifybackup"), std::string::npos) << said;
+  }
+  const auto bad =
+      write_config(agent_config("postgres", {{"PITR_DRILL_SCHEDULE", "daily"}}), "bad.env");
+  const auto refused = run_agent({"run", "--config", bad.string()}, 60s);
+  EXPECT_EQ(refused.exit_code, 2) << refused.describe();
+  EXPECT_NE((refused.out + refused.err).find("PITR_DRILL_SCHEDULE=\"daily\" is invalid"),
+            std::string::npos)
+      << refused.out << refused.err;
 }
 
 TEST_F(AgentWalDaemon, WithoutTheStreamThereAreNoWalSeriesAndNoWalRoute) {
