@@ -92,6 +92,13 @@ void daemon_state::note_result(result_health& h, bool ok, std::string error,
   if (ok && at) h.last_success = *at;
 }
 
+json::object daemon_state::result_object(const result_health& h) {
+  json::object o{{"ok", h.ok}};
+  if (h.last_success) o["last_success"] = format_utc(*h.last_success);
+  if (!h.error.empty()) o["error"] = h.error;
+  return o;
+}
+
 void daemon_state::apply_history() {
   applied_generation_ = history_.generation();
   const auto results = history_results(history_.newest(500));
@@ -101,6 +108,10 @@ void daemon_state::apply_history() {
       continue;
     }
     if (r.of == history_result::subject::basebackup) continue;
+    if (r.of == history_result::subject::pitr_drill) {
+      note_result(pitr_drill_, r.ok, r.error, r.at);
+      continue;
+    }
     auto found = health_.find(r.database);
     if (found == health_.end()) continue;
     note_result(r.of == history_result::subject::drill ? found->second.drill : found->second.backup,
@@ -270,7 +281,11 @@ void daemon_state::finished(const run_record& run) {
     history_.put(std::move(value.as_object()));
   }
   for (const auto& d : run.databases) {
-    if (run.kind == "basebackup") break;  // its entry is the cluster's, no database's
+    if (run.kind == "pitr_drill" && counts_as_backup_result(d.error)) {
+      note_result(pitr_drill_, !d.error, d.error.message, run.finished);
+    }
+    // A base backup's or PITR drill's entry is the cluster's, no database's.
+    if (run.kind == "basebackup" || run.kind == "pitr_drill") break;
     if (d.archive || !counts_as_backup_result(d.error)) continue;
     // The globals entry is not the health of a database that may also be called globals.
     if (d.globals) {
@@ -342,12 +357,7 @@ health_report daemon_state::health(sys_clock::time_point now) const {
           std::chrono::duration_cast<std::chrono::seconds>(now - *h.last_success).count();
     }
     if (!h.error.empty()) o["error"] = h.error;
-    if (both.drill.ran) {
-      json::object drill{{"ok", both.drill.ok}};
-      if (both.drill.last_success) drill["last_success"] = format_utc(*both.drill.last_success);
-      if (!both.drill.error.empty()) drill["error"] = both.drill.error;
-      o["drill"] = std::move(drill);
-    }
+    if (both.drill.ran) o["drill"] = result_object(both.drill);
     dbs[name] = std::move(o);
     if (!h.ran) {
       all_ran = false;
@@ -367,6 +377,10 @@ health_report daemon_state::health(sys_clock::time_point now) const {
   if (globals_.ran && !globals_.ok) {
     problems.push_back("last GLOBALS backup (roles) failed: " + globals_.error);
   }
+  // A physical archive that does not come back is no archive.
+  if (pitr_drill_.ran && !pitr_drill_.ok) {
+    problems.push_back("last PITR drill failed: " + pitr_drill_.error);
+  }
   std::optional<json::object> wal_part;
   if (wal_ != nullptr) {
     const auto st = wal_->status();
@@ -384,12 +398,8 @@ health_report daemon_state::health(sys_clock::time_point now) const {
                     {"run_in_progress", running()},
                     {"max_age_seconds", limit.count()}};
   if (!reason.empty()) body["reason"] = reason;
-  if (globals_.ran) {
-    json::object g{{"ok", globals_.ok}};
-    if (globals_.last_success) g["last_success"] = format_utc(*globals_.last_success);
-    if (!globals_.error.empty()) g["error"] = globals_.error;
-    body["globals"] = std::move(g);
-  }
+  if (globals_.ran) body["globals"] = result_object(globals_);
+  if (pitr_drill_.ran) body["pitr_drill"] = result_object(pitr_drill_);
   if (running()) body["active_run"] = active_run_;
   if (wal_part) body["wal"] = std::move(*wal_part);
   return {problems.empty(), json_text(body)};

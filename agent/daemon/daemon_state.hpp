@@ -99,6 +99,8 @@ class daemon_state {
     result_health backup;
     result_health drill;
   };
+  /// {"ok", "last_success", "error"} of a result, for /health.
+  static boost::json::object result_object(const result_health& h);
   static void note_result(result_health& h, bool ok, std::string error,
                           std::optional<std::chrono::system_clock::time_point> at);
 
@@ -125,7 +127,8 @@ class daemon_state {
   std::string active_run_;
   std::shared_ptr<run_control> control_;
   std::map<std::string, database_health> health_;
-  result_health globals_;  // GLOBALS: the cluster's roles, apart from any database's health
+  result_health globals_;     // GLOBALS: the cluster's roles, apart from any database's health
+  result_health pitr_drill_;  // the cluster's, apart from any database's
   std::uint64_t applied_generation_ = 0;  // the history's generation apply_history() saw
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
   wal::wal_stream* wal_ = nullptr;

@@ -128,6 +128,15 @@ class PitrRestore : public wal_source_fixture {
     return run_agent({"drill", "--pitr", "--at", at, "--config", drill_config.string()}, 300s);
   }
 
+  // The daemon on the drills' BACKUP_DIR, without the stream: it becomes that directory's
+  // owner, so it may start PostgreSQL.
+  void start_daemon_on_drill_backups() {
+    start_daemon({{"BACKUP_DIR", drill_backups_.string()},
+                  {"AGE_IDENTITY_FILE", identity_.string()},
+                  {"PITR_SYSTEM", system_}},
+                 "postgres");
+  }
+
   // Nothing of a drill is left: no scratch directory, no server running on it.
   void expect_drill_cleaned_up() {
     const auto scratch = drill_backups_ / ".pitr-drill" / "pgdata";
@@ -274,6 +283,25 @@ TEST_F(PitrRestore, APitrDrillRecoversChecksCountsAndLeavesNothing) {
   ASSERT_EQ(latest.exit_code, 0) << latest.out << latest.err;
   EXPECT_NE(latest.out.find("postgres: 1 tables, 30 rows"), std::string::npos) << latest.out;
   expect_drill_cleaned_up();
+
+  // A daemon on that BACKUP_DIR (it runs as its owner, postgres): the drills' results from the
+  // history, then one it runs itself, asked over its control API.
+  EXPECT_EQ(stop_daemon(), 0);
+  start_daemon_on_drill_backups();
+  EXPECT_EQ(metric("pgship_pitr_drill_last_status"), 1);
+  EXPECT_GT(metric("pgship_pitr_drill_last_success_timestamp_seconds"), 0);
+  EXPECT_GT(metric("pgship_pitr_drill_duration_seconds"), 0);
+  const auto asked = post("/api/v1/drills", {}, R"({"pitr": true, "at": "latest"})");
+  ASSERT_EQ(asked.result_int(), 202) << asked.body();
+  const auto run_id = std::string(asked[boost::beast::http::field::location])
+                          .substr(std::string("/api/v1/runs/").size());
+  ASSERT_TRUE(wait_until([&] { return result_of(run_id) != "running"; }, 300s));
+  EXPECT_EQ(result_of(run_id), "ok") << read_file(dir_ / "agent.log");
+  EXPECT_GT(metric("pgship_pitr_drill_recovered_to_timestamp_seconds"), 0);
+  const auto health = get("/health");
+  EXPECT_EQ(health.result_int(), 200) << health.body();
+  EXPECT_NE(health.body().find("\"pitr_drill\":{\"ok\":true"), std::string::npos) << health.body();
+  expect_drill_cleaned_up();
 }
 
 // Sabotage: a segment the archive lost, and one changed where it is stored, each fail the drill
@@ -318,6 +346,14 @@ TEST_F(PitrRestore, APitrDrillFailsOnAMissingOrChangedSegmentAndSaysWhy) {
             std::string::npos)
       << changed.out;
   expect_drill_cleaned_up();
+
+  // A daemon on that BACKUP_DIR reads the failure from the history: unhealthy, status 0.
+  EXPECT_EQ(stop_daemon(), 0);
+  start_daemon_on_drill_backups();
+  EXPECT_EQ(metric("pgship_pitr_drill_last_status"), 0);
+  const auto health = get("/health");
+  EXPECT_EQ(health.result_int(), 503) << health.body();
+  EXPECT_NE(health.body().find("last PITR drill failed"), std::string::npos) << health.body();
 }
 
 }  // namespace
