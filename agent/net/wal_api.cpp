@@ -28,6 +28,9 @@ http_request wal_unit_request(const receiver_endpoint& endpoint, const std::stri
   if (!unit.time_map.empty()) {
     r.set(wire::wal::header::time_map, wire::wal::encode_time_map(unit.time_map));
   }
+  if (unit.timeline_switch) {
+    r.set(wire::wal::header::timeline_switch, wire::wal::encode_switch(*unit.timeline_switch));
+  }
   r.body().assign(unit.stored.data(), unit.stored.size());
   r.prepare_payload();
   return r;

@@ -29,6 +29,7 @@ struct wal_unit_put {
   std::uint64_t plaintext_size = 0;
   std::uint64_t segment_size = 0;
   std::vector<wire::wal::time_sample> time_map;
+  std::optional<wire::wal::switch_point> timeline_switch;  // a history file's
 };
 
 class wal_api {

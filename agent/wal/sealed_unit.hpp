@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,7 @@ struct sealed_unit {
   /// before the timeline's first unit, it moves no position.
   bool history = false;
   std::string history_file;
+  std::optional<wire::wal::switch_point> timeline_switch;  // where its timeline branched off
   /// The end reaches the segment's end: the segment is whole on the receiver once this is.
   bool ends_segment() const { return !history && name.end == segment_size; }
   /// The name it is stored under.

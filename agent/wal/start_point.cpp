@@ -32,10 +32,16 @@ start_decision choose_start(const start_inputs& in) {
   while (t != in.server.timeline) {
     const lsn ends = *in.server.end_of(t);
     if (at > ends) {
-      out.conflict = "the archive holds WAL of " + tli_text(t) + " up to " + format_lsn(at) +
-                     ", beyond its switch point " + format_lsn(ends) +
-                     ": another history under the same system identifier";
-      return out;
+      // The archive's timeline went on past the point this server's history branched off it:
+      // a point-in-time recovery (or a promotion) brought the server back to an earlier
+      // moment. The old timeline's later WAL stays, under its own names, for recoveries along
+      // it; this server's timelines go on from the branch.
+      out.branched = "the archive holds WAL of " + tli_text(t) + " up to " + format_lsn(at) +
+                     ", past " + format_lsn(ends) + " where this server's " +
+                     tli_text(*in.server.after(t)) + " branched off it";
+      t = *in.server.after(t);
+      at = segment_start(ends);
+      continue;
     }
     if (at < ends) break;
     t = *in.server.after(t);

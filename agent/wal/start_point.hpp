@@ -7,7 +7,11 @@
 // at the switch point, it resumes at the segment start of the switch on the next timeline
 // (that timeline's copy of [segment start, switch) is the file recovery asks for). The slot
 // keeps whole segments: a start before the segment of its restart_lsn is WAL the server no
-// longer has, a gap from the resume point to that segment's start.
+// longer has, a gap from the resume point to that segment's start. An archive whose timeline
+// goes on past the server's switch from it is a branch (the server was recovered to an earlier
+// moment): the stream goes on from the switch, on the server's timeline. Only an archive whose
+// newest timeline is none of the server's, or that holds the server's own timeline past the
+// server's end, is another history.
 
 #include <cstdint>
 #include <optional>
@@ -36,6 +40,9 @@ struct start_decision {
   std::optional<wal_gap_range> gap;
   /// Set when the archive and the server disagree (the start is meaningless then).
   std::string conflict;
+  /// Set when the archive's timeline goes on past the server's switch from it (the server was
+  /// recovered to an earlier moment): the stream goes on along the server's timelines.
+  std::string branched;
 };
 
 struct start_inputs {

@@ -256,6 +256,13 @@ net::awaitable<stage_error> stream_session::impl::prepare(std::optional<lsn>& st
   if (!decision.conflict.empty()) {
     co_return fail(errc::wal_conflict, "system " + id->system_id + ": " + decision.conflict);
   }
+  if (!decision.branched.empty()) {
+    log::write(spdlog::level::warn,
+               "system " + id->system_id + ": " + decision.branched +
+                   " (the server was recovered to an earlier moment); the stream goes on along "
+                   "the server's timeline from there, the old timeline's later WAL stays",
+               {{"system", id->system_id}});
+  }
   // Every history the archive lacks goes first, oldest first: the ordered queue makes the
   // receiver hold it before any WAL of its timeline.
   for (timeline_id t = 2; t <= timeline; ++t) {
@@ -275,7 +282,8 @@ net::awaitable<stage_error> stream_session::impl::prepare(std::optional<lsn>& st
     if (auto e = co_await sink.record_gap(*decision.gap, slot_lost ? "slot_lost" : "wal_removed"))
       co_return e;
   }
-  if (end) known_durable = end->at;
+  // Past a branch, nothing of the server's timeline is durable yet beyond where it starts.
+  if (end) known_durable = decision.branched.empty() ? end->at : decision.start;
   timeline = decision.timeline;
   start = decision.start;
 
@@ -323,7 +331,16 @@ net::awaitable<stage_error> stream_session::impl::fetch_history(timeline_id t,
 }
 
 void stream_session::impl::queue_history(timeline_id t, const std::string& content) {
-  sink.ship(seal_history_file(t, content, config.format, config.codec, segment_size, clock::now()));
+  auto unit =
+      seal_history_file(t, content, config.format, config.codec, segment_size, clock::now());
+  // The receiver cannot read the file (ciphertext): it learns the switch from a header.
+  std::string why;
+  if (const auto parsed = parse_timeline_history(t, content, why);
+      parsed && !parsed->ancestors.empty()) {
+    const auto& last = parsed->ancestors.back();
+    unit.timeline_switch = wire::wal::switch_point{last.timeline, last.ends_at};
+  }
+  sink.ship(std::move(unit));
   log::write(spdlog::level::info,
              "queued the history of timeline " + std::to_string(t) + " before its WAL",
              {{"timeline", std::to_string(t)}});

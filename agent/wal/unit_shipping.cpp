@@ -13,6 +13,7 @@ wal_unit_put to_put(const sealed_unit& unit) {
   put.plaintext_size = unit.plaintext_size;
   put.segment_size = unit.segment_size;
   put.time_map = unit.time_map;
+  put.timeline_switch = unit.timeline_switch;
   return put;
 }
 

@@ -64,6 +64,7 @@ constexpr std::string_view key_names[] = {
     "MIN_FREE_BYTES",
     "MISSED_RUN_POLICY",
     "PG_DUMP_PATH",
+    "PITR_DRILL_SCHEDULE",
     "PITR_SPOOL",
     "PITR_SYSTEM",
     "PORT",

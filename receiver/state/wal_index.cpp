@@ -48,6 +48,14 @@ void wal_index::system_index::add(std::string_view file_name) {
   runs.emplace(from, to);
 }
 
+void wal_index::system_index::add_switch(std::string_view file_name,
+                                         std::string_view timeline_switch) {
+  const auto history = wal::parse_history_file(file_name);
+  const auto point = wal_wire::decode_switch(timeline_switch);
+  if (!history || !point) return;
+  switches.insert_or_assign(history->timeline, receiver::timeline_switch{point->parent, point->at});
+}
+
 void wal_index::system_index::add_samples(std::string_view file_name, std::string_view time_map) {
   const auto span = span_of(file_name, segment_size);
   const auto decoded = wal_wire::decode_time_map(time_map);
@@ -83,6 +91,7 @@ window_input wal_index::system_index::window_inputs() const {
   for (const auto& [id, mark] : marks)
     in.backups.push_back(mark);
   in.gaps = gaps;
+  in.switches = switches;
   return in;
 }
 
@@ -118,6 +127,14 @@ result<wal_index::system_index*> wal_index::load(const wal_store& store, const w
   std::map<wal::timeline_id, std::vector<std::pair<wal::lsn, std::string>>> newest_units;
   for (const auto& name : *names) {
     index.add(name);
+    // A history file's sidecar says where its timeline branched off (a few files a system).
+    if (wal::parse_history_file(name)) {
+      if (const auto parsed = parse_wal_file_name(name)) {
+        const auto file = store.find(key, *parsed);
+        if (!file) return file.error();
+        if (*file) index.add_switch(name, (*file)->meta.timeline_switch);
+      }
+    }
     if (const auto span = span_of(name, index.segment_size))
       newest_units[span->timeline].emplace_back(span->to, name);
   }
@@ -201,12 +218,13 @@ result<bool> wal_index::covers(const wal_store& store, const wal_key& key,
 }
 
 void wal_index::stored(const wal_key& key, std::uint64_t segment_size, std::string_view file_name,
-                       std::string_view time_map) {
+                       std::string_view time_map, std::string_view timeline_switch) {
   std::lock_guard lock(mutex_);
   const auto it = systems_.find(key_of(key));
   if (it == systems_.end()) return;
   it->second.segment_size = segment_size;
   it->second.add(file_name);
+  it->second.add_switch(file_name, timeline_switch);
   it->second.add_samples(file_name, time_map);
   it->second.recompute();
 }

@@ -49,7 +49,7 @@ class wal_index {
   /// X-Wal-Time-Map: counted when the system is loaded already (otherwise its first use lists
   /// it, this file included).
   void stored(const wal_key& key, std::uint64_t segment_size, std::string_view file_name,
-              std::string_view time_map = {});
+              std::string_view time_map = {}, std::string_view timeline_switch = {});
   /// A gap was recorded for `key`.
   void gap_recorded(const wal_key& key, const wire::wal::gap_record& gap);
   /// A completion mark was accepted for `key`.
@@ -70,12 +70,15 @@ class wal_index {
     // Per timeline: from → to, disjoint and not touching.
     std::map<wal::timeline_id, std::map<wal::lsn, wal::lsn>> ranges;
     std::set<wal::timeline_id> histories;
+    // Per child timeline: where it branched off (its history file's X-Wal-Timeline-Switch).
+    std::map<wal::timeline_id, timeline_switch> switches;
     // Per timeline: position → server time (unix ms), at most samples_kept.
     std::map<wal::timeline_id, std::map<wal::lsn, std::int64_t>> samples;
     std::vector<wire::wal::gap_record> gaps;
     std::map<std::string, wire::wal::basebackup_mark> marks;
     std::optional<wire::wal::pitr_window> window;
     void add(std::string_view file_name);
+    void add_switch(std::string_view file_name, std::string_view timeline_switch);
     void add_samples(std::string_view file_name, std::string_view time_map);
     void add_gap(const wire::wal::gap_record& gap);
     window_input window_inputs() const;

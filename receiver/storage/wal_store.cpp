@@ -93,6 +93,7 @@ std::string to_json(const wal_unit_meta& meta) {
   o["stored_size"] = meta.stored_size;
   o["time_map"] = meta.time_map;
   o["received_at"] = format_utc(meta.received_at, true);
+  if (!meta.timeline_switch.empty()) o["timeline_switch"] = meta.timeline_switch;
   return json::serialize(o);
 }
 
@@ -113,6 +114,8 @@ std::optional<wal_unit_meta> wal_unit_meta_from_json(std::string_view text) {
     meta.stored_size = json::value_to<std::uint64_t>(o.at("stored_size"));
     meta.time_map = json::value_to<std::string>(o.at("time_map"));
     meta.received_at = *received;
+    if (const auto* sw = o.if_contains("timeline_switch"); sw != nullptr && sw->is_string())
+      meta.timeline_switch = std::string(sw->get_string());
     return meta;
   } catch (const std::exception&) {
     return std::nullopt;

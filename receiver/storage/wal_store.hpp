@@ -52,6 +52,7 @@ struct wal_unit_meta {
   std::uint64_t stored_size = 0;
   std::string time_map;  // X-Wal-Time-Map as received ("" when none)
   std::chrono::system_clock::time_point received_at{};
+  std::string timeline_switch;  // a history file's X-Wal-Timeline-Switch ("" when none)
   bool operator==(const wal_unit_meta&) const = default;
 };
 std::string to_json(const wal_unit_meta& meta);

@@ -73,8 +73,8 @@ class PitrRestore : public wal_source_fixture {
     source_ = std::make_unique<pg_cluster>(
         pg_cluster_options{.initdb_args = {"--wal-segsize=1"}, .durable_commits = true});
     start();
-    const auto recipient = new_wal_key();
-    if (!start_streaming(recipient)) throw std::runtime_error("the WAL stream did not come up");
+    recipient_ = new_wal_key();
+    if (!start_streaming(recipient_)) throw std::runtime_error("the WAL stream did not come up");
     source_->execute("postgres", "CREATE TABLE ticks (id int PRIMARY KEY, at timestamptz)");
     const auto started = post("/api/v1/basebackups");
     if (started.result_int() != 202) throw std::runtime_error("no base backup: " + started.body());
@@ -167,6 +167,7 @@ class PitrRestore : public wal_source_fixture {
   shared_dir area_;
   std::string system_;
   stdfs::path identity_;
+  std::string recipient_;
   stdfs::path restore_config_;
   stdfs::path drill_backups_;
 };
@@ -263,6 +264,86 @@ TEST_F(PitrRestore, TwentyRandomTargetsEachRecoverExactlyTheirCommits) {
                  std::to_string(k) + " (" + after[k - 1] + ")");
     EXPECT_EQ(recovered_max_id(after[k - 1], "random-" + std::to_string(i)), std::to_string(k));
   }
+}
+
+// A PITR after an earlier one: the cluster recovered to row 10 goes on as timeline 2 and the
+// daemon streams it into the same archive; a recovery to a moment of timeline 2, from the base
+// backup of timeline 1, follows timeline 1 to the switch and timeline 2 after it: rows 1-10,
+// then 101-105, none of timeline 1's 11-30.
+TEST_F(PitrRestore, APitrAfterAnEarlierPitrFollowsTheNewTimeline) {
+  const auto after = write_after_base_backup(30);
+  const auto first = owned_dir("first");
+  const auto up = run_agent({"restore", "--pitr", "--at", after[9], "--target-dir", first.string(),
+                             "--start", "--config", restore_config_.string()},
+                            120s);
+  const auto side = first.parent_path() / "first.pgship-recovery";
+  ASSERT_EQ(up.exit_code, 0) << up.out << up.err << read_file(side / "server.log");
+  const auto port_at = up.out.find(" port ");
+  ASSERT_NE(port_at, std::string::npos) << up.out;
+  const auto port = up.out.substr(port_at + 6, up.out.find(' ', port_at + 6) - port_at - 6);
+  const auto on_first = [&](const std::string& query) {
+    const auto r = run_process({(source_->bin_dir() / "psql").string(), "-h", side.string(), "-p",
+                                port, "-U", source_->user(), "-d", "postgres", "-XAtc", query},
+                               {.env = {{"PGPASSWORD", source_->password()}}});
+    return r.out.substr(0, r.out.find('\n'));
+  };
+  std::vector<std::string> stop = {
+      (source_->bin_dir() / "pg_ctl").string(), "-D", first.string(), "stop", "-m", "fast"};
+  if (::geteuid() == 0) stop.insert(stop.begin(), {"runuser", "-u", "postgres", "--"});
+  struct stopper {
+    std::vector<std::string> argv;
+    ~stopper() { run_process(argv); }
+  } stop_first{stop};
+  ASSERT_EQ(on_first("SELECT timeline_id FROM pg_control_checkpoint()"), "2");
+
+  // The original server goes; the daemon streams the recovered one into the same archive.
+  EXPECT_EQ(stop_daemon(), 0);
+  source_->stop();
+  start_daemon({{"WAL_STREAM", "on"},
+                {"WAL_ACK_INTERVAL", "200ms"},
+                {"COMPRESSION", "zstd"},
+                {"ENCRYPT_RECIPIENTS", recipient_},
+                {"POSTGRES_HOST", side.string()},
+                {"POSTGRES_PORT", port}},
+               "postgres");
+  ASSERT_TRUE(wait_until([&] { return metric("pgship_wal_stream_up") == 1; }, 120s));
+  std::vector<std::string> later;
+  for (int i = 101; i <= 110; ++i) {
+    on_first("INSERT INTO ticks VALUES (" + std::to_string(i) + ", clock_timestamp())");
+    later.push_back(on_first(
+        "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || 'Z'"));
+    std::this_thread::sleep_for(20ms);
+  }
+  const auto flushed = std::stod(on_first("SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn"));
+  ASSERT_TRUE(wait_until([&] { return metric("pgship_wal_durable_lsn_bytes") >= flushed; }, 120s));
+  const auto last_written = std::stod(on_first("SELECT extract(epoch FROM max(at)) FROM ticks"));
+  ASSERT_TRUE(wait_until([&] { return window_newest() >= last_written; }, 60s))
+      << std::to_string(last_written) << " " << std::to_string(window_newest()) << " "
+      << run_process({"curl", "-sS", "-H", "Authorization: Bearer " + token_,
+                      receiver_->url("/api/wal/" + system_)})
+             .out;
+
+  // Started by the agent with the cluster's own settings (the server that wrote timeline 2
+  // ran with them, and a standby must have as many connections).
+  const auto second = owned_dir("second");
+  const auto again = run_agent({"restore", "--pitr", "--at", later[4], "--target-dir",
+                                second.string(), "--start", "--config", restore_config_.string()},
+                               180s);
+  const auto second_side = second.parent_path() / "second.pgship-recovery";
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err << read_file(second_side / "server.log");
+  std::vector<std::string> stop_second_argv = stop;
+  stop_second_argv[stop_second_argv.size() - 4] = second.string();
+  stopper stop_second{stop_second_argv};
+  const auto on_second = [&](const std::string& query) {
+    const auto r =
+        run_process({(source_->bin_dir() / "psql").string(), "-h", second_side.string(), "-p", port,
+                     "-U", source_->user(), "-d", "postgres", "-XAtc", query},
+                    {.env = {{"PGPASSWORD", source_->password()}}});
+    return r.out.substr(0, r.out.find('\n'));
+  };
+  EXPECT_EQ(on_second("SELECT string_agg(id::text, ',' ORDER BY id) FROM ticks"),
+            "1,2,3,4,5,6,7,8,9,10,101,102,103,104,105");
+  EXPECT_EQ(on_second("SELECT timeline_id FROM pg_control_checkpoint()"), "3");
 }
 
 // drill --pitr: recovered into a scratch directory, started, checked by amcheck and counted,

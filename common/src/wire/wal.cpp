@@ -79,6 +79,19 @@ std::optional<std::vector<time_sample>> decode_time_map(std::string_view text) {
   return samples;
 }
 
+std::string encode_switch(const switch_point& point) {
+  return std::to_string(point.parent) + '@' + lsns::format_lsn(point.at);
+}
+
+std::optional<switch_point> decode_switch(std::string_view text) {
+  const auto at = text.find('@');
+  if (at == std::string_view::npos) return std::nullopt;
+  const auto parent = parse_decimal<pgship::wal::timeline_id>(text.substr(0, at));
+  const auto position = lsns::parse_lsn(text.substr(at + 1));
+  if (!parent || *parent == 0 || !position) return std::nullopt;
+  return switch_point{*parent, *position};
+}
+
 std::string_view to_string(list_state state) {
   switch (state) {
     case list_state::complete:

@@ -91,6 +91,17 @@ std::optional<refusal> parse_request(const exchange& ex, unit_request& out) {
                "X-Wal-Time-Map is <unix ms>@<X/X>, comma-separated, oldest first");
   }
   out.meta.time_map = std::string(time_map);
+  const std::string_view timeline_switch = req[wal_wire::header::timeline_switch];
+  if (!timeline_switch.empty()) {
+    const auto history = wal::parse_history_file(file);
+    const auto point = wal_wire::decode_switch(timeline_switch);
+    if (!history || !point || point->parent >= history->timeline) {
+      return bad(wire::api_error::bad_request,
+                 "X-Wal-Timeline-Switch belongs on a history file: <parent timeline>@<X/X>, the "
+                 "parent older than the file's timeline");
+    }
+    out.meta.timeline_switch = std::string(timeline_switch);
+  }
   return std::nullopt;
 }
 
@@ -114,7 +125,8 @@ void store_unit(receiver_context& ctx, wal_store& archive, const unit_request& u
   if (!out.system || out.system->segment_size != unit.segment_size) return;
   out.put = archive.put({unit.key, unit.name, spooled, unit.meta});
   if (out.put && out.put->outcome == wal_put_outcome::created) {
-    ctx.wal_ranges.stored(unit.key, unit.segment_size, unit.name.file, unit.meta.time_map);
+    ctx.wal_ranges.stored(unit.key, unit.segment_size, unit.name.file, unit.meta.time_map,
+                          unit.meta.timeline_switch);
   }
 }
 

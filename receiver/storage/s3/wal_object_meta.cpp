@@ -47,6 +47,8 @@ header_list to_object_metadata(const wal_unit_meta& meta) {
       {name("stored-size"), std::to_string(meta.stored_size)},
       {name("received-at"), format_utc(meta.received_at, true)},
   };
+  if (!meta.timeline_switch.empty())
+    out.emplace_back(name("timeline-switch"), meta.timeline_switch);
   const auto time_map = fitted_time_map(meta.time_map);
   for (std::size_t at = 0, n = 0; at < time_map.size(); at += piece_bytes, ++n) {
     out.emplace_back(name(std::string(time_map_piece) + std::to_string(n)),
@@ -79,7 +81,13 @@ std::optional<wal_unit_meta> wal_unit_meta_from_object(const header_list& metada
   const auto stored_size = number(at("stored-size"));
   const auto received = parse_utc(at("received-at"));
   if (!plain || !stored || !plain_size || !stored_size || !received) return std::nullopt;
-  wal_unit_meta meta{*plain, *plain_size, *stored, *stored_size, {}, *received};
+  wal_unit_meta meta{*plain,
+                     *plain_size,
+                     *stored,
+                     *stored_size,
+                     {},
+                     *received,
+                     std::string(at("timeline-switch"))};
   std::uint64_t expected = 0;
   for (const auto& [n, piece] : pieces) {
     if (n != expected++) return std::nullopt;  // a piece is missing

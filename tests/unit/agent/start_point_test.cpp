@@ -94,10 +94,25 @@ TEST(StartPoint, BehindTheSlotsSegmentIsAGapToWhereTheServersWalBegins) {
   EXPECT_EQ(d.start, 0x6000004u);
 }
 
+TEST(StartPoint, AnArchivePastTheSwitchIsABranchTheStreamGoesOnFrom) {
+  // Timeline 1 archived past 0/3000100, where the server's timeline 2 left it (the server was
+  // recovered to an earlier moment): timeline 2 from the segment of the switch.
+  auto d = choose_start(inputs(history_of_3(), 0x3000000, resume_point{1, 0x3000200}));
+  EXPECT_TRUE(d.conflict.empty()) << d.conflict;
+  EXPECT_NE(d.branched.find("past 0/3000100"), std::string::npos) << d.branched;
+  EXPECT_EQ(d.timeline, 2u);
+  EXPECT_EQ(d.start, 0x3000000u);
+  EXPECT_FALSE(d.gap);
+  // Past both switches: timeline 3 from the segment of its switch.
+  d = choose_start(inputs(history_of_3(), 0x5000000, resume_point{2, 0x5800000}));
+  EXPECT_TRUE(d.conflict.empty()) << d.conflict;
+  EXPECT_EQ(d.timeline, 3u);
+  EXPECT_EQ(d.start, 0x5000000u);
+}
+
 TEST(StartPoint, RefusesAnArchiveOfAnotherHistory) {
+  // The newest archived timeline is none of the server's, or the server's own goes past its end.
   EXPECT_FALSE(choose_start(inputs(history_of_3(), 0, resume_point{4, 0x100})).conflict.empty());
-  EXPECT_FALSE(
-      choose_start(inputs(history_of_3(), 0, resume_point{1, 0x3000200})).conflict.empty());
   EXPECT_FALSE(
       choose_start(inputs(history_of_3(), 0, resume_point{3, 0x9000001})).conflict.empty());
 }

@@ -52,7 +52,21 @@ inline constexpr std::string_view plaintext_size = "X-Wal-Plaintext-Size";
 inline constexpr std::string_view segment_size = "X-Wal-Segment-Size";
 /// Server time against position: "<unix ms>@<X/X>,..." (time_sample), oldest first.
 inline constexpr std::string_view time_map = "X-Wal-Time-Map";
+/// On a history file's PUT: "<parent timeline>@<X/X>", where the file's timeline branched off
+/// its parent (the history's last line). The receiver keeps it to walk recoveries across
+/// timelines; it cannot read the file itself (ciphertext with age).
+inline constexpr std::string_view timeline_switch = "X-Wal-Timeline-Switch";
 }  // namespace header
+
+/// Where a timeline branched off its parent.
+struct switch_point {
+  pgship::wal::timeline_id parent = 0;
+  pgship::wal::lsn at = 0;  // the first position of the child timeline
+  bool operator==(const switch_point&) const = default;
+};
+std::string encode_switch(const switch_point& point);
+/// nullopt for malformed text or a parent 0.
+std::optional<switch_point> decode_switch(std::string_view text);
 
 /// One point of the time map: the primary's clock when it sent WAL up to `position`.
 struct time_sample {
