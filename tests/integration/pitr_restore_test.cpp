@@ -128,6 +128,48 @@ class PitrRestore : public wal_source_fixture {
     return run_agent({"drill", "--pitr", "--at", at, "--config", drill_config.string()}, 300s);
   }
 
+  // A server restore --pitr --start left running on `dir` (a socket beside it only): asked
+  // with psql, stopped with pg_ctl when it goes.
+  struct running_copy {
+    stdfs::path bin, dir, side;
+    std::string port, user, password;
+    std::string psql(const std::string& query) const {
+      const auto r = run_process({(bin / "psql").string(), "-h", side.string(), "-p", port, "-U",
+                                  user, "-d", "postgres", "-XAtc", query},
+                                 {.env = {{"PGPASSWORD", password}}});
+      return r.out.substr(0, r.out.find('\n'));
+    }
+    ~running_copy() {
+      std::vector<std::string> stop = {
+          (bin / "pg_ctl").string(), "-D", dir.string(), "stop", "-m", "fast"};
+      if (::geteuid() == 0) stop.insert(stop.begin(), {"runuser", "-u", "postgres", "--"});
+      run_process(stop);
+    }
+  };
+
+  // restore --pitr --at `at` --start into owned_dir(name): what it said in `out`, the copy
+  // (nullptr when it did not start).
+  std::unique_ptr<running_copy> start_copy(const std::string& at, const std::string& name,
+                                           process_result& out) {
+    const auto dir = owned_dir(name);
+    out = run_agent({"restore", "--pitr", "--at", at, "--target-dir", dir.string(), "--start",
+                     "--config", restore_config_.string()},
+                    180s);
+    const auto port_at = out.out.find(" port ");
+    if (out.exit_code != 0 || port_at == std::string::npos) {
+      out.out += read_file(dir.parent_path() / (name + ".pgship-recovery") / "server.log");
+      return nullptr;
+    }
+    auto copy = std::make_unique<running_copy>();
+    copy->bin = source_->bin_dir();
+    copy->dir = dir;
+    copy->side = dir.parent_path() / (name + ".pgship-recovery");
+    copy->port = out.out.substr(port_at + 6, out.out.find(' ', port_at + 6) - port_at - 6);
+    copy->user = source_->user();
+    copy->password = source_->password();
+    return copy;
+  }
+
   // The daemon on the drills' BACKUP_DIR, without the stream: it becomes that directory's
   // owner, so it may start PostgreSQL.
   void start_daemon_on_drill_backups() {
@@ -228,27 +270,13 @@ TEST_F(PitrRestore, RecoversToTheMomentAskedAndNotPastIt) {
 
   // --start: the agent starts PostgreSQL, waits until it recovered to the target and was
   // promoted, and says where it stopped; the server stays up on a socket beside DIR only.
-  const auto started = owned_dir("started");
-  const auto up = run_agent({"restore", "--pitr", "--at", after[9], "--target-dir",
-                             started.string(), "--start", "--config", restore_config_.string()},
-                            120s);
-  const auto side = started.parent_path() / "started.pgship-recovery";
-  ASSERT_EQ(up.exit_code, 0) << up.out << up.err << read_file(side / "server.log");
+  process_result up;
+  const auto started = start_copy(after[9], "started", up);
+  ASSERT_TRUE(started) << up.out << up.err;
   EXPECT_NE(up.out.find("recovered to " + after[9] + ": recovery stopping before commit"),
             std::string::npos)
       << up.out;
-  const auto port_at = up.out.find(" port ");
-  ASSERT_NE(port_at, std::string::npos) << up.out;
-  const auto port = up.out.substr(port_at + 6, up.out.find(' ', port_at + 6) - port_at - 6);
-  const auto asked =
-      run_process({(source_->bin_dir() / "psql").string(), "-h", side.string(), "-p", port, "-U",
-                   source_->user(), "-d", "postgres", "-XAtc", "SELECT max(id) FROM ticks"},
-                  {.env = {{"PGPASSWORD", source_->password()}}});
-  EXPECT_EQ(asked.out, "10\n") << asked.out << asked.err;
-  std::vector<std::string> stop = {
-      (source_->bin_dir() / "pg_ctl").string(), "-D", started.string(), "stop", "-m", "fast"};
-  if (::geteuid() == 0) stop.insert(stop.begin(), {"runuser", "-u", "postgres", "--"});
-  EXPECT_TRUE(run_process(stop).ok());
+  EXPECT_EQ(started->psql("SELECT max(id) FROM ticks"), "10");
 }
 
 // Issue 29's proof: twenty random moments between the commits of one serial writer, each
@@ -272,29 +300,10 @@ TEST_F(PitrRestore, TwentyRandomTargetsEachRecoverExactlyTheirCommits) {
 // then 101-105, none of timeline 1's 11-30.
 TEST_F(PitrRestore, APitrAfterAnEarlierPitrFollowsTheNewTimeline) {
   const auto after = write_after_base_backup(30);
-  const auto first = owned_dir("first");
-  const auto up = run_agent({"restore", "--pitr", "--at", after[9], "--target-dir", first.string(),
-                             "--start", "--config", restore_config_.string()},
-                            120s);
-  const auto side = first.parent_path() / "first.pgship-recovery";
-  ASSERT_EQ(up.exit_code, 0) << up.out << up.err << read_file(side / "server.log");
-  const auto port_at = up.out.find(" port ");
-  ASSERT_NE(port_at, std::string::npos) << up.out;
-  const auto port = up.out.substr(port_at + 6, up.out.find(' ', port_at + 6) - port_at - 6);
-  const auto on_first = [&](const std::string& query) {
-    const auto r = run_process({(source_->bin_dir() / "psql").string(), "-h", side.string(), "-p",
-                                port, "-U", source_->user(), "-d", "postgres", "-XAtc", query},
-                               {.env = {{"PGPASSWORD", source_->password()}}});
-    return r.out.substr(0, r.out.find('\n'));
-  };
-  std::vector<std::string> stop = {
-      (source_->bin_dir() / "pg_ctl").string(), "-D", first.string(), "stop", "-m", "fast"};
-  if (::geteuid() == 0) stop.insert(stop.begin(), {"runuser", "-u", "postgres", "--"});
-  struct stopper {
-    std::vector<std::string> argv;
-    ~stopper() { run_process(argv); }
-  } stop_first{stop};
-  ASSERT_EQ(on_first("SELECT timeline_id FROM pg_control_checkpoint()"), "2");
+  process_result up;
+  const auto first = start_copy(after[9], "first", up);
+  ASSERT_TRUE(first) << up.out << up.err;
+  ASSERT_EQ(first->psql("SELECT timeline_id FROM pg_control_checkpoint()"), "2");
 
   // The original server goes; the daemon streams the recovered one into the same archive.
   EXPECT_EQ(stop_daemon(), 0);
@@ -303,20 +312,20 @@ TEST_F(PitrRestore, APitrAfterAnEarlierPitrFollowsTheNewTimeline) {
                 {"WAL_ACK_INTERVAL", "200ms"},
                 {"COMPRESSION", "zstd"},
                 {"ENCRYPT_RECIPIENTS", recipient_},
-                {"POSTGRES_HOST", side.string()},
-                {"POSTGRES_PORT", port}},
+                {"POSTGRES_HOST", first->side.string()},
+                {"POSTGRES_PORT", first->port}},
                "postgres");
   ASSERT_TRUE(wait_until([&] { return metric("pgship_wal_stream_up") == 1; }, 120s));
   std::vector<std::string> later;
   for (int i = 101; i <= 110; ++i) {
-    on_first("INSERT INTO ticks VALUES (" + std::to_string(i) + ", clock_timestamp())");
-    later.push_back(on_first(
+    first->psql("INSERT INTO ticks VALUES (" + std::to_string(i) + ", clock_timestamp())");
+    later.push_back(first->psql(
         "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || 'Z'"));
     std::this_thread::sleep_for(20ms);
   }
-  const auto flushed = std::stod(on_first("SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn"));
+  const auto flushed = std::stod(first->psql("SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn"));
   ASSERT_TRUE(wait_until([&] { return metric("pgship_wal_durable_lsn_bytes") >= flushed; }, 120s));
-  const auto last_written = std::stod(on_first("SELECT extract(epoch FROM max(at)) FROM ticks"));
+  const auto last_written = std::stod(first->psql("SELECT extract(epoch FROM max(at)) FROM ticks"));
   ASSERT_TRUE(wait_until([&] { return window_newest() >= last_written; }, 60s))
       << std::to_string(last_written) << " " << std::to_string(window_newest()) << " "
       << run_process({"curl", "-sS", "-H", "Authorization: Bearer " + token_,
@@ -325,25 +334,11 @@ TEST_F(PitrRestore, APitrAfterAnEarlierPitrFollowsTheNewTimeline) {
 
   // Started by the agent with the cluster's own settings (the server that wrote timeline 2
   // ran with them, and a standby must have as many connections).
-  const auto second = owned_dir("second");
-  const auto again = run_agent({"restore", "--pitr", "--at", later[4], "--target-dir",
-                                second.string(), "--start", "--config", restore_config_.string()},
-                               180s);
-  const auto second_side = second.parent_path() / "second.pgship-recovery";
-  ASSERT_EQ(again.exit_code, 0) << again.out << again.err << read_file(second_side / "server.log");
-  std::vector<std::string> stop_second_argv = stop;
-  stop_second_argv[stop_second_argv.size() - 4] = second.string();
-  stopper stop_second{stop_second_argv};
-  const auto on_second = [&](const std::string& query) {
-    const auto r =
-        run_process({(source_->bin_dir() / "psql").string(), "-h", second_side.string(), "-p", port,
-                     "-U", source_->user(), "-d", "postgres", "-XAtc", query},
-                    {.env = {{"PGPASSWORD", source_->password()}}});
-    return r.out.substr(0, r.out.find('\n'));
-  };
-  EXPECT_EQ(on_second("SELECT string_agg(id::text, ',' ORDER BY id) FROM ticks"),
+  const auto second = start_copy(later[4], "second", up);
+  ASSERT_TRUE(second) << up.out << up.err;
+  EXPECT_EQ(second->psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM ticks"),
             "1,2,3,4,5,6,7,8,9,10,101,102,103,104,105");
-  EXPECT_EQ(on_second("SELECT timeline_id FROM pg_control_checkpoint()"), "3");
+  EXPECT_EQ(second->psql("SELECT timeline_id FROM pg_control_checkpoint()"), "3");
 }
 
 // drill --pitr: recovered into a scratch directory, started, checked by amcheck and counted,
