@@ -65,41 +65,8 @@ command -v zstd > /dev/null && command -v age-keygen > /dev/null ||
 # shellcheck source=bench/lib/trading_db.sh
 . bench/lib/trading_db.sh
 
-as_pg() { "${as_owner[@]}" "$@"; }
-
-# --- pgBackRest: its stanza on this cluster, WAL archived by archive-push ---
-cat > "$work/pgbackrest.conf" <<EOF
-[global]
-repo1-path=$work/pgbackrest-repo
-repo1-retention-full=9999
-compress-type=zst
-compress-level=3
-process-max=2
-start-fast=y
-archive-check=y
-log-path=$work/pgbackrest-log
-lock-path=$work/pgbackrest-lock
-spool-path=$work/pgbackrest-spool
-log-level-console=warn
-
-[bench]
-pg1-path=$work/data
-pg1-port=PORT
-pg1-socket-path=$work
-pg1-user=postgres
-EOF
-mkdir -p "$work/pgbackrest-repo" "$work/pgbackrest-log" "$work/pgbackrest-lock" "$work/pgbackrest-spool"
-[ ${#as_owner[@]} -eq 0 ] || chown -R postgres: "$work/pgbackrest.conf" "$work"/pgbackrest-*
-cat >> "$work/data/postgresql.conf" <<EOF
-archive_mode = on
-archive_command = 'pgbackrest --config=$work/pgbackrest.conf --stanza=bench archive-push %p'
-EOF
-pg_ctl stop -m fast -w > /dev/null
-start_pg
-sed -i "s/^pg1-port=.*/pg1-port=$port/" "$work/pgbackrest.conf"
-backrest() { as_pg pgbackrest --config="$work/pgbackrest.conf" --stanza=bench "$@"; }
-backrest stanza-create > "$work/pgbackrest-setup.log" 2>&1 && backrest check >> "$work/pgbackrest-setup.log" 2>&1 ||
-  { echo "pgBackRest set-up failed:" >&2; cat "$work/pgbackrest-setup.log" >&2; exit 1; }
+# shellcheck source=bench/lib/pgbackrest.sh
+. bench/lib/pgbackrest.sh
 echo "# database $(mib "$db_bytes") MiB (pg_database_size), tables $(mib "$tables") MiB;" \
   "$(pgbackrest version), $("$pg_bin/pg_basebackup" --version), $(zstd --version | head -1)"
 

@@ -4,6 +4,8 @@
 
 #include <iostream>
 
+#include <fmt/format.h>
+
 #include "commands/command_runner.hpp"
 #include "commands/commands.hpp"
 #include "pipeline/pitr_recovery.hpp"
@@ -41,6 +43,10 @@ int command_restore_pitr(const settings& cfg, const pitr_restore_options& opts) 
     recovery_prepared prepared;
     if (auto e = co_await prepare_recovery(cfg, request, stages, prepared)) co_return failed(e);
     const auto& side = prepared.side;
+    std::string took;
+    for (const auto& st : stages)
+      took += (took.empty() ? "" : ", ") + st.name + " " + fmt::format("{:.1f}", st.seconds) + " s";
+    std::cout << "unpacked and checked: " << took << "\n";
     if (!opts.start) {
       std::cout << "recovery to " << target->text << " is set up in " << dir.string()
                 << " (wal-fetch settings and spool in " << side.string()

@@ -205,12 +205,23 @@ stage_error check_database(const pg_login& login, const std::atomic<bool>& stop,
   return {};
 }
 
-// The cluster's bootstrap superuser (the role with oid 10), asked as POSTGRES_USER: amcheck
-// is created and run as it.
-stage_error superuser_of(pg_login login, std::string& out) {
+// The cluster's bootstrap superuser (the role with oid 10), asked as POSTGRES_USER once the
+// server takes writes (it says "ready" and removes recovery.signal a moment before its
+// end-of-recovery checkpoint lets transactions write): amcheck is created and run as it.
+stage_error superuser_of(const pg_login& login, const std::atomic<bool>& stop, std::string& out) {
   stage_error error;
   auto conn = pg_connection::open(login, error);
   if (error) return error;
+  for (int waited = 0;; ++waited) {
+    const auto recovering = conn.query_value("SELECT pg_is_in_recovery()", error);
+    if (!recovering) return error;
+    if (*recovering == "f") break;
+    if (stop) return fail(errc::cancelled, "the PITR drill was stopped");
+    if (waited > 1200) {
+      return fail(errc::restore_failed, "the recovered server stayed read-only for 2 minutes");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   const auto name = conn.query_value("SELECT rolname FROM pg_roles WHERE oid = 10", error);
   if (!name) return error;
   out = *name;
@@ -320,7 +331,7 @@ class cluster_drill {
     stage_error error;
     std::function<void()> work = [&] {
       std::string superuser;
-      error = superuser_of(login, superuser);
+      error = superuser_of(login, control_.stop_requested, superuser);
       if (error) return;
       login.user = superuser;
       for (const auto& database : cfg_.databases) {
