@@ -5,9 +5,13 @@
 // fatal: a broken archive or a refused token stops recovery instead of ending it early at the
 // wrong point.
 
+#include <cstdlib>
+#include <deque>
 #include <iostream>
 
 #include <boost/asio/this_coro.hpp>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "commands/command_runner.hpp"
 #include "commands/commands.hpp"
@@ -19,26 +23,62 @@ namespace pgship::agent {
 
 namespace net = boost::asio;
 
+namespace {
+
+wal_api_factory opener(const settings& cfg, net::any_io_executor ex) {
+  return [&cfg, ex] {
+    return std::make_unique<wal_api>(make_receiver_client(ex, cfg), cfg.backup_api_token,
+                                     cfg.pitr_system);
+  };
+}
+
+wal_fetch_request request_of(const settings& cfg, const wal_fetch_options& opts) {
+  wal_fetch_request request;
+  request.file = opts.file;
+  request.target = opts.path;
+  request.spool = cfg.pitr_spool;
+  request.secrets.identities = cfg.age_identities;
+  request.log = log::context{{"file", opts.file}};
+  return request;
+}
+
+// The prefetch, in a process of its own that outlives this one: PostgreSQL waits for
+// restore_command to exit, and replays while the next segments arrive. Its own session, no
+// stdio (the server's log stays the server's).
+void prefetch_in_background(const settings& cfg, const wal_fetch_options& opts,
+                            std::deque<std::string> ahead) {
+  const pid_t child = ::fork();
+  if (child != 0) return;  // the parent (or a failed fork: no prefetch, nothing lost)
+  ::setsid();
+  const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    for (int fd = 0; fd <= 2; ++fd)
+      ::dup2(null, fd);
+  }
+  run_command([&]() -> net::awaitable<int> {
+    const auto open = opener(cfg, co_await net::this_coro::executor);
+    co_await prefetch_wal(open, request_of(cfg, opts), std::move(ahead));
+    co_return 0;
+  });
+  std::_Exit(0);
+}
+
+}  // namespace
+
 int command_wal_fetch(const settings& cfg, const wal_fetch_options& opts) {
-  return run_command([&]() -> net::awaitable<int> {
-    const auto ex = co_await net::this_coro::executor;
-    wal_api_factory open = [&cfg, ex] {
-      return std::make_unique<wal_api>(make_receiver_client(ex, cfg), cfg.backup_api_token,
-                                       cfg.pitr_system);
-    };
-    wal_fetch_request request;
-    request.file = opts.file;
-    request.target = opts.path;
-    request.spool = cfg.pitr_spool;
-    request.secrets.identities = cfg.age_identities;
-    request.log = log::context{{"file", opts.file}};
+  std::deque<std::string> ahead;
+  const int code = run_command([&]() -> net::awaitable<int> {
+    const auto open = opener(cfg, co_await net::this_coro::executor);
+    const auto request = request_of(cfg, opts);
     wal_fetch_outcome outcome = wal_fetch_outcome::absent;
-    if (auto error = co_await fetch_wal(open, request, outcome)) {
+    if (auto error = co_await fetch_wal(open, request, outcome, ahead)) {
       std::cerr << "pgship-agent wal-fetch: " << opts.file << ": " << error.message << "\n";
       co_return error.code.value();
     }
     co_return outcome == wal_fetch_outcome::fetched ? 0 : 1;
   });
+  if (code == 0 && !ahead.empty()) prefetch_in_background(cfg, opts, std::move(ahead));
+  return code;
 }
 
 }  // namespace pgship::agent

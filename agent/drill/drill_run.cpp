@@ -1,6 +1,7 @@
 #include "drill/drill_run.hpp"
 #include <algorithm>
 
+#include <pgship/common/first_few.hpp>
 #include <pgship/common/log.hpp>
 
 #include "blocking_call.hpp"
@@ -111,15 +112,6 @@ net::awaitable<stage_error> count_restored(const settings& cfg, const std::strin
   control.cancel_query = nullptr;
   if (error && control.stopping()) co_return fail(errc::cancelled, "the drill was stopped");
   co_return error;
-}
-
-std::string join_mismatches(const std::vector<std::string>& all) {
-  std::string text;
-  const std::size_t shown = std::min<std::size_t>(all.size(), 5);
-  for (std::size_t i = 0; i < shown; ++i)
-    text += (i == 0 ? "" : "; ") + all[i];
-  if (all.size() > shown) text += "; and " + std::to_string(all.size() - shown) + " more";
-  return text;
 }
 
 class database_drill {
@@ -253,7 +245,7 @@ class database_drill {
       outcome.note = std::to_string(uncounted.size()) +
                      " table(s) could not be counted when the backup was taken, so their rows "
                      "are not compared: " +
-                     join_mismatches(uncounted);
+                     first_few(uncounted);
       lg_.warn("drill of {}: {}", backup.database, outcome.note);
     }
     for (const auto& m : compare_rows(expected->tables, restored, exact))
@@ -268,8 +260,7 @@ class database_drill {
     if (!outcome.mismatches.empty()) {
       co_return fail(errc::drill_mismatch,
                      std::to_string(outcome.mismatches.size()) + " difference(s) between " +
-                         backup.id +
-                         " and its restored copy: " + join_mismatches(outcome.mismatches));
+                         backup.id + " and its restored copy: " + first_few(outcome.mismatches));
     }
     lg_.info("drill of {}: {} tables, {} rows, as the backup counted them", backup.database,
              outcome.tables, outcome.rows);

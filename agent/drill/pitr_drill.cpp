@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <pgship/common/backup_name.hpp>
+#include <pgship/common/first_few.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/time_text.hpp>
 #include <pgship/common/wal/wal_names.hpp>
@@ -26,6 +27,7 @@
 #include "pipeline/pitr_start.hpp"
 #include "pipeline/row_counts.hpp"
 #include "pipeline/run_skeleton.hpp"
+#include "pipeline/wal_fetch.hpp"
 
 namespace pgship::agent {
 
@@ -228,15 +230,6 @@ stage_error superuser_of(const pg_login& login, const std::atomic<bool>& stop, s
   return {};
 }
 
-std::string join_findings(const std::vector<std::string>& all) {
-  std::string text;
-  const std::size_t shown = std::min<std::size_t>(all.size(), 5);
-  for (std::size_t i = 0; i < shown; ++i)
-    text += (i == 0 ? "" : "; ") + all[i];
-  if (all.size() > shown) text += "; and " + std::to_string(all.size() - shown) + " more";
-  return text;
-}
-
 class cluster_drill {
  public:
   cluster_drill(const settings& cfg, const pitr_drill_request& request, run_control& control,
@@ -274,6 +267,7 @@ class cluster_drill {
     // Always, whatever failed before.
     stage_clock cleanup(run_.stages, "cleanup");
     co_await stop_server(prepared.tools, dir);
+    co_await wait_prefetch_done(prepared.side / "spool", std::chrono::seconds(30));
     undo_recovery(dir, true);
     cleanup.done(0, true);
     co_return error;
@@ -353,10 +347,9 @@ class cluster_drill {
     for (const auto& n : notes)
       outcome.note += (outcome.note.empty() ? "" : "; ") + n;
     if (!error && !outcome.mismatches.empty()) {
-      error =
-          fail(errc::drill_mismatch, std::to_string(outcome.mismatches.size()) +
-                                         " problem(s) in the cluster recovered to " +
-                                         outcome.target + ": " + join_findings(outcome.mismatches));
+      error = fail(errc::drill_mismatch, std::to_string(outcome.mismatches.size()) +
+                                             " problem(s) in the cluster recovered to " +
+                                             outcome.target + ": " + first_few(outcome.mismatches));
     }
     clock.done(outcome.rows, !error);
     if (!error) lg_.info("PITR drill: amcheck and counts clean: {}", outcome.note);

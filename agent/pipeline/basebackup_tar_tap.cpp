@@ -13,28 +13,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// A NUL-terminated field of a tar header.
-std::string_view field(const char* p, std::size_t n) {
-  const auto* end = std::find(p, p + n, '\0');
-  return {p, static_cast<std::size_t>(end - p)};
-}
-
-// A tar number: octal digits (space or NUL padded), or GNU's base-256 with the high bit set.
-std::optional<std::uint64_t> tar_number(const char* p, std::size_t n) {
-  if ((static_cast<unsigned char>(p[0]) & 0x80) != 0) {
-    std::uint64_t v = static_cast<unsigned char>(p[0]) & 0x7f;
-    for (std::size_t i = 1; i < n; ++i)
-      v = (v << 8) | static_cast<unsigned char>(p[i]);
-    return v;
-  }
-  const auto text = trim(field(p, n));
-  if (text.empty()) return 0;
-  std::uint64_t v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v, 8);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return v;
-}
-
 // The text of `"key": "value"` or `"key": 123` after `from` in `json`; empty when absent.
 std::string_view json_value(std::string_view json, std::string_view key, std::size_t from,
                             std::size_t to) {
@@ -105,30 +83,11 @@ bool parse_manifest_wal_ranges(std::string_view tail, base_backup_positions& out
 
 std::error_code basebackup_tar_tap::write(std::span<const char> data) {
   if (const auto ec = next_.write(data)) return ec;
-  while (!data.empty() && problem_.empty() && !found_.complete) {
-    if (data_left_ > 0) {
-      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(data_left_, data.size()));
-      take_data(data.first(n));
-      data_left_ -= n;
-      data = data.subspan(n);
-      if (data_left_ == 0) member_done();
-      continue;
-    }
-    if (pad_left_ > 0) {
-      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(pad_left_, data.size()));
-      pad_left_ -= n;
-      data = data.subspan(n);
-      continue;
-    }
-    const auto n = std::min(block - header_fill_, data.size());
-    std::copy_n(data.data(), n, header_ + header_fill_);
-    header_fill_ += n;
-    data = data.subspan(n);
-    if (header_fill_ == block) {
-      header_fill_ = 0;
-      header_done();
-    }
+  // A tar this tap cannot read still passes on: the problem is reported at the end.
+  if (problem_.empty() && !found_.complete && reader_.write(data) && problem_.empty()) {
+    problem_ = "pg_basebackup's tar cannot be read: " + reader_.problem();
   }
+  found_.complete = reader_.complete();
   return {};
 }
 
@@ -142,70 +101,45 @@ std::error_code basebackup_tar_tap::finish() {
   return next_.finish();
 }
 
-void basebackup_tar_tap::header_done() {
-  if (std::all_of(header_, header_ + block, [](char c) { return c == '\0'; })) {
-    if (++zero_blocks_ == 2) found_.complete = true;
-    return;
-  }
-  zero_blocks_ = 0;
-  const auto size = tar_number(header_ + 124, 12);
-  if (!size) {
-    problem_ = "pg_basebackup's tar has a header with a bad size";
-    return;
-  }
-  std::string name = long_name_;
-  long_name_.clear();
-  if (name.empty()) {
-    const auto prefix = field(header_ + 345, 155);
-    const auto base = field(header_ + 0, 100);
-    name = prefix.empty() ? std::string(base) : std::string(prefix) + "/" + std::string(base);
-  }
-  const char type = header_[156];
+std::error_code basebackup_tar_tap::begin(const tar_member& member) {
   use_ = member_use::skip;
   captured_.clear();
-  if (type == 'L') {
-    use_ = member_use::long_name;
-  } else if (type == '0' || type == '\0') {
-    ++found_.members;
-    if (name == "backup_label") use_ = member_use::label;
-    if (name == "backup_manifest") {
-      use_ = member_use::manifest;
-      manifest_hash_ = sha256();
-      found_.manifest_size = *size;
-    }
+  if (member.type != '0') return {};
+  ++found_.members;
+  if (member.name == "backup_label") use_ = member_use::label;
+  if (member.name == "backup_manifest") {
+    use_ = member_use::manifest;
+    manifest_hash_ = sha256();
+    found_.manifest_size = member.size;
   }
-  data_left_ = *size;
-  pad_left_ = (block - *size % block) % block;
-  if (data_left_ == 0) member_done();
+  return {};
 }
 
-void basebackup_tar_tap::take_data(std::span<const char> data) {
+std::error_code basebackup_tar_tap::data(std::span<const char> bytes) {
   switch (use_) {
     case member_use::skip:
-      return;
+      break;
     case member_use::label:
-    case member_use::long_name:
-      if (captured_.size() + data.size() <= label_limit) captured_.append(data.data(), data.size());
-      return;
+      if (captured_.size() + bytes.size() <= label_limit)
+        captured_.append(bytes.data(), bytes.size());
+      break;
     case member_use::manifest:
-      manifest_hash_.update(data.data(), data.size());
-      captured_.append(data.data(), data.size());
+      manifest_hash_.update(bytes.data(), bytes.size());
+      captured_.append(bytes.data(), bytes.size());
       if (captured_.size() > 2 * manifest_tail) {
         captured_.erase(0, captured_.size() - manifest_tail);
       }
-      return;
+      break;
   }
+  return {};
 }
 
-void basebackup_tar_tap::member_done() {
+std::error_code basebackup_tar_tap::end() {
   switch (use_) {
     case member_use::skip:
       break;
     case member_use::label:
       parse_backup_label(captured_, found_);
-      break;
-    case member_use::long_name:
-      long_name_ = std::string(field(captured_.data(), captured_.size()));
       break;
     case member_use::manifest:
       found_.manifest_sha256 = to_hex(manifest_hash_.finish());
@@ -216,6 +150,7 @@ void basebackup_tar_tap::member_done() {
   }
   use_ = member_use::skip;
   captured_.clear();
+  return {};
 }
 
 }  // namespace pgship::agent

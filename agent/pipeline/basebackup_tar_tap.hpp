@@ -14,6 +14,8 @@
 #include <pgship/common/sha256.hpp>
 #include <pgship/common/wal/wal_names.hpp>
 
+#include "pipeline/tar_reader.hpp"
+
 namespace pgship::agent {
 
 /// What the tar said about the base backup.
@@ -36,9 +38,9 @@ void parse_backup_label(std::string_view text, base_backup_positions& out);
 /// Reads the end of a backup manifest (its "WAL-Ranges"); false when they are not there.
 bool parse_manifest_wal_ranges(std::string_view tail, base_backup_positions& out);
 
-class basebackup_tar_tap final : public io::filter {
+class basebackup_tar_tap final : public io::filter, private tar_handler {
  public:
-  using io::filter::filter;
+  explicit basebackup_tar_tap(io::sink& next) : io::filter(next), reader_(*this) {}
   std::error_code write(std::span<const char> data) override;
   std::error_code finish() override;
 
@@ -47,25 +49,19 @@ class basebackup_tar_tap final : public io::filter {
   const std::string& problem() const { return problem_; }
 
  private:
-  static constexpr std::size_t block = 512;
   static constexpr std::size_t label_limit = 64 * 1024;
   static constexpr std::size_t manifest_tail = 64 * 1024;
 
-  enum class member_use { skip, label, manifest, long_name };
+  enum class member_use { skip, label, manifest };
 
-  void header_done();
-  void take_data(std::span<const char> data);
-  void member_done();
+  std::error_code begin(const tar_member& member) override;
+  std::error_code data(std::span<const char> bytes) override;
+  std::error_code end() override;
 
-  char header_[block] = {};
-  std::size_t header_fill_ = 0;
-  std::uint64_t data_left_ = 0;  // of the member's bytes
-  std::uint64_t pad_left_ = 0;   // zeros up to the next header
+  tar_reader reader_;
   member_use use_ = member_use::skip;
-  std::string long_name_;  // a GNU 'L' entry's name, for the member that follows
-  std::string captured_;   // the label, a long name, or the manifest's tail
+  std::string captured_;  // the label, or the manifest's tail
   sha256 manifest_hash_;
-  int zero_blocks_ = 0;
   base_backup_positions found_;
   std::string problem_;
 };

@@ -133,54 +133,67 @@ void push_read_stages(io::filter_group& chain, const fetch_restore_io& io,
 
 }  // namespace
 
+net::awaitable<stage_error> stream_plaintext(const fetch_restore_io& io,
+                                             const remote_backup& backup, stage_clock& download,
+                                             const char* next_stage, plaintext_consumer consume,
+                                             std::error_code& consumer_ec) {
+  begin_progress(io, "download");
+  download_tally tally(io);
+  // held piece → [age -d] → [zstd -d] → ready → the consumer.
+  io::buffer_sink ready;
+  io::filter_group chain(ready);
+  push_read_stages(chain, io, backup);
+  std::vector<char> held;  // the newest piece: the consumer gets it once the hash matched
+  std::error_code chain_ec;
+  // When the consumer stops (pg_restore failed) or the bytes do not decompress, the rest is
+  // still hashed: a corrupt copy is then named as the cause.
+  body_sink sink = [&](std::span<const char> data) -> net::awaitable<std::error_code> {
+    if (tally.stop_requested()) co_return make_error_code(std::errc::operation_canceled);
+    if (!held.empty() && !consumer_ec && !chain_ec) {
+      chain_ec = chain.write(held);
+      consumer_ec = co_await consume(ready, false);
+    }
+    held.assign(data.begin(), data.end());
+    tally.add(data);
+    co_return std::error_code{};
+  };
+  auto request = download_request(io, backup);
+  const auto reply = co_await io.client.download(std::move(request), std::move(sink));
+  auto error = judge_download(reply, backup, tally.hash);
+  download.done(tally.received, !error);
+  if (error || consumer_ec) co_return error;
+  begin_progress(io, next_stage);
+  if (!chain_ec) chain_ec = chain.write(held);
+  if (!chain_ec) chain_ec = chain.finish();
+  if (chain_ec) {
+    co_return fail(errc::restore_failed,
+                   backup.id + " matches its sha256 but " +
+                       (is_encrypted(backup) ? "does not decrypt: " : "does not decompress: ") +
+                       chain.describe(chain_ec));
+  }
+  consumer_ec = co_await consume(ready, true);
+  co_return stage_error{};
+}
+
 net::awaitable<streamed_outcome> stream_to_child(const fetch_restore_io& io,
                                                  const remote_backup& backup,
                                                  const child_spec& spec, stage_clock& download,
                                                  const char* next_stage) {
-  begin_progress(io, "download");
   stage_error download_error;
   bool download_done = false;
   stdin_feeder feeder = [&](net::writable_pipe& in) -> net::awaitable<std::error_code> {
-    download_tally tally(io);
-    // held piece → [age -d] → [zstd -d] → to_pipe → pg_restore's stdin.
-    io::buffer_sink to_pipe;
-    io::filter_group chain(to_pipe);
-    push_read_stages(chain, io, backup);
-    std::vector<char> held;  // the newest piece: pg_restore gets it once the hash matched
     std::error_code pipe_ec;
-    std::error_code chain_ec;
-    // When pg_restore stops reading (it failed) or the bytes do not decompress, the rest is
-    // still hashed: a corrupt copy is then named as the cause.
-    body_sink sink = [&](std::span<const char> data) -> net::awaitable<std::error_code> {
-      if (tally.stop_requested()) co_return make_error_code(std::errc::operation_canceled);
-      if (!held.empty() && !pipe_ec && !chain_ec) {
-        chain_ec = chain.write(held);
-        co_await drain_to_pipe(to_pipe, in, pipe_ec);
-      }
-      held.assign(data.begin(), data.end());
-      tally.add(data);
-      co_return std::error_code{};
+    plaintext_consumer to_pipe = [&](io::buffer_sink& ready,
+                                     bool) -> net::awaitable<std::error_code> {
+      co_await drain_to_pipe(ready, in, pipe_ec);
+      co_return pipe_ec;
     };
-    auto request = download_request(io, backup);
-    const auto reply = co_await io.client.download(std::move(request), std::move(sink));
-    download_error = judge_download(reply, backup, tally.hash);
-    download.done(tally.received, !download_error);
+    download_error =
+        co_await stream_plaintext(io, backup, download, next_stage, std::move(to_pipe), pipe_ec);
     download_done = true;
     if (pipe_ec) co_return pipe_ec;
     if (download_error) co_return make_error_code(std::errc::operation_canceled);
-    begin_progress(io, next_stage);
-    if (!chain_ec) chain_ec = chain.write(held);
-    if (!chain_ec) chain_ec = chain.finish();
-    if (chain_ec) {
-      download_error =
-          fail(errc::restore_failed,
-               backup.id + " matches its sha256 but " +
-                   (is_encrypted(backup) ? "does not decrypt: " : "does not decompress: ") +
-                   chain.describe(chain_ec));
-      co_return chain_ec;
-    }
-    co_await drain_to_pipe(to_pipe, in, pipe_ec);
-    co_return pipe_ec;
+    co_return std::error_code{};
   };
   streamed_outcome out;
   out.child = co_await run_child(spec, nullptr, io.child, std::move(feeder));

@@ -10,6 +10,7 @@
 // the restore before its transaction commits.
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +19,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <pgship/common/age/age_keys.hpp>
+#include <pgship/common/io/sink.hpp>
 
 #include "child_process.hpp"
 #include "net/http_client.hpp"
@@ -79,6 +81,22 @@ boost::asio::awaitable<streamed_outcome> stream_to_child(const fetch_restore_io&
                                                          const child_spec& spec,
                                                          stage_clock& download,
                                                          const char* next_stage);
+
+/// Takes plaintext from `ready` (what it leaves stays for the next call, but not after the
+/// `last` one); may wait (a slow consumer slows the download); an error stops feeding it.
+using plaintext_consumer =
+    std::function<boost::asio::awaitable<std::error_code>(io::buffer_sink& ready, bool last)>;
+
+/// The download of `backup`, decrypted and decompressed, handed to `consume` piece by piece;
+/// the last piece is held back until the whole file's sha256 matched, so the consumer never
+/// sees the end of a corrupt or cut copy. Returns the download's verdict (its status, sha256,
+/// whether it decrypts and decompresses); the consumer's own error is left in `consumer_ec`.
+/// `download` is closed when the download ends; progress then names `next_stage`.
+boost::asio::awaitable<stage_error> stream_plaintext(const fetch_restore_io& io,
+                                                     const remote_backup& backup,
+                                                     stage_clock& download, const char* next_stage,
+                                                     plaintext_consumer consume,
+                                                     std::error_code& consumer_ec);
 
 /// Downloads a small backup (the globals) whole into `out`, decrypted and decompressed, after
 /// its sha256 matched the receiver's record; restore_failed beyond `limit` plaintext bytes.

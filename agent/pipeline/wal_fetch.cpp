@@ -11,6 +11,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <pgship/common/io/codec_chain.hpp>
@@ -233,6 +234,43 @@ std::deque<std::string> missing_ahead(const wal_fetch_request& request,
   return missing;
 }
 
+// The spool's prefetch lock: one prefetch at a time; held while one runs (flock on a file in
+// the spool, released when its process ends, however it ends).
+class prefetch_lock {
+ public:
+  explicit prefetch_lock(const stdfs::path& spool) {
+    fd_ = ::open((spool / ".prefetch.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ >= 0 && ::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~prefetch_lock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  prefetch_lock(const prefetch_lock&) = delete;
+  prefetch_lock& operator=(const prefetch_lock&) = delete;
+  bool held() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// Until `spooled` is there or no prefetch runs (at most a minute): a file the running
+// prefetch is fetching arrives sooner than a second request for it would.
+net::awaitable<void> wait_for_prefetch(const stdfs::path& spool, const stdfs::path& spooled) {
+  net::steady_timer pause(co_await net::this_coro::executor);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  for (;;) {
+    std::error_code ec;
+    if (stdfs::exists(spooled, ec)) co_return;
+    if (prefetch_lock(spool).held()) co_return;  // none runs
+    if (std::chrono::steady_clock::now() >= until) co_return;
+    pause.expires_after(std::chrono::milliseconds(5));
+    co_await pause.async_wait(net::as_tuple(net::use_awaitable));
+  }
+}
+
 }  // namespace
 
 bool is_archived_name(std::string_view file) {
@@ -240,8 +278,9 @@ bool is_archived_name(std::string_view file) {
 }
 
 net::awaitable<stage_error> fetch_wal(const wal_api_factory& open, const wal_fetch_request& request,
-                                      wal_fetch_outcome& out) {
+                                      wal_fetch_outcome& out, std::deque<std::string>& ahead) {
   out = wal_fetch_outcome::absent;
+  ahead.clear();
   if (!is_archived_name(request.file)) co_return stage_error{};
   fetched_file got;
   bool from_spool = false;
@@ -250,6 +289,8 @@ net::awaitable<stage_error> fetch_wal(const wal_api_factory& open, const wal_fet
     stdfs::create_directories(*request.spool, ec);
     if (ec) co_return fail(errc::local_io_failed, "PITR_SPOOL: " + ec.message());
     const auto spooled = *request.spool / request.file;
+    // A prefetch that is still running may be bringing it: wait for that, not a second copy.
+    co_await wait_for_prefetch(*request.spool, spooled);
     if (stdfs::exists(spooled, ec)) {
       if (auto e = take_from_spool(spooled, request.target)) co_return e;
       from_spool = true;
@@ -272,9 +313,27 @@ net::awaitable<stage_error> fetch_wal(const wal_api_factory& open, const wal_fet
   }
   const auto segment = wal::parse_segment_name(request.file, segment_size);
   if (!segment || (!from_spool && !got.complete)) co_return stage_error{};
-  auto wanted = missing_ahead(request, *segment, segment_size);
-  if (!wanted.empty()) co_await fill_spool(open, request, std::move(wanted));
+  ahead = missing_ahead(request, *segment, segment_size);
   co_return stage_error{};
+}
+
+net::awaitable<void> wait_prefetch_done(const stdfs::path& spool, std::chrono::milliseconds limit) {
+  net::steady_timer pause(co_await net::this_coro::executor);
+  const auto until = std::chrono::steady_clock::now() + limit;
+  std::error_code ec;
+  while (stdfs::exists(spool, ec) && !prefetch_lock(spool).held() &&
+         std::chrono::steady_clock::now() < until) {
+    pause.expires_after(std::chrono::milliseconds(20));
+    co_await pause.async_wait(net::as_tuple(net::use_awaitable));
+  }
+}
+
+net::awaitable<void> prefetch_wal(const wal_api_factory& open, const wal_fetch_request& request,
+                                  std::deque<std::string> wanted) {
+  if (!request.spool || wanted.empty()) co_return;
+  prefetch_lock lock(*request.spool);
+  if (!lock.held()) co_return;  // another prefetch runs
+  co_await fill_spool(open, request, std::move(wanted));
 }
 
 }  // namespace pgship::agent

@@ -8,11 +8,13 @@
 // it, then renamed).
 //
 // Prefetch: complete segments after the one asked for are fetched ahead, several at once, into
-// PITR_SPOOL, and later calls take them from there; the spool is topped up once it holds fewer
-// than half of `ahead`, so replay waits on one batch of parallel requests per few segments
-// instead of one round trip per segment. Only complete segments are spooled: a partial one may
-// still grow while recovery runs, and a stale copy would end recovery early.
+// PITR_SPOOL, by a process that goes on after the call returned (PostgreSQL replays meanwhile),
+// and later calls take them from there (waiting for one still on its way); the spool is topped
+// up once it holds fewer than half of `ahead`. Only complete segments are spooled: a partial
+// one may still grow while recovery runs, and a stale copy would end recovery early.
 
+#include <chrono>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -47,10 +49,24 @@ using wal_api_factory = std::function<std::unique_ptr<wal_api>()>;
 /// Fetches request.file into request.target: `fetched`, or `absent` when the archive does not
 /// have it (the only answer that lets recovery end). Fails with wal_gap, hash_mismatch (a unit
 /// whose bytes are not the receiver's record of them, or do not decrypt or decompress),
-/// receiver_* and local_io_failed.
+/// receiver_* and local_io_failed. A file a running prefetch is bringing is waited for.
+/// `ahead`: the complete segments after it the spool should be topped up with (empty while it
+/// holds at least half of them, or without a spool).
 boost::asio::awaitable<stage_error> fetch_wal(const wal_api_factory& open,
                                               const wal_fetch_request& request,
-                                              wal_fetch_outcome& out);
+                                              wal_fetch_outcome& out,
+                                              std::deque<std::string>& ahead);
+
+/// Fetches `wanted` into the spool, `parallel` at a time, unless another prefetch runs (one at
+/// a time, by a lock in the spool). wal-fetch runs it after PostgreSQL has its file, in a
+/// process of its own, so replay goes on while it fetches.
+boost::asio::awaitable<void> prefetch_wal(const wal_api_factory& open,
+                                          const wal_fetch_request& request,
+                                          std::deque<std::string> wanted);
+
+/// Until no prefetch runs on `spool` (at most `limit`): before its directory goes.
+boost::asio::awaitable<void> wait_prefetch_done(const std::filesystem::path& spool,
+                                                std::chrono::milliseconds limit);
 
 /// Whether PostgreSQL's `file` is one the archive keeps (a segment or a history file); the
 /// others it asks for (a .partial, a .backup) are never archived.

@@ -10,7 +10,10 @@
 #include <memory>
 #include <string>
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <pgship/common/wal/wal_names.hpp>
 
@@ -25,6 +28,15 @@ using namespace std::chrono_literals;
 
 class WalFetch : public wal_source_fixture {
  protected:
+  // No prefetch runs on the spool (its lock is free).
+  bool prefetch_done() const {
+    const int fd = ::open((spool_ / ".prefetch.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return false;
+    const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+    ::close(fd);
+    return free;
+  }
+
   // wal-fetch's settings file, as restore --pitr writes one: readable by the postgres user
   // the recovering server runs as.
   stdfs::path fetch_config(const std::string& token, const std::string& extra = "") {
@@ -107,6 +119,9 @@ TEST_F(WalFetch, RecoveryThroughWalFetchHoldsEveryAcknowledgedCommit) {
   for (const auto& e : stdfs::directory_iterator(spool_))
     stdfs::remove(e.path());
   EXPECT_EQ(fetch(config, early, out).exit_code, 0);
+  // The prefetch goes on in a process of its own after the call returned (PostgreSQL replays
+  // meanwhile); it holds the spool's lock while it runs.
+  EXPECT_TRUE(wait_until([&] { return prefetch_done(); }, 60s));
   EXPECT_TRUE(stdfs::exists(spool_ / next)) << "the next complete segment was fetched ahead";
   EXPECT_FALSE(stdfs::exists(spool_ / last_segment)) << "a partial segment is never spooled";
   // A file the archive never had, and the files PostgreSQL asks for that are never archived.

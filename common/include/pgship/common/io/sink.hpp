@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace pgship::io {
@@ -55,6 +56,8 @@ class buffer_sink final : public sink {
   const std::vector<char>& bytes() const { return bytes_; }
   std::string text() const { return {bytes_.begin(), bytes_.end()}; }
   void clear() { bytes_.clear(); }
+  /// What it holds, moved out (it is empty afterwards).
+  std::vector<char> take() { return std::exchange(bytes_, {}); }
   bool finished() const { return finished_; }
 
  private:
