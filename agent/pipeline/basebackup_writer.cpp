@@ -88,7 +88,7 @@ std::error_code basebackup_writer::begin(const tar_member& member) {
   if (ec) return refuse("creating " + path.parent_path().string() + ": " + ec.message());
   switch (member.type) {
     case '5':
-      if (::mkdir(path.c_str(), member.mode != 0 ? member.mode : 0700) != 0 && errno != EEXIST)
+      if (::mkdir(path.c_str(), member.mode | 0700) != 0 && errno != EEXIST)
         return refuse("creating " + path.string() + ": " + std::strerror(errno));
       return {};
     case '2':
@@ -105,6 +105,7 @@ std::error_code basebackup_writer::begin(const tar_member& member) {
   if (fd_ < 0) return refuse("creating " + path.string() + ": " + std::strerror(errno));
   name_ = name;
   size_ = 0;
+  started_writeback_ = 0;
   hash_ = sha256();
   manifest_member_ = name == "backup_manifest";
   if (manifest_member_) manifest_.clear();
@@ -113,23 +114,39 @@ std::error_code basebackup_writer::begin(const tar_member& member) {
 
 std::error_code basebackup_writer::data(std::span<const char> bytes) {
   if (fd_ < 0) return {};  // a directory's or a link's bytes (there are none)
-  hash_.update(bytes.data(), bytes.size());
-  size_ += bytes.size();
   if (manifest_member_) manifest_.append(bytes.data(), bytes.size());
+  // In pieces small enough to stay in the cache between the hash and the write (writes of a
+  // MiB at once cost this machine four times what 128 KiB writes do).
   while (!bytes.empty()) {
-    const auto n = ::write(fd_, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      return refuse("writing " + (dir_ / name_).string() + ": " + std::strerror(err));
+    auto piece = bytes.first(std::min<std::size_t>(bytes.size(), write_piece));
+    hash_.update(piece.data(), piece.size());
+    size_ += piece.size();
+    bytes = bytes.subspan(piece.size());
+    while (!piece.empty()) {
+      const auto n = ::write(fd_, piece.data(), piece.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        const int err = errno;
+        return refuse("writing " + (dir_ / name_).string() + ": " + std::strerror(err));
+      }
+      piece = piece.subspan(static_cast<std::size_t>(n));
     }
-    bytes = bytes.subspan(static_cast<std::size_t>(n));
+  }
+  // Writeback starts now, beside the unpacking, rather than all at once when PostgreSQL
+  // fsyncs the data directory as it starts.
+  if (size_ - started_writeback_ >= writeback_step) {
+    ::sync_file_range(fd_, static_cast<off_t>(started_writeback_),
+                      static_cast<off_t>(size_ - started_writeback_), SYNC_FILE_RANGE_WRITE);
+    started_writeback_ = size_;
   }
   return {};
 }
 
 std::error_code basebackup_writer::end() {
   if (fd_ < 0) return {};
+  if (size_ > started_writeback_) {
+    ::sync_file_range(fd_, static_cast<off_t>(started_writeback_), 0, SYNC_FILE_RANGE_WRITE);
+  }
   close_file();
   written_[name_] = written{size_, hash_.finish()};
   return {};

@@ -58,6 +58,9 @@ class basebackup_writer final : private tar_handler {
   int fd_ = -1;
   std::string name_;  // of the regular file being written
   std::uint64_t size_ = 0;
+  std::uint64_t started_writeback_ = 0;  // bytes of the file whose writeback was started
+  static constexpr std::uint64_t writeback_step = 8 << 20;
+  static constexpr std::size_t write_piece = 128 << 10;
   sha256 hash_;
   bool manifest_member_ = false;
   std::string manifest_;

@@ -4,7 +4,9 @@
 #include <fstream>
 #include <utility>
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <unistd.h>
 
 #include "net/receiver_api.hpp"
@@ -112,6 +114,20 @@ net::awaitable<stage_error> verify_files(const pg_toolset& tools, const stdfs::p
   co_return stage_error{};
 }
 
+// Whether to ask the receiver again: it throttled (429) or was busy (503) before `until`, as
+// wal-fetch waits those out (a recovery right after many reads, a drill after a restore, must
+// not fail on them); a second's pause first.
+net::awaitable<bool> again_after_throttle(const stage_error& e,
+                                          std::chrono::steady_clock::time_point until) {
+  if (e.code != make_error_code(errc::receiver_unhealthy) ||
+      std::chrono::steady_clock::now() >= until) {
+    co_return false;
+  }
+  net::steady_timer pause(co_await net::this_coro::executor, std::chrono::seconds(1));
+  co_await pause.async_wait(net::use_awaitable);
+  co_return true;
+}
+
 }  // namespace
 
 stdfs::path recovery_side_dir(const stdfs::path& dir) {
@@ -171,7 +187,12 @@ net::awaitable<stage_error> prepare_recovery(const settings& cfg, const recovery
   const auto ex = co_await net::this_coro::executor;
   wal_api archive(make_receiver_client(ex, cfg), cfg.backup_api_token, request.system);
   wire::wal::archive_state state;
-  if (auto e = co_await archive.get_state(state)) co_return e;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  for (;;) {
+    auto e = co_await archive.get_state(state);
+    if (!e) break;
+    if (!co_await again_after_throttle(e, until)) co_return e;
+  }
   state.system = request.system;
   std::string why;
   const auto chosen = choose_base_backup(state, request.target, why);
@@ -181,7 +202,11 @@ net::awaitable<stage_error> prepare_recovery(const settings& cfg, const recovery
 
   auto client = make_receiver_client(ex, cfg);
   std::vector<remote_backup> listed;
-  if (auto e = co_await list_remote_backups(*client, cfg.backup_api_token, "", listed)) co_return e;
+  for (;;) {
+    auto e = co_await list_remote_backups(*client, cfg.backup_api_token, "", listed);
+    if (!e) break;
+    if (!co_await again_after_throttle(e, until)) co_return e;
+  }
   const remote_backup* backup = nullptr;
   for (const auto& b : listed)
     if (b.id == chosen->id) backup = &b;

@@ -1,7 +1,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -9,6 +12,8 @@
 #include <pgship/common/sha256.hpp>
 
 #include "pipeline/basebackup_tar_tap.hpp"
+#include "pipeline/basebackup_writer.hpp"
+#include "temp_dir.hpp"
 
 namespace pgship::agent {
 namespace {
@@ -136,6 +141,126 @@ TEST(basebackup_tar_tap_test, takes_the_last_wal_range_as_the_stop) {
   EXPECT_FALSE(parse_manifest_wal_ranges(R"({"Files": []})", none));
   EXPECT_FALSE(
       parse_manifest_wal_ranges(R"("WAL-Ranges": [{ "Timeline": 1, "Start-LSN": "x" }])", none));
+}
+
+// basebackup_writer: the files written, each checked against a manifest made as PostgreSQL
+// makes one (SHA-256 per file, the manifest's own checksum over everything before its line).
+using files = std::vector<std::pair<std::string, std::string>>;
+
+std::string manifest_for(const files& listed) {
+  std::string m = "{ \"PostgreSQL-Backup-Manifest-Version\": 1,\n\"Files\": [\n";
+  for (std::size_t i = 0; i < listed.size(); ++i) {
+    sha256 h;
+    h.update(listed[i].second);
+    m += std::string(i == 0 ? "" : ",\n") + "{ \"Path\": \"" + listed[i].first +
+         "\", \"Size\": " + std::to_string(listed[i].second.size()) +
+         ", \"Last-Modified\": \"2026-03-01 12:00:00 GMT\", \"Checksum-Algorithm\": \"SHA256\", "
+         "\"Checksum\": \"" +
+         to_hex(h.finish()) + "\" }";
+  }
+  m += "\n],\n\"WAL-Ranges\": [\n{ \"Timeline\": 1, \"Start-LSN\": \"0/2000028\", \"End-LSN\": "
+       "\"0/2000138\" }\n],\n";
+  sha256 whole;
+  whole.update(m);
+  return m + "\"Manifest-Checksum\": \"" + to_hex(whole.finish()) + "\"}\n";
+}
+
+const files cluster = {{"PG_VERSION", "15\n"},
+                       {"backup_label", label},
+                       {"base/1/1259", std::string(20000, 'r')},
+                       {"global/pg_control", std::string(8192, 'c')}};
+
+// The tar of `in` (directories first) and a manifest of `listed`.
+std::string tar_of(const files& in, const files& listed) {
+  std::string tar;
+  add_member(tar, "base/", "", '5');
+  add_member(tar, "base/1/", "", '5');
+  add_member(tar, "global/", "", '5');
+  for (const auto& [name, data] : in)
+    add_member(tar, name, data);
+  add_member(tar, "backup_manifest", manifest_for(listed));
+  tar.append(1024, '\0');
+  return tar;
+}
+
+stage_error unpack(const std::filesystem::path& dir, const std::string& tar, bool& external) {
+  basebackup_writer writer(dir);
+  // In uneven pieces, as blocks arrive.
+  for (std::size_t at = 0; at < tar.size(); at += 777) {
+    if (writer.write(std::span(tar).subspan(at, std::min<std::size_t>(777, tar.size() - at)))) {
+      return fail(errc::restore_failed, writer.problem());
+    }
+  }
+  return writer.finish(external);
+}
+
+std::string read_all(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST(basebackup_writer_test, writes_every_file_and_finds_each_as_its_manifest_says) {
+  test::temp_dir dir;
+  bool external = true;
+  const auto e = unpack(dir.path(), tar_of(cluster, cluster), external);
+  ASSERT_FALSE(e) << e.message;
+  EXPECT_FALSE(external);
+  EXPECT_EQ(read_all(dir.path() / "base/1/1259"), std::string(20000, 'r'));
+  EXPECT_EQ(read_all(dir.path() / "PG_VERSION"), "15\n");
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "backup_manifest"));
+}
+
+TEST(basebackup_writer_test, a_changed_missing_or_extra_file_is_named) {
+  auto changed = cluster;
+  changed[2].second[100] = 'X';
+  auto extra = cluster;
+  extra.emplace_back("base/1/9999", "stray");
+  auto missing = cluster;
+  missing.pop_back();
+  for (const auto& [in, says] :
+       {std::pair{changed, "base/1/1259 does not match its SHA-256"},
+        std::pair{extra, "base/1/9999 is in the backup but not in its manifest"},
+        std::pair{missing, "global/pg_control is in the manifest but not in the backup"}}) {
+    SCOPED_TRACE(says);
+    test::temp_dir dir;
+    bool external = false;
+    const auto e = unpack(dir.path(), tar_of(in, cluster), external);
+    EXPECT_EQ(e.code, make_error_code(errc::hash_mismatch)) << e.message;
+    EXPECT_NE(e.message.find(says), std::string::npos) << e.message;
+  }
+}
+
+TEST(basebackup_writer_test, a_manifest_unlike_its_checksum_a_cut_tar_or_a_name_outside_fail) {
+  {
+    test::temp_dir dir;
+    auto tar = tar_of(cluster, cluster);
+    const auto at = tar.find("\"Checksum-Algorithm\": \"SHA256\"");
+    tar[at + 1] = 'c';  // "checksum-Algorithm": the manifest no longer matches its checksum
+    bool external = false;
+    const auto e = unpack(dir.path(), tar, external);
+    EXPECT_NE(e.message.find("does not match its own checksum"), std::string::npos) << e.message;
+  }
+  {
+    test::temp_dir dir;
+    auto tar = tar_of(cluster, cluster);
+    tar.resize(tar.size() - 1024);
+    bool external = false;
+    const auto e = unpack(dir.path(), tar, external);
+    EXPECT_NE(e.message.find("end-of-archive"), std::string::npos) << e.message;
+  }
+  for (const std::string name : {"../escape", "/etc/escape", "base/../../escape"}) {
+    SCOPED_TRACE(name);
+    test::temp_dir dir;
+    const auto inside = dir.path() / "data";
+    std::filesystem::create_directories(inside);
+    std::string tar;
+    add_member(tar, name, "x");
+    bool external = false;
+    const auto e = unpack(inside, tar, external);
+    EXPECT_TRUE(e) << "refused";
+    EXPECT_NE(e.message.find(name), std::string::npos) << e.message;
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "escape"));
+  }
 }
 
 }  // namespace
