@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -69,13 +70,15 @@ class PitrRestore : public wal_source_fixture {
   // A source streaming into the archive, a base backup the daemon took, then `rows` rows from
   // one serial writer; returns, per row, the server's time just after its commit, written in
   // a zone that is not UTC (as an operator in it would). Sets restore_config_ for restore.
-  std::vector<std::string> write_after_base_backup(int rows) {
+  std::vector<std::string> write_after_base_backup(
+      int rows, const std::function<void()>& before_backup = {}) {
     source_ = std::make_unique<pg_cluster>(
         pg_cluster_options{.initdb_args = {"--wal-segsize=1"}, .durable_commits = true});
     start();
     recipient_ = new_wal_key();
     if (!start_streaming(recipient_)) throw std::runtime_error("the WAL stream did not come up");
     source_->execute("postgres", "CREATE TABLE ticks (id int PRIMARY KEY, at timestamptz)");
+    if (before_backup) before_backup();
     const auto started = post("/api/v1/basebackups");
     if (started.result_int() != 202) throw std::runtime_error("no base backup: " + started.body());
     const std::string location(started[boost::beast::http::field::location]);
@@ -339,6 +342,35 @@ TEST_F(PitrRestore, APitrAfterAnEarlierPitrFollowsTheNewTimeline) {
   EXPECT_EQ(second->psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM ticks"),
             "1,2,3,4,5,6,7,8,9,10,101,102,103,104,105");
   EXPECT_EQ(second->psql("SELECT timeline_id FROM pg_control_checkpoint()"), "3");
+}
+
+// Sabotage: an index page changed on disk before the base backup (BASE_BACKUP reads the files,
+// not the server's buffers, and no later change rewrites the page): the drill's amcheck finds
+// it and names the index.
+TEST_F(PitrRestore, APitrDrillFindsACorruptIndexPageAndNamesIt) {
+  write_after_base_backup(3, [&] {
+    source_->execute("postgres",
+                     "CREATE TABLE quotes (id int, symbol text); INSERT INTO quotes SELECT g, "
+                     "'symbol-' || lpad(g::text, 6, '0') FROM generate_series(1, 2000) g; "
+                     "CREATE INDEX quotes_symbol ON quotes (symbol); CHECKPOINT");
+    const auto file =
+        source_->data_dir() / sql(*source_, "SELECT pg_relation_filepath('quotes_symbol')");
+    auto bytes = read_file(file);
+    // Block 1 is the first leaf page (0 is the metapage). One digit of a key in the middle of
+    // it changes (not the page's high key, which the checks only compare against): the keys
+    // are out of order and a heap row no longer has its index entry.
+    std::vector<std::size_t> keys;
+    for (auto at = bytes.find("symbol-", 8192); at != std::string::npos && at < 16384;
+         at = bytes.find("symbol-", at + 1))
+      keys.push_back(at);
+    ASSERT_GT(keys.size(), 10u);
+    bytes[keys[keys.size() / 2] + 9] = '9';
+    write_file(file, bytes);
+  });
+  const auto found = pitr_drill("latest");
+  EXPECT_EQ(found.exit_code, 50) << found.out << found.err;  // drill_mismatch
+  EXPECT_NE(found.out.find("index quotes_symbol"), std::string::npos) << found.out;
+  expect_drill_cleaned_up();
 }
 
 // drill --pitr: recovered into a scratch directory, started, checked by amcheck and counted,
