@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include <pgship/common/wal/wal_names.hpp>
 
 #include "process.hpp"
+#include "timescaledb.hpp"
 #include "wal_source_fixture.hpp"
 
 namespace pgship::test {
@@ -72,8 +74,10 @@ class PitrRestore : public wal_source_fixture {
   // a zone that is not UTC (as an operator in it would). Sets restore_config_ for restore.
   std::vector<std::string> write_after_base_backup(
       int rows, const std::function<void()>& before_backup = {}) {
-    source_ = std::make_unique<pg_cluster>(
-        pg_cluster_options{.initdb_args = {"--wal-segsize=1"}, .durable_commits = true});
+    auto options = source_options_;
+    options.initdb_args.push_back("--wal-segsize=1");
+    options.durable_commits = true;
+    source_ = std::make_unique<pg_cluster>(options);
     start();
     recipient_ = new_wal_key();
     if (!start_streaming(recipient_)) throw std::runtime_error("the WAL stream did not come up");
@@ -124,9 +128,9 @@ class PitrRestore : public wal_source_fixture {
   process_result pitr_drill(const std::string& at) {
     drill_backups_ = owned_dir("drill-backups");
     const auto drill_config =
-        write_config(agent_config("postgres", {{"AGE_IDENTITY_FILE", identity_.string()},
-                                               {"PITR_SYSTEM", system_},
-                                               {"BACKUP_DIR", drill_backups_.string()}}),
+        write_config(agent_config(drill_databases_, {{"AGE_IDENTITY_FILE", identity_.string()},
+                                                     {"PITR_SYSTEM", system_},
+                                                     {"BACKUP_DIR", drill_backups_.string()}}),
                      "drill.env");
     return run_agent({"drill", "--pitr", "--at", at, "--config", drill_config.string()}, 300s);
   }
@@ -215,6 +219,8 @@ class PitrRestore : public wal_source_fixture {
   std::string recipient_;
   stdfs::path restore_config_;
   stdfs::path drill_backups_;
+  pg_cluster_options source_options_;         // the source cluster's, beside 1 MiB segments
+  std::string drill_databases_ = "postgres";  // POSTGRES_DB of drills
 };
 
 TEST_F(PitrRestore, RecoversToTheMomentAskedAndNotPastIt) {
@@ -370,6 +376,52 @@ TEST_F(PitrRestore, APitrDrillFindsACorruptIndexPageAndNamesIt) {
   const auto found = pitr_drill("latest");
   EXPECT_EQ(found.exit_code, 50) << found.out << found.err;  // drill_mismatch
   EXPECT_NE(found.out.find("index quotes_symbol"), std::string::npos) << found.out;
+  expect_drill_cleaned_up();
+}
+
+// The platform's TimescaleDB: a drill to a moment of a quiet window counts, in every table of
+// the fixture database (hypertables, compressed chunks, continuous aggregates), exactly the
+// rows a logical backup taken in that window counted.
+TEST_F(PitrRestore, APitrDrillOfTimescaleDbCountsWhatALogicalBackupOfTheQuietWindowCounted) {
+  PGSHIP_REQUIRE_TIMESCALEDB();
+  source_options_ = timescaledb_cluster_options();
+  drill_databases_ = "tsdb";
+  write_after_base_backup(1, [&] {
+    load_timescaledb_fixture(*source_, "tsdb");
+    // Quiet: no TimescaleDB job writes from here on.
+    source_->execute("tsdb",
+                     "SELECT alter_job(job_id, scheduled => false) FROM "
+                     "timescaledb_information.jobs WHERE job_id >= 1000");
+  });
+  // The logical backup of the quiet window, with its exact counts.
+  const auto dumps = owned_dir("dumps");
+  const auto backup_config = write_config(
+      agent_config("tsdb", {{"BACKUP_DIR", dumps.string()}, {"UPLOAD", "off"}}), "dump.env");
+  const auto dumped = run_agent({"backup", "--config", backup_config.string()});
+  ASSERT_EQ(dumped.exit_code, 0) << dumped.out << dumped.err;
+  const auto moment = sql(*source_,
+                          "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', "
+                          "'YYYY-MM-DD HH24:MI:SS.US') || 'Z'");
+  std::this_thread::sleep_for(50ms);
+  source_->execute("postgres", "INSERT INTO ticks VALUES (1000, clock_timestamp())");
+  wait_archived();
+  std::uint64_t rows = 0;
+  std::size_t tables = 0;
+  for (const auto& e : stdfs::directory_iterator(dumps)) {
+    if (e.path().extension() != ".json") continue;
+    const auto manifest = boost::json::parse(read_file(e.path())).as_object();
+    for (const auto& t : manifest.at("tables").as_array()) {
+      ++tables;
+      rows += t.as_object().at("rows").to_number<std::uint64_t>();
+    }
+  }
+  ASSERT_GT(rows, 0u) << "the logical backup counted rows";
+  const auto drilled = pitr_drill(moment);
+  ASSERT_EQ(drilled.exit_code, 0) << drilled.out << drilled.err;
+  EXPECT_NE(drilled.out.find("tsdb: " + std::to_string(tables) + " tables, " +
+                             std::to_string(rows) + " rows"),
+            std::string::npos)
+      << drilled.out;
   expect_drill_cleaned_up();
 }
 
