@@ -444,6 +444,24 @@ TEST_F(PitrRestore, APitrDrillRecoversChecksCountsAndLeavesNothing) {
   EXPECT_NE(latest.out.find("postgres: 1 tables, 30 rows"), std::string::npos) << latest.out;
   expect_drill_cleaned_up();
 
+  // A drill killed (kill -9) once its scratch server runs leaves that server behind; the next
+  // drill stops it, removes what it left and runs.
+  const auto scratch_pid = drill_backups_ / ".pitr-drill" / "pgdata" / "postmaster.pid";
+  std::string command;
+  for (const auto& word :
+       agent_argv({"drill", "--pitr", "--at", "latest", "--config", (dir_ / "drill.env").string()}))
+    command += "'" + word + "' ";
+  const auto killed = run_process(
+      {"sh", "-c",
+       command + "> /dev/null 2>&1 & agent=$!; for i in $(seq 1200); do [ -f '" +
+           scratch_pid.string() + "' ] && break; sleep 0.05; done; kill -9 $agent; wait $agent"},
+      {.timeout = 120s});
+  ASSERT_TRUE(stdfs::exists(scratch_pid)) << "the killed drill left its server: " << killed.out;
+  const auto after_kill = pitr_drill("latest");
+  ASSERT_EQ(after_kill.exit_code, 0) << after_kill.out << after_kill.err;
+  EXPECT_NE(after_kill.err.find("an earlier PITR drill left"), std::string::npos) << after_kill.err;
+  expect_drill_cleaned_up();
+
   // A daemon on that BACKUP_DIR (it runs as its owner, postgres): the drills' results from the
   // history, then one it runs itself, asked over its control API.
   EXPECT_EQ(stop_daemon(), 0);
