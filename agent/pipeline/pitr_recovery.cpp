@@ -1,4 +1,5 @@
 #include "pipeline/pitr_recovery.hpp"
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -194,12 +195,6 @@ net::awaitable<stage_error> prepare_recovery(const settings& cfg, const recovery
     if (!co_await again_after_throttle(e, until)) co_return e;
   }
   state.system = request.system;
-  std::string why;
-  const auto chosen = choose_base_backup(state, request.target, why);
-  if (!chosen) co_return fail(errc::restore_refused, why);
-  out.backup = *chosen;
-  out.archive_end = state.durable_end();
-
   auto client = make_receiver_client(ex, cfg);
   std::vector<remote_backup> listed;
   for (;;) {
@@ -207,13 +202,20 @@ net::awaitable<stage_error> prepare_recovery(const settings& cfg, const recovery
     if (!e) break;
     if (!co_await again_after_throttle(e, until)) co_return e;
   }
+  // Only base backups still stored can be chosen: retention may have removed one whose
+  // completion mark stays (an older one then serves, its WAL is kept).
+  std::erase_if(state.basebackups, [&](const wire::wal::basebackup_mark& mark) {
+    return std::none_of(listed.begin(), listed.end(),
+                        [&](const remote_backup& b) { return b.id == mark.id; });
+  });
+  std::string why;
+  const auto chosen = choose_base_backup(state, request.target, why);
+  if (!chosen) co_return fail(errc::restore_refused, why);
+  out.backup = *chosen;
+  out.archive_end = state.durable_end();
   const remote_backup* backup = nullptr;
   for (const auto& b : listed)
     if (b.id == chosen->id) backup = &b;
-  if (backup == nullptr) {
-    co_return fail(errc::restore_failed, "the receiver lists no stored " + chosen->id +
-                                             " (its completion mark names it)");
-  }
 
   if (auto e = prepare_target(dir, out.created)) co_return e;
   say("restoring " + chosen->id + " (timeline " + std::to_string(chosen->timeline) + ", " +
