@@ -47,14 +47,24 @@ wal_fetch_request request_of(const settings& cfg, const wal_fetch_options& opts)
 // stdio (the server's log stays the server's).
 void prefetch_in_background(const settings& cfg, const wal_fetch_options& opts,
                             std::deque<std::string> ahead) {
+  // The lock first, here: the child holds it from its first instant (a call right after this
+  // one exits sees the prefetch running, and waits for its segments).
+  const int lock = claim_prefetch(*cfg.pitr_spool, ahead);
+  if (lock < 0) return;  // another prefetch runs
   const pid_t child = ::fork();
-  if (child != 0) return;  // the parent (or a failed fork: no prefetch, nothing lost)
+  if (child != 0) {
+    ::close(lock);  // the child's copy keeps the lock (or a failed fork released it)
+    return;
+  }
   ::setsid();
   const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null >= 0) {
     for (int fd = 0; fd <= 2; ++fd)
       ::dup2(null, fd);
   }
+  // Nothing else of PostgreSQL's (its files, its log pipe) stays open in it: the lock on 3.
+  ::dup2(lock, 3);
+  ::close_range(4, ~0U, 0);
   run_command([&]() -> net::awaitable<int> {
     const auto open = opener(cfg, co_await net::this_coro::executor);
     co_await prefetch_wal(open, request_of(cfg, opts), std::move(ahead));

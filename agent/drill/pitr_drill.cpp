@@ -39,8 +39,12 @@ namespace {
 // A port nothing listens on now, on loopback. Another process may take it before the server
 // does; the drill then fails naming the port, and the next one picks another.
 int free_loopback_port(net::any_io_executor ex) {
-  net::ip::tcp::acceptor probe(ex, {net::ip::make_address("127.0.0.1"), 0});
-  return probe.local_endpoint().port();
+  boost::system::error_code ec;
+  net::ip::tcp::acceptor probe(ex);
+  probe.open(net::ip::tcp::v4(), ec);
+  if (!ec) probe.bind({net::ip::make_address_v4("127.0.0.1"), 0}, ec);
+  if (ec) return 0;
+  return probe.local_endpoint(ec).port();
 }
 
 // A server a killed drill left running on `dir` is stopped (SIGQUIT: immediate shutdown),
@@ -49,9 +53,16 @@ net::awaitable<void> stop_leftover_server(const stdfs::path& dir, const log::con
   std::ifstream pid_file(dir / "postmaster.pid");
   long pid = 0;
   if (!(pid_file >> pid) || pid <= 1) co_return;
+  // Only a postgres whose -D is this directory: the pid may have been reused since.
   std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-  const std::string args{std::istreambuf_iterator<char>(cmdline), {}};
-  if (args.find(dir.string()) == std::string::npos) co_return;
+  std::vector<std::string> args;
+  for (std::string arg; std::getline(cmdline, arg, '\0');)
+    args.push_back(arg);
+  bool ours = !args.empty() && stdfs::path(args.front()).filename() == "postgres";
+  ours = ours && std::adjacent_find(args.begin(), args.end(), [&](const auto& a, const auto& b) {
+                   return a == "-D" && b == dir.string();
+                 }) != args.end();
+  if (!ours) co_return;
   lg.warn("stopping the scratch server (pid {}) an earlier PITR drill left on {}", pid,
           dir.string());
   ::kill(static_cast<pid_t>(pid), SIGQUIT);
@@ -113,28 +124,6 @@ net::awaitable<stage_error> choose_target(const settings& cfg, const std::string
   co_return stage_error{};
 }
 
-// Where recovery ended: the switch point the newest timeline history file in pg_wal records
-// (PostgreSQL writes one when it promotes); nullopt without one.
-std::optional<pgship::wal::lsn> recovery_end(const stdfs::path& dir) {
-  std::error_code ec;
-  stdfs::path newest;
-  for (const auto& e : stdfs::directory_iterator(dir / "pg_wal", ec)) {
-    const auto name = e.path().filename().string();
-    if (name.size() == 16 && name.ends_with(".history") && name > newest.filename().string())
-      newest = e.path();
-  }
-  if (newest.empty()) return std::nullopt;
-  std::ifstream in(newest);
-  std::optional<pgship::wal::lsn> end;
-  for (std::string line; std::getline(in, line);) {
-    const auto tab = line.find('\t');
-    if (tab == std::string::npos) continue;
-    const auto rest = line.substr(tab + 1);
-    if (const auto at = pgship::wal::parse_lsn(rest.substr(0, rest.find('\t')))) end = *at;
-  }
-  return end;
-}
-
 // Further than this short of the archive's end is WAL recovery did not get: a missing or
 // unreadable segment (PostgreSQL ends recovery to latest at the first it cannot have).
 constexpr pgship::wal::lsn end_tolerance = 64 * 1024;
@@ -150,11 +139,12 @@ struct database_check {
 // entry) and every table, its TOAST and materialised views (verify_heapam), catalogs included.
 constexpr std::string_view index_query =
     "SELECT c.oid, c.oid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-    " JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'btree' AND i.indisvalid AND"
-    " i.indisready AND c.relpersistence <> 't' ORDER BY 2";
+    " JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'btree' AND c.relkind = 'i' AND"
+    " i.indisvalid AND i.indisready AND c.relpersistence <> 't' ORDER BY 2";
 constexpr std::string_view heap_query =
-    "SELECT c.oid, c.oid::regclass::text FROM pg_class c WHERE c.relkind IN ('r', 'm', 't') AND"
-    " c.relpersistence <> 't' ORDER BY 2";
+    "SELECT c.oid, c.oid::regclass::text FROM pg_class c JOIN pg_am a ON a.oid = c.relam"
+    " WHERE a.amname = 'heap' AND c.relkind IN ('r', 'm', 't') AND c.relpersistence <> 't'"
+    " ORDER BY 2";
 
 stage_error check_database(const pg_login& login, const std::atomic<bool>& stop,
                            database_check& out) {
@@ -210,7 +200,8 @@ stage_error check_database(const pg_login& login, const std::atomic<bool>& stop,
 // The cluster's bootstrap superuser (the role with oid 10), asked as POSTGRES_USER once the
 // server takes writes (it says "ready" and removes recovery.signal a moment before its
 // end-of-recovery checkpoint lets transactions write): amcheck is created and run as it.
-stage_error superuser_of(const pg_login& login, const std::atomic<bool>& stop, std::string& out) {
+stage_error superuser_of(const pg_login& login, const std::atomic<bool>& stop, std::string& out,
+                         std::string& replayed) {
   stage_error error;
   auto conn = pg_connection::open(login, error);
   if (error) return error;
@@ -227,6 +218,10 @@ stage_error superuser_of(const pg_login& login, const std::atomic<bool>& stop, s
   const auto name = conn.query_value("SELECT rolname FROM pg_roles WHERE oid = 10", error);
   if (!name) return error;
   out = *name;
+  // Where replay ended: static once recovery is over ("" when PostgreSQL did not say).
+  const auto end = conn.query_value("SELECT pg_last_wal_replay_lsn()", error);
+  if (!end) return error;
+  replayed = *end;
   return {};
 }
 
@@ -291,6 +286,10 @@ class cluster_drill {
       hba << "# the PITR drill's scratch server: its own socket only\nlocal all all trust\n";
     }
     port_ = free_loopback_port(co_await net::this_coro::executor);
+    if (port_ == 0) {
+      clock.done(0, false);
+      co_return fail(errc::local_io_failed, "no free loopback port for the scratch server");
+    }
     recovery_outcome recovered;
     auto error = co_await start_recovery(prepared.tools, dir, prepared.side,
                                          drill_server_options(prepared.side, port_), recovered,
@@ -299,21 +298,28 @@ class cluster_drill {
     if (error) co_return error;
     outcome.recovered_to = recovered.said;
     outcome.recovered_to_ms = moment_in(recovered.said);
-    if (request_target_latest_ && prepared.archive_end) {
-      const auto end = recovery_end(dir);
-      const auto& archive_end = *prepared.archive_end;
-      if (end && *end + end_tolerance < archive_end.at) {
-        co_return fail(errc::wal_gap,
-                       "recovery to latest ended at " + pgship::wal::format_lsn(*end) +
-                           ", but the archive holds WAL of timeline " +
-                           std::to_string(archive_end.timeline) + " to " +
-                           pgship::wal::format_lsn(archive_end.at) +
-                           ": a segment after it is missing or could not be fetched");
-      }
-    }
     lg_.info("PITR drill: recovered to {}: {}", outcome.target,
              recovered.said.empty() ? "(no word in the log)" : recovered.said);
     co_return stage_error{};
+  }
+
+  // A drill to latest must have replayed the archive's WAL up to where it ended when the drill
+  // began: PostgreSQL ends recovery to latest at the first segment it cannot have, and would
+  // otherwise pass a drill that recovered half the archive.
+  stage_error reached_archive_end(const recovery_prepared& prepared,
+                                  const std::string& replayed) const {
+    if (!request_target_latest_ || !prepared.archive_end) return {};
+    const auto& archive_end = *prepared.archive_end;
+    const auto end = pgship::wal::parse_lsn(replayed);
+    if (!end) {
+      return fail(errc::restore_failed, "the recovered server does not say where replay ended");
+    }
+    if (*end + end_tolerance >= archive_end.at) return {};
+    return fail(errc::wal_gap, "recovery to latest ended at " + pgship::wal::format_lsn(*end) +
+                                   ", but the archive holds WAL of timeline " +
+                                   std::to_string(archive_end.timeline) + " to " +
+                                   pgship::wal::format_lsn(archive_end.at) +
+                                   ": a segment after it is missing or could not be fetched");
   }
 
   net::awaitable<stage_error> check(const recovery_prepared& prepared, drill_outcome& outcome) {
@@ -323,9 +329,12 @@ class cluster_drill {
     login.database = cfg_.databases.empty() ? "postgres" : cfg_.databases.front();
     std::vector<std::string> notes;
     stage_error error;
+    std::string replayed;
     std::function<void()> work = [&] {
       std::string superuser;
-      error = superuser_of(login, control_.stop_requested, superuser);
+      error = superuser_of(login, control_.stop_requested, superuser, replayed);
+      if (error) return;
+      error = reached_archive_end(prepared, replayed);
       if (error) return;
       login.user = superuser;
       for (const auto& database : cfg_.databases) {

@@ -2,6 +2,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -72,6 +73,26 @@ class block_handoff {
   bool closed_ = false;
 };
 
+// The writer's thread, joined however the coroutine ends: also when its frame is destroyed
+// unfinished (the daemon stopping its io_context mid-download) or an exception leaves it.
+class joined_writer {
+ public:
+  joined_writer(block_handoff& handoff, std::function<void()> work)
+      : handoff_(handoff), thread_(std::move(work)) {}
+  ~joined_writer() { join(); }
+  joined_writer(const joined_writer&) = delete;
+  joined_writer& operator=(const joined_writer&) = delete;
+  void join() {
+    if (!thread_.joinable()) return;
+    handoff_.close();
+    thread_.join();
+  }
+
+ private:
+  block_handoff& handoff_;
+  std::thread thread_;
+};
+
 constexpr std::size_t handoff_bytes = 1 << 20;
 constexpr std::size_t handoff_slots = 8;
 
@@ -96,7 +117,7 @@ net::awaitable<stage_error> fetch_and_unpack(fetch_restore_io io, const remote_b
   stage_error written;
   // The writer's thread: every block written (after a failure only released, so the
   // download never waits on it), then the archive and the manifest checked.
-  std::thread writing([&] {
+  joined_writer writing(handoff, [&] {
     while (auto block = handoff.pop()) {
       if (!writer_failed && writer.write(*block)) writer_failed = true;
       handoff.release();

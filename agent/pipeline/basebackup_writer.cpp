@@ -82,6 +82,13 @@ std::error_code basebackup_writer::write(std::span<const char> bytes) {
 std::error_code basebackup_writer::begin(const tar_member& member) {
   const auto name = safe_name(member.name);
   if (name.empty()) return refuse("the base backup holds a member named '" + member.name + "'");
+  // Nothing is written through a link the tar made: it could lead out of the directory.
+  for (auto slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1)) {
+    if (links_.contains(name.substr(0, slash))) {
+      return refuse("the base backup holds '" + member.name + "' under the link '" +
+                    name.substr(0, slash) + "'");
+    }
+  }
   const auto path = dir_ / name;
   std::error_code ec;
   stdfs::create_directories(path.parent_path(), ec);
@@ -92,8 +99,13 @@ std::error_code basebackup_writer::begin(const tar_member& member) {
         return refuse("creating " + path.string() + ": " + std::strerror(errno));
       return {};
     case '2':
+      // A base backup's only links are its tablespaces' (pg_tblspc/<oid>).
+      if (!name.starts_with("pg_tblspc/") || name.find('/', 10) != std::string::npos) {
+        return refuse("the base backup holds a link '" + member.name + "' outside pg_tblspc/");
+      }
       if (::symlink(member.link.c_str(), path.c_str()) != 0)
         return refuse("linking " + path.string() + ": " + std::strerror(errno));
+      links_.insert(name);
       return {};
     case '0':
       break;
@@ -198,8 +210,9 @@ stage_error basebackup_writer::finish(bool& external) {
       continue;
     }
     const auto* size = f.if_contains("Size");
-    if (size == nullptr || !size->is_number() ||
-        size->to_number<std::uint64_t>() != found->second.size) {
+    boost::system::error_code size_ec;  // not a whole number of bytes: a mismatch, no throw
+    const auto said_size = size != nullptr ? size->to_number<std::uint64_t>(size_ec) : 0;
+    if (size == nullptr || size_ec || said_size != found->second.size) {
       wrong.push_back(path + " has " + std::to_string(found->second.size) +
                       " bytes, the manifest says otherwise");
       continue;

@@ -12,6 +12,7 @@
 #include <string>
 #include <system_error>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <pgship/common/sha256.hpp>
 
@@ -65,6 +66,7 @@ class basebackup_writer final : private tar_handler {
   bool manifest_member_ = false;
   std::string manifest_;
   std::unordered_map<std::string, written> written_;
+  std::unordered_set<std::string> links_;  // the links it made (pg_tblspc/<oid>)
   std::string problem_;
 };
 

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <fstream>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
@@ -251,14 +253,24 @@ class prefetch_lock {
   prefetch_lock(const prefetch_lock&) = delete;
   prefetch_lock& operator=(const prefetch_lock&) = delete;
   bool held() const { return fd_ >= 0; }
+  /// The locked descriptor, now the caller's (the lock lasts while it, or a copy, is open).
+  int release() { return std::exchange(fd_, -1); }
 
  private:
   int fd_ = -1;
 };
 
-// Until `spooled` is there or no prefetch runs (at most a minute): a file the running
-// prefetch is fetching arrives sooner than a second request for it would.
+// Until `spooled` is there or no prefetch runs (at most a minute), when the running prefetch
+// is bringing it (the lock file lists what it fetches): it arrives sooner than a second request
+// for it would.
 net::awaitable<void> wait_for_prefetch(const stdfs::path& spool, const stdfs::path& spooled) {
+  {
+    std::ifstream listed(spool / ".prefetch.lock");
+    bool wanted = false;
+    for (std::string name; std::getline(listed, name) && !wanted;)
+      wanted = name == spooled.filename().string();
+    if (!wanted) co_return;
+  }
   net::steady_timer pause(co_await net::this_coro::executor);
   const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(1);
   for (;;) {
@@ -328,11 +340,22 @@ net::awaitable<void> wait_prefetch_done(const stdfs::path& spool, std::chrono::m
   }
 }
 
+int claim_prefetch(const stdfs::path& spool, const std::deque<std::string>& wanted) {
+  prefetch_lock lock(spool);
+  if (!lock.held()) return -1;  // another prefetch runs
+  const int fd = lock.release();
+  std::string names;
+  for (const auto& name : wanted)
+    names += name + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, names.data(), names.size(), 0) < 0) {
+    // Unlisted, a call fetches its segment itself instead of waiting: slower, never wrong.
+  }
+  return fd;
+}
+
 net::awaitable<void> prefetch_wal(const wal_api_factory& open, const wal_fetch_request& request,
                                   std::deque<std::string> wanted) {
   if (!request.spool || wanted.empty()) co_return;
-  prefetch_lock lock(*request.spool);
-  if (!lock.held()) co_return;  // another prefetch runs
   co_await fill_spool(open, request, std::move(wanted));
 }
 

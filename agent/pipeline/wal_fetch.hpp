@@ -57,9 +57,14 @@ boost::asio::awaitable<stage_error> fetch_wal(const wal_api_factory& open,
                                               wal_fetch_outcome& out,
                                               std::deque<std::string>& ahead);
 
-/// Fetches `wanted` into the spool, `parallel` at a time, unless another prefetch runs (one at
-/// a time, by a lock in the spool). wal-fetch runs it after PostgreSQL has its file, in a
-/// process of its own, so replay goes on while it fetches.
+/// The spool's prefetch lock, taken for a prefetch of `wanted` (listed in the lock file, so a
+/// call for one of them waits for it): its descriptor, or -1 while another prefetch runs. The
+/// prefetch holds it (a forked child inherits it) until it ends.
+int claim_prefetch(const std::filesystem::path& spool, const std::deque<std::string>& wanted);
+
+/// Fetches `wanted` into the spool, `parallel` at a time, under a lock claim_prefetch took.
+/// wal-fetch runs it after PostgreSQL has its file, in a process of its own, so replay goes on
+/// while it fetches.
 boost::asio::awaitable<void> prefetch_wal(const wal_api_factory& open,
                                           const wal_fetch_request& request,
                                           std::deque<std::string> wanted);

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -19,8 +20,8 @@ namespace pgship::agent {
 namespace {
 
 // One ustar member: a header with a valid checksum, the data, zeros to the next block.
-void add_member(std::string& tar, const std::string& name, const std::string& data,
-                char type = '0') {
+void add_member(std::string& tar, const std::string& name, const std::string& data, char type = '0',
+                const std::string& link = "") {
   char h[512] = {};
   std::snprintf(h, 100, "%s", name.c_str());
   std::snprintf(h + 100, 8, "%07o", 0600);
@@ -29,6 +30,7 @@ void add_member(std::string& tar, const std::string& name, const std::string& da
   std::snprintf(h + 124, 12, "%011lo", static_cast<unsigned long>(data.size()));
   std::snprintf(h + 136, 12, "%011o", 0);
   h[156] = type;
+  std::snprintf(h + 157, 100, "%s", link.c_str());
   std::memcpy(h + 257, "ustar", 6);
   std::memcpy(h + 263, "00", 2);
   std::memset(h + 148, ' ', 8);
@@ -259,6 +261,23 @@ TEST(basebackup_writer_test, a_manifest_unlike_its_checksum_a_cut_tar_or_a_name_
     const auto e = unpack(inside, tar, external);
     EXPECT_TRUE(e) << "refused";
     EXPECT_NE(e.message.find(name), std::string::npos) << e.message;
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "escape"));
+  }
+  // Links: a tablespace's only (pg_tblspc/<oid>), and nothing written through one.
+  for (const auto& [link, member, says] :
+       {std::tuple{"base/evil", "", "outside pg_tblspc/"},
+        std::tuple{"pg_tblspc/16384", "pg_tblspc/16384/escape", "under the link"}}) {
+    SCOPED_TRACE(link);
+    test::temp_dir dir;
+    const auto inside = dir.path() / "data";
+    std::filesystem::create_directories(inside);
+    std::string tar;
+    add_member(tar, link, "", '2', dir.path().string());
+    if (!std::string(member).empty()) add_member(tar, member, "x");
+    bool external = false;
+    const auto e = unpack(inside, tar, external);
+    EXPECT_TRUE(e) << "refused";
+    EXPECT_NE(e.message.find(says), std::string::npos) << e.message;
     EXPECT_FALSE(std::filesystem::exists(dir.path() / "escape"));
   }
 }
