@@ -122,40 +122,35 @@ stop_restored() {
   [ -f "$1/postmaster.pid" ] && "${as_owner[@]}" "$pg_bin/pg_ctl" -D "$1" -m immediate -w stop > /dev/null 2>&1
   rm -rf "$1" "$1.pgship-recovery" "$1.sock"
 }
-run_s() {  # TARGET
-  local dir="$work/restored-s" t0
+# One way timed: DIR fresh, then RESTORE DIR TARGET and the server started on it, until it is
+# writable; sets secs (empty on failure) and rows (the restored trades).
+timed() {  # NAME DIR RESTORE TARGET
+  local name=$1 dir=$2 restore=$3 t0
   stop_restored "$dir"; owned_dir "$dir"; owned_dir "$dir.sock"
   sync; sleep "$pause"; t0=$(seconds)
-  if env -i PATH="$PATH" "$agent" restore --pitr --at "$1" --target-dir "$dir" \
-       --config "$work/restore.env" > "$work/s.out" 2>&1 &&
-     echo "archive_mode = off" >> "$dir/postgresql.auto.conf" && wait_writable "$dir" "$dir.sock"; then
+  if "$restore" "$dir" "$4" > "$work/$name.out" 2>&1 && wait_writable "$dir" "$dir.sock"; then
     secs=$(elapsed "$t0" "$(seconds)")
   else
     secs=""; failures=$((failures + 1))
-    echo "pgship's restore failed: $(grep -m3 . "$work/s.out") $(tail -3 "$dir.log" 2> /dev/null)" >&2
+    echo "$name's restore failed: $(grep -m3 . "$work/$name.out") $(tail -3 "$dir.log" 2> /dev/null)" >&2
   fi
-  rows_s=$("$pg_bin/psql" -X -Atq -h "$dir.sock" -p "$p2" -U postgres -d trading \
+  rows=$("$pg_bin/psql" -X -Atq -h "$dir.sock" -p "$p2" -U postgres -d trading \
     -c "SELECT count(*) FROM trades" 2> /dev/null || echo -)
   stop_restored "$dir"
 }
-run_p() {  # TARGET (latest: the end of the archive)
-  local dir="$work/restored-p" t0 how=()
+restore_s() {  # DIR TARGET
+  env -i PATH="$PATH" "$agent" restore --pitr --at "$2" --target-dir "$1" \
+    --config "$work/restore.env" && echo "archive_mode = off" >> "$1/postgresql.auto.conf"
+}
+restore_p() {  # DIR TARGET (latest: the end of the archive)
+  local how=()
   # pgBackRest reads "YYYY-MM-DD HH:MM:SS.ffffff+00".
-  [ "$1" = latest ] ||
-    how=(--type=time "--target=$(date -u -d "$1" '+%F %T.%6N+00')" --target-action=promote)
-  stop_restored "$dir"; owned_dir "$dir"; owned_dir "$dir.sock"
-  sync; sleep "$pause"; t0=$(seconds)
-  if backrest restore --pg1-path="$dir" --archive-mode=off "${how[@]}" > "$work/p.out" 2>&1 &&
-     wait_writable "$dir" "$dir.sock"; then
-    secs=$(elapsed "$t0" "$(seconds)")
-  else
-    secs=""; failures=$((failures + 1))
-    echo "pgBackRest's restore failed: $(grep -m3 . "$work/p.out") $(tail -3 "$dir.log" 2> /dev/null)" >&2
-  fi
-  rows_p=$("$pg_bin/psql" -X -Atq -h "$dir.sock" -p "$p2" -U postgres -d trading \
-    -c "SELECT count(*) FROM trades" 2> /dev/null || echo -)
-  stop_restored "$dir"
+  [ "$2" = latest ] ||
+    how=(--type=time "--target=$(date -u -d "$2" '+%F %T.%6N+00')" --target-action=promote)
+  backrest restore --pg1-path="$1" --archive-mode=off "${how[@]}"
 }
+run_s() { timed pgship "$work/restored-s" restore_s "$1"; rows_s=$rows; }
+run_p() { timed pgBackRest "$work/restored-p" restore_p "$1"; rows_p=$rows; }
 ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }' || echo "-"; }
 med() { [ $# -gt 0 ] && printf '%s\n' "$@" | median || echo "-"; }
 # A phase: ITERATIONS pairs, alternating which goes first; prints each and the medians.

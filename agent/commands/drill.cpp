@@ -2,6 +2,7 @@
 // database, with the rows compared against the dump's own counts (see drill/drill_run.hpp).
 
 #include <algorithm>
+#include <functional>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -14,6 +15,39 @@
 namespace pgship::agent {
 
 namespace net = boost::asio;
+
+namespace {
+
+// A drill job run as a command: its record into the run history and the metrics textfile.
+int run_as_command(const settings& cfg, run_control& control,
+                   std::function<net::awaitable<run_record>()> job, run_record& record) {
+  const int code = run_command(
+      [&]() -> net::awaitable<int> {
+        record = co_await job();
+        co_return exit_code_for(record.error.code);
+      },
+      [&control] { control.request_stop(); });
+  add_to_run_history(cfg, record);
+  write_run_metrics(cfg, record);
+  return code;
+}
+
+// An entry that failed (or was kept from running), `what` naming it.
+void print_failed(const database_run& d, const std::string& what) {
+  std::cout << fmt::format("{:<8}{}  {}: {}\n",
+                           counts_as_backup_result(d.error) ? "FAILED" : "NOT RUN", what,
+                           error_name(static_cast<errc>(d.error.code.value())), d.error.message);
+}
+
+// A run that failed before any entry.
+void print_run_failed(const run_record& record) {
+  if (!record.error || !record.databases.empty()) return;
+  std::cout << fmt::format("FAILED  {}: {}\n",
+                           error_name(static_cast<errc>(record.error.code.value())),
+                           record.error.message);
+}
+
+}  // namespace
 
 int command_drill(const settings& cfg, const drill_options& opts) {
   if (!opts.database.empty() &&
@@ -29,20 +63,11 @@ int command_drill(const settings& cfg, const drill_options& opts) {
   request.backup_id = opts.id;
   request.jobs = opts.jobs;
   run_record record;
-  const int code = run_command(
-      [&]() -> net::awaitable<int> {
-        record = co_await run_drill(cfg, request, control);
-        co_return exit_code_for(record.error.code);
-      },
-      [&control] { control.request_stop(); });
-  add_to_run_history(cfg, record);
-  write_run_metrics(cfg, record);
-
+  const int code = run_as_command(
+      cfg, control, [&] { return run_drill(cfg, request, control); }, record);
   for (const auto& d : record.databases) {
     if (d.error) {
-      std::cout << fmt::format(
-          "{:<8}{}  {}: {}\n", counts_as_backup_result(d.error) ? "FAILED" : "NOT RUN", d.database,
-          error_name(static_cast<errc>(d.error.code.value())), d.error.message);
+      print_failed(d, d.database);
       continue;
     }
     const auto& r = d.drill.value();
@@ -54,11 +79,7 @@ int command_drill(const settings& cfg, const drill_options& opts) {
                              d.backup, r.recovery_seconds, r.scratch_database,
                              r.kept ? " (kept)" : " (dropped)", checked);
   }
-  if (record.error && record.databases.empty()) {
-    std::cout << fmt::format("FAILED  {}: {}\n",
-                             error_name(static_cast<errc>(record.error.code.value())),
-                             record.error.message);
-  }
+  print_run_failed(record);
   return code;
 }
 
@@ -71,19 +92,11 @@ int command_pitr_drill(const settings& cfg, const std::string& at) {
   pitr_drill_request request;
   request.at = at;
   run_record record;
-  const int code = run_command(
-      [&]() -> net::awaitable<int> {
-        record = co_await run_pitr_drill(cfg, request, control);
-        co_return exit_code_for(record.error.code);
-      },
-      [&control] { control.request_stop(); });
-  add_to_run_history(cfg, record);
-  write_run_metrics(cfg, record);
+  const int code = run_as_command(
+      cfg, control, [&] { return run_pitr_drill(cfg, request, control); }, record);
   for (const auto& d : record.databases) {
     if (d.error) {
-      std::cout << fmt::format(
-          "{:<8}PITR drill  {}: {}\n", counts_as_backup_result(d.error) ? "FAILED" : "NOT RUN",
-          error_name(static_cast<errc>(d.error.code.value())), d.error.message);
+      print_failed(d, "PITR drill");
       continue;
     }
     const auto& r = d.drill.value();
@@ -94,11 +107,7 @@ int command_pitr_drill(const settings& cfg, const std::string& at) {
         r.recovered_to.empty() ? "PostgreSQL named no point" : r.recovered_to, r.indexes_checked,
         r.note);
   }
-  if (record.error && record.databases.empty()) {
-    std::cout << fmt::format("FAILED  {}: {}\n",
-                             error_name(static_cast<errc>(record.error.code.value())),
-                             record.error.message);
-  }
+  print_run_failed(record);
   return code;
 }
 
