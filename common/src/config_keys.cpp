@@ -65,6 +65,7 @@ constexpr std::string_view key_names[] = {
     "MISSED_RUN_POLICY",
     "PG_DUMP_PATH",
     "PITR_DRILL_SCHEDULE",
+    "PITR_KEEP_DAYS",
     "PITR_SPOOL",
     "PITR_SYSTEM",
     "PORT",

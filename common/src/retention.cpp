@@ -34,18 +34,19 @@ sys_days day_of(std::chrono::system_clock::time_point t) {
   return std::chrono::floor<std::chrono::days>(t);
 }
 
-// Marks the newest backup of each of the last `count` periods. `newest_first` is sorted by
-// time, so periods never increase along it and the scan can stop at the first one too old.
+// Adds `rule` to the newest backup of each of the last `count` periods. `newest_first` is
+// sorted by time, so periods never increase along it and the scan can stop at the first one
+// too old.
 void keep_newest_per_period(const std::vector<const retention_item*>& newest_first,
                             std::optional<int> count, period_fn period, sys_days today,
-                            std::vector<bool>& keep) {
+                            retention_rule rule, std::vector<retention_verdict>& verdicts) {
   if (!count || *count <= 0) return;
   const long long current = period(today);
   std::optional<long long> previous;
   for (std::size_t i = 0; i < newest_first.size(); ++i) {
     const long long p = period(day_of(newest_first[i]->taken));
     if (current - p >= *count) break;
-    if (p != previous) keep[i] = true;
+    if (p != previous) verdicts[i].kept_by.push_back(rule);
     previous = p;
   }
 }
@@ -56,32 +57,65 @@ bool retention_policy::enabled() const {
   return keep_days.has_value() || keep_weeks.has_value() || keep_months.has_value();
 }
 
+std::string_view to_string(retention_rule rule) {
+  switch (rule) {
+    case retention_rule::newest:
+      return "newest";
+    case retention_rule::day:
+      return "day";
+    case retention_rule::week:
+      return "week";
+    case retention_rule::month:
+      return "month";
+    case retention_rule::future:
+      return "dated in the future";
+  }
+  return "?";
+}
+
+std::vector<retention_verdict> explain_retention(const std::vector<retention_item>& backups,
+                                                 const retention_policy& policy,
+                                                 std::chrono::system_clock::time_point now) {
+  // A future date means a skewed clock somewhere: keep those out of the buckets, so they
+  // can neither be deleted nor push a real backup out of its day, week or month.
+  std::vector<const retention_item*> past;
+  std::vector<const retention_item*> future;
+  for (const auto& b : backups)
+    (b.taken <= now ? past : future).push_back(&b);
+  const auto newer = [](const retention_item* a, const retention_item* b) {
+    // Ties on time are broken by id so the result does not depend on the input order.
+    return a->taken != b->taken ? a->taken > b->taken : a->id > b->id;
+  };
+  std::sort(past.begin(), past.end(), newer);
+  std::sort(future.begin(), future.end(), newer);
+
+  std::vector<retention_verdict> verdicts;
+  for (const auto* b : past)
+    verdicts.push_back({b->id, {}});
+  if (policy.enabled()) {
+    if (!verdicts.empty()) verdicts[0].kept_by.push_back(retention_rule::newest);
+    const sys_days today = day_of(now);
+    keep_newest_per_period(past, policy.keep_days, day_period, today, retention_rule::day,
+                           verdicts);
+    keep_newest_per_period(past, policy.keep_weeks, week_period, today, retention_rule::week,
+                           verdicts);
+    keep_newest_per_period(past, policy.keep_months, month_period, today, retention_rule::month,
+                           verdicts);
+  }
+  std::vector<retention_verdict> all;
+  for (const auto* b : future)
+    all.push_back({b->id, {retention_rule::future}});
+  all.insert(all.end(), verdicts.begin(), verdicts.end());
+  return all;
+}
+
 std::vector<std::string> select_expired(const std::vector<retention_item>& backups,
                                         const retention_policy& policy,
                                         std::chrono::system_clock::time_point now) {
   if (!policy.enabled()) return {};
-
-  // A future date means a skewed clock somewhere: keep those out of the buckets, so they
-  // can neither be deleted nor push a real backup out of its day, week or month.
-  std::vector<const retention_item*> past;
-  for (const auto& b : backups) {
-    if (b.taken <= now) past.push_back(&b);
-  }
-  std::sort(past.begin(), past.end(), [](const retention_item* a, const retention_item* b) {
-    // Ties on time are broken by id so the result does not depend on the input order.
-    return a->taken != b->taken ? a->taken > b->taken : a->id > b->id;
-  });
-
-  std::vector<bool> keep(past.size(), false);
-  if (!keep.empty()) keep[0] = true;  // the newest is never deleted
-  const sys_days today = day_of(now);
-  keep_newest_per_period(past, policy.keep_days, day_period, today, keep);
-  keep_newest_per_period(past, policy.keep_weeks, week_period, today, keep);
-  keep_newest_per_period(past, policy.keep_months, month_period, today, keep);
-
   std::vector<std::string> expired;
-  for (std::size_t i = 0; i < past.size(); ++i) {
-    if (!keep[i]) expired.push_back(past[i]->id);
+  for (const auto& v : explain_retention(backups, policy, now)) {
+    if (v.kept_by.empty()) expired.push_back(v.id);
   }
   std::sort(expired.begin(), expired.end());
   return expired;

@@ -16,19 +16,14 @@
 namespace pgship::receiver {
 namespace {
 
-// Retention for every client and database the store holds.
+// Retention for every client the store holds backups or WAL of.
 net::awaitable<void> apply_all_retention(receiver_context& ctx) {
   std::function<void()> work = [&ctx] {
     ctx.store->refresh();
-    for (const auto& [client, usage] : ctx.store->usage()) {
-      const auto records = ctx.store->list(client, std::nullopt);
-      if (!records) continue;
-      std::set<std::string> databases;
-      for (const auto& r : *records)
-        databases.insert(r.database);
-      for (const auto& db : databases)
-        apply_retention_now(ctx, client, db);
-    }
+    const auto now = std::chrono::system_clock::now();
+    for (const auto& client : stored_clients(*ctx.store))
+      apply_retention_now(ctx, client, now);
+    reread_wal_index(ctx);
   };
   co_await ctx.on_storage_thread(work);
 }

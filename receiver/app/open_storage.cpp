@@ -5,8 +5,8 @@
 
 namespace pgship::receiver {
 
-std::unique_ptr<storage> open_storage(const settings& s) {
-  if (!s.s3) return std::make_unique<posix_storage>(s.storage_dir);
+std::unique_ptr<storage> open_storage(const settings& s, bool serving) {
+  if (!s.s3) return std::make_unique<posix_storage>(s.storage_dir, serving);
   s3::s3_settings c;
   c.client.endpoint = s.s3_endpoint;
   c.client.bucket = s.s3_bucket;
@@ -16,6 +16,7 @@ std::unique_ptr<storage> open_storage(const settings& s) {
   c.prefix = s.s3_prefix;
   c.object_lock_days = s.s3_object_lock_days;
   c.spool_dir = s.storage_dir / ".incoming";
+  c.abort_left_uploads = serving;
   return std::make_unique<s3::s3_storage>(std::move(c));
 }
 

@@ -1,4 +1,5 @@
 #include "app/sighup_reload.hpp"
+#include <functional>
 #include <string>
 
 #include <boost/asio/as_tuple.hpp>
@@ -8,6 +9,7 @@
 #include <pgship/common/log.hpp>
 
 #include "app/tls_context.hpp"
+#include "policy/retention.hpp"
 
 namespace pgship::receiver {
 
@@ -32,6 +34,9 @@ net::awaitable<void> reload_on_sighup(net::signal_set& hup, std::shared_ptr<rece
       const auto count = tokens.size();
       ctx->replace_tokens(std::move(tokens));
       if (tls) server.set_tls(std::move(tls));
+      // What `pgship-receiver retention` deleted beside this server leaves the archive's index.
+      std::function<void()> reread = [&ctx] { reread_wal_index(*ctx); };
+      co_await ctx->on_storage_thread(reread);
       pgship::log::write(spdlog::level::info,
                          "reloaded on SIGHUP: " + std::to_string(count) + " tokens" +
                              (started.tls_cert_file ? ", TLS certificate and key" : ""),

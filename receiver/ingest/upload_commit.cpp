@@ -81,7 +81,7 @@ net::awaitable<upload_end> commit_upload(http_server::exchange& ex, receiver_con
     case commit_outcome::created:
       ctx.metrics.upload_finished(who.client, "created");
       lg.info("upload committed: {} bytes, sha256 {}", size, record.sha256);
-      co_await apply_retention(ctx, who.client, record.database);
+      co_await apply_retention(ctx, who.client);
       ctx.metrics.refresh(*ctx.store, ctx.incoming);
       co_await answer(upload_end::stored, json(http::status::created, to_json(record)));
       break;

@@ -17,6 +17,9 @@ constexpr key_spec schema[] = {
     {"KEEP_DAYS", "", false, "GFS: daily backups kept per client and database"},
     {"KEEP_WEEKS", "", false, "GFS: weekly backups kept"},
     {"KEEP_MONTHS", "", false, "GFS: monthly backups kept"},
+    {"PITR_KEEP_DAYS", "", false,
+     "point-in-time window: base backups and WAL kept so any moment of the last N days can be "
+     "recovered"},
     {"QUOTA_BYTES", "", false, "stored bytes per client; beyond it uploads get 507"},
     {"MAX_CONCURRENT_UPLOADS", "64", false, "beyond it 503 + Retry-After"},
     {"IDLE_TIMEOUT", "60s", false, "drop a connection that sends nothing this long"},
@@ -118,6 +121,7 @@ settings read_settings(const config::config& cfg) {
   s.keep_days = cfg.optional_integer("KEEP_DAYS", 0, 100000);
   s.keep_weeks = cfg.optional_integer("KEEP_WEEKS", 0, 100000);
   s.keep_months = cfg.optional_integer("KEEP_MONTHS", 0, 100000);
+  s.pitr_keep_days = cfg.optional_integer("PITR_KEEP_DAYS", 1, 100000);
   if (cfg.raw("QUOTA_BYTES")) s.quota_bytes = cfg.size("QUOTA_BYTES", 1);
   s.max_concurrent_uploads = static_cast<int>(cfg.integer("MAX_CONCURRENT_UPLOADS", 1, 100000));
   s.idle_timeout = cfg.duration("IDLE_TIMEOUT");

@@ -25,6 +25,7 @@ struct settings {
   std::uint64_t min_free_bytes = 0;
   bool append_only = false;
   std::optional<std::int64_t> keep_days, keep_weeks, keep_months;
+  std::optional<std::int64_t> pitr_keep_days;  // the point-in-time window, per client
   std::optional<std::uint64_t> quota_bytes;
   int max_concurrent_uploads = 64;
   std::chrono::milliseconds idle_timeout{60000};

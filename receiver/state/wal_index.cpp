@@ -269,4 +269,26 @@ result<wal_client_summary> wal_index::summary(const wal_store& store, const std:
   return out;
 }
 
+std::error_code wal_index::reload(const wal_store& store, const wal_key& key) {
+  std::lock_guard lock(mutex_);
+  systems_.erase(key_of(key));
+  const auto loaded = load(store, key);
+  return loaded ? std::error_code{} : loaded.error();
+}
+
+std::error_code wal_index::reload_all(const wal_store& store) {
+  std::lock_guard lock(mutex_);
+  std::vector<wal_key> keys;
+  for (const auto& [k, index] : systems_) {
+    const auto slash = k.find('/');  // client names have none
+    keys.push_back({k.substr(0, slash), k.substr(slash + 1)});
+  }
+  systems_.clear();
+  std::error_code first;
+  for (const auto& key : keys) {
+    if (const auto loaded = load(store, key); !loaded && !first) first = loaded.error();
+  }
+  return first;
+}
+
 }  // namespace pgship::receiver

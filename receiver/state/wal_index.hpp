@@ -54,6 +54,11 @@ class wal_index {
   void gap_recorded(const wal_key& key, const wire::wal::gap_record& gap);
   /// A completion mark was accepted for `key`.
   void marked(const wal_key& key, const wire::wal::basebackup_mark& mark);
+  /// Retention deleted files of `key`'s system: lists it from the store again.
+  std::error_code reload(const wal_store& store, const wal_key& key);
+  /// Every loaded system listed again: what another process (`pgship-receiver retention`, a
+  /// replica sharing the store) deleted leaves the state, the window and /metrics.
+  std::error_code reload_all(const wal_store& store);
   /// `client`'s archive over its systems (the store's listing; systems it cannot list: those
   /// loaded here).
   result<wal_client_summary> summary(const wal_store& store, const std::string& client);

@@ -75,6 +75,26 @@ result<std::vector<std::string>> wal_store::systems(const std::string&) const {
   return std::make_error_code(std::errc::operation_not_supported);
 }
 
+result<std::vector<std::string>> wal_store::list_systems(const std::string& client) const {
+  return systems(client);
+}
+
+result<std::vector<std::string>> wal_store::list_segments(const wal_key&) const {
+  return std::make_error_code(std::errc::operation_not_supported);
+}
+
+std::error_code wal_store::remove_segment(const wal_key&, std::string_view) {
+  return std::make_error_code(std::errc::operation_not_supported);
+}
+
+std::error_code wal_store::remove_gap(const wal_key&, const wire::wal::gap_record&) {
+  return std::make_error_code(std::errc::operation_not_supported);
+}
+
+std::error_code wal_store::remove_basebackup_mark(const wal_key&, std::string_view) {
+  return std::make_error_code(std::errc::operation_not_supported);
+}
+
 std::vector<std::string> wal_codec_variants(std::string_view stem) {
   std::vector<std::string> out;
   for (const auto c : {io::compression::none, io::compression::zstd}) {

@@ -153,6 +153,19 @@ class wal_store {
   /// more than /metrics may spend (S3).
   virtual result<std::vector<std::string>> systems(const std::string& client) const;
 
+  /// `client`'s systems however much listing them costs (retention); by default systems().
+  virtual result<std::vector<std::string>> list_systems(const std::string& client) const;
+  /// The system's segment directories (24-hex names), sorted.
+  virtual result<std::vector<std::string>> list_segments(const wal_key& key) const;
+
+  /// Retention (policy/retention_plan.hpp). Each removal takes the bytes out of usage(); what
+  /// is not there is no error. A backend that cannot delete answers operation_not_supported.
+  /// A segment directory with every unit and sidecar in it: data files first, so a unit is
+  /// never listed without its bytes.
+  virtual std::error_code remove_segment(const wal_key& key, std::string_view segment);
+  virtual std::error_code remove_gap(const wal_key& key, const wire::wal::gap_record& gap);
+  virtual std::error_code remove_basebackup_mark(const wal_key& key, std::string_view backup_id);
+
   /// Bytes [first, first + length) of a stored file; ENOENT when it is gone.
   virtual result<std::unique_ptr<object_reader>> open_range(const wal_key& key,
                                                             const wal_file_name& name,

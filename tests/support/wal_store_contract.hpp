@@ -277,5 +277,40 @@ TEST_P(WalStoreContract, GapsAreRecordedOnceAndListedInOrder) {
       << "gap records are not WAL files";
 }
 
+TEST_P(WalStoreContract, RetentionRemovesSegmentsGapsAndMarksAndTheirUsage) {
+  const wal_key key{"app", "7000000000000000001"};
+  ASSERT_TRUE(wal().claim_system(key, mib));
+  const std::string seg4 = "000000010000000000000004";
+  ASSERT_TRUE(put(seg1 + ".00000000-00001000.zst", "12345", "plain"));
+  ASSERT_TRUE(put(seg1 + ".00001000-00002000", "1234567", "other"));
+  ASSERT_TRUE(put(seg4 + ".00000000-00001000", "abc", "abc"));
+  ASSERT_TRUE(put("00000002.history", "1\t0/3000000\tx\n", "1\t0/3000000\tx\n"));
+  EXPECT_EQ(wal().list_segments(key).value(), (std::vector<std::string>{seg1, seg4}));
+  const wire::wal::gap_record gap{1, 0x3000000, 0x4000000, "slot_lost", "2026-01-02T00:00:00Z"};
+  ASSERT_TRUE(wal().put_gap(key, gap));
+  const wire::wal::basebackup_mark mark{"pgdata-20260102-030405.base.tar.zst", 1, 0x4000028,
+                                        0x4000100, 1767323045123};
+  ASSERT_TRUE(wal().put_basebackup_mark(key, mark));
+  const auto usage_before = wal().usage()["app"];
+
+  EXPECT_FALSE(wal().remove_segment(key, seg1));
+  EXPECT_FALSE(wal().remove_segment(key, seg1)) << "what is not there is no error";
+  EXPECT_EQ(wal().list_segments(key).value(), (std::vector<std::string>{seg4}));
+  EXPECT_EQ(wal().list_names(key).value(),
+            (std::vector<std::string>{seg4 + ".00000000-00001000", "00000002.history"}));
+  EXPECT_TRUE(names_in(seg1).empty());
+  EXPECT_EQ(wal().usage()["app"], usage_before - 12u) << "the removed units' bytes";
+  EXPECT_FALSE(wal().remove_gap(key, gap));
+  EXPECT_TRUE(wal().list_gaps(key).value().empty());
+  EXPECT_FALSE(wal().remove_basebackup_mark(key, mark.id));
+  EXPECT_TRUE(wal().list_basebackup_marks(key).value().empty());
+
+  store_ = GetParam().open(dir_.path());
+  EXPECT_EQ(store_->wal()->list_segments(key).value(), (std::vector<std::string>{seg4}));
+  EXPECT_EQ(store_->wal()->usage()["app"], usage_before - 12u) << "counted again";
+  EXPECT_EQ(store_->wal()->list_systems("app").value(),
+            (std::vector<std::string>{"7000000000000000001"}));
+}
+
 }  // namespace wal_contract
 }  // namespace pgship::test

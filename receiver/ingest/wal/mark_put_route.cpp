@@ -5,6 +5,7 @@
 #include <pgship/common/log.hpp>
 #include <pgship/common/wire/wal.hpp>
 
+#include "policy/retention.hpp"
 #include "policy/wal_access.hpp"
 #include "storage/wal_store.hpp"
 
@@ -126,6 +127,8 @@ net::awaitable<void> handle_put(exchange& ex, receiver_context& ctx) {
   }
   co_await ex.respond_json(created ? http::status::created : http::status::ok,
                            wal_wire::encode_mark(*mark));
+  // A newly complete base backup may move the PITR window's anchor: older WAL can go now.
+  if (created) co_await apply_retention(ctx, key.client);
 }
 
 }  // namespace

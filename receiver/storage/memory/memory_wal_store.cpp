@@ -194,6 +194,44 @@ result<std::unique_ptr<object_reader>> memory_wal_store::open_range(const wal_ke
   return std::make_error_code(std::errc::no_such_file_or_directory);
 }
 
+result<std::vector<std::string>> memory_wal_store::list_segments(const wal_key& key) const {
+  std::vector<std::string> out;
+  std::lock_guard lock(mutex_);
+  const auto found = systems_.find(key_of(key));
+  if (found == systems_.end()) return out;
+  for (const auto& [dir, files] : found->second.dirs)
+    if (wal::is_segment_name(dir)) out.push_back(dir);
+  return out;
+}
+
+std::error_code memory_wal_store::remove_segment(const wal_key& key, std::string_view segment) {
+  std::lock_guard lock(mutex_);
+  const auto found = systems_.find(key_of(key));
+  if (found == systems_.end()) return {};
+  const auto files = found->second.dirs.find(segment);
+  if (files == found->second.dirs.end()) return {};
+  auto& used = usage_[key.client];
+  for (const auto& [name, kept] : files->second)
+    used -= std::min(used, kept.meta.stored_size);
+  found->second.dirs.erase(files);
+  return {};
+}
+
+std::error_code memory_wal_store::remove_gap(const wal_key& key, const wire::wal::gap_record& gap) {
+  std::lock_guard lock(mutex_);
+  if (const auto it = gaps_.find(key_of(key)); it != gaps_.end())
+    it->second.erase(wal_gap_file_name(gap));
+  return {};
+}
+
+std::error_code memory_wal_store::remove_basebackup_mark(const wal_key& key,
+                                                         std::string_view backup_id) {
+  std::lock_guard lock(mutex_);
+  if (const auto it = marks_.find(key_of(key)); it != marks_.end())
+    it->second.erase(std::string(backup_id));
+  return {};
+}
+
 std::map<std::string, std::uint64_t> memory_wal_store::usage() const {
   std::lock_guard lock(mutex_);
   return usage_;

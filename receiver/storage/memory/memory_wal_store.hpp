@@ -27,6 +27,10 @@ class memory_wal_store final : public wal_store {
   result<std::vector<wire::wal::basebackup_mark>> list_basebackup_marks(
       const wal_key& key) const override;
   result<std::vector<std::string>> systems(const std::string& client) const override;
+  result<std::vector<std::string>> list_segments(const wal_key& key) const override;
+  std::error_code remove_segment(const wal_key& key, std::string_view segment) override;
+  std::error_code remove_gap(const wal_key& key, const wire::wal::gap_record& gap) override;
+  std::error_code remove_basebackup_mark(const wal_key& key, std::string_view backup_id) override;
   result<std::unique_ptr<object_reader>> open_range(const wal_key& key, const wal_file_name& name,
                                                     std::uint64_t first,
                                                     std::uint64_t length) const override;

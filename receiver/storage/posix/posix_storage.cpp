@@ -80,9 +80,9 @@ std::size_t count_quarantined(const stdfs::path& root) {
 
 }  // namespace
 
-posix_storage::posix_storage(stdfs::path root) : root_(std::move(root)) {
+posix_storage::posix_storage(stdfs::path root, bool sweep) : root_(std::move(root)) {
   stdfs::create_directories(root_);
-  auto found = scan(true);
+  auto found = scan(sweep);
   if (!found) throw std::system_error(found.error(), "cannot read " + root_.string());
   counted(std::move(*found));
 }

@@ -16,7 +16,9 @@ class posix_storage final : public storage {
  public:
   /// Scans what is stored and removes orphaned sidecars left by a crash. Throws
   /// std::system_error when the directory cannot be created or read.
-  explicit posix_storage(std::filesystem::path root);
+  /// `sweep`: remove what a crash left (only where no server runs on `root` now: later a
+  /// sidecar without its backup may be a commit on its way).
+  explicit posix_storage(std::filesystem::path root, bool sweep = true);
 
   storage_capabilities capabilities() const override;
   result<std::vector<backup_record>> list(

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <tuple>
 
+#include <unistd.h>
+
 #include <pgship/common/fs.hpp>
 #include <pgship/common/wal/wal_names.hpp>
 #include <pgship/common/wire/wal.hpp>
@@ -318,6 +320,80 @@ result<std::vector<std::string>> posix_wal_store::systems(const std::string& cli
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+result<std::vector<std::string>> posix_wal_store::list_segments(const wal_key& key) const {
+  std::vector<std::string> out;
+  const auto relative = system_relative(key);
+  if (!relative) return out;
+  std::error_code ec;
+  stdfs::directory_iterator it(root_ / *relative, ec);
+  if (ec == std::errc::no_such_file_or_directory) return out;
+  if (ec) return ec;
+  for (const auto& entry : it) {
+    auto name = entry.path().filename().string();
+    std::error_code type_ec;
+    if (wal::is_segment_name(name) && entry.is_directory(type_ec)) out.push_back(std::move(name));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::error_code posix_wal_store::remove_segment(const wal_key& key, std::string_view segment) {
+  const auto relative = system_relative(key);
+  if (!relative || !wal::is_segment_name(segment)) {
+    return std::make_error_code(std::errc::invalid_argument);
+  }
+  const auto system_dir = root_ / *relative;
+  const auto dir = system_dir / std::string(segment);
+  std::lock_guard lock(mutex_);
+  std::error_code ec;
+  std::vector<stdfs::path> data;
+  std::vector<stdfs::path> rest;
+  for (const auto& entry : stdfs::directory_iterator(dir, ec)) {
+    const auto name = entry.path().filename().string();
+    const auto parsed = parse_wal_file_name(name);
+    (parsed && parsed->dir == segment ? data : rest).push_back(entry.path());
+  }
+  if (ec == std::errc::no_such_file_or_directory) return {};
+  if (ec) return ec;
+  for (const auto& path : data) {
+    std::error_code size_ec;
+    const auto size = stdfs::file_size(path, size_ec);
+    const bool counted = stdfs::exists(stdfs::path(path).concat(sidecar_suffix), size_ec);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_code();
+    if (counted && !size_ec) {
+      auto& used = usage_[key.client];
+      used -= std::min(used, size);
+    }
+  }
+  for (const auto& path : rest) {
+    if (stdfs::remove(path, ec); ec) return ec;
+  }
+  if (stdfs::remove(dir, ec); ec) return ec;
+  return fs::fsync_directory(system_dir);
+}
+
+std::error_code posix_wal_store::remove_record(const wal_key& key, std::string_view dir,
+                                               const std::string& file) {
+  const auto relative = system_relative(key);
+  if (!relative) return std::make_error_code(std::errc::invalid_argument);
+  const auto record_dir = root_ / *relative / std::string(dir);
+  std::lock_guard lock(mutex_);
+  std::error_code ec;
+  if (!stdfs::remove(record_dir / file, ec)) return ec;
+  return fs::fsync_directory(record_dir);
+}
+
+std::error_code posix_wal_store::remove_gap(const wal_key& key, const wire::wal::gap_record& gap) {
+  return remove_record(key, wal_gaps_dir, wal_gap_file_name(gap));
+}
+
+std::error_code posix_wal_store::remove_basebackup_mark(const wal_key& key,
+                                                        std::string_view backup_id) {
+  const auto file = wal_mark_file_name(backup_id);
+  if (!file) return std::make_error_code(std::errc::invalid_argument);
+  return remove_record(key, wal_marks_dir, *file);
 }
 
 result<std::unique_ptr<object_reader>> posix_wal_store::open_range(const wal_key& key,

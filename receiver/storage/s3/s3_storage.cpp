@@ -45,7 +45,7 @@ s3_storage::s3_storage(s3_settings s)
           "supports it)");
     }
   }
-  abort_stale_uploads();
+  if (cfg_.abort_left_uploads) abort_stale_uploads();
 }
 
 s3_storage::~s3_storage() {

@@ -45,6 +45,8 @@ struct s3_settings {
   /// Multipart uploads under the prefix older than this are aborted at start-up (whichever
   /// replica began them: no upload of ours lives that long).
   std::chrono::hours stale_upload_age{24 * 7};
+  /// Abort the uploads a stopped receiver left at start-up (off beside a running one).
+  bool abort_left_uploads = true;
 };
 
 class s3_storage final : public storage {

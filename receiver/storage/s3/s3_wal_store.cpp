@@ -347,6 +347,73 @@ result<std::vector<wire::wal::basebackup_mark>> s3_wal_store::list_basebackup_ma
   return out;
 }
 
+result<std::vector<std::string>> s3_wal_store::list_systems(const std::string& client) const {
+  std::vector<std::string> out;
+  if (!fs::is_safe_name(client)) return out;
+  const auto client_prefix = root(prefix_) + client + "/";
+  std::vector<std::string> dirs;
+  if (auto ec = bucket_.list_dirs(client_prefix, dirs)) return ec;
+  for (const auto& dir : dirs) {
+    // "<client prefix><system>/"
+    auto name = dir.substr(client_prefix.size(), dir.size() - client_prefix.size() - 1);
+    if (wire::wal::is_system_id(name)) out.push_back(std::move(name));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+result<std::vector<std::string>> s3_wal_store::list_segments(const wal_key& key) const {
+  std::vector<std::string> out;
+  const auto system = system_prefix(key);
+  if (!system) return out;
+  std::vector<std::string> dirs;
+  if (auto ec = bucket_.list_dirs(*system, dirs)) return ec;
+  for (const auto& dir : dirs) {
+    auto name = dir.substr(system->size(), dir.size() - system->size() - 1);
+    if (wal::is_segment_name(name)) out.push_back(std::move(name));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::error_code s3_wal_store::remove_segment(const wal_key& key, std::string_view segment) {
+  const auto system = system_prefix(key);
+  if (!system || !wal::is_segment_name(segment)) {
+    return std::make_error_code(std::errc::invalid_argument);
+  }
+  const auto dir_prefix = *system + std::string(segment) + "/";
+  std::vector<object_entry> objects;
+  if (auto ec = bucket_.list(dir_prefix, objects)) return ec;
+  std::vector<std::string> keys;
+  std::uint64_t freed = 0;
+  for (const auto& o : objects) {
+    keys.push_back(o.key);
+    if (parse_wal_file_name(std::string_view(o.key).substr(dir_prefix.size()))) freed += o.size;
+  }
+  if (keys.empty()) return {};
+  if (auto ec = bucket_.remove(keys)) return ec;
+  std::lock_guard lock(mutex_);
+  if (usage_) {
+    auto& used = (*usage_)[key.client];
+    used -= std::min(used, freed);
+  }
+  return {};
+}
+
+std::error_code s3_wal_store::remove_gap(const wal_key& key, const wire::wal::gap_record& gap) {
+  const auto system = system_prefix(key);
+  if (!system) return std::make_error_code(std::errc::invalid_argument);
+  return bucket_.remove({*system + std::string(wal_gaps_dir) + "/" + wal_gap_file_name(gap)});
+}
+
+std::error_code s3_wal_store::remove_basebackup_mark(const wal_key& key,
+                                                     std::string_view backup_id) {
+  const auto system = system_prefix(key);
+  const auto file = wal_mark_file_name(backup_id);
+  if (!system || !file) return std::make_error_code(std::errc::invalid_argument);
+  return bucket_.remove({*system + std::string(wal_marks_dir) + "/" + *file});
+}
+
 result<std::optional<wal_stored_file>> s3_wal_store::find(const wal_key& key,
                                                           const wal_file_name& name) const {
   const auto system = system_prefix(key);

@@ -54,6 +54,11 @@ class s3_wal_store final : public wal_store {
   /// replica's WAL from before this receiver started), then kept current by put(). Another
   /// replica's puts since then show after a restart.
   std::map<std::string, std::uint64_t> usage() const override;
+  result<std::vector<std::string>> list_systems(const std::string& client) const override;
+  result<std::vector<std::string>> list_segments(const wal_key& key) const override;
+  std::error_code remove_segment(const wal_key& key, std::string_view segment) override;
+  std::error_code remove_gap(const wal_key& key, const wire::wal::gap_record& gap) override;
+  std::error_code remove_basebackup_mark(const wal_key& key, std::string_view backup_id) override;
   /// One object per gap under `<system>/gaps/`: HEAD then PUT under the name's lock (an equal
   /// record from another replica in between is the same gap).
   result<wal_put_outcome> put_gap(const wal_key& key, const wire::wal::gap_record& gap) override;

@@ -134,12 +134,12 @@ TEST_F(StorageFaults, RetentionRemovesNothingWhenTheListFails) {
     seed(name);
   }
   faults_->fail(storage_op::list, eio);
-  apply_retention_now(*ctx_, "default", "app");
+  apply_retention_now(*ctx_, "default", std::chrono::system_clock::now());
   EXPECT_EQ(faults_->calls(storage_op::remove), 0) << "a failed list may miss the newest backups";
   faults_->heal(storage_op::list);
   EXPECT_EQ(ctx_->store->list("default", "app")->size(), 3u);
 
-  apply_retention_now(*ctx_, "default", "app");
+  apply_retention_now(*ctx_, "default", std::chrono::system_clock::now());
   const auto kept = ctx_->store->list("default", "app");
   ASSERT_TRUE(kept);
   ASSERT_EQ(kept->size(), 1u);

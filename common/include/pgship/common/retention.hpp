@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pgship {
@@ -22,6 +23,22 @@ struct retention_item {
   std::string id;
   std::chrono::system_clock::time_point taken;
 };
+
+/// Why a backup is kept (DESIGN: "retention --dry-run ... by which rule").
+enum class retention_rule { newest, day, week, month, future };
+std::string_view to_string(retention_rule rule);
+
+/// One backup's verdict: the rules that keep it; none means it goes.
+struct retention_verdict {
+  std::string id;
+  std::vector<retention_rule> kept_by;
+};
+
+/// Every backup's verdict under `policy`, newest first (ties by id, greater first). With no rule
+/// enabled, nothing is kept by a rule: the caller decides what "off" means.
+std::vector<retention_verdict> explain_retention(const std::vector<retention_item>& backups,
+                                                 const retention_policy& policy,
+                                                 std::chrono::system_clock::time_point now);
 
 /// The ids to delete. Rules: off when the policy is not enabled; the newest backup is never
 /// deleted; a backup is kept when it is the newest in its day (within keep_days days of
