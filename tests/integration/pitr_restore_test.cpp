@@ -7,11 +7,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <random>
+#include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -22,6 +26,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <pgship/common/time_text.hpp>
 #include <pgship/common/wal/wal_names.hpp>
 
 #include "process.hpp"
@@ -57,14 +62,17 @@ class PitrRestore : public wal_source_fixture {
                       restore_config_.string()});
   }
 
-  // The newest moment the receiver's PITR window reaches, in unix seconds (0 without one).
-  double window_newest() {
+  // A sample of the receiver's /metrics whose name starts `name{`; 0 when absent.
+  double receiver_metric(const std::string& name) {
     const auto r = run_process({"curl", "-fsS", receiver_->url("/metrics")});
-    const std::string name = "pgship_receiver_pitr_newest_timestamp_seconds{";
-    const auto at = r.out.find(name);
+    const auto at = r.out.find(name + "{");
     if (at == std::string::npos) return 0;
     const auto value = r.out.find(' ', r.out.find('}', at));
     return std::stod(r.out.substr(value + 1));
+  }
+  // The newest moment the receiver's PITR window reaches, in unix seconds (0 without one).
+  double window_newest() {
+    return receiver_metric("pgship_receiver_pitr_newest_timestamp_seconds");
   }
 
   std::string max_id(pg_cluster& server) { return sql(server, "SELECT max(id) FROM ticks"); }
@@ -83,22 +91,9 @@ class PitrRestore : public wal_source_fixture {
     if (!start_streaming(recipient_)) throw std::runtime_error("the WAL stream did not come up");
     source_->execute("postgres", "CREATE TABLE ticks (id int PRIMARY KEY, at timestamptz)");
     if (before_backup) before_backup();
-    const auto started = post("/api/v1/basebackups");
-    if (started.result_int() != 202) throw std::runtime_error("no base backup: " + started.body());
-    const std::string location(started[boost::beast::http::field::location]);
-    const auto run_id = location.substr(std::string("/api/v1/runs/").size());
-    wait_until([&] { return result_of(run_id) != "running"; }, 300s);
-    if (result_of(run_id) != "ok") throw std::runtime_error("the base backup failed");
+    run_to_end("/api/v1/basebackups");
 
-    std::vector<std::string> after;
-    for (int i = 1; i <= rows; ++i) {
-      source_->execute("postgres",
-                       "INSERT INTO ticks VALUES (" + std::to_string(i) + ", clock_timestamp())");
-      after.push_back(sql(*source_,
-                          "SELECT to_char(clock_timestamp() AT TIME ZONE 'Asia/Kolkata', "
-                          "'YYYY-MM-DD HH24:MI:SS.US') || '+05:30'"));
-      std::this_thread::sleep_for(20ms);
-    }
+    const auto after = write_rows(1, rows);
     wait_archived();
     system_ = sql(*source_, "SELECT system_identifier FROM pg_control_system()");
     // The identity where the postgres user's wal-fetch can read it.
@@ -108,6 +103,30 @@ class PitrRestore : public wal_source_fixture {
                      {{"AGE_IDENTITY_FILE", identity_.string()}, {"PITR_SYSTEM", system_}}),
         "restore.env");
     return after;
+  }
+
+  // Rows first..last from one serial writer: per row, the server's time just after its commit.
+  std::vector<std::string> write_rows(int first, int last) {
+    std::vector<std::string> after;
+    for (int i = first; i <= last; ++i) {
+      source_->execute("postgres",
+                       "INSERT INTO ticks VALUES (" + std::to_string(i) + ", clock_timestamp())");
+      after.push_back(sql(*source_,
+                          "SELECT to_char(clock_timestamp() AT TIME ZONE 'Asia/Kolkata', "
+                          "'YYYY-MM-DD HH24:MI:SS.US') || '+05:30'"));
+      std::this_thread::sleep_for(20ms);
+    }
+    return after;
+  }
+
+  // POSTs `route` to the daemon (a backup, a base backup) and waits until that run ended well.
+  void run_to_end(const std::string& route) {
+    const auto started = post(route);
+    if (started.result_int() != 202) throw std::runtime_error(route + ": " + started.body());
+    const std::string location(started[boost::beast::http::field::location]);
+    const auto run_id = location.substr(std::string("/api/v1/runs/").size());
+    wait_until([&] { return result_of(run_id) != "running"; }, 300s);
+    if (result_of(run_id) != "ok") throw std::runtime_error(route + ": the run failed");
   }
 
   // Until the receiver holds every byte of WAL written so far, and its window reaches the
@@ -534,5 +553,154 @@ TEST_F(PitrRestore, APitrDrillFailsOnAMissingOrChangedSegmentAndSaysWhy) {
   EXPECT_NE(health.body().find("last PITR drill failed"), std::string::npos) << health.body();
 }
 
+// PITR_KEEP_DAYS (issue 29): three base backups a few seconds apart, and `retention` run as if
+// a day had passed since the middle one stopped. The dry run names what goes (the oldest base
+// backup, its mark, the WAL before the middle one's start, the older dump); the real pass then
+// deletes exactly that and prints the same plan; after SIGHUP the receiver's window starts at
+// the middle backup's stop, a moment after it still recovers exactly, and one before it is
+// refused with the window named.
+TEST_F(PitrRestore, RetentionDeletesWhatItsDryRunSaidAndTheWindowStaysRecoverable) {
+  write_after_base_backup(3);
+  const auto switch_segments = [this] {
+    for (int i = 0; i < 3; ++i)
+      sql(*source_, "SELECT pg_switch_wal() FROM (SELECT txid_current()) t");
+  };
+  switch_segments();
+  const auto before_second = write_rows(4, 6);
+  std::this_thread::sleep_for(1100ms);
+  run_to_end("/api/v1/basebackups");
+  const auto after_second = write_rows(7, 9);
+  switch_segments();
+  std::this_thread::sleep_for(1100ms);  // base backup names are stamped to the second
+  run_to_end("/api/v1/basebackups");
+  write_rows(10, 12);
+  wait_archived();
+  run_to_end("/api/v1/backups");
+  std::this_thread::sleep_for(1100ms);  // dump names are stamped to the second
+  run_to_end("/api/v1/backups");
+
+  const auto storage = receiver_->storage_dir();
+  const auto system_dir = storage / ".wal" / "default" / system_;
+  std::vector<std::pair<std::int64_t, std::string>> stops;  // stop time (ms), backup id
+  for (const auto& e : stdfs::directory_iterator(system_dir / "basebackups")) {
+    const auto mark = boost::json::parse(read_file(e.path())).as_object();
+    stops.emplace_back(mark.at("stop_time").as_int64(), std::string(mark.at("id").as_string()));
+  }
+  std::sort(stops.begin(), stops.end());
+  ASSERT_EQ(stops.size(), 3u);
+  // A day after the middle backup stopped, half-way to the newest one's stop.
+  const auto now_ms = stops[1].first + 24 * 3600 * 1000 + (stops[2].first - stops[1].first) / 2;
+  const auto now_text =
+      format_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(now_ms)), true);
+
+  // Every stored file by its path under STORAGE_DIR (temp and spool files aside).
+  const auto files = [&] {
+    std::set<std::string> out;
+    for (const auto& e : stdfs::recursive_directory_iterator(storage)) {
+      const auto relative = stdfs::relative(e.path(), storage).string();
+      if (e.is_regular_file() && !relative.starts_with(".incoming")) out.insert(relative);
+    }
+    return out;
+  };
+  const auto retention = [&](bool dry) {
+    std::vector<std::string> argv{receiver_binary(), "retention", "--now", now_text};
+    if (dry) argv.push_back("--dry-run");
+    process_options options;
+    options.env = {{"STORAGE_DIR", storage.string()},
+                   {"BACKUP_API_TOKEN", token_},
+                   {"PITR_KEEP_DAYS", "1"},
+                   {"KEEP_DAYS", "1"}};
+    return run_process(argv, options);
+  };
+  const auto plan_lines = [](const std::string& out) {
+    std::vector<std::string> lines;
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);)
+      if (line.starts_with("  ")) lines.push_back(line);
+    return lines;
+  };
+
+  const auto before = files();
+  const auto dry = retention(true);
+  ASSERT_EQ(dry.exit_code, 0) << dry.out << dry.err;
+  EXPECT_EQ(files(), before) << "a dry run deletes nothing";
+  const auto plan = plan_lines(dry.out);
+  EXPECT_NE(dry.out.find("  delete  " + stops[0].second + "\n"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("  delete  mark " + stops[0].second + "\n"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("  keep    " + stops[1].second + "  (PITR window)"), std::string::npos)
+      << dry.out;
+  EXPECT_NE(dry.out.find("  keep    " + stops[2].second + "  (newest, PITR window)"),
+            std::string::npos)
+      << dry.out;
+  EXPECT_NE(dry.out.find("WAL kept from "), std::string::npos) << dry.out;
+
+  // What the dry run says goes, as stored paths: a backup with its sidecars and manifest, a
+  // WAL run as every segment directory of it that is stored, a mark as its record.
+  std::set<std::string> said;
+  std::set<std::string> said_segments;
+  std::size_t said_backups = 0;
+  for (const auto& line : plan) {
+    if (!line.starts_with("  delete  ")) continue;
+    const auto what = line.substr(10);
+    if (what.starts_with("mark ")) {
+      said.insert(stdfs::relative(system_dir / "basebackups" / (what.substr(5) + ".json"), storage)
+                      .string());
+    } else if (what.starts_with("WAL ")) {
+      const auto range = what.substr(4, what.find(' ', 4) - 4);
+      const auto dots = range.find("..");
+      const auto first = range.substr(0, dots);
+      const auto last = dots == std::string::npos ? first : range.substr(dots + 2);
+      for (const auto& e : stdfs::directory_iterator(system_dir)) {
+        const auto name = e.path().filename().string();
+        if (wal::is_segment_name(name) && name >= first && name <= last) said_segments.insert(name);
+      }
+    } else {
+      ++said_backups;
+      // The backup, its .sha256, its manifest, and its <name>.json (without the codecs).
+      const auto stem = what.substr(0, what.find('.') + 1);
+      for (const auto& f : before)
+        if (stdfs::path(f).filename().string().starts_with(stem)) said.insert(f);
+    }
+  }
+  EXPECT_EQ(said_backups, 2u) << "the oldest base backup and the older dump\n" << dry.out;
+  EXPECT_FALSE(said_segments.empty()) << dry.out;
+  for (const auto& f : before) {
+    const auto in_segment = f.find("/" + system_ + "/");
+    if (in_segment == std::string::npos) continue;
+    const auto rest = f.substr(in_segment + system_.size() + 2);
+    if (said_segments.contains(rest.substr(0, rest.find('/')))) said.insert(f);
+  }
+
+  const auto real = retention(false);
+  ASSERT_EQ(real.exit_code, 0) << real.out << real.err;
+  EXPECT_EQ(plan_lines(real.out), plan) << "the pass carried out the plan the dry run printed";
+  std::set<std::string> gone;
+  const auto after = files();
+  std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
+                      std::inserter(gone, gone.end()));
+  EXPECT_EQ(gone, said) << dry.out;
+  for (const auto& segment : said_segments)
+    EXPECT_FALSE(stdfs::exists(system_dir / segment)) << segment;
+  const auto again = retention(true);
+  EXPECT_EQ(again.out.find("  delete  "), std::string::npos) << "nothing more goes\n" << again.out;
+
+  // The running receiver reads the archive again on SIGHUP: its window starts at the middle
+  // backup's stop now.
+  ASSERT_EQ(::kill(receiver_->pid(), SIGHUP), 0);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return receiver_metric("pgship_receiver_pitr_oldest_timestamp_seconds") * 1000 >=
+               static_cast<double>(stops[1].first) - 1;
+      },
+      30s))
+      << run_process({"curl", "-fsS", receiver_->url("/metrics")}).out;
+  EXPECT_EQ(recovered_max_id(after_second[1], "after-the-middle"), "8")
+      << "a moment inside the window recovers exactly";
+  const auto early = owned_dir("before-the-window");
+  const auto refused = restore(before_second[1], early);
+  EXPECT_EQ(refused.exit_code, 52) << refused.out << refused.err;  // restore_refused
+  EXPECT_NE(refused.err.find("the PITR window is"), std::string::npos) << refused.err;
+  EXPECT_TRUE(stdfs::is_empty(early));
+}
 }  // namespace
 }  // namespace pgship::test
