@@ -127,6 +127,9 @@ stop_restored() {
 timed() {  # NAME DIR RESTORE TARGET
   local name=$1 dir=$2 restore=$3 t0
   stop_restored "$dir"; owned_dir "$dir"; owned_dir "$dir.sock"
+  # The source's checkpoint first: after B's load it would otherwise write a GiB of dirty
+  # buffers beside whichever restore runs first.
+  psql -c CHECKPOINT > /dev/null
   sync; sleep "$pause"; t0=$(seconds)
   if "$restore" "$dir" "$4" > "$work/$name.out" 2>&1 && wait_writable "$dir" "$dir.sock"; then
     secs=$(elapsed "$t0" "$(seconds)")

@@ -47,10 +47,17 @@ std::vector<retention_item_verdict> judge_backups(
   for (const auto* b : group)
     items.push_back({b->id, b->taken});
   std::vector<retention_item_verdict> out;
+  // The newest base backup stays under the window alone too (GFS keeps it when GFS is on):
+  // whatever its marks say, the newest physical copy is never what retention takes.
+  bool newest_kept = rules.gfs.enabled() || !pitr_applies;
   for (auto& v : explain_retention(items, rules.gfs, now)) {
     retention_item_verdict verdict{v.id, {}};
     for (const auto rule : v.kept_by)
       verdict.kept_by.emplace_back(to_string(rule));
+    if (!newest_kept && v.kept_by.empty()) {
+      verdict.kept_by.emplace_back(to_string(retention_rule::newest));
+      newest_kept = true;
+    }
     if (pitr_applies) {
       if (const auto it = pitr_keeps.find(v.id); it != pitr_keeps.end()) {
         verdict.kept_by.insert(verdict.kept_by.end(), it->second.begin(), it->second.end());

@@ -131,7 +131,7 @@ TEST(RetentionPlan, TheWindowKeepsTheNewestBackupThatStoppedBeforeItsStartAndAll
   EXPECT_EQ(verdict(plan.backups, "pgdata-20261206-120000.base.tar.zst").kept_by,
             (std::vector<std::string>{"PITR window"}));
   EXPECT_EQ(verdict(plan.backups, "pgdata-20261207-110000.base.tar.zst").kept_by,
-            (std::vector<std::string>{"PITR window"}));
+            (std::vector<std::string>{"newest", "PITR window"}));
   EXPECT_EQ(moved.marks_deleted, (std::vector<std::string>{"pgdata-20261205-120000.base.tar.zst"}))
       << "the deleted backup's mark goes with it: the window never names it again";
 }
@@ -171,6 +171,17 @@ TEST(RetentionPlan, WithoutACompleteBaseBackupNoWalGoes) {
       << "a base backup inside the window whose mark is on its way";
   EXPECT_TRUE(verdict(plan.backups, "pgdata-20261205-120000.base.tar.zst").deleted())
       << "unmarked and older than the window: it recovers nothing";
+}
+
+TEST(RetentionPlan, TheWindowAloneNeverTakesTheNewestBaseBackup) {
+  retention_settings rules;
+  rules.pitr_keep_days = 1;
+  auto h = three_days();
+  h.systems.clear();  // no mark anywhere: none of them is complete
+  const auto plan = plan_retention(h, rules, now + 72h);
+  EXPECT_EQ(verdict(plan.backups, "pgdata-20261207-110000.base.tar.zst").kept_by,
+            (std::vector<std::string>{"newest"}));
+  EXPECT_TRUE(verdict(plan.backups, "pgdata-20261206-120000.base.tar.zst").deleted());
 }
 
 TEST(RetentionPlan, AMarkWhoseBackupIsGoneIsNoAnchorAndGoes) {
