@@ -4,6 +4,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -61,14 +62,14 @@ std::optional<io::stored_format> format_of_unit(const std::string& name) {
 
 // One unit at `start` of the file `fd`: decrypted and decompressed as its name says, both its
 // stored and its plain bytes hashed and held to the receiver's record.
+// `cut_back`: units may overlap (cut differently after a restart; the bytes are the same), so
+// one written after another cuts the file back to where it starts.
 net::awaitable<stage_error> write_unit(wal_api& api, const wire::wal::list_entry& entry, int fd,
-                                       const io::age_secrets& secrets) {
+                                       const io::age_secrets& secrets, bool cut_back = true) {
   const std::string what = "WAL unit " + entry.unit;
   const auto format = format_of_unit(entry.unit);
   if (!format) co_return fail(errc::receiver_unhealthy, what + ": not a unit name");
-  // Units may overlap (cut differently after a restart; the bytes are the same): cut back to
-  // where this one starts.
-  if (::ftruncate(fd, entry.start) != 0 || ::lseek(fd, entry.start, SEEK_SET) < 0)
+  if ((cut_back && ::ftruncate(fd, entry.start) != 0) || ::lseek(fd, entry.start, SEEK_SET) < 0)
     co_return io_failure("writing " + what, errno);
   io::file_writer file(fd, false);
   io::filter_group chain(file);
@@ -112,12 +113,92 @@ net::awaitable<stage_error> write_unit(wal_api& api, const wire::wal::list_entry
   co_return stage_error{};
 }
 
+// Runs `count` workers side by side on this executor; returns once every one has ended.
+net::awaitable<void> run_side_by_side(std::size_t count,
+                                      const std::function<net::awaitable<void>(std::size_t)>& make,
+                                      const log::context& log) {
+  auto ex = co_await net::this_coro::executor;
+  net::steady_timer all_done(ex, net::steady_timer::time_point::max());
+  std::size_t running = count;
+  if (running == 0) co_return;
+  for (std::size_t i = 0; i < count; ++i) {
+    net::co_spawn(ex, make(i), [&running, &all_done, &log](std::exception_ptr e) {
+      if (e) log.warn("a WAL fetch worker stopped on an exception");
+      if (--running == 0) all_done.cancel();
+    });
+  }
+  co_await all_done.async_wait(net::as_tuple(net::use_awaitable));
+}
+
+// Whether each unit reaches further than the one before (the receiver's greedy chain): then
+// writing each at its offset, side by side, leaves what writing them in order leaves.
+bool each_reaches_further(const std::vector<wire::wal::list_entry>& units) {
+  std::uint32_t reached = 0;
+  for (const auto& entry : units) {
+    const auto unit = wal::parse_unit_name(entry.unit);
+    if (!unit || unit->start != entry.start || unit->end <= reached) return false;
+    reached = unit->end;
+  }
+  return true;
+}
+
+// The units of one file, taken in order by a few workers, each with its own connection and its
+// own descriptor of the file (its own offset); the first failure in unit order.
+struct unit_batch {
+  const std::vector<wire::wal::list_entry>& units;
+  const stdfs::path& part;
+  const io::age_secrets& secrets;
+  std::size_t next = 0;
+  bool failed = false;
+  std::vector<stage_error> errors;  // per unit
+};
+
+net::awaitable<void> unit_worker(unit_batch& batch, std::unique_ptr<wal_api> own, wal_api* api) {
+  if (own) api = own.get();
+  const fd_guard fd(::open(batch.part.c_str(), O_WRONLY | O_CLOEXEC));
+  while (batch.next < batch.units.size() && !batch.failed) {
+    const auto i = batch.next++;
+    if (fd.get() < 0) {
+      batch.errors[i] = io_failure("opening " + batch.part.string(), errno);
+    } else {
+      batch.errors[i] = co_await write_unit(*api, batch.units[i], fd.get(), batch.secrets, false);
+    }
+    if (batch.errors[i]) batch.failed = true;
+  }
+}
+
+// A segment's many small units (a quiet stream seals one every few hundred milliseconds) cost a
+// round trip each: fetched `parallel` at a time, the newest segment arrives in a fraction.
+net::awaitable<stage_error> write_units_side_by_side(
+    const wal_api_factory& open, wal_api& api, const std::vector<wire::wal::list_entry>& units,
+    const stdfs::path& part, const io::age_secrets& secrets, int parallel,
+    const log::context& log) {
+  unit_batch batch{units, part, secrets};
+  batch.errors.resize(units.size());
+  const auto workers = std::clamp<std::size_t>(parallel, 1, units.size());
+  const std::function<net::awaitable<void>(std::size_t)> make = [&](std::size_t i) {
+    return unit_worker(batch, i == 0 ? nullptr : open(), &api);
+  };
+  co_await run_side_by_side(workers, make, log);
+  for (auto& e : batch.errors)
+    if (e) co_return std::move(e);
+  co_return stage_error{};
+}
+
+// How fetch_into may spread one file's units over connections; none: one after another.
+struct side_by_side {
+  const wal_api_factory& open;
+  int parallel = 1;
+  const log::context& log;
+};
+
 // One file of the archive into `path`: written beside it, renamed there once whole and synced.
 // `complete_only` (the spool): a partial segment is not fetched at all, so no crash can leave
 // one under a name that later calls would take for a complete segment.
 net::awaitable<stage_error> fetch_into(wal_api& api, const std::string& file,
                                        const stdfs::path& path, const io::age_secrets& secrets,
-                                       fetched_file& out, bool complete_only = false) {
+                                       fetched_file& out, bool complete_only = false,
+                                       const side_by_side* spread = nullptr) {
   std::optional<wire::wal::segment_list> list;
   if (auto e = co_await api.get_list(file, list)) co_return e;
   if (!list) {
@@ -131,9 +212,15 @@ net::awaitable<stage_error> fetch_into(wal_api& api, const std::string& file,
   const fd_guard fd(::open(part.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600));
   if (fd.get() < 0) co_return io_failure("creating " + part.string(), errno);
   stage_error error;
-  for (const auto& entry : list->units) {
-    error = co_await write_unit(api, entry, fd.get(), secrets);
-    if (error) break;
+  if (spread && spread->parallel > 1 && list->units.size() > 1 &&
+      each_reaches_further(list->units)) {
+    error = co_await write_units_side_by_side(spread->open, api, list->units, part, secrets,
+                                              spread->parallel, spread->log);
+  } else {
+    for (const auto& entry : list->units) {
+      error = co_await write_unit(api, entry, fd.get(), secrets);
+      if (error) break;
+    }
   }
   if (!error && list->state != list_state::history &&
       ::ftruncate(fd.get(), static_cast<off_t>(list->segment_size)) != 0) {
@@ -176,7 +263,6 @@ struct prefetch_batch {
   const wal_fetch_request& request;
   std::deque<std::string> wanted;
   bool reached_end = false;  // the archive lacks a segment, or holds it only in part
-  int running = 0;
 };
 
 net::awaitable<void> prefetch_worker(prefetch_batch& batch) {
@@ -202,19 +288,13 @@ net::awaitable<void> prefetch_worker(prefetch_batch& batch) {
 // The next complete segments fetched into the spool, `parallel` requests at a time.
 net::awaitable<void> fill_spool(const wal_api_factory& open, const wal_fetch_request& request,
                                 std::deque<std::string> wanted) {
-  auto ex = co_await net::this_coro::executor;
   prefetch_batch batch{open, request, std::move(wanted)};
-  net::steady_timer all_done(ex, net::steady_timer::time_point::max());
   if (batch.wanted.empty()) co_return;
   const auto workers = std::clamp<std::size_t>(request.parallel, 1, batch.wanted.size());
-  for (std::size_t i = 0; i < workers; ++i) {
-    ++batch.running;
-    net::co_spawn(ex, prefetch_worker(batch), [&batch, &all_done](std::exception_ptr e) {
-      if (e) batch.request.log.warn("a WAL prefetch worker stopped on an exception");
-      if (--batch.running == 0) all_done.cancel();
-    });
-  }
-  co_await all_done.async_wait(net::as_tuple(net::use_awaitable));
+  const std::function<net::awaitable<void>(std::size_t)> make = [&batch](std::size_t) {
+    return prefetch_worker(batch);
+  };
+  co_await run_side_by_side(workers, make, request.log);
 }
 
 // The segments after `segment` the spool should hold but does not; empty while it holds at
@@ -310,7 +390,9 @@ net::awaitable<stage_error> fetch_wal(const wal_api_factory& open, const wal_fet
   }
   if (!from_spool) {
     auto api = open();
-    if (auto e = co_await fetch_into(*api, request.file, request.target, request.secrets, got))
+    const side_by_side spread{open, request.parallel, request.log};
+    if (auto e = co_await fetch_into(*api, request.file, request.target, request.secrets, got,
+                                     false, &spread))
       co_return e;
     if (got.absent) co_return stage_error{};
   }

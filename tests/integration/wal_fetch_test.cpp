@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -77,6 +78,12 @@ TEST_F(WalFetch, RecoveryThroughWalFetchHoldsEveryAcknowledgedCommit) {
                          std::to_string(batch * 2000 + 1) + ", " +
                          std::to_string(batch * 2000 + 2000) + ") g");
   }
+  // Then a few small commits apart: the stream seals each in a unit of its own.
+  for (int i = 1; i <= 6; ++i) {
+    source_->execute("postgres",
+                     "INSERT INTO fetched VALUES (" + std::to_string(900000 + i) + ", 'small')");
+    std::this_thread::sleep_for(300ms);
+  }
   source_->execute("postgres", "INSERT INTO fetched VALUES (999999, 'the last commit')");
   const auto last_commit =
       pgship::wal::parse_lsn(sql(*source_, "SELECT pg_current_wal_flush_lsn()"));
@@ -112,6 +119,17 @@ TEST_F(WalFetch, RecoveryThroughWalFetchHoldsEveryAcknowledgedCommit) {
   const auto whole = fetch(config, last_segment, out);
   EXPECT_EQ(whole.exit_code, 0) << whole.out << whole.err;
   EXPECT_EQ(stdfs::file_size(out), 1u << 20);
+  // Its units (many: one sealed every 100 ms) were fetched side by side, each written at its
+  // offset: the bytes are the server's own up to the last commit.
+  std::size_t units = 0;
+  for (const auto& e : stdfs::recursive_directory_iterator(receiver_->storage_dir() / ".wal"))
+    if (e.path().filename().string().starts_with(last_segment + ".") &&
+        e.path().extension() != ".json")
+      ++units;
+  EXPECT_GT(units, 1u) << "a segment of one unit would not fetch side by side";
+  const auto upto = static_cast<std::size_t>(*last_commit % (1 << 20));
+  EXPECT_EQ(read_file(out).substr(0, upto),
+            read_file(source_->data_dir() / "pg_wal" / last_segment).substr(0, upto));
   // The first segment after the base backup: its successors are fetched ahead into the spool.
   const auto first = *pgship::wal::parse_segment_name(last_segment, 1 << 20);
   const auto early = pgship::wal::segment_name({1, first.number - 5}, 1 << 20);
