@@ -234,33 +234,17 @@ net::awaitable<http_outcome> read_patiently(http_client& client, const std::stri
 
 }  // namespace
 
-net::awaitable<stage_error> wal_api::get_list(std::string_view file,
-                                              std::optional<wire::wal::segment_list>& out) {
-  out.reset();
-  const std::string what = "listing " + std::string(file) + " of system " + system_;
+net::awaitable<stage_error> wal_api::get_bundle(std::string_view file, body_sink sink,
+                                                bool& absent) {
+  absent = false;
+  const std::string what = "WAL " + std::string(file) + " of system " + system_;
   const auto reply =
-      co_await read_patiently(*client_, wire::wal::segment_path(system_, file), token_, nullptr);
-  if (reply.ok() && reply.status() == 404) co_return stage_error{};
-  if (auto e = judge_read_reply(reply, what)) co_return e;
-  out = wire::wal::decode_list(reply.response.body());
-  if (!out) co_return fail(errc::receiver_unhealthy, what + ": not a pgship WAL list");
-  co_return stage_error{};
-}
-
-net::awaitable<stage_error> wal_api::get_unit(std::string_view name, body_sink sink,
-                                              unit_digests& out) {
-  const std::string what = "WAL unit " + std::string(name) + " of system " + system_;
-  if (!fs::is_safe_name(name)) co_return fail(errc::internal, what + ": not a unit name");
-  const auto reply =
-      co_await read_patiently(*client_, wire::wal::unit_path(system_, name), token_, &sink);
-  if (auto e = judge_read_reply(reply, what)) co_return e;
-  // The receiver's ETag of a stored object is its stored SHA-256, quoted.
-  std::string_view etag = reply.response[http::field::etag];
-  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')
-    etag = etag.substr(1, etag.size() - 2);
-  out.stored = digest_from_hex(etag);
-  out.plain = digest_from_hex(reply.response[wire::wal::header::plaintext_sha256]);
-  co_return stage_error{};
+      co_await read_patiently(*client_, wire::wal::bundle_path(system_, file), token_, &sink);
+  if (reply.ok() && reply.status() == 404) {
+    absent = true;
+    co_return stage_error{};
+  }
+  co_return judge_read_reply(reply, what);
 }
 
 }  // namespace pgship::agent

@@ -61,22 +61,13 @@ class wal_api {
   /// for the same mark again). `permanent` when the receiver refused it (409).
   boost::asio::awaitable<put_outcome> put_mark(const wire::wal::basebackup_mark& mark);
 
-  /// GET segments/{file}: the units that make up a segment or a history file; `out` stays
-  /// empty when the archive has no such file (404). wal_gap (409: it lies in a hole),
-  /// receiver_auth_failed, receiver_unhealthy or receiver_unreachable otherwise. A 429 or 503
-  /// is waited out (its Retry-After, else a growing pause) for up to a minute.
-  boost::asio::awaitable<stage_error> get_list(std::string_view file,
-                                               std::optional<wire::wal::segment_list>& out);
-  /// What the receiver said of a unit it sent: the SHA-256 of the stored bytes (its ETag) and
-  /// of the plain ones (X-Wal-Plaintext-SHA256).
-  struct unit_digests {
-    std::optional<sha256_digest> stored;
-    std::optional<sha256_digest> plain;
-  };
-  /// GET units/{name}: its stored bytes into `sink`, its digests into `out`. Errors as
-  /// get_list's; a unit that is not there (404) is receiver_unhealthy (its list named it).
-  boost::asio::awaitable<stage_error> get_unit(std::string_view name, body_sink sink,
-                                               unit_digests& out);
+  /// GET bundles/{file}: the head and stored bytes of the units that make up a segment or a
+  /// history file (wire/wal.hpp), the whole body into `sink`; `absent` when the archive has no
+  /// such file (404). wal_gap (409: it lies in a hole), receiver_auth_failed,
+  /// receiver_unhealthy or receiver_unreachable otherwise. A 429 or 503 is waited out (its
+  /// Retry-After, else a growing pause) for up to a minute.
+  boost::asio::awaitable<stage_error> get_bundle(std::string_view file, body_sink sink,
+                                                 bool& absent);
 
  private:
   std::unique_ptr<http_client> client_;

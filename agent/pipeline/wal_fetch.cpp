@@ -17,10 +17,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <pgship/common/io/codec_chain.hpp>
-#include <pgship/common/io/file_io.hpp>
-#include <pgship/common/io/filters.hpp>
 #include <pgship/common/wal/wal_names.hpp>
+
+#include "pipeline/wal_bundle_writer.hpp"
 
 namespace pgship::agent {
 
@@ -54,65 +53,6 @@ stage_error io_failure(const std::string& what, int err) {
   return fail(errc::local_io_failed, what + ": " + std::strerror(err));
 }
 
-std::optional<io::stored_format> format_of_unit(const std::string& name) {
-  if (const auto unit = wal::parse_unit_name(name)) return unit->format;
-  if (const auto history = wal::parse_history_file(name)) return history->format;
-  return std::nullopt;
-}
-
-// One unit at `start` of the file `fd`: decrypted and decompressed as its name says, both its
-// stored and its plain bytes hashed and held to the receiver's record.
-// `cut_back`: units may overlap (cut differently after a restart; the bytes are the same), so
-// one written after another cuts the file back to where it starts.
-net::awaitable<stage_error> write_unit(wal_api& api, const wire::wal::list_entry& entry, int fd,
-                                       const io::age_secrets& secrets, bool cut_back = true) {
-  const std::string what = "WAL unit " + entry.unit;
-  const auto format = format_of_unit(entry.unit);
-  if (!format) co_return fail(errc::receiver_unhealthy, what + ": not a unit name");
-  if ((cut_back && ::ftruncate(fd, entry.start) != 0) || ::lseek(fd, entry.start, SEEK_SET) < 0)
-    co_return io_failure("writing " + what, errno);
-  io::file_writer file(fd, false);
-  io::filter_group chain(file);
-  const auto& plain = chain.push_front<io::hash_filter>();
-  io::codec_settings codec;
-  codec.secrets = secrets;
-  io::push_read_stages(chain, *format, codec);
-  const auto& stored = chain.push_front<io::hash_filter>();
-  std::error_code chain_ec;
-  body_sink sink = [&chain,
-                    &chain_ec](std::span<const char> data) -> net::awaitable<std::error_code> {
-    chain_ec = chain.write(data);
-    co_return chain_ec;
-  };
-  wal_api::unit_digests said;
-  auto error = co_await api.get_unit(entry.unit, std::move(sink), said);
-  if (!chain_ec && !error) chain_ec = chain.finish();
-  if (chain_ec) {
-    chain.abort();
-    if (io::is_codec_error(chain_ec)) {
-      co_return fail(errc::hash_mismatch, what +
-                                              " does not decrypt or decompress (its bytes are not "
-                                              "the ones the agent shipped): " +
-                                              chain.describe(chain_ec));
-    }
-    co_return fail(errc::local_io_failed, "writing " + what + ": " + chain.describe(chain_ec));
-  }
-  if (error) co_return error;
-  if (!said.stored || stored.digest() != *said.stored) {
-    co_return fail(errc::hash_mismatch,
-                   what + ": the stored bytes received have SHA-256 " + to_hex(stored.digest()) +
-                       ", the receiver's record says " +
-                       (said.stored ? to_hex(*said.stored) : std::string("nothing")));
-  }
-  if (!said.plain || plain.digest() != *said.plain) {
-    co_return fail(errc::hash_mismatch,
-                   what + ": its WAL has SHA-256 " + to_hex(plain.digest()) +
-                       ", the receiver's record says " +
-                       (said.plain ? to_hex(*said.plain) : std::string("nothing")));
-  }
-  co_return stage_error{};
-}
-
 // Runs `count` workers side by side on this executor; returns once every one has ended.
 net::awaitable<void> run_side_by_side(std::size_t count,
                                       const std::function<net::awaitable<void>(std::size_t)>& make,
@@ -130,106 +70,39 @@ net::awaitable<void> run_side_by_side(std::size_t count,
   co_await all_done.async_wait(net::as_tuple(net::use_awaitable));
 }
 
-// Whether each unit reaches further than the one before (the receiver's greedy chain): then
-// writing each at its offset, side by side, leaves what writing them in order leaves.
-bool each_reaches_further(const std::vector<wire::wal::list_entry>& units) {
-  std::uint32_t reached = 0;
-  for (const auto& entry : units) {
-    const auto unit = wal::parse_unit_name(entry.unit);
-    if (!unit || unit->start != entry.start || unit->end <= reached) return false;
-    reached = unit->end;
-  }
-  return true;
-}
-
-// The units of one file, taken in order by a few workers, each with its own connection and its
-// own descriptor of the file (its own offset); the first failure in unit order.
-struct unit_batch {
-  const std::vector<wire::wal::list_entry>& units;
-  const stdfs::path& part;
-  const io::age_secrets& secrets;
-  std::size_t next = 0;
-  bool failed = false;
-  std::vector<stage_error> errors;  // per unit
-};
-
-net::awaitable<void> unit_worker(unit_batch& batch, std::unique_ptr<wal_api> own, wal_api* api) {
-  if (own) api = own.get();
-  const fd_guard fd(::open(batch.part.c_str(), O_WRONLY | O_CLOEXEC));
-  while (batch.next < batch.units.size() && !batch.failed) {
-    const auto i = batch.next++;
-    if (fd.get() < 0) {
-      batch.errors[i] = io_failure("opening " + batch.part.string(), errno);
-    } else {
-      batch.errors[i] = co_await write_unit(*api, batch.units[i], fd.get(), batch.secrets, false);
-    }
-    if (batch.errors[i]) batch.failed = true;
-  }
-}
-
-// A segment's many small units (a quiet stream seals one every few hundred milliseconds) cost a
-// round trip each: fetched `parallel` at a time, the newest segment arrives in a fraction.
-net::awaitable<stage_error> write_units_side_by_side(
-    const wal_api_factory& open, wal_api& api, const std::vector<wire::wal::list_entry>& units,
-    const stdfs::path& part, const io::age_secrets& secrets, int parallel,
-    const log::context& log) {
-  unit_batch batch{units, part, secrets};
-  batch.errors.resize(units.size());
-  const auto workers = std::clamp<std::size_t>(parallel, 1, units.size());
-  const std::function<net::awaitable<void>(std::size_t)> make = [&](std::size_t i) {
-    return unit_worker(batch, i == 0 ? nullptr : open(), &api);
-  };
-  co_await run_side_by_side(workers, make, log);
-  for (auto& e : batch.errors)
-    if (e) co_return std::move(e);
-  co_return stage_error{};
-}
-
-// How fetch_into may spread one file's units over connections; none: one after another.
-struct side_by_side {
-  const wal_api_factory& open;
-  int parallel = 1;
-  const log::context& log;
-};
-
-// One file of the archive into `path`: written beside it, renamed there once whole and synced.
-// `complete_only` (the spool): a partial segment is not fetched at all, so no crash can leave
-// one under a name that later calls would take for a complete segment.
+// One file of the archive into `path`, from its bundle (one request, however many units):
+// written beside it, renamed there once whole and synced. `complete_only` (the spool): a
+// partial segment is not written at all, so no crash can leave one under a name that later
+// calls would take for a complete segment.
 net::awaitable<stage_error> fetch_into(wal_api& api, const std::string& file,
                                        const stdfs::path& path, const io::age_secrets& secrets,
-                                       fetched_file& out, bool complete_only = false,
-                                       const side_by_side* spread = nullptr) {
-  std::optional<wire::wal::segment_list> list;
-  if (auto e = co_await api.get_list(file, list)) co_return e;
-  if (!list) {
-    out.absent = true;
-    co_return stage_error{};
-  }
-  out.complete = list->state != list_state::partial;
-  out.segment_size = list->segment_size;
-  if (complete_only && !out.complete) co_return stage_error{};
+                                       fetched_file& out, bool complete_only = false) {
   const auto part = stdfs::path(path).concat(".pgship-part");
   const fd_guard fd(::open(part.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600));
   if (fd.get() < 0) co_return io_failure("creating " + part.string(), errno);
-  stage_error error;
-  if (spread && spread->parallel > 1 && list->units.size() > 1 &&
-      each_reaches_further(list->units)) {
-    error = co_await write_units_side_by_side(spread->open, api, list->units, part, secrets,
-                                              spread->parallel, spread->log);
-  } else {
-    for (const auto& entry : list->units) {
-      error = co_await write_unit(api, entry, fd.get(), secrets);
-      if (error) break;
-    }
+  wal_bundle_writer writer(fd.get(), secrets, "WAL " + file, complete_only);
+  body_sink sink = [&writer](std::span<const char> data) -> net::awaitable<std::error_code> {
+    co_return writer.write(data);
+  };
+  bool absent = false;
+  auto error = co_await api.get_bundle(file, std::move(sink), absent);
+  if (writer.error()) error = writer.error();  // what stopped the transfer, in its words
+  if (!error && !absent && !writer.stopped_as_partial()) error = writer.finish();
+  if (const auto& head = writer.head(); head && !error) {
+    out.complete = head->state != list_state::partial;
+    out.segment_size = head->segment_size;
   }
-  if (!error && list->state != list_state::history &&
-      ::ftruncate(fd.get(), static_cast<off_t>(list->segment_size)) != 0) {
+  out.absent = absent;
+  const bool keep = !error && !absent && !writer.stopped_as_partial();
+  if (keep && writer.head()->state != list_state::history &&
+      ::ftruncate(fd.get(), static_cast<off_t>(writer.head()->segment_size)) != 0) {
     error = io_failure("padding " + part.string(), errno);
   }
-  if (!error && ::fdatasync(fd.get()) != 0) error = io_failure("syncing " + part.string(), errno);
-  if (!error && ::rename(part.c_str(), path.c_str()) != 0)
+  if (keep && !error && ::fdatasync(fd.get()) != 0)
+    error = io_failure("syncing " + part.string(), errno);
+  if (keep && !error && ::rename(part.c_str(), path.c_str()) != 0)
     error = io_failure("renaming " + part.string(), errno);
-  if (error) {
+  if (!keep || error) {
     std::error_code ignored;
     stdfs::remove(part, ignored);
   }
@@ -390,9 +263,7 @@ net::awaitable<stage_error> fetch_wal(const wal_api_factory& open, const wal_fet
   }
   if (!from_spool) {
     auto api = open();
-    const side_by_side spread{open, request.parallel, request.log};
-    if (auto e = co_await fetch_into(*api, request.file, request.target, request.secrets, got,
-                                     false, &spread))
+    if (auto e = co_await fetch_into(*api, request.file, request.target, request.secrets, got))
       co_return e;
     if (got.absent) co_return stage_error{};
   }

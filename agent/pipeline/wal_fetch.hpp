@@ -1,8 +1,9 @@
 #pragma once
 // wal-fetch's work as PostgreSQL's restore_command: one WAL file (a segment or a timeline's
-// history) joined from the receiver's units into the path recovery asked for. Each unit is
-// decrypted and decompressed on its own and written at its offset; its stored and plain
-// SHA-256 are checked against the receiver's record of them; the newest segment, when partial,
+// history) joined from the receiver's units into the path recovery asked for, all of them in
+// one answer (GET bundles/{file}, pipeline/wal_bundle_writer.hpp). Each unit is decrypted and
+// decompressed on its own and written at its offset; its stored and plain SHA-256 are checked
+// against the receiver's record of them; the newest segment, when partial,
 // is zero-padded to the segment size (as pg_receivewal's .partial files are), and recovery
 // ends where its valid records end. The file appears at the path only whole (written beside
 // it, then renamed).

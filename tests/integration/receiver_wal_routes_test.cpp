@@ -301,6 +301,30 @@ TEST_F(ReceiverWalRoutes, SegmentListsSayWhatRestoreJoins) {
                                              {unit_name(seg3, 0x40000, 0xC0000), 0x40000},
                                              {unit_name(seg3, 0xC0000, 0x100000), 0xC0000}}}));
 
+  // The bundle: the same units with their records, then their stored bytes in that order.
+  const auto bundle = get(wal_wire::bundle_path(sys, seg3));
+  ASSERT_EQ(bundle.result_int(), 200) << bundle.body();
+  const auto head_end = bundle.body().find("\n\n");
+  ASSERT_NE(head_end, std::string::npos);
+  const auto head = wal_wire::decode_bundle_head(bundle.body().substr(0, head_end + 1));
+  ASSERT_TRUE(head) << bundle.body().substr(0, head_end);
+  ASSERT_EQ(head->units.size(), 3u);
+  std::string joined;
+  const std::vector<std::pair<std::uint32_t, std::uint32_t>> chain{
+      {0, 0x80000}, {0x40000, 0xC0000}, {0xC0000, 0x100000}};
+  for (std::size_t i = 0; i < chain.size(); ++i) {
+    const auto [start, end] = chain[i];
+    const auto bytes = wal_bytes(start, end);
+    EXPECT_EQ(head->units[i],
+              (wal_wire::bundle_entry{unit_name(seg3, start, end), start, bytes.size(),
+                                      sha256_of(bytes), sha256_of(bytes)}));
+    joined += bytes;
+  }
+  EXPECT_EQ(head->state, wal_wire::list_state::complete);
+  EXPECT_TRUE(bundle.body().substr(head_end + 2) == joined) << "the units' bytes, in order";
+  EXPECT_EQ(get(wal_wire::bundle_path(sys, seg4)).result_int(), 409) << "a gap, as its list";
+  EXPECT_EQ(get(wal_wire::bundle_path(sys, "000000010000000000000006")).result_int(), 404);
+
   const auto partial = get_list(seg5);
   ASSERT_EQ(partial.result_int(), 200) << partial.body();
   EXPECT_EQ(partial.body(), "pgship-wal-list 1 1048576 partial\n" + unit_name(seg5, 0, 0x2000) +

@@ -45,6 +45,10 @@ std::string segment_path(std::string_view system, std::string_view segment_or_hi
   return system_path(system) + std::string(segments_part) + std::string(segment_or_history);
 }
 
+std::string bundle_path(std::string_view system, std::string_view segment_or_history) {
+  return system_path(system) + std::string(bundles_part) + std::string(segment_or_history);
+}
+
 std::string gaps_path(std::string_view system) {
   return system_path(system) + std::string(gaps_part);
 }
@@ -150,6 +154,75 @@ std::optional<segment_list> decode_list(std::string_view body) {
   }
   if (first) return std::nullopt;
   return list;
+}
+
+namespace {
+
+std::optional<list_state> list_state_of(std::string_view word) {
+  if (word == "complete") return list_state::complete;
+  if (word == "partial") return list_state::partial;
+  if (word == "history") return list_state::history;
+  return std::nullopt;
+}
+
+// The space-separated words of `line`; empty words (two spaces) make it malformed.
+std::optional<std::vector<std::string_view>> words_of(std::string_view line) {
+  std::vector<std::string_view> out;
+  while (true) {
+    const auto space = line.find(' ');
+    const auto word = line.substr(0, space);
+    if (word.empty()) return std::nullopt;
+    out.push_back(word);
+    if (space == std::string_view::npos) return out;
+    line.remove_prefix(space + 1);
+  }
+}
+
+}  // namespace
+
+std::string encode_bundle_head(const bundle_head& head) {
+  std::string out = std::string(bundle_magic) + ' ' + std::to_string(head.segment_size) + ' ' +
+                    std::string(to_string(head.state)) + '\n';
+  for (const auto& u : head.units) {
+    out += u.unit + ' ' + std::to_string(u.start) + ' ' + std::to_string(u.stored_size) + ' ' +
+           to_hex(u.stored_sha256) + ' ' + to_hex(u.plaintext_sha256) + '\n';
+  }
+  return out + '\n';
+}
+
+std::optional<bundle_head> decode_bundle_head(std::string_view text) {
+  bundle_head head;
+  bool first = true;
+  while (!text.empty()) {
+    const auto newline = text.find('\n');
+    if (newline == std::string_view::npos) return std::nullopt;
+    const auto line = text.substr(0, newline);
+    text.remove_prefix(newline + 1);
+    if (first) {
+      first = false;
+      if (!line.starts_with(bundle_magic)) return std::nullopt;
+      const auto words = words_of(line.substr(std::min(line.size(), bundle_magic.size() + 1)));
+      if (line.size() <= bundle_magic.size() || line[bundle_magic.size()] != ' ' || !words ||
+          words->size() != 2)
+        return std::nullopt;
+      const auto size = parse_decimal<std::uint64_t>((*words)[0]);
+      const auto state = list_state_of((*words)[1]);
+      if (!size || !state) return std::nullopt;
+      head.segment_size = *size;
+      head.state = *state;
+      continue;
+    }
+    const auto words = words_of(line);
+    if (!words || words->size() != 5) return std::nullopt;
+    const auto start = parse_decimal<std::uint32_t>((*words)[1]);
+    const auto size = parse_decimal<std::uint64_t>((*words)[2]);
+    const auto stored = digest_from_hex((*words)[3]);
+    const auto plain = digest_from_hex((*words)[4]);
+    if (!start || !size || !stored || !plain) return std::nullopt;
+    head.units.push_back({std::string((*words)[0]), *start, *size, *stored, *plain});
+  }
+  if (first) return std::nullopt;
+  return head;
 }
 
 namespace {

@@ -1,6 +1,8 @@
 #include "api/wal/wal_read_routes.hpp"
 #include <functional>
+#include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -66,6 +68,7 @@ net::awaitable<void> handle_unit(exchange& ex, receiver_context& ctx) {
 // The body of a segment's list, or the refusal (status, error, detail).
 struct list_answer {
   std::optional<wal_wire::segment_list> list;
+  std::vector<wal_unit_meta> metas;  // of list->units, in their order
   http::status status = http::status::ok;
   wire::api_error error = wire::api_error::not_found;
   std::string detail;
@@ -95,6 +98,7 @@ void list_segment(receiver_context& ctx, const wal_store& archive, const wal_key
       const auto parsed = wal::parse_history_file(f.name);
       if (parsed && parsed->timeline == *timeline) {
         out.list = {segment_size, wal_wire::list_state::history, {{f.name, 0}}};
+        out.metas = {f.meta};
         return;
       }
     }
@@ -154,28 +158,42 @@ void list_segment(receiver_context& ctx, const wal_store& archive, const wal_key
   list.segment_size = segment_size;
   list.state = chain.verdict == chain_verdict::complete ? wal_wire::list_state::complete
                                                         : wal_wire::list_state::partial;
-  for (const auto& u : chain.units)
+  std::map<std::string, const wal_unit_meta*> meta_of;
+  for (const auto& f : *stored)
+    meta_of[f.name] = &f.meta;
+  for (const auto& u : chain.units) {
     list.units.push_back({u.file, u.start});
+    out.metas.push_back(*meta_of.at(u.file));
+  }
   out.list = std::move(list);
 }
 
-net::awaitable<void> handle_segment(exchange& ex, receiver_context& ctx) {
+// A request's segment (or history file) of the token's system, listed.
+struct listed_file {
   wal_key key;
-  wal_store* archive = co_await open_wal_archive(ex, ctx, scope::read, key);
-  if (!archive) co_return;
+  wal_store* archive = nullptr;
+  list_answer answer;
+};
+
+// The list of the route's {file}; nullopt once a refusal (or a failure) was sent.
+net::awaitable<std::optional<listed_file>> answer_list(exchange& ex, receiver_context& ctx) {
+  listed_file out;
+  out.archive = co_await open_wal_archive(ex, ctx, scope::read, out.key);
+  if (!out.archive) co_return std::nullopt;
+  const auto& key = out.key;
   const std::string file(ex.params().get("file"));
   if (!wal::is_segment_name(file) && !wal::parse_history_name(file)) {
     co_await ex.respond_error(http::status::bad_request, wire::api_error::invalid_wal_name,
                               "a segment's name is 24 hex digits; a history file's "
                               "<timeline>.history");
-    co_return;
+    co_return std::nullopt;
   }
-  list_answer answer;
-  std::function<void()> work = [&] { list_segment(ctx, *archive, key, file, answer); };
+  auto& answer = out.answer;
+  std::function<void()> work = [&] { list_segment(ctx, *out.archive, key, file, answer); };
   co_await ctx.on_storage_thread(work);
   if (answer.failed) {
     co_await storage_failed(ex, key, answer.failed);
-    co_return;
+    co_return std::nullopt;
   }
   if (!answer.list) {
     if (answer.error == wire::api_error::wal_gap) {
@@ -183,13 +201,71 @@ net::awaitable<void> handle_segment(exchange& ex, receiver_context& ctx) {
                  {{"client", key.client}, {"system", key.system}});
     }
     co_await ex.respond_error(answer.status, answer.error, answer.detail);
-    co_return;
+    co_return std::nullopt;
   }
+  co_return out;
+}
+
+net::awaitable<void> handle_segment(exchange& ex, receiver_context& ctx) {
+  const auto listed = co_await answer_list(ex, ctx);
+  if (!listed) co_return;
   http_server::string_response res{http::status::ok, 11};
   res.set(http::field::content_type, "text/plain; charset=utf-8");
   res.set(http::field::cache_control, "no-store");
-  res.body() = wal_wire::encode_list(*answer.list);
+  res.body() = wal_wire::encode_list(*listed->answer.list);
   co_await ex.respond(std::move(res));
+}
+
+constexpr std::size_t bundle_chunk = 256 * 1024;
+
+net::awaitable<void> handle_bundle(exchange& ex, receiver_context& ctx) {
+  const auto listed = co_await answer_list(ex, ctx);
+  if (!listed) co_return;
+  const auto* answer = &listed->answer;
+  const auto& key = listed->key;
+  auto* archive = listed->archive;
+  wal_wire::bundle_head head{answer->list->segment_size, answer->list->state, {}};
+  std::uint64_t length = 0;
+  for (std::size_t i = 0; i < answer->metas.size(); ++i) {
+    const auto& meta = answer->metas[i];
+    head.units.push_back({answer->list->units[i].unit, answer->list->units[i].start,
+                          meta.stored_size, meta.stored_sha256, meta.plaintext_sha256});
+    length += meta.stored_size;
+  }
+  const auto text = wal_wire::encode_bundle_head(head);
+  http_server::header_response res{http::status::ok, 11};
+  res.set(http::field::content_type, "application/octet-stream");
+  res.set(http::field::cache_control, "no-store");
+  res.content_length(text.size() + length);
+  if (co_await ex.respond_header(std::move(res))) co_return;
+  if (co_await ex.write_body(net::buffer(text))) co_return;
+  std::vector<char> block(bundle_chunk);
+  for (const auto& unit : head.units) {
+    const auto name = parse_wal_file_name(unit.unit);
+    std::unique_ptr<object_reader> reader;
+    std::error_code ec;
+    std::function<void()> open = [&] {
+      auto opened = archive->open_range(key, *name, 0, unit.stored_size);
+      if (opened) {
+        reader = std::move(*opened);
+      } else {
+        ec = opened.error();
+      }
+    };
+    co_await ctx.on_storage_thread(open);
+    std::size_t got = 0;
+    std::function<void()> read_block = [&] { ec = reader->read(block, got); };
+    for (std::uint64_t left = unit.stored_size; left > 0 && !ec; left -= got) {
+      co_await ctx.on_storage_thread(read_block);
+      if (!ec && (got == 0 || got > left)) ec = std::make_error_code(std::errc::io_error);
+      if (!ec && co_await ex.write_body(net::buffer(block.data(), got))) co_return;
+    }
+    if (ec) {
+      // The header promised these bytes: the connection closes short of them.
+      throw std::runtime_error("WAL unit " + unit.unit +
+                               " could not be read for its bundle: " + ec.message());
+    }
+  }
 }
 
 net::awaitable<void> handle_state(exchange& ex, receiver_context& ctx) {
@@ -219,7 +295,9 @@ void add_wal_read_routes(http_server::router& routes, std::shared_ptr<receiver_c
   const std::string segment = system + std::string(wal_wire::segments_part) + "{file}";
   routes.add(http::verb::get, unit, [ctx](exchange& ex) { return handle_unit(ex, *ctx); });
   routes.add(http::verb::head, unit, [ctx](exchange& ex) { return handle_unit(ex, *ctx); });
+  const std::string bundle = system + std::string(wal_wire::bundles_part) + "{file}";
   routes.add(http::verb::get, segment, [ctx](exchange& ex) { return handle_segment(ex, *ctx); });
+  routes.add(http::verb::get, bundle, [ctx](exchange& ex) { return handle_bundle(ex, *ctx); });
   routes.add(http::verb::get, system, [ctx](exchange& ex) { return handle_state(ex, *ctx); });
 }
 

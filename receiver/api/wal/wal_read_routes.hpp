@@ -3,6 +3,8 @@
 //   GET|HEAD /api/wal/{system}/units/{name}     a stored file's bytes (Range, ETag, and
 //                                               X-Wal-Plaintext-SHA256)
 //   GET /api/wal/{system}/segments/{file}       the units restore_command joins (segment_chain)
+//   GET /api/wal/{system}/bundles/{file}        those units' records and stored bytes in one
+//                                               answer (wire/wal.hpp), what wal-fetch reads
 //   GET /api/wal/{system}                       the archive's state (state/wal_index)
 
 #include <memory>

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <pgship/common/sha256.hpp>
 #include <pgship/common/wal/wal_names.hpp>
 #include <pgship/common/wire/wal.hpp>
 
@@ -93,6 +94,25 @@ TEST(WireWal, ListBodyRoundTrips) {
   EXPECT_FALSE(wire::wal::decode_list("pgship-wal-list 2 1048576 partial\n"));
   EXPECT_FALSE(wire::wal::decode_list("pgship-wal-list 1 1048576 partial"));
   EXPECT_FALSE(wire::wal::decode_list("pgship-wal-list 1 1048576 odd\n"));
+}
+
+TEST(WireWal, BundleHeadRoundTripsAndEndsWithAnEmptyLine) {
+  wire::wal::bundle_head head{1048576, wire::wal::list_state::partial, {}};
+  head.units.push_back(
+      {"000000010000000000000003.00000000-00002000.zst", 0, 812, sha256_of("a"), sha256_of("b")});
+  head.units.push_back({"000000010000000000000003.00002000-00008000.zst.age", 0x2000, 4096,
+                        sha256_of("c"), sha256_of("d")});
+  const auto text = wire::wal::encode_bundle_head(head);
+  EXPECT_EQ(text.substr(0, text.find('\n')), "pgship-wal-bundle 1 1048576 partial");
+  ASSERT_TRUE(text.ends_with("\n\n"));
+  EXPECT_EQ(wire::wal::decode_bundle_head(text.substr(0, text.size() - 1)), head);
+  EXPECT_EQ(wire::wal::bundle_path("7", "00000002.history"), "/api/wal/7/bundles/00000002.history");
+  EXPECT_FALSE(wire::wal::decode_bundle_head("pgship-wal-bundle 1 1048576 partial"));
+  EXPECT_FALSE(wire::wal::decode_bundle_head("pgship-wal-bundle 2 1048576 partial\n"));
+  EXPECT_FALSE(wire::wal::decode_bundle_head("pgship-wal-bundle 1 1048576  partial\n"));
+  EXPECT_FALSE(
+      wire::wal::decode_bundle_head("pgship-wal-bundle 1 1048576 partial\nu 0 12 zz yy\n"));
+  EXPECT_FALSE(wire::wal::decode_bundle_head(""));
 }
 
 TEST(WireWal, TimeMapRoundTrips) {

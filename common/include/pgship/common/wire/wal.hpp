@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include <pgship/common/sha256.hpp>
 #include <pgship/common/wal/wal_names.hpp>
 
 namespace pgship::wire::wal {
@@ -27,6 +28,7 @@ namespace pgship::wire::wal {
 inline constexpr std::string_view prefix = "/api/wal/";
 inline constexpr std::string_view units_part = "/units/";
 inline constexpr std::string_view segments_part = "/segments/";
+inline constexpr std::string_view bundles_part = "/bundles/";
 inline constexpr std::string_view gaps_part = "/gaps";
 inline constexpr std::string_view basebackups_part = "/basebackups/";
 
@@ -39,6 +41,7 @@ bool is_system_id(std::string_view text);
 std::string system_path(std::string_view system);
 std::string unit_path(std::string_view system, std::string_view unit_file_name);
 std::string segment_path(std::string_view system, std::string_view segment_or_history);
+std::string bundle_path(std::string_view system, std::string_view segment_or_history);
 std::string gaps_path(std::string_view system);
 std::string basebackup_mark_path(std::string_view system, std::string_view backup_id);
 
@@ -97,6 +100,33 @@ struct segment_list {
 };
 std::string encode_list(const segment_list& list);
 std::optional<segment_list> decode_list(std::string_view body);
+
+/// GET bundles/{file}: the units segments/{file} lists, in one answer, so that recovery pays one
+/// round trip per segment however many units a quiet stream sealed. The body is a head, line 1
+/// "pgship-wal-bundle 1 <segment size> <state>", then one line per unit
+/// "<unit file name> <start offset> <stored size> <stored sha256> <plaintext sha256>", then an
+/// empty line; after it the units' stored bytes, one after another, in the head's order.
+inline constexpr std::string_view bundle_magic = "pgship-wal-bundle 1";
+struct bundle_entry {
+  std::string unit;
+  std::uint32_t start = 0;
+  std::uint64_t stored_size = 0;
+  sha256_digest stored_sha256{};
+  sha256_digest plaintext_sha256{};
+  bool operator==(const bundle_entry&) const = default;
+};
+struct bundle_head {
+  std::uint64_t segment_size = 0;
+  list_state state = list_state::complete;
+  std::vector<bundle_entry> units;
+  bool operator==(const bundle_head&) const = default;
+};
+/// The head with its closing empty line.
+std::string encode_bundle_head(const bundle_head& head);
+/// The head's lines (without the closing empty line); nullopt for anything else.
+std::optional<bundle_head> decode_bundle_head(std::string_view text);
+/// The longest head a reader accepts (a 1 GiB segment of small units stays well under it).
+inline constexpr std::size_t bundle_head_limit = 64 * 1024 * 1024;
 
 /// GET /api/wal/{system}: what the receiver holds for one system.
 struct lsn_range {
