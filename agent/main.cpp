@@ -62,11 +62,14 @@ void add_command_options(std::string_view command, po::options_description& desc
                        "only this database of POSTGRES_DB (repeatable)");
   } else if (command == "list") {
     desc.add_options()("database", po::value<std::string>(), "only backups of this database")(
-        "json", po::bool_switch(), "print the receiver's JSON instead of a table");
+        "json", po::bool_switch(), "print the receiver's JSON instead of a table")(
+        "at", po::value<std::string>(),
+        "per database, the dump restore --at TIME would take (RFC 3339, or YYYY-MM-DD "
+        "HH:MM[:SS] in TZ)");
   } else if (command == "restore") {
     desc.add_options()("id", po::value<std::string>(), "the backup to restore (see `list`)")(
         "latest", po::bool_switch(), "restore the newest backup instead of --id")(
-        "database", po::value<std::string>(), "with --latest: the newest of this database")(
+        "database", po::value<std::string>(), "with --latest or --at: the newest of this database")(
         "target-db", po::value<std::string>(), "database to restore into (required)")(
         "create", po::bool_switch(), "create the target database when it does not exist")(
         "clean", po::bool_switch(), "drop objects the backup contains before restoring them")(
@@ -75,8 +78,10 @@ void add_command_options(std::string_view command, po::options_description& desc
         "pg_restore -j N: restore N tables at a time (not one transaction)")(
         "pitr", po::bool_switch(),
         "point-in-time recovery from the physical archive into --target-dir (with --at)")(
-        "at", po::value<std::string>(), "with --pitr: latest, an LSN, or an RFC 3339 time")(
-        "target-dir", po::value<std::string>(), "with --pitr: the new data directory")(
+        "at", po::value<std::string>(),
+        "the newest dump taken at or before TIME (RFC 3339, or YYYY-MM-DD HH:MM[:SS] in TZ); "
+        "with --pitr: latest, an LSN, or an RFC 3339 time")("target-dir", po::value<std::string>(),
+                                                            "with --pitr: the new data directory")(
         "start", po::bool_switch(),
         "with --pitr: start PostgreSQL on it and wait until recovery reached the target")(
         "system", po::value<std::string>(),
@@ -136,7 +141,8 @@ int dispatch(std::string_view command, std::string_view subcommand,
   if (command == "healthcheck") return command_healthcheck(settings);
   if (command == "list") {
     return command_list(settings,
-                        {value_or(vars, "database", std::string()), value_or(vars, "json", false)});
+                        {value_or(vars, "database", std::string()), value_or(vars, "json", false),
+                         value_or(vars, "at", std::string())});
   }
   if (command == "restore" && value_or(vars, "pitr", false)) {
     return command_restore_pitr(
@@ -148,6 +154,7 @@ int dispatch(std::string_view command, std::string_view subcommand,
     restore_options o;
     o.id = value_or(vars, "id", std::string());
     o.latest = value_or(vars, "latest", false);
+    o.at = value_or(vars, "at", std::string());
     o.database = value_or(vars, "database", std::string());
     o.target_db = value_or(vars, "target-db", std::string());
     o.create = value_or(vars, "create", false);

@@ -30,12 +30,14 @@ int command_healthcheck(const settings& cfg);
 struct list_options {
   std::string database;
   bool json = false;
+  std::string at;  // the dump of each database that restore --at would take
 };
 int command_list(const settings& cfg, const list_options& opts);
 
 struct restore_options {
   std::string id;       // or latest
   bool latest = false;  // the newest backup (of `database` when given)
+  std::string at;       // or the newest dump taken at or before this time (of `database`)
   std::string database;
   std::string target_db;
   bool create = false;

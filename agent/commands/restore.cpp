@@ -17,6 +17,7 @@
 #include "commands/commands.hpp"
 #include "net/receiver_api.hpp"
 #include "pg_connection.hpp"
+#include "pipeline/backup_at.hpp"
 #include "pipeline/fetch_restore.hpp"
 #include "pipeline/manifest_source.hpp"
 #include "pipeline/timescaledb_restore.hpp"
@@ -30,6 +31,21 @@ namespace {
 net::awaitable<stage_error> find_backup(http_client& client, const settings& cfg,
                                         const restore_options& opts, remote_backup& out) {
   std::vector<remote_backup> backups;
+  if (!opts.at.empty()) {
+    std::string why;
+    const auto at = parse_backup_time(opts.at, why);
+    if (!at) co_return fail(errc::config_invalid, why);
+    if (auto error =
+            co_await list_remote_backups(client, cfg.backup_api_token, opts.database, backups)) {
+      co_return error;
+    }
+    auto chosen = dump_at(backups, opts.database, *at, why);
+    if (!chosen) co_return fail(errc::restore_failed, why);
+    log::write(spdlog::level::info,
+               "restore --at " + opts.at + ": " + chosen->id + ", taken " + chosen->taken, {});
+    out = std::move(*chosen);
+    co_return stage_error{};
+  }
   const auto database = opts.latest ? opts.database : std::string();
   if (auto error = co_await list_remote_backups(client, cfg.backup_api_token, database, backups)) {
     co_return error;
@@ -159,8 +175,10 @@ int command_restore(const settings& cfg, const restore_options& opts) {
     std::cerr << "pgship-agent: restore needs a receiver, but UPLOAD=off\n";
     return static_cast<int>(errc::config_invalid);
   }
-  if (opts.latest == !opts.id.empty() || opts.target_db.empty()) {
-    std::cerr << "pgship-agent: restore needs --id ID or --latest, and --target-db NAME\n";
+  if (int(opts.latest) + int(!opts.id.empty()) + int(!opts.at.empty()) != 1 ||
+      opts.target_db.empty()) {
+    std::cerr << "pgship-agent: restore needs one of --id ID, --latest or --at TIME, and "
+                 "--target-db NAME\n";
     return static_cast<int>(errc::config_invalid);
   }
   if (const int bad = check_id_and_jobs(opts.id, opts.jobs)) return bad;

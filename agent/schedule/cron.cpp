@@ -184,6 +184,10 @@ bool day_matches(const cron_expr& e, const year_month_day& ymd) {
 
 }  // namespace
 
+std::time_t local_wall_time(std::time_t wall) {
+  return resolve_wall_time(wall);
+}
+
 std::optional<cron_expr> parse_cron(std::string_view text, std::string& error) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
     text.remove_prefix(1);

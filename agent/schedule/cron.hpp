@@ -10,6 +10,7 @@
 
 #include <bitset>
 #include <chrono>
+#include <ctime>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,11 @@ struct cron_expr {
   bool day_of_week_star = false;
   std::string text;  // as written, for messages
 };
+
+/// The instant at which the local wall time `wall` (seconds since the epoch, read as if UTC)
+/// happens in the process's time zone: the first when it happens twice, the end of the gap
+/// when it never does.
+std::time_t local_wall_time(std::time_t wall);
 
 /// Parses `text`; on failure returns nullopt and sets `error` to a message that names the
 /// field and what is wrong with it ("day-of-week field '8': 8 is out of range 0-7").

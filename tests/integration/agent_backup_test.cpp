@@ -2,6 +2,9 @@
 // real pg_dump/pg_restore, a real receiver process on loopback. What is checked is what the
 // operator sees: exit codes, messages, files in BACKUP_DIR and on the receiver, restored rows.
 
+#include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <fstream>
 #include <regex>
 #include <thread>
@@ -302,6 +305,72 @@ TEST_F(AgentBackup, ReceiverOutOfQuotaIs507AndNotRetried) {
   EXPECT_NE(r.out.find("HTTP 507"), std::string::npos) << r.out;
   EXPECT_EQ(r.err.find("retry 1"), std::string::npos) << r.err;
   EXPECT_TRUE(stored_dumps("agent_a").empty());
+}
+
+// Issue 30: restore --at and list --at take the newest dump taken at or before the time:
+// exactly at a backup's time that one, between two the older, before the first a clear error.
+TEST_F(AgentBackup, RestoreAtTakesTheNewestDumpTakenAtOrBeforeTheTime) {
+  start();
+  pg().create_database("agent_at");
+  pg().execute("agent_at", "CREATE TABLE t (id int); INSERT INTO t VALUES (1)");
+  const auto config = write_config(agent_config("agent_at", {{"KEEP_LOCAL_BACKUPS", "5"}}));
+  ASSERT_EQ(run_agent({"backup", "--config", config.string()}).exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));  // names are stamped to the second
+  pg().execute("agent_at", "INSERT INTO t VALUES (2)");
+  ASSERT_EQ(run_agent({"backup", "--config", config.string()}).exit_code, 0);
+  auto names = local_dumps();
+  ASSERT_EQ(names.size(), 2u);
+  std::sort(names.begin(), names.end());
+  // agent_at-YYYYMMDD-HHMMSS.dump: the UTC time it was taken.
+  const auto taken = [](const std::string& name, int plus_seconds) {
+    const auto stamp = name.substr(std::string("agent_at-").size(), 15);
+    std::tm tm{};
+    tm.tm_year = std::stoi(stamp.substr(0, 4)) - 1900;
+    tm.tm_mon = std::stoi(stamp.substr(4, 2)) - 1;
+    tm.tm_mday = std::stoi(stamp.substr(6, 2));
+    tm.tm_hour = std::stoi(stamp.substr(9, 2));
+    tm.tm_min = std::stoi(stamp.substr(11, 2));
+    tm.tm_sec = std::stoi(stamp.substr(13, 2)) + plus_seconds;
+    const std::time_t t = ::timegm(&tm);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+    return std::string(text);
+  };
+  const auto list_at = [&](const std::string& at) {
+    return run_agent({"list", "--config", config.string(), "--at", at});
+  };
+  const auto exactly = list_at(taken(names[0], 0));
+  ASSERT_EQ(exactly.exit_code, 0) << exactly.err;
+  EXPECT_NE(exactly.out.find(names[0]), std::string::npos) << exactly.out;
+  EXPECT_EQ(exactly.out.find(names[1]), std::string::npos) << exactly.out;
+  const auto later = list_at(taken(names[1], 0));
+  EXPECT_NE(later.out.find(names[1]), std::string::npos) << later.out;
+  const auto before = list_at(taken(names[0], -1));
+  EXPECT_NE(before.out.find("its oldest dump is newer"), std::string::npos) << before.out;
+
+  // Between the two: the older one, with its one row.
+  const auto between =
+      run_agent({"restore", "--config", config.string(), "--at", taken(names[1], -1), "--database",
+                 "agent_at", "--target-db", "agent_at_copy", "--create"});
+  ASSERT_EQ(between.exit_code, 0) << between.out << between.err;
+  EXPECT_NE(between.out.find("restored " + names[0]), std::string::npos) << between.out;
+  EXPECT_EQ(pg().query_value("agent_at_copy", "SELECT count(*) FROM t"), "1");
+  pg().drop_database("agent_at_copy");
+
+  // Before the first: refused, naming the oldest; nothing created.
+  const auto early = run_agent({"restore", "--config", config.string(), "--at", taken(names[0], -1),
+                                "--target-db", "agent_at_copy", "--create"});
+  EXPECT_EQ(early.exit_code, 19) << early.out << early.err;  // restore_failed
+  EXPECT_NE(early.err.find("the oldest is " + names[0]), std::string::npos) << early.err;
+  EXPECT_EQ(pg().query_value("postgres",
+                             "SELECT count(*) FROM pg_database WHERE datname = "
+                             "'agent_at_copy'"),
+            "0");
+  const auto vague = run_agent(
+      {"restore", "--config", config.string(), "--at", "tuesday", "--target-db", "agent_at_copy"});
+  EXPECT_EQ(vague.exit_code, 2) << vague.out << vague.err;
+  EXPECT_NE(vague.err.find("YYYY-MM-DD HH:MM[:SS] in TZ"), std::string::npos) << vague.err;
+  pg().drop_database("agent_at");
 }
 
 TEST_F(AgentBackup, RotationKeepsTheNewestNLocally) {

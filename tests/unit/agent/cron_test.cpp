@@ -7,31 +7,14 @@
 
 #include <pgship/common/time_text.hpp>
 
+#include "zone_guard.hpp"
+
 namespace pgship::agent {
 namespace {
 
 using sys_clock = std::chrono::system_clock;
 
-// Runs a test body with the process's TZ set to `zone`, restored afterwards.
-class zone_guard {
- public:
-  explicit zone_guard(const char* zone) {
-    if (const char* old = std::getenv("TZ")) old_ = old;
-    ::setenv("TZ", zone, 1);
-    ::tzset();
-  }
-  ~zone_guard() {
-    if (old_) {
-      ::setenv("TZ", old_->c_str(), 1);
-    } else {
-      ::unsetenv("TZ");
-    }
-    ::tzset();
-  }
-
- private:
-  std::optional<std::string> old_;
-};
+using test::zone_guard;
 
 sys_clock::time_point at(const char* utc) {
   const auto t = parse_utc(utc);
