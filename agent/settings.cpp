@@ -34,6 +34,9 @@ constexpr key_spec schema[] = {
      "a dump that would leave BACKUP_DIR's file system below this is refused (0: no floor)"},
     {"BACKUP_API_URL", "", false, "receiver base URL, http:// or https://"},
     {"BACKUP_API_TOKEN", "", true, "bearer token for the receiver"},
+    {"HEALTHCHECK_PING_URL", "", true,
+     "dead-man's switch (healthchecks.io style): <url>/start, <url>, <url>/fail per backup run, "
+     "?rid=<run id>, the run log's tail as the body; {db}: one check per database"},
     {"MAX_RETRIES", "3", false, "upload attempts after the first"},
     {"RETRY_DELAY", "5", false, "first retry backoff (seconds or duration), doubled each time"},
     {"SCHEDULE", "0 3 * * *", false, "cron expression or @hourly/@daily/@weekly/@monthly"},
@@ -260,6 +263,15 @@ settings read_settings(const config::config& cfg, settings_use use) {
     s.backup_api_url = std::string(cfg.url("BACKUP_API_URL", {"http", "https"}).buffer());
   }
   s.backup_api_token = cfg.string("BACKUP_API_TOKEN");
+  s.healthcheck_ping_url = cfg.string("HEALTHCHECK_PING_URL");
+  const auto& ping = s.healthcheck_ping_url;
+  if (!ping.empty() && !(ping.starts_with("http://") && ping.size() > 7) &&
+      !(ping.starts_with("https://") && ping.size() > 8)) {
+    // The URL is a credential: named by its key only.
+    throw config::config_error(
+        "HEALTHCHECK_PING_URL is not an http:// or https:// URL (its value is a secret and is "
+        "not shown)");
+  }
   s.max_retries = static_cast<int>(cfg.integer("MAX_RETRIES", 0, 100));
   s.retry_delay = cfg.duration("RETRY_DELAY");
   s.schedule = cfg.required_string("SCHEDULE");

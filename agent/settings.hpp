@@ -50,6 +50,7 @@ struct settings {
   bool upload = true;
   std::string backup_api_url;  // empty when upload is off
   std::string backup_api_token;
+  std::string healthcheck_ping_url;  // a secret; {db} stands for each database
   int max_retries = 3;
   std::chrono::milliseconds retry_delay{5000};
   std::string schedule;

@@ -3,9 +3,12 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <string>
+#include <vector>
 
 #include <pgship/common/backup_name.hpp>
 
+#include "net/healthcheck_ping.hpp"
 #include "net/receiver_api.hpp"
 #include "net/retry_policy.hpp"
 #include "pg_tools.hpp"
@@ -41,6 +44,38 @@ net::awaitable<stage_error> ask_until_answered(http_client& client, const settin
   }
 }
 
+// HEALTHCHECK_PING_URL's pings for `event`: one per database when the URL names {db} (its own
+// outcome), else one for the run.
+net::awaitable<void> ping(const settings& cfg, const run_record& run, ping_event event,
+                          const log::context& lg) {
+  if (cfg.healthcheck_ping_url.empty()) co_return;
+  const auto tail = event == ping_event::start ? std::string() : log_tail(run.log_file);
+  const auto outcome = [&](const stage_error& error) {
+    if (event == ping_event::start) return event;
+    return error ? ping_event::fail : ping_event::success;
+  };
+  // Named first: GCC 12 destroys temporaries of a co_await expression twice.
+  std::vector<std::string> urls;
+  if (cfg.healthcheck_ping_url.find("{db}") == std::string::npos) {
+    urls.push_back(ping_url(cfg.healthcheck_ping_url, "", outcome(run.error), run.run_id));
+  } else {
+    for (const auto& d : run.databases) {
+      urls.push_back(ping_url(cfg.healthcheck_ping_url, d.database, outcome(d.error), run.run_id));
+    }
+  }
+  for (const auto& url : urls)
+    co_await send_ping(url, tail, lg);
+}
+
+// The run's end, pinged.
+net::awaitable<run_record> finish_pinged(run_skeleton& skeleton, const settings& cfg,
+                                         stage_error error) {
+  auto record = skeleton.finish(std::move(error));
+  const auto event = record.error ? ping_event::fail : ping_event::success;
+  co_await ping(cfg, record, event, skeleton.log());
+  co_return record;
+}
+
 }  // namespace
 
 net::awaitable<run_record> run_backup(const settings& cfg, const run_request& request,
@@ -54,6 +89,7 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
     run.databases.push_back(database_run{.database = db});
 
   if (auto error = skeleton.lock_backup_dir()) co_return skeleton.finish(std::move(error));
+  co_await ping(cfg, run, ping_event::start, lg);
 
   const auto partial_dir = cfg.backup_dir / ".partial";
   const int stale = remove_stale_partials(partial_dir, stdfs::file_time_type::clock::now());
@@ -64,7 +100,8 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
   stage_error upload_blocked;
   if (cfg.upload) {
     if (auto error = co_await skeleton.open_receiver(client)) {
-      co_return skeleton.finish(std::move(error));
+      auto record = co_await finish_pinged(skeleton, cfg, std::move(error));
+      co_return record;
     }
     // Asked for this client, not receiver-wide /health: another client's trouble or a scrub
     // finding must not stop this one. Whatever the answer, the local backups are made.
@@ -102,7 +139,9 @@ net::awaitable<run_record> run_backup(const settings& cfg, const run_request& re
     auto work = backup_archive_dir(ctx, dir);
     co_await skeleton.step(d, "archive", std::move(work));
   }
-  co_return skeleton.finish();
+  stage_error none;
+  auto record = co_await finish_pinged(skeleton, cfg, std::move(none));
+  co_return record;
 }
 
 }  // namespace pgship::agent

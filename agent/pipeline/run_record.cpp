@@ -179,7 +179,7 @@ void note_database_error(run_record& run, const database_run& d, const log::cont
 run_record finish_run(run_record& run, stage_error error) {
   if (error && !run.error) run.error = std::move(error);
   for (auto& d : run.databases) {
-    if (!d.error && run.error) d.error = run.error;
+    if (!d.error && !d.stepped && run.error) d.error = run.error;
   }
   run.finished = std::chrono::system_clock::now();
   log_summary(run);

@@ -85,6 +85,7 @@ struct database_run {
   std::vector<stage_record> stages;
   std::optional<drill_outcome> drill;  // set in drills
   stage_error error;
+  bool stepped = false;  // its step ran (or was cancelled): `error` is its own result
 };
 
 struct run_record {
@@ -126,9 +127,10 @@ void log_summary(const run_record& run);
 void note_database_error(run_record& run, const database_run& d, const log::context& lg,
                          std::string_view job);
 
-/// Ends the run: `error` becomes the run's unless one came first, a database without a result
-/// of its own carries the run's (a run refused before its turn never reads "ok"), the finish
-/// time is taken and the summary logged. Returns the record, moved out.
+/// Ends the run: `error` becomes the run's unless one came first, a database the run never got
+/// to carries the run's (a run refused before its turn never reads "ok"; one that succeeded
+/// beside another's failure keeps its "ok"), the finish time is taken and the summary logged.
+/// Returns the record, moved out.
 run_record finish_run(run_record& run, stage_error error);
 
 }  // namespace pgship::agent

@@ -41,6 +41,7 @@ net::awaitable<void> run_skeleton::step(database_run& d, std::string_view job,
   } else {
     d.error = co_await std::move(work);
   }
+  d.stepped = true;
   note_database_error(run_, d, lg_, job);
 }
 

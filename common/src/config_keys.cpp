@@ -45,6 +45,8 @@ constexpr std::string_view key_names[] = {
     "ENCRYPT_RECIPIENTS",
     "ENCRYPT_RECIPIENTS_FILE",
     "GLOBALS",
+    "HEALTHCHECK_PING_URL",
+    "HEALTHCHECK_PING_URL_FILE",
     "HEALTHCHECK_PORT",
     "HEALTH_MAX_AGE",
     "IDLE_TIMEOUT",

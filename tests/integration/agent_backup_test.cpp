@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <ctime>
 #include <fstream>
 #include <regex>
@@ -18,6 +19,7 @@
 #include "agent_fixture.hpp"
 #include "fault_proxy.hpp"
 #include "http_client.hpp"
+#include "listening_process.hpp"
 #include "temp_dir.hpp"
 #include "test_pki.hpp"
 
@@ -371,6 +373,82 @@ TEST_F(AgentBackup, RestoreAtTakesTheNewestDumpTakenAtOrBeforeTheTime) {
   EXPECT_EQ(vague.exit_code, 2) << vague.out << vague.err;
   EXPECT_NE(vague.err.find("YYYY-MM-DD HH:MM[:SS] in TZ"), std::string::npos) << vague.err;
   pg().drop_database("agent_at");
+}
+
+// HEALTHCHECK_PING_URL (issue 30): /start then success, or /fail for a run that failed, with
+// the same ?rid= and the run log's tail; {db} makes one check per database. A ping service
+// that is down fails no run. The stand-in server records what it was sent.
+TEST_F(AgentBackup, HealthcheckPingsPairStartAndEndByRunId) {
+  start();
+  const auto recorded = dir_.path() / "pings.jsonl";
+  const auto server = start_listening_process(
+      std::string(PGSHIP_SOURCE_DIR) + "/tests/support/recording_http_server.py",
+      {recorded.string()}, {}, dir_.path() / "pings.log");
+  const auto base = "http://127.0.0.1:" + std::to_string(server.port) + "/ping/";
+  const auto pings = [&] {
+    std::vector<boost::json::object> out;
+    std::ifstream in(recorded);
+    for (std::string line; std::getline(in, line);)
+      out.push_back(boost::json::parse(line).as_object());
+    std::filesystem::remove(recorded);
+    return out;
+  };
+  const auto target = [](const boost::json::object& p) {
+    return std::string(p.at("target").as_string());
+  };
+
+  const auto ok =
+      run_agent({"backup", "--config",
+                 write_config(agent_config("agent_a", {{"HEALTHCHECK_PING_URL", base + "uuid-1"}}))
+                     .string()});
+  ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  auto got = pings();
+  ASSERT_EQ(got.size(), 2u);
+  const auto rid = target(got[0]).substr(target(got[0]).find("?rid=") + 5);
+  EXPECT_EQ(target(got[0]), "/ping/uuid-1/start?rid=" + rid);
+  EXPECT_EQ(target(got[1]), "/ping/uuid-1?rid=" + rid) << "success, the same run";
+  EXPECT_NE(std::string(got[1].at("body").as_string()).find("backup run succeeded"),
+            std::string::npos)
+      << "the run log's tail";
+  EXPECT_EQ(ok.err.find("uuid-1"), std::string::npos) << "the URL is a secret";
+
+  // {db}: a database that fails reports /fail on its own check, the other success.
+  write_file(dir_.path() / "ping-url", base + "backup-{db}\n");
+  const auto per_db = write_config(agent_config(
+      "agent_a,no_such_db", {{"HEALTHCHECK_PING_URL_FILE", (dir_.path() / "ping-url").string()}}));
+  const auto failed = run_agent({"backup", "--config", per_db.string()});
+  EXPECT_NE(failed.exit_code, 0);
+  got = pings();
+  std::vector<std::string> targets;
+  for (const auto& p : got) {
+    const auto t = target(p);
+    targets.push_back(t.substr(0, t.find("?rid=")));
+  }
+  EXPECT_EQ(targets,
+            (std::vector<std::string>{"/ping/backup-agent_a/start", "/ping/backup-no_such_db/start",
+                                      "/ping/backup-agent_a", "/ping/backup-no_such_db/fail"}))
+      << failed.out << failed.err;
+
+  // A ping service that answers 500 (and then one that is gone) fails no backup.
+  const auto broken = run_agent(
+      {"backup", "--config",
+       write_config(agent_config("agent_a", {{"HEALTHCHECK_PING_URL", base + "status-500"}}))
+           .string()});
+  EXPECT_EQ(broken.exit_code, 0) << broken.out << broken.err;
+  EXPECT_NE(broken.err.find("the healthcheck ping failed"), std::string::npos) << broken.err;
+  stop_process(server.pid, SIGTERM, std::chrono::seconds(5));
+  const auto gone =
+      run_agent({"backup", "--config",
+                 write_config(agent_config("agent_a", {{"HEALTHCHECK_PING_URL", base + "uuid-1"}}))
+                     .string()});
+  EXPECT_EQ(gone.exit_code, 0) << gone.out << gone.err;
+
+  const auto typo = run_agent(
+      {"backup", "--config",
+       write_config(agent_config("agent_a", {{"HEALTHCHECK_PING_URL", "hc-ping.com/uuid"}}))
+           .string()});
+  EXPECT_EQ(typo.exit_code, 2) << "a URL that cannot work stops start-up";
+  EXPECT_EQ(typo.err.find("hc-ping.com/uuid"), std::string::npos) << typo.err;
 }
 
 TEST_F(AgentBackup, RotationKeepsTheNewestNLocally) {
