@@ -29,7 +29,8 @@ void print_help(std::ostream& out, const boost::program_options::options_descrip
          "               space and scrub findings)\n"
          "  retention    apply the retention rules (KEEP_DAYS/_WEEKS/_MONTHS, PITR_KEEP_DAYS)\n"
          "               now, printing what each rule keeps and what goes; with --dry-run,\n"
-         "               only print (--now TIME: as at that RFC 3339 time; --client NAME)\n\n"
+         "               only print (--now TIME: as at that RFC 3339 time, a future one\n"
+         "               only with --dry-run or --force; --client NAME)\n\n"
       << desc << "\nSettings come from --config FILE and the environment; see conf/receiver.env.\n";
 }
 
@@ -40,13 +41,16 @@ int receiver_main(int argc, char** argv) {
   bool dry_run = false;
   std::string now_text;
   std::string client;
+  bool force = false;
   desc.add_options()("full", boost::program_options::bool_switch(&full),
                      "healthcheck: ask /health instead of /readyz")(
       "dry-run", boost::program_options::bool_switch(&dry_run),
       "retention: print the plan, delete nothing")(
       "now", boost::program_options::value(&now_text),
       "retention: plan as at this time (RFC 3339, e.g. 2026-12-24T00:00:00Z)")(
-      "client", boost::program_options::value(&client), "retention: this client only");
+      "client", boost::program_options::value(&client), "retention: this client only")(
+      "force", boost::program_options::bool_switch(&force),
+      "retention: carry out a plan made for a future --now");
 
   std::string_view command = "serve";
   std::span<char*> rest(argv, static_cast<std::size_t>(argc));
@@ -94,10 +98,12 @@ int receiver_main(int argc, char** argv) {
       request.now = std::chrono::time_point_cast<std::chrono::system_clock::duration>(*at);
     }
     if (!client.empty()) request.client = client;
+    request.force = force;
     return pgship::receiver::run_retention_command(settings, request, std::cout, std::cerr);
   }
-  if (dry_run || !now_text.empty() || !client.empty()) {
-    throw pgship::config::config_error("--dry-run, --now and --client belong to retention");
+  if (dry_run || force || !now_text.empty() || !client.empty()) {
+    throw pgship::config::config_error(
+        "--dry-run, --now, --force and --client belong to retention");
   }
   // SIGHUP: the same file and environment, read again.
   auto reload = [opts] {

@@ -1,4 +1,5 @@
 #include "net/healthcheck_ping.hpp"
+#include <cctype>
 #include <fstream>
 
 #include <boost/asio/steady_timer.hpp>
@@ -15,10 +16,20 @@ namespace http = boost::beast::http;
 
 std::string ping_url(std::string_view url_template, std::string_view database, ping_event event,
                      std::string_view run_id) {
+  // A database name is any identifier: percent-encoded, it stays one path segment.
+  std::string encoded;
+  for (const unsigned char c : database) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      encoded += static_cast<char>(c);
+    } else {
+      constexpr char hex[] = "0123456789ABCDEF";
+      encoded += {'%', hex[c >> 4], hex[c & 15]};
+    }
+  }
   std::string url(url_template);
   for (auto at = url.find("{db}"); at != std::string::npos; at = url.find("{db}", at)) {
-    url.replace(at, 4, database);
-    at += database.size();
+    url.replace(at, 4, encoded);
+    at += encoded.size();
   }
   while (!url.empty() && url.back() == '/')
     url.pop_back();

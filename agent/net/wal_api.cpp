@@ -238,8 +238,8 @@ net::awaitable<stage_error> wal_api::get_bundle(std::string_view file, body_sink
                                                 bool& absent) {
   absent = false;
   const std::string what = "WAL " + std::string(file) + " of system " + system_;
-  const auto reply =
-      co_await read_patiently(*client_, wire::wal::bundle_path(system_, file), token_, &sink);
+  const auto path = wire::wal::bundle_path(system_, file);  // named: GCC 12 and temporaries
+  const auto reply = co_await read_patiently(*client_, path, token_, &sink);
   if (reply.ok() && reply.status() == 404) {
     absent = true;
     co_return stage_error{};

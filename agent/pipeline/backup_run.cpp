@@ -60,6 +60,8 @@ net::awaitable<void> ping(const settings& cfg, const run_record& run, ping_event
     urls.push_back(ping_url(cfg.healthcheck_ping_url, "", outcome(run.error), run.run_id));
   } else {
     for (const auto& d : run.databases) {
+      // The databases' checks: GLOBALS and ARCHIVE_DIRS have none of their own.
+      if (d.globals || d.archive) continue;
       urls.push_back(ping_url(cfg.healthcheck_ping_url, d.database, outcome(d.error), run.run_id));
     }
   }

@@ -83,6 +83,14 @@ int run_retention_command(const settings& s, const retention_request& request, s
     throw config::config_error(
         "no retention rule is set (KEEP_DAYS, KEEP_WEEKS, KEEP_MONTHS, PITR_KEEP_DAYS)");
   }
+  // Planning next month is what --now is for; deleting by it would take WAL and base backups
+  // that are still inside today's window.
+  if (!request.dry_run && !request.force &&
+      request.now > std::chrono::system_clock::now() + std::chrono::minutes(1)) {
+    throw config::config_error(
+        "--now in the future would delete what today's window still needs: add --dry-run to "
+        "see the plan, or --force to carry it out");
+  }
   const bool deleting = !request.dry_run && !s.append_only;
   if (!request.dry_run && s.append_only) {
     err << "APPEND_ONLY is on: retention deletes nothing; the plan follows\n";

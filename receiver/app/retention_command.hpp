@@ -1,6 +1,6 @@
 #pragma once
-// `pgship-receiver retention [--dry-run] [--now TIME] [--client NAME]`: for each client, what
-// each rule keeps (newest, day, week, month, PITR window, the WAL of a kept base backup) and
+// `pgship-receiver retention [--dry-run] [--now TIME [--force]] [--client NAME]`: for each client,
+// what each rule keeps (newest, day, week, month, PITR window, the WAL of a kept base backup) and
 // what goes; without --dry-run the same plan is then carried out. The running server applies
 // the same plan after each commit and hourly.
 
@@ -17,6 +17,7 @@ struct retention_request {
   bool dry_run = false;
   std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
   std::optional<std::string> client;  // all clients when unset
+  bool force = false;  // carry out a plan made for a future --now (it takes what today needs)
 };
 
 /// Prints the plan to `out`; 0 when everything planned was deleted (or nothing was asked), 1

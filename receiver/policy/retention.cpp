@@ -49,8 +49,21 @@ result<client_holdings> gather_holdings(storage& store, const std::string& clien
   }
   const auto records = store.list(client, std::nullopt);
   if (!records) return records.error();
-  for (const auto& r : *records)
+  std::set<std::string> listed;
+  for (const auto& r : *records) {
     held.backups.push_back({r.id, r.database, kind_of(r), r.taken});
+    listed.insert(r.id);
+  }
+  // A marked base backup missing from the listing must really be gone: a listing that skipped
+  // one (an unreadable record) would move the window's anchor and take WAL it still needs.
+  for (const auto& system : held.systems) {
+    for (const auto& m : system.marks) {
+      if (listed.contains(m.id)) continue;
+      const auto found = store.find(client, m.id);
+      if (!found) return found.error();
+      if (*found) return std::make_error_code(std::errc::resource_unavailable_try_again);
+    }
+  }
   return held;
 }
 

@@ -139,7 +139,13 @@ client_retention_plan plan_retention(const client_holdings& holdings,
       sp.why_all_wal_kept = "the segment size is not known";
     } else {
       sp.anchor = w.anchor->id;
+      // From the lowest start of the anchor and every newer base backup: after a recovery into
+      // this archive a newer backup on the branch may start below the anchor's start.
       sp.kept_from = w.anchor->start_lsn;
+      for (const auto* m : w.complete) {
+        if (m->stop_time_ms >= w.anchor->stop_time_ms)
+          sp.kept_from = std::min(*sp.kept_from, m->start_lsn);
+      }
     }
     // Older base backups that stay keep the WAL from their start to their stop.
     std::vector<const wire::wal::basebackup_mark*> kept_older;
@@ -151,6 +157,7 @@ client_retention_plan plan_retention(const client_holdings& holdings,
     }
     const auto first_kept_segment =
         sp.kept_from ? *sp.kept_from / system.segment_size : std::uint64_t{0};
+    const auto anchor_timeline = w.anchor ? w.anchor->timeline : wal::timeline_id{0};
     for (const auto& name : system.segments) {
       retention_item_verdict v{name, {}};
       const auto segment = sp.anchor ? wal::parse_segment_name(name, system.segment_size)
@@ -161,6 +168,9 @@ client_retention_plan plan_retention(const client_holdings& holdings,
         v.kept_by.emplace_back("not a segment name");
       } else if (segment->number >= first_kept_segment) {
         v.kept_by.emplace_back(pitr_rule);
+      } else if (segment->timeline > anchor_timeline) {
+        // A branch newer than the anchor's timeline: its base backup may still be on its way.
+        v.kept_by.emplace_back("a timeline after the anchor's");
       } else {
         for (const auto* m : kept_older) {
           if (segment->number >= m->start_lsn / system.segment_size &&
@@ -174,7 +184,7 @@ client_retention_plan plan_retention(const client_holdings& holdings,
     if (sp.anchor) {
       const wal::lsn cut = first_kept_segment * system.segment_size;
       for (const auto& gap : system.gaps) {
-        if (gap.to > cut) continue;
+        if (gap.to > cut || gap.timeline > anchor_timeline) continue;
         const bool in_kept = std::any_of(kept_older.begin(), kept_older.end(), [&](const auto* m) {
           const auto first = m->start_lsn / system.segment_size * system.segment_size;
           const auto end = (m->stop_lsn / system.segment_size + 1) * system.segment_size;

@@ -8,10 +8,12 @@
 // The PITR window of N days: every moment from now - N days on must stay recoverable. Per
 // system the anchor is the newest complete base backup (stored, with its completion mark) that
 // stopped at or before the window's start (none stopped that early: the oldest complete one);
-// the anchor and every newer base backup stay, and so does all WAL from the anchor's start
-// segment on, whatever its timeline. A base backup older than the anchor that GFS keeps keeps
-// the segments from its start to its stop, so it still becomes consistent. WAL is deleted only
-// by the window: without PITR_KEEP_DAYS, or without a complete base backup, all of it stays.
+// the anchor and every newer base backup stay, and so does all WAL from the lowest start
+// segment among them on, whatever its timeline, and every segment of a timeline after the
+// anchor's (a branch whose base backup may still be on its way). A base backup older than the
+// anchor that GFS keeps keeps the segments from its start to its stop, so it still becomes
+// consistent. WAL is deleted only by the window: without PITR_KEEP_DAYS, or without a complete
+// base backup, all of it stays.
 
 #include <chrono>
 #include <cstdint>

@@ -412,6 +412,23 @@ TEST_F(AgentBackup, HealthcheckPingsPairStartAndEndByRunId) {
       << "the run log's tail";
   EXPECT_EQ(ok.err.find("uuid-1"), std::string::npos) << "the URL is a secret";
 
+  // A wrong password: /start, then /fail with the same rid and PostgreSQL's words in the body.
+  const auto wrong =
+      run_agent({"backup", "--config",
+                 write_config(agent_config("agent_a", {{"HEALTHCHECK_PING_URL", base + "uuid-1"},
+                                                       {"POSTGRES_PASSWORD", "not-the-password"}}))
+                     .string()});
+  EXPECT_NE(wrong.exit_code, 0);
+  got = pings();
+  ASSERT_EQ(got.size(), 2u);
+  const auto wrong_rid = target(got[0]).substr(target(got[0]).find("?rid=") + 5);
+  EXPECT_NE(wrong_rid, rid);
+  EXPECT_EQ(target(got[0]), "/ping/uuid-1/start?rid=" + wrong_rid);
+  EXPECT_EQ(target(got[1]), "/ping/uuid-1/fail?rid=" + wrong_rid);
+  EXPECT_NE(std::string(got[1].at("body").as_string()).find("password authentication failed"),
+            std::string::npos)
+      << got[1].at("body");
+
   // {db}: a database that fails reports /fail on its own check, the other success.
   write_file(dir_.path() / "ping-url", base + "backup-{db}\n");
   const auto per_db = write_config(agent_config(

@@ -604,7 +604,7 @@ TEST_F(PitrRestore, RetentionDeletesWhatItsDryRunSaidAndTheWindowStaysRecoverabl
   };
   const auto retention = [&](bool dry) {
     std::vector<std::string> argv{receiver_binary(), "retention", "--now", now_text};
-    if (dry) argv.push_back("--dry-run");
+    argv.push_back(dry ? "--dry-run" : "--force");
     process_options options;
     options.env = {{"STORAGE_DIR", storage.string()},
                    {"BACKUP_API_TOKEN", token_},
@@ -670,6 +670,15 @@ TEST_F(PitrRestore, RetentionDeletesWhatItsDryRunSaidAndTheWindowStaysRecoverabl
     const auto rest = f.substr(in_segment + system_.size() + 2);
     if (said_segments.contains(rest.substr(0, rest.find('/')))) said.insert(f);
   }
+
+  // Carrying out a plan made for tomorrow needs --force.
+  const auto unforced = run_process({receiver_binary(), "retention", "--now", now_text},
+                                    process_options{.env = {{"STORAGE_DIR", storage.string()},
+                                                            {"BACKUP_API_TOKEN", token_},
+                                                            {"PITR_KEEP_DAYS", "1"}}});
+  EXPECT_EQ(unforced.exit_code, 2) << unforced.out << unforced.err;
+  EXPECT_NE(unforced.err.find("--force"), std::string::npos) << unforced.err;
+  EXPECT_EQ(files(), before) << "refused, nothing deleted";
 
   const auto real = retention(false);
   ASSERT_EQ(real.exit_code, 0) << real.out << real.err;

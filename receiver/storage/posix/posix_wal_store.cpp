@@ -299,9 +299,14 @@ result<std::vector<wire::wal::basebackup_mark>> posix_wal_store::list_basebackup
     if (!name.ends_with(sidecar_suffix) || name.starts_with(".")) continue;  // temp files
     std::error_code read_ec;
     const auto text = posix_files::read_whole_file(entry.path(), sidecar_limit, read_ec);
-    if (!text) continue;
+    // Removed since the listing: gone. Unreadable: an error, not a mark less (retention would
+    // take the backup for unmarked and its WAL for unneeded).
+    if (read_ec == std::errc::no_such_file_or_directory) continue;
+    if (!text) return read_ec ? read_ec : std::make_error_code(std::errc::io_error);
     auto mark = wire::wal::decode_mark(*text);
-    if (mark && wal_mark_file_name(mark->id) == name) out.push_back(std::move(*mark));
+    if (!mark || wal_mark_file_name(mark->id) != name)
+      return std::make_error_code(std::errc::illegal_byte_sequence);
+    out.push_back(std::move(*mark));
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   return out;
@@ -359,8 +364,9 @@ std::error_code posix_wal_store::remove_segment(const wal_key& key, std::string_
   if (ec) return ec;
   for (const auto& path : data) {
     std::error_code size_ec;
+    std::error_code side_ec;
     const auto size = stdfs::file_size(path, size_ec);
-    const bool counted = stdfs::exists(stdfs::path(path).concat(sidecar_suffix), size_ec);
+    const bool counted = stdfs::exists(stdfs::path(path).concat(sidecar_suffix), side_ec);
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_code();
     if (counted && !size_ec) {
       auto& used = usage_[key.client];

@@ -340,8 +340,10 @@ result<std::vector<wire::wal::basebackup_mark>> s3_wal_store::list_basebackup_ma
     if (auto ec = bucket_.get_text(o.key, text)) return ec;
     if (!text) continue;  // deleted since the listing
     auto mark = wire::wal::decode_mark(*text);
-    if (mark && wal_mark_file_name(mark->id) == o.key.substr(dir_prefix.size()))
-      out.push_back(std::move(*mark));
+    // Unreadable: an error, not a mark less (retention would take its backup for unmarked).
+    if (!mark || wal_mark_file_name(mark->id) != o.key.substr(dir_prefix.size()))
+      return std::make_error_code(std::errc::illegal_byte_sequence);
+    out.push_back(std::move(*mark));
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   return out;

@@ -49,7 +49,7 @@ TEST(BackupAt, TimesAreRfc3339OrAWallTimeInTz) {
     EXPECT_EQ(parse_backup_time("2026-10-25 02:30", why), utc("2026-10-25T00:30:00Z"));
   }
   for (const char* bad : {"tuesday", "2026-02-30 10:00", "2026-03-01 24:00", "2026-03-01",
-                          "2026-03-01 10:00:60", "2026-3-1 10:00"}) {
+                          "2026-03-01 10:00:60", "2026-3-1 10:00", "2026-03-01 -1:30"}) {
     EXPECT_FALSE(parse_backup_time(bad, why)) << bad;
     EXPECT_NE(why.find("in TZ"), std::string::npos) << why;
   }

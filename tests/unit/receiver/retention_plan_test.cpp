@@ -212,6 +212,30 @@ TEST(RetentionPlan, WalOfEveryTimelineFromTheAnchorStaysAndOldGapRecordsGo) {
   EXPECT_EQ(sp.gaps_deleted[0].from, 5 * seg);
 }
 
+TEST(RetentionPlan, ARecoveryIntoTheArchiveKeepsItsBranchAndTheNewerBackupOnIt) {
+  retention_settings rules;
+  rules.pitr_keep_days = 1;
+  auto h = three_days();
+  auto& s = h.systems[0];
+  // A recovery branched timeline 2 off at segment 8; its base backup started at segment 10,
+  // below the anchor's start, and one more on it is still uploading (no mark yet).
+  for (std::uint64_t n = 8; n <= 45; ++n)
+    s.segments.push_back(segment(2, n));
+  h.backups.push_back(base("pgdata-20261207-113000.base.tar.zst", now - 30min));
+  auto branch = mark("pgdata-20261207-113000.base.tar.zst", 10, 11, now - 29min);
+  branch.timeline = 2;
+  s.marks.push_back(branch);
+  s.gaps = {{2, 8 * seg, 9 * seg}};
+  const auto plan = plan_retention(h, rules, now + 2min);
+  const auto& sp = plan.systems[0];
+  EXPECT_EQ(sp.anchor, "pgdata-20261206-120000.base.tar.zst");
+  EXPECT_EQ(sp.kept_from, 10 * seg + 0x28) << "the lowest start of the anchor and newer ones";
+  EXPECT_EQ(deleted_segments(sp), segments(1, 9));
+  EXPECT_EQ(verdict(sp.segments, segment(2, 8)).kept_by,
+            (std::vector<std::string>{"a timeline after the anchor's"}));
+  EXPECT_TRUE(sp.gaps_deleted.empty()) << "the branch's gap record stays";
+}
+
 TEST(RetentionPlan, FutureDatedBackupsAreKeptAndSaySo) {
   retention_settings rules;
   rules.gfs.keep_days = 1;
