@@ -384,6 +384,11 @@ TEST_F(AgentBackup, HealthcheckPingsPairStartAndEndByRunId) {
   const auto server = start_listening_process(
       std::string(PGSHIP_SOURCE_DIR) + "/tests/support/recording_http_server.py",
       {recorded.string()}, {}, dir_.path() / "pings.log");
+  // Stopped however the test ends (an ASSERT returns early).
+  struct stopper {
+    int pid;
+    ~stopper() { stop_process(pid, SIGTERM, std::chrono::seconds(5)); }
+  } stop_server{server.pid};
   const auto base = "http://127.0.0.1:" + std::to_string(server.port) + "/ping/";
   const auto pings = [&] {
     std::vector<boost::json::object> out;
@@ -454,6 +459,7 @@ TEST_F(AgentBackup, HealthcheckPingsPairStartAndEndByRunId) {
   EXPECT_EQ(broken.exit_code, 0) << broken.out << broken.err;
   EXPECT_NE(broken.err.find("the healthcheck ping failed"), std::string::npos) << broken.err;
   stop_process(server.pid, SIGTERM, std::chrono::seconds(5));
+  stop_server.pid = -1;
   const auto gone =
       run_agent({"backup", "--config",
                  write_config(agent_config("agent_a", {{"HEALTHCHECK_PING_URL", base + "uuid-1"}}))
