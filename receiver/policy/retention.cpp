@@ -148,7 +148,8 @@ net::awaitable<void> apply_retention(receiver_context& ctx, const std::string& c
 }
 
 void reread_wal_index(receiver_context& ctx) {
-  if (const auto* archive = ctx.store->wal()) {
+  if (auto* archive = ctx.store->wal()) {
+    archive->recount();
     if (auto ec = ctx.wal_ranges.reload_all(*archive)) {
       spdlog::warn("cannot re-read the WAL archive: {}", ec.message());
     }

@@ -41,8 +41,9 @@ void apply_retention_now(receiver_context& ctx, const std::string& client,
 /// apply_retention_now on a storage thread, now.
 net::awaitable<void> apply_retention(receiver_context& ctx, const std::string& client);
 
-/// The archive index listed again (hourly, SIGHUP): what `pgship-receiver retention` deleted
-/// beside the server leaves its state, window and /metrics. Blocking: a storage thread.
+/// The archive's usage counted and its index listed again (hourly, SIGHUP): what
+/// `pgship-receiver retention` deleted beside the server leaves its quota, state, window and
+/// /metrics. Blocking: a storage thread.
 void reread_wal_index(receiver_context& ctx);
 
 /// Every client the store holds backups or WAL of.

@@ -176,6 +176,9 @@ class wal_store {
   /// when the store opens, then kept current by put(). They count against QUOTA_BYTES beside
   /// the backups and are pgship_receiver_wal_bytes.
   virtual std::map<std::string, std::uint64_t> usage() const = 0;
+  /// Counts usage() again from what is stored: what another process deleted (`pgship-receiver
+  /// retention` beside the server, a replica) leaves the quota and the metrics.
+  virtual void recount() {}
 };
 
 }  // namespace pgship::receiver

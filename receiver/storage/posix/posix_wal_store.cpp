@@ -69,6 +69,12 @@ std::map<std::string, std::uint64_t> posix_wal_store::usage() const {
   return usage_;
 }
 
+void posix_wal_store::recount() {
+  // Puts wait meanwhile: one that lands between the walk and the swap would be lost.
+  std::lock_guard lock(mutex_);
+  usage_ = count_usage();
+}
+
 std::optional<stdfs::path> posix_wal_store::system_relative(const wal_key& key) const {
   if (!fs::is_safe_name(key.client) || !wire::wal::is_system_id(key.system)) return std::nullopt;
   return stdfs::path(".wal") / key.client / key.system;

@@ -42,6 +42,7 @@ class posix_wal_store final : public wal_store {
                                                     std::uint64_t first,
                                                     std::uint64_t length) const override;
   std::map<std::string, std::uint64_t> usage() const override;
+  void recount() override;
 
  private:
   // Every stored file's size per client, from a walk of `.wal/` (at construction).

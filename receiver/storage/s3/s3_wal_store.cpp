@@ -228,6 +228,11 @@ result<std::uint64_t> s3_wal_store::count_gaps(const std::string& client) const 
   return n;
 }
 
+void s3_wal_store::recount() {
+  std::lock_guard lock(mutex_);
+  usage_.reset();  // listed again by the next usage()
+}
+
 std::map<std::string, std::uint64_t> s3_wal_store::usage() const {
   {
     std::lock_guard lock(mutex_);

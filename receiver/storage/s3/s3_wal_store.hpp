@@ -54,6 +54,7 @@ class s3_wal_store final : public wal_store {
   /// replica's WAL from before this receiver started), then kept current by put(). Another
   /// replica's puts since then show after a restart.
   std::map<std::string, std::uint64_t> usage() const override;
+  void recount() override;
   result<std::vector<std::string>> list_systems(const std::string& client) const override;
   result<std::vector<std::string>> list_segments(const wal_key& key) const override;
   std::error_code remove_segment(const wal_key& key, std::string_view segment) override;

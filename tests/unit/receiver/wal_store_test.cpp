@@ -99,6 +99,19 @@ TEST(PosixWalStore, UsageAtStartCountsOnlyDataFilesWithTheirSidecar) {
   EXPECT_EQ(store.wal()->usage().at("app"), 3u);
 }
 
+TEST(PosixWalStore, RecountSeesWhatAnotherProcessDeleted) {
+  temp_dir dir;
+  const auto unit_dir = dir.path() / ".wal" / "app" / "7000000000000000001" / seg1;
+  write_file(unit_dir / (seg1 + ".00002000-00003000"), "123");
+  write_file(unit_dir / (seg1 + ".00002000-00003000.json"), "{}");
+  posix_storage store(dir.path());
+  EXPECT_EQ(store.wal()->usage().at("app"), 3u);
+  std::filesystem::remove_all(unit_dir);  // `pgship-receiver retention` beside the server
+  EXPECT_EQ(store.wal()->usage().at("app"), 3u) << "counted at start, kept current by puts";
+  store.wal()->recount();
+  EXPECT_EQ(store.wal()->usage()["app"], 0u);
+}
+
 TEST(PosixWalStore, TheArchiveIsNoBackupAndUsesNoBackupUsage) {
   temp_dir dir;
   {
