@@ -116,6 +116,17 @@ std::string encode_list(const segment_list& list) {
   return out;
 }
 
+namespace {
+
+std::optional<list_state> list_state_of(std::string_view word) {
+  if (word == "complete") return list_state::complete;
+  if (word == "partial") return list_state::partial;
+  if (word == "history") return list_state::history;
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<segment_list> decode_list(std::string_view body) {
   segment_list list;
   bool first = true;
@@ -136,14 +147,9 @@ std::optional<segment_list> decode_list(std::string_view body) {
       std::string_view state = line.substr(space + 1);
       if (!size) return std::nullopt;
       list.segment_size = *size;
-      if (state == "complete")
-        list.state = list_state::complete;
-      else if (state == "partial")
-        list.state = list_state::partial;
-      else if (state == "history")
-        list.state = list_state::history;
-      else
-        return std::nullopt;
+      const auto parsed = list_state_of(state);
+      if (!parsed) return std::nullopt;
+      list.state = *parsed;
       continue;
     }
     auto space = line.find(' ');
@@ -157,13 +163,6 @@ std::optional<segment_list> decode_list(std::string_view body) {
 }
 
 namespace {
-
-std::optional<list_state> list_state_of(std::string_view word) {
-  if (word == "complete") return list_state::complete;
-  if (word == "partial") return list_state::partial;
-  if (word == "history") return list_state::history;
-  return std::nullopt;
-}
 
 // The space-separated words of `line`; empty words (two spaces) make it malformed.
 std::optional<std::vector<std::string_view>> words_of(std::string_view line) {
