@@ -57,6 +57,12 @@ namespace po = boost::program_options;
 
 // Options of one command, beside the shared ones.
 void add_command_options(std::string_view command, po::options_description& desc) {
+  if (command == "backup" || command == "basebackup" || command == "restore" ||
+      command == "drill") {
+    desc.add_options()("progress", po::value<std::string>()->default_value("auto"),
+                       "bytes, rate and ETA of each stage on stderr: auto (on a terminal), "
+                       "always, never, or json (one object per line)");
+  }
   if (command == "backup") {
     desc.add_options()("database", po::value<std::vector<std::string>>(),
                        "only this database of POSTGRES_DB (repeatable)");
@@ -120,6 +126,17 @@ int dispatch_wal(std::string_view subcommand, const pgship::agent::settings& set
   return command_wal_drop_slot(settings);
 }
 
+// --progress, with auto decided by whether stderr is a terminal.
+pgship::agent::progress_mode progress_of(const po::variables_map& vars) {
+  const auto text = value_or(vars, "progress", std::string("never"));
+  const auto mode = pgship::agent::parse_progress_mode(text, pgship::agent::stderr_is_terminal());
+  if (!mode) {
+    throw pgship::config::config_error("--progress must be auto, always, never or json, not '" +
+                                       text + "'");
+  }
+  return *mode;
+}
+
 // wal-fetch's FILE and PATH (%f %p), taken off the command line before the options.
 std::array<std::string_view, 2> wal_fetch_args;
 
@@ -133,9 +150,10 @@ int dispatch(std::string_view command, std::string_view subcommand,
                              {std::string(wal_fetch_args[0]), std::string(wal_fetch_args[1])});
   }
   if (command == "backup") {
-    return command_backup(settings, {value_or(vars, "database", std::vector<std::string>{})});
+    return command_backup(
+        settings, {value_or(vars, "database", std::vector<std::string>{}), progress_of(vars)});
   }
-  if (command == "basebackup") return command_basebackup(settings);
+  if (command == "basebackup") return command_basebackup(settings, progress_of(vars));
   if (command == "check") return command_check(settings);
   if (command == "run") return command_run(settings, std::move(reload));
   if (command == "healthcheck") return command_healthcheck(settings);
@@ -145,10 +163,10 @@ int dispatch(std::string_view command, std::string_view subcommand,
                          value_or(vars, "at", std::string())});
   }
   if (command == "restore" && value_or(vars, "pitr", false)) {
-    return command_restore_pitr(
-        settings,
-        {value_or(vars, "at", std::string("latest")), value_or(vars, "target-dir", std::string()),
-         value_or(vars, "system", std::string()), value_or(vars, "start", false)});
+    return command_restore_pitr(settings, {value_or(vars, "at", std::string("latest")),
+                                           value_or(vars, "target-dir", std::string()),
+                                           value_or(vars, "system", std::string()),
+                                           value_or(vars, "start", false), progress_of(vars)});
   }
   if (command == "restore") {
     restore_options o;
@@ -162,15 +180,17 @@ int dispatch(std::string_view command, std::string_view subcommand,
     o.no_owner = value_or(vars, "no-owner", false);
     o.jobs = value_or(vars, "jobs", 1);
     o.globals = value_or(vars, "globals", false);
+    o.progress = progress_of(vars);
     return command_restore(settings, o);
   }
   if (command == "drill" && value_or(vars, "pitr", false)) {
-    return command_pitr_drill(settings, value_or(vars, "at", std::string("latest")));
+    return command_pitr_drill(settings, value_or(vars, "at", std::string("latest")),
+                              progress_of(vars));
   }
   if (command == "drill") {
     return command_drill(
         settings, {value_or(vars, "database", std::string()), value_or(vars, "id", std::string()),
-                   value_or(vars, "jobs", settings.drill_jobs)});
+                   value_or(vars, "jobs", settings.drill_jobs), progress_of(vars)});
   }
   std::cerr << "pgship-agent: '" << command << "' is not available in this build yet\n";
   return static_cast<int>(pgship::errc::internal);

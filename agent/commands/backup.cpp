@@ -39,7 +39,10 @@ int command_backup(const settings& cfg, const backup_options& opts) {
   run_record record;
   const int code = run_command(
       [&]() -> net::awaitable<int> {
-        record = co_await run_backup(cfg, request, control);
+        const std::function<net::awaitable<run_record>()> job = [&] {
+          return run_backup(cfg, request, control);
+        };
+        record = co_await watched_run(job, control, opts.progress, "backup");
         co_return exit_code_for(record.error.code);
       },
       [&control] { control.request_stop(); });

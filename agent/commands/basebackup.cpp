@@ -73,7 +73,7 @@ net::awaitable<void> stop_stream(std::unique_ptr<wal::wal_stream>& stream) {
 // Runs here, as a job holding BACKUP_DIR. The WAL that completes it comes from a daemon with
 // WAL_STREAM=on streaming the same cluster, or, when none streams on WAL_SLOT, from a stream
 // this command runs for as long as the backup takes.
-int command_basebackup(const settings& cfg) {
+int command_basebackup(const settings& cfg, progress_mode progress) {
   if (!cfg.wal_stream) {
     std::cerr << "basebackup needs WAL_STREAM=on: a base backup restores only with the WAL "
                  "after it, which the stream ships\n";
@@ -112,7 +112,10 @@ int command_basebackup(const settings& cfg) {
             co_return exit_code_for(started.code);
           }
         }
-        record = co_await run_basebackup(cfg, request, control);
+        const std::function<net::awaitable<run_record>()> job = [&] {
+          return run_basebackup(cfg, request, control);
+        };
+        record = co_await watched_run(job, control, progress, "basebackup");
         co_await stop_stream(stream);
         co_return exit_code_for(record.error.code);
       },

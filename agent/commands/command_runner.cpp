@@ -6,6 +6,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/json/parse.hpp>
 
 #include <pgship/common/errors.hpp>
@@ -57,6 +58,17 @@ void write_run_metrics(const settings& cfg, const run_record& record) {
   metrics.run_finished(record);
   metrics.repo_size(local_backup_bytes(cfg.backup_dir));
   metrics.write_textfile(*cfg.metrics_textfile);
+}
+
+net::awaitable<run_record> watched_run(std::function<net::awaitable<run_record>()> job,
+                                       run_control& control, progress_mode mode,
+                                       std::string command) {
+  const auto ex = co_await net::this_coro::executor;
+  progress_watch watch(ex, control.progress, mode, std::move(command), {});
+  auto record = co_await job();
+  watch.stop();
+  record.stalls = watch.stalls();
+  co_return record;
 }
 
 int run_command(std::function<net::awaitable<int>()> body, std::function<void()> on_stop) {

@@ -7,6 +7,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "pipeline/progress_watch.hpp"
+#include "pipeline/run_control.hpp"
 #include "pipeline/run_record.hpp"
 #include "settings.hpp"
 
@@ -28,6 +30,12 @@ void add_to_run_history(const settings& cfg, const run_record& record);
 /// from BACKUP_DIR, so a run of one database keeps the others' series. Counters count this run
 /// only. Nothing for a run refused because another held BACKUP_DIR: that one writes it.
 void write_run_metrics(const settings& cfg, const run_record& record);
+
+/// `job`, a run on `control`, with its progress watched: shown on stderr as `mode` says under
+/// `command`'s name; the stages that stalled go into the record it returns.
+boost::asio::awaitable<run_record> watched_run(
+    std::function<boost::asio::awaitable<run_record>()> job, run_control& control,
+    progress_mode mode, std::string command);
 
 int run_command(std::function<boost::asio::awaitable<int>()> body,
                 std::function<void()> on_stop = nullptr);

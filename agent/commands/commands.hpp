@@ -6,17 +6,19 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/progress_watch.hpp"
 #include "settings.hpp"
 
 namespace pgship::agent {
 
 struct backup_options {
   std::vector<std::string> databases;  // empty: POSTGRES_DB
+  progress_mode progress = progress_mode::never;
 };
 int command_backup(const settings& cfg, const backup_options& opts);
 
 /// One physical base backup now (README "Base backups").
-int command_basebackup(const settings& cfg);
+int command_basebackup(const settings& cfg, progress_mode progress);
 
 int command_check(const settings& cfg);
 
@@ -49,6 +51,7 @@ struct restore_options {
   /// The cluster's roles and tablespaces (GLOBALS) instead of a database: the newest globals
   /// backup, or `id`, applied to the target server.
   bool globals = false;
+  progress_mode progress = progress_mode::never;
 };
 int command_restore(const settings& cfg, const restore_options& opts);
 int command_restore_globals(const settings& cfg, const restore_options& opts);
@@ -58,6 +61,7 @@ struct pitr_restore_options {
   std::string target_dir;  // empty or new
   std::string system;      // the archive; default PITR_SYSTEM, else the server's
   bool start = false;      // start PostgreSQL on it and wait until recovery reached `at`
+  progress_mode progress = progress_mode::never;
 };
 /// restore --pitr: a base backup unpacked and checked into target_dir, set up to recover to
 /// `at` with wal-fetch (commands/restore_pitr.cpp).
@@ -67,10 +71,11 @@ struct drill_options {
   std::string database;  // empty: every database of POSTGRES_DB
   std::string id;        // a backup instead of the newest
   int jobs = 1;
+  progress_mode progress = progress_mode::never;
 };
 int command_drill(const settings& cfg, const drill_options& opts);
 /// drill --pitr [--at TARGET]: one point-in-time recovery drill now (drill/pitr_drill.hpp).
-int command_pitr_drill(const settings& cfg, const std::string& at);
+int command_pitr_drill(const settings& cfg, const std::string& at, progress_mode progress);
 
 struct wal_options {
   bool json = false;

@@ -19,11 +19,11 @@ namespace net = boost::asio;
 namespace {
 
 // A drill job run as a command: its record into the run history and the metrics textfile.
-int run_as_command(const settings& cfg, run_control& control,
+int run_as_command(const settings& cfg, run_control& control, progress_mode progress,
                    std::function<net::awaitable<run_record>()> job, run_record& record) {
   const int code = run_command(
       [&]() -> net::awaitable<int> {
-        record = co_await job();
+        record = co_await watched_run(job, control, progress, "drill");
         co_return exit_code_for(record.error.code);
       },
       [&control] { control.request_stop(); });
@@ -64,7 +64,7 @@ int command_drill(const settings& cfg, const drill_options& opts) {
   request.jobs = opts.jobs;
   run_record record;
   const int code = run_as_command(
-      cfg, control, [&] { return run_drill(cfg, request, control); }, record);
+      cfg, control, opts.progress, [&] { return run_drill(cfg, request, control); }, record);
   for (const auto& d : record.databases) {
     if (d.error) {
       print_failed(d, d.database);
@@ -83,7 +83,7 @@ int command_drill(const settings& cfg, const drill_options& opts) {
   return code;
 }
 
-int command_pitr_drill(const settings& cfg, const std::string& at) {
+int command_pitr_drill(const settings& cfg, const std::string& at, progress_mode progress) {
   if (const auto why = pitr_drill_unable(cfg); !why.empty()) {
     std::cerr << "pgship-agent: drill --pitr cannot run here: " << why << "\n";
     return static_cast<int>(errc::config_invalid);
@@ -93,7 +93,7 @@ int command_pitr_drill(const settings& cfg, const std::string& at) {
   request.at = at;
   run_record record;
   const int code = run_as_command(
-      cfg, control, [&] { return run_pitr_drill(cfg, request, control); }, record);
+      cfg, control, progress, [&] { return run_pitr_drill(cfg, request, control); }, record);
   for (const auto& d : record.databases) {
     if (d.error) {
       print_failed(d, "PITR drill");

@@ -192,7 +192,10 @@ int command_restore(const settings& cfg, const restore_options& opts) {
   return run_command(
       [&]() -> net::awaitable<int> {
         const auto started = std::chrono::steady_clock::now();
-        auto client = make_receiver_client(co_await net::this_coro::executor, cfg);
+        const auto ex = co_await net::this_coro::executor;
+        auto client = make_receiver_client(ex, cfg);
+        live_progress progress;
+        progress_watch watch(ex, progress, opts.progress, "restore", {});
         remote_backup backup;
         if (auto error = co_await find_backup(*client, cfg, opts, backup)) {
           std::cerr << "pgship-agent: " << error.message << "\n";
@@ -223,6 +226,8 @@ int command_restore(const settings& cfg, const restore_options& opts) {
           fetch_restore_io io{*client, cfg.backup_api_token, cfg.pg_dump_path,
                               cfg.backup_dir / ".restore", child};
           io.identities = cfg.age_identities;
+          io.progress = &progress;
+          io.progress_label = backup.database;
           restore_target target;
           target.login = {cfg.postgres_host, cfg.postgres_port, cfg.postgres_user,
                           cfg.postgres_password, opts.target_db};
@@ -233,6 +238,7 @@ int command_restore(const settings& cfg, const restore_options& opts) {
           std::vector<stage_record> stages;
           error = co_await fetch_and_restore(io, backup, target, stages);
         }
+        watch.stop();
         if (error && created) drop_created_target(cfg, opts.target_db);
         if (error) {
           std::cerr << "pgship-agent: " << error.message << "\n";

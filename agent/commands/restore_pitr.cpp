@@ -4,7 +4,10 @@
 
 #include <iostream>
 
+#include <boost/asio/this_coro.hpp>
 #include <fmt/format.h>
+
+#include <pgship/common/backup_name.hpp>
 
 #include "commands/command_runner.hpp"
 #include "commands/commands.hpp"
@@ -39,6 +42,10 @@ int command_restore_pitr(const settings& cfg, const pitr_restore_options& opts) 
     request.target = *target;
     request.dir = dir;
     request.say = [](std::string_view text) { std::cout << text << "\n"; };
+    const auto ex = co_await net::this_coro::executor;
+    live_progress progress;
+    request.progress = &progress;
+    progress_watch watch(ex, progress, opts.progress, "restore", {});
     std::vector<stage_record> stages;
     recovery_prepared prepared;
     if (auto e = co_await prepare_recovery(cfg, request, stages, prepared)) co_return failed(e);
@@ -53,10 +60,12 @@ int command_restore_pitr(const settings& cfg, const pitr_restore_options& opts) 
                 << "); start PostgreSQL on it to recover: pg_ctl -D " << dir.string() << " start\n";
       co_return 0;
     }
+    progress.begin(std::string(basebackup_name), "recover");
     recovery_outcome recovered;
     if (auto e =
             co_await start_recovery(prepared.tools, dir, side, restore_listen(side), recovered))
       co_return failed(e);
+    watch.stop();
     const auto& port = recovered.port;
     std::cout << "recovered to " << target->text << ": "
               << (recovered.said.empty() ? "(no word in the log)" : recovered.said)

@@ -24,6 +24,7 @@
 #include "drill/pitr_drill.hpp"
 #include "pipeline/backup_run.hpp"
 #include "pipeline/basebackup_run.hpp"
+#include "pipeline/progress_watch.hpp"
 #include "repository/local_listing.hpp"
 
 namespace pgship::agent {
@@ -151,8 +152,12 @@ std::optional<std::string> daemon_state::start_job(const std::string& kind, cons
   auto cfg = cfg_;  // a reload during the job does not change it under its feet
   net::co_spawn(
       ex_,
-      [this, body = std::move(body), id, control, cfg]() -> net::awaitable<void> {
-        const auto record = co_await body(id, *cfg, *control);
+      [this, body = std::move(body), id, control, cfg, kind]() -> net::awaitable<void> {
+        progress_watch watch(ex_, control->progress, progress_mode::never, kind,
+                             log::context{{"run_id", id}});
+        auto record = co_await body(id, *cfg, *control);
+        watch.stop();
+        record.stalls = watch.stalls();
         finished(record);
       },
       [this, kind](std::exception_ptr e) {
@@ -317,6 +322,7 @@ std::optional<json::object> daemon_state::live_progress() const {
   o["database"] = p.database;
   o["stage"] = p.stage;
   o["bytes"] = p.bytes;
+  if (p.total > 0) o["total"] = p.total;
   o["stage_seconds"] = round_to_millis(secs);
   o["bytes_per_second"] = secs > 0 ? std::round(static_cast<double>(p.bytes) / secs) : 0.0;
   return o;

@@ -244,6 +244,7 @@ class cluster_drill {
     request.system = system;
     request.dir = dir;
     request.child = control_.child;
+    request.progress = &control_.progress;
     request.say = [this](std::string_view text) { lg_.info("PITR drill: {}", text); };
     if (auto e = co_await choose_target(cfg_, system, request_.at, request.target)) co_return e;
     outcome.target = request.target.text;

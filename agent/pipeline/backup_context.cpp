@@ -21,8 +21,8 @@ backup_context::backup_context(const settings& config, const run_request& req, r
       receiver(redact_url(config.backup_api_url)),
       log{{"run_id", id}, {"database", record.database}} {}
 
-stage_clock backup_context::start_stage(const char* name) {
-  control.progress.begin(run.database, name);
+stage_clock backup_context::start_stage(const char* name, std::uint64_t expected_bytes) {
+  control.progress.begin(run.database, name, expected_bytes);
   return stage_clock(run.stages, name);
 }
 

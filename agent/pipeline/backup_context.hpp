@@ -28,7 +28,7 @@ struct backup_context {
                  std::map<int, pg_toolset>& tools_by_major, database_run& run);
 
   /// Starts the stage `name` of this backup: in the live progress and, once done, the record.
-  stage_clock start_stage(const char* name);
+  stage_clock start_stage(const char* name, std::uint64_t expected_bytes = 0);
   /// A database, an ARCHIVE_DIRS directory and the globals may share a name, never a kind.
   backup_kind kind() const;
   /// The start of this backup's manifest, named `name`: of this database, run and host,

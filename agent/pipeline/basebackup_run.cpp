@@ -111,7 +111,7 @@ net::awaitable<stage_error> take_basebackup(const settings& cfg, run_control& co
 
   basebackup_stream_output streamed;
   {
-    control.progress.begin(d.database, "stream");
+    control.progress.begin(d.database, "stream", d.database_size);
     stage_clock clock(d.stages, "stream");
     basebackup_stream_request sr;
     sr.label = "pgship " + d.backup;

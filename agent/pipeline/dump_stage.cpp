@@ -88,7 +88,8 @@ net::awaitable<stage_error> dump_verify_commit(backup_context& ctx, const prefli
   pause_ptr pause;  // TimescaleDB jobs held off while pg_dump runs
   dump_output dumped;
   {
-    auto clock = ctx.start_stage("dump");
+    // The database's size: an estimate of what pg_dump writes (no index data, compressed).
+    auto clock = ctx.start_stage("dump", ctx.run.database_size);
     const pg_login login{ctx.cfg.postgres_host, ctx.cfg.postgres_port, ctx.cfg.postgres_user,
                          ctx.cfg.postgres_password, ctx.run.database};
     dump_request dr{login,

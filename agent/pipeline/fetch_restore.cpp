@@ -114,8 +114,8 @@ struct download_tally {
   const fetch_restore_io& io_;
 };
 
-void begin_progress(const fetch_restore_io& io, const char* stage) {
-  if (io.progress != nullptr) io.progress->begin(io.progress_label, stage);
+void begin_progress(const fetch_restore_io& io, const char* stage, std::uint64_t total = 0) {
+  if (io.progress != nullptr) io.progress->begin(io.progress_label, stage, total);
 }
 
 bool is_encrypted(const remote_backup& backup) {
@@ -137,7 +137,7 @@ net::awaitable<stage_error> stream_plaintext(const fetch_restore_io& io,
                                              const remote_backup& backup, stage_clock& download,
                                              const char* next_stage, plaintext_consumer consume,
                                              std::error_code& consumer_ec) {
-  begin_progress(io, "download");
+  begin_progress(io, "download", backup.size);
   download_tally tally(io);
   // held piece → [age -d] → [zstd -d] → ready → the consumer.
   io::buffer_sink ready;
@@ -306,7 +306,7 @@ net::awaitable<stage_error> spooled(const fetch_restore_io& io, const remote_bac
   stdfs::create_directories(io.spool_dir, ec);
   const auto file = io.spool_dir / backup.id;
   stage_clock download(stages, "download");
-  begin_progress(io, "download");
+  begin_progress(io, "download", backup.size);
   const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
     download.done(0, false);

@@ -223,6 +223,8 @@ net::awaitable<stage_error> prepare_recovery(const settings& cfg, const recovery
       pgship::wal::format_lsn(chosen->stop_lsn) + ") into " + dir.string());
   fetch_restore_io io{*client, cfg.backup_api_token, cfg.pg_dump_path, {}, request.child};
   io.identities = cfg.age_identities;
+  io.progress = request.progress;
+  io.progress_label = std::string(basebackup_name);
   bool needs_verifybackup = false;
   stage_error error = co_await fetch_and_unpack(io, *backup, dir, stages, needs_verifybackup);
   if (!error) error = co_await tools_for(cfg, dir, out.tools);

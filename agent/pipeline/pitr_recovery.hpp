@@ -22,6 +22,7 @@
 #include "child_process.hpp"
 #include "pg_tools.hpp"
 #include "pipeline/pitr_plan.hpp"
+#include "pipeline/run_control.hpp"
 #include "pipeline/run_record.hpp"
 #include "settings.hpp"
 #include "stage_error.hpp"
@@ -45,6 +46,7 @@ struct recovery_request {
   std::filesystem::path dir;  // absent or empty; absolute
   std::shared_ptr<child_handle> child;
   std::function<void(std::string_view)> say;  // progress for people (may be empty)
+  live_progress* progress = nullptr;          // fed with the base backup's download
 };
 
 struct recovery_prepared {

@@ -20,12 +20,16 @@ struct live_progress {
   std::string database;
   std::string stage;
   std::uint64_t bytes = 0;
+  /// What `bytes` is expected to reach (the database's size when dumping, the stored size
+  /// when downloading), for an ETA; 0 when unknown.
+  std::uint64_t total = 0;
   std::chrono::steady_clock::time_point stage_started;
 
-  void begin(std::string db, std::string name) {
+  void begin(std::string db, std::string name, std::uint64_t expected = 0) {
     database = std::move(db);
     stage = std::move(name);
     bytes = 0;
+    total = expected;
     stage_started = std::chrono::steady_clock::now();
   }
 };

@@ -128,6 +128,16 @@ std::string to_json(const run_record& run) {
                  {"databases", std::move(dbs)}};
   if (!run.log_file.empty()) o["log_file"] = run.log_file;
   if (run.error.failed()) o["error"] = error_object(run.error);
+  if (!run.stalls.empty()) {
+    json::array stalls;
+    for (const auto& st : run.stalls) {
+      stalls.push_back(json::object{{"database", st.database},
+                                    {"stage", st.stage},
+                                    {"seconds", round_to_millis(st.seconds)},
+                                    {"bytes", st.bytes}});
+    }
+    o["stalls"] = std::move(stalls);
+  }
   return json_text(o);
 }
 

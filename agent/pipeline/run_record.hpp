@@ -12,6 +12,7 @@
 #include <pgship/common/log.hpp>
 
 #include "net/upload_job.hpp"
+#include "pipeline/progress_meter.hpp"
 #include "stage_error.hpp"
 
 namespace pgship::agent {
@@ -98,6 +99,8 @@ struct run_record {
   stage_error error;  // the first failure (also set when the run aborted before any database)
 
   std::string log_file;  // this run's own log (RUN_LOG_DIR/<run_id>.log), when it has one
+  /// Stages that made no progress for a minute (progress_watch); each was logged then.
+  std::vector<stall_note> stalls;
 
   bool ok() const { return !error.failed(); }
   /// Stopped on request (SIGTERM, shutdown): not a failed backup.

@@ -19,7 +19,11 @@ net::awaitable<stage_error> ship(backup_context& ctx, manifest& m, upload_output
   // The upload that followed this backup's dump needs only its last piece; if that fails,
   // the regular upload (with its retries) sends the backup again.
   bool streamed = false;
+  // Progress counts this backup's bytes on the receiver, of its size.
+  ctx.control.progress.total = m.size;
+  ctx.control.progress.bytes = 0;
   if (ctx.follower && m.name == ctx.run.backup) {
+    ctx.control.progress.bytes = ctx.follower->offset();
     streamed = co_await ctx.follower->finish(ur.file, m.size, m.sha256, out);
     ctx.follower.reset();
     if (streamed) ctx.log.info("uploaded while dumping; committed after verify");

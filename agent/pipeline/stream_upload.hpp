@@ -47,6 +47,8 @@ class follow_upload {
   bool failed() const { return failed_; }
   /// The upload's target on the receiver (empty before begin() or after finish()).
   const std::string& location() const { return tus_.location(); }
+  /// The bytes the receiver holds of it so far.
+  std::uint64_t offset() const { return tus_.offset(); }
 
  private:
   bool open_file(const std::filesystem::path& path);

@@ -9,7 +9,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/sink.h>
 
 #include <pgship/common/json_text.hpp>
 #include <pgship/common/log.hpp>
@@ -150,19 +150,43 @@ class run_file_sink final : public spdlog::sinks::sink {
   log::format fmt_;
 };
 
-class line_formatter final : public spdlog::formatter {
- public:
-  explicit line_formatter(log::format fmt) : fmt_(fmt) {}
+// The terminal's status line (progress) under the log: cleared before each log line and drawn
+// again after it, so the two never share a line. Guarded by stderr_state's mutex.
+struct stderr_state {
+  std::mutex mutex;
+  std::string status;
+};
 
-  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+stderr_state& shared_stderr() {
+  // Never destroyed: a thread may still log while static destructors run at exit.
+  static auto* state = new stderr_state;
+  return *state;
+}
+
+constexpr std::string_view clear_line = "\r\x1b[K";
+
+void put(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stderr);
+}
+
+class stderr_sink final : public spdlog::sinks::sink {
+ public:
+  explicit stderr_sink(log::format fmt) : fmt_(fmt) {}
+
+  void log(const spdlog::details::log_msg& msg) override {
+    if (!should_log(msg.level)) return;
     const std::string line = format_line(
         fmt_, msg.level, std::string_view(msg.payload.data(), msg.payload.size()), msg.time);
-    dest.append(line.data(), line.data() + line.size());
+    auto& state = shared_stderr();
+    std::lock_guard lock(state.mutex);
+    if (!state.status.empty()) put(clear_line);
+    put(line);
+    put(state.status);
+    std::fflush(stderr);
   }
-
-  std::unique_ptr<spdlog::formatter> clone() const override {
-    return std::make_unique<line_formatter>(fmt_);
-  }
+  void flush() override { std::fflush(stderr); }
+  void set_pattern(const std::string&) override {}
+  void set_formatter(std::unique_ptr<spdlog::formatter>) override {}
 
  private:
   log::format fmt_;
@@ -202,9 +226,8 @@ std::optional<spdlog::level::level_enum> parse_level(std::string_view text) {
 }
 
 void setup(format fmt, spdlog::level::level_enum level) {
-  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-  sink->set_formatter(std::make_unique<line_formatter>(fmt));
-  const spdlog::sinks_init_list sinks = {sink, std::make_shared<run_file_sink>(fmt)};
+  const spdlog::sinks_init_list sinks = {std::make_shared<stderr_sink>(fmt),
+                                         std::make_shared<run_file_sink>(fmt)};
   auto logger = std::make_shared<spdlog::logger>("pgship", sinks);
   logger->set_level(level);
   logger->flush_on(spdlog::level::trace);
@@ -225,6 +248,25 @@ void write(spdlog::level::level_enum level, std::string_view msg,
     payload += f.quoted ? '"' : '-';
   }
   spdlog::log(level, "{}", payload);
+}
+
+void set_status_line(std::string text) {
+  auto& state = shared_stderr();
+  std::lock_guard lock(state.mutex);
+  if (!state.status.empty() || text.empty()) put(clear_line);
+  state.status = std::move(text);
+  put(state.status);
+  std::fflush(stderr);
+}
+
+void write_stderr_line(std::string_view line) {
+  auto& state = shared_stderr();
+  std::lock_guard lock(state.mutex);
+  if (!state.status.empty()) put(clear_line);
+  put(line);
+  put("\n");
+  put(state.status);
+  std::fflush(stderr);
 }
 
 run_log_file::run_log_file(std::string run_id, const std::filesystem::path& path)

@@ -21,6 +21,7 @@
 #include "http_client.hpp"
 #include "listening_process.hpp"
 #include "temp_dir.hpp"
+#include "terminal_process.hpp"
 #include "test_pki.hpp"
 
 namespace pgship::test {
@@ -518,6 +519,105 @@ TEST_F(AgentBackup, BackupsWhoseUploadFailedStayUntilALaterRunShipsThem) {
   now = local_dumps();
   ASSERT_EQ(now.size(), 1u);
   EXPECT_EQ(std::count(waiting.begin(), waiting.end(), now[0]), 0);
+}
+
+// The ETAs (in seconds) of the status lines the terminal showed for `stage`: each update is
+// the text between one carriage return or newline and the next.
+std::vector<int> etas_shown(const std::string& screen, const std::string& stage) {
+  std::vector<int> out;
+  const std::regex eta(": " + stage + R"( .*ETA (?:(\d+):)?(\d+):(\d\d))");
+  std::size_t begin = 0;
+  while (begin < screen.size()) {
+    const auto end = std::min(screen.find_first_of("\r\n", begin), screen.size());
+    const std::string piece = screen.substr(begin, end - begin);
+    std::smatch m;
+    if (std::regex_search(piece, m, eta)) {
+      const int hours = m[1].matched ? std::stoi(m[1]) : 0;
+      out.push_back(hours * 3600 + std::stoi(m[2]) * 60 + std::stoi(m[3]));
+    }
+    begin = end + 1;
+  }
+  return out;
+}
+
+// Whether `etas` fall: at least three, ending lower than they began, and never climbing back
+// above where they began (a rate measured over ten seconds wobbles a little, never a lot).
+::testing::AssertionResult falls(const std::vector<int>& etas) {
+  std::string all;
+  for (const int e : etas)
+    all += std::to_string(e) + " ";
+  if (etas.size() < 3) return ::testing::AssertionFailure() << "fewer than 3 ETAs: " << all;
+  if (etas.back() >= etas.front()) return ::testing::AssertionFailure() << "not falling: " << all;
+  for (const int e : etas) {
+    if (e > etas.front()) return ::testing::AssertionFailure() << "climbing: " << all;
+  }
+  return ::testing::AssertionSuccess() << all;
+}
+
+TEST_F(AgentBackup, ProgressShowsAFallingEtaOnATerminalAsJsonOnRequestAndNothingElsewhere) {
+  start();
+  // The link, not the machine, sets the pace: UPLOAD_RATE_LIMIT for the backup, a proxy that
+  // carries 512 KiB/s towards the agent for the restores.
+  const auto backup_cfg = write_config(
+      agent_config("agent_src", {{"UPLOAD_RATE_LIMIT", "512K"}, {"UPLOAD_CHUNK_SIZE", "64K"}}));
+  const auto backup = run_in_terminal(agent_argv({"backup", "--config", backup_cfg.string()}),
+                                      {.timeout = std::chrono::seconds(300)});
+  ASSERT_EQ(backup.exit_code, 0) << backup.out;
+  const auto local = local_dumps();
+  ASSERT_EQ(local.size(), 1u);
+  const auto size = stdfs::file_size(backup_dir() / local[0]);
+  ASSERT_GT(size, 5u * 512 * 1024) << "the upload must take several seconds";
+  EXPECT_TRUE(falls(etas_shown(backup.out, "upload"))) << backup.out;
+  EXPECT_NE(backup.out.find("backup agent_src: upload "), std::string::npos) << backup.out;
+
+  fault_proxy proxy(receiver_->port());
+  proxy.throttle_to_client(512 * 1024);
+  const auto via_proxy = "http://127.0.0.1:" + std::to_string(proxy.port());
+  const auto restore_cfg =
+      write_config(agent_config("agent_src", {{"BACKUP_API_URL", via_proxy}}), "slow.env");
+  const auto restore = run_in_terminal(
+      agent_argv({"restore", "--latest", "--database", "agent_src", "--target-db",
+                  "agent_progress_tty", "--create", "--config", restore_cfg.string()}),
+      {.timeout = std::chrono::seconds(300)});
+  ASSERT_EQ(restore.exit_code, 0) << restore.out;
+  EXPECT_TRUE(falls(etas_shown(restore.out, "download"))) << restore.out;
+  EXPECT_NE(restore.out.find("restored " + local[0]), std::string::npos) << restore.out;
+
+  // Not a terminal: nothing by default, one JSON object per line with --progress=json.
+  const auto plain =
+      run_agent({"restore", "--latest", "--database", "agent_src", "--target-db",
+                 "agent_progress_plain", "--create", "--config", restore_cfg.string()});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.err.find("ETA"), std::string::npos) << plain.err;
+  EXPECT_EQ(plain.err.find("\"stage\""), std::string::npos) << plain.err;
+  const auto json = run_agent({"restore", "--latest", "--database", "agent_src", "--target-db",
+                               "agent_progress_json", "--create", "--progress=json", "--config",
+                               restore_cfg.string()});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  std::vector<boost::json::object> lines;
+  std::istringstream in(json.err);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with("{\"command\"")) continue;  // log lines are text
+    boost::system::error_code ec;
+    auto v = boost::json::parse(line, ec);
+    ASSERT_FALSE(ec) << line;
+    lines.push_back(v.as_object());
+  }
+  ASSERT_GE(lines.size(), 3u) << json.err;
+  std::optional<double> first_eta;
+  for (const auto& o : lines) {
+    EXPECT_EQ(o.at("command"), "restore");
+    EXPECT_EQ(o.at("database"), "agent_src");
+    if (o.at("stage") != "download") continue;
+    EXPECT_EQ(o.at("total").to_number<std::uint64_t>(), size) << "the stored size";
+    EXPECT_LE(o.at("bytes").to_number<std::uint64_t>(), size);
+    if (o.contains("eta_seconds") && !first_eta)
+      first_eta = o.at("eta_seconds").to_number<double>();
+  }
+  ASSERT_TRUE(first_eta) << json.err;
+  EXPECT_EQ(json.err.find("\r"), std::string::npos) << "no terminal control for scripts";
+  EXPECT_EQ(pg().query_value("agent_progress_json", "SELECT count(*) FROM trades"),
+            pg().query_value("agent_src", "SELECT count(*) FROM trades"));
 }
 
 TEST_F(AgentBackup, CutConnectionsCostAtMostOneChunkEach) {

@@ -93,6 +93,7 @@ struct fault_proxy::state {
   std::vector<std::weak_ptr<link>> open_links;
 
   std::atomic<std::uint64_t> bytes_to_upstream{0};
+  std::atomic<std::uint64_t> to_client_rate{0};  // bytes per second; 0: unlimited
   std::atomic<int> accepted{0};
   std::atomic<int> cut{0};
 
@@ -147,8 +148,13 @@ net::awaitable<void> fault_proxy::state::pump(std::shared_ptr<link> l, bool to_u
       close_both(*l);
       co_return;
     }
-    auto [read_ec, n] =
-        co_await from.async_read_some(net::buffer(buffer), net::as_tuple(net::use_awaitable));
+    // Throttled: a tenth of a second's worth at a time, then the pause that share takes.
+    const std::uint64_t rate = to_upstream ? 0 : to_client_rate.load();
+    const std::size_t want =
+        rate > 0 ? static_cast<std::size_t>(std::clamp<std::uint64_t>(rate / 10, 1, buffer_size))
+                 : buffer_size;
+    auto [read_ec, n] = co_await from.async_read_some(net::buffer(buffer.data(), want),
+                                                      net::as_tuple(net::use_awaitable));
     if (read_ec == net::error::eof) {
       // Pass the half-close on; the other direction keeps going until its sender finishes.
       error_code ignored;
@@ -169,6 +175,10 @@ net::awaitable<void> fault_proxy::state::pump(std::shared_ptr<link> l, bool to_u
     if (write_ec) {
       close_both(*l);
       co_return;
+    }
+    if (rate > 0) {
+      net::steady_timer pause(io, std::chrono::microseconds(written * 1000000 / rate));
+      co_await pause.async_wait(net::as_tuple(net::use_awaitable));
     }
   }
 }
@@ -220,6 +230,10 @@ int fault_proxy::cut_open() {
     done.set_value(n);
   });
   return count.get();
+}
+
+void fault_proxy::throttle_to_client(std::uint64_t bytes_per_second) {
+  state_->to_client_rate = bytes_per_second;
 }
 
 std::uint64_t fault_proxy::bytes_to_upstream() const {

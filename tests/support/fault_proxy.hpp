@@ -31,6 +31,11 @@ class fault_proxy {
   /// failure would mid-stream; returns how many. Callable from any thread.
   int cut_open();
 
+  /// From now on, each connection's upstream->client bytes go at most `bytes_per_second`
+  /// (0: unlimited), as over a slow link: a download then takes a known time whatever the
+  /// machine's speed. Callable from any thread.
+  void throttle_to_client(std::uint64_t bytes_per_second);
+
   /// Client->upstream bytes written upstream, over all connections.
   std::uint64_t bytes_to_upstream() const;
   int connections_accepted() const;

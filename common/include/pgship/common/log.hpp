@@ -97,6 +97,12 @@ class run_log_file {
   std::string error_;
 };
 
+/// A terminal's status line on stderr (progress): replaces the one shown, is cleared before
+/// each log line and drawn again after it. Empty text clears it.
+void set_status_line(std::string text);
+/// One whole line on stderr between log lines (progress as JSON for scripts).
+void write_stderr_line(std::string_view line);
+
 /// Formats one record the way the sink would; exposed for tests.
 std::string format_line(format fmt, spdlog::level::level_enum level, std::string_view payload,
                         std::chrono::system_clock::time_point when);
