@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include <pgship/common/events/webhook_settings.hpp>
 #include <pgship/common/fs.hpp>
 #include <pgship/common/io/stored_format.hpp>
 #include <pgship/common/log.hpp>
@@ -224,7 +225,14 @@ void read_encryption(const config::config& cfg, settings& s) {
 }  // namespace
 
 std::span<const config::key_spec> config_schema() {
-  return schema;
+  static const auto joined = [] {
+    std::vector<config::key_spec> all(std::begin(schema), std::end(schema));
+    for (const auto& k :
+         events::webhook_keys("backup.failed,drill.failed,wal.lag,basebackup.failed"))
+      all.push_back(k);
+    return all;
+  }();
+  return joined;
 }
 
 replication_login replication_credentials(const settings& s) {
@@ -263,6 +271,7 @@ settings read_settings(const config::config& cfg, settings_use use) {
     s.backup_api_url = std::string(cfg.url("BACKUP_API_URL", {"http", "https"}).buffer());
   }
   s.backup_api_token = cfg.string("BACKUP_API_TOKEN");
+  s.webhook = events::read_webhook_settings(cfg);
   s.healthcheck_ping_url = cfg.string("HEALTHCHECK_PING_URL");
   const auto& ping = s.healthcheck_ping_url;
   if (!ping.empty() && !(ping.starts_with("http://") && ping.size() > 7) &&

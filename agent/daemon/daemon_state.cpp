@@ -267,6 +267,7 @@ void daemon_state::retry_wanted(const run_record& run) {
 void daemon_state::finished(const run_record& run) {
   active_run_.clear();
   control_.reset();
+  if (notify_) notify_(run);
   retry_wanted(run);
   if (wanted_basebackup_) {
     // Started once this job's completion has run to its end.

@@ -79,6 +79,8 @@ class daemon_state {
   const std::string& active_run() const { return active_run_; }
   /// The active run's current database, stage, bytes and rate; nullopt when idle.
   std::optional<boost::json::object> live_progress() const;
+  /// Called with each finished job's record (the webhooks' events).
+  void on_finished(std::function<void(const run_record&)> notify) { notify_ = std::move(notify); }
   /// Asks the active run to stop (pg_dump is killed, the partial file removed).
   void stop_active();
   /// Returns once no run is active, or after `limit`.
@@ -132,6 +134,7 @@ class daemon_state {
   std::uint64_t applied_generation_ = 0;  // the history's generation apply_history() saw
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
   wal::wal_stream* wal_ = nullptr;
+  std::function<void(const run_record&)> notify_;
   // A base backup want_basebackup() queued behind the active job: its trigger and reason.
   std::optional<std::pair<std::string, std::string>> wanted_basebackup_;
   // Triggers whose base backup is running or failed and waits for its retry.

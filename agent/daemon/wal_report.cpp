@@ -54,4 +54,20 @@ std::vector<std::string> wal_problems(const wal::wal_status& s, std::chrono::mil
   return out;
 }
 
+std::optional<events::event> wal_lag_events::next(const wal::wal_status& s,
+                                                  std::chrono::milliseconds max_lag) {
+  const auto problems = wal_problems(s, max_lag);
+  if (problems.empty() == !lagging_) return std::nullopt;
+  lagging_ = !problems.empty();
+  auto e = events::make_event(lagging_ ? "wal.lag" : "wal.caught_up", "agent");
+  e.result = lagging_ ? "lagging" : "ok";
+  for (const auto& p : problems)
+    e.message += (e.message.empty() ? "" : "; ") + p;
+  e.details["system"] = s.system_id;
+  e.details["lag_seconds"] = s.lag_seconds;
+  e.details["lag_bytes"] = s.lag_bytes;
+  e.details["up"] = s.up;
+  return e;
+}
+
 }  // namespace pgship::agent

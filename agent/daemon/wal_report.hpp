@@ -3,10 +3,13 @@
 // and its verdict, the pgship_wal_* metrics.
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <boost/json/object.hpp>
+
+#include <pgship/common/events/event.hpp>
 
 #include "daemon/agent_metrics.hpp"
 #include "wal/wal_stream.hpp"
@@ -22,5 +25,16 @@ wal_metric_values wal_metrics_of(const wal::wal_status& status);
 /// when it is healthy.
 std::vector<std::string> wal_problems(const wal::wal_status& status,
                                       std::chrono::milliseconds max_lag);
+
+/// wal.lag when the stream starts lagging past WAL_MAX_LAG or stays down past wal_down_limit,
+/// wal.caught_up when it is well again: one event per change of state, none while it stays.
+class wal_lag_events {
+ public:
+  std::optional<events::event> next(const wal::wal_status& status,
+                                    std::chrono::milliseconds max_lag);
+
+ private:
+  bool lagging_ = false;
+};
 
 }  // namespace pgship::agent

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "policy/retention.hpp"
+#include "policy/storage_state.hpp"
 
 namespace pgship::receiver {
 namespace {
@@ -65,6 +66,18 @@ net::awaitable<void> housekeeping(std::shared_ptr<receiver_context> ctx,
     interval = std::min<std::chrono::seconds>(
         std::chrono::hours(1), std::chrono::duration_cast<std::chrono::seconds>(
                                    ctx->cfg.upload_expiry / 4 + std::chrono::seconds(1)));
+  }
+}
+
+net::awaitable<void> watch_storage_space(std::shared_ptr<receiver_context> ctx) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  auto state = check_storage(*ctx);
+  while (true) {
+    ctx->events.storage_state(!state.low_space.empty(), state.low_space);
+    timer.expires_after(std::chrono::seconds(10));
+    auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+    if (ec) co_return;
+    state = check_storage(*ctx);
   }
 }
 

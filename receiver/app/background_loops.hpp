@@ -23,6 +23,10 @@ net::awaitable<void> housekeeping(std::shared_ptr<receiver_context> ctx,
 net::awaitable<void> refresh_shared_store(std::shared_ptr<receiver_context> ctx);
 
 /// Starts the scheduled scrubs: checks every few seconds (at most a minute) whether one is due.
+/// storage.low when free space falls below MIN_FREE_BYTES, storage.ok when it is back (looked
+/// at every 10 s; WEBHOOK_URL set).
+net::awaitable<void> watch_storage_space(std::shared_ptr<receiver_context> ctx);
+
 net::awaitable<void> scrub_schedule(std::shared_ptr<scrubber> scrub,
                                     std::chrono::milliseconds interval);
 

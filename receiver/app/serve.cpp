@@ -84,6 +84,8 @@ int serve(const settings& s, std::function<settings()> reload) {
   // Installed before anything else: SIGHUP's default action would end the process.
   net::signal_set hup(io, SIGHUP);
   http_server::server server(io.get_executor(), std::move(routes), std::move(options));
+  ctx->events.start(io.get_executor(), s.webhook,
+                    [ctx](std::string_view result) { ctx->metrics.webhook_delivery(result); });
   tcp::endpoint bound;
   try {
     bound =
@@ -96,6 +98,7 @@ int serve(const settings& s, std::function<settings()> reload) {
   // returns; a loop that failed makes the exit code non-zero.
   const stop_control stop(io, [&](int) -> net::awaitable<void> {
     co_await server.shutdown();
+    co_await ctx->events.finish(std::chrono::seconds(3));
     io.stop();
   });
   server.start(stop.supervise("http server"));
@@ -105,6 +108,9 @@ int serve(const settings& s, std::function<settings()> reload) {
   }
   if (s.scrub_interval.count() > 0 && s.scrub_rate > 0) {
     net::co_spawn(io, scrub_schedule(scrub, s.scrub_interval), stop.supervise("scrub schedule"));
+  }
+  if (s.webhook.enabled()) {
+    net::co_spawn(io, watch_storage_space(ctx), stop.supervise("storage space events"));
   }
   net::co_spawn(io, reload_on_sighup(hup, ctx, server, s, reload), stop.supervise("SIGHUP reload"));
   // The actual listening port goes to stdout so scripts and tests can find it with PORT=0.

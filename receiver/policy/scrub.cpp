@@ -159,6 +159,18 @@ void scrubber::scrub_all(const std::string& trigger) {
       const auto ec = store.quarantine(record, reader->identity());
       if (ec == std::errc::no_such_file_or_directory) continue;
       ++corrupt;
+      auto finding = events::make_event("scrub.finding", "receiver");
+      finding.client = record.client;
+      finding.database = record.database;
+      finding.backup = record.id;
+      finding.result = "finding";
+      finding.size_bytes = record.size;
+      finding.message =
+          "stored bytes have sha256 " + digest + " (" + std::to_string(file_bytes) +
+          " bytes), the record says " + record.sha256 +
+          (ec ? "; it could not be moved to .quarantine/" : "; moved to .quarantine/");
+      finding.details["trigger"] = trigger;
+      ctx_->events.publish(std::move(finding));
       if (ec) {
         lg.error(
             "scrub: stored bytes have sha256 {} ({} bytes), the record says {}; cannot move "

@@ -14,6 +14,7 @@
 #include <pgship/common/http/exchange.hpp>
 
 #include "state/client_byte_rates.hpp"
+#include "state/event_out.hpp"
 #include "state/leaky_buckets.hpp"
 #include "state/metrics.hpp"
 #include "state/quota_ledger.hpp"
@@ -42,6 +43,8 @@ struct receiver_context {
   client_byte_rates upload_rates;
   /// What the physical archive (store->wal()) holds; call it on a storage thread.
   wal_index wal_ranges;
+  /// WEBHOOK_*: the receiver's events (started by serve).
+  event_out events;
 
   /// Thread-safe: the tokens now in force (SIGHUP replaces them; a request keeps the ones
   /// it started with).

@@ -39,6 +39,10 @@ receiver_metrics::receiver_metrics()
                     .Name("pgship_receiver_http_requests_total")
                     .Help("HTTP requests by method and status code")
                     .Register(*registry_)),
+      webhook_deliveries_(prometheus::BuildCounter()
+                              .Name("pgship_webhook_deliveries_total")
+                              .Help("Webhook deliveries by result (delivered, retried, dropped)")
+                              .Register(*registry_)),
       duration_(prometheus::BuildHistogram()
                     .Name("pgship_receiver_request_duration_seconds")
                     .Help("HTTP request duration, header read to response sent")
@@ -120,6 +124,10 @@ void receiver_metrics::refresh_wal(const wal_store& archive, wal_index& index) {
     pitr_newest_.Add({{"client", client}})
         .Set(summary->pitr ? seconds(summary->pitr->newest_ms) : 0);
   }
+}
+
+void receiver_metrics::webhook_delivery(std::string_view result) {
+  webhook_deliveries_.Add({{"result", std::string(result)}}).Increment();
 }
 
 void receiver_metrics::rate_limited(std::string_view reason) {

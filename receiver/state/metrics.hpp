@@ -39,6 +39,8 @@ class receiver_metrics {
   void rate_limited(std::string_view reason);
   void bytes_received(const std::string& client, std::uint64_t n);
   void auth_failed();
+  /// A webhook delivery's outcome (pgship_webhook_deliveries_total{result}).
+  void webhook_delivery(std::string_view result);
   void request(std::string_view method, unsigned status, double seconds);
   /// Refreshes the gauges that mirror storage state (per-client bytes and counts, the physical
   /// archive's bytes, free space, backups in quarantine).
@@ -61,6 +63,7 @@ class receiver_metrics {
   prometheus::Family<prometheus::Gauge>& wal_bytes_;
   prometheus::Gauge& free_bytes_;
   prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Counter>& webhook_deliveries_;
   prometheus::Histogram& duration_;
   prometheus::Counter& auth_failures_;
   prometheus::Gauge& corrupt_backups_;

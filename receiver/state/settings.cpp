@@ -1,5 +1,7 @@
 #include "state/settings.hpp"
 
+#include <pgship/common/events/webhook_settings.hpp>
+
 namespace pgship::receiver {
 namespace {
 
@@ -49,6 +51,8 @@ constexpr key_spec schema[] = {
     {"S3_CA_FILE", "", false, "CA certificates for an https endpoint (default: system store)"},
     {"S3_OBJECT_LOCK_DAYS", "", false,
      "write every object with a COMPLIANCE retention of this many days (bucket with object lock)"},
+    {"STATUS_PAGE", "on", false,
+     "on: GET / serves the status page (static; its data comes from /api/status with a token)"},
     {"LOG_FORMAT", "text", false, "text or json"},
     {"LOG_LEVEL", "info", false, "trace, debug, info, warn, error"},
 };
@@ -56,7 +60,13 @@ constexpr key_spec schema[] = {
 }  // namespace
 
 std::span<const config::key_spec> config_schema() {
-  return schema;
+  static const auto joined = [] {
+    std::vector<config::key_spec> all(std::begin(schema), std::end(schema));
+    for (const auto& k : events::webhook_keys("scrub.finding,storage.low,wal.gap"))
+      all.push_back(k);
+    return all;
+  }();
+  return joined;
 }
 
 namespace {
@@ -117,6 +127,8 @@ settings read_settings(const config::config& cfg) {
   s.api_tokens_file = cfg.optional_path("API_TOKENS_FILE");
   s.max_upload_bytes = cfg.size("MAX_UPLOAD_BYTES", 1);
   s.min_free_bytes = cfg.size("MIN_FREE_BYTES");
+  s.status_page = cfg.boolean("STATUS_PAGE");
+  s.webhook = events::read_webhook_settings(cfg);
   s.append_only = cfg.boolean("APPEND_ONLY");
   s.keep_days = cfg.optional_integer("KEEP_DAYS", 0, 100000);
   s.keep_weeks = cfg.optional_integer("KEEP_WEEKS", 0, 100000);

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include <pgship/common/config.hpp>
+#include <pgship/common/events/webhook_settings.hpp>
 
 namespace pgship::receiver {
 
@@ -45,6 +46,8 @@ struct settings {
   bool s3_path_style = true;
   std::optional<std::filesystem::path> s3_ca_file;
   std::optional<int> s3_object_lock_days;
+  bool status_page = true;           // GET / serves the status page
+  events::webhook_settings webhook;  // WEBHOOK_*: the receiver's own events
 };
 
 /// "20r/s" → 20, "10r/m" → 1/6; nullopt unless a positive whole number of r/s or r/m.

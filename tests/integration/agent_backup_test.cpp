@@ -11,13 +11,17 @@
 #include <thread>
 
 #include <boost/json/parse.hpp>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <pgship/common/checksum_line.hpp>
 #include <pgship/common/sha256.hpp>
+#include <pgship/common/time_text.hpp>
 
 #include "agent_fixture.hpp"
 #include "fault_proxy.hpp"
+#include "free_port.hpp"
 #include "http_client.hpp"
 #include "listening_process.hpp"
 #include "temp_dir.hpp"
@@ -473,6 +477,194 @@ TEST_F(AgentBackup, HealthcheckPingsPairStartAndEndByRunId) {
            .string()});
   EXPECT_EQ(typo.exit_code, 2) << "a URL that cannot work stops start-up";
   EXPECT_EQ(typo.err.find("hc-ping.com/uuid"), std::string::npos) << typo.err;
+}
+
+// The JSON lines a recording_http_server.py wrote, taken (the file is emptied).
+std::vector<boost::json::object> take_recorded(const stdfs::path& file) {
+  std::vector<boost::json::object> out;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);)
+    out.push_back(boost::json::parse(line).as_object());
+  in.close();
+  stdfs::remove(file);
+  return out;
+}
+
+std::string text_at(const boost::json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+TEST_F(AgentBackup, WebhooksCarryTheOutcomeSignedAndAreKeptAndRetriedWhileTheServiceIsDown) {
+  start();
+  const auto recorded = dir_.path() / "hooks.jsonl";
+  const auto server = start_listening_process(
+      std::string(PGSHIP_SOURCE_DIR) + "/tests/support/recording_http_server.py",
+      {recorded.string()}, {}, dir_.path() / "hooks.log");
+  struct stopper {
+    int pid;
+    ~stopper() {
+      if (pid > 0) stop_process(pid, SIGTERM, std::chrono::seconds(5));
+    }
+  } stop_server{server.pid};
+  const auto base = "http://127.0.0.1:" + std::to_string(server.port);
+  const std::string secret = "webhook-key-7f3a";
+  write_file(dir_.path() / "webhook-secret", secret + "\n");
+  const auto hooked = [&](const std::string& url, std::map<std::string, std::string> more = {}) {
+    more["WEBHOOK_URL"] = url;
+    more["WEBHOOK_EVENTS"] = "backup.*";
+    more["WEBHOOK_SECRET_FILE"] = (dir_.path() / "webhook-secret").string();
+    return write_config(agent_config("agent_a", more)).string();
+  };
+  // The signature as openssl computes it: HMAC-SHA256 of the body under the secret.
+  const auto openssl_hmac = [&](const std::string& body) {
+    const auto r =
+        run_process({"openssl", "dgst", "-sha256", "-hmac", secret, "-r"}, {.stdin_data = body});
+    return "sha256=" + r.out.substr(0, 64);
+  };
+
+  const auto ok = run_agent({"backup", "--config", hooked(base + "/hooks/pgship")});
+  ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  auto got = take_recorded(recorded);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(text_at(got[0], "target"), "/hooks/pgship");
+  const auto body = text_at(got[0], "body");
+  const auto event = boost::json::parse(body).as_object();
+  EXPECT_EQ(text_at(event, "schema"), "pgship.event.v1");
+  EXPECT_EQ(text_at(event, "event"), "backup.succeeded");
+  EXPECT_EQ(text_at(event, "database"), "agent_a");
+  EXPECT_EQ(text_at(event, "result"), "ok");
+  EXPECT_EQ(text_at(event, "backup"), local_dumps().back());
+  EXPECT_EQ(event.at("size_bytes").to_number<std::uint64_t>(),
+            stdfs::file_size(backup_dir() / local_dumps().back()));
+  const auto& headers = got[0].at("headers").as_object();
+  EXPECT_EQ(text_at(headers, "X-Pgship-Signature"), openssl_hmac(body)) << "the HMAC verifies";
+  EXPECT_EQ(text_at(headers, "X-Pgship-Event"), "backup.succeeded");
+  EXPECT_EQ(ok.err.find(secret), std::string::npos);
+
+  // A failed backup: its error code and PostgreSQL's words.
+  const auto wrong =
+      run_agent({"backup", "--config",
+                 hooked(base + "/hooks/pgship", {{"POSTGRES_PASSWORD", "not-the-password"}})});
+  ASSERT_NE(wrong.exit_code, 0);
+  got = take_recorded(recorded);
+  ASSERT_EQ(got.size(), 1u);
+  const auto failed = boost::json::parse(text_at(got[0], "body")).as_object();
+  EXPECT_EQ(text_at(failed, "event"), "backup.failed");
+  EXPECT_EQ(text_at(failed, "result"), "failed");
+  EXPECT_EQ(failed.at("error").at("exit_code").to_number<int>(), wrong.exit_code);
+  EXPECT_EQ(failed.at("error").at("code").as_string(), "database_auth_failed");
+  EXPECT_NE(std::string(failed.at("error").at("message").as_string()).find("password"),
+            std::string::npos);
+
+  // A service that answers 503: tried again (with backoff) until the command's bounded wait
+  // ends; the backup itself is done and exits 0, the event stays in the spool.
+  const auto spool = backup_dir() / ".webhooks";
+  const auto before = std::chrono::steady_clock::now();
+  const auto busy = run_agent({"backup", "--config", hooked(base + "/hooks/status-503")});
+  const auto took = std::chrono::steady_clock::now() - before;
+  EXPECT_EQ(busy.exit_code, 0) << busy.out << busy.err;
+  EXPECT_NE(busy.err.find("kept for the next run"), std::string::npos) << busy.err;
+  got = take_recorded(recorded);
+  ASSERT_GE(got.size(), 2u) << "retried";
+  EXPECT_EQ(text_at(got[0], "body"), text_at(got.back(), "body")) << "the same event each time";
+  const auto kept_id =
+      std::string(boost::json::parse(text_at(got[0], "body")).at("id").as_string());
+  EXPECT_EQ(files_ending(spool, ".json").size(), 1u);
+  EXPECT_LT(took, std::chrono::seconds(120)) << "a bounded wait, not a retry schedule";
+
+  // A service that is not there at all: the same, and the run is not failed by it.
+  const auto gone = run_agent(
+      {"backup", "--config", hooked("http://127.0.0.1:" + std::to_string(free_port()) + "/x")});
+  EXPECT_EQ(gone.exit_code, 0) << gone.out << gone.err;
+  EXPECT_EQ(files_ending(spool, ".json").size(), 2u);
+
+  // Back: the next run delivers what was kept first, oldest first, then its own.
+  const auto back = run_agent({"backup", "--config", hooked(base + "/hooks/pgship")});
+  ASSERT_EQ(back.exit_code, 0) << back.out << back.err;
+  got = take_recorded(recorded);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(std::string(boost::json::parse(text_at(got[0], "body")).at("id").as_string()), kept_id);
+  for (const auto& g : got) {
+    EXPECT_EQ(text_at(g.at("headers").as_object(), "X-Pgship-Signature"),
+              openssl_hmac(text_at(g, "body")));
+  }
+  EXPECT_TRUE(files_ending(spool, ".json").empty());
+
+  // A typo in WEBHOOK_EVENTS stops start-up.
+  const auto typo =
+      run_agent({"backup", "--config",
+                 write_config(agent_config("agent_a", {{"WEBHOOK_URL", base},
+                                                       {"WEBHOOK_EVENTS", "backup.faild"}}))
+                     .string()});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.err.find("backup.faild"), std::string::npos) << typo.err;
+}
+
+TEST_F(AgentBackup, AFailedBackupFiresARealAlertmanagerAlertThatTheNextSuccessResolves) {
+  start();
+  const auto am_port = free_port();
+  write_file(dir_.path() / "alertmanager.yml",
+             "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n");
+  const pid_t am = ::fork();
+  if (am == 0) {
+    const int log = ::open((dir_.path() / "alertmanager.log").c_str(), O_WRONLY | O_CREAT, 0644);
+    ::dup2(log, 1);
+    ::dup2(log, 2);
+    const std::string config = "--config.file=" + (dir_.path() / "alertmanager.yml").string();
+    const std::string storage = "--storage.path=" + (dir_.path() / "alertmanager-data").string();
+    const std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(am_port);
+    ::execlp("prometheus-alertmanager", "prometheus-alertmanager", config.c_str(), storage.c_str(),
+             listen.c_str(), "--cluster.listen-address=", nullptr);
+    ::_exit(127);
+  }
+  struct stopper {
+    int pid;
+    ~stopper() { stop_process(pid, SIGTERM, std::chrono::seconds(5)); }
+  } stop_am{am};
+  const auto get = [&](const std::string& target) {
+    try {
+      return http_send(am_port, {.target = target});
+    } catch (const std::exception&) {
+      return http_response{};
+    }
+  };
+  ASSERT_TRUE(
+      wait_until([&] { return get("/-/ready").result_int() == 200; }, std::chrono::seconds(60)))
+      << read_file(dir_.path() / "alertmanager.log");
+  const auto alerts = [&] {
+    std::vector<boost::json::object> out;
+    const auto all = boost::json::parse(get("/api/v2/alerts").body());
+    for (const auto& a : all.as_array()) {
+      const auto& o = a.as_object();
+      if (o.at("labels").at("alertname") == "PgshipBackupFailed") out.push_back(o);
+    }
+    return out;
+  };
+  const auto config = [&](std::map<std::string, std::string> more) {
+    more["WEBHOOK_URL"] = "http://127.0.0.1:" + std::to_string(am_port);
+    more["WEBHOOK_FORMAT"] = "alertmanager";
+    return write_config(agent_config("agent_a", more)).string();
+  };
+
+  const auto wrong =
+      run_agent({"backup", "--config", config({{"POSTGRES_PASSWORD", "not-the-password"}})});
+  ASSERT_NE(wrong.exit_code, 0);
+  auto firing = alerts();
+  ASSERT_EQ(firing.size(), 1u) << get("/api/v2/alerts").body() << wrong.err;
+  EXPECT_EQ(firing[0].at("labels").at("database"), "agent_a");
+  EXPECT_EQ(firing[0].at("status").at("state"), "active");
+  const auto ends = parse_utc(std::string(firing[0].at("endsAt").as_string()));
+  ASSERT_TRUE(ends);
+  EXPECT_GT(*ends, std::chrono::system_clock::now() + std::chrono::hours(24 * 6))
+      << "keeps firing until a success, not until a timeout";
+  EXPECT_NE(std::string(firing[0].at("annotations").at("summary").as_string())
+                .find("database_auth_failed"),
+            std::string::npos);
+
+  const auto ok = run_agent({"backup", "--config", config({})});
+  ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_TRUE(alerts().empty()) << "resolved by the success: " << get("/api/v2/alerts").body();
 }
 
 TEST_F(AgentBackup, RotationKeepsTheNewestNLocally) {

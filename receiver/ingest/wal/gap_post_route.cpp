@@ -71,6 +71,18 @@ net::awaitable<void> handle_post(exchange& ex, receiver_context& ctx) {
         "cross it until a base backup after it",
         gap->timeline, wal::format_lsn(gap->from), wal::format_lsn(gap->to), gap->reason,
         gap->detected_at);
+    auto e = events::make_event("wal.gap", "receiver");
+    e.client = key.client;
+    e.result = "gap";
+    e.message = "timeline " + std::to_string(gap->timeline) + " misses [" +
+                wal::format_lsn(gap->from) + ", " + wal::format_lsn(gap->to) + ") (" + gap->reason +
+                "): recovery cannot cross it until a base backup after it";
+    e.details["system"] = key.system;
+    e.details["timeline"] = gap->timeline;
+    e.details["from"] = wal::format_lsn(gap->from);
+    e.details["to"] = wal::format_lsn(gap->to);
+    e.details["detected_at"] = gap->detected_at;
+    ctx.events.publish(std::move(e));
   }
   co_await ex.respond_json(created ? http::status::created : http::status::ok,
                            wal_wire::encode_gap(*gap));
