@@ -43,7 +43,7 @@ int command_backup(const settings& cfg, const backup_options& opts) {
           return run_backup(cfg, request, control);
         };
         record = co_await watched_run(job, control, opts.progress, "backup");
-        co_await send_run_events(cfg, record);
+        co_await announce_run(cfg, record);
         co_return exit_code_for(record.error.code);
       },
       [&control] { control.request_stop(); });

@@ -117,7 +117,7 @@ int command_basebackup(const settings& cfg, progress_mode progress) {
         };
         record = co_await watched_run(job, control, progress, "basebackup");
         co_await stop_stream(stream);
-        co_await send_run_events(cfg, record);
+        co_await announce_run(cfg, record);
         co_return exit_code_for(record.error.code);
       },
       [&control, &stream] {

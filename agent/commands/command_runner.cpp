@@ -19,6 +19,7 @@
 #include "daemon/history_results.hpp"
 #include "daemon/run_history.hpp"
 #include "pipeline/run_events.hpp"
+#include "pipeline/run_reports.hpp"
 #include "repository/local_listing.hpp"
 
 namespace pgship::agent {
@@ -73,10 +74,10 @@ net::awaitable<run_record> watched_run(std::function<net::awaitable<run_record>(
   co_return record;
 }
 
-net::awaitable<void> send_run_events(const settings& cfg, const run_record& record) {
-  if (!cfg.webhook.enabled() || record.error.code == make_error_code(errc::run_in_progress)) {
-    co_return;
-  }
+net::awaitable<void> announce_run(const settings& cfg, const run_record& record) {
+  if (record.error.code == make_error_code(errc::run_in_progress)) co_return;
+  co_await send_reports(cfg, record);
+  if (!cfg.webhook.enabled()) co_return;
   events::webhook_sender sender(co_await net::this_coro::executor, cfg.webhook,
                                 cfg.backup_dir / webhook_spool_dir, nullptr);
   for (auto& e : events_of(record))

@@ -24,7 +24,7 @@ int run_as_command(const settings& cfg, run_control& control, progress_mode prog
   const int code = run_command(
       [&]() -> net::awaitable<int> {
         record = co_await watched_run(job, control, progress, "drill");
-        co_await send_run_events(cfg, record);
+        co_await announce_run(cfg, record);
         co_return exit_code_for(record.error.code);
       },
       [&control] { control.request_stop(); });

@@ -38,6 +38,7 @@
 #include "drill/pitr_drill.hpp"
 #include "net/receiver_api.hpp"
 #include "pipeline/run_events.hpp"
+#include "pipeline/run_reports.hpp"
 #include "repository/rotation.hpp"
 #include "wal/wal_stream.hpp"
 
@@ -130,11 +131,22 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
     webhooks = std::make_unique<events::webhook_sender>(
         io.get_executor(), cfg.webhook, cfg.backup_dir / webhook_spool_dir,
         [&state](std::string_view result) { state.metrics().webhook_delivery(result); });
-    state.on_finished([&webhooks](const run_record& record) {
+  }
+  // Each finished job: its events, and its reports to the receiver's status page.
+  state.on_finished([&webhooks, &state, &io](const run_record& record) {
+    if (webhooks) {
       for (auto& e : events_of(record))
         webhooks->publish(std::move(e));
+    }
+    net::co_spawn(io, send_reports(state.cfg(), record), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& failure) {
+        log::write(spdlog::level::warn, std::string("reports not sent: ") + failure.what(), {});
+      }
     });
-  }
+  });
 
   http_server::router routes;
   add_control_routes(routes, state);

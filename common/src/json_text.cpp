@@ -70,4 +70,9 @@ double round_to_millis(double seconds) {
   return std::round(seconds * 1000.0) / 1000.0;
 }
 
+std::string text_of(const boost::json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
 }  // namespace pgship

@@ -18,6 +18,7 @@
 #include <pgship/common/stop_signals.hpp>
 #include <pgship/common/version.hpp>
 
+#include "api/fleet_routes.hpp"
 #include "api/read_routes.hpp"
 #include "api/scrub_route.hpp"
 #include "api/status_routes.hpp"
@@ -58,6 +59,7 @@ int serve(const settings& s, std::function<settings()> reload) {
   add_wal_read_routes(routes, ctx);
   auto scrub = std::make_shared<scrubber>(ctx);
   add_scrub_route(routes, ctx, scrub);
+  add_fleet_routes(routes, ctx);
 
   http_server::server_options options;
   options.idle_timeout = s.idle_timeout;

@@ -6,6 +6,7 @@
 #include <pgship/common/fs.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/sha256.hpp>
+#include <pgship/common/time_text.hpp>
 
 namespace pgship::receiver {
 namespace {
@@ -170,6 +171,11 @@ void scrubber::scrub_all(const std::string& trigger) {
           " bytes), the record says " + record.sha256 +
           (ec ? "; it could not be moved to .quarantine/" : "; moved to .quarantine/");
       finding.details["trigger"] = trigger;
+      if (const auto noted = ctx_->reports.note_finding(
+              record.client, record.database,
+              {record.id, finding.message, format_utc(sys_clock::now())})) {
+        lg.warn("scrub: cannot keep the finding for /api/status: {}", noted.message());
+      }
       ctx_->events.publish(std::move(finding));
       if (ec) {
         lg.error(

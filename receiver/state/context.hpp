@@ -18,6 +18,7 @@
 #include "state/leaky_buckets.hpp"
 #include "state/metrics.hpp"
 #include "state/quota_ledger.hpp"
+#include "state/report_book.hpp"
 #include "state/settings.hpp"
 #include "state/tokens.hpp"
 #include "state/wal_index.hpp"
@@ -45,6 +46,8 @@ struct receiver_context {
   wal_index wal_ranges;
   /// WEBHOOK_*: the receiver's events (started by serve).
   event_out events;
+  /// Agents' drill results and schedules, scrub findings: GET /api/status.
+  report_book reports{cfg.storage_dir / ".reports"};
 
   /// Thread-safe: the tokens now in force (SIGHUP replaces them; a request keeps the ones
   /// it started with).

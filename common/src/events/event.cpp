@@ -36,11 +36,6 @@ std::string fresh_id(std::chrono::system_clock::time_point now) {
   return fmt::format("{:013x}-{:016x}", ms, random());
 }
 
-std::string text_of(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 }  // namespace
 
 std::span<const std::string_view> known_event_names() {

@@ -4,7 +4,9 @@
 // the receiver emit (run history, API bodies, logs) goes through json_text instead.
 
 #include <string>
+#include <string_view>
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 namespace pgship {
@@ -17,6 +19,10 @@ std::string plain_decimal(double v);
 
 /// `value` as compact JSON, like boost::json::serialize except for doubles (plain_decimal).
 std::string json_text(const boost::json::value& value);
+
+/// The string at `key`, or "" when it is absent or not a string: for reading records whose
+/// optional fields were left out.
+std::string text_of(const boost::json::object& o, std::string_view key);
 
 /// Seconds rounded to milliseconds, for durations recorded in JSON.
 double round_to_millis(double seconds);
