@@ -76,19 +76,22 @@ net::awaitable<run_record> watched_run(std::function<net::awaitable<run_record>(
 
 net::awaitable<void> announce_run(const settings& cfg, const run_record& record) {
   if (record.error.code == make_error_code(errc::run_in_progress)) co_return;
-  co_await send_reports(cfg, record);
-  if (!cfg.webhook.enabled()) co_return;
-  events::webhook_sender sender(co_await net::this_coro::executor, cfg.webhook,
-                                cfg.backup_dir / webhook_spool_dir, nullptr);
-  for (auto& e : events_of(record))
-    sender.publish(std::move(e));
-  if (const auto left = co_await sender.drain(webhook_exit_wait); left > 0) {
-    log::write(spdlog::level::warn,
-               std::to_string(left) + " webhook events not delivered within " +
-                   std::to_string(webhook_exit_wait.count()) + " s are kept for the next run",
-               {{"spool", (cfg.backup_dir / webhook_spool_dir).string()}});
+  // Events first: when the receiver is what failed, its report would wait on it for nothing.
+  if (cfg.webhook.enabled()) {
+    const auto ex = co_await net::this_coro::executor;
+    const std::optional<std::filesystem::path> spool = cfg.backup_dir / webhook_spool_dir;
+    events::webhook_sender sender(ex, cfg.webhook, spool, nullptr);
+    for (auto& e : events_of(record))
+      sender.publish(std::move(e));
+    if (const auto left = co_await sender.drain(webhook_exit_wait); left > 0) {
+      log::write(spdlog::level::warn,
+                 std::to_string(left) + " webhook events not delivered within " +
+                     std::to_string(webhook_exit_wait.count()) + " s are kept for the next run",
+                 {{"spool", spool->string()}});
+    }
+    sender.stop();
   }
-  sender.stop();
+  co_await send_reports(cfg, record);
 }
 
 int run_command(std::function<net::awaitable<int>()> body, std::function<void()> on_stop) {

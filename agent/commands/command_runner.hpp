@@ -43,9 +43,9 @@ inline constexpr const char* webhook_spool_dir = ".webhooks";
 /// How long a one-shot command waits for its events' delivery before it exits.
 inline constexpr std::chrono::seconds webhook_exit_wait{10};
 
-/// After a one-shot run: its reports to the receiver (pipeline/run_reports), then its events
-/// to WEBHOOK_URL (nothing when unset) after those earlier runs left in the spool, waiting at
-/// most webhook_exit_wait; what is still undelivered stays in the spool.
+/// After a one-shot run: its events to WEBHOOK_URL (nothing when unset) after those earlier
+/// runs left in the spool, waiting at most webhook_exit_wait (what is still undelivered stays
+/// in the spool), then its reports to the receiver (pipeline/run_reports, a short timeout).
 boost::asio::awaitable<void> announce_run(const settings& cfg, const run_record& record);
 
 int run_command(std::function<boost::asio::awaitable<int>()> body,

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <pgship/common/backup_name.hpp>
+#include <pgship/common/log.hpp>
 
 #include "commands/command_runner.hpp"
 #include "commands/commands.hpp"
@@ -41,14 +42,16 @@ int command_restore_pitr(const settings& cfg, const pitr_restore_options& opts) 
     if (auto e = check_readable_by_wal_fetch(cfg)) co_return failed(e);
     request.target = *target;
     request.dir = dir;
-    request.say = [](std::string_view text) { std::cout << text << "\n"; };
+    request.say = [](std::string_view text) { log::write_stdout_line(text); };
     const auto ex = co_await net::this_coro::executor;
     live_progress progress;
     request.progress = &progress;
     progress_watch watch(ex, progress, opts.progress, "restore", {});
     std::vector<stage_record> stages;
     recovery_prepared prepared;
-    if (auto e = co_await prepare_recovery(cfg, request, stages, prepared)) co_return failed(e);
+    const auto prepared_error = co_await prepare_recovery(cfg, request, stages, prepared);
+    watch.stop();  // what follows is the command's own output
+    if (prepared_error) co_return failed(prepared_error);
     const auto& side = prepared.side;
     std::string took;
     for (const auto& st : stages)
@@ -61,11 +64,13 @@ int command_restore_pitr(const settings& cfg, const pitr_restore_options& opts) 
       co_return 0;
     }
     progress.begin(std::string(basebackup_name), "recover");
+    progress_watch recovering(ex, progress, opts.progress, "restore", {});
     recovery_outcome recovered;
-    if (auto e =
-            co_await start_recovery(prepared.tools, dir, side, restore_listen(side), recovered))
-      co_return failed(e);
-    watch.stop();
+    const auto listen = restore_listen(side);
+    const auto recover_error =
+        co_await start_recovery(prepared.tools, dir, side, listen, recovered);
+    recovering.stop();
+    if (recover_error) co_return failed(recover_error);
     const auto& port = recovered.port;
     std::cout << "recovered to " << target->text << ": "
               << (recovered.said.empty() ? "(no word in the log)" : recovered.said)

@@ -51,8 +51,8 @@ namespace {
 // The stream's health as wal.lag / wal.caught_up events, looked at as often as /health could
 // be: a change of state is one event.
 net::awaitable<void> watch_wal_lag(wal::wal_stream& stream, events::webhook_sender& webhooks,
-                                   std::chrono::milliseconds max_lag) {
-  wal_lag_events lag;
+                                   std::chrono::milliseconds max_lag, bool resolve_at_start) {
+  wal_lag_events lag(resolve_at_start);
   net::steady_timer tick(co_await net::this_coro::executor);
   for (;;) {
     tick.expires_after(std::chrono::seconds(10));
@@ -250,7 +250,8 @@ int command_run(const settings& cfg, std::function<settings()> reload) {
   start_schedulers();
   if (wal_stream) net::co_spawn(io, wal_stream->run(), daemon_stop.supervise("WAL stream"));
   if (wal_stream && webhooks) {
-    net::co_spawn(io, watch_wal_lag(*wal_stream, *webhooks, cfg.wal_max_lag),
+    const bool resolve_at_start = cfg.webhook.format == events::webhook_format::alertmanager;
+    net::co_spawn(io, watch_wal_lag(*wal_stream, *webhooks, cfg.wal_max_lag, resolve_at_start),
                   daemon_stop.supervise("WAL lag events"));
   }
 

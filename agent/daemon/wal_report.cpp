@@ -57,10 +57,13 @@ std::vector<std::string> wal_problems(const wal::wal_status& s, std::chrono::mil
 std::optional<events::event> wal_lag_events::next(const wal::wal_status& s,
                                                   std::chrono::milliseconds max_lag) {
   const auto problems = wal_problems(s, max_lag);
-  if (problems.empty() == !lagging_) return std::nullopt;
-  lagging_ = !problems.empty();
-  auto e = events::make_event(lagging_ ? "wal.lag" : "wal.caught_up", "agent");
-  e.result = lagging_ ? "lagging" : "ok";
+  const bool lagging = !problems.empty();
+  const bool first = !lagging_;
+  if (!first && *lagging_ == lagging) return std::nullopt;
+  lagging_ = lagging;
+  if (first && !lagging && !resolve_at_start_) return std::nullopt;
+  auto e = events::make_event(lagging ? "wal.lag" : "wal.caught_up", "agent");
+  e.result = lagging ? "lagging" : "ok";
   for (const auto& p : problems)
     e.message += (e.message.empty() ? "" : "; ") + p;
   e.details["system"] = s.system_id;

@@ -30,11 +30,16 @@ std::vector<std::string> wal_problems(const wal::wal_status& status,
 /// wal.caught_up when it is well again: one event per change of state, none while it stays.
 class wal_lag_events {
  public:
+  /// `resolve_at_start`: a first healthy look sends wal.caught_up too, so that an
+  /// Alertmanager alert fired before a restart does not stay for its whole lifetime.
+  explicit wal_lag_events(bool resolve_at_start = false) : resolve_at_start_(resolve_at_start) {}
+
   std::optional<events::event> next(const wal::wal_status& status,
                                     std::chrono::milliseconds max_lag);
 
  private:
-  bool lagging_ = false;
+  bool resolve_at_start_;
+  std::optional<bool> lagging_;  // unknown until the first look
 };
 
 }  // namespace pgship::agent

@@ -21,11 +21,13 @@ namespace http = boost::beast::http;
 namespace json = boost::json;
 
 std::unique_ptr<http_client> make_receiver_client(boost::asio::any_io_executor ex,
-                                                  const settings& cfg) {
+                                                  const settings& cfg,
+                                                  std::chrono::seconds timeout) {
   auto endpoint = receiver_endpoint::parse(cfg.backup_api_url);
   if (!endpoint) return nullptr;
   auto client = std::make_unique<http_client>(
-      std::move(ex), *endpoint, tls_files{cfg.ca_file, cfg.client_cert_file, cfg.client_key_file});
+      std::move(ex), *endpoint, tls_files{cfg.ca_file, cfg.client_cert_file, cfg.client_key_file},
+      timeout);
   client->limit_uploads(upload_rate_limiter(cfg.upload_rate_limit));
   return client;
 }

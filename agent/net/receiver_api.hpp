@@ -31,8 +31,9 @@ struct remote_backup {
 };
 
 /// A client for BACKUP_API_URL with the TLS files of `cfg`.
-std::unique_ptr<http_client> make_receiver_client(boost::asio::any_io_executor ex,
-                                                  const settings& cfg);
+std::unique_ptr<http_client> make_receiver_client(
+    boost::asio::any_io_executor ex, const settings& cfg,
+    std::chrono::seconds timeout = std::chrono::seconds(60));
 
 /// GET /health must answer 200 {"status":"ok"}: receiver_unreachable or receiver_unhealthy.
 boost::asio::awaitable<stage_error> check_receiver_health(http_client& client);

@@ -16,11 +16,28 @@ namespace pgship::agent {
 namespace net = boost::asio;
 namespace http = boost::beast::http;
 
+namespace {
+
+constexpr auto report_timeout = std::chrono::seconds(10);
+
+// At most `limit` bytes of `text`, not cutting a UTF-8 sequence.
+std::string utf8_prefix(const std::string& text, std::size_t limit) {
+  if (text.size() <= limit) return text;
+  std::size_t end = limit;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
+    --end;
+  return text.substr(0, end);
+}
+
+}  // namespace
+
 std::vector<wire::report> reports_of(const settings& cfg, const run_record& run) {
   std::vector<wire::report> out;
   if (run.kind == "drill" || run.kind == "pitr_drill") {
     for (const auto& d : run.databases) {
-      if (d.error && !counts_as_backup_result(d.error)) continue;
+      // Cancelled and skipped drills say nothing; a drill refused before it knew its database
+      // (an unknown --id) has none to report under.
+      if ((d.error && !counts_as_backup_result(d.error)) || d.database.empty()) continue;
       wire::drill_report r;
       r.database = d.database;
       r.backup = d.backup;
@@ -28,7 +45,7 @@ std::vector<wire::report> reports_of(const settings& cfg, const run_record& run)
       r.result = d.error ? "failed" : "ok";
       r.run_id = run.run_id;
       r.finished = format_utc(run.finished);
-      r.error = d.error ? d.error.message : std::string();
+      r.error = d.error ? utf8_prefix(d.error.message, wire::report_text_max) : std::string();
       if (d.drill) {
         r.recovery_seconds = d.drill->recovery_seconds;
         r.rows = d.drill->rows;
@@ -60,7 +77,10 @@ std::vector<wire::report> reports_of(const settings& cfg, const run_record& run)
 net::awaitable<void> send_reports(settings cfg, run_record run) {
   if (!cfg.upload || cfg.backup_api_url.empty()) co_return;
   const auto reports = reports_of(cfg, run);
-  auto client = make_receiver_client(co_await net::this_coro::executor, cfg);
+  const auto ex = co_await net::this_coro::executor;
+  // Short: a receiver that does not answer has made the run fail already.
+  auto client = make_receiver_client(ex, cfg, report_timeout);
+  if (!client) co_return;
   const log::context lg{{"run_id", run.run_id}};
   for (const auto& r : reports) {
     http_request request{http::verb::post,
@@ -75,7 +95,7 @@ net::awaitable<void> send_reports(settings cfg, run_record run) {
       lg.warn("the receiver at {} did not take the {} report: {}", redact_url(cfg.backup_api_url),
               r.drill ? "drill" : "schedule",
               reply.ok() ? "HTTP " + std::to_string(reply.status()) : reply.message);
-      co_return;
+      if (!reply.ok()) co_return;  // unreachable: the next report would wait as long
     }
   }
 }

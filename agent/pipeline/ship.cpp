@@ -19,7 +19,7 @@ net::awaitable<stage_error> ship(backup_context& ctx, manifest& m, upload_output
   // The upload that followed this backup's dump needs only its last piece; if that fails,
   // the regular upload (with its retries) sends the backup again.
   bool streamed = false;
-  // Progress counts this backup's bytes on the receiver, of its size.
+  // Progress: what the receiver took while the dump ran, then the bytes sent, of its size.
   ctx.control.progress.total = m.size;
   ctx.control.progress.bytes = 0;
   if (ctx.follower && m.name == ctx.run.backup) {

@@ -10,6 +10,8 @@
 #include <boost/json/string.hpp>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/sink.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <pgship/common/json_text.hpp>
 #include <pgship/common/log.hpp>
@@ -251,10 +253,31 @@ void write(spdlog::level::level_enum level, std::string_view msg,
 }
 
 void set_status_line(std::string text) {
+  // Wider than the terminal, it would wrap, and "\r\x1b[K" clears only its last row: cut it.
+  winsize size{};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 1 &&
+      text.size() >= size.ws_col) {
+    std::size_t end = size.ws_col - 1;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
+      --end;
+    text.resize(end);
+  }
   auto& state = shared_stderr();
   std::lock_guard lock(state.mutex);
   if (!state.status.empty() || text.empty()) put(clear_line);
   state.status = std::move(text);
+  put(state.status);
+  std::fflush(stderr);
+}
+
+void write_stdout_line(std::string_view line) {
+  auto& state = shared_stderr();
+  std::lock_guard lock(state.mutex);
+  if (!state.status.empty()) put(clear_line);
+  std::fflush(stderr);
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
   put(state.status);
   std::fflush(stderr);
 }

@@ -86,8 +86,10 @@ int serve(const settings& s, std::function<settings()> reload) {
   // Installed before anything else: SIGHUP's default action would end the process.
   net::signal_set hup(io, SIGHUP);
   http_server::server server(io.get_executor(), std::move(routes), std::move(options));
-  ctx->events.start(io.get_executor(), s.webhook,
-                    [ctx](std::string_view result) { ctx->metrics.webhook_delivery(result); });
+  // The metrics, not ctx: the sender lives inside ctx, and must not keep it alive.
+  ctx->events.start(
+      io.get_executor(), s.webhook,
+      [metrics = &ctx->metrics](std::string_view result) { metrics->webhook_delivery(result); });
   tcp::endpoint bound;
   try {
     bound =

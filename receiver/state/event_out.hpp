@@ -35,7 +35,8 @@ class event_out {
              std::function<void(std::string_view)> count);
   /// Thread-safe.
   void publish(events::event e);
-  /// The storage's free space is low (`why`) or fine again: one event per change.
+  /// The storage's free space is low (`why`) or fine again: one event per change (and, for
+  /// Alertmanager, storage.ok at the first look when fine).
   void storage_state(bool low, const std::string& why);
   /// Waits (bounded) for what is queued, then stops; at shutdown.
   boost::asio::awaitable<void> finish(std::chrono::milliseconds limit);

@@ -81,6 +81,9 @@ report_book::report_book(stdfs::path dir) : dir_(std::move(dir)) {
 std::error_code report_book::add(const std::string& client, const wire::report& r) {
   std::lock_guard lock(mutex_);
   auto& c = clients_[client];
+  if (r.drill && !c.drills.contains(r.drill->database) && c.drills.size() >= databases_max) {
+    return std::make_error_code(std::errc::too_many_files_open);
+  }
   if (r.schedule) c.schedule = *r.schedule;
   if (r.drill) keep_newest(c.drills[r.drill->database], *r.drill);
   return save(client);

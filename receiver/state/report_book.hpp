@@ -32,11 +32,14 @@ struct client_reports {
 class report_book {
  public:
   static constexpr std::size_t kept = 100;
+  /// Databases a client's drill reports may name: a token cannot grow the book without end.
+  static constexpr std::size_t databases_max = 1000;
 
   /// Reads what `dir` holds (a file that does not parse is logged and left aside).
   explicit report_book(std::filesystem::path dir);
 
-  /// Keeps `r` for `client`, written through to its file.
+  /// Keeps `r` for `client`, written through to its file (blocks: call it on a storage thread).
+  /// too_many_files_open for a drill of a database past databases_max.
   std::error_code add(const std::string& client, const wire::report& r);
   std::error_code note_finding(const std::string& client, const std::string& database,
                                scrub_finding finding);

@@ -1,4 +1,3 @@
-#include <pgship/common/events/webhook_sender.hpp>
 #include <algorithm>
 #include <deque>
 #include <fstream>
@@ -9,7 +8,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <pgship/common/events/webhook_sender.hpp>
 #include <pgship/common/fs.hpp>
 #include <pgship/common/http/post_client.hpp>
 #include <pgship/common/log.hpp>
@@ -28,9 +31,13 @@ struct queued {
   std::optional<stdfs::path> spooled;
 };
 
+// A redirect is not followed (it could carry the body, and the signature, elsewhere): it is a
+// refusal like a 4xx.
 bool refused_for_good(unsigned status) {
-  return status >= 400 && status < 500 && status != 408 && status != 429;
+  return status >= 300 && status < 500 && status != 408 && status != 429;
 }
+
+constexpr auto spool_rescan = std::chrono::seconds(60);
 
 }  // namespace
 
@@ -55,6 +62,22 @@ struct webhook_sender::state {
     stdfs::remove(*q.spooled, ec);
   }
 
+  // One process at a time delivers what the spool holds (the daemon, or the first one-shot
+  // command beside none): two would send each event twice, out of order. The others send
+  // their own events and leave what they could not deliver to the holder.
+  void take_spool() {
+    if (!spool_dir) return;
+    std::error_code ec;
+    stdfs::create_directories(*spool_dir, ec);
+    lock_fd = ::open((*spool_dir / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    owner = lock_fd >= 0 && ::flock(lock_fd, LOCK_EX | LOCK_NB) == 0;
+    if (owner) load_spool();
+  }
+
+  bool queued_already(const std::string& id) const {
+    return std::any_of(queue.begin(), queue.end(), [&](const queued& q) { return q.e.id == id; });
+  }
+
   void load_spool() {
     std::error_code ec;
     if (!spool_dir || !stdfs::is_directory(*spool_dir, ec)) return;
@@ -71,6 +94,7 @@ struct webhook_sender::state {
         stdfs::remove(f, ec);
         continue;
       }
+      if (queued_already(e->id)) continue;
       queue.push_back({std::move(*e), f});
     }
     if (!queue.empty()) {
@@ -103,6 +127,8 @@ struct webhook_sender::state {
   net::steady_timer drained;  // drain() waits on it; cancelled when the queue empties
   bool draining = false;
   bool stopped = false;
+  int lock_fd = -1;
+  bool owner = false;  // holds the spool's lock: delivers what others left there
   std::mt19937 random{std::random_device{}()};
 };
 
@@ -111,8 +137,14 @@ net::awaitable<void> webhook_sender::state::deliver() {
   while (!stopped) {
     if (queue.empty()) {
       if (draining) drained.cancel();
-      wake.expires_at(net::steady_timer::time_point::max());
-      co_await wake.async_wait(use_tuple);
+      // The holder looks at the spool again now and then, for what other processes left.
+      if (owner) {
+        wake.expires_after(spool_rescan);
+      } else {
+        wake.expires_at(net::steady_timer::time_point::max());
+      }
+      const auto [ec] = co_await wake.async_wait(use_tuple);
+      if (!ec && owner && queue.empty()) load_spool();
       continue;
     }
     auto& front = queue.front();
@@ -167,25 +199,26 @@ net::awaitable<void> webhook_sender::state::deliver() {
 }
 
 webhook_sender::webhook_sender(net::any_io_executor ex, webhook_settings settings,
-                               std::optional<stdfs::path> spool_dir, counter count,
-                               retry_plan plan)
+                               std::optional<stdfs::path> spool_dir, counter count, retry_plan plan)
     : state_(std::make_shared<state>(ex, std::move(settings), std::move(spool_dir),
                                      std::move(count), plan)) {
-  state_->load_spool();
-  net::co_spawn(ex, [s = state_]() -> net::awaitable<void> { co_await s->deliver(); },
-                [](std::exception_ptr e) {
-                  if (!e) return;
-                  try {
-                    std::rethrow_exception(e);
-                  } catch (const std::exception& failure) {
-                    log::write(spdlog::level::err,
-                               std::string("webhook delivery stopped: ") + failure.what(), {});
-                  }
-                });
+  state_->take_spool();
+  net::co_spawn(
+      ex, [s = state_]() -> net::awaitable<void> { co_await s->deliver(); },
+      [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& failure) {
+          log::write(spdlog::level::err, std::string("webhook delivery stopped: ") + failure.what(),
+                     {});
+        }
+      });
 }
 
 webhook_sender::~webhook_sender() {
   stop();
+  if (state_->lock_fd >= 0) ::close(state_->lock_fd);
 }
 
 void webhook_sender::publish(event e) {
@@ -220,8 +253,9 @@ net::awaitable<std::size_t> webhook_sender::drain(std::chrono::milliseconds limi
     s->draining = false;
   }
   const auto left = s->queue.size();
+  // Without a spool (the receiver) what is left at shutdown is lost, and counted so.
   for (std::size_t i = 0; i < left; ++i)
-    s->note("kept");
+    s->note(s->spool_dir ? "kept" : "dropped");
   co_return left;
 }
 

@@ -14,6 +14,7 @@
 #include <boost/url/parse.hpp>
 #include <openssl/ssl.h>
 
+#include <pgship/common/base64.hpp>
 #include <pgship/common/http/post_client.hpp>
 
 namespace pgship::http_client {
@@ -70,6 +71,11 @@ net::awaitable<post_result> post(net::any_io_executor ex, post_request request) 
   req.set(http::field::user_agent, "pgship");
   req.set(http::field::content_type, request.content_type);
   req.set(http::field::connection, "close");
+  // https://user:password@host/ (an Alertmanager behind basic auth): the header, not the URL.
+  if (parsed->has_userinfo()) {
+    req.set(http::field::authorization, "Basic " + base64_encode(std::string(parsed->user()) + ":" +
+                                                                 std::string(parsed->password())));
+  }
   for (const auto& [name, value] : request.headers)
     req.set(name, value);
   req.body() = std::move(request.body);

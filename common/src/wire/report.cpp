@@ -20,7 +20,7 @@ std::optional<std::uint64_t> count_of(const json::object& o, std::string_view ke
 }
 
 bool short_text(const std::string& s) {
-  return s.size() <= 1024;
+  return s.size() <= report_text_max;
 }
 
 }  // namespace

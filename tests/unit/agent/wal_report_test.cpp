@@ -29,6 +29,42 @@ TEST(WalReport, HealthFailsWhenTheStreamIsDownTooLongOrLagsPastTheLimit) {
       << problems[0];
 }
 
+TEST(WalReport, LagIsOneEventWhenItStartsAndOneWhenItClears) {
+  wal_lag_events lag;
+  wal::wal_status s;
+  s.up = true;
+  s.system_id = "7312";
+  s.lag_seconds = 1;
+  EXPECT_FALSE(lag.next(s, 60s)) << "healthy from the start: nothing to say";
+  s.lag_seconds = 95;
+  const auto lagging = lag.next(s, 60s);
+  ASSERT_TRUE(lagging);
+  EXPECT_EQ(lagging->name, "wal.lag");
+  EXPECT_NE(lagging->message.find("WAL_MAX_LAG"), std::string::npos) << lagging->message;
+  EXPECT_EQ(lagging->details.at("system").as_string(), "7312");
+  s.lag_seconds = 120;
+  EXPECT_FALSE(lag.next(s, 60s)) << "still lagging: no new event";
+  s.lag_seconds = 0.5;
+  const auto clear = lag.next(s, 60s);
+  ASSERT_TRUE(clear);
+  EXPECT_EQ(clear->name, "wal.caught_up");
+  EXPECT_FALSE(lag.next(s, 60s));
+  s.up = false;
+  s.down_for = 45s;
+  const auto down = lag.next(s, 60s);
+  ASSERT_TRUE(down) << "down past the limit counts as lagging";
+  EXPECT_EQ(down->name, "wal.lag");
+
+  // For Alertmanager: a first healthy look resolves what a run before a restart fired.
+  wal_lag_events resolving(true);
+  s = {};
+  s.up = true;
+  const auto first = resolving.next(s, 60s);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->name, "wal.caught_up");
+  EXPECT_FALSE(resolving.next(s, 60s));
+}
+
 TEST(WalReport, StatusJsonSpellsPositionsAsPostgresDoes) {
   wal::wal_status s;
   s.up = true;

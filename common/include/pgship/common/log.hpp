@@ -102,6 +102,9 @@ class run_log_file {
 void set_status_line(std::string text);
 /// One whole line on stderr between log lines (progress as JSON for scripts).
 void write_stderr_line(std::string_view line);
+/// One whole line on stdout (a command's own words), clearing the status line first when both
+/// share a terminal, and drawing it again after.
+void write_stdout_line(std::string_view line);
 
 /// Formats one record the way the sink would; exposed for tests.
 std::string format_line(format fmt, spdlog::level::level_enum level, std::string_view payload,

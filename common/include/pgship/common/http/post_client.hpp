@@ -1,7 +1,8 @@
 #pragma once
 // One outbound POST to a service that is not ours (a webhook, an Alertmanager): a fresh
-// connection each time, the system's CAs and the host name verified for https, one deadline
-// for the whole exchange. Both programs use it; the agent's receiver client (with its TLS
+// connection each time, the system's CAs and the host name verified for https, user:password
+// in the URL sent as basic auth, one deadline from connecting to the answer (name resolution
+// is the system resolver's). Both programs use it; the agent's receiver client (with its TLS
 // files, resumable uploads and keep-alive) is another thing.
 
 #include <chrono>

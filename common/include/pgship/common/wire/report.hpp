@@ -16,6 +16,8 @@ namespace pgship::wire {
 inline constexpr std::string_view reports_path = "/api/backup/reports";
 /// A report's body is small: larger is refused before it is read.
 inline constexpr std::size_t report_max_bytes = 16 * 1024;
+/// The longest text field (an error message, a schedule) a report may carry.
+inline constexpr std::size_t report_text_max = 1024;
 
 struct drill_report {
   std::string database;  // "pgdata" for a PITR drill: the cluster
