@@ -812,6 +812,42 @@ TEST_F(AgentBackup, ProgressShowsAFallingEtaOnATerminalAsJsonOnRequestAndNothing
             pg().query_value("agent_src", "SELECT count(*) FROM trades"));
 }
 
+TEST_F(AgentBackup, AStageWithoutProgressForAMinuteIsLoggedAndKeptInTheRunsRecord) {
+  start();
+  // pg_dump waits for a table another session holds exclusively: no byte for over a minute.
+  std::thread holder([this] {
+    pg().execute("agent_b",
+                 "BEGIN; LOCK TABLE trades IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(70); COMMIT");
+  });
+  struct joiner {
+    std::thread& t;
+    ~joiner() { t.join(); }
+  } join_holder{holder};
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return pg().query_value("agent_b",
+                                "SELECT count(*) FROM pg_locks WHERE granted AND mode = "
+                                "'AccessExclusiveLock' AND relation = 'trades'::regclass") == "1";
+      },
+      std::chrono::seconds(30)));
+  const auto r = run_agent({"backup", "--config", write_config(agent_config("agent_b")).string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  // Looked at once a second: said between 60 and 70 s after the last byte.
+  EXPECT_TRUE(
+      std::regex_search(r.err, std::regex("dump of agent_b has made no progress for 6\\d s")))
+      << r.err;
+  std::string last;
+  std::ifstream in(backup_dir() / "runs.jsonl");
+  for (std::string line; std::getline(in, line);)
+    last = line;
+  const auto record = boost::json::parse(last).as_object();
+  ASSERT_TRUE(record.contains("stalls")) << last;
+  const auto& stall = record.at("stalls").as_array().at(0).as_object();
+  EXPECT_EQ(stall.at("database").as_string(), "agent_b");
+  EXPECT_EQ(stall.at("stage").as_string(), "dump");
+  EXPECT_GE(stall.at("seconds").to_number<double>(), 60.0);
+}
+
 TEST_F(AgentBackup, CutConnectionsCostAtMostOneChunkEach) {
   start();
   fault_proxy proxy(receiver_->port());
