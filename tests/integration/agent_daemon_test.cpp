@@ -103,6 +103,78 @@ TEST_F(AgentDaemon, RunsOnItsScheduleAndReportsThroughHealthMetricsAndHistory) {
   EXPECT_EQ(get("/health").result_int(), 200) << "the last runs succeeded";
 }
 
+TEST_F(AgentDaemon, ItsRunsSendEventsAndReportsAndItDeliversWhatACommandBesideItKept) {
+  start();
+  const auto recorded = dir_ / "hooks.jsonl";
+  const auto hooks = start_listening_process(
+      std::string(PGSHIP_SOURCE_DIR) + "/tests/support/recording_http_server.py",
+      {recorded.string()}, {}, dir_ / "hooks.log");
+  struct stopper {
+    int pid;
+    ~stopper() { stop_process(pid, SIGTERM, 5s); }
+  } stop_hooks{hooks.pid};
+  const auto base = "http://127.0.0.1:" + std::to_string(hooks.port);
+  // The events the service took at `path`: (event, id, run_id).
+  const auto taken = [&](const std::string& path) {
+    std::vector<json::object> out;
+    std::ifstream in(recorded);
+    for (std::string line; std::getline(in, line);) {
+      const auto request = json::parse(line).as_object();
+      if (request.at("target").as_string() != path) continue;
+      out.push_back(json::parse(request.at("body").as_string()).as_object());
+    }
+    return out;
+  };
+  start_daemon({{"CONTROL_TOKEN", "control-secret"},
+                {"WEBHOOK_URL", base + "/daemon"},
+                {"WEBHOOK_EVENTS", "backup.*"}},
+               "daemon_small");
+  const auto started = post("/api/v1/backups", {{"Authorization", "Bearer control-secret"}});
+  ASSERT_EQ(started.result_int(), 202) << started.body();
+  const auto run_id = std::string(json::parse(started.body()).at("run_id").as_string());
+  ASSERT_TRUE(wait_until([&] { return result_of(run_id) == "ok"; }, 120s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto got = taken("/daemon");
+        return !got.empty() && got.back().at("run_id").as_string() == run_id;
+      },
+      60s))
+      << read_file(dir_ / "agent.log");
+  EXPECT_EQ(taken("/daemon").back().at("event").as_string(), "backup.succeeded");
+  EXPECT_EQ(metric("pgship_webhook_deliveries_total{result=\"delivered\"}"), 1);
+  // Its schedule reached the receiver's status view.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return http_send(receiver_->port(), {.target = "/api/status",
+                                             .headers = {{"Authorization", "Bearer " + token_}}})
+                   .body()
+                   .find("\"schedule\":\"") != std::string::npos;
+      },
+      30s));
+
+  // A one-shot command beside it whose service is busy: it exits, its event kept in the spool
+  // the daemon holds, and the daemon delivers it on its next look.
+  const auto busy =
+      run_agent({"backup", "--config",
+                 write_config(agent_config("daemon_small", {{"WEBHOOK_URL", base + "/status-503"},
+                                                            {"WEBHOOK_EVENTS", "backup.*"}}),
+                              "oneshot.env")
+                     .string()});
+  ASSERT_EQ(busy.exit_code, 0) << busy.err;
+  EXPECT_NE(busy.err.find("kept for the next run"), std::string::npos) << busy.err;
+  const auto kept = taken("/status-503");
+  ASSERT_FALSE(kept.empty());
+  const auto kept_id = std::string(kept.front().at("id").as_string());
+  EXPECT_TRUE(wait_until(
+      [&] {
+        for (const auto& e : taken("/daemon"))
+          if (e.at("id").as_string() == kept_id) return true;
+        return false;
+      },
+      120s))
+      << read_file(dir_ / "agent.log");
+}
+
 TEST_F(AgentDaemon, PostStartsARunWithTheTokenAndASecondPostWhileItRunsIs409) {
   start();
   start_daemon({{"CONTROL_TOKEN", "control-secret"}, {"LOG_FORMAT", "json"}}, "daemon_big");
