@@ -42,9 +42,15 @@ std::string page_policy() {
 }
 
 net::awaitable<void> handle_report(exchange& ex, receiver_context& ctx) {
-  // What agents say (they hold upload tokens); the people reading the page cannot write it.
-  const auto who = co_await authorize(ex, ctx, scope::upload);
+  // Agents report with the token they hold: an upload token, or the read token of one that
+  // only runs drills (DESIGN: upload or read).
+  const auto who = co_await authorize(ex, ctx, std::nullopt);
   if (!who) co_return;
+  if (!who->may(scope::upload) && !who->may(scope::read)) {
+    co_await ex.respond_error(http::status::forbidden, wire::api_error::forbidden,
+                              "reports need an upload or read token");
+    co_return;
+  }
   std::string body(wire::report_max_bytes + 1, '\0');
   const auto [ec, n] = co_await ex.read_body_full(net::buffer(body));
   if (ec || !ex.body_done() || n > wire::report_max_bytes) {

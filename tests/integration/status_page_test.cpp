@@ -14,6 +14,7 @@
 #include "agent_fixture.hpp"
 #include "http_client.hpp"
 #include "process.hpp"
+#include "temp_dir.hpp"
 
 namespace pgship::test {
 namespace {
@@ -138,10 +139,15 @@ TEST_F(StatusPage, TheAgentsBackupsAndDrillShowInApiStatusAndOnThePageInARealBro
     EXPECT_GT(stdfs::file_size(artifacts / shot), 10000u) << shot;
   }
 
-  // STATUS_PAGE=off: no page, the API stays.
-  start({{"STATUS_PAGE", "off"}});
+  // STATUS_PAGE=off: no page, the API stays. Reports take an upload or a read token (an agent
+  // that only drills holds the latter), not one that may only delete.
+  write_file(dir_ / "tokens", "drills:read:reader-token-1f\njanitor:delete:deleter-token-2e\n");
+  start({{"STATUS_PAGE", "off"}, {"API_TOKENS_FILE", (dir_ / "tokens").string()}});
   EXPECT_EQ(http_send(receiver_->port(), {.target = "/"}).result_int(), 404);
   EXPECT_EQ(api(verb::get, "/api/status", token_).result_int(), 200);
+  const std::string schedule = R"({"kind":"schedule","schedule":"@hourly","databases":["x"]})";
+  EXPECT_EQ(api(verb::post, "/api/backup/reports", "reader-token-1f", schedule).result_int(), 201);
+  EXPECT_EQ(api(verb::post, "/api/backup/reports", "deleter-token-2e", schedule).result_int(), 403);
 }
 
 }  // namespace
