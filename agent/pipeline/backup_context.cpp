@@ -1,6 +1,7 @@
 #include "pipeline/backup_context.hpp"
 #include <chrono>
 
+#include <pgship/common/host_name.hpp>
 #include <pgship/common/redact_url.hpp>
 
 #include "pipeline/backup_prep.hpp"

@@ -18,12 +18,6 @@ namespace net = boost::asio;
 namespace stdfs = std::filesystem;
 using sys_clock = std::chrono::system_clock;
 
-std::string host_name() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
-
 io::stored_format stored_format_of(const settings& cfg) {
   io::stored_format f;
   f.compress = io::compression_named(cfg.compression);

@@ -23,8 +23,6 @@
 
 namespace pgship::agent {
 
-std::string host_name();
-
 /// How the settings store a backup's bytes: COMPRESSION=zstd, ENCRYPT_RECIPIENTS.
 io::stored_format stored_format_of(const settings& cfg);
 /// The codecs' levels and keys as the settings give them.

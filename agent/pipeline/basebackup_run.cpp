@@ -6,6 +6,7 @@
 #include <boost/asio/this_coro.hpp>
 
 #include <pgship/common/backup_name.hpp>
+#include <pgship/common/host_name.hpp>
 #include <pgship/common/redact_url.hpp>
 
 #include "net/receiver_api.hpp"

@@ -2,9 +2,11 @@
 
 #include <boost/asio/this_coro.hpp>
 
+#include <pgship/common/host_name.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/redact_url.hpp>
 #include <pgship/common/time_text.hpp>
+#include <pgship/common/utf8.hpp>
 #include <pgship/common/version.hpp>
 
 #include "net/receiver_api.hpp"
@@ -19,15 +21,6 @@ namespace http = boost::beast::http;
 namespace {
 
 constexpr auto report_timeout = std::chrono::seconds(10);
-
-// At most `limit` bytes of `text`, not cutting a UTF-8 sequence.
-std::string utf8_prefix(const std::string& text, std::size_t limit) {
-  if (text.size() <= limit) return text;
-  std::size_t end = limit;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
-    --end;
-  return text.substr(0, end);
-}
 
 }  // namespace
 

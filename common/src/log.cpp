@@ -16,6 +16,7 @@
 #include <pgship/common/json_text.hpp>
 #include <pgship/common/log.hpp>
 #include <pgship/common/time_text.hpp>
+#include <pgship/common/utf8.hpp>
 
 namespace pgship::log {
 namespace {
@@ -171,20 +172,31 @@ void put(std::string_view text) {
   std::fwrite(text.data(), 1, text.size(), stderr);
 }
 
+// Writes `text` to `out` with the status line cleared first and drawn again after.
+void above_status(std::FILE* out, std::string_view text) {
+  auto& state = shared_stderr();
+  std::lock_guard lock(state.mutex);
+  if (!state.status.empty()) {
+    put(clear_line);
+    std::fflush(stderr);
+  }
+  std::fwrite(text.data(), 1, text.size(), out);
+  std::fflush(out);
+  if (!state.status.empty()) {
+    put(state.status);
+    std::fflush(stderr);
+  }
+}
+
 class stderr_sink final : public spdlog::sinks::sink {
  public:
   explicit stderr_sink(log::format fmt) : fmt_(fmt) {}
 
   void log(const spdlog::details::log_msg& msg) override {
     if (!should_log(msg.level)) return;
-    const std::string line = format_line(
-        fmt_, msg.level, std::string_view(msg.payload.data(), msg.payload.size()), msg.time);
-    auto& state = shared_stderr();
-    std::lock_guard lock(state.mutex);
-    if (!state.status.empty()) put(clear_line);
-    put(line);
-    put(state.status);
-    std::fflush(stderr);
+    above_status(stderr,
+                 format_line(fmt_, msg.level,
+                             std::string_view(msg.payload.data(), msg.payload.size()), msg.time));
   }
   void flush() override { std::fflush(stderr); }
   void set_pattern(const std::string&) override {}
@@ -255,12 +267,8 @@ void write(spdlog::level::level_enum level, std::string_view msg,
 void set_status_line(std::string text) {
   // Wider than the terminal, it would wrap, and "\r\x1b[K" clears only its last row: cut it.
   winsize size{};
-  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 1 &&
-      text.size() >= size.ws_col) {
-    std::size_t end = size.ws_col - 1;
-    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
-      --end;
-    text.resize(end);
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 1) {
+    text = utf8_prefix(text, size.ws_col - 1u);
   }
   auto& state = shared_stderr();
   std::lock_guard lock(state.mutex);
@@ -271,25 +279,11 @@ void set_status_line(std::string text) {
 }
 
 void write_stdout_line(std::string_view line) {
-  auto& state = shared_stderr();
-  std::lock_guard lock(state.mutex);
-  if (!state.status.empty()) put(clear_line);
-  std::fflush(stderr);
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
-  put(state.status);
-  std::fflush(stderr);
+  above_status(stdout, std::string(line) + "\n");
 }
 
 void write_stderr_line(std::string_view line) {
-  auto& state = shared_stderr();
-  std::lock_guard lock(state.mutex);
-  if (!state.status.empty()) put(clear_line);
-  put(line);
-  put("\n");
-  put(state.status);
-  std::fflush(stderr);
+  above_status(stderr, std::string(line) + "\n");
 }
 
 run_log_file::run_log_file(std::string run_id, const std::filesystem::path& path)

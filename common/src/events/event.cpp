@@ -1,13 +1,13 @@
-#include <pgship/common/events/event.hpp>
-#include <unistd.h>
-
 #include <array>
 #include <cstdlib>
 #include <random>
 
 #include <boost/json/parse.hpp>
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <pgship/common/events/event.hpp>
+#include <pgship/common/host_name.hpp>
 #include <pgship/common/json_text.hpp>
 #include <pgship/common/time_text.hpp>
 #include <pgship/common/version.hpp>
@@ -19,15 +19,9 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::array<std::string_view, 12> names = {
-    "backup.succeeded",     "backup.failed",     "drill.succeeded", "drill.failed",
-    "basebackup.succeeded", "basebackup.failed", "wal.lag",         "wal.caught_up",
-    "wal.gap",              "scrub.finding",     "storage.low",     "storage.ok"};
-
-std::string this_host() {
-  std::array<char, 256> buf{};
-  if (::gethostname(buf.data(), buf.size() - 1) != 0) return "unknown";
-  return buf.data();
-}
+    "backup.succeeded",  "backup.failed", "drill.succeeded", "drill.failed", "basebackup.succeeded",
+    "basebackup.failed", "wal.lag",       "wal.caught_up",   "wal.gap",      "scrub.finding",
+    "storage.low",       "storage.ok"};
 
 std::string fresh_id(std::chrono::system_clock::time_point now) {
   thread_local std::mt19937_64 random{std::random_device{}()};
@@ -45,11 +39,12 @@ std::span<const std::string_view> known_event_names() {
 event make_event(std::string name, std::string source) {
   event e;
   // Milliseconds, as the JSON carries it: a spooled event reads back the same.
-  e.time = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  e.time =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
   e.id = fresh_id(e.time);
   e.name = std::move(name);
   e.source = std::move(source);
-  static const std::string host = this_host();
+  static const std::string host = host_name();
   e.host = host;
   e.version = std::string(pgship::version);
   return e;
@@ -94,8 +89,8 @@ json::object to_json(const event& e) {
   put("run_id", e.run_id);
   put("result", e.result);
   if (!e.error_code.empty()) {
-    o["error"] = json::object{{"code", e.error_code}, {"exit_code", e.exit_code},
-                              {"message", e.message}};
+    o["error"] =
+        json::object{{"code", e.error_code}, {"exit_code", e.exit_code}, {"message", e.message}};
   } else {
     put("message", e.message);
   }

@@ -1,4 +1,3 @@
-#include <pgship/common/events/webhook_format.hpp>
 #include <array>
 
 #include <boost/json/array.hpp>
@@ -6,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <pgship/common/events/webhook_format.hpp>
 #include <pgship/common/json_text.hpp>
 #include <pgship/common/time_text.hpp>
 
@@ -20,10 +20,10 @@ struct resolving_pair {
   std::string_view resolves;
 };
 constexpr std::array<resolving_pair, 5> pairs = {{{"backup.failed", "backup.succeeded"},
-                                                   {"drill.failed", "drill.succeeded"},
-                                                   {"basebackup.failed", "basebackup.succeeded"},
-                                                   {"wal.lag", "wal.caught_up"},
-                                                   {"storage.low", "storage.ok"}}};
+                                                  {"drill.failed", "drill.succeeded"},
+                                                  {"basebackup.failed", "basebackup.succeeded"},
+                                                  {"wal.lag", "wal.caught_up"},
+                                                  {"storage.low", "storage.ok"}}};
 
 bool is_trouble(std::string_view name) {
   return name.ends_with(".failed") || name == "wal.lag" || name == "wal.gap" ||

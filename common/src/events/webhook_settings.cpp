@@ -18,8 +18,8 @@ webhook_settings read_webhook_settings(const config::config& cfg) {
     throw config::config_error("WEBHOOK_EVENTS names no event as \"" + bad.front() +
                                "\"; events are " + known + " (or *, <kind>.*, *.<outcome>)");
   }
-  s.format = *parse_webhook_format(cfg.choice("WEBHOOK_FORMAT", {"json", "slack", "ntfy",
-                                                                  "alertmanager"}));
+  s.format = *parse_webhook_format(
+      cfg.choice("WEBHOOK_FORMAT", {"json", "slack", "ntfy", "alertmanager"}));
   s.secret = cfg.string("WEBHOOK_SECRET");
   return s;
 }

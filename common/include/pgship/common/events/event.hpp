@@ -28,14 +28,14 @@ struct event {
   std::string client;    // the receiver's client the event is about (receiver events)
   std::string database;  // empty when the event is about no one database
   std::string run_id;
-  std::string result;  // ok, failed, or the condition (low, gap, finding, lagging, clear)
+  std::string result;      // ok, failed, or the condition (low, gap, finding, lagging, clear)
   std::string error_code;  // stable name (errors.hpp catalogue) when failed
   int exit_code = 0;
   std::string message;  // the error, the finding, what is low
   std::string backup;   // the backup it is about
   std::optional<std::uint64_t> size_bytes;
   std::optional<double> duration_seconds;
-  std::string recovered_to;  // a PITR drill's recovered-to time
+  std::string recovered_to;     // a PITR drill's recovered-to time
   boost::json::object details;  // per event: rows, mismatches, free_bytes, lag_seconds, ...
 };
 
